@@ -1,0 +1,13 @@
+//! AWS adapters for the job system: small wrappers that carry out the decisions of `jobs-core`.
+
+pub mod client;
+pub mod error;
+pub mod provision;
+pub mod queue;
+pub mod resources;
+pub mod store;
+pub mod telemetry;
+
+pub use error::BackendError;
+pub use queue::{Depth, JobQueue, Received};
+pub use store::{JobRecord, JobStore, Stats, StoreError};

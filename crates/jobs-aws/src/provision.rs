@@ -1,0 +1,164 @@
+//! Creates the queue, dead-letter queue and table with the same attributes as the CDK stack, for
+//! the local stack and the tests. Idempotent: existing resources are kept.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::error::{BackendError, describe};
+use crate::resources::{
+    DLQ_SUFFIX, MAX_RECEIVE_COUNT, MESSAGE_RETENTION_SECS, QUEUE_VISIBILITY_TIMEOUT_SECS,
+    TABLE_KEY, TTL_ATTRIBUTE,
+};
+
+/// What was provisioned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioned {
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub table: String,
+}
+
+/// Ensures the job queue `queue_name` (+ its DLQ) and the table `table` exist.
+pub async fn ensure(
+    config: &SdkConfig,
+    queue_name: &str,
+    table: &str,
+) -> Result<Provisioned, BackendError> {
+    ensure_table(&aws_sdk_dynamodb::Client::new(config), table).await?;
+    let (queue_url, dlq_url) = ensure_queues(&aws_sdk_sqs::Client::new(config), queue_name).await?;
+    Ok(Provisioned {
+        queue_url,
+        dlq_url,
+        table: table.to_owned(),
+    })
+}
+
+pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BackendError> {
+    let created = ddb
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(TABLE_KEY)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("definition is complete"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(TABLE_KEY)
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key is complete"),
+        )
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if e.code() == Some("ResourceInUseException") => {}
+        Err(e) => {
+            return Err(BackendError::new(format!(
+                "CreateTable {table} failed: {}",
+                describe(&e)
+            )));
+        }
+    }
+    for _ in 0..100 {
+        let out = ddb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| {
+                BackendError::new(format!("DescribeTable {table} failed: {}", describe(&e)))
+            })?;
+        if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ttl = ddb
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .expect("ttl is complete"),
+        )
+        .send()
+        .await;
+    match ttl {
+        Ok(_) => Ok(()),
+        // Already enabled.
+        Err(e) if e.code() == Some("ValidationException") => Ok(()),
+        Err(e) => Err(BackendError::new(format!(
+            "UpdateTimeToLive {table} failed: {}",
+            describe(&e)
+        ))),
+    }
+}
+
+/// Creates the DLQ and the job queue with its redrive policy; returns (queue URL, DLQ URL).
+pub async fn ensure_queues(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> Result<(String, String), BackendError> {
+    let fail = |op: &str, q: &str, e: &dyn std::fmt::Display| {
+        BackendError::new(format!("{op} {q} failed: {e}"))
+    };
+    let dlq_name = format!("{name}{DLQ_SUFFIX}");
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(&dlq_name)
+        .attributes(
+            QueueAttributeName::MessageRetentionPeriod,
+            MESSAGE_RETENTION_SECS.to_string(),
+        )
+        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
+        .send()
+        .await
+        .map_err(|e| fail("CreateQueue", &dlq_name, &describe(&e)))?
+        .queue_url
+        .unwrap_or_default();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| fail("GetQueueAttributes", &dlq_name, &describe(&e)))?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or_else(|| BackendError::new(format!("queue {dlq_name} has no ARN")))?;
+    let redrive =
+        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":{MAX_RECEIVE_COUNT}}}"#);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            QUEUE_VISIBILITY_TIMEOUT_SECS.to_string(),
+        )
+        .attributes(
+            QueueAttributeName::MessageRetentionPeriod,
+            MESSAGE_RETENTION_SECS.to_string(),
+        )
+        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .send()
+        .await
+        .map_err(|e| fail("CreateQueue", name, &describe(&e)))?
+        .queue_url
+        .unwrap_or_default();
+    Ok((queue_url, dlq_url))
+}

@@ -1,0 +1,218 @@
+//! The SQS job queue and its dead-letter queue.
+
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::ProvideErrorMetadata;
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
+
+use crate::error::{BackendError, describe};
+
+/// One received message.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// How many times SQS has handed this message out, this time included.
+    pub receive_count: u32,
+}
+
+/// Approximate queue depth, from the queue's attributes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Depth {
+    /// Messages ready to be received.
+    pub visible: u64,
+    /// Messages received and not yet deleted (running, or waiting out a retry backoff).
+    pub in_flight: u64,
+    /// Messages sent with a delay that has not passed.
+    pub delayed: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobQueue {
+    client: Client,
+    url: String,
+    dlq_url: Option<String>,
+}
+
+impl JobQueue {
+    pub fn new(client: Client, url: impl Into<String>, dlq_url: Option<String>) -> Self {
+        JobQueue {
+            client,
+            url: url.into(),
+            dlq_url,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn backend<E, R>(
+        &self,
+        op: &str,
+        url: &str,
+        err: aws_sdk_sqs::error::SdkError<E, R>,
+    ) -> BackendError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let code = err.code().unwrap_or_default();
+        if code.contains("NonExistentQueue") || code.contains("QueueDoesNotExist") {
+            return BackendError::new(format!("SQS queue {url} does not exist ({op})"));
+        }
+        BackendError::new(format!("SQS {op} on {url} failed: {}", describe(&err)))
+    }
+
+    /// Long-polls for one message for up to `wait` (0-20 s) and hides it for `visibility`.
+    pub async fn receive(
+        &self,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Option<Received>, BackendError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(1)
+            .wait_time_seconds(wait.as_secs().min(20) as i32)
+            .visibility_timeout(visibility.as_secs() as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| self.backend("ReceiveMessage", &self.url, e))?;
+        let Some(msg) = out.messages.unwrap_or_default().into_iter().next() else {
+            return Ok(None);
+        };
+        let receive_count = msg
+            .attributes()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        Ok(Some(Received {
+            message_id: msg.message_id.unwrap_or_default(),
+            receipt_handle: msg.receipt_handle.ok_or_else(|| {
+                BackendError::new("SQS returned a message without a receipt handle")
+            })?,
+            body: msg.body.unwrap_or_default(),
+            receive_count,
+        }))
+    }
+
+    pub async fn delete(&self, receipt_handle: &str) -> Result<(), BackendError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.backend("DeleteMessage", &self.url, e))
+    }
+
+    /// Hides the message for `visibility` from now (0 makes it visible at once).
+    pub async fn set_visibility(
+        &self,
+        receipt_handle: &str,
+        visibility: Duration,
+    ) -> Result<(), BackendError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(visibility.as_secs().min(43_200) as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.backend("ChangeMessageVisibility", &self.url, e))
+    }
+
+    /// Sends a job message; returns the SQS message id.
+    pub async fn send(&self, body: &str) -> Result<String, BackendError> {
+        let out = self
+            .client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| self.backend("SendMessage", &self.url, e))?;
+        Ok(out.message_id.unwrap_or_default())
+    }
+
+    /// Keeps a copy of a message that will not be processed on the dead-letter queue, with the
+    /// reason (and the job id, when known) as message attributes.
+    pub async fn send_to_dlq(
+        &self,
+        body: &str,
+        reason: &str,
+        job_id: Option<&str>,
+    ) -> Result<(), BackendError> {
+        let Some(dlq) = &self.dlq_url else {
+            return Err(BackendError::new(
+                "no dead-letter queue is configured (DLQ_URL)",
+            ));
+        };
+        let text = |v: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
+                .expect("attribute is complete")
+        };
+        // SQS rejects empty bodies; a poison message may be one.
+        let body = if body.is_empty() {
+            "(empty message body)"
+        } else {
+            body
+        };
+        let mut req = self
+            .client
+            .send_message()
+            .queue_url(dlq)
+            .message_body(body)
+            .message_attributes("failureReason", text(&truncate(reason, 1024)));
+        if let Some(id) = job_id {
+            req = req.message_attributes("jobId", text(id));
+        }
+        req.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.backend("SendMessage", dlq, e))
+    }
+
+    /// Approximate depth of the job queue.
+    pub async fn depth(&self) -> Result<Depth, BackendError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .map_err(|e| self.backend("GetQueueAttributes", &self.url, e))?;
+        let attrs = out.attributes.unwrap_or_default();
+        let get =
+            |name: QueueAttributeName| attrs.get(&name).and_then(|v| v.parse().ok()).unwrap_or(0);
+        Ok(Depth {
+            visible: get(QueueAttributeName::ApproximateNumberOfMessages),
+            in_flight: get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            delayed: get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
+        })
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}

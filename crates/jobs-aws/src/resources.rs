@@ -1,0 +1,20 @@
+//! Names and attributes of the AWS resources, in one place. The CDK stack and the local stack's
+//! provisioning both follow these values (a parity test compares them).
+
+/// The table's partition key (string). Items: `JOB#<job id>` and [`STATS_KEY`].
+pub const TABLE_KEY: &str = "pk";
+/// The key of the single item holding the counters.
+pub const STATS_KEY: &str = "STATS";
+/// The table's TTL attribute (epoch seconds).
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
+
+/// Default visibility timeout of the job queue, and the worker's lease (seconds). The worker
+/// renews both every third of this while a job runs.
+pub const QUEUE_VISIBILITY_TIMEOUT_SECS: u64 = 60;
+/// Receives before SQS moves a message to the dead-letter queue: a safety net well above the
+/// 3 attempts, since duplicate deliveries and interrupted attempts are receives too.
+pub const MAX_RECEIVE_COUNT: u32 = 10;
+/// How long messages stay on the job queue and the dead-letter queue (14 days, the SQS maximum).
+pub const MESSAGE_RETENTION_SECS: u64 = 14 * 24 * 60 * 60;
+/// The dead-letter queue's name is the job queue's name plus this.
+pub const DLQ_SUFFIX: &str = "-dlq";

@@ -1,0 +1,133 @@
+use serde::{Deserialize, Serialize};
+
+use super::JobKind;
+
+/// The most records one aggregate job may generate.
+pub const MAX_RECORDS: u64 = 10_000_000;
+
+/// Generates `records` pseudo-random sensor readings from `seed` and aggregates them: count, sum,
+/// min, max, mean and a SHA-256 over the records. The same payload always gives the same summary,
+/// so results can be checked; the work grows linearly with `records` (CPU-bound).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Aggregate {
+    #[serde(default = "default_records")]
+    pub records: u64,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+fn default_records() -> u64 {
+    100_000
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+impl JobKind for Aggregate {
+    const NAME: &'static str = "aggregate";
+    const DESCRIPTION: &'static str = "Generates `records` (default 100000, at most 10000000) seeded readings and stores count, sum, min, max, mean and a SHA-256.";
+
+    fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_RECORDS).contains(&self.records) {
+            return Err(format!(
+                "records must be between 1 and {MAX_RECORDS}, got {}",
+                self.records
+            ));
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "run")]
+    async fn run(&self, _ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
+        let (records, seed) = (self.records, self.seed);
+        // CPU-bound: keep it off the async threads so heartbeats and signals stay responsive.
+        let summary = tokio::task::spawn_blocking(move || summarize(records, seed))
+            .await
+            .map_err(|e| super::JobFailure(format!("aggregate task failed: {e}")))?;
+        Ok(serde_json::to_value(summary).expect("summary serializes"))
+    }
+}
+
+/// The stored result of an aggregate job.
+#[cfg(feature = "run")]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub count: u64,
+    pub sum: u64,
+    pub min: u32,
+    pub max: u32,
+    pub mean: f64,
+    pub sha256: String,
+}
+
+/// SplitMix64: a tiny, well-known generator; enough for reproducible synthetic data.
+#[cfg(feature = "run")]
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Generates and aggregates the records (pure; public for the benchmark).
+#[cfg(feature = "run")]
+pub fn summarize(records: u64, seed: u64) -> Summary {
+    use sha2::{Digest, Sha256};
+    let mut state = seed;
+    let mut hasher = Sha256::new();
+    let (mut sum, mut min, mut max) = (0u64, u32::MAX, 0u32);
+    for index in 0..records {
+        // A reading: sensor id and a value in 0..1_000_000.
+        let raw = splitmix64(&mut state);
+        let value = (raw % 1_000_000) as u32;
+        let sensor = (raw >> 40) as u16;
+        hasher.update(index.to_le_bytes());
+        hasher.update(sensor.to_le_bytes());
+        hasher.update(value.to_le_bytes());
+        sum += u64::from(value);
+        min = min.min(value);
+        max = max.max(value);
+    }
+    let digest = hasher.finalize();
+    Summary {
+        count: records,
+        sum,
+        min,
+        max,
+        mean: sum as f64 / records as f64,
+        sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+#[cfg(all(test, feature = "run"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitmix_matches_the_reference_sequence() {
+        // Reference values of SplitMix64 seeded with 0 (Vigna's splitmix64.c).
+        let mut s = 0;
+        assert_eq!(splitmix64(&mut s), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(splitmix64(&mut s), 0x6E78_9E6A_A1B9_65F4);
+    }
+
+    #[test]
+    fn summary_is_reproducible_and_consistent() {
+        let a = summarize(1000, 7);
+        assert_eq!(a, summarize(1000, 7));
+        assert_ne!(a.sha256, summarize(1000, 8).sha256);
+        assert_eq!(a.count, 1000);
+        assert!(a.min <= a.max && a.max < 1_000_000);
+        assert!((a.mean - a.sum as f64 / 1000.0).abs() < 1e-9);
+        let one = summarize(1, 0);
+        let value = (0xE220_A839_7B1D_CDAFu64 % 1_000_000) as u32;
+        assert_eq!(
+            (one.sum, one.min, one.max),
+            (u64::from(value), value, value)
+        );
+    }
+}

@@ -1,0 +1,59 @@
+use serde::{Deserialize, Serialize};
+
+use super::JobKind;
+
+/// The most failures a flaky job may ask for.
+pub const MAX_FAILURES: u32 = 10;
+
+/// Fails its first `failures` attempts, then succeeds. Deterministic: decided by attempt number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flaky {
+    pub failures: u32,
+}
+
+impl JobKind for Flaky {
+    const NAME: &'static str = "flaky";
+    const DESCRIPTION: &'static str =
+        "Fails its first `failures` attempts (at most 10), then succeeds.";
+
+    fn validate(&self) -> Result<(), String> {
+        if self.failures > MAX_FAILURES {
+            return Err(format!(
+                "failures must be at most {MAX_FAILURES}, got {}",
+                self.failures
+            ));
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "run")]
+    async fn run(&self, ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
+        if ctx.attempt <= self.failures {
+            return Err(super::JobFailure(format!(
+                "flaky: attempt {} of the {} planned failures",
+                ctx.attempt, self.failures
+            )));
+        }
+        Ok(serde_json::json!({ "succeededOnAttempt": ctx.attempt }))
+    }
+}
+
+#[cfg(all(test, feature = "run"))]
+mod tests {
+    use super::*;
+    use crate::kinds::JobContext;
+
+    #[tokio::test]
+    async fn fails_exactly_the_first_n_attempts() {
+        let job = Flaky { failures: 2 };
+        let ctx = |attempt| JobContext {
+            job_id: "j".into(),
+            attempt,
+        };
+        assert!(job.run(&ctx(1)).await.is_err());
+        assert!(job.run(&ctx(2)).await.is_err());
+        assert_eq!(job.run(&ctx(3)).await.unwrap()["succeededOnAttempt"], 3);
+        assert!(Flaky { failures: 0 }.run(&ctx(1)).await.is_ok());
+    }
+}

@@ -1,0 +1,18 @@
+use serde::{Deserialize, Serialize};
+
+use super::JobKind;
+
+/// Does nothing and succeeds: the cheapest end-to-end probe of the pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Noop {}
+
+impl JobKind for Noop {
+    const NAME: &'static str = "noop";
+    const DESCRIPTION: &'static str = "Does nothing and succeeds.";
+
+    #[cfg(feature = "run")]
+    async fn run(&self, _ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
+        Ok(serde_json::json!({}))
+    }
+}

@@ -1,0 +1,12 @@
+//! The job model and the pure rules of the system, shared by `api-lambda` and `data-processor`.
+//! No AWS and no I/O here: the adapters in `jobs-aws` carry these decisions out.
+
+pub mod kinds;
+pub mod message;
+pub mod policy;
+pub mod state;
+
+pub use kinds::{JobSpec, KINDS, SpecError};
+pub use message::{JobMessage, MessageError, Source};
+pub use policy::{AfterFailure, RetryPolicy};
+pub use state::{JobState, JobStatus, Lease};

@@ -1,0 +1,255 @@
+//! The job message: the JSON body that travels on SQS from the API or a schedule to the worker.
+//!
+//! ```json
+//! {"v":1,"jobId":"0193…","job":"sleep","payload":{"ms":500},
+//!  "submittedAt":"2026-11-21T10:00:00Z","source":"api"}
+//! ```
+//!
+//! The envelope is versioned (`v`). A body that is not JSON, has an unknown version or misses a
+//! field is a [`MessageError`], never a panic. The error keeps the job id when one could be read so
+//! the worker can record the job as FAILED.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The only envelope version this build reads and writes.
+pub const MESSAGE_VERSION: u32 = 1;
+
+/// SQS's classic maximum message size (256 KiB). The API refuses larger jobs before sending, so
+/// the same message can also travel through EventBridge Scheduler and the dead-letter queue.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// The longest job id accepted (ids from schedules are the scheduler's execution id).
+pub const MAX_JOB_ID_LEN: usize = 128;
+
+/// Who put the job on the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Api,
+    Schedule,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Schedule => "schedule",
+        }
+    }
+}
+
+/// One job on the queue. `payload` is kept as JSON here; [`crate::kinds::JobSpec`] gives it a type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JobMessage {
+    pub v: u32,
+    pub job_id: String,
+    /// The job kind's name (`"job"` on the wire, as in the API's request body).
+    #[serde(rename = "job")]
+    pub kind: String,
+    #[serde(default)]
+    pub payload: Value,
+    pub submitted_at: DateTime<Utc>,
+    pub source: Source,
+    /// The schedule that fired this job, for `source: schedule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+}
+
+/// Why a body is not a usable job message. Carries the job id when one could be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{reason}")]
+pub struct MessageError {
+    pub job_id: Option<String>,
+    pub reason: String,
+}
+
+impl JobMessage {
+    /// A new message for a job submitted through the API, with a fresh time-ordered id.
+    pub fn new_api(kind: &str, payload: Value, now: DateTime<Utc>) -> Self {
+        JobMessage {
+            v: MESSAGE_VERSION,
+            job_id: uuid::Uuid::now_v7().to_string(),
+            kind: kind.to_owned(),
+            payload,
+            submitted_at: now,
+            source: Source::Api,
+            schedule: None,
+        }
+    }
+
+    /// Parses and checks a message body. Never panics.
+    pub fn parse(body: &str) -> Result<Self, MessageError> {
+        let value: Value = serde_json::from_str(body).map_err(|e| MessageError {
+            job_id: None,
+            reason: format!("message body is not JSON: {e}"),
+        })?;
+        let job_id = value
+            .get("jobId")
+            .and_then(Value::as_str)
+            .filter(|id| valid_job_id(id))
+            .map(str::to_owned);
+        let fail = |reason: String| MessageError {
+            job_id: job_id.clone(),
+            reason,
+        };
+        match value.get("v") {
+            Some(Value::Number(n)) if n.as_u64() == Some(MESSAGE_VERSION as u64) => {}
+            Some(other) => return Err(fail(format!("unsupported message version {other}"))),
+            None => return Err(fail("message has no version field \"v\"".into())),
+        }
+        let msg: JobMessage = serde_json::from_value(value)
+            .map_err(|e| fail(format!("malformed job message: {e}")))?;
+        if !valid_job_id(&msg.job_id) {
+            return Err(fail(format!(
+                "invalid jobId {:?}: 1-{MAX_JOB_ID_LEN} characters of A-Z a-z 0-9 - _ . :",
+                msg.job_id
+            )));
+        }
+        if msg.source == Source::Schedule && msg.schedule.as_deref().unwrap_or("").is_empty() {
+            return Err(fail(
+                "a message from a schedule must name the schedule".into(),
+            ));
+        }
+        Ok(msg)
+    }
+
+    /// The body to put on the queue.
+    pub fn to_body(&self) -> String {
+        serde_json::to_string(self).expect("a JobMessage always serializes")
+    }
+}
+
+/// Job ids are used in DynamoDB keys and logs: keep them short and plain.
+pub fn valid_job_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_JOB_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: Value) -> String {
+        v.to_string()
+    }
+
+    #[test]
+    fn round_trips() {
+        let now = "2026-11-21T10:00:00Z".parse().unwrap();
+        let msg = JobMessage::new_api("sleep", json!({"ms": 5}), now);
+        let parsed = JobMessage::parse(&msg.to_body()).unwrap();
+        assert_eq!(parsed, msg);
+        assert_eq!(parsed.job_id.len(), 36);
+        let wire: Value = serde_json::from_str(&msg.to_body()).unwrap();
+        assert_eq!(wire["job"], "sleep");
+        assert_eq!(wire["source"], "api");
+        assert!(wire.get("schedule").is_none());
+    }
+
+    #[test]
+    fn parse_table() {
+        let ok = json!({"v":1,"jobId":"a-1","job":"noop","submittedAt":"2026-01-01T00:00:00Z","source":"api"});
+        // (body, Ok?, job id kept in the error, fragment of the reason)
+        let cases: Vec<(String, bool, Option<&str>, &str)> = vec![
+            (body(ok.clone()), true, None, ""),
+            ("not json".into(), false, None, "not JSON"),
+            ("".into(), false, None, "not JSON"),
+            ("[1,2]".into(), false, None, "no version"),
+            (
+                body(json!({"jobId":"a-1"})),
+                false,
+                Some("a-1"),
+                "no version",
+            ),
+            (
+                body(json!({"v":2,"jobId":"a-1","job":"noop"})),
+                false,
+                Some("a-1"),
+                "unsupported message version 2",
+            ),
+            (
+                body(json!({"v":"1","jobId":"a-1"})),
+                false,
+                Some("a-1"),
+                "unsupported message version",
+            ),
+            (
+                body(json!({"v":1,"jobId":"a-1","job":"noop"})),
+                false,
+                Some("a-1"),
+                "missing field",
+            ),
+            (
+                body(
+                    json!({"v":1,"jobId":"a b","job":"noop","submittedAt":"2026-01-01T00:00:00Z","source":"api"}),
+                ),
+                false,
+                None,
+                "invalid jobId",
+            ),
+            (
+                body(
+                    json!({"v":1,"jobId":"a-1","job":"noop","submittedAt":"yesterday","source":"api"}),
+                ),
+                false,
+                Some("a-1"),
+                "malformed",
+            ),
+            (
+                body(
+                    json!({"v":1,"jobId":"a-1","job":"noop","submittedAt":"2026-01-01T00:00:00Z","source":"cron"}),
+                ),
+                false,
+                Some("a-1"),
+                "unknown variant",
+            ),
+            (
+                body(
+                    json!({"v":1,"jobId":"a-1","job":"noop","submittedAt":"2026-01-01T00:00:00Z","source":"schedule"}),
+                ),
+                false,
+                Some("a-1"),
+                "must name the schedule",
+            ),
+            (
+                body(
+                    json!({"v":1,"jobId":"a-1","job":"noop","submittedAt":"2026-01-01T00:00:00Z","source":"api","extra":1}),
+                ),
+                false,
+                Some("a-1"),
+                "unknown field",
+            ),
+        ];
+        for (input, ok, id, reason) in cases {
+            match JobMessage::parse(&input) {
+                Ok(_) => assert!(ok, "{input} should not parse"),
+                Err(e) => {
+                    assert!(!ok, "{input} should parse: {e}");
+                    assert_eq!(e.job_id.as_deref(), id, "{input}");
+                    assert!(
+                        e.reason.contains(reason),
+                        "{input}: {} lacks {reason}",
+                        e.reason
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn job_id_rules() {
+        assert!(valid_job_id("0193a0c0-7e1f-7000-8000-000000000000"));
+        assert!(valid_job_id("sched:daily.1_2"));
+        assert!(!valid_job_id(""));
+        assert!(!valid_job_id("<aws.scheduler.execution-id>"));
+        assert!(!valid_job_id(&"x".repeat(MAX_JOB_ID_LEN + 1)));
+        assert!(valid_job_id(&"x".repeat(MAX_JOB_ID_LEN)));
+    }
+}

@@ -1,0 +1,742 @@
+//! Job state transitions and the counters they move.
+//!
+//! ```text
+//!  (none) ──submit──▶ QUEUED ──start──▶ RUNNING ──succeed──▶ SUCCEEDED
+//!     │                 ▲                 │  │
+//!     │                 └──interrupt──────┘  ├──fail, attempts left──▶ RETRY_WAIT ──start──▶ RUNNING
+//!     └──start (job from a schedule)──▶ RUNNING └──fail, last attempt──▶ FAILED
+//! ```
+//!
+//! Every transition is *conditional* on the job's current status, attempt number and, while it
+//! runs, the worker that holds it (its lease). The store applies the job change and the counter
+//! deltas in one DynamoDB transaction, so a duplicate delivery, a retried request or a crashed
+//! worker can never count twice or move a job backwards: a stale writer's condition fails.
+//!
+//! Counters (the `STATS` item) count **jobs, not attempts**:
+//! - `submitted` — jobs accepted (by the API, or created by the worker on first receipt of a
+//!   scheduled job or of a message whose job item is missing);
+//! - `succeeded` — jobs that ended SUCCEEDED;
+//! - `failed` — jobs that ended FAILED: all attempts failed, or the message was rejected as
+//!   poison (unknown kind, invalid payload) and never ran;
+//! - `retries` — re-attempts started (attempt 2, 3, …); an interrupted attempt that is resumed is
+//!   not a new re-attempt.
+//!
+//! So `submitted = succeeded + failed + jobs not yet finished`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::policy::{AfterFailure, RetryPolicy};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    Queued,
+    Running,
+    RetryWait,
+    Succeeded,
+    Failed,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::RetryWait,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "QUEUED",
+            JobStatus::Running => "RUNNING",
+            JobStatus::RetryWait => "RETRY_WAIT",
+            JobStatus::Succeeded => "SUCCEEDED",
+            JobStatus::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed)
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A worker's claim on a running attempt. Renewed by the heartbeat together with the message's
+/// visibility; a lease that ran out means the worker died without recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub until: DateTime<Utc>,
+}
+
+/// The parts of a stored job that decide its transitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobState {
+    pub status: JobStatus,
+    /// Attempts started so far (an interrupted attempt that is resumed counts once).
+    pub attempts: u32,
+    pub lease: Option<Lease>,
+    /// When the next attempt is due (RETRY_WAIT).
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// Deltas for the STATS item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub submitted: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub retries: i64,
+}
+
+impl Counters {
+    pub fn is_zero(&self) -> bool {
+        *self == Counters::default()
+    }
+}
+
+/// What the job item must look like for a transition to apply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expect {
+    /// No item yet.
+    Absent,
+    Present {
+        status: JobStatus,
+        attempts: u32,
+        /// The lease owner must be this worker.
+        owner: Option<String>,
+        /// The lease must have run out before this instant.
+        lease_expired_before: Option<DateTime<Utc>>,
+    },
+}
+
+/// The job item after a transition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub status: JobStatus,
+    pub attempts: u32,
+    /// `Some`: the lease to hold; `None`: no lease.
+    pub lease: Option<Lease>,
+    /// This transition starts an attempt (records its start time).
+    pub started: bool,
+    /// `Some`: the new last error; `None`: keep what is there.
+    pub last_error: Option<String>,
+    pub result: Option<Value>,
+    /// `Some`: when the next attempt is due; `None`: not waiting.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// One conditional state change plus its counter deltas, applied atomically by the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub expect: Expect,
+    pub change: Change,
+    pub counters: Counters,
+    pub at: DateTime<Utc>,
+}
+
+impl Transition {
+    fn new(expect: Expect, change: Change, at: DateTime<Utc>) -> Self {
+        Transition {
+            expect,
+            change,
+            counters: Counters::default(),
+            at,
+        }
+    }
+
+    fn counting(mut self, counters: Counters) -> Self {
+        self.counters = counters;
+        self
+    }
+}
+
+fn expect_from(state: &JobState) -> Expect {
+    Expect::Present {
+        status: state.status,
+        attempts: state.attempts,
+        owner: None,
+        lease_expired_before: None,
+    }
+}
+
+fn expect_held(attempt: u32, owner: &str) -> Expect {
+    Expect::Present {
+        status: JobStatus::Running,
+        attempts: attempt,
+        owner: Some(owner.to_owned()),
+        lease_expired_before: None,
+    }
+}
+
+fn change(status: JobStatus, attempts: u32) -> Change {
+    Change {
+        status,
+        attempts,
+        lease: None,
+        started: false,
+        last_error: None,
+        result: None,
+        retry_at: None,
+    }
+}
+
+/// The API accepted a job: a new QUEUED item, `submitted + 1`.
+pub fn submit(now: DateTime<Utc>) -> Transition {
+    Transition::new(Expect::Absent, change(JobStatus::Queued, 0), now).counting(Counters {
+        submitted: 1,
+        ..Counters::default()
+    })
+}
+
+/// Why a received message is left alone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Skip {
+    /// The job already ended: the message is a duplicate; delete it, count nothing.
+    Finished(JobStatus),
+    /// Another worker holds a live lease on the job (the same message delivered twice): leave the
+    /// message; the holder deletes it, or a later receive finds the job finished.
+    Held(Lease),
+    /// The job waits for a re-attempt that is not due yet (a second copy arrived early): hide the
+    /// message until then.
+    NotDue(DateTime<Utc>),
+}
+
+/// What to do with a received message, decided from the job's stored state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnReceive {
+    /// Apply the transition, then run attempt `attempt`.
+    Start {
+        attempt: u32,
+        transition: Transition,
+    },
+    /// The worker of the last attempt died and no attempts are left: apply this transition to
+    /// FAILED (and keep a copy of the message on the dead-letter queue).
+    GiveUp {
+        transition: Transition,
+    },
+    Skip(Skip),
+}
+
+/// How a worker that received a job's message proceeds.
+///
+/// `worker` is the lease the new attempt would hold. A lease is treated as abandoned when less
+/// than `grace` is left on it: a live worker renews its lease every third of the visibility
+/// timeout, so pass a third of the visibility timeout.
+pub fn on_receive(
+    current: Option<&JobState>,
+    worker: &Lease,
+    now: DateTime<Utc>,
+    grace: Duration,
+    policy: &RetryPolicy,
+) -> OnReceive {
+    let start = |expect: Expect, attempt: u32, counters: Counters, last_error: Option<String>| {
+        let change = Change {
+            lease: Some(worker.clone()),
+            started: true,
+            last_error,
+            ..change(JobStatus::Running, attempt)
+        };
+        OnReceive::Start {
+            attempt,
+            transition: Transition::new(expect, change, now).counting(counters),
+        }
+    };
+    let Some(state) = current else {
+        // First receipt of a job nobody recorded yet (fired by a schedule): create it running.
+        return start(
+            Expect::Absent,
+            1,
+            Counters {
+                submitted: 1,
+                ..Counters::default()
+            },
+            None,
+        );
+    };
+    let retry = Counters {
+        retries: 1,
+        ..Counters::default()
+    };
+    let give_up = |expect: Expect, error: String| {
+        let change = Change {
+            last_error: Some(error),
+            ..change(JobStatus::Failed, state.attempts)
+        };
+        OnReceive::GiveUp {
+            transition: Transition::new(expect, change, now).counting(Counters {
+                failed: 1,
+                ..Counters::default()
+            }),
+        }
+    };
+    match state.status {
+        JobStatus::Succeeded | JobStatus::Failed => OnReceive::Skip(Skip::Finished(state.status)),
+        // Never started (attempts 0), or an interrupted attempt to resume without counting it again.
+        JobStatus::Queued => start(
+            expect_from(state),
+            state.attempts.max(1),
+            Counters::default(),
+            None,
+        ),
+        JobStatus::RetryWait => match state.retry_at {
+            Some(due) if due - chrono::Duration::seconds(1) > now => {
+                OnReceive::Skip(Skip::NotDue(due))
+            }
+            _ if state.attempts >= policy.max_attempts => give_up(
+                expect_from(state),
+                format!(
+                    "no attempts left ({} of {})",
+                    state.attempts, policy.max_attempts
+                ),
+            ),
+            _ => start(expect_from(state), state.attempts + 1, retry, None),
+        },
+        JobStatus::Running => {
+            let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
+            if let Some(lease) = &state.lease
+                && lease.until > now + grace {
+                    return OnReceive::Skip(Skip::Held(lease.clone()));
+                }
+            // The worker of this attempt stopped without recording: that attempt failed.
+            let expect = Expect::Present {
+                status: JobStatus::Running,
+                attempts: state.attempts,
+                owner: None,
+                lease_expired_before: Some(now + grace),
+            };
+            let error = format!(
+                "attempt {} abandoned: its worker stopped without recording a result (lease expired)",
+                state.attempts
+            );
+            match policy.after_failure(state.attempts) {
+                AfterFailure::Retry { next, .. } => start(expect, next, retry, Some(error)),
+                AfterFailure::GiveUp => give_up(expect, error),
+            }
+        }
+    }
+}
+
+/// The heartbeat renews the lease of a running attempt (no counters).
+pub fn renew(attempt: u32, lease: &Lease, now: DateTime<Utc>) -> Transition {
+    let change = Change {
+        lease: Some(lease.clone()),
+        ..change(JobStatus::Running, attempt)
+    };
+    Transition::new(expect_held(attempt, &lease.owner), change, now)
+}
+
+/// Attempt `attempt` succeeded: SUCCEEDED, `succeeded + 1`.
+pub fn succeed(attempt: u32, owner: &str, result: Value, now: DateTime<Utc>) -> Transition {
+    let change = Change {
+        result: Some(result),
+        ..change(JobStatus::Succeeded, attempt)
+    };
+    Transition::new(expect_held(attempt, owner), change, now).counting(Counters {
+        succeeded: 1,
+        ..Counters::default()
+    })
+}
+
+/// Attempt `attempt` failed. With attempts left: RETRY_WAIT until the backoff has passed (the
+/// re-attempt is counted when it starts). Otherwise FAILED, `failed + 1`.
+pub fn fail(
+    attempt: u32,
+    owner: &str,
+    error: &str,
+    now: DateTime<Utc>,
+    policy: &RetryPolicy,
+) -> (Transition, AfterFailure) {
+    let decision = policy.after_failure(attempt);
+    let (status, retry_at, counters) = match decision {
+        AfterFailure::Retry { delay, .. } => (
+            JobStatus::RetryWait,
+            Some(now + chrono::Duration::from_std(delay).expect("backoff fits")),
+            Counters::default(),
+        ),
+        AfterFailure::GiveUp => (
+            JobStatus::Failed,
+            None,
+            Counters {
+                failed: 1,
+                ..Counters::default()
+            },
+        ),
+    };
+    let change = Change {
+        last_error: Some(error.to_owned()),
+        retry_at,
+        ..change(status, attempt)
+    };
+    (
+        Transition::new(expect_held(attempt, owner), change, now).counting(counters),
+        decision,
+    )
+}
+
+/// The worker was told to stop (SIGTERM) during attempt `attempt`: back to QUEUED keeping the
+/// attempt number, so the next worker resumes the same attempt and no retry is consumed.
+pub fn interrupt(attempt: u32, owner: &str, now: DateTime<Utc>) -> Transition {
+    let change = Change {
+        last_error: Some(format!(
+            "attempt {attempt} interrupted (worker stopping); it will be resumed"
+        )),
+        ..change(JobStatus::Queued, attempt)
+    };
+    Transition::new(expect_held(attempt, owner), change, now)
+}
+
+/// A poison message (unknown kind, invalid payload, malformed body) that names a job: FAILED
+/// without running. Only a job that never started is rejected; `None` means leave the job as is
+/// (it finished, or it is a running job whose id a bad message reuses).
+pub fn reject(current: Option<&JobState>, reason: &str, now: DateTime<Utc>) -> Option<Transition> {
+    let failed = Change {
+        last_error: Some(reason.to_owned()),
+        ..change(JobStatus::Failed, 0)
+    };
+    match current {
+        None => Some(
+            Transition::new(Expect::Absent, failed, now).counting(Counters {
+                submitted: 1,
+                failed: 1,
+                ..Counters::default()
+            }),
+        ),
+        Some(state) if state.status == JobStatus::Queued && state.attempts == 0 => Some(
+            Transition::new(expect_from(state), failed, now).counting(Counters {
+                failed: 1,
+                ..Counters::default()
+            }),
+        ),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const GRACE: Duration = Duration::from_secs(10);
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn me() -> Lease {
+        Lease {
+            owner: "me".into(),
+            until: t(30),
+        }
+    }
+
+    fn other(until: i64) -> Option<Lease> {
+        Some(Lease {
+            owner: "other".into(),
+            until: t(until),
+        })
+    }
+
+    fn state(
+        status: JobStatus,
+        attempts: u32,
+        lease: Option<Lease>,
+        retry_at: Option<i64>,
+    ) -> JobState {
+        JobState {
+            status,
+            attempts,
+            lease,
+            retry_at: retry_at.map(t),
+        }
+    }
+
+    fn counters(submitted: i64, succeeded: i64, failed: i64, retries: i64) -> Counters {
+        Counters {
+            submitted,
+            succeeded,
+            failed,
+            retries,
+        }
+    }
+
+    /// (what the store holds, what the worker should do) for a receive at t(0).
+    #[derive(Debug)]
+    enum Want {
+        Start(u32, JobStatus, Counters),
+        GiveUp(Counters),
+        Skip(Skip),
+    }
+
+    #[test]
+    fn on_receive_table() {
+        use JobStatus::*;
+        let policy = RetryPolicy::default();
+        let none = Counters::default();
+        let cases: Vec<(Option<JobState>, Want)> = vec![
+            (None, Want::Start(1, Running, counters(1, 0, 0, 0))),
+            (
+                Some(state(Queued, 0, None, None)),
+                Want::Start(1, Running, none),
+            ),
+            // Interrupted during attempt 2: resumed as attempt 2, not a new re-attempt.
+            (
+                Some(state(Queued, 2, None, None)),
+                Want::Start(2, Running, none),
+            ),
+            (
+                Some(state(RetryWait, 1, None, Some(0))),
+                Want::Start(2, Running, counters(0, 0, 0, 1)),
+            ),
+            (
+                Some(state(RetryWait, 2, None, Some(-5))),
+                Want::Start(3, Running, counters(0, 0, 0, 1)),
+            ),
+            // Due within the one-second tolerance.
+            (
+                Some(state(RetryWait, 1, None, Some(1))),
+                Want::Start(2, Running, counters(0, 0, 0, 1)),
+            ),
+            (
+                Some(state(RetryWait, 1, None, Some(5))),
+                Want::Skip(Skip::NotDue(t(5))),
+            ),
+            // Policy lowered since: no attempts left.
+            (
+                Some(state(RetryWait, 3, None, Some(0))),
+                Want::GiveUp(counters(0, 0, 1, 0)),
+            ),
+            (
+                Some(state(Running, 1, other(25), None)),
+                Want::Skip(Skip::Held(other(25).unwrap())),
+            ),
+            // Lease about to run out (inside the grace): its worker missed two renewals.
+            (
+                Some(state(Running, 1, other(9), None)),
+                Want::Start(2, Running, counters(0, 0, 0, 1)),
+            ),
+            (
+                Some(state(Running, 2, other(-60), None)),
+                Want::Start(3, Running, counters(0, 0, 0, 1)),
+            ),
+            (
+                Some(state(Running, 3, other(-60), None)),
+                Want::GiveUp(counters(0, 0, 1, 0)),
+            ),
+            (
+                Some(state(Running, 1, None, None)),
+                Want::Start(2, Running, counters(0, 0, 0, 1)),
+            ),
+            (
+                Some(state(Succeeded, 1, None, None)),
+                Want::Skip(Skip::Finished(Succeeded)),
+            ),
+            (
+                Some(state(Failed, 3, None, None)),
+                Want::Skip(Skip::Finished(Failed)),
+            ),
+        ];
+        for (current, want) in cases {
+            let got = on_receive(current.as_ref(), &me(), t(0), GRACE, &policy);
+            match (&got, &want) {
+                (
+                    OnReceive::Start {
+                        attempt,
+                        transition,
+                    },
+                    Want::Start(a, status, c),
+                ) => {
+                    assert_eq!(
+                        (attempt, &transition.change.status, &transition.counters),
+                        (a, status, c),
+                        "{current:?}"
+                    );
+                    assert_eq!(transition.change.attempts, *a);
+                    assert_eq!(transition.change.lease.as_ref(), Some(&me()));
+                    assert!(transition.change.started);
+                    match (&current, &transition.expect) {
+                        (None, Expect::Absent) => {}
+                        (
+                            Some(s),
+                            Expect::Present {
+                                status,
+                                attempts,
+                                owner: None,
+                                ..
+                            },
+                        ) => {
+                            assert_eq!((status, attempts), (&s.status, &s.attempts))
+                        }
+                        other => panic!("wrong expectation {other:?}"),
+                    }
+                }
+                (OnReceive::GiveUp { transition }, Want::GiveUp(c)) => {
+                    assert_eq!(transition.change.status, Failed);
+                    assert_eq!(&transition.counters, c);
+                    assert!(transition.change.last_error.is_some());
+                    assert_eq!(transition.change.lease, None);
+                }
+                (OnReceive::Skip(s), Want::Skip(w)) => assert_eq!(s, w),
+                _ => panic!("{current:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn abandoned_lease_is_rechecked_by_the_store() {
+        let current = state(JobStatus::Running, 1, other(-1), None);
+        let OnReceive::Start { transition, .. } =
+            on_receive(Some(&current), &me(), t(0), GRACE, &RetryPolicy::default())
+        else {
+            panic!("should take over")
+        };
+        assert_eq!(
+            transition.expect,
+            Expect::Present {
+                status: JobStatus::Running,
+                attempts: 1,
+                owner: None,
+                lease_expired_before: Some(t(10))
+            }
+        );
+        assert!(
+            transition
+                .change
+                .last_error
+                .unwrap()
+                .contains("attempt 1 abandoned")
+        );
+    }
+
+    #[test]
+    fn outcome_transitions_are_keyed_on_attempt_and_owner() {
+        let policy = RetryPolicy::default();
+        let held = |attempt| expect_held(attempt, "me");
+        let ok = succeed(2, "me", json!({"x": 1}), t(0));
+        assert_eq!(
+            (ok.expect.clone(), ok.change.status, ok.counters),
+            (held(2), JobStatus::Succeeded, counters(0, 1, 0, 0))
+        );
+        assert_eq!(ok.change.result, Some(json!({"x": 1})));
+
+        // (failed attempt, status after, retry due, counters)
+        let cases = [
+            (1, JobStatus::RetryWait, Some(t(2)), counters(0, 0, 0, 0)),
+            (2, JobStatus::RetryWait, Some(t(4)), counters(0, 0, 0, 0)),
+            (3, JobStatus::Failed, None, counters(0, 0, 1, 0)),
+        ];
+        for (attempt, status, due, c) in cases {
+            let (tr, _) = fail(attempt, "me", "boom", t(0), &policy);
+            assert_eq!(tr.expect, held(attempt));
+            assert_eq!(
+                (tr.change.status, tr.change.retry_at, tr.counters),
+                (status, due, c),
+                "attempt {attempt}"
+            );
+            assert_eq!(tr.change.attempts, attempt);
+            assert_eq!(tr.change.last_error.as_deref(), Some("boom"));
+            assert_eq!(tr.change.lease, None);
+        }
+
+        let stop = interrupt(2, "me", t(0));
+        assert_eq!(
+            (stop.expect, stop.change.status, stop.change.attempts),
+            (held(2), JobStatus::Queued, 2)
+        );
+        assert!(stop.counters.is_zero());
+
+        let beat = renew(1, &me(), t(0));
+        assert_eq!((beat.expect, beat.change.lease), (held(1), Some(me())));
+        assert!(beat.counters.is_zero() && !beat.change.started);
+    }
+
+    #[test]
+    fn a_full_life_counts_each_job_once() {
+        // Walk fail → retry → retry → FAILED through the pure rules and sum the counters.
+        let policy = RetryPolicy::default();
+        let mut current: Option<JobState> = None;
+        let mut total = Counters::default();
+        let mut add = |c: Counters| {
+            total.submitted += c.submitted;
+            total.succeeded += c.succeeded;
+            total.failed += c.failed;
+            total.retries += c.retries;
+        };
+        let apply = |tr: &Transition| JobState {
+            status: tr.change.status,
+            attempts: tr.change.attempts,
+            lease: tr.change.lease.clone(),
+            retry_at: tr.change.retry_at,
+        };
+        let mut now = t(0);
+        loop {
+            let lease = Lease {
+                owner: "me".into(),
+                until: now + chrono::Duration::seconds(30),
+            };
+            match on_receive(current.as_ref(), &lease, now, GRACE, &policy) {
+                OnReceive::Start {
+                    attempt,
+                    transition,
+                } => {
+                    add(transition.counters);
+                    let (tr, _) = fail(attempt, "me", "boom", now, &policy);
+                    add(tr.counters);
+                    current = Some(apply(&tr));
+                    now = tr.change.retry_at.unwrap_or(now);
+                }
+                OnReceive::Skip(Skip::Finished(JobStatus::Failed)) => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(total, counters(1, 0, 1, 2));
+        assert_eq!(current.unwrap().attempts, 3);
+    }
+
+    #[test]
+    fn reject_table() {
+        use JobStatus::*;
+        let cases: Vec<(Option<JobState>, Option<Counters>)> = vec![
+            (None, Some(counters(1, 0, 1, 0))),
+            (
+                Some(state(Queued, 0, None, None)),
+                Some(counters(0, 0, 1, 0)),
+            ),
+            (Some(state(Queued, 1, None, None)), None),
+            (Some(state(Running, 1, other(30), None)), None),
+            (Some(state(RetryWait, 1, None, None)), None),
+            (Some(state(Succeeded, 1, None, None)), None),
+            (Some(state(Failed, 0, None, None)), None),
+        ];
+        for (current, want) in cases {
+            let got = reject(current.as_ref(), "unknown job kind", t(0));
+            assert_eq!(got.as_ref().map(|tr| tr.counters), want, "{current:?}");
+            if let Some(tr) = got {
+                assert_eq!(tr.change.status, Failed);
+                assert_eq!(tr.change.last_error.as_deref(), Some("unknown job kind"));
+            }
+        }
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(JobStatus::parse("running"), None);
+        assert!(JobStatus::Failed.is_terminal() && !JobStatus::RetryWait.is_terminal());
+        assert_eq!(submit(t(0)).counters, counters(1, 0, 0, 0));
+    }
+}

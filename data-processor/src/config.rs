@@ -1,0 +1,155 @@
+//! Worker configuration: every setting is a flag and an environment variable.
+
+use std::time::Duration;
+
+use clap::Parser;
+use jobs_core::RetryPolicy;
+
+/// Takes one job message from SQS, runs the job, records the outcome in DynamoDB exactly once.
+///
+/// Exit codes: 0 job succeeded, queue empty or duplicate delivery; 1 the job failed (a retry is
+/// scheduled, or it is FAILED) or its message was rejected; 2 invalid configuration; 3 an AWS
+/// backend failed (the message is left on the queue); 143 stopped by SIGTERM/SIGINT (the message
+/// is back on the queue, no retry consumed).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "data-processor", version)]
+pub struct Config {
+    /// URL of the job queue.
+    #[arg(long, env = "QUEUE_URL")]
+    pub queue_url: String,
+
+    /// URL of the dead-letter queue (copies of failed and rejected messages).
+    #[arg(long, env = "DLQ_URL")]
+    pub dlq_url: String,
+
+    /// DynamoDB table of jobs and counters.
+    #[arg(long, env = "TABLE_NAME")]
+    pub table_name: String,
+
+    /// Attempts per job in all, the first included.
+    #[arg(long, env = "MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+
+    /// Seconds before the first re-attempt; doubled for each later one.
+    #[arg(long, env = "RETRY_BACKOFF_SECS", default_value_t = 2)]
+    pub retry_backoff_secs: u64,
+
+    /// Upper bound of the re-attempt delay, seconds.
+    #[arg(long, env = "RETRY_BACKOFF_MAX_SECS", default_value_t = 900)]
+    pub retry_backoff_max_secs: u64,
+
+    /// How long a received message stays hidden, and the worker's lease; renewed every third of
+    /// it while the job runs, so jobs may run for hours.
+    #[arg(long, env = "VISIBILITY_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..=43_200))]
+    pub visibility_timeout_secs: u64,
+
+    /// Long-polling wait for a message, seconds (0-20). An empty queue after the wait exits 0.
+    #[arg(long, env = "WAIT_TIME_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=20))]
+    pub wait_time_secs: u64,
+
+    /// Messages to process before exiting (the KEDA ScaledJob model takes one).
+    #[arg(long, env = "MAX_MESSAGES", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_messages: u64,
+
+    /// Keep taking messages until the queue is empty (overrides --max-messages).
+    #[arg(long, env = "DRAIN", default_value_t = false)]
+    pub drain: bool,
+
+    /// Days a finished job stays in the table before DynamoDB's TTL removes it.
+    #[arg(long, env = "JOB_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub retention_days: u64,
+}
+
+impl Config {
+    pub fn policy(&self) -> Result<RetryPolicy, String> {
+        let policy = RetryPolicy {
+            max_attempts: self.max_attempts,
+            backoff_base: Duration::from_secs(self.retry_backoff_secs),
+            backoff_max: Duration::from_secs(self.retry_backoff_max_secs),
+        };
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    pub fn visibility(&self) -> Duration {
+        Duration::from_secs(self.visibility_timeout_secs)
+    }
+
+    pub fn wait(&self) -> Duration {
+        Duration::from_secs(self.wait_time_secs)
+    }
+
+    pub fn retention(&self) -> Duration {
+        Duration::from_secs(self.retention_days * 24 * 60 * 60)
+    }
+
+    /// How many messages to take at most (`None`: until the queue is empty).
+    pub fn limit(&self) -> Option<u64> {
+        (!self.drain).then_some(self.max_messages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQUIRED: [&str; 7] = [
+        "data-processor",
+        "--queue-url",
+        "q",
+        "--dlq-url",
+        "d",
+        "--table-name",
+        "t",
+    ];
+
+    fn parse(extra: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(REQUIRED.iter().chain(extra))
+    }
+
+    #[test]
+    fn defaults_match_the_documented_behaviour() {
+        let c = parse(&[]).unwrap();
+        let p = c.policy().unwrap();
+        assert_eq!((p.max_attempts, p.backoff_base.as_secs()), (3, 2));
+        assert_eq!(
+            (c.visibility().as_secs(), c.wait().as_secs(), c.limit()),
+            (60, 20, Some(1))
+        );
+        assert_eq!(parse(&["--drain"]).unwrap().limit(), None);
+    }
+
+    #[test]
+    fn invalid_values_are_rejected_with_the_setting_named() {
+        let cases: [(&[&str], &str); 5] = [
+            (&["--max-attempts", "0"], "--max-attempts"),
+            (&["--wait-time-secs", "21"], "--wait-time-secs"),
+            (
+                &["--visibility-timeout-secs", "2"],
+                "--visibility-timeout-secs",
+            ),
+            (&["--max-messages", "0"], "--max-messages"),
+            (&["--retry-backoff-secs", "soon"], "--retry-backoff-secs"),
+        ];
+        for (args, name) in cases {
+            let err = parse(args).unwrap_err().to_string();
+            assert!(err.contains(name), "{args:?}: {err}");
+        }
+        let missing = Config::try_parse_from(["data-processor"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("--queue-url") && missing.contains("--table-name"),
+            "{missing}"
+        );
+        let policy = parse(&[
+            "--retry-backoff-secs",
+            "100",
+            "--retry-backoff-max-secs",
+            "10",
+        ])
+        .unwrap()
+        .policy();
+        assert!(policy.unwrap_err().contains("must not exceed"));
+    }
+}

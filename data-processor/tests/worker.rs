@@ -1,0 +1,425 @@
+//! The worker binary, run as a child process against a real emulator (ministack by default,
+//! moto with `EMULATOR=moto`). Each test gets its own emulator and resources.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::Utc;
+use jobs_aws::{JobRecord, Stats};
+use jobs_core::state;
+use jobs_core::{JobMessage, JobStatus};
+use serde_json::{Value, json};
+use testkit::Stack;
+use tokio::process::{Child, Command};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_data-processor");
+
+struct Run {
+    code: i32,
+    log: String,
+}
+
+fn worker(stack: &Stack, extra: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(WORKER);
+    cmd.env_clear()
+        .envs(stack.worker_env())
+        .env("WAIT_TIME_SECS", "1")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .envs(extra.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn finish(child: Child) -> Run {
+    let out = child.wait_with_output().await.expect("worker output");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!("--- worker log ---\n{log}");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        log,
+    }
+}
+
+async fn run_worker(stack: &Stack, extra: &[(&str, &str)]) -> Run {
+    finish(worker(stack, extra).spawn().expect("spawn worker")).await
+}
+
+/// What the API does: record the job QUEUED (+submitted), then send the message.
+async fn submit(stack: &Stack, kind: &str, payload: Value) -> JobMessage {
+    let msg = JobMessage::new_api(kind, payload, Utc::now());
+    stack
+        .store
+        .apply(&msg.job_id, Some(&msg), &state::submit(Utc::now()))
+        .await
+        .expect("record job");
+    stack.queue.send(&msg.to_body()).await.expect("send job");
+    msg
+}
+
+async fn job(stack: &Stack, id: &str) -> JobRecord {
+    stack
+        .store
+        .get(id)
+        .await
+        .expect("read job")
+        .expect("job exists")
+}
+
+async fn stats(stack: &Stack) -> Stats {
+    stack.store.stats().await.expect("stats")
+}
+
+fn counts(submitted: u64, succeeded: u64, failed: u64, retries: u64) -> Stats {
+    Stats {
+        submitted,
+        succeeded,
+        failed,
+        retries,
+    }
+}
+
+/// Messages on the job queue, visible and in flight.
+async fn queued(stack: &Stack) -> (u64, u64) {
+    (
+        stack
+            .queue_attribute(QueueAttributeName::ApproximateNumberOfMessages)
+            .await,
+        stack
+            .queue_attribute(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .await,
+    )
+}
+
+async fn wait_for_status(stack: &Stack, id: &str, status: JobStatus) -> JobRecord {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(rec) = stack.store.get(id).await.expect("read job")
+            && rec.status == status {
+                return rec;
+            }
+        assert!(Instant::now() < deadline, "job {id} never reached {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    let pid = child.id().expect("child pid") as i32;
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn succeeded_job_is_recorded_once_and_its_message_deleted() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "aggregate", json!({"records": 1000, "seed": 7})).await;
+
+    let run = run_worker(&stack, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    let rec = job(&stack, &msg.job_id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
+    let result = rec.result.expect("result summary");
+    assert_eq!(result["count"], 1000);
+    assert_eq!(result["sha256"].as_str().unwrap().len(), 64);
+    assert!(rec.finished_at.is_some() && rec.lease.is_none());
+    assert_eq!(rec.kind.as_deref(), Some("aggregate"));
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
+    assert_eq!(queued(&stack).await, (0, 0));
+    assert!(run.log.contains(&msg.job_id), "logs carry the job id");
+
+    // An empty queue is a clean exit.
+    let empty = run_worker(&stack, &[("WAIT_TIME_SECS", "0")]).await;
+    assert_eq!(empty.code, 0);
+    assert!(empty.log.contains("queue is empty"));
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_job_is_retried_twice_after_backoff_then_failed() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "fail", json!({"message": "disk on fire"})).await;
+
+    let first = run_worker(&stack, &[]).await;
+    assert_eq!(first.code, 1, "{}", first.log);
+    let rec = job(&stack, &msg.job_id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::RetryWait, 1));
+    assert_eq!(rec.last_error.as_deref(), Some("disk on fire"));
+    let mut failed_at = rec.updated_at.unwrap();
+    assert_eq!((rec.next_attempt_at.unwrap() - failed_at).num_seconds(), 2);
+    // During the backoff the message is hidden: a worker finds nothing.
+    let hidden = run_worker(&stack, &[("WAIT_TIME_SECS", "0")]).await;
+    assert_eq!(hidden.code, 0);
+    assert!(hidden.log.contains("queue is empty"), "{}", hidden.log);
+
+    for (attempt, backoff_secs, code, status) in [
+        (2, 2, 1, JobStatus::RetryWait),
+        (3, 4, 1, JobStatus::Failed),
+    ] {
+        let run = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
+        assert_eq!(run.code, code, "{}", run.log);
+        let rec = job(&stack, &msg.job_id).await;
+        assert_eq!((rec.status, rec.attempts), (status, attempt));
+        let waited = rec.started_at.unwrap() - failed_at;
+        assert!(
+            waited.num_milliseconds() >= backoff_secs * 1000 - 900,
+            "attempt {attempt} started {waited} after the failure, backoff is {backoff_secs}s"
+        );
+        failed_at = rec.updated_at.unwrap();
+    }
+    assert_eq!(stats(&stack).await, counts(1, 0, 1, 2));
+    assert_eq!(queued(&stack).await, (0, 0));
+    let dlq = stack.drain_dlq().await;
+    assert_eq!(dlq.len(), 1, "one copy on the DLQ");
+    assert_eq!(JobMessage::parse(&dlq[0].0).unwrap().job_id, msg.job_id);
+    assert_eq!(dlq[0].1, "disk on fire");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flaky_job_succeeds_on_its_third_attempt() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "flaky", json!({"failures": 2})).await;
+    for expected in [1, 1, 0] {
+        let run = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
+        assert_eq!(run.code, expected, "{}", run.log);
+    }
+    let rec = job(&stack, &msg.job_id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 3));
+    assert_eq!(rec.result, Some(json!({"succeededOnAttempt": 3})));
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 2));
+    assert_eq!(queued(&stack).await, (0, 0));
+    assert!(stack.drain_dlq().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_message_delivered_twice_is_counted_once() {
+    let stack = Stack::start().await;
+    // Sequential: the second copy arrives after the job finished.
+    let msg = submit(&stack, "noop", Value::Null).await;
+    stack.queue.send(&msg.to_body()).await.unwrap();
+    let run = run_worker(&stack, &[("MAX_MESSAGES", "2")]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(
+        run.log.contains("duplicate delivery of a finished job"),
+        "{}",
+        run.log
+    );
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
+    assert_eq!(queued(&stack).await, (0, 0));
+
+    // Concurrent: two workers get copies of one job at the same time; exactly one runs it.
+    let msg = submit(&stack, "sleep", json!({"ms": 2500})).await;
+    stack.queue.send(&msg.to_body()).await.unwrap();
+    let short = [("VISIBILITY_TIMEOUT_SECS", "3")];
+    let a = worker(&stack, &short).spawn().unwrap();
+    let b = worker(&stack, &short).spawn().unwrap();
+    let (a, b) = tokio::join!(finish(a), finish(b));
+    assert_eq!((a.code, b.code), (0, 0));
+    let ran = [&a, &b]
+        .iter()
+        .filter(|r| r.log.contains("job SUCCEEDED"))
+        .count();
+    assert_eq!(ran, 1, "exactly one worker ran the job");
+    let rec = job(&stack, &msg.job_id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
+    // Whatever copy is left is found finished and deleted without counting.
+    for _ in 0..3 {
+        if queued(&stack).await == (0, 0) {
+            break;
+        }
+        let run = run_worker(&stack, &[("WAIT_TIME_SECS", "5")]).await;
+        assert_eq!(run.code, 0, "{}", run.log);
+    }
+    assert_eq!(queued(&stack).await, (0, 0));
+    assert_eq!(stats(&stack).await, counts(2, 2, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_releases_the_message_without_consuming_a_retry() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "sleep", json!({"ms": 60_000})).await;
+
+    for round in 0..2 {
+        let child = worker(&stack, &[]).spawn().unwrap();
+        let rec = wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
+        assert_eq!(
+            rec.attempts, 1,
+            "round {round}: the interrupted attempt is resumed, not retried"
+        );
+        let stop = Instant::now();
+        signal(&child, libc::SIGTERM);
+        let run = finish(child).await;
+        assert_eq!(run.code, 143, "{}", run.log);
+        // Well inside a 30 s grace period (in practice milliseconds).
+        assert!(
+            stop.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            stop.elapsed()
+        );
+        let rec = job(&stack, &msg.job_id).await;
+        assert_eq!((rec.status, rec.attempts), (JobStatus::Queued, 1));
+        assert_eq!(
+            queued(&stack).await,
+            (1, 0),
+            "message visible again at once"
+        );
+        assert_eq!(stats(&stack).await, counts(1, 0, 0, 0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_worker_attempt_is_taken_over_and_counted_once() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "sleep", json!({"ms": 3000})).await;
+    let fast = [("VISIBILITY_TIMEOUT_SECS", "3"), ("WAIT_TIME_SECS", "10")];
+
+    let mut child = worker(&stack, &fast).spawn().unwrap();
+    wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
+    child.kill().await.unwrap(); // SIGKILL: nothing recorded
+
+    let run = run_worker(&stack, &fast).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    let rec = job(&stack, &msg.job_id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 2));
+    assert!(
+        rec.last_error
+            .unwrap_or_default()
+            .contains("attempt 1 abandoned")
+    );
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 1));
+    assert_eq!(queued(&stack).await, (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_worker_on_the_last_attempt_ends_failed_once() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "sleep", json!({"ms": 30_000})).await;
+    let fast = [
+        ("VISIBILITY_TIMEOUT_SECS", "3"),
+        ("WAIT_TIME_SECS", "10"),
+        ("MAX_ATTEMPTS", "1"),
+    ];
+
+    let mut child = worker(&stack, &fast).spawn().unwrap();
+    wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
+    child.kill().await.unwrap();
+
+    let run = run_worker(&stack, &fast).await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    let rec = job(&stack, &msg.job_id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 1));
+    assert_eq!(stats(&stack).await, counts(1, 0, 1, 0));
+    assert_eq!(queued(&stack).await, (0, 0));
+    let dlq = stack.drain_dlq().await;
+    assert_eq!(dlq.len(), 1);
+    assert!(dlq[0].1.contains("abandoned"), "{}", dlq[0].1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poison_messages_go_to_the_dlq_and_are_counted_once() {
+    let stack = Stack::start().await;
+    let now = Utc::now().to_rfc3339();
+    let unknown = json!({"v":1,"jobId":"p-unknown","job":"teleport","payload":{},"submittedAt":now,"source":"api"}).to_string();
+    let invalid = json!({"v":1,"jobId":"p-invalid","job":"sleep","payload":{"ms":-1},"submittedAt":now,"source":"api"}).to_string();
+    let future = json!({"v":9,"jobId":"p-future","job":"noop"}).to_string();
+    for body in [
+        "not json at all",
+        unknown.as_str(),
+        invalid.as_str(),
+        unknown.as_str(),
+        future.as_str(),
+    ] {
+        stack.queue.send(body).await.unwrap();
+    }
+
+    let run = run_worker(&stack, &[("MAX_MESSAGES", "5")]).await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert_eq!(queued(&stack).await, (0, 0), "nothing is retried");
+
+    let rec = job(&stack, "p-unknown").await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 0));
+    assert!(
+        rec.last_error
+            .unwrap()
+            .contains("unknown job kind \"teleport\"")
+    );
+    let rec = job(&stack, "p-invalid").await;
+    assert_eq!(rec.status, JobStatus::Failed);
+    assert!(
+        rec.last_error
+            .unwrap()
+            .contains("invalid payload for job kind \"sleep\"")
+    );
+    let rec = job(&stack, "p-future").await;
+    assert!(
+        rec.last_error
+            .unwrap()
+            .contains("unsupported message version 9")
+    );
+    // Three jobs named, each counted once although "p-unknown" came twice.
+    assert_eq!(stats(&stack).await, counts(3, 0, 3, 0));
+
+    let mut reasons: Vec<String> = stack
+        .drain_dlq()
+        .await
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons.len(),
+        5,
+        "every poison message is kept: {reasons:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("not JSON")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_table_fails_clearly_and_keeps_the_message() {
+    let stack = Stack::start().await;
+    submit(&stack, "noop", Value::Null).await;
+    let run = run_worker(&stack, &[("TABLE_NAME", "no-such-table")]).await;
+    assert_eq!(run.code, 3, "{}", run.log);
+    assert!(
+        run.log
+            .contains("DynamoDB table \\\"no-such-table\\\" does not exist"),
+        "{}",
+        run.log
+    );
+    let (visible, in_flight) = queued(&stack).await;
+    assert_eq!(visible + in_flight, 1, "the message is still on the queue");
+    assert!(stack.drain_dlq().await.is_empty());
+
+    // Once the table is right, the same message is processed normally.
+    let run = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_queue_and_bad_settings_fail_clearly() {
+    let stack = Stack::start().await;
+    let missing = format!("{}/000000000000/no-such-queue", stack.emulator.endpoint);
+    let run = run_worker(&stack, &[("QUEUE_URL", &missing)]).await;
+    assert_eq!(run.code, 3, "{}", run.log);
+    assert!(run.log.contains("does not exist"), "{}", run.log);
+
+    let run = run_worker(&stack, &[("MAX_ATTEMPTS", "0")]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.log.contains("--max-attempts"), "{}", run.log);
+
+    let mut cmd = worker(&stack, &[]);
+    cmd.env_remove("QUEUE_URL");
+    let run = finish(cmd.spawn().unwrap()).await;
+    assert_eq!(run.code, 2);
+    assert!(run.log.contains("--queue-url"), "{}", run.log);
+
+    let mut cmd = worker(&stack, &[]);
+    cmd.env_remove("AWS_REGION");
+    let run = finish(cmd.spawn().unwrap()).await;
+    assert_eq!(run.code, 2);
+    assert!(run.log.contains("AWS_REGION"), "{}", run.log);
+}
