@@ -99,9 +99,10 @@ async fn wait_for_status(stack: &Stack, id: &str, status: JobStatus) -> JobRecor
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(rec) = stack.store.get(id).await.expect("read job")
-            && rec.status == status {
-                return rec;
-            }
+            && rec.status == status
+        {
+            return rec;
+        }
         assert!(Instant::now() < deadline, "job {id} never reached {status}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -307,9 +307,10 @@ pub fn on_receive(
         JobStatus::Running => {
             let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
             if let Some(lease) = &state.lease
-                && lease.until > now + grace {
-                    return OnReceive::Skip(Skip::Held(lease.clone()));
-                }
+                && lease.until > now + grace
+            {
+                return OnReceive::Skip(Skip::Held(lease.clone()));
+            }
             // The worker of this attempt stopped without recording: that attempt failed.
             let expect = Expect::Present {
                 status: JobStatus::Running,
