@@ -4,6 +4,7 @@
 pub mod kinds;
 pub mod message;
 pub mod policy;
+pub mod schedule;
 pub mod state;
 
 pub use kinds::{JobSpec, KINDS, SpecError};
