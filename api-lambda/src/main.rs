@@ -1,6 +1,58 @@
-//! The job API. Placeholder until the API issue lands: the workspace member exists so the
-//! shared crates are built and checked against both of their users.
-fn main() {
-    eprintln!("api-lambda is not implemented yet");
-    std::process::exit(1);
+//! api-lambda: the same router under AWS Lambda (API Gateway HTTP API) or as a local server.
+
+use std::process::ExitCode;
+
+use api_lambda::config::Config;
+use clap::Parser;
+use jobs_aws::{client, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    telemetry::init();
+    let sdk = match client::load().await {
+        Ok(sdk) => sdk,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            return ExitCode::from(2);
+        }
+    };
+    let state = match api_lambda::state(&config, &sdk).await {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot reach the job queue");
+            return ExitCode::from(3);
+        }
+    };
+    let app = api_lambda::router(state);
+    let result = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        lambda_http::run(app).await.map_err(|e| e.to_string())
+    } else {
+        serve(app, config.bind_addr).await
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(app: axum::Router, addr: std::net::SocketAddr) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, app).with_graceful_shutdown(stop_signal()).await.map_err(|e| e.to_string())
+}
+
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    tracing::info!("stopping");
 }

@@ -93,15 +93,7 @@ impl Config {
 mod tests {
     use super::*;
 
-    const REQUIRED: [&str; 7] = [
-        "data-processor",
-        "--queue-url",
-        "q",
-        "--dlq-url",
-        "d",
-        "--table-name",
-        "t",
-    ];
+    const REQUIRED: [&str; 7] = ["data-processor", "--queue-url", "q", "--dlq-url", "d", "--table-name", "t"];
 
     fn parse(extra: &[&str]) -> Result<Config, clap::Error> {
         Config::try_parse_from(REQUIRED.iter().chain(extra))
@@ -112,10 +104,7 @@ mod tests {
         let c = parse(&[]).unwrap();
         let p = c.policy().unwrap();
         assert_eq!((p.max_attempts, p.backoff_base.as_secs()), (3, 2));
-        assert_eq!(
-            (c.visibility().as_secs(), c.wait().as_secs(), c.limit()),
-            (60, 20, Some(1))
-        );
+        assert_eq!((c.visibility().as_secs(), c.wait().as_secs(), c.limit()), (60, 20, Some(1)));
         assert_eq!(parse(&["--drain"]).unwrap().limit(), None);
     }
 
@@ -124,10 +113,7 @@ mod tests {
         let cases: [(&[&str], &str); 5] = [
             (&["--max-attempts", "0"], "--max-attempts"),
             (&["--wait-time-secs", "21"], "--wait-time-secs"),
-            (
-                &["--visibility-timeout-secs", "2"],
-                "--visibility-timeout-secs",
-            ),
+            (&["--visibility-timeout-secs", "2"], "--visibility-timeout-secs"),
             (&["--max-messages", "0"], "--max-messages"),
             (&["--retry-backoff-secs", "soon"], "--retry-backoff-secs"),
         ];
@@ -135,21 +121,9 @@ mod tests {
             let err = parse(args).unwrap_err().to_string();
             assert!(err.contains(name), "{args:?}: {err}");
         }
-        let missing = Config::try_parse_from(["data-processor"])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            missing.contains("--queue-url") && missing.contains("--table-name"),
-            "{missing}"
-        );
-        let policy = parse(&[
-            "--retry-backoff-secs",
-            "100",
-            "--retry-backoff-max-secs",
-            "10",
-        ])
-        .unwrap()
-        .policy();
+        let missing = Config::try_parse_from(["data-processor"]).unwrap_err().to_string();
+        assert!(missing.contains("--queue-url") && missing.contains("--table-name"), "{missing}");
+        let policy = parse(&["--retry-backoff-secs", "100", "--retry-backoff-max-secs", "10"]).unwrap().policy();
         assert!(policy.unwrap_err().contains("must not exceed"));
     }
 }

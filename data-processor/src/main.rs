@@ -44,11 +44,7 @@ async fn main() -> ExitCode {
     };
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
     let worker = Worker {
-        queue: JobQueue::new(
-            aws_sdk_sqs::Client::new(&sdk),
-            &config.queue_url,
-            Some(config.dlq_url.clone()),
-        ),
+        queue: JobQueue::new(aws_sdk_sqs::Client::new(&sdk), &config.queue_url, Some(config.dlq_url.clone())),
         store: JobStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name)
             .with_retention(config.retention()),
         policy,

@@ -80,8 +80,7 @@ impl Worker {
     /// Returns every outcome in order; stops at the first backend failure.
     pub async fn run(&self, limit: Option<u64>) -> Result<Vec<Outcome>, BackendError> {
         let mut outcomes = Vec::new();
-        while limit.is_none_or(|max| (outcomes.len() as u64) < max) && !self.shutdown.is_requested()
-        {
+        while limit.is_none_or(|max| (outcomes.len() as u64) < max) && !self.shutdown.is_requested() {
             let received = tokio::select! {
                 r = self.queue.receive(self.wait, self.visibility) => r?,
                 _ = self.shutdown.requested() => break,
@@ -97,11 +96,7 @@ impl Worker {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(e) => {
                     // Nothing is lost: the message reappears after a short delay.
-                    if let Err(release) = self
-                        .queue
-                        .set_visibility(&msg.receipt_handle, BACKEND_RETRY_DELAY)
-                        .await
-                    {
+                    if let Err(release) = self.queue.set_visibility(&msg.receipt_handle, BACKEND_RETRY_DELAY).await {
                         warn!(error = %release, "could not release the message; it reappears after its visibility timeout");
                     }
                     return Err(e);
@@ -116,51 +111,31 @@ impl Worker {
 
     /// Handles one received message.
     pub async fn handle(&self, msg: &Received) -> Result<Outcome, BackendError> {
-        let job = match JobMessage::parse(&msg.body) {
+        let job = match JobMessage::parse_received(&msg.body, Some(&msg.message_id), Some(Utc::now())) {
             Ok(job) => job,
             Err(e) => {
                 let span = info_span!("job", job_id = e.job_id.as_deref().unwrap_or("?"), message_id = %msg.message_id);
-                return self
-                    .reject(msg, e.job_id.as_deref(), None, &e.reason)
-                    .instrument(span)
-                    .await;
+                return self.reject(msg, e.job_id.as_deref(), None, &e.reason).instrument(span).await;
             }
         };
         let span = info_span!("job", job_id = %job.job_id, kind = %job.kind, receive_count = msg.receive_count);
         async {
             match JobSpec::parse(&job.kind, job.payload.clone()) {
                 Ok(spec) => self.claim_and_run(msg, &job, &spec).await,
-                Err(e) => {
-                    self.reject(msg, Some(&job.job_id), Some(&job), &e.to_string())
-                        .await
-                }
+                Err(e) => self.reject(msg, Some(&job.job_id), Some(&job), &e.to_string()).await,
             }
         }
         .instrument(span)
         .await
     }
 
-    async fn claim_and_run(
-        &self,
-        msg: &Received,
-        job: &JobMessage,
-        spec: &JobSpec,
-    ) -> Result<Outcome, BackendError> {
+    async fn claim_and_run(&self, msg: &Received, job: &JobMessage, spec: &JobSpec) -> Result<Outcome, BackendError> {
         let grace = self.visibility / 3;
         for _ in 0..MAX_CLAIM_RACES {
             let current = self.store.get(&job.job_id).await.map_err(store_err)?;
             let now = Utc::now();
-            let lease = Lease {
-                owner: self.owner.clone(),
-                until: now + self.visibility,
-            };
-            let decision = state::on_receive(
-                current.map(|r| r.state()).as_ref(),
-                &lease,
-                now,
-                grace,
-                &self.policy,
-            );
+            let lease = Lease { owner: self.owner.clone(), until: now + self.visibility };
+            let decision = state::on_receive(current.map(|r| r.state()).as_ref(), &lease, now, grace, &self.policy);
             match decision {
                 OnReceive::Skip(Skip::Finished(status)) => {
                     info!(%status, "duplicate delivery of a finished job; deleting the message");
@@ -179,9 +154,7 @@ impl Worker {
                 }
                 OnReceive::GiveUp { transition } => {
                     let reason = transition.change.last_error.clone().unwrap_or_default();
-                    self.queue
-                        .send_to_dlq(&msg.body, &reason, Some(&job.job_id))
-                        .await?;
+                    self.queue.send_to_dlq(&msg.body, &reason, Some(&job.job_id)).await?;
                     match self.store.apply(&job.job_id, Some(job), &transition).await {
                         Err(StoreError::Conflict) => continue,
                         other => other.map_err(store_err)?,
@@ -190,10 +163,7 @@ impl Worker {
                     self.queue.delete(&msg.receipt_handle).await?;
                     return Ok(Outcome::Failed);
                 }
-                OnReceive::Start {
-                    attempt,
-                    transition,
-                } => {
+                OnReceive::Start { attempt, transition } => {
                     match self.store.apply(&job.job_id, Some(job), &transition).await {
                         Err(StoreError::Conflict) => continue,
                         other => other.map_err(store_err)?,
@@ -213,16 +183,9 @@ impl Worker {
         spec: &JobSpec,
         attempt: u32,
     ) -> Result<Outcome, BackendError> {
-        let ctx = JobContext {
-            job_id: job.job_id.clone(),
-            attempt,
-        };
+        let ctx = JobContext { job_id: job.job_id.clone(), attempt };
         let started = Instant::now();
-        info!(
-            attempt,
-            max_attempts = self.policy.max_attempts,
-            "attempt started"
-        );
+        info!(attempt, max_attempts = self.policy.max_attempts, "attempt started");
         let ended = tokio::select! {
             result = spec.run(&ctx) => Ended::Finished(result),
             () = self.heartbeat(msg, &job.job_id, attempt) => Ended::Lost,
@@ -232,41 +195,22 @@ impl Worker {
         let now = Utc::now();
         match ended {
             Ended::Lost => {
-                warn!(
-                    attempt,
-                    "lease lost to another worker; stopping without recording"
-                );
+                warn!(attempt, "lease lost to another worker; stopping without recording");
                 Ok(Outcome::LostLease)
             }
             Ended::Interrupted => {
-                match self
-                    .store
-                    .apply(
-                        &job.job_id,
-                        None,
-                        &state::interrupt(attempt, &self.owner, now),
-                    )
-                    .await
-                {
+                match self.store.apply(&job.job_id, None, &state::interrupt(attempt, &self.owner, now)).await {
                     Ok(()) | Err(StoreError::Conflict) => {}
                     Err(StoreError::Backend(e)) => {
                         warn!(error = %e, "could not record the interruption")
                     }
                 }
-                self.queue
-                    .set_visibility(&msg.receipt_handle, Duration::ZERO)
-                    .await?;
-                warn!(
-                    attempt,
-                    elapsed_ms, "attempt interrupted; message released for another worker"
-                );
+                self.queue.set_visibility(&msg.receipt_handle, Duration::ZERO).await?;
+                warn!(attempt, elapsed_ms, "attempt interrupted; message released for another worker");
                 Ok(Outcome::Interrupted)
             }
             Ended::Finished(Ok(result)) => {
-                if !self
-                    .record(job, &state::succeed(attempt, &self.owner, result, now))
-                    .await?
-                {
+                if !self.record(job, &state::succeed(attempt, &self.owner, result, now)).await? {
                     return Ok(Outcome::LostLease);
                 }
                 self.queue.delete(&msg.receipt_handle).await?;
@@ -274,22 +218,17 @@ impl Worker {
                 Ok(Outcome::Succeeded)
             }
             Ended::Finished(Err(failure)) => {
-                let (transition, decision) =
-                    state::fail(attempt, &self.owner, &failure.0, now, &self.policy);
+                let (transition, decision) = state::fail(attempt, &self.owner, &failure.0, now, &self.policy);
                 if decision == AfterFailure::GiveUp {
                     // Copy first: a crash after this leaves a duplicate copy, never none.
-                    self.queue
-                        .send_to_dlq(&msg.body, &failure.0, Some(&job.job_id))
-                        .await?;
+                    self.queue.send_to_dlq(&msg.body, &failure.0, Some(&job.job_id)).await?;
                 }
                 if !self.record(job, &transition).await? {
                     return Ok(Outcome::LostLease);
                 }
                 match decision {
                     AfterFailure::Retry { next, delay } => {
-                        self.queue
-                            .set_visibility(&msg.receipt_handle, delay)
-                            .await?;
+                        self.queue.set_visibility(&msg.receipt_handle, delay).await?;
                         warn!(attempt, elapsed_ms, error = %failure, next_attempt = next, delay_secs = delay.as_secs(), "attempt failed; retry scheduled");
                         Ok(Outcome::RetryScheduled)
                     }
@@ -304,11 +243,7 @@ impl Worker {
     }
 
     /// Records an outcome; `false` if another worker owns the job now.
-    async fn record(
-        &self,
-        job: &JobMessage,
-        transition: &Transition,
-    ) -> Result<bool, BackendError> {
+    async fn record(&self, job: &JobMessage, transition: &Transition) -> Result<bool, BackendError> {
         match self.store.apply(&job.job_id, None, transition).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
@@ -323,26 +258,15 @@ impl Worker {
         loop {
             tokio::time::sleep(every).await;
             let now = Utc::now();
-            let lease = Lease {
-                owner: self.owner.clone(),
-                until: now + self.visibility,
-            };
-            match self
-                .store
-                .apply(job_id, None, &state::renew(attempt, &lease, now))
-                .await
-            {
+            let lease = Lease { owner: self.owner.clone(), until: now + self.visibility };
+            match self.store.apply(job_id, None, &state::renew(attempt, &lease, now)).await {
                 Ok(()) => {}
                 Err(StoreError::Conflict) => return,
                 Err(StoreError::Backend(e)) => {
                     warn!(error = %e, "could not renew the lease; retrying")
                 }
             }
-            if let Err(e) = self
-                .queue
-                .set_visibility(&msg.receipt_handle, self.visibility)
-                .await
-            {
+            if let Err(e) = self.queue.set_visibility(&msg.receipt_handle, self.visibility).await {
                 warn!(error = %e, "could not extend the message's visibility; retrying");
             }
         }
@@ -362,9 +286,7 @@ impl Worker {
         if let Some(id) = job_id {
             for _ in 0..MAX_CLAIM_RACES {
                 let current = self.store.get(id).await.map_err(store_err)?;
-                let Some(transition) =
-                    state::reject(current.map(|r| r.state()).as_ref(), reason, Utc::now())
-                else {
+                let Some(transition) = state::reject(current.map(|r| r.state()).as_ref(), reason, Utc::now()) else {
                     info!("job already started or finished; left as it is");
                     break;
                 };

@@ -39,10 +39,7 @@ async fn finish(child: Child) -> Run {
     let out = child.wait_with_output().await.expect("worker output");
     let log = String::from_utf8_lossy(&out.stderr).into_owned();
     eprintln!("--- worker log ---\n{log}");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        log,
-    }
+    Run { code: out.status.code().unwrap_or(-1), log }
 }
 
 async fn run_worker(stack: &Stack, extra: &[(&str, &str)]) -> Run {
@@ -52,22 +49,13 @@ async fn run_worker(stack: &Stack, extra: &[(&str, &str)]) -> Run {
 /// What the API does: record the job QUEUED (+submitted), then send the message.
 async fn submit(stack: &Stack, kind: &str, payload: Value) -> JobMessage {
     let msg = JobMessage::new_api(kind, payload, Utc::now());
-    stack
-        .store
-        .apply(&msg.job_id, Some(&msg), &state::submit(Utc::now()))
-        .await
-        .expect("record job");
+    stack.store.apply(&msg.job_id, Some(&msg), &state::submit(Utc::now())).await.expect("record job");
     stack.queue.send(&msg.to_body()).await.expect("send job");
     msg
 }
 
 async fn job(stack: &Stack, id: &str) -> JobRecord {
-    stack
-        .store
-        .get(id)
-        .await
-        .expect("read job")
-        .expect("job exists")
+    stack.store.get(id).await.expect("read job").expect("job exists")
 }
 
 async fn stats(stack: &Stack) -> Stats {
@@ -75,23 +63,14 @@ async fn stats(stack: &Stack) -> Stats {
 }
 
 fn counts(submitted: u64, succeeded: u64, failed: u64, retries: u64) -> Stats {
-    Stats {
-        submitted,
-        succeeded,
-        failed,
-        retries,
-    }
+    Stats { submitted, succeeded, failed, retries }
 }
 
 /// Messages on the job queue, visible and in flight.
 async fn queued(stack: &Stack) -> (u64, u64) {
     (
-        stack
-            .queue_attribute(QueueAttributeName::ApproximateNumberOfMessages)
-            .await,
-        stack
-            .queue_attribute(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .await,
+        stack.queue_attribute(QueueAttributeName::ApproximateNumberOfMessages).await,
+        stack.queue_attribute(QueueAttributeName::ApproximateNumberOfMessagesNotVisible).await,
     )
 }
 
@@ -156,10 +135,7 @@ async fn failing_job_is_retried_twice_after_backoff_then_failed() {
     assert_eq!(hidden.code, 0);
     assert!(hidden.log.contains("queue is empty"), "{}", hidden.log);
 
-    for (attempt, backoff_secs, code, status) in [
-        (2, 2, 1, JobStatus::RetryWait),
-        (3, 4, 1, JobStatus::Failed),
-    ] {
+    for (attempt, backoff_secs, code, status) in [(2, 2, 1, JobStatus::RetryWait), (3, 4, 1, JobStatus::Failed)] {
         let run = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
         assert_eq!(run.code, code, "{}", run.log);
         let rec = job(&stack, &msg.job_id).await;
@@ -203,11 +179,7 @@ async fn the_same_message_delivered_twice_is_counted_once() {
     stack.queue.send(&msg.to_body()).await.unwrap();
     let run = run_worker(&stack, &[("MAX_MESSAGES", "2")]).await;
     assert_eq!(run.code, 0, "{}", run.log);
-    assert!(
-        run.log.contains("duplicate delivery of a finished job"),
-        "{}",
-        run.log
-    );
+    assert!(run.log.contains("duplicate delivery of a finished job"), "{}", run.log);
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
 
@@ -219,10 +191,7 @@ async fn the_same_message_delivered_twice_is_counted_once() {
     let b = worker(&stack, &short).spawn().unwrap();
     let (a, b) = tokio::join!(finish(a), finish(b));
     assert_eq!((a.code, b.code), (0, 0));
-    let ran = [&a, &b]
-        .iter()
-        .filter(|r| r.log.contains("job SUCCEEDED"))
-        .count();
+    let ran = [&a, &b].iter().filter(|r| r.log.contains("job SUCCEEDED")).count();
     assert_eq!(ran, 1, "exactly one worker ran the job");
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
@@ -246,27 +215,16 @@ async fn sigterm_releases_the_message_without_consuming_a_retry() {
     for round in 0..2 {
         let child = worker(&stack, &[]).spawn().unwrap();
         let rec = wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
-        assert_eq!(
-            rec.attempts, 1,
-            "round {round}: the interrupted attempt is resumed, not retried"
-        );
+        assert_eq!(rec.attempts, 1, "round {round}: the interrupted attempt is resumed, not retried");
         let stop = Instant::now();
         signal(&child, libc::SIGTERM);
         let run = finish(child).await;
         assert_eq!(run.code, 143, "{}", run.log);
         // Well inside a 30 s grace period (in practice milliseconds).
-        assert!(
-            stop.elapsed() < Duration::from_secs(10),
-            "took {:?}",
-            stop.elapsed()
-        );
+        assert!(stop.elapsed() < Duration::from_secs(10), "took {:?}", stop.elapsed());
         let rec = job(&stack, &msg.job_id).await;
         assert_eq!((rec.status, rec.attempts), (JobStatus::Queued, 1));
-        assert_eq!(
-            queued(&stack).await,
-            (1, 0),
-            "message visible again at once"
-        );
+        assert_eq!(queued(&stack).await, (1, 0), "message visible again at once");
         assert_eq!(stats(&stack).await, counts(1, 0, 0, 0));
     }
 }
@@ -285,11 +243,7 @@ async fn killed_worker_attempt_is_taken_over_and_counted_once() {
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 2));
-    assert!(
-        rec.last_error
-            .unwrap_or_default()
-            .contains("attempt 1 abandoned")
-    );
+    assert!(rec.last_error.unwrap_or_default().contains("attempt 1 abandoned"));
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 1));
     assert_eq!(queued(&stack).await, (0, 0));
 }
@@ -298,11 +252,7 @@ async fn killed_worker_attempt_is_taken_over_and_counted_once() {
 async fn killed_worker_on_the_last_attempt_ends_failed_once() {
     let stack = Stack::start().await;
     let msg = submit(&stack, "sleep", json!({"ms": 30_000})).await;
-    let fast = [
-        ("VISIBILITY_TIMEOUT_SECS", "3"),
-        ("WAIT_TIME_SECS", "10"),
-        ("MAX_ATTEMPTS", "1"),
-    ];
+    let fast = [("VISIBILITY_TIMEOUT_SECS", "3"), ("WAIT_TIME_SECS", "10"), ("MAX_ATTEMPTS", "1")];
 
     let mut child = worker(&stack, &fast).spawn().unwrap();
     wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
@@ -323,16 +273,12 @@ async fn killed_worker_on_the_last_attempt_ends_failed_once() {
 async fn poison_messages_go_to_the_dlq_and_are_counted_once() {
     let stack = Stack::start().await;
     let now = Utc::now().to_rfc3339();
-    let unknown = json!({"v":1,"jobId":"p-unknown","job":"teleport","payload":{},"submittedAt":now,"source":"api"}).to_string();
-    let invalid = json!({"v":1,"jobId":"p-invalid","job":"sleep","payload":{"ms":-1},"submittedAt":now,"source":"api"}).to_string();
+    let unknown =
+        json!({"v":1,"jobId":"p-unknown","job":"teleport","payload":{},"submittedAt":now,"source":"api"}).to_string();
+    let invalid = json!({"v":1,"jobId":"p-invalid","job":"sleep","payload":{"ms":-1},"submittedAt":now,"source":"api"})
+        .to_string();
     let future = json!({"v":9,"jobId":"p-future","job":"noop"}).to_string();
-    for body in [
-        "not json at all",
-        unknown.as_str(),
-        invalid.as_str(),
-        unknown.as_str(),
-        future.as_str(),
-    ] {
+    for body in ["not json at all", unknown.as_str(), invalid.as_str(), unknown.as_str(), future.as_str()] {
         stack.queue.send(body).await.unwrap();
     }
 
@@ -342,39 +288,18 @@ async fn poison_messages_go_to_the_dlq_and_are_counted_once() {
 
     let rec = job(&stack, "p-unknown").await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 0));
-    assert!(
-        rec.last_error
-            .unwrap()
-            .contains("unknown job kind \"teleport\"")
-    );
+    assert!(rec.last_error.unwrap().contains("unknown job kind \"teleport\""));
     let rec = job(&stack, "p-invalid").await;
     assert_eq!(rec.status, JobStatus::Failed);
-    assert!(
-        rec.last_error
-            .unwrap()
-            .contains("invalid payload for job kind \"sleep\"")
-    );
+    assert!(rec.last_error.unwrap().contains("invalid payload for job kind \"sleep\""));
     let rec = job(&stack, "p-future").await;
-    assert!(
-        rec.last_error
-            .unwrap()
-            .contains("unsupported message version 9")
-    );
+    assert!(rec.last_error.unwrap().contains("unsupported message version 9"));
     // Three jobs named, each counted once although "p-unknown" came twice.
     assert_eq!(stats(&stack).await, counts(3, 0, 3, 0));
 
-    let mut reasons: Vec<String> = stack
-        .drain_dlq()
-        .await
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect();
+    let mut reasons: Vec<String> = stack.drain_dlq().await.into_iter().map(|(_, r)| r).collect();
     reasons.sort();
-    assert_eq!(
-        reasons.len(),
-        5,
-        "every poison message is kept: {reasons:?}"
-    );
+    assert_eq!(reasons.len(), 5, "every poison message is kept: {reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("not JSON")));
 }
 
@@ -384,12 +309,7 @@ async fn missing_table_fails_clearly_and_keeps_the_message() {
     submit(&stack, "noop", Value::Null).await;
     let run = run_worker(&stack, &[("TABLE_NAME", "no-such-table")]).await;
     assert_eq!(run.code, 3, "{}", run.log);
-    assert!(
-        run.log
-            .contains("DynamoDB table \\\"no-such-table\\\" does not exist"),
-        "{}",
-        run.log
-    );
+    assert!(run.log.contains("DynamoDB table \\\"no-such-table\\\" does not exist"), "{}", run.log);
     let (visible, in_flight) = queued(&stack).await;
     assert_eq!(visible + in_flight, 1, "the message is still on the queue");
     assert!(stack.drain_dlq().await.is_empty());

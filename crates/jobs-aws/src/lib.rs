@@ -5,9 +5,11 @@ pub mod error;
 pub mod provision;
 pub mod queue;
 pub mod resources;
+pub mod scheduler;
 pub mod store;
 pub mod telemetry;
 
 pub use error::BackendError;
 pub use queue::{Depth, JobQueue, Received};
-pub use store::{JobRecord, JobStore, Stats, StoreError};
+pub use scheduler::{ScheduleInfo, ScheduleRequest, SchedulerError, Schedules};
+pub use store::{Idempotency, JobRecord, JobStore, Stats, StoreError, Submitted};

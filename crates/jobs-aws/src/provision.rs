@@ -13,8 +13,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::error::{BackendError, describe};
 use crate::resources::{
-    DLQ_SUFFIX, MAX_RECEIVE_COUNT, MESSAGE_RETENTION_SECS, QUEUE_VISIBILITY_TIMEOUT_SECS,
-    TABLE_KEY, TTL_ATTRIBUTE,
+    DLQ_SUFFIX, MAX_RECEIVE_COUNT, MESSAGE_RETENTION_SECS, QUEUE_VISIBILITY_TIMEOUT_SECS, TABLE_KEY, TTL_ATTRIBUTE,
 };
 
 /// What was provisioned.
@@ -23,21 +22,20 @@ pub struct Provisioned {
     pub queue_url: String,
     pub dlq_url: String,
     pub table: String,
+    pub schedule_group: String,
 }
 
-/// Ensures the job queue `queue_name` (+ its DLQ) and the table `table` exist.
+/// Ensures the job queue `queue_name` (+ its DLQ), the table `table` and the schedule group exist.
 pub async fn ensure(
     config: &SdkConfig,
     queue_name: &str,
     table: &str,
+    schedule_group: &str,
 ) -> Result<Provisioned, BackendError> {
     ensure_table(&aws_sdk_dynamodb::Client::new(config), table).await?;
     let (queue_url, dlq_url) = ensure_queues(&aws_sdk_sqs::Client::new(config), queue_name).await?;
-    Ok(Provisioned {
-        queue_url,
-        dlq_url,
-        table: table.to_owned(),
-    })
+    crate::scheduler::ensure_group(&aws_sdk_scheduler::Client::new(config), schedule_group).await?;
+    Ok(Provisioned { queue_url, dlq_url, table: table.to_owned(), schedule_group: schedule_group.to_owned() })
 }
 
 pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BackendError> {
@@ -65,10 +63,7 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         Ok(_) => {}
         Err(e) if e.code() == Some("ResourceInUseException") => {}
         Err(e) => {
-            return Err(BackendError::new(format!(
-                "CreateTable {table} failed: {}",
-                describe(&e)
-            )));
+            return Err(BackendError::new(format!("CreateTable {table} failed: {}", describe(&e))));
         }
     }
     for _ in 0..100 {
@@ -77,9 +72,7 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
             .table_name(table)
             .send()
             .await
-            .map_err(|e| {
-                BackendError::new(format!("DescribeTable {table} failed: {}", describe(&e)))
-            })?;
+            .map_err(|e| BackendError::new(format!("DescribeTable {table} failed: {}", describe(&e))))?;
         if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
             break;
         }
@@ -101,29 +94,18 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         Ok(_) => Ok(()),
         // Already enabled.
         Err(e) if e.code() == Some("ValidationException") => Ok(()),
-        Err(e) => Err(BackendError::new(format!(
-            "UpdateTimeToLive {table} failed: {}",
-            describe(&e)
-        ))),
+        Err(e) => Err(BackendError::new(format!("UpdateTimeToLive {table} failed: {}", describe(&e)))),
     }
 }
 
 /// Creates the DLQ and the job queue with its redrive policy; returns (queue URL, DLQ URL).
-pub async fn ensure_queues(
-    sqs: &aws_sdk_sqs::Client,
-    name: &str,
-) -> Result<(String, String), BackendError> {
-    let fail = |op: &str, q: &str, e: &dyn std::fmt::Display| {
-        BackendError::new(format!("{op} {q} failed: {e}"))
-    };
+pub async fn ensure_queues(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(String, String), BackendError> {
+    let fail = |op: &str, q: &str, e: &dyn std::fmt::Display| BackendError::new(format!("{op} {q} failed: {e}"));
     let dlq_name = format!("{name}{DLQ_SUFFIX}");
     let dlq_url = sqs
         .create_queue()
         .queue_name(&dlq_name)
-        .attributes(
-            QueueAttributeName::MessageRetentionPeriod,
-            MESSAGE_RETENTION_SECS.to_string(),
-        )
+        .attributes(QueueAttributeName::MessageRetentionPeriod, MESSAGE_RETENTION_SECS.to_string())
         .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
         .send()
         .await
@@ -140,19 +122,12 @@ pub async fn ensure_queues(
         .attributes
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .ok_or_else(|| BackendError::new(format!("queue {dlq_name} has no ARN")))?;
-    let redrive =
-        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":{MAX_RECEIVE_COUNT}}}"#);
+    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":{MAX_RECEIVE_COUNT}}}"#);
     let queue_url = sqs
         .create_queue()
         .queue_name(name)
-        .attributes(
-            QueueAttributeName::VisibilityTimeout,
-            QUEUE_VISIBILITY_TIMEOUT_SECS.to_string(),
-        )
-        .attributes(
-            QueueAttributeName::MessageRetentionPeriod,
-            MESSAGE_RETENTION_SECS.to_string(),
-        )
+        .attributes(QueueAttributeName::VisibilityTimeout, QUEUE_VISIBILITY_TIMEOUT_SECS.to_string())
+        .attributes(QueueAttributeName::MessageRetentionPeriod, MESSAGE_RETENTION_SECS.to_string())
         .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
         .send()

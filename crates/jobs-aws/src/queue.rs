@@ -38,23 +38,14 @@ pub struct JobQueue {
 
 impl JobQueue {
     pub fn new(client: Client, url: impl Into<String>, dlq_url: Option<String>) -> Self {
-        JobQueue {
-            client,
-            url: url.into(),
-            dlq_url,
-        }
+        JobQueue { client, url: url.into(), dlq_url }
     }
 
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    fn backend<E, R>(
-        &self,
-        op: &str,
-        url: &str,
-        err: aws_sdk_sqs::error::SdkError<E, R>,
-    ) -> BackendError
+    fn backend<E, R>(&self, op: &str, url: &str, err: aws_sdk_sqs::error::SdkError<E, R>) -> BackendError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
@@ -67,11 +58,7 @@ impl JobQueue {
     }
 
     /// Long-polls for one message for up to `wait` (0-20 s) and hides it for `visibility`.
-    pub async fn receive(
-        &self,
-        wait: Duration,
-        visibility: Duration,
-    ) -> Result<Option<Received>, BackendError> {
+    pub async fn receive(&self, wait: Duration, visibility: Duration) -> Result<Option<Received>, BackendError> {
         let out = self
             .client
             .receive_message()
@@ -93,9 +80,9 @@ impl JobQueue {
             .unwrap_or(1);
         Ok(Some(Received {
             message_id: msg.message_id.unwrap_or_default(),
-            receipt_handle: msg.receipt_handle.ok_or_else(|| {
-                BackendError::new("SQS returned a message without a receipt handle")
-            })?,
+            receipt_handle: msg
+                .receipt_handle
+                .ok_or_else(|| BackendError::new("SQS returned a message without a receipt handle"))?,
             body: msg.body.unwrap_or_default(),
             receive_count,
         }))
@@ -113,11 +100,7 @@ impl JobQueue {
     }
 
     /// Hides the message for `visibility` from now (0 makes it visible at once).
-    pub async fn set_visibility(
-        &self,
-        receipt_handle: &str,
-        visibility: Duration,
-    ) -> Result<(), BackendError> {
+    pub async fn set_visibility(&self, receipt_handle: &str, visibility: Duration) -> Result<(), BackendError> {
         self.client
             .change_message_visibility()
             .queue_url(&self.url)
@@ -144,30 +127,15 @@ impl JobQueue {
 
     /// Keeps a copy of a message that will not be processed on the dead-letter queue, with the
     /// reason (and the job id, when known) as message attributes.
-    pub async fn send_to_dlq(
-        &self,
-        body: &str,
-        reason: &str,
-        job_id: Option<&str>,
-    ) -> Result<(), BackendError> {
+    pub async fn send_to_dlq(&self, body: &str, reason: &str, job_id: Option<&str>) -> Result<(), BackendError> {
         let Some(dlq) = &self.dlq_url else {
-            return Err(BackendError::new(
-                "no dead-letter queue is configured (DLQ_URL)",
-            ));
+            return Err(BackendError::new("no dead-letter queue is configured (DLQ_URL)"));
         };
         let text = |v: &str| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(v)
-                .build()
-                .expect("attribute is complete")
+            MessageAttributeValue::builder().data_type("String").string_value(v).build().expect("attribute is complete")
         };
         // SQS rejects empty bodies; a poison message may be one.
-        let body = if body.is_empty() {
-            "(empty message body)"
-        } else {
-            body
-        };
+        let body = if body.is_empty() { "(empty message body)" } else { body };
         let mut req = self
             .client
             .send_message()
@@ -177,10 +145,22 @@ impl JobQueue {
         if let Some(id) = job_id {
             req = req.message_attributes("jobId", text(id));
         }
-        req.send()
+        req.send().await.map(|_| ()).map_err(|e| self.backend("SendMessage", dlq, e))
+    }
+
+    /// The job queue's ARN (the target of schedules).
+    pub async fn arn(&self) -> Result<String, BackendError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
             .await
-            .map(|_| ())
-            .map_err(|e| self.backend("SendMessage", dlq, e))
+            .map_err(|e| self.backend("GetQueueAttributes", &self.url, e))?;
+        out.attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .ok_or_else(|| BackendError::new(format!("SQS queue {} has no ARN", self.url)))
     }
 
     /// Approximate depth of the job queue.
@@ -196,8 +176,7 @@ impl JobQueue {
             .await
             .map_err(|e| self.backend("GetQueueAttributes", &self.url, e))?;
         let attrs = out.attributes.unwrap_or_default();
-        let get =
-            |name: QueueAttributeName| attrs.get(&name).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let get = |name: QueueAttributeName| attrs.get(&name).and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(Depth {
             visible: get(QueueAttributeName::ApproximateNumberOfMessages),
             in_flight: get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),

@@ -25,8 +25,39 @@ pub enum StoreError {
     /// The job is not in the state the transition expects (someone else moved it first).
     #[error("job state changed concurrently (condition failed)")]
     Conflict,
+    /// The idempotency key was used before for a different request.
+    #[error("the Idempotency-Key was already used for a different request")]
+    IdempotencyMismatch,
     #[error(transparent)]
     Backend(#[from] BackendError),
+}
+
+/// An `Idempotency-Key` and what it guards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    /// A digest of the request, to tell a retry from a different request reusing the key.
+    pub fingerprint: String,
+    /// How long the key is remembered.
+    pub ttl: Duration,
+}
+
+impl Idempotency {
+    /// The fingerprint of a job request: SHA-256 over its kind and payload.
+    pub fn fingerprint(kind: &str, payload: &Value) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{kind}\n{payload}").as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What `submit` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// A new job was recorded.
+    Created,
+    /// The idempotency key was seen before: this is that job.
+    Existing { job_id: String },
 }
 
 /// The counters of the stats item. See `jobs_core::state` for their exact meaning.
@@ -75,6 +106,10 @@ pub struct JobStore {
     client: Client,
     table: String,
     retention: Duration,
+}
+
+fn idempotency_key(key: &str) -> String {
+    format!("IDEM#{key}")
 }
 
 fn job_key(job_id: &str) -> String {
@@ -142,11 +177,7 @@ impl Expr {
 
 impl JobStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        JobStore {
-            client,
-            table: table.into(),
-            retention: DEFAULT_RETENTION,
-        }
+        JobStore { client, table: table.into(), retention: DEFAULT_RETENTION }
     }
 
     pub fn with_retention(mut self, retention: Duration) -> Self {
@@ -168,16 +199,9 @@ impl JobStore {
         R: std::fmt::Debug + Send + Sync + 'static,
     {
         if err.code() == Some("ResourceNotFoundException") {
-            return BackendError::new(format!(
-                "DynamoDB table {:?} does not exist ({op})",
-                self.table
-            ));
+            return BackendError::new(format!("DynamoDB table {:?} does not exist ({op})", self.table));
         }
-        BackendError::new(format!(
-            "DynamoDB {op} on table {:?} failed: {}",
-            self.table,
-            describe(&err)
-        ))
+        BackendError::new(format!("DynamoDB {op} on table {:?} failed: {}", self.table, describe(&err)))
     }
 
     /// Reads a job (strongly consistent). `None` if there is no such job.
@@ -193,9 +217,7 @@ impl JobStore {
             .map_err(|e| self.backend("GetItem", e))?;
         match out.item {
             None => Ok(None),
-            Some(item) => Ok(Some(
-                parse_record(job_id, &item).map_err(BackendError::new)?,
-            )),
+            Some(item) => Ok(Some(parse_record(job_id, &item).map_err(BackendError::new)?)),
         }
     }
 
@@ -211,12 +233,7 @@ impl JobStore {
             .await
             .map_err(|e| self.backend("GetItem", e))?;
         let item = out.item.unwrap_or_default();
-        let count = |name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
+        let count = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(Stats {
             submitted: count("submitted"),
             succeeded: count("succeeded"),
@@ -225,14 +242,116 @@ impl JobStore {
         })
     }
 
+    /// Records a job submitted through the API (QUEUED, `submitted + 1`) and, with an
+    /// idempotency key, the key: all in one transaction. A key seen within its TTL returns the
+    /// job it created instead.
+    pub async fn submit(&self, msg: &JobMessage, idempotency: Option<&Idempotency>) -> Result<Submitted, StoreError> {
+        let tr = jobs_core::state::submit(Utc::now());
+        let job = self.put_new(&msg.job_id, Some(msg), &tr).build().expect("put is complete");
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(job).build())
+            .transact_items(TransactWriteItem::builder().update(self.stats_update(&tr.counters)).build());
+        if let Some(idem) = idempotency {
+            let now = tr.at;
+            let item = HashMap::from([
+                (TABLE_KEY.to_owned(), s(idempotency_key(&idem.key))),
+                ("jobId".to_owned(), s(&msg.job_id)),
+                ("fingerprint".to_owned(), s(&idem.fingerprint)),
+                ("createdAt".to_owned(), ts(now)),
+                (TTL_ATTRIBUTE.to_owned(), n(now.timestamp() + idem.ttl.as_secs() as i64)),
+            ]);
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                // DynamoDB's TTL deletes lazily: an expired key counts as absent.
+                .condition_expression("attribute_not_exists(#pk) OR #exp < :now")
+                .expression_attribute_names("#pk", TABLE_KEY)
+                .expression_attribute_names("#exp", TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .build()
+                .expect("put is complete");
+            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(Submitted::Created),
+            Err(err) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let failed: Vec<bool> = match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                        c.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect()
+                    }
+                    _ => return Err(self.backend("TransactWriteItems", err).into()),
+                };
+                match (idempotency, failed.get(2).copied().unwrap_or(false)) {
+                    (Some(idem), true) => self.replay(idem).await,
+                    _ if failed.iter().any(|f| *f) => Err(StoreError::Conflict),
+                    _ => Err(self.backend("TransactWriteItems", err).into()),
+                }
+            }
+        }
+    }
+
+    async fn replay(&self, idem: &Idempotency) -> Result<Submitted, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(idempotency_key(&idem.key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.backend("GetItem", e))?;
+        let item = out.item.unwrap_or_default();
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        match (text("jobId"), text("fingerprint")) {
+            (Some(job_id), Some(fp)) if fp == idem.fingerprint => Ok(Submitted::Existing { job_id }),
+            (Some(_), Some(_)) => Err(StoreError::IdempotencyMismatch),
+            // Deleted in between (TTL): let the caller retry as new.
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    /// Undoes `submit` when the message could not be sent: deletes the job (only if it is still
+    /// QUEUED and never started), its idempotency key, and takes back `submitted`.
+    pub async fn retract(&self, job_id: &str, idempotency_key_value: Option<&str>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::Delete;
+        let job = Delete::builder()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(job_key(job_id)))
+            .condition_expression("#st = :queued AND #at = :zero")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#at", "attempts")
+            .expression_attribute_values(":queued", s(JobStatus::Queued.as_str()))
+            .expression_attribute_values(":zero", n(0))
+            .build()
+            .expect("delete is complete");
+        let counters = Counters { submitted: -1, ..Counters::default() };
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(job).build())
+            .transact_items(TransactWriteItem::builder().update(self.stats_update(&counters)).build());
+        if let Some(key) = idempotency_key_value {
+            let idem = Delete::builder()
+                .table_name(&self.table)
+                .key(TABLE_KEY, s(idempotency_key(key)))
+                .build()
+                .expect("delete is complete");
+            request = request.transact_items(TransactWriteItem::builder().delete(idem).build());
+        }
+        request.send().await.map(|_| ()).map_err(|e| match e.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(_)) => {
+                StoreError::Conflict
+            }
+            _ => self.backend("TransactWriteItems", e).into(),
+        })
+    }
+
     /// Applies a transition to job `job_id` atomically with its counter deltas. `origin` supplies
     /// the job's description when the transition creates the item.
-    pub async fn apply(
-        &self,
-        job_id: &str,
-        origin: Option<&JobMessage>,
-        tr: &Transition,
-    ) -> Result<(), StoreError> {
+    pub async fn apply(&self, job_id: &str, origin: Option<&JobMessage>, tr: &Transition) -> Result<(), StoreError> {
         let job_write = match &tr.expect {
             Expect::Absent => JobWrite::Put(self.put_new(job_id, origin, tr)),
             Expect::Present { .. } => JobWrite::Update(self.update_existing(job_id, tr)),
@@ -241,24 +360,13 @@ impl JobStore {
             return self.write_single(job_write).await;
         }
         let job_item = match job_write {
-            JobWrite::Put(put) => TransactWriteItem::builder()
-                .put(put.build().expect("put is complete"))
-                .build(),
-            JobWrite::Update(update) => TransactWriteItem::builder()
-                .update(update.build().expect("update is complete"))
-                .build(),
+            JobWrite::Put(put) => TransactWriteItem::builder().put(put.build().expect("put is complete")).build(),
+            JobWrite::Update(update) => {
+                TransactWriteItem::builder().update(update.build().expect("update is complete")).build()
+            }
         };
-        let stats_item = TransactWriteItem::builder()
-            .update(self.stats_update(&tr.counters))
-            .build();
-        match self
-            .client
-            .transact_write_items()
-            .transact_items(job_item)
-            .transact_items(stats_item)
-            .send()
-            .await
-        {
+        let stats_item = TransactWriteItem::builder().update(self.stats_update(&tr.counters)).build();
+        match self.client.transact_write_items().transact_items(job_item).transact_items(stats_item).send().await {
             Ok(_) => Ok(()),
             Err(err) => {
                 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -267,11 +375,7 @@ impl JobStore {
                     Some(TransactWriteItemsError::TransactionCanceledException(c))
                         if c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
                 );
-                if conflict {
-                    Err(StoreError::Conflict)
-                } else {
-                    Err(self.backend("TransactWriteItems", err).into())
-                }
+                if conflict { Err(StoreError::Conflict) } else { Err(self.backend("TransactWriteItems", err).into()) }
             }
         }
     }
@@ -290,12 +394,7 @@ impl JobStore {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| {
-                        (
-                            e.code() == Some("ConditionalCheckFailedException"),
-                            self.backend("PutItem", e),
-                        )
-                    })
+                    .map_err(|e| (e.code() == Some("ConditionalCheckFailedException"), self.backend("PutItem", e)))
             }
             JobWrite::Update(update) => {
                 let update = update.build().expect("update is complete");
@@ -310,12 +409,7 @@ impl JobStore {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| {
-                        (
-                            e.code() == Some("ConditionalCheckFailedException"),
-                            self.backend("UpdateItem", e),
-                        )
-                    })
+                    .map_err(|e| (e.code() == Some("ConditionalCheckFailedException"), self.backend("UpdateItem", e)))
             }
         };
         match result {
@@ -377,18 +471,8 @@ impl JobStore {
             .expression_attribute_names("#pk", TABLE_KEY)
     }
 
-    fn update_existing(
-        &self,
-        job_id: &str,
-        tr: &Transition,
-    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
-        let Expect::Present {
-            status,
-            attempts,
-            owner,
-            lease_expired_before,
-        } = &tr.expect
-        else {
+    fn update_existing(&self, job_id: &str, tr: &Transition) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        let Expect::Present { status, attempts, owner, lease_expired_before } = &tr.expect else {
             unreachable!("update_existing is only called for Expect::Present")
         };
         let (now, change) = (tr.at, &tr.change);
@@ -431,9 +515,7 @@ impl JobStore {
         if let Some(before) = lease_expired_before {
             // A running job without a lease counts as abandoned too.
             let (name, value) = (e.name("leaseUntil"), e.value(n(before.timestamp_millis())));
-            e.cond.push(format!(
-                "(attribute_not_exists({name}) OR {name} < {value})"
-            ));
+            e.cond.push(format!("(attribute_not_exists({name}) OR {name} < {value})"));
         }
         Update::builder()
             .table_name(&self.table)
@@ -447,12 +529,9 @@ impl JobStore {
     fn stats_update(&self, c: &Counters) -> Update {
         let mut adds = Vec::new();
         let mut values = HashMap::new();
-        for (name, delta) in [
-            ("submitted", c.submitted),
-            ("succeeded", c.succeeded),
-            ("failed", c.failed),
-            ("retries", c.retries),
-        ] {
+        for (name, delta) in
+            [("submitted", c.submitted), ("succeeded", c.succeeded), ("failed", c.failed), ("retries", c.retries)]
+        {
             if delta != 0 {
                 adds.push(format!("{name} :{name}"));
                 values.insert(format!(":{name}"), n(delta));
@@ -475,24 +554,14 @@ enum JobWrite {
 
 fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Result<JobRecord, String> {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-    let time = |name: &str| {
-        text(name)
-            .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
-            .map(|t| t.with_timezone(&Utc))
-    };
+    let time =
+        |name: &str| text(name).and_then(|v| DateTime::parse_from_rfc3339(&v).ok()).map(|t| t.with_timezone(&Utc));
     let json = |name: &str| text(name).and_then(|v| serde_json::from_str(&v).ok());
-    let number = |name: &str| {
-        item.get(name)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse::<i64>().ok())
-    };
+    let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok());
     let status_text = text("status").ok_or_else(|| format!("job {job_id} has no status"))?;
-    let status = JobStatus::parse(&status_text)
-        .ok_or_else(|| format!("job {job_id} has unknown status {status_text:?}"))?;
-    let lease = match (
-        text("leaseOwner"),
-        number("leaseUntil").and_then(DateTime::from_timestamp_millis),
-    ) {
+    let status =
+        JobStatus::parse(&status_text).ok_or_else(|| format!("job {job_id} has unknown status {status_text:?}"))?;
+    let lease = match (text("leaseOwner"), number("leaseUntil").and_then(DateTime::from_timestamp_millis)) {
         (Some(owner), Some(until)) => Some(Lease { owner, until }),
         _ => None,
     };

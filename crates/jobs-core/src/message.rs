@@ -23,6 +23,11 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// The longest job id accepted (ids from schedules are the scheduler's execution id).
 pub const MAX_JOB_ID_LEN: usize = 128;
 
+/// EventBridge Scheduler replaces these context attributes in a schedule's input at each firing,
+/// which gives every firing its own job id.
+pub const SCHEDULER_EXECUTION_ID: &str = "<aws.scheduler.execution-id>";
+pub const SCHEDULER_SCHEDULED_TIME: &str = "<aws.scheduler.scheduled-time>";
+
 /// Who put the job on the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,28 +85,56 @@ impl JobMessage {
         }
     }
 
+    /// The message template of a schedule: EventBridge Scheduler fills in the job id and time at
+    /// each firing.
+    pub fn schedule_template(kind: &str, payload: &Value, schedule: &str) -> String {
+        serde_json::json!({
+            "v": MESSAGE_VERSION,
+            "jobId": SCHEDULER_EXECUTION_ID,
+            "job": kind,
+            "payload": payload,
+            "submittedAt": SCHEDULER_SCHEDULED_TIME,
+            "source": Source::Schedule,
+            "schedule": schedule,
+        })
+        .to_string()
+    }
+
     /// Parses and checks a message body. Never panics.
     pub fn parse(body: &str) -> Result<Self, MessageError> {
-        let value: Value = serde_json::from_str(body).map_err(|e| MessageError {
-            job_id: None,
-            reason: format!("message body is not JSON: {e}"),
-        })?;
-        let job_id = value
-            .get("jobId")
-            .and_then(Value::as_str)
-            .filter(|id| valid_job_id(id))
-            .map(str::to_owned);
-        let fail = |reason: String| MessageError {
-            job_id: job_id.clone(),
-            reason,
-        };
+        Self::parse_received(body, None, None)
+    }
+
+    /// Parses a message as received from SQS. Emulators deliver a schedule's input without
+    /// replacing the scheduler's placeholders; then the SQS message id (unique per firing) stands
+    /// in for the job id (`sched-<message id>`) and `received_at` for the scheduled time.
+    pub fn parse_received(
+        body: &str,
+        message_id: Option<&str>,
+        received_at: Option<DateTime<Utc>>,
+    ) -> Result<Self, MessageError> {
+        let mut value: Value = serde_json::from_str(body)
+            .map_err(|e| MessageError { job_id: None, reason: format!("message body is not JSON: {e}") })?;
+        if value.get("source").and_then(Value::as_str) == Some("schedule") {
+            if let (Some(id), Some(Value::String(job_id))) = (message_id, value.get_mut("jobId")) {
+                if job_id == SCHEDULER_EXECUTION_ID {
+                    *job_id = format!("sched-{id}");
+                }
+            }
+            if let (Some(at), Some(Value::String(time))) = (received_at, value.get_mut("submittedAt")) {
+                if time == SCHEDULER_SCHEDULED_TIME {
+                    *time = at.to_rfc3339();
+                }
+            }
+        }
+        let job_id = value.get("jobId").and_then(Value::as_str).filter(|id| valid_job_id(id)).map(str::to_owned);
+        let fail = |reason: String| MessageError { job_id: job_id.clone(), reason };
         match value.get("v") {
             Some(Value::Number(n)) if n.as_u64() == Some(MESSAGE_VERSION as u64) => {}
             Some(other) => return Err(fail(format!("unsupported message version {other}"))),
             None => return Err(fail("message has no version field \"v\"".into())),
         }
-        let msg: JobMessage = serde_json::from_value(value)
-            .map_err(|e| fail(format!("malformed job message: {e}")))?;
+        let msg: JobMessage = serde_json::from_value(value).map_err(|e| fail(format!("malformed job message: {e}")))?;
         if !valid_job_id(&msg.job_id) {
             return Err(fail(format!(
                 "invalid jobId {:?}: 1-{MAX_JOB_ID_LEN} characters of A-Z a-z 0-9 - _ . :",
@@ -109,9 +142,7 @@ impl JobMessage {
             )));
         }
         if msg.source == Source::Schedule && msg.schedule.as_deref().unwrap_or("").is_empty() {
-            return Err(fail(
-                "a message from a schedule must name the schedule".into(),
-            ));
+            return Err(fail("a message from a schedule must name the schedule".into()));
         }
         Ok(msg)
     }
@@ -126,9 +157,7 @@ impl JobMessage {
 pub fn valid_job_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_JOB_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 #[cfg(test)]
@@ -162,50 +191,24 @@ mod tests {
             ("not json".into(), false, None, "not JSON"),
             ("".into(), false, None, "not JSON"),
             ("[1,2]".into(), false, None, "no version"),
+            (body(json!({"jobId":"a-1"})), false, Some("a-1"), "no version"),
+            (body(json!({"v":2,"jobId":"a-1","job":"noop"})), false, Some("a-1"), "unsupported message version 2"),
+            (body(json!({"v":"1","jobId":"a-1"})), false, Some("a-1"), "unsupported message version"),
+            (body(json!({"v":1,"jobId":"a-1","job":"noop"})), false, Some("a-1"), "missing field"),
             (
-                body(json!({"jobId":"a-1"})),
-                false,
-                Some("a-1"),
-                "no version",
-            ),
-            (
-                body(json!({"v":2,"jobId":"a-1","job":"noop"})),
-                false,
-                Some("a-1"),
-                "unsupported message version 2",
-            ),
-            (
-                body(json!({"v":"1","jobId":"a-1"})),
-                false,
-                Some("a-1"),
-                "unsupported message version",
-            ),
-            (
-                body(json!({"v":1,"jobId":"a-1","job":"noop"})),
-                false,
-                Some("a-1"),
-                "missing field",
-            ),
-            (
-                body(
-                    json!({"v":1,"jobId":"a b","job":"noop","submittedAt":"2026-01-01T00:00:00Z","source":"api"}),
-                ),
+                body(json!({"v":1,"jobId":"a b","job":"noop","submittedAt":"2026-01-01T00:00:00Z","source":"api"})),
                 false,
                 None,
                 "invalid jobId",
             ),
             (
-                body(
-                    json!({"v":1,"jobId":"a-1","job":"noop","submittedAt":"yesterday","source":"api"}),
-                ),
+                body(json!({"v":1,"jobId":"a-1","job":"noop","submittedAt":"yesterday","source":"api"})),
                 false,
                 Some("a-1"),
                 "malformed",
             ),
             (
-                body(
-                    json!({"v":1,"jobId":"a-1","job":"noop","submittedAt":"2026-01-01T00:00:00Z","source":"cron"}),
-                ),
+                body(json!({"v":1,"jobId":"a-1","job":"noop","submittedAt":"2026-01-01T00:00:00Z","source":"cron"})),
                 false,
                 Some("a-1"),
                 "unknown variant",
@@ -233,14 +236,34 @@ mod tests {
                 Err(e) => {
                     assert!(!ok, "{input} should parse: {e}");
                     assert_eq!(e.job_id.as_deref(), id, "{input}");
-                    assert!(
-                        e.reason.contains(reason),
-                        "{input}: {} lacks {reason}",
-                        e.reason
-                    );
+                    assert!(e.reason.contains(reason), "{input}: {} lacks {reason}", e.reason);
                 }
             }
         }
+    }
+
+    #[test]
+    fn schedule_template_placeholders() {
+        let body = JobMessage::schedule_template("sleep", &json!({"ms": 1}), "nightly");
+        let at: DateTime<Utc> = "2026-11-21T07:00:00Z".parse().unwrap();
+        // As EventBridge delivers it: placeholders replaced.
+        let fired = body
+            .replace(SCHEDULER_EXECUTION_ID, "5b2c0e8a-1f3d-4c1e-9a0b-0c1d2e3f4a5b")
+            .replace(SCHEDULER_SCHEDULED_TIME, "2026-11-21T07:00:00Z");
+        let msg = JobMessage::parse_received(&fired, Some("m-1"), Some(at)).unwrap();
+        assert_eq!(msg.job_id, "5b2c0e8a-1f3d-4c1e-9a0b-0c1d2e3f4a5b");
+        assert_eq!((msg.source, msg.schedule.as_deref(), msg.submitted_at), (Source::Schedule, Some("nightly"), at));
+        // As an emulator delivers it: the SQS message id stands in.
+        let msg = JobMessage::parse_received(&body, Some("m-1"), Some(at)).unwrap();
+        assert_eq!((msg.job_id.as_str(), msg.submitted_at), ("sched-m-1", at));
+        // Without the stand-ins the placeholders are invalid.
+        let err = JobMessage::parse(&body).unwrap_err();
+        assert!(err.reason.contains("malformed job message"), "{}", err.reason);
+        let err = JobMessage::parse_received(&body, None, Some(at)).unwrap_err();
+        assert!(err.reason.contains("invalid jobId"), "{}", err.reason);
+        // Only scheduled messages get the stand-in.
+        let api = body.replace("\"schedule\",\"submittedAt", "\"api\",\"submittedAt");
+        assert!(JobMessage::parse_received(&api, Some("m-1"), Some(at)).is_err());
     }
 
     #[test]

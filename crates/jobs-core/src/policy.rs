@@ -20,11 +20,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 3,
-            backoff_base: Duration::from_secs(2),
-            backoff_max: Duration::from_secs(15 * 60),
-        }
+        RetryPolicy { max_attempts: 3, backoff_base: Duration::from_secs(2), backoff_max: Duration::from_secs(15 * 60) }
     }
 }
 
@@ -41,10 +37,7 @@ impl RetryPolicy {
     /// Checks the values; the message names the setting that is wrong.
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=100).contains(&self.max_attempts) {
-            return Err(format!(
-                "max attempts must be between 1 and 100, got {}",
-                self.max_attempts
-            ));
+            return Err(format!("max attempts must be between 1 and 100, got {}", self.max_attempts));
         }
         if self.backoff_max > MAX_VISIBILITY {
             return Err(format!(
@@ -67,10 +60,7 @@ impl RetryPolicy {
     /// SQS counts visibility in whole seconds, so the delay is rounded up to one.
     pub fn backoff(&self, next: u32) -> Duration {
         let doublings = next.saturating_sub(2).min(31);
-        let delay = self
-            .backoff_base
-            .saturating_mul(1u32 << doublings)
-            .min(self.backoff_max);
+        let delay = self.backoff_base.saturating_mul(1u32 << doublings).min(self.backoff_max);
         let secs = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
         Duration::from_secs(secs)
     }
@@ -81,10 +71,7 @@ impl RetryPolicy {
             AfterFailure::GiveUp
         } else {
             let next = attempt + 1;
-            AfterFailure::Retry {
-                next,
-                delay: self.backoff(next),
-            }
+            AfterFailure::Retry { next, delay: self.backoff(next) }
         }
     }
 }
@@ -105,20 +92,8 @@ mod tests {
     fn default_is_three_attempts_two_then_four_seconds() {
         let p = RetryPolicy::default();
         let s = Duration::from_secs;
-        assert_eq!(
-            p.after_failure(1),
-            AfterFailure::Retry {
-                next: 2,
-                delay: s(2)
-            }
-        );
-        assert_eq!(
-            p.after_failure(2),
-            AfterFailure::Retry {
-                next: 3,
-                delay: s(4)
-            }
-        );
+        assert_eq!(p.after_failure(1), AfterFailure::Retry { next: 2, delay: s(2) });
+        assert_eq!(p.after_failure(2), AfterFailure::Retry { next: 3, delay: s(4) });
         assert_eq!(p.after_failure(3), AfterFailure::GiveUp);
         assert_eq!(p.after_failure(7), AfterFailure::GiveUp);
         p.validate().unwrap();
@@ -152,40 +127,17 @@ mod tests {
 
     #[test]
     fn sub_second_delays_round_up() {
-        let p = RetryPolicy {
-            backoff_base: Duration::from_millis(300),
-            ..RetryPolicy::default()
-        };
+        let p = RetryPolicy { backoff_base: Duration::from_millis(300), ..RetryPolicy::default() };
         assert_eq!(p.backoff(2), Duration::from_secs(1));
         assert_eq!(p.backoff(4), Duration::from_secs(2)); // 1.2 s
     }
 
     #[test]
     fn validation_names_the_bad_setting() {
-        assert!(
-            policy(0, 2, 900)
-                .validate()
-                .unwrap_err()
-                .contains("max attempts")
-        );
-        assert!(
-            policy(101, 2, 900)
-                .validate()
-                .unwrap_err()
-                .contains("max attempts")
-        );
-        assert!(
-            policy(3, 2, 50_000)
-                .validate()
-                .unwrap_err()
-                .contains("visibility limit")
-        );
-        assert!(
-            policy(3, 10, 5)
-                .validate()
-                .unwrap_err()
-                .contains("must not exceed")
-        );
+        assert!(policy(0, 2, 900).validate().unwrap_err().contains("max attempts"));
+        assert!(policy(101, 2, 900).validate().unwrap_err().contains("max attempts"));
+        assert!(policy(3, 2, 50_000).validate().unwrap_err().contains("visibility limit"));
+        assert!(policy(3, 10, 5).validate().unwrap_err().contains("must not exceed"));
         policy(1, 0, 0).validate().unwrap();
     }
 }

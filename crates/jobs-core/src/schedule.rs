@@ -71,61 +71,17 @@ struct Field {
 }
 
 const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-const MONTHS: [&str; 12] = [
-    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-];
+const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
 
-const MINUTE: Field = Field {
-    name: "minute",
-    min: 0,
-    max: 59,
-    names: &[],
-    names_from: 0,
-};
-const HOUR: Field = Field {
-    name: "hour",
-    min: 0,
-    max: 23,
-    names: &[],
-    names_from: 0,
-};
-const DOM: Field = Field {
-    name: "day-of-month",
-    min: 1,
-    max: 31,
-    names: &[],
-    names_from: 0,
-};
-const MONTH: Field = Field {
-    name: "month",
-    min: 1,
-    max: 12,
-    names: &MONTHS,
-    names_from: 1,
-};
+const MINUTE: Field = Field { name: "minute", min: 0, max: 59, names: &[], names_from: 0 };
+const HOUR: Field = Field { name: "hour", min: 0, max: 23, names: &[], names_from: 0 };
+const DOM: Field = Field { name: "day-of-month", min: 1, max: 31, names: &[], names_from: 0 };
+const MONTH: Field = Field { name: "month", min: 1, max: 12, names: &MONTHS, names_from: 1 };
 /// Unix: 0-7, 0 and 7 = Sunday.
-const UNIX_DOW: Field = Field {
-    name: "day-of-week",
-    min: 0,
-    max: 7,
-    names: &DAYS,
-    names_from: 0,
-};
+const UNIX_DOW: Field = Field { name: "day-of-week", min: 0, max: 7, names: &DAYS, names_from: 0 };
 /// EventBridge: 1-7 = Sunday-Saturday.
-const EB_DOW: Field = Field {
-    name: "day-of-week",
-    min: 1,
-    max: 7,
-    names: &DAYS,
-    names_from: 1,
-};
-const YEAR: Field = Field {
-    name: "year",
-    min: 1970,
-    max: 2199,
-    names: &[],
-    names_from: 0,
-};
+const EB_DOW: Field = Field { name: "day-of-week", min: 1, max: 7, names: &DAYS, names_from: 1 };
+const YEAR: Field = Field { name: "year", min: 1970, max: 2199, names: &[], names_from: 0 };
 
 impl Field {
     fn full(&self) -> BTreeSet<u32> {
@@ -137,14 +93,9 @@ impl Field {
         if let Some(i) = self.names.iter().position(|n| *n == upper) {
             return Ok(self.names_from + i as u32);
         }
-        let v: u32 = token
-            .parse()
-            .map_err(|_| format!("{:?} is not a valid {} value", token, self.name))?;
+        let v: u32 = token.parse().map_err(|_| format!("{:?} is not a valid {} value", token, self.name))?;
         if !(self.min..=self.max).contains(&v) {
-            return Err(format!(
-                "{} {} is out of range {}-{}",
-                self.name, v, self.min, self.max
-            ));
+            return Err(format!("{} {} is out of range {}-{}", self.name, v, self.min, self.max));
         }
         Ok(v)
     }
@@ -156,14 +107,10 @@ impl Field {
             let (range, step) = match item.split_once('/') {
                 Some((r, s)) => {
                     if !steps {
-                        return Err(format!(
-                            "steps (/) are not allowed in the {} field",
-                            self.name
-                        ));
+                        return Err(format!("steps (/) are not allowed in the {} field", self.name));
                     }
-                    let step: u32 = s
-                        .parse()
-                        .map_err(|_| format!("invalid step {:?} in the {} field", s, self.name))?;
+                    let step: u32 =
+                        s.parse().map_err(|_| format!("invalid step {:?} in the {} field", s, self.name))?;
                     if step == 0 {
                         return Err(format!("step 0 in the {} field", self.name));
                     }
@@ -178,10 +125,7 @@ impl Field {
                     Some((a, b)) => {
                         let (a, b) = (self.value(a)?, self.value(b)?);
                         if a > b {
-                            return Err(format!(
-                                "range {range} in the {} field runs backwards",
-                                self.name
-                            ));
+                            return Err(format!("range {range} in the {} field runs backwards", self.name));
                         }
                         (a, b)
                     }
@@ -203,11 +147,7 @@ impl Field {
         }
         let v: Vec<u32> = set.iter().copied().collect();
         let show = |x: u32| {
-            if named {
-                self.names[(x - self.names_from) as usize].to_owned()
-            } else {
-                x.to_string()
-            }
+            if named { self.names[(x - self.names_from) as usize].to_owned() } else { x.to_string() }
         };
         if steps && v.len() >= 3 {
             let d = v[1] - v[0];
@@ -240,16 +180,8 @@ fn list(set: &BTreeSet<u32>) -> String {
 /// Parses a schedule expression in any accepted syntax.
 pub fn parse(input: &str) -> Result<Schedule, ScheduleError> {
     let input = input.trim();
-    let invalid = |reason: String| ScheduleError::Invalid {
-        input: input.to_owned(),
-        reason,
-    };
-    let inner = |prefix: &str| {
-        input
-            .strip_prefix(prefix)
-            .and_then(|s| s.strip_suffix(')'))
-            .map(str::trim)
-    };
+    let invalid = |reason: String| ScheduleError::Invalid { input: input.to_owned(), reason };
+    let inner = |prefix: &str| input.strip_prefix(prefix).and_then(|s| s.strip_suffix(')')).map(str::trim);
     if let Some(body) = inner("cron(") {
         return eventbridge_cron(input, body).map_err(invalid);
     }
@@ -267,9 +199,7 @@ pub fn parse(input: &str) -> Result<Schedule, ScheduleError> {
             "monthly" => "0 0 1 * *",
             "yearly" | "annually" => "0 0 1 1 *",
             _ => {
-                return Err(invalid(
-                    "unknown macro; use @hourly, @daily, @weekly, @monthly or @yearly".into(),
-                ));
+                return Err(invalid("unknown macro; use @hourly, @daily, @weekly, @monthly or @yearly".into()));
             }
         };
         return unix(input, expanded, Syntax::Macro).map_err(invalid);
@@ -292,11 +222,7 @@ fn unix(input: &str, text: &str, syntax: Syntax) -> Result<Schedule, String> {
     let hours = HOUR.parse(f[1], true)?;
     let dom = DOM.parse(f[2], true)?;
     let months = MONTH.parse(f[3], true)?;
-    let dow: BTreeSet<u32> = UNIX_DOW
-        .parse(f[4], true)?
-        .into_iter()
-        .map(|d| d % 7)
-        .collect();
+    let dow: BTreeSet<u32> = UNIX_DOW.parse(f[4], true)?.into_iter().map(|d| d % 7).collect();
     let (dom_full, dow_full) = (dom == DOM.full(), dow.len() == 7);
     // Vixie cron: if either field starts with '*', a day must match both; otherwise either.
     let both = f[2].starts_with('*') || f[4].starts_with('*');
@@ -305,11 +231,7 @@ fn unix(input: &str, text: &str, syntax: Syntax) -> Result<Schedule, String> {
         (true, false, true) => ("?".to_owned(), dow_text(&dow)),
         (false, true, true) => (DOM.compress(&dom, true, false), "?".to_owned()),
         (false, false, _) => {
-            let rule = if both {
-                "on days matching both"
-            } else {
-                "on days matching either"
-            };
+            let rule = if both { "on days matching both" } else { "on days matching either" };
             return Err(format!(
                 "it restricts both day-of-month ({}) and day-of-week ({}), which Unix cron runs {rule}; \
                  EventBridge allows only one of the two: create two schedules, one per field",
@@ -329,27 +251,11 @@ fn unix(input: &str, text: &str, syntax: Syntax) -> Result<Schedule, String> {
         "{} {} {} {} {}",
         list(&minutes),
         list(&hours),
-        if eb_dom == "*" || eb_dom == "?" {
-            "*".to_owned()
-        } else {
-            list(&dom)
-        },
+        if eb_dom == "*" || eb_dom == "?" { "*".to_owned() } else { list(&dom) },
         list(&months),
-        if eb_dow == "?" {
-            "*".to_owned()
-        } else {
-            list(&dow)
-        }
+        if eb_dow == "?" { "*".to_owned() } else { list(&dow) }
     );
-    Ok(Schedule {
-        input: input.to_owned(),
-        syntax,
-        expression,
-        plan: Plan::Cron {
-            pattern,
-            years: None,
-        },
-    })
+    Ok(Schedule { input: input.to_owned(), syntax, expression, plan: Plan::Cron { pattern, years: None } })
 }
 
 /// Unix day numbers (0 = Sunday) as EventBridge names.
@@ -358,10 +264,7 @@ fn dow_text(days: &BTreeSet<u32>) -> String {
 }
 
 fn eventbridge_cron(input: &str, body: &str) -> Result<Schedule, String> {
-    let f: Vec<String> = body
-        .split_whitespace()
-        .map(str::to_ascii_uppercase)
-        .collect();
+    let f: Vec<String> = body.split_whitespace().map(str::to_ascii_uppercase).collect();
     if f.len() != 6 {
         return Err(format!(
             "cron(…) needs 6 fields (minute hour day-of-month month day-of-week year), got {}",
@@ -388,9 +291,7 @@ fn eventbridge_cron(input: &str, body: &str) -> Result<Schedule, String> {
         d if d.ends_with('L') => format!("{}L", posix(EB_DOW.value(&d[..d.len() - 1])?)),
         d if d.contains('#') => {
             let (day, nth) = d.split_once('#').expect("contains #");
-            let nth: u32 = nth
-                .parse()
-                .map_err(|_| format!("invalid week number in {d:?}"))?;
+            let nth: u32 = nth.parse().map_err(|_| format!("invalid week number in {d:?}"))?;
             if !(1..=5).contains(&nth) {
                 return Err(format!("week number in {d:?} must be 1-5"));
             }
@@ -398,14 +299,7 @@ fn eventbridge_cron(input: &str, body: &str) -> Result<Schedule, String> {
         }
         other => list(&EB_DOW.parse(other, false)?.into_iter().map(posix).collect()),
     };
-    let pattern = format!(
-        "{} {} {} {} {}",
-        list(&minutes),
-        list(&hours),
-        dom,
-        list(&months),
-        dow
-    );
+    let pattern = format!("{} {} {} {} {}", list(&minutes), list(&hours), dom, list(&months), dow);
     let years = (years != YEAR.full()).then_some(years);
     Ok(Schedule {
         input: input.to_owned(),
@@ -421,9 +315,7 @@ fn rate(input: &str, body: &str) -> Result<Schedule, String> {
     let (Some(value), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err(usage.into());
     };
-    let value: u64 = value
-        .parse()
-        .map_err(|_| format!("{value:?} is not a whole number; {usage}"))?;
+    let value: u64 = value.parse().map_err(|_| format!("{value:?} is not a whole number; {usage}"))?;
     if value == 0 {
         return Err("the rate must be at least 1".into());
     }
@@ -432,16 +324,10 @@ fn rate(input: &str, body: &str) -> Result<Schedule, String> {
         "hour" | "hours" => ("hour", 3600),
         "day" | "days" => ("day", 86_400),
         _ => {
-            return Err(format!(
-                "unknown unit {unit:?}: use minute(s), hour(s) or day(s)"
-            ));
+            return Err(format!("unknown unit {unit:?}: use minute(s), hour(s) or day(s)"));
         }
     };
-    let expected = if value == 1 {
-        singular.to_owned()
-    } else {
-        format!("{singular}s")
-    };
+    let expected = if value == 1 { singular.to_owned() } else { format!("{singular}s") };
     if unit != expected {
         return Err(format!("EventBridge requires rate({value} {expected})"));
     }
@@ -472,12 +358,7 @@ pub fn parse_timezone(name: &str) -> Result<Tz, ScheduleError> {
 impl Schedule {
     /// The next `n` fire times after `after`, in `tz` (EventBridge evaluates the expression in the
     /// schedule's time zone). An expression that never fires again is an error.
-    pub fn next_fire_times(
-        &self,
-        tz: Tz,
-        after: DateTime<Utc>,
-        n: usize,
-    ) -> Result<Vec<DateTime<Tz>>, ScheduleError> {
+    pub fn next_fire_times(&self, tz: Tz, after: DateTime<Utc>, n: usize) -> Result<Vec<DateTime<Tz>>, ScheduleError> {
         let mut times = Vec::with_capacity(n);
         match &self.plan {
             Plan::Rate(every) => {
@@ -492,10 +373,8 @@ impl Schedule {
                 }
             }
             Plan::Cron { pattern, years } => {
-                let cron = croner::Cron::from_str(pattern).map_err(|e| ScheduleError::Invalid {
-                    input: self.input.clone(),
-                    reason: e.to_string(),
-                })?;
+                let cron = croner::Cron::from_str(pattern)
+                    .map_err(|e| ScheduleError::Invalid { input: self.input.clone(), reason: e.to_string() })?;
                 let mut cursor = after.with_timezone(&tz);
                 while times.len() < n {
                     let Ok(next) = cron.find_next_occurrence(&cursor, false) else {
@@ -506,9 +385,7 @@ impl Schedule {
                             let Some(&year) = allowed.range(next.year() as u32 + 1..).next() else {
                                 break;
                             };
-                            let Some(start) =
-                                tz.with_ymd_and_hms(year as i32, 1, 1, 0, 0, 0).earliest()
-                            else {
+                            let Some(start) = tz.with_ymd_and_hms(year as i32, 1, 1, 0, 0, 0).earliest() else {
                                 break;
                             };
                             cursor = start - chrono::Duration::seconds(1);
@@ -582,11 +459,7 @@ mod tests {
         ];
         for (input, want) in cases {
             let s = parse(input).unwrap();
-            assert_eq!(
-                (s.expression.as_str(), s.syntax),
-                (want, Syntax::Macro),
-                "{input}"
-            );
+            assert_eq!((s.expression.as_str(), s.syntax), (want, Syntax::Macro), "{input}");
         }
     }
 
@@ -605,22 +478,14 @@ mod tests {
             ("at(2030-01-01T09:00:00)", "at(2030-01-01T09:00:00)"),
         ];
         for (input, want) in cases {
-            assert_eq!(
-                parse(input)
-                    .unwrap_or_else(|e| panic!("{input}: {e}"))
-                    .expression,
-                want
-            );
+            assert_eq!(parse(input).unwrap_or_else(|e| panic!("{input}: {e}")).expression, want);
         }
     }
 
     #[test]
     fn rejections_explain_themselves() {
         let cases = [
-            (
-                "0 0 1 * MON",
-                "restricts both day-of-month (1) and day-of-week (MON)",
-            ),
+            ("0 0 1 * MON", "restricts both day-of-month (1) and day-of-week (MON)"),
             ("0 0 1 * MON", "either"),
             ("0 0 */2 * MON", "both"),
             ("60 * * * *", "minute 60 is out of range 0-59"),
@@ -636,16 +501,10 @@ mod tests {
             ("0 7 ? * MON *", "look like EventBridge syntax"),
             ("", "expected 5 fields"),
             ("@reboot", "unknown macro"),
-            (
-                "cron(0 7 * * MON *)",
-                "exactly one of day-of-month and day-of-week must be ?",
-            ),
+            ("cron(0 7 * * MON *)", "exactly one of day-of-month and day-of-week must be ?"),
             ("cron(0 7 ? * ? *)", "exactly one"),
             ("cron(0 7 ? * 0 *)", "day-of-week 0 is out of range 1-7"),
-            (
-                "cron(0 7 ? * */2 *)",
-                "steps (/) are not allowed in the day-of-week field",
-            ),
+            ("cron(0 7 ? * */2 *)", "steps (/) are not allowed in the day-of-week field"),
             ("cron(0 7 ? * 6#6 *)", "must be 1-5"),
             ("cron(0 7 * * ? 1969)", "year 1969 is out of range"),
             ("cron(0 7 * * ?)", "needs 6 fields"),
@@ -680,10 +539,7 @@ mod tests {
             times("0 7 * * MON", "Europe/Berlin", "2026-11-21T10:00:00Z", 2),
             ["2026-11-23T07:00:00+01:00", "2026-11-30T07:00:00+01:00"]
         );
-        assert_eq!(
-            times("0 7 * * MON", "UTC", "2026-11-21T10:00:00Z", 1),
-            ["2026-11-23T07:00:00+00:00"]
-        );
+        assert_eq!(times("0 7 * * MON", "UTC", "2026-11-21T10:00:00Z", 1), ["2026-11-23T07:00:00+00:00"]);
         // Across the spring DST change in Berlin (2027-03-28).
         assert_eq!(
             times("0 12 * * *", "Europe/Berlin", "2027-03-27T00:00:00Z", 2),
@@ -694,32 +550,18 @@ mod tests {
             ["2026-11-21T10:15:00+00:00", "2026-11-21T10:30:00+00:00"]
         );
         // Third Friday (EventBridge 6 = Friday).
-        assert_eq!(
-            times("cron(0 10 ? * 6#3 *)", "UTC", "2026-11-21T00:00:00Z", 1),
-            ["2026-12-18T10:00:00+00:00"]
-        );
+        assert_eq!(times("cron(0 10 ? * 6#3 *)", "UTC", "2026-11-21T00:00:00Z", 1), ["2026-12-18T10:00:00+00:00"]);
         // Last Friday.
-        assert_eq!(
-            times("cron(0 10 ? * 6L *)", "UTC", "2026-11-21T00:00:00Z", 1),
-            ["2026-11-27T10:00:00+00:00"]
-        );
+        assert_eq!(times("cron(0 10 ? * 6L *)", "UTC", "2026-11-21T00:00:00Z", 1), ["2026-11-27T10:00:00+00:00"]);
         assert_eq!(
             times("cron(0 0 L * ? *)", "UTC", "2026-11-21T00:00:00Z", 2),
             ["2026-11-30T00:00:00+00:00", "2026-12-31T00:00:00+00:00"]
         );
         // MON-FRI in EventBridge numbers is 2-6.
-        assert_eq!(
-            times("cron(0 9 ? * 2-6 *)", "UTC", "2026-11-21T00:00:00Z", 1),
-            ["2026-11-23T09:00:00+00:00"]
-        );
+        assert_eq!(times("cron(0 9 ? * 2-6 *)", "UTC", "2026-11-21T00:00:00Z", 1), ["2026-11-23T09:00:00+00:00"]);
         // Year restriction.
         assert_eq!(
-            times(
-                "cron(0 8 1 1 ? 2028,2030)",
-                "UTC",
-                "2026-11-21T00:00:00Z",
-                3
-            ),
+            times("cron(0 8 1 1 ? 2028,2030)", "UTC", "2026-11-21T00:00:00Z", 3),
             ["2028-01-01T08:00:00+00:00", "2030-01-01T08:00:00+00:00"]
         );
         assert_eq!(
@@ -727,12 +569,7 @@ mod tests {
             ["2026-11-21T00:05:00+00:00", "2026-11-21T00:10:00+00:00"]
         );
         assert_eq!(
-            times(
-                "at(2030-01-01T09:00:00)",
-                "Asia/Tokyo",
-                "2026-11-21T00:00:00Z",
-                3
-            ),
+            times("at(2030-01-01T09:00:00)", "Asia/Tokyo", "2026-11-21T00:00:00Z", 3),
             ["2030-01-01T09:00:00+09:00"]
         );
     }
@@ -740,22 +577,10 @@ mod tests {
     #[test]
     fn never_firing_expressions_are_errors() {
         let after: DateTime<Utc> = "2026-11-21T00:00:00Z".parse().unwrap();
-        for expr in [
-            "0 0 31 2 *",
-            "at(2020-01-01T00:00:00)",
-            "cron(0 0 1 1 ? 2020)",
-        ] {
-            let err = parse(expr)
-                .unwrap()
-                .next_fire_times(Tz::UTC, after, 3)
-                .unwrap_err();
+        for expr in ["0 0 31 2 *", "at(2020-01-01T00:00:00)", "cron(0 0 1 1 ? 2020)"] {
+            let err = parse(expr).unwrap().next_fire_times(Tz::UTC, after, 3).unwrap_err();
             assert_eq!(err, ScheduleError::NeverFires(expr.into()));
         }
-        assert!(
-            parse_timezone("Mars/Olympus")
-                .unwrap_err()
-                .to_string()
-                .contains("unknown time zone")
-        );
+        assert!(parse_timezone("Mars/Olympus").unwrap_err().to_string().contains("unknown time zone"));
     }
 }

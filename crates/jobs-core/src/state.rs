@@ -40,13 +40,8 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 5] = [
-        JobStatus::Queued,
-        JobStatus::Running,
-        JobStatus::RetryWait,
-        JobStatus::Succeeded,
-        JobStatus::Failed,
-    ];
+    pub const ALL: [JobStatus; 5] =
+        [JobStatus::Queued, JobStatus::Running, JobStatus::RetryWait, JobStatus::Succeeded, JobStatus::Failed];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -149,12 +144,7 @@ pub struct Transition {
 
 impl Transition {
     fn new(expect: Expect, change: Change, at: DateTime<Utc>) -> Self {
-        Transition {
-            expect,
-            change,
-            counters: Counters::default(),
-            at,
-        }
+        Transition { expect, change, counters: Counters::default(), at }
     }
 
     fn counting(mut self, counters: Counters) -> Self {
@@ -164,12 +154,7 @@ impl Transition {
 }
 
 fn expect_from(state: &JobState) -> Expect {
-    Expect::Present {
-        status: state.status,
-        attempts: state.attempts,
-        owner: None,
-        lease_expired_before: None,
-    }
+    Expect::Present { status: state.status, attempts: state.attempts, owner: None, lease_expired_before: None }
 }
 
 fn expect_held(attempt: u32, owner: &str) -> Expect {
@@ -182,23 +167,13 @@ fn expect_held(attempt: u32, owner: &str) -> Expect {
 }
 
 fn change(status: JobStatus, attempts: u32) -> Change {
-    Change {
-        status,
-        attempts,
-        lease: None,
-        started: false,
-        last_error: None,
-        result: None,
-        retry_at: None,
-    }
+    Change { status, attempts, lease: None, started: false, last_error: None, result: None, retry_at: None }
 }
 
 /// The API accepted a job: a new QUEUED item, `submitted + 1`.
 pub fn submit(now: DateTime<Utc>) -> Transition {
-    Transition::new(Expect::Absent, change(JobStatus::Queued, 0), now).counting(Counters {
-        submitted: 1,
-        ..Counters::default()
-    })
+    Transition::new(Expect::Absent, change(JobStatus::Queued, 0), now)
+        .counting(Counters { submitted: 1, ..Counters::default() })
 }
 
 /// Why a received message is left alone.
@@ -243,65 +218,30 @@ pub fn on_receive(
     policy: &RetryPolicy,
 ) -> OnReceive {
     let start = |expect: Expect, attempt: u32, counters: Counters, last_error: Option<String>| {
-        let change = Change {
-            lease: Some(worker.clone()),
-            started: true,
-            last_error,
-            ..change(JobStatus::Running, attempt)
-        };
-        OnReceive::Start {
-            attempt,
-            transition: Transition::new(expect, change, now).counting(counters),
-        }
+        let change =
+            Change { lease: Some(worker.clone()), started: true, last_error, ..change(JobStatus::Running, attempt) };
+        OnReceive::Start { attempt, transition: Transition::new(expect, change, now).counting(counters) }
     };
     let Some(state) = current else {
         // First receipt of a job nobody recorded yet (fired by a schedule): create it running.
-        return start(
-            Expect::Absent,
-            1,
-            Counters {
-                submitted: 1,
-                ..Counters::default()
-            },
-            None,
-        );
+        return start(Expect::Absent, 1, Counters { submitted: 1, ..Counters::default() }, None);
     };
-    let retry = Counters {
-        retries: 1,
-        ..Counters::default()
-    };
+    let retry = Counters { retries: 1, ..Counters::default() };
     let give_up = |expect: Expect, error: String| {
-        let change = Change {
-            last_error: Some(error),
-            ..change(JobStatus::Failed, state.attempts)
-        };
+        let change = Change { last_error: Some(error), ..change(JobStatus::Failed, state.attempts) };
         OnReceive::GiveUp {
-            transition: Transition::new(expect, change, now).counting(Counters {
-                failed: 1,
-                ..Counters::default()
-            }),
+            transition: Transition::new(expect, change, now).counting(Counters { failed: 1, ..Counters::default() }),
         }
     };
     match state.status {
         JobStatus::Succeeded | JobStatus::Failed => OnReceive::Skip(Skip::Finished(state.status)),
         // Never started (attempts 0), or an interrupted attempt to resume without counting it again.
-        JobStatus::Queued => start(
-            expect_from(state),
-            state.attempts.max(1),
-            Counters::default(),
-            None,
-        ),
+        JobStatus::Queued => start(expect_from(state), state.attempts.max(1), Counters::default(), None),
         JobStatus::RetryWait => match state.retry_at {
-            Some(due) if due - chrono::Duration::seconds(1) > now => {
-                OnReceive::Skip(Skip::NotDue(due))
+            Some(due) if due - chrono::Duration::seconds(1) > now => OnReceive::Skip(Skip::NotDue(due)),
+            _ if state.attempts >= policy.max_attempts => {
+                give_up(expect_from(state), format!("no attempts left ({} of {})", state.attempts, policy.max_attempts))
             }
-            _ if state.attempts >= policy.max_attempts => give_up(
-                expect_from(state),
-                format!(
-                    "no attempts left ({} of {})",
-                    state.attempts, policy.max_attempts
-                ),
-            ),
             _ => start(expect_from(state), state.attempts + 1, retry, None),
         },
         JobStatus::Running => {
@@ -332,23 +272,14 @@ pub fn on_receive(
 
 /// The heartbeat renews the lease of a running attempt (no counters).
 pub fn renew(attempt: u32, lease: &Lease, now: DateTime<Utc>) -> Transition {
-    let change = Change {
-        lease: Some(lease.clone()),
-        ..change(JobStatus::Running, attempt)
-    };
+    let change = Change { lease: Some(lease.clone()), ..change(JobStatus::Running, attempt) };
     Transition::new(expect_held(attempt, &lease.owner), change, now)
 }
 
 /// Attempt `attempt` succeeded: SUCCEEDED, `succeeded + 1`.
 pub fn succeed(attempt: u32, owner: &str, result: Value, now: DateTime<Utc>) -> Transition {
-    let change = Change {
-        result: Some(result),
-        ..change(JobStatus::Succeeded, attempt)
-    };
-    Transition::new(expect_held(attempt, owner), change, now).counting(Counters {
-        succeeded: 1,
-        ..Counters::default()
-    })
+    let change = Change { result: Some(result), ..change(JobStatus::Succeeded, attempt) };
+    Transition::new(expect_held(attempt, owner), change, now).counting(Counters { succeeded: 1, ..Counters::default() })
 }
 
 /// Attempt `attempt` failed. With attempts left: RETRY_WAIT until the backoff has passed (the
@@ -367,33 +298,17 @@ pub fn fail(
             Some(now + chrono::Duration::from_std(delay).expect("backoff fits")),
             Counters::default(),
         ),
-        AfterFailure::GiveUp => (
-            JobStatus::Failed,
-            None,
-            Counters {
-                failed: 1,
-                ..Counters::default()
-            },
-        ),
+        AfterFailure::GiveUp => (JobStatus::Failed, None, Counters { failed: 1, ..Counters::default() }),
     };
-    let change = Change {
-        last_error: Some(error.to_owned()),
-        retry_at,
-        ..change(status, attempt)
-    };
-    (
-        Transition::new(expect_held(attempt, owner), change, now).counting(counters),
-        decision,
-    )
+    let change = Change { last_error: Some(error.to_owned()), retry_at, ..change(status, attempt) };
+    (Transition::new(expect_held(attempt, owner), change, now).counting(counters), decision)
 }
 
 /// The worker was told to stop (SIGTERM) during attempt `attempt`: back to QUEUED keeping the
 /// attempt number, so the next worker resumes the same attempt and no retry is consumed.
 pub fn interrupt(attempt: u32, owner: &str, now: DateTime<Utc>) -> Transition {
     let change = Change {
-        last_error: Some(format!(
-            "attempt {attempt} interrupted (worker stopping); it will be resumed"
-        )),
+        last_error: Some(format!("attempt {attempt} interrupted (worker stopping); it will be resumed")),
         ..change(JobStatus::Queued, attempt)
     };
     Transition::new(expect_held(attempt, owner), change, now)
@@ -403,23 +318,15 @@ pub fn interrupt(attempt: u32, owner: &str, now: DateTime<Utc>) -> Transition {
 /// without running. Only a job that never started is rejected; `None` means leave the job as is
 /// (it finished, or it is a running job whose id a bad message reuses).
 pub fn reject(current: Option<&JobState>, reason: &str, now: DateTime<Utc>) -> Option<Transition> {
-    let failed = Change {
-        last_error: Some(reason.to_owned()),
-        ..change(JobStatus::Failed, 0)
-    };
+    let failed = Change { last_error: Some(reason.to_owned()), ..change(JobStatus::Failed, 0) };
     match current {
-        None => Some(
-            Transition::new(Expect::Absent, failed, now).counting(Counters {
-                submitted: 1,
-                failed: 1,
-                ..Counters::default()
-            }),
-        ),
+        None => Some(Transition::new(Expect::Absent, failed, now).counting(Counters {
+            submitted: 1,
+            failed: 1,
+            ..Counters::default()
+        })),
         Some(state) if state.status == JobStatus::Queued && state.attempts == 0 => Some(
-            Transition::new(expect_from(state), failed, now).counting(Counters {
-                failed: 1,
-                ..Counters::default()
-            }),
+            Transition::new(expect_from(state), failed, now).counting(Counters { failed: 1, ..Counters::default() }),
         ),
         Some(_) => None,
     }
@@ -437,40 +344,19 @@ mod tests {
     }
 
     fn me() -> Lease {
-        Lease {
-            owner: "me".into(),
-            until: t(30),
-        }
+        Lease { owner: "me".into(), until: t(30) }
     }
 
     fn other(until: i64) -> Option<Lease> {
-        Some(Lease {
-            owner: "other".into(),
-            until: t(until),
-        })
+        Some(Lease { owner: "other".into(), until: t(until) })
     }
 
-    fn state(
-        status: JobStatus,
-        attempts: u32,
-        lease: Option<Lease>,
-        retry_at: Option<i64>,
-    ) -> JobState {
-        JobState {
-            status,
-            attempts,
-            lease,
-            retry_at: retry_at.map(t),
-        }
+    fn state(status: JobStatus, attempts: u32, lease: Option<Lease>, retry_at: Option<i64>) -> JobState {
+        JobState { status, attempts, lease, retry_at: retry_at.map(t) }
     }
 
     fn counters(submitted: i64, succeeded: i64, failed: i64, retries: i64) -> Counters {
-        Counters {
-            submitted,
-            succeeded,
-            failed,
-            retries,
-        }
+        Counters { submitted, succeeded, failed, retries }
     }
 
     /// (what the store holds, what the worker should do) for a receive at t(0).
@@ -488,77 +374,29 @@ mod tests {
         let none = Counters::default();
         let cases: Vec<(Option<JobState>, Want)> = vec![
             (None, Want::Start(1, Running, counters(1, 0, 0, 0))),
-            (
-                Some(state(Queued, 0, None, None)),
-                Want::Start(1, Running, none),
-            ),
+            (Some(state(Queued, 0, None, None)), Want::Start(1, Running, none)),
             // Interrupted during attempt 2: resumed as attempt 2, not a new re-attempt.
-            (
-                Some(state(Queued, 2, None, None)),
-                Want::Start(2, Running, none),
-            ),
-            (
-                Some(state(RetryWait, 1, None, Some(0))),
-                Want::Start(2, Running, counters(0, 0, 0, 1)),
-            ),
-            (
-                Some(state(RetryWait, 2, None, Some(-5))),
-                Want::Start(3, Running, counters(0, 0, 0, 1)),
-            ),
+            (Some(state(Queued, 2, None, None)), Want::Start(2, Running, none)),
+            (Some(state(RetryWait, 1, None, Some(0))), Want::Start(2, Running, counters(0, 0, 0, 1))),
+            (Some(state(RetryWait, 2, None, Some(-5))), Want::Start(3, Running, counters(0, 0, 0, 1))),
             // Due within the one-second tolerance.
-            (
-                Some(state(RetryWait, 1, None, Some(1))),
-                Want::Start(2, Running, counters(0, 0, 0, 1)),
-            ),
-            (
-                Some(state(RetryWait, 1, None, Some(5))),
-                Want::Skip(Skip::NotDue(t(5))),
-            ),
+            (Some(state(RetryWait, 1, None, Some(1))), Want::Start(2, Running, counters(0, 0, 0, 1))),
+            (Some(state(RetryWait, 1, None, Some(5))), Want::Skip(Skip::NotDue(t(5)))),
             // Policy lowered since: no attempts left.
-            (
-                Some(state(RetryWait, 3, None, Some(0))),
-                Want::GiveUp(counters(0, 0, 1, 0)),
-            ),
-            (
-                Some(state(Running, 1, other(25), None)),
-                Want::Skip(Skip::Held(other(25).unwrap())),
-            ),
+            (Some(state(RetryWait, 3, None, Some(0))), Want::GiveUp(counters(0, 0, 1, 0))),
+            (Some(state(Running, 1, other(25), None)), Want::Skip(Skip::Held(other(25).unwrap()))),
             // Lease about to run out (inside the grace): its worker missed two renewals.
-            (
-                Some(state(Running, 1, other(9), None)),
-                Want::Start(2, Running, counters(0, 0, 0, 1)),
-            ),
-            (
-                Some(state(Running, 2, other(-60), None)),
-                Want::Start(3, Running, counters(0, 0, 0, 1)),
-            ),
-            (
-                Some(state(Running, 3, other(-60), None)),
-                Want::GiveUp(counters(0, 0, 1, 0)),
-            ),
-            (
-                Some(state(Running, 1, None, None)),
-                Want::Start(2, Running, counters(0, 0, 0, 1)),
-            ),
-            (
-                Some(state(Succeeded, 1, None, None)),
-                Want::Skip(Skip::Finished(Succeeded)),
-            ),
-            (
-                Some(state(Failed, 3, None, None)),
-                Want::Skip(Skip::Finished(Failed)),
-            ),
+            (Some(state(Running, 1, other(9), None)), Want::Start(2, Running, counters(0, 0, 0, 1))),
+            (Some(state(Running, 2, other(-60), None)), Want::Start(3, Running, counters(0, 0, 0, 1))),
+            (Some(state(Running, 3, other(-60), None)), Want::GiveUp(counters(0, 0, 1, 0))),
+            (Some(state(Running, 1, None, None)), Want::Start(2, Running, counters(0, 0, 0, 1))),
+            (Some(state(Succeeded, 1, None, None)), Want::Skip(Skip::Finished(Succeeded))),
+            (Some(state(Failed, 3, None, None)), Want::Skip(Skip::Finished(Failed))),
         ];
         for (current, want) in cases {
             let got = on_receive(current.as_ref(), &me(), t(0), GRACE, &policy);
             match (&got, &want) {
-                (
-                    OnReceive::Start {
-                        attempt,
-                        transition,
-                    },
-                    Want::Start(a, status, c),
-                ) => {
+                (OnReceive::Start { attempt, transition }, Want::Start(a, status, c)) => {
                     assert_eq!(
                         (attempt, &transition.change.status, &transition.counters),
                         (a, status, c),
@@ -569,15 +407,7 @@ mod tests {
                     assert!(transition.change.started);
                     match (&current, &transition.expect) {
                         (None, Expect::Absent) => {}
-                        (
-                            Some(s),
-                            Expect::Present {
-                                status,
-                                attempts,
-                                owner: None,
-                                ..
-                            },
-                        ) => {
+                        (Some(s), Expect::Present { status, attempts, owner: None, .. }) => {
                             assert_eq!((status, attempts), (&s.status, &s.attempts))
                         }
                         other => panic!("wrong expectation {other:?}"),
@@ -605,20 +435,9 @@ mod tests {
         };
         assert_eq!(
             transition.expect,
-            Expect::Present {
-                status: JobStatus::Running,
-                attempts: 1,
-                owner: None,
-                lease_expired_before: Some(t(10))
-            }
+            Expect::Present { status: JobStatus::Running, attempts: 1, owner: None, lease_expired_before: Some(t(10)) }
         );
-        assert!(
-            transition
-                .change
-                .last_error
-                .unwrap()
-                .contains("attempt 1 abandoned")
-        );
+        assert!(transition.change.last_error.unwrap().contains("attempt 1 abandoned"));
     }
 
     #[test]
@@ -641,21 +460,14 @@ mod tests {
         for (attempt, status, due, c) in cases {
             let (tr, _) = fail(attempt, "me", "boom", t(0), &policy);
             assert_eq!(tr.expect, held(attempt));
-            assert_eq!(
-                (tr.change.status, tr.change.retry_at, tr.counters),
-                (status, due, c),
-                "attempt {attempt}"
-            );
+            assert_eq!((tr.change.status, tr.change.retry_at, tr.counters), (status, due, c), "attempt {attempt}");
             assert_eq!(tr.change.attempts, attempt);
             assert_eq!(tr.change.last_error.as_deref(), Some("boom"));
             assert_eq!(tr.change.lease, None);
         }
 
         let stop = interrupt(2, "me", t(0));
-        assert_eq!(
-            (stop.expect, stop.change.status, stop.change.attempts),
-            (held(2), JobStatus::Queued, 2)
-        );
+        assert_eq!((stop.expect, stop.change.status, stop.change.attempts), (held(2), JobStatus::Queued, 2));
         assert!(stop.counters.is_zero());
 
         let beat = renew(1, &me(), t(0));
@@ -683,15 +495,9 @@ mod tests {
         };
         let mut now = t(0);
         loop {
-            let lease = Lease {
-                owner: "me".into(),
-                until: now + chrono::Duration::seconds(30),
-            };
+            let lease = Lease { owner: "me".into(), until: now + chrono::Duration::seconds(30) };
             match on_receive(current.as_ref(), &lease, now, GRACE, &policy) {
-                OnReceive::Start {
-                    attempt,
-                    transition,
-                } => {
+                OnReceive::Start { attempt, transition } => {
                     add(transition.counters);
                     let (tr, _) = fail(attempt, "me", "boom", now, &policy);
                     add(tr.counters);
@@ -711,10 +517,7 @@ mod tests {
         use JobStatus::*;
         let cases: Vec<(Option<JobState>, Option<Counters>)> = vec![
             (None, Some(counters(1, 0, 1, 0))),
-            (
-                Some(state(Queued, 0, None, None)),
-                Some(counters(0, 0, 1, 0)),
-            ),
+            (Some(state(Queued, 0, None, None)), Some(counters(0, 0, 1, 0))),
             (Some(state(Queued, 1, None, None)), None),
             (Some(state(Running, 1, other(30), None)), None),
             (Some(state(RetryWait, 1, None, None)), None),

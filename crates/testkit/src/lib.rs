@@ -32,10 +32,7 @@ pub struct Emulator {
 }
 
 fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("workspace root")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
 }
 
 fn bin(var: &str, name: &str) -> PathBuf {
@@ -47,11 +44,7 @@ fn bin(var: &str, name: &str) -> PathBuf {
 
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 impl Emulator {
@@ -86,24 +79,13 @@ impl Emulator {
             .stderr(out)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {kind:?} ({e}); run `make venv` first"));
-        let mut emulator = Emulator {
-            child,
-            kind,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            log,
-        };
+        let mut emulator = Emulator { child, kind, endpoint: format!("http://127.0.0.1:{port}"), log };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = emulator.child.try_wait() {
-                panic!(
-                    "{kind:?} exited with {status}: {}",
-                    std::fs::read_to_string(&emulator.log).unwrap_or_default()
-                );
+                panic!("{kind:?} exited with {status}: {}", std::fs::read_to_string(&emulator.log).unwrap_or_default());
             }
-            assert!(
-                Instant::now() < deadline,
-                "{kind:?} did not listen on port {port} within 30 s"
-            );
+            assert!(Instant::now() < deadline, "{kind:?} did not listen on port {port} within 30 s");
             std::thread::sleep(Duration::from_millis(50));
         }
         emulator
@@ -154,24 +136,13 @@ impl Stack {
         let sdk = emulator.sdk_config();
         let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let resources =
-            provision::ensure(&sdk, &format!("jobs-{suffix}"), &format!("jobs-{suffix}"))
+            provision::ensure(&sdk, &format!("jobs-{suffix}"), &format!("jobs-{suffix}"), &format!("jobs-{suffix}"))
                 .await
                 .unwrap_or_else(|e| panic!("provisioning failed: {e}"));
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let queue = JobQueue::new(
-            sqs.clone(),
-            &resources.queue_url,
-            Some(resources.dlq_url.clone()),
-        );
+        let queue = JobQueue::new(sqs.clone(), &resources.queue_url, Some(resources.dlq_url.clone()));
         let store = JobStore::new(aws_sdk_dynamodb::Client::new(&sdk), &resources.table);
-        Stack {
-            emulator,
-            sdk,
-            resources,
-            queue,
-            store,
-            sqs,
-        }
+        Stack { emulator, sdk, resources, queue, store, sqs }
     }
 
     /// The environment for a worker bound to this stack.
@@ -230,8 +201,6 @@ impl Stack {
             .send()
             .await
             .expect("queue attributes");
-        out.attributes
-            .and_then(|a| a.get(&name).and_then(|v| v.parse().ok()))
-            .unwrap_or(0)
+        out.attributes.and_then(|a| a.get(&name).and_then(|v| v.parse().ok())).unwrap_or(0)
     }
 }

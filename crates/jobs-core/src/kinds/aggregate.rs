@@ -31,10 +31,7 @@ impl JobKind for Aggregate {
 
     fn validate(&self) -> Result<(), String> {
         if !(1..=MAX_RECORDS).contains(&self.records) {
-            return Err(format!(
-                "records must be between 1 and {MAX_RECORDS}, got {}",
-                self.records
-            ));
+            return Err(format!("records must be between 1 and {MAX_RECORDS}, got {}", self.records));
         }
         Ok(())
     }
@@ -125,9 +122,6 @@ mod tests {
         assert!((a.mean - a.sum as f64 / 1000.0).abs() < 1e-9);
         let one = summarize(1, 0);
         let value = (0xE220_A839_7B1D_CDAFu64 % 1_000_000) as u32;
-        assert_eq!(
-            (one.sum, one.min, one.max),
-            (u64::from(value), value, value)
-        );
+        assert_eq!((one.sum, one.min, one.max), (u64::from(value), value, value));
     }
 }

@@ -14,15 +14,11 @@ pub struct Flaky {
 
 impl JobKind for Flaky {
     const NAME: &'static str = "flaky";
-    const DESCRIPTION: &'static str =
-        "Fails its first `failures` attempts (at most 10), then succeeds.";
+    const DESCRIPTION: &'static str = "Fails its first `failures` attempts (at most 10), then succeeds.";
 
     fn validate(&self) -> Result<(), String> {
         if self.failures > MAX_FAILURES {
-            return Err(format!(
-                "failures must be at most {MAX_FAILURES}, got {}",
-                self.failures
-            ));
+            return Err(format!("failures must be at most {MAX_FAILURES}, got {}", self.failures));
         }
         Ok(())
     }
@@ -47,10 +43,7 @@ mod tests {
     #[tokio::test]
     async fn fails_exactly_the_first_n_attempts() {
         let job = Flaky { failures: 2 };
-        let ctx = |attempt| JobContext {
-            job_id: "j".into(),
-            attempt,
-        };
+        let ctx = |attempt| JobContext { job_id: "j".into(), attempt };
         assert!(job.run(&ctx(1)).await.is_err());
         assert!(job.run(&ctx(2)).await.is_err());
         assert_eq!(job.run(&ctx(3)).await.unwrap()["succeededOnAttempt"], 3);

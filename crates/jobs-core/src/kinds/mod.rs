@@ -75,15 +75,8 @@ pub struct KindInfo {
 
 fn parse_payload<K: JobKind>(payload: Value) -> Result<K, SpecError> {
     // An absent payload means "all defaults".
-    let payload = if payload.is_null() {
-        Value::Object(Default::default())
-    } else {
-        payload
-    };
-    let invalid = |reason: String| SpecError::InvalidPayload {
-        kind: K::NAME.to_owned(),
-        reason,
-    };
+    let payload = if payload.is_null() { Value::Object(Default::default()) } else { payload };
+    let invalid = |reason: String| SpecError::InvalidPayload { kind: K::NAME.to_owned(), reason };
     let spec: K = serde_json::from_value(payload).map_err(|e| invalid(e.to_string()))?;
     spec.validate().map_err(invalid)?;
     Ok(spec)
@@ -153,11 +146,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), KINDS.len());
-        assert!(
-            names
-                .iter()
-                .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
-        );
+        assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')));
         assert!(KINDS.iter().any(|k| k.name == DEFAULT_KIND));
     }
 
@@ -172,31 +161,15 @@ mod tests {
             ("sleep", json!({}), Err("missing field `ms`")),
             ("sleep", json!({"ms": -1}), Err("invalid value")),
             ("sleep", json!({"ms": 3_600_001}), Err("at most 3600000")),
-            (
-                "fail",
-                Value::Null,
-                Ok(json!({"message": "job failed on purpose"})),
-            ),
+            ("fail", Value::Null, Ok(json!({"message": "job failed on purpose"}))),
             ("fail", json!({"message": ""}), Err("must not be empty")),
             ("flaky", json!({"failures": 2}), Ok(json!({"failures": 2}))),
             ("flaky", json!({"failures": 11}), Err("at most 10")),
-            (
-                "aggregate",
-                Value::Null,
-                Ok(json!({"records": 100000, "seed": 42})),
-            ),
+            ("aggregate", Value::Null, Ok(json!({"records": 100000, "seed": 42}))),
             ("aggregate", json!({"records": 0}), Err("between 1 and")),
-            (
-                "aggregate",
-                json!({"records": 20_000_000}),
-                Err("between 1 and"),
-            ),
+            ("aggregate", json!({"records": 20_000_000}), Err("between 1 and")),
             ("aggregate", json!("text"), Err("invalid type")),
-            (
-                "nope",
-                json!({}),
-                Err("unknown job kind \"nope\"; known kinds: noop, sleep, fail, flaky, aggregate"),
-            ),
+            ("nope", json!({}), Err("unknown job kind \"nope\"; known kinds: noop, sleep, fail, flaky, aggregate")),
             ("", json!({}), Err("unknown job kind")),
         ];
         for (kind, payload, want) in cases {

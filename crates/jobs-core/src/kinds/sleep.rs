@@ -14,15 +14,11 @@ pub struct Sleep {
 
 impl JobKind for Sleep {
     const NAME: &'static str = "sleep";
-    const DESCRIPTION: &'static str =
-        "Sleeps for `ms` milliseconds (at most 3600000), then succeeds.";
+    const DESCRIPTION: &'static str = "Sleeps for `ms` milliseconds (at most 3600000), then succeeds.";
 
     fn validate(&self) -> Result<(), String> {
         if self.ms > MAX_SLEEP_MS {
-            return Err(format!(
-                "ms must be at most {MAX_SLEEP_MS}, got {}",
-                self.ms
-            ));
+            return Err(format!("ms must be at most {MAX_SLEEP_MS}, got {}", self.ms));
         }
         Ok(())
     }

@@ -1,0 +1,106 @@
+//! Every error is JSON `{"error": {"code": "...", "message": "..."}}` with the right status.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jobs_aws::{BackendError, SchedulerError, StoreError};
+use jobs_core::SpecError;
+use jobs_core::schedule::ScheduleError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable, machine-readable code, e.g. `invalid_payload`.
+    #[schema(example = "invalid_payload")]
+    pub code: String,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn unavailable(err: &BackendError) -> Self {
+        tracing::error!(error = %err, "backend failure");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "backend_unavailable", format!("a backend service failed: {err}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message } };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<SpecError> for ApiError {
+    fn from(e: SpecError) -> Self {
+        let code = match e {
+            SpecError::UnknownKind { .. } => "unknown_kind",
+            SpecError::InvalidPayload { .. } => "invalid_payload",
+        };
+        Self::bad_request(code, e.to_string())
+    }
+}
+
+impl From<ScheduleError> for ApiError {
+    fn from(e: ScheduleError) -> Self {
+        let code = match e {
+            ScheduleError::TimeZone(_) => "invalid_timezone",
+            ScheduleError::Invalid { .. } | ScheduleError::NeverFires(_) => "invalid_schedule",
+        };
+        Self::bad_request(code, e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Backend(b) => Self::unavailable(&b),
+            StoreError::IdempotencyMismatch => Self::new(StatusCode::CONFLICT, "idempotency_key_reused", e.to_string()),
+            StoreError::Conflict => {
+                Self::new(StatusCode::CONFLICT, "conflict", "the job changed concurrently; retry the request")
+            }
+        }
+    }
+}
+
+impl From<SchedulerError> for ApiError {
+    fn from(e: SchedulerError) -> Self {
+        match e {
+            SchedulerError::Conflict(_) => Self::new(StatusCode::CONFLICT, "schedule_exists", e.to_string()),
+            SchedulerError::NotFound(_) => Self::not_found(e.to_string()),
+            SchedulerError::Backend(b) => Self::unavailable(&b),
+        }
+    }
+}
+
+impl From<BackendError> for ApiError {
+    fn from(e: BackendError) -> Self {
+        Self::unavailable(&e)
+    }
+}

@@ -1,0 +1,33 @@
+//! The job API as a library: the router and its state, used by the binary and the tests.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod openapi;
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use jobs_aws::{BackendError, JobQueue, JobStore, Schedules};
+
+pub use app::{AppState, router};
+
+/// Builds the router's state from the configuration.
+pub async fn state(config: &config::Config, sdk: &SdkConfig) -> Result<AppState, BackendError> {
+    let queue = JobQueue::new(aws_sdk_sqs::Client::new(sdk), &config.queue_url, None);
+    let queue_arn = match &config.queue_arn {
+        Some(arn) => arn.clone(),
+        None => queue.arn().await?,
+    };
+    Ok(AppState(Arc::new(app::Inner {
+        store: JobStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+        schedules: Schedules::new(
+            aws_sdk_scheduler::Client::new(sdk),
+            &config.schedule_group,
+            queue_arn,
+            &config.scheduler_role_arn,
+        ),
+        queue,
+        token: config.api_token.clone().filter(|t| !t.is_empty()),
+    })))
+}

@@ -1,0 +1,174 @@
+//! EventBridge Scheduler: schedules in the project's group that send a job message to the queue.
+
+use aws_sdk_scheduler::Client;
+use aws_sdk_scheduler::error::ProvideErrorMetadata;
+use aws_sdk_scheduler::types::{
+    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Target,
+};
+use chrono::{DateTime, Utc};
+
+use crate::error::{BackendError, describe};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("a schedule named {0:?} already exists")]
+    Conflict(String),
+    #[error("no schedule named {0:?}")]
+    NotFound(String),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// A schedule to create.
+#[derive(Debug, Clone)]
+pub struct ScheduleRequest {
+    pub name: String,
+    /// An EventBridge expression: `cron(…)`, `rate(…)` or `at(…)`.
+    pub expression: String,
+    pub timezone: String,
+    /// The message sent at each firing.
+    pub input: String,
+    pub description: String,
+}
+
+/// A stored schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleInfo {
+    pub name: String,
+    pub expression: String,
+    pub timezone: String,
+    pub state: String,
+    pub input: Option<String>,
+    pub target_arn: String,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Schedules {
+    client: Client,
+    group: String,
+    queue_arn: String,
+    role_arn: String,
+}
+
+fn backend<E>(op: &str, err: &E) -> BackendError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    BackendError::new(format!("EventBridge Scheduler {op} failed: {}", describe(err)))
+}
+
+impl Schedules {
+    pub fn new(
+        client: Client,
+        group: impl Into<String>,
+        queue_arn: impl Into<String>,
+        role_arn: impl Into<String>,
+    ) -> Self {
+        Schedules { client, group: group.into(), queue_arn: queue_arn.into(), role_arn: role_arn.into() }
+    }
+
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// Creates an enabled schedule with no flexible time window whose target is the job queue.
+    /// One-time `at()` schedules delete themselves after firing.
+    pub async fn create(&self, req: &ScheduleRequest) -> Result<(), SchedulerError> {
+        let target = Target::builder()
+            .arn(&self.queue_arn)
+            .role_arn(&self.role_arn)
+            .input(&req.input)
+            .build()
+            .expect("target is complete");
+        let window =
+            FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().expect("window is complete");
+        let after =
+            if req.expression.starts_with("at(") { ActionAfterCompletion::Delete } else { ActionAfterCompletion::None };
+        self.client
+            .create_schedule()
+            .name(&req.name)
+            .group_name(&self.group)
+            .schedule_expression(&req.expression)
+            .schedule_expression_timezone(&req.timezone)
+            .flexible_time_window(window)
+            .target(target)
+            .state(ScheduleState::Enabled)
+            .action_after_completion(after)
+            .description(&req.description)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.code() {
+                Some("ConflictException") => SchedulerError::Conflict(req.name.clone()),
+                _ => backend("CreateSchedule", &e).into(),
+            })
+    }
+
+    pub async fn get(&self, name: &str) -> Result<ScheduleInfo, SchedulerError> {
+        let out =
+            self.client.get_schedule().name(name).group_name(&self.group).send().await.map_err(|e| match e.code() {
+                Some("ResourceNotFoundException") => SchedulerError::NotFound(name.to_owned()),
+                _ => backend("GetSchedule", &e).into(),
+            })?;
+        Ok(ScheduleInfo {
+            name: out.name.unwrap_or_else(|| name.to_owned()),
+            expression: out.schedule_expression.unwrap_or_default(),
+            timezone: out.schedule_expression_timezone.unwrap_or_else(|| "UTC".into()),
+            state: out.state.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            input: out.target.as_ref().and_then(|t| t.input.clone()),
+            target_arn: out.target.map(|t| t.arn).unwrap_or_default(),
+            created_at: out.creation_date.and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
+        })
+    }
+
+    /// Every schedule in the group, oldest first (one `GetSchedule` per schedule for the details).
+    pub async fn list(&self) -> Result<Vec<ScheduleInfo>, SchedulerError> {
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .list_schedules()
+                .group_name(&self.group)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| SchedulerError::from(backend("ListSchedules", &e)))?;
+            names.extend(out.schedules.into_iter().filter_map(|s| s.name));
+            token = out.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        let mut found = Vec::with_capacity(names.len());
+        for name in names {
+            match self.get(&name).await {
+                Ok(info) => found.push(info),
+                // Deleted between the list and the get.
+                Err(SchedulerError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        found.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.name.cmp(&b.name)));
+        Ok(found)
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<(), SchedulerError> {
+        self.client.delete_schedule().name(name).group_name(&self.group).send().await.map(|_| ()).map_err(|e| {
+            match e.code() {
+                Some("ResourceNotFoundException") => SchedulerError::NotFound(name.to_owned()),
+                _ => backend("DeleteSchedule", &e).into(),
+            }
+        })
+    }
+}
+
+/// Creates the schedule group if it is missing (local stack and tests).
+pub async fn ensure_group(client: &Client, group: &str) -> Result<(), BackendError> {
+    match client.create_schedule_group().name(group).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ConflictException") => Ok(()),
+        Err(e) => Err(backend("CreateScheduleGroup", &e)),
+    }
+}
