@@ -180,6 +180,13 @@ pub async fn create_job(
             tracing::info!(job_id, "idempotent replay");
             return Ok(Json(JobAccepted { job_id, status }));
         }
+        Submitted::KeyReused => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_reused",
+                "the Idempotency-Key was already used for a different request",
+            ));
+        }
         Submitted::Created => {}
     }
     if let Err(e) = app.queue.send(&message).await {

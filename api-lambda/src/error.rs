@@ -81,7 +81,6 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Backend(b) => Self::unavailable(&b),
-            StoreError::IdempotencyMismatch => Self::new(StatusCode::CONFLICT, "idempotency_key_reused", e.to_string()),
             StoreError::Conflict => {
                 Self::new(StatusCode::CONFLICT, "conflict", "the job changed concurrently; retry the request")
             }

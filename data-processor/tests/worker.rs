@@ -344,3 +344,39 @@ async fn missing_queue_and_bad_settings_fail_clearly() {
     assert_eq!(run.code, 2);
     assert!(run.log.contains("AWS_REGION"), "{}", run.log);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fired_schedule_becomes_one_counted_job() {
+    let stack = Stack::start().await;
+    // moto does not fire schedules; `make test-moto` leaves this test out.
+    assert_eq!(stack.emulator.kind, testkit::Kind::Ministack, "needs an emulator that fires EventBridge schedules");
+    let schedules = jobs_aws::Schedules::new(
+        aws_sdk_scheduler::Client::new(&stack.sdk),
+        &stack.resources.schedule_group,
+        stack.queue.arn().await.unwrap(),
+        testkit::SCHEDULER_ROLE_ARN,
+    );
+    let at = (Utc::now() + chrono::Duration::seconds(1)).format("%Y-%m-%dT%H:%M:%S");
+    schedules
+        .create(&jobs_aws::ScheduleRequest {
+            name: "once".into(),
+            expression: format!("at({at})"),
+            timezone: "UTC".into(),
+            input: JobMessage::schedule_template("noop", &json!({}), "once"),
+            description: "test".into(),
+        })
+        .await
+        .unwrap();
+    // The emulator's scheduler ticks every 10 s.
+    let run = run_worker(&stack, &[("WAIT_TIME_SECS", "20")]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(run.log.contains("job SUCCEEDED"), "{}", run.log);
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 0), "created on first receipt, counted once");
+    let id = run.log.split("\"job_id\":\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_owned();
+    assert!(id.starts_with("sched-"), "{id}: the emulator does not fill in the execution id");
+    let rec = job(&stack, &id).await;
+    assert_eq!(
+        (rec.source.as_deref(), rec.schedule.as_deref(), rec.status),
+        (Some("schedule"), Some("once"), JobStatus::Succeeded)
+    );
+}

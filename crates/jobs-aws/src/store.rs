@@ -25,9 +25,6 @@ pub enum StoreError {
     /// The job is not in the state the transition expects (someone else moved it first).
     #[error("job state changed concurrently (condition failed)")]
     Conflict,
-    /// The idempotency key was used before for a different request.
-    #[error("the Idempotency-Key was already used for a different request")]
-    IdempotencyMismatch,
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -58,6 +55,8 @@ pub enum Submitted {
     Created,
     /// The idempotency key was seen before: this is that job.
     Existing { job_id: String },
+    /// The idempotency key was used before for a different request; nothing was recorded.
+    KeyReused,
 }
 
 /// The counters of the stats item. See `jobs_core::state` for their exact meaning.
@@ -307,7 +306,7 @@ impl JobStore {
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         match (text("jobId"), text("fingerprint")) {
             (Some(job_id), Some(fp)) if fp == idem.fingerprint => Ok(Submitted::Existing { job_id }),
-            (Some(_), Some(_)) => Err(StoreError::IdempotencyMismatch),
+            (Some(_), Some(_)) => Ok(Submitted::KeyReused),
             // Deleted in between (TTL): let the caller retry as new.
             _ => Err(StoreError::Conflict),
         }

@@ -116,15 +116,15 @@ impl JobMessage {
         let mut value: Value = serde_json::from_str(body)
             .map_err(|e| MessageError { job_id: None, reason: format!("message body is not JSON: {e}") })?;
         if value.get("source").and_then(Value::as_str) == Some("schedule") {
-            if let (Some(id), Some(Value::String(job_id))) = (message_id, value.get_mut("jobId")) {
-                if job_id == SCHEDULER_EXECUTION_ID {
-                    *job_id = format!("sched-{id}");
-                }
+            if let (Some(id), Some(Value::String(job_id))) = (message_id, value.get_mut("jobId"))
+                && job_id == SCHEDULER_EXECUTION_ID
+            {
+                *job_id = format!("sched-{id}");
             }
-            if let (Some(at), Some(Value::String(time))) = (received_at, value.get_mut("submittedAt")) {
-                if time == SCHEDULER_SCHEDULED_TIME {
-                    *time = at.to_rfc3339();
-                }
+            if let (Some(at), Some(Value::String(time))) = (received_at, value.get_mut("submittedAt"))
+                && time == SCHEDULER_SCHEDULED_TIME
+            {
+                *time = at.to_rfc3339();
             }
         }
         let job_id = value.get("jobId").and_then(Value::as_str).filter(|id| valid_job_id(id)).map(str::to_owned);

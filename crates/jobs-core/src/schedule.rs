@@ -366,10 +366,10 @@ impl Schedule {
                 times.extend((1..=n as i32).map(|k| (after + every * k).with_timezone(&tz)));
             }
             Plan::At(when) => {
-                if let Some(t) = tz.from_local_datetime(when).earliest() {
-                    if t.with_timezone(&Utc) > after {
-                        times.push(t);
-                    }
+                if let Some(t) = tz.from_local_datetime(when).earliest()
+                    && t.with_timezone(&Utc) > after
+                {
+                    times.push(t);
                 }
             }
             Plan::Cron { pattern, years } => {

@@ -16,6 +16,18 @@ use jobs_aws::provision::{self, Provisioned};
 use jobs_aws::{JobQueue, JobStore};
 
 pub const REGION: &str = "us-east-1";
+/// The role schedules use in tests (emulators do not check it).
+pub const SCHEDULER_ROLE_ARN: &str = "arn:aws:iam::000000000000:role/keda-sqs-jobs-scheduler";
+
+/// A binary of another workspace package, built next to the running test binary
+/// (`cargo nextest run --workspace` and `cargo test --workspace` build them all).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target profile dir");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is not built; run the tests with --workspace", path.display());
+    path
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -151,6 +163,16 @@ impl Stack {
         env.push(("QUEUE_URL", self.resources.queue_url.clone()));
         env.push(("DLQ_URL", self.resources.dlq_url.clone()));
         env.push(("TABLE_NAME", self.resources.table.clone()));
+        env
+    }
+
+    /// The environment for the API bound to this stack.
+    pub fn api_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.emulator.env();
+        env.push(("QUEUE_URL", self.resources.queue_url.clone()));
+        env.push(("TABLE_NAME", self.resources.table.clone()));
+        env.push(("SCHEDULE_GROUP", self.resources.schedule_group.clone()));
+        env.push(("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE_ARN.into()));
         env
     }
 

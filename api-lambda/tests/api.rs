@@ -1,0 +1,407 @@
+//! The API binary served locally, tested over HTTP against a real emulator.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_sdk_scheduler::types::FlexibleTimeWindowMode;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use testkit::{Stack, free_port};
+use tokio::process::{Child, Command};
+
+struct Api {
+    _child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+async fn start_api(stack: &Stack, extra: &[(&str, &str)]) -> Api {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_api-lambda"))
+        .env_clear()
+        .envs(stack.api_env())
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOG_FORMAT", "text")
+        .envs(extra.iter().copied())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn api");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "API did not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Api { _child: child, base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() }
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, value)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body.to_string()), &[]).await
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None, &[]).await
+    }
+}
+
+async fn queue_bodies(stack: &Stack) -> Vec<Value> {
+    let out = stack
+        .sqs
+        .receive_message()
+        .queue_url(&stack.resources.queue_url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    out.messages.unwrap_or_default().iter().map(|m| serde_json::from_str(m.body().unwrap()).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_jobs_enqueues_and_get_job_reads_it() {
+    let stack = Stack::start().await;
+    let api = start_api(&stack, &[]).await;
+
+    // No body at all: the default kind, as `curl -X POST /jobs` in the original design.
+    let (status, body) = api.call(Method::POST, "/jobs", None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "QUEUED");
+    let id = body["jobId"].as_str().unwrap().to_owned();
+
+    let (status, job) = api.get(&format!("/jobs/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    assert_eq!(
+        (job["status"].as_str(), job["job"].as_str(), job["attempts"].as_u64()),
+        (Some("QUEUED"), Some("aggregate"), Some(0))
+    );
+    assert_eq!(job["payload"], json!({"records": 100000, "seed": 42}));
+    assert_eq!(job["source"], "api");
+
+    let (status, body) = api.post("/jobs", json!({"job": "sleep", "payload": {"ms": 5}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let messages = queue_bodies(&stack).await;
+    assert_eq!(messages.len(), 2);
+    assert!(messages.iter().any(|m| m["jobId"] == id.as_str() && m["job"] == "aggregate"));
+    assert!(messages.iter().any(|m| m["job"] == "sleep" && m["payload"] == json!({"ms": 5})));
+
+    let (status, stats) = api.get("/jobs/stats").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stats["submitted"], 2);
+    assert_eq!(
+        (stats["succeedJob"].as_u64(), stats["failedJob"].as_u64(), stats["jobRetry"].as_u64()),
+        (Some(0), Some(0), Some(0))
+    );
+    assert_eq!(stats["queued"].as_u64().unwrap() + stats["inFlight"].as_u64().unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_get_a_json_4xx_and_change_nothing() {
+    let stack = Stack::start().await;
+    let api = start_api(&stack, &[]).await;
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let long_message = json!({"job": "fail", "payload": {"message": "x".repeat(300_000)}}).to_string();
+    /// (method, path, body, headers, expected status, expected error code)
+    type Case<'a> = (Method, &'a str, Option<String>, Vec<(&'a str, &'a str)>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
+        (Method::POST, "/jobs", Some("not json".into()), vec![], StatusCode::BAD_REQUEST, "invalid_json"),
+        (
+            Method::POST,
+            "/jobs",
+            Some(r#"{"job":"sleep","extra":1}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (Method::POST, "/jobs", Some(r#"{"job":"teleport"}"#.into()), vec![], StatusCode::BAD_REQUEST, "unknown_kind"),
+        (
+            Method::POST,
+            "/jobs",
+            Some(r#"{"job":"sleep","payload":{"ms":-1}}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+        (Method::POST, "/jobs", Some(r#"{"job":"sleep"}"#.into()), vec![], StatusCode::BAD_REQUEST, "invalid_payload"),
+        (Method::POST, "/jobs", Some(long_message), vec![], StatusCode::BAD_REQUEST, "invalid_payload"),
+        (Method::POST, "/jobs", Some(huge), vec![], StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        (
+            Method::POST,
+            "/jobs",
+            None,
+            vec![("Idempotency-Key", "bad key")],
+            StatusCode::BAD_REQUEST,
+            "invalid_idempotency_key",
+        ),
+        (Method::GET, "/jobs/0193a0c0-7e1f-7000-8000-000000000000", None, vec![], StatusCode::NOT_FOUND, "not_found"),
+        (Method::GET, "/jobs/bad%20id", None, vec![], StatusCode::BAD_REQUEST, "invalid_job_id"),
+        (Method::DELETE, "/jobs", None, vec![], StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        (Method::PUT, "/jobs/stats", None, vec![], StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        (Method::GET, "/jobs/schedule", None, vec![], StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        (Method::GET, "/nothing/here", None, vec![], StatusCode::NOT_FOUND, "not_found"),
+        (Method::POST, "/jobs/schedule", Some("{}".into()), vec![], StatusCode::BAD_REQUEST, "invalid_json"),
+        (
+            Method::POST,
+            "/jobs/schedule",
+            Some(r#"{"cron":"0 0 1 * MON"}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_schedule",
+        ),
+        (
+            Method::POST,
+            "/jobs/schedule",
+            Some(r#"{"cron":"61 * * * *"}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_schedule",
+        ),
+        (
+            Method::POST,
+            "/jobs/schedule",
+            Some(r#"{"cron":"0 0 31 2 *"}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_schedule",
+        ),
+        (
+            Method::POST,
+            "/jobs/schedule",
+            Some(r#"{"cron":"cron(0 7 * * MON *)"}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_schedule",
+        ),
+        (
+            Method::POST,
+            "/jobs/schedule",
+            Some(r#"{"cron":"0 7 * * MON","timezone":"Mars/Olympus"}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_timezone",
+        ),
+        (
+            Method::POST,
+            "/jobs/schedule",
+            Some(r#"{"cron":"0 7 * * MON","job":"teleport"}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "unknown_kind",
+        ),
+        (
+            Method::POST,
+            "/jobs/schedule",
+            Some(r#"{"cron":"0 7 * * MON","name":"bad name"}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_name",
+        ),
+        (Method::GET, "/jobs/schedules/nope", None, vec![], StatusCode::NOT_FOUND, "not_found"),
+        (Method::DELETE, "/jobs/schedules/nope", None, vec![], StatusCode::NOT_FOUND, "not_found"),
+    ];
+    for (method, path, body, headers, want_status, want_code) in cases {
+        let (status, value) = api.call(method.clone(), path, body, &headers).await;
+        assert_eq!(status, want_status, "{method} {path}: {value}");
+        assert_eq!(value["error"]["code"], want_code, "{method} {path}: {value}");
+        assert!(!value["error"]["message"].as_str().unwrap_or_default().is_empty(), "{method} {path}: {value}");
+    }
+    // Nothing was recorded, enqueued or scheduled.
+    let (_, stats) = api.get("/jobs/stats").await;
+    assert_eq!(stats["submitted"], 0, "{stats}");
+    assert!(queue_bodies(&stack).await.is_empty());
+    let (_, list) = api.get("/jobs/schedules").await;
+    assert_eq!(list["schedules"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idempotency_key_returns_the_same_job() {
+    let stack = Stack::start().await;
+    let api = start_api(&stack, &[]).await;
+    let body = json!({"job": "noop"}).to_string();
+    let key = [("Idempotency-Key", "order-42")];
+    let (s1, first) = api.call(Method::POST, "/jobs", Some(body.clone()), &key).await;
+    let (s2, second) = api.call(Method::POST, "/jobs", Some(body.clone()), &key).await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(first["jobId"], second["jobId"]);
+    assert_eq!(queue_bodies(&stack).await.len(), 1, "the replay enqueued nothing");
+
+    let other = json!({"job": "sleep", "payload": {"ms": 1}}).to_string();
+    let (status, err) = api.call(Method::POST, "/jobs", Some(other), &key).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(err["error"]["code"], "idempotency_key_reused");
+
+    let (status, third) = api.call(Method::POST, "/jobs", Some(body), &[("Idempotency-Key", "order-43")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(third["jobId"], first["jobId"]);
+    let (_, stats) = api.get("/jobs/stats").await;
+    assert_eq!(stats["submitted"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schedules_are_created_listed_read_and_deleted() {
+    let stack = Stack::start().await;
+    let api = start_api(&stack, &[]).await;
+    let request = json!({"cron": "0 7 * * MON", "timezone": "Europe/Berlin", "name": "weekly-report", "job": "sleep", "payload": {"ms": 10}});
+    let (status, created) = api.post("/jobs/schedule", request.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["expression"], "cron(0 7 ? * MON *)");
+    assert_eq!(created["timezone"], "Europe/Berlin");
+    let times = created["nextFireTimes"].as_array().unwrap();
+    assert_eq!(times.len(), 5);
+    for t in times {
+        let t = chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap()).unwrap();
+        assert_eq!((t.format("%a %H:%M").to_string()), "Mon 07:00", "{t}");
+    }
+
+    // Exactly what EventBridge Scheduler holds.
+    let scheduler = aws_sdk_scheduler::Client::new(&stack.sdk);
+    let stored = scheduler
+        .get_schedule()
+        .name("weekly-report")
+        .group_name(&stack.resources.schedule_group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.schedule_expression(), Some("cron(0 7 ? * MON *)"));
+    assert_eq!(stored.schedule_expression_timezone(), Some("Europe/Berlin"));
+    assert_eq!(stored.flexible_time_window().unwrap().mode(), &FlexibleTimeWindowMode::Off);
+    let target = stored.target().unwrap();
+    assert_eq!(target.arn(), stack.queue.arn().await.unwrap());
+    assert_eq!(target.role_arn(), testkit::SCHEDULER_ROLE_ARN);
+    let input: Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(input["jobId"], "<aws.scheduler.execution-id>", "each firing gets its own id");
+    assert_eq!(
+        (input["job"].as_str(), input["source"].as_str(), input["schedule"].as_str()),
+        (Some("sleep"), Some("schedule"), Some("weekly-report"))
+    );
+
+    let (status, err) = api.post("/jobs/schedule", request).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("schedule_exists")));
+
+    let (status, _) = api.post("/jobs/schedule", json!({"cron": "rate(5 minutes)", "name": "every-5"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, list) = api.get("/jobs/schedules").await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = list["schedules"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["weekly-report", "every-5"]);
+
+    let (status, one) = api.get("/jobs/schedules/weekly-report").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (one["expression"].as_str(), one["job"].as_str(), one["payload"].clone()),
+        (Some("cron(0 7 ? * MON *)"), Some("sleep"), json!({"ms": 10}))
+    );
+    assert_eq!(one["nextFireTimes"], created["nextFireTimes"]);
+
+    let (status, _) = api.call(Method::DELETE, "/jobs/schedules/weekly-report", None, &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = api.get("/jobs/schedules/weekly-report").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api.call(Method::DELETE, "/jobs/schedules/weekly-report", None, &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_count_jobs_after_the_worker_ran_them() {
+    let stack = Stack::start().await;
+    let api = start_api(&stack, &[]).await;
+    for body in [json!({"job": "noop"}), json!({"job": "flaky", "payload": {"failures": 1}}), json!({"job": "fail"})] {
+        let (status, _) = api.post("/jobs", body).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // Drain until every job ended (retries come back after 2 s and 4 s).
+    let status = Command::new(testkit::workspace_binary("data-processor"))
+        .env_clear()
+        .envs(stack.worker_env())
+        .env("DRAIN", "true")
+        .env("WAIT_TIME_SECS", "6")
+        .env("LOG_FORMAT", "text")
+        .status()
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "some attempts failed");
+    let (_, stats) = api.get("/jobs/stats").await;
+    assert_eq!(
+        stats,
+        json!({"succeedJob": 2, "failedJob": 1, "jobRetry": 3, "submitted": 3, "queued": 0, "inFlight": 0})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backend_failures_are_503_and_change_nothing() {
+    let stack = Stack::start().await;
+    // The table is missing: nothing is recorded or sent.
+    let api = start_api(&stack, &[("TABLE_NAME", "no-such-table")]).await;
+    let (status, err) = api.post("/jobs", json!({"job": "noop"})).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("backend_unavailable")));
+    assert!(err["error"]["message"].as_str().unwrap().contains("does not exist"), "{err}");
+    let (status, _) = api.get("/jobs/stats").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(queue_bodies(&stack).await.is_empty());
+
+    // The queue is missing: the job record is taken back.
+    let arn = stack.queue.arn().await.unwrap();
+    let missing = format!("{}/000000000000/no-such-queue", stack.emulator.endpoint);
+    let api = start_api(&stack, &[("QUEUE_URL", &missing), ("QUEUE_ARN", &arn)]).await;
+    let (status, err) = api.call(Method::POST, "/jobs", None, &[("Idempotency-Key", "k1")]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{err}");
+    assert_eq!(stack.store.stats().await.unwrap().submitted, 0, "submitted taken back");
+    // The key was released too: a retry against a healthy API creates the job.
+    let api = start_api(&stack, &[]).await;
+    let (status, _) = api.call(Method::POST, "/jobs", None, &[("Idempotency-Key", "k1")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stack.store.stats().await.unwrap().submitted, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bearer_token_guards_every_route_but_the_openapi_document() {
+    let stack = Stack::start().await;
+    let api = start_api(&stack, &[("API_TOKEN", "s3cret")]).await;
+    let (status, err) = api.get("/jobs/stats").await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+    let (status, _) = api.call(Method::GET, "/jobs/stats", None, &[("Authorization", "Bearer wrong")]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = api.call(Method::POST, "/jobs", None, &[("Authorization", "Bearer s3cret")]).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, doc) = api.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/jobs", "post"),
+        ("/jobs/{id}", "get"),
+        ("/jobs/stats", "get"),
+        ("/jobs/schedule", "post"),
+        ("/jobs/schedules", "get"),
+        ("/jobs/schedules/{name}", "get"),
+        ("/jobs/schedules/{name}", "delete"),
+    ] {
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing");
+    }
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(paths["/jobs"]["post"]["responses"]["413"].is_object());
+}
