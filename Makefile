@@ -49,6 +49,12 @@ else
 	EMULATOR=moto cargo test -p data-processor --locked --no-fail-fast --test worker -- --skip fired_schedule
 endif
 
+.PHONY: up
+up: ## Run the whole system locally (the local stack is not built yet: see README)
+	@echo "make up: the one-command local stack (emulator + API + local ScaledJob controller) is not built yet." >&2
+	@echo "Until it lands, run the parts by hand as the README's 'Running the parts by hand' section shows." >&2
+	@exit 1
+
 .PHONY: clean
 clean: ## Remove the virtualenv (the shared Cargo target dir is kept)
 	rm -rf $(VENV)
