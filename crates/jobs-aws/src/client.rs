@@ -8,10 +8,6 @@ use crate::error::BackendError;
 /// Loads the shared SDK configuration. Fails clearly when no region is configured, instead of
 /// letting the SDK probe instance metadata.
 pub async fn load() -> Result<SdkConfig, BackendError> {
-    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-        // Profiles may still name a region; the check below is the real one.
-        tracing::debug!("AWS_REGION is not set; looking for a region in the profile");
-    }
     let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
     if config.region().is_none() {
         return Err(BackendError::new("no AWS region configured: set AWS_REGION (e.g. us-east-1)"));
