@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, SecondsFormat, Utc};
 use jobs_core::state::{Counters, Expect, Transition};
@@ -192,7 +193,7 @@ impl JobStore {
         n(now.timestamp() + self.retention.as_secs() as i64)
     }
 
-    fn backend<E, R>(&self, op: &str, err: aws_sdk_dynamodb::error::SdkError<E, R>) -> BackendError
+    fn backend<E, R>(&self, op: &str, err: SdkError<E, R>) -> BackendError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
@@ -203,18 +204,35 @@ impl JobStore {
         BackendError::new(format!("DynamoDB {op} on table {:?} failed: {}", self.table, describe(&err)))
     }
 
-    /// Reads a job (strongly consistent). `None` if there is no such job.
-    pub async fn get(&self, job_id: &str) -> Result<Option<JobRecord>, StoreError> {
+    /// One strongly consistent read of the item with key `pk`.
+    async fn read_item(&self, pk: String) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key(TABLE_KEY, s(job_key(job_id)))
+            .key(TABLE_KEY, s(pk))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| self.backend("GetItem", e))?;
-        match out.item {
+        Ok(out.item)
+    }
+
+    /// The store's error for a failed `TransactWriteItems`: `Conflict` when a condition failed.
+    fn transact_error<R>(&self, err: SdkError<TransactWriteItemsError, R>) -> StoreError
+    where
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        if failed_conditions(&err).contains(&true) {
+            StoreError::Conflict
+        } else {
+            self.backend("TransactWriteItems", err).into()
+        }
+    }
+
+    /// Reads a job (strongly consistent). `None` if there is no such job.
+    pub async fn get(&self, job_id: &str) -> Result<Option<JobRecord>, StoreError> {
+        match self.read_item(job_key(job_id)).await? {
             None => Ok(None),
             Some(item) => Ok(Some(parse_record(job_id, &item).map_err(BackendError::new)?)),
         }
@@ -222,16 +240,7 @@ impl JobStore {
 
     /// Reads the counters (one strongly consistent read, whatever the number of jobs).
     pub async fn stats(&self) -> Result<Stats, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(STATS_KEY))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.backend("GetItem", e))?;
-        let item = out.item.unwrap_or_default();
+        let item = self.read_item(STATS_KEY.to_owned()).await?.unwrap_or_default();
         let count = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(Stats {
             submitted: count("submitted"),
@@ -275,34 +284,16 @@ impl JobStore {
         }
         match request.send().await {
             Ok(_) => Ok(Submitted::Created),
-            Err(err) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let failed: Vec<bool> = match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                        c.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect()
-                    }
-                    _ => return Err(self.backend("TransactWriteItems", err).into()),
-                };
-                match (idempotency, failed.get(2).copied().unwrap_or(false)) {
-                    (Some(idem), true) => self.replay(idem).await,
-                    _ if failed.iter().any(|f| *f) => Err(StoreError::Conflict),
-                    _ => Err(self.backend("TransactWriteItems", err).into()),
-                }
-            }
+            Err(err) => match idempotency {
+                // The key's put is the third item: its condition failing means "seen before".
+                Some(idem) if failed_conditions(&err).get(2) == Some(&true) => self.replay(idem).await,
+                _ => Err(self.transact_error(err)),
+            },
         }
     }
 
     async fn replay(&self, idem: &Idempotency) -> Result<Submitted, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(idempotency_key(&idem.key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.backend("GetItem", e))?;
-        let item = out.item.unwrap_or_default();
+        let item = self.read_item(idempotency_key(&idem.key)).await?.unwrap_or_default();
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         match (text("jobId"), text("fingerprint")) {
             (Some(job_id), Some(fp)) if fp == idem.fingerprint => Ok(Submitted::Existing { job_id }),
@@ -340,12 +331,7 @@ impl JobStore {
                 .expect("delete is complete");
             request = request.transact_items(TransactWriteItem::builder().delete(idem).build());
         }
-        request.send().await.map(|_| ()).map_err(|e| match e.as_service_error() {
-            Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(_)) => {
-                StoreError::Conflict
-            }
-            _ => self.backend("TransactWriteItems", e).into(),
-        })
+        request.send().await.map(|_| ()).map_err(|e| self.transact_error(e))
     }
 
     /// Applies a transition to job `job_id` atomically with its counter deltas. `origin` supplies
@@ -365,18 +351,14 @@ impl JobStore {
             }
         };
         let stats_item = TransactWriteItem::builder().update(self.stats_update(&tr.counters)).build();
-        match self.client.transact_write_items().transact_items(job_item).transact_items(stats_item).send().await {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let conflict = matches!(
-                    err.as_service_error(),
-                    Some(TransactWriteItemsError::TransactionCanceledException(c))
-                        if c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
-                );
-                if conflict { Err(StoreError::Conflict) } else { Err(self.backend("TransactWriteItems", err).into()) }
-            }
-        }
+        self.client
+            .transact_write_items()
+            .transact_items(job_item)
+            .transact_items(stats_item)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.transact_error(e))
     }
 
     async fn write_single(&self, write: JobWrite) -> Result<(), StoreError> {
@@ -543,6 +525,17 @@ impl JobStore {
             .set_expression_attribute_values(Some(values))
             .build()
             .expect("update is complete")
+    }
+}
+
+/// For a cancelled transaction, whether each item's condition failed (in request order); empty for
+/// any other error.
+fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Vec<bool> {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+            c.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect()
+        }
+        _ => Vec::new(),
     }
 }
 
