@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(crate::openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(reject_declared_oversize))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state)
 }
@@ -74,6 +75,24 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
     response
 }
 
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("request body over {MAX_REQUEST_BYTES} bytes"),
+    )
+}
+
+/// Refuses a request whose declared `Content-Length` is over the limit before reading its body.
+/// Bodies without a length (chunked) are cut off by `DefaultBodyLimit` while being read.
+async fn reject_declared_oversize(request: Request, next: Next) -> Response {
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_REQUEST_BYTES as u64) {
+        return too_large().into_response();
+    }
+    next.run(request).await
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("no such route; see GET /openapi.json")
 }
@@ -84,11 +103,7 @@ async fn method_not_allowed() -> ApiError {
 
 fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("request body over {MAX_REQUEST_BYTES} bytes"),
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         _ => ApiError::bad_request("invalid_body", e.body_text()),
     })
 }
