@@ -7,6 +7,15 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/keda-sqs-jobs/target
 export CARGO_TERM_COLOR ?= never
 VENV := .venv
 PY := $(VENV)/bin/python
+LINT_VENV := .venv-lint
+INFRA := infra-cdk8s
+# Container tooling (make image / test-image): podman reads the project's containers.conf.
+export CONTAINERS_CONF ?= $(CURDIR)/tools/container/containers.conf
+IMAGE ?= localhost/keda-sqs-jobs/data-processor:dev
+# CDK/cdk8s offline and quiet.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK8S_CHECK_UPGRADE := false
+CDK := cd $(INFRA) && npx --no-install cdk --no-notices
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
 
 .PHONY: help
@@ -21,6 +30,38 @@ $(VENV)/.installed: tools/requirements.txt
 .PHONY: venv
 venv: $(VENV)/.installed ## Install the pinned emulators (ministack, moto) into .venv
 
+$(LINT_VENV)/.installed: tools/requirements-lint.txt
+	python3 -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-lint.txt
+	touch $@
+
+.PHONY: venv-lint
+venv-lint: $(LINT_VENV)/.installed ## Install the pinned linters/validators (hadolint, cfn-lint, checkov, ...) into .venv-lint
+
+$(INFRA)/node_modules/.installed: $(INFRA)/package-lock.json
+	cd $(INFRA) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: infra-build
+infra-build: $(INFRA)/node_modules/.installed ## Generate the CRD constructs (from ../shared/crds) and compile the CDK/cdk8s app (tsc)
+	cd $(INFRA) && npm run --silent build
+
+.PHONY: manifests
+manifests: infra-build ## Regenerate keda/ and karpenter/ from the cdk8s charts (commit the result)
+	node $(INFRA)/dist/bin/k8s.js
+
+.PHONY: package
+package: ## Build the api-lambda zip (bootstrap at the root) into dist/api-lambda.zip
+	tools/package-lambda.sh
+
+.PHONY: image
+image: venv-lint ## Build the data-processor image (docker or podman; IMAGE=name:tag)
+	IMAGE=$(IMAGE) tools/container/image.sh >/dev/null
+
+.PHONY: synth
+synth: infra-build package ## cdk synth the three stacks into infra-cdk8s/cdk.out
+	$(CDK) synth -q
+
 .PHONY: build
 build: ## Build every crate (debug)
 	cargo build --workspace --locked
@@ -31,7 +72,7 @@ lint: ## rustfmt and clippy (warnings are errors)
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 .PHONY: test
-test: venv lint test-rust test-moto ## Everything CI runs: lint, unit + integration tests on ministack and on moto
+test: venv lint test-rust test-moto test-infra test-image ## Everything CI runs: lint, tests on ministack and moto, infra checks, the image
 
 .PHONY: test-rust
 test-rust: venv ## Unit tests and integration tests against ministack
@@ -49,6 +90,24 @@ else
 	EMULATOR=moto cargo test -p data-processor --locked --no-fail-fast --test worker -- --skip fired_schedule
 endif
 
+.PHONY: test-infra
+test-infra: venv-lint synth ## CDK assertion tests, cfn-lint, checkov, manifest drift and CRD/schema validation
+	cd $(INFRA) && node --test dist/test/
+	cd $(INFRA) && ../$(LINT_VENV)/bin/cfn-lint cdk.out/*.template.json
+	$(LINT_VENV)/bin/checkov --skip-download --quiet --compact -o cli --framework cloudformation -d $(INFRA)/cdk.out
+	$(LINT_VENV)/bin/checkov --skip-download --quiet --compact -o cli --framework kubernetes -d keda -d karpenter
+	@tmp=$$(mktemp -d) && node $(INFRA)/dist/bin/k8s.js --out $$tmp 2>/dev/null \
+	  && diff -r keda $$tmp/keda && diff -r karpenter $$tmp/karpenter && rm -rf $$tmp \
+	  && echo "manifests: keda/ and karpenter/ match the charts" \
+	  || { echo "manifests: keda/ or karpenter/ differ from the charts: run 'make manifests' and commit" >&2; exit 1; }
+	$(LINT_VENV)/bin/yamllint -s keda karpenter
+	$(LINT_VENV)/bin/python $(INFRA)/scripts/validate-manifests.py keda karpenter
+
+.PHONY: test-image
+test-image: image ## Run the built image against the emulator: one job end to end, non-root, read-only root
+	CONTAINER_ENGINE=$$(tools/container/engine.sh) IMAGE=$(IMAGE) \
+	  cargo test -p data-processor --locked --test image -- --ignored --nocapture
+
 .PHONY: up
 up: ## Run the whole system locally (the local stack is not built yet: see README)
 	@echo "make up: the one-command local stack (emulator + API + local ScaledJob controller) is not built yet." >&2
@@ -56,5 +115,5 @@ up: ## Run the whole system locally (the local stack is not built yet: see READM
 	@exit 1
 
 .PHONY: clean
-clean: ## Remove the virtualenv (the shared Cargo target dir is kept)
-	rm -rf $(VENV)
+clean: ## Remove the virtualenvs, node_modules and build outputs (the shared Cargo target dir is kept)
+	rm -rf $(VENV) $(LINT_VENV) dist $(INFRA)/node_modules $(INFRA)/dist $(INFRA)/imports $(INFRA)/cdk.out

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
 use jobs_aws::{JobRecord, Stats};
-use jobs_core::state;
 use jobs_core::{JobMessage, JobStatus};
 use serde_json::{Value, json};
 use testkit::Stack;
@@ -46,12 +45,8 @@ async fn run_worker(stack: &Stack, extra: &[(&str, &str)]) -> Run {
     finish(worker(stack, extra).spawn().expect("spawn worker")).await
 }
 
-/// What the API does: record the job QUEUED (+submitted), then send the message.
 async fn submit(stack: &Stack, kind: &str, payload: Value) -> JobMessage {
-    let msg = JobMessage::new_api(kind, payload, Utc::now());
-    stack.store.apply(&msg.job_id, Some(&msg), &state::submit(Utc::now())).await.expect("record job");
-    stack.queue.send(&msg.to_body()).await.expect("send job");
-    msg
+    stack.submit(kind, payload).await
 }
 
 async fn job(stack: &Stack, id: &str) -> JobRecord {

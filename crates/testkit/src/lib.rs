@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::Utc;
 use jobs_aws::provision::{self, Provisioned};
 use jobs_aws::{JobQueue, JobStore};
+use jobs_core::{JobMessage, state};
 
 pub const REGION: &str = "us-east-1";
 /// The role schedules use in tests (emulators do not check it).
@@ -155,6 +157,14 @@ impl Stack {
         let queue = JobQueue::new(sqs.clone(), &resources.queue_url, Some(resources.dlq_url.clone()));
         let store = JobStore::new(aws_sdk_dynamodb::Client::new(&sdk), &resources.table);
         Stack { emulator, sdk, resources, queue, store, sqs }
+    }
+
+    /// What the API does: record the job QUEUED (+submitted), then send its message.
+    pub async fn submit(&self, kind: &str, payload: serde_json::Value) -> JobMessage {
+        let msg = JobMessage::new_api(kind, payload, Utc::now());
+        self.store.apply(&msg.job_id, Some(&msg), &state::submit(Utc::now())).await.expect("record job");
+        self.queue.send(&msg.to_body()).await.expect("send job");
+        msg
     }
 
     /// The environment for a worker bound to this stack.

@@ -1,0 +1,146 @@
+// keda/: the worker's namespace, ServiceAccount, KEDA TriggerAuthentication and ScaledJob.
+import { ApiObject, Chart, ChartProps } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-32';
+import { Construct } from 'constructs';
+import {
+  ScaledJob,
+  ScaledJobSpecJobTargetRefTemplateSpecContainersResourcesLimits as Limits,
+  ScaledJobSpecJobTargetRefTemplateSpecContainersResourcesRequests as Requests,
+  ScaledJobSpecScalingStrategyStrategy,
+} from '../../imports/keda-scaledjob-keda.sh';
+import {
+  TriggerAuthentication,
+  TriggerAuthenticationSpecPodIdentityIdentityOwner,
+  TriggerAuthenticationSpecPodIdentityProvider,
+} from '../../imports/keda-triggerauthentication-keda.sh';
+import { JobsConfig, QUEUE, WORKER } from '../config';
+
+export const SCALED_JOB_NAME = 'data-processor';
+export const TRIGGER_AUTH_NAME = 'keda-aws-sqs';
+
+export class JobsChart extends Chart {
+  readonly objects: ApiObject[];
+
+  constructor(scope: Construct, id: string, cfg: JobsConfig, props: ChartProps = {}) {
+    super(scope, id, { ...props, disableResourceNameHashes: true });
+    const labels = { 'app.kubernetes.io/name': 'data-processor', 'app.kubernetes.io/part-of': cfg.appName };
+
+    const namespace = new k8s.KubeNamespace(this, 'namespace', {
+      metadata: {
+        name: cfg.namespace,
+        labels: {
+          ...labels,
+          // Job pods must satisfy the "restricted" Pod Security Standard.
+          'pod-security.kubernetes.io/enforce': 'restricted',
+          'pod-security.kubernetes.io/enforce-version': 'latest',
+        },
+      },
+    });
+
+    // Credentials come from an EKS Pod Identity association (JobsCluster stack) on this account:
+    // no annotation and no static keys. The Pod Identity webhook mounts its own projected token, so
+    // the Kubernetes API token is not mounted.
+    const serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
+      metadata: { name: cfg.workerServiceAccount, namespace: cfg.namespace, labels },
+      automountServiceAccountToken: false,
+    });
+
+    // KEDA's operator reads the queue depth with its own Pod Identity (sqs:GetQueueAttributes only).
+    const auth = new TriggerAuthentication(this, 'trigger-auth', {
+      metadata: { name: TRIGGER_AUTH_NAME, namespace: cfg.namespace, labels },
+      spec: {
+        podIdentity: {
+          provider: TriggerAuthenticationSpecPodIdentityProvider.AWS,
+          identityOwner: TriggerAuthenticationSpecPodIdentityIdentityOwner.KEDA,
+        },
+      },
+    });
+
+    const scaledJob = new ScaledJob(this, 'scaled-job', {
+      metadata: { name: SCALED_JOB_NAME, namespace: cfg.namespace, labels },
+      spec: {
+        pollingInterval: 10,
+        minReplicaCount: 0,
+        maxReplicaCount: cfg.maxJobs,
+        successfulJobsHistoryLimit: 10,
+        failedJobsHistoryLimit: 20,
+        scalingStrategy: {
+          // accurate: one Job per visible message, minus Jobs not yet running. pendingPodConditions
+          // (KEDA >= 2.19) counts a Job as pending until its pod is scheduled and Ready, so slow
+          // spot nodes do not cause duplicate Jobs for the same message.
+          strategy: ScaledJobSpecScalingStrategyStrategy.ACCURATE,
+          pendingPodConditions: ['PodScheduled', 'Ready'],
+        },
+        triggers: [
+          {
+            type: 'aws-sqs-queue',
+            authenticationRef: { name: TRIGGER_AUTH_NAME },
+            metadata: {
+              queueURL: cfg.queueUrl,
+              awsRegion: cfg.region,
+              queueLength: '1',
+              activationQueueLength: '0',
+              // Messages being worked on (or waiting out a retry delay) already have a Job.
+              scaleOnInFlight: 'false',
+              scaleOnDelayed: 'false',
+            },
+          },
+        ],
+        jobTargetRef: {
+          // SQS owns retries (visibility timeout + attempt counter in DynamoDB): never re-run a pod.
+          backoffLimit: 0,
+          activeDeadlineSeconds: WORKER.activeDeadlineSecs,
+          template: {
+            metadata: {
+              labels,
+              annotations: { 'karpenter.sh/do-not-disrupt': 'true' },
+            },
+            spec: {
+              serviceAccountName: cfg.workerServiceAccount,
+              automountServiceAccountToken: false,
+              restartPolicy: 'Never',
+              terminationGracePeriodSeconds: WORKER.terminationGracePeriodSecs,
+              nodeSelector: { [cfg.nodeLabelKey]: cfg.nodeLabelValue, 'kubernetes.io/arch': cfg.workerArchitecture },
+              tolerations: [{ key: cfg.nodeLabelKey, operator: 'Equal', value: cfg.nodeLabelValue, effect: 'NoSchedule' }],
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: 65532,
+                runAsGroup: 65532,
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
+              containers: [
+                {
+                  name: 'data-processor',
+                  image: cfg.image,
+                  imagePullPolicy: 'IfNotPresent',
+                  env: [
+                    { name: 'AWS_REGION', value: cfg.region },
+                    { name: 'QUEUE_URL', value: cfg.queueUrl },
+                    { name: 'DLQ_URL', value: cfg.dlqUrl },
+                    { name: 'TABLE_NAME', value: cfg.tableName },
+                    { name: 'MAX_ATTEMPTS', value: String(WORKER.maxAttempts) },
+                    { name: 'VISIBILITY_TIMEOUT_SECS', value: String(QUEUE.visibilityTimeoutSecs) },
+                    { name: 'LOG_FORMAT', value: 'json' },
+                    { name: 'RUST_LOG', value: 'info' },
+                  ],
+                  resources: {
+                    requests: { cpu: Requests.fromString('250m'), memory: Requests.fromString('128Mi') },
+                    limits: { cpu: Limits.fromString('1'), memory: Limits.fromString('512Mi') },
+                  },
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    runAsNonRoot: true,
+                    capabilities: { drop: ['ALL'] },
+                    seccompProfile: { type: 'RuntimeDefault' },
+                  },
+                },
+              ],
+            },
+          },
+        },
+      },
+    });
+    this.objects = [namespace, serviceAccount, auth, scaledJob];
+  }
+}

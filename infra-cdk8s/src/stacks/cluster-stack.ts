@@ -1,0 +1,322 @@
+// JobsCluster: the EKS cluster the jobs run on, KEDA and Karpenter (Helm, pinned), Karpenter's
+// interruption queue and EventBridge rules, and the Pod Identity roles: worker, KEDA, Karpenter.
+// The Kubernetes objects of the product itself (keda/, karpenter/) are applied with kubectl.
+import { KubectlV36Layer } from '@aws-cdk/lambda-layer-kubectl-v36';
+import { CfnOutput, Duration, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { JobsConfig, VERSIONS } from '../config';
+import { SQS_MANAGED_SSE, suppress } from './checkov';
+import { DataStack } from './data-stack';
+
+export interface ClusterStackProps extends StackProps {
+  readonly data: DataStack;
+}
+
+/** A role that EKS Pod Identity hands to one Kubernetes service account. */
+function podIdentityRole(scope: Construct, id: string, description: string): iam.Role {
+  const role = new iam.Role(scope, id, {
+    description,
+    assumedBy: new iam.ServicePrincipal('pods.eks.amazonaws.com'),
+  });
+  role.assumeRolePolicy!.addStatements(new iam.PolicyStatement({
+    actions: ['sts:TagSession'],
+    principals: [new iam.ServicePrincipal('pods.eks.amazonaws.com')],
+  }));
+  return role;
+}
+
+export class ClusterStack extends Stack {
+  readonly cluster: eks.Cluster;
+  readonly workerRole: iam.Role;
+  readonly kedaRole: iam.Role;
+  readonly karpenterRole: iam.Role;
+  readonly nodeRole: iam.Role;
+  readonly interruptionQueue: sqs.Queue;
+  private azs: string[] = [];
+
+  /** The configured AZs, so synth needs no AWS lookup (and no credentials). */
+  override get availabilityZones(): string[] {
+    return this.azs;
+  }
+
+  constructor(scope: Construct, id: string, cfg: JobsConfig, props: ClusterStackProps) {
+    super(scope, id, props);
+    this.azs = cfg.availabilityZones;
+    const { data } = props;
+    const discovery = { key: 'karpenter.sh/discovery', value: cfg.clusterName };
+
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      availabilityZones: cfg.availabilityZones,
+      natGateways: 1,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'nodes', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 19 },
+      ],
+    });
+    for (const subnet of vpc.privateSubnets) Tags.of(subnet).add(discovery.key, discovery.value);
+
+    // A small on-demand node group runs the system pods (CoreDNS, KEDA, Karpenter); Karpenter
+    // brings spot nodes for jobs (karpenter/ NodePool).
+    this.cluster = new eks.Cluster(this, 'Cluster', {
+      clusterName: cfg.clusterName,
+      version: eks.KubernetesVersion.V1_36,
+      vpc,
+      vpcSubnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
+      defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
+      defaultCapacity: 2,
+      defaultCapacityInstance: new ec2.InstanceType(cfg.workerArchitecture === 'arm64' ? 'm7g.large' : 'm7i.large'),
+      kubectlProviderOptions: { kubectlLayer: new KubectlV36Layer(this, 'Kubectl') },
+      secretsEncryptionKey: new kms.Key(this, 'SecretsKey', { enableKeyRotation: true, description: `${cfg.clusterName} EKS secrets` }),
+      clusterLogging: [eks.ClusterLoggingTypes.API, eks.ClusterLoggingTypes.AUDIT, eks.ClusterLoggingTypes.AUTHENTICATOR],
+    });
+    // The kubectl provider's functions are CDK-internal custom-resource handlers.
+    for (const child of this.node.findAll()) {
+      if (child instanceof lambda.CfnFunction && child.node.path.includes('KubectlProvider')) {
+        suppress(child, {
+          CKV_AWS_116: 'CDK kubectl custom-resource handler, invoked synchronously by CloudFormation.',
+          CKV_AWS_115: 'CDK kubectl custom-resource handler, runs only during deployments.',
+          CKV_AWS_117: 'CDK kubectl custom-resource handler, configured by the aws-eks-v2 module.',
+          CKV_AWS_173: 'CDK kubectl custom-resource handler; its environment holds no secrets.',
+        });
+      }
+    }
+    const podIdentityAgent = new eks.Addon(this, 'PodIdentityAgent', {
+      cluster: this.cluster,
+      addonName: 'eks-pod-identity-agent',
+    });
+
+    // Security group for Karpenter's nodes, found by the EC2NodeClass through the discovery tag.
+    const nodeSg = new ec2.SecurityGroup(this, 'KarpenterNodeSecurityGroup', {
+      vpc,
+      description: 'Karpenter-launched job nodes',
+      allowAllOutbound: true,
+    });
+    Tags.of(nodeSg).add(discovery.key, discovery.value);
+    const clusterSg = ec2.SecurityGroup.fromSecurityGroupId(this, 'ClusterSg', this.cluster.clusterSecurityGroupId);
+    nodeSg.addIngressRule(nodeSg, ec2.Port.allTraffic(), 'node to node');
+    nodeSg.addIngressRule(clusterSg, ec2.Port.allTraffic(), 'control plane and system nodes to job nodes');
+    clusterSg.addIngressRule(nodeSg, ec2.Port.allTraffic(), 'job nodes to control plane and system nodes');
+
+    // ---- Worker: exactly what the data-processor calls, on these resources only.
+    this.workerRole = podIdentityRole(this, 'WorkerRole', 'data-processor jobs (Pod Identity)');
+    this.workerRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'TakeJobs',
+      actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
+      resources: [data.queue.queueArn],
+    }));
+    this.workerRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'DeadLetter',
+      actions: ['sqs:SendMessage'],
+      resources: [data.dlq.queueArn],
+    }));
+    this.workerRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'JobTable',
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      resources: [data.table.tableArn],
+    }));
+
+    // ---- KEDA: reads the queue depth, nothing else.
+    this.kedaRole = podIdentityRole(this, 'KedaRole', 'KEDA operator: SQS queue depth (Pod Identity)');
+    this.kedaRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'QueueDepth',
+      actions: ['sqs:GetQueueAttributes'],
+      resources: [data.queue.queueArn],
+    }));
+
+    // ---- Karpenter: node role, interruption queue + rules, controller role.
+    this.nodeRole = new iam.Role(this, 'KarpenterNodeRole', {
+      roleName: cfg.karpenterNodeRoleName,
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      managedPolicies: ['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy', 'AmazonEC2ContainerRegistryPullOnly', 'AmazonSSMManagedInstanceCore']
+        .map((n) => iam.ManagedPolicy.fromAwsManagedPolicyName(n)),
+    });
+    new eks.AccessEntry(this, 'KarpenterNodeAccess', {
+      cluster: this.cluster,
+      principal: this.nodeRole.roleArn,
+      accessEntryType: eks.AccessEntryType.EC2_LINUX,
+      accessPolicies: [],
+    });
+
+    this.interruptionQueue = new sqs.Queue(this, 'KarpenterInterruptionQueue', {
+      queueName: cfg.karpenterInterruptionQueueName,
+      retentionPeriod: Duration.minutes(5),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    suppress(this.interruptionQueue, { CKV_AWS_27: SQS_MANAGED_SSE });
+    const interruptionEvents: Array<[string, events.EventPattern]> = [
+      ['ScheduledChange', { source: ['aws.health'], detailType: ['AWS Health Event'] }],
+      ['SpotInterruption', { source: ['aws.ec2'], detailType: ['EC2 Spot Instance Interruption Warning'] }],
+      ['Rebalance', { source: ['aws.ec2'], detailType: ['EC2 Instance Rebalance Recommendation'] }],
+      ['InstanceStateChange', { source: ['aws.ec2'], detailType: ['EC2 Instance State-change Notification'] }],
+    ];
+    for (const [name, eventPattern] of interruptionEvents) {
+      new events.Rule(this, `Karpenter${name}Rule`, {
+        eventPattern,
+        targets: [new targets.SqsQueue(this.interruptionQueue)],
+      });
+    }
+
+    this.karpenterRole = podIdentityRole(this, 'KarpenterControllerRole', 'Karpenter controller (Pod Identity)');
+    this.addKarpenterControllerPolicy(cfg);
+
+    // ---- Pod Identity associations: namespace/service account -> role. No static keys anywhere.
+    const associations: Array<[string, string, string, iam.Role]> = [
+      ['Worker', cfg.namespace, cfg.workerServiceAccount, this.workerRole],
+      ['Keda', cfg.kedaNamespace, cfg.kedaServiceAccount, this.kedaRole],
+      ['Karpenter', cfg.karpenterNamespace, cfg.karpenterServiceAccount, this.karpenterRole],
+    ];
+    for (const [name, namespace, serviceAccount, role] of associations) {
+      const assoc = new eks.CfnPodIdentityAssociation(this, `${name}PodIdentity`, {
+        clusterName: this.cluster.clusterName,
+        namespace,
+        serviceAccount,
+        roleArn: role.roleArn,
+      });
+      assoc.node.addDependency(podIdentityAgent);
+    }
+
+    // ---- Helm releases (pinned).
+    const keda = this.cluster.addHelmChart('Keda', {
+      repository: 'https://kedacore.github.io/charts',
+      chart: 'keda',
+      version: VERSIONS.keda,
+      release: 'keda',
+      namespace: cfg.kedaNamespace,
+      createNamespace: true,
+      values: {
+        serviceAccount: { operator: { create: true, name: cfg.kedaServiceAccount } },
+      },
+    });
+    keda.node.addDependency(podIdentityAgent);
+    const karpenter = this.cluster.addHelmChart('Karpenter', {
+      repository: 'oci://public.ecr.aws/karpenter/karpenter',
+      chart: 'karpenter',
+      version: VERSIONS.karpenter,
+      release: 'karpenter',
+      namespace: cfg.karpenterNamespace,
+      values: {
+        serviceAccount: { name: cfg.karpenterServiceAccount },
+        settings: { clusterName: this.cluster.clusterName, interruptionQueue: this.interruptionQueue.queueName },
+        controller: { resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '1Gi' } } },
+      },
+    });
+    karpenter.node.addDependency(podIdentityAgent);
+
+    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
+    new CfnOutput(this, 'UpdateKubeconfig', {
+      value: `aws eks update-kubeconfig --name ${cfg.clusterName} --region ${this.region}`,
+    });
+  }
+
+  /** Karpenter v1's controller permissions (upstream reference policy), scoped to this cluster. */
+  private addKarpenterControllerPolicy(cfg: JobsConfig): void {
+    const r = this.region;
+    const a = this.account;
+    const clusterTag = `aws:RequestTag/kubernetes.io/cluster/${cfg.clusterName}`;
+    const resourceClusterTag = `aws:ResourceTag/kubernetes.io/cluster/${cfg.clusterName}`;
+    const statements = [
+      new iam.PolicyStatement({
+        sid: 'AllowScopedEC2InstanceAccessActions',
+        actions: ['ec2:RunInstances', 'ec2:CreateFleet'],
+        resources: [`arn:aws:ec2:${r}::image/*`, `arn:aws:ec2:${r}::snapshot/*`, `arn:aws:ec2:${r}:*:security-group/*`, `arn:aws:ec2:${r}:*:subnet/*`, `arn:aws:ec2:${r}:*:capacity-reservation/*`],
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowScopedEC2LaunchTemplateAccessActions',
+        actions: ['ec2:RunInstances', 'ec2:CreateFleet'],
+        resources: [`arn:aws:ec2:${r}:*:launch-template/*`],
+        conditions: { StringEquals: { [resourceClusterTag]: 'owned' }, StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowScopedEC2InstanceActionsWithTags',
+        actions: ['ec2:RunInstances', 'ec2:CreateFleet', 'ec2:CreateLaunchTemplate'],
+        resources: [`arn:aws:ec2:${r}:*:fleet/*`, `arn:aws:ec2:${r}:*:instance/*`, `arn:aws:ec2:${r}:*:volume/*`, `arn:aws:ec2:${r}:*:network-interface/*`, `arn:aws:ec2:${r}:*:launch-template/*`, `arn:aws:ec2:${r}:*:spot-instances-request/*`],
+        conditions: { StringEquals: { [clusterTag]: 'owned', 'aws:RequestTag/eks:eks-cluster-name': cfg.clusterName }, StringLike: { 'aws:RequestTag/karpenter.sh/nodepool': '*' } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowScopedResourceCreationTagging',
+        actions: ['ec2:CreateTags'],
+        resources: [`arn:aws:ec2:${r}:*:fleet/*`, `arn:aws:ec2:${r}:*:instance/*`, `arn:aws:ec2:${r}:*:volume/*`, `arn:aws:ec2:${r}:*:network-interface/*`, `arn:aws:ec2:${r}:*:launch-template/*`, `arn:aws:ec2:${r}:*:spot-instances-request/*`],
+        conditions: {
+          StringEquals: { [clusterTag]: 'owned', 'aws:RequestTag/eks:eks-cluster-name': cfg.clusterName, 'ec2:CreateAction': ['RunInstances', 'CreateFleet', 'CreateLaunchTemplate'] },
+          StringLike: { 'aws:RequestTag/karpenter.sh/nodepool': '*' },
+        },
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowScopedResourceTagging',
+        actions: ['ec2:CreateTags'],
+        resources: [`arn:aws:ec2:${r}:*:instance/*`],
+        conditions: {
+          StringEquals: { [resourceClusterTag]: 'owned' },
+          StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' },
+          StringEqualsIfExists: { 'aws:RequestTag/eks:eks-cluster-name': cfg.clusterName },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks:eks-cluster-name', 'karpenter.sh/nodeclaim', 'Name'] },
+        },
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowScopedDeletion',
+        actions: ['ec2:TerminateInstances', 'ec2:DeleteLaunchTemplate'],
+        resources: [`arn:aws:ec2:${r}:*:instance/*`, `arn:aws:ec2:${r}:*:launch-template/*`],
+        conditions: { StringEquals: { [resourceClusterTag]: 'owned' }, StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowRegionalReadActions',
+        actions: ['ec2:DescribeCapacityReservations', 'ec2:DescribeImages', 'ec2:DescribeInstances', 'ec2:DescribeInstanceTypeOfferings', 'ec2:DescribeInstanceTypes', 'ec2:DescribeLaunchTemplates', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSpotPriceHistory', 'ec2:DescribeSubnets'],
+        resources: ['*'], // EC2 Describe* calls have no resource-level permissions
+        conditions: { StringEquals: { 'aws:RequestedRegion': r } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowSSMReadActions',
+        actions: ['ssm:GetParameter'],
+        resources: [`arn:aws:ssm:${r}::parameter/aws/service/*`],
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowPricingReadActions',
+        actions: ['pricing:GetProducts'],
+        resources: ['*'], // the Pricing API has no resource-level permissions
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowInterruptionQueueActions',
+        actions: ['sqs:DeleteMessage', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'],
+        resources: [this.interruptionQueue.queueArn],
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowPassingInstanceRole',
+        actions: ['iam:PassRole'],
+        resources: [this.nodeRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': ['ec2.amazonaws.com', 'ec2.amazonaws.com.cn'] } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowScopedInstanceProfileActions',
+        actions: ['iam:CreateInstanceProfile', 'iam:TagInstanceProfile', 'iam:AddRoleToInstanceProfile', 'iam:RemoveRoleFromInstanceProfile', 'iam:DeleteInstanceProfile'],
+        resources: [`arn:aws:iam::${a}:instance-profile/*`],
+        conditions: { StringEquals: { [resourceClusterTag]: 'owned', 'aws:ResourceTag/topology.kubernetes.io/region': r }, StringLike: { 'aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass': '*' } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowScopedInstanceProfileCreation',
+        actions: ['iam:CreateInstanceProfile', 'iam:TagInstanceProfile'],
+        resources: [`arn:aws:iam::${a}:instance-profile/*`],
+        conditions: { StringEquals: { [clusterTag]: 'owned', 'aws:RequestTag/eks:eks-cluster-name': cfg.clusterName, 'aws:RequestTag/topology.kubernetes.io/region': r }, StringLike: { 'aws:RequestTag/karpenter.k8s.aws/ec2nodeclass': '*' } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowInstanceProfileReadActions',
+        actions: ['iam:GetInstanceProfile', 'iam:ListInstanceProfiles'],
+        resources: [`arn:aws:iam::${a}:instance-profile/*`],
+      }),
+      new iam.PolicyStatement({
+        sid: 'AllowAPIServerEndpointDiscovery',
+        actions: ['eks:DescribeCluster'],
+        resources: [this.cluster.clusterArn],
+      }),
+    ];
+    for (const s of statements) this.karpenterRole.addToPolicy(s);
+  }
+}

@@ -1,0 +1,192 @@
+// CDK assertion tests: the properties that matter for correctness and security, pinned exactly.
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { buildApp } from '../bin/app';
+import { QUEUE, VERSIONS } from '../src/config';
+import { ROUTES } from '../src/stacks/api-stack';
+
+// The assertions read the template, not the code: any file stands in for the Lambda zip here
+// (make package builds the real one for `cdk synth`).
+const zip = join(mkdtempSync(join(tmpdir(), 'infra-test-')), 'api-lambda.zip');
+writeFileSync(zip, 'not inspected by these tests');
+const built = buildApp(new App(), zip);
+const data = Template.fromStack(built.data);
+const api = Template.fromStack(built.api);
+const cluster = Template.fromStack(built.cluster);
+
+type Statement = { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown; Effect: string };
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]).slice().sort();
+/** The logical id of the one resource of `type` whose id starts with `prefix`. */
+function logicalId(t: Template, type: string, prefix: string): string {
+  const ids = Object.keys(t.findResources(type)).filter((id) => id.startsWith(prefix));
+  assert.equal(ids.length, 1, `one ${type} named ${prefix}*: ${ids}`);
+  return ids[0];
+}
+/** Statements of the inline policies attached to the role whose logical id starts with `rolePrefix`. */
+function roleStatements(t: Template, rolePrefix: string): Statement[] {
+  const role = logicalId(t, 'AWS::IAM::Role', rolePrefix);
+  return Object.values(t.findResources('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+const mentions = (value: unknown, id: string) => JSON.stringify(value).includes(id);
+
+describe('JobsData', () => {
+  const queueId = logicalId(data, 'AWS::SQS::Queue', 'JobQueue');
+  const dlqId = logicalId(data, 'AWS::SQS::Queue', 'DeadLetterQueue');
+
+  it('job queue: SSE-SQS, the worker visibility timeout, redrive to the DLQ', () => {
+    const q = data.findResources('AWS::SQS::Queue')[queueId];
+    assert.equal(q.Properties.SqsManagedSseEnabled, true);
+    assert.equal(q.Properties.KmsMasterKeyId, undefined);
+    assert.equal(q.Properties.VisibilityTimeout, QUEUE.visibilityTimeoutSecs);
+    assert.equal(q.Properties.MessageRetentionPeriod, QUEUE.retentionDays * 86400);
+    assert.equal(q.Properties.RedrivePolicy.maxReceiveCount, QUEUE.maxReceiveCount);
+    assert.deepEqual(q.Properties.RedrivePolicy.deadLetterTargetArn, { 'Fn::GetAtt': [dlqId, 'Arn'] });
+    assert.equal(q.DeletionPolicy, 'Retain');
+    const dlq = data.findResources('AWS::SQS::Queue')[dlqId];
+    assert.equal(dlq.Properties.SqsManagedSseEnabled, true);
+  });
+
+  it('queues refuse non-TLS access', () => {
+    data.resourceCountIs('AWS::SQS::QueuePolicy', 2);
+    data.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('table: on-demand, PITR, TTL, the store key, retained', () => {
+    data.hasResource('AWS::DynamoDB::GlobalTable', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      }),
+    });
+  });
+
+  it('scheduler role: assumed by EventBridge Scheduler, may only send to the job queue', () => {
+    const stmts = roleStatements(data, 'SchedulerRole');
+    assert.equal(stmts.length, 1);
+    assert.deepEqual(actions(stmts[0]), ['sqs:SendMessage']);
+    assert.deepEqual(stmts[0].Resource, { 'Fn::GetAtt': [queueId, 'Arn'] });
+    const role = data.findResources('AWS::IAM::Role')[logicalId(data, 'AWS::IAM::Role', 'SchedulerRole')];
+    assert.deepEqual(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal, { Service: 'scheduler.amazonaws.com' });
+    data.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: built.cfg.scheduleGroup });
+  });
+
+  it('ECR: immutable tags, scan on push', () => {
+    data.hasResourceProperties('AWS::ECR::Repository', {
+      RepositoryName: built.cfg.ecrRepositoryName,
+      ImageTagMutability: 'IMMUTABLE',
+      ImageScanningConfiguration: { ScanOnPush: true },
+    });
+  });
+});
+
+describe('JobsApi', () => {
+  it('Lambda: provided.al2023 bootstrap, wired to the data stack', () => {
+    api.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'provided.al2023',
+      Handler: 'bootstrap',
+      Architectures: ['x86_64'],
+      Environment: { Variables: Match.objectLike({ SCHEDULE_GROUP: built.cfg.scheduleGroup, QUEUE_URL: Match.anyValue(), QUEUE_ARN: Match.anyValue(), TABLE_NAME: Match.anyValue(), SCHEDULER_ROLE_ARN: Match.anyValue() }) },
+    });
+  });
+
+  it('Lambda role: exactly enqueue + depth, the table item actions, the group schedules, PassRole of the scheduler role', () => {
+    const stmts = roleStatements(api, 'ApiServiceRole').filter((s) => !actions(s).every((a) => a.startsWith('xray:')));
+    const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
+    assert.deepEqual(Object.keys(bySid).sort(), ['EnqueueAndDepth', 'JobTable', 'ListSchedules', 'PassSchedulerRole', 'Schedules']);
+    assert.deepEqual(actions(bySid.EnqueueAndDepth), ['sqs:GetQueueAttributes', 'sqs:SendMessage']);
+    assert.ok(mentions(bySid.EnqueueAndDepth.Resource, 'JobQueue'));
+    assert.deepEqual(actions(bySid.JobTable), ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    assert.ok(mentions(bySid.JobTable.Resource, 'JobTable'));
+    assert.deepEqual(actions(bySid.Schedules), ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule']);
+    assert.ok(mentions(bySid.Schedules.Resource, `:schedule/${built.cfg.scheduleGroup}/*`));
+    assert.deepEqual(actions(bySid.PassSchedulerRole), ['iam:PassRole']);
+    assert.ok(mentions(bySid.PassSchedulerRole.Resource, 'SchedulerRole'));
+    assert.deepEqual(bySid.PassSchedulerRole.Condition, { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
+    for (const s of stmts) assert.equal(s.Effect, 'Allow');
+  });
+
+  it('HTTP API: every route of the API, each with IAM authorization', () => {
+    const routes = Object.values(api.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
+    assert.deepEqual(routes.map((r) => r.RouteKey).sort(), ROUTES.map(([m, p]) => `${m} ${p}`).sort());
+    for (const r of routes) assert.equal(r.AuthorizationType, 'AWS_IAM', r.RouteKey);
+  });
+
+  it('$default stage: auto-deploy, throttled, JSON access logs', () => {
+    api.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"') },
+    });
+  });
+});
+
+describe('JobsCluster', () => {
+  it('worker role: take/settle job messages, dead-letter, three table item actions; nothing else', () => {
+    const stmts = roleStatements(cluster, 'WorkerRole');
+    const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
+    assert.deepEqual(Object.keys(bySid).sort(), ['DeadLetter', 'JobTable', 'TakeJobs']);
+    assert.deepEqual(actions(bySid.TakeJobs), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage']);
+    assert.ok(mentions(bySid.TakeJobs.Resource, 'JobQueue'));
+    assert.deepEqual(actions(bySid.DeadLetter), ['sqs:SendMessage']);
+    assert.ok(mentions(bySid.DeadLetter.Resource, 'DeadLetterQueue'));
+    assert.deepEqual(actions(bySid.JobTable), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    assert.ok(mentions(bySid.JobTable.Resource, 'JobTable'));
+  });
+
+  it('KEDA role: only sqs:GetQueueAttributes on the job queue', () => {
+    const stmts = roleStatements(cluster, 'KedaRole');
+    assert.equal(stmts.length, 1);
+    assert.deepEqual(actions(stmts[0]), ['sqs:GetQueueAttributes']);
+    assert.ok(mentions(stmts[0].Resource, 'JobQueue') && !mentions(stmts[0].Resource, 'DeadLetter'));
+  });
+
+  it('Pod Identity: one association per service account, roles trusted only by pods.eks.amazonaws.com', () => {
+    const assoc = Object.values(cluster.findResources('AWS::EKS::PodIdentityAssociation')).map((r) => r.Properties);
+    const pairs = assoc.map((a) => `${a.Namespace}/${a.ServiceAccount}`).sort();
+    assert.deepEqual(pairs, ['jobs/data-processor', 'keda/keda-operator', 'kube-system/karpenter']);
+    for (const prefix of ['WorkerRole', 'KedaRole', 'KarpenterControllerRole']) {
+      const role = cluster.findResources('AWS::IAM::Role')[logicalId(cluster, 'AWS::IAM::Role', prefix)];
+      for (const s of role.Properties.AssumeRolePolicyDocument.Statement) {
+        assert.deepEqual(s.Principal, { Service: 'pods.eks.amazonaws.com' }, prefix);
+      }
+    }
+    cluster.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' });
+  });
+
+  it('no static credentials anywhere', () => {
+    for (const t of [data, api, cluster]) {
+      t.resourceCountIs('AWS::IAM::AccessKey', 0);
+      t.resourceCountIs('AWS::IAM::User', 0);
+    }
+  });
+
+  it('KEDA and Karpenter Helm releases are pinned', () => {
+    cluster.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', { Chart: 'keda', Version: VERSIONS.keda, Namespace: 'keda' });
+    cluster.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', { Chart: 'karpenter', Version: VERSIONS.karpenter, Namespace: 'kube-system' });
+  });
+
+  it('Karpenter: interruption queue fed by the four EventBridge rules; node role is the one the EC2NodeClass names', () => {
+    const rules = Object.values(cluster.findResources('AWS::Events::Rule')).map((r) => r.Properties.EventPattern['detail-type'][0]).sort();
+    assert.deepEqual(rules, ['AWS Health Event', 'EC2 Instance Rebalance Recommendation', 'EC2 Instance State-change Notification', 'EC2 Spot Instance Interruption Warning']);
+    cluster.hasResourceProperties('AWS::IAM::Role', { RoleName: built.cfg.karpenterNodeRoleName });
+    cluster.hasResourceProperties('AWS::EKS::AccessEntry', { Type: 'EC2_LINUX' });
+  });
+
+  it('EKS: current Kubernetes version, secrets encrypted with a rotating key', () => {
+    cluster.hasResourceProperties('AWS::EKS::Cluster', { Version: '1.36', EncryptionConfig: Match.anyValue() });
+    cluster.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+});
