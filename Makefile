@@ -91,7 +91,7 @@ else
 endif
 
 .PHONY: test-infra
-test-infra: venv-lint synth ## CDK assertion tests, cfn-lint, checkov, manifest drift and CRD/schema validation
+test-infra: venv venv-lint synth ## CDK assertion tests, cfn-lint, checkov, manifest drift, CRD/schema validation, local/CDK parity
 	cd $(INFRA) && node --test dist/test/
 	cd $(INFRA) && ../$(LINT_VENV)/bin/cfn-lint cdk.out/*.template.json
 	$(LINT_VENV)/bin/checkov --skip-download --quiet --compact -o cli --framework cloudformation -d $(INFRA)/cdk.out
@@ -102,6 +102,7 @@ test-infra: venv-lint synth ## CDK assertion tests, cfn-lint, checkov, manifest 
 	  || { echo "manifests: keda/ or karpenter/ differ from the charts: run 'make manifests' and commit" >&2; exit 1; }
 	$(LINT_VENV)/bin/yamllint -s keda karpenter
 	$(LINT_VENV)/bin/python $(INFRA)/scripts/validate-manifests.py keda karpenter
+	cargo test -p testkit --locked --test parity -- --ignored
 
 .PHONY: test-image
 test-image: image ## Run the built image against the emulator: one job end to end, non-root, read-only root

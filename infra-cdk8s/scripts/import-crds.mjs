@@ -31,7 +31,12 @@ for (const [prefix, file, url] of crds) {
   const source = local ? join(crdsDir, file) : url;
   const target = join(outDir, `${prefix}-${file.split('_')[0]}.ts`); // cdk8s names it <prefix>-<group>.ts
   if (local && existsSync(target) && statSync(target).mtimeMs >= statSync(source).mtimeMs) continue;
-  execFileSync(cli, ['import', '--no-check-upgrade', '--language', 'typescript', '--output', outDir,
-    `${prefix}:=${source}`], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } });
+  try {
+    execFileSync(cli, ['import', '--no-check-upgrade', '--language', 'typescript', '--output', outDir,
+      `${prefix}:=${source}`], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } });
+  } catch {
+    console.error(`import-crds: cannot import ${source}. Put the CRDs in ${crdsDir} or point CRDS_DIR at them.`);
+    process.exit(1);
+  }
   console.error(`import-crds: ${prefix} <- ${source}`);
 }

@@ -1,0 +1,114 @@
+//! Local and cloud cannot drift: the resources `provision` creates on the emulator (what the tests
+//! and the local stack run on) have the attributes the CDK `JobsData` stack declares.
+//!
+//! Reads the synthesized template, so it is ignored by a plain `cargo test`; `make test-infra`
+//! synthesizes and runs it (CDK_TEMPLATE overrides the template path).
+
+use std::path::PathBuf;
+
+use aws_sdk_sqs::types::QueueAttributeName as A;
+use jobs_aws::provision;
+use serde_json::Value;
+use testkit::Emulator;
+
+fn template() -> Value {
+    let path = std::env::var("CDK_TEMPLATE").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../infra-cdk8s/cdk.out/JobsData.template.json")
+    });
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (run `make synth` first)", path.display()));
+    serde_json::from_str(&text).expect("template is JSON")
+}
+
+/// The one resource of `kind` whose properties satisfy `pick`.
+fn resource<'a>(t: &'a Value, kind: &str, pick: impl Fn(&Value) -> bool) -> &'a Value {
+    let found: Vec<&Value> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == kind && pick(&r["Properties"]))
+        .map(|r| &r["Properties"])
+        .collect();
+    assert_eq!(found.len(), 1, "exactly one {kind} expected");
+    found[0]
+}
+
+fn num(v: &Value) -> u64 {
+    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs infra-cdk8s/cdk.out: run by `make test-infra`"]
+async fn provisioned_resources_match_the_cdk_data_stack() {
+    let t = template();
+    let table = resource(&t, "AWS::DynamoDB::GlobalTable", |_| true);
+    let queue = resource(&t, "AWS::SQS::Queue", |p| p.get("RedrivePolicy").is_some());
+    let dlq = resource(&t, "AWS::SQS::Queue", |p| p.get("RedrivePolicy").is_none());
+    let group = resource(&t, "AWS::Scheduler::ScheduleGroup", |_| true);
+    let queue_name = queue["QueueName"].as_str().unwrap();
+    let table_name = table["TableName"].as_str().unwrap();
+    let group_name = group["Name"].as_str().unwrap();
+
+    let emulator = Emulator::start();
+    let sdk = emulator.sdk_config();
+    let made = provision::ensure(&sdk, queue_name, table_name, group_name).await.expect("provision");
+
+    // Queues
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let attrs = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.get_queue_attributes().queue_url(url).attribute_names(A::All).send().await.unwrap().attributes.unwrap()
+        }
+    };
+    let q = attrs(made.queue_url.clone()).await;
+    assert_eq!(num(&Value::from(q[&A::VisibilityTimeout].as_str())), num(&queue["VisibilityTimeout"]));
+    assert_eq!(num(&Value::from(q[&A::MessageRetentionPeriod].as_str())), num(&queue["MessageRetentionPeriod"]));
+    assert_eq!(queue["SqsManagedSseEnabled"], Value::Bool(true));
+    assert_eq!(q.get(&A::SqsManagedSseEnabled).map(String::as_str), Some("true"), "SSE-SQS on the job queue");
+    let redrive: Value = serde_json::from_str(&q[&A::RedrivePolicy]).unwrap();
+    assert_eq!(num(&redrive["maxReceiveCount"]), num(&queue["RedrivePolicy"]["maxReceiveCount"]));
+    let dlq_name = dlq["QueueName"].as_str().unwrap();
+    assert!(redrive["deadLetterTargetArn"].as_str().unwrap().ends_with(&format!(":{dlq_name}")), "{redrive}");
+    let d = attrs(made.dlq_url.clone()).await;
+    assert_eq!(num(&Value::from(d[&A::MessageRetentionPeriod].as_str())), num(&dlq["MessageRetentionPeriod"]));
+    assert_eq!(dlq["SqsManagedSseEnabled"], Value::Bool(true));
+    assert_eq!(d.get(&A::SqsManagedSseEnabled).map(String::as_str), Some("true"), "SSE-SQS on the DLQ");
+
+    // Table
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let desc = ddb.describe_table().table_name(table_name).send().await.unwrap().table.unwrap();
+    let keys: Vec<(String, String)> =
+        desc.key_schema().iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect();
+    let want_keys: Vec<(String, String)> = table["KeySchema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["AttributeName"].as_str().unwrap().to_owned(), k["KeyType"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(keys, want_keys);
+    let types: Vec<(String, String)> = desc
+        .attribute_definitions()
+        .iter()
+        .map(|a| (a.attribute_name().to_owned(), a.attribute_type().as_str().to_owned()))
+        .collect();
+    let want_types: Vec<(String, String)> = table["AttributeDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(types, want_types);
+    let billing = desc.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_owned());
+    assert_eq!(billing.as_deref(), table["BillingMode"].as_str());
+    let ttl = ddb.describe_time_to_live().table_name(table_name).send().await.unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), table["TimeToLiveSpecification"]["AttributeName"].as_str());
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"], Value::Bool(true));
+    assert_eq!(ttl.time_to_live_status().map(|s| s.as_str()), Some("ENABLED"));
+
+    // Schedule group
+    let scheduler = aws_sdk_scheduler::Client::new(&sdk);
+    let g = scheduler.get_schedule_group().name(group_name).send().await.expect("schedule group exists");
+    assert_eq!(g.name(), Some(group_name));
+}
