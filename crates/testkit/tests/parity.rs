@@ -37,6 +37,15 @@ fn num(v: &Value) -> u64 {
     v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
+/// `[ {k1: .., k2: ..}, .. ]` of the template as (k1, k2) pairs.
+fn pairs(list: &Value, k1: &str, k2: &str) -> Vec<(String, String)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x[k1].as_str().unwrap().to_owned(), x[k2].as_str().unwrap().to_owned()))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs infra-cdk8s/cdk.out: run by `make test-infra`"]
 async fn provisioned_resources_match_the_cdk_data_stack() {
@@ -62,8 +71,8 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
         }
     };
     let q = attrs(made.queue_url.clone()).await;
-    assert_eq!(num(&Value::from(q[&A::VisibilityTimeout].as_str())), num(&queue["VisibilityTimeout"]));
-    assert_eq!(num(&Value::from(q[&A::MessageRetentionPeriod].as_str())), num(&queue["MessageRetentionPeriod"]));
+    assert_eq!(num(&q[&A::VisibilityTimeout].as_str().into()), num(&queue["VisibilityTimeout"]));
+    assert_eq!(num(&q[&A::MessageRetentionPeriod].as_str().into()), num(&queue["MessageRetentionPeriod"]));
     assert_eq!(queue["SqsManagedSseEnabled"], Value::Bool(true));
     assert_eq!(q.get(&A::SqsManagedSseEnabled).map(String::as_str), Some("true"), "SSE-SQS on the job queue");
     let redrive: Value = serde_json::from_str(&q[&A::RedrivePolicy]).unwrap();
@@ -71,7 +80,7 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
     let dlq_name = dlq["QueueName"].as_str().unwrap();
     assert!(redrive["deadLetterTargetArn"].as_str().unwrap().ends_with(&format!(":{dlq_name}")), "{redrive}");
     let d = attrs(made.dlq_url.clone()).await;
-    assert_eq!(num(&Value::from(d[&A::MessageRetentionPeriod].as_str())), num(&dlq["MessageRetentionPeriod"]));
+    assert_eq!(num(&d[&A::MessageRetentionPeriod].as_str().into()), num(&dlq["MessageRetentionPeriod"]));
     assert_eq!(dlq["SqsManagedSseEnabled"], Value::Bool(true));
     assert_eq!(d.get(&A::SqsManagedSseEnabled).map(String::as_str), Some("true"), "SSE-SQS on the DLQ");
 
@@ -80,25 +89,13 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
     let desc = ddb.describe_table().table_name(table_name).send().await.unwrap().table.unwrap();
     let keys: Vec<(String, String)> =
         desc.key_schema().iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect();
-    let want_keys: Vec<(String, String)> = table["KeySchema"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| (k["AttributeName"].as_str().unwrap().to_owned(), k["KeyType"].as_str().unwrap().to_owned()))
-        .collect();
-    assert_eq!(keys, want_keys);
+    assert_eq!(keys, pairs(&table["KeySchema"], "AttributeName", "KeyType"));
     let types: Vec<(String, String)> = desc
         .attribute_definitions()
         .iter()
         .map(|a| (a.attribute_name().to_owned(), a.attribute_type().as_str().to_owned()))
         .collect();
-    let want_types: Vec<(String, String)> = table["AttributeDefinitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned()))
-        .collect();
-    assert_eq!(types, want_types);
+    assert_eq!(types, pairs(&table["AttributeDefinitions"], "AttributeName", "AttributeType"));
     let billing = desc.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_owned());
     assert_eq!(billing.as_deref(), table["BillingMode"].as_str());
     let ttl = ddb.describe_time_to_live().table_name(table_name).send().await.unwrap();
