@@ -1,0 +1,377 @@
+//! The control loop, shaped like KEDA's ScaledJob reconciler plus the Kubernetes Job controller:
+//!
+//! - every `pollingInterval`: read the queue's depth, count running and pending Jobs, ask
+//!   [`jobs_core::scaling::decide`] how many Jobs to create, create them;
+//! - continuously (every 250 ms): follow each pod, apply exits, back-offs, deadlines and the history
+//!   limits (the pure rules in [`crate::job`]).
+//!
+//! Its state is published as a [`Snapshot`] for the status line and tests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jobs_aws::{Depth, JobQueue};
+use jobs_core::scaling::{self, Decision, Observed, Strategy};
+use serde::Serialize;
+use tokio::sync::RwLock;
+
+use crate::executor::{Executor, PodRequest, PodStatus, Signal, log_path};
+use crate::job::{Action, Job, Limits, Phase, history_to_delete};
+use crate::manifest::ScaledJob;
+
+const RECONCILE_EVERY: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Totals {
+    /// Jobs created (what `jobs launched = messages` compares).
+    pub jobs_created: u64,
+    pub pods_started: u64,
+    pub jobs_succeeded: u64,
+    pub jobs_failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueView {
+    pub visible: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+    /// What the trigger counts (visible, plus in-flight/delayed when enabled).
+    pub metric: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaleRecord {
+    pub at: DateTime<Utc>,
+    pub observed: Observed,
+    pub decision: Decision,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    #[serde(flatten)]
+    pub job: Job,
+    /// The current (or last) pod and its log file.
+    pub pod: Option<String>,
+    pub log: Option<String>,
+}
+
+/// The controller's state, as `GET /state` returns it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    pub scaled_job: String,
+    pub executor: &'static str,
+    pub image: String,
+    pub queue_url: String,
+    pub polling_interval_secs: u64,
+    pub strategy: Strategy,
+    pub max_replica_count: i64,
+    pub logs_dir: String,
+    pub updated_at: DateTime<Utc>,
+    pub queue: Option<QueueView>,
+    pub last_decision: Option<ScaleRecord>,
+    /// The last failure to read the queue (cleared by the next success).
+    pub last_error: Option<String>,
+    /// Unfinished Jobs, and those of them whose pod is not running yet.
+    pub running: i64,
+    pub pending: i64,
+    pub totals: Totals,
+    /// Current Jobs and the finished ones kept by the history limits, newest first.
+    pub jobs: Vec<JobView>,
+    pub stopping: bool,
+}
+
+pub type SharedSnapshot = Arc<RwLock<Option<Snapshot>>>;
+
+pub struct Controller {
+    sj: ScaledJob,
+    image: String,
+    env: Vec<(String, String)>,
+    executor: Executor,
+    queue: JobQueue,
+    jobs: Vec<Job>,
+    totals: Totals,
+    queue_view: Option<QueueView>,
+    last_decision: Option<ScaleRecord>,
+    last_error: Option<String>,
+    stopping: bool,
+    shared: SharedSnapshot,
+}
+
+fn pod_name(job: &Job) -> Option<String> {
+    (job.pods > 0).then(|| format!("{}-{}", job.name, job.pods))
+}
+
+/// A Job name like KEDA's: the ScaledJob's name and a random 5-character suffix.
+fn job_name(scaled_job: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let bits = uuid::Uuid::new_v4().as_u128();
+    let suffix: String =
+        (0..5).map(|i| ALPHABET[((bits >> (i * 8)) % ALPHABET.len() as u128) as usize] as char).collect();
+    format!("{scaled_job}-{suffix}")
+}
+
+impl Controller {
+    pub fn new(
+        sj: ScaledJob,
+        image: String,
+        env: Vec<(String, String)>,
+        executor: Executor,
+        queue: JobQueue,
+        shared: SharedSnapshot,
+    ) -> Controller {
+        Controller {
+            sj,
+            image,
+            env,
+            executor,
+            queue,
+            jobs: Vec::new(),
+            totals: Totals::default(),
+            queue_view: None,
+            last_decision: None,
+            last_error: None,
+            stopping: false,
+            shared,
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            backoff_limit: self.sj.job.backoff_limit,
+            active_deadline: self.sj.job.active_deadline,
+            grace: self.sj.job.termination_grace_period,
+        }
+    }
+
+    /// Runs until `stop` resolves, then terminates every pod (SIGTERM, then SIGKILL after the grace
+    /// period) and removes every container.
+    pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) {
+        self.executor.remove_leftovers().await;
+        tracing::info!(
+            scaled_job = %self.sj.name,
+            executor = self.executor.kind(),
+            polling_interval_secs = self.sj.polling_interval.as_secs(),
+            strategy = ?self.sj.scaling.strategy,
+            max_replica_count = self.sj.scaling.max_replica_count,
+            queue = %self.sj.trigger.queue_url,
+            "controller started"
+        );
+        let mut poll = tokio::time::interval(self.sj.polling_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reconcile = tokio::time::interval(RECONCILE_EVERY);
+        reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = poll.tick() => {
+                    self.reconcile().await;
+                    self.scale().await;
+                }
+                _ = reconcile.tick() => self.reconcile().await,
+            }
+            self.publish().await;
+        }
+        self.shutdown().await;
+    }
+
+    /// One polling interval: the queue's depth → KEDA's decision → new Jobs.
+    pub async fn scale(&mut self) {
+        let depth = match self.queue.depth().await {
+            Ok(depth) => depth,
+            Err(e) => {
+                // As KEDA does: no scaling this round; the error is shown.
+                tracing::warn!(error = %e, "cannot read the queue's depth");
+                self.last_error = Some(e.to_string());
+                return;
+            }
+        };
+        self.last_error = None;
+        let Depth { visible, in_flight, delayed } = depth;
+        let metric = self.sj.trigger.metric(depth);
+        self.queue_view = Some(QueueView { visible, in_flight, delayed, metric });
+        let running = self.jobs.iter().filter(|j| !j.is_finished()).count() as i64;
+        let pending = self.jobs.iter().filter(|j| j.is_pending()).count() as i64;
+        let observed = Observed { queue_length: metric, running, pending };
+        let decision = scaling::decide(&self.sj.scaling, observed);
+        if decision.jobs_to_create > 0 {
+            tracing::info!(queue = metric, running, pending, create = decision.jobs_to_create, "scaling");
+        }
+        self.last_decision = Some(ScaleRecord { at: Utc::now(), observed, decision });
+        for _ in 0..decision.jobs_to_create {
+            let job = Job::new(job_name(&self.sj.name), Utc::now());
+            self.totals.jobs_created += 1;
+            self.jobs.push(job);
+        }
+        // Start the new Jobs' pods now rather than at the next reconcile.
+        self.reconcile().await;
+    }
+
+    /// Follows pods and applies the Job rules.
+    pub async fn reconcile(&mut self) {
+        let limits = self.limits();
+        for i in 0..self.jobs.len() {
+            if self.jobs[i].is_finished() {
+                continue;
+            }
+            // 1. what the pod is doing
+            let has_pod = self.jobs[i].pods > 0 && !matches!(self.jobs[i].phase, Phase::BackingOff { .. });
+            if let Some(pod) = pod_name(&self.jobs[i]).filter(|_| has_pod) {
+                match self.executor.status(&pod).await {
+                    PodStatus::Starting => {}
+                    PodStatus::Running => self.jobs[i].pod_running(),
+                    PodStatus::Exited(code) => self.pod_exited(i, code),
+                }
+            }
+            // 2. deadlines, back-offs, new pods
+            if let Some(action) = self.jobs[i].tick(Utc::now(), &limits) {
+                self.act(i, action).await;
+            }
+            // Unfinished when this iteration began: a finish now is counted exactly once.
+            if self.jobs[i].is_finished() {
+                self.count_finished(i);
+            }
+        }
+        // 3. history limits
+        let doomed =
+            history_to_delete(&self.jobs, self.sj.successful_jobs_history_limit, self.sj.failed_jobs_history_limit);
+        for name in doomed {
+            if let Some(pos) = self.jobs.iter().position(|j| j.name == name) {
+                let job = self.jobs.remove(pos);
+                for n in 1..=job.pods {
+                    let pod = format!("{}-{n}", job.name);
+                    self.executor.remove(&pod).await;
+                    let _ = std::fs::remove_file(log_path(self.executor.logs_dir(), &pod));
+                }
+                tracing::debug!(job = %job.name, "deleted by the history limit");
+            }
+        }
+    }
+
+    fn pod_exited(&mut self, i: usize, code: Option<i64>) {
+        let limits = self.limits();
+        let job = &mut self.jobs[i];
+        job.pod_exited(code, Utc::now(), &limits);
+        let pod = pod_name(job).unwrap_or_default();
+        if code == Some(0) {
+            tracing::info!(job = %job.name, %pod, "pod succeeded");
+        } else {
+            tracing::info!(job = %job.name, %pod, exit_code = ?code, phase = ?job.phase, "pod failed");
+        }
+        // The container stays until its Job is deleted by the history limit, like a pod.
+    }
+
+    fn count_finished(&mut self, i: usize) {
+        if self.jobs[i].phase == Phase::Succeeded {
+            self.totals.jobs_succeeded += 1;
+        } else {
+            self.totals.jobs_failed += 1;
+        }
+    }
+
+    async fn act(&mut self, i: usize, action: Action) {
+        match action {
+            Action::StartPod => {
+                let now = Utc::now();
+                self.jobs[i].pod_started(now);
+                self.totals.pods_started += 1;
+                let pod = pod_name(&self.jobs[i]).expect("a pod was just started");
+                let request = PodRequest { name: &pod, template: &self.sj.job, env: &self.env };
+                match self.executor.start(&request).await {
+                    Ok(()) => tracing::info!(job = %self.jobs[i].name, %pod, "pod started"),
+                    Err(e) => {
+                        tracing::error!(job = %self.jobs[i].name, %pod, error = %e, "pod failed to start");
+                        let limits = self.limits();
+                        self.jobs[i].pod_exited(None, Utc::now(), &limits);
+                    }
+                }
+            }
+            Action::Terminate | Action::Kill => {
+                let signal = if action == Action::Kill { Signal::Kill } else { Signal::Term };
+                if let Some(pod) = pod_name(&self.jobs[i]) {
+                    tracing::info!(job = %self.jobs[i].name, %pod, ?signal, phase = ?self.jobs[i].phase, "stopping pod");
+                    self.executor.signal(&pod, signal).await;
+                }
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        self.stopping = true;
+        let now = Utc::now();
+        for i in 0..self.jobs.len() {
+            if self.jobs[i].is_finished() {
+                continue;
+            }
+            if let Some(action) = self.jobs[i].stop(now) {
+                self.act(i, action).await;
+            }
+            if self.jobs[i].is_finished() {
+                self.count_finished(i);
+            }
+        }
+        // Wait for the pods: SIGKILL follows the grace period (Job::tick), so this ends.
+        let limit = tokio::time::Instant::now() + self.sj.job.termination_grace_period + Duration::from_secs(10);
+        while self.jobs.iter().any(|j| !j.is_finished()) && tokio::time::Instant::now() < limit {
+            tokio::time::sleep(RECONCILE_EVERY).await;
+            self.reconcile().await;
+            self.publish().await;
+        }
+        for job in &self.jobs {
+            for n in 1..=job.pods {
+                self.executor.remove(&format!("{}-{n}", job.name)).await;
+            }
+        }
+        self.executor.remove_leftovers().await;
+        self.publish().await;
+        tracing::info!(
+            jobs_created = self.totals.jobs_created,
+            succeeded = self.totals.jobs_succeeded,
+            failed = self.totals.jobs_failed,
+            logs = %self.executor.logs_dir().display(),
+            "controller stopped"
+        );
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let mut jobs: Vec<JobView> = self
+            .jobs
+            .iter()
+            .map(|j| {
+                let pod = pod_name(j);
+                let log = pod.as_ref().map(|p| log_path(self.executor.logs_dir(), p).display().to_string());
+                JobView { job: j.clone(), pod, log }
+            })
+            .collect();
+        jobs.sort_by_key(|v| std::cmp::Reverse(v.job.created_at));
+        Snapshot {
+            scaled_job: self.sj.name.clone(),
+            executor: self.executor.kind(),
+            image: self.image.clone(),
+            queue_url: self.sj.trigger.queue_url.clone(),
+            polling_interval_secs: self.sj.polling_interval.as_secs(),
+            strategy: self.sj.scaling.strategy,
+            max_replica_count: self.sj.scaling.max_replica_count,
+            logs_dir: self.executor.logs_dir().display().to_string(),
+            updated_at: Utc::now(),
+            queue: self.queue_view.clone(),
+            last_decision: self.last_decision.clone(),
+            last_error: self.last_error.clone(),
+            running: self.jobs.iter().filter(|j| !j.is_finished()).count() as i64,
+            pending: self.jobs.iter().filter(|j| j.is_pending()).count() as i64,
+            totals: self.totals,
+            jobs,
+            stopping: self.stopping,
+        }
+    }
+
+    async fn publish(&self) {
+        *self.shared.write().await = Some(self.snapshot());
+    }
+}

@@ -1,0 +1,174 @@
+//! Pods as containers, through the Docker Engine API (dockerd, or podman's compatible service).
+//! Each container gets the manifest's image settings: environment, user, read-only root
+//! filesystem, dropped capabilities, no-new-privileges, CPU and memory limits; it shares the
+//! host network so it reaches the local emulator on 127.0.0.1. Its output is followed into the
+//! pod's log file.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use super::{PodRequest, PodStatus, Signal, log_path};
+
+/// Label on every container the controller creates: the value is the ScaledJob's name.
+pub const LABEL: &str = "io.keda-sqs-jobs.local/scaledjob";
+
+pub struct Containers {
+    docker: Docker,
+    image: String,
+    scaled_job: String,
+    logs: PathBuf,
+}
+
+/// Connects to `host` (`unix:///path`), or to `DOCKER_HOST`, the docker socket or podman's.
+pub async fn connect(host: Option<&str>) -> Result<Docker, String> {
+    let docker = match host {
+        Some(h) => Docker::connect_with_host(h),
+        None => Docker::connect_with_podman_defaults(),
+    }
+    .map_err(|e| format!("no Docker API endpoint: {e}"))?;
+    docker.ping().await.map_err(|e| format!("the Docker API does not answer: {e}"))?;
+    Ok(docker)
+}
+
+impl Containers {
+    /// Fails unless the image is present locally (nothing is pulled: `make image` builds it).
+    pub async fn new(docker: Docker, image: &str, scaled_job: &str, logs: PathBuf) -> Result<Containers, String> {
+        docker.inspect_image(image).await.map_err(|e| {
+            format!("image {image} is not available to the container engine ({e}); build it with `make image`")
+        })?;
+        std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+        Ok(Containers { docker, image: image.to_owned(), scaled_job: scaled_job.to_owned(), logs })
+    }
+
+    pub fn logs_dir(&self) -> &Path {
+        &self.logs
+    }
+
+    fn body(&self, pod: &PodRequest<'_>) -> ContainerCreateBody {
+        let t = pod.template;
+        let user = match (t.run_as_user, t.run_as_group) {
+            (Some(u), Some(g)) => Some(format!("{u}:{g}")),
+            (Some(u), None) => Some(u.to_string()),
+            _ => None,
+        };
+        let mut security_opt = Vec::new();
+        if !t.allow_privilege_escalation {
+            security_opt.push("no-new-privileges".to_owned());
+        }
+        ContainerCreateBody {
+            image: Some(self.image.clone()),
+            entrypoint: t.command.clone(),
+            cmd: t.args.clone(),
+            env: Some(pod.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            user,
+            labels: Some(HashMap::from([(LABEL.to_owned(), self.scaled_job.clone())])),
+            host_config: Some(HostConfig {
+                network_mode: Some("host".into()),
+                readonly_rootfs: Some(t.read_only_root_filesystem),
+                cap_drop: (!t.drop_capabilities.is_empty()).then(|| t.drop_capabilities.clone()),
+                security_opt: Some(security_opt),
+                memory: t.memory_limit_bytes.map(|b| b as i64),
+                nano_cpus: t.cpu_limit_millis.map(|m| m as i64 * 1_000_000),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    pub async fn start(&mut self, pod: &PodRequest<'_>) -> Result<(), String> {
+        let options = CreateContainerOptionsBuilder::new().name(pod.name).build();
+        self.docker
+            .create_container(Some(options), self.body(pod))
+            .await
+            .map_err(|e| format!("cannot create container {}: {e}", pod.name))?;
+        if let Err(e) = self.docker.start_container(pod.name, None).await {
+            self.remove(pod.name).await;
+            return Err(format!("cannot start container {}: {e}", pod.name));
+        }
+        self.follow_logs(pod.name)?;
+        Ok(())
+    }
+
+    /// Copies the container's output into its log file until the container ends.
+    fn follow_logs(&self, name: &str) -> Result<(), String> {
+        let path = log_path(&self.logs, name);
+        let mut file = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let options = LogsOptionsBuilder::new().follow(true).stdout(true).stderr(true).build();
+        let mut stream = self.docker.logs(name, Some(options));
+        tokio::spawn(async move {
+            while let Some(Ok(chunk)) = stream.next().await {
+                if file.write_all(&chunk.into_bytes()).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn status(&mut self, name: &str) -> PodStatus {
+        let info = match self.docker.inspect_container(name, None).await {
+            Ok(info) => info,
+            // Gone (removed behind our back): the pod failed without an exit code.
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                return PodStatus::Exited(None);
+            }
+            // A hiccup of the engine: look again at the next reconcile.
+            Err(e) => {
+                tracing::warn!(container = name, error = %e, "cannot inspect container");
+                return PodStatus::Running;
+            }
+        };
+        let state = info.state.unwrap_or_default();
+        match state.status {
+            Some(ContainerStateStatusEnum::CREATED) | None => PodStatus::Starting,
+            Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD) => {
+                let oom = state.oom_killed.unwrap_or(false);
+                PodStatus::Exited(if oom { Some(137) } else { state.exit_code })
+            }
+            Some(_) => PodStatus::Running,
+        }
+    }
+
+    pub async fn signal(&mut self, name: &str, signal: Signal) {
+        let sig = match signal {
+            Signal::Term => "SIGTERM",
+            Signal::Kill => "SIGKILL",
+        };
+        let options = KillContainerOptionsBuilder::new().signal(sig).build();
+        if let Err(e) = self.docker.kill_container(name, Some(options)).await {
+            tracing::debug!(container = name, error = %e, "kill (it may have exited already)");
+        }
+    }
+
+    pub async fn remove(&mut self, name: &str) {
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        if let Err(e) = self.docker.remove_container(name, Some(options)).await {
+            tracing::debug!(container = name, error = %e, "remove");
+        }
+    }
+
+    pub async fn remove_leftovers(&mut self) {
+        let filters = HashMap::from([("label", vec![format!("{LABEL}={}", self.scaled_job)])]);
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        match self.docker.list_containers(Some(options)).await {
+            Ok(list) => {
+                for c in list {
+                    if let Some(id) = c.id {
+                        tracing::info!(container = %id, "removing a container left by an earlier run");
+                        self.remove(&id).await;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list containers"),
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! Reads the ScaledJob manifest that is deployed to the cluster (`keda/scaledjob.yaml`), with
+//! KEDA's and Kubernetes' defaults for what it leaves out. One source of truth: the local
+//! controller scales and runs Jobs from the very same spec.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jobs_aws::queue::Depth;
+use jobs_core::scaling::{ScalingSpec, Strategy};
+use serde::{Deserialize, Serialize};
+
+use crate::quantity;
+
+/// What the local controller needs from a ScaledJob.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaledJob {
+    pub name: String,
+    pub namespace: String,
+    pub polling_interval: Duration,
+    pub scaling: ScalingSpec,
+    /// `scalingStrategy.pendingPodConditions`: a Job's pod counts as pending until all of these
+    /// hold. Locally a pod is scheduled when launched and ready when its process/container runs.
+    pub pending_pod_conditions: Vec<String>,
+    pub trigger: SqsTrigger,
+    pub job: JobTemplate,
+    pub successful_jobs_history_limit: usize,
+    pub failed_jobs_history_limit: usize,
+}
+
+/// The `aws-sqs-queue` trigger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SqsTrigger {
+    pub queue_url: String,
+    pub aws_region: Option<String>,
+    pub queue_length: f64,
+    pub activation_queue_length: f64,
+    pub scale_on_in_flight: bool,
+    pub scale_on_delayed: bool,
+}
+
+impl SqsTrigger {
+    /// The scaler's metric: visible messages, plus in-flight and delayed ones when enabled.
+    pub fn metric(&self, depth: Depth) -> u64 {
+        depth.visible
+            + if self.scale_on_in_flight { depth.in_flight } else { 0 }
+            + if self.scale_on_delayed { depth.delayed } else { 0 }
+    }
+}
+
+/// `jobTargetRef`: the Job and its one container.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobTemplate {
+    pub container_name: String,
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
+    /// Literal `value`s, in manifest order.
+    pub env: Vec<(String, String)>,
+    /// Variables set with `valueFrom` (secrets, field refs): the local controller cannot resolve
+    /// them, so each must be given with `--env NAME=VALUE`.
+    pub env_from_cluster: Vec<String>,
+    pub cpu_limit_millis: Option<u64>,
+    pub memory_limit_bytes: Option<u64>,
+    pub run_as_user: Option<u32>,
+    pub run_as_group: Option<u32>,
+    pub read_only_root_filesystem: bool,
+    pub allow_privilege_escalation: bool,
+    pub drop_capabilities: Vec<String>,
+    pub active_deadline: Option<Duration>,
+    pub backoff_limit: u32,
+    pub termination_grace_period: Duration,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("ScaledJob manifest: {0}")]
+pub struct ManifestError(pub String);
+
+fn err(message: impl Into<String>) -> ManifestError {
+    ManifestError(message.into())
+}
+
+// The YAML, as far as it matters here. Unknown fields are ignored: `make test-infra` validates
+// the manifest against KEDA's CRD schema.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Doc {
+    api_version: String,
+    kind: String,
+    metadata: Metadata,
+    spec: Spec,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Spec {
+    polling_interval: Option<u64>,
+    min_replica_count: Option<i64>,
+    max_replica_count: Option<i64>,
+    successful_jobs_history_limit: Option<usize>,
+    failed_jobs_history_limit: Option<usize>,
+    #[serde(default)]
+    scaling_strategy: RawStrategy,
+    #[serde(default)]
+    triggers: Vec<Trigger>,
+    job_target_ref: JobTargetRef,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawStrategy {
+    strategy: Option<String>,
+    custom_scaling_queue_length_deduction: Option<i64>,
+    custom_scaling_running_job_percentage: Option<String>,
+    #[serde(default)]
+    pending_pod_conditions: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Trigger {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobTargetRef {
+    active_deadline_seconds: Option<u64>,
+    backoff_limit: Option<u32>,
+    template: PodTemplate,
+}
+
+#[derive(Deserialize)]
+struct PodTemplate {
+    spec: PodSpec,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodSpec {
+    containers: Vec<Container>,
+    termination_grace_period_seconds: Option<u64>,
+    #[serde(default)]
+    security_context: SecurityContext,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Container {
+    name: String,
+    image: String,
+    command: Option<Vec<String>>,
+    args: Option<Vec<String>>,
+    #[serde(default)]
+    env: Vec<EnvVar>,
+    #[serde(default)]
+    resources: Resources,
+    #[serde(default)]
+    security_context: SecurityContext,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvVar {
+    name: String,
+    value: Option<String>,
+    value_from: Option<serde_norway::Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct Resources {
+    #[serde(default)]
+    limits: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SecurityContext {
+    run_as_user: Option<u32>,
+    run_as_group: Option<u32>,
+    read_only_root_filesystem: Option<bool>,
+    allow_privilege_escalation: Option<bool>,
+    #[serde(default)]
+    capabilities: Capabilities,
+}
+
+#[derive(Deserialize, Default)]
+struct Capabilities {
+    #[serde(default)]
+    drop: Vec<String>,
+}
+
+fn number(metadata: &BTreeMap<String, String>, key: &str, default: f64) -> Result<f64, ManifestError> {
+    match metadata.get(key) {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| err(format!("trigger metadata {key}: {text:?} is not a non-negative number"))),
+    }
+}
+
+fn boolean(metadata: &BTreeMap<String, String>, key: &str, default: bool) -> Result<bool, ManifestError> {
+    match metadata.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(v) => Err(err(format!("trigger metadata {key}: {v:?} is not true or false"))),
+    }
+}
+
+/// Parses one ScaledJob document (a leading comment and `---` are fine).
+pub fn parse(yaml: &str) -> Result<ScaledJob, ManifestError> {
+    let doc: Doc = serde_norway::from_str(yaml).map_err(|e| err(e.to_string()))?;
+    if doc.kind != "ScaledJob" || !doc.api_version.starts_with("keda.sh/") {
+        return Err(err(format!("expected a keda.sh ScaledJob, found {} {}", doc.api_version, doc.kind)));
+    }
+    let spec = doc.spec;
+
+    // KEDA defaults: pollingInterval 30 s, 0..100 Jobs, history 100/100.
+    let polling = spec.polling_interval.unwrap_or(30);
+    if polling == 0 {
+        return Err(err("pollingInterval must be at least 1 second"));
+    }
+    let min = spec.min_replica_count.unwrap_or(0);
+    let max = spec.max_replica_count.unwrap_or(100);
+    if min < 0 || max < 0 || min > max {
+        return Err(err(format!("minReplicaCount {min} and maxReplicaCount {max} must satisfy 0 <= min <= max")));
+    }
+
+    let raw = spec.scaling_strategy;
+    let strategy = match raw.strategy.as_deref().unwrap_or("default") {
+        "default" => Strategy::Default,
+        "accurate" => Strategy::Accurate,
+        "eager" => Strategy::Eager,
+        "custom" => match (raw.custom_scaling_queue_length_deduction, raw.custom_scaling_running_job_percentage) {
+            (Some(deduction), Some(percentage)) => Strategy::Custom {
+                queue_length_deduction: deduction,
+                running_job_percentage: percentage
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| err(format!("customScalingRunningJobPercentage {percentage:?} is not a number")))?,
+            },
+            // KEDA uses the default strategy when a custom knob is missing.
+            _ => Strategy::Default,
+        },
+        other => return Err(err(format!("unknown scalingStrategy.strategy {other:?}"))),
+    };
+
+    let trigger = match spec.triggers.as_slice() {
+        [t] if t.kind == "aws-sqs-queue" => t,
+        [t] => return Err(err(format!("the local controller scales on an aws-sqs-queue trigger, found {:?}", t.kind))),
+        [] => return Err(err("no triggers")),
+        _ => return Err(err("the local controller supports exactly one (aws-sqs-queue) trigger")),
+    };
+    let m = &trigger.metadata;
+    let queue_url = m
+        .get("queueURL")
+        .cloned()
+        .ok_or_else(|| err("the aws-sqs-queue trigger has no queueURL (queueURLFromEnv is not supported locally)"))?;
+    let trigger = SqsTrigger {
+        queue_url,
+        aws_region: m.get("awsRegion").cloned(),
+        // KEDA's aws-sqs-queue defaults: queueLength 5, activation 0, in-flight counted, delayed not.
+        queue_length: number(m, "queueLength", 5.0)?,
+        activation_queue_length: number(m, "activationQueueLength", 0.0)?,
+        scale_on_in_flight: boolean(m, "scaleOnInFlight", true)?,
+        scale_on_delayed: boolean(m, "scaleOnDelayed", false)?,
+    };
+    if trigger.queue_length <= 0.0 {
+        return Err(err("trigger metadata queueLength must be greater than 0"));
+    }
+
+    let target = spec.job_target_ref;
+    let pod = target.template.spec;
+    let container = match pod.containers.as_slice() {
+        [c] => c,
+        _ => return Err(err("the Job template must have exactly one container")),
+    };
+    let mut env = Vec::new();
+    let mut env_from_cluster = Vec::new();
+    for var in &container.env {
+        match (&var.value, &var.value_from) {
+            (_, Some(_)) => env_from_cluster.push(var.name.clone()),
+            (value, None) => env.push((var.name.clone(), value.clone().unwrap_or_default())),
+        }
+    }
+    let limit = |key: &str| container.resources.limits.get(key);
+    let cpu_limit_millis =
+        limit("cpu").map(|q| quantity::cpu_millis(q)).transpose().map_err(|e| err(format!("limits.cpu: {e}")))?;
+    let memory_limit_bytes =
+        limit("memory").map(|q| quantity::bytes(q)).transpose().map_err(|e| err(format!("limits.memory: {e}")))?;
+    let (pod_sc, c_sc) = (&pod.security_context, &container.security_context);
+
+    Ok(ScaledJob {
+        name: doc.metadata.name,
+        namespace: doc.metadata.namespace.unwrap_or_else(|| "default".into()),
+        polling_interval: Duration::from_secs(polling),
+        scaling: ScalingSpec {
+            strategy,
+            min_replica_count: min,
+            max_replica_count: max,
+            target_per_job: trigger.queue_length,
+            activation: trigger.activation_queue_length,
+        },
+        pending_pod_conditions: raw.pending_pod_conditions,
+        trigger,
+        job: JobTemplate {
+            container_name: container.name.clone(),
+            image: container.image.clone(),
+            command: container.command.clone(),
+            args: container.args.clone(),
+            env,
+            env_from_cluster,
+            cpu_limit_millis,
+            memory_limit_bytes,
+            // The container's securityContext wins over the pod's, as in Kubernetes.
+            run_as_user: c_sc.run_as_user.or(pod_sc.run_as_user),
+            run_as_group: c_sc.run_as_group.or(pod_sc.run_as_group),
+            read_only_root_filesystem: c_sc.read_only_root_filesystem.unwrap_or(false),
+            allow_privilege_escalation: c_sc.allow_privilege_escalation.unwrap_or(true),
+            drop_capabilities: c_sc.capabilities.drop.clone(),
+            active_deadline: target.active_deadline_seconds.map(Duration::from_secs),
+            // Kubernetes' defaults: backoffLimit 6, terminationGracePeriodSeconds 30.
+            backoff_limit: target.backoff_limit.unwrap_or(6),
+            termination_grace_period: Duration::from_secs(pod.termination_grace_period_seconds.unwrap_or(30)),
+        },
+        successful_jobs_history_limit: spec.successful_jobs_history_limit.unwrap_or(100),
+        failed_jobs_history_limit: spec.failed_jobs_history_limit.unwrap_or(100),
+    })
+}
+
+/// Reads and parses a manifest file.
+pub fn load(path: &std::path::Path) -> Result<ScaledJob, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+    parse(&text).map_err(|e| err(format!("{}: {}", path.display(), e.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEPLOYED: &str = include_str!("../../keda/scaledjob.yaml");
+
+    /// The committed manifest, read the way the controller reads it.
+    #[test]
+    fn reads_the_deployed_scaledjob() {
+        let sj = parse(DEPLOYED).expect("keda/scaledjob.yaml parses");
+        assert_eq!((sj.name.as_str(), sj.namespace.as_str()), ("data-processor", "jobs"));
+        assert_eq!(sj.polling_interval, Duration::from_secs(10));
+        assert_eq!(
+            sj.scaling,
+            ScalingSpec {
+                strategy: Strategy::Accurate,
+                min_replica_count: 0,
+                max_replica_count: 50,
+                target_per_job: 1.0,
+                activation: 0.0
+            }
+        );
+        assert_eq!(sj.pending_pod_conditions, ["PodScheduled", "Ready"]);
+        assert!(sj.trigger.queue_url.ends_with("/keda-sqs-jobs"));
+        assert!(!sj.trigger.scale_on_in_flight && !sj.trigger.scale_on_delayed);
+        let job = &sj.job;
+        assert!(job.image.ends_with("/keda-sqs-jobs/data-processor:0.1.0"));
+        assert_eq!(job.backoff_limit, 0);
+        assert_eq!(job.active_deadline, Some(Duration::from_secs(3900)));
+        assert_eq!(job.termination_grace_period, Duration::from_secs(30));
+        assert_eq!((job.cpu_limit_millis, job.memory_limit_bytes), (Some(1000), Some(512 << 20)));
+        assert_eq!((job.run_as_user, job.run_as_group), (Some(65532), Some(65532)));
+        assert!(job.read_only_root_filesystem && !job.allow_privilege_escalation);
+        assert_eq!(job.drop_capabilities, ["ALL"]);
+        let env: BTreeMap<_, _> = job.env.iter().cloned().collect();
+        for key in ["AWS_REGION", "QUEUE_URL", "DLQ_URL", "TABLE_NAME", "MAX_ATTEMPTS", "VISIBILITY_TIMEOUT_SECS"] {
+            assert!(env.contains_key(key), "{key} missing from the Job's env");
+        }
+        assert_eq!(env["MAX_ATTEMPTS"], "3");
+        assert!(job.env_from_cluster.is_empty());
+        assert_eq!((sj.successful_jobs_history_limit, sj.failed_jobs_history_limit), (10, 20));
+    }
+
+    const MINIMAL: &str = r#"
+apiVersion: keda.sh/v1alpha1
+kind: ScaledJob
+metadata: {name: w}
+spec:
+  jobTargetRef:
+    template:
+      spec:
+        containers:
+          - name: w
+            image: w:1
+            env:
+              - {name: A, value: "1"}
+              - name: SECRET
+                valueFrom: {secretKeyRef: {name: s, key: k}}
+  triggers:
+    - type: aws-sqs-queue
+      metadata: {queueURL: "https://sqs/q"}
+"#;
+
+    #[test]
+    fn keda_and_kubernetes_defaults() {
+        let sj = parse(MINIMAL).unwrap();
+        assert_eq!(sj.namespace, "default");
+        assert_eq!(sj.polling_interval, Duration::from_secs(30));
+        assert_eq!(sj.scaling, ScalingSpec { activation: 0.0, ..ScalingSpec::default() });
+        assert_eq!(sj.trigger.queue_length, 5.0);
+        assert!(sj.trigger.scale_on_in_flight && !sj.trigger.scale_on_delayed);
+        assert_eq!(sj.job.backoff_limit, 6);
+        assert_eq!(sj.job.active_deadline, None);
+        assert_eq!(sj.job.termination_grace_period, Duration::from_secs(30));
+        assert_eq!((sj.successful_jobs_history_limit, sj.failed_jobs_history_limit), (100, 100));
+        assert_eq!(sj.job.env, [("A".to_owned(), "1".to_owned())]);
+        assert_eq!(sj.job.env_from_cluster, ["SECRET"]);
+        assert!(sj.job.allow_privilege_escalation && !sj.job.read_only_root_filesystem);
+    }
+
+    #[test]
+    fn strategies() {
+        let with = |strategy: &str| {
+            MINIMAL.replace("spec:\n  jobTargetRef", &format!("spec:\n  scalingStrategy: {strategy}\n  jobTargetRef"))
+        };
+        let table = [
+            ("{strategy: eager}", Strategy::Eager),
+            ("{strategy: accurate}", Strategy::Accurate),
+            ("{strategy: default}", Strategy::Default),
+            (
+                "{strategy: custom, customScalingQueueLengthDeduction: 1, customScalingRunningJobPercentage: \"0.5\"}",
+                Strategy::Custom { queue_length_deduction: 1, running_job_percentage: 0.5 },
+            ),
+            // KEDA falls back to the default strategy when a custom knob is missing.
+            ("{strategy: custom, customScalingQueueLengthDeduction: 1}", Strategy::Default),
+        ];
+        for (yaml, expected) in table {
+            assert_eq!(parse(&with(yaml)).unwrap().scaling.strategy, expected, "{yaml}");
+        }
+        assert!(parse(&with("{strategy: greedy}")).unwrap_err().0.contains("greedy"));
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_run() {
+        let cases = [
+            (MINIMAL.replace("aws-sqs-queue", "kafka"), "aws-sqs-queue trigger"),
+            (MINIMAL.replace("kind: ScaledJob", "kind: ScaledObject"), "ScaledJob"),
+            (MINIMAL.replace("queueURL", "queueURLFromEnv"), "queueURL"),
+            (MINIMAL.replace("{queueURL: \"https://sqs/q\"}", "{queueURL: q, queueLength: \"0\"}"), "greater than 0"),
+            (
+                MINIMAL.replace("{queueURL: \"https://sqs/q\"}", "{queueURL: q, scaleOnInFlight: \"yes\"}"),
+                "true or false",
+            ),
+            (
+                MINIMAL.replace(
+                    "spec:\n  jobTargetRef",
+                    "spec:\n  minReplicaCount: 5\n  maxReplicaCount: 2\n  jobTargetRef",
+                ),
+                "min <= max",
+            ),
+            (
+                MINIMAL.replace("spec:\n  jobTargetRef", "spec:\n  pollingInterval: 0\n  jobTargetRef"),
+                "pollingInterval",
+            ),
+            (
+                MINIMAL.replace("image: w:1", "image: w:1\n            resources: {limits: {memory: lots}}"),
+                "limits.memory",
+            ),
+        ];
+        for (yaml, needle) in cases {
+            let e = parse(&yaml).expect_err(needle);
+            assert!(e.0.contains(needle), "{} should mention {needle:?}", e.0);
+        }
+    }
+
+    #[test]
+    fn metric_follows_the_trigger_flags() {
+        let depth = Depth { visible: 3, in_flight: 5, delayed: 7 };
+        let t = |in_flight, delayed| SqsTrigger {
+            queue_url: "q".into(),
+            aws_region: None,
+            queue_length: 1.0,
+            activation_queue_length: 0.0,
+            scale_on_in_flight: in_flight,
+            scale_on_delayed: delayed,
+        };
+        assert_eq!(t(false, false).metric(depth), 3);
+        assert_eq!(t(true, false).metric(depth), 8);
+        assert_eq!(t(false, true).metric(depth), 10);
+        assert_eq!(t(true, true).metric(depth), 15);
+    }
+}
