@@ -109,11 +109,22 @@ test-image: image ## Run the built image against the emulator: one job end to en
 	CONTAINER_ENGINE=$$(tools/container/engine.sh) IMAGE=$(IMAGE) \
 	  cargo test -p data-processor --locked --test image -- --ignored --nocapture
 
+# The local stack (tools/local/): ports and the executor can be overridden, e.g.
+#   make up EMULATOR_PORT=4567 API_PORT=3001 CONTROLLER_PORT=8090 EXECUTOR=process
+LOCAL_BINS := -p api-lambda -p data-processor -p jobs-aws -p local-keda
+
 .PHONY: up
-up: ## Run the whole system locally (the local stack is not built yet: see README)
-	@echo "make up: the one-command local stack (emulator + API + local ScaledJob controller) is not built yet." >&2
-	@echo "Until it lands, run the parts by hand as the README's 'Running the parts by hand' section shows." >&2
-	@exit 1
+up: venv ## Run the whole system locally: ministack, the API, the local ScaledJob controller (Ctrl-C stops)
+	cargo build --locked $(LOCAL_BINS) --bins
+	BIN_DIR=$(CARGO_TARGET_DIR)/debug IMAGE=$(IMAGE) tools/local/up.sh
+
+.PHONY: down
+down: ## Stop everything make up started (from any terminal); removes leftover Job containers
+	tools/local/down.sh
+
+.PHONY: demo
+demo: ## Submit a mix of jobs and a schedule to the running stack, follow them, print the stats
+	python3 tools/local/demo.py
 
 .PHONY: clean
 clean: ## Remove the virtualenvs, node_modules and build outputs (the shared Cargo target dir is kept)

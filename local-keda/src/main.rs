@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn executor(run: &Run, scaled_job: &str) -> Result<Executor, String> {
+async fn executor(run: &Run, scaled_job: &str, queue_url: &str) -> Result<Executor, String> {
     let process = || {
         let worker = match &run.worker_bin {
             Some(path) => path.clone(),
@@ -42,7 +42,9 @@ async fn executor(run: &Run, scaled_job: &str) -> Result<Executor, String> {
     };
     let container = || async {
         let docker = container::connect(run.docker_host.as_deref()).await?;
-        container::Containers::new(docker, &run.image, scaled_job, run.logs_dir.clone()).await.map(Executor::Container)
+        container::Containers::new(docker, &run.image, scaled_job, queue_url, run.logs_dir.clone())
+            .await
+            .map(Executor::Container)
     };
     match run.executor {
         ExecutorKind::Process => process(),
@@ -66,7 +68,7 @@ async fn serve(run: Run) -> Result<(), (u8, String)> {
         sj.polling_interval = Duration::from_secs(secs);
     }
     let env = cli::job_env(&sj.job, &run.env).map_err(|e| (2, e))?;
-    let executor = executor(&run, &sj.name).await.map_err(|e| (2, e))?;
+    let executor = executor(&run, &sj.name, &sj.trigger.queue_url).await.map_err(|e| (2, e))?;
     let sdk = client::load().await.map_err(|e| (2, e.to_string()))?;
     let queue = JobQueue::new(aws_sdk_sqs::Client::new(&sdk), &sj.trigger.queue_url, None);
 

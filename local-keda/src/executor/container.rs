@@ -18,13 +18,16 @@ use futures_util::StreamExt;
 
 use super::{PodRequest, PodStatus, Signal, log_path};
 
-/// Label on every container the controller creates: the value is the ScaledJob's name.
-pub const LABEL: &str = "io.keda-sqs-jobs.local/scaledjob";
+/// Labels on every container the controller creates: the ScaledJob's name and the queue it
+/// scales on. Containers with both (from a crashed earlier run) are removed at start-up, so
+/// controllers for other queues (tests, a second stack) are left alone.
+pub const LABEL_SCALEDJOB: &str = "io.keda-sqs-jobs.local/scaledjob";
+pub const LABEL_QUEUE: &str = "io.keda-sqs-jobs.local/queue";
 
 pub struct Containers {
     docker: Docker,
     image: String,
-    scaled_job: String,
+    labels: HashMap<String, String>,
     logs: PathBuf,
 }
 
@@ -41,12 +44,22 @@ pub async fn connect(host: Option<&str>) -> Result<Docker, String> {
 
 impl Containers {
     /// Fails unless the image is present locally (nothing is pulled: `make image` builds it).
-    pub async fn new(docker: Docker, image: &str, scaled_job: &str, logs: PathBuf) -> Result<Containers, String> {
+    pub async fn new(
+        docker: Docker,
+        image: &str,
+        scaled_job: &str,
+        queue_url: &str,
+        logs: PathBuf,
+    ) -> Result<Containers, String> {
         docker.inspect_image(image).await.map_err(|e| {
             format!("image {image} is not available to the container engine ({e}); build it with `make image`")
         })?;
         std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
-        Ok(Containers { docker, image: image.to_owned(), scaled_job: scaled_job.to_owned(), logs })
+        let labels = HashMap::from([
+            (LABEL_SCALEDJOB.to_owned(), scaled_job.to_owned()),
+            (LABEL_QUEUE.to_owned(), queue_url.to_owned()),
+        ]);
+        Ok(Containers { docker, image: image.to_owned(), labels, logs })
     }
 
     pub fn logs_dir(&self) -> &Path {
@@ -70,7 +83,7 @@ impl Containers {
             cmd: t.args.clone(),
             env: Some(pod.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             user,
-            labels: Some(HashMap::from([(LABEL.to_owned(), self.scaled_job.clone())])),
+            labels: Some(self.labels.clone()),
             host_config: Some(HostConfig {
                 network_mode: Some("host".into()),
                 readonly_rootfs: Some(t.read_only_root_filesystem),
@@ -157,7 +170,7 @@ impl Containers {
     }
 
     pub async fn remove_leftovers(&mut self) {
-        let filters = HashMap::from([("label", vec![format!("{LABEL}={}", self.scaled_job)])]);
+        let filters = HashMap::from([("label", self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect())]);
         let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
         match self.docker.list_containers(Some(options)).await {
             Ok(list) => {

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# make up: the whole system on this machine, in the foreground. Ctrl-C (or `make down` from another
+# terminal) stops everything it started.
+#
+#   ministack (AWS APIs: SQS, DynamoDB, Scheduler) on 127.0.0.1:$EMULATOR_PORT
+#   provision: queue + DLQ, table, schedule group, with the CDK stack's attributes
+#   api-lambda serving the job API on 127.0.0.1:$API_PORT
+#   local-scaledjob: the local KEDA ScaledJob controller (state on 127.0.0.1:$CONTROLLER_PORT)
+#     Jobs run as containers of $IMAGE (docker, or podman's Docker API service) or as processes
+#
+# make has already built the binaries (BIN_DIR) and installed ministack (.venv).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=tools/local/common.sh
+source tools/local/common.sh
+
+: "${BIN_DIR:?BIN_DIR (the cargo output directory) must be set; run make up}"
+EXECUTOR=${EXECUTOR:-auto}
+IMAGE=${IMAGE:-localhost/keda-sqs-jobs/data-processor:dev}
+
+if up_running; then
+    echo "The local stack is already up (pid $(cat "$LOCAL_DIR/up.pid")). Stop it with: make down" >&2
+    exit 1
+fi
+for port in "$EMULATOR_PORT" "$API_PORT" "$CONTROLLER_PORT"; do
+    if port_open "$port"; then
+        echo "Port $port is in use. Free it, or choose others: make up EMULATOR_PORT=… API_PORT=… CONTROLLER_PORT=…" >&2
+        exit 1
+    fi
+done
+mkdir -p "$LOCAL_DIR/jobs"
+rm -f "$LOCAL_DIR"/*.pid
+echo $$ > "$LOCAL_DIR/up.pid"
+
+cleanup() {
+    trap - INT TERM EXIT
+    echo
+    echo "Stopping the local stack…"
+    stop_service status 2
+    # The controller first: it sends SIGTERM to its Jobs (their messages go back to the queue),
+    # waits for them, and removes their containers.
+    stop_service controller 60
+    stop_service api 10
+    stop_service docker-api 10
+    stop_service ministack 10
+    rm -f "$LOCAL_DIR/up.pid"
+    echo "Stopped. Logs are in $LOCAL_DIR/ (per-job logs in $LOCAL_DIR/jobs/)."
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# 1. How Jobs run: containers when an engine is usable (build the image), else processes.
+docker_host=""
+if [[ $EXECUTOR != process ]]; then
+    if engine=$(tools/container/engine.sh 2>"$LOCAL_DIR/engine.log"); then
+        step "Building the worker image $IMAGE with $engine (cached after the first build)"
+        if IMAGE=$IMAGE tools/container/image.sh >"$LOCAL_DIR/image-build.log" 2>&1; then
+            if [[ $engine == podman ]]; then
+                sock="$PWD/$LOCAL_DIR/podman.sock"
+                rm -f "$sock"
+                start_service docker-api podman system service --time=0 "unix://$sock"
+                wait_for "the podman API socket" test -S "$sock"
+                docker_host="unix://$sock"
+            fi
+        elif [[ $EXECUTOR == container ]]; then
+            echo "The image build failed; see $LOCAL_DIR/image-build.log" >&2
+            exit 1
+        else
+            echo "  the image build failed (see $LOCAL_DIR/image-build.log): Jobs run as processes"
+            EXECUTOR=process
+        fi
+    elif [[ $EXECUTOR == container ]]; then
+        cat "$LOCAL_DIR/engine.log" >&2
+        exit 1
+    else
+        echo "  no usable container engine ($(tail -1 "$LOCAL_DIR/engine.log")): Jobs run as processes"
+        EXECUTOR=process
+    fi
+fi
+
+# 2. The AWS emulator, and the resources the CDK stack defines.
+step "Starting ministack on 127.0.0.1:$EMULATOR_PORT"
+GATEWAY_PORT=$EMULATOR_PORT BIND_HOST=127.0.0.1 SERVICES=sqs,dynamodb,scheduler LOG_LEVEL=WARNING \
+    start_service ministack .venv/bin/ministack
+wait_for "ministack" port_open "$EMULATOR_PORT"
+export AWS_ENDPOINT_URL=http://127.0.0.1:$EMULATOR_PORT AWS_REGION=us-east-1 \
+       AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
+step "Creating the queue, dead-letter queue, table and schedule group"
+eval "$("$BIN_DIR/provision")"
+SCHEDULER_ROLE_ARN=arn:aws:iam::000000000000:role/keda-sqs-jobs-scheduler
+
+# 3. The API.
+step "Starting the API on 127.0.0.1:$API_PORT"
+QUEUE_URL=$QUEUE_URL TABLE_NAME=$TABLE_NAME SCHEDULE_GROUP=$SCHEDULE_GROUP SCHEDULER_ROLE_ARN=$SCHEDULER_ROLE_ARN \
+    BIND_ADDR=127.0.0.1:$API_PORT LOG_FORMAT=text \
+    start_service api "$BIN_DIR/api-lambda"
+wait_for "the API" port_open "$API_PORT"
+
+# 4. The local ScaledJob controller, from keda/scaledjob.yaml. The Jobs' environment is the
+#    manifest's, pointed at the emulator.
+step "Starting the local ScaledJob controller (keda/scaledjob.yaml, executor: $EXECUTOR)"
+args=(run --manifest keda/scaledjob.yaml --queue-url "$QUEUE_URL" --executor "$EXECUTOR" --image "$IMAGE"
+      --worker-bin "$BIN_DIR/data-processor" --logs-dir "$LOCAL_DIR/jobs"
+      --state-addr "127.0.0.1:$CONTROLLER_PORT"
+      --env "AWS_REGION=$AWS_REGION" --env "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
+      --env AWS_ACCESS_KEY_ID=test --env AWS_SECRET_ACCESS_KEY=test --env AWS_EC2_METADATA_DISABLED=true
+      --env "QUEUE_URL=$QUEUE_URL" --env "DLQ_URL=$DLQ_URL" --env "TABLE_NAME=$TABLE_NAME" --env LOG_FORMAT=text)
+[[ -n $docker_host ]] && args+=(--docker-host "$docker_host")
+[[ -n ${POLLING_INTERVAL:-} ]] && args+=(--polling-interval "$POLLING_INTERVAL")
+LOG_FORMAT=text start_service controller "$BIN_DIR/local-scaledjob" "${args[@]}"
+wait_for "the controller" port_open "$CONTROLLER_PORT"
+executor=$(state_field executor)
+
+cat <<EOF
+
+The local stack is up (Jobs run as: $executor).
+
+  API          http://127.0.0.1:$API_PORT          (OpenAPI: /openapi.json)
+  controller   http://127.0.0.1:$CONTROLLER_PORT/state    (JSON: Jobs, last scaling decision)
+  AWS emulator $AWS_ENDPOINT_URL   queue $QUEUE_URL
+  logs         $LOCAL_DIR/{ministack,api,controller}.log, one file per Job in $LOCAL_DIR/jobs/
+
+Try:
+  curl -X POST http://127.0.0.1:$API_PORT/jobs -d '{"job":"sleep","payload":{"ms":2000}}'
+  curl -X POST http://127.0.0.1:$API_PORT/jobs -d '{"job":"flaky","payload":{"failures":1}}'
+  curl -X POST http://127.0.0.1:$API_PORT/jobs/schedule -d '{"cron":"*/2 * * * *","name":"every-2-min","job":"noop"}'
+  curl http://127.0.0.1:$API_PORT/jobs/stats
+  make demo      (a mix of jobs and a schedule, followed until all are done)
+
+Ctrl-C or \`make down\` stops everything.
+
+EOF
+
+# 5. The status line, until Ctrl-C or `make down` (`wait` lets the traps run at once).
+"$BIN_DIR/local-scaledjob" status --api "http://127.0.0.1:$API_PORT" --controller "http://127.0.0.1:$CONTROLLER_PORT" &
+echo $! > "$LOCAL_DIR/status.pid"
+while service_alive controller && service_alive api && service_alive ministack; do
+    sleep 1 &
+    wait $! || true
+done
+echo
+for s in ministack api controller; do
+    service_alive "$s" || echo "$s stopped unexpectedly; see $LOCAL_DIR/$s.log" >&2
+done
+exit 1
