@@ -1,93 +1,38 @@
 //! The API binary served locally, tested over HTTP against a real emulator.
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use aws_sdk_scheduler::types::FlexibleTimeWindowMode;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use testkit::{Stack, free_port};
-use tokio::process::{Child, Command};
-
-struct Api {
-    _child: Child,
-    base: String,
-    http: reqwest::Client,
-}
+use testkit::{Api, Stack};
+use tokio::process::Command;
 
 async fn start_api(stack: &Stack, extra: &[(&str, &str)]) -> Api {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_api-lambda"))
-        .env_clear()
-        .envs(stack.api_env())
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("LOG_FORMAT", "text")
-        .envs(extra.iter().copied())
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn api");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "API did not listen");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Api { _child: child, base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() }
+    Api::start(stack, Path::new(env!("CARGO_BIN_EXE_api-lambda")), extra).await
 }
 
-impl Api {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<String>,
-        headers: &[(&str, &str)],
-    ) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
+/// Sends raw request bytes and reads the whole response: (status, JSON body).
+async fn raw(api: &Api, request: &str) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(api.base.trim_start_matches("http://")).await.unwrap();
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // Read until the whole JSON body is in (the server may keep the connection open).
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk)).await.expect("response").unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if n == 0 || text.split_once("\r\n\r\n").is_some_and(|(_, b)| serde_json::from_str::<Value>(b).is_ok()) {
+            break;
         }
-        if let Some(body) = body {
-            req = req.header("content-type", "application/json").body(body);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let value =
-            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        (status, value)
     }
-
-    /// Sends raw request bytes and reads the whole response: (status, JSON body).
-    async fn raw(&self, request: &str) -> (u16, Value) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut conn = tokio::net::TcpStream::connect(self.base.trim_start_matches("http://")).await.unwrap();
-        conn.write_all(request.as_bytes()).await.unwrap();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        // Read until the whole JSON body is in (the server may keep the connection open).
-        loop {
-            let n =
-                tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk)).await.expect("response").unwrap();
-            buf.extend_from_slice(&chunk[..n]);
-            let text = String::from_utf8_lossy(&buf);
-            if n == 0 || text.split_once("\r\n\r\n").is_some_and(|(_, b)| serde_json::from_str::<Value>(b).is_ok()) {
-                break;
-            }
-        }
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::POST, path, Some(body.to_string()), &[]).await
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(Method::GET, path, None, &[]).await
-    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 async fn queue_bodies(stack: &Stack) -> Vec<Value> {
@@ -251,7 +196,7 @@ async fn bad_requests_get_a_json_4xx_and_change_nothing() {
     }
     // Over 1 MiB: refused from the headers alone, before the body is read. (Sent raw: a client
     // uploading the whole body would race the server's close after its early answer.)
-    let (status, value) = api.raw("POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 2097152\r\n\r\n").await;
+    let (status, value) = raw(&api, "POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 2097152\r\n\r\n").await;
     assert_eq!((status, value["error"]["code"].as_str()), (413, Some("payload_too_large")), "{value}");
 
     // Nothing was recorded, enqueued or scheduled.

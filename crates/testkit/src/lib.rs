@@ -5,6 +5,8 @@
 //! project's virtualenv (`.venv/bin`, made by `make venv`) unless `MINISTACK_BIN` / `MOTO_BIN`
 //! name them.
 
+pub mod api;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -16,6 +18,8 @@ use chrono::Utc;
 use jobs_aws::provision::{self, Provisioned};
 use jobs_aws::{JobQueue, JobStore};
 use jobs_core::{JobMessage, state};
+
+pub use api::Api;
 
 pub const REGION: &str = "us-east-1";
 /// The role schedules use in tests (emulators do not check it).

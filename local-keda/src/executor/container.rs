@@ -79,6 +79,7 @@ impl Containers {
         }
         ContainerCreateBody {
             image: Some(self.image.clone()),
+            hostname: Some(pod.name.to_owned()),
             entrypoint: t.command.clone(),
             cmd: t.args.clone(),
             env: Some(pod.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),

@@ -43,6 +43,8 @@ impl Processes {
         cmd.args(pod.template.args.iter().flatten())
             .env_clear()
             .envs(pod.env.iter().map(|(k, v)| (k, v)))
+            // As in a pod: the host name is the pod's name (the worker uses it in its lease owner).
+            .env("HOSTNAME", pod.name)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)

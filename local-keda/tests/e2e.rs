@@ -1,0 +1,129 @@
+//! End to end on a real emulator: jobs submitted through the API binary, scaled and run by the
+//! `local-scaledjob` controller from the deployed `keda/scaledjob.yaml`, executed by the real
+//! worker (as processes here; as containers in `container_e2e`, which `make test-image` runs).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Controller, expected_outcomes, submit_mix, wait_until_settled, worker_processes};
+use serde_json::Value;
+use testkit::Stack;
+
+/// 20 mixed jobs: every one terminal with the right status and attempts, the stats exact, and
+/// exactly one Job launched per message delivery (accurate strategy, never more Jobs than messages).
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_mixed_jobs_with_the_process_executor() {
+    let stack = Stack::start().await;
+    let api = common::api(&stack).await;
+    let logs = tempdir("e2e-process");
+    let controller = Controller::start(&stack, &["--executor", "process"], &logs, None).await;
+
+    let submitted = submit_mix(&api, 20).await;
+    let (want, attempts) = expected_outcomes(&submitted);
+    let state = wait_until_settled(&api, &controller, submitted.len() as u64, Duration::from_secs(180)).await;
+
+    assert_eq!(state["executor"], "process");
+    let stats = api.get("/jobs/stats").await.1;
+    assert_eq!(
+        (&stats["succeedJob"], &stats["failedJob"], &stats["jobRetry"], &stats["submitted"]),
+        (&want.succeeded.into(), &want.failed.into(), &want.retries.into(), &20.into()),
+        "{stats}"
+    );
+    assert_eq!((&stats["queued"], &stats["inFlight"]), (&0.into(), &0.into()), "the queue is empty: {stats}");
+    for (id, kind, status, n) in &submitted.expect_each() {
+        let job = api.get(&format!("/jobs/{id}")).await.1;
+        assert_eq!((&job["status"], &job["attempts"]), (&(*status).into(), &(*n).into()), "{kind} {id}: {job}");
+    }
+
+    // One Job per delivery: no Job was launched for a message another Job already had.
+    let totals = &state["totals"];
+    assert_eq!(totals["jobsCreated"], attempts, "{totals}");
+    assert_eq!(totals["podsStarted"], attempts, "backoffLimit 0: one pod per Job");
+    assert_eq!(totals["jobsSucceeded"], want.succeeded_attempts, "{totals}");
+    assert_eq!(totals["jobsFailed"], attempts - want.succeeded_attempts, "{totals}");
+    assert_eq!(stack.drain_dlq().await.len() as u64, want.failed, "each FAILED job leaves one DLQ copy");
+
+    // The history limits (10 succeeded, 20 failed in the manifest) trim Jobs and their logs.
+    let jobs = state["jobs"].as_array().unwrap();
+    let count = |phase: &str| jobs.iter().filter(|j| j["phase"] == phase).count() as u64;
+    assert_eq!(count("succeeded"), want.succeeded_attempts.min(10), "{state}");
+    assert_eq!(count("failed"), (attempts - want.succeeded_attempts).min(20));
+    let files = std::fs::read_dir(&logs).unwrap().count() as u64;
+    assert_eq!(files, count("succeeded") + count("failed"), "one log per kept Job");
+    for job in jobs {
+        let log = std::fs::read_to_string(job["log"].as_str().unwrap()).unwrap();
+        assert!(log.contains("worker done messages=1"), "every Job took exactly one message: {log}");
+    }
+
+    let exit = controller.stop().await;
+    assert_eq!(exit, Some(0), "the controller stops cleanly on SIGTERM");
+}
+
+/// activeDeadlineSeconds and backoffLimit from the manifest; SIGTERM to the controller stops its
+/// Jobs (their message goes back to the queue) and leaves no process behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn deadline_backoff_and_shutdown_with_the_process_executor() {
+    let stack = Stack::start().await;
+    let api = common::api(&stack).await;
+    let logs = tempdir("e2e-deadline");
+    // The deployed manifest with a 3 s deadline, 1 retry of a failed pod and a 2 s grace period.
+    let manifest = common::manifest_with(&[
+        ("activeDeadlineSeconds: 3900", "activeDeadlineSeconds: 3"),
+        ("backoffLimit: 0", "backoffLimit: 1"),
+        ("terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 2"),
+    ]);
+    let controller = Controller::start(&stack, &["--executor", "process"], &logs, Some(&manifest)).await;
+
+    let (status, body) = api.post("/jobs", serde_json::json!({"job": "sleep", "payload": {"ms": 600000}})).await;
+    assert!(status.is_success(), "{body}");
+    let job_id = body["jobId"].as_str().unwrap().to_owned();
+
+    // The first Job runs past its deadline: SIGTERM, then Failed/DeadlineExceeded (no pod retry).
+    let first = common::poll(Duration::from_secs(60), || async {
+        let state = controller.state().await;
+        let jobs = state["jobs"].as_array().cloned().unwrap_or_default();
+        jobs.into_iter().find(|j| j["phase"] == "failed")
+    })
+    .await;
+    assert_eq!(first["reason"], "DeadlineExceeded", "{first}");
+    assert_eq!(first["pods"], 1, "a deadline is not retried: {first}");
+    let log = std::fs::read_to_string(first["log"].as_str().unwrap()).unwrap();
+    assert!(log.contains("exit_code=143"), "the worker was stopped by SIGTERM and said so: {log}");
+    // The worker gave the message back without using up an attempt.
+    let job = api.get(&format!("/jobs/{job_id}")).await.1;
+    assert_ne!(job["status"], "FAILED", "{job}");
+
+    // The message is visible again, so KEDA starts a new Job for it; stop the controller while it runs.
+    common::poll(Duration::from_secs(30), || async {
+        let state = controller.state().await;
+        (state["jobs"].as_array().unwrap().iter().any(|j| j["phase"] == "running")).then_some(())
+    })
+    .await;
+    assert!(!worker_processes(&stack).is_empty(), "a worker process runs");
+    let exit = controller.stop().await;
+    assert_eq!(exit, Some(0));
+    let left: Vec<String> = worker_processes(&stack)
+        .iter()
+        .map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            format!("{pid} {cmd:?} {}", status.lines().take(8).collect::<Vec<_>>().join("; "))
+        })
+        .collect();
+    assert!(
+        left.is_empty(),
+        "no worker process outlives the controller: {left:?}\n{}",
+        std::fs::read_to_string(logs.with_extension("controller.log")).unwrap()
+    );
+    let depth = stack.queue.depth().await.unwrap();
+    assert_eq!(depth.visible + depth.in_flight, 1, "the job's message is still on the queue: {depth:?}");
+    let job: Value = api.get(&format!("/jobs/{job_id}")).await.1;
+    assert_ne!(job["status"], "FAILED", "stopping the stack fails no job: {job}");
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
