@@ -105,9 +105,10 @@ test-infra: venv venv-lint synth ## CDK assertion tests, cfn-lint, checkov, mani
 	cargo test -p testkit --locked --test parity -- --ignored
 
 .PHONY: test-image
-test-image: image ## Run the built image against the emulator: one job end to end, non-root, read-only root
+test-image: image ## The built image against the emulator (one job: non-root, read-only root), then the local controller's container executor end to end
+	cargo build --locked -p api-lambda -p data-processor --bins
 	CONTAINER_ENGINE=$$(tools/container/engine.sh) IMAGE=$(IMAGE) \
-	  cargo test -p data-processor --locked --test image -- --ignored --nocapture
+	  cargo test -p data-processor -p local-keda --locked --test image --test container_e2e -- --ignored --nocapture
 
 # The local stack (tools/local/): ports and the executor can be overridden, e.g.
 #   make up EMULATOR_PORT=4567 API_PORT=3001 CONTROLLER_PORT=8090 EXECUTOR=process

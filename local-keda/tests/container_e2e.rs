@@ -1,0 +1,114 @@
+//! End to end with the container executor: each Job is a fresh container of the project's image,
+//! created through the Docker Engine API (dockerd, or `podman system service` started here).
+//!
+//! Needs a container engine and the image: `make test-image` builds it and runs this with
+//! CONTAINER_ENGINE (docker|podman) and IMAGE set.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Controller, expected_outcomes, submit_mix, wait_until_settled};
+use testkit::Stack;
+
+/// `podman system service` on a private socket, stopped on drop; nothing for docker.
+struct DockerApi {
+    child: Option<std::process::Child>,
+    host: Option<String>,
+}
+
+impl DockerApi {
+    fn start(engine: &str) -> DockerApi {
+        if engine != "podman" {
+            return DockerApi { child: None, host: None };
+        }
+        let sock = std::env::temp_dir().join(format!("podman-{}.sock", uuid::Uuid::new_v4().simple()));
+        let host = format!("unix://{}", sock.display());
+        let child = Command::new("podman")
+            .args(["system", "service", "--time=0", &host])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("podman system service");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+            assert!(Instant::now() < deadline, "podman's API socket did not appear");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        DockerApi { child: Some(child), host: Some(host) }
+    }
+}
+
+impl Drop for DockerApi {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn engine_lines(engine: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new(engine).args(args).output().expect("container engine CLI");
+    assert!(out.status.success(), "{engine} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).filter(|l| !l.is_empty()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a container engine and the image: make test-image"]
+async fn mixed_jobs_with_the_container_executor() {
+    let engine = std::env::var("CONTAINER_ENGINE").expect("CONTAINER_ENGINE=docker|podman");
+    let image = std::env::var("IMAGE").expect("IMAGE");
+    let docker_api = DockerApi::start(&engine);
+    let stack = Stack::start().await;
+    let api = common::api(&stack).await;
+    let logs = std::env::temp_dir().join(format!("e2e-container-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut args = vec!["--executor", "container", "--image", &image];
+    if let Some(host) = &docker_api.host {
+        args.extend(["--docker-host", host]);
+    }
+    let controller = Controller::start(&stack, &args, &logs, None).await;
+    let label = format!("label=io.keda-sqs-jobs.local/queue={}", stack.resources.queue_url);
+
+    let submitted = submit_mix(&api, 5).await;
+    let (want, attempts) = expected_outcomes(&submitted);
+    let state = wait_until_settled(&api, &controller, submitted.len() as u64, Duration::from_secs(180)).await;
+
+    assert_eq!(state["executor"], "container");
+    let stats = api.get("/jobs/stats").await.1;
+    assert_eq!(
+        (&stats["succeedJob"], &stats["failedJob"], &stats["jobRetry"]),
+        (&want.succeeded.into(), &want.failed.into(), &want.retries.into()),
+        "{stats}"
+    );
+    for (id, kind, status, n) in &submitted.expect_each() {
+        let job = api.get(&format!("/jobs/{id}")).await.1;
+        assert_eq!((&job["status"], &job["attempts"]), (&(*status).into(), &(*n).into()), "{kind} {id}: {job}");
+    }
+    assert_eq!(state["totals"]["jobsCreated"], attempts, "one Job per delivery: {}", state["totals"]);
+
+    // One container per Job, kept like a finished pod, run the way the manifest says.
+    let containers = engine_lines(&engine, &["ps", "-a", "-q", "--filter", &label]);
+    assert_eq!(containers.len() as u64, attempts, "{containers:?}");
+    let inspect = engine_lines(
+        &engine,
+        &[
+            "inspect",
+            "--format",
+            "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.NetworkMode}}",
+            &containers[0],
+        ],
+    );
+    assert_eq!(inspect, [format!("65532:65532 true {} 1000000000 host", 512 << 20)]);
+    for job in state["jobs"].as_array().unwrap() {
+        let log = std::fs::read_to_string(job["log"].as_str().unwrap()).unwrap();
+        assert!(log.contains("worker done"), "the container's output is in its log file: {log}");
+    }
+
+    assert_eq!(controller.stop().await, Some(0));
+    assert!(
+        engine_lines(&engine, &["ps", "-a", "-q", "--filter", &label]).is_empty(),
+        "the controller removes its containers when it stops"
+    );
+}
