@@ -55,7 +55,7 @@ docker_host=""
 if [[ $EXECUTOR != process ]]; then
     if engine=$(tools/container/engine.sh 2>"$LOCAL_DIR/engine.log"); then
         step "Building the worker image $IMAGE with $engine (cached after the first build)"
-        if IMAGE=$IMAGE tools/container/image.sh >"$LOCAL_DIR/image-build.log" 2>&1; then
+        if IMAGE=$IMAGE LINT_DOCKERFILE=0 tools/container/image.sh >"$LOCAL_DIR/image-build.log" 2>&1; then
             if [[ $engine == podman ]]; then
                 sock="$PWD/$LOCAL_DIR/podman.sock"
                 rm -f "$sock"
