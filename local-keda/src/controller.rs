@@ -218,6 +218,9 @@ impl Controller {
     /// Follows pods and applies the Job rules.
     pub async fn reconcile(&mut self) {
         let limits = self.limits();
+        if self.jobs.iter().any(|j| !j.is_finished()) {
+            self.executor.refresh().await;
+        }
         for i in 0..self.jobs.len() {
             if self.jobs[i].is_finished() {
                 continue;

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig};
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder,
@@ -29,6 +29,8 @@ pub struct Containers {
     image: String,
     labels: HashMap<String, String>,
     logs: PathBuf,
+    /// Container states from the last list call (one call per reconcile, not one per container).
+    states: HashMap<String, ContainerSummaryStateEnum>,
 }
 
 /// Connects to `host` (`unix:///path`), or to `DOCKER_HOST`, the docker socket or podman's.
@@ -59,7 +61,7 @@ impl Containers {
             (LABEL_SCALEDJOB.to_owned(), scaled_job.to_owned()),
             (LABEL_QUEUE.to_owned(), queue_url.to_owned()),
         ]);
-        Ok(Containers { docker, image: image.to_owned(), labels, logs })
+        Ok(Containers { docker, image: image.to_owned(), labels, logs, states: HashMap::new() })
     }
 
     pub fn logs_dir(&self) -> &Path {
@@ -128,7 +130,38 @@ impl Containers {
         Ok(())
     }
 
+    /// Lists this controller's containers once; `status` answers from that list.
+    pub async fn refresh(&mut self) {
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&self.label_filter()).build();
+        match self.docker.list_containers(Some(options)).await {
+            Ok(list) => {
+                self.states = list
+                    .into_iter()
+                    .filter_map(|c| {
+                        let name = c.names?.first()?.trim_start_matches('/').to_owned();
+                        Some((name, c.state?))
+                    })
+                    .collect();
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list containers"),
+        }
+    }
+
+    fn label_filter(&self) -> HashMap<&'static str, Vec<String>> {
+        HashMap::from([("label", self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect())])
+    }
+
     pub async fn status(&mut self, name: &str) -> PodStatus {
+        match self.states.get(name) {
+            Some(ContainerSummaryStateEnum::CREATED) => PodStatus::Starting,
+            Some(ContainerSummaryStateEnum::EXITED | ContainerSummaryStateEnum::DEAD) => self.inspect(name).await,
+            Some(_) => PodStatus::Running,
+            // Created after the last list, or gone: ask the engine.
+            None => self.inspect(name).await,
+        }
+    }
+
+    async fn inspect(&mut self, name: &str) -> PodStatus {
         let info = match self.docker.inspect_container(name, None).await {
             Ok(info) => info,
             // Gone (removed behind our back): the pod failed without an exit code.
@@ -171,8 +204,7 @@ impl Containers {
     }
 
     pub async fn remove_leftovers(&mut self) {
-        let filters = HashMap::from([("label", self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect())]);
-        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&self.label_filter()).build();
         match self.docker.list_containers(Some(options)).await {
             Ok(list) => {
                 for c in list {

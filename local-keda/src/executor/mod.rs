@@ -52,6 +52,13 @@ impl Executor {
         }
     }
 
+    /// Called once per reconcile, before `status`.
+    pub async fn refresh(&mut self) {
+        if let Executor::Container(c) = self {
+            c.refresh().await
+        }
+    }
+
     pub async fn status(&mut self, pod: &str) -> PodStatus {
         match self {
             Executor::Process(p) => p.status(pod),
