@@ -72,7 +72,7 @@ lint: ## rustfmt and clippy (warnings are errors)
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 .PHONY: test
-test: venv lint test-rust test-moto test-infra test-image ## Everything CI runs: lint, tests on ministack and moto, infra checks, the image
+test: venv lint test-rust test-moto test-infra test-image test-local ## Everything CI runs: lint, tests on ministack and moto, infra checks, the image, the local stack
 
 .PHONY: test-rust
 test-rust: venv ## Unit tests and integration tests against ministack
@@ -126,6 +126,11 @@ down: ## Stop everything make up started (from any terminal); removes leftover J
 .PHONY: demo
 demo: ## Submit a mix of jobs and a schedule to the running stack, follow them, print the stats
 	python3 tools/local/demo.py
+
+.PHONY: test-local
+test-local: venv ## make up, make demo (exact stats), make down, then make up + Ctrl-C: nothing left behind
+	cargo build --locked $(LOCAL_BINS) --bins
+	BIN_DIR=$(CARGO_TARGET_DIR)/debug IMAGE=$(IMAGE) tools/local/smoke.sh
 
 .PHONY: clean
 clean: ## Remove the virtualenvs, node_modules and build outputs (the shared Cargo target dir is kept)

@@ -105,10 +105,6 @@ pub struct Controller {
     shared: SharedSnapshot,
 }
 
-fn pod_name(job: &Job) -> Option<String> {
-    (job.pods > 0).then(|| format!("{}-{}", job.name, job.pods))
-}
-
 /// A Job name like KEDA's: the ScaledJob's name and a random 5-character suffix.
 fn job_name(scaled_job: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -226,8 +222,7 @@ impl Controller {
                 continue;
             }
             // 1. what the pod is doing
-            let has_pod = self.jobs[i].pods > 0 && !matches!(self.jobs[i].phase, Phase::BackingOff { .. });
-            if let Some(pod) = pod_name(&self.jobs[i]).filter(|_| has_pod) {
+            if let Some(pod) = self.jobs[i].pod_name().filter(|_| self.jobs[i].pod_live) {
                 match self.executor.status(&pod).await {
                     PodStatus::Starting => {}
                     PodStatus::Running => self.jobs[i].pod_running(),
@@ -263,7 +258,7 @@ impl Controller {
         let limits = self.limits();
         let job = &mut self.jobs[i];
         job.pod_exited(code, Utc::now(), &limits);
-        let pod = pod_name(job).unwrap_or_default();
+        let pod = job.pod_name().unwrap_or_default();
         if code == Some(0) {
             tracing::info!(job = %job.name, %pod, "pod succeeded");
         } else {
@@ -283,23 +278,24 @@ impl Controller {
     async fn act(&mut self, i: usize, action: Action) {
         match action {
             Action::StartPod => {
-                let now = Utc::now();
-                self.jobs[i].pod_started(now);
-                self.totals.pods_started += 1;
-                let pod = pod_name(&self.jobs[i]).expect("a pod was just started");
+                let pod = self.jobs[i].next_pod_name();
                 let request = PodRequest { name: &pod, template: &self.sj.job, env: &self.env };
                 match self.executor.start(&request).await {
-                    Ok(()) => tracing::info!(job = %self.jobs[i].name, %pod, "pod started"),
+                    Ok(()) => {
+                        self.jobs[i].pod_started();
+                        self.totals.pods_started += 1;
+                        tracing::info!(job = %self.jobs[i].name, %pod, "pod started");
+                    }
                     Err(e) => {
-                        tracing::error!(job = %self.jobs[i].name, %pod, error = %e, "pod failed to start");
-                        let limits = self.limits();
-                        self.jobs[i].pod_exited(None, Utc::now(), &limits);
+                        // As a kubelet does: the pod stays Pending and is tried again after a back-off.
+                        tracing::error!(job = %self.jobs[i].name, %pod, error = %e, "pod cannot start; will retry");
+                        self.jobs[i].pod_start_failed(e, Utc::now());
                     }
                 }
             }
             Action::Terminate | Action::Kill => {
                 let signal = if action == Action::Kill { Signal::Kill } else { Signal::Term };
-                if let Some(pod) = pod_name(&self.jobs[i]) {
+                if let Some(pod) = self.jobs[i].pod_name() {
                     tracing::info!(job = %self.jobs[i].name, %pod, ?signal, phase = ?self.jobs[i].phase, "stopping pod");
                     self.executor.signal(&pod, signal).await;
                 }
@@ -349,7 +345,7 @@ impl Controller {
             .jobs
             .iter()
             .map(|j| {
-                let pod = pod_name(j);
+                let pod = j.pod_name();
                 let log = pod.as_ref().map(|p| log_path(self.executor.logs_dir(), p).display().to_string());
                 JobView { job: j.clone(), pod, log }
             })

@@ -4,8 +4,11 @@
 //! - A pod that exits 0 completes the Job.
 //! - A pod that fails is replaced after a back-off (10 s, doubled per failure, at most 6 min) until
 //!   `backoffLimit` failures have been retried; the next failure fails the Job (`BackoffLimitExceeded`).
-//! - `activeDeadlineSeconds` counts from the Job's start: when it passes, the pod gets SIGTERM,
-//!   then SIGKILL after `terminationGracePeriodSeconds`, and the Job fails (`DeadlineExceeded`).
+//! - A pod whose container cannot be created or started stays Pending (like `CreateContainerError`)
+//!   and is tried again after the same back-off; it does not count against `backoffLimit`.
+//! - `activeDeadlineSeconds` counts from the Job's start (its creation here): when it passes, a
+//!   running pod gets SIGTERM, then SIGKILL after `terminationGracePeriodSeconds`, and the Job
+//!   fails (`DeadlineExceeded`).
 //! - Finished Jobs beyond `successfulJobsHistoryLimit` / `failedJobsHistoryLimit` are deleted,
 //!   oldest first (KEDA's cleanup).
 
@@ -69,13 +72,20 @@ pub struct Job {
     #[serde(flatten)]
     pub phase: Phase,
     pub created_at: DateTime<Utc>,
-    /// When the first pod was started (the Job's `status.startTime`).
-    pub started_at: Option<DateTime<Utc>>,
+    /// The Job's `status.startTime`: the deadline counts from here.
+    pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     /// Pods started for this Job, and how many of them failed.
     pub pods: u32,
     pub failed_pods: u32,
+    /// A started pod has not ended yet.
+    pub pod_live: bool,
     pub last_exit_code: Option<i64>,
+    /// Why the pod is not running (its container could not be created or started), and when the
+    /// next try is due.
+    pub waiting: Option<String>,
+    pub start_failures: u32,
+    pub retry_start_at: Option<DateTime<Utc>>,
 }
 
 /// Kubernetes' pod-failure back-off: 10 s × 2^(failures-1), at most 6 minutes.
@@ -95,11 +105,15 @@ impl Job {
             name: name.into(),
             phase: Phase::Pending,
             created_at: now,
-            started_at: None,
+            started_at: now,
             finished_at: None,
             pods: 0,
             failed_pods: 0,
+            pod_live: false,
             last_exit_code: None,
+            waiting: None,
+            start_failures: 0,
+            retry_start_at: None,
         }
     }
 
@@ -112,10 +126,29 @@ impl Job {
         matches!(self.phase, Phase::Pending | Phase::BackingOff { .. })
     }
 
-    /// A pod was started (or failed to start: `started == false`, counted as a failed pod).
-    pub fn pod_started(&mut self, now: DateTime<Utc>) {
+    /// The name the next pod gets (`<job>-<n>`).
+    pub fn next_pod_name(&self) -> String {
+        format!("{}-{}", self.name, self.pods + 1)
+    }
+
+    /// The current (or last) pod's name.
+    pub fn pod_name(&self) -> Option<String> {
+        (self.pods > 0).then(|| format!("{}-{}", self.name, self.pods))
+    }
+
+    /// A pod was started.
+    pub fn pod_started(&mut self) {
         self.pods += 1;
-        self.started_at.get_or_insert(now);
+        self.pod_live = true;
+        self.waiting = None;
+        self.retry_start_at = None;
+    }
+
+    /// The pod could not be created or started: it stays Pending and is tried again later.
+    pub fn pod_start_failed(&mut self, error: String, now: DateTime<Utc>) {
+        self.start_failures += 1;
+        self.waiting = Some(error);
+        self.retry_start_at = Some(after(now, pod_backoff(self.start_failures)));
     }
 
     /// The pod is running (Ready).
@@ -125,11 +158,12 @@ impl Job {
         }
     }
 
-    /// The pod ended with `exit_code` (a start failure passes `None`).
+    /// The pod ended with `exit_code` (`None`: unknown, e.g. its container vanished).
     pub fn pod_exited(&mut self, exit_code: Option<i64>, now: DateTime<Utc>, limits: &Limits) {
         if self.is_finished() {
             return;
         }
+        self.pod_live = false;
         self.last_exit_code = exit_code;
         if let Phase::Terminating { reason, .. } = self.phase {
             self.finish(Phase::Failed { reason }, now);
@@ -154,19 +188,18 @@ impl Job {
 
     /// Deadlines and back-offs at `now`: what to do next, if anything.
     pub fn tick(&mut self, now: DateTime<Utc>, limits: &Limits) -> Option<Action> {
-        let deadline_passed = match (limits.active_deadline, self.started_at) {
-            (Some(d), Some(start)) => now >= after(start, d),
-            _ => false,
-        };
+        let deadline_passed = limits.active_deadline.is_some_and(|d| now >= after(self.started_at, d));
         match self.phase {
-            Phase::Pending if self.pods == 0 => Some(Action::StartPod),
-            Phase::Pending | Phase::Running if deadline_passed => {
+            Phase::Pending | Phase::Running if deadline_passed && self.pod_live => {
                 self.phase = Phase::Terminating { since: now, reason: FailReason::DeadlineExceeded, killed: false };
                 Some(Action::Terminate)
             }
-            Phase::BackingOff { .. } if deadline_passed => {
+            Phase::Pending | Phase::BackingOff { .. } if deadline_passed => {
                 self.finish(Phase::Failed { reason: FailReason::DeadlineExceeded }, now);
                 None
+            }
+            Phase::Pending if !self.pod_live && self.retry_start_at.is_none_or(|at| now >= at) => {
+                Some(Action::StartPod)
             }
             Phase::BackingOff { until } if now >= until => {
                 self.phase = Phase::Pending;
@@ -183,11 +216,7 @@ impl Job {
     /// The controller is stopping: terminate a live pod, fail a Job that has none.
     pub fn stop(&mut self, now: DateTime<Utc>) -> Option<Action> {
         match self.phase {
-            Phase::Pending if self.pods > 0 => {
-                self.phase = Phase::Terminating { since: now, reason: FailReason::ControllerStopped, killed: false };
-                Some(Action::Terminate)
-            }
-            Phase::Running => {
+            Phase::Pending | Phase::Running if self.pod_live => {
                 self.phase = Phase::Terminating { since: now, reason: FailReason::ControllerStopped, killed: false };
                 Some(Action::Terminate)
             }
@@ -225,7 +254,8 @@ mod tests {
     fn started(at: i64) -> Job {
         let mut job = Job::new("j", t(at));
         assert_eq!(job.tick(t(at), &limits(0, None)), Some(Action::StartPod));
-        job.pod_started(t(at));
+        job.pod_started();
+        assert_eq!(job.tick(t(at), &limits(0, None)), None, "one pod at a time");
         job.pod_running();
         job
     }
@@ -262,7 +292,8 @@ mod tests {
                     assert_eq!(job.tick(until - chrono::Duration::seconds(1), &l), None, "back-off not over yet");
                     now = until.timestamp() - 1_800_000_000;
                     assert_eq!(job.tick(t(now), &l), Some(Action::StartPod));
-                    job.pod_started(t(now));
+                    assert_eq!(job.next_pod_name(), format!("j-{}", i + 2));
+                    job.pod_started();
                     job.pod_running();
                 }
             }
@@ -272,11 +303,25 @@ mod tests {
     }
 
     #[test]
-    fn start_failure_counts_as_a_failed_pod() {
+    fn a_pod_that_cannot_start_stays_pending_and_is_retried() {
+        let l = limits(0, Some(100));
         let mut job = Job::new("j", t(0));
-        job.pod_started(t(0));
-        job.pod_exited(None, t(0), &limits(0, None));
-        assert_eq!(job.phase, Phase::Failed { reason: FailReason::BackoffLimitExceeded });
+        assert_eq!(job.tick(t(0), &l), Some(Action::StartPod));
+        job.pod_start_failed("no such image".into(), t(0));
+        assert!(job.is_pending() && !job.is_finished(), "not a failed pod: {:?}", job.phase);
+        assert_eq!(job.waiting.as_deref(), Some("no such image"));
+        assert_eq!(job.tick(t(9), &l), None, "retried after 10 s");
+        assert_eq!(job.tick(t(10), &l), Some(Action::StartPod));
+        job.pod_start_failed("still no image".into(), t(10));
+        assert_eq!(job.tick(t(29), &l), None, "then 20 s");
+        assert_eq!(job.tick(t(30), &l), Some(Action::StartPod));
+        job.pod_started();
+        assert_eq!((job.pods, job.waiting.clone(), job.failed_pods), (1, None, 0));
+        // Never started before the deadline: failed without a pod to stop.
+        let mut stuck = Job::new("s", t(0));
+        stuck.pod_start_failed("no such image".into(), t(0));
+        assert_eq!(stuck.tick(t(100), &l), None);
+        assert_eq!(stuck.phase, Phase::Failed { reason: FailReason::DeadlineExceeded });
     }
 
     #[test]
@@ -308,7 +353,7 @@ mod tests {
         let mut job = Job::new("j", t(0));
         assert!(job.is_pending() && !job.is_finished());
         job.tick(t(0), &l);
-        job.pod_started(t(0));
+        job.pod_started();
         assert!(job.is_pending(), "started but not running yet");
         job.pod_running();
         assert!(!job.is_pending());

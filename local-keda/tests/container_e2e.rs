@@ -25,8 +25,12 @@ impl DockerApi {
         }
         let sock = std::env::temp_dir().join(format!("podman-{}.sock", uuid::Uuid::new_v4().simple()));
         let host = format!("unix://{}", sock.display());
+        // The project's runc and ulimit settings, as `make` exports them.
+        let conf = std::env::var_os("CONTAINERS_CONF")
+            .unwrap_or_else(|| common::workspace_root().join("tools/container/containers.conf").into());
         let child = Command::new("podman")
             .args(["system", "service", "--time=0", &host])
+            .env("CONTAINERS_CONF", conf)
             .stdin(Stdio::null())
             .spawn()
             .expect("podman system service");

@@ -16,6 +16,8 @@ source tools/local/common.sh
 
 : "${BIN_DIR:?BIN_DIR (the cargo output directory) must be set; run make up}"
 EXECUTOR=${EXECUTOR:-auto}
+# podman (CLI and API service) reads the project's runtime and ulimit settings.
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/tools/container/containers.conf}
 IMAGE=${IMAGE:-localhost/keda-sqs-jobs/data-processor:dev}
 
 if up_running; then
@@ -34,6 +36,7 @@ echo $$ > "$LOCAL_DIR/up.pid"
 
 cleanup() {
     trap - INT TERM EXIT
+    [[ -n ${sleeper:-} ]] && kill "$sleeper" 2>/dev/null
     echo
     echo "Stopping the local stack…"
     stop_service status 2
@@ -137,7 +140,8 @@ EOF
 echo $! > "$LOCAL_DIR/status.pid"
 while service_alive controller && service_alive api && service_alive ministack; do
     sleep 1 &
-    wait $! || true
+    sleeper=$!
+    wait "$sleeper" || true
 done
 echo
 for s in ministack api controller; do
