@@ -66,7 +66,8 @@ pub struct JobView {
 pub struct Snapshot {
     pub scaled_job: String,
     pub executor: &'static str,
-    pub image: String,
+    /// The image container Jobs run (none for process Jobs).
+    pub image: Option<String>,
     pub queue_url: String,
     pub polling_interval_secs: u64,
     pub strategy: Strategy,
@@ -92,7 +93,7 @@ pub type SharedSnapshot = Arc<RwLock<Option<Snapshot>>>;
 
 pub struct Controller {
     sj: ScaledJob,
-    image: String,
+    image: Option<String>,
     env: Vec<(String, String)>,
     executor: Executor,
     queue: JobQueue,
@@ -117,7 +118,7 @@ fn job_name(scaled_job: &str) -> String {
 impl Controller {
     pub fn new(
         sj: ScaledJob,
-        image: String,
+        image: Option<String>,
         env: Vec<(String, String)>,
         executor: Executor,
         queue: JobQueue,

@@ -79,7 +79,7 @@ async fn serve(run: Run) -> Result<(), (u8, String)> {
     tracing::info!(addr = %run.state_addr, "state at GET /state");
     let http = tokio::spawn(axum::serve(listener, server::router(shared.clone())).into_future());
 
-    let image = if executor.kind() == "container" { run.image.clone() } else { String::new() };
+    let image = matches!(executor, Executor::Container(_)).then(|| run.image.clone());
     Controller::new(sj, image, env, executor, queue, shared).run(stop_signal()).await;
     http.abort();
     Ok(())
