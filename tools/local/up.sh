@@ -50,8 +50,8 @@ cleanup() {
     echo "Stopped. Logs are in $LOCAL_DIR/ (per-job logs in $LOCAL_DIR/jobs/)."
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Ctrl-C and `make down` are the normal way to stop: exit 0 after the cleanup.
+trap 'exit 0' INT TERM
 
 # 1. How Jobs run: containers when an engine is usable (build the image), else processes.
 docker_host=""
