@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use api_lambda::config::Config;
 use clap::Parser;
-use jobs_aws::{client, telemetry};
+use jobs_aws::{client, signals, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -42,17 +42,5 @@ async fn main() -> ExitCode {
 async fn serve(app: axum::Router, addr: std::net::SocketAddr) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(stop_signal()).await.map_err(|e| e.to_string())
-}
-
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
-    }
-    tracing::info!("stopping");
+    axum::serve(listener, app).with_graceful_shutdown(signals::stop_requested()).await.map_err(|e| e.to_string())
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use jobs_aws::{JobQueue, client, telemetry};
+use jobs_aws::{JobQueue, client, signals, telemetry};
 use local_keda::cli::{self, Cli, Command, ExecutorKind, Run};
 use local_keda::controller::{Controller, SharedSnapshot};
 use local_keda::executor::{Executor, container, process};
@@ -80,19 +80,7 @@ async fn serve(run: Run) -> Result<(), (u8, String)> {
     let http = tokio::spawn(axum::serve(listener, server::router(shared.clone())).into_future());
 
     let image = matches!(executor, Executor::Container(_)).then(|| run.image.clone());
-    Controller::new(sj, image, env, executor, queue, shared).run(stop_signal()).await;
+    Controller::new(sj, image, env, executor, queue, shared).run(signals::stop_requested()).await;
     http.abort();
     Ok(())
-}
-
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
-    }
-    tracing::info!("stopping: terminating the running Jobs");
 }

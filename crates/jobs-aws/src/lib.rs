@@ -6,6 +6,7 @@ pub mod provision;
 pub mod queue;
 pub mod resources;
 pub mod scheduler;
+pub mod signals;
 pub mod store;
 pub mod telemetry;
 
