@@ -19,12 +19,13 @@ ENV CARGO_TERM_COLOR=never \
 COPY Cargo.toml Cargo.lock ./
 COPY crates/jobs-core/Cargo.toml crates/jobs-core/
 COPY crates/jobs-aws/Cargo.toml crates/jobs-aws/
+COPY crates/jobs-runtime/Cargo.toml crates/jobs-runtime/
 COPY crates/testkit/Cargo.toml crates/testkit/
 COPY data-processor/Cargo.toml data-processor/
 COPY api-lambda/Cargo.toml api-lambda/
 COPY local-keda/Cargo.toml local-keda/
 RUN set -eu; \
-    for crate in crates/jobs-core crates/jobs-aws crates/testkit api-lambda local-keda; do \
+    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit data-processor api-lambda local-keda; do \
       mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; \
     done; \
     mkdir -p data-processor/src && echo 'fn main() {}' > data-processor/src/main.rs; \

@@ -81,7 +81,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Backend(b) => Self::unavailable(&b),
-            StoreError::Conflict => {
+            StoreError::ConditionFailed => {
                 Self::new(StatusCode::CONFLICT, "conflict", "the job changed concurrently; retry the request")
             }
         }

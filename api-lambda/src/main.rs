@@ -4,24 +4,25 @@ use std::process::ExitCode;
 
 use api_lambda::config::Config;
 use clap::Parser;
-use jobs_aws::{client, signals, telemetry};
+use jobs_aws::client;
+use jobs_runtime::{exit, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
     telemetry::init();
-    let sdk = match client::load().await {
+    let sdk = match client::load(client::Timeouts::API).await {
         Ok(sdk) => sdk,
         Err(e) => {
             tracing::error!(error = %e, "invalid configuration");
-            return ExitCode::from(2);
+            return ExitCode::from(exit::CONFIG);
         }
     };
     let state = match api_lambda::state(&config, &sdk).await {
         Ok(state) => state,
         Err(e) => {
             tracing::error!(error = %e, "cannot reach the job queue");
-            return ExitCode::from(3);
+            return ExitCode::from(exit::BACKEND);
         }
     };
     let app = api_lambda::router(state);
@@ -42,5 +43,5 @@ async fn main() -> ExitCode {
 async fn serve(app: axum::Router, addr: std::net::SocketAddr) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(signals::stop_requested()).await.map_err(|e| e.to_string())
+    axum::serve(listener, app).with_graceful_shutdown(shutdown::stop_requested()).await.map_err(|e| e.to_string())
 }

@@ -3,14 +3,15 @@
 use std::time::Duration;
 
 use clap::Parser;
-use jobs_core::RetryPolicy;
+use jobs_core::{PolicyError, RetryPolicy};
 
 /// Takes one job message from SQS, runs the job, records the outcome in DynamoDB exactly once.
 ///
 /// Exit codes: 0 job succeeded, queue empty or duplicate delivery; 1 the job failed (a retry is
 /// scheduled, or it is FAILED) or its message was rejected; 2 invalid configuration; 3 an AWS
-/// backend failed (the message is left on the queue); 143 stopped by SIGTERM/SIGINT (the message
-/// is back on the queue, no retry consumed).
+/// backend failed before the job was claimed (a fresh copy of the message comes back after a
+/// growing delay); 143 stopped by SIGTERM/SIGINT (the message is back on the queue; the attempt is
+/// resumed, up to MAX_INTERRUPTIONS times).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "data-processor", version)]
 pub struct Config {
@@ -29,6 +30,24 @@ pub struct Config {
     /// Attempts per job in all, the first included.
     #[arg(long, env = "MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
+
+    /// Times one attempt may be interrupted (SIGTERM) and resumed; the next interruption fails it.
+    #[arg(long, env = "MAX_INTERRUPTIONS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub max_interruptions: u32,
+
+    /// The longest one attempt may run, seconds (a kind may set less); then it fails as timed
+    /// out. Keep it below the Job's activeDeadlineSeconds, which would otherwise stop the worker.
+    #[arg(long, env = "ATTEMPT_TIMEOUT_SECS", default_value_t = 3780, value_parser = clap::value_parser!(u64).range(1..))]
+    pub attempt_timeout_secs: u64,
+
+    /// After a backend failure before a job is claimed, a fresh copy of its message comes back
+    /// after this many seconds, doubled for each further failure of the same message.
+    #[arg(long, env = "BACKEND_RETRY_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=900))]
+    pub backend_retry_secs: u64,
+
+    /// Upper bound of that delay, seconds (SQS delays messages by at most 900).
+    #[arg(long, env = "BACKEND_RETRY_MAX_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=900))]
+    pub backend_retry_max_secs: u64,
 
     /// Seconds before the first re-attempt; doubled for each later one.
     #[arg(long, env = "RETRY_BACKOFF_SECS", default_value_t = 2)]
@@ -61,9 +80,10 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn policy(&self) -> Result<RetryPolicy, String> {
+    pub fn policy(&self) -> Result<RetryPolicy, PolicyError> {
         let policy = RetryPolicy {
             max_attempts: self.max_attempts,
+            max_interruptions: self.max_interruptions,
             backoff_base: Duration::from_secs(self.retry_backoff_secs),
             backoff_max: Duration::from_secs(self.retry_backoff_max_secs),
         };
@@ -77,6 +97,16 @@ impl Config {
 
     pub fn wait(&self) -> Duration {
         Duration::from_secs(self.wait_time_secs)
+    }
+
+    pub fn attempt_timeout(&self) -> Duration {
+        Duration::from_secs(self.attempt_timeout_secs)
+    }
+
+    /// The delay before a deferred message comes back, after `deferrals` earlier deferrals.
+    pub fn backend_retry(&self, deferrals: u32) -> Duration {
+        let secs = self.backend_retry_secs.saturating_mul(1 << deferrals.min(10));
+        Duration::from_secs(secs.min(self.backend_retry_max_secs))
     }
 
     pub fn retention(&self) -> Duration {
@@ -124,6 +154,10 @@ mod tests {
         let missing = Config::try_parse_from(["data-processor"]).unwrap_err().to_string();
         assert!(missing.contains("--queue-url") && missing.contains("--table-name"), "{missing}");
         let policy = parse(&["--retry-backoff-secs", "100", "--retry-backoff-max-secs", "10"]).unwrap().policy();
-        assert!(policy.unwrap_err().contains("must not exceed"));
+        assert!(policy.unwrap_err().to_string().contains("must not exceed"));
+        let c = parse(&[]).unwrap();
+        let delays: Vec<u64> = (0..6).map(|d| c.backend_retry(d).as_secs()).collect();
+        assert_eq!(delays, [5, 10, 20, 40, 60, 60]);
+        assert_eq!((c.attempt_timeout().as_secs(), c.policy().unwrap().max_interruptions), (3780, 3));
     }
 }

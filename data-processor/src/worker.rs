@@ -1,23 +1,27 @@
 //! Takes messages from the job queue and carries each through the state machine of
 //! `jobs_core::state`: claim the job (conditional write), run it with a heartbeat, record the
-//! outcome (conditional write + counters, one transaction), then settle the message (delete it,
-//! or hide it for the retry backoff, or release it on SIGTERM).
+//! outcome (conditional write + counters, one transaction), then settle the message.
+//!
+//! A message is never given back for another receive of the same copy: when a worker must hand
+//! it back (a backend failed before the claim, a stop, a retry backoff) it sends a fresh copy with
+//! the delay and deletes the one it holds. So receives that do not advance a job never add up to
+//! SQS's redrive, which would strand the job.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
-use jobs_aws::{BackendError, JobQueue, JobStore, Received, StoreError};
-use jobs_core::kinds::JobContext;
-use jobs_core::state::{self, OnReceive, Skip, Transition};
-use jobs_core::{AfterFailure, JobMessage, JobSpec, Lease, RetryPolicy};
+use jobs_aws::{BackendError, JobQueue, JobStore, Received, StoreError, faults, store};
+use jobs_core::state::{self, OnPoison, OnReceive, Skip, Transition};
+use jobs_core::{JobMessage, JobSpec, Lease, RetryPolicy};
+use jobs_runtime::Shutdown;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::shutdown::Shutdown;
+use crate::retry::Backoff;
 
 /// Conditional writes lost to a concurrent worker before this one gives the message back.
 const MAX_CLAIM_RACES: usize = 5;
-/// After a backend failure the message is hidden this long before another worker may try.
-const BACKEND_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// Tries of a claim whose backend fails before the message is handed back.
+const CLAIM_TRIES: u32 = 3;
 
 /// How handling one message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,11 +33,11 @@ pub enum Outcome {
     RetryScheduled,
     /// The last attempt failed (or the job's worker died on its last attempt): FAILED.
     Failed,
-    /// Poison message: sent to the dead-letter queue without running.
+    /// Poison message: recorded FAILED without running.
     Rejected,
     /// The job was finished, or is being run by another worker: nothing to do, nothing counted.
     Duplicate,
-    /// Stopped by a signal; the message is back on the queue, no retry consumed.
+    /// Stopped by a signal; the message is back on the queue, the attempt will be resumed.
     Interrupted,
     /// Another worker took the job over (this worker's lease ran out): nothing recorded.
     LostLease,
@@ -45,7 +49,7 @@ impl Outcome {
         match self {
             Outcome::Empty | Outcome::Succeeded | Outcome::Duplicate | Outcome::LostLease => 0,
             Outcome::RetryScheduled | Outcome::Failed | Outcome::Rejected => 1,
-            Outcome::Interrupted => 143,
+            Outcome::Interrupted => jobs_runtime::exit::INTERRUPTED,
         }
     }
 }
@@ -53,37 +57,33 @@ impl Outcome {
 pub struct Worker {
     pub queue: JobQueue,
     pub store: JobStore,
+    pub config: crate::config::Config,
     pub policy: RetryPolicy,
-    pub visibility: Duration,
-    pub wait: Duration,
-    /// This worker's identity in leases.
+    /// This worker's identity in leases (unique per process).
     pub owner: String,
     pub shutdown: Shutdown,
 }
 
-/// How one attempt ended.
-enum Ended {
-    Finished(Result<serde_json::Value, jobs_core::kinds::JobFailure>),
-    Interrupted,
-    Lost,
-}
-
-fn store_err(e: StoreError) -> BackendError {
-    match e {
-        StoreError::Backend(b) => b,
-        StoreError::Conflict => BackendError::new("unexpected write conflict"),
-    }
-}
-
 impl Worker {
+    pub fn visibility(&self) -> Duration {
+        self.config.visibility()
+    }
+
+    /// A lease is treated as abandoned when less than this is left on it (a live worker renews
+    /// every third of the visibility timeout).
+    pub fn grace(&self) -> Duration {
+        self.visibility() / 3
+    }
+
     /// Processes up to `limit` messages (`None`: until the queue is empty or a stop is requested).
     /// Returns every outcome in order; stops at the first backend failure.
     pub async fn run(&self, limit: Option<u64>) -> Result<Vec<Outcome>, BackendError> {
         let mut outcomes = Vec::new();
         while limit.is_none_or(|max| (outcomes.len() as u64) < max) && !self.shutdown.is_requested() {
             let received = tokio::select! {
-                r = self.queue.receive(self.wait, self.visibility) => r?,
+                biased;
                 _ = self.shutdown.requested() => break,
+                r = self.queue.receive(self.config.wait(), self.visibility()) => r?,
             };
             let Some(msg) = received else {
                 info!(queue = self.queue.url(), "queue is empty");
@@ -95,10 +95,7 @@ impl Worker {
             match self.handle(&msg).await {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(e) => {
-                    // Nothing is lost: the message reappears after a short delay.
-                    if let Err(release) = self.queue.set_visibility(&msg.receipt_handle, BACKEND_RETRY_DELAY).await {
-                        warn!(error = %release, "could not release the message; it reappears after its visibility timeout");
-                    }
+                    self.defer(&msg).await;
                     return Err(e);
                 }
             }
@@ -107,6 +104,25 @@ impl Worker {
             }
         }
         Ok(outcomes)
+    }
+
+    /// A backend failed before the job could be claimed: nothing is lost. A fresh copy of the
+    /// message comes back after a delay that grows with each deferral of the same message.
+    async fn defer(&self, msg: &Received) {
+        let delay = self.config.backend_retry(msg.deferrals);
+        let copied = self.queue.send_copy(&msg.body, delay, msg.deferrals + 1).await;
+        let released = match copied {
+            Ok(_) => self.queue.delete(&msg.receipt_handle).await,
+            // Without a copy, hide the one we hold (that receive then counts toward the redrive).
+            Err(e) => {
+                warn!(error = %e, "cannot send a fresh copy of the message; hiding it instead");
+                self.queue.set_visibility(&msg.receipt_handle, delay).await
+            }
+        };
+        match released {
+            Ok(()) => warn!(delay_secs = delay.as_secs(), deferrals = msg.deferrals + 1, "message deferred"),
+            Err(e) => warn!(error = %e, "could not release the message; it reappears after its visibility timeout"),
+        }
     }
 
     /// Handles one received message.
@@ -130,20 +146,21 @@ impl Worker {
     }
 
     async fn claim_and_run(&self, msg: &Received, job: &JobMessage, spec: &JobSpec) -> Result<Outcome, BackendError> {
-        let grace = self.visibility / 3;
         for _ in 0..MAX_CLAIM_RACES {
-            let current = self.store.get(&job.job_id).await.map_err(store_err)?;
+            let current = self.store.get(&job.job_id).await.map_err(into_backend)?;
             let now = Utc::now();
-            let lease = Lease { owner: self.owner.clone(), until: now + self.visibility };
-            let decision = state::on_receive(current.map(|r| r.state()).as_ref(), &lease, now, grace, &self.policy);
-            match decision {
+            let lease = Lease { owner: self.owner.clone(), until: now + self.visibility() };
+            let state = current.map(|r| r.state());
+            match state::on_receive(state.as_ref(), &lease, now, self.grace(), &self.policy) {
                 OnReceive::Skip(Skip::Finished(status)) => {
                     info!(%status, "duplicate delivery of a finished job; deleting the message");
                     self.queue.delete(&msg.receipt_handle).await?;
                     return Ok(Outcome::Duplicate);
                 }
                 OnReceive::Skip(Skip::Held(holder)) => {
-                    info!(holder = %holder.owner, "job is running on another worker; leaving this delivery alone");
+                    if !self.hand_over(msg, &job.job_id, state.map_or(0, |s| s.attempts), &holder).await? {
+                        continue;
+                    }
                     return Ok(Outcome::Duplicate);
                 }
                 OnReceive::Skip(Skip::NotDue(due)) => {
@@ -154,21 +171,24 @@ impl Worker {
                 }
                 OnReceive::GiveUp { transition } => {
                     let reason = transition.change.last_error.clone().unwrap_or_default();
-                    self.queue.send_to_dlq(&msg.body, &reason, Some(&job.job_id)).await?;
-                    match self.store.apply(&job.job_id, Some(job), &transition).await {
-                        Err(StoreError::Conflict) => continue,
-                        other => other.map_err(store_err)?,
+                    self.keep_dlq_copy(msg, &job.job_id, &reason).await;
+                    if !self.claim(&job.job_id, Some(job), &transition).await? {
+                        continue;
                     }
                     warn!(error = %reason, "job FAILED: no attempts left");
-                    self.queue.delete(&msg.receipt_handle).await?;
+                    self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
                     return Ok(Outcome::Failed);
                 }
+                OnReceive::Resume { attempt } => {
+                    info!(attempt, "this worker already holds the job (its claim's answer was lost); running it");
+                    return Ok(self.run_attempt(msg, job, spec, attempt).await);
+                }
                 OnReceive::Start { attempt, transition } => {
-                    match self.store.apply(&job.job_id, Some(job), &transition).await {
-                        Err(StoreError::Conflict) => continue,
-                        other => other.map_err(store_err)?,
+                    if !self.claim(&job.job_id, Some(job), &transition).await? {
+                        continue;
                     }
-                    return self.run_attempt(msg, job, spec, attempt).await;
+                    faults::point("after-claim");
+                    return Ok(self.run_attempt(msg, job, spec, attempt).await);
                 }
             }
         }
@@ -176,104 +196,80 @@ impl Worker {
         Ok(Outcome::Duplicate)
     }
 
-    async fn run_attempt(
-        &self,
-        msg: &Received,
-        job: &JobMessage,
-        spec: &JobSpec,
-        attempt: u32,
-    ) -> Result<Outcome, BackendError> {
-        let ctx = JobContext { job_id: job.job_id.clone(), attempt };
-        let started = Instant::now();
-        info!(attempt, max_attempts = self.policy.max_attempts, "attempt started");
-        let ended = tokio::select! {
-            result = spec.run(&ctx) => Ended::Finished(result),
-            () = self.heartbeat(msg, &job.job_id, attempt) => Ended::Lost,
-            () = self.shutdown.requested() => Ended::Interrupted,
-        };
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        let now = Utc::now();
-        match ended {
-            Ended::Lost => {
-                warn!(attempt, "lease lost to another worker; stopping without recording");
-                Ok(Outcome::LostLease)
-            }
-            Ended::Interrupted => {
-                match self.store.apply(&job.job_id, None, &state::interrupt(attempt, &self.owner, now)).await {
-                    Ok(()) | Err(StoreError::Conflict) => {}
-                    Err(StoreError::Backend(e)) => {
-                        warn!(error = %e, "could not record the interruption")
+    /// Applies a claim-time transition (start, give up, reject). `false`: another worker moved
+    /// the job first. A lost answer is settled by reading back whose write is there.
+    async fn claim(&self, job_id: &str, origin: Option<&JobMessage>, tr: &Transition) -> Result<bool, BackendError> {
+        let token = store::token();
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        let mut maybe_committed = false;
+        for attempt in 1..=CLAIM_TRIES {
+            match self.store.apply(job_id, origin, tr, &token).await {
+                Ok(()) => return Ok(true),
+                Err(StoreError::ConditionFailed) if maybe_committed => {
+                    return self.store.committed(job_id, &token).await.map_err(into_backend);
+                }
+                Err(StoreError::ConditionFailed) => return Ok(false),
+                Err(StoreError::Backend(e)) if e.is_transient() && attempt < CLAIM_TRIES => {
+                    maybe_committed |= e.may_have_taken_effect();
+                    warn!(error = %e, step = tr.step.as_str(), "claim write failed; retrying");
+                    tokio::time::sleep(backoff.next()).await;
+                }
+                Err(StoreError::Backend(e)) => {
+                    if maybe_committed || e.may_have_taken_effect() {
+                        // Settle it now: a claim that committed must not be walked away from.
+                        if let Ok(true) = self.store.committed(job_id, &token).await {
+                            return Ok(true);
+                        }
                     }
-                }
-                self.queue.set_visibility(&msg.receipt_handle, Duration::ZERO).await?;
-                warn!(attempt, elapsed_ms, "attempt interrupted; message released for another worker");
-                Ok(Outcome::Interrupted)
-            }
-            Ended::Finished(Ok(result)) => {
-                if !self.record(job, &state::succeed(attempt, &self.owner, result, now)).await? {
-                    return Ok(Outcome::LostLease);
-                }
-                self.queue.delete(&msg.receipt_handle).await?;
-                info!(attempt, elapsed_ms, "job SUCCEEDED");
-                Ok(Outcome::Succeeded)
-            }
-            Ended::Finished(Err(failure)) => {
-                let (transition, decision) = state::fail(attempt, &self.owner, &failure.0, now, &self.policy);
-                if decision == AfterFailure::GiveUp {
-                    // Copy first: a crash after this leaves a duplicate copy, never none.
-                    self.queue.send_to_dlq(&msg.body, &failure.0, Some(&job.job_id)).await?;
-                }
-                if !self.record(job, &transition).await? {
-                    return Ok(Outcome::LostLease);
-                }
-                match decision {
-                    AfterFailure::Retry { next, delay } => {
-                        self.queue.set_visibility(&msg.receipt_handle, delay).await?;
-                        warn!(attempt, elapsed_ms, error = %failure, next_attempt = next, delay_secs = delay.as_secs(), "attempt failed; retry scheduled");
-                        Ok(Outcome::RetryScheduled)
-                    }
-                    AfterFailure::GiveUp => {
-                        self.queue.delete(&msg.receipt_handle).await?;
-                        warn!(attempt, elapsed_ms, error = %failure, "job FAILED after its last attempt");
-                        Ok(Outcome::Failed)
-                    }
+                    return Err(e);
                 }
             }
         }
+        unreachable!("the last try returns")
     }
 
-    /// Records an outcome; `false` if another worker owns the job now.
-    async fn record(&self, job: &JobMessage, transition: &Transition) -> Result<bool, BackendError> {
-        match self.store.apply(&job.job_id, None, transition).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::Conflict) => Ok(false),
+    /// Another worker runs the job under a live lease and this copy of its message came to us:
+    /// hand our receipt handle to the holder (its own went stale when SQS delivered the message
+    /// again), so it can keep the message hidden and delete it at the end. `false`: the holder
+    /// changed meanwhile; decide again.
+    async fn hand_over(
+        &self,
+        msg: &Received,
+        job_id: &str,
+        attempt: u32,
+        holder: &Lease,
+    ) -> Result<bool, BackendError> {
+        match self.store.hand_over(job_id, attempt, &holder.owner, &msg.receipt_handle).await {
+            Ok(()) => {
+                info!(holder = %holder.owner, "job is running on another worker; handed it this delivery");
+                Ok(true)
+            }
+            Err(StoreError::ConditionFailed) => Ok(false),
             Err(StoreError::Backend(e)) => Err(e),
         }
     }
 
-    /// Renews the lease and the message's visibility every third of the visibility timeout.
-    /// Returns only when the lease was lost.
-    async fn heartbeat(&self, msg: &Received, job_id: &str, attempt: u32) {
-        let every = (self.visibility / 3).max(Duration::from_secs(1));
-        loop {
-            tokio::time::sleep(every).await;
-            let now = Utc::now();
-            let lease = Lease { owner: self.owner.clone(), until: now + self.visibility };
-            match self.store.apply(job_id, None, &state::renew(attempt, &lease, now)).await {
-                Ok(()) => {}
-                Err(StoreError::Conflict) => return,
-                Err(StoreError::Backend(e)) => {
-                    warn!(error = %e, "could not renew the lease; retrying")
-                }
-            }
-            if let Err(e) = self.queue.set_visibility(&msg.receipt_handle, self.visibility).await {
-                warn!(error = %e, "could not extend the message's visibility; retrying");
+    /// Keeps a copy of a message whose job ends FAILED on the dead-letter queue. Best effort: the
+    /// job item holds the payload and the reason, so a failing copy never keeps a job from ending.
+    pub(crate) async fn keep_dlq_copy(&self, msg: &Received, job_id: &str, reason: &str) {
+        if let Err(e) = self.queue.send_to_dlq(&msg.body, reason, Some(job_id)).await {
+            warn!(error = %e, "could not keep a copy on the dead-letter queue; the job item has the details");
+        }
+    }
+
+    /// Deletes every receipt of the message (after the job ended). Failures are logged: a copy
+    /// left behind is found finished and deleted by the next receive.
+    pub(crate) async fn delete_all(&self, receipts: &[String]) {
+        for receipt in receipts {
+            if let Err(e) = self.queue.delete(receipt).await {
+                warn!(error = %e, "could not delete the message; its next receipt finds the job finished");
             }
         }
     }
 
-    /// A message that can never run: keep a copy on the DLQ, record the job FAILED when the
-    /// message names one that never started, delete the message.
+    /// A message that this build cannot run. A job it names that has not ended is recorded FAILED
+    /// with the reason (whatever it was doing: the message is its only one), then the message is
+    /// deleted; a job running under another worker's lease is left to it.
     async fn reject(
         &self,
         msg: &Received,
@@ -282,22 +278,40 @@ impl Worker {
         reason: &str,
     ) -> Result<Outcome, BackendError> {
         warn!(reason, "rejecting poison message");
-        self.queue.send_to_dlq(&msg.body, reason, job_id).await?;
-        if let Some(id) = job_id {
-            for _ in 0..MAX_CLAIM_RACES {
-                let current = self.store.get(id).await.map_err(store_err)?;
-                let Some(transition) = state::reject(current.map(|r| r.state()).as_ref(), reason, Utc::now()) else {
-                    info!("job already started or finished; left as it is");
+        self.keep_dlq_copy(msg, job_id.unwrap_or_default(), reason).await;
+        let Some(id) = job_id else {
+            self.queue.delete(&msg.receipt_handle).await?;
+            return Ok(Outcome::Rejected);
+        };
+        for _ in 0..MAX_CLAIM_RACES {
+            let current = self.store.get(id).await.map_err(into_backend)?;
+            let state = current.map(|r| r.state());
+            match state::reject(state.as_ref(), reason, Utc::now(), self.grace()) {
+                OnPoison::Finished(status) => {
+                    info!(%status, "the job already ended; deleting the message");
                     break;
-                };
-                match self.store.apply(id, origin, &transition).await {
-                    Ok(()) => break,
-                    Err(StoreError::Conflict) => continue,
-                    Err(StoreError::Backend(e)) => return Err(e),
+                }
+                OnPoison::Held(holder) => {
+                    if self.hand_over(msg, id, state.map_or(0, |s| s.attempts), &holder).await? {
+                        return Ok(Outcome::Duplicate);
+                    }
+                }
+                OnPoison::Record(transition) => {
+                    if self.claim(id, origin, &transition).await? {
+                        break;
+                    }
                 }
             }
         }
         self.queue.delete(&msg.receipt_handle).await?;
         Ok(Outcome::Rejected)
+    }
+}
+
+/// A store error where no condition was expected to fail.
+pub(crate) fn into_backend(e: StoreError) -> BackendError {
+    match e {
+        StoreError::Backend(b) => b,
+        StoreError::ConditionFailed => BackendError::other("unexpected write conflict"),
     }
 }

@@ -1,92 +1,15 @@
 //! The worker binary, run as a child process against a real emulator (ministack by default,
 //! moto with `EMULATOR=moto`). Each test gets its own emulator and resources.
 
-use std::process::Stdio;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
-use jobs_aws::{JobRecord, Stats};
+use common::*;
 use jobs_core::{JobMessage, JobStatus};
 use serde_json::{Value, json};
 use testkit::Stack;
-use tokio::process::{Child, Command};
-
-const WORKER: &str = env!("CARGO_BIN_EXE_data-processor");
-
-struct Run {
-    code: i32,
-    log: String,
-}
-
-fn worker(stack: &Stack, extra: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(WORKER);
-    cmd.env_clear()
-        .envs(stack.worker_env())
-        .env("WAIT_TIME_SECS", "1")
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .envs(extra.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
-
-async fn finish(child: Child) -> Run {
-    let out = child.wait_with_output().await.expect("worker output");
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    eprintln!("--- worker log ---\n{log}");
-    Run { code: out.status.code().unwrap_or(-1), log }
-}
-
-async fn run_worker(stack: &Stack, extra: &[(&str, &str)]) -> Run {
-    finish(worker(stack, extra).spawn().expect("spawn worker")).await
-}
-
-async fn submit(stack: &Stack, kind: &str, payload: Value) -> JobMessage {
-    stack.submit(kind, payload).await
-}
-
-async fn job(stack: &Stack, id: &str) -> JobRecord {
-    stack.store.get(id).await.expect("read job").expect("job exists")
-}
-
-async fn stats(stack: &Stack) -> Stats {
-    stack.store.stats().await.expect("stats")
-}
-
-fn counts(submitted: u64, succeeded: u64, failed: u64, retries: u64) -> Stats {
-    Stats { submitted, succeeded, failed, retries }
-}
-
-/// Messages on the job queue, visible and in flight.
-async fn queued(stack: &Stack) -> (u64, u64) {
-    (
-        stack.queue_attribute(QueueAttributeName::ApproximateNumberOfMessages).await,
-        stack.queue_attribute(QueueAttributeName::ApproximateNumberOfMessagesNotVisible).await,
-    )
-}
-
-async fn wait_for_status(stack: &Stack, id: &str, status: JobStatus) -> JobRecord {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(rec) = stack.store.get(id).await.expect("read job")
-            && rec.status == status
-        {
-            return rec;
-        }
-        assert!(Instant::now() < deadline, "job {id} never reached {status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn signal(child: &Child, sig: i32) {
-    let pid = child.id().expect("child pid") as i32;
-    // SAFETY: sending a signal to our own child process.
-    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn succeeded_job_is_recorded_once_and_its_message_deleted() {
@@ -368,7 +291,7 @@ async fn a_fired_schedule_becomes_one_counted_job() {
     assert!(run.log.contains("job SUCCEEDED"), "{}", run.log);
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0), "created on first receipt, counted once");
     let id = run.log.split("\"job_id\":\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_owned();
-    assert!(id.starts_with("sched-"), "{id}: the emulator does not fill in the execution id");
+    assert!(id.starts_with("sched:once:"), "{id}: the schedule's name and (in the emulator) the message id");
     let rec = job(&stack, &id).await;
     assert_eq!(
         (rec.source.as_deref(), rec.schedule.as_deref(), rec.status),

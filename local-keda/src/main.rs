@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use jobs_aws::{JobQueue, client, signals, telemetry};
+use jobs_aws::{JobQueue, client};
+use jobs_runtime::{shutdown, telemetry};
 use local_keda::cli::{self, Cli, Command, ExecutorKind, Run};
 use local_keda::controller::{Controller, SharedSnapshot};
 use local_keda::executor::{Executor, container, process};
@@ -69,7 +70,7 @@ async fn serve(run: Run) -> Result<(), (u8, String)> {
     }
     let env = cli::job_env(&sj.job, &run.env).map_err(|e| (2, e))?;
     let executor = executor(&run, &sj.name, &sj.trigger.queue_url).await.map_err(|e| (2, e))?;
-    let sdk = client::load().await.map_err(|e| (2, e.to_string()))?;
+    let sdk = client::load(client::Timeouts::WORKER).await.map_err(|e| (2, e.to_string()))?;
     let queue = JobQueue::new(aws_sdk_sqs::Client::new(&sdk), &sj.trigger.queue_url, None);
 
     let shared: SharedSnapshot = Arc::new(RwLock::new(None));
@@ -80,7 +81,7 @@ async fn serve(run: Run) -> Result<(), (u8, String)> {
     let http = tokio::spawn(axum::serve(listener, server::router(shared.clone())).into_future());
 
     let image = matches!(executor, Executor::Container(_)).then(|| run.image.clone());
-    Controller::new(sj, image, env, executor, queue, shared).run(signals::stop_requested()).await;
+    Controller::new(sj, image, env, executor, queue, shared).run(shutdown::stop_requested()).await;
     http.abort();
     Ok(())
 }

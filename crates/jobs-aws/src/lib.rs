@@ -2,15 +2,14 @@
 
 pub mod client;
 pub mod error;
+pub mod faults;
 pub mod provision;
 pub mod queue;
 pub mod resources;
 pub mod scheduler;
-pub mod signals;
 pub mod store;
-pub mod telemetry;
 
-pub use error::BackendError;
+pub use error::{BackendError, ErrorKind};
 pub use queue::{Depth, JobQueue, Received};
 pub use scheduler::{ScheduleInfo, ScheduleRequest, SchedulerError, Schedules};
 pub use store::{Idempotency, JobRecord, JobStore, Stats, StoreError, Submitted};

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::error::{BackendError, describe};
+use crate::error::BackendError;
 use crate::resources::{
     DLQ_SUFFIX, MAX_RECEIVE_COUNT, MESSAGE_RETENTION_SECS, QUEUE_VISIBILITY_TIMEOUT_SECS, TABLE_KEY, TTL_ATTRIBUTE,
 };
@@ -63,7 +63,7 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         Ok(_) => {}
         Err(e) if e.code() == Some("ResourceInUseException") => {}
         Err(e) => {
-            return Err(BackendError::new(format!("CreateTable {table} failed: {}", describe(&e))));
+            return Err(BackendError::from_sdk(format!("CreateTable {table} failed"), e));
         }
     }
     for _ in 0..100 {
@@ -72,7 +72,7 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
             .table_name(table)
             .send()
             .await
-            .map_err(|e| BackendError::new(format!("DescribeTable {table} failed: {}", describe(&e))))?;
+            .map_err(|e| BackendError::from_sdk(format!("DescribeTable {table} failed"), e))?;
         if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
             break;
         }
@@ -94,13 +94,12 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         Ok(_) => Ok(()),
         // Already enabled.
         Err(e) if e.code() == Some("ValidationException") => Ok(()),
-        Err(e) => Err(BackendError::new(format!("UpdateTimeToLive {table} failed: {}", describe(&e)))),
+        Err(e) => Err(BackendError::from_sdk(format!("UpdateTimeToLive {table} failed"), e)),
     }
 }
 
 /// Creates the DLQ and the job queue with its redrive policy; returns (queue URL, DLQ URL).
 pub async fn ensure_queues(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(String, String), BackendError> {
-    let fail = |op: &str, q: &str, e: &dyn std::fmt::Display| BackendError::new(format!("{op} {q} failed: {e}"));
     let dlq_name = format!("{name}{DLQ_SUFFIX}");
     let dlq_url = sqs
         .create_queue()
@@ -109,7 +108,7 @@ pub async fn ensure_queues(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(Str
         .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
         .send()
         .await
-        .map_err(|e| fail("CreateQueue", &dlq_name, &describe(&e)))?
+        .map_err(|e| BackendError::from_sdk(format!("CreateQueue {dlq_name} failed"), e))?
         .queue_url
         .unwrap_or_default();
     let dlq_arn = sqs
@@ -118,10 +117,10 @@ pub async fn ensure_queues(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(Str
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
-        .map_err(|e| fail("GetQueueAttributes", &dlq_name, &describe(&e)))?
+        .map_err(|e| BackendError::from_sdk(format!("GetQueueAttributes {dlq_name} failed"), e))?
         .attributes
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .ok_or_else(|| BackendError::new(format!("queue {dlq_name} has no ARN")))?;
+        .ok_or_else(|| BackendError::other(format!("queue {dlq_name} has no ARN")))?;
     let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":{MAX_RECEIVE_COUNT}}}"#);
     let queue_url = sqs
         .create_queue()
@@ -132,7 +131,7 @@ pub async fn ensure_queues(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(Str
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
         .send()
         .await
-        .map_err(|e| fail("CreateQueue", name, &describe(&e)))?
+        .map_err(|e| BackendError::from_sdk(format!("CreateQueue {name} failed"), e))?
         .queue_url
         .unwrap_or_default();
     Ok((queue_url, dlq_url))

@@ -6,7 +6,14 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 
-use crate::error::{BackendError, describe};
+use crate::error::BackendError;
+use crate::faults;
+
+/// SQS's longest `DelaySeconds` (15 minutes).
+pub const MAX_DELAY: Duration = Duration::from_secs(900);
+/// Message attribute: how often the message was handed back because a backend failed before its
+/// job could be claimed (it sets the next delay).
+const DEFERRALS: &str = "deferrals";
 
 /// One received message.
 #[derive(Debug, Clone)]
@@ -16,6 +23,9 @@ pub struct Received {
     pub body: String,
     /// How many times SQS has handed this message out, this time included.
     pub receive_count: u32,
+    /// How often the message was deferred by a worker whose backend failed (see
+    /// [`JobQueue::send_copy`]).
+    pub deferrals: u32,
 }
 
 /// Approximate queue depth, from the queue's attributes.
@@ -52,13 +62,14 @@ impl JobQueue {
     {
         let code = err.code().unwrap_or_default();
         if code.contains("NonExistentQueue") || code.contains("QueueDoesNotExist") {
-            return BackendError::new(format!("SQS queue {url} does not exist ({op})"));
+            return BackendError::from_sdk(format!("SQS queue {url} does not exist ({op})"), err);
         }
-        BackendError::new(format!("SQS {op} on {url} failed: {}", describe(&err)))
+        BackendError::from_sdk(format!("SQS {op} on {url} failed"), err)
     }
 
     /// Long-polls for one message for up to `wait` (0-20 s) and hides it for `visibility`.
     pub async fn receive(&self, wait: Duration, visibility: Duration) -> Result<Option<Received>, BackendError> {
+        faults::before("sqs.receive").await?;
         let out = self
             .client
             .receive_message()
@@ -67,6 +78,17 @@ impl JobQueue {
             .wait_time_seconds(wait.as_secs().min(20) as i32)
             .visibility_timeout(visibility.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_attribute_names(DEFERRALS)
+            .customize()
+            // A long poll is answered after up to `wait`: the binary's timeouts come on top.
+            .config_override(
+                aws_sdk_sqs::config::Builder::default().timeout_config(
+                    aws_config::timeout::TimeoutConfig::builder()
+                        .operation_attempt_timeout(wait + Duration::from_secs(10))
+                        .operation_timeout(wait + Duration::from_secs(25))
+                        .build(),
+                ),
+            )
             .send()
             .await
             .map_err(|e| self.backend("ReceiveMessage", &self.url, e))?;
@@ -78,17 +100,25 @@ impl JobQueue {
             .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
+        let deferrals = msg
+            .message_attributes()
+            .and_then(|a| a.get(DEFERRALS))
+            .and_then(|v| v.string_value())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         Ok(Some(Received {
             message_id: msg.message_id.unwrap_or_default(),
             receipt_handle: msg
                 .receipt_handle
-                .ok_or_else(|| BackendError::new("SQS returned a message without a receipt handle"))?,
+                .ok_or_else(|| BackendError::other("SQS returned a message without a receipt handle"))?,
             body: msg.body.unwrap_or_default(),
             receive_count,
+            deferrals,
         }))
     }
 
     pub async fn delete(&self, receipt_handle: &str) -> Result<(), BackendError> {
+        faults::before("sqs.delete").await?;
         self.client
             .delete_message()
             .queue_url(&self.url)
@@ -101,6 +131,7 @@ impl JobQueue {
 
     /// Hides the message for `visibility` from now (0 makes it visible at once).
     pub async fn set_visibility(&self, receipt_handle: &str, visibility: Duration) -> Result<(), BackendError> {
+        faults::before("sqs.visibility").await?;
         self.client
             .change_message_visibility()
             .queue_url(&self.url)
@@ -114,14 +145,31 @@ impl JobQueue {
 
     /// Sends a job message; returns the SQS message id.
     pub async fn send(&self, body: &str) -> Result<String, BackendError> {
-        let out = self
+        self.send_copy(body, Duration::ZERO, 0).await
+    }
+
+    /// Sends a fresh copy of a job message, visible after `delay` (at most [`MAX_DELAY`]),
+    /// recording how often it was deferred. A worker hands a message back this way, then deletes
+    /// the one it holds: the copy starts with a receive count of zero, so receives that did not
+    /// advance the job never add up to a redrive to the dead-letter queue.
+    pub async fn send_copy(&self, body: &str, delay: Duration, deferrals: u32) -> Result<String, BackendError> {
+        faults::before("sqs.send").await?;
+        let mut request = self
             .client
             .send_message()
             .queue_url(&self.url)
             .message_body(body)
-            .send()
-            .await
-            .map_err(|e| self.backend("SendMessage", &self.url, e))?;
+            .delay_seconds(delay.min(MAX_DELAY).as_secs() as i32);
+        if deferrals > 0 {
+            let value = MessageAttributeValue::builder()
+                .data_type("Number")
+                .string_value(deferrals.to_string())
+                .build()
+                .expect("attribute is complete");
+            request = request.message_attributes(DEFERRALS, value);
+        }
+        let out = request.send().await.map_err(|e| self.backend("SendMessage", &self.url, e))?;
+        faults::after("sqs.send")?;
         Ok(out.message_id.unwrap_or_default())
     }
 
@@ -129,7 +177,7 @@ impl JobQueue {
     /// reason (and the job id, when known) as message attributes.
     pub async fn send_to_dlq(&self, body: &str, reason: &str, job_id: Option<&str>) -> Result<(), BackendError> {
         let Some(dlq) = &self.dlq_url else {
-            return Err(BackendError::new("no dead-letter queue is configured (DLQ_URL)"));
+            return Err(BackendError::other("no dead-letter queue is configured (DLQ_URL)"));
         };
         let text = |v: &str| {
             MessageAttributeValue::builder().data_type("String").string_value(v).build().expect("attribute is complete")
@@ -142,7 +190,7 @@ impl JobQueue {
             .queue_url(dlq)
             .message_body(body)
             .message_attributes("failureReason", text(&truncate(reason, 1024)));
-        if let Some(id) = job_id {
+        if let Some(id) = job_id.filter(|id| !id.is_empty()) {
             req = req.message_attributes("jobId", text(id));
         }
         req.send().await.map(|_| ()).map_err(|e| self.backend("SendMessage", dlq, e))
@@ -160,7 +208,7 @@ impl JobQueue {
             .map_err(|e| self.backend("GetQueueAttributes", &self.url, e))?;
         out.attributes
             .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .ok_or_else(|| BackendError::new(format!("SQS queue {} has no ARN", self.url)))
+            .ok_or_else(|| BackendError::other(format!("SQS queue {} has no ARN", self.url)))
     }
 
     /// Approximate depth of the job queue.

@@ -7,7 +7,7 @@ use aws_sdk_scheduler::types::{
 };
 use chrono::{DateTime, Utc};
 
-use crate::error::{BackendError, describe};
+use crate::error::BackendError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -51,11 +51,12 @@ pub struct Schedules {
     role_arn: String,
 }
 
-fn backend<E>(op: &str, err: &E) -> BackendError
+fn backend<E, R>(op: &str, err: aws_sdk_scheduler::error::SdkError<E, R>) -> BackendError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    BackendError::new(format!("EventBridge Scheduler {op} failed: {}", describe(err)))
+    BackendError::from_sdk(format!("EventBridge Scheduler {op} failed"), err)
 }
 
 impl Schedules {
@@ -101,7 +102,7 @@ impl Schedules {
             .map(|_| ())
             .map_err(|e| match e.code() {
                 Some("ConflictException") => SchedulerError::Conflict(req.name.clone()),
-                _ => backend("CreateSchedule", &e).into(),
+                _ => backend("CreateSchedule", e).into(),
             })
     }
 
@@ -109,7 +110,7 @@ impl Schedules {
         let out =
             self.client.get_schedule().name(name).group_name(&self.group).send().await.map_err(|e| match e.code() {
                 Some("ResourceNotFoundException") => SchedulerError::NotFound(name.to_owned()),
-                _ => backend("GetSchedule", &e).into(),
+                _ => backend("GetSchedule", e).into(),
             })?;
         Ok(ScheduleInfo {
             name: out.name.unwrap_or_else(|| name.to_owned()),
@@ -134,7 +135,7 @@ impl Schedules {
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| SchedulerError::from(backend("ListSchedules", &e)))?;
+                .map_err(|e| SchedulerError::from(backend("ListSchedules", e)))?;
             names.extend(out.schedules.into_iter().filter_map(|s| s.name));
             token = out.next_token;
             if token.is_none() {
@@ -158,7 +159,7 @@ impl Schedules {
         self.client.delete_schedule().name(name).group_name(&self.group).send().await.map(|_| ()).map_err(|e| {
             match e.code() {
                 Some("ResourceNotFoundException") => SchedulerError::NotFound(name.to_owned()),
-                _ => backend("DeleteSchedule", &e).into(),
+                _ => backend("DeleteSchedule", e).into(),
             }
         })
     }
@@ -169,6 +170,6 @@ pub async fn ensure_group(client: &Client, group: &str) -> Result<(), BackendErr
     match client.create_schedule_group().name(group).send().await {
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some("ConflictException") => Ok(()),
-        Err(e) => Err(backend("CreateScheduleGroup", &e)),
+        Err(e) => Err(backend("CreateScheduleGroup", e)),
     }
 }

@@ -10,5 +10,5 @@ pub mod state;
 
 pub use kinds::{JobSpec, KINDS, SpecError};
 pub use message::{JobMessage, MessageError, Source};
-pub use policy::{AfterFailure, RetryPolicy};
+pub use policy::{AfterFailure, PolicyError, RetryPolicy};
 pub use state::{JobState, JobStatus, Lease};

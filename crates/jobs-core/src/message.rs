@@ -23,10 +23,14 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// The longest job id accepted (ids from schedules are the scheduler's execution id).
 pub const MAX_JOB_ID_LEN: usize = 128;
 
-/// EventBridge Scheduler replaces these context attributes in a schedule's input at each firing,
-/// which gives every firing its own job id.
+/// EventBridge Scheduler replaces these context attributes in a schedule's input at each firing.
+/// The execution id changes with every attempted invocation (a Scheduler retry gets a new one), so
+/// job ids are derived from the schedule and the scheduled time instead: one firing, one job.
+/// Schedules created by earlier versions still carry the execution id; it is ignored.
 pub const SCHEDULER_EXECUTION_ID: &str = "<aws.scheduler.execution-id>";
 pub const SCHEDULER_SCHEDULED_TIME: &str = "<aws.scheduler.scheduled-time>";
+/// Job ids of scheduled jobs: `sched:<schedule>:<scheduled time>`.
+pub const SCHEDULED_JOB_PREFIX: &str = "sched:";
 
 /// Who put the job on the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +54,8 @@ impl Source {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobMessage {
     pub v: u32,
+    /// Absent in a schedule's template: derived from the schedule and the scheduled time.
+    #[serde(default)]
     pub job_id: String,
     /// The job kind's name (`"job"` on the wire, as in the API's request body).
     #[serde(rename = "job")]
@@ -85,12 +91,11 @@ impl JobMessage {
         }
     }
 
-    /// The message template of a schedule: EventBridge Scheduler fills in the job id and time at
-    /// each firing.
+    /// The message template of a schedule: EventBridge Scheduler fills in the scheduled time at
+    /// each firing, and the job id follows from it.
     pub fn schedule_template(kind: &str, payload: &Value, schedule: &str) -> String {
         serde_json::json!({
             "v": MESSAGE_VERSION,
-            "jobId": SCHEDULER_EXECUTION_ID,
             "job": kind,
             "payload": payload,
             "submittedAt": SCHEDULER_SCHEDULED_TIME,
@@ -105,9 +110,10 @@ impl JobMessage {
         Self::parse_received(body, None, None)
     }
 
-    /// Parses a message as received from SQS. Emulators deliver a schedule's input without
-    /// replacing the scheduler's placeholders; then the SQS message id (unique per firing) stands
-    /// in for the job id (`sched-<message id>`) and `received_at` for the scheduled time.
+    /// Parses a message as received from SQS. A scheduled job's id is `sched:<schedule>:<scheduled
+    /// time>`, so a firing that the Scheduler delivers twice is one job. Emulators deliver a
+    /// schedule's input without replacing the placeholders; then `received_at` stands in for the
+    /// scheduled time and the SQS message id (unique per firing there) for it in the job id.
     pub fn parse_received(
         body: &str,
         message_id: Option<&str>,
@@ -116,16 +122,7 @@ impl JobMessage {
         let mut value: Value = serde_json::from_str(body)
             .map_err(|e| MessageError { job_id: None, reason: format!("message body is not JSON: {e}") })?;
         if value.get("source").and_then(Value::as_str) == Some("schedule") {
-            if let (Some(id), Some(Value::String(job_id))) = (message_id, value.get_mut("jobId"))
-                && job_id == SCHEDULER_EXECUTION_ID
-            {
-                *job_id = format!("sched-{id}");
-            }
-            if let (Some(at), Some(Value::String(time))) = (received_at, value.get_mut("submittedAt"))
-                && time == SCHEDULER_SCHEDULED_TIME
-            {
-                *time = at.to_rfc3339();
-            }
+            scheduled_job_id(&mut value, message_id, received_at);
         }
         let job_id = value.get("jobId").and_then(Value::as_str).filter(|id| valid_job_id(id)).map(str::to_owned);
         let fail = |reason: String| MessageError { job_id: job_id.clone(), reason };
@@ -150,6 +147,30 @@ impl JobMessage {
     /// The body to put on the queue.
     pub fn to_body(&self) -> String {
         serde_json::to_string(self).expect("a JobMessage always serializes")
+    }
+}
+
+/// Gives a scheduled message its job id (unless it has one from this scheme already, as a copy
+/// the worker re-sent does) and fills in a missing scheduled time.
+fn scheduled_job_id(value: &mut Value, message_id: Option<&str>, received_at: Option<DateTime<Utc>>) {
+    let Some(map) = value.as_object_mut() else { return };
+    if map.get("jobId").and_then(Value::as_str).is_some_and(|id| id.starts_with(SCHEDULED_JOB_PREFIX)) {
+        return;
+    }
+    let schedule = map.get("schedule").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let time = map.get("submittedAt").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let firing = match time.parse::<DateTime<Utc>>() {
+        Ok(at) => Some(at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        Err(_) if time == SCHEDULER_SCHEDULED_TIME => {
+            if let Some(at) = received_at {
+                map.insert("submittedAt".into(), Value::String(at.to_rfc3339()));
+            }
+            message_id.map(str::to_owned)
+        }
+        Err(_) => None,
+    };
+    if let Some(firing) = firing.filter(|_| !schedule.is_empty()) {
+        map.insert("jobId".into(), Value::String(format!("{SCHEDULED_JOB_PREFIX}{schedule}:{firing}")));
     }
 }
 
@@ -243,25 +264,33 @@ mod tests {
     }
 
     #[test]
-    fn schedule_template_placeholders() {
+    fn scheduled_job_ids_follow_the_schedule_and_the_scheduled_time() {
         let body = JobMessage::schedule_template("sleep", &json!({"ms": 1}), "nightly");
-        let at: DateTime<Utc> = "2026-11-21T07:00:00Z".parse().unwrap();
-        // As EventBridge delivers it: placeholders replaced.
-        let fired = body
-            .replace(SCHEDULER_EXECUTION_ID, "5b2c0e8a-1f3d-4c1e-9a0b-0c1d2e3f4a5b")
-            .replace(SCHEDULER_SCHEDULED_TIME, "2026-11-21T07:00:00Z");
-        let msg = JobMessage::parse_received(&fired, Some("m-1"), Some(at)).unwrap();
-        assert_eq!(msg.job_id, "5b2c0e8a-1f3d-4c1e-9a0b-0c1d2e3f4a5b");
-        assert_eq!((msg.source, msg.schedule.as_deref(), msg.submitted_at), (Source::Schedule, Some("nightly"), at));
-        // As an emulator delivers it: the SQS message id stands in.
+        assert!(!body.contains(SCHEDULER_EXECUTION_ID), "the per-invocation id is not used: {body}");
+        let at: DateTime<Utc> = "2026-11-21T07:00:05Z".parse().unwrap();
+        // As EventBridge delivers it; a Scheduler retry of the same firing is the same job.
+        let fired = body.replace(SCHEDULER_SCHEDULED_TIME, "2026-11-21T07:00:00Z");
+        for message_id in ["m-1", "m-2"] {
+            let msg = JobMessage::parse_received(&fired, Some(message_id), Some(at)).unwrap();
+            assert_eq!(msg.job_id, "sched:nightly:2026-11-21T07:00:00Z");
+            assert_eq!(msg.submitted_at, "2026-11-21T07:00:00Z".parse::<DateTime<Utc>>().unwrap());
+            assert_eq!((msg.source, msg.schedule.as_deref()), (Source::Schedule, Some("nightly")));
+            // A copy the worker re-sends keeps its id.
+            assert_eq!(JobMessage::parse_received(&msg.to_body(), Some("m-9"), None).unwrap(), msg);
+        }
+        // A schedule made by an earlier version carried the execution id: ignored the same way.
+        let legacy = fired.replacen("{", "{\"jobId\":\"d32c5kddcf5bb8c3\",", 1);
+        let msg = JobMessage::parse_received(&legacy, Some("m-3"), Some(at)).unwrap();
+        assert_eq!(msg.job_id, "sched:nightly:2026-11-21T07:00:00Z");
+        // As an emulator delivers it (placeholders kept): the SQS message id stands in.
         let msg = JobMessage::parse_received(&body, Some("m-1"), Some(at)).unwrap();
-        assert_eq!((msg.job_id.as_str(), msg.submitted_at), ("sched-m-1", at));
-        // Without the stand-ins the placeholders are invalid.
+        assert_eq!((msg.job_id.as_str(), msg.submitted_at), ("sched:nightly:m-1", at));
+        // Without the stand-ins the template is not a job.
         let err = JobMessage::parse(&body).unwrap_err();
         assert!(err.reason.contains("malformed job message"), "{}", err.reason);
         let err = JobMessage::parse_received(&body, None, Some(at)).unwrap_err();
         assert!(err.reason.contains("invalid jobId"), "{}", err.reason);
-        // Only scheduled messages get the stand-in.
+        // Only scheduled messages get a derived id.
         let api = body.replace("\"schedule\",\"submittedAt", "\"api\",\"submittedAt");
         assert!(JobMessage::parse_received(&api, Some("m-1"), Some(at)).is_err());
     }

@@ -12,6 +12,10 @@ pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 pub struct RetryPolicy {
     /// Attempts in all, the first included (default 3: one try and 2 retries).
     pub max_attempts: u32,
+    /// Times one attempt may be interrupted (SIGTERM: spot reclaim, eviction, a deadline) and
+    /// resumed without counting; the next interruption fails the attempt (default 3). This bounds
+    /// a run that keeps being stopped.
+    pub max_interruptions: u32,
     /// Delay before the first re-attempt; doubled for each later one.
     pub backoff_base: Duration,
     /// Upper bound of any delay.
@@ -20,8 +24,26 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 3, backoff_base: Duration::from_secs(2), backoff_max: Duration::from_secs(15 * 60) }
+        RetryPolicy {
+            max_attempts: 3,
+            max_interruptions: 3,
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(15 * 60),
+        }
     }
+}
+
+/// Why a retry policy is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("max attempts must be between 1 and 100, got {0}")]
+    MaxAttempts(u32),
+    #[error("max interruptions must be at most 100, got {0}")]
+    MaxInterruptions(u32),
+    #[error("maximum backoff must be at most 43200s (the SQS visibility limit), got {0}s")]
+    BackoffTooLong(u64),
+    #[error("backoff base ({base}s) must not exceed the maximum backoff ({max}s)")]
+    BaseAboveMax { base: u64, max: u64 },
 }
 
 /// What happens after attempt `n` failed.
@@ -34,24 +56,22 @@ pub enum AfterFailure {
 }
 
 impl RetryPolicy {
-    /// Checks the values; the message names the setting that is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the values; the error names the setting that is wrong.
+    pub fn validate(&self) -> Result<(), PolicyError> {
         if !(1..=100).contains(&self.max_attempts) {
-            return Err(format!("max attempts must be between 1 and 100, got {}", self.max_attempts));
+            return Err(PolicyError::MaxAttempts(self.max_attempts));
+        }
+        if self.max_interruptions > 100 {
+            return Err(PolicyError::MaxInterruptions(self.max_interruptions));
         }
         if self.backoff_max > MAX_VISIBILITY {
-            return Err(format!(
-                "maximum backoff must be at most {}s (the SQS visibility limit), got {}s",
-                MAX_VISIBILITY.as_secs(),
-                self.backoff_max.as_secs()
-            ));
+            return Err(PolicyError::BackoffTooLong(self.backoff_max.as_secs()));
         }
         if self.backoff_base > self.backoff_max {
-            return Err(format!(
-                "backoff base ({}s) must not exceed the maximum backoff ({}s)",
-                self.backoff_base.as_secs(),
-                self.backoff_max.as_secs()
-            ));
+            return Err(PolicyError::BaseAboveMax {
+                base: self.backoff_base.as_secs(),
+                max: self.backoff_max.as_secs(),
+            });
         }
         Ok(())
     }
@@ -83,6 +103,7 @@ mod tests {
     fn policy(max: u32, base: u64, cap: u64) -> RetryPolicy {
         RetryPolicy {
             max_attempts: max,
+            max_interruptions: 3,
             backoff_base: Duration::from_secs(base),
             backoff_max: Duration::from_secs(cap),
         }
@@ -134,10 +155,12 @@ mod tests {
 
     #[test]
     fn validation_names_the_bad_setting() {
-        assert!(policy(0, 2, 900).validate().unwrap_err().contains("max attempts"));
-        assert!(policy(101, 2, 900).validate().unwrap_err().contains("max attempts"));
-        assert!(policy(3, 2, 50_000).validate().unwrap_err().contains("visibility limit"));
-        assert!(policy(3, 10, 5).validate().unwrap_err().contains("must not exceed"));
+        let err = |p: RetryPolicy| p.validate().unwrap_err().to_string();
+        assert!(err(policy(0, 2, 900)).contains("max attempts"));
+        assert!(err(policy(101, 2, 900)).contains("max attempts"));
+        assert!(err(policy(3, 2, 50_000)).contains("visibility limit"));
+        assert!(err(policy(3, 10, 5)).contains("must not exceed"));
+        assert!(err(RetryPolicy { max_interruptions: 101, ..RetryPolicy::default() }).contains("max interruptions"));
         policy(1, 0, 0).validate().unwrap();
     }
 }

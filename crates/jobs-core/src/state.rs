@@ -85,6 +85,34 @@ pub struct JobState {
     pub lease: Option<Lease>,
     /// When the next attempt is due (RETRY_WAIT).
     pub retry_at: Option<DateTime<Utc>>,
+    /// Times the current attempt was interrupted and resumed.
+    pub interruptions: u32,
+}
+
+/// Which rule produced a transition: named in logs and by the fault injector's targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Submit,
+    Start,
+    Succeed,
+    Fail,
+    Interrupt,
+    Reject,
+    GiveUp,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Submit => "submit",
+            Step::Start => "start",
+            Step::Succeed => "succeed",
+            Step::Fail => "fail",
+            Step::Interrupt => "interrupt",
+            Step::Reject => "reject",
+            Step::GiveUp => "give-up",
+        }
+    }
 }
 
 /// Deltas for the STATS item.
@@ -131,11 +159,14 @@ pub struct Change {
     pub result: Option<Value>,
     /// `Some`: when the next attempt is due; `None`: not waiting.
     pub retry_at: Option<DateTime<Utc>>,
+    /// Interruptions of the current attempt after this change.
+    pub interruptions: u32,
 }
 
 /// One conditional state change plus its counter deltas, applied atomically by the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
+    pub step: Step,
     pub expect: Expect,
     pub change: Change,
     pub counters: Counters,
@@ -143,8 +174,8 @@ pub struct Transition {
 }
 
 impl Transition {
-    fn new(expect: Expect, change: Change, at: DateTime<Utc>) -> Self {
-        Transition { expect, change, counters: Counters::default(), at }
+    fn new(step: Step, expect: Expect, change: Change, at: DateTime<Utc>) -> Self {
+        Transition { step, expect, change, counters: Counters::default(), at }
     }
 
     fn counting(mut self, counters: Counters) -> Self {
@@ -167,12 +198,21 @@ fn expect_held(attempt: u32, owner: &str) -> Expect {
 }
 
 fn change(status: JobStatus, attempts: u32) -> Change {
-    Change { status, attempts, lease: None, started: false, last_error: None, result: None, retry_at: None }
+    Change {
+        status,
+        attempts,
+        lease: None,
+        started: false,
+        last_error: None,
+        result: None,
+        retry_at: None,
+        interruptions: 0,
+    }
 }
 
 /// The API accepted a job: a new QUEUED item, `submitted + 1`.
 pub fn submit(now: DateTime<Utc>) -> Transition {
-    Transition::new(Expect::Absent, change(JobStatus::Queued, 0), now)
+    Transition::new(Step::Submit, Expect::Absent, change(JobStatus::Queued, 0), now)
         .counting(Counters { submitted: 1, ..Counters::default() })
 }
 
@@ -197,6 +237,11 @@ pub enum OnReceive {
         attempt: u32,
         transition: Transition,
     },
+    /// This worker already holds the job: its own claim committed although the answer was lost.
+    /// Run attempt `attempt` without writing again.
+    Resume {
+        attempt: u32,
+    },
     /// The worker of the last attempt died and no attempts are left: apply this transition to
     /// FAILED (and keep a copy of the message on the dead-letter queue).
     GiveUp {
@@ -217,39 +262,51 @@ pub fn on_receive(
     grace: Duration,
     policy: &RetryPolicy,
 ) -> OnReceive {
-    let start = |expect: Expect, attempt: u32, counters: Counters, last_error: Option<String>| {
-        let change =
-            Change { lease: Some(worker.clone()), started: true, last_error, ..change(JobStatus::Running, attempt) };
-        OnReceive::Start { attempt, transition: Transition::new(expect, change, now).counting(counters) }
+    let start = |expect: Expect, attempt: u32, counters: Counters, last_error: Option<String>, interruptions| {
+        let change = Change {
+            lease: Some(worker.clone()),
+            started: true,
+            last_error,
+            interruptions,
+            ..change(JobStatus::Running, attempt)
+        };
+        OnReceive::Start { attempt, transition: Transition::new(Step::Start, expect, change, now).counting(counters) }
     };
     let Some(state) = current else {
         // First receipt of a job nobody recorded yet (fired by a schedule): create it running.
-        return start(Expect::Absent, 1, Counters { submitted: 1, ..Counters::default() }, None);
+        return start(Expect::Absent, 1, Counters { submitted: 1, ..Counters::default() }, None, 0);
     };
     let retry = Counters { retries: 1, ..Counters::default() };
     let give_up = |expect: Expect, error: String| {
         let change = Change { last_error: Some(error), ..change(JobStatus::Failed, state.attempts) };
         OnReceive::GiveUp {
-            transition: Transition::new(expect, change, now).counting(Counters { failed: 1, ..Counters::default() }),
+            transition: Transition::new(Step::GiveUp, expect, change, now)
+                .counting(Counters { failed: 1, ..Counters::default() }),
         }
     };
     match state.status {
         JobStatus::Succeeded | JobStatus::Failed => OnReceive::Skip(Skip::Finished(state.status)),
         // Never started (attempts 0), or an interrupted attempt to resume without counting it again.
-        JobStatus::Queued => start(expect_from(state), state.attempts.max(1), Counters::default(), None),
+        JobStatus::Queued => {
+            start(expect_from(state), state.attempts.max(1), Counters::default(), None, state.interruptions)
+        }
         JobStatus::RetryWait => match state.retry_at {
             Some(due) if due - chrono::Duration::seconds(1) > now => OnReceive::Skip(Skip::NotDue(due)),
             _ if state.attempts >= policy.max_attempts => {
                 give_up(expect_from(state), format!("no attempts left ({} of {})", state.attempts, policy.max_attempts))
             }
-            _ => start(expect_from(state), state.attempts + 1, retry, None),
+            _ => start(expect_from(state), state.attempts + 1, retry, None, 0),
         },
         JobStatus::Running => {
             let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
-            if let Some(lease) = &state.lease
-                && lease.until > now + grace
-            {
-                return OnReceive::Skip(Skip::Held(lease.clone()));
+            if let Some(lease) = &state.lease {
+                // Owners are unique per worker process: a live lease of our own is our claim.
+                if lease.owner == worker.owner && lease.until > now {
+                    return OnReceive::Resume { attempt: state.attempts };
+                }
+                if lease.until > now + grace {
+                    return OnReceive::Skip(Skip::Held(lease.clone()));
+                }
             }
             // The worker of this attempt stopped without recording: that attempt failed.
             let expect = Expect::Present {
@@ -263,23 +320,18 @@ pub fn on_receive(
                 state.attempts
             );
             match policy.after_failure(state.attempts) {
-                AfterFailure::Retry { next, .. } => start(expect, next, retry, Some(error)),
+                AfterFailure::Retry { next, .. } => start(expect, next, retry, Some(error), 0),
                 AfterFailure::GiveUp => give_up(expect, error),
             }
         }
     }
 }
 
-/// The heartbeat renews the lease of a running attempt (no counters).
-pub fn renew(attempt: u32, lease: &Lease, now: DateTime<Utc>) -> Transition {
-    let change = Change { lease: Some(lease.clone()), ..change(JobStatus::Running, attempt) };
-    Transition::new(expect_held(attempt, &lease.owner), change, now)
-}
-
 /// Attempt `attempt` succeeded: SUCCEEDED, `succeeded + 1`.
 pub fn succeed(attempt: u32, owner: &str, result: Value, now: DateTime<Utc>) -> Transition {
     let change = Change { result: Some(result), ..change(JobStatus::Succeeded, attempt) };
-    Transition::new(expect_held(attempt, owner), change, now).counting(Counters { succeeded: 1, ..Counters::default() })
+    Transition::new(Step::Succeed, expect_held(attempt, owner), change, now)
+        .counting(Counters { succeeded: 1, ..Counters::default() })
 }
 
 /// Attempt `attempt` failed. With attempts left: RETRY_WAIT until the backoff has passed (the
@@ -301,34 +353,82 @@ pub fn fail(
         AfterFailure::GiveUp => (JobStatus::Failed, None, Counters { failed: 1, ..Counters::default() }),
     };
     let change = Change { last_error: Some(error.to_owned()), retry_at, ..change(status, attempt) };
-    (Transition::new(expect_held(attempt, owner), change, now).counting(counters), decision)
+    (Transition::new(Step::Fail, expect_held(attempt, owner), change, now).counting(counters), decision)
 }
 
-/// The worker was told to stop (SIGTERM) during attempt `attempt`: back to QUEUED keeping the
-/// attempt number, so the next worker resumes the same attempt and no retry is consumed.
-pub fn interrupt(attempt: u32, owner: &str, now: DateTime<Utc>) -> Transition {
+/// How an interrupted attempt continues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterInterrupt {
+    /// Back to QUEUED: the next worker resumes the same attempt, no retry consumed.
+    Resume,
+    /// Interrupted too often: the attempt counts as failed.
+    Failed(AfterFailure),
+}
+
+/// The worker was told to stop (SIGTERM) during attempt `attempt`, which had been interrupted
+/// `interruptions` times before. Up to `max_interruptions` times it goes back to QUEUED keeping the
+/// attempt number; after that the interruption is a failure of the attempt, so a run that keeps
+/// being stopped (a deadline, a node that never survives the job) ends FAILED, saying why.
+pub fn interrupt(
+    attempt: u32,
+    owner: &str,
+    interruptions: u32,
+    now: DateTime<Utc>,
+    policy: &RetryPolicy,
+) -> (Transition, AfterInterrupt) {
+    let count = interruptions + 1;
+    if count > policy.max_interruptions {
+        let error = format!("attempt {attempt} was interrupted {count} times (worker stopped before it finished)");
+        let (transition, decision) = fail(attempt, owner, &error, now, policy);
+        return (Transition { step: Step::Interrupt, ..transition }, AfterInterrupt::Failed(decision));
+    }
     let change = Change {
         last_error: Some(format!("attempt {attempt} interrupted (worker stopping); it will be resumed")),
+        interruptions: count,
         ..change(JobStatus::Queued, attempt)
     };
-    Transition::new(expect_held(attempt, owner), change, now)
+    (Transition::new(Step::Interrupt, expect_held(attempt, owner), change, now), AfterInterrupt::Resume)
 }
 
-/// A poison message (unknown kind, invalid payload, malformed body) that names a job: FAILED
-/// without running. Only a job that never started is rejected; `None` means leave the job as is
-/// (it finished, or it is a running job whose id a bad message reuses).
-pub fn reject(current: Option<&JobState>, reason: &str, now: DateTime<Utc>) -> Option<Transition> {
-    let failed = Change { last_error: Some(reason.to_owned()), ..change(JobStatus::Failed, 0) };
-    match current {
-        None => Some(Transition::new(Expect::Absent, failed, now).counting(Counters {
-            submitted: 1,
-            failed: 1,
-            ..Counters::default()
-        })),
-        Some(state) if state.status == JobStatus::Queued && state.attempts == 0 => Some(
-            Transition::new(expect_from(state), failed, now).counting(Counters { failed: 1, ..Counters::default() }),
+/// What to do with a job whose message this build cannot run (unknown kind or version, invalid
+/// payload, malformed body: a deploy in progress, or a tightened payload rule).
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnPoison {
+    /// Record the job FAILED with the reason (counted once), then delete the message.
+    Record(Transition),
+    /// Another worker runs the job under a live lease: leave the job to it.
+    Held(Lease),
+    /// The job already ended: delete the message.
+    Finished(JobStatus),
+}
+
+/// The rule for a poison message that names a job. A job that has not ended is FAILED with the
+/// reason, whatever it was doing, so deleting the message never strands it; only a job running
+/// under another worker's live lease is left to that worker.
+pub fn reject(current: Option<&JobState>, reason: &str, now: DateTime<Utc>, grace: Duration) -> OnPoison {
+    let failed = |attempts| Change { last_error: Some(reason.to_owned()), ..change(JobStatus::Failed, attempts) };
+    let counted = |submitted| Counters { submitted, failed: 1, ..Counters::default() };
+    let Some(state) = current else {
+        return OnPoison::Record(Transition::new(Step::Reject, Expect::Absent, failed(0), now).counting(counted(1)));
+    };
+    match state.status {
+        JobStatus::Succeeded | JobStatus::Failed => OnPoison::Finished(state.status),
+        JobStatus::Queued | JobStatus::RetryWait => OnPoison::Record(
+            Transition::new(Step::Reject, expect_from(state), failed(state.attempts), now).counting(counted(0)),
         ),
-        Some(_) => None,
+        JobStatus::Running => {
+            let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
+            if let Some(lease) = state.lease.as_ref().filter(|l| l.until > now + grace) {
+                return OnPoison::Held(lease.clone());
+            }
+            let expect = Expect::Present {
+                status: JobStatus::Running,
+                attempts: state.attempts,
+                owner: None,
+                lease_expired_before: Some(now + grace),
+            };
+            OnPoison::Record(Transition::new(Step::Reject, expect, failed(state.attempts), now).counting(counted(0)))
+        }
     }
 }
 
@@ -352,7 +452,7 @@ mod tests {
     }
 
     fn state(status: JobStatus, attempts: u32, lease: Option<Lease>, retry_at: Option<i64>) -> JobState {
-        JobState { status, attempts, lease, retry_at: retry_at.map(t) }
+        JobState { status, attempts, lease, retry_at: retry_at.map(t), interruptions: 0 }
     }
 
     fn counters(submitted: i64, succeeded: i64, failed: i64, retries: i64) -> Counters {
@@ -363,6 +463,7 @@ mod tests {
     #[derive(Debug)]
     enum Want {
         Start(u32, JobStatus, Counters),
+        Resume(u32),
         GiveUp(Counters),
         Skip(Skip),
     }
@@ -385,6 +486,13 @@ mod tests {
             // Policy lowered since: no attempts left.
             (Some(state(RetryWait, 3, None, Some(0))), Want::GiveUp(counters(0, 0, 1, 0))),
             (Some(state(Running, 1, other(25), None)), Want::Skip(Skip::Held(other(25).unwrap()))),
+            // Our own claim committed but its answer was lost: run it, write nothing.
+            (Some(state(Running, 2, Some(me()), None)), Want::Resume(2)),
+            // Our own lease ran out: another worker may be taking over; treat it as abandoned.
+            (
+                Some(state(Running, 2, Some(Lease { until: t(-1), ..me() }), None)),
+                Want::Start(3, Running, counters(0, 0, 0, 1)),
+            ),
             // Lease about to run out (inside the grace): its worker missed two renewals.
             (Some(state(Running, 1, other(9), None)), Want::Start(2, Running, counters(0, 0, 0, 1))),
             (Some(state(Running, 2, other(-60), None)), Want::Start(3, Running, counters(0, 0, 0, 1))),
@@ -420,6 +528,7 @@ mod tests {
                     assert_eq!(transition.change.lease, None);
                 }
                 (OnReceive::Skip(s), Want::Skip(w)) => assert_eq!(s, w),
+                (OnReceive::Resume { attempt }, Want::Resume(a)) => assert_eq!(attempt, a),
                 _ => panic!("{current:?}: got {got:?}, want {want:?}"),
             }
         }
@@ -466,13 +575,10 @@ mod tests {
             assert_eq!(tr.change.lease, None);
         }
 
-        let stop = interrupt(2, "me", t(0));
+        let (stop, after) = interrupt(2, "me", 0, t(0), &policy);
         assert_eq!((stop.expect, stop.change.status, stop.change.attempts), (held(2), JobStatus::Queued, 2));
+        assert_eq!((stop.change.interruptions, after), (1, AfterInterrupt::Resume));
         assert!(stop.counters.is_zero());
-
-        let beat = renew(1, &me(), t(0));
-        assert_eq!((beat.expect, beat.change.lease), (held(1), Some(me())));
-        assert!(beat.counters.is_zero() && !beat.change.started);
     }
 
     #[test]
@@ -492,6 +598,7 @@ mod tests {
             attempts: tr.change.attempts,
             lease: tr.change.lease.clone(),
             retry_at: tr.change.retry_at,
+            interruptions: tr.change.interruptions,
         };
         let mut now = t(0);
         loop {
@@ -513,24 +620,76 @@ mod tests {
     }
 
     #[test]
+    fn interruptions_are_bounded() {
+        // (interruptions before, status after, counters, outcome) with 3 attempts, 3 interruptions each.
+        let policy = RetryPolicy::default();
+        let cases = [
+            (0, 1, JobStatus::Queued, counters(0, 0, 0, 0), AfterInterrupt::Resume),
+            (2, 1, JobStatus::Queued, counters(0, 0, 0, 0), AfterInterrupt::Resume),
+            (
+                3,
+                1,
+                JobStatus::RetryWait,
+                counters(0, 0, 0, 0),
+                AfterInterrupt::Failed(AfterFailure::Retry { next: 2, delay: Duration::from_secs(2) }),
+            ),
+            (3, 3, JobStatus::Failed, counters(0, 0, 1, 0), AfterInterrupt::Failed(AfterFailure::GiveUp)),
+        ];
+        for (before, attempt, status, c, want) in cases {
+            let (tr, after) = interrupt(attempt, "me", before, t(0), &policy);
+            assert_eq!((tr.change.status, tr.counters, after), (status, c, want), "{before} interruptions");
+            assert_eq!(tr.step, Step::Interrupt);
+            if status != JobStatus::Queued {
+                assert!(tr.change.last_error.unwrap().contains("interrupted 4 times"));
+            }
+        }
+        // The count survives the resume and is reset by the next attempt.
+        let resumed = state(JobStatus::Queued, 1, None, None);
+        let queued = JobState { interruptions: 2, ..resumed };
+        let OnReceive::Start { transition, .. } = on_receive(Some(&queued), &me(), t(0), GRACE, &policy) else {
+            panic!()
+        };
+        assert_eq!(transition.change.interruptions, 2);
+        let waiting = JobState { interruptions: 2, ..state(JobStatus::RetryWait, 1, None, Some(0)) };
+        let OnReceive::Start { transition, .. } = on_receive(Some(&waiting), &me(), t(0), GRACE, &policy) else {
+            panic!()
+        };
+        assert_eq!(transition.change.interruptions, 0);
+    }
+
+    #[test]
     fn reject_table() {
         use JobStatus::*;
-        let cases: Vec<(Option<JobState>, Option<Counters>)> = vec![
-            (None, Some(counters(1, 0, 1, 0))),
-            (Some(state(Queued, 0, None, None)), Some(counters(0, 0, 1, 0))),
-            (Some(state(Queued, 1, None, None)), None),
-            (Some(state(Running, 1, other(30), None)), None),
-            (Some(state(RetryWait, 1, None, None)), None),
-            (Some(state(Succeeded, 1, None, None)), None),
-            (Some(state(Failed, 0, None, None)), None),
+        #[derive(Debug, PartialEq)]
+        enum Want {
+            Record(Counters),
+            Held,
+            Finished,
+        }
+        let cases: Vec<(Option<JobState>, Want)> = vec![
+            (None, Want::Record(counters(1, 0, 1, 0))),
+            (Some(state(Queued, 0, None, None)), Want::Record(counters(0, 0, 1, 0))),
+            // Started jobs are failed too: deleting their only message must not strand them.
+            (Some(state(Queued, 1, None, None)), Want::Record(counters(0, 0, 1, 0))),
+            (Some(state(RetryWait, 1, None, Some(5))), Want::Record(counters(0, 0, 1, 0))),
+            (Some(state(Running, 1, other(-5), None)), Want::Record(counters(0, 0, 1, 0))),
+            (Some(state(Running, 1, other(30), None)), Want::Held),
+            (Some(state(Succeeded, 1, None, None)), Want::Finished),
+            (Some(state(Failed, 0, None, None)), Want::Finished),
         ];
         for (current, want) in cases {
-            let got = reject(current.as_ref(), "unknown job kind", t(0));
-            assert_eq!(got.as_ref().map(|tr| tr.counters), want, "{current:?}");
-            if let Some(tr) = got {
-                assert_eq!(tr.change.status, Failed);
-                assert_eq!(tr.change.last_error.as_deref(), Some("unknown job kind"));
-            }
+            let got = reject(current.as_ref(), "unknown job kind", t(0), GRACE);
+            let summary = match &got {
+                OnPoison::Record(tr) => {
+                    assert_eq!(tr.change.status, Failed);
+                    assert_eq!(tr.change.last_error.as_deref(), Some("unknown job kind"));
+                    assert_eq!(tr.change.attempts, current.as_ref().map_or(0, |s| s.attempts));
+                    Want::Record(tr.counters)
+                }
+                OnPoison::Held(_) => Want::Held,
+                OnPoison::Finished(_) => Want::Finished,
+            };
+            assert_eq!(summary, want, "{current:?}");
         }
     }
 

@@ -166,7 +166,10 @@ impl Stack {
     /// What the API does: record the job QUEUED (+submitted), then send its message.
     pub async fn submit(&self, kind: &str, payload: serde_json::Value) -> JobMessage {
         let msg = JobMessage::new_api(kind, payload, Utc::now());
-        self.store.apply(&msg.job_id, Some(&msg), &state::submit(Utc::now())).await.expect("record job");
+        self.store
+            .apply(&msg.job_id, Some(&msg), &state::submit(Utc::now()), &jobs_aws::store::token())
+            .await
+            .expect("record job");
         self.queue.send(&msg.to_body()).await.expect("send job");
         msg
     }

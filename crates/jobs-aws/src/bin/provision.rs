@@ -24,7 +24,7 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let result = async {
-        let sdk = jobs_aws::client::load().await?;
+        let sdk = jobs_aws::client::load(jobs_aws::client::Timeouts::WORKER).await?;
         jobs_aws::provision::ensure(&sdk, &args.queue, &args.table, &args.schedule_group).await
     }
     .await;

@@ -28,6 +28,7 @@ fn default_seed() -> u64 {
 impl JobKind for Aggregate {
     const NAME: &'static str = "aggregate";
     const DESCRIPTION: &'static str = "Generates `records` (default 100000, at most 10000000) seeded readings and stores count, sum, min, max, mean and a SHA-256.";
+    const TIMEOUT: Option<std::time::Duration> = Some(std::time::Duration::from_secs(600));
 
     fn validate(&self) -> Result<(), String> {
         if !(1..=MAX_RECORDS).contains(&self.records) {

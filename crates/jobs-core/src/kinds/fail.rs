@@ -17,6 +17,7 @@ fn default_message() -> String {
 impl JobKind for Fail {
     const NAME: &'static str = "fail";
     const DESCRIPTION: &'static str = "Always fails with `message` (for testing retries).";
+    const TIMEOUT: Option<std::time::Duration> = Some(std::time::Duration::from_secs(60));
 
     fn validate(&self) -> Result<(), String> {
         match self.message.len() {

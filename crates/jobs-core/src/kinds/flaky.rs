@@ -15,6 +15,7 @@ pub struct Flaky {
 impl JobKind for Flaky {
     const NAME: &'static str = "flaky";
     const DESCRIPTION: &'static str = "Fails its first `failures` attempts (at most 10), then succeeds.";
+    const TIMEOUT: Option<std::time::Duration> = Some(std::time::Duration::from_secs(60));
 
     fn validate(&self) -> Result<(), String> {
         if self.failures > MAX_FAILURES {

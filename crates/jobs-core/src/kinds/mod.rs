@@ -8,6 +8,8 @@
 //! `registry!` call below. Parsing, validation, the API's kind list and the worker's dispatch all
 //! follow from that line.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -46,6 +48,10 @@ pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + 'static {
     const NAME: &'static str;
     /// One line for the API's documentation.
     const DESCRIPTION: &'static str;
+    /// The longest one attempt may run before it counts as failed (`timedOut`). `None` leaves it
+    /// to the worker's `ATTEMPT_TIMEOUT_SECS`, which stays below the Job's `activeDeadlineSeconds`;
+    /// a kind's own limit is capped by it too.
+    const TIMEOUT: Option<Duration> = None;
 
     /// Checks the payload's values (types are already checked by serde).
     fn validate(&self) -> Result<(), String> {
@@ -106,6 +112,11 @@ macro_rules! registry {
 
             pub fn kind(&self) -> &'static str {
                 match self { $(JobSpec::$variant(_) => $variant::NAME,)+ }
+            }
+
+            /// The kind's own per-attempt time limit (see [`JobKind::TIMEOUT`]).
+            pub fn timeout(&self) -> Option<Duration> {
+                match self { $(JobSpec::$variant(_) => $variant::TIMEOUT,)+ }
             }
 
             /// The payload with every default filled in, as stored and sent.

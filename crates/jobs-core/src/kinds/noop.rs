@@ -10,6 +10,7 @@ pub struct Noop {}
 impl JobKind for Noop {
     const NAME: &'static str = "noop";
     const DESCRIPTION: &'static str = "Does nothing and succeeds.";
+    const TIMEOUT: Option<std::time::Duration> = Some(std::time::Duration::from_secs(60));
 
     #[cfg(feature = "run")]
     async fn run(&self, _ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {

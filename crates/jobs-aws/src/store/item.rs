@@ -1,0 +1,315 @@
+//! The job item's schema: attribute names (here and nowhere else), the one mapping from a
+//! [`Change`] to attributes that both Put (a new item) and Update (an existing one) use, and the
+//! parsing of an item back into a [`JobRecord`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, SecondsFormat, Utc};
+use jobs_core::state::{Change, Transition};
+use jobs_core::{JobMessage, JobState, JobStatus, Lease};
+use serde_json::Value;
+
+use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
+
+/// Attribute names of a job item.
+pub mod attr {
+    pub const JOB_ID: &str = "jobId";
+    pub const KIND: &str = "kind";
+    pub const PAYLOAD: &str = "payload";
+    pub const SOURCE: &str = "source";
+    pub const SCHEDULE: &str = "schedule";
+    pub const SUBMITTED_AT: &str = "submittedAt";
+    pub const STATUS: &str = "status";
+    pub const ATTEMPTS: &str = "attempts";
+    pub const INTERRUPTIONS: &str = "interruptions";
+    pub const CREATED_AT: &str = "createdAt";
+    pub const UPDATED_AT: &str = "updatedAt";
+    pub const STARTED_AT: &str = "startedAt";
+    pub const FINISHED_AT: &str = "finishedAt";
+    pub const NEXT_ATTEMPT_AT: &str = "nextAttemptAt";
+    pub const LAST_ERROR: &str = "lastError";
+    pub const RESULT: &str = "result";
+    pub const LEASE_OWNER: &str = "leaseOwner";
+    pub const LEASE_UNTIL: &str = "leaseUntil";
+    /// The token of the last write: lets a writer whose answer was lost see whether it committed.
+    pub const LAST_WRITE: &str = "lastWrite";
+    /// Receipt handles of this job's message handed to the lease holder by workers that received
+    /// it while the job ran (the holder's own handle went stale).
+    pub const RECEIPTS: &str = "receipts";
+    /// Idempotency items.
+    pub const FINGERPRINT: &str = "fingerprint";
+}
+
+pub fn job_key(job_id: &str) -> String {
+    format!("JOB#{job_id}")
+}
+
+pub fn idempotency_key(key: &str) -> String {
+    format!("IDEM#{key}")
+}
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub fn ts(t: DateTime<Utc>) -> AttributeValue {
+    s(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+/// The attributes a transition writes: `Some` sets, `None` removes. Put writes the `Some`s of a new
+/// item; Update sets and removes them on an existing one.
+pub fn change_attributes(
+    tr: &Transition,
+    token: &str,
+    retention: Duration,
+) -> Vec<(&'static str, Option<AttributeValue>)> {
+    let (now, change): (DateTime<Utc>, &Change) = (tr.at, &tr.change);
+    let mut out = vec![
+        (attr::STATUS, Some(s(change.status.as_str()))),
+        (attr::ATTEMPTS, Some(n(change.attempts))),
+        (attr::INTERRUPTIONS, Some(n(change.interruptions))),
+        (attr::UPDATED_AT, Some(ts(now))),
+        (attr::LAST_WRITE, Some(s(token))),
+        (attr::LEASE_OWNER, change.lease.as_ref().map(|l| s(&l.owner))),
+        (attr::LEASE_UNTIL, change.lease.as_ref().map(|l| n(l.until.timestamp_millis()))),
+        (attr::NEXT_ATTEMPT_AT, change.retry_at.map(ts)),
+    ];
+    if change.started {
+        out.push((attr::STARTED_AT, Some(ts(now))));
+        // A new attempt's handed-over receipts belong to the old one.
+        out.push((attr::RECEIPTS, None));
+    }
+    // Kept unless the change says otherwise.
+    if let Some(error) = &change.last_error {
+        out.push((attr::LAST_ERROR, Some(s(error))));
+    }
+    if let Some(result) = &change.result {
+        out.push((attr::RESULT, Some(s(result.to_string()))));
+    }
+    if change.status.is_terminal() {
+        out.push((attr::FINISHED_AT, Some(ts(now))));
+        out.push((TTL_ATTRIBUTE, Some(n(now.timestamp() + retention.as_secs() as i64))));
+        out.push((attr::RECEIPTS, None));
+    }
+    out
+}
+
+/// A new job item: the key, what the job is (from its message), and the change.
+pub fn new_item(
+    job_id: &str,
+    origin: Option<&JobMessage>,
+    tr: &Transition,
+    token: &str,
+    retention: Duration,
+) -> HashMap<String, AttributeValue> {
+    let mut item: HashMap<String, AttributeValue> = HashMap::from([
+        (TABLE_KEY.to_owned(), s(job_key(job_id))),
+        (attr::JOB_ID.to_owned(), s(job_id)),
+        (attr::CREATED_AT.to_owned(), ts(tr.at)),
+        // Until a job ends, it expires only after the retention since it was created.
+        (TTL_ATTRIBUTE.to_owned(), n(tr.at.timestamp() + retention.as_secs() as i64)),
+    ]);
+    if let Some(msg) = origin {
+        item.insert(attr::KIND.into(), s(&msg.kind));
+        item.insert(attr::PAYLOAD.into(), s(msg.payload.to_string()));
+        item.insert(attr::SOURCE.into(), s(msg.source.as_str()));
+        item.insert(attr::SUBMITTED_AT.into(), ts(msg.submitted_at));
+        if let Some(schedule) = &msg.schedule {
+            item.insert(attr::SCHEDULE.into(), s(schedule));
+        }
+    }
+    for (name, value) in change_attributes(tr, token, retention) {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), value);
+        }
+    }
+    item
+}
+
+/// Everything stored about one job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub job_id: String,
+    pub kind: Option<String>,
+    pub payload: Option<Value>,
+    pub source: Option<String>,
+    pub schedule: Option<String>,
+    pub status: JobStatus,
+    pub attempts: u32,
+    pub interruptions: u32,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub result: Option<Value>,
+    pub lease: Option<Lease>,
+    pub last_write: Option<String>,
+}
+
+impl JobRecord {
+    pub fn state(&self) -> JobState {
+        JobState {
+            status: self.status,
+            attempts: self.attempts,
+            lease: self.lease.clone(),
+            retry_at: self.next_attempt_at,
+            interruptions: self.interruptions,
+        }
+    }
+}
+
+/// Why a stored item is not a job record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("job item {job_id}: {reason}")]
+pub struct ItemError {
+    pub job_id: String,
+    pub reason: String,
+}
+
+pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Result<JobRecord, ItemError> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let time =
+        |name: &str| text(name).and_then(|v| DateTime::parse_from_rfc3339(&v).ok()).map(|t| t.with_timezone(&Utc));
+    let json = |name: &str| text(name).and_then(|v| serde_json::from_str(&v).ok());
+    let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok());
+    let count = |name: &str| number(name).unwrap_or(0).try_into().unwrap_or(0);
+    let bad = |reason: String| ItemError { job_id: job_id.to_owned(), reason };
+    let status_text = text(attr::STATUS).ok_or_else(|| bad("no status".into()))?;
+    let status = JobStatus::parse(&status_text).ok_or_else(|| bad(format!("unknown status {status_text:?}")))?;
+    let lease = match (text(attr::LEASE_OWNER), number(attr::LEASE_UNTIL).and_then(DateTime::from_timestamp_millis)) {
+        (Some(owner), Some(until)) => Some(Lease { owner, until }),
+        _ => None,
+    };
+    Ok(JobRecord {
+        job_id: job_id.to_owned(),
+        kind: text(attr::KIND),
+        payload: json(attr::PAYLOAD),
+        source: text(attr::SOURCE),
+        schedule: text(attr::SCHEDULE),
+        status,
+        attempts: count(attr::ATTEMPTS),
+        interruptions: count(attr::INTERRUPTIONS),
+        submitted_at: time(attr::SUBMITTED_AT),
+        created_at: time(attr::CREATED_AT),
+        updated_at: time(attr::UPDATED_AT),
+        started_at: time(attr::STARTED_AT),
+        finished_at: time(attr::FINISHED_AT),
+        next_attempt_at: time(attr::NEXT_ATTEMPT_AT),
+        last_error: text(attr::LAST_ERROR),
+        result: json(attr::RESULT),
+        lease,
+        last_write: text(attr::LAST_WRITE),
+    })
+}
+
+/// Receipt handles handed over to the lease holder (see [`attr::RECEIPTS`]).
+pub fn receipts(item: &HashMap<String, AttributeValue>) -> Vec<String> {
+    match item.get(attr::RECEIPTS) {
+        Some(AttributeValue::L(list)) => list.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jobs_core::{RetryPolicy, state};
+    use serde_json::json;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    #[test]
+    fn a_new_item_round_trips_through_parsing() {
+        let msg = JobMessage::new_api("sleep", json!({"ms": 5}), t(0));
+        let lease = Lease { owner: "w-1".into(), until: t(60) };
+        let state::OnReceive::Start { transition, .. } =
+            state::on_receive(None, &lease, t(1), Duration::from_secs(20), &RetryPolicy::default())
+        else {
+            panic!("a new job starts")
+        };
+        let item = new_item(&msg.job_id, Some(&msg), &transition, "tok-1", DAY);
+        assert_eq!(item[TABLE_KEY], s(format!("JOB#{}", msg.job_id)));
+        assert_eq!(item[TTL_ATTRIBUTE], n(t(1).timestamp() + 86_400));
+        let rec = parse_record(&msg.job_id, &item).unwrap();
+        assert_eq!((rec.status, rec.attempts, rec.interruptions), (JobStatus::Running, 1, 0));
+        assert_eq!((rec.kind.as_deref(), rec.payload), (Some("sleep"), Some(json!({"ms": 5}))));
+        assert_eq!((rec.lease, rec.last_write.as_deref()), (Some(lease), Some("tok-1")));
+        assert_eq!((rec.started_at, rec.submitted_at), (Some(t(1)), Some(t(0))));
+        assert!(rec.finished_at.is_none() && rec.last_error.is_none());
+    }
+
+    #[test]
+    fn changes_set_and_remove_the_same_attributes_for_put_and_update() {
+        let policy = RetryPolicy::default();
+        let names = |tr: &Transition| {
+            let mut v: Vec<(String, bool)> =
+                change_attributes(tr, "tok", DAY).into_iter().map(|(k, v)| (k.to_owned(), v.is_some())).collect();
+            v.sort();
+            v
+        };
+        // (transition, attributes set, attributes removed)
+        let (retry, _) = state::fail(1, "w", "boom", t(0), &policy);
+        let (last, _) = state::fail(3, "w", "boom", t(0), &policy);
+        let ok = state::succeed(1, "w", json!({"x": 1}), t(0));
+        let cases: Vec<(Transition, &[&str], &[&str])> = vec![
+            (
+                retry,
+                &["attempts", "interruptions", "lastError", "lastWrite", "nextAttemptAt", "status", "updatedAt"],
+                &["leaseOwner", "leaseUntil"],
+            ),
+            (
+                last,
+                &[
+                    "attempts",
+                    "expiresAt",
+                    "finishedAt",
+                    "interruptions",
+                    "lastError",
+                    "lastWrite",
+                    "status",
+                    "updatedAt",
+                ],
+                &["leaseOwner", "leaseUntil", "nextAttemptAt", "receipts"],
+            ),
+            (
+                ok,
+                &["attempts", "expiresAt", "finishedAt", "interruptions", "lastWrite", "result", "status", "updatedAt"],
+                &["leaseOwner", "leaseUntil", "nextAttemptAt", "receipts"],
+            ),
+        ];
+        for (tr, set, removed) in cases {
+            let got = names(&tr);
+            let want_set: Vec<&str> = got.iter().filter(|(_, s)| *s).map(|(k, _)| k.as_str()).collect();
+            let want_removed: Vec<&str> = got.iter().filter(|(_, s)| !*s).map(|(k, _)| k.as_str()).collect();
+            assert_eq!((want_set.as_slice(), want_removed.as_slice()), (set, removed), "{:?}", tr.step);
+        }
+    }
+
+    #[test]
+    fn malformed_items_are_errors_not_panics() {
+        let err = parse_record("j", &HashMap::new()).unwrap_err();
+        assert_eq!(err.to_string(), "job item j: no status");
+        let item = HashMap::from([(attr::STATUS.to_owned(), s("DONE"))]);
+        assert!(parse_record("j", &item).unwrap_err().reason.contains("unknown status"));
+        let item = HashMap::from([
+            (attr::STATUS.to_owned(), s("QUEUED")),
+            (attr::ATTEMPTS.to_owned(), n("x")),
+            (attr::RECEIPTS.to_owned(), AttributeValue::L(vec![s("r1"), n(2)])),
+        ]);
+        assert_eq!(parse_record("j", &item).unwrap().attempts, 0);
+        assert_eq!(receipts(&item), vec!["r1".to_owned()]);
+    }
+}

@@ -1,0 +1,498 @@
+//! The DynamoDB job store: one table, one item per job (`pk = JOB#<id>`) and sharded stats items
+//! (`pk = STATS#<n>`, see [`counters`]). A [`Transition`] from `jobs_core::state` is applied as a
+//! conditional write of the job item plus an `ADD` on one stats shard in one
+//! `TransactWriteItems`, so the counters move exactly when the job does.
+//!
+//! Every write carries a token, stored as `lastWrite`: a writer whose answer was lost (a timeout,
+//! a dropped connection) retries with the same token (DynamoDB's `ClientRequestToken` makes a
+//! repeated transaction a no-op for 10 minutes) and, when the retry's condition fails, reads the
+//! item back: its own token there means its first try committed.
+
+pub mod counters;
+mod expr;
+pub mod item;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
+use chrono::Utc;
+use jobs_core::state::{Counters, Expect, Transition};
+use jobs_core::{JobMessage, JobStatus, Lease};
+use serde_json::Value;
+
+pub use counters::Stats;
+use expr::Expr;
+pub use item::{ItemError, JobRecord};
+use item::{attr, idempotency_key, job_key, n, s, ts};
+
+use crate::error::{BackendError, ErrorKind, kind_of_code};
+use crate::faults;
+use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
+
+/// How long finished jobs are kept before DynamoDB's TTL deletes them (default 30 days).
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// Receipt handles kept on a job item for its lease holder (the newest ones).
+const MAX_RECEIPTS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The job is not in the state the write expects (someone else moved it first, or an earlier
+    /// try of this very write committed: see [`JobStore::committed`]).
+    #[error("job state changed concurrently (condition failed)")]
+    ConditionFailed,
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// A fresh write token.
+pub fn token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// An `Idempotency-Key` and what it guards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    /// A digest of the request, to tell a retry from a different request reusing the key.
+    pub fingerprint: String,
+    /// How long the key is remembered.
+    pub ttl: Duration,
+}
+
+impl Idempotency {
+    /// The fingerprint of a job request: SHA-256 over its kind and payload.
+    pub fn fingerprint(kind: &str, payload: &Value) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{kind}\n{payload}").as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What `submit` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// A new job was recorded.
+    Created,
+    /// The idempotency key was seen before: this is that job.
+    Existing { job_id: String },
+    /// The idempotency key was used before for a different request; nothing was recorded.
+    KeyReused,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobStore {
+    client: Client,
+    table: String,
+    retention: Duration,
+}
+
+impl JobStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        JobStore { client, table: table.into(), retention: DEFAULT_RETENTION }
+    }
+
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn backend<E, R>(&self, op: &str, err: SdkError<E, R>) -> BackendError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        if err.code() == Some("ResourceNotFoundException") {
+            return BackendError::from_sdk(format!("DynamoDB table {:?} does not exist ({op})", self.table), err);
+        }
+        BackendError::from_sdk(format!("DynamoDB {op} on table {:?} failed", self.table), err)
+    }
+
+    /// The store's error for a failed `TransactWriteItems`, read from the cancellation reasons:
+    /// a failed condition, a conflict with another transaction, throttling, or else the SDK's kind.
+    fn transact_error<R>(&self, err: SdkError<TransactWriteItemsError, R>) -> StoreError
+    where
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let reasons = cancellation_reasons(&err);
+        if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
+            return StoreError::ConditionFailed;
+        }
+        let context = format!("DynamoDB TransactWriteItems on table {:?} failed", self.table);
+        match reasons.iter().find_map(|r| kind_of_code(r)) {
+            Some(kind) => {
+                let detail = format!("transaction cancelled: {}", reasons.join(", "));
+                BackendError::with_source(kind, context, detail, Box::new(err)).into()
+            }
+            None => self.backend("TransactWriteItems", err).into(),
+        }
+    }
+
+    /// One strongly consistent read of the item with key `pk`.
+    async fn read_item(&self, pk: String) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        faults::before("store.get").await?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.backend("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// Reads a job (strongly consistent). `None` if there is no such job.
+    pub async fn get(&self, job_id: &str) -> Result<Option<JobRecord>, StoreError> {
+        match self.read_item(job_key(job_id)).await? {
+            None => Ok(None),
+            Some(item) => {
+                let record = item::parse_record(job_id, &item).map_err(|e| {
+                    BackendError::with_source(ErrorKind::Service, "DynamoDB GetItem", e.to_string(), Box::new(e))
+                })?;
+                Ok(Some(record))
+            }
+        }
+    }
+
+    /// Whether the last write to job `job_id` carried `token`: after an ambiguous answer, tells
+    /// "my write committed" from "someone else's did".
+    pub async fn committed(&self, job_id: &str, token: &str) -> Result<bool, StoreError> {
+        Ok(self.get(job_id).await?.and_then(|r| r.last_write).as_deref() == Some(token))
+    }
+
+    /// Reads the counters: one strongly consistent `BatchGetItem` of the shards.
+    pub async fn stats(&self) -> Result<Stats, StoreError> {
+        let keys: Vec<HashMap<String, AttributeValue>> =
+            counters::all_keys().into_iter().map(|k| HashMap::from([(TABLE_KEY.to_owned(), s(k))])).collect();
+        let mut pending = Some(
+            KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().expect("keys are set"),
+        );
+        let mut items = Vec::new();
+        for round in 0..10u32 {
+            let Some(request) = pending.take() else { break };
+            if round > 0 {
+                tokio::time::sleep(Duration::from_millis(20 << round.min(6))).await;
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| self.backend("BatchGetItem", e))?;
+            items.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
+        }
+        if pending.is_some() {
+            return Err(BackendError::of_kind(
+                ErrorKind::Throttled,
+                format!("DynamoDB BatchGetItem on table {:?}", self.table),
+                "stats shards left unprocessed after 10 tries",
+            )
+            .into());
+        }
+        Ok(counters::sum(&items))
+    }
+
+    /// The stats shard update for a write's counters (the shard follows from the write's token).
+    fn counters_item(&self, c: &Counters, token: &str) -> TransactWriteItem {
+        let shard = counters::pick_shard(token);
+        TransactWriteItem::builder().update(counters::update(&self.table, shard, c)).build()
+    }
+
+    /// Records a job submitted through the API (QUEUED, `submitted + 1`) and, with an
+    /// idempotency key, the key: all in one transaction. A key seen within its TTL returns the
+    /// job it created instead.
+    pub async fn submit(&self, msg: &JobMessage, idempotency: Option<&Idempotency>) -> Result<Submitted, StoreError> {
+        faults::before("store.submit").await?;
+        let tr = jobs_core::state::submit(Utc::now());
+        let token = token();
+        let job = self.put_new(&msg.job_id, Some(msg), &tr, &token);
+        let mut request = self
+            .client
+            .transact_write_items()
+            .client_request_token(&token)
+            .transact_items(TransactWriteItem::builder().put(job).build())
+            .transact_items(self.counters_item(&tr.counters, &token));
+        if let Some(idem) = idempotency {
+            let now = tr.at;
+            let item = HashMap::from([
+                (TABLE_KEY.to_owned(), s(idempotency_key(&idem.key))),
+                (attr::JOB_ID.to_owned(), s(&msg.job_id)),
+                (attr::FINGERPRINT.to_owned(), s(&idem.fingerprint)),
+                (attr::CREATED_AT.to_owned(), ts(now)),
+                (TTL_ATTRIBUTE.to_owned(), n(now.timestamp() + idem.ttl.as_secs() as i64)),
+            ]);
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                // DynamoDB's TTL deletes lazily: an expired key counts as absent.
+                .condition_expression("attribute_not_exists(#pk) OR #exp < :now")
+                .expression_attribute_names("#pk", TABLE_KEY)
+                .expression_attribute_names("#exp", TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .build()
+                .expect("put is complete");
+            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        let result = match request.send().await {
+            Ok(_) => Ok(Submitted::Created),
+            Err(err) => match idempotency {
+                // The key's put is the third item: its condition failing means "seen before".
+                Some(idem) if failed_conditions(&err).get(2) == Some(&true) => self.replay(idem).await,
+                _ => Err(self.transact_error(err)),
+            },
+        };
+        faults::after("store.submit")?;
+        result
+    }
+
+    async fn replay(&self, idem: &Idempotency) -> Result<Submitted, StoreError> {
+        let item = self.read_item(idempotency_key(&idem.key)).await?.unwrap_or_default();
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        match (text(attr::JOB_ID), text(attr::FINGERPRINT)) {
+            (Some(job_id), Some(fp)) if fp == idem.fingerprint => Ok(Submitted::Existing { job_id }),
+            (Some(_), Some(_)) => Ok(Submitted::KeyReused),
+            // Deleted in between (TTL): let the caller retry as new.
+            _ => Err(StoreError::ConditionFailed),
+        }
+    }
+
+    /// Undoes `submit` when the message could not be sent: deletes the job (only if it is still
+    /// QUEUED and never started), its idempotency key, and takes back `submitted`.
+    pub async fn retract(&self, job_id: &str, idempotency_key_value: Option<&str>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::Delete;
+        let job = Delete::builder()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(job_key(job_id)))
+            .condition_expression("#st = :queued AND #at = :zero")
+            .expression_attribute_names("#st", attr::STATUS)
+            .expression_attribute_names("#at", attr::ATTEMPTS)
+            .expression_attribute_values(":queued", s(JobStatus::Queued.as_str()))
+            .expression_attribute_values(":zero", n(0))
+            .build()
+            .expect("delete is complete");
+        let counters = Counters { submitted: -1, ..Counters::default() };
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(job).build())
+            .transact_items(self.counters_item(&counters, &token()));
+        if let Some(key) = idempotency_key_value {
+            let idem = Delete::builder()
+                .table_name(&self.table)
+                .key(TABLE_KEY, s(idempotency_key(key)))
+                .build()
+                .expect("delete is complete");
+            request = request.transact_items(TransactWriteItem::builder().delete(idem).build());
+        }
+        request.send().await.map(|_| ()).map_err(|e| self.transact_error(e))
+    }
+
+    /// Applies a transition to job `job_id` atomically with its counter deltas, stamping the item
+    /// with `token`. `origin` supplies the job's description when the transition creates the item.
+    /// Repeat a write whose answer was lost with the same token.
+    pub async fn apply(
+        &self,
+        job_id: &str,
+        origin: Option<&JobMessage>,
+        tr: &Transition,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        let target = format!("store.{}", tr.step.as_str());
+        faults::before(&target).await?;
+        let job_item = match &tr.expect {
+            Expect::Absent => JobWrite::Put(self.put_new(job_id, origin, tr, token)),
+            Expect::Present { .. } => JobWrite::Update(self.update_existing(job_id, tr, token)),
+        };
+        let result = if tr.counters.is_zero() {
+            self.write_single(job_item).await
+        } else {
+            let job_item = match job_item {
+                JobWrite::Put(put) => TransactWriteItem::builder().put(put).build(),
+                JobWrite::Update(update) => TransactWriteItem::builder().update(update).build(),
+            };
+            self.client
+                .transact_write_items()
+                .client_request_token(token)
+                .transact_items(job_item)
+                .transact_items(self.counters_item(&tr.counters, token))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| self.transact_error(e))
+        };
+        result?;
+        faults::after(&target)?;
+        Ok(())
+    }
+
+    /// Renews the lease of a running attempt held by `lease.owner`. Returns the receipt handles
+    /// other workers handed over since the last renewal (they received the job's message while it
+    /// ran), and takes them off the item.
+    pub async fn renew(&self, job_id: &str, attempt: u32, lease: &Lease) -> Result<Vec<String>, StoreError> {
+        faults::before("store.renew").await?;
+        let mut e = Expr::default();
+        e.set(attr::LEASE_UNTIL, n(lease.until.timestamp_millis()));
+        e.set(attr::UPDATED_AT, ts(Utc::now()));
+        e.set_or_remove(attr::RECEIPTS, None);
+        held_by(&mut e, attempt, &lease.owner);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(job_key(job_id)))
+            .update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await
+            .map_err(|err| single_error(self, "UpdateItem", err))?;
+        Ok(out.attributes.as_ref().map(item::receipts).unwrap_or_default())
+    }
+
+    /// Hands a receipt handle of the job's message to the worker that runs attempt `attempt`
+    /// under `holder`'s lease: its own handle went stale when the message was received again, so
+    /// without this it could neither keep the message hidden nor delete it.
+    pub async fn hand_over(&self, job_id: &str, attempt: u32, holder: &str, receipt: &str) -> Result<(), StoreError> {
+        faults::before("store.hand-over").await?;
+        let mut e = Expr::default();
+        e.append(attr::RECEIPTS, AttributeValue::L(vec![s(receipt)]));
+        held_by(&mut e, attempt, holder);
+        // Bounded: a job that keeps being received while it runs does not grow its item.
+        let (name, max) = (e.name(attr::RECEIPTS), e.value(n(MAX_RECEIPTS)));
+        e.require_raw(format!("(attribute_not_exists({name}) OR size({name}) < {max})"));
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(job_key(job_id)))
+            .update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| single_error(self, "UpdateItem", err))
+    }
+
+    async fn write_single(&self, write: JobWrite) -> Result<(), StoreError> {
+        match write {
+            JobWrite::Put(put) => self
+                .client
+                .put_item()
+                .table_name(put.table_name)
+                .set_item(Some(put.item))
+                .set_condition_expression(put.condition_expression)
+                .set_expression_attribute_names(put.expression_attribute_names)
+                .set_expression_attribute_values(put.expression_attribute_values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| single_error(self, "PutItem", e)),
+            JobWrite::Update(update) => self
+                .client
+                .update_item()
+                .table_name(update.table_name)
+                .set_key(Some(update.key))
+                .update_expression(update.update_expression)
+                .set_condition_expression(update.condition_expression)
+                .set_expression_attribute_names(update.expression_attribute_names)
+                .set_expression_attribute_values(update.expression_attribute_values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| single_error(self, "UpdateItem", e)),
+        }
+    }
+
+    fn put_new(&self, job_id: &str, origin: Option<&JobMessage>, tr: &Transition, token: &str) -> Put {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item::new_item(job_id, origin, tr, token, self.retention)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", TABLE_KEY)
+            .build()
+            .expect("put is complete")
+    }
+
+    fn update_existing(&self, job_id: &str, tr: &Transition, token: &str) -> Update {
+        let Expect::Present { status, attempts, owner, lease_expired_before } = &tr.expect else {
+            unreachable!("update_existing is only called for Expect::Present")
+        };
+        let mut e = Expr::default();
+        for (name, value) in item::change_attributes(tr, token, self.retention) {
+            e.set_or_remove(name, value);
+        }
+        e.require(attr::STATUS, "=", s(status.as_str()));
+        e.require(attr::ATTEMPTS, "=", n(attempts));
+        if let Some(owner) = owner {
+            e.require(attr::LEASE_OWNER, "=", s(owner));
+        }
+        if let Some(before) = lease_expired_before {
+            // A running job without a lease counts as abandoned too.
+            let (name, value) = (e.name(attr::LEASE_UNTIL), e.value(n(before.timestamp_millis())));
+            e.require_raw(format!("(attribute_not_exists({name}) OR {name} < {value})"));
+        }
+        Update::builder()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(job_key(job_id)))
+            .update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .build()
+            .expect("update is complete")
+    }
+}
+
+/// Conditions for a write by the holder of attempt `attempt`.
+fn held_by(e: &mut Expr, attempt: u32, owner: &str) {
+    e.require(attr::STATUS, "=", s(JobStatus::Running.as_str()));
+    e.require(attr::ATTEMPTS, "=", n(attempt));
+    e.require(attr::LEASE_OWNER, "=", s(owner));
+}
+
+fn single_error<E, R>(store: &JobStore, op: &str, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if err.code() == Some("ConditionalCheckFailedException") {
+        StoreError::ConditionFailed
+    } else {
+        store.backend(op, err).into()
+    }
+}
+
+/// The reason codes of a cancelled transaction, in request order ("None" for items that were fine);
+/// empty for any other error.
+fn cancellation_reasons<R>(err: &SdkError<TransactWriteItemsError, R>) -> Vec<String> {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+            c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// For a cancelled transaction, whether each item's condition failed (in request order).
+fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Vec<bool> {
+    cancellation_reasons(err).iter().map(|r| r == "ConditionalCheckFailed").collect()
+}
+
+enum JobWrite {
+    Put(Put),
+    Update(Update),
+}

@@ -1,0 +1,275 @@
+//! One attempt of a claimed job: run the job function under its time limit while a heartbeat
+//! keeps the lease and the message; record the outcome, retrying in process (with jittered
+//! backoff, while the heartbeat still runs) until the write has a definite answer; then settle the
+//! message.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use jobs_aws::{BackendError, StoreError, faults, store};
+use jobs_core::kinds::{JobContext, JobFailure};
+use jobs_core::state::{self, AfterInterrupt, Transition};
+use jobs_core::{AfterFailure, JobMessage, JobSpec, Lease};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::retry::Backoff;
+use crate::worker::{Outcome, Worker};
+
+/// After a stop request, how long an outcome write is still retried (inside Kubernetes' 30 s
+/// termination grace period).
+const RECORD_GRACE_AFTER_STOP: Duration = Duration::from_secs(10);
+
+/// How the job function's run ended.
+enum Ended {
+    Finished(Result<serde_json::Value, JobFailure>),
+    TimedOut(Duration),
+    Interrupted,
+    Lost,
+}
+
+/// What became of an outcome write.
+enum Recorded {
+    Committed,
+    /// Another worker owns the job now (this worker's lease ran out and it was taken over).
+    Lost,
+    /// Stopped while the backend kept failing: the result is lost; the attempt will count as
+    /// abandoned when its lease runs out.
+    GaveUp(BackendError),
+}
+
+/// What to do with the message once the outcome is recorded.
+enum Settle {
+    /// The job ended: delete every receipt.
+    Delete,
+    /// Hand the message back, visible after the delay.
+    Requeue(Duration),
+}
+
+/// The receipt handles of the job's message this worker holds (its own, and those handed over
+/// by workers that received the message while the job ran), and whether the lease was lost.
+struct Held {
+    receipts: Mutex<Vec<String>>,
+    lost: watch::Sender<bool>,
+}
+
+impl Held {
+    fn new(receipt: &str) -> Self {
+        Held { receipts: Mutex::new(vec![receipt.to_owned()]), lost: watch::channel(false).0 }
+    }
+
+    fn receipts(&self) -> Vec<String> {
+        self.receipts.lock().expect("receipts lock").clone()
+    }
+
+    fn add(&self, handed: Vec<String>) {
+        let mut receipts = self.receipts.lock().expect("receipts lock");
+        for r in handed {
+            if !receipts.contains(&r) {
+                info!("took over a receipt of this job's message from a worker that received it");
+                receipts.push(r);
+            }
+        }
+    }
+
+    async fn lost(&self) {
+        let mut rx = self.lost.subscribe();
+        let _ = rx.wait_for(|lost| *lost).await;
+    }
+}
+
+impl Worker {
+    pub(crate) async fn run_attempt(
+        &self,
+        msg: &jobs_aws::Received,
+        job: &JobMessage,
+        spec: &JobSpec,
+        attempt: u32,
+    ) -> Outcome {
+        let ctx = JobContext { job_id: job.job_id.clone(), attempt };
+        let limit = self.config.attempt_timeout();
+        let timeout = spec.timeout().map_or(limit, |t| t.min(limit));
+        let held = Held::new(&msg.receipt_handle);
+        let started = Instant::now();
+        info!(attempt, max_attempts = self.policy.max_attempts, timeout_secs = timeout.as_secs(), "attempt started");
+        let heartbeat = self.heartbeat(&held, &job.job_id, attempt);
+        tokio::pin!(heartbeat);
+        let ended = tokio::select! {
+            biased;
+            () = held.lost() => Ended::Lost,
+            () = &mut heartbeat => Ended::Lost,
+            () = self.shutdown.requested() => Ended::Interrupted,
+            () = tokio::time::sleep(timeout) => Ended::TimedOut(timeout),
+            result = spec.run(&ctx) => Ended::Finished(result),
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let now = Utc::now();
+        let (transition, settle, outcome) = match ended {
+            Ended::Lost => {
+                warn!(attempt, elapsed_ms, "lease lost to another worker; stopping without recording");
+                return Outcome::LostLease;
+            }
+            Ended::Finished(Ok(result)) => {
+                (state::succeed(attempt, &self.owner, result, now), Settle::Delete, Outcome::Succeeded)
+            }
+            Ended::Finished(Err(failure)) => self.failed(attempt, &failure.0, now),
+            Ended::TimedOut(after) => {
+                let error = format!("attempt {attempt} timed out after {}s", after.as_secs());
+                self.failed(attempt, &error, now)
+            }
+            Ended::Interrupted => {
+                let interruptions = self.current_interruptions(&job.job_id).await;
+                let (transition, after) = state::interrupt(attempt, &self.owner, interruptions, now, &self.policy);
+                let settle = match after {
+                    AfterInterrupt::Resume => Settle::Requeue(Duration::ZERO),
+                    AfterInterrupt::Failed(AfterFailure::Retry { delay, .. }) => Settle::Requeue(delay),
+                    AfterInterrupt::Failed(AfterFailure::GiveUp) => Settle::Delete,
+                };
+                let outcome = if after == AfterInterrupt::Failed(AfterFailure::GiveUp) {
+                    Outcome::Failed
+                } else {
+                    Outcome::Interrupted
+                };
+                (transition, settle, outcome)
+            }
+        };
+        if outcome == Outcome::Failed {
+            // Copy first: a crash after this leaves a duplicate copy, never none.
+            let reason = transition.change.last_error.clone().unwrap_or_default();
+            self.keep_dlq_copy(msg, &job.job_id, &reason).await;
+        }
+        // The heartbeat goes on while the outcome is written, so a slow or failing backend does not
+        // cost the lease (a renewal that fails because this very write committed is harmless).
+        let recorded = tokio::select! {
+            biased;
+            recorded = self.record(&job.job_id, &transition) => recorded,
+            () = &mut heartbeat => unreachable!("the heartbeat never ends on its own"),
+        };
+        match recorded {
+            Recorded::Committed => {}
+            Recorded::Lost => {
+                warn!(attempt, elapsed_ms, "another worker took the job over; this result is dropped");
+                return Outcome::LostLease;
+            }
+            Recorded::GaveUp(e) => {
+                error!(attempt, error = %e, "stopping without recording the outcome; the attempt will count as abandoned");
+                return Outcome::Interrupted;
+            }
+        }
+        let error = transition.change.last_error.as_deref().unwrap_or_default();
+        match settle {
+            Settle::Delete => {
+                faults::point("after-record");
+                self.delete_all(&held.receipts()).await;
+            }
+            Settle::Requeue(delay) => {
+                faults::point("after-retry-wait");
+                self.requeue(&held, job, delay).await;
+            }
+        }
+        match outcome {
+            Outcome::Succeeded => info!(attempt, elapsed_ms, "job SUCCEEDED"),
+            Outcome::Failed => warn!(attempt, elapsed_ms, error, "job FAILED after its last attempt"),
+            Outcome::Interrupted => warn!(attempt, elapsed_ms, "attempt interrupted; message handed back"),
+            _ => warn!(attempt, elapsed_ms, error, "attempt failed; retry scheduled"),
+        }
+        outcome
+    }
+
+    fn failed(&self, attempt: u32, error: &str, now: chrono::DateTime<Utc>) -> (Transition, Settle, Outcome) {
+        let (transition, decision) = state::fail(attempt, &self.owner, error, now, &self.policy);
+        match decision {
+            AfterFailure::Retry { delay, .. } => (transition, Settle::Requeue(delay), Outcome::RetryScheduled),
+            AfterFailure::GiveUp => (transition, Settle::Delete, Outcome::Failed),
+        }
+    }
+
+    /// How often the running attempt was interrupted before (0 if it cannot be read: the
+    /// interruption is then resumed, and the bound applies from the next one).
+    async fn current_interruptions(&self, job_id: &str) -> u32 {
+        match self.store.get(job_id).await {
+            Ok(Some(record)) => record.interruptions,
+            _ => 0,
+        }
+    }
+
+    /// Writes an outcome until it has a definite answer. Transient and other backend failures are
+    /// retried with jittered backoff (this worker holds the result, and the heartbeat its lease);
+    /// after an answer was lost, a failed condition is settled by reading back whose write is
+    /// there. After a stop request it keeps trying for [`RECORD_GRACE_AFTER_STOP`].
+    async fn record(&self, job_id: &str, tr: &Transition) -> Recorded {
+        let token = store::token();
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        let mut maybe_committed = false;
+        let mut stop_deadline: Option<Instant> = None;
+        loop {
+            let failure = match self.store.apply(job_id, None, tr, &token).await {
+                Ok(()) => return Recorded::Committed,
+                Err(StoreError::ConditionFailed) if !maybe_committed => return Recorded::Lost,
+                Err(StoreError::ConditionFailed) => match self.store.committed(job_id, &token).await {
+                    Ok(true) => return Recorded::Committed,
+                    Ok(false) => return Recorded::Lost,
+                    Err(e) => e,
+                },
+                Err(StoreError::Backend(e)) => {
+                    maybe_committed |= e.may_have_taken_effect();
+                    StoreError::Backend(e)
+                }
+            };
+            let e = crate::worker::into_backend(failure);
+            if self.shutdown.is_requested() {
+                let deadline = *stop_deadline.get_or_insert_with(|| Instant::now() + RECORD_GRACE_AFTER_STOP);
+                if Instant::now() >= deadline {
+                    return Recorded::GaveUp(e);
+                }
+            }
+            let delay = backoff.next();
+            warn!(error = %e, step = tr.step.as_str(), retry_in_ms = delay.as_millis() as u64, "could not record the outcome; retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Hands the message back, visible after `delay`: a fresh copy (a new receive count; the
+    /// normalized body, so a scheduled job keeps its id), then every receipt held is deleted.
+    /// Without a copy, the newest receipt is hidden for the delay instead.
+    async fn requeue(&self, held: &Held, job: &JobMessage, delay: Duration) {
+        let receipts = held.receipts();
+        match self.queue.send_copy(&job.to_body(), delay, 0).await {
+            Ok(_) => self.delete_all(&receipts).await,
+            Err(e) => {
+                warn!(error = %e, "cannot send a fresh copy of the message; hiding the one held instead");
+                if let Some(newest) = receipts.last()
+                    && let Err(e) = self.queue.set_visibility(newest, delay).await
+                {
+                    warn!(error = %e, "could not hide the message; it reappears after its visibility timeout");
+                }
+            }
+        }
+    }
+
+    /// Renews the lease and keeps the message hidden every third of the visibility timeout, taking
+    /// over receipts handed to this worker. Never returns: when the lease is found lost it says so
+    /// through `held` and stops renewing.
+    async fn heartbeat(&self, held: &Held, job_id: &str, attempt: u32) {
+        let every = (self.visibility() / 3).max(Duration::from_secs(1));
+        loop {
+            tokio::time::sleep(every).await;
+            let now = Utc::now();
+            let lease = Lease { owner: self.owner.clone(), until: now + self.visibility() };
+            match self.store.renew(job_id, attempt, &lease).await {
+                Ok(handed) => held.add(handed),
+                Err(StoreError::ConditionFailed) => {
+                    let _ = held.lost.send(true);
+                    std::future::pending::<()>().await;
+                }
+                Err(StoreError::Backend(e)) => warn!(error = %e, "could not renew the lease; retrying"),
+            }
+            for receipt in held.receipts() {
+                if let Err(e) = self.queue.set_visibility(&receipt, self.visibility()).await {
+                    warn!(error = %e, "could not extend the message's visibility; retrying");
+                }
+            }
+        }
+    }
+}

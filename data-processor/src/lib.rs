@@ -1,0 +1,63 @@
+//! The job worker as a library: configuration, the message flow ([`worker`]), one attempt's run
+//! and record, and [`run`], which builds the adapters and turns outcomes into an exit code.
+
+mod attempt;
+pub mod config;
+mod retry;
+pub mod worker;
+
+use jobs_aws::{JobQueue, JobStore, client};
+use jobs_runtime::{Shutdown, exit};
+
+use crate::config::Config;
+use crate::worker::{Outcome, Worker};
+
+/// Runs the worker as configured until its messages are handled or a stop is requested; returns
+/// the process exit code (see the `--help` text).
+pub async fn run(config: Config, shutdown: Shutdown) -> u8 {
+    let policy = match config.policy() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            return exit::CONFIG;
+        }
+    };
+    let sdk = match client::load(client::Timeouts::WORKER).await {
+        Ok(sdk) => sdk,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            return exit::CONFIG;
+        }
+    };
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
+    let worker = Worker {
+        queue: JobQueue::new(aws_sdk_sqs::Client::new(&sdk), &config.queue_url, Some(config.dlq_url.clone())),
+        store: JobStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name)
+            .with_retention(config.retention()),
+        policy,
+        owner: format!("{host}/{}", uuid::Uuid::new_v4().simple()),
+        shutdown,
+        config,
+    };
+    match worker.run(worker.config.limit()).await {
+        Ok(outcomes) => {
+            let code = outcomes.iter().map(|o| o.exit_code()).max().unwrap_or(0);
+            let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
+            tracing::info!(
+                messages = outcomes.iter().filter(|o| **o != Outcome::Empty).count(),
+                succeeded = count(Outcome::Succeeded),
+                retry_scheduled = count(Outcome::RetryScheduled),
+                failed = count(Outcome::Failed),
+                rejected = count(Outcome::Rejected),
+                duplicates = count(Outcome::Duplicate),
+                exit_code = code,
+                "worker done"
+            );
+            code
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "backend failure; the message comes back later");
+            exit::BACKEND
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Shared by the worker's integration tests: the worker binary as a child process bound to a
+//! [`Stack`], and reads of the job items, counters and queue.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use jobs_aws::{JobRecord, Stats};
+use jobs_core::{JobMessage, JobStatus};
+use serde_json::Value;
+use testkit::Stack;
+use tokio::process::{Child, Command};
+
+pub const WORKER: &str = env!("CARGO_BIN_EXE_data-processor");
+
+pub struct Run {
+    pub code: i32,
+    pub log: String,
+}
+
+pub fn worker(stack: &Stack, extra: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(WORKER);
+    cmd.env_clear()
+        .envs(stack.worker_env())
+        .env("WAIT_TIME_SECS", "1")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .envs(extra.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+pub async fn finish(child: Child) -> Run {
+    let out = child.wait_with_output().await.expect("worker output");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!("--- worker log ---\n{log}");
+    Run { code: out.status.code().unwrap_or(-1), log }
+}
+
+pub async fn run_worker(stack: &Stack, extra: &[(&str, &str)]) -> Run {
+    finish(worker(stack, extra).spawn().expect("spawn worker")).await
+}
+
+pub async fn submit(stack: &Stack, kind: &str, payload: Value) -> JobMessage {
+    stack.submit(kind, payload).await
+}
+
+pub async fn job(stack: &Stack, id: &str) -> JobRecord {
+    stack.store.get(id).await.expect("read job").expect("job exists")
+}
+
+pub async fn stats(stack: &Stack) -> Stats {
+    stack.store.stats().await.expect("stats")
+}
+
+pub fn counts(submitted: u64, succeeded: u64, failed: u64, retries: u64) -> Stats {
+    Stats { submitted, succeeded, failed, retries }
+}
+
+/// Messages on the job queue: visible (delayed ones included) and in flight.
+pub async fn queued(stack: &Stack) -> (u64, u64) {
+    (
+        stack.queue_attribute(QueueAttributeName::ApproximateNumberOfMessages).await
+            + stack.queue_attribute(QueueAttributeName::ApproximateNumberOfMessagesDelayed).await,
+        stack.queue_attribute(QueueAttributeName::ApproximateNumberOfMessagesNotVisible).await,
+    )
+}
+
+pub async fn wait_for_status(stack: &Stack, id: &str, status: JobStatus) -> JobRecord {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(rec) = stack.store.get(id).await.expect("read job")
+            && rec.status == status
+        {
+            return rec;
+        }
+        assert!(Instant::now() < deadline, "job {id} never reached {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn signal(child: &Child, sig: i32) {
+    let pid = child.id().expect("child pid") as i32;
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+}
