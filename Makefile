@@ -85,9 +85,9 @@ endif
 .PHONY: test-moto
 test-moto: venv ## The worker's integration and fault-injection suites against moto (which does not fire schedules)
 ifeq ($(NEXTEST),yes)
-	EMULATOR=moto cargo nextest run -p data-processor --locked --no-fail-fast --test worker --test faults -E 'not test(fired_schedule)'
+	EMULATOR=moto cargo nextest run -p data-processor --locked --no-fail-fast --test worker --test faults --test reconcile -E 'not test(fired_schedule)'
 else
-	EMULATOR=moto cargo test -p data-processor --locked --no-fail-fast --test worker --test faults -- --skip fired_schedule
+	EMULATOR=moto cargo test -p data-processor --locked --no-fail-fast --test worker --test faults --test reconcile -- --skip fired_schedule
 endif
 
 .PHONY: test-infra

@@ -14,15 +14,16 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use jobs_aws::{Idempotency, JobQueue, JobRecord, JobStore, ScheduleInfo, ScheduleRequest, Schedules, Submitted};
+use jobs_aws::{Idempotency, JobQueue, JobRecord, JobStore, ScheduleInfo, ScheduleRequest, Schedules};
 use jobs_core::kinds::DEFAULT_KIND;
 use jobs_core::message::MAX_MESSAGE_BYTES;
-use jobs_core::{JobMessage, JobSpec, JobStatus, schedule};
+use jobs_core::{JobMessage, JobSpec, schedule};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
+use crate::submit::Delivery;
 
 /// Requests larger than this are refused before they are read (413).
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
@@ -161,16 +162,17 @@ fn idempotency(headers: &HeaderMap, spec: &JobSpec) -> Result<Option<Idempotency
     params(("Idempotency-Key" = Option<String>, Header, description = "The same key within 24 h returns the same job and enqueues nothing")),
     responses(
         (status = 200, description = "Job queued (or replayed by its idempotency key)", body = JobAccepted),
+        (status = 202, description = "Job recorded; the queue failed just now, so the reconciler sends it (within a minute or two)", body = JobAccepted),
         (status = 400, description = "Bad JSON, unknown kind, invalid payload or idempotency key", body = ErrorBody),
         (status = 409, description = "Idempotency-Key reused for a different request", body = ErrorBody),
         (status = 413, description = "Body or job message too large", body = ErrorBody),
-        (status = 503, description = "SQS or DynamoDB failed; nothing was enqueued", body = ErrorBody),
+        (status = 503, description = "DynamoDB failed; the job may or may not be recorded: retry with the same Idempotency-Key", body = ErrorBody),
     ))]
 pub async fn create_job(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<JobAccepted>, ApiError> {
+) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
     let body = read_body(body)?;
     let request: JobRequest =
         if body.iter().all(u8::is_ascii_whitespace) { JobRequest::default() } else { parse_json(&body)? };
@@ -186,33 +188,12 @@ pub async fn create_job(
         ));
     }
     let app = &state.0;
-    match app.store.submit(&msg, idem.as_ref()).await? {
-        Submitted::Existing { job_id } => {
-            let status = match app.store.get(&job_id).await? {
-                Some(rec) => rec.status.as_str().to_owned(),
-                None => JobStatus::Queued.as_str().to_owned(),
-            };
-            tracing::info!(job_id, "idempotent replay");
-            return Ok(Json(JobAccepted { job_id, status }));
-        }
-        Submitted::KeyReused => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "idempotency_key_reused",
-                "the Idempotency-Key was already used for a different request",
-            ));
-        }
-        Submitted::Created => {}
-    }
-    if let Err(e) = app.queue.send(&message).await {
-        // Undo the record so a 503 means "nothing happened" and a retry is safe.
-        if let Err(undo) = app.store.retract(&msg.job_id, idem.as_ref().map(|i| i.key.as_str())).await {
-            tracing::error!(job_id = %msg.job_id, error = %undo, "could not retract the job after the send failed");
-        }
-        return Err(e.into());
-    }
-    tracing::info!(job_id = %msg.job_id, kind = spec.kind(), "job queued");
-    Ok(Json(JobAccepted { job_id: msg.job_id, status: JobStatus::Queued.as_str().to_owned() }))
+    let accepted = crate::submit::submit(&app.store, &app.queue, &msg, idem.as_ref()).await?;
+    let status = match accepted.delivery {
+        Delivery::Sent => StatusCode::OK,
+        Delivery::Deferred => StatusCode::ACCEPTED,
+    };
+    Ok((status, Json(JobAccepted { job_id: accepted.job_id, status: accepted.status.as_str().to_owned() })))
 }
 
 /// A job as stored.

@@ -26,6 +26,15 @@ pub struct Config {
     #[arg(long, env = "SCHEDULER_ROLE_ARN")]
     pub scheduler_role_arn: String,
 
+    /// How long a recorded job's message may be unsent before the reconciler sends it, seconds
+    /// (the reconciler's setting of the same name).
+    #[arg(long, env = "SEND_GRACE_SECS", default_value_t = 60)]
+    pub send_grace_secs: u64,
+
+    /// The reconciler's STALE_AFTER_SECS (due times of sent jobs), seconds.
+    #[arg(long, env = "STALE_AFTER_SECS", default_value_t = 900)]
+    pub stale_after_secs: u64,
+
     /// Local mode: address to listen on.
     #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:3000")]
     pub bind_addr: std::net::SocketAddr,
@@ -33,4 +42,13 @@ pub struct Config {
     /// Local mode: require `Authorization: Bearer <token>` (in AWS, IAM authorization applies).
     #[arg(long, env = "API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
+}
+
+impl Config {
+    pub fn timing(&self) -> jobs_core::reconcile::Timing {
+        jobs_core::reconcile::Timing {
+            send_grace: std::time::Duration::from_secs(self.send_grace_secs),
+            stale: std::time::Duration::from_secs(self.stale_after_secs),
+        }
+    }
 }

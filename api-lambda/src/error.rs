@@ -88,6 +88,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::submit::SubmitError> for ApiError {
+    fn from(e: crate::submit::SubmitError) -> Self {
+        use crate::submit::SubmitError;
+        match e {
+            SubmitError::KeyReused => Self::new(StatusCode::CONFLICT, "idempotency_key_reused", e.to_string()),
+            SubmitError::Raced => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            SubmitError::Backend(b) => Self::unavailable(&b),
+        }
+    }
+}
+
 impl From<SchedulerError> for ApiError {
     fn from(e: SchedulerError) -> Self {
         match e {

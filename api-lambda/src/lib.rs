@@ -4,6 +4,7 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod openapi;
+pub mod submit;
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ pub async fn state(config: &config::Config, sdk: &SdkConfig) -> Result<AppState,
         None => queue.arn().await?,
     };
     Ok(AppState(Arc::new(app::Inner {
-        store: JobStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+        store: JobStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name).with_timing(config.timing()),
         schedules: Schedules::new(
             aws_sdk_scheduler::Client::new(sdk),
             &config.schedule_group,

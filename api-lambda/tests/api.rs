@@ -325,7 +325,7 @@ async fn stats_count_jobs_after_the_worker_ran_them() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn backend_failures_are_503_and_change_nothing() {
+async fn backend_failures_are_503_or_defer_the_send() {
     let stack = Stack::start().await;
     // The table is missing: nothing is recorded or sent.
     let api = start_api(&stack, &[("TABLE_NAME", "no-such-table")]).await;
@@ -336,18 +336,22 @@ async fn backend_failures_are_503_and_change_nothing() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(queue_bodies(&stack).await.is_empty());
 
-    // The queue is missing: the job record is taken back.
+    // The queue is missing: the job is recorded (202), and the reconciler (or a retry) sends it.
     let arn = stack.queue.arn().await.unwrap();
     let missing = format!("{}/000000000000/no-such-queue", stack.emulator.endpoint);
     let api = start_api(&stack, &[("QUEUE_URL", &missing), ("QUEUE_ARN", &arn)]).await;
-    let (status, err) = api.call(Method::POST, "/jobs", None, &[("Idempotency-Key", "k1")]).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{err}");
-    assert_eq!(stack.store.stats().await.unwrap().submitted, 0, "submitted taken back");
-    // The key was released too: a retry against a healthy API creates the job.
+    let (status, accepted) = api.call(Method::POST, "/jobs", None, &[("Idempotency-Key", "k1")]).await;
+    assert_eq!((status, accepted["status"].as_str()), (StatusCode::ACCEPTED, Some("QUEUED")), "{accepted}");
+    assert_eq!(stack.store.stats().await.unwrap().submitted, 1, "recorded, never taken back");
+    assert!(queue_bodies(&stack).await.is_empty());
+    // A retry against a healthy API returns the same job and sends its message.
     let api = start_api(&stack, &[]).await;
-    let (status, _) = api.call(Method::POST, "/jobs", None, &[("Idempotency-Key", "k1")]).await;
-    assert_eq!(status, StatusCode::OK);
+    let (status, replay) = api.call(Method::POST, "/jobs", None, &[("Idempotency-Key", "k1")]).await;
+    assert_eq!((status, &replay["jobId"]), (StatusCode::OK, &accepted["jobId"]), "{replay}");
     assert_eq!(stack.store.stats().await.unwrap().submitted, 1);
+    let bodies = queue_bodies(&stack).await;
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(bodies[0]["jobId"], accepted["jobId"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -46,6 +46,8 @@ async fn api_gateway_events_reach_the_router() {
         scheduler_role_arn: testkit::SCHEDULER_ROLE_ARN.into(),
         bind_addr: "127.0.0.1:0".parse().unwrap(),
         api_token: None,
+        send_grace_secs: 60,
+        stale_after_secs: 900,
     };
     let app = api_lambda::router(api_lambda::state(&config, &stack.sdk).await.unwrap());
 

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use jobs_aws::{BackendError, StoreError, faults, store};
+use jobs_aws::{BackendError, CopyMeta, StoreError, faults, store};
 use jobs_core::kinds::{JobContext, JobFailure};
 use jobs_core::state::{self, AfterInterrupt, Transition};
 use jobs_core::{AfterFailure, JobMessage, JobSpec, Lease};
@@ -134,11 +134,6 @@ impl Worker {
                 (transition, settle, outcome)
             }
         };
-        if outcome == Outcome::Failed {
-            // Copy first: a crash after this leaves a duplicate copy, never none.
-            let reason = transition.change.last_error.clone().unwrap_or_default();
-            self.keep_dlq_copy(msg, &job.job_id, &reason).await;
-        }
         // The heartbeat goes on while the outcome is written, so a slow or failing backend does not
         // cost the lease (a renewal that fails because this very write committed is harmless).
         let recorded = tokio::select! {
@@ -165,7 +160,7 @@ impl Worker {
             }
             Settle::Requeue(delay) => {
                 faults::point("after-retry-wait");
-                self.requeue(&held, job, delay).await;
+                self.requeue(&held, job, delay, msg.redrives).await;
             }
         }
         match outcome {
@@ -233,9 +228,9 @@ impl Worker {
     /// Hands the message back, visible after `delay`: a fresh copy (a new receive count; the
     /// normalized body, so a scheduled job keeps its id), then every receipt held is deleted.
     /// Without a copy, the newest receipt is hidden for the delay instead.
-    async fn requeue(&self, held: &Held, job: &JobMessage, delay: Duration) {
+    async fn requeue(&self, held: &Held, job: &JobMessage, delay: Duration, redrives: u32) {
         let receipts = held.receipts();
-        match self.queue.send_copy(&job.to_body(), delay, 0).await {
+        match self.queue.send_copy(&job.to_body(), delay, CopyMeta { deferrals: 0, redrives }).await {
             Ok(_) => self.delete_all(&receipts).await,
             Err(e) => {
                 warn!(error = %e, "cannot send a fresh copy of the message; hiding the one held instead");

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
+use jobs_core::reconcile::Timing;
 use jobs_core::{PolicyError, RetryPolicy};
 
 /// Takes one job message from SQS, runs the job, records the outcome in DynamoDB exactly once.
@@ -12,9 +13,14 @@ use jobs_core::{PolicyError, RetryPolicy};
 /// backend failed before the job was claimed (a fresh copy of the message comes back after a
 /// growing delay); 143 stopped by SIGTERM/SIGINT (the message is back on the queue; the attempt is
 /// resumed, up to MAX_INTERRUPTIONS times).
+///
+/// `data-processor reconcile` runs the reconciler instead (the CronJob in keda/cronjob.yaml).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "data-processor", version)]
 pub struct Config {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// URL of the job queue.
     #[arg(long, env = "QUEUE_URL")]
     pub queue_url: String,
@@ -74,12 +80,47 @@ pub struct Config {
     #[arg(long, env = "DRAIN", default_value_t = false)]
     pub drain: bool,
 
+    /// A job still unchanged this long past its expected progress has its message sent again by
+    /// the reconciler (doubling each time), seconds.
+    #[arg(long, env = "STALE_AFTER_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stale_after_secs: u64,
+
+    /// How long the API may take between recording a job and sending it before the reconciler
+    /// sends it, seconds.
+    #[arg(long, env = "SEND_GRACE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub send_grace_secs: u64,
+
     /// Days a finished job stays in the table before DynamoDB's TTL removes it.
     #[arg(long, env = "JOB_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub retention_days: u64,
 }
 
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Re-send the messages of overdue jobs and bring dead-lettered messages back (or end their
+    /// jobs FAILED with the reason), every `--every` seconds, for `--for` seconds (default: once).
+    Reconcile(ReconcileArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    /// Seconds between passes.
+    #[arg(long = "every", env = "RECONCILE_EVERY_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub every_secs: u64,
+    /// Keep passing for this many seconds (the CronJob runs every minute for 50 s); without it,
+    /// one pass.
+    #[arg(long = "for", env = "RECONCILE_FOR_SECS")]
+    pub for_secs: Option<u64>,
+}
+
 impl Config {
+    pub fn timing(&self) -> Timing {
+        Timing {
+            send_grace: Duration::from_secs(self.send_grace_secs),
+            stale: Duration::from_secs(self.stale_after_secs),
+        }
+    }
+
     pub fn policy(&self) -> Result<RetryPolicy, PolicyError> {
         let policy = RetryPolicy {
             max_attempts: self.max_attempts,
@@ -159,5 +200,10 @@ mod tests {
         let delays: Vec<u64> = (0..6).map(|d| c.backend_retry(d).as_secs()).collect();
         assert_eq!(delays, [5, 10, 20, 40, 60, 60]);
         assert_eq!((c.attempt_timeout().as_secs(), c.policy().unwrap().max_interruptions), (3780, 3));
+        assert_eq!(c.timing(), Timing::default());
+        assert!(c.command.is_none());
+        let r = parse(&["reconcile", "--every", "5", "--for", "50"]).unwrap();
+        let Some(Command::Reconcile(args)) = r.command else { panic!("reconcile") };
+        assert_eq!((args.every_secs, args.for_secs), (5, Some(50)));
     }
 }

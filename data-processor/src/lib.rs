@@ -3,13 +3,15 @@
 
 mod attempt;
 pub mod config;
+pub mod reconcile;
 mod retry;
 pub mod worker;
 
 use jobs_aws::{JobQueue, JobStore, client};
 use jobs_runtime::{Shutdown, exit};
 
-use crate::config::Config;
+use crate::config::{Command, Config};
+use crate::reconcile::Reconciler;
 use crate::worker::{Outcome, Worker};
 
 /// Runs the worker as configured until its messages are handled or a stop is requested; returns
@@ -29,16 +31,19 @@ pub async fn run(config: Config, shutdown: Shutdown) -> u8 {
             return exit::CONFIG;
         }
     };
+    let queue = JobQueue::new(aws_sdk_sqs::Client::new(&sdk), &config.queue_url, Some(config.dlq_url.clone()));
+    let store = JobStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name)
+        .with_retention(config.retention())
+        .with_timing(config.timing());
+    if let Some(Command::Reconcile(args)) = &config.command {
+        let reconciler = Reconciler { queue, store, shutdown };
+        let every = std::time::Duration::from_secs(args.every_secs);
+        let healthy = reconciler.run(every, args.for_secs.map(std::time::Duration::from_secs)).await;
+        return if healthy { 0 } else { exit::BACKEND };
+    }
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
-    let worker = Worker {
-        queue: JobQueue::new(aws_sdk_sqs::Client::new(&sdk), &config.queue_url, Some(config.dlq_url.clone())),
-        store: JobStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name)
-            .with_retention(config.retention()),
-        policy,
-        owner: format!("{host}/{}", uuid::Uuid::new_v4().simple()),
-        shutdown,
-        config,
-    };
+    let worker =
+        Worker { queue, store, policy, owner: format!("{host}/{}", uuid::Uuid::new_v4().simple()), shutdown, config };
     match worker.run(worker.config.limit()).await {
         Ok(outcomes) => {
             let code = outcomes.iter().map(|o| o.exit_code()).max().unwrap_or(0);

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use jobs_aws::{BackendError, JobQueue, JobStore, Received, StoreError, faults, store};
+use jobs_aws::{BackendError, CopyMeta, JobQueue, JobStore, Received, StoreError, faults, store};
 use jobs_core::state::{self, OnPoison, OnReceive, Skip, Transition};
 use jobs_core::{JobMessage, JobSpec, Lease, RetryPolicy};
 use jobs_runtime::Shutdown;
@@ -110,7 +110,8 @@ impl Worker {
     /// message comes back after a delay that grows with each deferral of the same message.
     async fn defer(&self, msg: &Received) {
         let delay = self.config.backend_retry(msg.deferrals);
-        let copied = self.queue.send_copy(&msg.body, delay, msg.deferrals + 1).await;
+        let meta = CopyMeta { deferrals: msg.deferrals + 1, redrives: msg.redrives };
+        let copied = self.queue.send_copy(&msg.body, delay, meta).await;
         let released = match copied {
             Ok(_) => self.queue.delete(&msg.receipt_handle).await,
             // Without a copy, hide the one we hold (that receive then counts toward the redrive).
@@ -171,7 +172,6 @@ impl Worker {
                 }
                 OnReceive::GiveUp { transition } => {
                     let reason = transition.change.last_error.clone().unwrap_or_default();
-                    self.keep_dlq_copy(msg, &job.job_id, &reason).await;
                     if !self.claim(&job.job_id, Some(job), &transition).await? {
                         continue;
                     }
@@ -249,11 +249,11 @@ impl Worker {
         }
     }
 
-    /// Keeps a copy of a message whose job ends FAILED on the dead-letter queue. Best effort: the
-    /// job item holds the payload and the reason, so a failing copy never keeps a job from ending.
-    pub(crate) async fn keep_dlq_copy(&self, msg: &Received, job_id: &str, reason: &str) {
-        if let Err(e) = self.queue.send_to_dlq(&msg.body, reason, Some(job_id)).await {
-            warn!(error = %e, "could not keep a copy on the dead-letter queue; the job item has the details");
+    /// Keeps a message that names no job on the dead-letter queue, for a person (a job's own
+    /// failure is on its item: status, reason, payload). Best effort.
+    async fn keep_dlq_copy(&self, msg: &Received, reason: &str) {
+        if let Err(e) = self.queue.send_to_dlq(&msg.body, reason, None).await {
+            warn!(error = %e, "could not keep a copy on the dead-letter queue");
         }
     }
 
@@ -278,8 +278,8 @@ impl Worker {
         reason: &str,
     ) -> Result<Outcome, BackendError> {
         warn!(reason, "rejecting poison message");
-        self.keep_dlq_copy(msg, job_id.unwrap_or_default(), reason).await;
         let Some(id) = job_id else {
+            self.keep_dlq_copy(msg, reason).await;
             self.queue.delete(&msg.receipt_handle).await?;
             return Ok(Outcome::Rejected);
         };

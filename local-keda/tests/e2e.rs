@@ -42,7 +42,7 @@ async fn twenty_mixed_jobs_with_the_process_executor() {
     assert_eq!(totals["podsStarted"], attempts, "backoffLimit 0: one pod per Job");
     assert_eq!(totals["jobsSucceeded"], want.succeeded_attempts, "{totals}");
     assert_eq!(totals["jobsFailed"], attempts - want.succeeded_attempts, "{totals}");
-    assert_eq!(stack.drain_dlq().await.len() as u64, want.failed, "each FAILED job leaves one DLQ copy");
+    assert!(stack.drain_dlq().await.is_empty(), "nothing was dead-lettered");
 
     // The history limits (10 succeeded, 20 failed in the manifest) trim Jobs and their logs.
     let jobs = state["jobs"].as_array().unwrap();

@@ -10,6 +10,6 @@ pub mod scheduler;
 pub mod store;
 
 pub use error::{BackendError, ErrorKind};
-pub use queue::{Depth, JobQueue, Received};
+pub use queue::{CopyMeta, Depth, JobQueue, Received};
 pub use scheduler::{ScheduleInfo, ScheduleRequest, SchedulerError, Schedules};
 pub use store::{Idempotency, JobRecord, JobStore, Stats, StoreError, Submitted};

@@ -6,14 +6,15 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::error::BackendError;
 use crate::resources::{
-    DLQ_SUFFIX, MAX_RECEIVE_COUNT, MESSAGE_RETENTION_SECS, QUEUE_VISIBILITY_TIMEOUT_SECS, TABLE_KEY, TTL_ATTRIBUTE,
+    DLQ_SUFFIX, DUE_AT_ATTRIBUTE, DUE_INDEX, DUE_SHARD_ATTRIBUTE, MAX_RECEIVE_COUNT, MESSAGE_RETENTION_SECS,
+    QUEUE_VISIBILITY_TIMEOUT_SECS, TABLE_KEY, TTL_ATTRIBUTE,
 };
 
 /// What was provisioned.
@@ -39,24 +40,34 @@ pub async fn ensure(
 }
 
 pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BackendError> {
+    let definition = |name: &str, kind: ScalarAttributeType| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(kind)
+            .build()
+            .expect("definition is complete")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key is complete")
+    };
+    // The sparse index of jobs that have not ended, by due time (keys only: the reconciler reads
+    // each overdue job itself).
+    let due_index = GlobalSecondaryIndex::builder()
+        .index_name(DUE_INDEX)
+        .key_schema(key(DUE_SHARD_ATTRIBUTE, KeyType::Hash))
+        .key_schema(key(DUE_AT_ATTRIBUTE, KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .build()
+        .expect("index is complete");
     let created = ddb
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(TABLE_KEY)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("definition is complete"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(TABLE_KEY)
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key is complete"),
-        )
+        .attribute_definitions(definition(TABLE_KEY, ScalarAttributeType::S))
+        .attribute_definitions(definition(DUE_SHARD_ATTRIBUTE, ScalarAttributeType::S))
+        .attribute_definitions(definition(DUE_AT_ATTRIBUTE, ScalarAttributeType::N))
+        .key_schema(key(TABLE_KEY, KeyType::Hash))
+        .global_secondary_indexes(due_index)
         .send()
         .await;
     match created {

@@ -14,6 +14,10 @@ pub const MAX_DELAY: Duration = Duration::from_secs(900);
 /// Message attribute: how often the message was handed back because a backend failed before its
 /// job could be claimed (it sets the next delay).
 const DEFERRALS: &str = "deferrals";
+/// Message attribute: how often the reconciler brought the message back from the dead-letter queue.
+const REDRIVES: &str = "redrives";
+/// Set on the copies a worker keeps on the dead-letter queue (messages it could not tie to a job).
+const FAILURE_REASON: &str = "failureReason";
 
 /// One received message.
 #[derive(Debug, Clone)]
@@ -26,6 +30,17 @@ pub struct Received {
     /// How often the message was deferred by a worker whose backend failed (see
     /// [`JobQueue::send_copy`]).
     pub deferrals: u32,
+    /// How often the reconciler brought it back from the dead-letter queue.
+    pub redrives: u32,
+    /// On the dead-letter queue: the reason a worker gave when it kept the copy there.
+    pub failure_reason: Option<String>,
+}
+
+/// The message attributes the system sets on its own copies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyMeta {
+    pub deferrals: u32,
+    pub redrives: u32,
 }
 
 /// Approximate queue depth, from the queue's attributes.
@@ -79,6 +94,7 @@ impl JobQueue {
             .visibility_timeout(visibility.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_attribute_names(DEFERRALS)
+            .message_attribute_names(REDRIVES)
             .customize()
             // A long poll is answered after up to `wait`: the binary's timeouts come on top.
             .config_override(
@@ -95,26 +111,7 @@ impl JobQueue {
         let Some(msg) = out.messages.unwrap_or_default().into_iter().next() else {
             return Ok(None);
         };
-        let receive_count = msg
-            .attributes()
-            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1);
-        let deferrals = msg
-            .message_attributes()
-            .and_then(|a| a.get(DEFERRALS))
-            .and_then(|v| v.string_value())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        Ok(Some(Received {
-            message_id: msg.message_id.unwrap_or_default(),
-            receipt_handle: msg
-                .receipt_handle
-                .ok_or_else(|| BackendError::other("SQS returned a message without a receipt handle"))?,
-            body: msg.body.unwrap_or_default(),
-            receive_count,
-            deferrals,
-        }))
+        received(msg).map(Some)
     }
 
     pub async fn delete(&self, receipt_handle: &str) -> Result<(), BackendError> {
@@ -145,14 +142,14 @@ impl JobQueue {
 
     /// Sends a job message; returns the SQS message id.
     pub async fn send(&self, body: &str) -> Result<String, BackendError> {
-        self.send_copy(body, Duration::ZERO, 0).await
+        self.send_copy(body, Duration::ZERO, CopyMeta::default()).await
     }
 
     /// Sends a fresh copy of a job message, visible after `delay` (at most [`MAX_DELAY`]),
     /// recording how often it was deferred. A worker hands a message back this way, then deletes
     /// the one it holds: the copy starts with a receive count of zero, so receives that did not
     /// advance the job never add up to a redrive to the dead-letter queue.
-    pub async fn send_copy(&self, body: &str, delay: Duration, deferrals: u32) -> Result<String, BackendError> {
+    pub async fn send_copy(&self, body: &str, delay: Duration, meta: CopyMeta) -> Result<String, BackendError> {
         faults::before("sqs.send").await?;
         let mut request = self
             .client
@@ -160,13 +157,15 @@ impl JobQueue {
             .queue_url(&self.url)
             .message_body(body)
             .delay_seconds(delay.min(MAX_DELAY).as_secs() as i32);
-        if deferrals > 0 {
-            let value = MessageAttributeValue::builder()
-                .data_type("Number")
-                .string_value(deferrals.to_string())
-                .build()
-                .expect("attribute is complete");
-            request = request.message_attributes(DEFERRALS, value);
+        for (name, value) in [(DEFERRALS, meta.deferrals), (REDRIVES, meta.redrives)] {
+            if value > 0 {
+                let value = MessageAttributeValue::builder()
+                    .data_type("Number")
+                    .string_value(value.to_string())
+                    .build()
+                    .expect("attribute is complete");
+                request = request.message_attributes(name, value);
+            }
         }
         let out = request.send().await.map_err(|e| self.backend("SendMessage", &self.url, e))?;
         faults::after("sqs.send")?;
@@ -189,11 +188,60 @@ impl JobQueue {
             .send_message()
             .queue_url(dlq)
             .message_body(body)
-            .message_attributes("failureReason", text(&truncate(reason, 1024)));
+            .message_attributes(FAILURE_REASON, text(&truncate(reason, 1024)));
         if let Some(id) = job_id.filter(|id| !id.is_empty()) {
             req = req.message_attributes("jobId", text(id));
         }
         req.send().await.map(|_| ()).map_err(|e| self.backend("SendMessage", dlq, e))
+    }
+
+    /// Receives up to `max` messages from the dead-letter queue (no wait), hidden for `visibility`.
+    pub async fn receive_dead(&self, max: i32, visibility: Duration) -> Result<Vec<Received>, BackendError> {
+        let dlq = self.dlq()?;
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(dlq)
+            .max_number_of_messages(max.clamp(1, 10))
+            .wait_time_seconds(0)
+            .visibility_timeout(visibility.as_secs() as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| self.backend("ReceiveMessage", dlq, e))?;
+        out.messages.unwrap_or_default().into_iter().map(received).collect()
+    }
+
+    /// Deletes a message received from the dead-letter queue.
+    pub async fn delete_dead(&self, receipt_handle: &str) -> Result<(), BackendError> {
+        let dlq = self.dlq()?;
+        self.client
+            .delete_message()
+            .queue_url(dlq)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.backend("DeleteMessage", dlq, e))
+    }
+
+    /// Hides a message of the dead-letter queue for `visibility` (one nobody can resolve).
+    pub async fn hide_dead(&self, receipt_handle: &str, visibility: Duration) -> Result<(), BackendError> {
+        let dlq = self.dlq()?;
+        self.client
+            .change_message_visibility()
+            .queue_url(dlq)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(visibility.as_secs().min(43_200) as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.backend("ChangeMessageVisibility", dlq, e))
+    }
+
+    fn dlq(&self) -> Result<&str, BackendError> {
+        self.dlq_url.as_deref().ok_or_else(|| BackendError::other("no dead-letter queue is configured (DLQ_URL)"))
     }
 
     /// The job queue's ARN (the target of schedules).
@@ -231,6 +279,30 @@ impl JobQueue {
             delayed: get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
         })
     }
+}
+
+/// A received SQS message, with the attributes the system reads.
+fn received(msg: aws_sdk_sqs::types::Message) -> Result<Received, BackendError> {
+    let receive_count = msg
+        .attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let attribute = |name: &str| msg.message_attributes().and_then(|a| a.get(name)).and_then(|v| v.string_value());
+    let number = |name: &str| attribute(name).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let (deferrals, redrives) = (number(DEFERRALS), number(REDRIVES));
+    let failure_reason = attribute(FAILURE_REASON).map(str::to_owned);
+    Ok(Received {
+        receipt_handle: msg
+            .receipt_handle
+            .ok_or_else(|| BackendError::other("SQS returned a message without a receipt handle"))?,
+        message_id: msg.message_id.unwrap_or_default(),
+        body: msg.body.unwrap_or_default(),
+        receive_count,
+        deferrals,
+        redrives,
+        failure_reason,
+    })
 }
 
 fn truncate(text: &str, max: usize) -> String {

@@ -18,3 +18,11 @@ pub const MAX_RECEIVE_COUNT: u32 = 10;
 pub const MESSAGE_RETENTION_SECS: u64 = 14 * 24 * 60 * 60;
 /// The dead-letter queue's name is the job queue's name plus this.
 pub const DLQ_SUFFIX: &str = "-dlq";
+
+/// The sparse index of jobs that have not ended, by due time (see `jobs_core::reconcile`).
+pub const DUE_INDEX: &str = "due";
+/// Its partition key (string): one of [`DUE_SHARDS`] shards, so writes spread over partitions.
+pub const DUE_SHARD_ATTRIBUTE: &str = "dueShard";
+/// Its sort key (number, epoch milliseconds).
+pub const DUE_AT_ATTRIBUTE: &str = "dueAt";
+pub const DUE_SHARDS: u32 = 8;

@@ -4,6 +4,7 @@
 pub mod kinds;
 pub mod message;
 pub mod policy;
+pub mod reconcile;
 pub mod scaling;
 pub mod schedule;
 pub mod state;

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
+use jobs_core::message::MESSAGE_VERSION;
 use jobs_core::state::{Change, Transition};
-use jobs_core::{JobMessage, JobState, JobStatus, Lease};
+use jobs_core::{JobMessage, JobState, JobStatus, Lease, Source};
 use serde_json::Value;
 
 use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
@@ -38,8 +39,20 @@ pub mod attr {
     /// Receipt handles of this job's message handed to the lease holder by workers that received
     /// it while the job ran (the holder's own handle went stale).
     pub const RECEIPTS: &str = "receipts";
+    /// When the API sent the job's message (absent until then: the reconciler sends it).
+    pub const SENT_AT: &str = "sentAt";
+    /// How often the reconciler sent the message again.
+    pub const RESENDS: &str = "resends";
+    pub const DUE_AT: &str = crate::resources::DUE_AT_ATTRIBUTE;
+    pub const DUE_SHARD: &str = crate::resources::DUE_SHARD_ATTRIBUTE;
     /// Idempotency items.
     pub const FINGERPRINT: &str = "fingerprint";
+}
+
+/// The due-index shard of a job (stable: FNV-1a of its id).
+pub fn due_shard(job_id: &str) -> String {
+    let hash = job_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (hash % u64::from(crate::resources::DUE_SHARDS)).to_string()
 }
 
 pub fn job_key(job_id: &str) -> String {
@@ -63,14 +76,19 @@ pub fn ts(t: DateTime<Utc>) -> AttributeValue {
 }
 
 /// The attributes a transition writes: `Some` sets, `None` removes. Put writes the `Some`s of a new
-/// item; Update sets and removes them on an existing one.
+/// item; Update sets and removes them on an existing one. `due`: the job's place in the due index
+/// (`None` takes it out).
 pub fn change_attributes(
+    job_id: &str,
     tr: &Transition,
     token: &str,
     retention: Duration,
+    due: Option<DateTime<Utc>>,
 ) -> Vec<(&'static str, Option<AttributeValue>)> {
     let (now, change): (DateTime<Utc>, &Change) = (tr.at, &tr.change);
     let mut out = vec![
+        (attr::DUE_AT, due.map(|d| n(d.timestamp_millis()))),
+        (attr::DUE_SHARD, due.map(|_| s(due_shard(job_id)))),
         (attr::STATUS, Some(s(change.status.as_str()))),
         (attr::ATTEMPTS, Some(n(change.attempts))),
         (attr::INTERRUPTIONS, Some(n(change.interruptions))),
@@ -107,6 +125,7 @@ pub fn new_item(
     tr: &Transition,
     token: &str,
     retention: Duration,
+    due: Option<DateTime<Utc>>,
 ) -> HashMap<String, AttributeValue> {
     let mut item: HashMap<String, AttributeValue> = HashMap::from([
         (TABLE_KEY.to_owned(), s(job_key(job_id))),
@@ -124,7 +143,7 @@ pub fn new_item(
             item.insert(attr::SCHEDULE.into(), s(schedule));
         }
     }
-    for (name, value) in change_attributes(tr, token, retention) {
+    for (name, value) in change_attributes(job_id, tr, token, retention, due) {
         if let Some(value) = value {
             item.insert(name.to_owned(), value);
         }
@@ -153,9 +172,27 @@ pub struct JobRecord {
     pub result: Option<Value>,
     pub lease: Option<Lease>,
     pub last_write: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub resends: u32,
 }
 
 impl JobRecord {
+    /// The job's message, rebuilt from what the item recorded of it (`None` for an item that does
+    /// not say what the job is, like a rejected poison message's).
+    pub fn message(&self) -> Option<JobMessage> {
+        let source = if self.source.as_deref() == Some("schedule") { Source::Schedule } else { Source::Api };
+        Some(JobMessage {
+            v: MESSAGE_VERSION,
+            job_id: self.job_id.clone(),
+            kind: self.kind.clone()?,
+            payload: self.payload.clone().unwrap_or(Value::Null),
+            submitted_at: self.submitted_at.or(self.created_at)?,
+            source,
+            schedule: self.schedule.clone(),
+        })
+    }
+
     pub fn state(&self) -> JobState {
         JobState {
             status: self.status,
@@ -208,6 +245,9 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         result: json(attr::RESULT),
         lease,
         last_write: text(attr::LAST_WRITE),
+        sent_at: time(attr::SENT_AT),
+        due_at: number(attr::DUE_AT).and_then(DateTime::from_timestamp_millis),
+        resends: count(attr::RESENDS),
     })
 }
 
@@ -240,23 +280,28 @@ mod tests {
         else {
             panic!("a new job starts")
         };
-        let item = new_item(&msg.job_id, Some(&msg), &transition, "tok-1", DAY);
+        let item = new_item(&msg.job_id, Some(&msg), &transition, "tok-1", DAY, Some(t(90)));
         assert_eq!(item[TABLE_KEY], s(format!("JOB#{}", msg.job_id)));
         assert_eq!(item[TTL_ATTRIBUTE], n(t(1).timestamp() + 86_400));
         let rec = parse_record(&msg.job_id, &item).unwrap();
         assert_eq!((rec.status, rec.attempts, rec.interruptions), (JobStatus::Running, 1, 0));
-        assert_eq!((rec.kind.as_deref(), rec.payload), (Some("sleep"), Some(json!({"ms": 5}))));
-        assert_eq!((rec.lease, rec.last_write.as_deref()), (Some(lease), Some("tok-1")));
+        assert_eq!((rec.kind.as_deref(), rec.payload.clone()), (Some("sleep"), Some(json!({"ms": 5}))));
+        assert_eq!((rec.lease.clone(), rec.last_write.as_deref()), (Some(lease), Some("tok-1")));
         assert_eq!((rec.started_at, rec.submitted_at), (Some(t(1)), Some(t(0))));
         assert!(rec.finished_at.is_none() && rec.last_error.is_none());
+        assert_eq!((rec.due_at, item[attr::DUE_SHARD].clone()), (Some(t(90)), s(due_shard(&msg.job_id))));
+        assert_eq!(rec.message(), Some(msg), "the message can be sent again from the item");
     }
 
     #[test]
     fn changes_set_and_remove_the_same_attributes_for_put_and_update() {
         let policy = RetryPolicy::default();
         let names = |tr: &Transition| {
-            let mut v: Vec<(String, bool)> =
-                change_attributes(tr, "tok", DAY).into_iter().map(|(k, v)| (k.to_owned(), v.is_some())).collect();
+            let due = (!tr.change.status.is_terminal()).then(|| t(9));
+            let mut v: Vec<(String, bool)> = change_attributes("j", tr, "tok", DAY, due)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.is_some()))
+                .collect();
             v.sort();
             v
         };
@@ -267,7 +312,17 @@ mod tests {
         let cases: Vec<(Transition, &[&str], &[&str])> = vec![
             (
                 retry,
-                &["attempts", "interruptions", "lastError", "lastWrite", "nextAttemptAt", "status", "updatedAt"],
+                &[
+                    "attempts",
+                    "dueAt",
+                    "dueShard",
+                    "interruptions",
+                    "lastError",
+                    "lastWrite",
+                    "nextAttemptAt",
+                    "status",
+                    "updatedAt",
+                ],
                 &["leaseOwner", "leaseUntil"],
             ),
             (
@@ -282,12 +337,12 @@ mod tests {
                     "status",
                     "updatedAt",
                 ],
-                &["leaseOwner", "leaseUntil", "nextAttemptAt", "receipts"],
+                &["dueAt", "dueShard", "leaseOwner", "leaseUntil", "nextAttemptAt", "receipts"],
             ),
             (
                 ok,
                 &["attempts", "expiresAt", "finishedAt", "interruptions", "lastWrite", "result", "status", "updatedAt"],
-                &["leaseOwner", "leaseUntil", "nextAttemptAt", "receipts"],
+                &["dueAt", "dueShard", "leaseOwner", "leaseUntil", "nextAttemptAt", "receipts"],
             ),
         ];
         for (tr, set, removed) in cases {

@@ -20,6 +20,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::Utc;
+use jobs_core::reconcile::{self, Timing};
 use jobs_core::state::{Counters, Expect, Transition};
 use jobs_core::{JobMessage, JobStatus, Lease};
 use serde_json::Value;
@@ -31,7 +32,7 @@ use item::{attr, idempotency_key, job_key, n, s, ts};
 
 use crate::error::{BackendError, ErrorKind, kind_of_code};
 use crate::faults;
-use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
+use crate::resources::{DUE_INDEX, DUE_SHARDS, TABLE_KEY, TTL_ATTRIBUTE};
 
 /// How long finished jobs are kept before DynamoDB's TTL deletes them (default 30 days).
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -88,16 +89,27 @@ pub struct JobStore {
     client: Client,
     table: String,
     retention: Duration,
+    timing: Timing,
 }
 
 impl JobStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        JobStore { client, table: table.into(), retention: DEFAULT_RETENTION }
+        JobStore { client, table: table.into(), retention: DEFAULT_RETENTION, timing: Timing::default() }
     }
 
     pub fn with_retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
         self
+    }
+
+    /// The reconciler's timing, which sets the due times this store writes.
+    pub fn with_timing(mut self, timing: Timing) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    pub fn timing(&self) -> &Timing {
+        &self.timing
     }
 
     pub fn table(&self) -> &str {
@@ -267,37 +279,6 @@ impl JobStore {
         }
     }
 
-    /// Undoes `submit` when the message could not be sent: deletes the job (only if it is still
-    /// QUEUED and never started), its idempotency key, and takes back `submitted`.
-    pub async fn retract(&self, job_id: &str, idempotency_key_value: Option<&str>) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::Delete;
-        let job = Delete::builder()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(job_key(job_id)))
-            .condition_expression("#st = :queued AND #at = :zero")
-            .expression_attribute_names("#st", attr::STATUS)
-            .expression_attribute_names("#at", attr::ATTEMPTS)
-            .expression_attribute_values(":queued", s(JobStatus::Queued.as_str()))
-            .expression_attribute_values(":zero", n(0))
-            .build()
-            .expect("delete is complete");
-        let counters = Counters { submitted: -1, ..Counters::default() };
-        let mut request = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(job).build())
-            .transact_items(self.counters_item(&counters, &token()));
-        if let Some(key) = idempotency_key_value {
-            let idem = Delete::builder()
-                .table_name(&self.table)
-                .key(TABLE_KEY, s(idempotency_key(key)))
-                .build()
-                .expect("delete is complete");
-            request = request.transact_items(TransactWriteItem::builder().delete(idem).build());
-        }
-        request.send().await.map(|_| ()).map_err(|e| self.transact_error(e))
-    }
-
     /// Applies a transition to job `job_id` atomically with its counter deltas, stamping the item
     /// with `token`. `origin` supplies the job's description when the transition creates the item.
     /// Repeat a write whose answer was lost with the same token.
@@ -344,6 +325,8 @@ impl JobStore {
         let mut e = Expr::default();
         e.set(attr::LEASE_UNTIL, n(lease.until.timestamp_millis()));
         e.set(attr::UPDATED_AT, ts(Utc::now()));
+        let due = lease.until + chrono::Duration::from_std(self.timing.stale).unwrap_or_default();
+        e.set(attr::DUE_AT, n(due.timestamp_millis()));
         e.set_or_remove(attr::RECEIPTS, None);
         held_by(&mut e, attempt, &lease.owner);
         let out = self
@@ -373,18 +356,7 @@ impl JobStore {
         // Bounded: a job that keeps being received while it runs does not grow its item.
         let (name, max) = (e.name(attr::RECEIPTS), e.value(n(MAX_RECEIPTS)));
         e.require_raw(format!("(attribute_not_exists({name}) OR size({name}) < {max})"));
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(job_key(job_id)))
-            .update_expression(e.update_expression())
-            .set_condition_expression(e.condition_expression())
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| single_error(self, "UpdateItem", err))
+        self.update(job_id, e, "UpdateItem").await
     }
 
     async fn write_single(&self, write: JobWrite) -> Result<(), StoreError> {
@@ -417,10 +389,112 @@ impl JobStore {
         }
     }
 
+    fn due(&self, tr: &Transition) -> Option<chrono::DateTime<Utc>> {
+        reconcile::due_at(&tr.change, tr.at, false, &self.timing)
+    }
+
+    /// The API sent the message of a job it recorded: it is due `stale` from now (a reconciler
+    /// pass sends the message of a job whose API never got that far).
+    pub async fn mark_sent(&self, job_id: &str) -> Result<(), StoreError> {
+        faults::before("store.mark-sent").await?;
+        let now = Utc::now();
+        let mut e = Expr::default();
+        e.set(attr::SENT_AT, ts(now));
+        let due = now + chrono::Duration::from_std(self.timing.stale).unwrap_or_default();
+        e.set(attr::DUE_AT, n(due.timestamp_millis()));
+        e.require(attr::STATUS, "=", s(JobStatus::Queued.as_str()));
+        e.require(attr::ATTEMPTS, "=", n(0));
+        self.update(job_id, e, "UpdateItem").await
+    }
+
+    /// Jobs in the due index that were due before `now`, at most `limit`: one query per shard,
+    /// so the cost follows the number of overdue jobs, never the table's size.
+    pub async fn overdue(&self, now: chrono::DateTime<Utc>, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        for shard in 0..DUE_SHARDS {
+            let mut start = None;
+            loop {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(DUE_INDEX)
+                    .key_condition_expression("#shard = :shard AND #due < :now")
+                    .expression_attribute_names("#shard", attr::DUE_SHARD)
+                    .expression_attribute_names("#due", attr::DUE_AT)
+                    .expression_attribute_values(":shard", s(shard.to_string()))
+                    .expression_attribute_values(":now", n(now.timestamp_millis()))
+                    .limit((limit - ids.len()).clamp(1, 100) as i32)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| self.backend("Query", e))?;
+                for item in out.items.unwrap_or_default() {
+                    if let Some(id) =
+                        item.get(TABLE_KEY).and_then(|v| v.as_s().ok()).and_then(|k| k.strip_prefix("JOB#"))
+                    {
+                        ids.push(id.to_owned());
+                    }
+                }
+                start = out.last_evaluated_key;
+                if start.is_none() || ids.len() >= limit {
+                    break;
+                }
+            }
+            if ids.len() >= limit {
+                break;
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Moves an overdue job's due time to `next` after its message was sent again, if its due
+    /// time is still `seen` (a job that moved on meanwhile keeps its own).
+    pub async fn bump_due(
+        &self,
+        job_id: &str,
+        seen: chrono::DateTime<Utc>,
+        next: chrono::DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut e = Expr::default();
+        e.set(attr::DUE_AT, n(next.timestamp_millis()));
+        let (name, one, zero) = (e.name(attr::RESENDS), e.value(n(1)), e.value(n(0)));
+        e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
+        let mut update = e.update_expression();
+        update.push_str(&format!(", {name} = if_not_exists({name}, {zero}) + {one}"));
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(job_key(job_id)))
+            .update_expression(update)
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| single_error(self, "UpdateItem", err))
+    }
+
+    async fn update(&self, job_id: &str, e: Expr, op: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(job_key(job_id)))
+            .update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| single_error(self, op, err))
+    }
+
     fn put_new(&self, job_id: &str, origin: Option<&JobMessage>, tr: &Transition, token: &str) -> Put {
         Put::builder()
             .table_name(&self.table)
-            .set_item(Some(item::new_item(job_id, origin, tr, token, self.retention)))
+            .set_item(Some(item::new_item(job_id, origin, tr, token, self.retention, self.due(tr))))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", TABLE_KEY)
             .build()
@@ -432,7 +506,7 @@ impl JobStore {
             unreachable!("update_existing is only called for Expect::Present")
         };
         let mut e = Expr::default();
-        for (name, value) in item::change_attributes(tr, token, self.retention) {
+        for (name, value) in item::change_attributes(job_id, tr, token, self.retention, self.due(tr)) {
             e.set_or_remove(name, value);
         }
         e.require(attr::STATUS, "=", s(status.as_str()));

@@ -1,0 +1,94 @@
+//! Accepting a job, the one application function behind `POST /jobs`: record it (QUEUED,
+//! `submitted + 1`, the idempotency key) in one transaction, send its message, mark it sent.
+//!
+//! The record is the commitment: once it is written, the job will run. A send that fails (or
+//! whose answer is lost, or a process that dies right after the record) leaves the job due in the
+//! reconciler's index, which sends it within `SEND_GRACE_SECS` plus one pass. Nothing is ever taken
+//! back, so a replay of the idempotency key never returns a job that disappears, and a send that
+//! succeeded without saying so never leads to a second job.
+
+use jobs_aws::{BackendError, Idempotency, JobQueue, JobStore, StoreError, Submitted, faults};
+use jobs_core::{JobMessage, JobStatus};
+
+/// What became of an accepted job's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// On the queue.
+    Sent,
+    /// Recorded; the reconciler sends it (the queue failed just now).
+    Deferred,
+}
+
+/// An accepted job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub job_id: String,
+    pub status: JobStatus,
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the Idempotency-Key was already used for a different request")]
+    KeyReused,
+    /// Nothing definite was recorded: retrying with the same Idempotency-Key is safe.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("the job changed concurrently; retry the request")]
+    Raced,
+}
+
+impl From<StoreError> for SubmitError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Backend(b) => SubmitError::Backend(b),
+            StoreError::ConditionFailed => SubmitError::Raced,
+        }
+    }
+}
+
+/// Records `msg` and sends it (see the module's text). A replayed idempotency key returns the
+/// job it created, sending its message if that never happened.
+pub async fn submit(
+    store: &JobStore,
+    queue: &JobQueue,
+    msg: &JobMessage,
+    idempotency: Option<&Idempotency>,
+) -> Result<Accepted, SubmitError> {
+    match store.submit(msg, idempotency).await? {
+        Submitted::Created => {}
+        Submitted::KeyReused => return Err(SubmitError::KeyReused),
+        Submitted::Existing { job_id } => return replay(store, queue, job_id).await,
+    }
+    faults::point("api-after-record");
+    let delivery = send(store, queue, &msg.job_id, &msg.to_body()).await;
+    tracing::info!(job_id = %msg.job_id, kind = %msg.kind, ?delivery, "job accepted");
+    Ok(Accepted { job_id: msg.job_id.clone(), status: JobStatus::Queued, delivery })
+}
+
+/// The job an idempotency key created. If its message was never sent (the first request died
+/// in between, or its send failed), it is sent now rather than at the reconciler's next pass.
+async fn replay(store: &JobStore, queue: &JobQueue, job_id: String) -> Result<Accepted, SubmitError> {
+    let record = store.get(&job_id).await?;
+    let status = record.as_ref().map_or(JobStatus::Queued, |r| r.status);
+    let unsent =
+        record.as_ref().is_some_and(|r| r.status == JobStatus::Queued && r.attempts == 0 && r.sent_at.is_none());
+    let delivery = match record.filter(|_| unsent).and_then(|r| r.message()) {
+        Some(msg) => send(store, queue, &job_id, &msg.to_body()).await,
+        None => Delivery::Sent,
+    };
+    tracing::info!(job_id, ?delivery, "idempotent replay");
+    Ok(Accepted { job_id, status, delivery })
+}
+
+async fn send(store: &JobStore, queue: &JobQueue, job_id: &str, body: &str) -> Delivery {
+    if let Err(e) = queue.send(body).await {
+        tracing::warn!(job_id, error = %e, "could not send the job's message; the reconciler will");
+        return Delivery::Deferred;
+    }
+    if let Err(e) = store.mark_sent(job_id).await {
+        // The reconciler sends it once more: a duplicate is harmless.
+        tracing::warn!(job_id, error = %e, "could not mark the job sent");
+    }
+    Delivery::Sent
+}

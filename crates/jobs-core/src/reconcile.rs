@@ -1,0 +1,235 @@
+//! The reconciler's rules: when a job that has not ended is overdue, and what to do with a message
+//! SQS moved to the dead-letter queue. Pure; `data-processor reconcile` carries them out.
+//!
+//! Every job that has not ended carries a due time in a sparse index: the moment by which it should
+//! have made progress. A job still unchanged after its due time has lost its message (it was never
+//! sent, or it was dead-lettered, deleted or expired), so the reconciler sends it again: a
+//! duplicate is harmless, claims are conditional. Each re-send doubles the wait before the next, so
+//! a job that waits behind a long backlog is re-sent a few times at most (`stale × 2ⁿ`).
+//!
+//! | job                       | due                              |
+//! | ------------------------- | -------------------------------- |
+//! | QUEUED, message not sent  | created + `send_grace`           |
+//! | QUEUED, sent or resumed   | then + `stale`                   |
+//! | RUNNING                   | lease end + `stale`              |
+//! | RETRY_WAIT                | next attempt + `stale`           |
+//! | SUCCEEDED, FAILED         | not in the index                 |
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::state::{Change, Counters, Expect, JobState, JobStatus, Step, Transition};
+
+/// The reconciler's timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// How long the API may take between recording a job and sending its message.
+    pub send_grace: Duration,
+    /// How long past its expected progress a job waits before its message is sent again.
+    pub stale: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing { send_grace: Duration::from_secs(60), stale: Duration::from_secs(15 * 60) }
+    }
+}
+
+/// Times a message may come back from the dead-letter queue before its job is FAILED: a message
+/// that SQS dead-letters this often (10 receives each) without its job advancing kills its workers.
+pub const MAX_REDRIVES: u32 = 3;
+
+fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// When a job in the state `change` leaves it at `at` is due (`None`: ended, not in the index).
+/// `sent`: a QUEUED job's message is known to be on the queue.
+pub fn due_at(change: &Change, at: DateTime<Utc>, sent: bool, timing: &Timing) -> Option<DateTime<Utc>> {
+    match change.status {
+        JobStatus::Succeeded | JobStatus::Failed => None,
+        JobStatus::Queued if change.attempts == 0 && !sent => Some(after(at, timing.send_grace)),
+        JobStatus::Queued => Some(after(at, timing.stale)),
+        JobStatus::Running => Some(after(change.lease.as_ref().map_or(at, |l| l.until), timing.stale)),
+        JobStatus::RetryWait => Some(after(change.retry_at.unwrap_or(at), timing.stale)),
+    }
+}
+
+/// What to do with an overdue job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overdue {
+    /// Send its message again, visible after `delay`; look again at `next_due`.
+    Resend { delay: Duration, next_due: DateTime<Utc> },
+    /// It ended, or its due time moved on since the index was read: nothing to do.
+    Nothing,
+}
+
+/// The rule for a job the index lists as due before `now`. `due` is the due time on the item as
+/// read now; `resends` how often it was sent again already.
+pub fn on_overdue(
+    state: Option<&JobState>,
+    due: Option<DateTime<Utc>>,
+    resends: u32,
+    now: DateTime<Utc>,
+    timing: &Timing,
+) -> Overdue {
+    let (Some(state), Some(due)) = (state, due) else { return Overdue::Nothing };
+    if state.status.is_terminal() || due > now {
+        return Overdue::Nothing;
+    }
+    let delay = match (state.status, state.retry_at) {
+        (JobStatus::RetryWait, Some(at)) if at > now => (at - now).to_std().unwrap_or_default(),
+        _ => Duration::ZERO,
+    };
+    let backoff = timing.stale.saturating_mul(1 << resends.min(6));
+    Overdue::Resend { delay, next_due: after(now, backoff) }
+}
+
+/// What to do with a job message found on the dead-letter queue (SQS moved it there after it was
+/// received too often without being settled).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeadLetter {
+    /// The job ended: drop the message.
+    Drop,
+    /// Put the message back on the job queue (a fresh copy, `redrives + 1`), visible after `delay`.
+    Resend { delay: Duration },
+    /// Dead-lettered too often: record the job FAILED with the reason, then drop the message.
+    Fail(Transition),
+}
+
+/// The rule for a dead-lettered message of a job in `current` (`None`: no item, e.g. a schedule
+/// firing no worker ever recorded), which has come back `redrives` times before.
+pub fn on_dead_letter(current: Option<&JobState>, redrives: u32, receive_count: u32, now: DateTime<Utc>) -> DeadLetter {
+    if current.is_some_and(|s| s.status.is_terminal()) {
+        return DeadLetter::Drop;
+    }
+    if redrives < MAX_REDRIVES {
+        let delay = match current {
+            Some(s) if s.status == JobStatus::RetryWait => {
+                s.retry_at.and_then(|at| (at - now).to_std().ok()).unwrap_or_default()
+            }
+            _ => Duration::ZERO,
+        };
+        return DeadLetter::Resend { delay };
+    }
+    let reason = format!(
+        "its message was dead-lettered {} times ({receive_count} receives the last time) without the job advancing",
+        redrives + 1
+    );
+    let (expect, attempts, counters) = match current {
+        None => (Expect::Absent, 0, Counters { submitted: 1, failed: 1, ..Counters::default() }),
+        Some(s) => (
+            Expect::Present { status: s.status, attempts: s.attempts, owner: None, lease_expired_before: None },
+            s.attempts,
+            Counters { failed: 1, ..Counters::default() },
+        ),
+    };
+    let change = Change {
+        status: JobStatus::Failed,
+        attempts,
+        lease: None,
+        started: false,
+        last_error: Some(reason),
+        result: None,
+        retry_at: None,
+        interruptions: 0,
+    };
+    DeadLetter::Fail(Transition { step: Step::GiveUp, expect, change, counters, at: now })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Lease;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn state(status: JobStatus, attempts: u32, retry_at: Option<i64>) -> JobState {
+        JobState { status, attempts, lease: None, retry_at: retry_at.map(t), interruptions: 0 }
+    }
+
+    fn change(status: JobStatus, attempts: u32) -> Change {
+        Change {
+            status,
+            attempts,
+            lease: None,
+            started: false,
+            last_error: None,
+            result: None,
+            retry_at: None,
+            interruptions: 0,
+        }
+    }
+
+    #[test]
+    fn due_times_table() {
+        let timing = Timing { send_grace: Duration::from_secs(60), stale: Duration::from_secs(900) };
+        let lease = Lease { owner: "w".into(), until: t(60) };
+        // (change, sent, due in seconds from t(0))
+        let cases = [
+            (change(JobStatus::Queued, 0), false, Some(60)),
+            (change(JobStatus::Queued, 0), true, Some(900)),
+            (change(JobStatus::Queued, 2), false, Some(900)),
+            (Change { lease: Some(lease), ..change(JobStatus::Running, 1) }, false, Some(960)),
+            (Change { retry_at: Some(t(4)), ..change(JobStatus::RetryWait, 1) }, false, Some(904)),
+            (change(JobStatus::Succeeded, 1), false, None),
+            (change(JobStatus::Failed, 3), false, None),
+        ];
+        for (c, sent, want) in cases {
+            assert_eq!(due_at(&c, t(0), sent, &timing), want.map(t), "{:?} sent={sent}", c.status);
+        }
+    }
+
+    #[test]
+    fn overdue_jobs_are_resent_with_doubling_waits() {
+        let timing = Timing { send_grace: Duration::from_secs(60), stale: Duration::from_secs(100) };
+        let queued = state(JobStatus::Queued, 0, None);
+        // (state, due, resends, expected)
+        let cases = [
+            (Some(&queued), Some(-1), 0, Overdue::Resend { delay: Duration::ZERO, next_due: t(100) }),
+            (Some(&queued), Some(-1), 2, Overdue::Resend { delay: Duration::ZERO, next_due: t(400) }),
+            (Some(&queued), Some(-1), 40, Overdue::Resend { delay: Duration::ZERO, next_due: t(6400) }),
+            // Its due time moved on since the index was read (a worker claimed it).
+            (Some(&queued), Some(5), 0, Overdue::Nothing),
+            (None, Some(-1), 0, Overdue::Nothing),
+        ];
+        for (s, due, resends, want) in cases {
+            assert_eq!(on_overdue(s, due.map(t), resends, t(0), &timing), want);
+        }
+        let done = state(JobStatus::Succeeded, 1, None);
+        assert_eq!(on_overdue(Some(&done), Some(t(-1)), 0, t(0), &timing), Overdue::Nothing);
+    }
+
+    #[test]
+    fn dead_letters_come_back_until_they_have_come_back_too_often() {
+        let cases: Vec<(Option<JobState>, u32, &str)> = vec![
+            (None, 0, "resend"),
+            (Some(state(JobStatus::Queued, 0, None)), 2, "resend"),
+            (Some(state(JobStatus::Running, 1, None)), 0, "resend"),
+            (Some(state(JobStatus::Succeeded, 1, None)), 0, "drop"),
+            (Some(state(JobStatus::Failed, 3, None)), 5, "drop"),
+            (None, 3, "fail"),
+            (Some(state(JobStatus::RetryWait, 2, Some(-5))), 3, "fail"),
+        ];
+        for (current, redrives, want) in cases {
+            let got = on_dead_letter(current.as_ref(), redrives, 10, t(0));
+            let kind = match &got {
+                DeadLetter::Drop => "drop",
+                DeadLetter::Resend { .. } => "resend",
+                DeadLetter::Fail(tr) => {
+                    assert_eq!(tr.change.status, JobStatus::Failed);
+                    assert!(tr.change.last_error.as_ref().unwrap().contains("dead-lettered 4 times"));
+                    let submitted = i64::from(current.is_none());
+                    assert_eq!(tr.counters, Counters { submitted, failed: 1, ..Counters::default() });
+                    "fail"
+                }
+            };
+            assert_eq!(kind, want, "{current:?} after {redrives} redrives");
+        }
+        let waiting = state(JobStatus::RetryWait, 1, Some(30));
+        assert_eq!(on_dead_letter(Some(&waiting), 0, 10, t(0)), DeadLetter::Resend { delay: Duration::from_secs(30) });
+    }
+}

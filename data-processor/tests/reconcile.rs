@@ -1,0 +1,168 @@
+//! The reconciler (`data-processor reconcile`) against a real emulator: jobs whose message never
+//! reached the queue, or left it, still end SUCCEEDED or FAILED, counted once (issue 11, paths 1,
+//! 2 and 9).
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::MessageAttributeValue;
+use common::*;
+use jobs_core::message::SCHEDULER_SCHEDULED_TIME;
+use jobs_core::{JobMessage, JobStatus};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use testkit::{Api, Stack};
+
+/// A job recorded as the API records it, whose message never reached the job queue.
+async fn record(stack: &Stack, kind: &str) -> JobMessage {
+    let msg = JobMessage::new_api(kind, json!({}), chrono::Utc::now());
+    let tr = jobs_core::state::submit(chrono::Utc::now());
+    stack.store.apply(&msg.job_id, Some(&msg), &tr, &jobs_aws::store::token()).await.unwrap();
+    msg
+}
+
+/// One reconcile pass; its log.
+async fn reconcile(stack: &Stack, extra: &[(&str, &str)]) -> Run {
+    let mut cmd = worker(stack, extra);
+    cmd.arg("reconcile");
+    let run = finish(cmd.spawn().expect("spawn reconciler")).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    run
+}
+
+async fn api(stack: &Stack, extra: &[(&str, &str)]) -> Api {
+    Api::start(stack, Path::new(&testkit::workspace_binary("api-lambda")), extra).await
+}
+
+/// Puts a message on the dead-letter queue as SQS's redrive leaves it (with the attributes the
+/// system's own copies carry).
+async fn dead_letter(stack: &Stack, body: &str, redrives: u32) {
+    let mut req = stack.sqs.send_message().queue_url(&stack.resources.dlq_url).message_body(body);
+    if redrives > 0 {
+        let value = MessageAttributeValue::builder().data_type("Number").string_value(redrives.to_string()).build();
+        req = req.message_attributes("redrives", value.unwrap());
+    }
+    req.send().await.unwrap();
+}
+
+/// Path 2: the API process dies between recording a job and sending it. The job is due in the
+/// reconciler's index; a pass sends it, and a worker runs it once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_recorded_but_never_sent_runs_once() {
+    let stack = Stack::start().await;
+    let crashing = api(&stack, &[("FAULTS", "point.api-after-record=crash"), ("SEND_GRACE_SECS", "1")]).await;
+    let answer = crashing.http.post(format!("{}/jobs", crashing.base)).body(r#"{"job":"noop"}"#).send().await;
+    assert!(answer.is_err(), "the API died before answering: {answer:?}");
+    assert_eq!(queued(&stack).await, (0, 0), "nothing was sent");
+    assert_eq!(stats(&stack).await.submitted, 1, "but the job was recorded");
+
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let pass = reconcile(&stack, &[]).await;
+    assert!(pass.log.contains("overdue job's message sent again"), "{}", pass.log);
+    let run = run_worker(&stack, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
+    // Sent once and done: later passes find nothing.
+    let pass = reconcile(&stack, &[]).await;
+    assert!(!pass.log.contains("sent again"), "{}", pass.log);
+}
+
+/// Path 9: a send that fails, and one that succeeds but reports failure. Neither is taken back:
+/// the job is accepted (202: the reconciler delivers it), a retry with the same Idempotency-Key
+/// returns the same job (and sends it if it never was), and exactly one job runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_and_ambiguous_sends_are_accepted_once() {
+    let stack = Stack::start().await;
+    let flaky = api(&stack, &[("FAULTS", "sqs.send=unavailable*1;sqs.send=ambiguous*1")]).await;
+    let post = |key: &'static str| {
+        let flaky = &flaky;
+        async move { flaky.call(Method::POST, "/jobs", Some(r#"{"job":"noop"}"#.into()), &[("Idempotency-Key", key)]).await }
+    };
+    // The send fails: recorded, 202; the replay sends it.
+    let (status, first) = post("k-fail").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let id = first["jobId"].as_str().unwrap().to_owned();
+    let (status, job) = flaky.get(&format!("/jobs/{id}")).await;
+    assert_eq!((status, job["status"].as_str()), (StatusCode::OK, Some("QUEUED")), "never a job that 404s: {job}");
+    // The send succeeds but reports a timeout: 202, and nothing is taken back.
+    let (status, second) = post("k-lost").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{second}");
+    assert_eq!(queued(&stack).await, (1, 0), "the second job's message is on the queue");
+
+    for (key, answer) in [("k-fail", &first), ("k-lost", &second)] {
+        let (status, replay) = post(key).await;
+        assert_eq!((status, &replay["jobId"]), (StatusCode::OK, &answer["jobId"]), "{replay}");
+    }
+    let run = run_worker(&stack, &[("DRAIN", "true"), ("WAIT_TIME_SECS", "2")]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(stats(&stack).await, counts(2, 2, 0, 0), "two keys, two jobs, each run once");
+    assert_eq!(queued(&stack).await, (0, 0));
+}
+
+/// Path 1 (the redrive): messages SQS moved to the dead-letter queue come back to the job queue
+/// while their job has not ended (a schedule firing no worker recorded included), are dropped
+/// when it has, end the job FAILED with the reason once they came back too often, and stay there
+/// for a person when they name no job.
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_lettered_messages_come_back_or_end_their_job() {
+    let stack = Stack::start().await;
+    let queued_job = record(&stack, "noop").await;
+    let hopeless = record(&stack, "noop").await;
+    let done = submit(&stack, "noop", Value::Null).await;
+    let run = run_worker(&stack, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    let fired = JobMessage::schedule_template("noop", &json!({}), "nightly")
+        .replace(SCHEDULER_SCHEDULED_TIME, "2026-11-21T07:00:00Z");
+    dead_letter(&stack, &queued_job.to_body(), 0).await;
+    dead_letter(&stack, &hopeless.to_body(), 3).await;
+    dead_letter(&stack, &done.to_body(), 0).await;
+    dead_letter(&stack, &fired, 0).await;
+    dead_letter(&stack, "not a job", 0).await;
+
+    let pass = reconcile(&stack, &[]).await;
+    assert!(pass.log.contains("redriven: 2"), "{}", pass.log);
+    assert!(pass.log.contains("dropped: 1") && pass.log.contains("failed: 1"), "{}", pass.log);
+    assert!(pass.log.contains("unresolvable: 1"), "{}", pass.log);
+    let rec = job(&stack, &hopeless.job_id).await;
+    assert_eq!(rec.status, JobStatus::Failed);
+    assert!(rec.last_error.unwrap().contains("dead-lettered 4 times"));
+
+    let run = run_worker(&stack, &[("DRAIN", "true"), ("WAIT_TIME_SECS", "2")]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(job(&stack, &queued_job.job_id).await.status, JobStatus::Succeeded);
+    assert_eq!(job(&stack, "sched:nightly:2026-11-21T07:00:00Z").await.status, JobStatus::Succeeded);
+    // Four jobs: three recorded by the "API", one created by the firing; each counted once.
+    assert_eq!(stats(&stack).await, counts(4, 3, 1, 0));
+    assert_eq!(queued(&stack).await, (0, 0));
+    let pass = reconcile(&stack, &[]).await;
+    assert!(!pass.log.contains("redriven"), "the unresolvable message stays hidden for a person: {}", pass.log);
+}
+
+/// The safety net: a job that runs on no worker and whose message is gone (its worker was killed
+/// and the message deleted) is due after its lease plus STALE_AFTER_SECS; the reconciler sends it
+/// again and a worker takes the abandoned attempt over.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_message_of_a_dead_worker_is_sent_again() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "sleep", json!({"ms": 30_000})).await;
+    let fast = [("VISIBILITY_TIMEOUT_SECS", "3"), ("STALE_AFTER_SECS", "1")];
+    let mut child = worker(&stack, &fast).spawn().unwrap();
+    wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
+    child.kill().await.unwrap();
+    stack.sqs.purge_queue().queue_url(&stack.resources.queue_url).send().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let pass = reconcile(&stack, &[]).await;
+    assert!(pass.log.contains("overdue job's message sent again"), "{}", pass.log);
+    let quick = job(&stack, &msg.job_id).await;
+    assert_eq!((quick.status, quick.resends), (JobStatus::Running, 1));
+    // Shorten the job for the takeover: the payload is the job's own; the attempt is what counts.
+    let run = run_worker(&stack, &[fast[0], fast[1], ("ATTEMPT_TIMEOUT_SECS", "1"), ("MAX_ATTEMPTS", "2")]).await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    let rec = job(&stack, &msg.job_id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 2), "{rec:?}");
+    assert!(rec.last_error.unwrap().contains("timed out"));
+    assert_eq!(stats(&stack).await, counts(1, 0, 1, 1));
+}
