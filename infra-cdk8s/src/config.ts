@@ -41,6 +41,8 @@ export interface JobsConfig extends FileConfig {
   /** Kubernetes namespace and service account of the worker Jobs. */
   readonly namespace: string;
   readonly workerServiceAccount: string;
+  /** Service account of the reconciler CronJob. */
+  readonly reconcilerServiceAccount: string;
   /** KEDA's operator identity (namespace/service account from the KEDA Helm chart). */
   readonly kedaNamespace: string;
   readonly kedaServiceAccount: string;
@@ -58,7 +60,12 @@ export const QUEUE = {
   maxReceiveCount: 10,
   retentionDays: 14,
 } as const;
-export const TABLE = { partitionKey: 'pk', ttlAttribute: 'expiresAt' } as const;
+export const TABLE = {
+  partitionKey: 'pk',
+  ttlAttribute: 'expiresAt',
+  /** The sparse index of jobs that have not ended, by due time (crates/jobs-aws/src/resources.rs). */
+  dueIndex: { name: 'due', partitionKey: 'dueShard', sortKey: 'dueAt' },
+} as const;
 /** Worker policy as deployed (the binary's defaults): 3 attempts. */
 export const WORKER = {
   maxAttempts: 3,
@@ -66,6 +73,15 @@ export const WORKER = {
   activeDeadlineSecs: 3900,
   /** SIGTERM: the worker records the interruption and releases the message in milliseconds. */
   terminationGracePeriodSecs: 30,
+  /** The worker's own per-attempt limit: below the deadline, so a hung job fails as timed out. */
+  attemptTimeoutSecs: 3780,
+} as const;
+/** The reconciler CronJob: every minute, one pass every 10 s for 50 s (concurrency Forbid). */
+export const RECONCILER = {
+  schedule: '* * * * *',
+  everySecs: 10,
+  forSecs: 50,
+  activeDeadlineSecs: 120,
 } as const;
 export const VERSIONS = {
   keda: '2.20.2',
@@ -102,6 +118,7 @@ export function loadConfig(file = join(__dirname, '..', '..', 'config.json'), ov
     karpenterInterruptionQueueName: `${name}-karpenter-interruption`,
     namespace: 'jobs',
     workerServiceAccount: 'data-processor',
+    reconcilerServiceAccount: 'jobs-reconciler',
     kedaNamespace: 'keda',
     kedaServiceAccount: 'keda-operator',
     karpenterNamespace: 'kube-system',

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { loadConfig, QUEUE, WORKER } from '../src/config';
+import { loadConfig, QUEUE, RECONCILER, WORKER } from '../src/config';
 import { renderManifests } from '../src/k8s/manifests';
 
 const cfg = loadConfig();
@@ -18,9 +18,29 @@ describe('keda/', () => {
   const pod = sj.spec.jobTargetRef.template.spec;
   const container = pod.containers[0];
 
-  it('renders exactly the namespace, service account, trigger authentication and scaled job', () => {
+  it('renders exactly the namespace, service accounts, trigger authentication, scaled job and reconciler', () => {
     assert.deepEqual([...files.keys()].filter((f) => f.startsWith('keda/')).sort(),
-      ['keda/namespace.yaml', 'keda/scaledjob.yaml', 'keda/serviceaccount.yaml', 'keda/triggerauthentication.yaml']);
+      ['keda/cronjob.yaml', 'keda/namespace.yaml', 'keda/reconciler-serviceaccount.yaml', 'keda/scaledjob.yaml',
+        'keda/serviceaccount.yaml', 'keda/triggerauthentication.yaml']);
+  });
+
+  it('reconciler CronJob: every minute, one at a time, passes for less than a minute, its own identity, system nodes', () => {
+    const cj = doc('keda/cronjob.yaml');
+    assert.equal(cj.spec.schedule, RECONCILER.schedule);
+    assert.equal(cj.spec.concurrencyPolicy, 'Forbid');
+    const job = cj.spec.jobTemplate.spec;
+    assert.equal(job.backoffLimit, 0);
+    assert.ok(RECONCILER.forSecs + RECONCILER.everySecs <= 60 && RECONCILER.forSecs < job.activeDeadlineSeconds);
+    const rpod = job.template.spec;
+    assert.equal(rpod.serviceAccountName, doc('keda/reconciler-serviceaccount.yaml').metadata.name);
+    assert.equal(rpod.serviceAccountName, cfg.reconcilerServiceAccount);
+    assert.equal(rpod.tolerations, undefined, 'not on the spot pool');
+    const c = rpod.containers[0];
+    assert.deepEqual(c.args, ['reconcile', '--every', String(RECONCILER.everySecs), '--for', String(RECONCILER.forSecs)]);
+    assert.equal(c.image, cfg.image);
+    assert.deepEqual(c.securityContext, container.securityContext);
+    const env = Object.fromEntries(c.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    assert.deepEqual([env.QUEUE_URL, env.DLQ_URL, env.TABLE_NAME], [cfg.queueUrl, cfg.dlqUrl, cfg.tableName]);
   });
 
   it('aws-sqs-queue trigger: one job per visible message, accurate strategy with pendingPodConditions', () => {
@@ -81,6 +101,8 @@ describe('keda/', () => {
     assert.equal(env.TABLE_NAME, cfg.tableName);
     assert.equal(env.AWS_REGION, cfg.region);
     assert.equal(env.VISIBILITY_TIMEOUT_SECS, String(QUEUE.visibilityTimeoutSecs));
+    // The worker's own attempt limit stays below the Job's deadline, so a hung job fails as timed out.
+    assert.ok(Number(env.ATTEMPT_TIMEOUT_SECS) < sj.spec.jobTargetRef.activeDeadlineSeconds);
     assert.equal(container.image, cfg.image);
   });
 });

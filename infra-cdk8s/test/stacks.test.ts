@@ -67,6 +67,11 @@ describe('JobsData', () => {
         BillingMode: 'PAY_PER_REQUEST',
         KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        GlobalSecondaryIndexes: [{
+          IndexName: 'due',
+          KeySchema: [{ AttributeName: 'dueShard', KeyType: 'HASH' }, { AttributeName: 'dueAt', KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        }],
         Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
       }),
     });
@@ -107,7 +112,7 @@ describe('JobsApi', () => {
     assert.deepEqual(Object.keys(bySid).sort(), ['EnqueueAndDepth', 'JobTable', 'ListSchedules', 'PassSchedulerRole', 'Schedules']);
     assert.deepEqual(actions(bySid.EnqueueAndDepth), ['sqs:GetQueueAttributes', 'sqs:SendMessage']);
     assert.ok(mentions(bySid.EnqueueAndDepth.Resource, 'JobQueue'));
-    assert.deepEqual(actions(bySid.JobTable), ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    assert.deepEqual(actions(bySid.JobTable), ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     assert.ok(mentions(bySid.JobTable.Resource, 'JobTable'));
     assert.deepEqual(actions(bySid.Schedules), ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule']);
     assert.ok(mentions(bySid.Schedules.Resource, `:schedule/${built.cfg.scheduleGroup}/*`));
@@ -134,16 +139,29 @@ describe('JobsApi', () => {
 });
 
 describe('JobsCluster', () => {
-  it('worker role: take/settle job messages, dead-letter, three table item actions; nothing else', () => {
+  it('worker role: take/settle/hand back job messages, dead-letter, three table item actions; nothing else', () => {
     const stmts = roleStatements(cluster, 'WorkerRole');
     const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
     assert.deepEqual(Object.keys(bySid).sort(), ['DeadLetter', 'JobTable', 'TakeJobs']);
-    assert.deepEqual(actions(bySid.TakeJobs), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage']);
+    assert.deepEqual(actions(bySid.TakeJobs), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage']);
     assert.ok(mentions(bySid.TakeJobs.Resource, 'JobQueue'));
     assert.deepEqual(actions(bySid.DeadLetter), ['sqs:SendMessage']);
     assert.ok(mentions(bySid.DeadLetter.Resource, 'DeadLetterQueue'));
     assert.deepEqual(actions(bySid.JobTable), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     assert.ok(mentions(bySid.JobTable.Resource, 'JobTable'));
+  });
+
+  it('reconciler role: drain the dead-letter queue, send to the job queue, item actions, query the due index', () => {
+    const stmts = roleStatements(cluster, 'ReconcilerRole');
+    const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
+    assert.deepEqual(Object.keys(bySid).sort(), ['DrainDeadLetters', 'DueIndex', 'JobTable', 'SendJobs']);
+    assert.deepEqual(actions(bySid.DrainDeadLetters), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage']);
+    assert.ok(mentions(bySid.DrainDeadLetters.Resource, 'DeadLetterQueue'));
+    assert.deepEqual(actions(bySid.SendJobs), ['sqs:SendMessage']);
+    assert.ok(mentions(bySid.SendJobs.Resource, 'JobQueue') && !mentions(bySid.SendJobs.Resource, 'DeadLetter'));
+    assert.deepEqual(actions(bySid.JobTable), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    assert.deepEqual(actions(bySid.DueIndex), ['dynamodb:Query']);
+    assert.ok(mentions(bySid.DueIndex.Resource, '/index/due'));
   });
 
   it('KEDA role: only sqs:GetQueueAttributes on the job queue', () => {
@@ -156,8 +174,8 @@ describe('JobsCluster', () => {
   it('Pod Identity: one association per service account, roles trusted only by pods.eks.amazonaws.com', () => {
     const assoc = Object.values(cluster.findResources('AWS::EKS::PodIdentityAssociation')).map((r) => r.Properties);
     const pairs = assoc.map((a) => `${a.Namespace}/${a.ServiceAccount}`).sort();
-    assert.deepEqual(pairs, ['jobs/data-processor', 'keda/keda-operator', 'kube-system/karpenter']);
-    for (const prefix of ['WorkerRole', 'KedaRole', 'KarpenterControllerRole']) {
+    assert.deepEqual(pairs, ['jobs/data-processor', 'jobs/jobs-reconciler', 'keda/keda-operator', 'kube-system/karpenter']);
+    for (const prefix of ['WorkerRole', 'ReconcilerRole', 'KedaRole', 'KarpenterControllerRole']) {
       const role = cluster.findResources('AWS::IAM::Role')[logicalId(cluster, 'AWS::IAM::Role', prefix)];
       for (const s of role.Properties.AssumeRolePolicyDocument.Statement) {
         assert.deepEqual(s.Principal, { Service: 'pods.eks.amazonaws.com' }, prefix);

@@ -90,12 +90,42 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
     let keys: Vec<(String, String)> =
         desc.key_schema().iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect();
     assert_eq!(keys, pairs(&table["KeySchema"], "AttributeName", "KeyType"));
-    let types: Vec<(String, String)> = desc
+    let mut types: Vec<(String, String)> = desc
         .attribute_definitions()
         .iter()
         .map(|a| (a.attribute_name().to_owned(), a.attribute_type().as_str().to_owned()))
         .collect();
-    assert_eq!(types, pairs(&table["AttributeDefinitions"], "AttributeName", "AttributeType"));
+    let mut want = pairs(&table["AttributeDefinitions"], "AttributeName", "AttributeType");
+    types.sort();
+    want.sort();
+    assert_eq!(types, want);
+    // The reconciler's due index: name, keys, projection.
+    let indexes: Vec<(String, Vec<(String, String)>, String)> = desc
+        .global_secondary_indexes()
+        .iter()
+        .map(|i| {
+            let keys = i
+                .key_schema()
+                .iter()
+                .map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned()))
+                .collect();
+            let projection = i.projection().and_then(|p| p.projection_type()).map(|p| p.as_str().to_owned());
+            (i.index_name().unwrap_or_default().to_owned(), keys, projection.unwrap_or_default())
+        })
+        .collect();
+    let template_indexes: Vec<(String, Vec<(String, String)>, String)> = table["GlobalSecondaryIndexes"]
+        .as_array()
+        .expect("the template declares the due index")
+        .iter()
+        .map(|i| {
+            (
+                i["IndexName"].as_str().unwrap().to_owned(),
+                pairs(&i["KeySchema"], "AttributeName", "KeyType"),
+                i["Projection"]["ProjectionType"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(indexes, template_indexes);
     let billing = desc.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_owned());
     assert_eq!(billing.as_deref(), table["BillingMode"].as_str());
     let ttl = ddb.describe_time_to_live().table_name(table_name).send().await.unwrap();

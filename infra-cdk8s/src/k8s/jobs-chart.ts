@@ -13,13 +13,15 @@ import {
   TriggerAuthenticationSpecPodIdentityIdentityOwner,
   TriggerAuthenticationSpecPodIdentityProvider,
 } from '../../imports/keda-triggerauthentication-keda.sh';
-import { JobsConfig, QUEUE, WORKER } from '../config';
+import { JobsConfig, QUEUE, RECONCILER, WORKER } from '../config';
 
 export const SCALED_JOB_NAME = 'data-processor';
+export const RECONCILER_NAME = 'jobs-reconciler';
 export const TRIGGER_AUTH_NAME = 'keda-aws-sqs';
 
 export class JobsChart extends Chart {
-  readonly objects: ApiObject[];
+  /** Each object with the file it is written to (keda/<file>.yaml). */
+  readonly files: Array<[string, ApiObject]>;
 
   constructor(scope: Construct, id: string, cfg: JobsConfig, props: ChartProps = {}) {
     super(scope, id, { ...props, disableResourceNameHashes: true });
@@ -119,6 +121,7 @@ export class JobsChart extends Chart {
                     { name: 'DLQ_URL', value: cfg.dlqUrl },
                     { name: 'TABLE_NAME', value: cfg.tableName },
                     { name: 'MAX_ATTEMPTS', value: String(WORKER.maxAttempts) },
+                    { name: 'ATTEMPT_TIMEOUT_SECS', value: String(WORKER.attemptTimeoutSecs) },
                     { name: 'VISIBILITY_TIMEOUT_SECS', value: String(QUEUE.visibilityTimeoutSecs) },
                     { name: 'LOG_FORMAT', value: 'json' },
                     { name: 'RUST_LOG', value: 'info' },
@@ -141,6 +144,93 @@ export class JobsChart extends Chart {
         },
       },
     });
-    this.objects = [namespace, serviceAccount, auth, scaledJob];
+    // The reconciler: every minute, a pod that passes every 10 s for 50 s (one at a time). It
+    // re-sends the messages of overdue jobs and drains the dead-letter queue, so every accepted
+    // job ends even when its message was lost. It runs on the always-on system nodes: on the spot
+    // pool it would keep a node from ever being consolidated away.
+    const reconcilerAccount = new k8s.KubeServiceAccount(this, 'reconciler-service-account', {
+      metadata: { name: cfg.reconcilerServiceAccount, namespace: cfg.namespace, labels: reconcilerLabels(cfg) },
+      automountServiceAccountToken: false,
+    });
+    const reconciler = new k8s.KubeCronJob(this, 'reconciler', {
+      metadata: {
+        name: RECONCILER_NAME,
+        namespace: cfg.namespace,
+        labels: reconcilerLabels(cfg),
+        annotations: {
+          'checkov.io/skip1': 'CKV_K8S_43=ECR tags are immutable (JobsData): the tag pins the image as a digest would',
+          'checkov.io/skip2': 'CKV_K8S_15=with immutable tags IfNotPresent never runs a stale image, and spares a pull per minute',
+        },
+      },
+      spec: {
+        schedule: RECONCILER.schedule,
+        timeZone: 'Etc/UTC',
+        concurrencyPolicy: 'Forbid',
+        startingDeadlineSeconds: 30,
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 5,
+        jobTemplate: {
+          spec: {
+            backoffLimit: 0,
+            activeDeadlineSeconds: RECONCILER.activeDeadlineSecs,
+            template: {
+              metadata: { labels: reconcilerLabels(cfg) },
+              spec: {
+                serviceAccountName: cfg.reconcilerServiceAccount,
+                automountServiceAccountToken: false,
+                restartPolicy: 'Never',
+                terminationGracePeriodSeconds: 30,
+                nodeSelector: { 'kubernetes.io/arch': cfg.workerArchitecture },
+                securityContext: {
+                  runAsNonRoot: true,
+                  runAsUser: 65532,
+                  runAsGroup: 65532,
+                  seccompProfile: { type: 'RuntimeDefault' },
+                },
+                containers: [
+                  {
+                    name: 'reconciler',
+                    image: cfg.image,
+                    imagePullPolicy: 'IfNotPresent',
+                    args: ['reconcile', '--every', String(RECONCILER.everySecs), '--for', String(RECONCILER.forSecs)],
+                    env: [
+                      { name: 'AWS_REGION', value: cfg.region },
+                      { name: 'QUEUE_URL', value: cfg.queueUrl },
+                      { name: 'DLQ_URL', value: cfg.dlqUrl },
+                      { name: 'TABLE_NAME', value: cfg.tableName },
+                      { name: 'LOG_FORMAT', value: 'json' },
+                      { name: 'RUST_LOG', value: 'info' },
+                    ],
+                    resources: {
+                      requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('32Mi') },
+                      limits: { cpu: k8s.Quantity.fromString('250m'), memory: k8s.Quantity.fromString('128Mi') },
+                    },
+                    securityContext: {
+                      allowPrivilegeEscalation: false,
+                      readOnlyRootFilesystem: true,
+                      runAsNonRoot: true,
+                      capabilities: { drop: ['ALL'] },
+                      seccompProfile: { type: 'RuntimeDefault' },
+                    },
+                  },
+                ],
+              },
+            },
+          },
+        },
+      },
+    });
+    this.files = [
+      ['namespace', namespace],
+      ['serviceaccount', serviceAccount],
+      ['triggerauthentication', auth],
+      ['scaledjob', scaledJob],
+      ['reconciler-serviceaccount', reconcilerAccount],
+      ['cronjob', reconciler],
+    ];
   }
+}
+
+function reconcilerLabels(cfg: JobsConfig): Record<string, string> {
+  return { 'app.kubernetes.io/name': RECONCILER_NAME, 'app.kubernetes.io/part-of': cfg.appName };
 }

@@ -79,7 +79,8 @@ export class ApiStack extends Stack {
     }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'JobTable',
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      // BatchGetItem: the stats shards in one read.
+      actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       resources: [data.table.tableArn],
     }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({

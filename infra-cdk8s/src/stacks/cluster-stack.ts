@@ -12,7 +12,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { JobsConfig, VERSIONS } from '../config';
+import { JobsConfig, TABLE, VERSIONS } from '../config';
 import { SQS_MANAGED_SSE, suppress } from './checkov';
 import { DataStack } from './data-stack';
 
@@ -36,6 +36,7 @@ function podIdentityRole(scope: Construct, id: string, description: string): iam
 export class ClusterStack extends Stack {
   readonly cluster: eks.Cluster;
   readonly workerRole: iam.Role;
+  readonly reconcilerRole: iam.Role;
   readonly kedaRole: iam.Role;
   readonly karpenterRole: iam.Role;
   readonly nodeRole: iam.Role;
@@ -109,7 +110,8 @@ export class ClusterStack extends Stack {
     this.workerRole = podIdentityRole(this, 'WorkerRole', 'data-processor jobs (Pod Identity)');
     this.workerRole.addToPolicy(new iam.PolicyStatement({
       sid: 'TakeJobs',
-      actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
+      // SendMessage: a message is handed back as a fresh copy (a new receive count).
+      actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage'],
       resources: [data.queue.queueArn],
     }));
     this.workerRole.addToPolicy(new iam.PolicyStatement({
@@ -121,6 +123,29 @@ export class ClusterStack extends Stack {
       sid: 'JobTable',
       actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       resources: [data.table.tableArn],
+    }));
+
+    // ---- Reconciler: drains the dead-letter queue, re-sends overdue jobs' messages.
+    this.reconcilerRole = podIdentityRole(this, 'ReconcilerRole', 'jobs reconciler CronJob (Pod Identity)');
+    this.reconcilerRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'DrainDeadLetters',
+      actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
+      resources: [data.dlq.queueArn],
+    }));
+    this.reconcilerRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'SendJobs',
+      actions: ['sqs:SendMessage'],
+      resources: [data.queue.queueArn],
+    }));
+    this.reconcilerRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'JobTable',
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      resources: [data.table.tableArn],
+    }));
+    this.reconcilerRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'DueIndex',
+      actions: ['dynamodb:Query'],
+      resources: [`${data.table.tableArn}/index/${TABLE.dueIndex.name}`],
     }));
 
     // ---- KEDA: reads the queue depth, nothing else.
@@ -171,6 +196,7 @@ export class ClusterStack extends Stack {
     // ---- Pod Identity associations: namespace/service account -> role. No static keys anywhere.
     const associations: Array<[string, string, string, iam.Role]> = [
       ['Worker', cfg.namespace, cfg.workerServiceAccount, this.workerRole],
+      ['Reconciler', cfg.namespace, cfg.reconcilerServiceAccount, this.reconcilerRole],
       ['Keda', cfg.kedaNamespace, cfg.kedaServiceAccount, this.kedaRole],
       ['Karpenter', cfg.karpenterNamespace, cfg.karpenterServiceAccount, this.karpenterRole],
     ];

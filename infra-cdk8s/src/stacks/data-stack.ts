@@ -52,6 +52,14 @@ export class DataStack extends Stack {
       billing: dynamodb.Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: TABLE.ttlAttribute,
+      // Jobs that have not ended, by due time: the reconciler queries it (keys only; sparse, so it
+      // holds only open jobs; sharded, so writes spread over partitions).
+      globalSecondaryIndexes: [{
+        indexName: TABLE.dueIndex.name,
+        partitionKey: { name: TABLE.dueIndex.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: TABLE.dueIndex.sortKey, type: dynamodb.AttributeType.NUMBER },
+        projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+      }],
       deletionProtection: cfg.retainData,
       removalPolicy,
     });
