@@ -70,6 +70,15 @@ pub struct Run {
     #[arg(long, env = "STATE_ADDR", default_value = "127.0.0.1:8089")]
     pub state_addr: SocketAddr,
 
+    /// A CronJob manifest of keda/ to run too (repeatable), e.g. keda/cronjob.yaml (the reconciler).
+    #[arg(long = "cronjob", value_name = "MANIFEST")]
+    pub cronjobs: Vec<PathBuf>,
+
+    /// Start each CronJob's first Job at once, as `kubectl create job --from=cronjob/NAME` does,
+    /// instead of waiting for its first scheduled time.
+    #[arg(long)]
+    pub start_cronjobs: bool,
+
     /// Override the manifest's pollingInterval (seconds), e.g. for a quicker demo.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub polling_interval: Option<u64>,

@@ -18,7 +18,7 @@ use tokio::sync::RwLock;
 
 use crate::executor::{Executor, PodRequest, PodStatus, Signal, log_path};
 use crate::job::{Action, Job, Limits, Phase, history_to_delete};
-use crate::manifest::ScaledJob;
+use crate::manifest::{JobTemplate, ScaledJob};
 
 const RECONCILE_EVERY: Duration = Duration::from_millis(250);
 
@@ -222,17 +222,9 @@ impl Controller {
             if self.jobs[i].is_finished() {
                 continue;
             }
-            // 1. what the pod is doing
-            if let Some(pod) = self.jobs[i].pod_name().filter(|_| self.jobs[i].pod_live) {
-                match self.executor.status(&pod).await {
-                    PodStatus::Starting => {}
-                    PodStatus::Running => self.jobs[i].pod_running(),
-                    PodStatus::Exited(code) => self.pod_exited(i, code),
-                }
-            }
-            // 2. deadlines, back-offs, new pods
-            if let Some(action) = self.jobs[i].tick(Utc::now(), &limits) {
-                self.act(i, action).await;
+            // 1. what the pod is doing; 2. deadlines, back-offs, new pods
+            if drive(&mut self.executor, &mut self.jobs[i], &self.sj.job, &self.env, &limits).await {
+                self.totals.pods_started += 1;
             }
             // Unfinished when this iteration began: a finish now is counted exactly once.
             if self.jobs[i].is_finished() {
@@ -255,52 +247,11 @@ impl Controller {
         }
     }
 
-    fn pod_exited(&mut self, i: usize, code: Option<i64>) {
-        let limits = self.limits();
-        let job = &mut self.jobs[i];
-        job.pod_exited(code, Utc::now(), &limits);
-        let pod = job.pod_name().unwrap_or_default();
-        if code == Some(0) {
-            tracing::info!(job = %job.name, %pod, "pod succeeded");
-        } else {
-            tracing::info!(job = %job.name, %pod, exit_code = ?code, phase = ?job.phase, "pod failed");
-        }
-        // The container stays until its Job is deleted by the history limit, like a pod.
-    }
-
     fn count_finished(&mut self, i: usize) {
         if self.jobs[i].phase == Phase::Succeeded {
             self.totals.jobs_succeeded += 1;
         } else {
             self.totals.jobs_failed += 1;
-        }
-    }
-
-    async fn act(&mut self, i: usize, action: Action) {
-        match action {
-            Action::StartPod => {
-                let pod = self.jobs[i].next_pod_name();
-                let request = PodRequest { name: &pod, template: &self.sj.job, env: &self.env };
-                match self.executor.start(&request).await {
-                    Ok(()) => {
-                        self.jobs[i].pod_started();
-                        self.totals.pods_started += 1;
-                        tracing::info!(job = %self.jobs[i].name, %pod, "pod started");
-                    }
-                    Err(e) => {
-                        // As a kubelet does: the pod stays Pending and is tried again after a back-off.
-                        tracing::error!(job = %self.jobs[i].name, %pod, error = %e, "pod cannot start; will retry");
-                        self.jobs[i].pod_start_failed(e, Utc::now());
-                    }
-                }
-            }
-            Action::Terminate | Action::Kill => {
-                let signal = if action == Action::Kill { Signal::Kill } else { Signal::Term };
-                if let Some(pod) = self.jobs[i].pod_name() {
-                    tracing::info!(job = %self.jobs[i].name, %pod, ?signal, phase = ?self.jobs[i].phase, "stopping pod");
-                    self.executor.signal(&pod, signal).await;
-                }
-            }
         }
     }
 
@@ -312,7 +263,7 @@ impl Controller {
                 continue;
             }
             if let Some(action) = self.jobs[i].stop(now) {
-                self.act(i, action).await;
+                act(&mut self.executor, &mut self.jobs[i], &self.sj.job, &self.env, action).await;
             }
             if self.jobs[i].is_finished() {
                 self.count_finished(i);
@@ -377,5 +328,72 @@ impl Controller {
 
     async fn publish(&self) {
         *self.shared.write().await = Some(self.snapshot());
+    }
+}
+
+/// Follows one Job's pod and applies the Job rules to it (the ScaledJob's Jobs and the CronJobs'
+/// alike). Returns whether a pod was started.
+pub(crate) async fn drive(
+    executor: &mut Executor,
+    job: &mut Job,
+    template: &JobTemplate,
+    env: &[(String, String)],
+    limits: &Limits,
+) -> bool {
+    if let Some(pod) = job.pod_name().filter(|_| job.pod_live) {
+        match executor.status(&pod).await {
+            PodStatus::Starting => {}
+            PodStatus::Running => job.pod_running(),
+            PodStatus::Exited(code) => {
+                job.pod_exited(code, Utc::now(), limits);
+                if code == Some(0) {
+                    tracing::info!(job = %job.name, %pod, "pod succeeded");
+                } else {
+                    tracing::info!(job = %job.name, %pod, exit_code = ?code, phase = ?job.phase, "pod failed");
+                }
+                // The container stays until its Job is deleted by the history limit, like a pod.
+            }
+        }
+    }
+    match job.tick(Utc::now(), limits) {
+        Some(action) => act(executor, job, template, env, action).await,
+        None => false,
+    }
+}
+
+/// Carries out a Job rule's action. Returns whether a pod was started.
+pub(crate) async fn act(
+    executor: &mut Executor,
+    job: &mut Job,
+    template: &JobTemplate,
+    env: &[(String, String)],
+    action: Action,
+) -> bool {
+    match action {
+        Action::StartPod => {
+            let pod = job.next_pod_name();
+            let request = PodRequest { name: &pod, template, env };
+            match executor.start(&request).await {
+                Ok(()) => {
+                    job.pod_started();
+                    tracing::info!(job = %job.name, %pod, "pod started");
+                    true
+                }
+                Err(e) => {
+                    // As a kubelet does: the pod stays Pending and is tried again after a back-off.
+                    tracing::error!(job = %job.name, %pod, error = %e, "pod cannot start; will retry");
+                    job.pod_start_failed(e, Utc::now());
+                    false
+                }
+            }
+        }
+        Action::Terminate | Action::Kill => {
+            let signal = if action == Action::Kill { Signal::Kill } else { Signal::Term };
+            if let Some(pod) = job.pod_name() {
+                tracing::info!(job = %job.name, %pod, ?signal, phase = ?job.phase, "stopping pod");
+                executor.signal(&pod, signal).await;
+            }
+            false
+        }
     }
 }

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use clap::Parser;
 use jobs_aws::{JobQueue, client};
-use jobs_runtime::{shutdown, telemetry};
+use jobs_runtime::{Shutdown, telemetry};
 use local_keda::cli::{self, Cli, Command, ExecutorKind, Run};
 use local_keda::controller::{Controller, SharedSnapshot};
+use local_keda::cron::{CronRunner, SharedCrons};
 use local_keda::executor::{Executor, container, process};
-use local_keda::{manifest, server, status};
+use local_keda::{cronjob, manifest, server, status};
 use tokio::sync::RwLock;
 
 #[tokio::main]
@@ -33,7 +34,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn executor(run: &Run, scaled_job: &str, queue_url: &str) -> Result<Executor, String> {
+async fn make_executor(run: &Run, scaled_job: &str, queue_url: &str) -> Result<Executor, String> {
     let process = || {
         let worker = match &run.worker_bin {
             Some(path) => path.clone(),
@@ -69,7 +70,16 @@ async fn serve(run: Run) -> Result<(), (u8, String)> {
         sj.polling_interval = Duration::from_secs(secs);
     }
     let env = cli::job_env(&sj.job, &run.env).map_err(|e| (2, e))?;
-    let executor = executor(&run, &sj.name, &sj.trigger.queue_url).await.map_err(|e| (2, e))?;
+    let executor = make_executor(&run, &sj.name, &sj.trigger.queue_url).await.map_err(|e| (2, e))?;
+    let shutdown = Shutdown::listen().map_err(|e| (2, format!("cannot install signal handlers: {e}")))?;
+    let crons: SharedCrons = Arc::new(RwLock::new(Vec::new()));
+    let mut runners = Vec::new();
+    for (slot, path) in run.cronjobs.iter().enumerate() {
+        let cj = cronjob::load(path).map_err(|e| (2, e.to_string()))?;
+        let env = cli::job_env(&cj.job, &run.env).map_err(|e| (2, e))?;
+        let executor = make_executor(&run, &cj.name, &sj.trigger.queue_url).await.map_err(|e| (2, e))?;
+        runners.push(CronRunner::new(cj, env, executor, crons.clone(), slot));
+    }
     let sdk = client::load(client::Timeouts::WORKER).await.map_err(|e| (2, e.to_string()))?;
     let queue = JobQueue::new(aws_sdk_sqs::Client::new(&sdk), &sj.trigger.queue_url, None);
 
@@ -78,10 +88,21 @@ async fn serve(run: Run) -> Result<(), (u8, String)> {
         .await
         .map_err(|e| (2, format!("cannot listen on {}: {e}", run.state_addr)))?;
     tracing::info!(addr = %run.state_addr, "state at GET /state");
-    let http = tokio::spawn(axum::serve(listener, server::router(shared.clone())).into_future());
+    let http = tokio::spawn(axum::serve(listener, server::router(shared.clone(), crons)).into_future());
+    let cron_tasks: Vec<_> = runners
+        .into_iter()
+        .map(|runner| {
+            let stop = shutdown.clone();
+            tokio::spawn(runner.run(run.start_cronjobs, async move { stop.requested().await }))
+        })
+        .collect();
 
     let image = matches!(executor, Executor::Container(_)).then(|| run.image.clone());
-    Controller::new(sj, image, env, executor, queue, shared).run(shutdown::stop_requested()).await;
+    let stop = shutdown.clone();
+    Controller::new(sj, image, env, executor, queue, shared).run(async move { stop.requested().await }).await;
+    for task in cron_tasks {
+        let _ = task.await;
+    }
     http.abort();
     Ok(())
 }

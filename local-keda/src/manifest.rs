@@ -134,9 +134,10 @@ struct Trigger {
     metadata: BTreeMap<String, String>,
 }
 
+/// A Job spec: a ScaledJob's `jobTargetRef`, a CronJob's `jobTemplate.spec`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct JobTargetRef {
+pub(crate) struct JobTargetRef {
     active_deadline_seconds: Option<u64>,
     backoff_limit: Option<u32>,
     template: PodTemplate,
@@ -223,6 +224,50 @@ fn boolean(metadata: &BTreeMap<String, String>, key: &str, default: bool) -> Res
     }
 }
 
+/// The Job template of a Job spec: its one container, with Kubernetes' defaults.
+pub(crate) fn job_template(target: JobTargetRef) -> Result<JobTemplate, ManifestError> {
+    let pod = target.template.spec;
+    let container = match pod.containers.as_slice() {
+        [c] => c,
+        _ => return Err(err("the Job template must have exactly one container")),
+    };
+    let mut env = Vec::new();
+    let mut env_from_cluster = Vec::new();
+    for var in &container.env {
+        match (&var.value, &var.value_from) {
+            (_, Some(_)) => env_from_cluster.push(var.name.clone()),
+            (value, None) => env.push((var.name.clone(), value.clone().unwrap_or_default())),
+        }
+    }
+    let limit = |key: &str| container.resources.limits.get(key);
+    let cpu_limit_millis =
+        limit("cpu").map(|q| quantity::cpu_millis(q)).transpose().map_err(|e| err(format!("limits.cpu: {e}")))?;
+    let memory_limit_bytes =
+        limit("memory").map(|q| quantity::bytes(q)).transpose().map_err(|e| err(format!("limits.memory: {e}")))?;
+    let (pod_sc, c_sc) = (&pod.security_context, &container.security_context);
+
+    Ok(JobTemplate {
+        container_name: container.name.clone(),
+        image: container.image.clone(),
+        command: container.command.clone(),
+        args: container.args.clone(),
+        env,
+        env_from_cluster,
+        cpu_limit_millis,
+        memory_limit_bytes,
+        // The container's securityContext wins over the pod's, as in Kubernetes.
+        run_as_user: c_sc.run_as_user.or(pod_sc.run_as_user),
+        run_as_group: c_sc.run_as_group.or(pod_sc.run_as_group),
+        read_only_root_filesystem: c_sc.read_only_root_filesystem.unwrap_or(false),
+        allow_privilege_escalation: c_sc.allow_privilege_escalation.unwrap_or(true),
+        drop_capabilities: c_sc.capabilities.drop.clone(),
+        active_deadline: target.active_deadline_seconds.map(Duration::from_secs),
+        // Kubernetes' defaults: backoffLimit 6, terminationGracePeriodSeconds 30.
+        backoff_limit: target.backoff_limit.unwrap_or(6),
+        termination_grace_period: Duration::from_secs(pod.termination_grace_period_seconds.unwrap_or(30)),
+    })
+}
+
 /// Parses one ScaledJob document (a leading comment and `---` are fine).
 pub fn parse(yaml: &str) -> Result<ScaledJob, ManifestError> {
     let doc: Doc = serde_norway::from_str(yaml).map_err(|e| err(e.to_string()))?;
@@ -285,27 +330,7 @@ pub fn parse(yaml: &str) -> Result<ScaledJob, ManifestError> {
         return Err(err("trigger metadata queueLength must be greater than 0"));
     }
 
-    let target = spec.job_target_ref;
-    let pod = target.template.spec;
-    let container = match pod.containers.as_slice() {
-        [c] => c,
-        _ => return Err(err("the Job template must have exactly one container")),
-    };
-    let mut env = Vec::new();
-    let mut env_from_cluster = Vec::new();
-    for var in &container.env {
-        match (&var.value, &var.value_from) {
-            (_, Some(_)) => env_from_cluster.push(var.name.clone()),
-            (value, None) => env.push((var.name.clone(), value.clone().unwrap_or_default())),
-        }
-    }
-    let limit = |key: &str| container.resources.limits.get(key);
-    let cpu_limit_millis =
-        limit("cpu").map(|q| quantity::cpu_millis(q)).transpose().map_err(|e| err(format!("limits.cpu: {e}")))?;
-    let memory_limit_bytes =
-        limit("memory").map(|q| quantity::bytes(q)).transpose().map_err(|e| err(format!("limits.memory: {e}")))?;
-    let (pod_sc, c_sc) = (&pod.security_context, &container.security_context);
-
+    let job = job_template(spec.job_target_ref)?;
     Ok(ScaledJob {
         name: doc.metadata.name,
         namespace: doc.metadata.namespace.unwrap_or_else(|| "default".into()),
@@ -319,26 +344,7 @@ pub fn parse(yaml: &str) -> Result<ScaledJob, ManifestError> {
         },
         pending_pod_conditions: raw.pending_pod_conditions,
         trigger,
-        job: JobTemplate {
-            container_name: container.name.clone(),
-            image: container.image.clone(),
-            command: container.command.clone(),
-            args: container.args.clone(),
-            env,
-            env_from_cluster,
-            cpu_limit_millis,
-            memory_limit_bytes,
-            // The container's securityContext wins over the pod's, as in Kubernetes.
-            run_as_user: c_sc.run_as_user.or(pod_sc.run_as_user),
-            run_as_group: c_sc.run_as_group.or(pod_sc.run_as_group),
-            read_only_root_filesystem: c_sc.read_only_root_filesystem.unwrap_or(false),
-            allow_privilege_escalation: c_sc.allow_privilege_escalation.unwrap_or(true),
-            drop_capabilities: c_sc.capabilities.drop.clone(),
-            active_deadline: target.active_deadline_seconds.map(Duration::from_secs),
-            // Kubernetes' defaults: backoffLimit 6, terminationGracePeriodSeconds 30.
-            backoff_limit: target.backoff_limit.unwrap_or(6),
-            termination_grace_period: Duration::from_secs(pod.termination_grace_period_seconds.unwrap_or(30)),
-        },
+        job,
         successful_jobs_history_limit: spec.successful_jobs_history_limit.unwrap_or(100),
         failed_jobs_history_limit: spec.failed_jobs_history_limit.unwrap_or(100),
     })

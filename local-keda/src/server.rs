@@ -1,4 +1,5 @@
-//! The controller's HTTP face: `GET /state` (the [`Snapshot`] as JSON) and `GET /healthz`.
+//! The controller's HTTP face: `GET /state` (the [`Snapshot`] as JSON, with the CronJobs under
+//! `cronJobs`) and `GET /healthz`.
 
 use axum::Router;
 use axum::extract::State;
@@ -7,15 +8,30 @@ use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 
 use crate::controller::SharedSnapshot;
+use crate::cron::SharedCrons;
 
-pub fn router(shared: SharedSnapshot) -> Router {
-    Router::new().route("/state", get(state)).route("/healthz", get(|| async { "ok" })).with_state(shared)
+#[derive(Clone)]
+struct Shared {
+    snapshot: SharedSnapshot,
+    crons: SharedCrons,
 }
 
-async fn state(State(shared): State<SharedSnapshot>) -> axum::response::Response {
-    match shared.read().await.as_ref() {
-        Some(snapshot) => Json(snapshot).into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"error": "the controller is starting"})))
-            .into_response(),
+pub fn router(snapshot: SharedSnapshot, crons: SharedCrons) -> Router {
+    Router::new()
+        .route("/state", get(state))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(Shared { snapshot, crons })
+}
+
+async fn state(State(shared): State<Shared>) -> axum::response::Response {
+    let Some(snapshot) = shared.snapshot.read().await.as_ref().map(serde_json::to_value) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"error": "the controller is starting"})))
+            .into_response();
+    };
+    let mut value = snapshot.unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        let crons = shared.crons.read().await.clone();
+        map.insert("cronJobs".into(), serde_json::to_value(crons).unwrap_or_default());
     }
+    Json(value).into_response()
 }

@@ -127,3 +127,41 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The reconciler runs locally from `keda/cronjob.yaml` as the cluster runs it: a CronJob whose
+/// Job's pod passes every 10 s. A job recorded but never sent (an API that died in between) is
+/// sent by it, and the ScaledJob then runs it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reconciler_cronjob_sends_what_the_api_never_did() {
+    let stack = Stack::start().await;
+    let api = common::api(&stack).await;
+    let logs = tempdir("e2e-cron");
+    let cronjob = common::workspace_root().join("keda/cronjob.yaml");
+    let cron = cronjob.to_str().unwrap();
+    let controller =
+        Controller::start(&stack, &["--executor", "process", "--cronjob", cron, "--start-cronjobs"], &logs, None).await;
+
+    // Recorded as the API records a job, with its due time 1 s ahead; never sent.
+    let timing = jobs_core::reconcile::Timing { send_grace: Duration::from_secs(1), ..Default::default() };
+    let store = stack.store.clone().with_timing(timing);
+    let msg = jobs_core::JobMessage::new_api("noop", serde_json::json!({}), chrono::Utc::now());
+    let tr = jobs_core::state::submit(chrono::Utc::now());
+    store.apply(&msg.job_id, Some(&msg), &tr, &jobs_aws::store::token()).await.unwrap();
+
+    let job = common::poll(Duration::from_secs(60), || async {
+        let job = api.get(&format!("/jobs/{}", msg.job_id)).await.1;
+        (job["status"] == "SUCCEEDED").then_some(job)
+    })
+    .await;
+    assert_eq!(job["attempts"], 1, "{job}");
+    let state = controller.state().await;
+    let cron = &state["cronJobs"][0];
+    assert_eq!((cron["name"].as_str(), cron["concurrencyPolicy"].as_str()), (Some("jobs-reconciler"), Some("Forbid")), "{state}");
+    assert!(cron["jobs"].as_array().is_some_and(|j| !j.is_empty()), "{cron}");
+    let log = std::fs::read_to_string(cron["jobs"][0]["log"].as_str().unwrap()).unwrap();
+    assert!(log.contains("overdue job's message sent again"), "{log}");
+    assert_eq!(state["totals"]["jobsCreated"], 1, "the ScaledJob ran the job once: {}", state["totals"]);
+
+    assert_eq!(controller.stop().await, Some(0), "the CronJob's pod is stopped with the rest");
+    assert!(worker_processes(&stack).is_empty(), "no reconciler or worker process outlives the controller");
+}

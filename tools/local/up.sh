@@ -6,7 +6,8 @@
 #   provision: queue + DLQ, table, schedule group, with the CDK stack's attributes
 #   api-lambda serving the job API on 127.0.0.1:$API_PORT
 #   local-scaledjob: the local KEDA ScaledJob controller (state on 127.0.0.1:$CONTROLLER_PORT)
-#     Jobs run as containers of $IMAGE (docker, or podman's Docker API service) or as processes
+#     Jobs run as containers of $IMAGE (docker, or podman's Docker API service) or as processes;
+#     it also runs the reconciler CronJob of keda/cronjob.yaml (its first Job at once)
 #
 # make has already built the binaries (BIN_DIR) and installed ministack (.venv).
 set -euo pipefail
@@ -102,8 +103,9 @@ wait_for "the API" port_open "$API_PORT"
 
 # 4. The local ScaledJob controller, from keda/scaledjob.yaml. The Jobs' environment is the
 #    manifest's, pointed at the emulator.
-step "Starting the local ScaledJob controller (keda/scaledjob.yaml, executor: $EXECUTOR)"
-args=(run --manifest keda/scaledjob.yaml --queue-url "$QUEUE_URL" --executor "$EXECUTOR" --image "$IMAGE"
+step "Starting the local ScaledJob controller (keda/scaledjob.yaml, the reconciler from keda/cronjob.yaml; executor: $EXECUTOR)"
+args=(run --manifest keda/scaledjob.yaml --cronjob keda/cronjob.yaml --start-cronjobs
+      --queue-url "$QUEUE_URL" --executor "$EXECUTOR" --image "$IMAGE"
       --worker-bin "$BIN_DIR/data-processor" --logs-dir "$LOCAL_DIR/jobs"
       --state-addr "127.0.0.1:$CONTROLLER_PORT"
       --env "AWS_REGION=$AWS_REGION" --env "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
@@ -120,7 +122,7 @@ cat <<EOF
 The local stack is up (Jobs run as: $executor).
 
   API          http://127.0.0.1:$API_PORT          (OpenAPI: /openapi.json)
-  controller   http://127.0.0.1:$CONTROLLER_PORT/state    (JSON: Jobs, last scaling decision)
+  controller   http://127.0.0.1:$CONTROLLER_PORT/state    (JSON: Jobs, last scaling decision, cronJobs)
   AWS emulator $AWS_ENDPOINT_URL   queue $QUEUE_URL
   logs         $LOCAL_DIR/{ministack,api,controller}.log, one file per Job in $LOCAL_DIR/jobs/
 
