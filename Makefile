@@ -72,15 +72,20 @@ lint: ## rustfmt and clippy (warnings are errors)
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 .PHONY: test
-test: venv lint test-rust test-moto test-infra test-image test-local ## Everything CI runs: lint, tests on ministack and moto, infra checks, the image, the local stack
+test: venv lint test-rust test-chaos test-moto test-infra test-image test-local ## Everything CI runs: lint, tests on ministack and moto, a short chaos run, infra checks, the image, the local stack
 
 .PHONY: test-rust
-test-rust: venv ## Unit tests and integration tests against ministack
+test-rust: venv ## Unit tests and integration tests against ministack (the chaos run has its own target)
 ifeq ($(NEXTEST),yes)
-	cargo nextest run --workspace --locked --no-fail-fast
+	cargo nextest run --workspace --locked --no-fail-fast -E 'not binary(chaos)'
 else
-	cargo test --workspace --locked --no-fail-fast
+	cargo test --workspace --locked --no-fail-fast -- --skip chaos_
 endif
+
+.PHONY: test-chaos
+test-chaos: venv ## A short chaos run (~100 jobs, alone: it loads the machine), as make chaos with CHAOS_JOBS=100
+	cargo build --locked -p api-lambda --bins
+	CHAOS_JOBS=$${CHAOS_JOBS:-100} cargo test -p data-processor --locked --test chaos -- --nocapture
 
 .PHONY: test-moto
 test-moto: venv ## The worker's integration and fault-injection suites against moto (which does not fire schedules)
@@ -89,6 +94,11 @@ ifeq ($(NEXTEST),yes)
 else
 	EMULATOR=moto cargo test -p data-processor --locked --no-fail-fast --test worker --test faults --test reconcile -- --skip fired_schedule
 endif
+
+.PHONY: chaos
+chaos: venv ## Chaos end to end: CHAOS_JOBS (default 1000) jobs, random SIGKILL/SIGTERM of workers, duplicates, a backend outage; every job checked against the counters
+	cargo build --locked -p api-lambda --bins
+	CHAOS_JOBS=$${CHAOS_JOBS:-1000} cargo test -p data-processor --locked --test chaos -- --nocapture
 
 .PHONY: test-infra
 test-infra: venv venv-lint synth ## CDK assertion tests, cfn-lint, checkov, manifest drift, CRD/schema validation, local/CDK parity

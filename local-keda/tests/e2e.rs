@@ -156,7 +156,11 @@ async fn the_reconciler_cronjob_sends_what_the_api_never_did() {
     assert_eq!(job["attempts"], 1, "{job}");
     let state = controller.state().await;
     let cron = &state["cronJobs"][0];
-    assert_eq!((cron["name"].as_str(), cron["concurrencyPolicy"].as_str()), (Some("jobs-reconciler"), Some("Forbid")), "{state}");
+    assert_eq!(
+        (cron["name"].as_str(), cron["concurrencyPolicy"].as_str()),
+        (Some("jobs-reconciler"), Some("Forbid")),
+        "{state}"
+    );
     assert!(cron["jobs"].as_array().is_some_and(|j| !j.is_empty()), "{cron}");
     let log = std::fs::read_to_string(cron["jobs"][0]["log"].as_str().unwrap()).unwrap();
     assert!(log.contains("overdue job's message sent again"), "{log}");
