@@ -145,6 +145,23 @@ pub enum Expect {
     },
 }
 
+impl Expect {
+    /// Whether a job in `current` meets the expectation: the condition the store writes (an
+    /// in-memory store evaluates it directly). A lease that ends exactly at the bound is live.
+    pub fn holds(&self, current: Option<&JobState>) -> bool {
+        match (self, current) {
+            (Expect::Absent, None) => true,
+            (Expect::Present { status, attempts, owner, lease_expired_before }, Some(s)) => {
+                s.status == *status
+                    && s.attempts == *attempts
+                    && owner.as_ref().is_none_or(|o| s.lease.as_ref().is_some_and(|l| &l.owner == o))
+                    && lease_expired_before.is_none_or(|t| s.lease.as_ref().is_none_or(|l| l.until < t))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The job item after a transition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
@@ -690,6 +707,56 @@ mod tests {
                 OnPoison::Finished(_) => Want::Finished,
             };
             assert_eq!(summary, want, "{current:?}");
+        }
+    }
+
+    #[test]
+    fn expectations_are_the_store_conditions() {
+        let running = |owner: &str, until| JobState {
+            lease: Some(Lease { owner: owner.into(), until: t(until) }),
+            ..state(JobStatus::Running, 2, None, None)
+        };
+        let held = expect_held(2, "me");
+        let expired =
+            Expect::Present { status: JobStatus::Running, attempts: 2, owner: None, lease_expired_before: Some(t(10)) };
+        // (expectation, item, holds)
+        let cases = [
+            (Expect::Absent, None, true),
+            (Expect::Absent, Some(state(JobStatus::Queued, 0, None, None)), false),
+            (held.clone(), Some(running("me", 30)), true),
+            (held.clone(), Some(running("other", 30)), false),
+            (held.clone(), Some(state(JobStatus::Running, 2, None, None)), false),
+            (held, Some(running("me", 30)).map(|s| JobState { attempts: 3, ..s }), false),
+            (expired.clone(), Some(running("other", 9)), true),
+            (expired.clone(), Some(running("other", 10)), false),
+            (expired.clone(), Some(state(JobStatus::Running, 2, None, None)), true),
+            (expired, None, false),
+        ];
+        for (expect, current, want) in cases {
+            assert_eq!(expect.holds(current.as_ref()), want, "{expect:?} on {current:?}");
+        }
+    }
+
+    /// Clock skew between workers (issue 11, path 10): a live worker renews every third of its
+    /// lease, so a lease it holds always has at least two thirds left; another worker takes over
+    /// only when less than a third (the grace) is left by its own clock. So takeovers stay correct
+    /// while clocks differ by less than a third of the visibility timeout (20 s by default); a
+    /// larger skew can cause an early takeover, which the owner-conditioned writes fence (the old
+    /// holder's result is dropped, nothing is counted twice).
+    #[test]
+    fn lease_takeover_tolerates_skew_below_the_grace() {
+        let policy = RetryPolicy::default();
+        // The holder renewed at its t(0) for 30 s; it renews again at t(10).
+        let live = JobState {
+            lease: Some(Lease { owner: "holder".into(), until: t(30) }),
+            ..state(JobStatus::Running, 1, None, None)
+        };
+        // The latest moment (holder's clock) before its next renewal, seen by a worker whose clock
+        // runs `skew` seconds ahead, with a 10 s grace.
+        for (skew, takes_over) in [(0, false), (5, false), (9, false), (11, true)] {
+            let now = t(10 + skew);
+            let got = on_receive(Some(&live), &me(), now, GRACE, &policy);
+            assert_eq!(matches!(got, OnReceive::Start { .. }), takes_over, "skew {skew} s: {got:?}");
         }
     }
 

@@ -38,6 +38,9 @@ fn num(v: &Value) -> u64 {
 }
 
 /// `[ {k1: .., k2: ..}, .. ]` of the template as (k1, k2) pairs.
+/// A secondary index: name, key schema, projection.
+type Index = (String, Vec<(String, String)>, String);
+
 fn pairs(list: &Value, k1: &str, k2: &str) -> Vec<(String, String)> {
     list.as_array()
         .unwrap()
@@ -100,7 +103,7 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
     want.sort();
     assert_eq!(types, want);
     // The reconciler's due index: name, keys, projection.
-    let indexes: Vec<(String, Vec<(String, String)>, String)> = desc
+    let indexes: Vec<Index> = desc
         .global_secondary_indexes()
         .iter()
         .map(|i| {
@@ -113,7 +116,7 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
             (i.index_name().unwrap_or_default().to_owned(), keys, projection.unwrap_or_default())
         })
         .collect();
-    let template_indexes: Vec<(String, Vec<(String, String)>, String)> = table["GlobalSecondaryIndexes"]
+    let template_indexes: Vec<Index> = table["GlobalSecondaryIndexes"]
         .as_array()
         .expect("the template declares the due index")
         .iter()
