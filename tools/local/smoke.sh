@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test-local: the README's local stack, driven as a user would. `make up` (in the background,
+# make test-local: the local stack (docs/local-stack.md), driven as a user would. `make up` (in the background,
 # on free ports), `make demo` (which must end with the exact expected stats), `make down`; then
 # `make up` again, stopped with SIGINT (Ctrl-C). After each stop: no process, no container left.
 set -euo pipefail
