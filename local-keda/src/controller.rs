@@ -232,19 +232,8 @@ impl Controller {
             }
         }
         // 3. history limits
-        let doomed =
-            history_to_delete(&self.jobs, self.sj.successful_jobs_history_limit, self.sj.failed_jobs_history_limit);
-        for name in doomed {
-            if let Some(pos) = self.jobs.iter().position(|j| j.name == name) {
-                let job = self.jobs.remove(pos);
-                for n in 1..=job.pods {
-                    let pod = format!("{}-{n}", job.name);
-                    self.executor.remove(&pod).await;
-                    let _ = std::fs::remove_file(log_path(self.executor.logs_dir(), &pod));
-                }
-                tracing::debug!(job = %job.name, "deleted by the history limit");
-            }
-        }
+        let (succeeded, failed) = (self.sj.successful_jobs_history_limit, self.sj.failed_jobs_history_limit);
+        trim_history(&mut self.executor, &mut self.jobs, succeeded, failed).await;
     }
 
     fn count_finished(&mut self, i: usize) {
@@ -276,12 +265,7 @@ impl Controller {
             self.reconcile().await;
             self.publish().await;
         }
-        for job in &self.jobs {
-            for n in 1..=job.pods {
-                self.executor.remove(&format!("{}-{n}", job.name)).await;
-            }
-        }
-        self.executor.remove_leftovers().await;
+        remove_pods(&mut self.executor, &self.jobs).await;
         self.publish().await;
         tracing::info!(
             jobs_created = self.totals.jobs_created,
@@ -293,16 +277,7 @@ impl Controller {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let mut jobs: Vec<JobView> = self
-            .jobs
-            .iter()
-            .map(|j| {
-                let pod = j.pod_name();
-                let log = pod.as_ref().map(|p| log_path(self.executor.logs_dir(), p).display().to_string());
-                JobView { job: j.clone(), pod, log }
-            })
-            .collect();
-        jobs.sort_by_key(|v| std::cmp::Reverse(v.job.created_at));
+        let jobs = job_views(&self.jobs, self.executor.logs_dir());
         Snapshot {
             scaled_job: self.sj.name.clone(),
             executor: self.executor.kind(),
@@ -396,4 +371,43 @@ pub(crate) async fn act(
             false
         }
     }
+}
+
+/// The Jobs with their current pod and log file, newest first (for `GET /state`).
+pub(crate) fn job_views(jobs: &[Job], logs_dir: &std::path::Path) -> Vec<JobView> {
+    let mut views: Vec<JobView> = jobs
+        .iter()
+        .map(|j| {
+            let pod = j.pod_name();
+            let log = pod.as_ref().map(|p| log_path(logs_dir, p).display().to_string());
+            JobView { job: j.clone(), pod, log }
+        })
+        .collect();
+    views.sort_by_key(|v| std::cmp::Reverse(v.job.created_at));
+    views
+}
+
+/// Deletes the finished Jobs beyond the history limits, with their pods and log files.
+pub(crate) async fn trim_history(executor: &mut Executor, jobs: &mut Vec<Job>, succeeded: usize, failed: usize) {
+    for name in history_to_delete(jobs, succeeded, failed) {
+        if let Some(pos) = jobs.iter().position(|j| j.name == name) {
+            let job = jobs.remove(pos);
+            for n in 1..=job.pods {
+                let pod = format!("{}-{n}", job.name);
+                executor.remove(&pod).await;
+                let _ = std::fs::remove_file(log_path(executor.logs_dir(), &pod));
+            }
+            tracing::debug!(job = %job.name, "deleted by the history limit");
+        }
+    }
+}
+
+/// Removes every pod of `jobs` and whatever an earlier run left (on shutdown).
+pub(crate) async fn remove_pods(executor: &mut Executor, jobs: &[Job]) {
+    for job in jobs {
+        for n in 1..=job.pods {
+            executor.remove(&format!("{}-{n}", job.name)).await;
+        }
+    }
+    executor.remove_leftovers().await;
 }

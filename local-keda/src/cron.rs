@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::RwLock;
 
-use crate::controller::{JobView, act, drive};
+use crate::controller::{JobView, act, drive, job_views, remove_pods, trim_history};
 use crate::cronjob::{Concurrency, CronJob, OnFire, on_fire};
-use crate::executor::{Executor, log_path};
-use crate::job::{Job, Limits, Phase, history_to_delete};
+use crate::executor::Executor;
+use crate::job::{Job, Limits, Phase};
 
 const TICK: Duration = Duration::from_millis(500);
 
@@ -131,18 +131,8 @@ impl CronRunner {
             }
         }
         self.last_check = now;
-        let doomed =
-            history_to_delete(&self.jobs, self.cron.successful_jobs_history_limit, self.cron.failed_jobs_history_limit);
-        for name in doomed {
-            if let Some(pos) = self.jobs.iter().position(|j| j.name == name) {
-                let job = self.jobs.remove(pos);
-                for n in 1..=job.pods {
-                    let pod = format!("{}-{n}", job.name);
-                    self.executor.remove(&pod).await;
-                    let _ = std::fs::remove_file(log_path(self.executor.logs_dir(), &pod));
-                }
-            }
-        }
+        let (succeeded, failed) = (self.cron.successful_jobs_history_limit, self.cron.failed_jobs_history_limit);
+        trim_history(&mut self.executor, &mut self.jobs, succeeded, failed).await;
     }
 
     async fn start(&mut self, at: DateTime<Utc>) {
@@ -179,27 +169,13 @@ impl CronRunner {
             tokio::time::sleep(TICK).await;
             self.tick().await;
         }
-        for job in &self.jobs {
-            for n in 1..=job.pods {
-                self.executor.remove(&format!("{}-{n}", job.name)).await;
-            }
-        }
-        self.executor.remove_leftovers().await;
+        remove_pods(&mut self.executor, &self.jobs).await;
         self.publish().await;
         tracing::info!(cronjob = %self.cron.name, succeeded = self.succeeded, failed = self.failed, "CronJob stopped");
     }
 
     fn view(&self) -> CronView {
-        let mut jobs: Vec<JobView> = self
-            .jobs
-            .iter()
-            .map(|j| {
-                let pod = j.pod_name();
-                let log = pod.as_ref().map(|p| log_path(self.executor.logs_dir(), p).display().to_string());
-                JobView { job: j.clone(), pod, log }
-            })
-            .collect();
-        jobs.sort_by_key(|v| std::cmp::Reverse(v.job.created_at));
+        let jobs = job_views(&self.jobs, self.executor.logs_dir());
         CronView {
             name: self.cron.name.clone(),
             schedule: self.cron.schedule.clone(),

@@ -125,16 +125,7 @@ pub fn on_dead_letter(current: Option<&JobState>, redrives: u32, receive_count: 
             Counters { failed: 1, ..Counters::default() },
         ),
     };
-    let change = Change {
-        status: JobStatus::Failed,
-        attempts,
-        lease: None,
-        started: false,
-        last_error: Some(reason),
-        result: None,
-        retry_at: None,
-        interruptions: 0,
-    };
+    let change = Change { last_error: Some(reason), ..crate::state::change(JobStatus::Failed, attempts) };
     DeadLetter::Fail(Transition { step: Step::GiveUp, expect, change, counters, at: now })
 }
 

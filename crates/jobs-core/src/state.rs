@@ -214,7 +214,8 @@ fn expect_held(attempt: u32, owner: &str) -> Expect {
     }
 }
 
-fn change(status: JobStatus, attempts: u32) -> Change {
+/// A change to `status` and `attempts` that sets nothing else (no lease, not waiting).
+pub(crate) fn change(status: JobStatus, attempts: u32) -> Change {
     Change {
         status,
         attempts,

@@ -16,6 +16,15 @@ import {
 import { JobsConfig, QUEUE, RECONCILER, WORKER } from '../config';
 
 export const SCALED_JOB_NAME = 'data-processor';
+/** The "restricted" Pod Security Standard, for every pod and container of keda/. */
+const POD_SECURITY = { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } };
+const CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
 export const RECONCILER_NAME = 'jobs-reconciler';
 export const TRIGGER_AUTH_NAME = 'keda-aws-sqs';
 
@@ -104,12 +113,7 @@ export class JobsChart extends Chart {
               terminationGracePeriodSeconds: WORKER.terminationGracePeriodSecs,
               nodeSelector: { [cfg.nodeLabelKey]: cfg.nodeLabelValue, 'kubernetes.io/arch': cfg.workerArchitecture },
               tolerations: [{ key: cfg.nodeLabelKey, operator: 'Equal', value: cfg.nodeLabelValue, effect: 'NoSchedule' }],
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser: 65532,
-                runAsGroup: 65532,
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: POD_SECURITY,
               containers: [
                 {
                   name: 'data-processor',
@@ -130,13 +134,7 @@ export class JobsChart extends Chart {
                     requests: { cpu: Requests.fromString('250m'), memory: Requests.fromString('128Mi') },
                     limits: { cpu: Limits.fromString('1'), memory: Limits.fromString('512Mi') },
                   },
-                  securityContext: {
-                    allowPrivilegeEscalation: false,
-                    readOnlyRootFilesystem: true,
-                    runAsNonRoot: true,
-                    capabilities: { drop: ['ALL'] },
-                    seccompProfile: { type: 'RuntimeDefault' },
-                  },
+                  securityContext: CONTAINER_SECURITY,
                 },
               ],
             },
@@ -181,12 +179,7 @@ export class JobsChart extends Chart {
                 restartPolicy: 'Never',
                 terminationGracePeriodSeconds: 30,
                 nodeSelector: { 'kubernetes.io/arch': cfg.workerArchitecture },
-                securityContext: {
-                  runAsNonRoot: true,
-                  runAsUser: 65532,
-                  runAsGroup: 65532,
-                  seccompProfile: { type: 'RuntimeDefault' },
-                },
+                securityContext: POD_SECURITY,
                 containers: [
                   {
                     name: 'reconciler',
@@ -205,13 +198,7 @@ export class JobsChart extends Chart {
                       requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('32Mi') },
                       limits: { cpu: k8s.Quantity.fromString('250m'), memory: k8s.Quantity.fromString('128Mi') },
                     },
-                    securityContext: {
-                      allowPrivilegeEscalation: false,
-                      readOnlyRootFilesystem: true,
-                      runAsNonRoot: true,
-                      capabilities: { drop: ['ALL'] },
-                      seccompProfile: { type: 'RuntimeDefault' },
-                    },
+                    securityContext: CONTAINER_SECURITY,
                   },
                 ],
               },
