@@ -119,11 +119,7 @@ pub fn on_dead_letter(current: Option<&JobState>, redrives: u32, receive_count: 
     );
     let (expect, attempts, counters) = match current {
         None => (Expect::Absent, 0, Counters { submitted: 1, failed: 1, ..Counters::default() }),
-        Some(s) => (
-            Expect::Present { status: s.status, attempts: s.attempts, owner: None, lease_expired_before: None },
-            s.attempts,
-            Counters { failed: 1, ..Counters::default() },
-        ),
+        Some(s) => (crate::state::expect_from(s), s.attempts, Counters { failed: 1, ..Counters::default() }),
     };
     let change = Change { last_error: Some(reason), ..crate::state::change(JobStatus::Failed, attempts) };
     DeadLetter::Fail(Transition { step: Step::GiveUp, expect, change, counters, at: now })
@@ -142,18 +138,7 @@ mod tests {
         JobState { status, attempts, lease: None, retry_at: retry_at.map(t), interruptions: 0 }
     }
 
-    fn change(status: JobStatus, attempts: u32) -> Change {
-        Change {
-            status,
-            attempts,
-            lease: None,
-            started: false,
-            last_error: None,
-            result: None,
-            retry_at: None,
-            interruptions: 0,
-        }
-    }
+    use crate::state::change;
 
     #[test]
     fn due_times_table() {

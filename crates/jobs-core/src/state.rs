@@ -201,7 +201,8 @@ impl Transition {
     }
 }
 
-fn expect_from(state: &JobState) -> Expect {
+/// The job must still be exactly as `state` (status and attempts).
+pub(crate) fn expect_from(state: &JobState) -> Expect {
     Expect::Present { status: state.status, attempts: state.attempts, owner: None, lease_expired_before: None }
 }
 

@@ -51,6 +51,13 @@ impl Expr {
         self.set.push(format!("{name} = list_append(if_not_exists({name}, {empty}), {value})"));
     }
 
+    /// Adds one to the number attribute `attr` (zero when missing).
+    pub fn increment(&mut self, attr: &str) {
+        let (name, one, zero) =
+            (self.name(attr), self.value(AttributeValue::N("1".into())), self.value(AttributeValue::N("0".into())));
+        self.set.push(format!("{name} = if_not_exists({name}, {zero}) + {one}"));
+    }
+
     pub fn require(&mut self, attr: &str, op: &str, v: AttributeValue) {
         let (name, value) = (self.name(attr), self.value(v));
         self.cond.push(format!("{name} {op} {value}"));

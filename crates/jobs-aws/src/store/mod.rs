@@ -458,22 +458,9 @@ impl JobStore {
     ) -> Result<(), StoreError> {
         let mut e = Expr::default();
         e.set(attr::DUE_AT, n(next.timestamp_millis()));
-        let (name, one, zero) = (e.name(attr::RESENDS), e.value(n(1)), e.value(n(0)));
+        e.increment(attr::RESENDS);
         e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
-        let mut update = e.update_expression();
-        update.push_str(&format!(", {name} = if_not_exists({name}, {zero}) + {one}"));
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(job_key(job_id)))
-            .update_expression(update)
-            .set_condition_expression(e.condition_expression())
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| single_error(self, "UpdateItem", err))
+        self.update(job_id, e, "UpdateItem").await
     }
 
     async fn update(&self, job_id: &str, e: Expr, op: &str) -> Result<(), StoreError> {
