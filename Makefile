@@ -96,7 +96,7 @@ else
 endif
 
 .PHONY: chaos
-chaos: venv ## Chaos end to end: CHAOS_JOBS (default 1000) jobs, random SIGKILL/SIGTERM of workers, duplicates, a backend outage; every job checked against the counters
+chaos: venv ## Chaos end to end: CHAOS_JOBS (default 1000) jobs, random SIGKILL/SIGTERM of workers, duplicates, a 25 s table outage; every job checked against the counters
 	cargo build --locked -p api-lambda --bins
 	CHAOS_JOBS=$${CHAOS_JOBS:-1000} cargo test -p data-processor --locked --test chaos -- --nocapture
 

@@ -129,9 +129,9 @@ async fn chaos_every_job_ends_counted_once() {
     let started = Instant::now();
     // Workload running time grows with the job count; the outage starts early and outlasts the
     // redrive (10 receives) at the workers' 1-2 s deferrals.
-    let outage_secs = 15;
+    let outage_secs = 25;
     let outage = (started + Duration::from_secs(3), started + Duration::from_secs(3 + outage_secs));
-    let run_for = Duration::from_secs(45 + jobs as u64 / 4);
+    let run_for = Duration::from_secs(60 + jobs as u64 / 3);
     let tally = Arc::new(Tally::default());
     let slots: Vec<_> = (0..SLOTS)
         .map(|i| {
