@@ -142,7 +142,7 @@ async fn dead_lettered_messages_come_back_or_end_their_job() {
 
 /// The safety net: a job that runs on no worker and whose message is gone (its worker was killed
 /// and the message deleted) is due after its lease plus STALE_AFTER_SECS; the reconciler sends it
-/// again and a worker takes the abandoned attempt over.
+/// again and a worker takes the abandoned attempt over (and resumes it).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_message_of_a_dead_worker_is_sent_again() {
     let stack = Stack::start().await;
@@ -158,11 +158,12 @@ async fn a_lost_message_of_a_dead_worker_is_sent_again() {
     assert!(pass.log.contains("overdue job's message sent again"), "{}", pass.log);
     let quick = job(&stack, &msg.job_id).await;
     assert_eq!((quick.status, quick.resends), (JobStatus::Running, 1));
-    // Shorten the job for the takeover: the payload is the job's own; the attempt is what counts.
-    let run = run_worker(&stack, &[fast[0], fast[1], ("ATTEMPT_TIMEOUT_SECS", "1"), ("MAX_ATTEMPTS", "2")]).await;
+    // The takeover resumes attempt 1; a 1 s limit ends it quickly (as a failed attempt, its last).
+    let run = run_worker(&stack, &[fast[0], fast[1], ("ATTEMPT_TIMEOUT_SECS", "1"), ("MAX_ATTEMPTS", "1")]).await;
     assert_eq!(run.code, 1, "{}", run.log);
+    assert!(run.log.contains("attempt started"), "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 2), "{rec:?}");
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 1), "resumed, not given up: {rec:?}");
     assert!(rec.last_error.unwrap().contains("timed out"));
-    assert_eq!(stats(&stack).await, counts(1, 0, 1, 1));
+    assert_eq!(stats(&stack).await, counts(1, 0, 1, 0));
 }

@@ -327,15 +327,25 @@ pub fn on_receive(
                     return OnReceive::Skip(Skip::Held(lease.clone()));
                 }
             }
-            // The worker of this attempt stopped without recording: that attempt failed.
+            // The worker of this attempt stopped without recording (killed, or cut off from the
+            // store for longer than its lease: the two look the same). Like a stop, that resumes
+            // the attempt, at most `max_interruptions` times; then the attempt counts as failed.
             let expect = Expect::Present {
                 status: JobStatus::Running,
                 attempts: state.attempts,
                 owner: None,
                 lease_expired_before: Some(now + grace),
             };
+            let count = state.interruptions + 1;
+            if count <= policy.max_interruptions {
+                let error = format!(
+                    "attempt {} abandoned: its worker stopped without recording a result (lease expired); resumed",
+                    state.attempts
+                );
+                return start(expect, state.attempts, Counters::default(), Some(error), count);
+            }
             let error = format!(
-                "attempt {} abandoned: its worker stopped without recording a result (lease expired)",
+                "attempt {} was abandoned {count} times: its worker kept stopping without recording a result",
                 state.attempts
             );
             match policy.after_failure(state.attempts) {
@@ -510,13 +520,22 @@ mod tests {
             // Our own lease ran out: another worker may be taking over; treat it as abandoned.
             (
                 Some(state(Running, 2, Some(Lease { until: t(-1), ..me() }), None)),
+                Want::Start(2, Running, counters(0, 0, 0, 0)),
+            ),
+            // Lease about to run out (inside the grace): its worker missed two renewals. The
+            // abandoned attempt is resumed (counted among its interruptions), not retried.
+            (Some(state(Running, 1, other(9), None)), Want::Start(1, Running, counters(0, 0, 0, 0))),
+            (Some(state(Running, 3, other(-60), None)), Want::Start(3, Running, counters(0, 0, 0, 0))),
+            (Some(state(Running, 1, None, None)), Want::Start(1, Running, counters(0, 0, 0, 0))),
+            // Abandoned more often than max_interruptions: the attempt failed.
+            (
+                Some(JobState { interruptions: 3, ..state(Running, 2, other(-60), None) }),
                 Want::Start(3, Running, counters(0, 0, 0, 1)),
             ),
-            // Lease about to run out (inside the grace): its worker missed two renewals.
-            (Some(state(Running, 1, other(9), None)), Want::Start(2, Running, counters(0, 0, 0, 1))),
-            (Some(state(Running, 2, other(-60), None)), Want::Start(3, Running, counters(0, 0, 0, 1))),
-            (Some(state(Running, 3, other(-60), None)), Want::GiveUp(counters(0, 0, 1, 0))),
-            (Some(state(Running, 1, None, None)), Want::Start(2, Running, counters(0, 0, 0, 1))),
+            (
+                Some(JobState { interruptions: 3, ..state(Running, 3, other(-60), None) }),
+                Want::GiveUp(counters(0, 0, 1, 0)),
+            ),
             (Some(state(Succeeded, 1, None, None)), Want::Skip(Skip::Finished(Succeeded))),
             (Some(state(Failed, 3, None, None)), Want::Skip(Skip::Finished(Failed))),
         ];
