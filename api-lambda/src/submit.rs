@@ -86,9 +86,11 @@ async fn send(store: &JobStore, queue: &JobQueue, job_id: &str, body: &str) -> D
         tracing::warn!(job_id, error = %e, "could not send the job's message; the reconciler will");
         return Delivery::Deferred;
     }
-    if let Err(e) = store.mark_sent(job_id).await {
+    match store.mark_sent(job_id).await {
+        // A worker already took the job: nothing to mark.
+        Ok(()) | Err(StoreError::ConditionFailed) => {}
         // The reconciler sends it once more: a duplicate is harmless.
-        tracing::warn!(job_id, error = %e, "could not mark the job sent");
+        Err(StoreError::Backend(e)) => tracing::warn!(job_id, error = %e, "could not mark the job sent"),
     }
     Delivery::Sent
 }
