@@ -95,13 +95,14 @@ impl Worker {
         info!(attempt, max_attempts = self.policy.max_attempts, timeout_secs = timeout.as_secs(), "attempt started");
         let heartbeat = self.heartbeat(&held, &job.job_id, attempt);
         tokio::pin!(heartbeat);
+        // A result that is ready wins over a stop or the time limit arriving at the same moment.
         let ended = tokio::select! {
             biased;
             () = held.lost() => Ended::Lost,
             () = &mut heartbeat => Ended::Lost,
+            result = spec.run(&ctx) => Ended::Finished(result),
             () = self.shutdown.requested() => Ended::Interrupted,
             () = tokio::time::sleep(timeout) => Ended::TimedOut(timeout),
-            result = spec.run(&ctx) => Ended::Finished(result),
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let now = Utc::now();
