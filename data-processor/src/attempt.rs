@@ -86,6 +86,8 @@ impl Worker {
         job: &JobMessage,
         spec: &JobSpec,
         attempt: u32,
+        // Interruptions of this attempt so far, as claimed (renewals do not change them).
+        interruptions: u32,
     ) -> Outcome {
         let ctx = JobContext { job_id: job.job_id.clone(), attempt };
         let limit = self.config.attempt_timeout();
@@ -120,7 +122,6 @@ impl Worker {
                 self.failed(attempt, &error, now)
             }
             Ended::Interrupted => {
-                let interruptions = self.current_interruptions(&job.job_id).await;
                 let (transition, after) = state::interrupt(attempt, &self.owner, interruptions, now, &self.policy);
                 let settle = match after {
                     AfterInterrupt::Resume => Settle::Requeue(Duration::ZERO),
@@ -178,15 +179,6 @@ impl Worker {
         match decision {
             AfterFailure::Retry { delay, .. } => (transition, Settle::Requeue(delay), Outcome::RetryScheduled),
             AfterFailure::GiveUp => (transition, Settle::Delete, Outcome::Failed),
-        }
-    }
-
-    /// How often the running attempt was interrupted before (0 if it cannot be read: the
-    /// interruption is then resumed, and the bound applies from the next one).
-    async fn current_interruptions(&self, job_id: &str) -> u32 {
-        match self.store.get(job_id).await {
-            Ok(Some(record)) => record.interruptions,
-            _ => 0,
         }
     }
 

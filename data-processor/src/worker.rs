@@ -181,14 +181,16 @@ impl Worker {
                 }
                 OnReceive::Resume { attempt } => {
                     info!(attempt, "this worker already holds the job (its claim's answer was lost); running it");
-                    return Ok(self.run_attempt(msg, job, spec, attempt).await);
+                    let interruptions = state.as_ref().map_or(0, |s| s.interruptions);
+                    return Ok(self.run_attempt(msg, job, spec, attempt, interruptions).await);
                 }
                 OnReceive::Start { attempt, transition } => {
                     if !self.claim(&job.job_id, Some(job), &transition).await? {
                         continue;
                     }
                     faults::point("after-claim");
-                    return Ok(self.run_attempt(msg, job, spec, attempt).await);
+                    let interruptions = transition.change.interruptions;
+                    return Ok(self.run_attempt(msg, job, spec, attempt, interruptions).await);
                 }
             }
         }
