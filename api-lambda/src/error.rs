@@ -94,7 +94,21 @@ impl From<crate::submit::SubmitError> for ApiError {
         match e {
             SubmitError::KeyReused => Self::new(StatusCode::CONFLICT, "idempotency_key_reused", e.to_string()),
             SubmitError::Raced => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            SubmitError::NotFound(_) => Self::not_found(e.to_string()),
+            SubmitError::NotRetryable(_) => Self::new(StatusCode::CONFLICT, "not_retryable", e.to_string()),
             SubmitError::Backend(b) => Self::unavailable(&b),
+        }
+    }
+}
+
+impl From<crate::cancel::CancelError> for ApiError {
+    fn from(e: crate::cancel::CancelError) -> Self {
+        use crate::cancel::CancelError;
+        match e {
+            CancelError::NotFound(_) => Self::not_found(e.to_string()),
+            CancelError::Finished { .. } => Self::new(StatusCode::CONFLICT, "job_finished", e.to_string()),
+            CancelError::Raced => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            CancelError::Backend(b) => Self::unavailable(&b),
         }
     }
 }

@@ -1,10 +1,14 @@
 //! The job API as a library: the router and its state, used by the binary and the tests.
 
 pub mod app;
+pub mod cancel;
 pub mod config;
 pub mod error;
+pub mod middleware;
 pub mod openapi;
+pub mod routes;
 pub mod submit;
+pub mod views;
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
-//! Accepting a job, the one application function behind `POST /jobs`: record it (QUEUED,
-//! `submitted + 1`, the idempotency key) in one transaction, send its message, mark it sent.
+//! Accepting a job, the one application function behind `POST /jobs` (and, for a retry of an
+//! ended job, `POST /jobs/{id}/retry`): record it (QUEUED, `submitted + 1`, the idempotency key,
+//! the retried job's `retriedBy`) in one transaction, send its message, mark it sent.
 //!
 //! The record is the commitment: once it is written, the job will run. A send that fails (or
 //! whose answer is lost, or a process that dies right after the record) leaves the job due in the
@@ -7,8 +8,9 @@
 //! back, so a replay of the idempotency key never returns a job that disappears, and a send that
 //! succeeded without saying so never leads to a second job.
 
+use chrono::Utc;
 use jobs_aws::{BackendError, Idempotency, JobQueue, JobStore, StoreError, Submitted, faults};
-use jobs_core::{JobMessage, JobStatus};
+use jobs_core::{JobMessage, JobSpec, JobStatus};
 
 /// What became of an accepted job's message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,11 @@ pub enum SubmitError {
     Backend(#[from] BackendError),
     #[error("the job changed concurrently; retry the request")]
     Raced,
+    #[error("no job {0:?}")]
+    NotFound(String),
+    /// Only FAILED and CANCELLED jobs can be retried.
+    #[error("{0}")]
+    NotRetryable(String),
 }
 
 impl From<StoreError> for SubmitError {
@@ -58,12 +65,40 @@ pub async fn submit(
     match store.submit(msg, idempotency).await? {
         Submitted::Created => {}
         Submitted::KeyReused => return Err(SubmitError::KeyReused),
+        Submitted::NotRetryable => {
+            let of = msg.retry_of.as_deref().unwrap_or_default();
+            return Err(SubmitError::NotRetryable(format!("job {of:?} has not ended FAILED or CANCELLED")));
+        }
         Submitted::Existing { job_id } => return replay(store, queue, job_id).await,
     }
     faults::point("api-after-record");
     let delivery = send(store, queue, &msg.job_id, &msg.to_body()).await;
     tracing::info!(job_id = %msg.job_id, kind = %msg.kind, ?delivery, "job accepted");
     Ok(Accepted { job_id: msg.job_id.clone(), status: JobStatus::Queued, delivery })
+}
+
+/// Submits a new job with the kind and payload of job `old`, which must have ended FAILED or
+/// CANCELLED; the new job's `retryOf` and the old one's `retriedBy` link them.
+pub async fn retry(
+    store: &JobStore,
+    queue: &JobQueue,
+    old: &str,
+    idempotency: Option<&Idempotency>,
+) -> Result<Accepted, SubmitError> {
+    let record = store.get(old).await?.ok_or_else(|| SubmitError::NotFound(old.to_owned()))?;
+    if !matches!(record.status, JobStatus::Failed | JobStatus::Cancelled) {
+        return Err(SubmitError::NotRetryable(format!(
+            "job {old:?} is {}; only FAILED and CANCELLED jobs can be retried",
+            record.status
+        )));
+    }
+    let spec = match (&record.kind, &record.payload) {
+        (Some(kind), payload) => JobSpec::parse(kind, payload.clone().unwrap_or(serde_json::Value::Null)),
+        (None, _) => return Err(SubmitError::NotRetryable(format!("job {old:?} names no job kind"))),
+    };
+    let spec = spec.map_err(|e| SubmitError::NotRetryable(format!("job {old:?} cannot run again: {e}")))?;
+    let msg = JobMessage { retry_of: Some(old.to_owned()), ..JobMessage::for_spec(&spec, Utc::now()) };
+    submit(store, queue, &msg, idempotency).await
 }
 
 /// The job an idempotency key created. If its message was never sent (the first request died

@@ -320,7 +320,7 @@ async fn stats_count_jobs_after_the_worker_ran_them() {
     let (_, stats) = api.get("/jobs/stats").await;
     assert_eq!(
         stats,
-        json!({"succeedJob": 2, "failedJob": 1, "jobRetry": 3, "submitted": 3, "queued": 0, "inFlight": 0})
+        json!({"succeedJob": 2, "failedJob": 1, "jobRetry": 3, "submitted": 3, "cancelled": 0, "skipped": 0, "queued": 0, "inFlight": 0})
     );
 }
 

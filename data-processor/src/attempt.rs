@@ -1,16 +1,16 @@
 //! One attempt of a claimed job: run the job function under its time limit while a heartbeat
-//! keeps the lease and the message; record the outcome, retrying in process (with jittered
-//! backoff, while the heartbeat still runs) until the write has a definite answer; then settle the
-//! message.
+//! keeps the lease and the message and watches for a cancel request; record the outcome (with the
+//! run's entry in the attempt history), retrying in process (with jittered backoff, while the
+//! heartbeat still runs) until the write has a definite answer; then settle the message.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use jobs_aws::{BackendError, CopyMeta, StoreError, faults, store};
-use jobs_core::kinds::{JobContext, JobFailure};
-use jobs_core::state::{self, AfterInterrupt, Transition};
-use jobs_core::{AfterFailure, JobMessage, JobSpec, Lease};
+use jobs_core::kinds::{Cancellation, JobContext, JobFailure};
+use jobs_core::state::{self, AfterInterrupt, AttemptRun, RunOutcome, Transition};
+use jobs_core::{AfterFailure, JobMessage, JobSpec, JobStatus, Lease, RetryPolicy, cancel};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -21,11 +21,28 @@ use crate::worker::{Outcome, Worker};
 /// termination grace period).
 const RECORD_GRACE_AFTER_STOP: Duration = Duration::from_secs(10);
 
+/// What a worker holds once it claimed an attempt.
+pub(crate) struct Claimed {
+    pub attempt: u32,
+    /// Interruptions of this attempt so far, as claimed (renewals do not change them).
+    pub interruptions: u32,
+    /// When this run of the attempt started (the claim).
+    pub started_at: DateTime<Utc>,
+    /// The job's run history after the claim.
+    pub history: Vec<AttemptRun>,
+    /// The job's policy (its kind's over the worker's).
+    pub policy: RetryPolicy,
+}
+
 /// How the job function's run ended.
 enum Ended {
     Finished(Result<serde_json::Value, JobFailure>),
     TimedOut(Duration),
     Interrupted,
+    /// Somebody asked to cancel the job; `forced`: the function did not return within the grace.
+    Cancelled {
+        forced: bool,
+    },
     Lost,
 }
 
@@ -37,6 +54,8 @@ enum Recorded {
     /// Stopped while the backend kept failing: the result is lost; the attempt will count as
     /// abandoned when its lease runs out.
     GaveUp(BackendError),
+    /// The write would have let the job go on, but a cancel request landed first.
+    CancelRequested,
 }
 
 /// What to do with the message once the outcome is recorded.
@@ -52,11 +71,18 @@ enum Settle {
 struct Held {
     receipts: Mutex<Vec<String>>,
     lost: watch::Sender<bool>,
+    /// Raised by the heartbeat when it finds a cancel request.
+    cancel: watch::Sender<bool>,
 }
 
 impl Held {
-    fn new(receipt: &str) -> Self {
-        Held { receipts: Mutex::new(vec![receipt.to_owned()]), lost: watch::channel(false).0 }
+    fn new(receipt: &str, cancel: watch::Sender<bool>) -> Self {
+        Held { receipts: Mutex::new(vec![receipt.to_owned()]), lost: watch::channel(false).0, cancel }
+    }
+
+    async fn cancel_requested(&self) {
+        let mut rx = self.cancel.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
     }
 
     fn receipts(&self) -> Vec<String> {
@@ -85,44 +111,84 @@ impl Worker {
         msg: &jobs_aws::Received,
         job: &JobMessage,
         spec: &JobSpec,
-        attempt: u32,
-        // Interruptions of this attempt so far, as claimed (renewals do not change them).
-        interruptions: u32,
+        claimed: Claimed,
     ) -> Outcome {
-        let ctx = JobContext { job_id: job.job_id.clone(), attempt };
-        let limit = self.config.attempt_timeout();
-        let timeout = spec.timeout().map_or(limit, |t| t.min(limit));
-        let held = Held::new(&msg.receipt_handle);
+        let Claimed { attempt, interruptions, started_at, ref history, ref policy } = claimed;
+        let (cancel_tx, cancel) = Cancellation::new();
+        let ctx = JobContext { job_id: job.job_id.clone(), attempt, cancel };
+        let timeout = spec.policy().timeout(self.config.attempt_timeout());
+        let held = Held::new(&msg.receipt_handle, cancel_tx);
         let started = Instant::now();
-        info!(attempt, max_attempts = self.policy.max_attempts, timeout_secs = timeout.as_secs(), "attempt started");
+        info!(attempt, max_attempts = policy.max_attempts, timeout_secs = timeout.as_secs(), "attempt started");
         let heartbeat = self.heartbeat(&held, &job.job_id, attempt);
         tokio::pin!(heartbeat);
-        // A result that is ready wins over a stop or the time limit arriving at the same moment.
-        let ended = tokio::select! {
+        // Boxed so that it can be dropped (stopped) as soon as the attempt ends.
+        let mut run = Box::pin(spec.run(&ctx));
+        // A result that is ready wins over a stop, a cancel or the time limit arriving at once.
+        let mut ended = tokio::select! {
             biased;
             () = held.lost() => Ended::Lost,
             () = &mut heartbeat => Ended::Lost,
-            result = spec.run(&ctx) => Ended::Finished(result),
+            result = &mut run => Ended::Finished(result),
             () = self.shutdown.requested() => Ended::Interrupted,
+            () = held.cancel_requested() => Ended::Cancelled { forced: false },
             () = tokio::time::sleep(timeout) => Ended::TimedOut(timeout),
         };
+        if let Ended::Cancelled { .. } = ended {
+            // The function saw the signal through its context; give it the grace to return.
+            let grace = self.config.cancel_grace();
+            info!(attempt, grace_secs = grace.as_secs(), "cancel requested; asking the job function to stop");
+            ended = tokio::select! {
+                biased;
+                () = held.lost() => Ended::Lost,
+                () = &mut heartbeat => Ended::Lost,
+                _ = &mut run => Ended::Cancelled { forced: false },
+                () = tokio::time::sleep(grace) => Ended::Cancelled { forced: true },
+            };
+        }
+        drop(run); // a function still running after a cancel's grace or a time limit stops here
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let now = Utc::now();
+        let entry = |outcome: RunOutcome, error: Option<&str>| {
+            AttemptRun::new(attempt, started_at, now, outcome, error, Some(&self.runner))
+        };
         let (transition, settle, outcome) = match ended {
             Ended::Lost => {
                 warn!(attempt, elapsed_ms, "lease lost to another worker; stopping without recording");
                 return Outcome::LostLease;
             }
-            Ended::Finished(Ok(result)) => {
-                (state::succeed(attempt, &self.owner, result, now), Settle::Delete, Outcome::Succeeded)
-            }
-            Ended::Finished(Err(failure)) => self.failed(attempt, &failure.0, now),
+            Ended::Finished(Ok(result)) => (
+                state::succeed(attempt, &self.owner, result, now).with_run(history, entry(RunOutcome::Succeeded, None)),
+                Settle::Delete,
+                Outcome::Succeeded,
+            ),
+            Ended::Finished(Err(failure)) if failure.permanent => (
+                state::fail_permanently(attempt, &self.owner, &failure.message, now)
+                    .with_run(history, entry(RunOutcome::Failed, Some(&failure.message))),
+                Settle::Delete,
+                Outcome::Failed,
+            ),
+            Ended::Finished(Err(failure)) => self.failed(
+                attempt,
+                &failure.message,
+                now,
+                policy,
+                history,
+                entry(RunOutcome::Failed, Some(&failure.message)),
+            ),
             Ended::TimedOut(after) => {
                 let error = format!("attempt {attempt} timed out after {}s", after.as_secs());
-                self.failed(attempt, &error, now)
+                self.failed(attempt, &error, now, policy, history, entry(RunOutcome::TimedOut, Some(&error)))
+            }
+            Ended::Cancelled { forced } => {
+                let how = if forced { "stopped after the grace period" } else { "returned" };
+                info!(attempt, elapsed_ms, "the job function {how} after the cancel request");
+                self.cancelled(attempt, now, history, entry(RunOutcome::Cancelled, None))
             }
             Ended::Interrupted => {
-                let (transition, after) = state::interrupt(attempt, &self.owner, interruptions, now, &self.policy);
+                let (transition, after) = state::interrupt(attempt, &self.owner, interruptions, now, policy);
+                let error = transition.change.last_error.clone();
+                let transition = transition.with_run(history, entry(RunOutcome::Interrupted, error.as_deref()));
                 let settle = match after {
                     AfterInterrupt::Resume => Settle::Requeue(Duration::ZERO),
                     AfterInterrupt::Failed(AfterFailure::Retry { delay, .. }) => Settle::Requeue(delay),
@@ -138,14 +204,31 @@ impl Worker {
         };
         // The heartbeat goes on while the outcome is written, so a slow or failing backend does not
         // cost the lease (a renewal that fails because this very write committed is harmless).
-        let recorded = tokio::select! {
+        let mut recorded = tokio::select! {
             biased;
-            recorded = self.record(&job.job_id, &transition) => recorded,
+            recorded = self.record(&job.job_id, attempt, &transition) => recorded,
             () = &mut heartbeat => unreachable!("the heartbeat never ends on its own"),
+        };
+        let (transition, settle, outcome) = if let Recorded::CancelRequested = recorded {
+            // A retry or a resume lost to a cancel request: the job ends CANCELLED instead.
+            let run = transition.change.history.as_ref().and_then(|h| h.last().cloned());
+            let run = AttemptRun {
+                outcome: RunOutcome::Cancelled,
+                ..run.unwrap_or_else(|| entry(RunOutcome::Cancelled, None))
+            };
+            let cancelled = self.cancelled(attempt, now, history, run);
+            recorded = tokio::select! {
+                biased;
+                recorded = self.record(&job.job_id, attempt, &cancelled.0) => recorded,
+                () = &mut heartbeat => unreachable!("the heartbeat never ends on its own"),
+            };
+            cancelled
+        } else {
+            (transition, settle, outcome)
         };
         match recorded {
             Recorded::Committed => {}
-            Recorded::Lost => {
+            Recorded::Lost | Recorded::CancelRequested => {
                 warn!(attempt, elapsed_ms, "another worker took the job over; this result is dropped");
                 return Outcome::LostLease;
             }
@@ -167,15 +250,35 @@ impl Worker {
         }
         match outcome {
             Outcome::Succeeded => info!(attempt, elapsed_ms, "job SUCCEEDED"),
-            Outcome::Failed => warn!(attempt, elapsed_ms, error, "job FAILED after its last attempt"),
+            Outcome::Cancelled => info!(attempt, elapsed_ms, "job CANCELLED"),
+            Outcome::Failed => warn!(attempt, elapsed_ms, error, "job FAILED"),
             Outcome::Interrupted => warn!(attempt, elapsed_ms, "attempt interrupted; message handed back"),
             _ => warn!(attempt, elapsed_ms, error, "attempt failed; retry scheduled"),
         }
         outcome
     }
 
-    fn failed(&self, attempt: u32, error: &str, now: chrono::DateTime<Utc>) -> (Transition, Settle, Outcome) {
-        let (transition, decision) = state::fail(attempt, &self.owner, error, now, &self.policy);
+    fn cancelled(
+        &self,
+        attempt: u32,
+        now: DateTime<Utc>,
+        history: &[AttemptRun],
+        run: AttemptRun,
+    ) -> (Transition, Settle, Outcome) {
+        (cancel::stopped(attempt, &self.owner, now).with_run(history, run), Settle::Delete, Outcome::Cancelled)
+    }
+
+    fn failed(
+        &self,
+        attempt: u32,
+        error: &str,
+        now: DateTime<Utc>,
+        policy: &RetryPolicy,
+        history: &[AttemptRun],
+        run: AttemptRun,
+    ) -> (Transition, Settle, Outcome) {
+        let (transition, decision) = state::fail(attempt, &self.owner, error, now, policy);
+        let transition = transition.with_run(history, run);
         match decision {
             AfterFailure::Retry { delay, .. } => (transition, Settle::Requeue(delay), Outcome::RetryScheduled),
             AfterFailure::GiveUp => (transition, Settle::Delete, Outcome::Failed),
@@ -186,7 +289,7 @@ impl Worker {
     /// retried with jittered backoff (this worker holds the result, and the heartbeat its lease);
     /// after an answer was lost, a failed condition is settled by reading back whose write is
     /// there. After a stop request it keeps trying for [`RECORD_GRACE_AFTER_STOP`].
-    async fn record(&self, job_id: &str, tr: &Transition) -> Recorded {
+    async fn record(&self, job_id: &str, attempt: u32, tr: &Transition) -> Recorded {
         let token = store::token();
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         let mut maybe_committed = false;
@@ -194,7 +297,19 @@ impl Worker {
         loop {
             let failure = match self.store.apply(job_id, None, tr, &token).await {
                 Ok(()) => return Recorded::Committed,
-                Err(StoreError::ConditionFailed) if !maybe_committed => return Recorded::Lost,
+                Err(StoreError::ConditionFailed) if !maybe_committed => match self.store.get(job_id).await {
+                    // Still ours, so what failed is the "no cancel request" condition.
+                    Ok(Some(r))
+                        if r.status == JobStatus::Running
+                            && r.attempts == attempt
+                            && r.cancel_requested_at.is_some()
+                            && r.lease.as_ref().is_some_and(|l| l.owner == self.owner) =>
+                    {
+                        return Recorded::CancelRequested;
+                    }
+                    Ok(_) => return Recorded::Lost,
+                    Err(e) => e,
+                },
                 Err(StoreError::ConditionFailed) => match self.store.committed(job_id, &token).await {
                     Ok(true) => return Recorded::Committed,
                     Ok(false) => return Recorded::Lost,
@@ -237,12 +352,28 @@ impl Worker {
     }
 
     /// Renews the lease and keeps the message hidden every third of the visibility timeout, taking
-    /// over receipts handed to this worker. Never returns: when the lease is found lost it says so
-    /// through `held` and stops renewing.
+    /// over receipts handed to this worker; in between, every `CANCEL_CHECK_SECS`, looks for a
+    /// cancel request and raises it through `held`. Never returns: when the lease is found lost it
+    /// says so through `held` and stops renewing.
     async fn heartbeat(&self, held: &Held, job_id: &str, attempt: u32) {
         let every = (self.visibility() / 3).max(Duration::from_secs(1));
+        let tick = self.config.cancel_check().min(every);
+        let mut renewed = Instant::now();
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep(tick).await;
+            if !*held.cancel.borrow() {
+                match self.store.cancel_requested(job_id).await {
+                    Ok(true) => {
+                        let _ = held.cancel.send(true);
+                    }
+                    Ok(false) => {}
+                    Err(e) => warn!(error = %e, "could not check for a cancel request; retrying"),
+                }
+            }
+            if renewed.elapsed() + tick / 2 < every {
+                continue;
+            }
+            renewed = Instant::now();
             let now = Utc::now();
             let lease = Lease { owner: self.owner.clone(), until: now + self.visibility() };
             match self.store.renew(job_id, attempt, &lease).await {

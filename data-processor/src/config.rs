@@ -90,6 +90,25 @@ pub struct Config {
     #[arg(long, env = "SEND_GRACE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub send_grace_secs: u64,
 
+    /// How often a running job's item is checked for a cancel request, seconds (one strongly
+    /// consistent read of one attribute each time).
+    #[arg(long, env = "CANCEL_CHECK_SECS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub cancel_check_secs: u64,
+
+    /// After a cancel request reaches the job function, how long it may take to return before the
+    /// worker stops it, seconds.
+    #[arg(long, env = "CANCEL_GRACE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub cancel_grace_secs: u64,
+
+    /// This worker's name in the job's attempt history (the pod name in Kubernetes).
+    #[arg(long, env = "WORKER_NAME")]
+    pub worker_name: Option<String>,
+
+    /// Where this worker's log lines are, shown with each attempt it runs: a CloudWatch log
+    /// group and stream in AWS, a file locally.
+    #[arg(long, env = "LOG_LOCATION")]
+    pub log_location: Option<String>,
+
     /// Days a finished job stays in the table before DynamoDB's TTL removes it.
     #[arg(long, env = "JOB_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub retention_days: u64,
@@ -148,6 +167,25 @@ impl Config {
     pub fn backend_retry(&self, deferrals: u32) -> Duration {
         let secs = self.backend_retry_secs.saturating_mul(1 << deferrals.min(10));
         Duration::from_secs(secs.min(self.backend_retry_max_secs))
+    }
+
+    pub fn cancel_check(&self) -> Duration {
+        Duration::from_secs(self.cancel_check_secs)
+    }
+
+    pub fn cancel_grace(&self) -> Duration {
+        Duration::from_secs(self.cancel_grace_secs)
+    }
+
+    /// Who runs the attempts of this worker (name: `WORKER_NAME`, else `HOSTNAME`).
+    pub fn runner(&self) -> jobs_core::state::Runner {
+        let worker = self
+            .worker_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+            .unwrap_or_else(|| format!("pid-{}", std::process::id()));
+        jobs_core::state::Runner { worker, logs: self.log_location.clone().filter(|l| !l.is_empty()) }
     }
 
     pub fn retention(&self) -> Duration {

@@ -41,9 +41,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> u8 {
         let healthy = reconciler.run(every, args.for_secs.map(std::time::Duration::from_secs)).await;
         return if healthy { 0 } else { exit::BACKEND };
     }
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
-    let worker =
-        Worker { queue, store, policy, owner: format!("{host}/{}", uuid::Uuid::new_v4().simple()), shutdown, config };
+    let runner = config.runner();
+    let owner = format!("{}/{}", runner.worker, uuid::Uuid::new_v4().simple());
+    let worker = Worker { queue, store, policy, owner, runner, shutdown, config };
     match worker.run(worker.config.limit()).await {
         Ok(outcomes) => {
             let code = outcomes.iter().map(|o| o.exit_code()).max().unwrap_or(0);
@@ -53,6 +53,8 @@ pub async fn run(config: Config, shutdown: Shutdown) -> u8 {
                 succeeded = count(Outcome::Succeeded),
                 retry_scheduled = count(Outcome::RetryScheduled),
                 failed = count(Outcome::Failed),
+                cancelled = count(Outcome::Cancelled),
+                skipped = count(Outcome::Skipped),
                 rejected = count(Outcome::Rejected),
                 duplicates = count(Outcome::Duplicate),
                 exit_code = code,

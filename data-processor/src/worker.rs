@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use jobs_aws::{BackendError, CopyMeta, JobQueue, JobStore, Received, StoreError, faults, store};
-use jobs_core::state::{self, OnPoison, OnReceive, Skip, Transition};
-use jobs_core::{JobMessage, JobSpec, Lease, RetryPolicy};
+use jobs_core::state::{self, OnPoison, OnReceive, Runner, Skip, Transition};
+use jobs_core::{JobMessage, JobSpec, JobStatus, Lease, Overlap, RetryPolicy, overlap};
 use jobs_runtime::Shutdown;
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::attempt::Claimed;
 use crate::retry::Backoff;
 
 /// Conditional writes lost to a concurrent worker before this one gives the message back.
@@ -41,17 +42,34 @@ pub enum Outcome {
     Interrupted,
     /// Another worker took the job over (this worker's lease ran out): nothing recorded.
     LostLease,
+    /// Cancelled on request: stopped while running, or found cancelled before it ran.
+    Cancelled,
+    /// A schedule's firing recorded SKIPPED (its previous job had not finished; overlap: forbid).
+    Skipped,
 }
 
 impl Outcome {
     /// The process exit code for this outcome (see the `--help` text).
     pub fn exit_code(self) -> u8 {
         match self {
-            Outcome::Empty | Outcome::Succeeded | Outcome::Duplicate | Outcome::LostLease => 0,
+            Outcome::Empty
+            | Outcome::Succeeded
+            | Outcome::Duplicate
+            | Outcome::LostLease
+            | Outcome::Cancelled
+            | Outcome::Skipped => 0,
             Outcome::RetryScheduled | Outcome::Failed | Outcome::Rejected => 1,
             Outcome::Interrupted => jobs_runtime::exit::INTERRUPTED,
         }
     }
+}
+
+/// What the overlap check made of a firing.
+enum Firing {
+    Run,
+    Skipped,
+    /// Another worker recorded the job first: decide again.
+    Raced,
 }
 
 pub struct Worker {
@@ -61,6 +79,8 @@ pub struct Worker {
     pub policy: RetryPolicy,
     /// This worker's identity in leases (unique per process).
     pub owner: String,
+    /// Its name and log location, for the attempt history.
+    pub runner: Runner,
     pub shutdown: Shutdown,
 }
 
@@ -147,12 +167,21 @@ impl Worker {
     }
 
     async fn claim_and_run(&self, msg: &Received, job: &JobMessage, spec: &JobSpec) -> Result<Outcome, BackendError> {
+        // The kind's own attempts, backoff and time limit over the worker's settings.
+        let policy = spec.policy().apply(&self.policy);
         for _ in 0..MAX_CLAIM_RACES {
             let current = self.store.get(&job.job_id).await.map_err(into_backend)?;
             let now = Utc::now();
+            if current.is_none() && job.overlap == Overlap::Forbid {
+                match self.skip_if_overlapping(msg, job).await? {
+                    Firing::Run => {}
+                    Firing::Skipped => return Ok(Outcome::Skipped),
+                    Firing::Raced => continue,
+                }
+            }
             let lease = Lease { owner: self.owner.clone(), until: now + self.visibility() };
-            let state = current.map(|r| r.state());
-            match state::on_receive(state.as_ref(), &lease, now, self.grace(), &self.policy) {
+            let state = current.as_ref().map(|r| r.state());
+            match state::on_receive(state.as_ref(), &lease, now, self.grace(), &policy) {
                 OnReceive::Skip(Skip::Finished(status)) => {
                     info!(%status, "duplicate delivery of a finished job; deleting the message");
                     self.queue.delete(&msg.receipt_handle).await?;
@@ -170,32 +199,72 @@ impl Worker {
                     self.queue.set_visibility(&msg.receipt_handle, wait).await?;
                     return Ok(Outcome::Duplicate);
                 }
-                OnReceive::GiveUp { transition } => {
+                OnReceive::End { transition } => {
                     let reason = transition.change.last_error.clone().unwrap_or_default();
                     if !self.claim(&job.job_id, Some(job), &transition).await? {
                         continue;
                     }
-                    warn!(error = %reason, "job FAILED: no attempts left");
                     self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
+                    if transition.change.status == JobStatus::Cancelled {
+                        info!("job CANCELLED: its cancel request is carried out by this receipt");
+                        return Ok(Outcome::Cancelled);
+                    }
+                    warn!(error = %reason, "job FAILED: no attempts left");
                     return Ok(Outcome::Failed);
                 }
                 OnReceive::Resume { attempt } => {
                     info!(attempt, "this worker already holds the job (its claim's answer was lost); running it");
-                    let interruptions = state.as_ref().map_or(0, |s| s.interruptions);
-                    return Ok(self.run_attempt(msg, job, spec, attempt, interruptions).await);
+                    let state = state.expect("a resumed job has an item");
+                    let claimed = Claimed {
+                        attempt,
+                        interruptions: state.interruptions,
+                        started_at: state.started_at.unwrap_or(now),
+                        history: state.history,
+                        policy,
+                    };
+                    return Ok(self.run_attempt(msg, job, spec, claimed).await);
                 }
-                OnReceive::Start { attempt, transition } => {
+                OnReceive::Start { attempt, mut transition } => {
+                    transition.change.runner = Some(self.runner.clone());
                     if !self.claim(&job.job_id, Some(job), &transition).await? {
                         continue;
                     }
                     faults::point("after-claim");
-                    let interruptions = transition.change.interruptions;
-                    return Ok(self.run_attempt(msg, job, spec, attempt, interruptions).await);
+                    let history = transition.change.history.clone().or(state.map(|s| s.history)).unwrap_or_default();
+                    let claimed = Claimed {
+                        attempt,
+                        interruptions: transition.change.interruptions,
+                        started_at: transition.at,
+                        history,
+                        policy,
+                    };
+                    return Ok(self.run_attempt(msg, job, spec, claimed).await);
                 }
             }
         }
         warn!("lost {MAX_CLAIM_RACES} races for the job in a row; leaving the message for later");
         Ok(Outcome::Duplicate)
+    }
+
+    /// The first receipt of a firing of a schedule with `overlap: forbid`: if the schedule's
+    /// previous job has not finished, the firing is recorded SKIPPED and its message deleted.
+    async fn skip_if_overlapping(&self, msg: &Received, job: &JobMessage) -> Result<Firing, BackendError> {
+        let Some(schedule) = &job.schedule else { return Ok(Firing::Run) };
+        let latest = self.store.latest_of_schedule(schedule, 5).await.map_err(into_backend)?;
+        let previous = latest.iter().find(|r| r.job_id != job.job_id && r.status != JobStatus::Skipped);
+        let Some(tr) = overlap::on_firing(job.overlap, previous.map(|r| (r.job_id.as_str(), r.status)), Utc::now())
+        else {
+            return Ok(Firing::Run);
+        };
+        if !self.claim(&job.job_id, Some(job), &tr).await? {
+            return Ok(Firing::Raced);
+        }
+        info!(
+            previous = previous.map(|r| r.job_id.as_str()),
+            "firing SKIPPED: the schedule's previous job has not finished"
+        );
+        self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
+        Ok(Firing::Skipped)
     }
 
     /// Applies a claim-time transition (start, give up, reject). `false`: another worker moved

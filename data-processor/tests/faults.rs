@@ -174,7 +174,11 @@ async fn a_delivery_received_while_the_job_runs_is_handed_to_its_holder() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_firing_delivered_twice_is_one_job() {
     let stack = Stack::start().await;
-    let template = JobMessage::schedule_template("noop", &json!({}), "nightly");
+    let template = JobMessage::schedule_template(
+        &jobs_core::JobSpec::parse("noop", json!({})).unwrap(),
+        "nightly",
+        jobs_core::Overlap::Allow,
+    );
     let fired = template.replace(SCHEDULER_SCHEDULED_TIME, "2026-11-21T07:00:00Z");
     for _ in 0..2 {
         stack.queue.send(&fired).await.unwrap();

@@ -113,8 +113,12 @@ async fn dead_lettered_messages_come_back_or_end_their_job() {
     let done = submit(&stack, "noop", Value::Null).await;
     let run = run_worker(&stack, &[]).await;
     assert_eq!(run.code, 0, "{}", run.log);
-    let fired = JobMessage::schedule_template("noop", &json!({}), "nightly")
-        .replace(SCHEDULER_SCHEDULED_TIME, "2026-11-21T07:00:00Z");
+    let fired = JobMessage::schedule_template(
+        &jobs_core::JobSpec::parse("noop", json!({})).unwrap(),
+        "nightly",
+        jobs_core::Overlap::Allow,
+    )
+    .replace(SCHEDULER_SCHEDULED_TIME, "2026-11-21T07:00:00Z");
     dead_letter(&stack, &queued_job.to_body(), 0).await;
     dead_letter(&stack, &hopeless.to_body(), 3).await;
     dead_letter(&stack, &done.to_body(), 0).await;

@@ -282,8 +282,13 @@ async fn a_fired_schedule_becomes_one_counted_job() {
             name: "once".into(),
             expression: format!("at({at})"),
             timezone: "UTC".into(),
-            input: JobMessage::schedule_template("noop", &json!({}), "once"),
+            input: JobMessage::schedule_template(
+                &jobs_core::JobSpec::parse("noop", json!({})).unwrap(),
+                "once",
+                jobs_core::Overlap::Allow,
+            ),
             description: "test".into(),
+            enabled: true,
         })
         .await
         .unwrap();

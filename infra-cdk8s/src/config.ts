@@ -65,6 +65,14 @@ export const TABLE = {
   ttlAttribute: 'expiresAt',
   /** The sparse index of jobs that have not ended, by due time (crates/jobs-aws/src/resources.rs). */
   dueIndex: { name: 'due', partitionKey: 'dueShard', sortKey: 'dueAt' },
+  /** GET /jobs: one keys-only index per filter, newest first by createdAt. */
+  listIndexes: [
+    { name: 'by-created', partitionKey: 'listAll' },
+    { name: 'by-status', partitionKey: 'status' },
+    { name: 'by-kind', partitionKey: 'kind' },
+    { name: 'by-schedule', partitionKey: 'schedule' },
+  ],
+  listSortKey: 'createdAt',
 } as const;
 /** Worker policy as deployed (the binary's defaults): 3 attempts. */
 export const WORKER = {

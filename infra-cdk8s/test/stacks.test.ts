@@ -71,7 +71,11 @@ describe('JobsData', () => {
           IndexName: 'due',
           KeySchema: [{ AttributeName: 'dueShard', KeyType: 'HASH' }, { AttributeName: 'dueAt', KeyType: 'RANGE' }],
           Projection: { ProjectionType: 'KEYS_ONLY' },
-        }],
+        }, ...[['by-created', 'listAll'], ['by-status', 'status'], ['by-kind', 'kind'], ['by-schedule', 'schedule']].map(([name, key]) => ({
+          IndexName: name,
+          KeySchema: [{ AttributeName: key, KeyType: 'HASH' }, { AttributeName: 'createdAt', KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        }))],
         Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
       }),
     });
@@ -109,12 +113,15 @@ describe('JobsApi', () => {
   it('Lambda role: exactly enqueue + depth, the table item actions, the group schedules, PassRole of the scheduler role', () => {
     const stmts = roleStatements(api, 'ApiServiceRole').filter((s) => !actions(s).every((a) => a.startsWith('xray:')));
     const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
-    assert.deepEqual(Object.keys(bySid).sort(), ['EnqueueAndDepth', 'JobTable', 'ListSchedules', 'PassSchedulerRole', 'Schedules']);
+    assert.deepEqual(Object.keys(bySid).sort(), ['EnqueueAndDepth', 'JobTable', 'ListIndexes', 'ListSchedules', 'PassSchedulerRole', 'Schedules']);
+    assert.deepEqual(actions(bySid.ListIndexes), ['dynamodb:Query']);
+    for (const index of ['by-created', 'by-status', 'by-kind', 'by-schedule']) assert.ok(mentions(bySid.ListIndexes.Resource, `/index/${index}`), index);
+    assert.ok(!mentions(bySid.ListIndexes.Resource, '/index/due'));
     assert.deepEqual(actions(bySid.EnqueueAndDepth), ['sqs:GetQueueAttributes', 'sqs:SendMessage']);
     assert.ok(mentions(bySid.EnqueueAndDepth.Resource, 'JobQueue'));
     assert.deepEqual(actions(bySid.JobTable), ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     assert.ok(mentions(bySid.JobTable.Resource, 'JobTable'));
-    assert.deepEqual(actions(bySid.Schedules), ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule']);
+    assert.deepEqual(actions(bySid.Schedules), ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule']);
     assert.ok(mentions(bySid.Schedules.Resource, `:schedule/${built.cfg.scheduleGroup}/*`));
     assert.deepEqual(actions(bySid.PassSchedulerRole), ['iam:PassRole']);
     assert.ok(mentions(bySid.PassSchedulerRole.Resource, 'SchedulerRole'));
@@ -142,7 +149,9 @@ describe('JobsCluster', () => {
   it('worker role: take/settle/hand back job messages, dead-letter, three table item actions; nothing else', () => {
     const stmts = roleStatements(cluster, 'WorkerRole');
     const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
-    assert.deepEqual(Object.keys(bySid).sort(), ['DeadLetter', 'JobTable', 'TakeJobs']);
+    assert.deepEqual(Object.keys(bySid).sort(), ['DeadLetter', 'JobTable', 'ScheduleIndex', 'TakeJobs']);
+    assert.deepEqual(actions(bySid.ScheduleIndex), ['dynamodb:BatchGetItem', 'dynamodb:Query']);
+    assert.ok(mentions(bySid.ScheduleIndex.Resource, '/index/by-schedule'));
     assert.deepEqual(actions(bySid.TakeJobs), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage']);
     assert.ok(mentions(bySid.TakeJobs.Resource, 'JobQueue'));
     assert.deepEqual(actions(bySid.DeadLetter), ['sqs:SendMessage']);

@@ -63,8 +63,8 @@ start_up
 grep -E "^The local stack is up" "$out"
 echo "smoke: make demo"
 demo=$(python3 tools/local/demo.py) || { echo "$demo"; fail "make demo failed"; }
-echo "$demo" | tail -12
-echo "$demo" | grep -q "This demo: 7 succeeded, 1 failed, 4 retries, 8 submitted" || fail "unexpected demo stats"
+echo "$demo" | tail -24
+echo "$demo" | grep -q "This demo: 7 succeeded, 2 failed, 1 cancelled, 6 retries, 10 submitted" || fail "unexpected demo stats"
 echo "smoke: make down"
 tools/local/down.sh
 wait "$up_pid" 2>/dev/null || true

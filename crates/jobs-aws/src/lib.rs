@@ -12,4 +12,6 @@ pub mod store;
 pub use error::{BackendError, ErrorKind};
 pub use queue::{CopyMeta, Depth, JobQueue, Received};
 pub use scheduler::{ScheduleInfo, ScheduleRequest, SchedulerError, Schedules};
-pub use store::{Idempotency, JobRecord, JobStore, Stats, StoreError, Submitted};
+pub use store::{
+    Cursor, CursorError, Idempotency, JobRecord, JobStore, ListFilter, Page, Stats, StoreError, Submitted,
+};

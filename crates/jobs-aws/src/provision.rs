@@ -13,8 +13,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::error::BackendError;
 use crate::resources::{
-    DLQ_SUFFIX, DUE_AT_ATTRIBUTE, DUE_INDEX, DUE_SHARD_ATTRIBUTE, MAX_RECEIVE_COUNT, MESSAGE_RETENTION_SECS,
-    QUEUE_VISIBILITY_TIMEOUT_SECS, TABLE_KEY, TTL_ATTRIBUTE,
+    DLQ_SUFFIX, DUE_AT_ATTRIBUTE, DUE_INDEX, DUE_SHARD_ATTRIBUTE, LIST_INDEXES, LIST_SORT_ATTRIBUTE, MAX_RECEIVE_COUNT,
+    MESSAGE_RETENTION_SECS, QUEUE_VISIBILITY_TIMEOUT_SECS, TABLE_KEY, TTL_ATTRIBUTE,
 };
 
 /// What was provisioned.
@@ -59,13 +59,27 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
         .build()
         .expect("index is complete");
-    let created = ddb
-        .create_table()
+    // The job list's indexes (keys only: a page is read back with one BatchGetItem).
+    let mut request = ddb.create_table();
+    for (name, partition_key) in LIST_INDEXES {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(partition_key, KeyType::Hash))
+                .key_schema(key(LIST_SORT_ATTRIBUTE, KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                .build()
+                .expect("index is complete"),
+        );
+        request = request.attribute_definitions(definition(partition_key, ScalarAttributeType::S));
+    }
+    let created = request
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(definition(TABLE_KEY, ScalarAttributeType::S))
         .attribute_definitions(definition(DUE_SHARD_ATTRIBUTE, ScalarAttributeType::S))
         .attribute_definitions(definition(DUE_AT_ATTRIBUTE, ScalarAttributeType::N))
+        .attribute_definitions(definition(LIST_SORT_ATTRIBUTE, ScalarAttributeType::S))
         .key_schema(key(TABLE_KEY, KeyType::Hash))
         .global_secondary_indexes(due_index)
         .send()

@@ -29,6 +29,8 @@ pub struct ScheduleRequest {
     /// The message sent at each firing.
     pub input: String,
     pub description: String,
+    /// ENABLED (fires) or DISABLED (paused).
+    pub enabled: bool,
 }
 
 /// A stored schedule.
@@ -40,6 +42,7 @@ pub struct ScheduleInfo {
     pub state: String,
     pub input: Option<String>,
     pub target_arn: String,
+    pub description: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -73,9 +76,7 @@ impl Schedules {
         &self.group
     }
 
-    /// Creates an enabled schedule with no flexible time window whose target is the job queue.
-    /// One-time `at()` schedules delete themselves after firing.
-    pub async fn create(&self, req: &ScheduleRequest) -> Result<(), SchedulerError> {
+    fn parts(&self, req: &ScheduleRequest) -> (Target, FlexibleTimeWindow, ActionAfterCompletion, ScheduleState) {
         let target = Target::builder()
             .arn(&self.queue_arn)
             .role_arn(&self.role_arn)
@@ -84,8 +85,16 @@ impl Schedules {
             .expect("target is complete");
         let window =
             FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().expect("window is complete");
+        // One-time `at()` schedules delete themselves after firing.
         let after =
             if req.expression.starts_with("at(") { ActionAfterCompletion::Delete } else { ActionAfterCompletion::None };
+        let state = if req.enabled { ScheduleState::Enabled } else { ScheduleState::Disabled };
+        (target, window, after, state)
+    }
+
+    /// Creates a schedule with no flexible time window whose target is the job queue.
+    pub async fn create(&self, req: &ScheduleRequest) -> Result<(), SchedulerError> {
+        let (target, window, after, state) = self.parts(req);
         self.client
             .create_schedule()
             .name(&req.name)
@@ -94,7 +103,7 @@ impl Schedules {
             .schedule_expression_timezone(&req.timezone)
             .flexible_time_window(window)
             .target(target)
-            .state(ScheduleState::Enabled)
+            .state(state)
             .action_after_completion(after)
             .description(&req.description)
             .send()
@@ -103,6 +112,29 @@ impl Schedules {
             .map_err(|e| match e.code() {
                 Some("ConflictException") => SchedulerError::Conflict(req.name.clone()),
                 _ => backend("CreateSchedule", e).into(),
+            })
+    }
+
+    /// Replaces an existing schedule's definition (EventBridge `UpdateSchedule` takes it whole).
+    pub async fn update(&self, req: &ScheduleRequest) -> Result<(), SchedulerError> {
+        let (target, window, after, state) = self.parts(req);
+        self.client
+            .update_schedule()
+            .name(&req.name)
+            .group_name(&self.group)
+            .schedule_expression(&req.expression)
+            .schedule_expression_timezone(&req.timezone)
+            .flexible_time_window(window)
+            .target(target)
+            .state(state)
+            .action_after_completion(after)
+            .description(&req.description)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.code() {
+                Some("ResourceNotFoundException") => SchedulerError::NotFound(req.name.clone()),
+                _ => backend("UpdateSchedule", e).into(),
             })
     }
 
@@ -119,6 +151,7 @@ impl Schedules {
             state: out.state.map(|s| s.as_str().to_owned()).unwrap_or_default(),
             input: out.target.as_ref().and_then(|t| t.input.clone()),
             target_arn: out.target.map(|t| t.arn).unwrap_or_default(),
+            description: out.description,
             created_at: out.creation_date.and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
         })
     }

@@ -1,8 +1,11 @@
 //! The job model and the pure rules of the system, shared by `api-lambda` and `data-processor`.
 //! No AWS and no I/O here: the adapters in `jobs-aws` carry these decisions out.
 
+pub mod cancel;
+pub mod history;
 pub mod kinds;
 pub mod message;
+pub mod overlap;
 pub mod policy;
 pub mod reconcile;
 pub mod scaling;
@@ -11,5 +14,6 @@ pub mod state;
 
 pub use kinds::{JobSpec, KINDS, SpecError};
 pub use message::{JobMessage, MessageError, Source};
+pub use overlap::Overlap;
 pub use policy::{AfterFailure, PolicyError, RetryPolicy};
 pub use state::{JobState, JobStatus, Lease};

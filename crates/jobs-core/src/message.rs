@@ -13,6 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::kinds::JobSpec;
+use crate::overlap::Overlap;
+
 /// The only envelope version this build reads and writes.
 pub const MESSAGE_VERSION: u32 = 1;
 
@@ -67,6 +70,12 @@ pub struct JobMessage {
     /// The schedule that fired this job, for `source: schedule`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// The schedule's overlap policy (see [`crate::overlap`]).
+    #[serde(default, skip_serializing_if = "Overlap::is_allow")]
+    pub overlap: Overlap,
+    /// The job this one retries (`POST /jobs/{id}/retry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
 }
 
 /// Why a body is not a usable job message. Carries the job id when one could be read.
@@ -88,21 +97,31 @@ impl JobMessage {
             submitted_at: now,
             source: Source::Api,
             schedule: None,
+            overlap: Overlap::Allow,
+            retry_of: None,
         }
+    }
+
+    /// The message of a validated job (its payload with every default filled in).
+    pub fn for_spec(spec: &JobSpec, now: DateTime<Utc>) -> Self {
+        Self::new_api(spec.kind(), spec.payload(), now)
     }
 
     /// The message template of a schedule: EventBridge Scheduler fills in the scheduled time at
     /// each firing, and the job id follows from it.
-    pub fn schedule_template(kind: &str, payload: &Value, schedule: &str) -> String {
-        serde_json::json!({
+    pub fn schedule_template(spec: &JobSpec, schedule: &str, overlap: Overlap) -> String {
+        let mut template = serde_json::json!({
             "v": MESSAGE_VERSION,
-            "job": kind,
-            "payload": payload,
+            "job": spec.kind(),
+            "payload": spec.payload(),
             "submittedAt": SCHEDULER_SCHEDULED_TIME,
             "source": Source::Schedule,
             "schedule": schedule,
-        })
-        .to_string()
+        });
+        if !overlap.is_allow() {
+            template["overlap"] = serde_json::json!(overlap);
+        }
+        template.to_string()
     }
 
     /// Parses and checks a message body. Never panics.
@@ -265,7 +284,13 @@ mod tests {
 
     #[test]
     fn scheduled_job_ids_follow_the_schedule_and_the_scheduled_time() {
-        let body = JobMessage::schedule_template("sleep", &json!({"ms": 1}), "nightly");
+        let spec = JobSpec::parse("sleep", json!({"ms": 1})).unwrap();
+        let body = JobMessage::schedule_template(&spec, "nightly", Overlap::Allow);
+        let forbid = JobMessage::schedule_template(&spec, "nightly", Overlap::Forbid);
+        let at0: DateTime<Utc> = "2026-11-21T07:00:00Z".parse().unwrap();
+        let fired = JobMessage::parse_received(&forbid, Some("m-0"), Some(at0)).unwrap();
+        assert_eq!(fired.overlap, Overlap::Forbid, "the policy travels with each firing");
+        assert!(!body.contains("overlap"), "allow is the default, not written");
         assert!(!body.contains(SCHEDULER_EXECUTION_ID), "the per-invocation id is not used: {body}");
         let at: DateTime<Utc> = "2026-11-21T07:00:05Z".parse().unwrap();
         // As EventBridge delivers it; a Scheduler retry of the same firing is the same job.

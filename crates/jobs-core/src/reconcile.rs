@@ -48,11 +48,11 @@ fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
 /// `sent`: a QUEUED job's message is known to be on the queue.
 pub fn due_at(change: &Change, at: DateTime<Utc>, sent: bool, timing: &Timing) -> Option<DateTime<Utc>> {
     match change.status {
-        JobStatus::Succeeded | JobStatus::Failed => None,
+        status if status.is_terminal() => None,
         JobStatus::Queued if change.attempts == 0 && !sent => Some(after(at, timing.send_grace)),
         JobStatus::Queued => Some(after(at, timing.stale)),
         JobStatus::Running => Some(after(change.lease.as_ref().map_or(at, |l| l.until), timing.stale)),
-        JobStatus::RetryWait => Some(after(change.retry_at.unwrap_or(at), timing.stale)),
+        _ => Some(after(change.retry_at.unwrap_or(at), timing.stale)), // RETRY_WAIT
     }
 }
 
@@ -89,6 +89,8 @@ pub fn on_overdue(
 /// What to do with a job message found on the dead-letter queue (SQS moved it there after it was
 /// received too often without being settled).
 #[derive(Debug, Clone, PartialEq)]
+// Decisions are made once per request or message and moved, never stored: size is no concern.
+#[allow(clippy::large_enum_variant)]
 pub enum DeadLetter {
     /// The job ended: drop the message.
     Drop,
@@ -135,7 +137,7 @@ mod tests {
     }
 
     fn state(status: JobStatus, attempts: u32, retry_at: Option<i64>) -> JobState {
-        JobState { status, attempts, lease: None, retry_at: retry_at.map(t), interruptions: 0 }
+        JobState { retry_at: retry_at.map(t), ..JobState::new(status, attempts) }
     }
 
     use crate::state::change;

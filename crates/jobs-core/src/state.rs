@@ -5,6 +5,9 @@
 //!     │                 ▲                 │  │
 //!     │                 └──interrupt──────┘  ├──fail, attempts left──▶ RETRY_WAIT ──start──▶ RUNNING
 //!     └──start (job from a schedule)──▶ RUNNING └──fail, last attempt──▶ FAILED
+//!
+//!  QUEUED, RETRY_WAIT ──cancel──▶ CANCELLED ◀──cancel (its worker, asked)── RUNNING
+//!  (none) ──skip (a schedule's firing while its previous job runs, overlap: forbid)──▶ SKIPPED
 //! ```
 //!
 //! Every transition is *conditional* on the job's current status, attempt number and, while it
@@ -19,15 +22,18 @@
 //! - `failed` — jobs that ended FAILED: all attempts failed, or the message was rejected as
 //!   poison (unknown kind, invalid payload) and never ran;
 //! - `retries` — re-attempts started (attempt 2, 3, …); an interrupted attempt that is resumed is
-//!   not a new re-attempt.
+//!   not a new re-attempt;
+//! - `cancelled` — jobs that ended CANCELLED (see [`crate::cancel`]);
+//! - `skipped` — scheduled firings recorded SKIPPED, never run (see [`crate::overlap`]).
 //!
-//! So `submitted = succeeded + failed + jobs not yet finished`.
+//! So `submitted = succeeded + failed + cancelled + skipped + jobs not yet finished`.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+pub use crate::history::{AttemptRun, RunOutcome, Runner};
 use crate::policy::{AfterFailure, RetryPolicy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,11 +43,23 @@ pub enum JobStatus {
     RetryWait,
     Succeeded,
     Failed,
+    /// Cancelled through the API before it finished (terminal).
+    Cancelled,
+    /// A scheduled firing that did not run because the schedule's previous job had not finished
+    /// (`overlap: forbid`; terminal).
+    Skipped,
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 5] =
-        [JobStatus::Queued, JobStatus::Running, JobStatus::RetryWait, JobStatus::Succeeded, JobStatus::Failed];
+    pub const ALL: [JobStatus; 7] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::RetryWait,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+        JobStatus::Skipped,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,6 +68,8 @@ impl JobStatus {
             JobStatus::RetryWait => "RETRY_WAIT",
             JobStatus::Succeeded => "SUCCEEDED",
             JobStatus::Failed => "FAILED",
+            JobStatus::Cancelled => "CANCELLED",
+            JobStatus::Skipped => "SKIPPED",
         }
     }
 
@@ -58,7 +78,7 @@ impl JobStatus {
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Failed)
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled | JobStatus::Skipped)
     }
 }
 
@@ -87,6 +107,30 @@ pub struct JobState {
     pub retry_at: Option<DateTime<Utc>>,
     /// Times the current attempt was interrupted and resumed.
     pub interruptions: u32,
+    /// Someone asked to cancel the job while it ran; its worker stops it.
+    pub cancel_requested: bool,
+    /// Start of the latest attempt's run, and who runs it (for the history of an abandoned run).
+    pub started_at: Option<DateTime<Utc>>,
+    pub runner: Option<Runner>,
+    /// The last runs of the job's attempts, oldest first (see [`crate::history`]).
+    pub history: Vec<AttemptRun>,
+}
+
+impl JobState {
+    /// A job in `status` after `attempts` attempts, with nothing else recorded.
+    pub fn new(status: JobStatus, attempts: u32) -> Self {
+        JobState {
+            status,
+            attempts,
+            lease: None,
+            retry_at: None,
+            interruptions: 0,
+            cancel_requested: false,
+            started_at: None,
+            runner: None,
+            history: Vec::new(),
+        }
+    }
 }
 
 /// Which rule produced a transition: named in logs and by the fault injector's targets.
@@ -99,6 +143,8 @@ pub enum Step {
     Interrupt,
     Reject,
     GiveUp,
+    Cancel,
+    Skip,
 }
 
 impl Step {
@@ -111,6 +157,8 @@ impl Step {
             Step::Interrupt => "interrupt",
             Step::Reject => "reject",
             Step::GiveUp => "give-up",
+            Step::Cancel => "cancel",
+            Step::Skip => "skip",
         }
     }
 }
@@ -122,6 +170,8 @@ pub struct Counters {
     pub succeeded: i64,
     pub failed: i64,
     pub retries: i64,
+    pub cancelled: i64,
+    pub skipped: i64,
 }
 
 impl Counters {
@@ -142,6 +192,9 @@ pub enum Expect {
         owner: Option<String>,
         /// The lease must have run out before this instant.
         lease_expired_before: Option<DateTime<Utc>>,
+        /// Nobody may have asked to cancel the job: set by writes that would let it go on
+        /// (a retry, a resume), so a cancel request that lands first wins.
+        uncancelled: bool,
     },
 }
 
@@ -151,9 +204,10 @@ impl Expect {
     pub fn holds(&self, current: Option<&JobState>) -> bool {
         match (self, current) {
             (Expect::Absent, None) => true,
-            (Expect::Present { status, attempts, owner, lease_expired_before }, Some(s)) => {
+            (Expect::Present { status, attempts, owner, lease_expired_before, uncancelled }, Some(s)) => {
                 s.status == *status
                     && s.attempts == *attempts
+                    && !(*uncancelled && s.cancel_requested)
                     && owner.as_ref().is_none_or(|o| s.lease.as_ref().is_some_and(|l| &l.owner == o))
                     && lease_expired_before.is_none_or(|t| s.lease.as_ref().is_none_or(|l| l.until < t))
             }
@@ -178,6 +232,10 @@ pub struct Change {
     pub retry_at: Option<DateTime<Utc>>,
     /// Interruptions of the current attempt after this change.
     pub interruptions: u32,
+    /// With `started`: who runs the attempt.
+    pub runner: Option<Runner>,
+    /// `Some`: the job's run history after this change; `None`: keep it.
+    pub history: Option<Vec<AttemptRun>>,
 }
 
 /// One conditional state change plus its counter deltas, applied atomically by the store.
@@ -191,27 +249,61 @@ pub struct Transition {
 }
 
 impl Transition {
-    fn new(step: Step, expect: Expect, change: Change, at: DateTime<Utc>) -> Self {
+    pub(crate) fn new(step: Step, expect: Expect, change: Change, at: DateTime<Utc>) -> Self {
         Transition { step, expect, change, counters: Counters::default(), at }
     }
 
-    fn counting(mut self, counters: Counters) -> Self {
+    pub(crate) fn counting(mut self, counters: Counters) -> Self {
         self.counters = counters;
+        self
+    }
+
+    /// Records `run` (the attempt this transition ends) after `history`, as read at the claim.
+    pub fn with_run(mut self, history: &[AttemptRun], run: AttemptRun) -> Self {
+        self.change.history = Some(crate::history::append(history, run));
         self
     }
 }
 
 /// The job must still be exactly as `state` (status and attempts).
 pub(crate) fn expect_from(state: &JobState) -> Expect {
-    Expect::Present { status: state.status, attempts: state.attempts, owner: None, lease_expired_before: None }
+    Expect::Present {
+        status: state.status,
+        attempts: state.attempts,
+        owner: None,
+        lease_expired_before: None,
+        uncancelled: false,
+    }
 }
 
-fn expect_held(attempt: u32, owner: &str) -> Expect {
+pub(crate) fn expect_held(attempt: u32, owner: &str) -> Expect {
     Expect::Present {
         status: JobStatus::Running,
         attempts: attempt,
         owner: Some(owner.to_owned()),
         lease_expired_before: None,
+        uncancelled: false,
+    }
+}
+
+/// The attempt held by `owner`, as long as nobody asked to cancel the job.
+fn expect_held_uncancelled(attempt: u32, owner: &str) -> Expect {
+    match expect_held(attempt, owner) {
+        Expect::Present { status, attempts, owner, lease_expired_before, .. } => {
+            Expect::Present { status, attempts, owner, lease_expired_before, uncancelled: true }
+        }
+        Expect::Absent => unreachable!(),
+    }
+}
+
+/// A running job whose lease ran out before `before` (or that has none).
+pub(crate) fn expect_abandoned(attempt: u32, before: DateTime<Utc>) -> Expect {
+    Expect::Present {
+        status: JobStatus::Running,
+        attempts: attempt,
+        owner: None,
+        lease_expired_before: Some(before),
+        uncancelled: false,
     }
 }
 
@@ -226,6 +318,8 @@ pub(crate) fn change(status: JobStatus, attempts: u32) -> Change {
         result: None,
         retry_at: None,
         interruptions: 0,
+        runner: None,
+        history: None,
     }
 }
 
@@ -261,9 +355,9 @@ pub enum OnReceive {
     Resume {
         attempt: u32,
     },
-    /// The worker of the last attempt died and no attempts are left: apply this transition to
-    /// FAILED (and keep a copy of the message on the dead-letter queue).
-    GiveUp {
+    /// The job ends without running: no attempts left after its worker died (FAILED), or
+    /// somebody asked to cancel it (CANCELLED). Apply the transition, delete the message.
+    End {
         transition: Transition,
     },
     Skip(Skip),
@@ -298,13 +392,16 @@ pub fn on_receive(
     let retry = Counters { retries: 1, ..Counters::default() };
     let give_up = |expect: Expect, error: String| {
         let change = Change { last_error: Some(error), ..change(JobStatus::Failed, state.attempts) };
-        OnReceive::GiveUp {
+        OnReceive::End {
             transition: Transition::new(Step::GiveUp, expect, change, now)
                 .counting(Counters { failed: 1, ..Counters::default() }),
         }
     };
+    let cancel = |expect: Expect| OnReceive::End { transition: crate::cancel::cancel_now(state, expect, now) };
     match state.status {
-        JobStatus::Succeeded | JobStatus::Failed => OnReceive::Skip(Skip::Finished(state.status)),
+        status if status.is_terminal() => OnReceive::Skip(Skip::Finished(status)),
+        // A cancel request that its worker did not carry out (it stopped first).
+        JobStatus::Queued | JobStatus::RetryWait if state.cancel_requested => cancel(expect_from(state)),
         // Never started (attempts 0), or an interrupted attempt to resume without counting it again.
         JobStatus::Queued => {
             start(expect_from(state), state.attempts.max(1), Counters::default(), None, state.interruptions)
@@ -316,11 +413,14 @@ pub fn on_receive(
             }
             _ => start(expect_from(state), state.attempts + 1, retry, None, 0),
         },
-        JobStatus::Running => {
+        _ => {
             let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
             if let Some(lease) = &state.lease {
                 // Owners are unique per worker process: a live lease of our own is our claim.
                 if lease.owner == worker.owner && lease.until > now {
+                    if state.cancel_requested {
+                        return cancel(expect_held(state.attempts, &worker.owner));
+                    }
                     return OnReceive::Resume { attempt: state.attempts };
                 }
                 if lease.until > now + grace {
@@ -330,28 +430,36 @@ pub fn on_receive(
             // The worker of this attempt stopped without recording (killed, or cut off from the
             // store for longer than its lease: the two look the same). Like a stop, that resumes
             // the attempt, at most `max_interruptions` times; then the attempt counts as failed.
-            let expect = Expect::Present {
-                status: JobStatus::Running,
-                attempts: state.attempts,
-                owner: None,
-                lease_expired_before: Some(now + grace),
+            let expect = expect_abandoned(state.attempts, now + grace);
+            let abandoned = crate::history::abandoned(state, now);
+            let with_run = |decision: OnReceive| match decision {
+                OnReceive::Start { attempt, transition } => {
+                    OnReceive::Start { attempt, transition: transition.with_run(&state.history, abandoned.clone()) }
+                }
+                OnReceive::End { transition } => {
+                    OnReceive::End { transition: transition.with_run(&state.history, abandoned.clone()) }
+                }
+                other => other,
             };
+            if state.cancel_requested {
+                return with_run(cancel(expect));
+            }
             let count = state.interruptions + 1;
             if count <= policy.max_interruptions {
                 let error = format!(
                     "attempt {} abandoned: its worker stopped without recording a result (lease expired); resumed",
                     state.attempts
                 );
-                return start(expect, state.attempts, Counters::default(), Some(error), count);
+                return with_run(start(expect, state.attempts, Counters::default(), Some(error), count));
             }
             let error = format!(
                 "attempt {} was abandoned {count} times: its worker kept stopping without recording a result",
                 state.attempts
             );
-            match policy.after_failure(state.attempts) {
+            with_run(match policy.after_failure(state.attempts) {
                 AfterFailure::Retry { next, .. } => start(expect, next, retry, Some(error), 0),
                 AfterFailure::GiveUp => give_up(expect, error),
-            }
+            })
         }
     }
 }
@@ -382,7 +490,21 @@ pub fn fail(
         AfterFailure::GiveUp => (JobStatus::Failed, None, Counters { failed: 1, ..Counters::default() }),
     };
     let change = Change { last_error: Some(error.to_owned()), retry_at, ..change(status, attempt) };
-    (Transition::new(Step::Fail, expect_held(attempt, owner), change, now).counting(counters), decision)
+    // A retry lets the job go on: a cancel request that landed first wins (see `cancel`).
+    let expect = match decision {
+        AfterFailure::Retry { .. } => expect_held_uncancelled(attempt, owner),
+        AfterFailure::GiveUp => expect_held(attempt, owner),
+    };
+    (Transition::new(Step::Fail, expect, change, now).counting(counters), decision)
+}
+
+/// Attempt `attempt` failed in a way no retry can fix (the job function said so): FAILED at once,
+/// `failed + 1`, whatever attempts are left.
+pub fn fail_permanently(attempt: u32, owner: &str, error: &str, now: DateTime<Utc>) -> Transition {
+    let error = format!("{error} (permanent failure: not retried)");
+    let change = Change { last_error: Some(error), ..change(JobStatus::Failed, attempt) };
+    Transition::new(Step::Fail, expect_held(attempt, owner), change, now)
+        .counting(Counters { failed: 1, ..Counters::default() })
 }
 
 /// How an interrupted attempt continues.
@@ -416,12 +538,14 @@ pub fn interrupt(
         interruptions: count,
         ..change(JobStatus::Queued, attempt)
     };
-    (Transition::new(Step::Interrupt, expect_held(attempt, owner), change, now), AfterInterrupt::Resume)
+    (Transition::new(Step::Interrupt, expect_held_uncancelled(attempt, owner), change, now), AfterInterrupt::Resume)
 }
 
 /// What to do with a job whose message this build cannot run (unknown kind or version, invalid
 /// payload, malformed body: a deploy in progress, or a tightened payload rule).
 #[derive(Debug, Clone, PartialEq)]
+// Decisions are made once per request or message and moved, never stored: size is no concern.
+#[allow(clippy::large_enum_variant)]
 pub enum OnPoison {
     /// Record the job FAILED with the reason (counted once), then delete the message.
     Record(Transition),
@@ -441,21 +565,16 @@ pub fn reject(current: Option<&JobState>, reason: &str, now: DateTime<Utc>, grac
         return OnPoison::Record(Transition::new(Step::Reject, Expect::Absent, failed(0), now).counting(counted(1)));
     };
     match state.status {
-        JobStatus::Succeeded | JobStatus::Failed => OnPoison::Finished(state.status),
+        status if status.is_terminal() => OnPoison::Finished(status),
         JobStatus::Queued | JobStatus::RetryWait => OnPoison::Record(
             Transition::new(Step::Reject, expect_from(state), failed(state.attempts), now).counting(counted(0)),
         ),
-        JobStatus::Running => {
+        _ => {
             let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
             if let Some(lease) = state.lease.as_ref().filter(|l| l.until > now + grace) {
                 return OnPoison::Held(lease.clone());
             }
-            let expect = Expect::Present {
-                status: JobStatus::Running,
-                attempts: state.attempts,
-                owner: None,
-                lease_expired_before: Some(now + grace),
-            };
+            let expect = expect_abandoned(state.attempts, now + grace);
             OnPoison::Record(Transition::new(Step::Reject, expect, failed(state.attempts), now).counting(counted(0)))
         }
     }
@@ -481,11 +600,11 @@ mod tests {
     }
 
     fn state(status: JobStatus, attempts: u32, lease: Option<Lease>, retry_at: Option<i64>) -> JobState {
-        JobState { status, attempts, lease, retry_at: retry_at.map(t), interruptions: 0 }
+        JobState { lease, retry_at: retry_at.map(t), ..JobState::new(status, attempts) }
     }
 
     fn counters(submitted: i64, succeeded: i64, failed: i64, retries: i64) -> Counters {
-        Counters { submitted, succeeded, failed, retries }
+        Counters { submitted, succeeded, failed, retries, ..Counters::default() }
     }
 
     /// (what the store holds, what the worker should do) for a receive at t(0).
@@ -559,7 +678,7 @@ mod tests {
                         other => panic!("wrong expectation {other:?}"),
                     }
                 }
-                (OnReceive::GiveUp { transition }, Want::GiveUp(c)) => {
+                (OnReceive::End { transition }, Want::GiveUp(c)) => {
                     assert_eq!(transition.change.status, Failed);
                     assert_eq!(&transition.counters, c);
                     assert!(transition.change.last_error.is_some());
@@ -582,7 +701,13 @@ mod tests {
         };
         assert_eq!(
             transition.expect,
-            Expect::Present { status: JobStatus::Running, attempts: 1, owner: None, lease_expired_before: Some(t(10)) }
+            Expect::Present {
+                status: JobStatus::Running,
+                attempts: 1,
+                owner: None,
+                lease_expired_before: Some(t(10)),
+                uncancelled: false
+            }
         );
         assert!(transition.change.last_error.unwrap().contains("attempt 1 abandoned"));
     }
@@ -598,15 +723,16 @@ mod tests {
         );
         assert_eq!(ok.change.result, Some(json!({"x": 1})));
 
-        // (failed attempt, status after, retry due, counters)
+        // (failed attempt, status after, retry due, counters, needs no cancel request)
         let cases = [
-            (1, JobStatus::RetryWait, Some(t(2)), counters(0, 0, 0, 0)),
-            (2, JobStatus::RetryWait, Some(t(4)), counters(0, 0, 0, 0)),
-            (3, JobStatus::Failed, None, counters(0, 0, 1, 0)),
+            (1, JobStatus::RetryWait, Some(t(2)), counters(0, 0, 0, 0), true),
+            (2, JobStatus::RetryWait, Some(t(4)), counters(0, 0, 0, 0), true),
+            (3, JobStatus::Failed, None, counters(0, 0, 1, 0), false),
         ];
-        for (attempt, status, due, c) in cases {
+        let uncancelled = |attempt| expect_held_uncancelled(attempt, "me");
+        for (attempt, status, due, c, unc) in cases {
             let (tr, _) = fail(attempt, "me", "boom", t(0), &policy);
-            assert_eq!(tr.expect, held(attempt));
+            assert_eq!(tr.expect, if unc { uncancelled(attempt) } else { held(attempt) });
             assert_eq!((tr.change.status, tr.change.retry_at, tr.counters), (status, due, c), "attempt {attempt}");
             assert_eq!(tr.change.attempts, attempt);
             assert_eq!(tr.change.last_error.as_deref(), Some("boom"));
@@ -614,7 +740,12 @@ mod tests {
         }
 
         let (stop, after) = interrupt(2, "me", 0, t(0), &policy);
-        assert_eq!((stop.expect, stop.change.status, stop.change.attempts), (held(2), JobStatus::Queued, 2));
+        assert_eq!((stop.expect, stop.change.status, stop.change.attempts), (uncancelled(2), JobStatus::Queued, 2));
+
+        let permanent = fail_permanently(1, "me", "bad input", t(0));
+        assert_eq!((permanent.expect, permanent.change.status), (held(1), JobStatus::Failed));
+        assert_eq!(permanent.counters, counters(0, 0, 1, 0));
+        assert!(permanent.change.last_error.unwrap().contains("permanent failure: not retried"));
         assert_eq!((stop.change.interruptions, after), (1, AfterInterrupt::Resume));
         assert!(stop.counters.is_zero());
     }
@@ -637,6 +768,7 @@ mod tests {
             lease: tr.change.lease.clone(),
             retry_at: tr.change.retry_at,
             interruptions: tr.change.interruptions,
+            ..JobState::new(tr.change.status, tr.change.attempts)
         };
         let mut now = t(0);
         loop {
@@ -738,8 +870,13 @@ mod tests {
             ..state(JobStatus::Running, 2, None, None)
         };
         let held = expect_held(2, "me");
-        let expired =
-            Expect::Present { status: JobStatus::Running, attempts: 2, owner: None, lease_expired_before: Some(t(10)) };
+        let expired = Expect::Present {
+            status: JobStatus::Running,
+            attempts: 2,
+            owner: None,
+            lease_expired_before: Some(t(10)),
+            uncancelled: false,
+        };
         // (expectation, item, holds)
         let cases = [
             (Expect::Absent, None, true),

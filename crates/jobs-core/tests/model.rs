@@ -156,6 +156,9 @@ impl World {
             lease: c.lease.clone(),
             retry_at: c.retry_at,
             interruptions: c.interruptions,
+            // Attributes a change does not name are kept, as the store's updates keep them.
+            cancel_requested: current.as_ref().is_some_and(|s| s.cancel_requested),
+            ..JobState::new(c.status, c.attempts)
         };
         let due = reconcile::due_at(c, tr.at, false, &self.timing);
         let receipts = self.items.get(&job).filter(|_| !c.started).map(|i| i.receipts.clone()).unwrap_or_default();
@@ -268,7 +271,7 @@ fn step(world: &mut World, w: &mut Worker) -> bool {
                     world.hide(msg, (due - at(now)).num_seconds().max(0));
                     false
                 }
-                OnReceive::GiveUp { transition } => {
+                OnReceive::End { transition } => {
                     let token = world.token();
                     w.pc = Pc::Claim { msg, job, tr: transition, token, maybe: false, then_run: None };
                     true

@@ -102,8 +102,8 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
     types.sort();
     want.sort();
     assert_eq!(types, want);
-    // The reconciler's due index: name, keys, projection.
-    let indexes: Vec<Index> = desc
+    // The reconciler's due index and the list indexes: names, keys, projections.
+    let mut indexes: Vec<Index> = desc
         .global_secondary_indexes()
         .iter()
         .map(|i| {
@@ -116,7 +116,7 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
             (i.index_name().unwrap_or_default().to_owned(), keys, projection.unwrap_or_default())
         })
         .collect();
-    let template_indexes: Vec<Index> = table["GlobalSecondaryIndexes"]
+    let mut template_indexes: Vec<Index> = table["GlobalSecondaryIndexes"]
         .as_array()
         .expect("the template declares the due index")
         .iter()
@@ -128,6 +128,9 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
             )
         })
         .collect();
+    indexes.sort();
+    template_indexes.sort();
+    assert_eq!(indexes.len(), 5, "due + 4 list indexes");
     assert_eq!(indexes, template_indexes);
     let billing = desc.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_owned());
     assert_eq!(billing.as_deref(), table["BillingMode"].as_str());

@@ -58,7 +58,7 @@ pub async fn stats(stack: &Stack) -> Stats {
 }
 
 pub fn counts(submitted: u64, succeeded: u64, failed: u64, retries: u64) -> Stats {
-    Stats { submitted, succeeded, failed, retries }
+    Stats { submitted, succeeded, failed, retries, ..Stats::default() }
 }
 
 /// Messages on the job queue: visible (delayed ones included) and in flight.

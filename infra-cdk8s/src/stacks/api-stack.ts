@@ -9,18 +9,23 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { JobsConfig } from '../config';
+import { JobsConfig, TABLE } from '../config';
 import { LOGS_DEFAULT_ENCRYPTION, suppress } from './checkov';
 import { DataStack } from './data-stack';
 
 /** The API's routes (api-lambda/src/app.rs). */
 export const ROUTES: ReadonlyArray<[apigwv2.HttpMethod, string]> = [
   [apigwv2.HttpMethod.POST, '/jobs'],
+  [apigwv2.HttpMethod.GET, '/jobs'],
   [apigwv2.HttpMethod.GET, '/jobs/stats'],
+  [apigwv2.HttpMethod.GET, '/jobs/kinds'],
   [apigwv2.HttpMethod.GET, '/jobs/{id}'],
+  [apigwv2.HttpMethod.POST, '/jobs/{id}/cancel'],
+  [apigwv2.HttpMethod.POST, '/jobs/{id}/retry'],
   [apigwv2.HttpMethod.POST, '/jobs/schedule'],
   [apigwv2.HttpMethod.GET, '/jobs/schedules'],
   [apigwv2.HttpMethod.GET, '/jobs/schedules/{name}'],
+  [apigwv2.HttpMethod.PATCH, '/jobs/schedules/{name}'],
   [apigwv2.HttpMethod.DELETE, '/jobs/schedules/{name}'],
   [apigwv2.HttpMethod.GET, '/openapi.json'],
 ];
@@ -84,8 +89,14 @@ export class ApiStack extends Stack {
       resources: [data.table.tableArn],
     }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'ListIndexes',
+      // GET /jobs and a schedule's last run: Query on the keys-only list indexes, never a Scan.
+      actions: ['dynamodb:Query'],
+      resources: TABLE.listIndexes.map((index) => `${data.table.tableArn}/index/${index.name}`),
+    }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'Schedules',
-      actions: ['scheduler:CreateSchedule', 'scheduler:GetSchedule', 'scheduler:DeleteSchedule'],
+      actions: ['scheduler:CreateSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule'],
       resources: [Stack.of(this).formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${cfg.scheduleGroup}/*` })],
     }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({

@@ -124,6 +124,12 @@ export class ClusterStack extends Stack {
       actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       resources: [data.table.tableArn],
     }));
+    this.workerRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'ScheduleIndex',
+      // overlap: forbid: a firing reads its schedule's newest jobs (and BatchGetItem reads them).
+      actions: ['dynamodb:Query', 'dynamodb:BatchGetItem'],
+      resources: [`${data.table.tableArn}/index/by-schedule`, data.table.tableArn],
+    }));
 
     // ---- Reconciler: drains the dead-letter queue, re-sends overdue jobs' messages.
     this.reconcilerRole = podIdentityRole(this, 'ReconcilerRole', 'jobs reconciler CronJob (Pod Identity)');

@@ -59,7 +59,15 @@ export class DataStack extends Stack {
         partitionKey: { name: TABLE.dueIndex.partitionKey, type: dynamodb.AttributeType.STRING },
         sortKey: { name: TABLE.dueIndex.sortKey, type: dynamodb.AttributeType.NUMBER },
         projectionType: dynamodb.ProjectionType.KEYS_ONLY,
-      }],
+      },
+      // GET /jobs: one keys-only index per filter, newest first (a page is read back with one
+      // BatchGetItem, so a listing costs what its page holds, never a Scan).
+      ...TABLE.listIndexes.map((index) => ({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: TABLE.listSortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+      }))],
       deletionProtection: cfg.retainData,
       removalPolicy,
     });

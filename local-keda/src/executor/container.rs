@@ -84,7 +84,14 @@ impl Containers {
             hostname: Some(pod.name.to_owned()),
             entrypoint: t.command.clone(),
             cmd: t.args.clone(),
-            env: Some(pod.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            // The pod's log file on this machine is shown with each attempt it runs.
+            env: Some(
+                pod.env
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .chain([format!("LOG_LOCATION={}", log_path(&self.logs, pod.name).display())])
+                    .collect(),
+            ),
             user,
             labels: Some(self.labels.clone()),
             host_config: Some(HostConfig {

@@ -45,6 +45,8 @@ impl Processes {
             .envs(pod.env.iter().map(|(k, v)| (k, v)))
             // As in a pod: the host name is the pod's name (the worker uses it in its lease owner).
             .env("HOSTNAME", pod.name)
+            // Shown with each attempt the pod runs (the job's attempt history).
+            .env("LOG_LOCATION", &path)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)

@@ -41,12 +41,14 @@ pub struct Stats {
     pub succeeded: u64,
     pub failed: u64,
     pub retries: u64,
+    pub cancelled: u64,
+    pub skipped: u64,
 }
 
-const NAMES: [&str; 4] = ["submitted", "succeeded", "failed", "retries"];
+const NAMES: [&str; 6] = ["submitted", "succeeded", "failed", "retries", "cancelled", "skipped"];
 
-fn deltas(c: &Counters) -> [i64; 4] {
-    [c.submitted, c.succeeded, c.failed, c.retries]
+fn deltas(c: &Counters) -> [i64; 6] {
+    [c.submitted, c.succeeded, c.failed, c.retries, c.cancelled, c.skipped]
 }
 
 /// The `ADD` of `c` to shard `shard` (only the non-zero deltas).
@@ -71,15 +73,15 @@ pub fn update(table: &str, shard: u32, c: &Counters) -> Update {
 /// Sums the stats items read.
 pub fn sum<'a>(items: impl IntoIterator<Item = &'a HashMap<String, AttributeValue>>) -> Stats {
     // Shards may hold negative values (a retracted submit lands on another shard): sum signed.
-    let mut total = [0i64; 4];
+    let mut total = [0i64; 6];
     for item in items {
         for (slot, name) in total.iter_mut().zip(NAMES) {
             let value = item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
             *slot = slot.saturating_add(value);
         }
     }
-    let [submitted, succeeded, failed, retries] = total.map(|v| v.max(0) as u64);
-    Stats { submitted, succeeded, failed, retries }
+    let [submitted, succeeded, failed, retries, cancelled, skipped] = total.map(|v| v.max(0) as u64);
+    Stats { submitted, succeeded, failed, retries, cancelled, skipped }
 }
 
 #[cfg(test)]
@@ -104,15 +106,18 @@ mod tests {
         let u = update("t", 3, &Counters { succeeded: 1, retries: -1, ..Counters::default() });
         assert_eq!(u.update_expression(), "ADD succeeded :succeeded, retries :retries");
         assert_eq!(u.key()[TABLE_KEY], AttributeValue::S("STATS#3".into()));
+        let u = update("t", 0, &Counters { submitted: 1, skipped: 1, ..Counters::default() });
+        assert_eq!(u.update_expression(), "ADD submitted :submitted, skipped :skipped");
         let item = |pairs: &[(&str, &str)]| -> HashMap<String, AttributeValue> {
             pairs.iter().map(|(k, v)| (k.to_string(), AttributeValue::N(v.to_string()))).collect()
         };
         let items = [
             item(&[("submitted", "-1")]),
             item(&[("submitted", "3"), ("succeeded", "1")]),
-            item(&[("submitted", "2"), ("failed", "x")]),
+            item(&[("submitted", "2"), ("failed", "x"), ("cancelled", "1")]),
         ];
-        assert_eq!(sum(&items), Stats { submitted: 4, succeeded: 1, failed: 0, retries: 0 }, "order does not matter");
+        let want = Stats { submitted: 4, succeeded: 1, cancelled: 1, ..Stats::default() };
+        assert_eq!(sum(&items), want, "order does not matter");
         assert_eq!(sum(&[]), Stats::default());
     }
 }

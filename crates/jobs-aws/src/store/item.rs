@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
+use jobs_core::history::{AttemptRun, Runner};
 use jobs_core::message::MESSAGE_VERSION;
 use jobs_core::state::{Change, Transition};
 use jobs_core::{JobMessage, JobState, JobStatus, Lease, Source};
@@ -45,6 +46,19 @@ pub mod attr {
     pub const RESENDS: &str = "resends";
     pub const DUE_AT: &str = crate::resources::DUE_AT_ATTRIBUTE;
     pub const DUE_SHARD: &str = crate::resources::DUE_SHARD_ATTRIBUTE;
+    /// The `by-created` list index's key (the same on every job).
+    pub const LIST_ALL: &str = crate::resources::LIST_ALL_ATTRIBUTE;
+    /// When somebody asked to cancel the running job (its worker stops it).
+    pub const CANCEL_REQUESTED_AT: &str = "cancelRequestedAt";
+    /// Who runs the current attempt: its worker and where its logs are.
+    pub const RUN_WORKER: &str = "runWorker";
+    pub const RUN_LOGS: &str = "runLogs";
+    /// The last runs of the job's attempts (JSON, see `jobs_core::history`).
+    pub const HISTORY: &str = "history";
+    /// A job created by `POST /jobs/{id}/retry`: the job it retries; and on that job, the newest
+    /// job that retries it.
+    pub const RETRY_OF: &str = "retryOf";
+    pub const RETRIED_BY: &str = "retriedBy";
     /// Idempotency items.
     pub const FINGERPRINT: &str = "fingerprint";
 }
@@ -100,12 +114,17 @@ pub fn change_attributes(
     ];
     if change.started {
         out.push((attr::STARTED_AT, Some(ts(now))));
+        out.push((attr::RUN_WORKER, change.runner.as_ref().map(|r| s(&r.worker))));
+        out.push((attr::RUN_LOGS, change.runner.as_ref().and_then(|r| r.logs.as_ref()).map(s)));
         // A new attempt's handed-over receipts belong to the old one.
         out.push((attr::RECEIPTS, None));
     }
     // Kept unless the change says otherwise.
     if let Some(error) = &change.last_error {
         out.push((attr::LAST_ERROR, Some(s(error))));
+    }
+    if let Some(history) = &change.history {
+        out.push((attr::HISTORY, Some(s(serde_json::to_string(history).expect("history serializes")))));
     }
     if let Some(result) = &change.result {
         out.push((attr::RESULT, Some(s(result.to_string()))));
@@ -131,6 +150,7 @@ pub fn new_item(
         (TABLE_KEY.to_owned(), s(job_key(job_id))),
         (attr::JOB_ID.to_owned(), s(job_id)),
         (attr::CREATED_AT.to_owned(), ts(tr.at)),
+        (attr::LIST_ALL.to_owned(), s("JOB")),
         // Until a job ends, it expires only after the retention since it was created.
         (TTL_ATTRIBUTE.to_owned(), n(tr.at.timestamp() + retention.as_secs() as i64)),
     ]);
@@ -141,6 +161,9 @@ pub fn new_item(
         item.insert(attr::SUBMITTED_AT.into(), ts(msg.submitted_at));
         if let Some(schedule) = &msg.schedule {
             item.insert(attr::SCHEDULE.into(), s(schedule));
+        }
+        if let Some(of) = &msg.retry_of {
+            item.insert(attr::RETRY_OF.into(), s(of));
         }
     }
     for (name, value) in change_attributes(job_id, tr, token, retention, due) {
@@ -175,6 +198,11 @@ pub struct JobRecord {
     pub sent_at: Option<DateTime<Utc>>,
     pub due_at: Option<DateTime<Utc>>,
     pub resends: u32,
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    pub runner: Option<Runner>,
+    pub history: Vec<AttemptRun>,
+    pub retry_of: Option<String>,
+    pub retried_by: Option<String>,
 }
 
 impl JobRecord {
@@ -190,6 +218,8 @@ impl JobRecord {
             submitted_at: self.submitted_at.or(self.created_at)?,
             source,
             schedule: self.schedule.clone(),
+            overlap: Default::default(),
+            retry_of: self.retry_of.clone(),
         })
     }
 
@@ -200,6 +230,10 @@ impl JobRecord {
             lease: self.lease.clone(),
             retry_at: self.next_attempt_at,
             interruptions: self.interruptions,
+            cancel_requested: self.cancel_requested_at.is_some(),
+            started_at: self.started_at,
+            runner: self.runner.clone(),
+            history: self.history.clone(),
         }
     }
 }
@@ -248,6 +282,12 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         sent_at: time(attr::SENT_AT),
         due_at: number(attr::DUE_AT).and_then(DateTime::from_timestamp_millis),
         resends: count(attr::RESENDS),
+        cancel_requested_at: time(attr::CANCEL_REQUESTED_AT),
+        runner: text(attr::RUN_WORKER).map(|worker| Runner { worker, logs: text(attr::RUN_LOGS) }),
+        // An unreadable history is dropped rather than making the job unreadable.
+        history: text(attr::HISTORY).and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
+        retry_of: text(attr::RETRY_OF),
+        retried_by: text(attr::RETRIED_BY),
     })
 }
 

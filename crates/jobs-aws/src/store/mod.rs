@@ -11,6 +11,7 @@
 pub mod counters;
 mod expr;
 pub mod item;
+pub mod list;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -29,6 +30,7 @@ pub use counters::Stats;
 use expr::Expr;
 pub use item::{ItemError, JobRecord};
 use item::{attr, idempotency_key, job_key, n, s, ts};
+pub use list::{Cursor, CursorError, ListFilter, Page};
 
 use crate::error::{BackendError, ErrorKind, kind_of_code};
 use crate::faults;
@@ -82,6 +84,9 @@ pub enum Submitted {
     Existing { job_id: String },
     /// The idempotency key was used before for a different request; nothing was recorded.
     KeyReused,
+    /// A retry of a job that has not ended FAILED or CANCELLED (or does not exist); nothing was
+    /// recorded.
+    NotRetryable,
 }
 
 #[derive(Debug, Clone)]
@@ -183,8 +188,17 @@ impl JobStore {
 
     /// Reads the counters: one strongly consistent `BatchGetItem` of the shards.
     pub async fn stats(&self) -> Result<Stats, StoreError> {
+        Ok(counters::sum(&self.batch_get(&counters::all_keys()).await?))
+    }
+
+    /// The items with these keys (at most 100), strongly consistent; unprocessed keys are retried.
+    async fn batch_get(&self, pks: &[String]) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        if pks.is_empty() {
+            return Ok(Vec::new());
+        }
+        faults::before("store.batch-get").await?;
         let keys: Vec<HashMap<String, AttributeValue>> =
-            counters::all_keys().into_iter().map(|k| HashMap::from([(TABLE_KEY.to_owned(), s(k))])).collect();
+            pks.iter().map(|k| HashMap::from([(TABLE_KEY.to_owned(), s(k))])).collect();
         let mut pending = Some(
             KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().expect("keys are set"),
         );
@@ -208,11 +222,11 @@ impl JobStore {
             return Err(BackendError::of_kind(
                 ErrorKind::Throttled,
                 format!("DynamoDB BatchGetItem on table {:?}", self.table),
-                "stats shards left unprocessed after 10 tries",
+                "keys left unprocessed after 10 tries",
             )
             .into());
         }
-        Ok(counters::sum(&items))
+        Ok(items)
     }
 
     /// The stats shard update for a write's counters (the shard follows from the write's token).
@@ -235,6 +249,28 @@ impl JobStore {
             .client_request_token(&token)
             .transact_items(TransactWriteItem::builder().put(job).build())
             .transact_items(self.counters_item(&tr.counters, &token));
+        // A retry marks the job it retries, which must have ended FAILED or CANCELLED.
+        let retry_index = if idempotency.is_some() { 3 } else { 2 };
+        if let Some(old) = &msg.retry_of {
+            let mut e = Expr::default();
+            e.set(attr::RETRIED_BY, s(&msg.job_id));
+            let (status, failed, cancelled) = (
+                e.name(attr::STATUS),
+                e.value(s(JobStatus::Failed.as_str())),
+                e.value(s(JobStatus::Cancelled.as_str())),
+            );
+            e.require_raw(format!("{status} IN ({failed}, {cancelled})"));
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key(TABLE_KEY, s(job_key(old)))
+                .update_expression(e.update_expression())
+                .set_condition_expression(e.condition_expression())
+                .set_expression_attribute_names(Some(e.names))
+                .set_expression_attribute_values(Some(e.values))
+                .build()
+                .expect("update is complete");
+            request = request.transact_items(TransactWriteItem::builder().update(update).build());
+        }
         if let Some(idem) = idempotency {
             let now = tr.at;
             let item = HashMap::from([
@@ -254,15 +290,26 @@ impl JobStore {
                 .expression_attribute_values(":now", n(now.timestamp()))
                 .build()
                 .expect("put is complete");
-            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+            // The key's put goes third, before the retry mark.
+            let items = request.get_transact_items().clone().unwrap_or_default();
+            let (head, tail) = items.split_at(2);
+            let put = TransactWriteItem::builder().put(put).build();
+            request = request
+                .set_transact_items(Some(head.iter().cloned().chain([put]).chain(tail.iter().cloned()).collect()));
         }
         let result = match request.send().await {
             Ok(_) => Ok(Submitted::Created),
-            Err(err) => match idempotency {
-                // The key's put is the third item: its condition failing means "seen before".
-                Some(idem) if failed_conditions(&err).get(2) == Some(&true) => self.replay(idem).await,
-                _ => Err(self.transact_error(err)),
-            },
+            Err(err) => {
+                let failed = failed_conditions(&err);
+                match idempotency {
+                    // The key's put is the third item: its condition failing means "seen before".
+                    Some(idem) if failed.get(2) == Some(&true) => self.replay(idem).await,
+                    _ if msg.retry_of.is_some() && failed.get(retry_index) == Some(&true) => {
+                        Ok(Submitted::NotRetryable)
+                    }
+                    _ => Err(self.transact_error(err)),
+                }
+            }
         };
         faults::after("store.submit")?;
         result
@@ -343,6 +390,35 @@ impl JobStore {
             .await
             .map_err(|err| single_error(self, "UpdateItem", err))?;
         Ok(out.attributes.as_ref().map(item::receipts).unwrap_or_default())
+    }
+
+    /// Asks the worker running attempt `attempt` to cancel the job (see `jobs_core::cancel`).
+    /// `ConditionFailed`: the job is no longer running that attempt; decide again.
+    pub async fn request_cancel(&self, job_id: &str, attempt: u32) -> Result<(), StoreError> {
+        faults::before("store.request-cancel").await?;
+        let mut e = Expr::default();
+        e.set(attr::CANCEL_REQUESTED_AT, ts(Utc::now()));
+        e.require(attr::STATUS, "=", s(JobStatus::Running.as_str()));
+        e.require(attr::ATTEMPTS, "=", n(attempt));
+        self.update(job_id, e, "UpdateItem").await
+    }
+
+    /// Whether somebody asked to cancel job `job_id`: the worker's quick check, a strongly
+    /// consistent read of one attribute (half a read unit).
+    pub async fn cancel_requested(&self, job_id: &str) -> Result<bool, StoreError> {
+        faults::before("store.cancel-check").await?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(job_key(job_id)))
+            .projection_expression("#c")
+            .expression_attribute_names("#c", attr::CANCEL_REQUESTED_AT)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.backend("GetItem", e))?;
+        Ok(out.item.is_some_and(|i| i.contains_key(attr::CANCEL_REQUESTED_AT)))
     }
 
     /// Hands a receipt handle of the job's message to the worker that runs attempt `attempt`
@@ -489,7 +565,7 @@ impl JobStore {
     }
 
     fn update_existing(&self, job_id: &str, tr: &Transition, token: &str) -> Update {
-        let Expect::Present { status, attempts, owner, lease_expired_before } = &tr.expect else {
+        let Expect::Present { status, attempts, owner, lease_expired_before, uncancelled } = &tr.expect else {
             unreachable!("update_existing is only called for Expect::Present")
         };
         let mut e = Expr::default();
@@ -505,6 +581,10 @@ impl JobStore {
             // A running job without a lease counts as abandoned too.
             let (name, value) = (e.name(attr::LEASE_UNTIL), e.value(n(before.timestamp_millis())));
             e.require_raw(format!("(attribute_not_exists({name}) OR {name} < {value})"));
+        }
+        if *uncancelled {
+            let name = e.name(attr::CANCEL_REQUESTED_AT);
+            e.require_raw(format!("attribute_not_exists({name})"));
         }
         Update::builder()
             .table_name(&self.table)

@@ -9,11 +9,16 @@ pub const MAX_RECORDS: u64 = 10_000_000;
 /// min, max, mean and a SHA-256 over the records. The same payload always gives the same summary,
 /// so results can be checked; the work grows linearly with `records` (CPU-bound).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Aggregate {
+    /// Readings to generate.
     #[serde(default = "default_records")]
+    #[cfg_attr(feature = "schema", schema(minimum = 1, maximum = 10_000_000, default = 100_000))]
     pub records: u64,
+    /// Seed of the generator.
     #[serde(default = "default_seed")]
+    #[cfg_attr(feature = "schema", schema(minimum = 0, default = 42))]
     pub seed: u64,
 }
 
@@ -28,7 +33,8 @@ fn default_seed() -> u64 {
 impl JobKind for Aggregate {
     const NAME: &'static str = "aggregate";
     const DESCRIPTION: &'static str = "Generates `records` (default 100000, at most 10000000) seeded readings and stores count, sum, min, max, mean and a SHA-256.";
-    const TIMEOUT: Option<std::time::Duration> = Some(std::time::Duration::from_secs(600));
+    const POLICY: super::KindPolicy =
+        super::KindPolicy { timeout: Some(std::time::Duration::from_secs(600)), ..super::KindPolicy::DEFAULT };
 
     fn validate(&self) -> Result<(), String> {
         if !(1..=MAX_RECORDS).contains(&self.records) {
@@ -43,7 +49,7 @@ impl JobKind for Aggregate {
         // CPU-bound: keep it off the async threads so heartbeats and signals stay responsive.
         let summary = tokio::task::spawn_blocking(move || summarize(records, seed))
             .await
-            .map_err(|e| super::JobFailure(format!("aggregate task failed: {e}")))?;
+            .map_err(|e| super::JobFailure::retryable(format!("aggregate task failed: {e}")))?;
         Ok(serde_json::to_value(summary).expect("summary serializes"))
     }
 }

@@ -2,12 +2,18 @@ use serde::{Deserialize, Serialize};
 
 use super::JobKind;
 
-/// Always fails: exercises the retry path and the dead-letter queue.
+/// Always fails: exercises the retry path, or with `permanent` a failure that is never retried.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Fail {
+    /// The error to fail with.
     #[serde(default = "default_message")]
+    #[cfg_attr(feature = "schema", schema(min_length = 1, max_length = 1024, default = "job failed on purpose"))]
     pub message: String,
+    /// Fail permanently: the job ends FAILED at its first attempt, without retries.
+    #[serde(default)]
+    pub permanent: bool,
 }
 
 fn default_message() -> String {
@@ -16,8 +22,10 @@ fn default_message() -> String {
 
 impl JobKind for Fail {
     const NAME: &'static str = "fail";
-    const DESCRIPTION: &'static str = "Always fails with `message` (for testing retries).";
-    const TIMEOUT: Option<std::time::Duration> = Some(std::time::Duration::from_secs(60));
+    const DESCRIPTION: &'static str =
+        "Always fails with `message` (for testing retries); with `permanent`, once and without retries.";
+    const POLICY: super::KindPolicy =
+        super::KindPolicy { timeout: Some(std::time::Duration::from_secs(60)), ..super::KindPolicy::DEFAULT };
 
     fn validate(&self) -> Result<(), String> {
         match self.message.len() {
@@ -29,6 +37,9 @@ impl JobKind for Fail {
 
     #[cfg(feature = "run")]
     async fn run(&self, _ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
-        Err(super::JobFailure(self.message.clone()))
+        match self.permanent {
+            true => Err(super::JobFailure::permanent(self.message.clone())),
+            false => Err(super::JobFailure::retryable(self.message.clone())),
+        }
     }
 }

@@ -7,15 +7,24 @@ pub const MAX_FAILURES: u32 = 10;
 
 /// Fails its first `failures` attempts, then succeeds. Deterministic: decided by attempt number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Flaky {
+    /// Attempts that fail before one succeeds.
+    #[cfg_attr(feature = "schema", schema(minimum = 0, maximum = 10))]
     pub failures: u32,
 }
 
 impl JobKind for Flaky {
     const NAME: &'static str = "flaky";
     const DESCRIPTION: &'static str = "Fails its first `failures` attempts (at most 10), then succeeds.";
-    const TIMEOUT: Option<std::time::Duration> = Some(std::time::Duration::from_secs(60));
+    // Up to 10 planned failures: allow them all, with short waits.
+    const POLICY: super::KindPolicy = super::KindPolicy {
+        max_attempts: Some(MAX_FAILURES + 1),
+        backoff_base: Some(std::time::Duration::from_secs(1)),
+        backoff_max: Some(std::time::Duration::from_secs(30)),
+        timeout: Some(std::time::Duration::from_secs(60)),
+    };
 
     fn validate(&self) -> Result<(), String> {
         if self.failures > MAX_FAILURES {
@@ -27,7 +36,7 @@ impl JobKind for Flaky {
     #[cfg(feature = "run")]
     async fn run(&self, ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
         if ctx.attempt <= self.failures {
-            return Err(super::JobFailure(format!(
+            return Err(super::JobFailure::retryable(format!(
                 "flaky: attempt {} of the {} planned failures",
                 ctx.attempt, self.failures
             )));
@@ -44,7 +53,7 @@ mod tests {
     #[tokio::test]
     async fn fails_exactly_the_first_n_attempts() {
         let job = Flaky { failures: 2 };
-        let ctx = |attempt| JobContext { job_id: "j".into(), attempt };
+        let ctx = |attempt| JobContext { job_id: "j".into(), attempt, cancel: crate::kinds::Cancellation::never() };
         assert!(job.run(&ctx(1)).await.is_err());
         assert!(job.run(&ctx(2)).await.is_err());
         assert_eq!(job.run(&ctx(3)).await.unwrap()["succeededOnAttempt"], 3);

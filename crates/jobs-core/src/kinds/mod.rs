@@ -4,9 +4,9 @@
 //! validation, and the Rust function the worker runs (compiled only with the `run` feature, so the
 //! API never links job code). The [`registry!`] call at the bottom is the one list of kinds.
 //!
-//! **Adding a kind** = add `kinds/<name>.rs` implementing [`JobKind`], and one line to the
-//! `registry!` call below. Parsing, validation, the API's kind list and the worker's dispatch all
-//! follow from that line.
+//! **Adding a kind** = add `kinds/<name>.rs` implementing [`JobKind`] (its payload type, its
+//! [`KindPolicy`], its function), and one line to the `registry!` call below. Parsing,
+//! validation, the API's kind list and payload schemas, and the worker's dispatch all follow.
 
 use std::time::Duration;
 
@@ -14,33 +14,124 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::policy::RetryPolicy;
+
 mod aggregate;
 mod fail;
 mod flaky;
+mod hang;
 mod noop;
 mod sleep;
 
 pub use aggregate::Aggregate;
 pub use fail::Fail;
 pub use flaky::Flaky;
+pub use hang::Hang;
 pub use noop::Noop;
 pub use sleep::Sleep;
 
 /// What the worker knows about the attempt it is running.
+#[cfg(feature = "run")]
 #[derive(Debug, Clone)]
 pub struct JobContext {
     pub job_id: String,
     /// 1-based attempt number.
     pub attempt: u32,
+    /// Set when somebody cancels the job: a long job checks it (or awaits
+    /// [`Cancellation::cancelled`]) and returns early. The worker stops it after a grace period
+    /// anyway.
+    pub cancel: Cancellation,
+}
+
+/// A job's cancellation signal, as seen by the job function.
+#[cfg(feature = "run")]
+#[derive(Debug, Clone)]
+pub struct Cancellation(tokio::sync::watch::Receiver<bool>);
+
+#[cfg(feature = "run")]
+impl Cancellation {
+    /// A signal and the sender that raises it.
+    pub fn new() -> (tokio::sync::watch::Sender<bool>, Self) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (tx, Cancellation(rx))
+    }
+
+    /// A signal that is never raised.
+    pub fn never() -> Self {
+        Cancellation(tokio::sync::watch::channel(false).1)
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Completes once the job is cancelled (never, if it is not).
+    pub async fn cancelled(&self) {
+        let mut rx = self.0.clone();
+        if rx.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// A job function's successful result: a small JSON summary stored on the job item.
 pub type JobOutput = Value;
 
-/// A job function's failure: the message is recorded as the job's last error.
+/// A job function's failure: the message is recorded as the job's last error. A permanent
+/// failure (bad input only the run could discover) ends the job FAILED without retries.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct JobFailure(pub String);
+#[error("{message}")]
+pub struct JobFailure {
+    pub message: String,
+    pub permanent: bool,
+}
+
+impl JobFailure {
+    /// A failure a later attempt may not have (the default).
+    pub fn retryable(message: impl Into<String>) -> Self {
+        JobFailure { message: message.into(), permanent: false }
+    }
+
+    /// A failure no retry can fix.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        JobFailure { message: message.into(), permanent: true }
+    }
+}
+
+/// A kind's retry policy and time limit, declared next to its payload type. `None` takes the
+/// worker's setting (`MAX_ATTEMPTS`, `BACKOFF_BASE_SECS`, `BACKOFF_MAX_SECS`,
+/// `ATTEMPT_TIMEOUT_SECS`); a kind's timeout is capped by `ATTEMPT_TIMEOUT_SECS`, which stays below
+/// the Job's `activeDeadlineSeconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindPolicy {
+    pub max_attempts: Option<u32>,
+    pub backoff_base: Option<Duration>,
+    pub backoff_max: Option<Duration>,
+    /// The longest one attempt may run before it counts as failed (`timedOut`).
+    pub timeout: Option<Duration>,
+}
+
+impl KindPolicy {
+    pub const DEFAULT: KindPolicy =
+        KindPolicy { max_attempts: None, backoff_base: None, backoff_max: None, timeout: None };
+
+    /// The worker's policy with this kind's choices applied (a base above the maximum backoff is
+    /// lowered to it, so the result is always valid).
+    pub fn apply(&self, worker: &RetryPolicy) -> RetryPolicy {
+        let backoff_max = self.backoff_max.unwrap_or(worker.backoff_max).min(crate::policy::MAX_VISIBILITY);
+        RetryPolicy {
+            max_attempts: self.max_attempts.unwrap_or(worker.max_attempts).clamp(1, 100),
+            max_interruptions: worker.max_interruptions,
+            backoff_base: self.backoff_base.unwrap_or(worker.backoff_base).min(backoff_max),
+            backoff_max,
+        }
+    }
+
+    /// The per-attempt time limit under the worker's `limit`.
+    pub fn timeout(&self, limit: Duration) -> Duration {
+        self.timeout.map_or(limit, |t| t.min(limit))
+    }
+}
 
 /// One job kind: a payload type plus the function that runs it.
 pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + 'static {
@@ -48,17 +139,16 @@ pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + 'static {
     const NAME: &'static str;
     /// One line for the API's documentation.
     const DESCRIPTION: &'static str;
-    /// The longest one attempt may run before it counts as failed (`timedOut`). `None` leaves it
-    /// to the worker's `ATTEMPT_TIMEOUT_SECS`, which stays below the Job's `activeDeadlineSeconds`;
-    /// a kind's own limit is capped by it too.
-    const TIMEOUT: Option<Duration> = None;
+    /// Attempts, backoff and time limit for this kind (see [`KindPolicy`]).
+    const POLICY: KindPolicy = KindPolicy::DEFAULT;
 
     /// Checks the payload's values (types are already checked by serde).
     fn validate(&self) -> Result<(), String> {
         Ok(())
     }
 
-    /// Runs one attempt of the job. Must be cancel-safe: the worker drops the future on SIGTERM.
+    /// Runs one attempt of the job. Must be cancel-safe: the worker drops the future on SIGTERM,
+    /// at the time limit, and after the grace period of a cancel request.
     #[cfg(feature = "run")]
     fn run(&self, ctx: &JobContext) -> impl Future<Output = Result<JobOutput, JobFailure>> + Send;
 }
@@ -72,11 +162,15 @@ pub enum SpecError {
     InvalidPayload { kind: String, reason: String },
 }
 
-/// Name and description of a registered kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Name, description and policy of a registered kind.
+#[derive(Debug, Clone, Copy)]
 pub struct KindInfo {
     pub name: &'static str,
     pub description: &'static str,
+    pub policy: KindPolicy,
+    /// The payload's JSON Schema.
+    #[cfg(feature = "schema")]
+    pub schema: fn() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
 }
 
 fn parse_payload<K: JobKind>(payload: Value) -> Result<K, SpecError> {
@@ -98,7 +192,13 @@ macro_rules! registry {
 
         /// Every registered kind, in registry order.
         pub const KINDS: &[KindInfo] = &[
-            $(KindInfo { name: $variant::NAME, description: $variant::DESCRIPTION },)+
+            $(KindInfo {
+                name: $variant::NAME,
+                description: $variant::DESCRIPTION,
+                policy: $variant::POLICY,
+                #[cfg(feature = "schema")]
+                schema: <$variant as utoipa::PartialSchema>::schema,
+            },)+
         ];
 
         impl JobSpec {
@@ -114,9 +214,9 @@ macro_rules! registry {
                 match self { $(JobSpec::$variant(_) => $variant::NAME,)+ }
             }
 
-            /// The kind's own per-attempt time limit (see [`JobKind::TIMEOUT`]).
-            pub fn timeout(&self) -> Option<Duration> {
-                match self { $(JobSpec::$variant(_) => $variant::TIMEOUT,)+ }
+            /// The kind's retry policy and time limit (see [`KindPolicy`]).
+            pub fn policy(&self) -> KindPolicy {
+                match self { $(JobSpec::$variant(_) => $variant::POLICY,)+ }
             }
 
             /// The payload with every default filled in, as stored and sent.
@@ -136,10 +236,15 @@ macro_rules! registry {
 }
 
 // The one list of job kinds.
-registry![Noop, Sleep, Fail, Flaky, Aggregate];
+registry![Noop, Sleep, Fail, Flaky, Aggregate, Hang];
 
 /// The kind `POST /jobs` runs when the request has no body.
 pub const DEFAULT_KIND: &str = Aggregate::NAME;
+
+/// A registered kind by name.
+pub fn kind_info(name: &str) -> Option<&'static KindInfo> {
+    KINDS.iter().find(|k| k.name == name)
+}
 
 /// "noop, sleep, …" for error messages.
 pub fn kind_names() -> String {
@@ -162,6 +267,37 @@ mod tests {
     }
 
     #[test]
+    fn kind_policies_apply_over_the_worker_settings() {
+        let worker = RetryPolicy::default();
+        let s = Duration::from_secs;
+        // (kind policy, attempts, base, max) after applying
+        let cases = [
+            (KindPolicy::DEFAULT, 3, s(2), s(900)),
+            (KindPolicy { max_attempts: Some(1), ..KindPolicy::DEFAULT }, 1, s(2), s(900)),
+            (KindPolicy { max_attempts: Some(0), backoff_base: Some(s(30)), ..KindPolicy::DEFAULT }, 1, s(30), s(900)),
+            (
+                KindPolicy { backoff_base: Some(s(60)), backoff_max: Some(s(10)), ..KindPolicy::DEFAULT },
+                3,
+                s(10),
+                s(10),
+            ),
+            (KindPolicy { backoff_max: Some(s(99_999)), ..KindPolicy::DEFAULT }, 3, s(2), s(43_200)),
+        ];
+        for (kind, attempts, base, max) in cases {
+            let p = kind.apply(&worker);
+            assert_eq!((p.max_attempts, p.backoff_base, p.backoff_max), (attempts, base, max), "{kind:?}");
+            p.validate().unwrap();
+        }
+        let limit = s(3780);
+        assert_eq!(KindPolicy::DEFAULT.timeout(limit), limit);
+        assert_eq!(KindPolicy { timeout: Some(s(60)), ..KindPolicy::DEFAULT }.timeout(limit), s(60));
+        assert_eq!(KindPolicy { timeout: Some(s(9999)), ..KindPolicy::DEFAULT }.timeout(limit), limit);
+        assert!(KINDS.iter().all(|k| k.policy.apply(&worker).validate().is_ok()));
+        assert_eq!(kind_info("fail").map(|k| k.policy.max_attempts), Some(None));
+        assert!(kind_info("nope").is_none());
+    }
+
+    #[test]
     fn parse_table() {
         // (kind, payload, Ok(payload after defaults) or Err(fragment))
         let cases: Vec<(&str, Value, Result<Value, &str>)> = vec![
@@ -172,7 +308,8 @@ mod tests {
             ("sleep", json!({}), Err("missing field `ms`")),
             ("sleep", json!({"ms": -1}), Err("invalid value")),
             ("sleep", json!({"ms": 3_600_001}), Err("at most 3600000")),
-            ("fail", Value::Null, Ok(json!({"message": "job failed on purpose"}))),
+            ("fail", Value::Null, Ok(json!({"message": "job failed on purpose", "permanent": false}))),
+            ("fail", json!({"permanent": true}), Ok(json!({"message": "job failed on purpose", "permanent": true}))),
             ("fail", json!({"message": ""}), Err("must not be empty")),
             ("flaky", json!({"failures": 2}), Ok(json!({"failures": 2}))),
             ("flaky", json!({"failures": 11}), Err("at most 10")),
@@ -180,7 +317,11 @@ mod tests {
             ("aggregate", json!({"records": 0}), Err("between 1 and")),
             ("aggregate", json!({"records": 20_000_000}), Err("between 1 and")),
             ("aggregate", json!("text"), Err("invalid type")),
-            ("nope", json!({}), Err("unknown job kind \"nope\"; known kinds: noop, sleep, fail, flaky, aggregate")),
+            (
+                "nope",
+                json!({}),
+                Err("unknown job kind \"nope\"; known kinds: noop, sleep, fail, flaky, aggregate, hang"),
+            ),
             ("", json!({}), Err("unknown job kind")),
         ];
         for (kind, payload, want) in cases {

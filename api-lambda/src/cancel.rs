@@ -1,0 +1,68 @@
+//! Cancelling a job, the application function behind `POST /jobs/{id}/cancel`: read the job,
+//! decide (`jobs_core::cancel`), write conditionally, and decide again when another writer moved
+//! the job first. Repeating a request gives the same answer.
+
+use jobs_aws::{BackendError, JobRecord, JobStore, StoreError, store};
+use jobs_core::JobStatus;
+use jobs_core::cancel::{OnCancel, on_cancel};
+
+/// Conditional writes lost to workers before the request gives up (409, retry).
+const MAX_RACES: usize = 5;
+
+/// What a cancel request achieved.
+#[derive(Debug)]
+pub enum Cancelled {
+    /// The job is CANCELLED.
+    Done(JobRecord),
+    /// The job runs; its worker was asked and records CANCELLED within seconds.
+    Requested(JobRecord),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("no job {0:?}")]
+    NotFound(String),
+    #[error("job {id:?} already ended {status}; only QUEUED, RETRY_WAIT and RUNNING jobs can be cancelled")]
+    Finished { id: String, status: JobStatus },
+    #[error("the job kept changing; retry the request")]
+    Raced,
+    /// The request may or may not have taken effect: repeating it is safe.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+impl From<StoreError> for CancelError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Backend(b) => CancelError::Backend(b),
+            StoreError::ConditionFailed => CancelError::Raced,
+        }
+    }
+}
+
+pub async fn cancel(store: &JobStore, id: &str) -> Result<Cancelled, CancelError> {
+    for _ in 0..MAX_RACES {
+        let record = store.get(id).await?.ok_or_else(|| CancelError::NotFound(id.to_owned()))?;
+        let written = match on_cancel(&record.state(), chrono::Utc::now()) {
+            OnCancel::Cancelled => return Ok(Cancelled::Done(record)),
+            OnCancel::Asked => return Ok(Cancelled::Requested(record)),
+            OnCancel::Finished(status) => return Err(CancelError::Finished { id: id.to_owned(), status }),
+            OnCancel::Cancel(tr) => store.apply(id, None, &tr, &store::token()).await,
+            OnCancel::Ask { attempt } => store.request_cancel(id, attempt).await,
+        };
+        match written {
+            // Read back what the job looks like now (a worker may already have acted on it).
+            Ok(()) => {
+                let record = store.get(id).await?.ok_or_else(|| CancelError::NotFound(id.to_owned()))?;
+                tracing::info!(job_id = id, status = %record.status, "cancel requested");
+                return Ok(match record.status {
+                    JobStatus::Running | JobStatus::Queued | JobStatus::RetryWait => Cancelled::Requested(record),
+                    _ => Cancelled::Done(record),
+                });
+            }
+            Err(StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(CancelError::Raced)
+}

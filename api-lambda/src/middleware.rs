@@ -1,0 +1,53 @@
+//! What every request passes through before (or instead of) a route: the local bearer token, the
+//! body size limit, and the JSON answers for unknown routes and methods.
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::{AppState, MAX_REQUEST_BYTES};
+use crate::error::ApiError;
+
+/// Local mode: every route but `/openapi.json` requires `Authorization: Bearer <API_TOKEN>`.
+pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.0.token else { return next.run(request).await };
+    let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if presented.and_then(|v| v.strip_prefix("Bearer ")) == Some(token.as_str()) {
+        return next.run(request).await;
+    }
+    let mut response = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "missing or wrong bearer token (Authorization: Bearer …)",
+    )
+    .into_response();
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    response
+}
+
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("request body over {MAX_REQUEST_BYTES} bytes"),
+    )
+}
+
+/// Refuses a request whose declared `Content-Length` is over the limit before reading its body.
+/// Bodies without a length (chunked) are cut off by `DefaultBodyLimit` while being read.
+pub async fn reject_declared_oversize(request: Request, next: Next) -> Response {
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_REQUEST_BYTES as u64) {
+        return too_large().into_response();
+    }
+    next.run(request).await
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route; see GET /openapi.json")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that method")
+}

@@ -1,0 +1,36 @@
+//! The HTTP handlers, one module per resource. They only translate: parse and check the request,
+//! call one adapter or application function, shape the answer (`crate::views`).
+
+pub mod jobs;
+pub mod kinds;
+pub mod schedules;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+
+/// The pattern of a job id (as in `jobs_core::message::valid_job_id`).
+pub const JOB_ID_PATTERN: &str = r"^[A-Za-z0-9._:-]{1,128}$";
+/// The pattern of a schedule name.
+pub const SCHEDULE_NAME_PATTERN: &str = r"^[A-Za-z0-9._-]{1,64}$";
+
+pub(crate) fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => crate::middleware::too_large(),
+        _ => ApiError::bad_request("invalid_body", e.body_text()),
+    })
+}
+
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+}
+
+pub(crate) fn checked_job_id(id: &str) -> Result<(), ApiError> {
+    if jobs_core::message::valid_job_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request("invalid_job_id", format!("{id:?} is not a job id")))
+    }
+}

@@ -1,0 +1,245 @@
+//! Schedules (EventBridge Scheduler): create, list, read (with the last run), change, delete.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use chrono_tz::Tz;
+use jobs_aws::{ScheduleInfo, ScheduleRequest};
+use jobs_core::message::MAX_MESSAGE_BYTES;
+use jobs_core::{JobMessage, JobSpec, Overlap, schedule};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::jobs::job_spec;
+use super::{parse_json, read_body};
+use crate::app::{AppState, NEXT_FIRE_TIMES};
+use crate::error::{ApiError, ErrorBody};
+use crate::views::{ScheduleList, ScheduleState, ScheduleView};
+
+/// `POST /jobs/schedule` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleBody {
+    /// Unix cron (5 fields), a macro (@hourly, @daily, @weekly, @monthly, @yearly), or a native
+    /// EventBridge `cron(…)`, `rate(…)` or `at(…)` expression.
+    #[schema(example = "0 7 * * MON", min_length = 1, max_length = 256)]
+    pub cron: String,
+    /// The job kind (default `aggregate`).
+    pub job: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Value>,
+    /// IANA time zone the expression is evaluated in (default UTC).
+    #[schema(example = "Europe/Berlin")]
+    pub timezone: Option<String>,
+    /// Schedule name: 1-64 of A-Z a-z 0-9 - _ . (default: generated).
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub name: Option<String>,
+    /// `allow` (default): every firing runs; `forbid`: a firing while the schedule's previous job
+    /// has not finished is recorded SKIPPED.
+    pub overlap: Option<Overlap>,
+}
+
+/// `PATCH /jobs/schedules/{name}` body: any of these; the rest stays.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulePatch {
+    /// `DISABLED` pauses the schedule, `ENABLED` resumes it.
+    pub state: Option<ScheduleState>,
+    #[schema(min_length = 1, max_length = 256)]
+    pub cron: Option<String>,
+    pub timezone: Option<String>,
+    /// A new payload for the schedule's kind (checked like `POST /jobs`).
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Value>,
+    pub overlap: Option<Overlap>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ScheduleName {
+    /// The schedule name.
+    #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub name: String,
+}
+
+pub fn valid_schedule_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn checked_name(name: &str) -> Result<(), ApiError> {
+    if valid_schedule_name(name) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request("invalid_name", format!("{name:?} is not a schedule name")))
+    }
+}
+
+pub fn fire_times(expression: &str, timezone: &str) -> Vec<String> {
+    let parsed = schedule::parse(expression).and_then(|s| {
+        let tz: Tz = schedule::parse_timezone(timezone)?;
+        s.next_fire_times(tz, Utc::now(), NEXT_FIRE_TIMES)
+    });
+    parsed.map(|times| times.iter().map(|t| t.to_rfc3339()).collect()).unwrap_or_default()
+}
+
+/// A checked definition: the expression (with its first fire times), the time zone and the job.
+struct Definition {
+    expression: String,
+    input_expression: String,
+    timezone: String,
+    spec: JobSpec,
+    overlap: Overlap,
+}
+
+impl Definition {
+    fn check(cron: &str, timezone: String, spec: JobSpec, overlap: Overlap) -> Result<Self, ApiError> {
+        let expr = schedule::parse(cron)?;
+        let tz = schedule::parse_timezone(&timezone)?;
+        expr.next_fire_times(tz, Utc::now(), NEXT_FIRE_TIMES)?;
+        Ok(Definition { expression: expr.expression, input_expression: expr.input, timezone, spec, overlap })
+    }
+
+    fn request(&self, name: &str, enabled: bool) -> Result<ScheduleRequest, ApiError> {
+        let input = JobMessage::schedule_template(&self.spec, name, self.overlap);
+        if input.len() > MAX_MESSAGE_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the job message is too large",
+            ));
+        }
+        Ok(ScheduleRequest {
+            name: name.to_owned(),
+            expression: self.expression.clone(),
+            timezone: self.timezone.clone(),
+            input,
+            description: format!("{} job, from {:?}", self.spec.kind(), self.input_expression),
+            enabled,
+        })
+    }
+}
+
+/// Create a schedule that enqueues a job at each firing.
+#[utoipa::path(post, path = "/jobs/schedule", tag = "schedules",
+    request_body = ScheduleBody,
+    responses(
+        (status = 200, description = "Schedule created", body = ScheduleView),
+        (status = 400, description = "Bad JSON, invalid cron or time zone, unknown kind, invalid payload or name", body = ErrorBody),
+        (status = 409, description = "A schedule with that name exists", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn create_schedule(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ScheduleView>, ApiError> {
+    let request: ScheduleBody = parse_json(&read_body(body)?)?;
+    let spec = job_spec(request.job, request.payload)?;
+    let timezone = request.timezone.unwrap_or_else(|| "UTC".to_owned());
+    let def = Definition::check(&request.cron, timezone, spec, request.overlap.unwrap_or_default())?;
+    let name = match request.name {
+        Some(name) if valid_schedule_name(&name) => name,
+        Some(name) => {
+            return Err(ApiError::bad_request(
+                "invalid_name",
+                format!("schedule name {name:?} must be 1-64 characters of A-Z a-z 0-9 - _ ."),
+            ));
+        }
+        None => format!("{}-{}", def.spec.kind(), &uuid::Uuid::new_v4().simple().to_string()[..12]),
+    };
+    let req = def.request(&name, true)?;
+    state.0.schedules.create(&req).await?;
+    tracing::info!(schedule = %name, expression = %def.expression, timezone = %def.timezone, "schedule created");
+    Ok(Json(view(req, Some(Utc::now()))))
+}
+
+/// The view of a schedule as just written.
+fn view(req: ScheduleRequest, created_at: Option<chrono::DateTime<Utc>>) -> ScheduleView {
+    ScheduleView::from(ScheduleInfo {
+        name: req.name,
+        expression: req.expression,
+        timezone: req.timezone,
+        state: if req.enabled { "ENABLED" } else { "DISABLED" }.to_owned(),
+        input: Some(req.input),
+        target_arn: String::new(),
+        description: Some(req.description),
+        created_at,
+    })
+}
+
+/// List the schedules.
+#[utoipa::path(get, path = "/jobs/schedules", tag = "schedules",
+    responses((status = 200, body = ScheduleList), (status = 503, body = ErrorBody)))]
+pub async fn list_schedules(State(state): State<AppState>) -> Result<Json<ScheduleList>, ApiError> {
+    let schedules = state.0.schedules.list().await?;
+    Ok(Json(ScheduleList { schedules: schedules.into_iter().map(ScheduleView::from).collect() }))
+}
+
+/// Read one schedule, with its newest job.
+#[utoipa::path(get, path = "/jobs/schedules/{name}", tag = "schedules", params(ScheduleName),
+    responses((status = 200, body = ScheduleView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn get_schedule(
+    State(state): State<AppState>,
+    Path(ScheduleName { name }): Path<ScheduleName>,
+) -> Result<Json<ScheduleView>, ApiError> {
+    checked_name(&name)?;
+    let app = &state.0;
+    let mut view = ScheduleView::from(app.schedules.get(&name).await?);
+    view.last_run = app.store.latest_of_schedule(&name, 1).await?.into_iter().next().map(Into::into);
+    Ok(Json(view))
+}
+
+/// Pause, resume or change a schedule (EventBridge `UpdateSchedule`).
+#[utoipa::path(patch, path = "/jobs/schedules/{name}", tag = "schedules", params(ScheduleName),
+    request_body = SchedulePatch,
+    responses(
+        (status = 200, description = "The schedule as changed", body = ScheduleView),
+        (status = 400, description = "Bad JSON, invalid cron, time zone, payload or name", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn patch_schedule(
+    State(state): State<AppState>,
+    Path(ScheduleName { name }): Path<ScheduleName>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ScheduleView>, ApiError> {
+    checked_name(&name)?;
+    let patch: SchedulePatch = parse_json(&read_body(body)?)?;
+    let app = &state.0;
+    let current = app.schedules.get(&name).await?;
+    let was = ScheduleView::from(current.clone());
+    let kind = was.job.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "not_a_job_schedule",
+            format!("schedule {name:?} sends no job this API knows"),
+        )
+    })?;
+    let payload = patch.payload.or(was.payload.clone());
+    let spec = job_spec(Some(kind), payload)?;
+    let cron = patch.cron.unwrap_or(current.expression);
+    let timezone = patch.timezone.unwrap_or(current.timezone);
+    let def = Definition::check(&cron, timezone, spec, patch.overlap.unwrap_or(was.overlap))?;
+    let enabled = patch.state.unwrap_or(was.state) == ScheduleState::Enabled;
+    let req = def.request(&name, enabled)?;
+    app.schedules.update(&req).await?;
+    tracing::info!(schedule = %name, expression = %req.expression, enabled, "schedule changed");
+    Ok(Json(view(req, current.created_at)))
+}
+
+/// Delete a schedule. Jobs it already enqueued are not affected.
+#[utoipa::path(delete, path = "/jobs/schedules/{name}", tag = "schedules", params(ScheduleName),
+    responses((status = 204, description = "Deleted"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn delete_schedule(
+    State(state): State<AppState>,
+    Path(ScheduleName { name }): Path<ScheduleName>,
+) -> Result<StatusCode, ApiError> {
+    checked_name(&name)?;
+    state.0.schedules.delete(&name).await?;
+    tracing::info!(schedule = %name, "schedule deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,280 @@
+//! What the API answers: the JSON shapes of jobs, pages, counters, kinds and schedules, each built
+//! from what the adapters return. Nullable fields are declared so (`null` when not known).
+
+use chrono::{DateTime, Utc};
+use jobs_aws::{JobRecord, ScheduleInfo, Stats};
+use jobs_core::history::AttemptRun;
+use jobs_core::kinds::KindInfo;
+use jobs_core::{JobStatus, Overlap, RetryPolicy};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// The answer to `POST /jobs` and `POST /jobs/{id}/retry`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobAccepted {
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
+    pub job_id: String,
+    /// `QUEUED` for a new job; the job's current status when an idempotency key replays it.
+    pub status: Status,
+}
+
+/// A job's status.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Queued,
+    Running,
+    RetryWait,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Skipped,
+}
+
+impl From<JobStatus> for Status {
+    fn from(s: JobStatus) -> Self {
+        match s {
+            JobStatus::Queued => Status::Queued,
+            JobStatus::Running => Status::Running,
+            JobStatus::RetryWait => Status::RetryWait,
+            JobStatus::Succeeded => Status::Succeeded,
+            JobStatus::Failed => Status::Failed,
+            JobStatus::Cancelled => Status::Cancelled,
+            JobStatus::Skipped => Status::Skipped,
+        }
+    }
+}
+
+/// A job as stored.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
+    pub job_id: String,
+    /// The job kind (`null` for a message that named none).
+    pub job: Option<String>,
+    /// The payload with its defaults filled in.
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Value>,
+    pub status: Status,
+    /// Attempts started.
+    pub attempts: u32,
+    /// `api` or `schedule`.
+    pub source: Option<String>,
+    pub schedule: Option<String>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Start of the latest attempt.
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// When the next attempt is due (RETRY_WAIT).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// The job's result summary (SUCCEEDED).
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+    /// When a cancel request reached the running job (its worker stops it within seconds).
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    /// The job this one retries, and the newest job that retries this one.
+    pub retry_of: Option<String>,
+    pub retried_by: Option<String>,
+    /// One entry per run of an attempt, oldest first; the last 20 are kept.
+    pub attempt_history: Vec<AttemptRun>,
+}
+
+impl From<JobRecord> for JobView {
+    fn from(r: JobRecord) -> Self {
+        JobView {
+            job_id: r.job_id,
+            job: r.kind,
+            payload: r.payload,
+            status: r.status.into(),
+            attempts: r.attempts,
+            source: r.source,
+            schedule: r.schedule,
+            submitted_at: r.submitted_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            next_attempt_at: r.next_attempt_at,
+            last_error: r.last_error,
+            result: r.result,
+            cancel_requested_at: r.cancel_requested_at,
+            retry_of: r.retry_of,
+            retried_by: r.retried_by,
+            attempt_history: r.history,
+        }
+    }
+}
+
+/// A page of `GET /jobs`, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobList {
+    pub jobs: Vec<JobView>,
+    /// Pass as `cursor` for the next page; `null` on the last page. A page may hold fewer jobs
+    /// than `limit` and still have a next one.
+    pub next_cursor: Option<String>,
+}
+
+/// Aggregate counters. Field names follow the original design so its clients keep working.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsView {
+    /// Jobs that ended SUCCEEDED.
+    pub succeed_job: u64,
+    /// Jobs that ended FAILED (all attempts failed, a permanent failure, or rejected as poison).
+    pub failed_job: u64,
+    /// Re-attempts started (attempt 2, 3, …).
+    pub job_retry: u64,
+    /// Jobs accepted (scheduled firings included).
+    pub submitted: u64,
+    /// Jobs that ended CANCELLED.
+    pub cancelled: u64,
+    /// Scheduled firings recorded SKIPPED (overlap: forbid).
+    pub skipped: u64,
+    /// Messages waiting on the queue now (approximate, from SQS).
+    pub queued: u64,
+    /// Messages received and not deleted: running, or waiting out a retry backoff.
+    pub in_flight: u64,
+}
+
+impl StatsView {
+    pub fn new(counts: Stats, depth: jobs_aws::Depth) -> Self {
+        StatsView {
+            succeed_job: counts.succeeded,
+            failed_job: counts.failed,
+            job_retry: counts.retries,
+            submitted: counts.submitted,
+            cancelled: counts.cancelled,
+            skipped: counts.skipped,
+            queued: depth.visible + depth.delayed,
+            in_flight: depth.in_flight,
+        }
+    }
+}
+
+/// A job kind's retry policy and time limit as the worker applies it with its default settings
+/// (a deployment may change the defaults; a kind's own choices stay).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyView {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Seconds before the first re-attempt, doubled for each later one.
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+    /// The longest one attempt may run; then it fails as `timedOut`.
+    pub timeout_secs: u64,
+}
+
+/// A job kind.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KindView {
+    pub name: String,
+    pub description: String,
+    /// The payload's JSON Schema.
+    #[schema(value_type = Object)]
+    pub payload_schema: Value,
+    pub policy: PolicyView,
+}
+
+impl From<&KindInfo> for KindView {
+    fn from(k: &KindInfo) -> Self {
+        let p = k.policy.apply(&RetryPolicy::default());
+        KindView {
+            name: k.name.to_owned(),
+            description: k.description.to_owned(),
+            payload_schema: serde_json::to_value((k.schema)()).expect("schemas serialize"),
+            policy: PolicyView {
+                max_attempts: p.max_attempts,
+                backoff_base_secs: p.backoff_base.as_secs(),
+                backoff_max_secs: p.backoff_max.as_secs(),
+                timeout_secs: k.policy.timeout(jobs_core::policy::DEFAULT_ATTEMPT_TIMEOUT).as_secs(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KindList {
+    pub kinds: Vec<KindView>,
+}
+
+/// ENABLED (fires) or DISABLED (paused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ScheduleState {
+    Enabled,
+    Disabled,
+}
+
+/// The newest job a schedule fired.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastRun {
+    pub job_id: String,
+    pub status: Status,
+    /// When the firing's job was recorded.
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl From<JobRecord> for LastRun {
+    fn from(r: JobRecord) -> Self {
+        LastRun { job_id: r.job_id, status: r.status.into(), at: r.created_at }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleView {
+    pub name: String,
+    /// The EventBridge Scheduler expression.
+    #[schema(example = "cron(0 7 ? * MON *)")]
+    pub expression: String,
+    pub timezone: String,
+    pub state: ScheduleState,
+    pub job: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Value>,
+    /// `forbid`: a firing while the previous job runs is SKIPPED.
+    pub overlap: Overlap,
+    /// The next fire times in the schedule's time zone (RFC 3339; none while DISABLED).
+    pub next_fire_times: Vec<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    /// The newest job the schedule fired (only `GET /jobs/schedules/{name}` reads it).
+    pub last_run: Option<LastRun>,
+}
+
+impl From<ScheduleInfo> for ScheduleView {
+    fn from(info: ScheduleInfo) -> Self {
+        let input: Option<Value> = info.input.as_deref().and_then(|i| serde_json::from_str(i).ok());
+        let field = |name: &str| input.as_ref().and_then(|i| i.get(name)).cloned();
+        let state = if info.state == "DISABLED" { ScheduleState::Disabled } else { ScheduleState::Enabled };
+        ScheduleView {
+            next_fire_times: match state {
+                ScheduleState::Enabled => crate::routes::schedules::fire_times(&info.expression, &info.timezone),
+                ScheduleState::Disabled => Vec::new(),
+            },
+            job: field("job").and_then(|j| j.as_str().map(str::to_owned)),
+            payload: field("payload"),
+            overlap: field("overlap").and_then(|o| serde_json::from_value(o).ok()).unwrap_or_default(),
+            name: info.name,
+            expression: info.expression,
+            timezone: info.timezone,
+            state,
+            created_at: info.created_at,
+            last_run: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleList {
+    pub schedules: Vec<ScheduleView>,
+}

@@ -1,0 +1,229 @@
+//! Operating jobs through the API with the real worker binary on the emulator: cancel (queued,
+//! running, a function that ignores the signal, a request racing a retry), retry of an ended job,
+//! per-kind policy (a permanent failure, a kind's own time limit), and a schedule's
+//! `overlap: forbid` with a slow scheduled job.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use jobs_core::JobStatus;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use testkit::{Api, Stack};
+
+async fn api(stack: &Stack) -> Api {
+    Api::start(stack, &testkit::workspace_binary("api-lambda"), &[]).await
+}
+
+async fn submit_via(api: &Api, body: Value) -> String {
+    let (status, out) = api.post("/jobs", body).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    out["jobId"].as_str().unwrap().to_owned()
+}
+
+async fn cancel(api: &Api, id: &str) -> (StatusCode, Value) {
+    api.call(Method::POST, &format!("/jobs/{id}/cancel"), None, &[]).await
+}
+
+fn outcomes(view: &Value) -> Vec<String> {
+    view["attemptHistory"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_job_is_cancelled_within_seconds_counted_once_and_can_be_retried() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    let id = submit_via(&api, json!({"job": "sleep", "payload": {"ms": 120_000}})).await;
+    let child = worker(&stack, &[("WORKER_NAME", "pod-a"), ("LOG_LOCATION", "/tmp/pod-a.log")]).spawn().unwrap();
+    wait_for_status(&stack, &id, JobStatus::Running).await;
+
+    let asked = Instant::now();
+    let (status, view) = cancel(&api, &id).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{view}");
+    assert_eq!((view["status"].as_str(), view["cancelRequestedAt"].is_string()), (Some("RUNNING"), true));
+    // Asking again while the worker stops it: the same answer, nothing written twice.
+    let (again, _) = cancel(&api, &id).await;
+    assert!(again == StatusCode::ACCEPTED || again == StatusCode::OK, "{again}");
+
+    let run = finish(child).await;
+    let took = asked.elapsed();
+    assert_eq!(run.code, 0, "{}", run.log);
+    // The check runs every 2 s and sleep returns on the signal: well inside 10 s.
+    assert!(took < Duration::from_secs(10), "cancel took {took:?}");
+    let (_, view) = api.get(&format!("/jobs/{id}")).await;
+    assert_eq!(view["status"], "CANCELLED", "{view}");
+    assert_eq!(outcomes(&view), ["cancelled"]);
+    let run0 = &view["attemptHistory"][0];
+    assert_eq!(
+        (run0["worker"].as_str(), run0["logs"].as_str(), run0["attempt"].as_u64()),
+        (Some("pod-a"), Some("/tmp/pod-a.log"), Some(1))
+    );
+    assert!(run0["durationMs"].as_u64().unwrap() >= 100);
+    let (_, stats) = api.get("/jobs/stats").await;
+    assert_eq!((stats["submitted"].as_u64(), stats["cancelled"].as_u64()), (Some(1), Some(1)), "{stats}");
+    assert_eq!((stats["succeedJob"].as_u64(), stats["failedJob"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(queued(&stack).await, (0, 0), "the message is gone");
+    // Cancelled is final: cancelling again gives the same result.
+    let (status, again) = cancel(&api, &id).await;
+    assert_eq!((status, again["status"].as_str()), (StatusCode::OK, Some("CANCELLED")));
+
+    // Retry: a new job with the same kind and payload, linked both ways; idempotent by key.
+    let key = [("Idempotency-Key", "retry-1")];
+    let (status, first) = api.call(Method::POST, &format!("/jobs/{id}/retry"), None, &key).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (_, replay) = api.call(Method::POST, &format!("/jobs/{id}/retry"), None, &key).await;
+    assert_eq!(replay["jobId"], first["jobId"], "the same key gives the same new job");
+    let new_id = first["jobId"].as_str().unwrap();
+    let (_, new) = api.get(&format!("/jobs/{new_id}")).await;
+    assert_eq!(
+        (new["retryOf"].as_str(), new["job"].as_str(), new["payload"].clone()),
+        (Some(id.as_str()), Some("sleep"), json!({"ms": 120_000}))
+    );
+    let (_, old) = api.get(&format!("/jobs/{id}")).await;
+    assert_eq!(old["retriedBy"].as_str(), Some(new_id));
+    // The new job has not ended: no retry of it, and it can be cancelled while queued.
+    let (status, err) = api.call(Method::POST, &format!("/jobs/{new_id}/retry"), None, &[]).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("not_retryable")));
+    let (status, view) = cancel(&api, new_id).await;
+    assert_eq!((status, view["status"].as_str()), (StatusCode::OK, Some("CANCELLED")));
+    // Its message is deleted when a worker next receives it; nothing runs, nothing is counted twice.
+    let run = run_worker(&stack, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(run.log.contains("duplicate delivery of a finished job"), "{}", run.log);
+    assert_eq!(queued(&stack).await, (0, 0));
+    let (_, stats) = api.get("/jobs/stats").await;
+    assert_eq!((stats["submitted"].as_u64(), stats["cancelled"].as_u64()), (Some(2), Some(2)), "{stats}");
+    let (status, err) = api.call(Method::POST, "/jobs/nope/cancel", None, &[]).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_that_ignores_the_signal_is_stopped_after_the_grace_period() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    // hang's own time limit is 3 s: cancel it before then, with a 1 s grace.
+    let id = submit_via(&api, json!({"job": "hang"})).await;
+    let child = worker(&stack, &[("CANCEL_GRACE_SECS", "1"), ("CANCEL_CHECK_SECS", "1")]).spawn().unwrap();
+    wait_for_status(&stack, &id, JobStatus::Running).await;
+    let (status, _) = cancel(&api, &id).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let run = finish(child).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(run.log.contains("stopped after the grace period"), "{}", run.log);
+    let rec = job(&stack, &id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Cancelled, 1));
+    assert_eq!(stats(&stack).await, jobs_aws::Stats { submitted: 1, cancelled: 1, ..Default::default() });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_request_that_lands_before_a_retry_wins() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    let id = submit_via(&api, json!({"job": "fail", "payload": {"message": "boom"}})).await;
+    // The failed attempt's write waits 4 s: the request lands in between, while the job runs.
+    let child = worker(&stack, &[("FAULTS", "store.fail=delay:4000*1")]).spawn().unwrap();
+    wait_for_status(&stack, &id, JobStatus::Running).await;
+    let (status, _) = cancel(&api, &id).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let run = finish(child).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    let rec = job(&stack, &id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Cancelled, 1), "not RETRY_WAIT");
+    assert_eq!(rec.history.len(), 1);
+    assert_eq!(stats(&stack).await, jobs_aws::Stats { submitted: 1, cancelled: 1, ..Default::default() });
+    assert_eq!(queued(&stack).await, (0, 0), "no retry was queued");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permanent_failure_skips_the_retries_and_a_kind_time_limit_fails_its_attempts() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    let id = submit_via(&api, json!({"job": "fail", "payload": {"message": "bad input", "permanent": true}})).await;
+    let run = run_worker(&stack, &[]).await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    let (_, view) = api.get(&format!("/jobs/{id}")).await;
+    assert_eq!((view["status"].as_str(), view["attempts"].as_u64()), (Some("FAILED"), Some(1)), "{view}");
+    assert!(view["lastError"].as_str().unwrap().contains("bad input (permanent failure: not retried)"));
+    assert_eq!(outcomes(&view), ["failed"]);
+    assert_eq!(stats(&stack).await, counts(1, 0, 1, 0));
+    assert_eq!(queued(&stack).await, (0, 0));
+
+    // hang: its kind allows 3 s per attempt and 2 attempts, whatever the worker's defaults.
+    let id = submit_via(&api, json!({"job": "hang"})).await;
+    let started = Instant::now();
+    let first = run_worker(&stack, &[]).await;
+    assert_eq!(first.code, 1, "{}", first.log);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let rec = job(&stack, &id).await;
+    assert_eq!((rec.status, rec.last_error.as_deref()), (JobStatus::RetryWait, Some("attempt 1 timed out after 3s")));
+    let second = run_worker(&stack, &[("WAIT_TIME_SECS", "5")]).await;
+    assert_eq!(second.code, 1, "{}", second.log);
+    let (_, view) = api.get(&format!("/jobs/{id}")).await;
+    assert_eq!((view["status"].as_str(), view["attempts"].as_u64()), (Some("FAILED"), Some(2)), "{view}");
+    assert_eq!(outcomes(&view), ["timedOut", "timedOut"]);
+    assert_eq!(stats(&stack).await, counts(2, 0, 2, 1));
+    let (_, kinds) = api.get("/jobs/kinds").await;
+    let hang = kinds["kinds"].as_array().unwrap().iter().find(|k| k["name"] == "hang").unwrap().clone();
+    assert_eq!(hang["policy"], json!({"maxAttempts": 2, "backoffBaseSecs": 1, "backoffMaxSecs": 1, "timeoutSecs": 3}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_overlap_forbid_a_firing_while_the_previous_job_runs_is_skipped() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    // A schedule far in the future: its firings are delivered by hand, as the Scheduler would.
+    let (status, created) = api
+        .post(
+            "/jobs/schedule",
+            json!({"name": "slow", "cron": "0 3 1 1 *", "job": "sleep", "payload": {"ms": 6000}, "overlap": "forbid"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["overlap"], "forbid");
+    let input = aws_sdk_scheduler::Client::new(&stack.sdk)
+        .get_schedule()
+        .name("slow")
+        .group_name(&stack.resources.schedule_group)
+        .send()
+        .await
+        .unwrap()
+        .target
+        .unwrap()
+        .input
+        .unwrap();
+    let fire = |at: &str| input.replace(jobs_core::message::SCHEDULER_SCHEDULED_TIME, at);
+    stack.queue.send(&fire("2027-01-01T03:00:00Z")).await.unwrap();
+    let slow = worker(&stack, &[]).spawn().unwrap();
+    wait_for_status(&stack, "sched:slow:2027-01-01T03:00:00Z", JobStatus::Running).await;
+    stack.queue.send(&fire("2027-01-01T03:01:00Z")).await.unwrap();
+    let second = run_worker(&stack, &[]).await;
+    assert_eq!(second.code, 0, "{}", second.log);
+    assert!(second.log.contains("firing SKIPPED"), "{}", second.log);
+    let skipped = job(&stack, "sched:slow:2027-01-01T03:01:00Z").await;
+    assert_eq!((skipped.status, skipped.attempts), (JobStatus::Skipped, 0));
+    assert!(skipped.last_error.unwrap().contains("sched:slow:2027-01-01T03:00:00Z is RUNNING"));
+    let (_, view) = api.get("/jobs/schedules/slow").await;
+    assert_eq!(view["lastRun"]["jobId"], "sched:slow:2027-01-01T03:01:00Z", "{view}");
+    assert_eq!(view["lastRun"]["status"], "SKIPPED");
+    assert_eq!(finish(slow).await.code, 0);
+    // Once the slow job finished, the next firing runs.
+    stack.queue.send(&fire("2027-01-01T03:02:00Z")).await.unwrap();
+    let third = run_worker(&stack, &[]).await;
+    assert!(third.log.contains("job SUCCEEDED"), "{}", third.log);
+    let (_, stats) = api.get("/jobs/stats").await;
+    assert_eq!(
+        (stats["submitted"].as_u64(), stats["succeedJob"].as_u64(), stats["skipped"].as_u64()),
+        (Some(3), Some(2), Some(1)),
+        "{stats}"
+    );
+    let (_, page) = api.get("/jobs?schedule=slow").await;
+    let ids: Vec<&str> = page["jobs"].as_array().unwrap().iter().map(|j| j["jobId"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["sched:slow:2027-01-01T03:02:00Z", "sched:slow:2027-01-01T03:01:00Z", "sched:slow:2027-01-01T03:00:00Z"]
+    );
+    let (_, page) = api.get("/jobs?schedule=slow&status=SKIPPED").await;
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 1, "{page}");
+}
