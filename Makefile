@@ -72,7 +72,7 @@ lint: ## rustfmt and clippy (warnings are errors)
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 .PHONY: test
-test: venv lint test-rust test-chaos test-moto test-infra test-image test-local ## Everything CI runs: lint, tests on ministack and moto, a short chaos run, infra checks, the image, the local stack
+test: venv lint test-rust test-api-fuzz test-chaos test-moto test-infra test-image test-local ## Everything CI runs: lint, tests on ministack and moto, the API fuzzed against its OpenAPI document, a short chaos run, infra checks, the image, the local stack
 
 .PHONY: test-rust
 test-rust: venv ## Unit tests and integration tests against ministack (the chaos run has its own target)
@@ -81,6 +81,10 @@ ifeq ($(NEXTEST),yes)
 else
 	cargo test --workspace --locked --no-fail-fast -- --skip chaos_
 endif
+
+.PHONY: test-api-fuzz
+test-api-fuzz: venv venv-lint ## Schemathesis (every check) against the API on ministack and its own /openapi.json (FUZZ_EXAMPLES, FUZZ_SEED)
+	cargo test -p api-lambda --locked --test fuzz -- --ignored --nocapture
 
 .PHONY: test-chaos
 test-chaos: venv ## A short chaos run (~100 jobs, alone: it loads the machine), as make chaos with CHAOS_JOBS=100

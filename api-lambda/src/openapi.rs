@@ -62,6 +62,15 @@ pub fn document_value() -> Value {
         .iter()
         .map(|k| (k.name.to_owned(), json!(format!("#/components/schemas/{}Job", k.name.replace('-', "_")))))
         .collect();
+    // Kind names are a closed set: say so wherever one is named.
+    let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+    schemas["ScheduleBody"]["properties"]["job"] = json!({ "type": ["string", "null"], "enum": names.iter().map(|n| json!(n)).chain([Value::Null]).collect::<Vec<_>>() });
+    if let Some(params) = doc["paths"]["/jobs"]["get"]["parameters"].as_array_mut() {
+        for p in params.iter_mut().filter(|p| p["name"] == "kind") {
+            p["schema"] = json!({ "type": "string", "enum": names });
+        }
+    }
+    let schemas = &mut doc["components"]["schemas"];
     schemas["JobRequest"] = json!({
         "description": "A job: its kind (`job`) and the kind's payload (omitted fields take their defaults). No body at all runs the default kind (aggregate) with its defaults.",
         "oneOf": variants,

@@ -75,7 +75,7 @@ fn accepted(a: Accepted) -> (StatusCode, Json<JobAccepted>) {
 /// Enqueue a job.
 #[utoipa::path(post, path = "/jobs", tag = "jobs",
     request_body(content = Option<JobRequest>, description = "Optional; no body runs the default kind"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "The same key within 24 h returns the same job and enqueues nothing")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "The same key within 24 h returns the same job and enqueues nothing")),
     responses(
         (status = 200, description = "Job queued (or replayed by its idempotency key)", body = JobAccepted),
         (status = 202, description = "Job recorded; the queue failed just now, so the reconciler sends it (within a minute or two)", body = JobAccepted),
@@ -90,7 +90,8 @@ pub async fn create_job(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
     let body = read_body(body)?;
-    let spec = if body.iter().all(u8::is_ascii_whitespace) {
+    // No body, or a JSON null: the default kind.
+    let spec = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         job_spec(None, None)?
     } else {
         let request: JobRequest = parse_json(&body)?;
@@ -235,7 +236,7 @@ pub async fn cancel_job(
 #[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs",
     params(
         ("id" = String, Path, description = "The job to retry", pattern = r"^[A-Za-z0-9._:-]{1,128}$"),
-        ("Idempotency-Key" = Option<String>, Header, description = "The same key within 24 h returns the same new job"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "The same key within 24 h returns the same new job"),
     ),
     responses(
         (status = 200, description = "New job queued (`retryOf` names the old one)", body = JobAccepted),

@@ -18,7 +18,7 @@ pub struct Aggregate {
     pub records: u64,
     /// Seed of the generator.
     #[serde(default = "default_seed")]
-    #[cfg_attr(feature = "schema", schema(minimum = 0, default = 42))]
+    #[cfg_attr(feature = "schema", schema(minimum = 0, maximum = 9_223_372_036_854_775_807_i64, default = 42))]
     pub seed: u64,
 }
 
@@ -39,6 +39,10 @@ impl JobKind for Aggregate {
     fn validate(&self) -> Result<(), String> {
         if !(1..=MAX_RECORDS).contains(&self.records) {
             return Err(format!("records must be between 1 and {MAX_RECORDS}, got {}", self.records));
+        }
+        // JSON tools read integers as signed 64-bit: keep seeds inside that.
+        if self.seed > i64::MAX as u64 {
+            return Err(format!("seed must be at most {}, got {}", i64::MAX, self.seed));
         }
         Ok(())
     }

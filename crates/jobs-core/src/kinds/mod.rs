@@ -173,9 +173,24 @@ pub struct KindInfo {
     pub schema: fn() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
 }
 
+/// JSON (and JSON Schema) does not tell `3` from `3.0`; serde's integers do. Integral numbers
+/// written with a fraction become integers before typing.
+fn integral(value: Value) -> Value {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f >= 0.0 && f < u64::MAX as f64 => Value::from(f as u64),
+            Some(f) if f.fract() == 0.0 && f < 0.0 && f >= i64::MIN as f64 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, integral(v))).collect()),
+        other => other,
+    }
+}
+
 fn parse_payload<K: JobKind>(payload: Value) -> Result<K, SpecError> {
     // An absent payload means "all defaults".
-    let payload = if payload.is_null() { Value::Object(Default::default()) } else { payload };
+    let payload = if payload.is_null() { Value::Object(Default::default()) } else { integral(payload) };
     let invalid = |reason: String| SpecError::InvalidPayload { kind: K::NAME.to_owned(), reason };
     let spec: K = serde_json::from_value(payload).map_err(|e| invalid(e.to_string()))?;
     spec.validate().map_err(invalid)?;
@@ -305,6 +320,9 @@ mod tests {
             ("noop", json!({}), Ok(json!({}))),
             ("noop", json!({"x": 1}), Err("unknown field `x`")),
             ("sleep", json!({"ms": 10}), Ok(json!({"ms": 10}))),
+            ("sleep", json!({"ms": 10.0}), Ok(json!({"ms": 10}))),
+            ("sleep", json!({"ms": 10.5}), Err("invalid type: floating point")),
+            ("aggregate", json!({"seed": 9_223_372_036_854_775_808u64}), Err("seed must be at most")),
             ("sleep", json!({}), Err("missing field `ms`")),
             ("sleep", json!({"ms": -1}), Err("invalid value")),
             ("sleep", json!({"ms": 3_600_001}), Err("at most 3600000")),
