@@ -5,9 +5,10 @@
 //! queue (visibility, receive counts, redrive to a dead-letter queue after 10 receives,
 //! duplicate deliveries, stale receipt handles).
 //!
-//! Each case is a seed: 1-4 jobs with scripted outcomes, 2-3 worker slots, and a fault phase with
-//! crashes at any step (the process is gone: nothing after it happens), store outages, writes
-//! that commit but report an error, and duplicate deliveries. Then the faults stop and the system
+//! Each case is a seed: 1-4 jobs with scripted outcomes (some of them cancelled through the API at
+//! a random moment), 2-3 worker slots, and a fault phase with crashes at any step (the process is
+//! gone: nothing after it happens), store outages, writes that commit but report an error, and
+//! duplicate deliveries. Then the faults stop and the system
 //! runs until it is quiet. Checked: every accepted job ended (G1), the counters equal the items
 //! (G2), no job got more than its attempts and no job that never failed by itself or lost a run
 //! to a crash ended FAILED (G3). The real adapters and binaries are exercised by the fault and
@@ -17,6 +18,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use jobs_core::cancel::{self, OnCancel};
 use jobs_core::reconcile::{self, DeadLetter, Overdue, Timing};
 use jobs_core::state::{self, Counters, OnReceive, Skip, Transition};
 use jobs_core::{AfterFailure, JobState, JobStatus, Lease, RetryPolicy};
@@ -102,6 +104,11 @@ struct World {
     alive: Vec<String>,
     /// API side: whether each job was accepted (recorded), and whether its send is pending.
     accepted: Vec<bool>,
+    /// Jobs the API will cancel at some moment, and those whose cancel request was taken.
+    cancellable: Vec<bool>,
+    cancel_asked: Vec<bool>,
+    /// Jobs whose request reached them while they ran (their worker had to stop them).
+    asked_running: Vec<bool>,
     faults: bool,
     store_down: bool,
 }
@@ -174,6 +181,7 @@ impl World {
         k.succeeded += tr.counters.succeeded;
         k.failed += tr.counters.failed;
         k.retries += tr.counters.retries;
+        k.cancelled += tr.counters.cancelled;
         if let Fault::Ambiguous = fault { Err(true) } else { Ok(true) }
     }
 
@@ -318,6 +326,13 @@ fn step(world: &mut World, w: &mut Worker) -> bool {
             if now >= next_beat && !heartbeat(world, w, job, attempt) {
                 return false; // lease lost: stop without recording
             }
+            // The worker's quick check for a cancel request (every step, about a second).
+            if !world.store_down && asked_of_holder(world, job, attempt, &w.owner) {
+                let tr = cancel::stopped(attempt, &w.owner, at(now));
+                let token = world.token();
+                w.pc = Pc::Record { job, attempt, tr, token, maybe: false, retry: None };
+                return true;
+            }
             let next_beat = if now >= next_beat { now + VISIBILITY / 3 } else { next_beat };
             if now < until {
                 w.pc = Pc::Run { job, attempt, until, next_beat };
@@ -344,6 +359,13 @@ fn step(world: &mut World, w: &mut Worker) -> bool {
             match world.apply(job, &tr, token) {
                 Ok(true) => {}
                 Ok(false) if maybe && world.committed(job, token) => {}
+                // Still held, so a cancel request landed before this retry or resume: it wins.
+                Ok(false) if asked_of_holder(world, job, attempt, &w.owner) => {
+                    let tr = cancel::stopped(attempt, &w.owner, at(now));
+                    let token = world.token();
+                    w.pc = Pc::Record { job, attempt, tr, token, maybe: false, retry: None };
+                    return true;
+                }
                 Ok(false) => return false, // taken over: the result is dropped
                 Err(m) => {
                     w.pc = Pc::Record { job, attempt, tr, token, maybe: maybe || m, retry };
@@ -364,6 +386,46 @@ fn step(world: &mut World, w: &mut Worker) -> bool {
             }
             false
         }
+    }
+}
+
+/// Whether job `job` runs attempt `attempt` under `owner`'s lease with a cancel request on it.
+fn asked_of_holder(world: &World, job: usize, attempt: u32, owner: &str) -> bool {
+    world.items.get(&job).is_some_and(|i| {
+        let s = &i.state;
+        s.status == JobStatus::Running
+            && s.attempts == attempt
+            && s.cancel_requested
+            && s.lease.as_ref().is_some_and(|l| l.owner == owner)
+    })
+}
+
+/// `POST /jobs/{id}/cancel`: decide from the job as read, write conditionally (under the same
+/// faults as every write); a request that did not take is repeated later, as a client would.
+fn api_cancel(world: &mut World, job: usize) {
+    let Some(current) = world.state(job) else { return };
+    match cancel::on_cancel(&current, at(world.now)) {
+        OnCancel::Cancel(tr) => {
+            let token = world.token();
+            if let Ok(true) | Err(true) = world.apply(job, &tr, token) {
+                world.cancel_asked[job] = true;
+            }
+        }
+        OnCancel::Ask { attempt } => match world.fault() {
+            Fault::Fail => {}
+            fault => {
+                let item = world.items.get_mut(&job).expect("read just now");
+                if item.state.status == JobStatus::Running && item.state.attempts == attempt {
+                    item.state.cancel_requested = true;
+                    world.cancel_asked[job] = true;
+                    world.asked_running[job] = true;
+                } else if let Fault::Ambiguous = fault {
+                    // Nothing written; the client repeats the request.
+                }
+            }
+        },
+        OnCancel::Asked | OnCancel::Cancelled => world.cancel_asked[job] = true,
+        OnCancel::Finished(_) => world.cancellable[job] = false,
     }
 }
 
@@ -449,12 +511,14 @@ fn submit(world: &mut World, job: usize) {
     }
 }
 
-/// Returns whether a live holder was taken over (see `partitioned`).
-fn simulate(seed: u64) -> bool {
+/// Returns whether a live holder was taken over (see `partitioned`), and how many jobs ended
+/// CANCELLED by a request that reached them while they ran.
+fn simulate(seed: u64) -> (bool, usize) {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let jobs = 1 + rng.below(4) as usize;
     let slots = 2 + rng.below(2) as usize;
     let succeeds_on = (0..jobs).map(|_| [Some(1), Some(1), Some(2), Some(3), None][rng.below(5) as usize]).collect();
+    let cancellable = (0..jobs).map(|_| rng.chance(25)).collect();
     let mut world = World {
         now: 0,
         rng,
@@ -471,6 +535,9 @@ fn simulate(seed: u64) -> bool {
         partitioned: vec![false; jobs],
         alive: Vec::new(),
         accepted: vec![false; jobs],
+        cancellable,
+        cancel_asked: vec![false; jobs],
+        asked_running: vec![false; jobs],
         faults: true,
         store_down: false,
     };
@@ -488,6 +555,11 @@ fn simulate(seed: u64) -> bool {
         for job in 0..jobs {
             if !world.accepted[job] && world.rng.chance(40) {
                 submit(&mut world, job);
+            }
+        }
+        for job in 0..jobs {
+            if world.accepted[job] && world.cancellable[job] && !world.cancel_asked[job] && world.rng.chance(8) {
+                api_cancel(&mut world, job);
             }
         }
         if world.now % RECONCILE_EVERY == 0 {
@@ -542,23 +614,36 @@ fn simulate(seed: u64) -> bool {
         "{context}"
     );
     assert_eq!(world.counters.retries, retries, "{context}");
+    assert_eq!(world.counters.cancelled, count(JobStatus::Cancelled), "{context}");
     for (job, item) in &world.items {
         // G3: never more than the attempts; a job that succeeds by itself is not FAILED by backend
         // trouble (a holder cut off from the store past its lease and taken over included: that
         // resumes the attempt), unless its runs were lost to crashes.
         assert!(item.state.attempts <= world.policy.max_attempts, "{context}");
         let good = world.succeeds_on[*job].is_some();
-        if good && !world.crashed[*job] {
+        // Only a cancel request ends a job CANCELLED.
+        assert!(item.state.status != JobStatus::Cancelled || world.cancel_asked[*job], "job {job}: {context}");
+        if good && !world.crashed[*job] && !world.cancel_asked[*job] {
             assert_eq!(item.state.status, JobStatus::Succeeded, "job {job}: {context}");
         }
     }
-    world.partitioned.iter().any(|p| *p)
+    let stopped = (0..jobs)
+        .filter(|j| {
+            world.asked_running[*j] && world.items.get(j).is_some_and(|i| i.state.status == JobStatus::Cancelled)
+        })
+        .count();
+    (world.partitioned.iter().any(|p| *p), stopped)
 }
 
 #[test]
 fn thousands_of_faulty_runs_end_every_job_counted_once() {
     let cases: u64 = std::env::var("MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
     let first: u64 = std::env::var("MODEL_FIRST").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let partitioned = (first..first + cases).filter(|seed| simulate(*seed)).count();
-    eprintln!("model: {cases} cases; {partitioned} with a live holder taken over after an outage");
+    let runs: Vec<(bool, usize)> = (first..first + cases).map(simulate).collect();
+    let partitioned = runs.iter().filter(|r| r.0).count();
+    let stopped: usize = runs.iter().map(|r| r.1).sum();
+    eprintln!(
+        "model: {cases} cases; {partitioned} with a live holder taken over after an outage; {stopped} running jobs cancelled"
+    );
+    assert!(stopped > cases as usize / 100, "cancelling running jobs is explored");
 }
