@@ -21,7 +21,7 @@ use crate::views;
         schedules::delete_schedule,
     ),
     components(schemas(
-        jobs::JobRequest, views::JobAccepted, views::JobView, views::JobList, views::Status, views::StatsView,
+        jobs::JobRequest, views::JobAccepted, views::JobView, views::JobList, jobs_core::JobStatus, views::StatsView,
         views::KindList, views::KindView, views::PolicyView, views::ScheduleState, views::LastRun,
         schedules::ScheduleBody, schedules::SchedulePatch, views::ScheduleView, views::ScheduleList,
         jobs_core::history::AttemptRun, jobs_core::history::RunOutcome, jobs_core::Overlap,

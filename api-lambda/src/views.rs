@@ -17,34 +17,7 @@ pub struct JobAccepted {
     #[schema(pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
     pub job_id: String,
     /// `QUEUED` for a new job; the job's current status when an idempotency key replays it.
-    pub status: Status,
-}
-
-/// A job's status.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Status {
-    Queued,
-    Running,
-    RetryWait,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Skipped,
-}
-
-impl From<JobStatus> for Status {
-    fn from(s: JobStatus) -> Self {
-        match s {
-            JobStatus::Queued => Status::Queued,
-            JobStatus::Running => Status::Running,
-            JobStatus::RetryWait => Status::RetryWait,
-            JobStatus::Succeeded => Status::Succeeded,
-            JobStatus::Failed => Status::Failed,
-            JobStatus::Cancelled => Status::Cancelled,
-            JobStatus::Skipped => Status::Skipped,
-        }
-    }
+    pub status: JobStatus,
 }
 
 /// A job as stored.
@@ -58,7 +31,7 @@ pub struct JobView {
     /// The payload with its defaults filled in.
     #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
-    pub status: Status,
+    pub status: JobStatus,
     /// Attempts started.
     pub attempts: u32,
     /// `api` or `schedule`.
@@ -91,7 +64,7 @@ impl From<JobRecord> for JobView {
             job_id: r.job_id,
             job: r.kind,
             payload: r.payload,
-            status: r.status.into(),
+            status: r.status,
             attempts: r.attempts,
             source: r.source,
             schedule: r.schedule,
@@ -219,14 +192,14 @@ pub enum ScheduleState {
 #[serde(rename_all = "camelCase")]
 pub struct LastRun {
     pub job_id: String,
-    pub status: Status,
+    pub status: JobStatus,
     /// When the firing's job was recorded.
     pub at: Option<DateTime<Utc>>,
 }
 
 impl From<JobRecord> for LastRun {
     fn from(r: JobRecord) -> Self {
-        LastRun { job_id: r.job_id, status: r.status.into(), at: r.created_at }
+        LastRun { job_id: r.job_id, status: r.status, at: r.created_at }
     }
 }
 

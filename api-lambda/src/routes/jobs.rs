@@ -69,7 +69,7 @@ fn accepted(a: Accepted) -> (StatusCode, Json<JobAccepted>) {
         Delivery::Sent => StatusCode::OK,
         Delivery::Deferred => StatusCode::ACCEPTED,
     };
-    (status, Json(JobAccepted { job_id: a.job_id, status: a.status.into() }))
+    (status, Json(JobAccepted { job_id: a.job_id, status: a.status }))
 }
 
 /// Enqueue a job.
@@ -119,7 +119,7 @@ pub async fn create_job(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only jobs in this status.
-    #[param(value_type = Option<crate::views::Status>)]
+    #[param(value_type = Option<jobs_core::JobStatus>)]
     pub status: Option<String>,
     /// Only jobs of this kind.
     #[param(pattern = r"^[a-z-]{1,64}$")]

@@ -46,6 +46,23 @@ pub struct ScheduleInfo {
     pub created_at: Option<DateTime<Utc>>,
 }
 
+/// The whole definition on a CreateSchedule or UpdateSchedule builder (the same fields, two
+/// builder types).
+macro_rules! define {
+    ($builder:expr, $self:ident, $req:ident, $target:ident, $window:ident, $after:ident, $state:ident) => {
+        $builder
+            .name(&$req.name)
+            .group_name(&$self.group)
+            .schedule_expression(&$req.expression)
+            .schedule_expression_timezone(&$req.timezone)
+            .flexible_time_window($window)
+            .target($target)
+            .state($state)
+            .action_after_completion($after)
+            .description(&$req.description)
+    };
+}
+
 #[derive(Debug, Clone)]
 pub struct Schedules {
     client: Client,
@@ -95,17 +112,7 @@ impl Schedules {
     /// Creates a schedule with no flexible time window whose target is the job queue.
     pub async fn create(&self, req: &ScheduleRequest) -> Result<(), SchedulerError> {
         let (target, window, after, state) = self.parts(req);
-        self.client
-            .create_schedule()
-            .name(&req.name)
-            .group_name(&self.group)
-            .schedule_expression(&req.expression)
-            .schedule_expression_timezone(&req.timezone)
-            .flexible_time_window(window)
-            .target(target)
-            .state(state)
-            .action_after_completion(after)
-            .description(&req.description)
+        define!(self.client.create_schedule(), self, req, target, window, after, state)
             .send()
             .await
             .map(|_| ())
@@ -118,17 +125,7 @@ impl Schedules {
     /// Replaces an existing schedule's definition (EventBridge `UpdateSchedule` takes it whole).
     pub async fn update(&self, req: &ScheduleRequest) -> Result<(), SchedulerError> {
         let (target, window, after, state) = self.parts(req);
-        self.client
-            .update_schedule()
-            .name(&req.name)
-            .group_name(&self.group)
-            .schedule_expression(&req.expression)
-            .schedule_expression_timezone(&req.timezone)
-            .flexible_time_window(window)
-            .target(target)
-            .state(state)
-            .action_after_completion(after)
-            .description(&req.description)
+        define!(self.client.update_schedule(), self, req, target, window, after, state)
             .send()
             .await
             .map(|_| ())

@@ -36,7 +36,9 @@ use serde_json::Value;
 pub use crate::history::{AttemptRun, RunOutcome, Runner};
 use crate::policy::{AfterFailure, RetryPolicy};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
     Queued,
     Running,
@@ -919,7 +921,10 @@ mod tests {
     }
 
     #[test]
-    fn status_names_round_trip() {
+    fn status_names_round_trip_and_serialize_as_named() {
+        for st in JobStatus::ALL {
+            assert_eq!(serde_json::to_value(st).unwrap(), st.as_str());
+        }
         for s in JobStatus::ALL {
             assert_eq!(JobStatus::parse(s.as_str()), Some(s));
         }
