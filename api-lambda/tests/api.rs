@@ -334,6 +334,21 @@ async fn backend_failures_are_503_or_defer_the_send() {
     assert!(err["error"]["message"].as_str().unwrap().contains("does not exist"), "{err}");
     let (status, _) = api.get("/jobs/stats").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    // Every route that reads or writes the table says so, never a 200 or a 404.
+    for (method, path) in [
+        (Method::GET, "/jobs"),
+        (Method::GET, "/jobs?status=FAILED"),
+        (Method::GET, "/jobs/some-job"),
+        (Method::POST, "/jobs/some-job/cancel"),
+        (Method::POST, "/jobs/some-job/retry"),
+    ] {
+        let (status, err) = api.call(method.clone(), path, None, &[]).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("backend_unavailable")),
+            "{method} {path}"
+        );
+    }
     assert!(queue_bodies(&stack).await.is_empty());
 
     // The queue is missing: the job is recorded (202), and the reconciler (or a retry) sends it.
@@ -364,6 +379,10 @@ async fn bearer_token_guards_every_route_but_the_openapi_document() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = api.call(Method::POST, "/jobs", None, &[("Authorization", "Bearer s3cret")]).await;
     assert_eq!(status, StatusCode::OK);
+    for (method, path) in [(Method::GET, "/jobs"), (Method::GET, "/jobs/kinds"), (Method::POST, "/jobs/x/cancel")] {
+        let (status, _) = api.call(method, path, None, &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
 
     let (status, doc) = api.get("/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
@@ -377,6 +396,11 @@ async fn bearer_token_guards_every_route_but_the_openapi_document() {
         ("/jobs/schedules", "get"),
         ("/jobs/schedules/{name}", "get"),
         ("/jobs/schedules/{name}", "delete"),
+        ("/jobs", "get"),
+        ("/jobs/kinds", "get"),
+        ("/jobs/{id}/cancel", "post"),
+        ("/jobs/{id}/retry", "post"),
+        ("/jobs/schedules/{name}", "patch"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing");
     }
