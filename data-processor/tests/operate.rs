@@ -52,6 +52,7 @@ async fn a_running_job_is_cancelled_within_seconds_counted_once_and_can_be_retri
     assert_eq!(run.code, 0, "{}", run.log);
     // The check runs every 2 s and sleep returns on the signal: well inside 10 s.
     assert!(took < Duration::from_secs(10), "cancel took {took:?}");
+    eprintln!("cancel of a running job: CANCELLED and the worker gone {took:?} after the request");
     let (_, view) = api.get(&format!("/jobs/{id}")).await;
     assert_eq!(view["status"], "CANCELLED", "{view}");
     assert_eq!(outcomes(&view), ["cancelled"]);
