@@ -6,6 +6,7 @@ pub mod history;
 pub mod kinds;
 pub mod message;
 pub mod overlap;
+pub mod poison;
 pub mod policy;
 pub mod reconcile;
 pub mod scaling;

@@ -9,9 +9,12 @@
 //! item back: its own token there means its first try committed.
 
 pub mod counters;
+mod due;
 mod expr;
 pub mod item;
+mod lease;
 pub mod list;
+mod submit;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -19,27 +22,25 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use chrono::Utc;
+use jobs_core::JobMessage;
 use jobs_core::reconcile::{self, Timing};
 use jobs_core::state::{Counters, Expect, Transition};
-use jobs_core::{JobMessage, JobStatus, Lease};
-use serde_json::Value;
 
 pub use counters::Stats;
 use expr::Expr;
 pub use item::{ItemError, JobRecord};
-use item::{attr, idempotency_key, job_key, n, s, ts};
+use item::{attr, job_key, n, s};
 pub use list::{Cursor, CursorError, ListFilter, Page};
+pub use submit::{Idempotency, Submitted};
 
 use crate::error::{BackendError, ErrorKind, kind_of_code};
 use crate::faults;
-use crate::resources::{DUE_INDEX, DUE_SHARDS, TABLE_KEY, TTL_ATTRIBUTE};
+use crate::resources::TABLE_KEY;
 
 /// How long finished jobs are kept before DynamoDB's TTL deletes them (default 30 days).
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
-/// Receipt handles kept on a job item for its lease holder (the newest ones).
-const MAX_RECEIPTS: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -54,39 +55,6 @@ pub enum StoreError {
 /// A fresh write token.
 pub fn token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// An `Idempotency-Key` and what it guards.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Idempotency {
-    pub key: String,
-    /// A digest of the request, to tell a retry from a different request reusing the key.
-    pub fingerprint: String,
-    /// How long the key is remembered.
-    pub ttl: Duration,
-}
-
-impl Idempotency {
-    /// The fingerprint of a job request: SHA-256 over its kind and payload.
-    pub fn fingerprint(kind: &str, payload: &Value) -> String {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("{kind}\n{payload}").as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-/// What `submit` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Submitted {
-    /// A new job was recorded.
-    Created,
-    /// The idempotency key was seen before: this is that job.
-    Existing { job_id: String },
-    /// The idempotency key was used before for a different request; nothing was recorded.
-    KeyReused,
-    /// A retry of a job that has not ended FAILED or CANCELLED (or does not exist); nothing was
-    /// recorded.
-    NotRetryable,
 }
 
 #[derive(Debug, Clone)]
@@ -235,97 +203,6 @@ impl JobStore {
         TransactWriteItem::builder().update(counters::update(&self.table, shard, c)).build()
     }
 
-    /// Records a job submitted through the API (QUEUED, `submitted + 1`) and, with an
-    /// idempotency key, the key: all in one transaction. A key seen within its TTL returns the
-    /// job it created instead.
-    pub async fn submit(&self, msg: &JobMessage, idempotency: Option<&Idempotency>) -> Result<Submitted, StoreError> {
-        faults::before("store.submit").await?;
-        let tr = jobs_core::state::submit(Utc::now());
-        let token = token();
-        let job = self.put_new(&msg.job_id, Some(msg), &tr, &token);
-        let mut request = self
-            .client
-            .transact_write_items()
-            .client_request_token(&token)
-            .transact_items(TransactWriteItem::builder().put(job).build())
-            .transact_items(self.counters_item(&tr.counters, &token));
-        // A retry marks the job it retries, which must have ended FAILED or CANCELLED.
-        let retry_index = if idempotency.is_some() { 3 } else { 2 };
-        if let Some(old) = &msg.retry_of {
-            let mut e = Expr::default();
-            e.set(attr::RETRIED_BY, s(&msg.job_id));
-            let (status, failed, cancelled) = (
-                e.name(attr::STATUS),
-                e.value(s(JobStatus::Failed.as_str())),
-                e.value(s(JobStatus::Cancelled.as_str())),
-            );
-            e.require_raw(format!("{status} IN ({failed}, {cancelled})"));
-            let update = Update::builder()
-                .table_name(&self.table)
-                .key(TABLE_KEY, s(job_key(old)))
-                .update_expression(e.update_expression())
-                .set_condition_expression(e.condition_expression())
-                .set_expression_attribute_names(Some(e.names))
-                .set_expression_attribute_values(Some(e.values))
-                .build()
-                .expect("update is complete");
-            request = request.transact_items(TransactWriteItem::builder().update(update).build());
-        }
-        if let Some(idem) = idempotency {
-            let now = tr.at;
-            let item = HashMap::from([
-                (TABLE_KEY.to_owned(), s(idempotency_key(&idem.key))),
-                (attr::JOB_ID.to_owned(), s(&msg.job_id)),
-                (attr::FINGERPRINT.to_owned(), s(&idem.fingerprint)),
-                (attr::CREATED_AT.to_owned(), ts(now)),
-                (TTL_ATTRIBUTE.to_owned(), n(now.timestamp() + idem.ttl.as_secs() as i64)),
-            ]);
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                // DynamoDB's TTL deletes lazily: an expired key counts as absent.
-                .condition_expression("attribute_not_exists(#pk) OR #exp < :now")
-                .expression_attribute_names("#pk", TABLE_KEY)
-                .expression_attribute_names("#exp", TTL_ATTRIBUTE)
-                .expression_attribute_values(":now", n(now.timestamp()))
-                .build()
-                .expect("put is complete");
-            // The key's put goes third, before the retry mark.
-            let items = request.get_transact_items().clone().unwrap_or_default();
-            let (head, tail) = items.split_at(2);
-            let put = TransactWriteItem::builder().put(put).build();
-            request = request
-                .set_transact_items(Some(head.iter().cloned().chain([put]).chain(tail.iter().cloned()).collect()));
-        }
-        let result = match request.send().await {
-            Ok(_) => Ok(Submitted::Created),
-            Err(err) => {
-                let failed = failed_conditions(&err);
-                match idempotency {
-                    // The key's put is the third item: its condition failing means "seen before".
-                    Some(idem) if failed.get(2) == Some(&true) => self.replay(idem).await,
-                    _ if msg.retry_of.is_some() && failed.get(retry_index) == Some(&true) => {
-                        Ok(Submitted::NotRetryable)
-                    }
-                    _ => Err(self.transact_error(err)),
-                }
-            }
-        };
-        faults::after("store.submit")?;
-        result
-    }
-
-    async fn replay(&self, idem: &Idempotency) -> Result<Submitted, StoreError> {
-        let item = self.read_item(idempotency_key(&idem.key)).await?.unwrap_or_default();
-        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-        match (text(attr::JOB_ID), text(attr::FINGERPRINT)) {
-            (Some(job_id), Some(fp)) if fp == idem.fingerprint => Ok(Submitted::Existing { job_id }),
-            (Some(_), Some(_)) => Ok(Submitted::KeyReused),
-            // Deleted in between (TTL): let the caller retry as new.
-            _ => Err(StoreError::ConditionFailed),
-        }
-    }
-
     /// Applies a transition to job `job_id` atomically with its counter deltas, stamping the item
     /// with `token`. `origin` supplies the job's description when the transition creates the item.
     /// Repeat a write whose answer was lost with the same token.
@@ -364,77 +241,6 @@ impl JobStore {
         Ok(())
     }
 
-    /// Renews the lease of a running attempt held by `lease.owner`. Returns the receipt handles
-    /// other workers handed over since the last renewal (they received the job's message while it
-    /// ran), and takes them off the item.
-    pub async fn renew(&self, job_id: &str, attempt: u32, lease: &Lease) -> Result<Vec<String>, StoreError> {
-        faults::before("store.renew").await?;
-        let mut e = Expr::default();
-        e.set(attr::LEASE_UNTIL, n(lease.until.timestamp_millis()));
-        e.set(attr::UPDATED_AT, ts(Utc::now()));
-        let due = lease.until + chrono::Duration::from_std(self.timing.stale).unwrap_or_default();
-        e.set(attr::DUE_AT, n(due.timestamp_millis()));
-        e.set_or_remove(attr::RECEIPTS, None);
-        held_by(&mut e, attempt, &lease.owner);
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(job_key(job_id)))
-            .update_expression(e.update_expression())
-            .set_condition_expression(e.condition_expression())
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
-            .return_values(ReturnValue::UpdatedOld)
-            .send()
-            .await
-            .map_err(|err| single_error(self, "UpdateItem", err))?;
-        Ok(out.attributes.as_ref().map(item::receipts).unwrap_or_default())
-    }
-
-    /// Asks the worker running attempt `attempt` to cancel the job (see `jobs_core::cancel`).
-    /// `ConditionFailed`: the job is no longer running that attempt; decide again.
-    pub async fn request_cancel(&self, job_id: &str, attempt: u32) -> Result<(), StoreError> {
-        faults::before("store.request-cancel").await?;
-        let mut e = Expr::default();
-        e.set(attr::CANCEL_REQUESTED_AT, ts(Utc::now()));
-        e.require(attr::STATUS, "=", s(JobStatus::Running.as_str()));
-        e.require(attr::ATTEMPTS, "=", n(attempt));
-        self.update(job_id, e, "UpdateItem").await
-    }
-
-    /// Whether somebody asked to cancel job `job_id`: the worker's quick check, a strongly
-    /// consistent read of one attribute (half a read unit).
-    pub async fn cancel_requested(&self, job_id: &str) -> Result<bool, StoreError> {
-        faults::before("store.cancel-check").await?;
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(job_key(job_id)))
-            .projection_expression("#c")
-            .expression_attribute_names("#c", attr::CANCEL_REQUESTED_AT)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.backend("GetItem", e))?;
-        Ok(out.item.is_some_and(|i| i.contains_key(attr::CANCEL_REQUESTED_AT)))
-    }
-
-    /// Hands a receipt handle of the job's message to the worker that runs attempt `attempt`
-    /// under `holder`'s lease: its own handle went stale when the message was received again, so
-    /// without this it could neither keep the message hidden nor delete it.
-    pub async fn hand_over(&self, job_id: &str, attempt: u32, holder: &str, receipt: &str) -> Result<(), StoreError> {
-        faults::before("store.hand-over").await?;
-        let mut e = Expr::default();
-        e.append(attr::RECEIPTS, AttributeValue::L(vec![s(receipt)]));
-        held_by(&mut e, attempt, holder);
-        // Bounded: a job that keeps being received while it runs does not grow its item.
-        let (name, max) = (e.name(attr::RECEIPTS), e.value(n(MAX_RECEIPTS)));
-        e.require_raw(format!("(attribute_not_exists({name}) OR size({name}) < {max})"));
-        self.update(job_id, e, "UpdateItem").await
-    }
-
     async fn write_single(&self, write: JobWrite) -> Result<(), StoreError> {
         match write {
             JobWrite::Put(put) => self
@@ -467,76 +273,6 @@ impl JobStore {
 
     fn due(&self, tr: &Transition) -> Option<chrono::DateTime<Utc>> {
         reconcile::due_at(&tr.change, tr.at, false, &self.timing)
-    }
-
-    /// The API sent the message of a job it recorded: it is due `stale` from now (a reconciler
-    /// pass sends the message of a job whose API never got that far).
-    pub async fn mark_sent(&self, job_id: &str) -> Result<(), StoreError> {
-        faults::before("store.mark-sent").await?;
-        let now = Utc::now();
-        let mut e = Expr::default();
-        e.set(attr::SENT_AT, ts(now));
-        let due = now + chrono::Duration::from_std(self.timing.stale).unwrap_or_default();
-        e.set(attr::DUE_AT, n(due.timestamp_millis()));
-        e.require(attr::STATUS, "=", s(JobStatus::Queued.as_str()));
-        e.require(attr::ATTEMPTS, "=", n(0));
-        self.update(job_id, e, "UpdateItem").await
-    }
-
-    /// Jobs in the due index that were due before `now`, at most `limit`: one query per shard,
-    /// so the cost follows the number of overdue jobs, never the table's size.
-    pub async fn overdue(&self, now: chrono::DateTime<Utc>, limit: usize) -> Result<Vec<String>, StoreError> {
-        let mut ids = Vec::new();
-        for shard in 0..DUE_SHARDS {
-            let mut start = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(DUE_INDEX)
-                    .key_condition_expression("#shard = :shard AND #due < :now")
-                    .expression_attribute_names("#shard", attr::DUE_SHARD)
-                    .expression_attribute_names("#due", attr::DUE_AT)
-                    .expression_attribute_values(":shard", s(shard.to_string()))
-                    .expression_attribute_values(":now", n(now.timestamp_millis()))
-                    .limit((limit - ids.len()).clamp(1, 100) as i32)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| self.backend("Query", e))?;
-                for item in out.items.unwrap_or_default() {
-                    if let Some(id) =
-                        item.get(TABLE_KEY).and_then(|v| v.as_s().ok()).and_then(|k| k.strip_prefix("JOB#"))
-                    {
-                        ids.push(id.to_owned());
-                    }
-                }
-                start = out.last_evaluated_key;
-                if start.is_none() || ids.len() >= limit {
-                    break;
-                }
-            }
-            if ids.len() >= limit {
-                break;
-            }
-        }
-        Ok(ids)
-    }
-
-    /// Moves an overdue job's due time to `next` after its message was sent again, if its due
-    /// time is still `seen` (a job that moved on meanwhile keeps its own).
-    pub async fn bump_due(
-        &self,
-        job_id: &str,
-        seen: chrono::DateTime<Utc>,
-        next: chrono::DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let mut e = Expr::default();
-        e.set(attr::DUE_AT, n(next.timestamp_millis()));
-        e.increment(attr::RESENDS);
-        e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
-        self.update(job_id, e, "UpdateItem").await
     }
 
     async fn update(&self, job_id: &str, e: Expr, op: &str) -> Result<(), StoreError> {
@@ -596,13 +332,6 @@ impl JobStore {
             .build()
             .expect("update is complete")
     }
-}
-
-/// Conditions for a write by the holder of attempt `attempt`.
-fn held_by(e: &mut Expr, attempt: u32, owner: &str) {
-    e.require(attr::STATUS, "=", s(JobStatus::Running.as_str()));
-    e.require(attr::ATTEMPTS, "=", n(attempt));
-    e.require(attr::LEASE_OWNER, "=", s(owner));
 }
 
 fn single_error<E, R>(store: &JobStore, op: &str, err: SdkError<E, R>) -> StoreError

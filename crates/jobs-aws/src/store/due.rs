@@ -1,0 +1,66 @@
+//! The reconciler's reads and writes of the due index: overdue jobs, and moving a due time on.
+
+use chrono::Utc;
+
+use super::expr::Expr;
+use super::item::{attr, n, s};
+use super::{JobStore, StoreError};
+use crate::resources::{DUE_INDEX, DUE_SHARDS, TABLE_KEY};
+
+impl JobStore {
+    /// Jobs in the due index that were due before `now`, at most `limit`: one query per shard,
+    /// so the cost follows the number of overdue jobs, never the table's size.
+    pub async fn overdue(&self, now: chrono::DateTime<Utc>, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        for shard in 0..DUE_SHARDS {
+            let mut start = None;
+            loop {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(DUE_INDEX)
+                    .key_condition_expression("#shard = :shard AND #due < :now")
+                    .expression_attribute_names("#shard", attr::DUE_SHARD)
+                    .expression_attribute_names("#due", attr::DUE_AT)
+                    .expression_attribute_values(":shard", s(shard.to_string()))
+                    .expression_attribute_values(":now", n(now.timestamp_millis()))
+                    .limit((limit - ids.len()).clamp(1, 100) as i32)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| self.backend("Query", e))?;
+                for item in out.items.unwrap_or_default() {
+                    if let Some(id) =
+                        item.get(TABLE_KEY).and_then(|v| v.as_s().ok()).and_then(|k| k.strip_prefix("JOB#"))
+                    {
+                        ids.push(id.to_owned());
+                    }
+                }
+                start = out.last_evaluated_key;
+                if start.is_none() || ids.len() >= limit {
+                    break;
+                }
+            }
+            if ids.len() >= limit {
+                break;
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Moves an overdue job's due time to `next` after its message was sent again, if its due
+    /// time is still `seen` (a job that moved on meanwhile keeps its own).
+    pub async fn bump_due(
+        &self,
+        job_id: &str,
+        seen: chrono::DateTime<Utc>,
+        next: chrono::DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut e = Expr::default();
+        e.set(attr::DUE_AT, n(next.timestamp_millis()));
+        e.increment(attr::RESENDS);
+        e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
+        self.update(job_id, e, "UpdateItem").await
+    }
+}

@@ -1,0 +1,95 @@
+//! Writes by and for the worker that holds a running attempt: renewing its lease, handing it the
+//! receipts of its message, and the cancel request it watches for.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::Utc;
+use jobs_core::{JobStatus, Lease};
+
+use super::expr::Expr;
+use super::item::{self, attr, job_key, n, s, ts};
+use super::{JobStore, StoreError, single_error};
+use crate::faults;
+use crate::resources::TABLE_KEY;
+
+/// Receipt handles kept on a job item for its lease holder (the newest ones).
+const MAX_RECEIPTS: usize = 8;
+
+impl JobStore {
+    /// Renews the lease of a running attempt held by `lease.owner`. Returns the receipt handles
+    /// other workers handed over since the last renewal (they received the job's message while it
+    /// ran), and takes them off the item.
+    pub async fn renew(&self, job_id: &str, attempt: u32, lease: &Lease) -> Result<Vec<String>, StoreError> {
+        faults::before("store.renew").await?;
+        let mut e = Expr::default();
+        e.set(attr::LEASE_UNTIL, n(lease.until.timestamp_millis()));
+        e.set(attr::UPDATED_AT, ts(Utc::now()));
+        let due = lease.until + chrono::Duration::from_std(self.timing.stale).unwrap_or_default();
+        e.set(attr::DUE_AT, n(due.timestamp_millis()));
+        e.set_or_remove(attr::RECEIPTS, None);
+        held_by(&mut e, attempt, &lease.owner);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(job_key(job_id)))
+            .update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await
+            .map_err(|err| single_error(self, "UpdateItem", err))?;
+        Ok(out.attributes.as_ref().map(item::receipts).unwrap_or_default())
+    }
+
+    /// Asks the worker running attempt `attempt` to cancel the job (see `jobs_core::cancel`).
+    /// `ConditionFailed`: the job is no longer running that attempt; decide again.
+    pub async fn request_cancel(&self, job_id: &str, attempt: u32) -> Result<(), StoreError> {
+        faults::before("store.request-cancel").await?;
+        let mut e = Expr::default();
+        e.set(attr::CANCEL_REQUESTED_AT, ts(Utc::now()));
+        e.require(attr::STATUS, "=", s(JobStatus::Running.as_str()));
+        e.require(attr::ATTEMPTS, "=", n(attempt));
+        self.update(job_id, e, "UpdateItem").await
+    }
+
+    /// Whether somebody asked to cancel job `job_id`: the worker's quick check, a strongly
+    /// consistent read of one attribute (half a read unit).
+    pub async fn cancel_requested(&self, job_id: &str) -> Result<bool, StoreError> {
+        faults::before("store.cancel-check").await?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(job_key(job_id)))
+            .projection_expression("#c")
+            .expression_attribute_names("#c", attr::CANCEL_REQUESTED_AT)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.backend("GetItem", e))?;
+        Ok(out.item.is_some_and(|i| i.contains_key(attr::CANCEL_REQUESTED_AT)))
+    }
+
+    /// Hands a receipt handle of the job's message to the worker that runs attempt `attempt`
+    /// under `holder`'s lease: its own handle went stale when the message was received again, so
+    /// without this it could neither keep the message hidden nor delete it.
+    pub async fn hand_over(&self, job_id: &str, attempt: u32, holder: &str, receipt: &str) -> Result<(), StoreError> {
+        faults::before("store.hand-over").await?;
+        let mut e = Expr::default();
+        e.append(attr::RECEIPTS, AttributeValue::L(vec![s(receipt)]));
+        held_by(&mut e, attempt, holder);
+        // Bounded: a job that keeps being received while it runs does not grow its item.
+        let (name, max) = (e.name(attr::RECEIPTS), e.value(n(MAX_RECEIPTS)));
+        e.require_raw(format!("(attribute_not_exists({name}) OR size({name}) < {max})"));
+        self.update(job_id, e, "UpdateItem").await
+    }
+}
+
+/// Conditions for a write by the holder of attempt `attempt`.
+fn held_by(e: &mut Expr, attempt: u32, owner: &str) {
+    e.require(attr::STATUS, "=", s(JobStatus::Running.as_str()));
+    e.require(attr::ATTEMPTS, "=", n(attempt));
+    e.require(attr::LEASE_OWNER, "=", s(owner));
+}

@@ -1,0 +1,156 @@
+//! Recording a job submitted through the API: the job item, its counters and its idempotency key
+//! (and, for a retry, the retried job's mark) in one transaction; and marking it sent.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use chrono::Utc;
+use jobs_core::{JobMessage, JobStatus};
+use serde_json::Value;
+
+use super::expr::Expr;
+use super::item::{attr, idempotency_key, job_key, n, s, ts};
+use super::{JobStore, StoreError, failed_conditions, token};
+use crate::faults;
+use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
+
+/// An `Idempotency-Key` and what it guards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    /// A digest of the request, to tell a retry from a different request reusing the key.
+    pub fingerprint: String,
+    /// How long the key is remembered.
+    pub ttl: Duration,
+}
+
+impl Idempotency {
+    /// The fingerprint of a job request: SHA-256 over its kind and payload.
+    pub fn fingerprint(kind: &str, payload: &Value) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{kind}\n{payload}").as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What `submit` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// A new job was recorded.
+    Created,
+    /// The idempotency key was seen before: this is that job.
+    Existing { job_id: String },
+    /// The idempotency key was used before for a different request; nothing was recorded.
+    KeyReused,
+    /// A retry of a job that has not ended FAILED or CANCELLED (or does not exist); nothing was
+    /// recorded.
+    NotRetryable,
+}
+
+impl JobStore {
+    /// Records a job submitted through the API (QUEUED, `submitted + 1`) and, with an
+    /// idempotency key, the key: all in one transaction. A key seen within its TTL returns the
+    /// job it created instead.
+    pub async fn submit(&self, msg: &JobMessage, idempotency: Option<&Idempotency>) -> Result<Submitted, StoreError> {
+        faults::before("store.submit").await?;
+        let tr = jobs_core::state::submit(Utc::now());
+        let token = token();
+        let job = self.put_new(&msg.job_id, Some(msg), &tr, &token);
+        let mut request = self
+            .client
+            .transact_write_items()
+            .client_request_token(&token)
+            .transact_items(TransactWriteItem::builder().put(job).build())
+            .transact_items(self.counters_item(&tr.counters, &token));
+        // A retry marks the job it retries, which must have ended FAILED or CANCELLED.
+        let retry_index = if idempotency.is_some() { 3 } else { 2 };
+        if let Some(old) = &msg.retry_of {
+            let mut e = Expr::default();
+            e.set(attr::RETRIED_BY, s(&msg.job_id));
+            let (status, failed, cancelled) = (
+                e.name(attr::STATUS),
+                e.value(s(JobStatus::Failed.as_str())),
+                e.value(s(JobStatus::Cancelled.as_str())),
+            );
+            e.require_raw(format!("{status} IN ({failed}, {cancelled})"));
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key(TABLE_KEY, s(job_key(old)))
+                .update_expression(e.update_expression())
+                .set_condition_expression(e.condition_expression())
+                .set_expression_attribute_names(Some(e.names))
+                .set_expression_attribute_values(Some(e.values))
+                .build()
+                .expect("update is complete");
+            request = request.transact_items(TransactWriteItem::builder().update(update).build());
+        }
+        if let Some(idem) = idempotency {
+            let now = tr.at;
+            let item = HashMap::from([
+                (TABLE_KEY.to_owned(), s(idempotency_key(&idem.key))),
+                (attr::JOB_ID.to_owned(), s(&msg.job_id)),
+                (attr::FINGERPRINT.to_owned(), s(&idem.fingerprint)),
+                (attr::CREATED_AT.to_owned(), ts(now)),
+                (TTL_ATTRIBUTE.to_owned(), n(now.timestamp() + idem.ttl.as_secs() as i64)),
+            ]);
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                // DynamoDB's TTL deletes lazily: an expired key counts as absent.
+                .condition_expression("attribute_not_exists(#pk) OR #exp < :now")
+                .expression_attribute_names("#pk", TABLE_KEY)
+                .expression_attribute_names("#exp", TTL_ATTRIBUTE)
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .build()
+                .expect("put is complete");
+            // The key's put goes third, before the retry mark.
+            let items = request.get_transact_items().clone().unwrap_or_default();
+            let (head, tail) = items.split_at(2);
+            let put = TransactWriteItem::builder().put(put).build();
+            request = request
+                .set_transact_items(Some(head.iter().cloned().chain([put]).chain(tail.iter().cloned()).collect()));
+        }
+        let result = match request.send().await {
+            Ok(_) => Ok(Submitted::Created),
+            Err(err) => {
+                let failed = failed_conditions(&err);
+                match idempotency {
+                    // The key's put is the third item: its condition failing means "seen before".
+                    Some(idem) if failed.get(2) == Some(&true) => self.replay(idem).await,
+                    _ if msg.retry_of.is_some() && failed.get(retry_index) == Some(&true) => {
+                        Ok(Submitted::NotRetryable)
+                    }
+                    _ => Err(self.transact_error(err)),
+                }
+            }
+        };
+        faults::after("store.submit")?;
+        result
+    }
+
+    async fn replay(&self, idem: &Idempotency) -> Result<Submitted, StoreError> {
+        let item = self.read_item(idempotency_key(&idem.key)).await?.unwrap_or_default();
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        match (text(attr::JOB_ID), text(attr::FINGERPRINT)) {
+            (Some(job_id), Some(fp)) if fp == idem.fingerprint => Ok(Submitted::Existing { job_id }),
+            (Some(_), Some(_)) => Ok(Submitted::KeyReused),
+            // Deleted in between (TTL): let the caller retry as new.
+            _ => Err(StoreError::ConditionFailed),
+        }
+    }
+
+    /// The API sent the message of a job it recorded: it is due `stale` from now (a reconciler
+    /// pass sends the message of a job whose API never got that far).
+    pub async fn mark_sent(&self, job_id: &str) -> Result<(), StoreError> {
+        faults::before("store.mark-sent").await?;
+        let now = Utc::now();
+        let mut e = Expr::default();
+        e.set(attr::SENT_AT, ts(now));
+        let due = now + chrono::Duration::from_std(self.timing.stale).unwrap_or_default();
+        e.set(attr::DUE_AT, n(due.timestamp_millis()));
+        e.require(attr::STATUS, "=", s(JobStatus::Queued.as_str()));
+        e.require(attr::ATTEMPTS, "=", n(0));
+        self.update(job_id, e, "UpdateItem").await
+    }
+}
