@@ -1,6 +1,7 @@
 //! Chaos, end to end: the real API, workers and reconciler against a real emulator, with random
-//! SIGKILLs and SIGTERMs of workers, duplicate deliveries, and a backend outage (new workers get a
-//! table that does not exist) longer than SQS's redrive. Afterwards every job is checked item by
+//! SIGKILLs and SIGTERMs of workers, duplicate deliveries, cancel requests through the API (one job
+//! in ten, at a random moment: queued, running or finished), and a backend outage (new workers get
+//! a table that does not exist) longer than SQS's redrive. Afterwards every job is checked item by
 //! item against the counters.
 //!
 //! `make test` runs ~100 jobs; `make chaos` runs `CHAOS_JOBS` (default 1000). One summary line:
@@ -174,6 +175,35 @@ async fn chaos_every_job_ends_counted_once() {
         submitted.push(id);
     }
 
+    // Cancel one job in ten at a random moment, through the API, while the chaos goes on.
+    let mut picked: Vec<(String, u64)> = Vec::new();
+    for id in &submitted {
+        if rng.below(10) == 0 {
+            picked.push((id.clone(), rng.below(4000)));
+        }
+    }
+    let api = Arc::new(api);
+    let cancels = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            let mut asked = std::collections::HashSet::new();
+            let started = Instant::now();
+            picked.sort_by_key(|p| p.1);
+            for (id, at_ms) in picked {
+                tokio::time::sleep_until((started + Duration::from_millis(at_ms)).into()).await;
+                let (status, answer) = api.call(reqwest::Method::POST, &format!("/jobs/{id}/cancel"), None, &[]).await;
+                match status.as_u16() {
+                    200 | 202 => {
+                        asked.insert(id);
+                    }
+                    409 => {} // it had ended
+                    other => panic!("cancel {id}: {other} {answer}"),
+                }
+            }
+            asked
+        })
+    };
+
     // Settle: every submitted job ended, nothing left on the queue.
     let deadline = started + run_for;
     let settled_at = loop {
@@ -196,6 +226,7 @@ async fn chaos_every_job_ends_counted_once() {
     let _ = reconciler.wait().await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
+    let asked = cancels.await.expect("the cancel task");
     let all = items(&stack).await;
     let stats = stack.store.stats().await.unwrap();
     let lost = submitted.iter().filter(|id| !all.contains_key(*id)).count();
@@ -205,7 +236,10 @@ async fn chaos_every_job_ends_counted_once() {
     let double_counted = stats.succeeded.abs_diff(count(JobStatus::Succeeded))
         + stats.failed.abs_diff(count(JobStatus::Failed))
         + stats.submitted.abs_diff(all.len() as u64)
-        + stats.retries.abs_diff(retries);
+        + stats.retries.abs_diff(retries)
+        + stats.cancelled.abs_diff(count(JobStatus::Cancelled));
+    // Only a cancel request ends a job CANCELLED.
+    let cancelled_unasked = all.iter().filter(|(id, j)| j.0 == JobStatus::Cancelled && !asked.contains(*id)).count();
     // G3: a job that does not fail by itself ends FAILED only when its runs kept being killed.
     let wrongly_failed: Vec<_> = all
         .iter()
@@ -215,15 +249,19 @@ async fn chaos_every_job_ends_counted_once() {
         .collect();
     println!(
         "chaos: seed {seed}, jobs {jobs}, worker runs {}, kills {} (SIGKILL {}, SIGTERM {}), duplicates {duplicates}, \
-         outage {outage_secs} s, lost {lost}, double-counted {double_counted}, stuck {stuck}, settled in {}",
+         outage {outage_secs} s, cancels {} ({} CANCELLED), lost {lost}, double-counted {double_counted}, stuck {stuck}, \
+         settled in {}",
         tally.runs.load(Ordering::Relaxed),
         tally.sigkill.load(Ordering::Relaxed) + tally.sigterm.load(Ordering::Relaxed),
         tally.sigkill.load(Ordering::Relaxed),
         tally.sigterm.load(Ordering::Relaxed),
+        asked.len(),
+        count(JobStatus::Cancelled),
         settled_at.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64())),
     );
     assert_eq!((lost, stuck, double_counted), (0, 0, 0), "stats {stats:?}; seed {seed}");
     assert!(settled_at.is_some(), "not settled within {run_for:?}; seed {seed}");
     assert!(wrongly_failed.is_empty(), "infrastructure trouble failed good jobs: {wrongly_failed:?}");
+    assert_eq!(cancelled_unasked, 0, "jobs CANCELLED without a request");
     assert_eq!(all.len(), jobs, "one item per accepted job (the firing-free mix creates no others)");
 }
