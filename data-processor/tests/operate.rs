@@ -149,6 +149,10 @@ async fn a_permanent_failure_skips_the_retries_and_a_kind_time_limit_fails_its_a
     assert!(view["lastError"].as_str().unwrap().contains("bad input (permanent failure: not retried)"));
     assert_eq!(outcomes(&view), ["failed"]);
     assert_eq!(stats(&stack).await, counts(1, 0, 1, 0));
+    // An ended job cannot be cancelled; nothing changes.
+    let (status, err) = cancel(&api, &id).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("job_finished")), "{err}");
+    assert_eq!(job(&stack, &id).await.status, JobStatus::Failed);
     assert_eq!(queued(&stack).await, (0, 0));
 
     // hang: its kind allows 3 s per attempt and 2 attempts, whatever the worker's defaults.
