@@ -232,3 +232,20 @@ async fn with_overlap_forbid_a_firing_while_the_previous_job_runs_is_skipped() {
     let (_, page) = api.get("/jobs?schedule=slow&status=SKIPPED").await;
     assert_eq!(page["jobs"].as_array().unwrap().len(), 1, "{page}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_check_that_fails_is_tried_again() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    let id = submit_via(&api, json!({"job": "sleep", "payload": {"ms": 60_000}})).await;
+    let faults = [("FAULTS", "store.cancel-check=unavailable*3"), ("CANCEL_CHECK_SECS", "1")];
+    let child = worker(&stack, &faults).spawn().unwrap();
+    wait_for_status(&stack, &id, JobStatus::Running).await;
+    let (status, _) = cancel(&api, &id).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let run = finish(child).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(run.log.contains("could not check for a cancel request"), "{}", run.log);
+    assert_eq!(job(&stack, &id).await.status, JobStatus::Cancelled);
+    assert_eq!(stats(&stack).await, jobs_aws::Stats { submitted: 1, cancelled: 1, ..Default::default() });
+}

@@ -10,7 +10,8 @@
 //!
 //! Targets are the adapters' operations: `store.get`, `store.<step>` for a transition (`store.start`,
 //! `store.succeed`, `store.fail`, `store.interrupt`, `store.reject`, `store.give-up`,
-//! `store.submit`), `store.renew`, `store.hand-over`, `store.mark-sent`, `sqs.receive`, `sqs.send`,
+//! `store.submit`, `store.cancel`, `store.skip`), `store.renew`, `store.hand-over`, `store.mark-sent`,
+//! `store.request-cancel`, `store.cancel-check`, `store.batch-get`, `sqs.receive`, `sqs.send`,
 //! `sqs.delete`, `sqs.visibility`; and named points in the flows: `point.after-claim`,
 //! `point.after-record`, `point.after-retry-wait`, `point.api-after-record`. `ambiguous` lets the
 //! call happen, then reports a timeout; `crash` aborts the process (no cleanup, like SIGKILL).
