@@ -231,7 +231,7 @@ impl From<ScheduleInfo> for ScheduleView {
         let state = if info.state == "DISABLED" { ScheduleState::Disabled } else { ScheduleState::Enabled };
         ScheduleView {
             next_fire_times: match state {
-                ScheduleState::Enabled => crate::routes::schedules::fire_times(&info.expression, &info.timezone),
+                ScheduleState::Enabled => fire_times(&info.expression, &info.timezone),
                 ScheduleState::Disabled => Vec::new(),
             },
             job: field("job").and_then(|j| j.as_str().map(str::to_owned)),
@@ -245,6 +245,16 @@ impl From<ScheduleInfo> for ScheduleView {
             last_run: None,
         }
     }
+}
+
+/// The next fire times of an expression in its time zone, as RFC 3339 text (none if it is not
+/// one this API reads).
+fn fire_times(expression: &str, timezone: &str) -> Vec<String> {
+    let parsed = jobs_core::schedule::parse(expression).and_then(|s| {
+        let tz: chrono_tz::Tz = jobs_core::schedule::parse_timezone(timezone)?;
+        s.next_fire_times(tz, Utc::now(), crate::app::NEXT_FIRE_TIMES)
+    });
+    parsed.map(|times| times.iter().map(|t| t.to_rfc3339()).collect()).unwrap_or_default()
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -43,7 +43,7 @@ pub struct Config {
 
     /// The longest one attempt may run, seconds (a kind may set less); then it fails as timed
     /// out. Keep it below the Job's activeDeadlineSeconds, which would otherwise stop the worker.
-    #[arg(long, env = "ATTEMPT_TIMEOUT_SECS", default_value_t = 3780, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "ATTEMPT_TIMEOUT_SECS", default_value_t = jobs_core::policy::DEFAULT_ATTEMPT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     pub attempt_timeout_secs: u64,
 
     /// After a backend failure before a job is claimed, a fresh copy of its message comes back

@@ -6,7 +6,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
-use chrono_tz::Tz;
 use jobs_aws::{ScheduleInfo, ScheduleRequest};
 use jobs_core::message::MAX_MESSAGE_BYTES;
 use jobs_core::{JobMessage, JobSpec, Overlap, schedule};
@@ -75,14 +74,6 @@ fn checked_name(name: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::bad_request("invalid_name", format!("{name:?} is not a schedule name")))
     }
-}
-
-pub fn fire_times(expression: &str, timezone: &str) -> Vec<String> {
-    let parsed = schedule::parse(expression).and_then(|s| {
-        let tz: Tz = schedule::parse_timezone(timezone)?;
-        s.next_fire_times(tz, Utc::now(), NEXT_FIRE_TIMES)
-    });
-    parsed.map(|times| times.iter().map(|t| t.to_rfc3339()).collect()).unwrap_or_default()
 }
 
 /// A checked definition: the expression (with its first fire times), the time zone and the job.

@@ -322,6 +322,11 @@ impl JobStore {
             let name = e.name(attr::CANCEL_REQUESTED_AT);
             e.require_raw(format!("attribute_not_exists({name})"));
         }
+        self.job_update(job_id, e)
+    }
+
+    /// The conditional update `e` of job `job_id`'s item, as a transaction item.
+    fn job_update(&self, job_id: &str, e: Expr) -> Update {
         Update::builder()
             .table_name(&self.table)
             .key(TABLE_KEY, s(job_key(job_id)))

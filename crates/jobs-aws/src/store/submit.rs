@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::Utc;
 use jobs_core::{JobMessage, JobStatus};
 use serde_json::Value;
 
 use super::expr::Expr;
-use super::item::{attr, idempotency_key, job_key, n, s, ts};
+use super::item::{attr, idempotency_key, n, s, ts};
 use super::{JobStore, StoreError, failed_conditions, token};
 use crate::faults;
 use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
@@ -63,28 +63,7 @@ impl JobStore {
             .client_request_token(&token)
             .transact_items(TransactWriteItem::builder().put(job).build())
             .transact_items(self.counters_item(&tr.counters, &token));
-        // A retry marks the job it retries, which must have ended FAILED or CANCELLED.
-        let retry_index = if idempotency.is_some() { 3 } else { 2 };
-        if let Some(old) = &msg.retry_of {
-            let mut e = Expr::default();
-            e.set(attr::RETRIED_BY, s(&msg.job_id));
-            let (status, failed, cancelled) = (
-                e.name(attr::STATUS),
-                e.value(s(JobStatus::Failed.as_str())),
-                e.value(s(JobStatus::Cancelled.as_str())),
-            );
-            e.require_raw(format!("{status} IN ({failed}, {cancelled})"));
-            let update = Update::builder()
-                .table_name(&self.table)
-                .key(TABLE_KEY, s(job_key(old)))
-                .update_expression(e.update_expression())
-                .set_condition_expression(e.condition_expression())
-                .set_expression_attribute_names(Some(e.names))
-                .set_expression_attribute_values(Some(e.values))
-                .build()
-                .expect("update is complete");
-            request = request.transact_items(TransactWriteItem::builder().update(update).build());
-        }
+        // Item order matters: a failed condition is told by its index (key third, retry mark last).
         if let Some(idem) = idempotency {
             let now = tr.at;
             let item = HashMap::from([
@@ -104,12 +83,20 @@ impl JobStore {
                 .expression_attribute_values(":now", n(now.timestamp()))
                 .build()
                 .expect("put is complete");
-            // The key's put goes third, before the retry mark.
-            let items = request.get_transact_items().clone().unwrap_or_default();
-            let (head, tail) = items.split_at(2);
-            let put = TransactWriteItem::builder().put(put).build();
-            request = request
-                .set_transact_items(Some(head.iter().cloned().chain([put]).chain(tail.iter().cloned()).collect()));
+            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        // A retry marks the job it retries, which must have ended FAILED or CANCELLED.
+        let retry_index = if idempotency.is_some() { 3 } else { 2 };
+        if let Some(old) = &msg.retry_of {
+            let mut e = Expr::default();
+            e.set(attr::RETRIED_BY, s(&msg.job_id));
+            let (status, failed, cancelled) = (
+                e.name(attr::STATUS),
+                e.value(s(JobStatus::Failed.as_str())),
+                e.value(s(JobStatus::Cancelled.as_str())),
+            );
+            e.require_raw(format!("{status} IN ({failed}, {cancelled})"));
+            request = request.transact_items(TransactWriteItem::builder().update(self.job_update(old, e)).build());
         }
         let result = match request.send().await {
             Ok(_) => Ok(Submitted::Created),
