@@ -72,14 +72,14 @@ lint: ## rustfmt and clippy (warnings are errors)
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 .PHONY: test
-test: venv lint test-rust test-api-fuzz test-chaos test-moto test-infra test-image test-local ## Everything CI runs: lint, tests on ministack and moto, the API fuzzed against its OpenAPI document, a short chaos run, infra checks, the image, the local stack
+test: venv lint test-rust test-api-fuzz test-chaos test-moto test-external test-infra test-image test-local ## Everything CI runs: lint, tests on ministack and moto, the API fuzzed against its OpenAPI document, a short chaos run, the suites against an external endpoint, infra checks, the image, the local stack
 
 .PHONY: test-rust
 test-rust: venv ## Unit tests and integration tests against ministack (the chaos run has its own target)
 ifeq ($(NEXTEST),yes)
-	cargo nextest run --workspace --locked --no-fail-fast -E 'not binary(chaos)'
+	tools/with-skips.sh cargo nextest run --workspace --locked --no-fail-fast -E 'not binary(chaos)'
 else
-	cargo test --workspace --locked --no-fail-fast -- --skip chaos_
+	tools/with-skips.sh cargo test --workspace --locked --no-fail-fast -- --skip chaos_
 endif
 
 .PHONY: test-api-fuzz
@@ -92,12 +92,17 @@ test-chaos: venv ## A short chaos run (~100 jobs, alone: it loads the machine), 
 	CHAOS_JOBS=$${CHAOS_JOBS:-100} cargo test -p data-processor --locked --test chaos -- --nocapture
 
 .PHONY: test-moto
-test-moto: venv ## The worker's integration and fault-injection suites against moto (which does not fire schedules)
+test-moto: venv ## The worker's integration and fault-injection suites against moto (which does not fire schedules: that test skips, saying so)
 ifeq ($(NEXTEST),yes)
-	EMULATOR=moto cargo nextest run -p data-processor --locked --no-fail-fast --test worker --test faults --test reconcile -E 'not test(fired_schedule)'
+	EMULATOR=moto tools/with-skips.sh cargo nextest run -p data-processor --locked --no-fail-fast --test worker --test faults --test reconcile
 else
-	EMULATOR=moto cargo test -p data-processor --locked --no-fail-fast --test worker --test faults --test reconcile -- --skip fired_schedule
+	EMULATOR=moto tools/with-skips.sh cargo test -p data-processor --locked --no-fail-fast --test worker --test faults --test reconcile
 endif
+
+.PHONY: test-external
+test-external: venv ## The API and worker suites + a short chaos run against an endpoint the harness did not start (EMULATOR_URL=http://host:4566 [EMULATOR_FEATURES=…]; default: a ministack started outside it); nothing may be left behind
+	cargo build --locked -p api-lambda -p data-processor -p testkit --bins
+	BIN_DIR=$(CARGO_TARGET_DIR)/debug tools/with-skips.sh tools/test-external.sh
 
 .PHONY: chaos
 chaos: venv ## Chaos end to end: CHAOS_JOBS (default 1000) jobs, random SIGKILL/SIGTERM of workers, duplicates, a 25 s table outage; every job checked against the counters

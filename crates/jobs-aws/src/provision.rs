@@ -1,5 +1,6 @@
 //! Creates the queue, dead-letter queue and table with the same attributes as the CDK stack, for
-//! the local stack and the tests. Idempotent: existing resources are kept.
+//! the local stack and the tests. Idempotent: existing resources are kept. [`remove`] undoes it
+//! (test harnesses on a shared endpoint).
 
 use std::time::Duration;
 
@@ -37,6 +38,34 @@ pub async fn ensure(
     let (queue_url, dlq_url) = ensure_queues(&aws_sdk_sqs::Client::new(config), queue_name).await?;
     crate::scheduler::ensure_group(&aws_sdk_scheduler::Client::new(config), schedule_group).await?;
     Ok(Provisioned { queue_url, dlq_url, table: table.to_owned(), schedule_group: schedule_group.to_owned() })
+}
+
+/// Deletes what [`ensure`] created: the schedule group (with its schedules), both queues and the
+/// table. Whatever is already gone is skipped; every deletion is tried, the first error returned.
+pub async fn remove(config: &SdkConfig, p: &Provisioned) -> Result<(), BackendError> {
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let ddb = aws_sdk_dynamodb::Client::new(config);
+    let results = [
+        crate::scheduler::delete_group(&aws_sdk_scheduler::Client::new(config), &p.schedule_group).await,
+        delete_queue(&sqs, &p.queue_url).await,
+        delete_queue(&sqs, &p.dlq_url).await,
+        match ddb.delete_table().table_name(&p.table).send().await {
+            Err(e) if e.code() != Some("ResourceNotFoundException") => {
+                Err(BackendError::from_sdk(format!("DeleteTable {} failed", p.table), e))
+            }
+            _ => Ok(()),
+        },
+    ];
+    results.into_iter().collect()
+}
+
+async fn delete_queue(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<(), BackendError> {
+    match sqs.delete_queue().queue_url(url).send().await {
+        Err(e) if !matches!(e.code(), Some("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist")) => {
+            Err(BackendError::from_sdk(format!("DeleteQueue {url} failed"), e))
+        }
+        _ => Ok(()),
+    }
 }
 
 pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BackendError> {

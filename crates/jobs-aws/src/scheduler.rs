@@ -203,3 +203,12 @@ pub async fn ensure_group(client: &Client, group: &str) -> Result<(), BackendErr
         Err(e) => Err(backend("CreateScheduleGroup", e)),
     }
 }
+
+/// Deletes a schedule group and, with it, its schedules. A group that does not exist is no error.
+pub async fn delete_group(client: &Client, group: &str) -> Result<(), BackendError> {
+    match client.delete_schedule_group().name(group).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) => Err(backend("DeleteScheduleGroup", e)),
+    }
+}

@@ -1,0 +1,159 @@
+//! A [`Stack`]: an endpoint plus the resources one test owns, provisioned like the CDK stack under
+//! unique names. On an external endpoint the resources are deleted when the stack is dropped, also
+//! when the test panics; a killed test leaves them to `test-resources --delete` (same prefix).
+
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::Utc;
+use jobs_aws::provision::{self, Provisioned};
+use jobs_aws::{JobQueue, JobStore};
+use jobs_core::{JobMessage, state};
+
+use crate::{Emulator, Kind, SCHEDULER_ROLE_ARN};
+
+/// Names every resource a test creates: `<prefix><8 hex>` (`<name>-dlq` for the DLQ).
+pub const RESOURCE_PREFIX_VAR: &str = "TEST_RESOURCE_PREFIX";
+
+/// The prefix of test resource names (`TEST_RESOURCE_PREFIX`, default `jobs-`): letters, digits
+/// and `-`, at most 40 characters, so every name fits SQS, DynamoDB and Scheduler limits.
+pub fn resource_prefix() -> String {
+    let prefix = std::env::var(RESOURCE_PREFIX_VAR).unwrap_or_else(|_| "jobs-".into());
+    assert!(
+        !prefix.is_empty() && prefix.len() <= 40 && prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+        "{RESOURCE_PREFIX_VAR} must be 1-40 letters, digits or '-', got {prefix:?}"
+    );
+    prefix
+}
+
+/// An emulator with a queue, DLQ and table provisioned like the CDK stack.
+pub struct Stack {
+    pub emulator: Emulator,
+    pub sdk: SdkConfig,
+    pub resources: Provisioned,
+    pub queue: JobQueue,
+    pub store: JobStore,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl Stack {
+    /// A stack on the endpoint `EMULATOR` picks, named with [`resource_prefix`].
+    pub async fn start() -> Stack {
+        Stack::start_on(Emulator::start(), &resource_prefix()).await
+    }
+
+    /// A stack on `emulator`, its resources named `<prefix><8 hex>`.
+    pub async fn start_on(emulator: Emulator, prefix: &str) -> Stack {
+        let sdk = emulator.sdk_config();
+        let name = format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let resources = provision::ensure(&sdk, &name, &name, &name)
+            .await
+            .unwrap_or_else(|e| panic!("provisioning {name} on {} failed: {e}", emulator.endpoint));
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let queue = JobQueue::new(sqs.clone(), &resources.queue_url, Some(resources.dlq_url.clone()));
+        let store = JobStore::new(aws_sdk_dynamodb::Client::new(&sdk), &resources.table);
+        Stack { emulator, sdk, resources, queue, store, sqs }
+    }
+
+    /// What the API does: record the job QUEUED (+submitted), then send its message.
+    pub async fn submit(&self, kind: &str, payload: serde_json::Value) -> JobMessage {
+        let msg = JobMessage::new_api(kind, payload, Utc::now());
+        self.store
+            .apply(&msg.job_id, Some(&msg), &state::submit(Utc::now()), &jobs_aws::store::token())
+            .await
+            .expect("record job");
+        self.queue.send(&msg.to_body()).await.expect("send job");
+        msg
+    }
+
+    /// The environment for a worker bound to this stack.
+    pub fn worker_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.emulator.env();
+        env.push(("QUEUE_URL", self.resources.queue_url.clone()));
+        env.push(("DLQ_URL", self.resources.dlq_url.clone()));
+        env.push(("TABLE_NAME", self.resources.table.clone()));
+        env
+    }
+
+    /// The environment for the API bound to this stack.
+    pub fn api_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.emulator.env();
+        env.push(("QUEUE_URL", self.resources.queue_url.clone()));
+        env.push(("TABLE_NAME", self.resources.table.clone()));
+        env.push(("SCHEDULE_GROUP", self.resources.schedule_group.clone()));
+        env.push(("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE_ARN.into()));
+        env
+    }
+
+    /// Receives (and deletes) every message on the dead-letter queue: (body, failureReason).
+    pub async fn drain_dlq(&self) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.resources.dlq_url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive from DLQ");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return found;
+            }
+            for m in messages {
+                let reason = m
+                    .message_attributes()
+                    .and_then(|a| a.get("failureReason"))
+                    .and_then(|v| v.string_value())
+                    .unwrap_or_default()
+                    .to_owned();
+                found.push((m.body().unwrap_or_default().to_owned(), reason));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.resources.dlq_url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete from DLQ");
+            }
+        }
+    }
+
+    /// A queue attribute as a number.
+    pub async fn queue_attribute(&self, name: QueueAttributeName) -> u64 {
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.resources.queue_url)
+            .attribute_names(name.clone())
+            .send()
+            .await
+            .expect("queue attributes");
+        out.attributes.and_then(|a| a.get(&name).and_then(|v| v.parse().ok())).unwrap_or(0)
+    }
+}
+
+impl Drop for Stack {
+    /// An emulator process takes its resources with it; on an external endpoint they are deleted.
+    /// Drop cannot await, and may run inside the test's runtime: the deletion runs on a thread of
+    /// its own, joined before the test ends.
+    fn drop(&mut self) {
+        if self.emulator.kind != Kind::External {
+            return;
+        }
+        // A fresh configuration: pooled connections of the test's runtime (blocked here) would hang.
+        let (endpoint, resources) = (self.emulator.endpoint.clone(), self.resources.clone());
+        let removed = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(provision::remove(&Emulator::sdk_config_for(&endpoint), &resources))
+        })
+        .join();
+        match removed {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("cannot delete the test resources {}: {e}", self.resources.table),
+            Err(_) => eprintln!("deleting the test resources {} panicked", self.resources.table),
+        }
+    }
+}
