@@ -72,7 +72,12 @@ lint: ## rustfmt and clippy (warnings are errors)
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 .PHONY: test
-test: venv lint test-rust test-api-fuzz test-chaos test-moto test-external test-infra test-image test-local ## Everything CI runs: lint, tests on ministack and moto, the API fuzzed against its OpenAPI document, a short chaos run, the suites against an external endpoint, infra checks, the image, the local stack
+test: venv lint lint-workflows test-rust test-api-fuzz test-chaos test-moto test-external test-infra test-image test-local ## Everything CI runs: lint, tests on ministack and moto, the API fuzzed against its OpenAPI document, a short chaos run, the suites against an external endpoint, infra checks, the image, the local stack
+
+.PHONY: lint-workflows
+lint-workflows: venv-lint ## The GitHub Actions workflow: yamllint, and check-jsonschema against its vendored workflow schema
+	$(LINT_VENV)/bin/yamllint -s .github/workflows
+	$(LINT_VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 .PHONY: test-rust
 test-rust: venv ## Unit tests and integration tests against ministack (the chaos run has its own target)
@@ -131,15 +136,16 @@ test-image: image ## The built image against the emulator (one job: non-root, re
 
 # The local stack (tools/local/): ports and the executor can be overridden, e.g.
 #   make up EMULATOR_PORT=4567 API_PORT=3001 CONTROLLER_PORT=8090 EXECUTOR=process
+#   make up EMULATOR_URL=http://localhost:4566   (an emulator already running, e.g. LocalStack)
 LOCAL_BINS := -p api-lambda -p data-processor -p jobs-aws -p local-keda
 
 .PHONY: up
-up: venv ## Run the whole system locally: ministack, the API, the local ScaledJob controller (Ctrl-C stops)
+up: venv ## Run the whole system locally: ministack (or EMULATOR_URL), the API, the local ScaledJob controller (Ctrl-C stops)
 	cargo build --locked $(LOCAL_BINS) --bins
 	BIN_DIR=$(CARGO_TARGET_DIR)/debug IMAGE=$(IMAGE) tools/local/up.sh
 
 .PHONY: down
-down: ## Stop everything make up started (from any terminal); removes leftover Job containers
+down: ## Stop everything make up started (from any terminal; an EMULATOR_URL emulator keeps running); removes leftover Job containers
 	tools/local/down.sh
 
 .PHONY: demo
@@ -147,7 +153,7 @@ demo: ## Submit a mix of jobs and a schedule to the running stack, follow them, 
 	python3 tools/local/demo.py
 
 .PHONY: test-local
-test-local: venv ## make up, make demo (exact stats), make down, then make up + Ctrl-C: nothing left behind
+test-local: venv ## make up, make demo (exact stats), make down, then make up + Ctrl-C, then make up EMULATOR_URL twice against a running ministack: nothing left behind, that emulator left running
 	cargo build --locked $(LOCAL_BINS) --bins
 	BIN_DIR=$(CARGO_TARGET_DIR)/debug IMAGE=$(IMAGE) tools/local/smoke.sh
 

@@ -8,6 +8,17 @@ step() { printf '==> %s\n' "$*"; }
 
 port_open() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# url_open URL: whether the host:port of an http(s) URL accepts a connection.
+url_open() {
+    local rest=${1#*://} default=80 host port
+    [[ $1 == https://* ]] && default=443
+    rest=${rest%%/*}
+    host=${rest%:*}
+    port=${rest##*:}
+    [[ $host == "$rest" ]] && port=$default
+    (: <"/dev/tcp/$host/$port") 2>/dev/null
+}
+
 # wait_for DESCRIPTION COMMAND...: retries COMMAND for up to 60 s.
 wait_for() {
     local what=$1

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # make test-local: the local stack (docs/local-stack.md), driven as a user would. `make up` (in the background,
 # on free ports), `make demo` (which must end with the exact expected stats), `make down`; then
-# `make up` again, stopped with SIGINT (Ctrl-C). After each stop: no process, no container left.
+# `make up` again, stopped with SIGINT (Ctrl-C); then twice `make up EMULATOR_URL=…` against a
+# ministack started here: a job recorded by the first is still there in the second (provisioning
+# kept it), and `make down` leaves that emulator running. After each stop: no process, no container
+# of the stack left.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${BIN_DIR:?run through make test-local}"
@@ -45,12 +48,12 @@ check_clean() {
     [[ -z ${pids// /} ]] || fail "pid files left: $(ls "$LOCAL_DIR"/*.pid)"
     if pgrep -f "local-scaledjob run .*--state-addr 127.0.0.1:$CONTROLLER_PORT" >/dev/null; then fail "controller still runs"; fi
     # The API and every worker have this queue in their environment.
-    left=$(grep -lsza "^QUEUE_URL=http://127.0.0.1:$EMULATOR_PORT/" /proc/[0-9]*/environ || true)
+    local queue="${1:-http://127.0.0.1:$EMULATOR_PORT}/000000000000/keda-sqs-jobs"
+    left=$(grep -lsza "^QUEUE_URL=$queue" /proc/[0-9]*/environ || true)
     [[ -z $left ]] || fail "processes left: $left"
     for port in "$EMULATOR_PORT" "$API_PORT" "$CONTROLLER_PORT"; do
         ! (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "port $port still listens"
     done
-    local queue="http://127.0.0.1:$EMULATOR_PORT/000000000000/keda-sqs-jobs"
     for engine in docker podman; do
         command -v "$engine" >/dev/null 2>&1 || continue
         left=$("$engine" ps -aq --filter "label=io.keda-sqs-jobs.local/queue=$queue" 2>/dev/null || true)
@@ -77,5 +80,34 @@ for _ in $(seq 900); do kill -0 "$up_pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$up_pid" 2>/dev/null && fail "make up did not stop on SIGINT"
 grep -q "Stopped." "$out" || fail "make up did not run its cleanup"
 check_clean
+
+ext_port=$(free_port)
+ext_url=http://127.0.0.1:$ext_port
+echo "smoke: make up EMULATOR_URL=$ext_url (a ministack make up did not start), twice"
+GATEWAY_PORT=$ext_port BIND_HOST=127.0.0.1 SERVICES=sqs,dynamodb,scheduler LOG_LEVEL=WARNING \
+    setsid .venv/bin/ministack </dev/null >"$LOCAL_DIR/external-ministack.log" 2>&1 &
+ext_pid=$!
+trap 'kill "$ext_pid" 2>/dev/null || true' EXIT
+api="http://127.0.0.1:$API_PORT"
+job_status() { curl -sf "$api/jobs/$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["status"])'; }
+EMULATOR_URL=$ext_url EXECUTOR=process start_up
+grep -q "Using the running emulator at $ext_url" "$out" || fail "make up did not use EMULATOR_URL"
+job=$(curl -sf -X POST "$api/jobs" -d '{"job":"noop"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["jobId"])')
+for _ in $(seq 120); do [[ $(job_status "$job") == SUCCEEDED ]] && break; sleep 0.5; done
+[[ $(job_status "$job") == SUCCEEDED ]] || fail "job $job did not succeed against $ext_url"
+EMULATOR_URL=$ext_url tools/local/down.sh
+wait "$up_pid" 2>/dev/null || true
+kill -0 "$ext_pid" 2>/dev/null && (: <"/dev/tcp/127.0.0.1/$ext_port") 2>/dev/null || fail "make down stopped the external emulator"
+check_clean "$ext_url"
+EMULATOR_URL=$ext_url EXECUTOR=process start_up
+[[ $(job_status "$job") == SUCCEEDED ]] || fail "the second make up did not keep job $job"
+submitted=$(curl -sf "$api/jobs/stats" | python3 -c 'import json, sys; print(json.load(sys.stdin)["submitted"])')
+[[ $submitted == 1 ]] || fail "stats after the second make up: submitted $submitted, want 1"
+EMULATOR_URL=$ext_url tools/local/down.sh
+wait "$up_pid" 2>/dev/null || true
+kill -0 "$ext_pid" 2>/dev/null || fail "make down stopped the external emulator"
+check_clean "$ext_url"
+kill "$ext_pid"
+echo "smoke: the external emulator kept job $job and its counters across two make up; make down left it running"
 rm -rf "$LOCAL_DIR" "$out"
 echo "smoke: ok"

@@ -2,7 +2,8 @@
 # make up: the whole system on this machine, in the foreground. Ctrl-C (or `make down` from another
 # terminal) stops everything it started.
 #
-#   ministack (AWS APIs: SQS, DynamoDB, Scheduler) on 127.0.0.1:$EMULATOR_PORT
+#   ministack (AWS APIs: SQS, DynamoDB, Scheduler) on 127.0.0.1:$EMULATOR_PORT, or the running
+#     emulator at $EMULATOR_URL (LocalStack, a shared ministack), which make down leaves alone
 #   provision: queue + DLQ, table, schedule group, with the CDK stack's attributes
 #   api-lambda serving the job API on 127.0.0.1:$API_PORT
 #   local-scaledjob: the local KEDA ScaledJob controller (state on 127.0.0.1:$CONTROLLER_PORT)
@@ -25,7 +26,10 @@ if up_running; then
     echo "The local stack is already up (pid $(cat "$LOCAL_DIR/up.pid")). Stop it with: make down" >&2
     exit 1
 fi
-for port in "$EMULATOR_PORT" "$API_PORT" "$CONTROLLER_PORT"; do
+EMULATOR_URL=${EMULATOR_URL:-}
+ports=("$API_PORT" "$CONTROLLER_PORT")
+[[ -z $EMULATOR_URL ]] && ports+=("$EMULATOR_PORT")
+for port in "${ports[@]}"; do
     if port_open "$port"; then
         echo "Port $port is in use. Free it, or choose others: make up EMULATOR_PORT=… API_PORT=… CONTROLLER_PORT=…" >&2
         exit 1
@@ -83,15 +87,24 @@ if [[ $EXECUTOR != process ]]; then
     fi
 fi
 
-# 2. The AWS emulator, and the resources the CDK stack defines.
-step "Starting ministack on 127.0.0.1:$EMULATOR_PORT"
-GATEWAY_PORT=$EMULATOR_PORT BIND_HOST=127.0.0.1 SERVICES=sqs,dynamodb,scheduler LOG_LEVEL=WARNING \
-    start_service ministack .venv/bin/ministack
-wait_for "ministack" port_open "$EMULATOR_PORT"
-export AWS_ENDPOINT_URL=http://127.0.0.1:$EMULATOR_PORT AWS_REGION=us-east-1 \
+# 2. The AWS emulator, and the resources the CDK stack defines (existing ones are kept).
+if [[ -n $EMULATOR_URL ]]; then
+    step "Using the running emulator at $EMULATOR_URL (make down leaves it running)"
+    wait_for "the emulator at $EMULATOR_URL" url_open "$EMULATOR_URL"
+    AWS_ENDPOINT_URL=${EMULATOR_URL%/}
+else
+    step "Starting ministack on 127.0.0.1:$EMULATOR_PORT"
+    GATEWAY_PORT=$EMULATOR_PORT BIND_HOST=127.0.0.1 SERVICES=sqs,dynamodb,scheduler LOG_LEVEL=WARNING \
+        start_service ministack .venv/bin/ministack
+    wait_for "ministack" port_open "$EMULATOR_PORT"
+    AWS_ENDPOINT_URL=http://127.0.0.1:$EMULATOR_PORT
+fi
+export AWS_ENDPOINT_URL AWS_REGION=us-east-1 \
        AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
-step "Creating the queue, dead-letter queue, table and schedule group"
+step "Creating the queue, dead-letter queue, table and schedule group (kept if they exist)"
 eval "$("$BIN_DIR/provision")"
+# make down removes leftover Job containers by this queue's label.
+echo "$QUEUE_URL" >"$LOCAL_DIR/queue-url"
 SCHEDULER_ROLE_ARN=arn:aws:iam::000000000000:role/keda-sqs-jobs-scheduler
 
 # 3. The API.
@@ -140,13 +153,15 @@ EOF
 # 5. The status line, until Ctrl-C or `make down` (`wait` lets the traps run at once).
 "$BIN_DIR/local-scaledjob" status --api "http://127.0.0.1:$API_PORT" --controller "http://127.0.0.1:$CONTROLLER_PORT" &
 echo $! > "$LOCAL_DIR/status.pid"
-while service_alive controller && service_alive api && service_alive ministack; do
+emulator_alive() { if [[ -n $EMULATOR_URL ]]; then url_open "$EMULATOR_URL"; else service_alive ministack; fi; }
+while service_alive controller && service_alive api && emulator_alive; do
     sleep 1 &
     sleeper=$!
     wait "$sleeper" || true
 done
 echo
-for s in ministack api controller; do
+for s in api controller; do
     service_alive "$s" || echo "$s stopped unexpectedly; see $LOCAL_DIR/$s.log" >&2
 done
+emulator_alive || echo "the emulator ${EMULATOR_URL:-ministack} stopped answering${EMULATOR_URL:+ (see $LOCAL_DIR/ministack.log)}" >&2
 exit 1
