@@ -23,8 +23,7 @@ if [[ -z ${EMULATOR_URL:-} ]]; then
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     log=$(mktemp -t external-ministack.XXXXXX.log)
     echo "==> Starting ministack outside the test harness on 127.0.0.1:$port (log: $log)"
-    GATEWAY_PORT=$port BIND_HOST=127.0.0.1 SERVICES=sqs,dynamodb,scheduler LOG_LEVEL=WARNING \
-        setsid .venv/bin/ministack </dev/null >"$log" 2>&1 &
+    setsid tools/local/ministack.sh "$port" </dev/null >"$log" 2>&1 &
     started=$!
     EMULATOR_URL=http://127.0.0.1:$port
     EMULATOR_FEATURES=${EMULATOR_FEATURES-schedule-firing,ttl}

@@ -84,8 +84,7 @@ check_clean
 ext_port=$(free_port)
 ext_url=http://127.0.0.1:$ext_port
 echo "smoke: make up EMULATOR_URL=$ext_url (a ministack make up did not start), twice"
-GATEWAY_PORT=$ext_port BIND_HOST=127.0.0.1 SERVICES=sqs,dynamodb,scheduler LOG_LEVEL=WARNING \
-    setsid .venv/bin/ministack </dev/null >"$LOCAL_DIR/external-ministack.log" 2>&1 &
+setsid tools/local/ministack.sh "$ext_port" </dev/null >"$LOCAL_DIR/external-ministack.log" 2>&1 &
 ext_pid=$!
 trap 'kill "$ext_pid" 2>/dev/null || true' EXIT
 api="http://127.0.0.1:$API_PORT"

@@ -94,8 +94,7 @@ if [[ -n $EMULATOR_URL ]]; then
     AWS_ENDPOINT_URL=${EMULATOR_URL%/}
 else
     step "Starting ministack on 127.0.0.1:$EMULATOR_PORT"
-    GATEWAY_PORT=$EMULATOR_PORT BIND_HOST=127.0.0.1 SERVICES=sqs,dynamodb,scheduler LOG_LEVEL=WARNING \
-        start_service ministack .venv/bin/ministack
+    start_service ministack tools/local/ministack.sh "$EMULATOR_PORT"
     wait_for "ministack" port_open "$EMULATOR_PORT"
     AWS_ENDPOINT_URL=http://127.0.0.1:$EMULATOR_PORT
 fi
