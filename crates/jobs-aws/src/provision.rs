@@ -49,17 +49,23 @@ pub async fn remove(config: &SdkConfig, p: &Provisioned) -> Result<(), BackendEr
         crate::scheduler::delete_group(&aws_sdk_scheduler::Client::new(config), &p.schedule_group).await,
         delete_queue(&sqs, &p.queue_url).await,
         delete_queue(&sqs, &p.dlq_url).await,
-        match ddb.delete_table().table_name(&p.table).send().await {
-            Err(e) if e.code() != Some("ResourceNotFoundException") => {
-                Err(BackendError::from_sdk(format!("DeleteTable {} failed", p.table), e))
-            }
-            _ => Ok(()),
-        },
+        delete_table(&ddb, &p.table).await,
     ];
     results.into_iter().collect()
 }
 
-async fn delete_queue(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<(), BackendError> {
+/// Deletes a table; one that does not exist is no error.
+pub async fn delete_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BackendError> {
+    match ddb.delete_table().table_name(table).send().await {
+        Err(e) if e.code() != Some("ResourceNotFoundException") => {
+            Err(BackendError::from_sdk(format!("DeleteTable {table} failed"), e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Deletes a queue; one that does not exist is no error.
+pub async fn delete_queue(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<(), BackendError> {
     match sqs.delete_queue().queue_url(url).send().await {
         Err(e) if !matches!(e.code(), Some("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist")) => {
             Err(BackendError::from_sdk(format!("DeleteQueue {url} failed"), e))

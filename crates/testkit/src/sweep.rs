@@ -3,6 +3,7 @@
 
 use aws_config::SdkConfig;
 use jobs_aws::BackendError;
+use jobs_aws::provision;
 
 #[derive(Default)]
 pub struct Found {
@@ -77,11 +78,11 @@ pub async fn find(sdk: &SdkConfig, prefix: &str) -> Result<Found, BackendError> 
 pub async fn delete(sdk: &SdkConfig, found: &Found) -> Result<(), BackendError> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     for url in &found.queues {
-        sqs.delete_queue().queue_url(url).send().await.map_err(|e| BackendError::from_sdk("DeleteQueue", e))?;
+        provision::delete_queue(&sqs, url).await?;
     }
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     for table in &found.tables {
-        ddb.delete_table().table_name(table).send().await.map_err(|e| BackendError::from_sdk("DeleteTable", e))?;
+        provision::delete_table(&ddb, table).await?;
     }
     let scheduler = aws_sdk_scheduler::Client::new(sdk);
     for group in &found.groups {
