@@ -28,14 +28,7 @@ impl JobStore {
         e.set_or_remove(attr::RECEIPTS, None);
         held_by(&mut e, attempt, &lease.owner);
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(job_key(job_id)))
-            .update_expression(e.update_expression())
-            .set_condition_expression(e.condition_expression())
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
+            .update_request(job_id, e)
             .return_values(ReturnValue::UpdatedOld)
             .send()
             .await

@@ -22,6 +22,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use chrono::Utc;
 use jobs_core::JobMessage;
@@ -275,7 +276,8 @@ impl JobStore {
         reconcile::due_at(&tr.change, tr.at, false, &self.timing)
     }
 
-    async fn update(&self, job_id: &str, e: Expr, op: &str) -> Result<(), StoreError> {
+    /// The conditional UpdateItem of one job item that `e` describes.
+    fn update_request(&self, job_id: &str, e: Expr) -> UpdateItemFluentBuilder {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -284,10 +286,10 @@ impl JobStore {
             .set_condition_expression(e.condition_expression())
             .set_expression_attribute_names(Some(e.names))
             .set_expression_attribute_values(Some(e.values))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| single_error(self, op, err))
+    }
+
+    async fn update(&self, job_id: &str, e: Expr, op: &str) -> Result<(), StoreError> {
+        self.update_request(job_id, e).send().await.map(|_| ()).map_err(|err| single_error(self, op, err))
     }
 
     fn put_new(&self, job_id: &str, origin: Option<&JobMessage>, tr: &Transition, token: &str) -> Put {
