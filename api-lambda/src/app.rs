@@ -24,8 +24,8 @@ pub struct Inner {
     pub store: JobStore,
     pub queue: JobQueue,
     pub schedules: Schedules,
-    /// Local mode: the bearer token every route but `/openapi.json` requires.
-    pub token: Option<String>,
+    /// Local mode: the bearer tokens (any one of them) every route but `/openapi.json` requires.
+    pub tokens: crate::caller::Tokens,
 }
 
 #[derive(Clone)]

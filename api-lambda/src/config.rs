@@ -40,8 +40,14 @@ pub struct Config {
     pub bind_addr: std::net::SocketAddr,
 
     /// Local mode: require `Authorization: Bearer <token>` (in AWS, IAM authorization applies).
+    /// Jobs submitted with it record `submittedBy: local`.
     #[arg(long, env = "API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
+
+    /// Local mode: more bearer tokens, each with a name (`name=token,…`); jobs submitted with one
+    /// record `submittedBy: local:<name>`.
+    #[arg(long, env = "API_TOKENS", hide_env_values = true)]
+    pub api_tokens: Option<crate::caller::NamedTokens>,
 }
 
 impl Config {

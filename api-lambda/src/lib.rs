@@ -1,6 +1,7 @@
 //! The job API as a library: the router and its state, used by the binary and the tests.
 
 pub mod app;
+pub mod caller;
 pub mod cancel;
 pub mod config;
 pub mod error;
@@ -33,6 +34,6 @@ pub async fn state(config: &config::Config, sdk: &SdkConfig) -> Result<AppState,
             &config.scheduler_role_arn,
         ),
         queue,
-        token: config.api_token.clone().filter(|t| !t.is_empty()),
+        tokens: caller::Tokens::new(config.api_token.as_deref(), config.api_tokens.as_ref()),
     })))
 }

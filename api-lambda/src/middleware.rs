@@ -9,11 +9,17 @@ use axum::response::{IntoResponse, Response};
 use crate::app::{AppState, MAX_REQUEST_BYTES};
 use crate::error::ApiError;
 
-/// Local mode: every route but `/openapi.json` requires `Authorization: Bearer <API_TOKEN>`.
-pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(token) = &state.0.token else { return next.run(request).await };
+/// Local mode: every route but `/openapi.json` requires `Authorization: Bearer <token>` with one of
+/// the configured tokens; the request then carries whose token it was (`crate::caller`).
+pub async fn require_token(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let tokens = &state.0.tokens;
+    if tokens.is_empty() {
+        return next.run(request).await;
+    }
     let presented = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if presented.and_then(|v| v.strip_prefix("Bearer ")) == Some(token.as_str()) {
+    if let Some(identity) = presented.and_then(|v| v.strip_prefix("Bearer ")).and_then(|t| tokens.identify(t)) {
+        let identity = identity.clone();
+        request.extensions_mut().insert(identity);
         return next.run(request).await;
     }
     let mut response = ApiError::new(

@@ -12,6 +12,8 @@ use chrono::Utc;
 use jobs_aws::{BackendError, Idempotency, JobQueue, JobStore, StoreError, Submitted, faults};
 use jobs_core::{JobMessage, JobSpec, JobStatus};
 
+use crate::caller::Caller;
+
 /// What became of an accepted job's message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -60,9 +62,10 @@ pub async fn submit(
     store: &JobStore,
     queue: &JobQueue,
     msg: &JobMessage,
+    caller: &Caller,
     idempotency: Option<&Idempotency>,
 ) -> Result<Accepted, SubmitError> {
-    match store.submit(msg, idempotency).await? {
+    match store.submit(msg, &caller.0, idempotency).await? {
         Submitted::Created => {}
         Submitted::KeyReused => return Err(SubmitError::KeyReused),
         Submitted::NotRetryable => {
@@ -73,7 +76,7 @@ pub async fn submit(
     }
     faults::point("api-after-record");
     let delivery = send(store, queue, &msg.job_id, &msg.to_body()).await;
-    tracing::info!(job_id = %msg.job_id, kind = %msg.kind, ?delivery, "job accepted");
+    tracing::info!(job_id = %msg.job_id, kind = %msg.kind, submitted_by = %caller.0, ?delivery, "job accepted");
     Ok(Accepted { job_id: msg.job_id.clone(), status: JobStatus::Queued, delivery })
 }
 
@@ -83,6 +86,7 @@ pub async fn retry(
     store: &JobStore,
     queue: &JobQueue,
     old: &str,
+    caller: &Caller,
     idempotency: Option<&Idempotency>,
 ) -> Result<Accepted, SubmitError> {
     let record = store.get(old).await?.ok_or_else(|| SubmitError::NotFound(old.to_owned()))?;
@@ -98,7 +102,7 @@ pub async fn retry(
     };
     let spec = spec.map_err(|e| SubmitError::NotRetryable(format!("job {old:?} cannot run again: {e}")))?;
     let msg = JobMessage { retry_of: Some(old.to_owned()), ..JobMessage::for_spec(&spec, Utc::now()) };
-    submit(store, queue, &msg, idempotency).await
+    submit(store, queue, &msg, caller, idempotency).await
 }
 
 /// The job an idempotency key created. If its message was never sent (the first request died

@@ -37,6 +37,9 @@ pub struct JobView {
     /// `api` or `schedule`.
     pub source: Option<String>,
     pub schedule: Option<String>,
+    /// Who triggered the job: the caller's IAM ARN (in AWS), `schedule:<name>`, `local` or
+    /// `local:<token name>` (`null` for jobs recorded before this was kept).
+    pub submitted_by: Option<String>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
@@ -68,6 +71,7 @@ impl From<JobRecord> for JobView {
             attempts: r.attempts,
             source: r.source,
             schedule: r.schedule,
+            submitted_by: r.submitted_by,
             submitted_at: r.submitted_at,
             created_at: r.created_at,
             updated_at: r.updated_at,

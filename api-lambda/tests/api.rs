@@ -67,6 +67,7 @@ async fn post_jobs_enqueues_and_get_job_reads_it() {
     );
     assert_eq!(job["payload"], json!({"records": 100000, "seed": 42}));
     assert_eq!(job["source"], "api");
+    assert_eq!(job["submittedBy"], "local", "the local API without a token");
 
     let (status, body) = api.post("/jobs", json!({"job": "sleep", "payload": {"ms": 5}})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -367,6 +368,67 @@ async fn backend_failures_are_503_or_defer_the_send() {
     let bodies = queue_bodies(&stack).await;
     assert_eq!(bodies.len(), 1);
     assert_eq!(bodies[0]["jobId"], accepted["jobId"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_job_records_whose_token_submitted_it_and_the_list_filters_on_it() {
+    let stack = Stack::start().await;
+    let api = start_api(&stack, &[("API_TOKEN", "plain"), ("API_TOKENS", "ci=tok-ci,ops=tok-ops")]).await;
+    let submit = |token: &'static str, kind: &'static str| {
+        let api = &api;
+        async move {
+            let auth = format!("Bearer {token}");
+            let body = json!({"job": kind}).to_string();
+            let (status, body) = api.call(Method::POST, "/jobs", Some(body), &[("Authorization", &auth)]).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["jobId"].as_str().unwrap().to_owned()
+        }
+    };
+    let ci = [submit("tok-ci", "noop").await, submit("tok-ci", "aggregate").await];
+    let ops = submit("tok-ops", "noop").await;
+    let plain = submit("plain", "noop").await;
+    let auth = [("Authorization", "Bearer tok-ops")];
+    let by = |path: String| {
+        let api = &api;
+        async move {
+            let (status, body) = api.call(Method::GET, &path, None, &auth).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            body
+        }
+    };
+    for (id, who) in [(&ci[0], "local:ci"), (&ci[1], "local:ci"), (&ops, "local:ops"), (&plain, "local")] {
+        assert_eq!(by(format!("/jobs/{id}")).await["submittedBy"], who, "{id}");
+    }
+    let ids = |page: Value| -> Vec<String> {
+        page["jobs"].as_array().unwrap().iter().map(|j| j["jobId"].as_str().unwrap().to_owned()).collect()
+    };
+    // Newest first, through the by-submitter index; with another filter, checked on the items.
+    assert_eq!(ids(by("/jobs?submittedBy=local:ci".into()).await), vec![ci[1].clone(), ci[0].clone()]);
+    assert_eq!(ids(by("/jobs?submittedBy=local:ci&kind=noop".into()).await), vec![ci[0].clone()]);
+    assert_eq!(ids(by("/jobs?submittedBy=local:ops&status=QUEUED".into()).await), vec![ops.clone()]);
+    assert_eq!(ids(by("/jobs?submittedBy=local".into()).await), vec![plain.clone()]);
+    assert!(ids(by("/jobs?submittedBy=arn:aws:iam::123456789012:user/nobody".into()).await).is_empty());
+    // Paging through one submitter's jobs.
+    let first = by("/jobs?submittedBy=local:ci&limit=1".into()).await;
+    assert_eq!(ids(first.clone()), vec![ci[1].clone()]);
+    let cursor = first["nextCursor"].as_str().expect("a second page").to_owned();
+    let second = by(format!("/jobs?submittedBy=local:ci&limit=1&cursor={cursor}")).await;
+    assert_eq!(ids(second), vec![ci[0].clone()]);
+    // A cursor belongs to its filter.
+    let (status, err) =
+        api.call(Method::GET, &format!("/jobs?submittedBy=local:ops&cursor={cursor}"), None, &auth).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_cursor")));
+    let (status, err) = api.call(Method::GET, "/jobs?submittedBy=a%20b", None, &auth).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_filter")));
+
+    // A retry is submitted by whoever asks for it (here of a job cancelled while queued).
+    let (status, _) = api.call(Method::POST, &format!("/jobs/{ops}/cancel"), None, &auth).await;
+    assert_eq!(status, StatusCode::OK);
+    let path = format!("/jobs/{ops}/retry");
+    let (status, retried) = api.call(Method::POST, &path, None, &[("Authorization", "Bearer tok-ci")]).await;
+    assert_eq!(status, StatusCode::OK, "{retried}");
+    let retried = by(format!("/jobs/{}", retried["jobId"].as_str().unwrap())).await;
+    assert_eq!((retried["submittedBy"].as_str(), retried["retryOf"].as_str()), (Some("local:ci"), Some(ops.as_str())));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -155,7 +155,14 @@ impl Worker {
                 return self.reject(msg, e.job_id.as_deref(), None, &e.reason).instrument(span).await;
             }
         };
-        let span = info_span!("job", job_id = %job.job_id, kind = %job.kind, receive_count = msg.receive_count);
+        // `submitted_by` is filled in from the job item once it is read (`claim_and_run`).
+        let span = info_span!(
+            "job",
+            job_id = %job.job_id,
+            kind = %job.kind,
+            receive_count = msg.receive_count,
+            submitted_by = job.submitter(),
+        );
         async {
             match JobSpec::parse(&job.kind, job.payload.clone()) {
                 Ok(spec) => self.claim_and_run(msg, &job, &spec).await,
@@ -171,6 +178,9 @@ impl Worker {
         let policy = spec.policy().apply(&self.policy);
         for _ in 0..MAX_CLAIM_RACES {
             let current = self.store.get(&job.job_id).await.map_err(into_backend)?;
+            if let Some(by) = current.as_ref().and_then(|r| r.submitted_by.as_deref()) {
+                tracing::Span::current().record("submitted_by", by);
+            }
             let now = Utc::now();
             if current.is_none() && job.overlap == Overlap::Forbid {
                 match self.skip_if_overlapping(msg, job).await? {

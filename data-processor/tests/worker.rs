@@ -28,6 +28,7 @@ async fn succeeded_job_is_recorded_once_and_its_message_deleted() {
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
     assert!(run.log.contains(&msg.job_id), "logs carry the job id");
+    assert!(run.log.contains(r#""submitted_by":"local""#), "and who submitted it (from the job item): {}", run.log);
 
     // An empty queue is a clean exit.
     let empty = run_worker(&stack, &[("WAIT_TIME_SECS", "0")]).await;
@@ -306,4 +307,6 @@ async fn a_fired_schedule_becomes_one_counted_job() {
         (rec.source.as_deref(), rec.schedule.as_deref(), rec.status),
         (Some("schedule"), Some("once"), JobStatus::Succeeded)
     );
+    assert_eq!(rec.submitted_by.as_deref(), Some("schedule:once"), "a firing is triggered by its schedule");
+    assert!(run.log.contains(r#""submitted_by":"schedule:once""#), "the worker's logs say who: {}", run.log);
 }

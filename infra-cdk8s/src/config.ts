@@ -71,6 +71,8 @@ export const TABLE = {
     { name: 'by-status', partitionKey: 'status' },
     { name: 'by-kind', partitionKey: 'kind' },
     { name: 'by-schedule', partitionKey: 'schedule' },
+    // Who triggered the job (submittedBy): written once per job, so one index write per job.
+    { name: 'by-submitter', partitionKey: 'submittedBy' },
   ],
   listSortKey: 'createdAt',
 } as const;

@@ -71,7 +71,7 @@ describe('JobsData', () => {
           IndexName: 'due',
           KeySchema: [{ AttributeName: 'dueShard', KeyType: 'HASH' }, { AttributeName: 'dueAt', KeyType: 'RANGE' }],
           Projection: { ProjectionType: 'KEYS_ONLY' },
-        }, ...[['by-created', 'listAll'], ['by-status', 'status'], ['by-kind', 'kind'], ['by-schedule', 'schedule']].map(([name, key]) => ({
+        }, ...[['by-created', 'listAll'], ['by-status', 'status'], ['by-kind', 'kind'], ['by-schedule', 'schedule'], ['by-submitter', 'submittedBy']].map(([name, key]) => ({
           IndexName: name,
           KeySchema: [{ AttributeName: key, KeyType: 'HASH' }, { AttributeName: 'createdAt', KeyType: 'RANGE' }],
           Projection: { ProjectionType: 'KEYS_ONLY' },
@@ -115,7 +115,7 @@ describe('JobsApi', () => {
     const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
     assert.deepEqual(Object.keys(bySid).sort(), ['EnqueueAndDepth', 'JobTable', 'ListIndexes', 'ListSchedules', 'PassSchedulerRole', 'Schedules']);
     assert.deepEqual(actions(bySid.ListIndexes), ['dynamodb:Query']);
-    for (const index of ['by-created', 'by-status', 'by-kind', 'by-schedule']) assert.ok(mentions(bySid.ListIndexes.Resource, `/index/${index}`), index);
+    for (const index of ['by-created', 'by-status', 'by-kind', 'by-schedule', 'by-submitter']) assert.ok(mentions(bySid.ListIndexes.Resource, `/index/${index}`), index);
     assert.ok(!mentions(bySid.ListIndexes.Resource, '/index/due'));
     assert.deepEqual(actions(bySid.EnqueueAndDepth), ['sqs:GetQueueAttributes', 'sqs:SendMessage']);
     assert.ok(mentions(bySid.EnqueueAndDepth.Resource, 'JobQueue'));

@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{checked_job_id, parse_json, read_body};
 use crate::app::{AppState, IDEMPOTENCY_TTL};
+use crate::caller::Caller;
 use crate::cancel::Cancelled;
 use crate::error::{ApiError, ErrorBody};
 use crate::submit::{Accepted, Delivery};
@@ -86,6 +87,7 @@ fn accepted(a: Accepted) -> (StatusCode, Json<JobAccepted>) {
     ))]
 pub async fn create_job(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
@@ -110,7 +112,7 @@ pub async fn create_job(
     let msg = JobMessage::for_spec(&spec, Utc::now());
     checked_size(&msg)?;
     let app = &state.0;
-    Ok(accepted(crate::submit::submit(&app.store, &app.queue, &msg, idem.as_ref()).await?))
+    Ok(accepted(crate::submit::submit(&app.store, &app.queue, &msg, &caller, idem.as_ref()).await?))
 }
 
 /// `GET /jobs` query.
@@ -127,11 +129,16 @@ pub struct ListQuery {
     /// Only jobs fired by this schedule.
     #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub schedule: Option<String>,
+    /// Only jobs triggered by this caller (`submittedBy`, exact: an IAM ARN, `schedule:<name>`,
+    /// `local` or `local:<token name>`).
+    #[serde(rename = "submittedBy")]
+    #[param(rename = "submittedBy", pattern = r"^[!-~]{1,1024}$")]
+    pub submitted_by: Option<String>,
     /// Jobs per page, 1-100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `nextCursor` of the previous page (with the same filters).
-    #[param(pattern = r"^[A-Za-z0-9_-]{1,1024}$")]
+    #[param(pattern = r"^[A-Za-z0-9_-]{1,4096}$")]
     pub cursor: Option<String>,
 }
 
@@ -158,6 +165,14 @@ fn list_filter(q: &ListQuery) -> Result<(ListFilter, usize, Option<Cursor>), Api
     {
         return Err(bad("invalid_filter", format!("{schedule:?} is not a schedule name")));
     }
+    if let Some(by) = &q.submitted_by
+        && !jobs_core::submitter::valid(by)
+    {
+        return Err(bad(
+            "invalid_filter",
+            format!("submittedBy must be 1-{} visible ASCII characters", jobs_core::submitter::MAX_LEN),
+        ));
+    }
     let limit =
         match &q.limit {
             None => DEFAULT_PAGE,
@@ -165,7 +180,8 @@ fn list_filter(q: &ListQuery) -> Result<(ListFilter, usize, Option<Cursor>), Api
                 bad("invalid_limit", format!("limit must be an integer from 1 to {MAX_PAGE}, got {l:?}"))
             })?,
         };
-    let filter = ListFilter { status, kind: q.kind.clone(), schedule: q.schedule.clone() };
+    let filter =
+        ListFilter { status, kind: q.kind.clone(), schedule: q.schedule.clone(), submitted_by: q.submitted_by.clone() };
     let cursor = match &q.cursor {
         None => None,
         Some(c) => Some(Cursor::decode(c, &filter).map_err(|e| bad("invalid_cursor", e.to_string()))?),
@@ -248,13 +264,14 @@ pub async fn cancel_job(
     ))]
 pub async fn retry_job(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
     checked_job_id(&id)?;
     let idem = idempotency(&headers, Idempotency::fingerprint("retry", &Value::String(id.clone())))?;
     let app = &state.0;
-    Ok(accepted(crate::submit::retry(&app.store, &app.queue, &id, idem.as_ref()).await?))
+    Ok(accepted(crate::submit::retry(&app.store, &app.queue, &id, &caller, idem.as_ref()).await?))
 }
 
 /// Job counters and queue depth.
@@ -282,6 +299,7 @@ mod tests {
                     "status" => q.status = v,
                     "kind" => q.kind = v,
                     "schedule" => q.schedule = v,
+                    "submittedBy" => q.submitted_by = v,
                     "limit" => q.limit = v,
                     _ => q.cursor = v,
                 }
@@ -299,6 +317,9 @@ mod tests {
             (q(&[("status", "failed")]), Err("invalid_filter")),
             (q(&[("kind", "teleport")]), Err("invalid_filter")),
             (q(&[("schedule", "a b")]), Err("invalid_filter")),
+            (q(&[("submittedBy", "arn:aws:iam::123456789012:user/alice"), ("status", "FAILED")]), Ok(20)),
+            (q(&[("submittedBy", "")]), Err("invalid_filter")),
+            (q(&[("submittedBy", "a b")]), Err("invalid_filter")),
             (q(&[("cursor", "garbage")]), Err("invalid_cursor")),
         ];
         for (query, want) in cases {

@@ -1,14 +1,16 @@
 //! Creates the queue, dead-letter queue and table with the same attributes as the CDK stack, for
-//! the local stack and the tests. Idempotent: existing resources are kept. [`remove`] undoes it
-//! (test harnesses on a shared endpoint).
+//! the local stack and the tests. Idempotent: existing resources and their data are kept; a table
+//! made by an earlier release gains the list indexes it lacks. [`remove`] undoes it (test
+//! harnesses on a shared endpoint).
 
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TableDescription, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -74,24 +76,26 @@ pub async fn delete_queue(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<(), Ba
     }
 }
 
+fn definition(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().expect("definition is complete")
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key is complete")
+}
+
+fn keys_only() -> Projection {
+    Projection::builder().projection_type(ProjectionType::KeysOnly).build()
+}
+
 pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BackendError> {
-    let definition = |name: &str, kind: ScalarAttributeType| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(kind)
-            .build()
-            .expect("definition is complete")
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key is complete")
-    };
     // The sparse index of jobs that have not ended, by due time (keys only: the reconciler reads
     // each overdue job itself).
     let due_index = GlobalSecondaryIndex::builder()
         .index_name(DUE_INDEX)
         .key_schema(key(DUE_SHARD_ATTRIBUTE, KeyType::Hash))
         .key_schema(key(DUE_AT_ATTRIBUTE, KeyType::Range))
-        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .projection(keys_only())
         .build()
         .expect("index is complete");
     // The job list's indexes (keys only: a page is read back with one BatchGetItem).
@@ -102,7 +106,7 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
                 .index_name(name)
                 .key_schema(key(partition_key, KeyType::Hash))
                 .key_schema(key(LIST_SORT_ATTRIBUTE, KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                .projection(keys_only())
                 .build()
                 .expect("index is complete"),
         );
@@ -126,17 +130,30 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
             return Err(BackendError::from_sdk(format!("CreateTable {table} failed"), e));
         }
     }
-    for _ in 0..100 {
-        let out = ddb
-            .describe_table()
+    let described = wait_active(ddb, table).await?;
+    // A table from an earlier release: add the list indexes it lacks, one per UpdateTable (the
+    // service's limit), each backfilled before the next.
+    let present: Vec<&str> =
+        described.global_secondary_indexes().iter().filter_map(|i| i.index_name()).collect::<Vec<_>>();
+    let missing: Vec<(&str, &str)> = LIST_INDEXES.into_iter().filter(|(name, _)| !present.contains(name)).collect();
+    for (name, partition_key) in missing {
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(name)
+            .key_schema(key(partition_key, KeyType::Hash))
+            .key_schema(key(LIST_SORT_ATTRIBUTE, KeyType::Range))
+            .projection(keys_only())
+            .build()
+            .expect("index is complete");
+        ddb.update_table()
             .table_name(table)
+            .attribute_definitions(definition(partition_key, ScalarAttributeType::S))
+            .attribute_definitions(definition(LIST_SORT_ATTRIBUTE, ScalarAttributeType::S))
+            .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
             .send()
             .await
-            .map_err(|e| BackendError::from_sdk(format!("DescribeTable {table} failed"), e))?;
-        if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+            .map_err(|e| BackendError::from_sdk(format!("UpdateTable {table} (add index {name}) failed"), e))?;
+        tracing::info!(table, index = name, "added a list index the table lacked");
+        wait_active(ddb, table).await?;
     }
     let ttl = ddb
         .update_time_to_live()
@@ -156,6 +173,30 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         Err(e) if e.code() == Some("ValidationException") => Ok(()),
         Err(e) => Err(BackendError::from_sdk(format!("UpdateTimeToLive {table} failed"), e)),
     }
+}
+
+/// Waits (up to about a minute) until the table and its indexes are ACTIVE; returns its description.
+async fn wait_active(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<TableDescription, BackendError> {
+    for _ in 0..600 {
+        let out = ddb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| BackendError::from_sdk(format!("DescribeTable {table} failed"), e))?;
+        let Some(description) = out.table else {
+            return Err(BackendError::other(format!("DescribeTable {table} returned no table")));
+        };
+        let indexes_ready = description
+            .global_secondary_indexes()
+            .iter()
+            .all(|i| i.index_status().is_none_or(|s| *s == IndexStatus::Active));
+        if description.table_status() == Some(&TableStatus::Active) && indexes_ready {
+            return Ok(description);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(BackendError::other(format!("table {table} did not become ACTIVE within a minute")))
 }
 
 /// Creates the DLQ and the job queue with its redrive policy; returns (queue URL, DLQ URL).

@@ -12,6 +12,7 @@ pub mod reconcile;
 pub mod scaling;
 pub mod schedule;
 pub mod state;
+pub mod submitter;
 
 pub use kinds::{JobSpec, KINDS, SpecError};
 pub use message::{JobMessage, MessageError, Source};

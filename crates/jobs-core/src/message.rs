@@ -163,6 +163,15 @@ impl JobMessage {
         Ok(msg)
     }
 
+    /// Who triggered the job, as far as the message tells: a schedule's firing names it (an API
+    /// job's submitter is recorded by the API on the job item, see [`crate::submitter`]).
+    pub fn submitter(&self) -> Option<String> {
+        match (self.source, &self.schedule) {
+            (Source::Schedule, Some(name)) => Some(crate::submitter::of_schedule(name)),
+            _ => None,
+        }
+    }
+
     /// The body to put on the queue.
     pub fn to_body(&self) -> String {
         serde_json::to_string(self).expect("a JobMessage always serializes")
@@ -220,6 +229,20 @@ mod tests {
         assert_eq!(wire["job"], "sleep");
         assert_eq!(wire["source"], "api");
         assert!(wire.get("schedule").is_none());
+    }
+
+    #[test]
+    fn only_a_schedule_names_its_submitter() {
+        let now = "2026-11-21T10:00:00Z".parse().unwrap();
+        assert_eq!(JobMessage::new_api("noop", json!({}), now).submitter(), None);
+        let spec = JobSpec::parse("noop", Value::Null).unwrap();
+        let fired = JobMessage::parse_received(
+            &JobMessage::schedule_template(&spec, "nightly", Overlap::Allow),
+            Some("m-1"),
+            Some(now),
+        )
+        .unwrap();
+        assert_eq!(fired.submitter().as_deref(), Some("schedule:nightly"));
     }
 
     #[test]

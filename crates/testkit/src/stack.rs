@@ -7,7 +7,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
 use jobs_aws::provision::{self, Provisioned};
 use jobs_aws::{JobQueue, JobStore};
-use jobs_core::{JobMessage, state};
+use jobs_core::JobMessage;
 
 use crate::{Emulator, Kind, SCHEDULER_ROLE_ARN};
 
@@ -57,10 +57,9 @@ impl Stack {
     /// What the API does: record the job QUEUED (+submitted), then send its message.
     pub async fn submit(&self, kind: &str, payload: serde_json::Value) -> JobMessage {
         let msg = JobMessage::new_api(kind, payload, Utc::now());
-        self.store
-            .apply(&msg.job_id, Some(&msg), &state::submit(Utc::now()), &jobs_aws::store::token())
-            .await
-            .expect("record job");
+        // As the local API records a job submitted without a token.
+        let recorded = self.store.submit(&msg, jobs_core::submitter::LOCAL, None).await.expect("record job");
+        assert_eq!(recorded, jobs_aws::Submitted::Created);
         self.queue.send(&msg.to_body()).await.expect("send job");
         msg
     }

@@ -23,6 +23,8 @@ pub mod attr {
     pub const SOURCE: &str = "source";
     pub const SCHEDULE: &str = "schedule";
     pub const SUBMITTED_AT: &str = "submittedAt";
+    /// Who triggered the job (`jobs_core::submitter`); also the `by-submitter` list index's key.
+    pub const SUBMITTED_BY: &str = "submittedBy";
     pub const STATUS: &str = "status";
     pub const ATTEMPTS: &str = "attempts";
     pub const INTERRUPTIONS: &str = "interruptions";
@@ -137,10 +139,24 @@ pub fn change_attributes(
     out
 }
 
+/// What a new job item says about the job: its message and who triggered it (the API's caller;
+/// for a schedule's firing, `None` takes it from the message).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin<'a> {
+    pub message: Option<&'a JobMessage>,
+    pub submitted_by: Option<&'a str>,
+}
+
+impl<'a> Origin<'a> {
+    pub fn of(message: Option<&'a JobMessage>) -> Self {
+        Origin { message, submitted_by: None }
+    }
+}
+
 /// A new job item: the key, what the job is (from its message), and the change.
 pub fn new_item(
     job_id: &str,
-    origin: Option<&JobMessage>,
+    origin: Origin<'_>,
     tr: &Transition,
     token: &str,
     retention: Duration,
@@ -154,7 +170,12 @@ pub fn new_item(
         // Until a job ends, it expires only after the retention since it was created.
         (TTL_ATTRIBUTE.to_owned(), n(tr.at.timestamp() + retention.as_secs() as i64)),
     ]);
-    if let Some(msg) = origin {
+    let submitted_by =
+        origin.submitted_by.map(str::to_owned).or_else(|| origin.message.and_then(JobMessage::submitter));
+    if let Some(by) = submitted_by.filter(|by| jobs_core::submitter::valid(by)) {
+        item.insert(attr::SUBMITTED_BY.into(), s(by));
+    }
+    if let Some(msg) = origin.message {
         item.insert(attr::KIND.into(), s(&msg.kind));
         item.insert(attr::PAYLOAD.into(), s(msg.payload.to_string()));
         item.insert(attr::SOURCE.into(), s(msg.source.as_str()));
@@ -182,6 +203,7 @@ pub struct JobRecord {
     pub payload: Option<Value>,
     pub source: Option<String>,
     pub schedule: Option<String>,
+    pub submitted_by: Option<String>,
     pub status: JobStatus,
     pub attempts: u32,
     pub interruptions: u32,
@@ -266,6 +288,7 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         payload: json(attr::PAYLOAD),
         source: text(attr::SOURCE),
         schedule: text(attr::SCHEDULE),
+        submitted_by: text(attr::SUBMITTED_BY),
         status,
         attempts: count(attr::ATTEMPTS),
         interruptions: count(attr::INTERRUPTIONS),
@@ -320,7 +343,8 @@ mod tests {
         else {
             panic!("a new job starts")
         };
-        let item = new_item(&msg.job_id, Some(&msg), &transition, "tok-1", DAY, Some(t(90)));
+        let origin = Origin { message: Some(&msg), submitted_by: Some("arn:aws:iam::123456789012:user/alice") };
+        let item = new_item(&msg.job_id, origin, &transition, "tok-1", DAY, Some(t(90)));
         assert_eq!(item[TABLE_KEY], s(format!("JOB#{}", msg.job_id)));
         assert_eq!(item[TTL_ATTRIBUTE], n(t(1).timestamp() + 86_400));
         let rec = parse_record(&msg.job_id, &item).unwrap();
@@ -330,7 +354,30 @@ mod tests {
         assert_eq!((rec.started_at, rec.submitted_at), (Some(t(1)), Some(t(0))));
         assert!(rec.finished_at.is_none() && rec.last_error.is_none());
         assert_eq!((rec.due_at, item[attr::DUE_SHARD].clone()), (Some(t(90)), s(due_shard(&msg.job_id))));
+        assert_eq!(rec.submitted_by.as_deref(), Some("arn:aws:iam::123456789012:user/alice"));
         assert_eq!(rec.message(), Some(msg), "the message can be sent again from the item");
+    }
+
+    #[test]
+    fn a_new_item_says_who_triggered_the_job() {
+        let tr = state::submit(t(0));
+        let api = JobMessage::new_api("noop", json!({}), t(0));
+        let fired = JobMessage { source: Source::Schedule, schedule: Some("nightly".into()), ..api.clone() };
+        let by =
+            |origin: Origin<'_>| parse_record("j", &new_item("j", origin, &tr, "tok", DAY, None)).unwrap().submitted_by;
+        // (origin, submittedBy recorded)
+        let cases: Vec<(Origin<'_>, Option<&str>)> = vec![
+            (Origin { message: Some(&api), submitted_by: Some("local:ci") }, Some("local:ci")),
+            (Origin::of(Some(&fired)), Some("schedule:nightly")),
+            // A message alone does not say who sent an API job (the API records it).
+            (Origin::of(Some(&api)), None),
+            (Origin::of(None), None),
+            // Never an unusable index key.
+            (Origin { message: Some(&api), submitted_by: Some("") }, None),
+        ];
+        for (origin, want) in cases {
+            assert_eq!(by(origin).as_deref(), want, "{origin:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Listing jobs (`GET /jobs`) through the keys-only list indexes, newest first: one Query for a
 //! page of keys, one `BatchGetItem` for the items, so a page costs what it holds and never a Scan.
 //!
-//! One filter picks the index (schedule, else status, else kind, else all jobs); any other filter,
+//! One filter picks the index (schedule, else submitter, else status, else kind, else all jobs),
+//! the most selective first; any other filter,
 //! and the index's own key (indexes are eventually consistent), is checked on the items read, in
 //! batches of 100 keys and at most 5 queries per page (so at most 500 items read for one page). A
 //! page may then come back short with a cursor; a client follows `nextCursor` until it is null.
@@ -24,6 +25,8 @@ use crate::resources::{LIST_INDEXES, LIST_SORT_ATTRIBUTE, TABLE_KEY};
 const MAX_ROUNDS: usize = 5;
 /// Keys read per query when a second filter is checked on the items.
 const MAX_BATCH: usize = 100;
+/// The longest cursor: its key holds a `submittedBy` of up to 1024 characters.
+pub const MAX_CURSOR_LEN: usize = 4096;
 /// The value of `listAll` on every job.
 pub const LIST_ALL_VALUE: &str = "JOB";
 
@@ -33,6 +36,8 @@ pub struct ListFilter {
     pub status: Option<JobStatus>,
     pub kind: Option<String>,
     pub schedule: Option<String>,
+    /// Who triggered the job (`submittedBy`, exact).
+    pub submitted_by: Option<String>,
 }
 
 impl ListFilter {
@@ -41,6 +46,8 @@ impl ListFilter {
         let pick = |name: &str| LIST_INDEXES.into_iter().find(|(n, _)| *n == name).expect("known index");
         let ((name, key), value) = if let Some(s) = &self.schedule {
             (pick("by-schedule"), s.clone())
+        } else if let Some(by) = &self.submitted_by {
+            (pick("by-submitter"), by.clone())
         } else if let Some(st) = self.status {
             (pick("by-status"), st.as_str().to_owned())
         } else if let Some(k) = &self.kind {
@@ -55,6 +62,7 @@ impl ListFilter {
         self.status.is_none_or(|st| r.status == st)
             && self.kind.as_ref().is_none_or(|k| r.kind.as_ref() == Some(k))
             && self.schedule.as_ref().is_none_or(|sc| r.schedule.as_ref() == Some(sc))
+            && self.submitted_by.as_ref().is_none_or(|by| r.submitted_by.as_ref() == Some(by))
     }
 }
 
@@ -80,8 +88,8 @@ impl Cursor {
     /// Reads a cursor for `filter`: it must come from the same index and partition.
     pub fn decode(text: &str, filter: &ListFilter) -> Result<Cursor, CursorError> {
         let bad = |why: &str| CursorError(why.to_owned());
-        if text.is_empty() || text.len() > 1024 {
-            return Err(bad("must be 1-1024 characters"));
+        if text.is_empty() || text.len() > MAX_CURSOR_LEN {
+            return Err(bad("must be 1-4096 characters"));
         }
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad("not a cursor from this API"))?;
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad("not a cursor from this API"))?;
@@ -125,7 +133,10 @@ impl JobStore {
         // One filter is exact on its index: read what the page needs. Others are checked on the
         // items: read larger batches (one BatchGetItem holds 100 keys).
         let exact =
-            [filter.status.is_some(), filter.kind.is_some(), filter.schedule.is_some()].iter().filter(|f| **f).count()
+            [filter.status.is_some(), filter.kind.is_some(), filter.schedule.is_some(), filter.submitted_by.is_some()]
+                .iter()
+                .filter(|f| **f)
+                .count()
                 <= 1;
         let mut start = cursor.map(Cursor::start_key);
         let mut jobs = Vec::new();
@@ -215,13 +226,18 @@ mod tests {
             status,
             kind: kind.map(str::to_owned),
             schedule: schedule.map(str::to_owned),
+            submitted_by: None,
         };
+        let by = |filter: ListFilter| ListFilter { submitted_by: Some("local:ci".into()), ..filter };
         let cases = [
             (f(None, None, None), ("by-created", attr::LIST_ALL, "JOB")),
             (f(Some(JobStatus::Failed), None, None), ("by-status", "status", "FAILED")),
             (f(None, Some("sleep"), None), ("by-kind", "kind", "sleep")),
             (f(Some(JobStatus::Failed), Some("sleep"), None), ("by-status", "status", "FAILED")),
             (f(Some(JobStatus::Failed), Some("sleep"), Some("n")), ("by-schedule", "schedule", "n")),
+            (by(f(None, None, None)), ("by-submitter", attr::SUBMITTED_BY, "local:ci")),
+            (by(f(Some(JobStatus::Failed), Some("sleep"), None)), ("by-submitter", attr::SUBMITTED_BY, "local:ci")),
+            (by(f(None, None, Some("n"))), ("by-schedule", "schedule", "n")),
         ];
         for (filter, (index, key, value)) in cases {
             let got = filter.index();
@@ -240,7 +256,7 @@ mod tests {
             URL_SAFE_NO_PAD.encode(r#"{"i":"by-status","k":{"pk":"STATS#1","createdAt":"x","status":"FAILED"}}"#);
         // (text, filter, fragment of the error)
         let cases = [
-            ("", &failed, "1-1024"),
+            ("", &failed, "1-4096"),
             ("%%%", &failed, "not a cursor"),
             ("bm90IGpzb24", &failed, "not a cursor"), // "not json"
             (text.as_str(), &other, "other filters"),
@@ -251,6 +267,11 @@ mod tests {
             let err = Cursor::decode(text, filter).unwrap_err();
             assert!(err.to_string().contains(fragment), "{text:?}: {err}");
         }
-        assert!(Cursor::decode(&"a".repeat(1025), &failed).is_err());
+        assert!(Cursor::decode(&"a".repeat(MAX_CURSOR_LEN + 1), &failed).is_err());
+        // A cursor of the longest submitter fits.
+        let long =
+            ListFilter { submitted_by: Some("a".repeat(jobs_core::submitter::MAX_LEN)), ..ListFilter::default() };
+        let c = cursor_for(&long, "JOB#0193-a");
+        assert_eq!(Cursor::decode(&c.encode(), &long), Ok(c));
     }
 }

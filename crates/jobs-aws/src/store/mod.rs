@@ -217,7 +217,7 @@ impl JobStore {
         let target = format!("store.{}", tr.step.as_str());
         faults::before(&target).await?;
         let job_item = match &tr.expect {
-            Expect::Absent => JobWrite::Put(self.put_new(job_id, origin, tr, token)),
+            Expect::Absent => JobWrite::Put(self.put_new(job_id, item::Origin::of(origin), tr, token)),
             Expect::Present { .. } => JobWrite::Update(self.update_existing(job_id, tr, token)),
         };
         let result = if tr.counters.is_zero() {
@@ -292,7 +292,7 @@ impl JobStore {
         self.update_request(job_id, e).send().await.map(|_| ()).map_err(|err| single_error(self, op, err))
     }
 
-    fn put_new(&self, job_id: &str, origin: Option<&JobMessage>, tr: &Transition, token: &str) -> Put {
+    fn put_new(&self, job_id: &str, origin: item::Origin<'_>, tr: &Transition, token: &str) -> Put {
         Put::builder()
             .table_name(&self.table)
             .set_item(Some(item::new_item(job_id, origin, tr, token, self.retention, self.due(tr))))

@@ -10,7 +10,7 @@ use jobs_core::{JobMessage, JobStatus};
 use serde_json::Value;
 
 use super::expr::Expr;
-use super::item::{attr, idempotency_key, n, s, ts};
+use super::item::{Origin, attr, idempotency_key, n, s, ts};
 use super::{JobStore, StoreError, failed_conditions, token};
 use crate::faults;
 use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
@@ -49,14 +49,20 @@ pub enum Submitted {
 }
 
 impl JobStore {
-    /// Records a job submitted through the API (QUEUED, `submitted + 1`) and, with an
-    /// idempotency key, the key: all in one transaction. A key seen within its TTL returns the
-    /// job it created instead.
-    pub async fn submit(&self, msg: &JobMessage, idempotency: Option<&Idempotency>) -> Result<Submitted, StoreError> {
+    /// Records a job submitted through the API by `submitted_by` (QUEUED, `submitted + 1`) and,
+    /// with an idempotency key, the key: all in one transaction. A key seen within its TTL returns
+    /// the job it created instead.
+    pub async fn submit(
+        &self,
+        msg: &JobMessage,
+        submitted_by: &str,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Submitted, StoreError> {
         faults::before("store.submit").await?;
         let tr = jobs_core::state::submit(Utc::now());
         let token = token();
-        let job = self.put_new(&msg.job_id, Some(msg), &tr, &token);
+        let job =
+            self.put_new(&msg.job_id, Origin { message: Some(msg), submitted_by: Some(submitted_by) }, &tr, &token);
         let mut request = self
             .client
             .transact_write_items()
