@@ -24,13 +24,15 @@ COPY crates/testkit/Cargo.toml crates/testkit/
 COPY data-processor/Cargo.toml data-processor/
 COPY api-lambda/Cargo.toml api-lambda/
 COPY local-keda/Cargo.toml local-keda/
+COPY jobsctl/Cargo.toml jobsctl/
 RUN set -eu; \
-    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit data-processor api-lambda local-keda; do \
+    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit data-processor api-lambda local-keda jobsctl; do \
       mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; \
     done; \
     mkdir -p data-processor/src && echo 'fn main() {}' > data-processor/src/main.rs; \
     echo 'fn main() {}' > api-lambda/src/main.rs; \
     echo 'fn main() {}' > local-keda/src/main.rs; \
+    echo 'fn main() {}' > jobsctl/src/main.rs; \
     cargo build --release --locked -p data-processor --target "$(uname -m)-unknown-linux-gnu"
 
 # 2) The project's sources. Touching them makes cargo rebuild the workspace crates even when the
@@ -39,8 +41,9 @@ COPY crates crates
 COPY data-processor data-processor
 COPY api-lambda api-lambda
 COPY local-keda local-keda
+COPY jobsctl jobsctl
 RUN set -eu; \
-    find crates data-processor api-lambda local-keda -name '*.rs' -exec touch {} +; \
+    find crates data-processor api-lambda local-keda jobsctl -name '*.rs' -exec touch {} +; \
     target="$(uname -m)-unknown-linux-gnu"; \
     cargo build --release --locked -p data-processor --target "$target"; \
     mkdir -p /out; \

@@ -1,0 +1,197 @@
+//! The job API over HTTP: one request method that authorizes (see [`crate::auth`]) and turns the
+//! API's JSON errors into [`ClientError`], and the calls jobsctl makes.
+
+use std::time::{Duration, SystemTime};
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client as Hyper;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use crate::auth::{self, AuthMode};
+
+/// Per-request timeout: the API answers within its Lambda's 15 s.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The API answered with an error (`{"error": {"code", "message"}}`).
+    #[error("{status} {code}: {message}")]
+    Api { status: u16, code: String, message: String },
+    #[error("cannot reach {url}: {detail}")]
+    Transport { url: String, detail: String },
+    #[error("no AWS credentials for SigV4: {0}")]
+    Credentials(#[from] aws_credential_types::provider::error::CredentialsError),
+    #[error(transparent)]
+    Sign(#[from] auth::SignError),
+    #[error("unexpected answer from {url}: {detail}")]
+    Decode { url: String, detail: String },
+}
+
+impl ClientError {
+    /// Worth repeating: the API or the network failed (5xx, 429, no answer), not the request.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Api { status, .. } => *status >= 500 || *status == 429,
+            ClientError::Transport { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+enum Auth {
+    None,
+    Bearer(String),
+    SigV4 { region: String, credentials: SharedCredentialsProvider },
+}
+
+/// A client of one API (its base URL).
+pub struct Client {
+    base: Url,
+    http: Hyper<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    auth: Auth,
+}
+
+/// The answer to `POST /jobs`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    pub job_id: String,
+    pub status: String,
+}
+
+impl Client {
+    /// A client for `base` authorized as `mode`; SigV4 loads the standard credential chain.
+    pub async fn new(base: Url, mode: AuthMode) -> Result<Client, ClientError> {
+        let transport = |detail: String| ClientError::Transport { url: base.to_string(), detail };
+        let tls = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| transport(format!("no CA certificates: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let http = Hyper::builder(TokioExecutor::new()).build(tls);
+        let auth = match mode {
+            AuthMode::None => Auth::None,
+            AuthMode::Bearer(token) => Auth::Bearer(token),
+            AuthMode::SigV4 { region } => {
+                let sdk = aws_config::defaults(BehaviorVersion::latest())
+                    .region(aws_config::Region::new(region.clone()))
+                    .load()
+                    .await;
+                let credentials = sdk.credentials_provider().ok_or_else(|| {
+                    ClientError::Credentials(aws_credential_types::provider::error::CredentialsError::not_loaded(
+                        "no credentials provider in the AWS configuration",
+                    ))
+                })?;
+                Auth::SigV4 { region, credentials }
+            }
+        };
+        Ok(Client { base, http, auth })
+    }
+
+    /// One request; a 2xx answer's JSON body (`null` when empty).
+    pub async fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Value, ClientError> {
+        let url = self
+            .base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| ClientError::Decode { url: format!("{}{path}", self.base), detail: e.to_string() })?;
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let mut request = http::Request::builder().method(method).uri(url.as_str());
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let mut request =
+            request.body(bytes).map_err(|e| ClientError::Decode { url: url.to_string(), detail: e.to_string() })?;
+        match &self.auth {
+            Auth::None => {}
+            Auth::Bearer(token) => {
+                let value = format!("Bearer {token}").parse().map_err(|_| ClientError::Decode {
+                    url: url.to_string(),
+                    detail: "the token is not a valid header value".into(),
+                })?;
+                request.headers_mut().insert(http::header::AUTHORIZATION, value);
+            }
+            Auth::SigV4 { region, credentials } => {
+                let creds = credentials.provide_credentials().await?;
+                auth::sign_request(&mut request, &creds, region, SystemTime::now())?;
+            }
+        }
+        let transport = |detail: String| ClientError::Transport { url: url.to_string(), detail };
+        let exchange = async {
+            let response = self.http.request(request.map(|b| Full::new(Bytes::from(b)))).await.map_err(|e| {
+                // The connection error's own text says why (refused, DNS, TLS).
+                let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+                transport(format!("{e}{cause}"))
+            })?;
+            let status = response.status();
+            let body = response.into_body().collect().await.map_err(|e| transport(e.to_string()))?.to_bytes();
+            Ok::<_, ClientError>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| transport(format!("no answer within {REQUEST_TIMEOUT:?}")))??;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let value: Option<Value> = serde_json::from_str(&text).ok();
+        if !status.is_success() {
+            let error = value.as_ref().map(|v| &v["error"]);
+            let field = |name: &str| error.and_then(|e| e[name].as_str()).map(str::to_owned);
+            return Err(ClientError::Api {
+                status: status.as_u16(),
+                code: field("code").unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase()),
+                // API Gateway's own refusals (403 on a bad signature) say `{"message": …}`.
+                message: field("message")
+                    .or_else(|| value.as_ref().and_then(|v| v["message"].as_str()).map(str::to_owned))
+                    .unwrap_or_else(|| text.chars().take(200).collect()),
+            });
+        }
+        match value {
+            Some(v) => Ok(v),
+            None if text.trim().is_empty() => Ok(Value::Null),
+            None => Err(ClientError::Decode { url: url.to_string(), detail: format!("not JSON: {text:.200}") }),
+        }
+    }
+
+    /// `POST /jobs`: one job of `kind` (the kind's defaults when `payload` is `None`).
+    pub async fn submit(
+        &self,
+        kind: &str,
+        payload: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Accepted, ClientError> {
+        let mut body = serde_json::json!({ "job": kind });
+        if let Some(p) = payload {
+            body["payload"] = p.clone();
+        }
+        let headers: Vec<(&str, &str)> = idempotency_key.map(|k| ("idempotency-key", k)).into_iter().collect();
+        let answer = self.call(http::Method::POST, "/jobs", Some(&body), &headers).await?;
+        serde_json::from_value(answer.clone())
+            .map_err(|e| ClientError::Decode { url: format!("{}jobs", self.base), detail: format!("{e}: {answer}") })
+    }
+
+    /// `GET /jobs/{id}`.
+    pub async fn job(&self, id: &str) -> Result<Value, ClientError> {
+        self.call(http::Method::GET, &format!("/jobs/{id}"), None, &[]).await
+    }
+
+    /// `GET /jobs/stats`.
+    pub async fn stats(&self) -> Result<Value, ClientError> {
+        self.call(http::Method::GET, "/jobs/stats", None, &[]).await
+    }
+}

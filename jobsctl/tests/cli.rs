@@ -1,0 +1,151 @@
+//! jobsctl against the real API binary and worker on an emulator: the post-deploy check passes
+//! only when a worker runs the job, and every way it can go wrong has its own exit code. SigV4 is
+//! checked on the wire against a listener that records the request.
+
+use std::process::Stdio;
+
+use serde_json::Value;
+use testkit::{Api, Stack, workspace_binary};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn jobsctl(api: &str, env: &[(&str, &str)], args: &[&str]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_jobsctl"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("JOBS_API_URL", api)
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("run jobsctl");
+    let out = Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    eprintln!("jobsctl {args:?} -> {}\n{}{}", out.code, out.stdout, out.stderr);
+    out
+}
+
+/// The worker binary, once, with a long poll so it takes the message the check submits.
+fn worker(stack: &Stack) -> tokio::process::Child {
+    Command::new(workspace_binary("data-processor"))
+        .env_clear()
+        .envs(stack.worker_env())
+        .env("WAIT_TIME_SECS", "20")
+        .env("LOG_FORMAT", "text")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn worker")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deploy_check_passes_when_a_worker_runs_its_job() {
+    let stack = Stack::start().await;
+    let api = Api::start(&stack, &workspace_binary("api-lambda"), &[("API_TOKENS", "pipeline=tok-1")]).await;
+    let token = [("JOBS_API_TOKEN", "tok-1")];
+    let mut worker = worker(&stack);
+    let out = jobsctl(&api.base, &token, &["--json", "check", "--timeout", "60"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+    assert_eq!(report["passed"], true);
+    assert!(report["stats"]["succeedJob"].as_u64().unwrap() >= 1);
+    let id = report["jobId"].as_str().unwrap();
+    let job = stack.store.get(id).await.unwrap().expect("the check's job is recorded");
+    assert_eq!((job.kind.as_deref(), job.submitted_by.as_deref()), (Some("noop"), Some("local:pipeline")));
+    assert!(out.stderr.contains("submitted noop job"), "progress on stderr: {}", out.stderr);
+    assert_eq!(worker.wait().await.unwrap().code(), Some(0));
+
+    // The human form of the same answers.
+    let stats = jobsctl(&api.base, &token, &["stats"]).await;
+    assert_eq!(stats.code, 0);
+    assert!(stats.stdout.starts_with("submitted 1  succeeded 1  failed 0"), "{}", stats.stdout);
+    let get = jobsctl(&api.base, &token, &["get", id]).await;
+    assert_eq!(get.stdout.trim(), format!("{id}  SUCCEEDED  noop  attempts 1  by local:pipeline"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_failure_has_its_exit_code() {
+    let stack = Stack::start().await;
+    let api = Api::start(&stack, &workspace_binary("api-lambda"), &[]).await;
+
+    // No worker: the job never ends within the timeout.
+    let out = jobsctl(&api.base, &[], &["check", "--timeout", "3"]).await;
+    assert_eq!(out.code, 5, "timeout");
+    assert!(out.stderr.contains("has not ended") && out.stderr.contains("QUEUED"), "{}", out.stderr);
+
+    // The job ends, but FAILED (after draining what the check left on the queue).
+    let mut w = worker(&stack);
+    w.wait().await.unwrap();
+    let mut w = worker(&stack);
+    let out =
+        jobsctl(&api.base, &[], &["submit", "fail", "--payload", r#"{"permanent":true}"#, "--wait", "--timeout", "60"])
+            .await;
+    w.wait().await.unwrap();
+    assert_eq!(out.code, 1, "the job ended FAILED");
+    assert!(out.stderr.contains("ended FAILED: job failed on purpose"), "{}", out.stderr);
+
+    // The API refuses: an unknown kind, a payload that is not JSON, a missing job.
+    let out = jobsctl(&api.base, &[], &["submit", "teleport"]).await;
+    assert_eq!(out.code, 4);
+    assert!(out.stderr.contains("400 unknown_kind"), "{}", out.stderr);
+    assert_eq!(jobsctl(&api.base, &[], &["submit", "noop", "--payload", "{"]).await.code, 2);
+    let out = jobsctl(&api.base, &[], &["get", "no-such-job"]).await;
+    assert_eq!(out.code, 4);
+    assert!(out.stderr.contains("404 not_found"), "{}", out.stderr);
+
+    // Nothing listens: the backend failed.
+    let closed = format!("http://127.0.0.1:{}", testkit::free_port());
+    let out = jobsctl(&closed, &[], &["stats"]).await;
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains("cannot reach"), "{}", out.stderr);
+
+    // SigV4 without a region to sign for is a configuration error.
+    assert_eq!(jobsctl(&api.base, &[], &["--sigv4", "stats"]).await.code, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigv4_requests_carry_the_execute_api_signature_from_the_credential_chain() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 16 * 1024];
+        let n = conn.read(&mut buf).await.unwrap();
+        let body = r#"{"submitted":0,"succeedJob":0,"failedJob":0}"#;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        conn.write_all(answer.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_lowercase()
+    });
+    let creds = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_SESSION_TOKEN", "session-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let out = jobsctl(&url, &creds, &["--sigv4", "--region", "eu-west-1", "stats"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let request = server.await.unwrap();
+    assert!(request.starts_with("get /jobs/stats http/1.1"), "{request}");
+    assert!(
+        request.contains("authorization: aws4-hmac-sha256 credential=akidexample/")
+            && request.contains("/eu-west-1/execute-api/aws4_request"),
+        "{request}"
+    );
+    assert!(request.contains("x-amz-security-token: session-1"), "{request}");
+    assert!(request.contains("x-amz-date: "), "{request}");
+}
