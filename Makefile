@@ -59,8 +59,14 @@ image: venv-lint ## Build the data-processor image (docker or podman; IMAGE=name
 	IMAGE=$(IMAGE) tools/container/image.sh >/dev/null
 
 .PHONY: synth
-synth: infra-build package ## cdk synth the three stacks into infra-cdk8s/cdk.out
+synth: infra-build package ## cdk synth the app from config.json into infra-cdk8s/cdk.out (the three stacks, or the pipeline if the config has one)
 	$(CDK) synth -q
+
+# The delivery pipeline of the test fixture (a staging and a cross-account production stage).
+PIPELINE_FIXTURE := test/config.pipeline.json
+.PHONY: synth-pipeline
+synth-pipeline: infra-build package ## cdk synth JobsPipeline and its stages from infra-cdk8s/test/config.pipeline.json into infra-cdk8s/cdk.out.pipeline
+	$(CDK) synth -q -c config=$(PIPELINE_FIXTURE) -o cdk.out.pipeline
 
 .PHONY: build
 build: ## Build every crate (debug)
@@ -115,16 +121,17 @@ chaos: venv ## Chaos end to end: CHAOS_JOBS (default 1000) jobs, random SIGKILL/
 	CHAOS_JOBS=$${CHAOS_JOBS:-1000} cargo test -p data-processor --locked --test chaos -- --nocapture
 
 .PHONY: test-infra
-test-infra: venv venv-lint synth ## CDK assertion tests, cfn-lint, checkov, manifest drift, CRD/schema validation, local/CDK parity
+test-infra: venv venv-lint synth synth-pipeline ## CDK assertion tests, cfn-lint, checkov (the stacks and the pipeline), manifest drift, CRD/schema validation, local/CDK parity
 	cd $(INFRA) && node --test dist/test/
-	cd $(INFRA) && ../$(LINT_VENV)/bin/cfn-lint cdk.out/*.template.json
-	$(LINT_VENV)/bin/checkov --skip-download --quiet --compact -o cli --framework cloudformation -d $(INFRA)/cdk.out
+	cd $(INFRA) && ../$(LINT_VENV)/bin/cfn-lint cdk.out/*.template.json cdk.out.pipeline/*.template.json cdk.out.pipeline/assembly-*/*.template.json
+	$(LINT_VENV)/bin/checkov --skip-download --quiet --compact -o cli --framework cloudformation -d $(INFRA)/cdk.out -d $(INFRA)/cdk.out.pipeline
+	$(LINT_VENV)/bin/shellcheck tools/pipeline/*.sh
 	$(LINT_VENV)/bin/checkov --skip-download --quiet --compact -o cli --framework kubernetes -d keda -d karpenter
 	@tmp=$$(mktemp -d) && node $(INFRA)/dist/bin/k8s.js --out $$tmp 2>/dev/null \
 	  && diff -r keda $$tmp/keda && diff -r karpenter $$tmp/karpenter && rm -rf $$tmp \
 	  && echo "manifests: keda/ and karpenter/ match the charts" \
 	  || { echo "manifests: keda/ or karpenter/ differ from the charts: run 'make manifests' and commit" >&2; exit 1; }
-	$(LINT_VENV)/bin/yamllint -s keda karpenter
+	$(LINT_VENV)/bin/yamllint -s keda karpenter docs/gitops
 	$(LINT_VENV)/bin/python $(INFRA)/scripts/validate-manifests.py keda karpenter
 	cargo test -p testkit --locked --test parity -- --ignored
 
@@ -159,4 +166,4 @@ test-local: venv ## make up, make demo (exact stats), make down, then make up + 
 
 .PHONY: clean
 clean: ## Remove the virtualenvs, node_modules and build outputs (the shared Cargo target dir is kept)
-	rm -rf $(VENV) $(LINT_VENV) dist $(INFRA)/node_modules $(INFRA)/dist $(INFRA)/imports $(INFRA)/cdk.out
+	rm -rf $(VENV) $(LINT_VENV) dist $(INFRA)/node_modules $(INFRA)/dist $(INFRA)/imports $(INFRA)/cdk.out $(INFRA)/cdk.out.pipeline

@@ -11,6 +11,28 @@ import { join } from 'node:path';
 export type LambdaArchitecture = 'x86_64' | 'arm64';
 export type WorkerArchitecture = 'amd64' | 'arm64';
 
+/** One environment the pipeline deploys to, in order. */
+export interface StageConfig {
+  readonly name: string;
+  readonly account: string;
+  readonly region: string;
+  /** A manual approval before this stage deploys (production). */
+  readonly approval?: boolean;
+}
+
+/** The delivery pipeline (JobsPipeline); without it the app is the three stacks, deployed by hand. */
+export interface PipelineConfig {
+  /** Where the pipeline itself runs. */
+  readonly account: string;
+  readonly region: string;
+  /** A CodeConnections (formerly CodeStar Connections) connection to GitHub, created once in the console. */
+  readonly connectionArn: string;
+  /** owner/name on GitHub. */
+  readonly repository: string;
+  readonly branch: string;
+  readonly stages: StageConfig[];
+}
+
 export interface FileConfig {
   readonly appName: string;
   readonly account: string;
@@ -22,6 +44,10 @@ export interface FileConfig {
   readonly retainData: boolean;
   /** Optional; default: <region>a, b and c (fixed so synth needs no AWS lookups). */
   readonly availabilityZones?: string[];
+  readonly pipeline?: PipelineConfig;
+  /** JobsCluster applies keda/ and karpenter/ (default true); false when a GitOps tool
+   * (Argo CD, Flux) applies the committed YAML instead, so two owners never fight over them. */
+  readonly applyManifests?: boolean;
 }
 
 export interface JobsConfig extends FileConfig {
@@ -98,11 +124,42 @@ export const VERSIONS = {
   karpenter: '1.14.1',
 } as const;
 
-export function loadConfig(file = join(__dirname, '..', '..', 'config.json'), overrides: Partial<FileConfig> = {}): JobsConfig {
+/** The pipeline's stack name: the roles its steps run as are named after it. */
+export const PIPELINE_STACK = 'JobsPipeline';
+/** The role each stage's API trusts for the pipeline's post-deploy check. */
+export const deployCheckRoleName = (cfg: FileConfig) => `${cfg.appName}-deploy-check`;
+
+export const DEFAULT_CONFIG = join(__dirname, '..', '..', 'config.json');
+const ACCOUNT = /^\d{12}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+/** An ECR tag (a release like 0.1.0, or a commit id from the pipeline). */
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const CONNECTION_ARN = /^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection\/[0-9a-f-]{36}$/;
+
+function checkPipeline(p: PipelineConfig): void {
+  if (!ACCOUNT.test(p.account) || !REGION.test(p.region)) throw new Error('config: pipeline.account/region are invalid');
+  if (!CONNECTION_ARN.test(p.connectionArn)) throw new Error(`config: pipeline.connectionArn is not a connection ARN: ${p.connectionArn}`);
+  if (!/^[\w.-]+\/[\w.-]+$/.test(p.repository)) throw new Error('config: pipeline.repository is owner/name');
+  if (!p.branch) throw new Error('config: pipeline.branch is required');
+  if (!Array.isArray(p.stages) || p.stages.length === 0) throw new Error('config: pipeline.stages lists at least one stage');
+  const names = new Set<string>();
+  for (const s of p.stages) {
+    if (!/^[A-Za-z][A-Za-z0-9-]{0,30}$/.test(s.name) || names.has(s.name)) throw new Error(`config: stage name ${s.name} is invalid or repeated`);
+    if (!ACCOUNT.test(s.account) || !REGION.test(s.region)) throw new Error(`config: stage ${s.name}: account/region are invalid`);
+    names.add(s.name);
+  }
+  // The stacks' resources have fixed names (queue, table, cluster): one environment per account and region.
+  const places = p.stages.map((s) => `${s.account}/${s.region}`);
+  if (new Set(places).size !== places.length) throw new Error('config: two pipeline stages share an account and region');
+}
+
+export function loadConfig(file = DEFAULT_CONFIG, overrides: Partial<FileConfig> = {}): JobsConfig {
   const raw = JSON.parse(readFileSync(file, 'utf8')) as FileConfig;
   const c: FileConfig = { ...raw, ...overrides };
-  if (!/^\d{12}$/.test(c.account)) throw new Error(`config: account must be 12 digits, got ${c.account}`);
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(c.region)) throw new Error(`config: bad region ${c.region}`);
+  if (!ACCOUNT.test(c.account)) throw new Error(`config: account must be 12 digits, got ${c.account}`);
+  if (!REGION.test(c.region)) throw new Error(`config: bad region ${c.region}`);
+  if (!IMAGE_TAG.test(c.imageTag)) throw new Error(`config: imageTag is not an image tag: ${c.imageTag}`);
+  if (c.pipeline) checkPipeline(c.pipeline);
   if (!['x86_64', 'arm64'].includes(c.lambdaArchitecture)) throw new Error('config: lambdaArchitecture is x86_64 or arm64');
   if (!['amd64', 'arm64'].includes(c.workerArchitecture)) throw new Error('config: workerArchitecture is amd64 or arm64');
   if (!Number.isInteger(c.maxJobs) || c.maxJobs < 1) throw new Error('config: maxJobs must be a positive integer');

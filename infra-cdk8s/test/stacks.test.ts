@@ -2,11 +2,12 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { buildApp } from '../bin/app';
+import { parseAllDocuments } from 'yaml';
+import { buildStacks } from '../bin/app';
 import { QUEUE, VERSIONS } from '../src/config';
 import { ROUTES } from '../src/stacks/api-stack';
 
@@ -14,7 +15,7 @@ import { ROUTES } from '../src/stacks/api-stack';
 // (make package builds the real one for `cdk synth`).
 const zip = join(mkdtempSync(join(tmpdir(), 'infra-test-')), 'api-lambda.zip');
 writeFileSync(zip, 'not inspected by these tests');
-const built = buildApp(new App(), zip);
+const built = buildStacks(new App(), zip);
 const data = Template.fromStack(built.data);
 const api = Template.fromStack(built.api);
 const cluster = Template.fromStack(built.cluster);
@@ -210,6 +211,73 @@ describe('JobsCluster', () => {
     assert.deepEqual(rules, ['AWS Health Event', 'EC2 Instance Rebalance Recommendation', 'EC2 Instance State-change Notification', 'EC2 Spot Instance Interruption Warning']);
     cluster.hasResourceProperties('AWS::IAM::Role', { RoleName: built.cfg.karpenterNodeRoleName });
     cluster.hasResourceProperties('AWS::EKS::AccessEntry', { Type: 'EC2_LINUX' });
+  });
+
+  describe('the product\'s manifests, applied by the stack', () => {
+    type K8sObject = { kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: any };
+    const manifests = cluster.findResources('Custom::AWSCDK-EKS-KubernetesResource');
+    const objects = (id: string): K8sObject[] => JSON.parse(manifests[id].Properties.Manifest);
+    const jobsId = logicalId(cluster, 'Custom::AWSCDK-EKS-KubernetesResource', 'ClusterJobsManifests');
+    const karpenterId = logicalId(cluster, 'Custom::AWSCDK-EKS-KubernetesResource', 'ClusterKarpenterManifests');
+    const helm = (chart: string) => Object.entries(cluster.findResources('Custom::AWSCDK-EKS-HelmChart')).find(([, r]) => r.Properties.Chart === chart)![0];
+    const kinds = (id: string) => objects(id).map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    /** The committed files of keda/ or karpenter/, as objects. */
+    const committed = (dir: string): K8sObject[] => readdirSync(join(__dirname, '..', '..', '..', dir)).filter((f) => f.endsWith('.yaml'))
+      .flatMap((f) => parseAllDocuments(readFileSync(join(__dirname, '..', '..', '..', dir, f), 'utf8')).map((d) => d.toJS() as K8sObject));
+    /** Without the label the stack adds for `kubectl apply --prune`. */
+    const unpruned = (o: K8sObject): K8sObject => {
+      const labels = Object.fromEntries(Object.entries(o.metadata.labels ?? {}).filter(([k]) => !k.startsWith('aws.cdk.eks/prune-')));
+      return { ...o, metadata: { ...o.metadata, labels } };
+    };
+    const byKey = (a: K8sObject, b: K8sObject) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
+
+    it('keda/: namespace, both service accounts, TriggerAuthentication, ScaledJob and the reconciler CronJob', () => {
+      assert.deepEqual(kinds(jobsId), ['CronJob/jobs-reconciler', 'Namespace/jobs', 'ScaledJob/data-processor', 'ServiceAccount/data-processor',
+        'ServiceAccount/jobs-reconciler', 'TriggerAuthentication/keda-aws-sqs']);
+      assert.deepEqual(kinds(karpenterId), ['EC2NodeClass/jobs-spot', 'NodePool/jobs-spot']);
+    });
+
+    it('are the committed keda/ and karpenter/ YAML, object for object (GitOps users apply the same)', () => {
+      assert.deepEqual(objects(jobsId).map(unpruned).sort(byKey), committed('keda').sort(byKey));
+      assert.deepEqual(objects(karpenterId).map(unpruned).sort(byKey), committed('karpenter').sort(byKey));
+    });
+
+    it('are applied after the Helm releases whose CRDs they use, the node pool and the Pod Identity associations', () => {
+      const dependsOn = (id: string): string[] => cluster.toJSON().Resources[id].DependsOn;
+      assert.ok(dependsOn(karpenterId).includes(helm('karpenter')), 'NodePool/EC2NodeClass after the Karpenter release');
+      const jobs = dependsOn(jobsId);
+      for (const dep of [helm('keda'), karpenterId, 'WorkerPodIdentity', 'ReconcilerPodIdentity', 'KedaPodIdentity']) {
+        assert.ok(jobs.includes(dep), `the job manifests wait for ${dep}: ${jobs}`);
+      }
+      // The releases are ready (CRDs established, webhooks up) before the manifests are applied.
+      for (const chart of ['keda', 'karpenter']) assert.equal(cluster.toJSON().Resources[helm(chart)].Properties.Wait, true, chart);
+    });
+
+    it('run the image and tag of config.json, or of the -c imageTag context (the pipeline\'s commit id)', () => {
+      const image = (objs: K8sObject[]) => objs.find((o) => o.kind === 'ScaledJob')!.spec.jobTargetRef.template.spec.containers[0].image;
+      assert.equal(image(objects(jobsId)), built.cfg.image);
+      const tagged = buildStacks(new App({ context: { imageTag: 'c0ffee1' } }), zip);
+      const manifest = Template.fromStack(tagged.cluster).findResources('Custom::AWSCDK-EKS-KubernetesResource');
+      const objs = Object.values(manifest).flatMap((r) => JSON.parse(r.Properties.Manifest) as K8sObject[]);
+      assert.equal(image(objs), `${built.cfg.account}.dkr.ecr.${built.cfg.region}.amazonaws.com/${built.cfg.ecrRepositoryName}:c0ffee1`);
+      const cron = objs.find((o) => o.kind === 'CronJob')!;
+      assert.ok(cron.spec.jobTemplate.spec.template.spec.containers[0].image.endsWith(':c0ffee1'), 'the reconciler too');
+      assert.throws(() => buildStacks(new App({ context: { imageTag: 'not a tag' } }), zip), /imageTag/);
+    });
+
+    it('a GitOps deployment (applyManifests: false) leaves them to Argo CD or Flux', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gitops-'));
+      const file = join(dir, 'config.json');
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(join(__dirname, '..', '..', 'config.json'), 'utf8')), applyManifests: false }));
+      const gitops = Template.fromStack(buildStacks(new App({ context: { config: file } }), zip).cluster);
+      gitops.resourceCountIs('Custom::AWSCDK-EKS-KubernetesResource', 0);
+      gitops.resourceCountIs('Custom::AWSCDK-EKS-HelmChart', 2);
+    });
+
+    it('deploy order: data, then the API, then the cluster', () => {
+      assert.deepEqual(built.cluster.dependencies.map((s) => s.stackName).sort(), ['JobsApi', 'JobsData']);
+      assert.deepEqual(built.api.dependencies.map((s) => s.stackName), ['JobsData']);
+    });
   });
 
   it('EKS: current Kubernetes version, secrets encrypted with a rotating key', () => {

@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { JobsConfig, TABLE } from '../config';
+import { JobsConfig, PIPELINE_STACK, TABLE, deployCheckRoleName } from '../config';
 import { LOGS_DEFAULT_ENCRYPTION, suppress } from './checkov';
 import { DataStack } from './data-stack';
 
@@ -39,6 +39,7 @@ export interface ApiStackProps extends StackProps {
 export class ApiStack extends Stack {
   readonly fn: lambda.Function;
   readonly httpApi: apigwv2.HttpApi;
+  readonly urlOutput: CfnOutput;
 
   constructor(scope: Construct, id: string, cfg: JobsConfig, props: ApiStackProps) {
     super(scope, id, props);
@@ -149,7 +150,31 @@ export class ApiStack extends Stack {
       this.httpApi.addRoutes({ path, methods: [method], integration });
     }
 
-    new CfnOutput(this, 'ApiUrl', { value: this.httpApi.apiEndpoint });
+    this.urlOutput = new CfnOutput(this, 'ApiUrl', { value: this.httpApi.apiEndpoint });
+    if (cfg.pipeline) this.addDeployCheckRole(cfg);
     new CfnOutput(this, 'FunctionName', { value: this.fn.functionName });
+  }
+
+  /** The pipeline's post-deploy check calls this API as this role: it may submit jobs and use the
+   * read routes (GET /jobs/*), nothing else. Only the pipeline's own roles may assume it. */
+  private addDeployCheckRole(cfg: JobsConfig): void {
+    const pipelineAccount = cfg.pipeline!.account;
+    const role = new iam.Role(this, 'DeployCheckRole', {
+      roleName: deployCheckRoleName(cfg),
+      description: 'The delivery pipeline\'s post-deploy check: submit a noop job, read it and the stats',
+      assumedBy: new iam.AccountPrincipal(pipelineAccount).withConditions({
+        ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${pipelineAccount}:role/${PIPELINE_STACK}-*` },
+      }),
+    });
+    const route = (method: string, path: string) => Stack.of(this).formatArn({
+      service: 'execute-api',
+      resource: this.httpApi.apiId,
+      resourceName: `$default/${method}${path}`,
+    });
+    role.addToPolicy(new iam.PolicyStatement({
+      sid: 'CheckRoutes',
+      actions: ['execute-api:Invoke'],
+      resources: [route('POST', '/jobs'), route('GET', '/jobs/*')],
+    }));
   }
 }

@@ -1,6 +1,7 @@
 // JobsCluster: the EKS cluster the jobs run on, KEDA and Karpenter (Helm, pinned), Karpenter's
-// interruption queue and EventBridge rules, and the Pod Identity roles: worker, KEDA, Karpenter.
-// The Kubernetes objects of the product itself (keda/, karpenter/) are applied with kubectl.
+// interruption queue and EventBridge rules, the Pod Identity roles (worker, reconciler, KEDA,
+// Karpenter), and the product's own Kubernetes objects: the cdk8s charts that also write keda/ and
+// karpenter/, applied after the Helm releases whose CRDs they use.
 import { KubectlV36Layer } from '@aws-cdk/lambda-layer-kubectl-v36';
 import { CfnOutput, Duration, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -11,8 +12,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
 import { JobsConfig, TABLE, VERSIONS } from '../config';
+import { JobsChart } from '../k8s/jobs-chart';
+import { KarpenterChart } from '../k8s/karpenter-chart';
 import { SQS_MANAGED_SSE, suppress } from './checkov';
 import { DataStack } from './data-stack';
 
@@ -41,6 +45,10 @@ export class ClusterStack extends Stack {
   readonly karpenterRole: iam.Role;
   readonly nodeRole: iam.Role;
   readonly interruptionQueue: sqs.Queue;
+  /** The applied charts: keda/ (namespace, service accounts, TriggerAuthentication, ScaledJob,
+   * reconciler CronJob) and karpenter/ (NodePool, EC2NodeClass). */
+  readonly jobsManifest?: eks.KubernetesManifest;
+  readonly karpenterManifest?: eks.KubernetesManifest;
   private azs: string[] = [];
 
   /** The configured AZs, so synth needs no AWS lookup (and no credentials). */
@@ -206,7 +214,7 @@ export class ClusterStack extends Stack {
       ['Keda', cfg.kedaNamespace, cfg.kedaServiceAccount, this.kedaRole],
       ['Karpenter', cfg.karpenterNamespace, cfg.karpenterServiceAccount, this.karpenterRole],
     ];
-    for (const [name, namespace, serviceAccount, role] of associations) {
+    const podIdentities = associations.map(([name, namespace, serviceAccount, role]) => {
       const assoc = new eks.CfnPodIdentityAssociation(this, `${name}PodIdentity`, {
         clusterName: this.cluster.clusterName,
         namespace,
@@ -214,9 +222,12 @@ export class ClusterStack extends Stack {
         roleArn: role.roleArn,
       });
       assoc.node.addDependency(podIdentityAgent);
-    }
+      return assoc;
+    });
 
     // ---- Helm releases (pinned).
+    // `wait`: the release is ready (CRDs established, operator and webhooks running) before the
+    // charts below are applied.
     const keda = this.cluster.addHelmChart('Keda', {
       repository: 'https://kedacore.github.io/charts',
       chart: 'keda',
@@ -224,6 +235,8 @@ export class ClusterStack extends Stack {
       release: 'keda',
       namespace: cfg.kedaNamespace,
       createNamespace: true,
+      wait: true,
+      timeout: Duration.minutes(10),
       values: {
         serviceAccount: { operator: { create: true, name: cfg.kedaServiceAccount } },
       },
@@ -235,6 +248,8 @@ export class ClusterStack extends Stack {
       version: VERSIONS.karpenter,
       release: 'karpenter',
       namespace: cfg.karpenterNamespace,
+      wait: true,
+      timeout: Duration.minutes(10),
       values: {
         serviceAccount: { name: cfg.karpenterServiceAccount },
         settings: { clusterName: this.cluster.clusterName, interruptionQueue: this.interruptionQueue.queueName },
@@ -242,6 +257,18 @@ export class ClusterStack extends Stack {
       },
     });
     karpenter.node.addDependency(podIdentityAgent);
+
+    // ---- The product's manifests: the same charts `make manifests` writes to keda/ and
+    // karpenter/, with the image and tag of this deployment. Karpenter's objects need its CRDs;
+    // the jobs' objects need KEDA's, a node pool to run on, and their Pod Identity associations so
+    // the first pods get credentials.
+    if (cfg.applyManifests ?? true) {
+      const charts = new cdk8s.App();
+      this.karpenterManifest = this.cluster.addCdk8sChart('KarpenterManifests', new KarpenterChart(charts, 'karpenter', cfg));
+      this.karpenterManifest.node.addDependency(karpenter, this.nodeRole);
+      this.jobsManifest = this.cluster.addCdk8sChart('JobsManifests', new JobsChart(charts, 'jobs', cfg));
+      this.jobsManifest.node.addDependency(keda, this.karpenterManifest, ...podIdentities);
+    }
 
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'UpdateKubeconfig', {

@@ -7,7 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { JobsConfig, QUEUE, TABLE } from '../config';
+import { JobsConfig, PIPELINE_STACK, QUEUE, TABLE } from '../config';
 import { SQS_MANAGED_SSE, suppress } from './checkov';
 
 export class DataStack extends Stack {
@@ -96,6 +96,16 @@ export class DataStack extends Stack {
       lifecycleRules: [{ description: 'keep the last 50 images', maxImageCount: 50 }],
       removalPolicy,
     });
+    // A pipeline in another account pushes each commit's image here (its push step's role only).
+    const pipelineAccount = cfg.pipeline?.account;
+    if (pipelineAccount && pipelineAccount !== cfg.account) {
+      this.repository.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'PipelinePush',
+        principals: [new iam.AccountPrincipal(pipelineAccount)],
+        actions: ['ecr:BatchCheckLayerAvailability', 'ecr:CompleteLayerUpload', 'ecr:DescribeImages', 'ecr:InitiateLayerUpload', 'ecr:PutImage', 'ecr:UploadLayerPart'],
+        conditions: { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${pipelineAccount}:role/${PIPELINE_STACK}-*` } },
+      }));
+    }
     suppress(this.repository, {
       CKV_AWS_136: 'Images are encrypted at rest with AES-256 (ECR default); they contain no secrets, so a CMK adds cost without benefit.',
     });
