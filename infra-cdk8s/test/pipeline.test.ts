@@ -1,7 +1,7 @@
 // CDK assertion tests of the delivery pipeline (test/config.pipeline.json: a staging stage in the
 // pipeline's account, a production stage in another account behind a manual approval).
 import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,12 +110,15 @@ describe('JobsPipeline', () => {
       });
 
       const jobs = built.pipeline.stages.find((j) => j.stageName === s.name)!;
-      it('its stacks deploy to the stage\'s account with this commit\'s image', () => {
+      it('its stacks deploy to the stage\'s account with this commit\'s image (manifests) and release (Lambda)', () => {
         assert.deepEqual([jobs.stacks.data.account, jobs.stacks.data.region], [s.account, s.region]);
         const manifests = Template.fromStack(jobs.stacks.cluster).findResources('Custom::AWSCDK-EKS-KubernetesResource');
         const images = Object.values(manifests).flatMap((r) => JSON.parse(r.Properties.Manifest))
           .filter((o: any) => o.kind === 'ScaledJob').map((o: any) => o.spec.jobTargetRef.template.spec.containers[0].image);
         assert.deepEqual(images, [`${s.account}.dkr.ecr.${s.region}.amazonaws.com/${built.cfg.ecrRepositoryName}:${COMMIT}`]);
+        Template.fromStack(jobs.stacks.api).hasResourceProperties('AWS::Lambda::Function', {
+          Environment: { Variables: Match.objectLike({ RELEASE: COMMIT }) },
+        });
       });
 
       it('its API trusts only the pipeline\'s roles with the check, which may submit and read, nothing else', () => {

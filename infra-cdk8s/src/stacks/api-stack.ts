@@ -65,6 +65,8 @@ export class ApiStack extends Stack {
         SCHEDULER_ROLE_ARN: data.schedulerRole.roleArn,
         LOG_FORMAT: 'json',
         RUST_LOG: 'info',
+        // The release this code belongs to: the workers' image tag (the commit id in the pipeline).
+        RELEASE: cfg.imageTag,
       },
     });
 
