@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildPipeline } from '../bin/app';
+import { CDK_ASSETS_VERSION, CDK_CLI_VERSION } from '../src/stacks/pipeline-stack';
 import { deployCheckRoleName, loadConfig } from '../src/config';
 
 const zip = join(mkdtempSync(join(tmpdir(), 'pipeline-test-')), 'api-lambda.zip');
@@ -58,11 +59,19 @@ describe('JobsPipeline', () => {
   it('stage order: source, synth, self-mutation, assets, then each environment as configured', () => {
     assert.deepEqual(stages.map((s) => s.Name), ['Source', 'Build', 'UpdatePipeline', 'Assets', ...p.stages.map((s) => s.name)]);
     assert.equal(stage('UpdatePipeline').Actions[0].Name, 'SelfMutate');
+    // Pinned CLIs: the CDK CLI of package.json, a fixed cdk-assets.
+    const selfMutate = JSON.parse(projectOf(stage('UpdatePipeline').Actions[0]).Properties.Source.BuildSpec);
+    assert.ok(JSON.stringify(selfMutate).includes(`aws-cdk@${CDK_CLI_VERSION}`), JSON.stringify(selfMutate));
+    assert.match(CDK_CLI_VERSION, /^2\.\d+\.\d+$/);
+    const assets = stage('Assets').Actions.map((a) => JSON.stringify(JSON.parse(projectOf(a).Properties.Source.BuildSpec)));
+    for (const spec of assets) assert.ok(spec.includes(`cdk-assets@${CDK_ASSETS_VERSION}`), spec);
   });
 
   it('synth: the project\'s own script with the commit id as image tag, on the pinned CodeBuild image', () => {
     const synth = action(stage('Build'), 'Synth');
     assert.match(buildspec(projectOf(synth)), /tools\/pipeline\/synth\.sh/);
+    const runtimes = JSON.parse(projectOf(synth).Properties.Source.BuildSpec).phases.install['runtime-versions'];
+    assert.deepEqual(runtimes, { nodejs: '20', python: '3.11' });
     const tag = envOf(synth).find((e) => e.name === 'IMAGE_TAG')!;
     assert.equal(tag.value, '#{Source@example-org_keda-sqs-jobs.CommitId}');
     for (const [id, project] of Object.entries(projects)) {

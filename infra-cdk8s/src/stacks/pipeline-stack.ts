@@ -9,6 +9,8 @@ import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import { Construct } from 'constructs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { JobsConfig, PipelineConfig, StageConfig, deployCheckRoleName, loadConfig } from '../config';
 import { suppress } from './checkov';
 import { JobStacks, addJobStacks } from './jobs';
@@ -17,6 +19,12 @@ import { JobStacks, addJobStacks } from './jobs';
 export const BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0;
 /** The synth step's second output: the `jobsctl` binary the post-deploy check runs. */
 const CHECK_DIR = 'dist/check';
+/** The CDK CLI of the self-mutation step: the one package.json pins (never "latest"). */
+export const CDK_CLI_VERSION: string = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).devDependencies['aws-cdk'];
+/** cdk-assets of the asset-publishing steps (npm, 2026-12). */
+export const CDK_ASSETS_VERSION = '4.7.3';
+/** The synth step's runtimes: package.json wants Node 20; the build scripts use Python 3.11. */
+const SYNTH_RUNTIMES = codebuild.BuildSpec.fromObject({ phases: { install: { 'runtime-versions': { nodejs: '20', python: '3.11' } } } });
 
 /** One environment: the three stacks with the stage's account, region and this commit's image. */
 export class JobsStage extends Stage {
@@ -54,6 +62,7 @@ export class PipelineStack extends Stack {
       input: source,
       env: { IMAGE_TAG: commit },
       commands: ['tools/pipeline/synth.sh'],
+      partialBuildSpec: SYNTH_RUNTIMES,
       primaryOutputDirectory: 'infra-cdk8s/cdk.out',
     });
     const check = synth.addOutputDirectory(CHECK_DIR);
@@ -64,6 +73,8 @@ export class PipelineStack extends Stack {
       pipelineType: codepipeline.PipelineType.V2,
       synth,
       selfMutation: true,
+      cliVersion: CDK_CLI_VERSION,
+      cdkAssetsCliVersion: CDK_ASSETS_VERSION,
       // Stages in other accounts read the artifacts through a KMS key (rotated).
       crossAccountKeys: p.stages.some((s) => s.account !== p.account),
       enableKeyRotation: true,
