@@ -52,6 +52,16 @@ enum Auth {
     SigV4 { region: String, credentials: SharedCredentialsProvider },
 }
 
+/// `path` under `base`, keeping a base path (a custom domain's `/v1`): `join` alone would replace
+/// its last segment.
+pub fn endpoint(base: &Url, path: &str) -> Result<Url, url::ParseError> {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    base.join(path.trim_start_matches('/'))
+}
+
 /// A client of one API (its base URL).
 pub struct Client {
     base: Url,
@@ -105,9 +115,7 @@ impl Client {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<Value, ClientError> {
-        let url = self
-            .base
-            .join(path.trim_start_matches('/'))
+        let url = endpoint(&self.base, path)
             .map_err(|e| ClientError::Decode { url: format!("{}{path}", self.base), detail: e.to_string() })?;
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let mut request = http::Request::builder().method(method).uri(url.as_str());
@@ -193,5 +201,28 @@ impl Client {
     /// `GET /jobs/stats`.
     pub async fn stats(&self) -> Result<Value, ClientError> {
         self.call(http::Method::GET, "/jobs/stats", None, &[]).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_table() {
+        let cases = [
+            ("http://127.0.0.1:3000", "/jobs/stats", "http://127.0.0.1:3000/jobs/stats"),
+            ("http://127.0.0.1:3000/", "/jobs", "http://127.0.0.1:3000/jobs"),
+            (
+                "https://abc.execute-api.eu-west-1.amazonaws.com",
+                "/jobs/a:b",
+                "https://abc.execute-api.eu-west-1.amazonaws.com/jobs/a:b",
+            ),
+            ("https://jobs.example.com/v1", "/jobs", "https://jobs.example.com/v1/jobs"),
+            ("https://jobs.example.com/v1/", "jobs/stats", "https://jobs.example.com/v1/jobs/stats"),
+        ];
+        for (base, path, want) in cases {
+            assert_eq!(endpoint(&base.parse().unwrap(), path).unwrap().as_str(), want, "{base} {path}");
+        }
     }
 }
