@@ -101,6 +101,45 @@ async fn failed_and_ambiguous_sends_are_accepted_once() {
     assert_eq!(queued(&stack).await, (0, 0));
 }
 
+/// The record's answer is lost (the transaction committed, the API answered 503): the client's
+/// retry with its Idempotency-Key returns that job, which keeps the submitter the record wrote,
+/// also when another caller replays the key; it runs and is counted once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_record_answer_keeps_the_first_submitter() {
+    let stack = Stack::start().await;
+    let flaky = api(&stack, &[("FAULTS", "store.submit=ambiguous*1"), ("API_TOKENS", "alice=tok-a,bob=tok-b")]).await;
+    let post = |token: &'static str| {
+        let flaky = &flaky;
+        async move {
+            let auth = format!("Bearer {token}");
+            let headers = [("Idempotency-Key", "order-42"), ("Authorization", auth.as_str())];
+            flaky.call(Method::POST, "/jobs", Some(r#"{"job":"noop"}"#.into()), &headers).await
+        }
+    };
+    let (status, lost) = post("tok-a").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "the answer was lost: {lost}");
+    let (status, replay) = post("tok-a").await;
+    assert_eq!(status, StatusCode::OK, "{replay}");
+    let id = replay["jobId"].as_str().unwrap().to_owned();
+    let (status, again) = post("tok-b").await;
+    assert_eq!(
+        (status, again["jobId"].as_str()),
+        (StatusCode::OK, Some(id.as_str())),
+        "a key is the API's, not a caller's"
+    );
+    assert_eq!(job(&stack, &id).await.submitted_by.as_deref(), Some("local:alice"));
+
+    let run = run_worker(&stack, &[("DRAIN", "true"), ("WAIT_TIME_SECS", "2")]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 0), "one job, run and counted once");
+    assert!(run.log.contains(r#""submitted_by":"local:alice""#), "{}", run.log);
+    let auth = [("Authorization", "Bearer tok-b")];
+    let (_, mine) = flaky.call(Method::GET, "/jobs?submittedBy=local:alice", None, &auth).await;
+    assert_eq!(mine["jobs"].as_array().map(Vec::len), Some(1), "{mine}");
+    let (_, theirs) = flaky.call(Method::GET, "/jobs?submittedBy=local:bob", None, &auth).await;
+    assert_eq!(theirs["jobs"].as_array().map(Vec::len), Some(0), "{theirs}");
+}
+
 /// Path 1 (the redrive): messages SQS moved to the dead-letter queue come back to the job queue
 /// while their job has not ended (a schedule firing no worker recorded included), are dropped
 /// when it has, end the job FAILED with the reason once they came back too often, and stay there
