@@ -126,6 +126,8 @@ export const VERSIONS = {
 
 /** The pipeline's stack name: the roles its steps run as are named after it. */
 export const PIPELINE_STACK = 'JobsPipeline';
+/** Only the pipeline's own roles (CloudFormation names them after its stack) may act across accounts. */
+export const pipelineRoles = (pipelineAccount: string) => `arn:aws:iam::${pipelineAccount}:role/${PIPELINE_STACK}-*`;
 /** The role each stage's API trusts for the pipeline's post-deploy check. */
 export const deployCheckRoleName = (cfg: FileConfig) => `${cfg.appName}-deploy-check`;
 

@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { JobsConfig, PIPELINE_STACK, TABLE, deployCheckRoleName } from '../config';
+import { JobsConfig, TABLE, deployCheckRoleName, pipelineRoles } from '../config';
 import { LOGS_DEFAULT_ENCRYPTION, suppress } from './checkov';
 import { DataStack } from './data-stack';
 
@@ -165,7 +165,7 @@ export class ApiStack extends Stack {
       roleName: deployCheckRoleName(cfg),
       description: 'The delivery pipeline\'s post-deploy check: submit a noop job, read it and the stats',
       assumedBy: new iam.AccountPrincipal(pipelineAccount).withConditions({
-        ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${pipelineAccount}:role/${PIPELINE_STACK}-*` },
+        ArnLike: { 'aws:PrincipalArn': pipelineRoles(pipelineAccount) },
       }),
     });
     const route = (method: string, path: string) => Stack.of(this).formatArn({

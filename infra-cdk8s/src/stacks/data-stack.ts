@@ -7,8 +7,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { JobsConfig, PIPELINE_STACK, QUEUE, TABLE } from '../config';
+import { JobsConfig, QUEUE, TABLE, pipelineRoles } from '../config';
 import { SQS_MANAGED_SSE, suppress } from './checkov';
+
+/** What pushing an image to the repository takes (the pipeline's image step). */
+export const ECR_PUSH_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:CompleteLayerUpload', 'ecr:DescribeImages', 'ecr:InitiateLayerUpload', 'ecr:PutImage', 'ecr:UploadLayerPart'];
 
 export class DataStack extends Stack {
   readonly queue: sqs.Queue;
@@ -102,8 +105,8 @@ export class DataStack extends Stack {
       this.repository.addToResourcePolicy(new iam.PolicyStatement({
         sid: 'PipelinePush',
         principals: [new iam.AccountPrincipal(pipelineAccount)],
-        actions: ['ecr:BatchCheckLayerAvailability', 'ecr:CompleteLayerUpload', 'ecr:DescribeImages', 'ecr:InitiateLayerUpload', 'ecr:PutImage', 'ecr:UploadLayerPart'],
-        conditions: { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${pipelineAccount}:role/${PIPELINE_STACK}-*` } },
+        actions: ECR_PUSH_ACTIONS,
+        conditions: { ArnLike: { 'aws:PrincipalArn': pipelineRoles(pipelineAccount) } },
       }));
     }
     suppress(this.repository, {

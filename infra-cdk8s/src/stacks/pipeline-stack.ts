@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JobsConfig, PipelineConfig, StageConfig, deployCheckRoleName, loadConfig } from '../config';
 import { suppress } from './checkov';
+import { ECR_PUSH_ACTIONS } from './data-stack';
 import { JobStacks, addJobStacks } from './jobs';
 
 /** The pinned CodeBuild image of every step (Ubuntu 22.04, Node 20, Python 3.11, Docker). */
@@ -130,7 +131,7 @@ function pushImage(cfg: JobsConfig, source: pipelines.CodePipelineSource, commit
       }),
       new iam.PolicyStatement({
         sid: 'PushWorkerImage',
-        actions: ['ecr:BatchCheckLayerAvailability', 'ecr:CompleteLayerUpload', 'ecr:DescribeImages', 'ecr:InitiateLayerUpload', 'ecr:PutImage', 'ecr:UploadLayerPart'],
+        actions: ECR_PUSH_ACTIONS,
         resources: [repositoryArn],
       }),
     ],
