@@ -25,14 +25,16 @@ COPY data-processor/Cargo.toml data-processor/
 COPY api-lambda/Cargo.toml api-lambda/
 COPY local-keda/Cargo.toml local-keda/
 COPY jobsctl/Cargo.toml jobsctl/
+COPY bench/Cargo.toml bench/
 RUN set -eu; \
-    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit data-processor api-lambda local-keda jobsctl; do \
+    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit data-processor api-lambda local-keda jobsctl bench; do \
       mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; \
     done; \
     mkdir -p data-processor/src && echo 'fn main() {}' > data-processor/src/main.rs; \
     echo 'fn main() {}' > api-lambda/src/main.rs; \
     echo 'fn main() {}' > local-keda/src/main.rs; \
     echo 'fn main() {}' > jobsctl/src/main.rs; \
+    echo 'fn main() {}' > bench/src/main.rs; \
     cargo build --release --locked -p data-processor --target "$(uname -m)-unknown-linux-gnu"
 
 # 2) The project's sources. Touching them makes cargo rebuild the workspace crates even when the

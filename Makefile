@@ -68,6 +68,11 @@ PIPELINE_FIXTURE := test/config.pipeline.json
 synth-pipeline: infra-build package ## cdk synth JobsPipeline and its stages from infra-cdk8s/test/config.pipeline.json into infra-cdk8s/cdk.out.pipeline
 	$(CDK) synth -q -c config=$(PIPELINE_FIXTURE) -o cdk.out.pipeline
 
+.PHONY: bench
+bench: venv package ## Benchmarks, not part of make test (a few minutes): API cold start and CPU vs a Python reference, throughput, latency, AWS cost per job, stats read, worker footprint -> bench/results.json
+	cargo build --release --locked -p api-lambda -p data-processor -p local-keda -p bench
+	$(CARGO_TARGET_DIR)/release/bench --out bench/results.json
+
 .PHONY: build
 build: ## Build every crate (debug)
 	cargo build --workspace --locked

@@ -1,0 +1,172 @@
+//! Throughput and latency through the local stack: N `noop` jobs submitted to the API, run by
+//! the local ScaledJob controller from `keda/scaledjob.yaml` (its polling interval, its `accurate`
+//! strategy, its `maxReplicaCount`), each Job a worker process. Jobs/s from the first submit to
+//! the last job's end; enqueue -> attempt start per job; Jobs created per message.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use testkit::Stack;
+use tokio::process::Command;
+
+use crate::procs;
+use crate::stats::percentile;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Flow {
+    pub jobs: usize,
+    pub succeeded: u64,
+    pub seconds: f64,
+    pub jobs_per_second: f64,
+    pub jobs_created: u64,
+    pub jobs_created_per_message: f64,
+    pub polling_interval_secs: u64,
+    pub max_replica_count: i64,
+    pub start_latency_ms_p50: f64,
+    pub start_latency_ms_p99: f64,
+    pub start_latency_ms_max: f64,
+}
+
+pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<Flow, String> {
+    let env = procs::env_via(stack.api_env(), &stack.emulator.endpoint);
+    let api = procs::serve_api(&env).await;
+    let port = testkit::free_port();
+    let worker_env = procs::env_via(stack.worker_env(), &stack.emulator.endpoint);
+    let mut controller = Command::new(procs::binary("local-scaledjob"));
+    controller
+        .arg("run")
+        .arg("--manifest")
+        .arg(procs::workspace_root().join("keda/scaledjob.yaml"))
+        .args(["--queue-url", &stack.resources.queue_url, "--executor", "process"])
+        .arg("--worker-bin")
+        .arg(procs::binary("data-processor"))
+        .arg("--logs-dir")
+        .arg(logs)
+        .args(["--state-addr", &format!("127.0.0.1:{port}")]);
+    for (k, v) in &worker_env {
+        controller.args(["--env", &format!("{k}={v}")]);
+    }
+    let mut controller = controller
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("LOG_FORMAT", "text")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("start the controller: {e}"))?;
+    let http = reqwest::Client::new();
+    let state_url = format!("http://127.0.0.1:{port}/state");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(&state_url).send().await.is_err() {
+        if Instant::now() > deadline {
+            return Err("the controller did not serve /state".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Submit, 16 at a time.
+    let first = Utc::now();
+    let started = Instant::now();
+    let mut pending = tokio::task::JoinSet::new();
+    for i in 0..jobs {
+        if pending.len() >= 16 {
+            pending.join_next().await.unwrap().map_err(|e| e.to_string())??;
+        }
+        let (http, url) = (http.clone(), format!("{}/jobs", api.base));
+        pending.spawn(async move {
+            let r = http.post(url).json(&json!({"job": "noop"})).send().await.map_err(|e| e.to_string())?;
+            if !r.status().is_success() {
+                return Err(format!("submit {i}: HTTP {}", r.status()));
+            }
+            Ok::<(), String>(())
+        });
+    }
+    while let Some(r) = pending.join_next().await {
+        r.map_err(|e| e.to_string())??;
+    }
+    eprintln!("bench: {jobs} jobs submitted in {:.1} s; waiting for them to end", started.elapsed().as_secs_f64());
+
+    // Until every job has ended.
+    let timeout = Duration::from_secs(120 + jobs as u64);
+    let mut last_print = Instant::now();
+    let stats = loop {
+        let s = stack.store.stats().await.map_err(|e| e.to_string())?;
+        if (s.succeeded + s.failed) as usize >= jobs {
+            break s;
+        }
+        if started.elapsed() > timeout {
+            return Err(format!("only {} of {jobs} jobs ended within {timeout:?}", s.succeeded + s.failed));
+        }
+        if last_print.elapsed() > Duration::from_secs(10) {
+            eprintln!(
+                "bench: {} of {jobs} ended after {:.0} s",
+                s.succeeded + s.failed,
+                started.elapsed().as_secs_f64()
+            );
+            last_print = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let state: Value =
+        http.get(&state_url).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+    let _ = controller.kill().await;
+
+    let (latencies, last_end) = job_times(stack).await?;
+    let seconds = (last_end - first).num_milliseconds() as f64 / 1000.0;
+    let created = state["totals"]["jobsCreated"].as_u64().unwrap_or(0);
+    Ok(Flow {
+        jobs,
+        succeeded: stats.succeeded,
+        seconds,
+        jobs_per_second: jobs as f64 / seconds,
+        jobs_created: created,
+        jobs_created_per_message: created as f64 / jobs as f64,
+        polling_interval_secs: state["pollingIntervalSecs"].as_u64().unwrap_or(0),
+        max_replica_count: state["maxReplicaCount"].as_i64().unwrap_or(0),
+        start_latency_ms_p50: percentile(&latencies, 50.0),
+        start_latency_ms_p99: percentile(&latencies, 99.0),
+        start_latency_ms_max: percentile(&latencies, 100.0),
+    })
+}
+
+/// Per job: createdAt -> startedAt (ms); and the last finishedAt. Read with a Scan (the bench's
+/// own read, not part of any figure).
+async fn job_times(stack: &Stack) -> Result<(Vec<f64>, DateTime<Utc>), String> {
+    let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    let mut latencies = Vec::new();
+    let mut last = DateTime::<Utc>::MIN_UTC;
+    let mut start_key = None;
+    loop {
+        let out = ddb
+            .scan()
+            .table_name(&stack.resources.table)
+            .set_exclusive_start_key(start_key)
+            .send()
+            .await
+            .map_err(|e| format!("scan: {e}"))?;
+        for item in out.items() {
+            let time = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                    .map(|t| t.with_timezone(&Utc))
+            };
+            let (Some(created), Some(started)) = (time("createdAt"), time("startedAt")) else { continue };
+            latencies.push((started - created).num_milliseconds() as f64);
+            if let Some(finished) = time("finishedAt") {
+                last = last.max(finished);
+            }
+        }
+        start_key = out.last_evaluated_key;
+        if start_key.is_none() {
+            break;
+        }
+    }
+    Ok((latencies, last))
+}

@@ -1,0 +1,57 @@
+//! `make bench`: the release binaries against the emulator; one table on stdout, every figure in
+//! `bench/results.json` with the machine and the commit. Targets are reported, never asserted.
+
+mod cost;
+mod e2e;
+mod footprint;
+mod lambda;
+mod procs;
+mod proxy;
+mod report;
+mod runtime_api;
+mod stats;
+mod units;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(
+    about = "Benchmarks: cold start, CPU per request, throughput, latency, AWS cost per job, stats read, worker footprint"
+)]
+pub struct Args {
+    /// Jobs through the local stack (throughput, latency).
+    #[arg(long, env = "BENCH_JOBS", default_value_t = 1000)]
+    pub jobs: usize,
+    /// Cold starts per runtime and route; worker starts.
+    #[arg(long, env = "BENCH_RUNS", default_value_t = 9)]
+    pub runs: usize,
+    /// Warm invocations per runtime and route (CPU per request).
+    #[arg(long, env = "BENCH_INVOCATIONS", default_value_t = 1000)]
+    pub invocations: usize,
+    /// Job items for the larger stats-read measurement.
+    #[arg(long, env = "BENCH_STATS_ITEMS", default_value_t = 100_000)]
+    pub stats_items: usize,
+    /// Where the results go.
+    #[arg(long, default_value = "bench/results.json")]
+    pub out: PathBuf,
+    /// The Python interpreter with boto3 (the reference handler).
+    #[arg(long, env = "BENCH_PYTHON", default_value = ".venv/bin/python")]
+    pub python: PathBuf,
+    /// The worker image whose size is reported (if a container engine has it).
+    #[arg(long, env = "IMAGE", default_value = "localhost/keda-sqs-jobs/data-processor:dev")]
+    pub image: String,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    match report::run(&args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Runs every measurement, prints one table and writes the results file (every figure, the
+//! targets and whether they were met, the machine and the commit).
+
+use serde_json::{Value, json};
+use testkit::Stack;
+
+use crate::lambda::{self, Runtime};
+use crate::runtime_api::http_event;
+use crate::stats::{self, Spread};
+use crate::{Args, cost, e2e, footprint, procs, proxy::Proxy};
+
+pub async fn run(args: &Args) -> Result<(), String> {
+    let root = procs::workspace_root();
+    let prices: cost::Prices = serde_json::from_str(
+        &std::fs::read_to_string(root.join("bench/prices.json")).map_err(|e| format!("bench/prices.json: {e}"))?,
+    )
+    .map_err(|e| format!("bench/prices.json: {e}"))?;
+    let mut rows: Vec<(String, String, String)> = Vec::new(); // (figure, value, target)
+    let mut results = json!({});
+
+    // 1-2. The API under the Runtime API: cold starts and warm CPU, Rust and the Python reference.
+    eprintln!("bench: API cold starts and warm requests (Rust bootstrap, Python + boto3 reference)");
+    let stack = Stack::start().await;
+    let env = procs::api_env(&stack, &stack.emulator.endpoint).await;
+    let python = Runtime {
+        name: "python",
+        program: root.join(&args.python),
+        args: vec![root.join("bench/python/bootstrap.py").display().to_string()],
+    };
+    let rust = Runtime { name: "rust", program: procs::bootstrap(&root.join("dist/api-lambda.zip"))?, args: vec![] };
+    type Event = fn() -> String;
+    let routes: [(&str, Event); 2] = [
+        ("GET /jobs/stats", || http_event("GET", "/jobs/stats", None)),
+        ("POST /jobs", || http_event("POST", "/jobs", Some(r#"{"job":"noop"}"#))),
+    ];
+    let mut api = json!({});
+    let mut submit_wall_ms = 0.0;
+    for (route, event) in routes {
+        let mut per_route = json!({});
+        let mut medians = Vec::new();
+        for rt in [&rust, &python] {
+            let starts = lambda::cold_starts(rt, &env, event, args.runs).await?;
+            let cold = Spread::of(&starts.iter().map(|s| s.total).collect::<Vec<_>>());
+            let init = Spread::of(&starts.iter().map(|s| s.init).collect::<Vec<_>>());
+            let (cpu, wall) = lambda::warm(rt, &env, event, args.invocations).await?;
+            if rt.name == "rust" && route == "POST /jobs" {
+                submit_wall_ms = wall;
+            }
+            medians.push(cold.median_ms);
+            rows.push((
+                format!("{route} cold start, {}", rt.name),
+                format!(
+                    "{:.1} ms (min {:.1}, max {:.1}, {} runs; init {:.1})",
+                    cold.median_ms, cold.min_ms, cold.max_ms, cold.runs, init.median_ms
+                ),
+                String::new(),
+            ));
+            rows.push((
+                format!("{route} warm, {}", rt.name),
+                format!("{cpu:.2} CPU-ms, {wall:.2} ms per request ({} requests)", args.invocations),
+                String::new(),
+            ));
+            per_route[rt.name] =
+                json!({"coldStart": cold, "init": init, "warmCpuMsPerRequest": cpu, "warmWallMsPerRequest": wall});
+        }
+        let ratio = medians[1] / medians[0];
+        rows.push((
+            format!("{route} cold start, python ÷ rust"),
+            format!("{ratio:.1}×"),
+            target(ratio >= 20.0, "≥ 20×"),
+        ));
+        per_route["coldStartRatio"] = json!(ratio);
+        api[route] = per_route;
+    }
+    results["api"] = api;
+    drop(stack);
+
+    // 5. AWS requests and cost per job.
+    eprintln!("bench: AWS requests per job");
+    let stack = Stack::start().await;
+    let proxy = Proxy::start(&stack.emulator.endpoint).await;
+    let local = procs::serve_api(&procs::api_env(&stack, &proxy.endpoint).await).await;
+    let ctx = cost::Ctx {
+        stack: &stack,
+        proxy: &proxy,
+        api: &local,
+        worker_env: procs::env_via(stack.worker_env(), &proxy.endpoint),
+        http: reqwest::Client::new(),
+    };
+    let (journeys, idle) = cost::journeys(&ctx, submit_wall_ms, &prices).await;
+    for j in &journeys {
+        let requests: u64 = j.requests.values().sum();
+        rows.push((
+            format!("cost: {}", j.name),
+            format!(
+                "{requests} requests (SQS {}, DynamoDB {:.0} WRU of which {:.0} index, {:.1} RRU, Scheduler {}, API {}): ${:.2} per million jobs",
+                j.sqs_requests, j.dynamodb_write_units, j.dynamodb_index_write_units, j.dynamodb_read_units, j.scheduler_invocations, j.api_requests, j.usd_per_million_total
+            ),
+            String::new(),
+        ));
+    }
+    rows.push((
+        "cost: idle deployment".into(),
+        format!("${:.2} per month ({:.0} reconciler passes + KEDA polls)", idle.usd_per_month, idle.passes_per_month),
+        String::new(),
+    ));
+    results["cost"] =
+        json!({"prices": {"date": prices.date, "region": prices.region}, "journeys": journeys, "idle": idle});
+    drop(local);
+
+    // 7. The worker's footprint (same stack and proxy).
+    eprintln!("bench: worker footprint");
+    let fp = footprint::measure(&stack, &proxy, args.runs, &args.image).await?;
+    rows.push((
+        "worker peak RSS".into(),
+        format!("{:.1} MiB (max {:.1})", fp.peak_rss_mib_median, fp.peak_rss_mib_max),
+        target(fp.peak_rss_mib_max <= 20.0, "≤ 20 MB"),
+    ));
+    rows.push((
+        "worker start → first receive".into(),
+        format!("{:.1} ms (max {:.1})", fp.start_to_first_receive_ms_median, fp.start_to_first_receive_ms_max),
+        target(fp.start_to_first_receive_ms_median <= 50.0, "≤ 50 ms"),
+    ));
+    rows.push((
+        "worker image".into(),
+        fp.image_mib.map_or("not built (make image)".into(), |m| format!("{m:.1} MiB")),
+        String::new(),
+    ));
+    results["worker"] = serde_json::to_value(&fp).unwrap();
+    drop(stack);
+
+    // 6. GET /jobs/stats with 100 and with many job items.
+    eprintln!("bench: stats read with 100 and {} job items", args.stats_items);
+    let stack = Stack::start().await;
+    let local = procs::serve_api(&procs::api_env(&stack, &stack.emulator.endpoint).await).await;
+    stats::seed(&stack, 0, 100).await;
+    let small = stats::stats_latency(&local.base, 100, 200).await;
+    stats::seed(&stack, 100, args.stats_items).await;
+    let large = stats::stats_latency(&local.base, args.stats_items, 200).await;
+    let ratio = large.median_ms / small.median_ms;
+    rows.push((
+        "GET /jobs/stats, 100 jobs".into(),
+        format!("{:.2} ms (p99 {:.2})", small.median_ms, small.p99_ms),
+        String::new(),
+    ));
+    rows.push((
+        format!("GET /jobs/stats, {} jobs", args.stats_items),
+        format!("{:.2} ms (p99 {:.2})", large.median_ms, large.p99_ms),
+        String::new(),
+    ));
+    rows.push(("stats read ratio".into(), format!("{ratio:.2}"), target(ratio <= 1.2, "≤ 1.2")));
+    results["statsRead"] = json!({"small": small, "large": large, "ratio": ratio});
+    drop(local);
+    drop(stack);
+
+    // 3-4. Throughput and latency through the local stack.
+    eprintln!("bench: {} jobs through the local stack (process executor)", args.jobs);
+    let stack = Stack::start().await;
+    let logs = std::env::temp_dir().join(format!("bench-jobs-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    let flow = e2e::run(&stack, args.jobs, &logs).await?;
+    let _ = std::fs::remove_dir_all(&logs);
+    rows.push((
+        format!("throughput, {} noop jobs", flow.jobs),
+        format!("{:.1} jobs/s ({:.1} s, {} succeeded)", flow.jobs_per_second, flow.seconds, flow.succeeded),
+        String::new(),
+    ));
+    rows.push((
+        "Jobs created ÷ messages".into(),
+        format!(
+            "{:.2} ({} Jobs, accurate strategy, maxReplicaCount {})",
+            flow.jobs_created_per_message, flow.jobs_created, flow.max_replica_count
+        ),
+        target((flow.jobs_created_per_message - 1.0).abs() < 0.005, "1.00"),
+    ));
+    rows.push((
+        "enqueue → attempt start".into(),
+        format!(
+            "p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (polling interval {} s)",
+            flow.start_latency_ms_p50, flow.start_latency_ms_p99, flow.start_latency_ms_max, flow.polling_interval_secs
+        ),
+        String::new(),
+    ));
+    results["flow"] = serde_json::to_value(&flow).unwrap();
+
+    results["machine"] = machine();
+    results["commit"] = json!(git(&["rev-parse", "HEAD"]));
+    results["dirty"] = json!(git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()));
+    results["date"] = json!(chrono::Utc::now().to_rfc3339());
+    results["settings"] =
+        json!({"jobs": args.jobs, "runs": args.runs, "invocations": args.invocations, "statsItems": args.stats_items});
+    let table: Vec<Value> = rows.iter().map(|(f, v, t)| json!({"figure": f, "value": v, "target": t})).collect();
+    results["table"] = json!(table);
+
+    print_table(&rows);
+    let out = if args.out.is_absolute() { args.out.clone() } else { root.join(&args.out) };
+    std::fs::write(&out, serde_json::to_string_pretty(&results).unwrap() + "\n")
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    eprintln!("bench: wrote {}", out.display());
+    Ok(())
+}
+
+fn target(met: bool, what: &str) -> String {
+    format!("{what} {}", if met { "✓" } else { "✗" })
+}
+
+fn print_table(rows: &[(String, String, String)]) {
+    let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
+    for (f, v, t) in rows {
+        println!("{f:<w0$}  {v:<w1$}  {t}");
+    }
+}
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git").args(args).current_dir(procs::workspace_root()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn machine() -> Value {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let os = read("/etc/os-release")
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|s| s.trim_matches('"').to_owned());
+    let mem_kib: u64 = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|s| s.trim_start_matches([' ', '\t', ':']).to_owned());
+    let cmd = |c: &str, a: &[&str]| {
+        std::process::Command::new(c)
+            .args(a)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu": cpu,
+        "memoryGiB": (mem_kib as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+        "os": os,
+        "kernel": cmd("uname", &["-r"]),
+        "rustc": cmd("rustc", &["--version"]),
+        "python": cmd(".venv/bin/python", &["--version"]),
+    })
+}
