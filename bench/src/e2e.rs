@@ -1,7 +1,9 @@
-//! Throughput and latency through the local stack: N `noop` jobs submitted to the API, run by
-//! the local ScaledJob controller from `keda/scaledjob.yaml` (its polling interval, its `accurate`
-//! strategy, its `maxReplicaCount`), each Job a worker process. Jobs/s from the first submit to
-//! the last job's end; enqueue -> attempt start per job; Jobs created per message.
+//! Throughput and latency through the local stack: N `noop` jobs submitted at once to the API,
+//! run by the local ScaledJob controller from `keda/scaledjob.yaml` (its polling interval, its
+//! `accurate` strategy, its `maxReplicaCount`), each Job a worker process. Jobs/s from the first
+//! submit to the last job's end; enqueue -> attempt start per job (behind that backlog); Jobs
+//! created per message. Then the latency without a backlog: jobs submitted one at a time, spread
+//! over three polling intervals.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -29,6 +31,10 @@ pub struct Flow {
     pub start_latency_ms_p50: f64,
     pub start_latency_ms_p99: f64,
     pub start_latency_ms_max: f64,
+    /// Without a backlog (`trickle_jobs` spread over three polling intervals).
+    pub trickle_jobs: usize,
+    pub idle_start_latency_ms_p50: f64,
+    pub idle_start_latency_ms_p99: f64,
 }
 
 pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<Flow, String> {
@@ -115,9 +121,37 @@ pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<F
     };
     let state: Value =
         http.get(&state_url).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+    let (latencies, last_end) = job_times(stack).await?;
+
+    // No backlog: one job at a time, spread over three polling intervals.
+    let interval = state["pollingIntervalSecs"].as_u64().unwrap_or(10);
+    let trickle = 30usize;
+    let gap = Duration::from_millis(interval * 3000 / trickle as u64);
+    let mut ids = Vec::new();
+    for _ in 0..trickle {
+        let r = http.post(format!("{}/jobs", api.base)).json(&json!({"job": "noop"})).send().await;
+        let r: Value = r.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+        ids.push(r["jobId"].as_str().ok_or("no jobId")?.to_owned());
+        tokio::time::sleep(gap).await;
+    }
+    let mut idle = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(interval * 6 + 60);
+    for id in &ids {
+        loop {
+            let r = stack.store.get(id).await.map_err(|e| e.to_string())?;
+            if let Some(r) = r.filter(|r| r.started_at.is_some()) {
+                let (started, created) = (r.started_at.unwrap_or_default(), r.created_at.unwrap_or_default());
+                idle.push((started - created).num_milliseconds() as f64);
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("trickled job {id} did not start"));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     let _ = controller.kill().await;
 
-    let (latencies, last_end) = job_times(stack).await?;
     let seconds = (last_end - first).num_milliseconds() as f64 / 1000.0;
     let created = state["totals"]["jobsCreated"].as_u64().unwrap_or(0);
     Ok(Flow {
@@ -132,6 +166,9 @@ pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<F
         start_latency_ms_p50: percentile(&latencies, 50.0),
         start_latency_ms_p99: percentile(&latencies, 99.0),
         start_latency_ms_max: percentile(&latencies, 100.0),
+        trickle_jobs: trickle,
+        idle_start_latency_ms_p50: percentile(&idle, 50.0),
+        idle_start_latency_ms_p99: percentile(&idle, 99.0),
     })
 }
 
