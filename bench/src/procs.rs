@@ -17,21 +17,24 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 /// The deployed Lambda's `bootstrap`, unpacked from the zip `make package` built (static, as
-/// it runs on provided.al2023).
+/// it runs on provided.al2023). Python's zipfile (the project needs Python anyway, unlike unzip).
 pub fn bootstrap(zip: &Path) -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("bench-bootstrap-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let out = std::process::Command::new("unzip")
-        .args(["-o", "-q"])
+    let out = std::process::Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
         .arg(zip)
-        .arg("-d")
         .arg(&dir)
         .output()
-        .map_err(|e| format!("unzip: {e}"))?;
+        .map_err(|e| format!("python3 -m zipfile: {e}"))?;
     if !out.status.success() {
         return Err(format!("{} (make package builds it): {}", zip.display(), String::from_utf8_lossy(&out.stderr)));
     }
-    Ok(dir.join("bootstrap"))
+    let path = dir.join("bootstrap");
+    // zipfile does not keep the mode bits.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+    Ok(path)
 }
 
 /// The repository root (the bench runs from anywhere).
