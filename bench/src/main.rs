@@ -42,6 +42,31 @@ pub struct Args {
     /// The worker image whose size is reported (if a container engine has it).
     #[arg(long, env = "IMAGE", default_value = "localhost/keda-sqs-jobs/data-processor:dev")]
     pub image: String,
+    /// Run only these sections (comma-separated); all by default. For iterating on one figure:
+    /// write to another `--out` then, so the committed results stay whole.
+    #[arg(long, env = "BENCH_ONLY", value_enum, value_delimiter = ',')]
+    pub only: Vec<Section>,
+}
+
+/// The parts of the bench, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// API cold starts and warm CPU, Rust and the Python reference.
+    Api,
+    /// AWS requests and cost per job.
+    Cost,
+    /// The worker's peak RSS, start to first receive, image size.
+    Worker,
+    /// GET /jobs/stats with few and many job items.
+    Stats,
+    /// Throughput and latency through the local stack.
+    Flow,
+}
+
+impl Args {
+    pub fn runs(&self, section: Section) -> bool {
+        self.only.is_empty() || self.only.contains(&section)
+    }
 }
 
 #[tokio::main]

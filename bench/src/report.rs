@@ -7,7 +7,19 @@ use testkit::Stack;
 use crate::lambda::{self, Runtime};
 use crate::runtime_api::http_event;
 use crate::stats::{self, Spread};
-use crate::{Args, cost, e2e, footprint, procs, proxy::Proxy};
+use crate::{Args, Section, cost, e2e, footprint, procs, proxy::Proxy};
+
+/// The table's rows (figure, value, target) and the results file being built.
+struct Report {
+    rows: Vec<(String, String, String)>,
+    results: Value,
+}
+
+impl Report {
+    fn row(&mut self, figure: impl Into<String>, value: impl Into<String>, target: impl Into<String>) {
+        self.rows.push((figure.into(), value.into(), target.into()));
+    }
+}
 
 pub async fn run(args: &Args) -> Result<(), String> {
     let root = procs::workspace_root();
@@ -15,10 +27,51 @@ pub async fn run(args: &Args) -> Result<(), String> {
         &std::fs::read_to_string(root.join("bench/prices.json")).map_err(|e| format!("bench/prices.json: {e}"))?,
     )
     .map_err(|e| format!("bench/prices.json: {e}"))?;
-    let mut rows: Vec<(String, String, String)> = Vec::new(); // (figure, value, target)
-    let mut results = json!({});
+    let mut r = Report { rows: Vec::new(), results: json!({}) };
+    let rust = Runtime { name: "rust", program: procs::bootstrap(&root.join("dist/api-lambda.zip"))?, args: vec![] };
 
-    // 1-2. The API under the Runtime API: cold starts and warm CPU, Rust and the Python reference.
+    let mut submit_wall_ms = None;
+    if args.runs(Section::Api) {
+        submit_wall_ms = Some(api(args, &root, &rust, &mut r).await?);
+    }
+    if args.runs(Section::Cost) {
+        cost(args, &rust, submit_wall_ms, &prices, &mut r).await?;
+    }
+    if args.runs(Section::Worker) {
+        worker(args, &mut r).await?;
+    }
+    if args.runs(Section::Stats) {
+        stats_read(args, &mut r).await;
+    }
+    if args.runs(Section::Flow) {
+        flow(args, &mut r).await?;
+    }
+
+    let mut results = r.results;
+    results["machine"] = machine();
+    results["commit"] = json!(git(&["rev-parse", "HEAD"]));
+    results["dirty"] = json!(git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()));
+    results["date"] = json!(chrono::Utc::now().to_rfc3339());
+    results["settings"] =
+        json!({"jobs": args.jobs, "runs": args.runs, "invocations": args.invocations, "statsItems": args.stats_items});
+    let table: Vec<Value> = r.rows.iter().map(|(f, v, t)| json!({"figure": f, "value": v, "target": t})).collect();
+    results["table"] = json!(table);
+
+    print_table(&r.rows);
+    let out = if args.out.is_absolute() { args.out.clone() } else { root.join(&args.out) };
+    std::fs::write(&out, serde_json::to_string_pretty(&results).unwrap() + "\n")
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    eprintln!("bench: wrote {}", out.display());
+    Ok(())
+}
+
+fn post_job_event() -> String {
+    http_event("POST", "/jobs", Some(r#"{"job":"noop"}"#))
+}
+
+/// The API (1-2) under the Runtime API: cold starts and warm CPU, Rust and the Python reference.
+/// Returns the warm wall time of `POST /jobs` (the Lambda duration the cost section prices).
+async fn api(args: &Args, root: &std::path::Path, rust: &Runtime, r: &mut Report) -> Result<f64, String> {
     eprintln!("bench: API cold starts and warm requests (Rust bootstrap, Python + boto3 reference)");
     let stack = Stack::start().await;
     let env = procs::api_env(&stack, &stack.emulator.endpoint).await;
@@ -27,18 +80,15 @@ pub async fn run(args: &Args) -> Result<(), String> {
         program: root.join(&args.python),
         args: vec![root.join("bench/python/bootstrap.py").display().to_string()],
     };
-    let rust = Runtime { name: "rust", program: procs::bootstrap(&root.join("dist/api-lambda.zip"))?, args: vec![] };
     type Event = fn() -> String;
-    let routes: [(&str, Event); 2] = [
-        ("GET /jobs/stats", || http_event("GET", "/jobs/stats", None)),
-        ("POST /jobs", || http_event("POST", "/jobs", Some(r#"{"job":"noop"}"#))),
-    ];
+    let routes: [(&str, Event); 2] =
+        [("GET /jobs/stats", || http_event("GET", "/jobs/stats", None)), ("POST /jobs", post_job_event)];
     let mut api = json!({});
     let mut submit_wall_ms = 0.0;
     for (route, event) in routes {
         let mut per_route = json!({});
         let mut medians = Vec::new();
-        for rt in [&rust, &python] {
+        for rt in [rust, &python] {
             let starts = lambda::cold_starts(rt, &env, event, args.runs).await?;
             let cold = Spread::of(&starts.iter().map(|s| s.total).collect::<Vec<_>>());
             let init = Spread::of(&starts.iter().map(|s| s.init).collect::<Vec<_>>());
@@ -47,37 +97,49 @@ pub async fn run(args: &Args) -> Result<(), String> {
                 submit_wall_ms = wall;
             }
             medians.push(cold.median_ms);
-            rows.push((
+            r.row(
                 format!("{route} cold start, {}", rt.name),
                 format!(
                     "{:.1} ms (min {:.1}, max {:.1}, {} runs; init {:.1})",
                     cold.median_ms, cold.min_ms, cold.max_ms, cold.runs, init.median_ms
                 ),
-                String::new(),
-            ));
-            rows.push((
+                "",
+            );
+            r.row(
                 format!("{route} warm, {}", rt.name),
                 format!("{cpu:.2} CPU-ms, {wall:.2} ms per request ({} requests)", args.invocations),
-                String::new(),
-            ));
+                "",
+            );
             per_route[rt.name] =
                 json!({"coldStart": cold, "init": init, "warmCpuMsPerRequest": cpu, "warmWallMsPerRequest": wall});
         }
         let ratio = medians[1] / medians[0];
-        rows.push((
-            format!("{route} cold start, python ÷ rust"),
-            format!("{ratio:.1}×"),
-            target(ratio >= 20.0, "≥ 20×"),
-        ));
+        r.row(format!("{route} cold start, python ÷ rust"), format!("{ratio:.1}×"), target(ratio >= 20.0, "≥ 20×"));
         per_route["coldStartRatio"] = json!(ratio);
         api[route] = per_route;
     }
-    results["api"] = api;
-    drop(stack);
+    r.results["api"] = api;
+    Ok(submit_wall_ms)
+}
 
-    // 5. AWS requests and cost per job.
+/// AWS requests and cost per job (5). The Lambda's duration is the warm `POST /jobs` (measured
+/// here when the API section did not run).
+async fn cost(
+    args: &Args,
+    rust: &Runtime,
+    submit_wall_ms: Option<f64>,
+    prices: &cost::Prices,
+    r: &mut Report,
+) -> Result<(), String> {
     eprintln!("bench: AWS requests per job");
     let stack = Stack::start().await;
+    let submit_wall_ms = match submit_wall_ms {
+        Some(ms) => ms,
+        None => {
+            let env = procs::api_env(&stack, &stack.emulator.endpoint).await;
+            lambda::warm(rust, &env, post_job_event, args.invocations).await?.1
+        }
+    };
     let proxy = Proxy::start(&stack.emulator.endpoint).await;
     let local = procs::serve_api(&procs::api_env(&stack, &proxy.endpoint).await).await;
     let ctx = cost::Ctx {
@@ -87,49 +149,51 @@ pub async fn run(args: &Args) -> Result<(), String> {
         worker_env: procs::env_via(stack.worker_env(), &proxy.endpoint),
         http: reqwest::Client::new(),
     };
-    let (journeys, idle) = cost::journeys(&ctx, submit_wall_ms, &prices).await;
+    let (journeys, idle) = cost::journeys(&ctx, submit_wall_ms, prices).await;
     for j in &journeys {
         let requests: u64 = j.requests.values().sum();
-        rows.push((
+        r.row(
             format!("cost: {}", j.name),
             format!(
                 "{requests} requests (SQS {}, DynamoDB {:.0} WRU of which {:.0} index, {:.1} RRU, Scheduler {}, API {}): ${:.2} per million jobs",
                 j.sqs_requests, j.dynamodb_write_units, j.dynamodb_index_write_units, j.dynamodb_read_units, j.scheduler_invocations, j.api_requests, j.usd_per_million_total
             ),
-            String::new(),
-        ));
+            "",
+        );
     }
-    rows.push((
-        "cost: idle deployment".into(),
+    r.row(
+        "cost: idle deployment",
         format!("${:.2} per month ({:.0} reconciler passes + KEDA polls)", idle.usd_per_month, idle.passes_per_month),
-        String::new(),
-    ));
-    results["cost"] =
+        "",
+    );
+    r.results["cost"] =
         json!({"prices": {"date": prices.date, "region": prices.region}, "journeys": journeys, "idle": idle});
-    drop(local);
+    Ok(())
+}
 
-    // 7. The worker's footprint (same stack and proxy).
+/// The worker's footprint (7), its receives seen by a counting proxy.
+async fn worker(args: &Args, r: &mut Report) -> Result<(), String> {
     eprintln!("bench: worker footprint");
+    let stack = Stack::start().await;
+    let proxy = Proxy::start(&stack.emulator.endpoint).await;
     let fp = footprint::measure(&stack, &proxy, args.runs, &args.image).await?;
-    rows.push((
-        "worker peak RSS".into(),
+    r.row(
+        "worker peak RSS",
         format!("{:.1} MiB (max {:.1})", fp.peak_rss_mib_median, fp.peak_rss_mib_max),
         target(fp.peak_rss_mib_max <= 20.0, "≤ 20 MB"),
-    ));
-    rows.push((
-        "worker start → first receive".into(),
+    );
+    r.row(
+        "worker start → first receive",
         format!("{:.1} ms (max {:.1})", fp.start_to_first_receive_ms_median, fp.start_to_first_receive_ms_max),
         target(fp.start_to_first_receive_ms_median <= 50.0, "≤ 50 ms"),
-    ));
-    rows.push((
-        "worker image".into(),
-        fp.image_mib.map_or("not built (make image)".into(), |m| format!("{m:.1} MiB")),
-        String::new(),
-    ));
-    results["worker"] = serde_json::to_value(&fp).unwrap();
-    drop(stack);
+    );
+    r.row("worker image", fp.image_mib.map_or("not built (make image)".into(), |m| format!("{m:.1} MiB")), "");
+    r.results["worker"] = serde_json::to_value(&fp).unwrap();
+    Ok(())
+}
 
-    // 6. GET /jobs/stats with 100 and with many job items.
+/// GET /jobs/stats (6) with 100 and with many job items.
+async fn stats_read(args: &Args, r: &mut Report) {
     eprintln!("bench: stats read with 100 and {} job items", args.stats_items);
     let stack = Stack::start().await;
     let local = procs::serve_api(&procs::api_env(&stack, &stack.emulator.endpoint).await).await;
@@ -138,73 +202,54 @@ pub async fn run(args: &Args) -> Result<(), String> {
     stats::seed(&stack, 100, args.stats_items).await;
     let large = stats::stats_latency(&local.base, args.stats_items, 500).await;
     let ratio = large.median_ms / small.median_ms;
-    rows.push((
-        "GET /jobs/stats, 100 jobs".into(),
-        format!("{:.2} ms (p99 {:.2})", small.median_ms, small.p99_ms),
-        String::new(),
-    ));
-    rows.push((
+    r.row("GET /jobs/stats, 100 jobs", format!("{:.2} ms (p99 {:.2})", small.median_ms, small.p99_ms), "");
+    r.row(
         format!("GET /jobs/stats, {} jobs", args.stats_items),
         format!("{:.2} ms (p99 {:.2})", large.median_ms, large.p99_ms),
-        String::new(),
-    ));
-    rows.push(("stats read ratio".into(), format!("{ratio:.2}"), target(ratio <= 1.2, "≤ 1.2")));
-    results["statsRead"] = json!({"small": small, "large": large, "ratio": ratio});
-    drop(local);
-    drop(stack);
+        "",
+    );
+    r.row("stats read ratio", format!("{ratio:.2}"), target(ratio <= 1.2, "≤ 1.2"));
+    r.results["statsRead"] = json!({"small": small, "large": large, "ratio": ratio});
+}
 
-    // 3-4. Throughput and latency through the local stack.
+/// Throughput and latency (3-4) through the local stack.
+async fn flow(args: &Args, r: &mut Report) -> Result<(), String> {
     eprintln!("bench: {} jobs through the local stack (process executor)", args.jobs);
     let stack = Stack::start().await;
     let logs = std::env::temp_dir().join(format!("bench-jobs-{}", std::process::id()));
     std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
     let flow = e2e::run(&stack, args.jobs, &logs).await?;
     let _ = std::fs::remove_dir_all(&logs);
-    rows.push((
+    r.row(
         format!("throughput, {} noop jobs", flow.jobs),
         format!("{:.1} jobs/s ({:.1} s, {} succeeded)", flow.jobs_per_second, flow.seconds, flow.succeeded),
-        String::new(),
-    ));
-    rows.push((
-        "Jobs created ÷ messages".into(),
+        "",
+    );
+    r.row(
+        "Jobs created ÷ messages",
         format!(
             "{:.2} ({} Jobs, accurate strategy, maxReplicaCount {})",
             flow.jobs_created_per_message, flow.jobs_created, flow.max_replica_count
         ),
         target((flow.jobs_created_per_message - 1.0).abs() < 0.005, "1.00"),
-    ));
-    rows.push((
+    );
+    r.row(
         format!("enqueue → attempt start, {} at once", flow.jobs),
         format!(
             "p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (the backlog drains at maxReplicaCount per polling interval)",
             flow.start_latency_ms_p50, flow.start_latency_ms_p99, flow.start_latency_ms_max
         ),
-        String::new(),
-    ));
-    rows.push((
+        "",
+    );
+    r.row(
         format!("enqueue → attempt start, {} one by one", flow.trickle_jobs),
         format!(
             "p50 {:.0} ms, p99 {:.0} ms (polling interval {} s)",
             flow.idle_start_latency_ms_p50, flow.idle_start_latency_ms_p99, flow.polling_interval_secs
         ),
-        String::new(),
-    ));
-    results["flow"] = serde_json::to_value(&flow).unwrap();
-
-    results["machine"] = machine();
-    results["commit"] = json!(git(&["rev-parse", "HEAD"]));
-    results["dirty"] = json!(git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()));
-    results["date"] = json!(chrono::Utc::now().to_rfc3339());
-    results["settings"] =
-        json!({"jobs": args.jobs, "runs": args.runs, "invocations": args.invocations, "statsItems": args.stats_items});
-    let table: Vec<Value> = rows.iter().map(|(f, v, t)| json!({"figure": f, "value": v, "target": t})).collect();
-    results["table"] = json!(table);
-
-    print_table(&rows);
-    let out = if args.out.is_absolute() { args.out.clone() } else { root.join(&args.out) };
-    std::fs::write(&out, serde_json::to_string_pretty(&results).unwrap() + "\n")
-        .map_err(|e| format!("{}: {e}", out.display()))?;
-    eprintln!("bench: wrote {}", out.display());
+        "",
+    );
+    r.results["flow"] = serde_json::to_value(&flow).unwrap();
     Ok(())
 }
 
