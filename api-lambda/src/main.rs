@@ -7,9 +7,14 @@ use clap::Parser;
 use jobs_aws::client;
 use jobs_runtime::{exit, shutdown, telemetry};
 
+fn main() -> ExitCode {
+    // Before the runtime starts its threads: it sets an environment variable.
+    client::prefer_ca_bundle();
+    run(Config::parse())
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
-    let config = Config::parse();
+async fn run(config: Config) -> ExitCode {
     telemetry::init();
     let sdk = match client::load(client::Timeouts::API).await {
         Ok(sdk) => sdk,

@@ -7,9 +7,14 @@ use clap::Parser;
 use data_processor::config::Config;
 use jobs_runtime::{Shutdown, exit, telemetry};
 
+fn main() -> ExitCode {
+    // Before the runtime starts its threads: it sets an environment variable.
+    jobs_aws::client::prefer_ca_bundle();
+    run(Config::parse())
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
-    let config = Config::parse();
+async fn run(config: Config) -> ExitCode {
     telemetry::init();
     let shutdown = match Shutdown::listen() {
         Ok(s) => s,
