@@ -245,7 +245,8 @@ impl Worker {
             }
             Settle::Requeue(delay) => {
                 faults::point("after-retry-wait");
-                self.requeue(&held, job, delay, msg.redrives).await;
+                self.requeue(&held, job, delay, CopyMeta { deferrals: 0, redrives: msg.redrives, attempts: attempt })
+                    .await;
             }
         }
         match outcome {
@@ -296,7 +297,7 @@ impl Worker {
         let mut stop_deadline: Option<Instant> = None;
         loop {
             let failure = match self.store.apply(job_id, None, tr, &token).await {
-                Ok(()) => return Recorded::Committed,
+                Ok(_) => return Recorded::Committed,
                 Err(StoreError::ConditionFailed) if !maybe_committed => match self.store.get(job_id).await {
                     // Still ours, so what failed is the "no cancel request" condition.
                     Ok(Some(r))
@@ -336,9 +337,9 @@ impl Worker {
     /// Hands the message back, visible after `delay`: a fresh copy (a new receive count; the
     /// normalized body, so a scheduled job keeps its id), then every receipt held is deleted.
     /// Without a copy, the newest receipt is hidden for the delay instead.
-    async fn requeue(&self, held: &Held, job: &JobMessage, delay: Duration, redrives: u32) {
+    async fn requeue(&self, held: &Held, job: &JobMessage, delay: Duration, meta: CopyMeta) {
         let receipts = held.receipts();
-        match self.queue.send_copy(&job.to_body(), delay, CopyMeta { deferrals: 0, redrives }).await {
+        match self.queue.send_copy(&job.to_body(), delay, meta).await {
             Ok(_) => self.delete_all(&receipts).await,
             Err(e) => {
                 warn!(error = %e, "cannot send a fresh copy of the message; hiding the one held instead");

@@ -118,7 +118,8 @@ impl Reconciler {
             DeadLetter::Drop => report.dropped += 1,
             DeadLetter::Resend { delay } => {
                 let body = job.as_ref().map_or_else(|| msg.body.clone(), JobMessage::to_body);
-                let meta = CopyMeta { redrives: msg.redrives + 1, deferrals: 0 };
+                let meta =
+                    CopyMeta { redrives: msg.redrives + 1, deferrals: 0, attempts: state.map_or(0, |s| s.attempts) };
                 self.queue.send_copy(&body, delay, meta).await?;
                 info!(%job_id, redrives = meta.redrives, "dead-lettered message sent back to the job queue");
                 report.redriven += 1;
@@ -127,7 +128,7 @@ impl Reconciler {
                 match self.store.apply(&job_id, job.as_ref(), &transition, &store::token()).await {
                     // Moved meanwhile: look again next pass.
                     Err(StoreError::ConditionFailed) => return Ok(()),
-                    other => other.map_err(backend)?,
+                    other => drop(other.map_err(backend)?),
                 }
                 warn!(%job_id, reason = transition.change.last_error.as_deref(), "job FAILED: its message kept being dead-lettered");
                 report.failed += 1;
@@ -150,7 +151,9 @@ impl Reconciler {
             warn!(job_id, "overdue job has no kind recorded; cannot send it");
             return Ok(false);
         };
-        self.queue.send_copy(&msg.to_body(), delay, CopyMeta::default()).await?;
+        self.queue
+            .send_copy(&msg.to_body(), delay, CopyMeta { attempts: state.attempts, ..CopyMeta::default() })
+            .await?;
         let seen = record.due_at.unwrap_or(now);
         match self.store.bump_due(job_id, seen, next_due).await {
             Ok(()) | Err(StoreError::ConditionFailed) => {}

@@ -1,6 +1,8 @@
 //! Takes messages from the job queue and carries each through the state machine of
 //! `jobs_core::state`: claim the job (conditional write), run it with a heartbeat, record the
-//! outcome (conditional write + counters, one transaction), then settle the message.
+//! outcome (conditional write + counters, one transaction), then settle the message. The first
+//! delivery of a job is claimed before the job is read (`jobs_core::unread`); any other is read
+//! first and decided from the job's state.
 //!
 //! A message is never given back for another receive of the same copy: when a worker must hand
 //! it back (a backend failed before the claim, a stop, a retry backoff) it sends a fresh copy with
@@ -10,8 +12,10 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use jobs_aws::store::Applied;
 use jobs_aws::{BackendError, CopyMeta, JobQueue, JobStore, Received, StoreError, faults, store};
 use jobs_core::state::{self, OnPoison, OnReceive, Runner, Skip, Transition};
+use jobs_core::unread::{self, Delivery};
 use jobs_core::{JobMessage, JobSpec, JobStatus, Lease, Overlap, RetryPolicy, overlap};
 use jobs_runtime::Shutdown;
 use tracing::{Instrument, info, info_span, warn};
@@ -130,7 +134,7 @@ impl Worker {
     /// message comes back after a delay that grows with each deferral of the same message.
     async fn defer(&self, msg: &Received) {
         let delay = self.config.backend_retry(msg.deferrals);
-        let meta = CopyMeta { deferrals: msg.deferrals + 1, redrives: msg.redrives };
+        let meta = CopyMeta { deferrals: msg.deferrals + 1, redrives: msg.redrives, attempts: msg.attempts };
         let copied = self.queue.send_copy(&msg.body, delay, meta).await;
         let released = match copied {
             Ok(_) => self.queue.delete(&msg.receipt_handle).await,
@@ -176,6 +180,9 @@ impl Worker {
     async fn claim_and_run(&self, msg: &Received, job: &JobMessage, spec: &JobSpec) -> Result<Outcome, BackendError> {
         // The kind's own attempts, backoff and time limit over the worker's settings.
         let policy = spec.policy().apply(&self.policy);
+        if let Some(claimed) = self.claim_unread(msg, job, &policy).await? {
+            return Ok(self.run_attempt(msg, job, spec, claimed).await);
+        }
         for _ in 0..MAX_CLAIM_RACES {
             let current = self.store.get(&job.job_id).await.map_err(into_backend)?;
             if let Some(by) = current.as_ref().and_then(|r| r.submitted_by.as_deref()) {
@@ -211,7 +218,7 @@ impl Worker {
                 }
                 OnReceive::End { transition } => {
                     let reason = transition.change.last_error.clone().unwrap_or_default();
-                    if !self.claim(&job.job_id, Some(job), &transition).await? {
+                    if self.claim(&job.job_id, Some(job), &transition).await?.is_none() {
                         continue;
                     }
                     self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
@@ -236,7 +243,7 @@ impl Worker {
                 }
                 OnReceive::Start { attempt, mut transition } => {
                     transition.change.runner = Some(self.runner.clone());
-                    if !self.claim(&job.job_id, Some(job), &transition).await? {
+                    if self.claim(&job.job_id, Some(job), &transition).await?.is_none() {
                         continue;
                     }
                     faults::point("after-claim");
@@ -256,6 +263,43 @@ impl Worker {
         Ok(Outcome::Duplicate)
     }
 
+    /// The claim of a job's first delivery, written before the job is read. `None`: the
+    /// delivery is not a likely first, or the job is not in the state it implies (nothing was
+    /// written): read the job and decide.
+    async fn claim_unread(
+        &self,
+        msg: &Received,
+        job: &JobMessage,
+        policy: &RetryPolicy,
+    ) -> Result<Option<Claimed>, BackendError> {
+        let delivery = Delivery {
+            receive_count: msg.receive_count,
+            deferrals: msg.deferrals,
+            redrives: msg.redrives,
+            attempts: msg.attempts,
+            firing: job.schedule.is_some(),
+            overlap: job.overlap,
+        };
+        let lease = Lease { owner: self.owner.clone(), until: Utc::now() + self.visibility() };
+        let Some(mut transition) = unread::claim_unread(&delivery, &lease, Utc::now()) else { return Ok(None) };
+        transition.change.runner = Some(self.runner.clone());
+        let Some(applied) = self.claim(&job.job_id, Some(job), &transition).await? else {
+            info!("not the job's first delivery; reading the job");
+            return Ok(None);
+        };
+        if let Some(by) = &applied.submitted_by {
+            tracing::Span::current().record("submitted_by", by.as_str());
+        }
+        faults::point("after-claim");
+        Ok(Some(Claimed {
+            attempt: transition.change.attempts,
+            interruptions: transition.change.interruptions,
+            started_at: transition.at,
+            history: Vec::new(),
+            policy: *policy,
+        }))
+    }
+
     /// The first receipt of a firing of a schedule with `overlap: forbid`: if the schedule's
     /// previous job has not finished, the firing is recorded SKIPPED and its message deleted.
     async fn skip_if_overlapping(&self, msg: &Received, job: &JobMessage) -> Result<Firing, BackendError> {
@@ -266,7 +310,7 @@ impl Worker {
         else {
             return Ok(Firing::Run);
         };
-        if !self.claim(&job.job_id, Some(job), &tr).await? {
+        if self.claim(&job.job_id, Some(job), &tr).await?.is_none() {
             return Ok(Firing::Raced);
         }
         info!(
@@ -277,19 +321,25 @@ impl Worker {
         Ok(Firing::Skipped)
     }
 
-    /// Applies a claim-time transition (start, give up, reject). `false`: another worker moved
+    /// Applies a claim-time transition (start, give up, reject). `None`: another worker moved
     /// the job first. A lost answer is settled by reading back whose write is there.
-    async fn claim(&self, job_id: &str, origin: Option<&JobMessage>, tr: &Transition) -> Result<bool, BackendError> {
+    async fn claim(
+        &self,
+        job_id: &str,
+        origin: Option<&JobMessage>,
+        tr: &Transition,
+    ) -> Result<Option<Applied>, BackendError> {
+        let won = |yes: bool| yes.then(Applied::default);
         let token = store::token();
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
         let mut maybe_committed = false;
         for attempt in 1..=CLAIM_TRIES {
             match self.store.apply(job_id, origin, tr, &token).await {
-                Ok(()) => return Ok(true),
+                Ok(applied) => return Ok(Some(applied)),
                 Err(StoreError::ConditionFailed) if maybe_committed => {
-                    return self.store.committed(job_id, &token).await.map_err(into_backend);
+                    return self.store.committed(job_id, &token).await.map(won).map_err(into_backend);
                 }
-                Err(StoreError::ConditionFailed) => return Ok(false),
+                Err(StoreError::ConditionFailed) => return Ok(None),
                 Err(StoreError::Backend(e)) if e.is_transient() && attempt < CLAIM_TRIES => {
                     maybe_committed |= e.may_have_taken_effect();
                     warn!(error = %e, step = tr.step.as_str(), "claim write failed; retrying");
@@ -299,7 +349,7 @@ impl Worker {
                     if maybe_committed || e.may_have_taken_effect() {
                         // Settle it now: a claim that committed must not be walked away from.
                         if let Ok(true) = self.store.committed(job_id, &token).await {
-                            return Ok(true);
+                            return Ok(Some(Applied::default()));
                         }
                     }
                     return Err(e);
@@ -378,7 +428,7 @@ impl Worker {
                     }
                 }
                 OnPoison::Record(transition) => {
-                    if self.claim(id, origin, &transition).await? {
+                    if self.claim(id, origin, &transition).await?.is_some() {
                         break;
                     }
                 }

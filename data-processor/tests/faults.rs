@@ -82,6 +82,41 @@ async fn a_claim_whose_answer_was_lost_is_run_by_its_worker() {
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
 }
 
+/// The first delivery of a job is claimed before the job is read (`jobs_core::unread`): with
+/// every read failing, a fresh job still runs, once. A retry's copy carries the attempts so far
+/// and is read first (claiming it unread could only miss), so under the same read outage it is
+/// deferred, not run; once reads work, the retry runs and everything is counted once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_delivery_is_claimed_without_a_read_and_a_retry_copy_is_read_first() {
+    let stack = Stack::start().await;
+    let reads_fail = ("FAULTS", "store.get=unavailable");
+    let fresh = submit(&stack, "noop", Value::Null).await;
+    let run = run_worker(&stack, &[reads_fail]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(!run.log.contains("reading the job"), "{}", run.log);
+    assert_eq!(job(&stack, &fresh.job_id).await.status, JobStatus::Succeeded);
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
+
+    let flaky = submit(&stack, "flaky", json!({"failures": 1})).await;
+    let run = run_worker(&stack, &[]).await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert_eq!(job(&stack, &flaky.job_id).await.status, JobStatus::RetryWait);
+    let backend = [reads_fail, ("WAIT_TIME_SECS", "10"), ("BACKEND_RETRY_SECS", "1"), ("BACKEND_RETRY_MAX_SECS", "1")];
+    let run = run_worker(&stack, &backend).await;
+    assert_eq!(run.code, 3, "{}", run.log);
+    assert!(run.log.contains("message deferred"), "{}", run.log);
+    assert!(!run.log.contains("not the job's first delivery"), "the copy was claimed unread: {}", run.log);
+    let rec = job(&stack, &flaky.job_id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::RetryWait, 1));
+
+    let run = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    let rec = job(&stack, &flaky.job_id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 2));
+    assert_eq!(stats(&stack).await, counts(2, 2, 0, 1));
+    assert_eq!(queued(&stack).await, (0, 0));
+}
+
 /// Path 3: an attempt that hangs is failed by the worker's own limit (below the Job's deadline)
 /// as an ordinary failed attempt, and a run that keeps being stopped ends FAILED too.
 #[tokio::test(flavor = "multi_thread")]

@@ -16,6 +16,10 @@ pub const MAX_DELAY: Duration = Duration::from_secs(900);
 const DEFERRALS: &str = "deferrals";
 /// Message attribute: how often the reconciler brought the message back from the dead-letter queue.
 const REDRIVES: &str = "redrives";
+/// Message attribute: the attempts the job had when the copy was sent (a retry's copy, an overdue
+/// job's resend). Without it a worker takes the message for a job's first delivery and claims it
+/// before reading it (`jobs_core::unread`).
+const ATTEMPTS: &str = "attempts";
 /// Set on the copies a worker keeps on the dead-letter queue (messages it could not tie to a job).
 const FAILURE_REASON: &str = "failureReason";
 
@@ -32,6 +36,8 @@ pub struct Received {
     pub deferrals: u32,
     /// How often the reconciler brought it back from the dead-letter queue.
     pub redrives: u32,
+    /// The attempts the job had when this copy was sent; 0 for a job's own message.
+    pub attempts: u32,
     /// On the dead-letter queue: the reason a worker gave when it kept the copy there.
     pub failure_reason: Option<String>,
 }
@@ -41,6 +47,7 @@ pub struct Received {
 pub struct CopyMeta {
     pub deferrals: u32,
     pub redrives: u32,
+    pub attempts: u32,
 }
 
 /// Approximate queue depth, from the queue's attributes.
@@ -95,6 +102,7 @@ impl JobQueue {
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_attribute_names(DEFERRALS)
             .message_attribute_names(REDRIVES)
+            .message_attribute_names(ATTEMPTS)
             .customize()
             // A long poll is answered after up to `wait`: the binary's timeouts come on top.
             .config_override(
@@ -157,7 +165,7 @@ impl JobQueue {
             .queue_url(&self.url)
             .message_body(body)
             .delay_seconds(delay.min(MAX_DELAY).as_secs() as i32);
-        for (name, value) in [(DEFERRALS, meta.deferrals), (REDRIVES, meta.redrives)] {
+        for (name, value) in [(DEFERRALS, meta.deferrals), (REDRIVES, meta.redrives), (ATTEMPTS, meta.attempts)] {
             if value > 0 {
                 let value = MessageAttributeValue::builder()
                     .data_type("Number")
@@ -290,7 +298,7 @@ fn received(msg: aws_sdk_sqs::types::Message) -> Result<Received, BackendError> 
         .unwrap_or(1);
     let attribute = |name: &str| msg.message_attributes().and_then(|a| a.get(name)).and_then(|v| v.string_value());
     let number = |name: &str| attribute(name).and_then(|v| v.parse().ok()).unwrap_or(0);
-    let (deferrals, redrives) = (number(DEFERRALS), number(REDRIVES));
+    let (deferrals, redrives, attempts) = (number(DEFERRALS), number(REDRIVES), number(ATTEMPTS));
     let failure_reason = attribute(FAILURE_REASON).map(str::to_owned);
     Ok(Received {
         receipt_handle: msg
@@ -301,6 +309,7 @@ fn received(msg: aws_sdk_sqs::types::Message) -> Result<Received, BackendError> 
         receive_count,
         deferrals,
         redrives,
+        attempts,
         failure_reason,
     })
 }

@@ -1,6 +1,6 @@
 //! Model test of the job lifecycle: the pure rules of `jobs_core::state` and `jobs_core::reconcile`
 //! driven by a model of the flows that carry them out (the API's record → send → mark sent, the
-//! worker's receive → read → claim → run with a heartbeat → record → settle, the reconciler's
+//! worker's receive → claim unread or read → claim → run with a heartbeat → record → settle, the reconciler's
 //! dead-letter drain and overdue pass), over an in-memory conditional store and a simulated SQS
 //! queue (visibility, receive counts, redrive to a dead-letter queue after 10 receives,
 //! duplicate deliveries, stale receipt handles).
@@ -21,7 +21,8 @@ use chrono::{DateTime, Utc};
 use jobs_core::cancel::{self, OnCancel};
 use jobs_core::reconcile::{self, DeadLetter, Overdue, Timing};
 use jobs_core::state::{self, Counters, OnReceive, Skip, Transition};
-use jobs_core::{AfterFailure, JobState, JobStatus, Lease, RetryPolicy};
+use jobs_core::unread::{self, Delivery};
+use jobs_core::{AfterFailure, JobState, JobStatus, Lease, Overlap, RetryPolicy};
 
 const VISIBILITY: i64 = 6;
 const MAX_RECEIVES: u32 = 10;
@@ -217,7 +218,7 @@ impl World {
 
     /// SQS's receive: a visible message (or, during faults, sometimes one already in flight: a
     /// duplicate delivery), its receive count up; past 10 receives it goes to the DLQ instead.
-    fn receive(&mut self) -> Option<(u64, u64, usize)> {
+    fn receive(&mut self) -> Option<(u64, u64, usize, Delivery)> {
         let dup = self.faults && self.rng.chance(5);
         let pos = self.queue.iter().position(|m| m.visible_at <= self.now || dup)?;
         let m = &mut self.queue[pos];
@@ -229,7 +230,17 @@ impl World {
         }
         m.receipt += 1;
         m.visible_at = self.now + VISIBILITY;
-        Some((m.id, m.receipt, m.job))
+        // Copies after an attempt carry no attempt count here: every first receive tries the
+        // unread claim, the most misses it can meet.
+        let delivery = Delivery {
+            receive_count: m.receives,
+            deferrals: 0,
+            redrives: m.redrives,
+            attempts: 0,
+            firing: false,
+            overlap: Overlap::Allow,
+        };
+        Some((m.id, m.receipt, m.job, delivery))
     }
 }
 
@@ -247,9 +258,15 @@ fn step(world: &mut World, w: &mut Worker) -> bool {
     let grace = Duration::from_secs((VISIBILITY / 3) as u64);
     match w.pc.clone() {
         Pc::Receive => match world.receive() {
-            Some((id, receipt, job)) => {
+            Some((id, receipt, job, delivery)) => {
                 w.held = vec![(id, receipt)];
-                w.pc = Pc::Read { msg: (id, receipt), job };
+                // The worker's claim before it reads the job; a miss reads and decides.
+                w.pc = match unread::claim_unread(&delivery, &lease(w, now), at(now)) {
+                    Some(tr) => {
+                        Pc::Claim { msg: (id, receipt), job, tr, token: world.token(), maybe: false, then_run: Some(1) }
+                    }
+                    None => Pc::Read { msg: (id, receipt), job },
+                };
                 true
             }
             None => false,

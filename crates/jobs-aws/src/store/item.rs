@@ -268,6 +268,11 @@ pub struct ItemError {
     pub reason: String,
 }
 
+/// The job's submitter, from an item.
+pub fn submitted_by(item: &HashMap<String, AttributeValue>) -> Option<String> {
+    item.get(attr::SUBMITTED_BY).and_then(|v| v.as_s().ok()).cloned()
+}
+
 pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Result<JobRecord, ItemError> {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     let time =
@@ -288,7 +293,7 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         payload: json(attr::PAYLOAD),
         source: text(attr::SOURCE),
         schedule: text(attr::SCHEDULE),
-        submitted_by: text(attr::SUBMITTED_BY),
+        submitted_by: submitted_by(item),
         status,
         attempts: count(attr::ATTEMPTS),
         interruptions: count(attr::INTERRUPTIONS),

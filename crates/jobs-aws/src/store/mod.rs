@@ -23,11 +23,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::Utc;
 use jobs_core::JobMessage;
 use jobs_core::reconcile::{self, Timing};
-use jobs_core::state::{Counters, Expect, Transition};
+use jobs_core::state::{Counters, Expect, Step, Transition};
 
 pub use counters::Stats;
 use expr::Expr;
@@ -51,6 +51,14 @@ pub enum StoreError {
     ConditionFailed,
     #[error(transparent)]
     Backend(#[from] BackendError),
+}
+
+/// What a committed [`JobStore::apply`] tells besides success.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Who submitted the job, when the write knows: the schedule, for a write that records a
+    /// firing; the item's value, for a start (see `jobs_core::submitter`).
+    pub submitted_by: Option<String>,
 }
 
 /// A fresh write token.
@@ -213,15 +221,21 @@ impl JobStore {
         origin: Option<&JobMessage>,
         tr: &Transition,
         token: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Applied, StoreError> {
         let target = format!("store.{}", tr.step.as_str());
         faults::before(&target).await?;
         let job_item = match &tr.expect {
             Expect::Absent => JobWrite::Put(self.put_new(job_id, item::Origin::of(origin), tr, token)),
             Expect::Present { .. } => JobWrite::Update(self.update_existing(job_id, tr, token)),
         };
+        let created_by = || Applied { submitted_by: origin.and_then(JobMessage::submitter) };
         let result = if tr.counters.is_zero() {
-            self.write_single(job_item).await
+            // A start returns the item as written (no capacity cost): a worker that claimed
+            // without reading the job learns who submitted it.
+            self.write_single(job_item, tr.step == Step::Start).await.map(|item| match item {
+                Some(item) => Applied { submitted_by: item::submitted_by(&item) },
+                None => created_by(),
+            })
         } else {
             let job_item = match job_item {
                 JobWrite::Put(put) => TransactWriteItem::builder().put(put).build(),
@@ -234,15 +248,21 @@ impl JobStore {
                 .transact_items(self.counters_item(&tr.counters, token))
                 .send()
                 .await
-                .map(|_| ())
+                .map(|_| created_by())
                 .map_err(|e| self.transact_error(e))
         };
-        result?;
+        let applied = result?;
         faults::after(&target)?;
-        Ok(())
+        Ok(applied)
     }
 
-    async fn write_single(&self, write: JobWrite) -> Result<(), StoreError> {
+    /// One conditional PutItem or UpdateItem; `returning`: an update returns the whole item as
+    /// written.
+    async fn write_single(
+        &self,
+        write: JobWrite,
+        returning: bool,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         match write {
             JobWrite::Put(put) => self
                 .client
@@ -254,7 +274,7 @@ impl JobStore {
                 .set_expression_attribute_values(put.expression_attribute_values)
                 .send()
                 .await
-                .map(|_| ())
+                .map(|_| None)
                 .map_err(|e| single_error(self, "PutItem", e)),
             JobWrite::Update(update) => self
                 .client
@@ -265,9 +285,10 @@ impl JobStore {
                 .set_condition_expression(update.condition_expression)
                 .set_expression_attribute_names(update.expression_attribute_names)
                 .set_expression_attribute_values(update.expression_attribute_values)
+                .return_values(if returning { ReturnValue::AllNew } else { ReturnValue::None })
                 .send()
                 .await
-                .map(|_| ())
+                .map(|out| out.attributes)
                 .map_err(|e| single_error(self, "UpdateItem", e)),
         }
     }
