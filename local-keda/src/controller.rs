@@ -30,6 +30,8 @@ pub struct Totals {
     pub pods_started: u64,
     pub jobs_succeeded: u64,
     pub jobs_failed: u64,
+    /// Polls of the queue that failed.
+    pub queue_errors: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +67,7 @@ pub struct JobView {
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     pub scaled_job: String,
+    pub namespace: String,
     pub executor: &'static str,
     /// The image container Jobs run (none for process Jobs).
     pub image: Option<String>,
@@ -188,6 +191,7 @@ impl Controller {
                 // As KEDA does: no scaling this round; the error is shown.
                 tracing::warn!(error = %e, "cannot read the queue's depth");
                 self.last_error = Some(e.to_string());
+                self.totals.queue_errors += 1;
                 return;
             }
         };
@@ -280,6 +284,7 @@ impl Controller {
         let jobs = job_views(&self.jobs, self.executor.logs_dir());
         Snapshot {
             scaled_job: self.sj.name.clone(),
+            namespace: self.sj.namespace.clone(),
             executor: self.executor.kind(),
             image: self.image.clone(),
             queue_url: self.sj.trigger.queue_url.clone(),

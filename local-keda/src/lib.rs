@@ -11,6 +11,7 @@ pub mod cronjob;
 pub mod executor;
 pub mod job;
 pub mod manifest;
+pub mod metrics;
 pub mod quantity;
 pub mod server;
 pub mod status;

@@ -1,5 +1,5 @@
 //! The controller's HTTP face: `GET /state` (the [`Snapshot`] as JSON, with the CronJobs under
-//! `cronJobs`) and `GET /healthz`.
+//! `cronJobs`), `GET /metrics` (Prometheus, see [`crate::metrics`]) and `GET /healthz`.
 
 use axum::Router;
 use axum::extract::State;
@@ -19,8 +19,16 @@ struct Shared {
 pub fn router(snapshot: SharedSnapshot, crons: SharedCrons) -> Router {
     Router::new()
         .route("/state", get(state))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(Shared { snapshot, crons })
+}
+
+async fn metrics(State(shared): State<Shared>) -> axum::response::Response {
+    let Some(text) = shared.snapshot.read().await.as_ref().map(crate::metrics::render) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the controller is starting\n").into_response();
+    };
+    ([(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
 }
 
 async fn state(State(shared): State<Shared>) -> axum::response::Response {

@@ -56,6 +56,30 @@ async fn twenty_mixed_jobs_with_the_process_executor() {
         assert!(log.contains("worker done messages=1"), "every Job took exactly one message: {log}");
     }
 
+    // What Prometheus scrapes says the same as /state.
+    let (content_type, samples) = controller.metrics().await;
+    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    let sj = r#"{namespace="jobs",scaledjob="data-processor"}"#;
+    let value =
+        |series: &str| samples.iter().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse::<f64>().ok());
+    let totals = &state["totals"];
+    for (series, field) in [
+        ("local_keda_jobs_created_total", "jobsCreated"),
+        ("local_keda_jobs_succeeded_total", "jobsSucceeded"),
+        ("local_keda_jobs_failed_total", "jobsFailed"),
+    ] {
+        assert_eq!(value(&format!("{series}{sj}")), totals[field].as_f64(), "{series}: {samples:?}");
+    }
+    // The trigger's figures under KEDA's names (their values are those of the last poll).
+    let scaler = r#"{namespace="jobs",scaledObject="data-processor",type="scaledjob",scaler="aws-sqs-queue",triggerIndex="0",metric="queueLength"}"#;
+    for name in ["keda_scaler_metrics_value", "keda_scaler_active", "keda_scaler_errors_total"] {
+        assert!(value(&format!("{name}{scaler}")).is_some(), "{name}: {samples:?}");
+    }
+    assert_eq!(
+        value(&format!(r#"local_keda_jobs{{namespace="jobs",scaledjob="data-processor",phase="running"}}"#)),
+        Some(0.0)
+    );
+
     let exit = controller.stop().await;
     assert_eq!(exit, Some(0), "the controller stops cleanly on SIGTERM");
 }

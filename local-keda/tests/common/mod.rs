@@ -95,6 +95,15 @@ impl Controller {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// `GET /metrics`: (content type, the sample lines as `series value`).
+    pub async fn metrics(&self) -> (String, Vec<String>) {
+        let r = self.http.get(format!("{}/metrics", self.base)).send().await.expect("GET /metrics");
+        assert!(r.status().is_success(), "GET /metrics: {}", r.status());
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+        let text = r.text().await.expect("metrics text");
+        (content_type, text.lines().filter(|l| !l.starts_with('#')).map(str::to_owned).collect())
+    }
+
     pub async fn state(&self) -> Value {
         let r = self.http.get(format!("{}/state", self.base)).send().await.expect("GET /state");
         r.json().await.expect("state JSON")
