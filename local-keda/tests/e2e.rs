@@ -75,10 +75,7 @@ async fn twenty_mixed_jobs_with_the_process_executor() {
     for name in ["keda_scaler_metrics_value", "keda_scaler_active", "keda_scaler_errors_total"] {
         assert!(value(&format!("{name}{scaler}")).is_some(), "{name}: {samples:?}");
     }
-    assert_eq!(
-        value(&format!(r#"local_keda_jobs{{namespace="jobs",scaledjob="data-processor",phase="running"}}"#)),
-        Some(0.0)
-    );
+    assert_eq!(value(r#"local_keda_jobs{namespace="jobs",scaledjob="data-processor",phase="running"}"#), Some(0.0));
 
     let exit = controller.stop().await;
     assert_eq!(exit, Some(0), "the controller stops cleanly on SIGTERM");
