@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use jobs_aws::{JobQueue, JobStore, Schedules};
 
+use crate::metrics::{self, Metrics};
 use crate::middleware;
 use crate::routes::{jobs, kinds, schedules};
 
@@ -26,10 +27,17 @@ pub struct Inner {
     pub schedules: Schedules,
     /// Local mode: the bearer tokens (any one of them) every route but `/openapi.json` requires.
     pub tokens: crate::caller::Tokens,
+    pub metrics: Metrics,
 }
 
 #[derive(Clone)]
 pub struct AppState(pub Arc<Inner>);
+
+impl FromRef<AppState> for Metrics {
+    fn from_ref(state: &AppState) -> Metrics {
+        state.0.metrics.clone()
+    }
+}
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -45,11 +53,13 @@ pub fn router(state: AppState) -> Router {
             "/jobs/schedules/{name}",
             get(schedules::get_schedule).patch(schedules::patch_schedule).delete(schedules::delete_schedule),
         )
+        .route("/metrics", get(metrics::scrape))
         .route_layer(from_fn_with_state(state.clone(), middleware::require_token))
         .route("/openapi.json", get(crate::openapi::document))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::reject_declared_oversize))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .layer(from_fn_with_state(state.0.metrics.clone(), metrics::track))
         .with_state(state)
 }

@@ -5,6 +5,7 @@ pub mod caller;
 pub mod cancel;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
@@ -35,5 +36,6 @@ pub async fn state(config: &config::Config, sdk: &SdkConfig) -> Result<AppState,
         ),
         queue,
         tokens: caller::Tokens::new(config.api_token.as_deref(), config.api_tokens.as_ref()),
+        metrics: metrics::Metrics::default(),
     })))
 }

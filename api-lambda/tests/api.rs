@@ -469,3 +469,44 @@ async fn bearer_token_guards_every_route_but_the_openapi_document() {
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
     assert!(paths["/jobs"]["post"]["responses"]["413"].is_object());
 }
+
+/// `GET /metrics` counts every answer under its route's template (never the path itself), one
+/// series for all unmatched paths, and needs the token like every route but the document.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_requests_by_route_template_and_status() {
+    let stack = Stack::start().await;
+    let api = start_api(&stack, &[("API_TOKEN", "s3cret")]).await;
+    let auth = [("Authorization", "Bearer s3cret")];
+    let (status, body) = api.call(Method::POST, "/jobs", Some(r#"{"job":"noop"}"#.into()), &auth).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["jobId"].as_str().unwrap();
+    for path in [format!("/jobs/{id}"), "/jobs/nope".into(), "/no/such/route".into(), "/no/such/other".into()] {
+        api.call(Method::GET, &path, None, &auth).await;
+    }
+    api.get("/jobs/stats").await; // 401
+
+    let scrape = |headers: &'static [(&'static str, &'static str)]| {
+        let request = headers.iter().fold(api.http.get(format!("{}/metrics", api.base)), |r, (k, v)| r.header(*k, *v));
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(scrape(&[]).await.status(), StatusCode::UNAUTHORIZED);
+    let response = scrape(&[("Authorization", "Bearer s3cret")]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    let text = response.text().await.unwrap();
+    let value =
+        |series: &str| text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse::<f64>().ok());
+    let cases = [
+        (r#"api_http_requests_total{method="POST",route="/jobs",status="200"}"#, 1.0),
+        (r#"api_http_requests_total{method="GET",route="/jobs/{id}",status="200"}"#, 1.0),
+        (r#"api_http_requests_total{method="GET",route="/jobs/{id}",status="404"}"#, 1.0),
+        (r#"api_http_requests_total{method="GET",route="unmatched",status="404"}"#, 2.0),
+        (r#"api_http_requests_total{method="GET",route="/jobs/stats",status="401"}"#, 1.0),
+        (r#"api_http_requests_total{method="GET",route="/metrics",status="401"}"#, 1.0),
+        (r#"api_http_request_duration_seconds_count{method="GET",route="/jobs/{id}"}"#, 2.0),
+    ];
+    for (series, want) in cases {
+        assert_eq!(value(series), Some(want), "{series} in\n{text}");
+    }
+    assert!(!text.contains(id), "no series names a job: {text}");
+}
