@@ -1,5 +1,6 @@
-//! The command line: arguments, what each command prints (a human line or `--json`), and the exit
-//! codes that say what went wrong.
+//! The command line: arguments, what each command asks the API, what it prints (human lines and
+//! tables from [`crate::render`], or the answer as JSON with `--json`), and the exit codes that say
+//! what went wrong.
 
 use std::time::Duration;
 
@@ -7,8 +8,9 @@ use clap::{Parser, Subcommand};
 use serde_json::Value;
 
 use crate::auth::{self, AuthMode};
-use crate::client::{Client, ClientError};
+use crate::client::{Accepted, Client, ClientError, ListFilter};
 use crate::wait::{self, WaitError};
+use crate::{render, watch};
 
 /// Exit codes.
 pub mod exit {
@@ -58,7 +60,7 @@ pub struct Args {
 pub enum Command {
     /// Submit a job.
     Submit {
-        /// The job kind (GET /jobs/kinds lists them).
+        /// The job kind (`jobsctl kinds` lists them).
         kind: String,
         /// The payload as JSON (default: the kind's defaults).
         #[arg(long)]
@@ -75,14 +77,93 @@ pub enum Command {
     },
     /// Show one job.
     Get { id: String },
+    /// List jobs, newest first (one page; --cursor for the next).
+    List {
+        /// QUEUED, RUNNING, RETRY_WAIT, SUCCEEDED, FAILED, CANCELLED or SKIPPED.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        /// Jobs fired by this schedule.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// Jobs submitted by this caller (an IAM ARN, `schedule:<name>`, `local[:<name>]`).
+        #[arg(long)]
+        submitted_by: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        /// The `nextCursor` of the previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Cancel a job: at once if it waits, through its worker if it runs.
+    Cancel { id: String },
+    /// Run a FAILED or CANCELLED job again, as a new job.
+    Retry {
+        id: String,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Wait until the new job ends; exit 0 only if it SUCCEEDED.
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Follow jobs until every one has ended; exit 0 only if all SUCCEEDED.
+    Watch {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Seconds before giving up.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// The job kinds, with their retry policy and payload schema (--json).
+    Kinds,
     /// The counters and the queue's depth.
     Stats,
+    /// Cron schedules that submit jobs.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Post-deploy check: a noop job reaches SUCCEEDED within the timeout, then the stats answer.
     Check {
         /// Seconds to wait for the job (a cold cluster first starts a spot node).
         #[arg(long, default_value_t = 900)]
         timeout: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Create a schedule.
+    Create {
+        /// A 5-field cron expression (`0 7 * * MON`) or an EventBridge `cron(…)`/`rate(…)`.
+        #[arg(long)]
+        cron: String,
+        /// The job kind (default: the API's default kind).
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        payload: Option<String>,
+        /// IANA time zone (default UTC).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// 1-64 of A-Za-z0-9-_. (default: generated).
+        #[arg(long)]
+        name: Option<String>,
+        /// `allow` (default) or `forbid`: a firing while the previous job runs is SKIPPED.
+        #[arg(long)]
+        overlap: Option<String>,
+    },
+    /// List the schedules.
+    List,
+    /// Show a schedule, with its next fire times and last run.
+    Get { name: String },
+    /// Stop a schedule firing (state DISABLED).
+    Pause { name: String },
+    /// Let a paused schedule fire again (state ENABLED).
+    Resume { name: String },
+    /// Delete a schedule.
+    Delete { name: String },
 }
 
 /// Runs the command; returns the exit code.
@@ -97,45 +178,191 @@ pub async fn run(args: Args) -> u8 {
         Ok(c) => c,
         Err(e) => return client_failure(&e),
     };
-    let progress = |line: &str| eprintln!("{line}");
-    let result: Result<Value, WaitError> = match &args.command {
+    let result = match execute(&client, &args.command, signed).await {
+        Ok(result) => result,
+        Err(Failure::Usage(message)) => return fail(&message, exit::CONFIG),
+        Err(Failure::Wait(e)) => return wait_failure(e),
+    };
+    if args.json {
+        println!("{}", result.value);
+    } else if !result.human.is_empty() {
+        println!("{}", result.human);
+    }
+    result.code
+}
+
+/// A command's answer: as the API gave it (`--json`), in human form, and the exit code.
+struct Answer {
+    value: Value,
+    human: String,
+    code: u8,
+}
+
+impl Answer {
+    fn ok(value: Value, human: String) -> Answer {
+        Answer { value, human, code: 0 }
+    }
+}
+
+enum Failure {
+    Usage(String),
+    Wait(WaitError),
+}
+
+impl<E: Into<WaitError>> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure::Wait(e.into())
+    }
+}
+
+fn json_arg(name: &str, text: Option<&str>) -> Result<Option<Value>, Failure> {
+    text.map(serde_json::from_str::<Value>)
+        .transpose()
+        .map_err(|e| Failure::Usage(format!("--{name} is not JSON: {e}")))
+}
+
+fn progress(line: &str) {
+    eprintln!("{line}");
+}
+
+async fn execute(client: &Client, command: &Command, signed: bool) -> Result<Answer, Failure> {
+    Ok(match command {
         Command::Submit { kind, payload, idempotency_key, wait, timeout } => {
-            let payload = match payload.as_deref().map(serde_json::from_str::<Value>).transpose() {
-                Ok(p) => p,
-                Err(e) => return fail(&format!("--payload is not JSON: {e}"), exit::CONFIG),
+            let payload = json_arg("payload", payload.as_deref())?;
+            let accepted = client.submit(kind, payload.as_ref(), idempotency_key.as_deref()).await?;
+            accepted_answer(client, accepted, *wait, *timeout).await?
+        }
+        Command::Get { id } => {
+            let job = client.job(id).await?;
+            let human = render::job_line(&job);
+            Answer::ok(job, human)
+        }
+        Command::List { status, kind, schedule, submitted_by, limit, cursor } => {
+            let filter = ListFilter {
+                status: status.clone(),
+                kind: kind.clone(),
+                schedule: schedule.clone(),
+                submitted_by: submitted_by.clone(),
+                limit: *limit,
+                cursor: cursor.clone(),
             };
-            match client.submit(kind, payload.as_ref(), idempotency_key.as_deref()).await {
-                Err(e) => Err(e.into()),
-                Ok(accepted) if !wait => Ok(serde_json::json!({"jobId": accepted.job_id, "status": accepted.status})),
-                Ok(accepted) => {
-                    let job = wait::until_ended(&client, &accepted.job_id, Duration::from_secs(*timeout), progress).await;
-                    job.and_then(|job| match wait::verdict(&job) {
-                        Some(wait::Verdict::Ended { status, error }) => Err(WaitError::Ended { id: accepted.job_id, status, error }),
-                        _ => Ok(job),
-                    })
+            let page = client.list(&filter).await?;
+            let jobs = page["jobs"].as_array().cloned().unwrap_or_default();
+            if let Some(next) = page["nextCursor"].as_str() {
+                eprintln!("more: jobsctl list --cursor {next}");
+            }
+            Answer::ok(page, render::jobs_table(&jobs))
+        }
+        Command::Cancel { id } => {
+            let job = client.cancel(id).await?;
+            let human = match job["status"].as_str() {
+                Some("CANCELLED") => render::job_line(&job),
+                _ => format!("{}  (cancel requested: its worker stops it)", render::job_line(&job)),
+            };
+            Answer::ok(job, human)
+        }
+        Command::Retry { id, idempotency_key, wait, timeout } => {
+            let accepted = client.retry(id, idempotency_key.as_deref()).await?;
+            accepted_answer(client, accepted, *wait, *timeout).await?
+        }
+        Command::Watch { ids, timeout } => {
+            let jobs = watch::watch(client, ids, Duration::from_secs(*timeout), progress).await?;
+            let tally = watch::Tally::of(&jobs.iter().cloned().map(Some).collect::<Vec<_>>());
+            let code = if tally.all_succeeded { 0 } else { exit::JOB_NOT_SUCCEEDED };
+            Answer { human: render::jobs_table(&jobs), value: Value::Array(jobs), code }
+        }
+        Command::Kinds => {
+            let kinds = client.kinds().await?;
+            let human = render::kinds_table(&kinds);
+            Answer::ok(kinds, human)
+        }
+        Command::Stats => {
+            let stats = client.stats().await?;
+            let human = render::stats_line(&stats);
+            Answer::ok(stats, human)
+        }
+        Command::Schedule(command) => schedule(client, command).await?,
+        Command::Check { timeout } => {
+            let r = wait::check(client, Duration::from_secs(*timeout), progress).await?;
+            let stats = &r.stats;
+            let human = format!(
+                "deploy check passed: job {} SUCCEEDED in {:.1} s; submitted {}, succeeded {}, failed {}",
+                r.job_id, r.seconds, stats["submitted"], stats["succeedJob"], stats["failedJob"]
+            );
+            let value = serde_json::json!({"passed": true, "jobId": r.job_id, "seconds": r.seconds, "stats": r.stats, "sigv4": signed});
+            Answer::ok(value, human)
+        }
+    })
+}
+
+/// A submitted job's answer; with `wait`, the job once it ended (exit 1 unless it SUCCEEDED).
+async fn accepted_answer(client: &Client, accepted: Accepted, wait: bool, timeout: u64) -> Result<Answer, Failure> {
+    if !wait {
+        let value = serde_json::json!({"jobId": accepted.job_id, "status": accepted.status});
+        let human = render::job_line(&value);
+        return Ok(Answer::ok(value, human));
+    }
+    let job = wait::until_ended(client, &accepted.job_id, Duration::from_secs(timeout), progress).await?;
+    match wait::verdict(&job) {
+        Some(wait::Verdict::Ended { status, error }) => {
+            Err(WaitError::Ended { id: accepted.job_id, status, error }.into())
+        }
+        _ => {
+            let human = render::job_line(&job);
+            Ok(Answer::ok(job, human))
+        }
+    }
+}
+
+async fn schedule(client: &Client, command: &ScheduleCommand) -> Result<Answer, Failure> {
+    let state = |enabled: bool| serde_json::json!({"state": if enabled { "ENABLED" } else { "DISABLED" }});
+    let one = |v: Value| {
+        let human = render::schedule_table(&v);
+        Answer::ok(v, human)
+    };
+    Ok(match command {
+        ScheduleCommand::Create { cron, kind, payload, timezone, name, overlap } => {
+            let mut request = serde_json::json!({ "cron": cron });
+            let payload = json_arg("payload", payload.as_deref())?;
+            for (key, value) in [
+                ("job", kind.clone().map(Value::String)),
+                ("payload", payload),
+                ("timezone", timezone.clone().map(Value::String)),
+                ("name", name.clone().map(Value::String)),
+                ("overlap", overlap.clone().map(Value::String)),
+            ] {
+                if let Some(v) = value {
+                    request[key] = v;
                 }
             }
+            one(client.create_schedule(&request).await?)
         }
-        Command::Get { id } => client.job(id).await.map_err(WaitError::from),
-        Command::Stats => client.stats().await.map_err(WaitError::from),
-        Command::Check { timeout } => wait::check(&client, Duration::from_secs(*timeout), progress).await.map(|r| {
-            serde_json::json!({"passed": true, "jobId": r.job_id, "seconds": r.seconds, "stats": r.stats, "sigv4": signed})
-        }),
-    };
-    match result {
-        Ok(value) => {
-            println!("{}", if args.json { value.to_string() } else { human(&args.command, &value) });
-            0
+        ScheduleCommand::List => {
+            let list = client.schedules().await?;
+            let human = render::schedules_table(&list);
+            Answer::ok(list, human)
         }
-        Err(WaitError::Client(e)) => client_failure(&e),
-        Err(e @ WaitError::Timeout { .. }) => fail(&e.to_string(), exit::TIMEOUT),
-        Err(e @ WaitError::Ended { .. }) => fail(&e.to_string(), exit::JOB_NOT_SUCCEEDED),
-    }
+        ScheduleCommand::Get { name } => one(client.schedule(name).await?),
+        ScheduleCommand::Pause { name } => one(client.patch_schedule(name, &state(false)).await?),
+        ScheduleCommand::Resume { name } => one(client.patch_schedule(name, &state(true)).await?),
+        ScheduleCommand::Delete { name } => {
+            client.delete_schedule(name).await?;
+            Answer::ok(serde_json::json!({"deleted": name}), format!("schedule {name} deleted"))
+        }
+    })
 }
 
 fn fail(message: &str, code: u8) -> u8 {
     eprintln!("jobsctl: {message}");
     code
+}
+
+fn wait_failure(e: WaitError) -> u8 {
+    match e {
+        WaitError::Client(e) => client_failure(&e),
+        e @ WaitError::Timeout { .. } => fail(&e.to_string(), exit::TIMEOUT),
+        e @ WaitError::Ended { .. } => fail(&e.to_string(), exit::JOB_NOT_SUCCEEDED),
+    }
 }
 
 fn client_failure(e: &ClientError) -> u8 {
@@ -145,44 +372,4 @@ fn client_failure(e: &ClientError) -> u8 {
         _ => exit::BACKEND,
     };
     fail(&e.to_string(), code)
-}
-
-/// The human form of a command's answer.
-pub fn human(command: &Command, v: &Value) -> String {
-    let s = |k: &str| v[k].as_str().unwrap_or("-").to_owned();
-    let n = |k: &str| v[k].as_u64().map(|n| n.to_string()).unwrap_or_else(|| "-".into());
-    match command {
-        Command::Submit { .. } | Command::Get { .. } => {
-            let mut line = format!("{}  {}", s("jobId"), s("status"));
-            if v.get("job").is_some() {
-                line += &format!("  {}  attempts {}  by {}", s("job"), n("attempts"), s("submittedBy"));
-            }
-            if let Some(e) = v["lastError"].as_str() {
-                line += &format!("  error: {e}");
-            }
-            line
-        }
-        Command::Stats => format!(
-            "submitted {}  succeeded {}  failed {}  retries {}  cancelled {}  skipped {}  queued {}  in flight {}",
-            n("submitted"),
-            n("succeedJob"),
-            n("failedJob"),
-            n("jobRetry"),
-            n("cancelled"),
-            n("skipped"),
-            n("queued"),
-            n("inFlight")
-        ),
-        Command::Check { .. } => {
-            let stats = &v["stats"];
-            format!(
-                "deploy check passed: job {} SUCCEEDED in {:.1} s; submitted {}, succeeded {}, failed {}",
-                s("jobId"),
-                v["seconds"].as_f64().unwrap_or_default(),
-                stats["submitted"],
-                stats["succeedJob"],
-                stats["failedJob"]
-            )
-        }
-    }
 }

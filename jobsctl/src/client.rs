@@ -202,11 +202,113 @@ impl Client {
     pub async fn stats(&self) -> Result<Value, ClientError> {
         self.call(http::Method::GET, "/jobs/stats", None, &[]).await
     }
+
+    /// `GET /jobs?…`: one page, newest first.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Value, ClientError> {
+        self.call(http::Method::GET, &format!("/jobs{}", filter.query()), None, &[]).await
+    }
+
+    /// `POST /jobs/{id}/cancel`.
+    pub async fn cancel(&self, id: &str) -> Result<Value, ClientError> {
+        self.call(http::Method::POST, &format!("/jobs/{id}/cancel"), None, &[]).await
+    }
+
+    /// `POST /jobs/{id}/retry`: a new job with the old one's kind and payload.
+    pub async fn retry(&self, id: &str, idempotency_key: Option<&str>) -> Result<Accepted, ClientError> {
+        let headers: Vec<(&str, &str)> = idempotency_key.map(|k| ("idempotency-key", k)).into_iter().collect();
+        let path = format!("/jobs/{id}/retry");
+        let answer = self.call(http::Method::POST, &path, None, &headers).await?;
+        serde_json::from_value(answer.clone())
+            .map_err(|e| ClientError::Decode { url: path, detail: format!("{e}: {answer}") })
+    }
+
+    /// `GET /jobs/kinds`.
+    pub async fn kinds(&self) -> Result<Value, ClientError> {
+        self.call(http::Method::GET, "/jobs/kinds", None, &[]).await
+    }
+
+    /// `POST /jobs/schedule`.
+    pub async fn create_schedule(&self, request: &Value) -> Result<Value, ClientError> {
+        self.call(http::Method::POST, "/jobs/schedule", Some(request), &[]).await
+    }
+
+    /// `GET /jobs/schedules`.
+    pub async fn schedules(&self) -> Result<Value, ClientError> {
+        self.call(http::Method::GET, "/jobs/schedules", None, &[]).await
+    }
+
+    /// `GET /jobs/schedules/{name}`.
+    pub async fn schedule(&self, name: &str) -> Result<Value, ClientError> {
+        self.call(http::Method::GET, &format!("/jobs/schedules/{name}"), None, &[]).await
+    }
+
+    /// `PATCH /jobs/schedules/{name}`.
+    pub async fn patch_schedule(&self, name: &str, change: &Value) -> Result<Value, ClientError> {
+        self.call(http::Method::PATCH, &format!("/jobs/schedules/{name}"), Some(change), &[]).await
+    }
+
+    /// `DELETE /jobs/schedules/{name}`.
+    pub async fn delete_schedule(&self, name: &str) -> Result<(), ClientError> {
+        self.call(http::Method::DELETE, &format!("/jobs/schedules/{name}"), None, &[]).await.map(|_| ())
+    }
+}
+
+/// The filters and page of `GET /jobs` (all optional; the API picks the index).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub schedule: Option<String>,
+    pub submitted_by: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+impl ListFilter {
+    /// The query string, `?`-prefixed (empty without filters), every value URL-encoded.
+    pub fn query(&self) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        let limit = self.limit.map(|l| l.to_string());
+        for (name, value) in [
+            ("status", self.status.as_deref()),
+            ("kind", self.kind.as_deref()),
+            ("schedule", self.schedule.as_deref()),
+            ("submittedBy", self.submitted_by.as_deref()),
+            ("limit", limit.as_deref()),
+            ("cursor", self.cursor.as_deref()),
+        ] {
+            if let Some(v) = value {
+                q.append_pair(name, v);
+            }
+        }
+        let q = q.finish();
+        if q.is_empty() { q } else { format!("?{q}") }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_query_table() {
+        let by = |s: &str| ListFilter { submitted_by: Some(s.into()), ..ListFilter::default() };
+        let cases = [
+            (ListFilter::default(), ""),
+            (
+                ListFilter { status: Some("FAILED".into()), limit: Some(5), ..ListFilter::default() },
+                "?status=FAILED&limit=5",
+            ),
+            (by("arn:aws:iam::1:user/a b"), "?submittedBy=arn%3Aaws%3Aiam%3A%3A1%3Auser%2Fa+b"),
+            (
+                ListFilter { kind: Some("noop".into()), cursor: Some("x/y=".into()), ..ListFilter::default() },
+                "?kind=noop&cursor=x%2Fy%3D",
+            ),
+        ];
+        for (filter, want) in cases {
+            assert_eq!(filter.query(), want, "{filter:?}");
+        }
+    }
 
     #[test]
     fn endpoint_table() {

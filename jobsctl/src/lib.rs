@@ -1,7 +1,10 @@
-//! jobsctl as a library: the API client, its authorization (SigV4, bearer), waiting for jobs and
-//! the post-deploy check. The binary (`main.rs`) is the command line over it.
+//! jobsctl as a library: the API client, its authorization (SigV4, bearer), waiting for and
+//! watching jobs, the post-deploy check, and the human forms of the answers. The binary
+//! (`main.rs`) is the command line over it.
 
 pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod render;
 pub mod wait;
+pub mod watch;

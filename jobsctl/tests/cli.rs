@@ -37,10 +37,15 @@ async fn jobsctl(api: &str, env: &[(&str, &str)], args: &[&str]) -> Out {
 
 /// The worker binary, once, with a long poll so it takes the message the check submits.
 fn worker(stack: &Stack) -> tokio::process::Child {
+    worker_with(stack, &[])
+}
+
+fn worker_with(stack: &Stack, env: &[(&str, &str)]) -> tokio::process::Child {
     Command::new(workspace_binary("data-processor"))
         .env_clear()
         .envs(stack.worker_env())
         .env("WAIT_TIME_SECS", "20")
+        .envs(env.iter().copied())
         .env("LOG_FORMAT", "text")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -73,6 +78,80 @@ async fn the_deploy_check_passes_when_a_worker_runs_its_job() {
     assert!(stats.stdout.starts_with("submitted 1  succeeded 1  failed 0"), "{}", stats.stdout);
     let get = jobsctl(&api.base, &token, &["get", id]).await;
     assert_eq!(get.stdout.trim(), format!("{id}  SUCCEEDED  noop  attempts 1  by local:pipeline"));
+}
+
+/// An operator's session: kinds, watch (exit 1 when a job did not succeed), list with a filter,
+/// cancel, retry, get, watch timing out, and a schedule created, paused, resumed and deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_lists_cancels_retries_watches_and_schedules() {
+    let stack = Stack::start().await;
+    let api = Api::start(&stack, &workspace_binary("api-lambda"), &[("API_TOKEN", "t")]).await;
+    let ctl = |args: &'static [&'static str]| jobsctl(&api.base, &[("JOBS_API_TOKEN", "t")], args);
+    let id_of = |out: &Out| {
+        let v: Value = serde_json::from_str(out.stdout.trim()).expect("JSON");
+        v["jobId"].as_str().expect("a job id").to_owned()
+    };
+    let run = |args: Vec<String>| {
+        let api = api.base.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            jobsctl(&api, &[("JOBS_API_TOKEN", "t")], &args).await
+        }
+    };
+
+    let kinds = ctl(&["kinds"]).await;
+    assert_eq!(kinds.code, 0);
+    assert!(kinds.stdout.starts_with("KIND  ") && kinds.stdout.contains("\nnoop "), "{}", kinds.stdout);
+
+    let done = id_of(&ctl(&["--json", "submit", "noop"]).await);
+    assert_eq!(worker(&stack).wait().await.unwrap().code(), Some(0));
+    let cancelled = id_of(&ctl(&["--json", "submit", "noop"]).await);
+    let out = run(vec!["cancel".into(), cancelled.clone()]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with(&format!("{cancelled}  CANCELLED")), "{}", out.stdout);
+
+    // One of the two did not succeed: exit 1, both in the table, the progress on stderr.
+    let out = run(vec!["watch".into(), done.clone(), cancelled.clone()]).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("2/2 ended · 1 CANCELLED · 1 SUCCEEDED"), "{}", out.stderr);
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(rows.len(), 3, "{}", out.stdout);
+    assert!(rows[0].starts_with("JOB") && rows[1].starts_with(&done) && rows[2].starts_with(&cancelled));
+
+    let out = ctl(&["list", "--status", "CANCELLED"]).await;
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains(&cancelled) && !out.stdout.contains(&done), "{}", out.stdout);
+
+    let retry = id_of(&run(vec!["--json".into(), "retry".into(), cancelled.clone()]).await);
+    // The cancelled job's message is still queued (a worker deletes it): take both.
+    let drain = [("DRAIN", "true"), ("WAIT_TIME_SECS", "2")];
+    assert_eq!(worker_with(&stack, &drain).wait().await.unwrap().code(), Some(0));
+    let out = run(vec!["watch".into(), retry.clone()]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let job: Value =
+        serde_json::from_str(run(vec!["--json".into(), "get".into(), retry.clone()]).await.stdout.trim()).unwrap();
+    assert_eq!((job["status"].as_str(), job["retryOf"].as_str()), (Some("SUCCEEDED"), Some(cancelled.as_str())));
+    let out = run(vec!["retry".into(), done.clone()]).await;
+    assert_eq!(out.code, 4, "only FAILED or CANCELLED jobs are retried: {}", out.stderr);
+
+    // No worker: the job stays queued past the timeout.
+    let queued = id_of(&ctl(&["--json", "submit", "noop"]).await);
+    let out = run(vec!["watch".into(), "--timeout".into(), "1".into(), queued]).await;
+    assert_eq!(out.code, 5, "{}", out.stderr);
+
+    let out = ctl(&["schedule", "create", "--cron", "0 7 * * *", "--name", "nightly", "--kind", "noop"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.lines().nth(1).is_some_and(|l| l.starts_with("nightly   ENABLED")), "{}", out.stdout);
+    let out = ctl(&["schedule", "pause", "nightly"]).await;
+    assert!(out.stdout.lines().nth(1).is_some_and(|l| l.starts_with("nightly   DISABLED")), "{}", out.stdout);
+    let out = ctl(&["--json", "schedule", "resume", "nightly"]).await;
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!((v["state"].as_str(), v["nextFireTimes"].as_array().map(Vec::len)), (Some("ENABLED"), Some(5)));
+    let out = ctl(&["schedule", "list"]).await;
+    assert!(out.stdout.contains("nightly"), "{}", out.stdout);
+    assert_eq!(ctl(&["schedule", "delete", "nightly"]).await.code, 0);
+    assert_eq!(ctl(&["schedule", "get", "nightly"]).await.code, 4);
+    assert_eq!(ctl(&["schedule", "create", "--cron", "0 7 * * *", "--payload", "{"]).await.code, 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

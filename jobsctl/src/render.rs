@@ -1,0 +1,159 @@
+//! The human forms of the API's answers: one line for a job or the stats, aligned tables for lists.
+//! `--json` prints the answers as they came instead.
+
+use serde_json::Value;
+
+/// Columns padded to their widest cell, two spaces apart; the last column is not padded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let last = cells.len().saturating_sub(1);
+        let padded: Vec<String> = cells
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| if i == last { c } else { format!("{c:<w$}", w = widths[i]) })
+            .collect();
+        padded.join("  ").trim_end().to_owned()
+    };
+    let mut out = vec![line(header.iter().map(|h| h.to_string()).collect())];
+    out.extend(rows.iter().map(|r| line(r.clone())));
+    out.join("\n")
+}
+
+fn text(v: &Value, key: &str) -> String {
+    match &v[key] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => "-".into(),
+    }
+}
+
+/// One job: `id  STATUS  kind  attempts N  by who  error: …`.
+pub fn job_line(v: &Value) -> String {
+    let mut line = format!("{}  {}", text(v, "jobId"), text(v, "status"));
+    if v.get("job").is_some() {
+        line += &format!("  {}  attempts {}  by {}", text(v, "job"), text(v, "attempts"), text(v, "submittedBy"));
+    }
+    if let Some(e) = v["lastError"].as_str() {
+        line += &format!("  error: {e}");
+    }
+    line
+}
+
+/// Jobs as a table (`GET /jobs`, `watch`).
+pub fn jobs_table(jobs: &[Value]) -> String {
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|j| {
+            vec![
+                text(j, "jobId"),
+                text(j, "status"),
+                text(j, "job"),
+                text(j, "attempts"),
+                text(j, "createdAt"),
+                text(j, "submittedBy"),
+                j["lastError"].as_str().unwrap_or("").to_owned(),
+            ]
+        })
+        .collect();
+    table(&["JOB", "STATUS", "KIND", "ATTEMPTS", "CREATED", "BY", "ERROR"], &rows)
+}
+
+pub fn stats_line(v: &Value) -> String {
+    let keys = [
+        ("submitted", "submitted"),
+        ("succeedJob", "succeeded"),
+        ("failedJob", "failed"),
+        ("jobRetry", "retries"),
+        ("cancelled", "cancelled"),
+        ("skipped", "skipped"),
+        ("queued", "queued"),
+        ("inFlight", "in flight"),
+    ];
+    keys.iter().map(|(k, name)| format!("{name} {}", text(v, k))).collect::<Vec<_>>().join("  ")
+}
+
+pub fn kinds_table(v: &Value) -> String {
+    let kinds = v["kinds"].as_array().cloned().unwrap_or_default();
+    let rows: Vec<Vec<String>> = kinds
+        .iter()
+        .map(|k| {
+            let p = &k["policy"];
+            vec![
+                text(k, "name"),
+                text(p, "maxAttempts"),
+                format!("{} s", text(p, "timeoutSecs")),
+                text(k, "description"),
+            ]
+        })
+        .collect();
+    table(&["KIND", "ATTEMPTS", "TIMEOUT", "DESCRIPTION"], &rows)
+}
+
+fn schedule_row(s: &Value) -> Vec<String> {
+    let next = s["nextFireTimes"].as_array().and_then(|t| t.first()).and_then(Value::as_str).unwrap_or("-");
+    let last = match &s["lastRun"] {
+        Value::Object(_) => format!("{} {}", text(&s["lastRun"], "status"), text(&s["lastRun"], "jobId")),
+        _ => "-".into(),
+    };
+    vec![
+        text(s, "name"),
+        text(s, "state"),
+        text(s, "expression"),
+        text(s, "timezone"),
+        text(s, "job"),
+        next.into(),
+        last,
+    ]
+}
+
+const SCHEDULE_HEADER: [&str; 7] = ["SCHEDULE", "STATE", "EXPRESSION", "TIMEZONE", "KIND", "NEXT", "LAST RUN"];
+
+pub fn schedules_table(v: &Value) -> String {
+    let rows: Vec<Vec<String>> = v["schedules"].as_array().into_iter().flatten().map(schedule_row).collect();
+    table(&SCHEDULE_HEADER, &rows)
+}
+
+pub fn schedule_table(v: &Value) -> String {
+    table(&SCHEDULE_HEADER, &[schedule_row(v)])
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn tables_align_columns_and_leave_the_last_unpadded() {
+        let rows = vec![vec!["a".into(), "long value".into(), "x".into()], vec!["bbb".into(), "v".into(), "".into()]];
+        assert_eq!(table(&["K", "V", "E"], &rows), "K    V           E\na    long value  x\nbbb  v");
+    }
+
+    #[test]
+    fn answers_in_human_form() {
+        let job = json!({"jobId": "j1", "status": "FAILED", "job": "fail", "attempts": 3, "submittedBy": "local", "lastError": "boom", "createdAt": "2026-12-02T06:00:00Z"});
+        assert_eq!(job_line(&job), "j1  FAILED  fail  attempts 3  by local  error: boom");
+        assert_eq!(job_line(&json!({"jobId": "j2", "status": "QUEUED"})), "j2  QUEUED");
+        assert_eq!(
+            jobs_table(&[job]),
+            "JOB  STATUS  KIND  ATTEMPTS  CREATED               BY     ERROR\nj1   FAILED  fail  3         2026-12-02T06:00:00Z  local  boom"
+        );
+        let stats = json!({"submitted": 3, "succeedJob": 2, "failedJob": 1, "jobRetry": 4, "cancelled": 0, "skipped": 0, "queued": 0, "inFlight": 0});
+        assert_eq!(
+            stats_line(&stats),
+            "submitted 3  succeeded 2  failed 1  retries 4  cancelled 0  skipped 0  queued 0  in flight 0"
+        );
+        let s = json!({"name": "n", "state": "DISABLED", "expression": "cron(0 7 * * ? *)", "timezone": "UTC", "job": "noop", "nextFireTimes": [], "lastRun": {"jobId": "j3", "status": "SUCCEEDED"}});
+        assert_eq!(
+            schedule_table(&s).lines().nth(1),
+            Some("n         DISABLED  cron(0 7 * * ? *)  UTC       noop  -     SUCCEEDED j3")
+        );
+    }
+}
