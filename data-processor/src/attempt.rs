@@ -14,6 +14,7 @@ use jobs_core::{AfterFailure, JobMessage, JobSpec, JobStatus, Lease, RetryPolicy
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+use crate::emf;
 use crate::retry::Backoff;
 use crate::worker::{Outcome, Worker};
 
@@ -248,6 +249,27 @@ impl Worker {
                 self.requeue(&held, job, delay, CopyMeta { deferrals: 0, redrives: msg.redrives, attempts: attempt })
                     .await;
             }
+        }
+        if self.config.metrics == crate::config::Metrics::Emf {
+            let ended = match outcome {
+                Outcome::Succeeded => Some("SUCCEEDED"),
+                Outcome::Failed => Some("FAILED"),
+                Outcome::Cancelled => Some("CANCELLED"),
+                _ => None,
+            };
+            // The first run of the first attempt: how long the job waited to start.
+            let queued_ms = (attempt == 1 && interruptions == 0)
+                .then(|| (started_at - job.submitted_at).num_milliseconds().max(0) as u64);
+            let metrics = emf::AttemptMetrics {
+                job_id: &job.job_id,
+                kind: &job.kind,
+                attempt,
+                duration_ms: elapsed_ms,
+                ended,
+                queued_ms,
+                at: now,
+            };
+            println!("{}", emf::line(&self.config.metrics_namespace, &metrics));
         }
         match outcome {
             Outcome::Succeeded => info!(attempt, elapsed_ms, "job SUCCEEDED"),

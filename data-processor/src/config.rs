@@ -112,6 +112,22 @@ pub struct Config {
     /// Days a finished job stays in the table before DynamoDB's TTL removes it.
     #[arg(long, env = "JOB_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub retention_days: u64,
+
+    /// `emf`: a CloudWatch Embedded Metric Format line on stdout per recorded attempt (see
+    /// `emf.rs`); `off`: none.
+    #[arg(long, env = "METRICS", value_enum, default_value_t = Metrics::Emf)]
+    pub metrics: Metrics,
+
+    /// The CloudWatch namespace of those metrics.
+    #[arg(long, env = "METRICS_NAMESPACE", default_value = crate::emf::DEFAULT_NAMESPACE)]
+    pub metrics_namespace: String,
+}
+
+/// Whether the worker writes metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Metrics {
+    Emf,
+    Off,
 }
 
 #[derive(Debug, Clone, Subcommand)]

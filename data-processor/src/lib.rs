@@ -3,6 +3,7 @@
 
 mod attempt;
 pub mod config;
+pub mod emf;
 pub mod reconcile;
 mod retry;
 pub mod worker;

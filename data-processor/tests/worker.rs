@@ -73,6 +73,51 @@ async fn failing_job_is_retried_twice_after_backoff_then_failed() {
     assert!(stack.drain_dlq().await.is_empty());
 }
 
+/// Each recorded attempt writes one EMF line on stdout: its duration (and, for the first, how long
+/// the job was queued); the attempt that ends the job also counts the job and its attempts under
+/// its outcome. `METRICS=off` writes none.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_recorded_attempt_writes_an_emf_line() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "flaky", json!({"failures": 1})).await;
+    let emf = |run: &common::Run| -> Vec<Value> {
+        run.out.lines().map(|l| serde_json::from_str(l).expect("an EMF line is JSON")).collect()
+    };
+    let first = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
+    assert_eq!(first.code, 1, "{}", first.log);
+    let lines = emf(&first);
+    assert_eq!(lines.len(), 1, "{}", first.out);
+    let m = &lines[0];
+    assert_eq!(
+        (m["jobId"].as_str(), m["Kind"].as_str(), m["attempt"].as_u64()),
+        (Some(msg.job_id.as_str()), Some("flaky"), Some(1))
+    );
+    assert!(m["AttemptDuration"].is_u64() && m["QueuedTime"].is_u64(), "{m}");
+    assert!(m.get("Outcome").is_none() && m.get("Jobs").is_none(), "the job goes on: {m}");
+    assert_eq!(m["_aws"]["CloudWatchMetrics"][0]["Namespace"], "KedaSqsJobs");
+
+    let second = run_worker(&stack, &[("WAIT_TIME_SECS", "10"), ("METRICS_NAMESPACE", "Test")]).await;
+    assert_eq!(second.code, 0, "{}", second.log);
+    let lines = emf(&second);
+    assert_eq!(lines.len(), 1, "{}", second.out);
+    let m = &lines[0];
+    assert_eq!(
+        (m["Outcome"].as_str(), m["Jobs"].as_u64(), m["AttemptsPerJob"].as_u64()),
+        (Some("SUCCEEDED"), Some(1), Some(2))
+    );
+    assert!(m.get("QueuedTime").is_none(), "only the first attempt's start is queue time: {m}");
+    let directives = m["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+    assert!(directives.iter().all(|d| d["Namespace"] == "Test"), "{m}");
+    assert_eq!(directives[1]["Dimensions"], json!([["Kind", "Outcome"], ["Outcome"]]));
+    let t = m["_aws"]["Timestamp"].as_i64().unwrap();
+    assert!((Utc::now().timestamp_millis() - t).abs() < 60_000, "{t}");
+
+    submit(&stack, "noop", Value::Null).await;
+    let quiet = run_worker(&stack, &[("METRICS", "off")]).await;
+    assert_eq!(quiet.code, 0, "{}", quiet.log);
+    assert_eq!(quiet.out, "");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn flaky_job_succeeds_on_its_third_attempt() {
     let stack = Stack::start().await;

@@ -16,7 +16,10 @@ pub const WORKER: &str = env!("CARGO_BIN_EXE_data-processor");
 
 pub struct Run {
     pub code: i32,
+    /// stderr: the log lines.
     pub log: String,
+    /// stdout: the metrics (EMF) lines.
+    pub out: String,
 }
 
 pub fn worker(stack: &Stack, extra: &[(&str, &str)]) -> Command {
@@ -38,7 +41,7 @@ pub async fn finish(child: Child) -> Run {
     let out = child.wait_with_output().await.expect("worker output");
     let log = String::from_utf8_lossy(&out.stderr).into_owned();
     eprintln!("--- worker log ---\n{log}");
-    Run { code: out.status.code().unwrap_or(-1), log }
+    Run { code: out.status.code().unwrap_or(-1), log, out: String::from_utf8_lossy(&out.stdout).into_owned() }
 }
 
 pub async fn run_worker(stack: &Stack, extra: &[(&str, &str)]) -> Run {
