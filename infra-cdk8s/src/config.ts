@@ -48,6 +48,8 @@ export interface FileConfig {
   /** JobsCluster applies keda/ and karpenter/ (default true); false when a GitOps tool
    * (Argo CD, Flux) applies the committed YAML instead, so two owners never fight over them. */
   readonly applyManifests?: boolean;
+  /** Where the alarms also go by e-mail (the SNS topic is created either way). */
+  readonly alarmEmail?: string;
 }
 
 export interface JobsConfig extends FileConfig {
@@ -64,6 +66,8 @@ export interface JobsConfig extends FileConfig {
   readonly clusterName: string;
   readonly karpenterNodeRoleName: string;
   readonly karpenterInterruptionQueueName: string;
+  /** The jobs namespace's container logs (Fluent Bit ships them; the worker names it in each attempt). */
+  readonly jobLogGroupName: string;
   /** Kubernetes namespace and service account of the worker Jobs. */
   readonly namespace: string;
   readonly workerServiceAccount: string;
@@ -122,6 +126,17 @@ export const RECONCILER = {
 export const VERSIONS = {
   keda: '2.20.2',
   karpenter: '1.14.1',
+  /** public.ecr.aws/aws-observability/aws-for-fluent-bit, the log shipper's image. */
+  awsForFluentBit: '2.32.2.20240516',
+} as const;
+/** CloudWatch: the worker's metrics (data-processor/src/emf.rs) and the log shipper. */
+export const METRICS = {
+  /** The worker's METRICS_NAMESPACE default. */
+  namespace: 'KedaSqsJobs',
+  fluentBitNamespace: 'logging',
+  fluentBitServiceAccount: 'fluent-bit',
+  /** The oldest-message alarm: a job waiting this long means Jobs do not start. */
+  oldestMessageAlarmMinutes: 30,
 } as const;
 
 /** The pipeline's stack name: the roles its steps run as are named after it. */
@@ -165,6 +180,7 @@ export function loadConfig(file = DEFAULT_CONFIG, overrides: Partial<FileConfig>
   if (!['x86_64', 'arm64'].includes(c.lambdaArchitecture)) throw new Error('config: lambdaArchitecture is x86_64 or arm64');
   if (!['amd64', 'arm64'].includes(c.workerArchitecture)) throw new Error('config: workerArchitecture is amd64 or arm64');
   if (!Number.isInteger(c.maxJobs) || c.maxJobs < 1) throw new Error('config: maxJobs must be a positive integer');
+  if (c.alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(c.alarmEmail)) throw new Error(`config: alarmEmail is not an e-mail address: ${c.alarmEmail}`);
   const name = c.appName;
   const queueName = `${name}`;
   const dlqName = `${name}-dlq`;
@@ -185,6 +201,7 @@ export function loadConfig(file = DEFAULT_CONFIG, overrides: Partial<FileConfig>
     clusterName: name,
     karpenterNodeRoleName: `${name}-karpenter-node`,
     karpenterInterruptionQueueName: `${name}-karpenter-interruption`,
+    jobLogGroupName: `/aws/eks/${name}/jobs`,
     namespace: 'jobs',
     workerServiceAccount: 'data-processor',
     reconcilerServiceAccount: 'jobs-reconciler',

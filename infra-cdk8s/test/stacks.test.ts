@@ -184,8 +184,8 @@ describe('JobsCluster', () => {
   it('Pod Identity: one association per service account, roles trusted only by pods.eks.amazonaws.com', () => {
     const assoc = Object.values(cluster.findResources('AWS::EKS::PodIdentityAssociation')).map((r) => r.Properties);
     const pairs = assoc.map((a) => `${a.Namespace}/${a.ServiceAccount}`).sort();
-    assert.deepEqual(pairs, ['jobs/data-processor', 'jobs/jobs-reconciler', 'keda/keda-operator', 'kube-system/karpenter']);
-    for (const prefix of ['WorkerRole', 'ReconcilerRole', 'KedaRole', 'KarpenterControllerRole']) {
+    assert.deepEqual(pairs, ['jobs/data-processor', 'jobs/jobs-reconciler', 'keda/keda-operator', 'kube-system/karpenter', 'logging/fluent-bit']);
+    for (const prefix of ['WorkerRole', 'ReconcilerRole', 'KedaRole', 'KarpenterControllerRole', 'ObservabilityFluentBitRole']) {
       const role = cluster.findResources('AWS::IAM::Role')[logicalId(cluster, 'AWS::IAM::Role', prefix)];
       for (const s of role.Properties.AssumeRolePolicyDocument.Statement) {
         assert.deepEqual(s.Principal, { Service: 'pods.eks.amazonaws.com' }, prefix);
@@ -270,7 +270,10 @@ describe('JobsCluster', () => {
       const file = join(dir, 'config.json');
       writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(join(__dirname, '..', '..', 'config.json'), 'utf8')), applyManifests: false }));
       const gitops = Template.fromStack(buildStacks(new App({ context: { config: file } }), zip).cluster);
-      gitops.resourceCountIs('Custom::AWSCDK-EKS-KubernetesResource', 0);
+      // Only the platform's own objects (the log shipper), like the Helm releases.
+      const applied = Object.keys(gitops.findResources('Custom::AWSCDK-EKS-KubernetesResource'));
+      assert.equal(applied.length, 1, `${applied}`);
+      assert.match(applied[0], /FluentBit/);
       gitops.resourceCountIs('Custom::AWSCDK-EKS-HelmChart', 2);
     });
 

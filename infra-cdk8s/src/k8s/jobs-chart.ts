@@ -129,6 +129,8 @@ export class JobsChart extends Chart {
                     { name: 'VISIBILITY_TIMEOUT_SECS', value: String(QUEUE.visibilityTimeoutSecs) },
                     { name: 'LOG_FORMAT', value: 'json' },
                     { name: 'RUST_LOG', value: 'info' },
+                    // Shown with each attempt: Fluent Bit ships the pod's logs there (a stream per pod).
+                    { name: 'LOG_LOCATION', value: cfg.jobLogGroupName },
                   ],
                   resources: {
                     requests: { cpu: Requests.fromString('250m'), memory: Requests.fromString('128Mi') },

@@ -1,6 +1,7 @@
 // JobsCluster: the EKS cluster the jobs run on, KEDA and Karpenter (Helm, pinned), Karpenter's
 // interruption queue and EventBridge rules, the Pod Identity roles (worker, reconciler, KEDA,
-// Karpenter), and the product's own Kubernetes objects: the cdk8s charts that also write keda/ and
+// Karpenter), logs and metrics in CloudWatch with a dashboard and alarms (observability.ts), and the
+// product's own Kubernetes objects: the cdk8s charts that also write keda/ and
 // karpenter/, applied after the Helm releases whose CRDs they use.
 import { KubectlV36Layer } from '@aws-cdk/lambda-layer-kubectl-v36';
 import { CfnOutput, Duration, Stack, StackProps, Tags } from 'aws-cdk-lib';
@@ -19,22 +20,11 @@ import { JobsChart } from '../k8s/jobs-chart';
 import { KarpenterChart } from '../k8s/karpenter-chart';
 import { SQS_MANAGED_SSE, suppress } from './checkov';
 import { DataStack } from './data-stack';
+import { JobsObservability } from './observability';
+import { podIdentityRole } from './pod-identity';
 
 export interface ClusterStackProps extends StackProps {
   readonly data: DataStack;
-}
-
-/** A role that EKS Pod Identity hands to one Kubernetes service account. */
-function podIdentityRole(scope: Construct, id: string, description: string): iam.Role {
-  const role = new iam.Role(scope, id, {
-    description,
-    assumedBy: new iam.ServicePrincipal('pods.eks.amazonaws.com'),
-  });
-  role.assumeRolePolicy!.addStatements(new iam.PolicyStatement({
-    actions: ['sts:TagSession'],
-    principals: [new iam.ServicePrincipal('pods.eks.amazonaws.com')],
-  }));
-  return role;
 }
 
 export class ClusterStack extends Stack {
@@ -49,6 +39,8 @@ export class ClusterStack extends Stack {
    * reconciler CronJob) and karpenter/ (NodePool, EC2NodeClass). */
   readonly jobsManifest?: eks.KubernetesManifest;
   readonly karpenterManifest?: eks.KubernetesManifest;
+  /** Logs to CloudWatch (Fluent Bit), the worker's metrics, the dashboard and the alarms. */
+  readonly observability: JobsObservability;
   private azs: string[] = [];
 
   /** The configured AZs, so synth needs no AWS lookup (and no credentials). */
@@ -270,7 +262,12 @@ export class ClusterStack extends Stack {
       this.jobsManifest.node.addDependency(keda, this.karpenterManifest, ...podIdentities);
     }
 
+    this.observability = new JobsObservability(this, 'Observability', cfg, { cluster: this.cluster, podIdentityAgent });
+
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
+    new CfnOutput(this, 'Dashboard', {
+      value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards/dashboard/${cfg.appName}`,
+    });
     new CfnOutput(this, 'UpdateKubeconfig', {
       value: `aws eks update-kubeconfig --name ${cfg.clusterName} --region ${this.region}`,
     });

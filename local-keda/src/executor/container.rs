@@ -88,6 +88,7 @@ impl Containers {
             env: Some(
                 pod.env
                     .iter()
+                    .filter(|(k, _)| k.as_str() != "LOG_LOCATION")
                     .map(|(k, v)| format!("{k}={v}"))
                     .chain([format!("LOG_LOCATION={}", log_path(&self.logs, pod.name).display())])
                     .collect(),
