@@ -65,7 +65,6 @@ describe('JobsObservability', () => {
   });
 
   describe('the log shipper', () => {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     type K8s = { kind: string; metadata: { name: string; namespace?: string }; spec?: any; data?: Record<string, string> };
     const [shipperId, shipper] = only(resources('Custom::AWSCDK-EKS-KubernetesResource').filter(([id]) => id.includes('FluentBit')), 'Fluent Bit manifest');
     const objects = JSON.parse(shipper.Properties.Manifest) as K8s[];
