@@ -3,6 +3,7 @@
 //! run's entry in the attempt history), retrying in process (with jittered backoff, while the
 //! heartbeat still runs) until the write has a definite answer; then settle the message.
 
+use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -269,7 +270,8 @@ impl Worker {
                 queued_ms,
                 at: now,
             };
-            println!("{}", emf::line(&self.config.metrics_namespace, &metrics));
+            // Best effort: a closed stdout must not stop the worker (println! would panic).
+            let _ = writeln!(std::io::stdout().lock(), "{}", emf::line(&self.config.metrics_namespace, &metrics));
         }
         match outcome {
             Outcome::Succeeded => info!(attempt, elapsed_ms, "job SUCCEEDED"),
