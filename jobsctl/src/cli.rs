@@ -158,6 +158,18 @@ pub enum ScheduleCommand {
     List,
     /// Show a schedule, with its next fire times and last run.
     Get { name: String },
+    /// Change a schedule's expression, time zone, payload or overlap policy.
+    Update {
+        name: String,
+        #[arg(long)]
+        cron: Option<String>,
+        #[arg(long)]
+        timezone: Option<String>,
+        #[arg(long)]
+        payload: Option<String>,
+        #[arg(long)]
+        overlap: Option<String>,
+    },
     /// Stop a schedule firing (state DISABLED).
     Pause { name: String },
     /// Let a paused schedule fire again (state ENABLED).
@@ -343,6 +355,24 @@ async fn schedule(client: &Client, command: &ScheduleCommand) -> Result<Answer, 
             Answer::ok(list, human)
         }
         ScheduleCommand::Get { name } => one(client.schedule(name).await?),
+        ScheduleCommand::Update { name, cron, timezone, payload, overlap } => {
+            let mut change = serde_json::json!({});
+            let payload = json_arg("payload", payload.as_deref())?;
+            for (key, value) in [
+                ("cron", cron.clone().map(Value::String)),
+                ("timezone", timezone.clone().map(Value::String)),
+                ("payload", payload),
+                ("overlap", overlap.clone().map(Value::String)),
+            ] {
+                if let Some(v) = value {
+                    change[key] = v;
+                }
+            }
+            if change.as_object().is_some_and(|c| c.is_empty()) {
+                return Err(Failure::Usage("schedule update: give --cron, --timezone, --payload or --overlap".into()));
+            }
+            one(client.patch_schedule(name, &change).await?)
+        }
         ScheduleCommand::Pause { name } => one(client.patch_schedule(name, &state(false)).await?),
         ScheduleCommand::Resume { name } => one(client.patch_schedule(name, &state(true)).await?),
         ScheduleCommand::Delete { name } => {

@@ -144,6 +144,13 @@ async fn an_operator_lists_cancels_retries_watches_and_schedules() {
     assert!(out.stdout.lines().nth(1).is_some_and(|l| l.starts_with("nightly   ENABLED")), "{}", out.stdout);
     let out = ctl(&["schedule", "pause", "nightly"]).await;
     assert!(out.stdout.lines().nth(1).is_some_and(|l| l.starts_with("nightly   DISABLED")), "{}", out.stdout);
+    let out =
+        ctl(&["--json", "schedule", "update", "nightly", "--cron", "30 6 * * FRI", "--timezone", "Europe/Berlin"])
+            .await;
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!((v["timezone"].as_str(), v["state"].as_str()), (Some("Europe/Berlin"), Some("DISABLED")), "{v}");
+    assert!(v["expression"].as_str().unwrap().contains("FRI"), "{v}");
+    assert_eq!(ctl(&["schedule", "update", "nightly"]).await.code, 2, "nothing to change");
     let out = ctl(&["--json", "schedule", "resume", "nightly"]).await;
     let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
     assert_eq!((v["state"].as_str(), v["nextFireTimes"].as_array().map(Vec::len)), (Some("ENABLED"), Some(5)));
