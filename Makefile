@@ -151,7 +151,7 @@ test-image: image ## The built image against the emulator (one job: non-root, re
 # The local stack (tools/local/): ports and the executor can be overridden, e.g.
 #   make up EMULATOR_PORT=4567 API_PORT=3001 CONTROLLER_PORT=8090 EXECUTOR=process
 #   make up EMULATOR_URL=http://localhost:4566   (an emulator already running, e.g. LocalStack)
-LOCAL_BINS := -p api-lambda -p data-processor -p jobs-aws -p local-keda
+LOCAL_BINS := -p api-lambda -p data-processor -p jobs-aws -p local-keda -p jobsctl
 
 .PHONY: up
 up: venv ## Run the whole system locally: ministack (or EMULATOR_URL), the API, the local ScaledJob controller (Ctrl-C stops)
@@ -163,8 +163,9 @@ down: ## Stop everything make up started (from any terminal; an EMULATOR_URL emu
 	tools/local/down.sh
 
 .PHONY: demo
-demo: ## Submit a mix of jobs and a schedule to the running stack, follow them, print the stats
-	python3 tools/local/demo.py
+demo: ## Submit a mix of jobs and a schedule to the running stack with jobsctl, follow them, print the stats
+	cargo build --locked -p jobsctl
+	JOBSCTL=$(CARGO_TARGET_DIR)/debug/jobsctl python3 tools/local/demo.py
 
 .PHONY: test-local
 test-local: venv ## make up, make demo (exact stats), make down, then make up + Ctrl-C, then make up EMULATOR_URL twice against a running ministack: nothing left behind, that emulator left running

@@ -65,7 +65,7 @@ echo "smoke: make up (ports $EMULATOR_PORT/$API_PORT/$CONTROLLER_PORT)"
 start_up
 grep -E "^The local stack is up" "$out"
 echo "smoke: make demo"
-demo=$(python3 tools/local/demo.py) || { echo "$demo"; fail "make demo failed"; }
+demo=$(JOBSCTL="$BIN_DIR/jobsctl" python3 tools/local/demo.py) || { echo "$demo"; fail "make demo failed"; }
 echo "$demo" | tail -24
 echo "$demo" | grep -q "This demo: 7 succeeded, 2 failed, 1 cancelled, 6 retries, 10 submitted" || fail "unexpected demo stats"
 echo "smoke: make down"
