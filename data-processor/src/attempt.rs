@@ -208,7 +208,7 @@ impl Worker {
         // cost the lease (a renewal that fails because this very write committed is harmless).
         let mut recorded = tokio::select! {
             biased;
-            recorded = self.record(&job.job_id, attempt, &transition) => recorded,
+            recorded = self.record(&job.job_id, &job.kind, attempt, &transition) => recorded,
             () = &mut heartbeat => unreachable!("the heartbeat never ends on its own"),
         };
         let (transition, settle, outcome) = if let Recorded::CancelRequested = recorded {
@@ -221,7 +221,7 @@ impl Worker {
             let cancelled = self.cancelled(attempt, now, history, run);
             recorded = tokio::select! {
                 biased;
-                recorded = self.record(&job.job_id, attempt, &cancelled.0) => recorded,
+                recorded = self.record(&job.job_id, &job.kind, attempt, &cancelled.0) => recorded,
                 () = &mut heartbeat => unreachable!("the heartbeat never ends on its own"),
             };
             cancelled
@@ -314,13 +314,13 @@ impl Worker {
     /// retried with jittered backoff (this worker holds the result, and the heartbeat its lease);
     /// after an answer was lost, a failed condition is settled by reading back whose write is
     /// there. After a stop request it keeps trying for [`RECORD_GRACE_AFTER_STOP`].
-    async fn record(&self, job_id: &str, attempt: u32, tr: &Transition) -> Recorded {
+    async fn record(&self, job_id: &str, kind: &str, attempt: u32, tr: &Transition) -> Recorded {
         let token = store::token();
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         let mut maybe_committed = false;
         let mut stop_deadline: Option<Instant> = None;
         loop {
-            let failure = match self.store.apply(job_id, None, tr, &token).await {
+            let failure = match self.store.apply(job_id, Some(kind), None, tr, &token).await {
                 Ok(_) => return Recorded::Committed,
                 Err(StoreError::ConditionFailed) if !maybe_committed => match self.store.get(job_id).await {
                     // Still ours, so what failed is the "no cancel request" condition.

@@ -125,7 +125,17 @@ impl Reconciler {
                 report.redriven += 1;
             }
             DeadLetter::Fail(transition) => {
-                match self.store.apply(&job_id, job.as_ref(), &transition, &store::token()).await {
+                match self
+                    .store
+                    .apply(
+                        &job_id,
+                        current.as_ref().and_then(|r| r.kind.as_deref()),
+                        job.as_ref(),
+                        &transition,
+                        &store::token(),
+                    )
+                    .await
+                {
                     // Moved meanwhile: look again next pass.
                     Err(StoreError::ConditionFailed) => return Ok(()),
                     other => drop(other.map_err(backend)?),

@@ -218,7 +218,7 @@ impl Worker {
                 }
                 OnReceive::End { transition } => {
                     let reason = transition.change.last_error.clone().unwrap_or_default();
-                    if self.claim(&job.job_id, Some(job), &transition).await?.is_none() {
+                    if self.claim(&job.job_id, None, Some(job), &transition).await?.is_none() {
                         continue;
                     }
                     self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
@@ -243,7 +243,7 @@ impl Worker {
                 }
                 OnReceive::Start { attempt, mut transition } => {
                     transition.change.runner = Some(self.runner.clone());
-                    if self.claim(&job.job_id, Some(job), &transition).await?.is_none() {
+                    if self.claim(&job.job_id, None, Some(job), &transition).await?.is_none() {
                         continue;
                     }
                     faults::point("after-claim");
@@ -283,7 +283,7 @@ impl Worker {
         let lease = Lease { owner: self.owner.clone(), until: Utc::now() + self.visibility() };
         let Some(mut transition) = unread::claim_unread(&delivery, &lease, Utc::now()) else { return Ok(None) };
         transition.change.runner = Some(self.runner.clone());
-        let Some(applied) = self.claim(&job.job_id, Some(job), &transition).await? else {
+        let Some(applied) = self.claim(&job.job_id, None, Some(job), &transition).await? else {
             info!("not the job's first delivery; reading the job");
             return Ok(None);
         };
@@ -310,7 +310,7 @@ impl Worker {
         else {
             return Ok(Firing::Run);
         };
-        if self.claim(&job.job_id, Some(job), &tr).await?.is_none() {
+        if self.claim(&job.job_id, None, Some(job), &tr).await?.is_none() {
             return Ok(Firing::Raced);
         }
         info!(
@@ -326,6 +326,7 @@ impl Worker {
     async fn claim(
         &self,
         job_id: &str,
+        kind: Option<&str>,
         origin: Option<&JobMessage>,
         tr: &Transition,
     ) -> Result<Option<Applied>, BackendError> {
@@ -334,7 +335,7 @@ impl Worker {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
         let mut maybe_committed = false;
         for attempt in 1..=CLAIM_TRIES {
-            match self.store.apply(job_id, origin, tr, &token).await {
+            match self.store.apply(job_id, kind, origin, tr, &token).await {
                 Ok(applied) => return Ok(Some(applied)),
                 Err(StoreError::ConditionFailed) if maybe_committed => {
                     return self.store.committed(job_id, &token).await.map(won).map_err(into_backend);
@@ -416,6 +417,7 @@ impl Worker {
         };
         for _ in 0..MAX_CLAIM_RACES {
             let current = self.store.get(id).await.map_err(into_backend)?;
+            let kind = current.as_ref().and_then(|r| r.kind.clone());
             let state = current.map(|r| r.state());
             match state::reject(state.as_ref(), reason, Utc::now(), self.grace()) {
                 OnPoison::Finished(status) => {
@@ -428,7 +430,7 @@ impl Worker {
                     }
                 }
                 OnPoison::Record(transition) => {
-                    if self.claim(id, origin, &transition).await?.is_some() {
+                    if self.claim(id, kind.as_deref(), origin, &transition).await?.is_some() {
                         break;
                     }
                 }

@@ -41,7 +41,8 @@ async fn an_outage_longer_than_the_redrive_strands_no_job() {
 
 /// Path 4: the outcome write meets transaction conflicts (the SDK does not retry them), then
 /// commits with its answer lost. The worker retries while it holds the lease and reads back its
-/// own write: SUCCEEDED after one attempt, counted once.
+/// own write: SUCCEEDED after one attempt, counted once, in the counters and in the minute's
+/// throughput bucket (written in the same transaction).
 #[tokio::test(flavor = "multi_thread")]
 async fn conflicts_and_a_lost_answer_on_the_outcome_write_count_once() {
     let stack = Stack::start().await;
@@ -66,6 +67,9 @@ async fn conflicts_and_a_lost_answer_on_the_outcome_write_count_once() {
     assert_eq!(job(&stack, &flaky.job_id).await.attempts, 2);
     assert_eq!(stats(&stack).await, counts(2, 2, 0, 1));
     assert_eq!(queued(&stack).await, (0, 0));
+    let kinds: std::collections::BTreeMap<String, (u64, u64)> =
+        [("flaky".to_owned(), (1, 0)), ("noop".to_owned(), (1, 0))].into();
+    assert_eq!(bucket_totals(&stack).await, ((2, 0, 1, 0), kinds), "buckets count each outcome once");
 }
 
 /// Path 6: the claim commits but its answer is lost. The worker reads back its own lease and runs

@@ -19,7 +19,7 @@ use testkit::{Api, Stack};
 async fn record(stack: &Stack, kind: &str) -> JobMessage {
     let msg = JobMessage::new_api(kind, json!({}), chrono::Utc::now());
     let tr = jobs_core::state::submit(chrono::Utc::now());
-    stack.store.apply(&msg.job_id, Some(&msg), &tr, &jobs_aws::store::token()).await.unwrap();
+    stack.store.apply(&msg.job_id, None, Some(&msg), &tr, &jobs_aws::store::token()).await.unwrap();
     msg
 }
 

@@ -13,6 +13,7 @@ pub mod scaling;
 pub mod schedule;
 pub mod state;
 pub mod submitter;
+pub mod throughput;
 pub mod unread;
 
 pub use kinds::{JobSpec, KINDS, SpecError};

@@ -60,6 +60,22 @@ pub async fn stats(stack: &Stack) -> Stats {
     stack.store.stats().await.expect("stats")
 }
 
+/// The outcome events of the last hour's throughput buckets, summed: (succeeded, failed,
+/// retried, cancelled), and per kind (succeeded, failed).
+pub async fn bucket_totals(stack: &Stack) -> ((u64, u64, u64, u64), std::collections::BTreeMap<String, (u64, u64)>) {
+    let minutes = stack.store.throughput(chrono::Utc::now(), 60).await.expect("throughput");
+    let mut kinds = std::collections::BTreeMap::<String, (u64, u64)>::new();
+    let mut total = (0, 0, 0, 0);
+    for m in minutes {
+        total = (total.0 + m.succeeded, total.1 + m.failed, total.2 + m.retried, total.3 + m.cancelled);
+        for (kind, (ok, failed)) in m.kinds {
+            let slot = kinds.entry(kind).or_default();
+            *slot = (slot.0 + ok, slot.1 + failed);
+        }
+    }
+    (total, kinds)
+}
+
 pub fn counts(submitted: u64, succeeded: u64, failed: u64, retries: u64) -> Stats {
     Stats { submitted, succeeded, failed, retries, ..Stats::default() }
 }

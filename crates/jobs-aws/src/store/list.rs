@@ -190,7 +190,7 @@ impl JobStore {
 
     /// The job items with these keys (consistent reads), by key.
     async fn read_records(&self, pks: &[String]) -> Result<HashMap<String, JobRecord>, StoreError> {
-        let items = self.batch_get(pks).await?;
+        let items = self.batch_get(pks, true).await?;
         let mut out = HashMap::new();
         for item in items {
             let Some(pk) = item.get(TABLE_KEY).and_then(|v| v.as_s().ok()).cloned() else { continue };

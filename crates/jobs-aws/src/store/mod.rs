@@ -1,13 +1,15 @@
 //! The DynamoDB job store: one table, one item per job (`pk = JOB#<id>`) and sharded stats items
 //! (`pk = STATS#<n>`, see [`counters`]). A [`Transition`] from `jobs_core::state` is applied as a
-//! conditional write of the job item plus an `ADD` on one stats shard in one
-//! `TransactWriteItems`, so the counters move exactly when the job does.
+//! conditional write of the job item plus an `ADD` on one stats shard (and, for an outcome, on
+//! its minute's throughput bucket, see [`buckets`]) in one `TransactWriteItems`, so the counters
+//! move exactly when the job does.
 //!
 //! Every write carries a token, stored as `lastWrite`: a writer whose answer was lost (a timeout,
 //! a dropped connection) retries with the same token (DynamoDB's `ClientRequestToken` makes a
 //! repeated transaction a no-op for 10 minutes) and, when the retry's condition fails, reads the
 //! item back: its own token there means its first try committed.
 
+pub mod buckets;
 pub mod counters;
 mod due;
 mod expr;
@@ -165,11 +167,16 @@ impl JobStore {
 
     /// Reads the counters: one strongly consistent `BatchGetItem` of the shards.
     pub async fn stats(&self) -> Result<Stats, StoreError> {
-        Ok(counters::sum(&self.batch_get(&counters::all_keys()).await?))
+        Ok(counters::sum(&self.batch_get(&counters::all_keys(), true).await?))
     }
 
-    /// The items with these keys (at most 100), strongly consistent; unprocessed keys are retried.
-    async fn batch_get(&self, pks: &[String]) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    /// The items with these keys (at most 100), strongly consistent if `consistent`; unprocessed
+    /// keys are retried.
+    async fn batch_get(
+        &self,
+        pks: &[String],
+        consistent: bool,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
         if pks.is_empty() {
             return Ok(Vec::new());
         }
@@ -177,7 +184,11 @@ impl JobStore {
         let keys: Vec<HashMap<String, AttributeValue>> =
             pks.iter().map(|k| HashMap::from([(TABLE_KEY.to_owned(), s(k))])).collect();
         let mut pending = Some(
-            KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().expect("keys are set"),
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(consistent)
+                .build()
+                .expect("keys are set"),
         );
         let mut items = Vec::new();
         for round in 0..10u32 {
@@ -212,12 +223,45 @@ impl JobStore {
         TransactWriteItem::builder().update(counters::update(&self.table, shard, c)).build()
     }
 
-    /// Applies a transition to job `job_id` atomically with its counter deltas, stamping the item
-    /// with `token`. `origin` supplies the job's description when the transition creates the item.
-    /// Repeat a write whose answer was lost with the same token.
+    /// The throughput bucket update of a counted transition, on the same shard as its counters;
+    /// `None` if it counts no outcome event.
+    fn bucket_item(&self, tr: &Transition, kind: Option<&str>, token: &str) -> Option<TransactWriteItem> {
+        let add = jobs_core::throughput::add(&tr.counters, tr.at, kind)?;
+        let shard = counters::pick_shard(token);
+        Some(TransactWriteItem::builder().update(buckets::update(&self.table, shard, &add)).build())
+    }
+
+    /// The last `minutes` minutes of outcome events up to `now` (at most
+    /// `jobs_core::throughput::MAX_MINUTES`), oldest first. Eventually consistent: a bucket is a
+    /// rate, read again on the next refresh.
+    pub async fn throughput(
+        &self,
+        now: chrono::DateTime<Utc>,
+        minutes: u32,
+    ) -> Result<Vec<buckets::Minute>, StoreError> {
+        let minutes = jobs_core::throughput::last_minutes(now, minutes.min(jobs_core::throughput::MAX_MINUTES));
+        let keys = buckets::keys(&minutes);
+        let mut reads = tokio::task::JoinSet::new();
+        for chunk in keys.chunks(100) {
+            let (store, chunk) = (self.clone(), chunk.to_vec());
+            reads.spawn(async move { store.batch_get(&chunk, false).await });
+        }
+        let mut items = Vec::new();
+        while let Some(read) = reads.join_next().await {
+            let read = read.map_err(|e| BackendError::other(format!("bucket read task failed: {e}")))?;
+            items.extend(read?);
+        }
+        Ok(buckets::sum(&minutes, &items))
+    }
+
+    /// Applies a transition to job `job_id` (of kind `kind`, when known) atomically with its
+    /// counter deltas and throughput bucket, stamping the item with `token`. `origin` supplies the
+    /// job's description when the transition creates the item. Repeat a write whose answer was
+    /// lost with the same token: the request is then the same, bucket included.
     pub async fn apply(
         &self,
         job_id: &str,
+        kind: Option<&str>,
         origin: Option<&JobMessage>,
         tr: &Transition,
         token: &str,
@@ -241,15 +285,17 @@ impl JobStore {
                 JobWrite::Put(put) => TransactWriteItem::builder().put(put).build(),
                 JobWrite::Update(update) => TransactWriteItem::builder().update(update).build(),
             };
-            self.client
+            let kind = kind.or(origin.map(|o| o.kind.as_str()));
+            let mut request = self
+                .client
                 .transact_write_items()
                 .client_request_token(token)
                 .transact_items(job_item)
-                .transact_items(self.counters_item(&tr.counters, token))
-                .send()
-                .await
-                .map(|_| created_by())
-                .map_err(|e| self.transact_error(e))
+                .transact_items(self.counters_item(&tr.counters, token));
+            if let Some(bucket) = self.bucket_item(tr, kind, token) {
+                request = request.transact_items(bucket);
+            }
+            request.send().await.map(|_| created_by()).map_err(|e| self.transact_error(e))
         };
         let applied = result?;
         faults::after(&target)?;
