@@ -12,7 +12,7 @@ use jobs_aws::{JobQueue, JobStore, Schedules};
 
 use crate::metrics::{self, Metrics};
 use crate::middleware;
-use crate::routes::{jobs, kinds, schedules};
+use crate::routes::{jobs, kinds, overview, schedules};
 
 /// Requests larger than this are refused before they are read (413).
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
@@ -43,6 +43,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/jobs", post(jobs::create_job).get(jobs::list_jobs))
         .route("/jobs/stats", get(jobs::stats))
+        .route("/jobs/overview", get(overview::overview))
+        .route("/jobs/throughput", get(overview::throughput))
         .route("/jobs/kinds", get(kinds::list_kinds))
         .route("/jobs/{id}", get(jobs::get_job))
         .route("/jobs/{id}/cancel", post(jobs::cancel_job))

@@ -21,7 +21,7 @@ pub use app::{AppState, router};
 
 /// Builds the router's state from the configuration.
 pub async fn state(config: &config::Config, sdk: &SdkConfig) -> Result<AppState, BackendError> {
-    let queue = JobQueue::new(aws_sdk_sqs::Client::new(sdk), &config.queue_url, None);
+    let queue = JobQueue::new(aws_sdk_sqs::Client::new(sdk), &config.queue_url, Some(config.dlq_url()));
     let queue_arn = match &config.queue_arn {
         Some(arn) => arn.clone(),
         None => queue.arn().await?,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{jobs, kinds, schedules};
+use crate::routes::{jobs, kinds, overview, schedules};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -16,12 +16,15 @@ use crate::views;
     info(title = "keda-sqs-jobs API", description = "Enqueue, list, cancel and retry jobs, schedule them with cron, read their status, history and the counters. In AWS every route but /openapi.json uses IAM authorization (SigV4); locally an optional bearer token (API_TOKEN)."),
     paths(
         jobs::create_job, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::retry_job, jobs::stats,
+        overview::overview, overview::throughput,
         kinds::list_kinds,
         schedules::create_schedule, schedules::list_schedules, schedules::get_schedule, schedules::patch_schedule,
         schedules::delete_schedule,
     ),
     components(schemas(
         jobs::JobRequest, views::JobAccepted, views::JobView, views::JobList, jobs_core::JobStatus, views::StatsView,
+        views::OverviewView, views::OpenView, views::OpenCountView, views::OldestView, views::ThroughputView,
+        views::MinuteView, views::KindMinuteView,
         views::KindList, views::KindView, views::PolicyView, views::ScheduleState, views::LastRun,
         schedules::ScheduleBody, schedules::SchedulePatch, views::ScheduleView, views::ScheduleList,
         jobs_core::history::AttemptRun, jobs_core::history::RunOutcome, jobs_core::Overlap,

@@ -129,6 +129,10 @@ async fn bad_requests_get_a_json_4xx_and_change_nothing() {
         (Method::PUT, "/jobs/stats", None, vec![], StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         (Method::GET, "/jobs/schedule", None, vec![], StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         (Method::GET, "/nothing/here", None, vec![], StatusCode::NOT_FOUND, "not_found"),
+        (Method::GET, "/jobs/throughput?minutes=0", None, vec![], StatusCode::BAD_REQUEST, "invalid_query"),
+        (Method::GET, "/jobs/throughput?minutes=61", None, vec![], StatusCode::BAD_REQUEST, "invalid_query"),
+        (Method::GET, "/jobs/throughput?hours=1", None, vec![], StatusCode::BAD_REQUEST, "invalid_query"),
+        (Method::POST, "/jobs/overview", None, vec![], StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         (Method::POST, "/jobs/schedule", Some("{}".into()), vec![], StatusCode::BAD_REQUEST, "invalid_json"),
         (
             Method::POST,
@@ -307,6 +311,14 @@ async fn stats_count_jobs_after_the_worker_ran_them() {
         let (status, _) = api.post("/jobs", body).await;
         assert_eq!(status, StatusCode::OK);
     }
+    let (status, before) = api.get("/jobs/overview").await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(before["open"]["queued"], json!({"count": 3, "capped": false}), "{before}");
+    assert_eq!((before["open"]["running"]["count"].as_u64(), before["deadLetters"].as_u64()), (Some(0), Some(0)));
+    let oldest = &before["oldestQueued"];
+    let (_, first) = api.get("/jobs?status=QUEUED&limit=3").await;
+    assert_eq!(oldest["jobId"], first["jobs"][2]["jobId"], "the first submitted: {before}");
+    assert!(oldest["ageSecs"].as_u64().unwrap() < 60, "{oldest}");
     // Drain until every job ended (retries come back after 2 s and 4 s).
     let status = Command::new(testkit::workspace_binary("data-processor"))
         .env_clear()
@@ -323,6 +335,34 @@ async fn stats_count_jobs_after_the_worker_ran_them() {
         stats,
         json!({"succeedJob": 2, "failedJob": 1, "jobRetry": 3, "submitted": 3, "cancelled": 0, "skipped": 0, "queued": 0, "inFlight": 0})
     );
+    let (_, after) = api.get("/jobs/overview").await;
+    assert_eq!(after["counters"], stats);
+    assert_eq!(
+        after["open"]["queued"]["count"].as_u64().unwrap() + after["open"]["running"]["count"].as_u64().unwrap(),
+        0
+    );
+    assert_eq!(after["oldestQueued"], Value::Null, "{after}");
+    // The outcomes, per minute: summed over the hour they equal the counters (no operator retry).
+    let (status, hour) = api.get("/jobs/throughput").await;
+    assert_eq!(status, StatusCode::OK, "{hour}");
+    let minutes = hour["minutes"].as_array().unwrap();
+    assert_eq!(minutes.len(), 60);
+    let sum = |f: &dyn Fn(&Value) -> u64| minutes.iter().map(f).sum::<u64>();
+    let field = |name: &'static str| move |m: &Value| m[name].as_u64().unwrap();
+    assert_eq!((sum(&field("succeeded")), sum(&field("failed")), sum(&field("retried"))), (2, 1, 3), "{hour}");
+    let kind = |k: &'static str, f: &'static str| move |m: &Value| m["kinds"][k][f].as_u64().unwrap_or(0);
+    assert_eq!(
+        [
+            sum(&kind("noop", "succeeded")),
+            sum(&kind("flaky", "succeeded")),
+            sum(&kind("fail", "failed")),
+            sum(&kind("fail", "succeeded"))
+        ],
+        [1, 1, 1, 0]
+    );
+    let (_, last) = api.get("/jobs/throughput?minutes=2").await;
+    assert_eq!(last["minutes"].as_array().unwrap().len(), 2);
+    assert_eq!(last["minutes"][1]["start"], minutes[59]["start"], "the current minute is last");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -340,6 +380,8 @@ async fn backend_failures_are_503_or_defer_the_send() {
         (Method::GET, "/jobs"),
         (Method::GET, "/jobs?status=FAILED"),
         (Method::GET, "/jobs/some-job"),
+        (Method::GET, "/jobs/overview"),
+        (Method::GET, "/jobs/throughput"),
         (Method::POST, "/jobs/some-job/cancel"),
         (Method::POST, "/jobs/some-job/retry"),
     ] {

@@ -107,19 +107,22 @@ describe('JobsApi', () => {
       Runtime: 'provided.al2023',
       Handler: 'bootstrap',
       Architectures: ['x86_64'],
-      Environment: { Variables: Match.objectLike({ SCHEDULE_GROUP: built.cfg.scheduleGroup, QUEUE_URL: Match.anyValue(), QUEUE_ARN: Match.anyValue(), TABLE_NAME: Match.anyValue(), SCHEDULER_ROLE_ARN: Match.anyValue() }) },
+      Environment: { Variables: Match.objectLike({ SCHEDULE_GROUP: built.cfg.scheduleGroup, QUEUE_URL: Match.anyValue(), QUEUE_ARN: Match.anyValue(), DLQ_URL: Match.anyValue(), TABLE_NAME: Match.anyValue(), SCHEDULER_ROLE_ARN: Match.anyValue() }) },
     });
   });
 
   it('Lambda role: exactly enqueue + depth, the table item actions, the group schedules, PassRole of the scheduler role', () => {
     const stmts = roleStatements(api, 'ApiServiceRole').filter((s) => !actions(s).every((a) => a.startsWith('xray:')));
     const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
-    assert.deepEqual(Object.keys(bySid).sort(), ['EnqueueAndDepth', 'JobTable', 'ListIndexes', 'ListSchedules', 'PassSchedulerRole', 'Schedules']);
+    assert.deepEqual(Object.keys(bySid).sort(), ['DeadLetterDepth', 'EnqueueAndDepth', 'JobTable', 'ListIndexes', 'ListSchedules', 'PassSchedulerRole', 'Schedules']);
     assert.deepEqual(actions(bySid.ListIndexes), ['dynamodb:Query']);
     for (const index of ['by-created', 'by-status', 'by-kind', 'by-schedule', 'by-submitter']) assert.ok(mentions(bySid.ListIndexes.Resource, `/index/${index}`), index);
     assert.ok(!mentions(bySid.ListIndexes.Resource, '/index/due'));
     assert.deepEqual(actions(bySid.EnqueueAndDepth), ['sqs:GetQueueAttributes', 'sqs:SendMessage']);
     assert.ok(mentions(bySid.EnqueueAndDepth.Resource, 'JobQueue'));
+    assert.deepEqual(actions(bySid.DeadLetterDepth), ['sqs:GetQueueAttributes']);
+    assert.ok(mentions(bySid.DeadLetterDepth.Resource, 'DeadLetterQueue'));
+    assert.ok(!mentions(bySid.DeadLetterDepth.Resource, 'JobQueue'));
     assert.deepEqual(actions(bySid.JobTable), ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     assert.ok(mentions(bySid.JobTable.Resource, 'JobTable'));
     assert.deepEqual(actions(bySid.Schedules), ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule']);

@@ -3,6 +3,7 @@
 
 pub mod jobs;
 pub mod kinds;
+pub mod overview;
 pub mod schedules;
 
 use axum::body::Bytes;

@@ -269,16 +269,28 @@ impl JobQueue {
 
     /// Approximate depth of the job queue.
     pub async fn depth(&self) -> Result<Depth, BackendError> {
+        self.depth_of(&self.url).await
+    }
+
+    /// Approximate depth of the dead-letter queue; `None` if none is configured.
+    pub async fn dead_depth(&self) -> Result<Option<Depth>, BackendError> {
+        match &self.dlq_url {
+            Some(url) => self.depth_of(url).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn depth_of(&self, url: &str) -> Result<Depth, BackendError> {
         let out = self
             .client
             .get_queue_attributes()
-            .queue_url(&self.url)
+            .queue_url(url)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
             .send()
             .await
-            .map_err(|e| self.backend("GetQueueAttributes", &self.url, e))?;
+            .map_err(|e| self.backend("GetQueueAttributes", url, e))?;
         let attrs = out.attributes.unwrap_or_default();
         let get = |name: QueueAttributeName| attrs.get(&name).and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(Depth {

@@ -77,6 +77,7 @@ impl Stack {
     pub fn api_env(&self) -> Vec<(&'static str, String)> {
         let mut env = self.emulator.env();
         env.push(("QUEUE_URL", self.resources.queue_url.clone()));
+        env.push(("DLQ_URL", self.resources.dlq_url.clone()));
         env.push(("TABLE_NAME", self.resources.table.clone()));
         env.push(("SCHEDULE_GROUP", self.resources.schedule_group.clone()));
         env.push(("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE_ARN.into()));

@@ -60,6 +60,8 @@ export class ApiStack extends Stack {
       environment: {
         QUEUE_URL: data.queue.queueUrl,
         QUEUE_ARN: data.queue.queueArn,
+        // Its depth is on the dashboard (GET /jobs/overview).
+        DLQ_URL: data.dlq.queueUrl,
         TABLE_NAME: data.table.tableName,
         SCHEDULE_GROUP: cfg.scheduleGroup,
         SCHEDULER_ROLE_ARN: data.schedulerRole.roleArn,
@@ -84,6 +86,11 @@ export class ApiStack extends Stack {
       sid: 'EnqueueAndDepth',
       actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
       resources: [data.queue.queueArn],
+    }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'DeadLetterDepth',
+      actions: ['sqs:GetQueueAttributes'],
+      resources: [data.dlq.queueArn],
     }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'JobTable',

@@ -16,6 +16,7 @@ mod expr;
 pub mod item;
 mod lease;
 pub mod list;
+mod open;
 mod submit;
 
 use std::collections::HashMap;
@@ -36,6 +37,7 @@ use expr::Expr;
 pub use item::{ItemError, JobRecord};
 use item::{attr, job_key, n, s};
 pub use list::{Cursor, CursorError, ListFilter, Page};
+pub use open::{COUNT_CAP, Oldest, OpenCount};
 pub use submit::{Idempotency, Submitted};
 
 use crate::error::{BackendError, ErrorKind, kind_of_code};
