@@ -167,11 +167,19 @@ demo: ## Submit a mix of jobs and a schedule to the running stack with jobsctl, 
 	cargo build --locked -p jobsctl
 	JOBSCTL=$(CARGO_TARGET_DIR)/debug/jobsctl python3 tools/local/demo.py
 
+.PHONY: browser
+browser: tools/browser/node_modules/.installed ## Debian's chromium (apt-get when root and missing) and playwright-core for the dashboard's browser test
+	tools/browser/chromium.sh >/dev/null
+
+tools/browser/node_modules/.installed: tools/browser/package-lock.json
+	cd tools/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 .PHONY: test-local
-test-local: venv ## make up, make demo (exact stats), make down, then make up + Ctrl-C, then make up EMULATOR_URL twice against a running ministack: nothing left behind, that emulator left running
+test-local: venv browser ## make up, make demo (exact stats), the dashboard in headless chromium (screenshots in .test-output/browser), make down, then make up + Ctrl-C, then make up EMULATOR_URL twice against a running ministack: nothing left behind, that emulator left running
 	cargo build --locked $(LOCAL_BINS) --bins
 	BIN_DIR=$(CARGO_TARGET_DIR)/debug IMAGE=$(IMAGE) tools/local/smoke.sh
 
 .PHONY: clean
 clean: ## Remove the virtualenvs, node_modules and build outputs (the shared Cargo target dir is kept)
-	rm -rf $(VENV) $(LINT_VENV) dist $(INFRA)/node_modules $(INFRA)/dist $(INFRA)/imports $(INFRA)/cdk.out $(INFRA)/cdk.out.pipeline
+	rm -rf $(VENV) $(LINT_VENV) dist tools/browser/node_modules .test-output $(INFRA)/node_modules $(INFRA)/dist $(INFRA)/imports $(INFRA)/cdk.out $(INFRA)/cdk.out.pipeline

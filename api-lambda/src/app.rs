@@ -58,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::scrape))
         .route_layer(from_fn_with_state(state.clone(), middleware::require_token))
         .route("/openapi.json", get(crate::openapi::document))
+        // The dashboard's files (no data in them; their calls carry the token).
+        .merge(dashboard::routes())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::reject_declared_oversize))

@@ -474,7 +474,7 @@ async fn each_job_records_whose_token_submitted_it_and_the_list_filters_on_it() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn bearer_token_guards_every_route_but_the_openapi_document() {
+async fn bearer_token_guards_every_route_but_the_openapi_document_and_the_dashboards_files() {
     let stack = Stack::start().await;
     let api = start_api(&stack, &[("API_TOKEN", "s3cret")]).await;
     let (status, err) = api.get("/jobs/stats").await;
@@ -483,9 +483,21 @@ async fn bearer_token_guards_every_route_but_the_openapi_document() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = api.call(Method::POST, "/jobs", None, &[("Authorization", "Bearer s3cret")]).await;
     assert_eq!(status, StatusCode::OK);
-    for (method, path) in [(Method::GET, "/jobs"), (Method::GET, "/jobs/kinds"), (Method::POST, "/jobs/x/cancel")] {
+    for (method, path) in [
+        (Method::GET, "/jobs"),
+        (Method::GET, "/jobs/kinds"),
+        (Method::POST, "/jobs/x/cancel"),
+        (Method::GET, "/jobs/overview"),
+        (Method::GET, "/jobs/throughput"),
+    ] {
         let (status, _) = api.call(method, path, None, &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    // The dashboard's files hold no data: a browser loads them, then asks for the token.
+    for path in ["/", "/ui/app.js", "/ui/app.css"] {
+        let (status, body) = api.call(Method::GET, path, None, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(!body.as_str().unwrap_or_default().contains("s3cret"), "{path}");
     }
 
     let (status, doc) = api.get("/openapi.json").await;
@@ -496,6 +508,8 @@ async fn bearer_token_guards_every_route_but_the_openapi_document() {
         ("/jobs", "post"),
         ("/jobs/{id}", "get"),
         ("/jobs/stats", "get"),
+        ("/jobs/overview", "get"),
+        ("/jobs/throughput", "get"),
         ("/jobs/schedule", "post"),
         ("/jobs/schedules", "get"),
         ("/jobs/schedules/{name}", "get"),

@@ -130,6 +130,13 @@ pub enum Command {
         #[arg(long, default_value_t = 900)]
         timeout: u64,
     },
+    /// Serve the dashboard on localhost and forward its calls to the API, signed (SigV4 in AWS)
+    /// or with the token, like `kubectl proxy`. Prints the URL to open; Ctrl-C stops.
+    Ui {
+        /// Where to listen (a loopback address; port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8001")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +197,18 @@ pub async fn run(args: Args) -> u8 {
         Ok(c) => c,
         Err(e) => return client_failure(&e),
     };
+    if let Command::Ui { listen } = &args.command {
+        if !listen.ip().is_loopback() {
+            return fail(&format!("--listen {listen}: jobsctl ui listens on a loopback address only"), exit::CONFIG);
+        }
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        return match crate::proxy::run(client, *listen, stop).await {
+            Ok(()) => 0,
+            Err(e) => fail(&format!("jobsctl ui on {listen}: {e}"), exit::CONFIG),
+        };
+    }
     let result = match execute(&client, &args.command, signed).await {
         Ok(result) => result,
         Err(Failure::Usage(message)) => return fail(&message, exit::CONFIG),
@@ -304,6 +323,7 @@ async fn execute(client: &Client, command: &Command, signed: bool) -> Result<Ans
             let value = serde_json::json!({"passed": true, "jobId": r.job_id, "seconds": r.seconds, "stats": r.stats, "sigv4": signed});
             Answer::ok(value, human)
         }
+        Command::Ui { .. } => unreachable!("run serves the dashboard before commands execute"),
     })
 }
 

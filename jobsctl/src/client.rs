@@ -69,6 +69,15 @@ pub struct Client {
     auth: Auth,
 }
 
+/// An answer as it came: what `jobsctl ui` hands back to the browser.
+#[derive(Debug)]
+pub struct Raw {
+    pub url: String,
+    pub status: http::StatusCode,
+    pub content_type: Option<http::HeaderValue>,
+    pub body: Bytes,
+}
+
 /// The answer to `POST /jobs`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -107,26 +116,22 @@ impl Client {
         Ok(Client { base, http, auth })
     }
 
-    /// One request; a 2xx answer's JSON body (`null` when empty).
-    pub async fn call(
+    /// One authorized request, its answer as it came (any status). `path` may hold a query.
+    pub async fn send(
         &self,
         method: http::Method,
         path: &str,
-        body: Option<&Value>,
+        body: Vec<u8>,
         headers: &[(&str, &str)],
-    ) -> Result<Value, ClientError> {
+    ) -> Result<Raw, ClientError> {
         let url = endpoint(&self.base, path)
             .map_err(|e| ClientError::Decode { url: format!("{}{path}", self.base), detail: e.to_string() })?;
-        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let mut request = http::Request::builder().method(method).uri(url.as_str());
-        if body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
         let mut request =
-            request.body(bytes).map_err(|e| ClientError::Decode { url: url.to_string(), detail: e.to_string() })?;
+            request.body(body).map_err(|e| ClientError::Decode { url: url.to_string(), detail: e.to_string() })?;
         match &self.auth {
             Auth::None => {}
             Auth::Bearer(token) => {
@@ -149,12 +154,29 @@ impl Client {
                 transport(format!("{e}{cause}"))
             })?;
             let status = response.status();
+            let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
             let body = response.into_body().collect().await.map_err(|e| transport(e.to_string()))?.to_bytes();
-            Ok::<_, ClientError>((status, body))
+            Ok::<_, ClientError>(Raw { url: url.to_string(), status, content_type, body })
         };
-        let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
-            .map_err(|_| transport(format!("no answer within {REQUEST_TIMEOUT:?}")))??;
+            .map_err(|_| transport(format!("no answer within {REQUEST_TIMEOUT:?}")))?
+    }
+
+    /// One request; a 2xx answer's JSON body (`null` when empty).
+    pub async fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Value, ClientError> {
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if body.is_some() {
+            all.push(("content-type", "application/json"));
+        }
+        let Raw { url, status, body, .. } = self.send(method, path, bytes, &all).await?;
         let text = String::from_utf8_lossy(&body).into_owned();
         let value: Option<Value> = serde_json::from_str(&text).ok();
         if !status.is_success() {

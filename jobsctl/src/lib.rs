@@ -1,10 +1,12 @@
 //! jobsctl as a library: the API client, its authorization (SigV4, bearer), waiting for and
-//! watching jobs, the post-deploy check, and the human forms of the answers. The binary
+//! watching jobs, the post-deploy check, the human forms of the answers, and the dashboard's proxy
+//! (`jobsctl ui`). The binary
 //! (`main.rs`) is the command line over it.
 
 pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod proxy;
 pub mod render;
 pub mod wait;
 pub mod watch;

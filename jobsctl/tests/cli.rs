@@ -235,3 +235,135 @@ async fn sigv4_requests_carry_the_execute_api_signature_from_the_credential_chai
     assert!(request.contains("x-amz-security-token: session-1"), "{request}");
     assert!(request.contains("x-amz-date: "), "{request}");
 }
+
+/// `jobsctl ui`, started as an operator would: the URL it prints, and a client of its port.
+struct Ui {
+    child: tokio::process::Child,
+    /// Its stdout, kept open.
+    _out: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+impl Ui {
+    async fn start(api: &str, env: &[(&str, &str)], args: &[&str]) -> Ui {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jobsctl"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("JOBS_API_URL", api)
+            .envs(env.iter().copied())
+            .args(args)
+            .args(["ui", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn jobsctl ui");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next_line().await.unwrap().expect("jobsctl ui prints its URL");
+        let url = first.strip_prefix("Dashboard: ").expect(&first).to_owned();
+        let (base, session) = url.split_once("/?token=").expect(&url);
+        let (base, session) = (base.to_owned(), session.to_owned());
+        Ui { child, _out: lines, base, session, http: reqwest::Client::new() }
+    }
+
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.base))
+    }
+
+    fn session(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        r.bearer_auth(&self.session)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ui_serves_the_dashboard_and_forwards_only_this_sessions_calls() {
+    let stack = Stack::start().await;
+    let api = Api::start(&stack, &workspace_binary("api-lambda"), &[("API_TOKEN", "upstream-secret")]).await;
+    let ui = Ui::start(&api.base, &[], &["--token", "upstream-secret"]).await;
+
+    let page = ui.get("/").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("/ui/app.js"));
+    assert_eq!(ui.get("/ui/app.js").send().await.unwrap().status(), 200);
+
+    // Without the session token, or under another host name (DNS rebinding), nothing is forwarded.
+    let bare = ui.get("/jobs/stats").send().await.unwrap();
+    assert_eq!(bare.status(), 401);
+    let wrong = ui.get("/jobs/stats").bearer_auth("upstream-secret").send().await.unwrap();
+    assert_eq!(wrong.status(), 401, "the API's own token is not the session's");
+    let rebound = ui.session(ui.get("/jobs/stats")).header("host", "evil.example:8001").send().await.unwrap();
+    assert_eq!(rebound.status(), 403);
+
+    // With it, calls reach the API with the API's token, queries and bodies intact.
+    let stats: Value = ui.session(ui.get("/jobs/stats")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(stats["submitted"], 0, "{stats}");
+    let post = ui
+        .session(ui.http.post(format!("{}/jobs", ui.base)))
+        .header("idempotency-key", "ui-1")
+        .json(&serde_json::json!({"job": "noop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 200);
+    let accepted: Value = post.json().await.unwrap();
+    let path = format!("/jobs/{}", accepted["jobId"].as_str().unwrap());
+    let (status, job) =
+        api.call(reqwest::Method::GET, &path, None, &[("Authorization", "Bearer upstream-secret")]).await;
+    assert_eq!((status.as_u16(), job["status"].as_str()), (200, Some("QUEUED")), "{job}");
+    let replay: Value = ui
+        .session(ui.http.post(format!("{}/jobs", ui.base)))
+        .header("idempotency-key", "ui-1")
+        .json(&serde_json::json!({"job": "noop"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(replay["jobId"], accepted["jobId"], "the Idempotency-Key is passed on");
+    let minutes: Value = ui.session(ui.get("/jobs/throughput?minutes=2")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(minutes["minutes"].as_array().map(Vec::len), Some(2), "{minutes}");
+    // The API's refusals come back as they are.
+    let bad = ui.session(ui.get("/jobs?status=NOPE")).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad: Value = bad.json().await.unwrap();
+    assert_eq!(bad["error"]["code"], "invalid_filter");
+    drop(ui.child);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ui_signs_what_it_forwards_with_sigv4_and_never_passes_the_session_token() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 16 * 1024];
+        let n = conn.read(&mut buf).await.unwrap();
+        let body = r#"{"minutes":[]}"#;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        conn.write_all(answer.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_lowercase()
+    });
+    let creds = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let ui = Ui::start(&url, &creds, &["--sigv4", "--region", "eu-west-1"]).await;
+    let answer = ui.session(ui.get("/jobs/throughput?minutes=2")).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let request = server.await.unwrap();
+    assert!(request.starts_with("get /jobs/throughput?minutes=2 http/1.1"), "{request}");
+    assert!(
+        request.contains("authorization: aws4-hmac-sha256 credential=akidexample/")
+            && request.contains("/eu-west-1/execute-api/aws4_request"),
+        "{request}"
+    );
+    assert!(!request.contains(&ui.session), "the session token stays between the browser and jobsctl");
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test-local: the local stack (docs/local-stack.md), driven as a user would. `make up` (in the background,
-# on free ports), `make demo` (which must end with the exact expected stats), `make down`; then
+# on free ports), `make demo` (which must end with the exact expected stats), the dashboard in headless
+# chromium (tools/browser/dashboard.test.mjs), `make down`; then
 # `make up` again, stopped with SIGINT (Ctrl-C); then twice `make up EMULATOR_URL=…` against a
 # ministack started here: a job recorded by the first is still there in the second (provisioning
 # kept it), and `make down` leaves that emulator running. After each stop: no process, no container
@@ -68,6 +69,10 @@ echo "smoke: make demo"
 demo=$(JOBSCTL="$BIN_DIR/jobsctl" python3 tools/local/demo.py) || { echo "$demo"; fail "make demo failed"; }
 echo "$demo" | tail -24
 echo "$demo" | grep -q "This demo: 7 succeeded, 2 failed, 1 cancelled, 6 retries, 10 submitted" || fail "unexpected demo stats"
+echo "smoke: the dashboard in headless chromium"
+chromium=$(tools/browser/chromium.sh) || fail "no chromium for the browser test"
+DASHBOARD_URL="http://127.0.0.1:$API_PORT/" CHROMIUM="$chromium" OUT_DIR="${BROWSER_OUT:-.test-output/browser}" \
+    node tools/browser/dashboard.test.mjs || fail "the dashboard's browser test failed (screenshots in ${BROWSER_OUT:-.test-output/browser})"
 echo "smoke: make down"
 tools/local/down.sh
 wait "$up_pid" 2>/dev/null || true

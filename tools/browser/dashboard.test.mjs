@@ -1,0 +1,139 @@
+// The dashboard in a real browser, against a running local stack (tools/local/smoke.sh runs it
+// after `make demo`): Debian's chromium, headless, driven by playwright-core. It loads the page,
+// submits a job through the form and watches it reach SUCCEEDED without reloading, cancels a
+// running one, pauses and resumes a schedule, filters the jobs table, and saves screenshots.
+//   DASHBOARD_URL=http://127.0.0.1:3000/ CHROMIUM=/usr/bin/chromium OUT_DIR=… [API_TOKEN=…] node dashboard.test.mjs
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const base = process.env.DASHBOARD_URL ?? 'http://127.0.0.1:3000/';
+const out = process.env.OUT_DIR ?? '.';
+const token = process.env.API_TOKEN;
+const WAIT = 120_000;
+mkdirSync(out, { recursive: true });
+
+const step = (text) => console.log(`browser: ${text}`);
+
+async function call(method, path, body) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(new URL(path, base), { method, headers, body: body && JSON.stringify(body) });
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${path}: HTTP ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+const problems = [];
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  // Failed requests are checked by status (the console repeats them without the URL).
+  let refusals = 0; // the 4xx answers a step expects
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console error: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() < 400) return;
+    if (r.status() < 500 && refusals > 0) { refusals -= 1; return; }
+    problems.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
+  });
+  page.setDefaultTimeout(WAIT);
+
+  step('load the page');
+  await page.goto(new URL(token ? `/?token=${encodeURIComponent(token)}` : '/', base).href);
+  await page.locator('[data-testid=live]').filter({ hasText: 'live' }).waitFor();
+  assert.ok(!page.url().includes('token='), 'the token is taken out of the URL');
+  const tile = async (name) => (await page.locator(`[data-tile=${name}] .n`).textContent()).trim();
+  assert.match(await tile('succeeded'), /^\d+$/);
+  assert.ok(Number(await tile('succeeded')) >= 1, 'the demo before this test ran jobs');
+  assert.match(await tile('dead'), /^\d+$/, 'the dead-letter depth is known');
+  const chart = page.locator('[data-testid=chart]');
+  assert.ok(Number(await chart.getAttribute('data-succeeded')) >= 1, "the chart shows the demo's jobs");
+  assert.equal(await chart.locator('svg').count(), 1);
+
+  step('submit a noop job through the form and watch it succeed (no reload)');
+  await page.locator('nav a[data-nav=submit]').click();
+  await page.locator('[data-testid=submit-kind]').selectOption('noop');
+  await page.locator('[data-testid=submit]').click();
+  await page.waitForURL(/#\/jobs\/[^/]+$/);
+  const okId = decodeURIComponent(page.url().split('#/jobs/')[1]);
+  await page.locator('[data-testid=job-status] [data-status=SUCCEEDED]').waitFor();
+  assert.equal(await page.locator('[data-testid=job-id]').textContent(), okId);
+  assert.ok((await page.locator('[data-testid=attempts] tbody tr').count()) >= 1, 'the attempt is listed');
+  await page.locator('[data-testid=result]').waitFor();
+  assert.equal((await call('GET', `/jobs/${okId}`)).status, 'SUCCEEDED');
+  await page.screenshot({ path: join(out, 'dashboard-job.png'), fullPage: true });
+
+  step('a bad payload is refused with the API\'s message, and nothing is submitted');
+  const before = (await call('GET', '/jobs/stats')).submitted;
+  await page.locator('nav a[data-nav=submit]').click();
+  await page.locator('[data-testid=submit-kind]').selectOption('sleep');
+  await page.locator('textarea[name=payload]').fill('{"ms": -5}');
+  refusals = 1;
+  await page.locator('[data-testid=submit]').click();
+  await page.locator('[data-testid=error]:not(.note)').filter({ hasText: 'HTTP 400' }).waitFor();
+  assert.equal((await call('GET', '/jobs/stats')).submitted, before);
+  assert.equal(refusals, 0, 'the refusal came from the API');
+
+  step('cancel a running job');
+  await page.locator('textarea[name=payload]').fill('{"ms": 600000}');
+  await page.locator('[data-testid=submit]').click();
+  await page.waitForURL(/#\/jobs\/[^/]+$/);
+  const longId = decodeURIComponent(page.url().split('#/jobs/')[1]);
+  assert.notEqual(longId, okId);
+  await page.locator('[data-testid=job-status] [data-status=RUNNING]').waitFor();
+  await page.locator('.actions [data-action=cancel]').click();
+  await page.locator('[data-testid=job-status] [data-status=CANCELLED]').waitFor();
+  assert.equal((await call('GET', `/jobs/${longId}`)).status, 'CANCELLED');
+
+  step('the jobs table filters by status and opens a job');
+  await page.goto(new URL('/#/jobs?status=CANCELLED', base).href);
+  const row = page.locator(`[data-testid=jobs] tr[data-job="${longId}"]`);
+  await row.waitFor();
+  assert.equal(await page.locator('[data-testid=jobs] tbody tr[data-job]:not([data-status=CANCELLED])').count(), 0);
+  await page.locator('[data-testid=filter-status]').selectOption('SUCCEEDED');
+  await page.locator(`[data-testid=jobs] tr[data-job="${okId}"]`).waitFor();
+  await page.locator(`[data-testid=jobs] tr[data-job="${okId}"] a`).click();
+  await page.locator('[data-testid=job-status] [data-status=SUCCEEDED]').waitFor();
+
+  step('pause and resume a schedule');
+  const name = `browser-${Date.now()}`;
+  await call('POST', '/jobs/schedule', { cron: '0 3 * * *', job: 'noop', name });
+  try {
+    await page.locator('nav a[data-nav=schedules]').click();
+    const sched = page.locator(`[data-testid=schedules] tr[data-schedule="${name}"]`);
+    await sched.locator('[data-action=pause]').click();
+    await page.locator(`[data-testid=schedules] tr[data-schedule="${name}"][data-state=DISABLED]`).waitFor();
+    assert.equal((await call('GET', `/jobs/schedules/${name}`)).state, 'DISABLED');
+    await page.locator(`[data-testid=schedules] tr[data-schedule="${name}"] [data-action=resume]`).click();
+    await page.locator(`[data-testid=schedules] tr[data-schedule="${name}"][data-state=ENABLED]`).waitFor();
+    assert.equal((await call('GET', `/jobs/schedules/${name}`)).state, 'ENABLED');
+  } finally {
+    await call('DELETE', `/jobs/schedules/${name}`);
+  }
+
+  step('screenshot of the overview');
+  await page.goto(new URL('/#/jobs', base).href);
+  await page.locator('[data-testid=jobs] tbody tr[data-job]').first().waitFor();
+  await page.screenshot({ path: join(out, 'dashboard.png'), fullPage: true });
+  assert.deepEqual(problems, [], 'no script errors and no blocked resources');
+  step(`ok (screenshots in ${out})`);
+} catch (e) {
+  failed = true;
+  console.error(`browser: FAILED: ${e.stack || e}`);
+  if (problems.length) console.error(problems.join('\n'));
+  const pages = browser.contexts().flatMap((c) => c.pages());
+  if (pages[0]) await pages[0].screenshot({ path: join(out, 'dashboard-failure.png'), fullPage: true }).catch(() => {});
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
