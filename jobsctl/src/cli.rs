@@ -131,7 +131,7 @@ pub enum Command {
         timeout: u64,
     },
     /// Serve the dashboard on localhost and forward its calls to the API, signed (SigV4 in AWS)
-    /// or with the token, like `kubectl proxy`. Prints the URL to open; Ctrl-C stops.
+    /// or with the token, like `kubectl proxy`. Prints the URL to open; Ctrl-C (or SIGTERM) stops.
     Ui {
         /// Where to listen (a loopback address; port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:8001")]
@@ -201,10 +201,7 @@ pub async fn run(args: Args) -> u8 {
         if !listen.ip().is_loopback() {
             return fail(&format!("--listen {listen}: jobsctl ui listens on a loopback address only"), exit::CONFIG);
         }
-        let stop = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        return match crate::proxy::run(client, *listen, stop).await {
+        return match crate::proxy::run(client, *listen, jobs_runtime::shutdown::stop_requested()).await {
             Ok(()) => 0,
             Err(e) => fail(&format!("jobsctl ui on {listen}: {e}"), exit::CONFIG),
         };

@@ -71,8 +71,21 @@ echo "$demo" | tail -24
 echo "$demo" | grep -q "This demo: 7 succeeded, 2 failed, 1 cancelled, 6 retries, 10 submitted" || fail "unexpected demo stats"
 echo "smoke: the dashboard in headless chromium"
 chromium=$(tools/browser/chromium.sh) || fail "no chromium for the browser test"
-DASHBOARD_URL="http://127.0.0.1:$API_PORT/" CHROMIUM="$chromium" OUT_DIR="${BROWSER_OUT:-.test-output/browser}" \
-    node tools/browser/dashboard.test.mjs || fail "the dashboard's browser test failed (screenshots in ${BROWSER_OUT:-.test-output/browser})"
+browser_out=${BROWSER_OUT:-.test-output/browser}
+DASHBOARD_URL="http://127.0.0.1:$API_PORT/" CHROMIUM="$chromium" OUT_DIR="$browser_out" \
+    node tools/browser/dashboard.test.mjs || fail "the dashboard's browser test failed (screenshots in $browser_out)"
+echo "smoke: the same through jobsctl ui (the page's calls forwarded with its session token)"
+ui_port=$(free_port)
+ui_out=$(mktemp)
+"$BIN_DIR/jobsctl" --api "http://127.0.0.1:$API_PORT" ui --listen "127.0.0.1:$ui_port" >"$ui_out" 2>&1 &
+ui_pid=$!
+for _ in $(seq 100); do grep -q "^Dashboard: " "$ui_out" && break; sleep 0.1; done
+ui_url=$(sed -n 's/^Dashboard: //p' "$ui_out")
+[[ -n $ui_url ]] || { kill "$ui_pid" 2>/dev/null; fail "jobsctl ui printed no URL: $(cat "$ui_out")"; }
+DASHBOARD_URL="http://127.0.0.1:$ui_port/" API_TOKEN="${ui_url#*token=}" CHROMIUM="$chromium" OUT_DIR="$browser_out/jobsctl-ui" \
+    node tools/browser/dashboard.test.mjs || { kill "$ui_pid"; fail "the dashboard through jobsctl ui failed"; }
+kill -TERM "$ui_pid"
+wait "$ui_pid" || fail "jobsctl ui did not stop cleanly on SIGTERM"
 echo "smoke: make down"
 tools/local/down.sh
 wait "$up_pid" 2>/dev/null || true

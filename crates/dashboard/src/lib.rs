@@ -1,4 +1,4 @@
-//! The operator's web dashboard. Its three files (HTML, one ES module, one stylesheet) are
+//! The operator's web dashboard. Its files (the HTML, five small ES modules, one stylesheet) are
 //! embedded in the binary and call the JSON API from the browser, so the page is the same
 //! whether the API serves it (`make up`, `http://127.0.0.1:3000/`) or `jobsctl ui` does in front
 //! of the AWS API. No front-end toolchain at build or run time: plain DOM code, an SVG chart.
@@ -19,15 +19,18 @@ pub struct Asset {
     pub body: &'static str,
 }
 
+const JS: &str = "text/javascript; charset=utf-8";
+
 /// Every file of the dashboard, by the path it is served at.
-pub const ASSETS: [Asset; 3] = [
+pub const ASSETS: [Asset; 7] = [
     Asset { path: "/", content_type: "text/html; charset=utf-8", body: include_str!("../assets/index.html") },
-    Asset {
-        path: "/ui/app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../assets/app.js"),
-    },
     Asset { path: "/ui/app.css", content_type: "text/css; charset=utf-8", body: include_str!("../assets/app.css") },
+    // The entry point, then the modules it imports.
+    Asset { path: "/ui/app.js", content_type: JS, body: include_str!("../assets/app.js") },
+    Asset { path: "/ui/api.js", content_type: JS, body: include_str!("../assets/api.js") },
+    Asset { path: "/ui/dom.js", content_type: JS, body: include_str!("../assets/dom.js") },
+    Asset { path: "/ui/header.js", content_type: JS, body: include_str!("../assets/header.js") },
+    Asset { path: "/ui/views.js", content_type: JS, body: include_str!("../assets/views.js") },
 ];
 
 /// Scripts and styles from this origin only; calls to this origin only; never framed.
@@ -101,8 +104,20 @@ mod tests {
     #[test]
     fn the_page_loads_only_its_own_files() {
         let page = ASSETS[0].body;
-        for asset in &ASSETS[1..] {
-            assert!(page.contains(&format!("\"{}\"", asset.path)), "index.html references {}", asset.path);
+        for path in ["/ui/app.css", "/ui/app.js"] {
+            assert!(page.contains(&format!("\"{path}\"")), "index.html references {path}");
+        }
+        // Every module is imported by another, and every import is one of the files.
+        let modules: Vec<&Asset> = ASSETS.iter().filter(|a| a.content_type == super::JS).collect();
+        for module in &modules {
+            for import in module.body.lines().filter_map(|l| l.strip_prefix("import ")) {
+                let file = import.rsplit_once("from './").map(|(_, f)| f.trim_end_matches("';"));
+                let known = file.is_some_and(|f| modules.iter().any(|m| m.path == format!("/ui/{f}")));
+                assert!(known, "{}: import {import}", module.path);
+            }
+            let name = module.path.trim_start_matches("/ui/");
+            let imported = modules.iter().any(|m| m.body.contains(&format!("from './{name}';")));
+            assert!(module.path == "/ui/app.js" || imported, "{} is never imported", module.path);
         }
         // No inline script or style: the policy would block them.
         assert!(!page.contains("<script>") && !page.contains("style="), "inline code in index.html");

@@ -1,0 +1,234 @@
+// The views, one per hash route (#/jobs, #/jobs/<id>, #/schedules, #/submit). Each returns
+// { node, render }: the page shows `node` and calls `render()` on every refresh.
+
+import { $, ago, badge, duration, h, jobLink, json, nodes, note, showError, time } from './dom.js';
+import { api, changed, get, loadKinds } from './api.js';
+
+const PAGE = 20;
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'SKIPPED']);
+const STATUSES = ['QUEUED', 'RUNNING', 'RETRY_WAIT', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'SKIPPED'];
+
+export function route() {
+  const hash = location.hash.replace(/^#\/?/, '');
+  const [path, query] = hash.split('?');
+  const params = new URLSearchParams(query || '');
+  const parts = path.split('/').filter(Boolean);
+  for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === (parts[0] || 'jobs'));
+  if (parts[0] === 'jobs' && parts[1]) return jobView(decodeURIComponent(parts.slice(1).join('/')));
+  if (parts[0] === 'schedules') return schedulesView();
+  if (parts[0] === 'submit') return submitView(params);
+  return jobsView(params);
+}
+
+
+function jobsView(params) {
+  const filter = { status: params.get('status') || '', kind: params.get('kind') || '', schedule: params.get('schedule') || '' };
+  const cursors = []; // cursors of the pages before this one
+  let cursor = null;
+  let next = null;
+  const body = h('tbody');
+  const older = h('button', { 'data-testid': 'older', onclick: () => { cursors.push(cursor); cursor = next; draw(); } }, 'Older →');
+  const newer = h('button', { 'data-testid': 'newer', onclick: () => { cursor = cursors.pop() ?? null; draw(); } }, '← Newer');
+  const setFilter = (name) => (e) => {
+    filter[name] = e.target.value.trim();
+    const q = new URLSearchParams(Object.entries(filter).filter(([, v]) => v));
+    location.hash = `#/jobs${q.toString() ? `?${q}` : ''}`;
+  };
+  const kindSelect = h('select', { name: 'kind', onchange: setFilter('kind') }, h('option', { value: '' }, 'any'));
+  loadKinds().then((ks) => {
+    for (const k of ks) kindSelect.append(h('option', { value: k.name, selected: k.name === filter.kind }, k.name));
+  }).catch(showError);
+  const view = h('div', {},
+    h('h2', {}, 'Jobs'),
+    h('div', { class: 'filters' },
+      h('label', {}, 'Status', h('select', { name: 'status', 'data-testid': 'filter-status', onchange: setFilter('status') },
+        h('option', { value: '' }, 'any'), STATUSES.map((s) => h('option', { value: s, selected: s === filter.status }, s)))),
+      h('label', {}, 'Kind', kindSelect),
+      h('label', {}, 'Schedule', h('input', { name: 'schedule', value: filter.schedule, placeholder: 'name', onchange: setFilter('schedule') }))),
+    h('table', { 'data-testid': 'jobs' },
+      h('thead', {}, h('tr', {}, ['Job', 'Kind', 'Status', 'Attempts', 'Submitted by', 'Created', 'Finished', ''].map((t) => h('th', {}, t)))),
+      body),
+    h('div', { class: 'pager' }, newer, older));
+
+  async function draw() {
+    const q = new URLSearchParams({ limit: PAGE });
+    for (const [k, v] of Object.entries(filter)) if (v) q.set(k, v);
+    if (cursor) q.set('cursor', cursor);
+    const page = await get(`/jobs?${q}`);
+    next = page.nextCursor;
+    older.disabled = !next;
+    newer.disabled = cursors.length === 0;
+    body.replaceChildren(...(page.jobs.length ? page.jobs.map(jobRow) : [h('tr', { class: 'empty' }, h('td', { colspan: 8 }, 'No jobs match.'))]));
+  }
+  return { node: view, render: draw };
+}
+
+function jobRow(j) {
+  return h('tr', { 'data-job': j.jobId, 'data-status': j.status },
+    h('td', { class: 'mono' }, jobLink(j.jobId)),
+    h('td', {}, j.job ?? '–'),
+    h('td', {}, badge(j.status)),
+    h('td', { class: 'num' }, j.attempts),
+    h('td', {}, j.submittedBy ?? '–'),
+    h('td', { title: time(j.createdAt) }, ago(j.createdAt)),
+    h('td', { title: time(j.finishedAt) }, j.finishedAt ? ago(j.finishedAt) : '–'),
+    h('td', {}, jobActions(j)));
+}
+
+function jobActions(j) {
+  const out = [];
+  if (!TERMINAL.has(j.status)) {
+    out.push(h('button', { class: 'danger', 'data-action': 'cancel', onclick: () => act(cancelJob(j.jobId)) }, j.cancelRequestedAt ? 'Cancelling…' : 'Cancel'));
+  }
+  if (j.status === 'FAILED' || j.status === 'CANCELLED') {
+    out.push(h('button', { 'data-action': 'retry', onclick: () => act(retryJob(j.jobId)) }, 'Retry'));
+  }
+  return out;
+}
+
+async function cancelJob(id) {
+  const r = await api('POST', `/jobs/${encodeURIComponent(id)}/cancel`);
+  note(r.status === 202 ? `Job ${id}: its worker was asked to stop it.` : `Job ${id} is CANCELLED.`);
+}
+
+async function retryJob(id) {
+  const r = await api('POST', `/jobs/${encodeURIComponent(id)}/retry`, undefined, { 'Idempotency-Key': `ui-retry-${crypto.randomUUID()}` });
+  location.hash = `#/jobs/${encodeURIComponent(r.body.jobId)}`;
+  note(`Job ${id} retried as ${r.body.jobId}.`);
+}
+
+/** Runs an action, shows its error, then refreshes. */
+async function act(promise) {
+  try { await promise; } catch (e) { showError(e); return; }
+  changed();
+}
+
+function jobView(id) {
+  const box = h('div', {});
+  async function draw() {
+    let j;
+    try {
+      j = await get(`/jobs/${encodeURIComponent(id)}`);
+    } catch (e) {
+      if (e.status === 404) { box.replaceChildren(h('h2', {}, `No job ${id}`)); return; }
+      throw e;
+    }
+    const runs = j.attemptHistory.slice().reverse();
+    box.replaceChildren(...nodes(
+      h('h2', {}, 'Job ', h('span', { class: 'mono', 'data-testid': 'job-id' }, j.jobId), ' ', h('span', { 'data-testid': 'job-status' }, badge(j.status))),
+      h('div', { class: 'actions' }, jobActions(j)),
+      h('dl', { class: 'facts' },
+        ...[
+          ['Kind', j.job ?? '–'], ['Attempts', j.attempts], ['Source', j.source ?? '–'],
+          ['Schedule', j.schedule ? h('a', { href: `#/jobs?schedule=${encodeURIComponent(j.schedule)}` }, j.schedule) : '–'],
+          ['Submitted by', j.submittedBy ?? '–'], ['Created', time(j.createdAt)], ['Started', time(j.startedAt)],
+          ['Finished', time(j.finishedAt)], ['Next attempt', j.nextAttemptAt ? time(j.nextAttemptAt) : '–'],
+          ['Retry of', j.retryOf ? jobLink(j.retryOf) : '–'], ['Retried by', j.retriedBy ? jobLink(j.retriedBy) : '–'],
+          ['Cancel requested', j.cancelRequestedAt ? time(j.cancelRequestedAt) : '–'],
+        ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+      j.lastError ? [h('h3', {}, 'Last error'), h('div', { class: 'error-text', 'data-testid': 'last-error' }, j.lastError)] : null,
+      h('h3', {}, 'Payload'), json(j.payload),
+      j.result !== null && j.result !== undefined ? [h('h3', {}, 'Result'), h('div', { 'data-testid': 'result' }, json(j.result))] : null,
+      h('h3', {}, 'Attempts'),
+      h('table', { 'data-testid': 'attempts' },
+        h('thead', {}, h('tr', {}, ['#', 'Outcome', 'Started', 'Duration', 'Error', 'Worker', 'Logs'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, runs.length ? runs.map((r) => h('tr', {},
+          h('td', { class: 'num' }, r.attempt), h('td', {}, r.outcome), h('td', {}, time(r.startedAt)),
+          h('td', { class: 'num' }, duration(r.durationMs / 1000)), h('td', { class: 'error-text' }, r.error ?? ''),
+          h('td', { class: 'mono' }, r.worker ?? '–'), h('td', { class: 'mono' }, r.logs ?? '–'))) : h('tr', { class: 'empty' }, h('td', { colspan: 7 }, 'Not run yet.'))))));
+  }
+  return { node: box, render: draw };
+}
+
+function schedulesView() {
+  const body = h('tbody');
+  const view = h('div', {}, h('h2', {}, 'Schedules'),
+    h('table', { 'data-testid': 'schedules' },
+      h('thead', {}, h('tr', {}, ['Name', 'Expression', 'Time zone', 'State', 'Kind', 'Overlap', 'Next fire', 'Last run', ''].map((t) => h('th', {}, t)))),
+      body));
+  async function draw() {
+    const list = (await get('/jobs/schedules')).schedules;
+    // The last run is read per schedule (GET /jobs/schedules/{name}).
+    const full = await Promise.all(list.map((s) => get(`/jobs/schedules/${encodeURIComponent(s.name)}`).catch(() => s)));
+    body.replaceChildren(...(full.length ? full.map(scheduleRow) : [h('tr', { class: 'empty' }, h('td', { colspan: 9 }, 'No schedules. Create one with jobsctl schedule create or POST /jobs/schedule.'))]));
+  }
+  return { node: view, render: draw };
+}
+
+function scheduleRow(s) {
+  const paused = s.state === 'DISABLED';
+  const toggle = () => act(api('PATCH', `/jobs/schedules/${encodeURIComponent(s.name)}`, { state: paused ? 'ENABLED' : 'DISABLED' })
+    .then(() => note(`Schedule ${s.name} ${paused ? 'resumed' : 'paused'}.`)));
+  return h('tr', { 'data-schedule': s.name, 'data-state': s.state },
+    h('td', {}, h('a', { href: `#/jobs?schedule=${encodeURIComponent(s.name)}` }, s.name)),
+    h('td', { class: 'mono' }, s.expression), h('td', {}, s.timezone), h('td', {}, badge(s.state)),
+    h('td', {}, s.job ?? '–'), h('td', {}, s.overlap),
+    h('td', { title: s.nextFireTimes.join('\n') }, s.nextFireTimes[0] ?? '–'),
+    h('td', {}, s.lastRun ? [jobLink(s.lastRun.jobId), ' ', badge(s.lastRun.status)] : '–'),
+    h('td', {}, h('button', { 'data-action': paused ? 'resume' : 'pause', onclick: toggle }, paused ? 'Resume' : 'Pause')));
+}
+
+/** An example payload from a kind's schema: each property's default, else a value of its type. */
+function examplePayload(schema) {
+  const props = schema?.properties || {};
+  const out = {};
+  for (const [name, p] of Object.entries(props)) {
+    if ('default' in p) out[name] = p.default;
+    else if ((schema.required || []).includes(name)) {
+      const type = Array.isArray(p.type) ? p.type[0] : p.type;
+      out[name] = type === 'integer' || type === 'number' ? (p.minimum ?? 0) : type === 'boolean' ? false : type === 'array' ? [] : '';
+    }
+  }
+  return out;
+}
+
+function submitView(params) {
+  const form = h('form', { class: 'submit', 'data-testid': 'submit-form' });
+  const details = h('div', {});
+  const payload = h('textarea', { name: 'payload', spellcheck: 'false' });
+  const select = h('select', { name: 'job', 'data-testid': 'submit-kind' });
+  const key = h('input', { name: 'key', placeholder: 'optional: a retried submit with the same key is one job' });
+  let kinds = [];
+  const describe = () => {
+    const k = kinds.find((x) => x.name === select.value);
+    const props = Object.entries(k.payloadSchema?.properties || {});
+    details.replaceChildren(
+      h('p', {}, k.description),
+      h('p', { class: 'muted' }, `${k.policy.maxAttempts} attempts, backoff ${k.policy.backoffBaseSecs}s doubling to ${k.policy.backoffMaxSecs}s, ${k.policy.timeoutSecs}s per attempt.`),
+      props.length ? h('table', {}, h('thead', {}, h('tr', {}, ['Field', 'Type', 'Default', 'About'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, props.map(([n, p]) => h('tr', {}, h('td', { class: 'mono' }, n), h('td', {}, [].concat(p.type ?? 'any').join(' | ')),
+          h('td', { class: 'mono' }, 'default' in p ? JSON.stringify(p.default) : '–'), h('td', {}, p.description ?? ''))))) : h('p', { class: 'muted' }, 'No payload.'));
+    payload.value = JSON.stringify(examplePayload(k.payloadSchema), null, 2);
+  };
+  form.append(
+    h('h2', {}, 'Submit a job'),
+    h('label', {}, 'Kind', select), details,
+    h('label', {}, 'Payload (JSON)', payload),
+    h('label', {}, 'Idempotency key', key),
+    h('div', {}, h('button', { class: 'primary', type: 'submit', 'data-testid': 'submit' }, 'Submit')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    let body;
+    try {
+      const text = payload.value.trim();
+      body = { job: select.value, payload: text ? JSON.parse(text) : null };
+    } catch (err) {
+      showError(new Error(`The payload is not JSON: ${err.message}`));
+      return;
+    }
+    try {
+      const r = await api('POST', '/jobs', body, key.value.trim() ? { 'Idempotency-Key': key.value.trim() } : {});
+      note(`Job ${r.body.jobId} accepted.`);
+      location.hash = `#/jobs/${encodeURIComponent(r.body.jobId)}`;
+    } catch (err) { showError(err); }
+  });
+  loadKinds().then((ks) => {
+    kinds = ks;
+    for (const k of ks) select.append(h('option', { value: k.name, selected: k.name === params.get('job') }, k.name));
+    select.addEventListener('change', describe);
+    describe();
+  }).catch(showError);
+  // The form keeps what the operator typed: it is not redrawn by the refresh.
+  return { node: form, render: async () => {} };
+}
+
