@@ -18,6 +18,8 @@ export const ROUTES: ReadonlyArray<[apigwv2.HttpMethod, string]> = [
   [apigwv2.HttpMethod.POST, '/jobs'],
   [apigwv2.HttpMethod.GET, '/jobs'],
   [apigwv2.HttpMethod.GET, '/jobs/stats'],
+  [apigwv2.HttpMethod.GET, '/jobs/overview'],
+  [apigwv2.HttpMethod.GET, '/jobs/throughput'],
   [apigwv2.HttpMethod.GET, '/jobs/kinds'],
   [apigwv2.HttpMethod.GET, '/jobs/{id}'],
   [apigwv2.HttpMethod.POST, '/jobs/{id}/cancel'],
