@@ -21,13 +21,14 @@ COPY crates/jobs-core/Cargo.toml crates/jobs-core/
 COPY crates/jobs-aws/Cargo.toml crates/jobs-aws/
 COPY crates/jobs-runtime/Cargo.toml crates/jobs-runtime/
 COPY crates/testkit/Cargo.toml crates/testkit/
+COPY crates/dashboard/Cargo.toml crates/dashboard/
 COPY data-processor/Cargo.toml data-processor/
 COPY api-lambda/Cargo.toml api-lambda/
 COPY local-keda/Cargo.toml local-keda/
 COPY jobsctl/Cargo.toml jobsctl/
 COPY bench/Cargo.toml bench/
 RUN set -eu; \
-    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit data-processor api-lambda local-keda jobsctl bench; do \
+    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit crates/dashboard data-processor api-lambda local-keda jobsctl bench; do \
       mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; \
     done; \
     mkdir -p data-processor/src && echo 'fn main() {}' > data-processor/src/main.rs; \
