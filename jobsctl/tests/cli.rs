@@ -35,6 +35,25 @@ async fn jobsctl(api: &str, env: &[(&str, &str)], args: &[&str]) -> Out {
     out
 }
 
+/// A listener that answers one request with `body` (JSON, 200) and returns that request as it came
+/// on the wire, lowercased: to check what jobsctl sends.
+async fn record_one_request(body: &'static str) -> (String, tokio::task::JoinHandle<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 16 * 1024];
+        let n = conn.read(&mut buf).await.unwrap();
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        conn.write_all(answer.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_lowercase()
+    });
+    (url, server)
+}
+
 /// The worker binary, once, with a long poll so it takes the message the check submits.
 fn worker(stack: &Stack) -> tokio::process::Child {
     worker_with(stack, &[])
@@ -203,20 +222,7 @@ async fn every_failure_has_its_exit_code() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigv4_requests_carry_the_execute_api_signature_from_the_credential_chain() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        let (mut conn, _) = listener.accept().await.unwrap();
-        let mut buf = vec![0u8; 16 * 1024];
-        let n = conn.read(&mut buf).await.unwrap();
-        let body = r#"{"submitted":0,"succeedJob":0,"failedJob":0}"#;
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        conn.write_all(answer.as_bytes()).await.unwrap();
-        String::from_utf8_lossy(&buf[..n]).to_lowercase()
-    });
+    let (url, server) = record_one_request(r#"{"submitted":0,"succeedJob":0,"failedJob":0}"#).await;
     let creds = [
         ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
         ("AWS_SECRET_ACCESS_KEY", "secret"),
@@ -336,20 +342,7 @@ async fn ui_serves_the_dashboard_and_forwards_only_this_sessions_calls() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ui_signs_what_it_forwards_with_sigv4_and_never_passes_the_session_token() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        let (mut conn, _) = listener.accept().await.unwrap();
-        let mut buf = vec![0u8; 16 * 1024];
-        let n = conn.read(&mut buf).await.unwrap();
-        let body = r#"{"minutes":[]}"#;
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        conn.write_all(answer.as_bytes()).await.unwrap();
-        String::from_utf8_lossy(&buf[..n]).to_lowercase()
-    });
+    let (url, server) = record_one_request(r#"{"minutes":[]}"#).await;
     let creds = [
         ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
         ("AWS_SECRET_ACCESS_KEY", "secret"),
