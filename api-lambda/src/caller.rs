@@ -67,12 +67,11 @@ impl Tokens {
 
     /// Whose token `presented` is (compared in constant time per token).
     pub fn identify(&self, presented: &str) -> Option<&TokenIdentity> {
-        self.0.iter().find(|(token, _)| constant_time_eq(token.as_bytes(), presented.as_bytes())).map(|(_, id)| id)
+        self.0
+            .iter()
+            .find(|(token, _)| jobs_runtime::local_door::constant_time_eq(token.as_bytes(), presented.as_bytes()))
+            .map(|(_, id)| id)
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `API_TOKENS`: `name=token` pairs separated by commas (a token may contain `=`, a name may not).

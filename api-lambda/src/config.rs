@@ -44,6 +44,11 @@ pub struct Config {
     #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:3000")]
     pub bind_addr: std::net::SocketAddr,
 
+    /// Local mode: host names besides the loopback ones that requests may name in `Host`
+    /// (comma-separated, e.g. a container's service name). Others get 403 (DNS rebinding).
+    #[arg(long, env = "ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
     /// Local mode: require `Authorization: Bearer <token>` (in AWS, IAM authorization applies).
     /// Jobs submitted with it record `submittedBy: local`.
     #[arg(long, env = "API_TOKEN", hide_env_values = true)]

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jobs_aws::{BackendError, SchedulerError, StoreError};
 use jobs_core::SpecError;
+use jobs_core::message::Unsendable;
 use jobs_core::schedule::ScheduleError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -67,6 +68,15 @@ impl From<SpecError> for ApiError {
     }
 }
 
+impl From<Unsendable> for ApiError {
+    fn from(e: Unsendable) -> Self {
+        match e {
+            Unsendable::TooLarge { .. } => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.to_string()),
+            Unsendable::Character { .. } => Self::bad_request("unsendable_payload", e.to_string()),
+        }
+    }
+}
+
 impl From<ScheduleError> for ApiError {
     fn from(e: ScheduleError) -> Self {
         let code = match e {
@@ -92,6 +102,7 @@ impl From<crate::submit::SubmitError> for ApiError {
     fn from(e: crate::submit::SubmitError) -> Self {
         use crate::submit::SubmitError;
         match e {
+            SubmitError::Unsendable(u) => u.into(),
             SubmitError::KeyReused => Self::new(StatusCode::CONFLICT, "idempotency_key_reused", e.to_string()),
             SubmitError::Raced => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             SubmitError::NotFound(_) => Self::not_found(e.to_string()),
@@ -118,6 +129,7 @@ impl From<SchedulerError> for ApiError {
         match e {
             SchedulerError::Conflict(_) => Self::new(StatusCode::CONFLICT, "schedule_exists", e.to_string()),
             SchedulerError::NotFound(_) => Self::not_found(e.to_string()),
+            SchedulerError::Invalid(_) => Self::bad_request("invalid_schedule", e.to_string()),
             SchedulerError::Backend(b) => Self::unavailable(&b),
         }
     }

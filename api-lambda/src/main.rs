@@ -34,6 +34,8 @@ async fn run(config: Config) -> ExitCode {
     let result = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         lambda_http::run(app).await.map_err(|e| e.to_string())
     } else {
+        let allowed: std::sync::Arc<[String]> = config.allowed_hosts.clone().into();
+        let app = app.layer(axum::middleware::from_fn_with_state(allowed, api_lambda::middleware::local_door));
         serve(app, config.bind_addr).await
     };
     match result {

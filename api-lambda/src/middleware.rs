@@ -1,5 +1,8 @@
-//! What every request passes through before (or instead of) a route: the local bearer token, the
-//! body size limit, and the JSON answers for unknown routes and methods.
+//! What every request passes through before (or instead of) a route: the local server's door
+//! (loopback `Host`, same origin), the local bearer token, the body size limit, and the JSON
+//! answers for unknown routes and methods.
+
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -8,6 +11,26 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::{AppState, MAX_REQUEST_BYTES};
 use crate::error::ApiError;
+use jobs_runtime::local_door;
+
+/// Local mode: refuses a request with a foreign `Host` (DNS rebinding) or from another origin (a
+/// web page's cross-site form or fetch), before anything else, token or not
+/// (`jobs_runtime::local_door`). Not installed under Lambda: API Gateway's IAM auth guards it.
+pub async fn local_door(State(allowed): State<Arc<[String]>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let door = local_door::Request {
+        method: request.method().as_str(),
+        host: text("host"),
+        origin: text("origin"),
+        sec_fetch_site: text("sec-fetch-site"),
+    };
+    if let Err(refusal) = local_door::check(&door, &allowed) {
+        tracing::warn!(%refusal, "request refused at the local door");
+        return ApiError::new(StatusCode::FORBIDDEN, refusal.code(), refusal.to_string()).into_response();
+    }
+    next.run(request).await
+}
 
 /// Local mode: every route but `/openapi.json` requires `Authorization: Bearer <token>` with one of
 /// the configured tokens; the request then carries whose token it was (`crate::caller`).

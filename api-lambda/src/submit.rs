@@ -10,6 +10,7 @@
 
 use chrono::Utc;
 use jobs_aws::{BackendError, Idempotency, JobQueue, JobStore, StoreError, Submitted, faults};
+use jobs_core::message::Unsendable;
 use jobs_core::{JobMessage, JobSpec, JobStatus};
 
 use crate::caller::Caller;
@@ -33,6 +34,9 @@ pub struct Accepted {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
+    /// SQS would refuse the message: nothing was recorded.
+    #[error(transparent)]
+    Unsendable(#[from] Unsendable),
     #[error("the Idempotency-Key was already used for a different request")]
     KeyReused,
     /// Nothing definite was recorded: retrying with the same Idempotency-Key is safe.
@@ -57,7 +61,8 @@ impl From<StoreError> for SubmitError {
 }
 
 /// Records `msg` and sends it (see the module's text). A replayed idempotency key returns the
-/// job it created, sending its message if that never happened.
+/// job it created, sending its message if that never happened. A message SQS would refuse is
+/// refused before anything is recorded: recorded, it could never be delivered.
 pub async fn submit(
     store: &JobStore,
     queue: &JobQueue,
@@ -65,6 +70,7 @@ pub async fn submit(
     caller: &Caller,
     idempotency: Option<&Idempotency>,
 ) -> Result<Accepted, SubmitError> {
+    let body = msg.sendable_body()?;
     match store.submit(msg, &caller.0, idempotency).await? {
         Submitted::Created => {}
         Submitted::KeyReused => return Err(SubmitError::KeyReused),
@@ -75,7 +81,7 @@ pub async fn submit(
         Submitted::Existing { job_id } => return replay(store, queue, job_id).await,
     }
     faults::point("api-after-record");
-    let delivery = send(store, queue, &msg.job_id, &msg.to_body()).await;
+    let delivery = send(store, queue, &msg.job_id, &body).await;
     tracing::info!(job_id = %msg.job_id, kind = %msg.kind, submitted_by = %caller.0, ?delivery, "job accepted");
     Ok(Accepted { job_id: msg.job_id.clone(), status: JobStatus::Queued, delivery })
 }

@@ -192,6 +192,48 @@ async fn bad_requests_get_a_json_4xx_and_change_nothing() {
         ),
         (Method::GET, "/jobs/schedules/nope", None, vec![], StatusCode::NOT_FOUND, "not_found"),
         (Method::DELETE, "/jobs/schedules/nope", None, vec![], StatusCode::NOT_FOUND, "not_found"),
+        (
+            Method::PATCH,
+            "/jobs/schedules/nope",
+            Some(r#"{"state":"DISABLED"}"#.into()),
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        // A character SQS does not carry: recorded, the job could never be sent.
+        (
+            Method::POST,
+            "/jobs",
+            Some(r#"{"job":"fail","payload":{"message":"\uffff"}}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "unsendable_payload",
+        ),
+        (
+            Method::POST,
+            "/jobs/schedule",
+            Some(r#"{"cron":"rate(1 hour)","job":"fail","payload":{"message":"\ufffe"}}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "unsendable_payload",
+        ),
+        // Periods past any date a clock can hold (these used to panic the server).
+        (
+            Method::POST,
+            "/jobs/schedule",
+            Some(r#"{"cron":"rate(99999999 days)"}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_schedule",
+        ),
+        (
+            Method::POST,
+            "/jobs/schedule",
+            Some(r#"{"cron":"rate(18446744073709551615 minutes)"}"#.into()),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_schedule",
+        ),
     ];
     for (method, path, body, headers, want_status, want_code) in cases {
         let (status, value) = api.call(method.clone(), path, body, &headers).await;
@@ -201,7 +243,7 @@ async fn bad_requests_get_a_json_4xx_and_change_nothing() {
     }
     // Over 1 MiB: refused from the headers alone, before the body is read. (Sent raw: a client
     // uploading the whole body would race the server's close after its early answer.)
-    let (status, value) = raw(&api, "POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 2097152\r\n\r\n").await;
+    let (status, value) = raw(&api, "POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2097152\r\n\r\n").await;
     assert_eq!((status, value["error"]["code"].as_str()), (413, Some("payload_too_large")), "{value}");
 
     // Nothing was recorded, enqueued or scheduled.
@@ -301,6 +343,116 @@ async fn schedules_are_created_listed_read_and_deleted() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = api.call(Method::DELETE, "/jobs/schedules/weekly-report", None, &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A schedule whose job kind this build does not know (a kind retired while its schedule lived
+/// on, or one a newer API created) can still be paused, resumed and deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_of_a_retired_kind_can_be_paused_resumed_and_deleted() {
+    let stack = Stack::start().await;
+    let api = start_api(&stack, &[]).await;
+    let input = json!({"v": 1, "job": "retired", "payload": {"x": 1}, "submittedAt": "<aws.scheduler.scheduled-time>",
+        "source": "schedule", "schedule": "legacy"})
+    .to_string();
+    let schedules = jobs_aws::Schedules::new(
+        aws_sdk_scheduler::Client::new(&stack.sdk),
+        &stack.resources.schedule_group,
+        stack.queue.arn().await.unwrap(),
+        testkit::SCHEDULER_ROLE_ARN,
+    );
+    schedules
+        .create(&jobs_aws::ScheduleRequest {
+            name: "legacy".into(),
+            expression: "cron(0 7 ? * MON *)".into(),
+            timezone: "Europe/Berlin".into(),
+            input: input.clone(),
+            description: "retired job, from \"0 7 * * MON\"".into(),
+            enabled: true,
+        })
+        .await
+        .unwrap();
+    let patch = |state: &str| json!({"state": state}).to_string();
+    let (status, out) = api.call(Method::PATCH, "/jobs/schedules/legacy", Some(patch("DISABLED")), &[]).await;
+    assert_eq!((status, out["state"].as_str()), (StatusCode::OK, Some("DISABLED")), "{out}");
+    let (status, out) = api.call(Method::PATCH, "/jobs/schedules/legacy", Some(patch("ENABLED")), &[]).await;
+    assert_eq!((status, out["state"].as_str()), (StatusCode::OK, Some("ENABLED")), "{out}");
+    // The definition went back untouched.
+    let (_, read) = api.get("/jobs/schedules/legacy").await;
+    assert_eq!(
+        (read["expression"].as_str(), read["timezone"].as_str()),
+        (Some("cron(0 7 ? * MON *)"), Some("Europe/Berlin"))
+    );
+    let stored = schedules.get("legacy").await.unwrap();
+    assert_eq!(stored.input.as_deref(), Some(input.as_str()));
+    // Changing its job still needs a kind this build knows.
+    let (status, out) =
+        api.call(Method::PATCH, "/jobs/schedules/legacy", Some(json!({"payload": {}}).to_string()), &[]).await;
+    assert_eq!((status, out["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("unknown_kind")), "{out}");
+    let (status, out) = api.call(Method::PATCH, "/jobs/schedules/legacy", Some("{}".into()), &[]).await;
+    assert_eq!((status, out["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("nothing_to_change")), "{out}");
+    let (status, _) = api.call(Method::DELETE, "/jobs/schedules/legacy", None, &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+/// Any web page can make the browser call a loopback port: the local API refuses requests that
+/// name a foreign `Host` (DNS rebinding) or come from another origin, and changes nothing for
+/// them; a terminal's `curl` and the dashboard's own calls pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_api_refuses_cross_site_and_rebinding_requests() {
+    let stack = Stack::start().await;
+    let api = start_api(&stack, &[("ALLOWED_HOSTS", "jobs-api.internal")]).await;
+    let own = api.base.clone();
+    let form = Some(r#"{"job":"noop"}"#.to_owned());
+    /// (method, headers, body, expected status, expected error code)
+    type Case<'a> = (Method, Vec<(&'a str, &'a str)>, Option<String>, StatusCode, Option<&'a str>);
+    let cases: Vec<Case> = vec![
+        // A page elsewhere posting a form: text/plain needs no CORS preflight.
+        (
+            Method::POST,
+            vec![("origin", "http://evil.example"), ("content-type", "text/plain"), ("sec-fetch-site", "cross-site")],
+            form.clone(),
+            StatusCode::FORBIDDEN,
+            Some("cross_origin"),
+        ),
+        (Method::POST, vec![("origin", "null")], form.clone(), StatusCode::FORBIDDEN, Some("cross_origin")),
+        (
+            Method::POST,
+            vec![("sec-fetch-site", "same-site")],
+            form.clone(),
+            StatusCode::FORBIDDEN,
+            Some("cross_origin"),
+        ),
+        (Method::GET, vec![("origin", "http://localhost:1")], None, StatusCode::FORBIDDEN, Some("cross_origin")),
+        // The dashboard's own call, and curl.
+        (
+            Method::POST,
+            vec![("origin", own.as_str()), ("sec-fetch-site", "same-origin")],
+            form.clone(),
+            StatusCode::OK,
+            None,
+        ),
+        (Method::POST, vec![], form.clone(), StatusCode::OK, None),
+    ];
+    for (method, headers, body, want, code) in cases {
+        let (status, value) = api.call(method.clone(), "/jobs", body, &headers).await;
+        assert_eq!((status, value["error"]["code"].as_str()), (want, code), "{method} {headers:?}: {value}");
+    }
+    // DNS rebinding: the page's own name in Host. The operator's allowed name passes.
+    let port = own.rsplit(':').next().unwrap();
+    for (host, want) in
+        [("evil.example", 403), ("127.0.0.1.nip.example", 403), ("jobs-api.internal", 200), ("localhost", 200)]
+    {
+        let request =
+            format!("POST /jobs HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let (status, value) = raw(&api, &request).await;
+        assert_eq!(status, want, "Host {host}: {value}");
+        if want == 403 {
+            assert_eq!(value["error"]["code"], "foreign_host", "{value}");
+        }
+    }
+    // Only the four accepted requests recorded a job.
+    let (_, stats) = api.get("/jobs/stats").await;
+    assert_eq!(stats["submitted"], 4, "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -52,14 +52,31 @@ enum Auth {
     SigV4 { region: String, credentials: SharedCredentialsProvider },
 }
 
+/// Why a path has no URL under the API's base.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    #[error(transparent)]
+    Parse(#[from] url::ParseError),
+    /// The path named another host or left the base path (`/http://other/…`, `/../…`): never
+    /// sent, since it would carry this client's signature or token elsewhere.
+    #[error("{0} is not under the API's base URL")]
+    Outside(Url),
+}
+
 /// `path` under `base`, keeping a base path (a custom domain's `/v1`): `join` alone would replace
-/// its last segment.
-pub fn endpoint(base: &Url, path: &str) -> Result<Url, url::ParseError> {
+/// its last segment. The result is always under `base`.
+pub fn endpoint(base: &Url, path: &str) -> Result<Url, EndpointError> {
     let mut base = base.clone();
     if !base.path().ends_with('/') {
         base.set_path(&format!("{}/", base.path()));
     }
-    base.join(path.trim_start_matches('/'))
+    // "./" keeps a path that looks like a URL (`http://other/x`) or a scheme relative; the check
+    // below catches what is left (dot segments).
+    let url = base.join(&format!("./{}", path.trim_start_matches('/')))?;
+    if url.origin() != base.origin() || !url.path().starts_with(base.path()) {
+        return Err(EndpointError::Outside(url));
+    }
+    Ok(url)
 }
 
 /// A client of one API (its base URL).
@@ -347,6 +364,21 @@ mod tests {
         ];
         for (base, path, want) in cases {
             assert_eq!(endpoint(&base.parse().unwrap(), path).unwrap().as_str(), want, "{base} {path}");
+        }
+        // What a page could put in the proxy's path: never another host, never above the base.
+        let base: Url = "https://jobs.example.com/v1".parse().unwrap();
+        for path in ["/http://evil.example/x", "//evil.example/x", "/../admin", "/jobs/../../x", "https://evil.example"]
+        {
+            match endpoint(&base, path) {
+                Ok(url) => {
+                    assert_eq!(url.host_str(), Some("jobs.example.com"), "{path}: {url}");
+                    assert!(url.path().starts_with("/v1/"), "{path}: {url}");
+                }
+                Err(EndpointError::Outside(url)) => {
+                    assert!(!url.path().starts_with("/v1/") || url.host_str() != Some("jobs.example.com"))
+                }
+                Err(e) => panic!("{path}: {e}"),
+            }
         }
     }
 }

@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use jobs_aws::{Cursor, Idempotency, ListFilter};
 use jobs_core::kinds::DEFAULT_KIND;
-use jobs_core::message::MAX_MESSAGE_BYTES;
 use jobs_core::{JobMessage, JobSpec, JobStatus};
 use serde::Deserialize;
 use serde_json::Value;
@@ -53,18 +52,6 @@ fn idempotency(headers: &HeaderMap, fingerprint: String) -> Result<Option<Idempo
     Ok(Some(Idempotency { key: key.to_owned(), fingerprint, ttl: IDEMPOTENCY_TTL }))
 }
 
-fn checked_size(msg: &JobMessage) -> Result<(), ApiError> {
-    let size = msg.to_body().len();
-    if size > MAX_MESSAGE_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the job message is {size} bytes; SQS takes at most {MAX_MESSAGE_BYTES}"),
-        ));
-    }
-    Ok(())
-}
-
 fn accepted(a: Accepted) -> (StatusCode, Json<JobAccepted>) {
     let status = match a.delivery {
         Delivery::Sent => StatusCode::OK,
@@ -80,7 +67,7 @@ fn accepted(a: Accepted) -> (StatusCode, Json<JobAccepted>) {
     responses(
         (status = 200, description = "Job queued (or replayed by its idempotency key)", body = JobAccepted),
         (status = 202, description = "Job recorded; the queue failed just now, so the reconciler sends it (within a minute or two)", body = JobAccepted),
-        (status = 400, description = "Bad JSON, unknown kind, invalid payload or idempotency key", body = ErrorBody),
+        (status = 400, description = "Bad JSON, unknown kind, invalid payload or idempotency key, or a payload with characters SQS does not carry", body = ErrorBody),
         (status = 409, description = "Idempotency-Key reused for a different request", body = ErrorBody),
         (status = 413, description = "Body or job message too large", body = ErrorBody),
         (status = 503, description = "DynamoDB failed; the job may or may not be recorded: retry with the same Idempotency-Key", body = ErrorBody),
@@ -110,7 +97,6 @@ pub async fn create_job(
     };
     let idem = idempotency(&headers, Idempotency::fingerprint(spec.kind(), &spec.payload()))?;
     let msg = JobMessage::for_spec(&spec, Utc::now());
-    checked_size(&msg)?;
     let app = &state.0;
     Ok(accepted(crate::submit::submit(&app.store, &app.queue, &msg, &caller, idem.as_ref()).await?))
 }

@@ -15,6 +15,9 @@ pub enum SchedulerError {
     Conflict(String),
     #[error("no schedule named {0:?}")]
     NotFound(String),
+    /// EventBridge Scheduler refused the definition (`ValidationException`): the caller's input.
+    #[error("EventBridge Scheduler refused the schedule: {0}")]
+    Invalid(String),
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -79,6 +82,23 @@ where
     BackendError::from_sdk(format!("EventBridge Scheduler {op} failed"), err)
 }
 
+/// The error for a refused call about schedule `name`: the codes that describe the request (a
+/// name taken or missing, a definition refused) are the caller's; anything else is the backend's.
+fn refusal<E, R>(name: &str, op: &str, err: aws_sdk_scheduler::error::SdkError<E, R>) -> SchedulerError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match err.code() {
+        Some("ConflictException") => SchedulerError::Conflict(name.to_owned()),
+        Some("ResourceNotFoundException") => SchedulerError::NotFound(name.to_owned()),
+        Some("ValidationException") => {
+            SchedulerError::Invalid(err.message().unwrap_or("the definition is not valid").to_owned())
+        }
+        _ => backend(op, err).into(),
+    }
+}
+
 impl Schedules {
     pub fn new(
         client: Client,
@@ -116,10 +136,7 @@ impl Schedules {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| match e.code() {
-                Some("ConflictException") => SchedulerError::Conflict(req.name.clone()),
-                _ => backend("CreateSchedule", e).into(),
-            })
+            .map_err(|e| refusal(&req.name, "CreateSchedule", e))
     }
 
     /// Replaces an existing schedule's definition (EventBridge `UpdateSchedule` takes it whole).
@@ -129,18 +146,18 @@ impl Schedules {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| match e.code() {
-                Some("ResourceNotFoundException") => SchedulerError::NotFound(req.name.clone()),
-                _ => backend("UpdateSchedule", e).into(),
-            })
+            .map_err(|e| refusal(&req.name, "UpdateSchedule", e))
     }
 
     pub async fn get(&self, name: &str) -> Result<ScheduleInfo, SchedulerError> {
-        let out =
-            self.client.get_schedule().name(name).group_name(&self.group).send().await.map_err(|e| match e.code() {
-                Some("ResourceNotFoundException") => SchedulerError::NotFound(name.to_owned()),
-                _ => backend("GetSchedule", e).into(),
-            })?;
+        let out = self
+            .client
+            .get_schedule()
+            .name(name)
+            .group_name(&self.group)
+            .send()
+            .await
+            .map_err(|e| refusal(name, "GetSchedule", e))?;
         Ok(ScheduleInfo {
             name: out.name.unwrap_or_else(|| name.to_owned()),
             expression: out.schedule_expression.unwrap_or_default(),
@@ -186,12 +203,14 @@ impl Schedules {
     }
 
     pub async fn delete(&self, name: &str) -> Result<(), SchedulerError> {
-        self.client.delete_schedule().name(name).group_name(&self.group).send().await.map(|_| ()).map_err(|e| {
-            match e.code() {
-                Some("ResourceNotFoundException") => SchedulerError::NotFound(name.to_owned()),
-                _ => backend("DeleteSchedule", e).into(),
-            }
-        })
+        self.client
+            .delete_schedule()
+            .name(name)
+            .group_name(&self.group)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| refusal(name, "DeleteSchedule", e))
     }
 }
 

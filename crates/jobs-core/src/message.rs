@@ -23,6 +23,36 @@ pub const MESSAGE_VERSION: u32 = 1;
 /// the same message can also travel through EventBridge Scheduler and the dead-letter queue.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
+/// Why a message body cannot travel on SQS. SQS refuses a whole `SendMessage` whose body holds a
+/// character outside its set, so a job with one would be recorded and never delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unsendable {
+    #[error("the job message is {size} bytes; SQS takes at most {MAX_MESSAGE_BYTES}")]
+    TooLarge { size: usize },
+    #[error(
+        "the job message contains U+{code:04X} at byte {at}: SQS carries only #x9, #xA, #xD, #x20-#xD7FF, \
+         #xE000-#xFFFD and #x10000-#x10FFFF"
+    )]
+    Character { code: u32, at: usize },
+}
+
+/// Whether SQS carries `c` in a message body (its documented character set).
+pub fn sqs_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Checks a body against what SQS (and EventBridge Scheduler, which sends it on) accepts: its
+/// size, then its characters.
+pub fn check_sendable(body: &str) -> Result<(), Unsendable> {
+    if body.len() > MAX_MESSAGE_BYTES {
+        return Err(Unsendable::TooLarge { size: body.len() });
+    }
+    match body.char_indices().find(|(_, c)| !sqs_char(*c)) {
+        Some((at, c)) => Err(Unsendable::Character { code: c as u32, at }),
+        None => Ok(()),
+    }
+}
+
 /// The longest job id accepted (ids from schedules are the scheduler's execution id).
 pub const MAX_JOB_ID_LEN: usize = 128;
 
@@ -175,6 +205,13 @@ impl JobMessage {
     /// The body to put on the queue.
     pub fn to_body(&self) -> String {
         serde_json::to_string(self).expect("a JobMessage always serializes")
+    }
+
+    /// The body, if SQS can carry it (see [`check_sendable`]).
+    pub fn sendable_body(&self) -> Result<String, Unsendable> {
+        let body = self.to_body();
+        check_sendable(&body)?;
+        Ok(body)
     }
 }
 
@@ -341,6 +378,41 @@ mod tests {
         // Only scheduled messages get a derived id.
         let api = body.replace("\"schedule\",\"submittedAt", "\"api\",\"submittedAt");
         assert!(JobMessage::parse_received(&api, Some("m-1"), Some(at)).is_err());
+    }
+
+    #[test]
+    fn sendable_table() {
+        let big = "x".repeat(MAX_MESSAGE_BYTES + 1);
+        let at_limit = "x".repeat(MAX_MESSAGE_BYTES);
+        // (body, expected)
+        let cases: Vec<(&str, Result<(), Unsendable>)> = vec![
+            ("{}", Ok(())),
+            ("tab\tnl\ncr\r", Ok(())),
+            ("\u{D7FF}\u{E000}\u{FFFD}\u{10000}\u{10FFFF}", Ok(())),
+            ("ü€😀", Ok(())),
+            (&at_limit, Ok(())),
+            (&big, Err(Unsendable::TooLarge { size: MAX_MESSAGE_BYTES + 1 })),
+            ("a\u{FFFF}", Err(Unsendable::Character { code: 0xFFFF, at: 1 })),
+            ("\u{FFFE}", Err(Unsendable::Character { code: 0xFFFE, at: 0 })),
+            ("ab\u{0}", Err(Unsendable::Character { code: 0, at: 2 })),
+            ("\u{1F}", Err(Unsendable::Character { code: 0x1F, at: 0 })),
+        ];
+        for (body, want) in cases {
+            assert_eq!(check_sendable(body), want, "{:?}", body.chars().take(8).collect::<String>());
+        }
+        let err = check_sendable("\u{FFFF}").unwrap_err().to_string();
+        assert!(err.contains("U+FFFF") && err.contains("#xE000-#xFFFD"), "{err}");
+    }
+
+    #[test]
+    fn json_escapes_control_characters_but_not_nonchars() {
+        let now = "2026-11-21T10:00:00Z".parse().unwrap();
+        // serde_json writes U+0000-U+001F as \u escapes: those payloads travel.
+        let ok = JobMessage::new_api("fail", json!({"message": "a\u{0}b\u{1F}"}), now);
+        assert!(ok.sendable_body().is_ok());
+        // U+FFFF is written as it is, and SQS refuses it.
+        let poison = JobMessage::new_api("fail", json!({"message": "\u{FFFF}"}), now);
+        assert!(matches!(poison.sendable_body(), Err(Unsendable::Character { code: 0xFFFF, .. })));
     }
 
     #[test]

@@ -309,6 +309,10 @@ fn eventbridge_cron(input: &str, body: &str) -> Result<Schedule, String> {
     })
 }
 
+/// The longest `rate()` period accepted: 100 years. A longer one would first fire after the
+/// schedule, its job and this system are long gone.
+const MAX_RATE: chrono::Duration = chrono::Duration::days(36_500);
+
 fn rate(input: &str, body: &str) -> Result<Schedule, String> {
     let usage = "write rate(value unit), e.g. rate(5 minutes), rate(1 hour)";
     let mut parts = body.split_whitespace();
@@ -331,11 +335,18 @@ fn rate(input: &str, body: &str) -> Result<Schedule, String> {
     if unit != expected {
         return Err(format!("EventBridge requires rate({value} {expected})"));
     }
+    // The period must be a time span chrono can add to a date: anything longer never fires.
+    let every = value
+        .checked_mul(secs)
+        .and_then(|s| i64::try_from(s).ok())
+        .and_then(chrono::Duration::try_seconds)
+        .filter(|d| *d <= MAX_RATE)
+        .ok_or_else(|| format!("rate({value} {unit}) is longer than {} days", MAX_RATE.num_days()))?;
     Ok(Schedule {
         input: input.to_owned(),
         syntax: Syntax::Rate,
         expression: format!("rate({value} {unit})"),
-        plan: Plan::Rate(Duration::from_secs(value * secs)),
+        plan: Plan::Rate(every.to_std().expect("a checked positive rate")),
     })
 }
 
@@ -362,8 +373,14 @@ impl Schedule {
         let mut times = Vec::with_capacity(n);
         match &self.plan {
             Plan::Rate(every) => {
-                let every = chrono::Duration::from_std(*every).expect("rate fits");
-                times.extend((1..=n as i32).map(|k| (after + every * k).with_timezone(&tz)));
+                // Checked: the times past the last date chrono can hold are not there.
+                let every = chrono::Duration::from_std(*every).ok();
+                let mut at = Some(after);
+                for _ in 0..n {
+                    at = at.zip(every).and_then(|(t, every)| t.checked_add_signed(every));
+                    let Some(t) = at else { break };
+                    times.push(t.with_timezone(&tz));
+                }
             }
             Plan::At(when) => {
                 if let Some(t) = tz.from_local_datetime(when).earliest()
