@@ -5,7 +5,7 @@
 #
 #   EMULATOR_URL        the endpoint (e.g. http://127.0.0.1:4566); unset: a ministack started here,
 #                       outside the harness, on a free port, and stopped at the end
-#   EMULATOR_FEATURES   what it emulates beyond the APIs: schedule-firing, ttl (comma list; a test
+#   EMULATOR_FEATURES   what it emulates beyond the APIs: schedule-firing, ttl, sqs-charset (comma list; a test
 #                       that needs a missing one skips and says so). Default: both for the
 #                       ministack started here, none for EMULATOR_URL.
 #   CHAOS_JOBS          jobs in the chaos run (default 40)
@@ -26,7 +26,7 @@ if [[ -z ${EMULATOR_URL:-} ]]; then
     setsid tools/local/ministack.sh "$port" </dev/null >"$log" 2>&1 &
     started=$!
     EMULATOR_URL=http://127.0.0.1:$port
-    EMULATOR_FEATURES=${EMULATOR_FEATURES-schedule-firing,ttl}
+    EMULATOR_FEATURES=${EMULATOR_FEATURES-schedule-firing,ttl,sqs-charset}
 fi
 prefix=ext$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')-
 export EMULATOR=external AWS_ENDPOINT_URL=$EMULATOR_URL EMULATOR_FEATURES=${EMULATOR_FEATURES:-} \

@@ -9,6 +9,7 @@
 //! | `AttemptsPerJob` | Count | `Kind, Outcome` and `Outcome` | the job ended |
 //! | `AttemptDuration` | Milliseconds | `Kind` | every recorded attempt |
 //! | `QueuedTime` | Milliseconds | `Kind` | the first attempt: submitted (or fired) to started |
+//! | `ReconcileResent`, `ReconcileRedriven`, `ReconcileFailed`, `ReconcileUnsent`, `ReconcileErrors` | Count | none | a reconcile pass that did something |
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -61,6 +62,39 @@ pub fn line(namespace: &str, m: &AttemptMetrics<'_>) -> String {
     doc.to_string()
 }
 
+/// A reconcile pass, as counts (`crate::reconcile::Report`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassMetrics {
+    pub resent: usize,
+    pub redriven: usize,
+    pub failed: usize,
+    pub unsent: usize,
+    pub errors: usize,
+    pub at: DateTime<Utc>,
+}
+
+/// The EMF document for a reconcile pass (one line of JSON): what an alarm on a stuck recovery
+/// (errors, unsent jobs) reads.
+pub fn pass_line(namespace: &str, p: &PassMetrics) -> String {
+    let values = [
+        ("ReconcileResent", p.resent),
+        ("ReconcileRedriven", p.redriven),
+        ("ReconcileFailed", p.failed),
+        ("ReconcileUnsent", p.unsent),
+        ("ReconcileErrors", p.errors),
+    ];
+    let mut doc = json!({});
+    for (name, value) in values {
+        doc[name] = json!(value);
+    }
+    let metrics: Vec<(&str, &str)> = values.iter().map(|(name, _)| (*name, "Count")).collect();
+    doc["_aws"] = json!({
+        "Timestamp": p.at.timestamp_millis(),
+        "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [[]], "Metrics": metric_list(&metrics, None)}],
+    });
+    doc.to_string()
+}
+
 fn metric_list(always: &[(&str, &str)], extra: Option<(&str, &str)>) -> Value {
     Value::Array(always.iter().copied().chain(extra).map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect())
 }
@@ -105,6 +139,22 @@ mod tests {
                 "AttemptDuration": 12, "QueuedTime": 5034, "jobId": "j1", "attempt": 1
             })
         );
+    }
+
+    #[test]
+    fn a_pass_line_names_every_count() {
+        let p = PassMetrics { resent: 4, redriven: 0, failed: 1, unsent: 2, errors: 3, at: at() };
+        let doc: Value = serde_json::from_str(&pass_line("NS", &p)).unwrap();
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!((directive["Namespace"].as_str(), &directive["Dimensions"]), (Some("NS"), &json!([[]])));
+        let names: Vec<&str> =
+            directive["Metrics"].as_array().unwrap().iter().map(|m| m["Name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            ["ReconcileResent", "ReconcileRedriven", "ReconcileFailed", "ReconcileUnsent", "ReconcileErrors"]
+        );
+        let values: Vec<u64> = names.iter().map(|n| doc[*n].as_u64().unwrap()).collect();
+        assert_eq!(values, [4, 0, 1, 2, 3]);
     }
 
     #[test]

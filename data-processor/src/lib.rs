@@ -37,7 +37,8 @@ pub async fn run(config: Config, shutdown: Shutdown) -> u8 {
         .with_retention(config.retention())
         .with_timing(config.timing());
     if let Some(Command::Reconcile(args)) = &config.command {
-        let reconciler = Reconciler { queue, store, shutdown };
+        let metrics_namespace = (config.metrics == config::Metrics::Emf).then(|| config.metrics_namespace.clone());
+        let reconciler = Reconciler { queue, store, shutdown, metrics_namespace };
         let every = std::time::Duration::from_secs(args.every_secs);
         let healthy = reconciler.run(every, args.for_secs.map(std::time::Duration::from_secs)).await;
         return if healthy { 0 } else { exit::BACKEND };

@@ -5,18 +5,27 @@
 //!    `jobs_core::reconcile::MAX_REDRIVES`, ends its job FAILED with the reason. A message nobody
 //!    can tie to a job stays there for a person;
 //! 2. re-sends the message of every overdue job in the due index (never sent by an API that
-//!    crashed, or lost), then moves its due time on.
+//!    crashed, or lost), then moves its due time on. A message the queue refuses (a body an older
+//!    API recorded that SQS does not carry) moves its job's due time on with a growing wait and,
+//!    after `jobs_core::reconcile::MAX_SEND_REFUSALS`, ends the job FAILED with the reason.
+//!
+//! One message or job that cannot be handled never holds up the others: it is logged, counted in
+//! the report (and in the pass's metric line) and left for a later pass.
 //!
 //! So every accepted job ends SUCCEEDED or FAILED even when its message was lost on the way.
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use jobs_aws::{BackendError, CopyMeta, JobQueue, JobRecord, JobStore, Received, StoreError, store};
+use chrono::{DateTime, Utc};
+use jobs_aws::{BackendError, CopyMeta, ErrorKind, JobQueue, JobRecord, JobStore, Received, StoreError, store};
 use jobs_core::JobMessage;
-use jobs_core::reconcile::{self, DeadLetter, Overdue};
+use jobs_core::reconcile::{self, DeadLetter, Overdue, Unsent};
+use jobs_core::state::OnPoison;
 use jobs_runtime::Shutdown;
 use tracing::{info, warn};
+
+use crate::emf;
 
 /// Dead-letter messages handled per pass (batches of 10).
 const DEAD_LETTERS_PER_PASS: usize = 200;
@@ -28,6 +37,10 @@ const DEAD_LETTER_VISIBILITY: Duration = Duration::from_secs(60);
 /// message's visibility at 12 hours from its receipt).
 const UNRESOLVABLE_VISIBILITY: Duration = Duration::from_secs(6 * 60 * 60);
 
+/// Per-job failures of the backend in a row after which a pass stops: that is an outage, not a
+/// bad job, and the next pass tries again.
+const MAX_ERRORS_IN_A_ROW: usize = 5;
+
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Report {
@@ -38,24 +51,36 @@ pub struct Report {
     pub unresolvable: usize,
     pub overdue: usize,
     pub resent: usize,
+    /// Overdue jobs whose message could not be sent (looked at again later).
+    pub unsent: usize,
+    /// Messages and jobs the pass could not handle (read or write failed); each is left for a
+    /// later pass, and the pass goes on with the next.
+    pub errors: usize,
 }
 
 pub struct Reconciler {
     pub queue: JobQueue,
     pub store: JobStore,
     pub shutdown: Shutdown,
+    /// Where a pass's metric line goes (`None`: `METRICS=off`).
+    pub metrics_namespace: Option<String>,
 }
 
 impl Reconciler {
     /// Passes every `every` until `run_for` has passed (one pass without it) or a stop is
-    /// requested. Returns false if a pass failed.
+    /// requested. Returns false if a pass failed or could not handle a job.
     pub async fn run(&self, every: Duration, run_for: Option<Duration>) -> bool {
         let started = Instant::now();
         let mut healthy = true;
         loop {
             match self.pass().await {
-                Ok(report) if report != Report::default() => info!(?report, "reconcile pass"),
-                Ok(_) => {}
+                Ok(report) => {
+                    healthy &= report.errors == 0;
+                    if report != Report::default() {
+                        info!(?report, "reconcile pass");
+                        self.emit(&report);
+                    }
+                }
                 Err(e) => {
                     healthy = false;
                     warn!(error = %e, "reconcile pass failed; the next one tries again");
@@ -74,24 +99,62 @@ impl Reconciler {
         healthy
     }
 
-    /// One pass: the dead-letter queue, then the overdue jobs.
+    /// The pass's EMF line on stdout. Best effort: a closed stdout must not stop the reconciler.
+    fn emit(&self, r: &Report) {
+        let Some(namespace) = &self.metrics_namespace else { return };
+        let p = emf::PassMetrics {
+            resent: r.resent,
+            redriven: r.redriven,
+            failed: r.failed,
+            unsent: r.unsent,
+            errors: r.errors,
+            at: Utc::now(),
+        };
+        let _ = writeln!(std::io::stdout().lock(), "{}", emf::pass_line(namespace, &p));
+    }
+
+    /// One pass: the dead-letter queue, then the overdue jobs. A message or job that cannot be
+    /// handled is logged, counted in the report and left for a later pass; the pass goes on with
+    /// the next. It fails only when the queues or the index cannot be read at all, or the backend
+    /// fails for several jobs in a row (an outage).
     pub async fn pass(&self) -> Result<Report, BackendError> {
         let mut report = Report::default();
-        while report.dead_letters < DEAD_LETTERS_PER_PASS && !self.shutdown.is_requested() {
+        let mut in_a_row = Streak::default();
+        'dead: while report.dead_letters < DEAD_LETTERS_PER_PASS && !self.shutdown.is_requested() {
             let batch = self.queue.receive_dead(10, DEAD_LETTER_VISIBILITY).await?;
             if batch.is_empty() {
                 break;
             }
             for msg in &batch {
                 report.dead_letters += 1;
-                self.dead_letter(msg, &mut report).await?;
+                let result = self.dead_letter(msg, &mut report).await;
+                if let Err(e) = result {
+                    // Hidden for DEAD_LETTER_VISIBILITY: a later pass sees it again.
+                    warn!(message_id = %msg.message_id, error = %e, "could not handle a dead-lettered message; next pass");
+                    report.errors += 1;
+                    if in_a_row.failed() {
+                        break 'dead;
+                    }
+                } else {
+                    in_a_row.ok();
+                }
             }
         }
         let now = Utc::now();
-        for job_id in self.store.overdue(now, OVERDUE_PER_PASS).await.map_err(backend)? {
+        for (job_id, due) in self.store.overdue(now, OVERDUE_PER_PASS).await.map_err(backend)? {
+            if self.shutdown.is_requested() {
+                break;
+            }
             report.overdue += 1;
-            if self.overdue(&job_id).await? {
-                report.resent += 1;
+            match self.overdue(&job_id, due, &mut report).await {
+                Ok(()) => in_a_row.ok(),
+                Err(e) => {
+                    warn!(job_id, error = %e, "could not recover the overdue job; a later pass tries again");
+                    report.errors += 1;
+                    if in_a_row.failed() {
+                        return Err(e);
+                    }
+                }
             }
         }
         Ok(report)
@@ -147,24 +210,44 @@ impl Reconciler {
         self.queue.delete_dead(&msg.receipt_handle).await
     }
 
-    /// Sends an overdue job's message again; `false` if it had moved on.
-    async fn overdue(&self, job_id: &str) -> Result<bool, BackendError> {
+    /// Sends an overdue job's message again (`due`: its due time as the index had it). A message
+    /// the queue will not take is looked at again later, and after
+    /// `jobs_core::reconcile::MAX_SEND_REFUSALS` refusals its job ends FAILED.
+    async fn overdue(&self, job_id: &str, due: DateTime<Utc>, report: &mut Report) -> Result<(), BackendError> {
         let now = Utc::now();
-        let Some(record) = self.store.get(job_id).await.map_err(backend)? else { return Ok(false) };
+        let record = match self.store.get(job_id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                // An item that cannot be read is looked at again after a while, not every pass.
+                let next = now + chrono::Duration::from_std(self.store.timing().stale).unwrap_or_default();
+                let _ = self.store.defer_due(job_id, due, next, false).await;
+                return Err(backend(e));
+            }
+        };
         let state = record.state();
         let Overdue::Resend { delay, next_due } =
             reconcile::on_overdue(Some(&state), record.due_at, record.resends, now, self.store.timing())
         else {
-            return Ok(false);
+            return Ok(());
         };
-        let Some(msg) = record.message() else {
-            warn!(job_id, "overdue job has no kind recorded; cannot send it");
-            return Ok(false);
+        let seen = record.due_at.unwrap_or(due);
+        let sent = match record.message() {
+            Some(msg) => self
+                .queue
+                .send_copy(&msg.to_body(), delay, CopyMeta { attempts: state.attempts, ..CopyMeta::default() })
+                .await
+                .map(|_| ()),
+            None => Err(BackendError::of_kind(
+                ErrorKind::Invalid,
+                "overdue job",
+                "its item does not say what the job is (no kind): no message can be made",
+            )),
         };
-        self.queue
-            .send_copy(&msg.to_body(), delay, CopyMeta { attempts: state.attempts, ..CopyMeta::default() })
-            .await?;
-        let seen = record.due_at.unwrap_or(now);
+        if let Err(e) = sent {
+            report.unsent += 1;
+            return self.unsent(job_id, &record, seen, e).await;
+        }
         match self.store.bump_due(job_id, seen, next_due).await {
             Ok(()) | Err(StoreError::ConditionFailed) => {}
             Err(StoreError::Backend(e)) => {
@@ -172,7 +255,74 @@ impl Reconciler {
             }
         }
         info!(job_id, status = %record.status, resends = record.resends + 1, "overdue job's message sent again");
-        Ok(true)
+        report.resent += 1;
+        Ok(())
+    }
+
+    /// An overdue job's message could not be made or sent: `jobs_core::reconcile::on_unsent`.
+    /// Returns the error unless the job was dealt with for good (FAILED).
+    async fn unsent(
+        &self,
+        job_id: &str,
+        record: &JobRecord,
+        seen: DateTime<Utc>,
+        error: BackendError,
+    ) -> Result<(), BackendError> {
+        let refused = error.kind() == ErrorKind::Invalid;
+        let decision = reconcile::on_unsent(
+            &record.state(),
+            record.send_refusals,
+            refused,
+            &error.to_string(),
+            Utc::now(),
+            // An overdue job's lease ran out long ago: no grace to leave it.
+            Duration::ZERO,
+            self.store.timing(),
+        );
+        match decision {
+            Unsent::Later { next_due, refused } => {
+                if let Err(e) = self.store.defer_due(job_id, seen, next_due, refused).await {
+                    warn!(job_id, error = %e, "could not move the due time on");
+                }
+                if !refused {
+                    return Err(error);
+                }
+                warn!(job_id, error = %error, refusals = record.send_refusals + 1, next = %next_due, "the queue refused the job's message; trying again later");
+                Ok(())
+            }
+            Unsent::GiveUp(OnPoison::Record(transition)) => {
+                match self.store.apply(job_id, record.kind.as_deref(), None, &transition, &store::token()).await {
+                    Ok(_) => {
+                        warn!(
+                            job_id,
+                            reason = transition.change.last_error.as_deref(),
+                            "job FAILED: its message cannot be sent"
+                        );
+                        Ok(())
+                    }
+                    // Moved meanwhile (a worker took it): nothing to end.
+                    Err(StoreError::ConditionFailed) => Ok(()),
+                    Err(StoreError::Backend(e)) => Err(e),
+                }
+            }
+            Unsent::GiveUp(OnPoison::Held(_) | OnPoison::Finished(_)) => Ok(()),
+        }
+    }
+}
+
+/// Backend failures in a row, across messages and jobs.
+#[derive(Default)]
+struct Streak(usize);
+
+impl Streak {
+    fn ok(&mut self) {
+        self.0 = 0;
+    }
+
+    /// One more failure; true when there were too many in a row.
+    fn failed(&mut self) -> bool {
+        self.0 += 1;
+        self.0 >= MAX_ERRORS_IN_A_ROW
     }
 }
 

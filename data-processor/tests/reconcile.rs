@@ -17,19 +17,31 @@ use testkit::{Api, Stack};
 
 /// A job recorded as the API records it, whose message never reached the job queue.
 async fn record(stack: &Stack, kind: &str) -> JobMessage {
-    let msg = JobMessage::new_api(kind, json!({}), chrono::Utc::now());
+    record_with(stack, kind, json!({}), Duration::from_secs(60)).await
+}
+
+/// The same, due `send_grace` after it was recorded.
+async fn record_with(stack: &Stack, kind: &str, payload: Value, send_grace: Duration) -> JobMessage {
+    let msg = JobMessage::new_api(kind, payload, chrono::Utc::now());
     let tr = jobs_core::state::submit(chrono::Utc::now());
-    stack.store.apply(&msg.job_id, None, Some(&msg), &tr, &jobs_aws::store::token()).await.unwrap();
+    let timing = jobs_core::reconcile::Timing { send_grace, ..Default::default() };
+    let store = stack.store.clone().with_timing(timing);
+    store.apply(&msg.job_id, None, Some(&msg), &tr, &jobs_aws::store::token()).await.unwrap();
     msg
 }
 
-/// One reconcile pass; its log.
+/// One reconcile pass; its log. It must have handled everything.
 async fn reconcile(stack: &Stack, extra: &[(&str, &str)]) -> Run {
-    let mut cmd = worker(stack, extra);
-    cmd.arg("reconcile");
-    let run = finish(cmd.spawn().expect("spawn reconciler")).await;
+    let run = reconcile_any(stack, extra).await;
     assert_eq!(run.code, 0, "{}", run.log);
     run
+}
+
+/// One reconcile pass, whatever its exit code.
+async fn reconcile_any(stack: &Stack, extra: &[(&str, &str)]) -> Run {
+    let mut cmd = worker(stack, extra);
+    cmd.arg("reconcile");
+    finish(cmd.spawn().expect("spawn reconciler")).await
 }
 
 async fn api(stack: &Stack, extra: &[(&str, &str)]) -> Api {
@@ -209,4 +221,71 @@ async fn a_lost_message_of_a_dead_worker_is_sent_again() {
     assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 1), "resumed, not given up: {rec:?}");
     assert!(rec.last_error.unwrap().contains("timed out"));
     assert_eq!(stats(&stack).await, counts(1, 0, 1, 0));
+}
+
+/// Issue 24, item 1: a job an older API recorded with a body SQS refuses (U+FFFF) is never sent.
+/// Recovery goes on around it: every other unsent job behind it is sent in the same pass; the
+/// refused one waits longer each time and, after three refusals, ends FAILED with the reason,
+/// counted once. An outage of the queue (injected) is not a refusal and ends nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_the_queue_refuses_never_stalls_recovery() {
+    let stack = Stack::start().await;
+    if stack.emulator.lacks(testkit::Feature::SqsCharset) {
+        return;
+    }
+    let second = Duration::from_secs(1);
+    let poison = record_with(&stack, "fail", json!({"message": "\u{FFFF}"}), second).await;
+    // Good jobs until one is after the poison in the index (the same shard, due later, or a later
+    // shard), so a pass that stopped at the poison would never reach it.
+    let shard = |id: &str| jobs_aws::store::item::due_shard(id).parse::<u32>().unwrap();
+    let mut good = Vec::new();
+    while good.len() < 4 || !good.iter().any(|m: &JobMessage| shard(&m.job_id) >= shard(&poison.job_id)) {
+        good.push(record_with(&stack, "noop", json!({}), second).await);
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let fast = [("SEND_GRACE_SECS", "1")];
+
+    // The queue is down: nothing is sent, nothing is counted against any job, the pass fails.
+    let down = reconcile_any(&stack, &[("SEND_GRACE_SECS", "1"), ("FAULTS", "sqs.send=unavailable")]).await;
+    assert_ne!(down.code, 0, "{}", down.log);
+    assert_eq!(queued(&stack).await, (0, 0));
+    for msg in good.iter().chain([&poison]) {
+        let rec = job(&stack, &msg.job_id).await;
+        assert_eq!((rec.status, rec.send_refusals), (JobStatus::Queued, 0), "{}", msg.job_id);
+    }
+
+    // Healed: the good jobs are all sent in one pass; the poison is refused once.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let pass = reconcile(&stack, &fast).await;
+    assert_eq!(pass.log.matches("overdue job's message sent again").count(), good.len(), "{}", pass.log);
+    assert_eq!(queued(&stack).await, (good.len() as u64, 0));
+    let rec = job(&stack, &poison.job_id).await;
+    assert_eq!((rec.status, rec.send_refusals), (JobStatus::Queued, 1));
+    // The pass's metric line counts both.
+    let line: Value = serde_json::from_str(pass.out.lines().last().expect("a metric line")).unwrap();
+    assert_eq!(
+        (line["ReconcileResent"].as_u64(), line["ReconcileUnsent"].as_u64()),
+        (Some(good.len() as u64), Some(1))
+    );
+
+    // Refused twice more, with a longer wait each time, then FAILED once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let failed = loop {
+        let rec = job(&stack, &poison.job_id).await;
+        if rec.status == JobStatus::Failed {
+            break rec;
+        }
+        assert!(std::time::Instant::now() < deadline, "the poison job never ended: {rec:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        reconcile(&stack, &fast).await;
+    };
+    let reason = failed.last_error.unwrap_or_default();
+    assert!(reason.contains("refused it 3 times") && reason.contains("InvalidMessageContents"), "{reason}");
+    let pass = reconcile(&stack, &fast).await;
+    assert!(!pass.log.contains("refused"), "an ended job is out of the index: {}", pass.log);
+
+    let run = run_worker(&stack, &[("DRAIN", "true"), ("WAIT_TIME_SECS", "2")]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    let n = good.len() as u64;
+    assert_eq!(stats(&stack).await, counts(n + 1, n, 1, 0), "every job counted once");
 }

@@ -21,7 +21,11 @@ pub enum ErrorKind {
     Ambiguous,
     /// The table, queue or schedule does not exist (a configuration error or a deploy in progress).
     NotFound,
-    /// Any other refusal (validation, permissions, a malformed answer).
+    /// The service refused this very request as malformed (a message body SQS does not carry, a
+    /// DynamoDB validation error): the same request fails every time, whatever the service's
+    /// health, so retrying it is useless.
+    Invalid,
+    /// Any other refusal (permissions, a malformed answer).
     Service,
 }
 
@@ -55,6 +59,13 @@ pub enum BackendError {
         #[source]
         source: Option<Source>,
     },
+    #[error("{context}: refused as invalid: {detail}")]
+    Invalid {
+        context: String,
+        detail: String,
+        #[source]
+        source: Option<Source>,
+    },
     #[error("{context}{}", sep(.detail))]
     Service {
         context: String,
@@ -78,6 +89,15 @@ const THROTTLING_CODES: &[&str] = &[
 const CONFLICT_CODES: &[&str] = &["TransactionConflict", "TransactionInProgressException"];
 const NOT_FOUND_CODES: &[&str] =
     &["ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"];
+/// Codes that refuse the request itself (SQS's query-compatible codes may carry a prefix).
+const INVALID_CODES: &[&str] = &[
+    "InvalidMessageContents",
+    "ValidationException",
+    "ValidationError",
+    "InvalidParameterValue",
+    "MissingParameter",
+    "SerializationException",
+];
 const INTERNAL_CODES: &[&str] =
     &["InternalServerError", "InternalFailure", "InternalError", "ServiceUnavailable", "ServiceUnavailableException"];
 
@@ -95,6 +115,7 @@ impl BackendError {
             ErrorKind::Conflict => BackendError::Conflict { context, detail, source },
             ErrorKind::Throttled => BackendError::Throttled { context, detail, source },
             ErrorKind::Ambiguous => BackendError::Ambiguous { context, detail, source },
+            ErrorKind::Invalid => BackendError::Invalid { context, detail, source },
             ErrorKind::NotFound => BackendError::NotFound { context: format!("{context}: {detail}"), source },
             ErrorKind::Service => BackendError::Service { context, detail, source },
         }
@@ -117,6 +138,7 @@ impl BackendError {
             ErrorKind::Conflict => BackendError::Conflict { context, detail, source },
             ErrorKind::Throttled => BackendError::Throttled { context, detail, source },
             ErrorKind::Ambiguous => BackendError::Ambiguous { context, detail, source },
+            ErrorKind::Invalid => BackendError::Invalid { context, detail, source },
             ErrorKind::NotFound => BackendError::NotFound { context, source },
             ErrorKind::Service => BackendError::Service { context, detail, source },
         }
@@ -127,6 +149,7 @@ impl BackendError {
             BackendError::Conflict { .. } => ErrorKind::Conflict,
             BackendError::Throttled { .. } => ErrorKind::Throttled,
             BackendError::Ambiguous { .. } => ErrorKind::Ambiguous,
+            BackendError::Invalid { .. } => ErrorKind::Invalid,
             BackendError::NotFound { .. } => ErrorKind::NotFound,
             BackendError::Service { .. } => ErrorKind::Service,
         }
@@ -157,6 +180,8 @@ pub fn kind_of_code(code: &str) -> Option<ErrorKind> {
         Some(ErrorKind::Conflict)
     } else if NOT_FOUND_CODES.contains(&code) || code.contains("NonExistentQueue") {
         Some(ErrorKind::NotFound)
+    } else if INVALID_CODES.iter().any(|c| code == *c || code.strip_suffix(c).is_some_and(|p| p.ends_with('.'))) {
+        Some(ErrorKind::Invalid)
     } else if INTERNAL_CODES.contains(&code) {
         Some(ErrorKind::Ambiguous)
     } else {
@@ -211,7 +236,10 @@ mod tests {
             ("ResourceNotFoundException", Some(ErrorKind::NotFound)),
             ("AWS.SimpleQueueService.NonExistentQueue", Some(ErrorKind::NotFound)),
             ("InternalServerError", Some(ErrorKind::Ambiguous)),
-            ("ValidationException", None),
+            ("ValidationException", Some(ErrorKind::Invalid)),
+            ("InvalidMessageContents", Some(ErrorKind::Invalid)),
+            ("AWS.SimpleQueueService.InvalidMessageContents", Some(ErrorKind::Invalid)),
+            ("NotInvalidMessageContents", None),
             ("AccessDeniedException", None),
         ];
         for (code, want) in cases {
@@ -225,6 +253,7 @@ mod tests {
         assert!(e(ErrorKind::Conflict).is_transient() && !e(ErrorKind::Conflict).may_have_taken_effect());
         assert!(e(ErrorKind::Ambiguous).is_transient() && e(ErrorKind::Ambiguous).may_have_taken_effect());
         assert!(!e(ErrorKind::NotFound).is_transient() && !e(ErrorKind::Service).is_transient());
+        assert!(!e(ErrorKind::Invalid).is_transient() && !e(ErrorKind::Invalid).may_have_taken_effect());
         assert_eq!(e(ErrorKind::Throttled).to_string(), "DynamoDB GetItem: throttled: x");
         assert_eq!(BackendError::other("no region").kind(), ErrorKind::Service);
     }

@@ -5,7 +5,7 @@
 //! ```text
 //! FAULTS="store.succeed=ambiguous*1;sqs.visibility=unavailable*2;point.after-claim=crash"
 //!   RULE   := TARGET=ACTION[*COUNT]      COUNT: the first COUNT matching calls only (default: all)
-//!   ACTION := conflict | throttled | unavailable | ambiguous | delay:MS | crash
+//!   ACTION := conflict | throttled | unavailable | invalid | ambiguous | delay:MS | crash
 //! ```
 //!
 //! Targets are the adapters' operations: `store.get`, `store.<step>` for a transition (`store.start`,
@@ -80,6 +80,7 @@ impl Faults {
                 "conflict" => Action::Fail(ErrorKind::Conflict),
                 "throttled" => Action::Fail(ErrorKind::Throttled),
                 "unavailable" => Action::Fail(ErrorKind::Service),
+                "invalid" => Action::Fail(ErrorKind::Invalid),
                 "ambiguous" => Action::Ambiguous,
                 "crash" => Action::Crash,
                 other => match other.strip_prefix("delay:").map(str::parse::<u64>) {

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::poison::OnPoison;
 use crate::state::{Change, Counters, Expect, JobState, JobStatus, Step, Transition};
 
 /// The reconciler's timing.
@@ -84,6 +85,44 @@ pub fn on_overdue(
     };
     let backoff = timing.stale.saturating_mul(1 << resends.min(6));
     Overdue::Resend { delay, next_due: after(now, backoff) }
+}
+
+/// Times the queue may refuse an overdue job's message itself (not an outage: the message, say
+/// a body with a character SQS does not carry, written by an older API) before the job is FAILED.
+pub const MAX_SEND_REFUSALS: u32 = 3;
+
+/// What to do with an overdue job whose message could not be sent again.
+#[derive(Debug, Clone, PartialEq)]
+// Decisions are made once per request or message and moved, never stored: size is no concern.
+#[allow(clippy::large_enum_variant)]
+pub enum Unsent {
+    /// Look again at `next_due` (the reconciler moves on to the next job now); `refused`: count
+    /// one more refusal on the job.
+    Later { next_due: DateTime<Utc>, refused: bool },
+    /// Refused too often: end the job FAILED with the reason ([`crate::poison::reject`]).
+    GiveUp(OnPoison),
+}
+
+/// The rule for an overdue job whose message could not be sent. `refused`: the queue refused the
+/// message itself (the same body fails every time); otherwise the queue failed (an outage,
+/// throttling, no answer), which never ends a job. `refusals`: the job's refusals before this one.
+/// Waits double with each refusal, from `send_grace` up to `stale`.
+pub fn on_unsent(
+    state: &JobState,
+    refusals: u32,
+    refused: bool,
+    error: &str,
+    now: DateTime<Utc>,
+    grace: Duration,
+    timing: &Timing,
+) -> Unsent {
+    let refusals = refusals + u32::from(refused);
+    if refused && refusals >= MAX_SEND_REFUSALS {
+        let reason = format!("its message cannot be sent: the queue refused it {refusals} times ({error})");
+        return Unsent::GiveUp(crate::poison::reject(Some(state), &reason, now, grace));
+    }
+    let wait = if refused { timing.send_grace.saturating_mul(1 << refusals.min(6)) } else { timing.send_grace };
+    Unsent::Later { next_due: after(now, wait.min(timing.stale)), refused }
 }
 
 /// What to do with a job message found on the dead-letter queue (SQS moved it there after it was
@@ -179,6 +218,45 @@ mod tests {
         }
         let done = state(JobStatus::Succeeded, 1, None);
         assert_eq!(on_overdue(Some(&done), Some(t(-1)), 0, t(0), &timing), Overdue::Nothing);
+    }
+
+    #[test]
+    fn unsent_jobs_wait_longer_and_end_after_too_many_refusals() {
+        let timing = Timing { send_grace: Duration::from_secs(60), stale: Duration::from_secs(900) };
+        let grace = Duration::from_secs(10);
+        let queued = state(JobStatus::Queued, 0, None);
+        let later = |secs, refused| Unsent::Later { next_due: t(secs), refused };
+        // (refusals before, refused now, expected)
+        let cases = [
+            // The queue failed: never counted, never ends the job, however often.
+            (0, false, later(60, false)),
+            (2, false, later(60, false)),
+            (40, false, later(60, false)),
+            // The queue refused this message: 2, 4 minutes, then FAILED.
+            (0, true, later(120, true)),
+            (1, true, later(240, true)),
+        ];
+        for (before, refused, want) in cases {
+            assert_eq!(on_unsent(&queued, before, refused, "x", t(0), grace, &timing), want, "{before} {refused}");
+        }
+        let long = Timing { stale: Duration::from_secs(100), ..timing };
+        assert_eq!(on_unsent(&queued, 1, true, "x", t(0), grace, &long), later(100, true), "capped at stale");
+        for current in [queued.clone(), state(JobStatus::RetryWait, 2, Some(-5))] {
+            let Unsent::GiveUp(OnPoison::Record(tr)) =
+                on_unsent(&current, MAX_SEND_REFUSALS - 1, true, "InvalidMessageContents: bad", t(0), grace, &timing)
+            else {
+                panic!("{current:?}: the third refusal ends the job")
+            };
+            assert_eq!((tr.change.status, tr.change.attempts), (JobStatus::Failed, current.attempts));
+            assert_eq!(tr.counters, Counters { failed: 1, ..Counters::default() }, "counted once, not submitted again");
+            let reason = tr.change.last_error.unwrap();
+            assert!(reason.contains("refused it 3 times") && reason.contains("InvalidMessageContents"), "{reason}");
+        }
+        let done = state(JobStatus::Succeeded, 1, None);
+        assert_eq!(
+            on_unsent(&done, 2, true, "x", t(0), grace, &timing),
+            Unsent::GiveUp(OnPoison::Finished(JobStatus::Succeeded))
+        );
     }
 
     #[test]

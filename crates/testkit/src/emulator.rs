@@ -30,16 +30,20 @@ pub enum Feature {
     ScheduleFiring,
     /// DynamoDB deletes items whose TTL attribute has passed (within minutes, not hours).
     Ttl,
+    /// SQS refuses a message body with a character outside its set (`InvalidMessageContents`),
+    /// as AWS does.
+    SqsCharset,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 2] = [Feature::ScheduleFiring, Feature::Ttl];
+    pub const ALL: [Feature; 3] = [Feature::ScheduleFiring, Feature::Ttl, Feature::SqsCharset];
 
     /// The name in `EMULATOR_FEATURES`.
     pub fn name(self) -> &'static str {
         match self {
             Feature::ScheduleFiring => "schedule-firing",
             Feature::Ttl => "ttl",
+            Feature::SqsCharset => "sqs-charset",
         }
     }
 
@@ -47,6 +51,7 @@ impl Feature {
         match self {
             Feature::ScheduleFiring => "does not fire EventBridge schedules",
             Feature::Ttl => "does not delete expired items (DynamoDB TTL)",
+            Feature::SqsCharset => "accepts SQS message bodies outside SQS's character set",
         }
     }
 }
@@ -79,7 +84,7 @@ impl Kind {
     /// What the emulators this harness starts provide (measured; see docs/testing.md).
     fn features(self) -> Vec<Feature> {
         match self {
-            Kind::Ministack => vec![Feature::ScheduleFiring, Feature::Ttl],
+            Kind::Ministack => vec![Feature::ScheduleFiring, Feature::Ttl, Feature::SqsCharset],
             Kind::Moto => vec![],
             Kind::External => parse_features(&std::env::var("EMULATOR_FEATURES").unwrap_or_default())
                 .unwrap_or_else(|e| panic!("{e}")),

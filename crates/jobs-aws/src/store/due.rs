@@ -8,9 +8,14 @@ use super::{JobStore, StoreError};
 use crate::resources::{DUE_INDEX, DUE_SHARDS, TABLE_KEY};
 
 impl JobStore {
-    /// Jobs in the due index that were due before `now`, at most `limit`: one query per shard,
-    /// so the cost follows the number of overdue jobs, never the table's size.
-    pub async fn overdue(&self, now: chrono::DateTime<Utc>, limit: usize) -> Result<Vec<String>, StoreError> {
+    /// Jobs in the due index that were due before `now`, at most `limit`, each with its due time
+    /// as the index had it: one query per shard, so the cost follows the number of overdue jobs,
+    /// never the table's size.
+    pub async fn overdue(
+        &self,
+        now: chrono::DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, chrono::DateTime<Utc>)>, StoreError> {
         let mut ids = Vec::new();
         for shard in 0..DUE_SHARDS {
             let mut start = None;
@@ -31,10 +36,14 @@ impl JobStore {
                     .await
                     .map_err(|e| self.backend("Query", e))?;
                 for item in out.items.unwrap_or_default() {
-                    if let Some(id) =
-                        item.get(TABLE_KEY).and_then(|v| v.as_s().ok()).and_then(|k| k.strip_prefix("JOB#"))
-                    {
-                        ids.push(id.to_owned());
+                    let id = item.get(TABLE_KEY).and_then(|v| v.as_s().ok()).and_then(|k| k.strip_prefix("JOB#"));
+                    let due = item
+                        .get(attr::DUE_AT)
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse::<i64>().ok())
+                        .and_then(chrono::DateTime::from_timestamp_millis);
+                    if let (Some(id), Some(due)) = (id, due) {
+                        ids.push((id.to_owned(), due));
                     }
                 }
                 start = out.last_evaluated_key;
@@ -60,6 +69,24 @@ impl JobStore {
         let mut e = Expr::default();
         e.set(attr::DUE_AT, n(next.timestamp_millis()));
         e.increment(attr::RESENDS);
+        e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
+        self.update(job_id, e, "UpdateItem").await
+    }
+
+    /// Moves an overdue job's due time to `next` after its message could not be sent, if its due
+    /// time is still `seen`; `refused`: the queue refused the message itself (one more refusal).
+    pub async fn defer_due(
+        &self,
+        job_id: &str,
+        seen: chrono::DateTime<Utc>,
+        next: chrono::DateTime<Utc>,
+        refused: bool,
+    ) -> Result<(), StoreError> {
+        let mut e = Expr::default();
+        e.set(attr::DUE_AT, n(next.timestamp_millis()));
+        if refused {
+            e.increment(attr::SEND_REFUSALS);
+        }
         e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
         self.update(job_id, e, "UpdateItem").await
     }

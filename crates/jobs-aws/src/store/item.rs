@@ -46,6 +46,9 @@ pub mod attr {
     pub const SENT_AT: &str = "sentAt";
     /// How often the reconciler sent the message again.
     pub const RESENDS: &str = "resends";
+    /// How often the queue refused the message the reconciler tried to send again
+    /// (`jobs_core::reconcile::on_unsent`).
+    pub const SEND_REFUSALS: &str = "sendRefusals";
     pub const DUE_AT: &str = crate::resources::DUE_AT_ATTRIBUTE;
     pub const DUE_SHARD: &str = crate::resources::DUE_SHARD_ATTRIBUTE;
     /// The `by-created` list index's key (the same on every job).
@@ -220,6 +223,7 @@ pub struct JobRecord {
     pub sent_at: Option<DateTime<Utc>>,
     pub due_at: Option<DateTime<Utc>>,
     pub resends: u32,
+    pub send_refusals: u32,
     pub cancel_requested_at: Option<DateTime<Utc>>,
     pub runner: Option<Runner>,
     pub history: Vec<AttemptRun>,
@@ -310,6 +314,7 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         sent_at: time(attr::SENT_AT),
         due_at: number(attr::DUE_AT).and_then(DateTime::from_timestamp_millis),
         resends: count(attr::RESENDS),
+        send_refusals: count(attr::SEND_REFUSALS),
         cancel_requested_at: time(attr::CANCEL_REQUESTED_AT),
         runner: text(attr::RUN_WORKER).map(|worker| Runner { worker, logs: text(attr::RUN_LOGS) }),
         // An unreadable history is dropped rather than making the job unreadable.

@@ -154,7 +154,8 @@ impl JobStore {
             None => Ok(None),
             Some(item) => {
                 let record = item::parse_record(job_id, &item).map_err(|e| {
-                    BackendError::with_source(ErrorKind::Service, "DynamoDB GetItem", e.to_string(), Box::new(e))
+                    // The same item reads the same way every time: not worth retrying.
+                    BackendError::with_source(ErrorKind::Invalid, "DynamoDB GetItem", e.to_string(), Box::new(e))
                 })?;
                 Ok(Some(record))
             }
