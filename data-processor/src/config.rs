@@ -8,7 +8,8 @@ use jobs_core::{PolicyError, RetryPolicy};
 
 /// Takes one job message from SQS, runs the job, records the outcome in DynamoDB exactly once.
 ///
-/// Exit codes: 0 job succeeded, queue empty or duplicate delivery; 1 the job failed (a retry is
+/// Exit codes: 0 job succeeded, queue empty, duplicate delivery, or a message this build cannot
+/// run handed back (a rollout); 1 the job failed (a retry is
 /// scheduled, or it is FAILED) or its message was rejected; 2 invalid configuration; 3 an AWS
 /// backend failed before the job was claimed (a fresh copy of the message comes back after a
 /// growing delay); 143 stopped by SIGTERM/SIGINT (the message is back on the queue; the attempt is
@@ -54,6 +55,12 @@ pub struct Config {
     /// Upper bound of that delay, seconds (SQS delays messages by at most 900).
     #[arg(long, env = "BACKEND_RETRY_MAX_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=900))]
     pub backend_retry_max_secs: u64,
+
+    /// How long a message this build cannot run (an unknown kind or message version, a payload
+    /// it refuses: a rollout in progress) is handed back for a worker that can, counted from when
+    /// its job began, before the job is FAILED, seconds.
+    #[arg(long, env = "SKEW_WINDOW_SECS", default_value_t = jobs_core::poison::DEFAULT_SKEW_WINDOW.as_secs())]
+    pub skew_window_secs: u64,
 
     /// Seconds before the first re-attempt; doubled for each later one.
     #[arg(long, env = "RETRY_BACKOFF_SECS", default_value_t = 2)]
@@ -180,6 +187,10 @@ impl Config {
     }
 
     /// The delay before a deferred message comes back, after `deferrals` earlier deferrals.
+    pub fn skew_window(&self) -> Duration {
+        Duration::from_secs(self.skew_window_secs)
+    }
+
     pub fn backend_retry(&self, deferrals: u32) -> Duration {
         let secs = self.backend_retry_secs.saturating_mul(1 << deferrals.min(10));
         Duration::from_secs(secs.min(self.backend_retry_max_secs))

@@ -177,7 +177,8 @@ impl Reconciler {
         };
         let current = self.store.get(&job_id).await.map_err(backend)?;
         let state = current.as_ref().map(JobRecord::state);
-        match reconcile::on_dead_letter(state.as_ref(), msg.redrives, msg.receive_count, now) {
+        let firing = jobs_core::message::is_firing(&job_id);
+        match reconcile::on_dead_letter(state.as_ref(), firing, msg.redrives, msg.receive_count, now) {
             DeadLetter::Drop => report.dropped += 1,
             DeadLetter::Resend { delay } => {
                 let body = job.as_ref().map_or_else(|| msg.body.clone(), JobMessage::to_body);
@@ -305,7 +306,7 @@ impl Reconciler {
                     Err(StoreError::Backend(e)) => Err(e),
                 }
             }
-            Unsent::GiveUp(OnPoison::Held(_) | OnPoison::Finished(_)) => Ok(()),
+            Unsent::GiveUp(OnPoison::Held(_) | OnPoison::Finished(_) | OnPoison::Gone) => Ok(()),
         }
     }
 }

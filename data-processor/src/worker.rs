@@ -14,9 +14,10 @@ use std::time::Duration;
 use chrono::Utc;
 use jobs_aws::store::Applied;
 use jobs_aws::{BackendError, CopyMeta, JobQueue, JobStore, Received, StoreError, faults, store};
+use jobs_core::poison::{self, OnUnrunnable, Unrunnable};
 use jobs_core::state::{self, OnPoison, OnReceive, Runner, Skip, Transition};
 use jobs_core::unread::{self, Delivery};
-use jobs_core::{JobMessage, JobSpec, JobStatus, Lease, Overlap, RetryPolicy, overlap};
+use jobs_core::{JobMessage, JobSpec, JobStatus, Lease, Overlap, RetryPolicy, message, overlap};
 use jobs_runtime::Shutdown;
 use tracing::{Instrument, info, info_span, warn};
 
@@ -48,6 +49,8 @@ pub enum Outcome {
     LostLease,
     /// Cancelled on request: stopped while running, or found cancelled before it ran.
     Cancelled,
+    /// This build cannot run the message (a rollout in progress?): handed back for a later one.
+    Deferred,
     /// A schedule's firing recorded SKIPPED (its previous job had not finished; overlap: forbid).
     Skipped,
 }
@@ -61,6 +64,7 @@ impl Outcome {
             | Outcome::Duplicate
             | Outcome::LostLease
             | Outcome::Cancelled
+            | Outcome::Deferred
             | Outcome::Skipped => 0,
             Outcome::RetryScheduled | Outcome::Failed | Outcome::Rejected => 1,
             Outcome::Interrupted => jobs_runtime::exit::INTERRUPTED,
@@ -133,7 +137,11 @@ impl Worker {
     /// A backend failed before the job could be claimed: nothing is lost. A fresh copy of the
     /// message comes back after a delay that grows with each deferral of the same message.
     async fn defer(&self, msg: &Received) {
-        let delay = self.config.backend_retry(msg.deferrals);
+        self.hand_back(msg, self.config.backend_retry(msg.deferrals)).await;
+    }
+
+    /// Hands the message back: a fresh copy after `delay` (`deferrals + 1`), the held one deleted.
+    async fn hand_back(&self, msg: &Received, delay: Duration) {
         let meta = CopyMeta { deferrals: msg.deferrals + 1, redrives: msg.redrives, attempts: msg.attempts };
         let copied = self.queue.send_copy(&msg.body, delay, meta).await;
         let released = match copied {
@@ -156,7 +164,10 @@ impl Worker {
             Ok(job) => job,
             Err(e) => {
                 let span = info_span!("job", job_id = e.job_id.as_deref().unwrap_or("?"), message_id = %msg.message_id);
-                return self.reject(msg, e.job_id.as_deref(), None, &e.reason).instrument(span).await;
+                return self
+                    .unrunnable(msg, e.job_id.as_deref(), None, e.submitted_at, &e.reason)
+                    .instrument(span)
+                    .await;
             }
         };
         // `submitted_by` is filled in from the job item once it is read (`claim_and_run`).
@@ -170,7 +181,9 @@ impl Worker {
         async {
             match JobSpec::parse(&job.kind, job.payload.clone()) {
                 Ok(spec) => self.claim_and_run(msg, &job, &spec).await,
-                Err(e) => self.reject(msg, Some(&job.job_id), Some(&job), &e.to_string()).await,
+                Err(e) => {
+                    self.unrunnable(msg, Some(&job.job_id), Some(&job), Some(job.submitted_at), &e.to_string()).await
+                }
             }
         }
         .instrument(span)
@@ -198,7 +211,8 @@ impl Worker {
             }
             let lease = Lease { owner: self.owner.clone(), until: now + self.visibility() };
             let state = current.as_ref().map(|r| r.state());
-            match state::on_receive(state.as_ref(), &lease, now, self.grace(), &policy) {
+            let firing = message::is_firing(&job.job_id);
+            match state::on_receive(state.as_ref(), firing, &lease, now, self.grace(), &policy) {
                 OnReceive::Skip(Skip::Finished(status)) => {
                     info!(%status, "duplicate delivery of a finished job; deleting the message");
                     self.queue.delete(&msg.receipt_handle).await?;
@@ -208,6 +222,11 @@ impl Worker {
                     if !self.hand_over(msg, &job.job_id, state.map_or(0, |s| s.attempts), &holder).await? {
                         continue;
                     }
+                    return Ok(Outcome::Duplicate);
+                }
+                OnReceive::Skip(Skip::Gone) => {
+                    info!("the job's item is gone (it ended and expired); dropping the message");
+                    self.queue.delete(&msg.receipt_handle).await?;
                     return Ok(Outcome::Duplicate);
                 }
                 OnReceive::Skip(Skip::NotDue(due)) => {
@@ -399,18 +418,21 @@ impl Worker {
         }
     }
 
-    /// A message that this build cannot run. A job it names that has not ended is recorded FAILED
-    /// with the reason (whatever it was doing: the message is its only one), then the message is
-    /// deleted; a job running under another worker's lease is left to it.
-    async fn reject(
+    /// A message that this build cannot run (`jobs_core::poison::on_unrunnable`). Inside the skew
+    /// window it is handed back as a fresh copy, nothing written; after it, a job it names that
+    /// has not ended is recorded FAILED with the reason, then the message is deleted. A job that
+    /// ended, or runs under another worker's lease, is left alone; a message that names no job is
+    /// kept on the dead-letter queue for a person.
+    async fn unrunnable(
         &self,
         msg: &Received,
         job_id: Option<&str>,
         origin: Option<&JobMessage>,
+        submitted_at: Option<chrono::DateTime<Utc>>,
         reason: &str,
     ) -> Result<Outcome, BackendError> {
-        warn!(reason, "rejecting poison message");
         let Some(id) = job_id else {
+            warn!(reason, "rejecting a message that names no job");
             self.keep_dlq_copy(msg, reason).await;
             self.queue.delete(&msg.receipt_handle).await?;
             return Ok(Outcome::Rejected);
@@ -418,19 +440,40 @@ impl Worker {
         for _ in 0..MAX_CLAIM_RACES {
             let current = self.store.get(id).await.map_err(into_backend)?;
             let kind = current.as_ref().and_then(|r| r.kind.clone());
+            let since = current.as_ref().and_then(|r| r.created_at).or(submitted_at);
             let state = current.map(|r| r.state());
-            match state::reject(state.as_ref(), reason, Utc::now(), self.grace()) {
-                OnPoison::Finished(status) => {
-                    info!(%status, "the job already ended; deleting the message");
-                    break;
+            let m = Unrunnable { reason, firing: message::is_firing(id), since, deferrals: msg.deferrals };
+            match poison::on_unrunnable(state.as_ref(), &m, Utc::now(), self.grace(), self.config.skew_window()) {
+                OnUnrunnable::Defer { delay } => {
+                    warn!(
+                        reason,
+                        delay_secs = delay.as_secs(),
+                        "this build cannot run the message; handing it back for a worker that can (a rollout in progress?)"
+                    );
+                    self.hand_back(msg, delay).await;
+                    return Ok(Outcome::Deferred);
                 }
-                OnPoison::Held(holder) => {
+                OnUnrunnable::Now(OnPoison::Finished(status)) => {
+                    info!(%status, "the job already ended; deleting the message");
+                    self.queue.delete(&msg.receipt_handle).await?;
+                    return Ok(Outcome::Duplicate);
+                }
+                OnUnrunnable::Now(OnPoison::Gone) => {
+                    info!("the job's item is gone (it ended and expired); deleting the message");
+                    self.queue.delete(&msg.receipt_handle).await?;
+                    return Ok(Outcome::Duplicate);
+                }
+                OnUnrunnable::Now(OnPoison::Held(holder)) => {
                     if self.hand_over(msg, id, state.map_or(0, |s| s.attempts), &holder).await? {
                         return Ok(Outcome::Duplicate);
                     }
                 }
-                OnPoison::Record(transition) => {
+                OnUnrunnable::Now(OnPoison::Record(transition)) => {
                     if self.claim(id, kind.as_deref(), origin, &transition).await?.is_some() {
+                        warn!(
+                            reason = transition.change.last_error.as_deref(),
+                            "job FAILED: this build cannot run its message"
+                        );
                         break;
                     }
                 }

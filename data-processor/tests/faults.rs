@@ -156,8 +156,8 @@ async fn hung_and_repeatedly_stopped_attempts_end_failed() {
 }
 
 /// Path 5: a message this build rejects (a kind it does not know: a deploy in progress) for a job
-/// that already started. The job is recorded FAILED with the reason before the message goes; it
-/// used to be deleted and leave the job RETRY_WAIT for good.
+/// that already started, once the skew window has passed. The job is recorded FAILED with the
+/// reason before the message goes; it used to be deleted and leave the job RETRY_WAIT for good.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_poison_verdict_on_a_started_job_fails_it_once() {
     let stack = Stack::start().await;
@@ -173,7 +173,7 @@ async fn a_poison_verdict_on_a_started_job_fails_it_once() {
     let newer = JobMessage { kind: "teleport".into(), ..msg.clone() };
     stack.queue.send(&newer.to_body()).await.unwrap();
 
-    let run = run_worker(&stack, &[]).await;
+    let run = run_worker(&stack, &[("SKEW_WINDOW_SECS", "1")]).await;
     assert_eq!(run.code, 1, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 1));

@@ -234,39 +234,92 @@ async fn a_run_killed_too_often_on_the_last_attempt_ends_failed_once() {
     assert!(stack.drain_dlq().await.is_empty());
 }
 
+/// A job as an API records it (QUEUED, `submitted + 1`) and the body it sends: here a newer API
+/// whose messages this build cannot run.
+async fn record_newer(stack: &Stack, id: &str, body: Value) -> String {
+    let msg = JobMessage::new_api("noop", json!({}), Utc::now());
+    let msg = JobMessage { job_id: id.to_owned(), kind: body["job"].as_str().unwrap_or("noop").to_owned(), ..msg };
+    let tr = jobs_core::state::submit(Utc::now());
+    stack.store.apply(id, None, Some(&msg), &tr, &jobs_aws::store::token()).await.unwrap();
+    body.to_string()
+}
+
+/// Issue 24, item 2: a rolling deploy. Messages this build cannot run (an unknown kind, a payload
+/// it refuses, a newer message version) are handed back, not failed, while the skew window
+/// lasts: nothing written, nothing counted. A deferred job whose kind a worker knows again (the
+/// next build's, simulated by the copy reaching it under a kind this build runs) runs and is
+/// counted once. After the window the others end FAILED, naming the kind or version, each counted
+/// once. A message that names no job goes to the dead-letter queue; one whose job's item is gone
+/// (it ended and expired) is dropped, never recreating the job.
 #[tokio::test(flavor = "multi_thread")]
-async fn poison_messages_are_failed_and_counted_once() {
+async fn a_rollout_defers_what_this_build_cannot_run_then_fails_it_after_the_window() {
     let stack = Stack::start().await;
     let now = Utc::now().to_rfc3339();
-    let unknown =
-        json!({"v":1,"jobId":"p-unknown","job":"teleport","payload":{},"submittedAt":now,"source":"api"}).to_string();
-    let invalid = json!({"v":1,"jobId":"p-invalid","job":"sleep","payload":{"ms":-1},"submittedAt":now,"source":"api"})
-        .to_string();
-    let future = json!({"v":9,"jobId":"p-future","job":"noop"}).to_string();
-    for body in ["not json at all", unknown.as_str(), invalid.as_str(), unknown.as_str(), future.as_str()] {
+    let envelope = |id: &str, kind: &str, payload: Value| json!({"v":1,"jobId":id,"job":kind,"payload":payload,"submittedAt":now,"source":"api"});
+    let unknown = record_newer(&stack, "p-unknown", envelope("p-unknown", "teleport", json!({}))).await;
+    let invalid = record_newer(&stack, "p-invalid", envelope("p-invalid", "sleep", json!({"ms": -1}))).await;
+    let future =
+        record_newer(&stack, "p-future", json!({"v":9,"jobId":"p-future","job":"noop","submittedAt":now})).await;
+    let expired = envelope("p-expired", "teleport", json!({})).to_string();
+    for body in ["not json at all", &unknown, &invalid, &future, &expired] {
         stack.queue.send(body).await.unwrap();
     }
+    let window = [("SKEW_WINDOW_SECS", "8"), ("MAX_MESSAGES", "5")];
 
-    let run = run_worker(&stack, &[("MAX_MESSAGES", "5")]).await;
-    assert_eq!(run.code, 1, "{}", run.log);
-    assert_eq!(queued(&stack).await, (0, 0), "nothing is retried");
-
-    let rec = job(&stack, "p-unknown").await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 0));
-    assert!(rec.last_error.unwrap().contains("unknown job kind \"teleport\""));
-    let rec = job(&stack, "p-invalid").await;
-    assert_eq!(rec.status, JobStatus::Failed);
-    assert!(rec.last_error.unwrap().contains("invalid payload for job kind \"sleep\""));
-    let rec = job(&stack, "p-future").await;
-    assert!(rec.last_error.unwrap().contains("unsupported message version 9"));
-    // Three jobs named, each counted once although "p-unknown" came twice.
-    assert_eq!(stats(&stack).await, counts(3, 0, 3, 0));
-
-    // Only the message that names no job is kept on the dead-letter queue, for a person.
+    let run = run_worker(&stack, &window).await;
+    assert_eq!(run.code, 1, "only the message that names no job was rejected: {}", run.log);
+    assert_eq!(run.log.matches("handing it back").count(), 3, "{}", run.log);
+    for id in ["p-unknown", "p-invalid", "p-future"] {
+        let rec = job(&stack, id).await;
+        assert_eq!((rec.status, rec.attempts, rec.last_error), (JobStatus::Queued, 0, None), "{id}");
+    }
+    assert_eq!(stats(&stack).await, counts(3, 0, 0, 0), "nothing counted, and the expired job not recreated");
+    assert!(stack.store.get("p-expired").await.unwrap().is_none());
+    assert_eq!(queued(&stack).await, (3, 0), "three copies handed back");
     let kept = stack.drain_dlq().await;
     assert_eq!(kept.len(), 1, "{kept:?}");
-    assert_eq!(kept[0].0, "not json at all");
-    assert!(kept[0].1.contains("not JSON"));
+    assert!(kept[0].0 == "not json at all" && kept[0].1.contains("not JSON"), "{kept:?}");
+
+    // The rollout goes on: the copy of p-unknown reaches a worker that knows its kind.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let copy = loop {
+        assert!(Instant::now() < deadline, "the handed-back copy never came back");
+        match stack.queue.receive(Duration::from_secs(1), Duration::from_secs(30)).await.unwrap() {
+            Some(m) if m.body.contains("p-unknown") => break m,
+            Some(m) => stack.queue.set_visibility(&m.receipt_handle, Duration::ZERO).await.unwrap(),
+            None => {}
+        }
+    };
+    assert_eq!(copy.deferrals, 1, "a fresh copy, counted as handed back");
+    let known = copy.body.replace("\"teleport\"", "\"noop\"");
+    let meta = jobs_aws::CopyMeta { deferrals: copy.deferrals, ..Default::default() };
+    stack.queue.send_copy(&known, Duration::ZERO, meta).await.unwrap();
+    stack.queue.delete(&copy.receipt_handle).await.unwrap();
+    let run = run_worker(&stack, &[("SKEW_WINDOW_SECS", "8"), ("DRAIN", "true"), ("WAIT_TIME_SECS", "1")]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(job(&stack, "p-unknown").await.status, JobStatus::Succeeded);
+
+    // The window passes: what no worker could run ends FAILED, saying why, each counted once.
+    let mut ended = 0;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while ended < 2 {
+        assert!(Instant::now() < deadline, "the window passed but the jobs did not end");
+        run_worker(&stack, &[("SKEW_WINDOW_SECS", "8"), ("DRAIN", "true"), ("WAIT_TIME_SECS", "2")]).await;
+        ended = 0;
+        for (id, says) in
+            [("p-invalid", "invalid payload for job kind \"sleep\""), ("p-future", "unsupported message version 9")]
+        {
+            let rec = job(&stack, id).await;
+            if rec.status == JobStatus::Failed {
+                let reason = rec.last_error.unwrap_or_default();
+                assert!(reason.contains(says) && reason.contains("skew window"), "{id}: {reason}");
+                assert_eq!(rec.attempts, 0, "{id} never ran");
+                ended += 1;
+            }
+        }
+    }
+    assert_eq!(stats(&stack).await, counts(3, 1, 2, 0));
+    assert_eq!(queued(&stack).await, (0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -354,4 +407,73 @@ async fn a_fired_schedule_becomes_one_counted_job() {
     );
     assert_eq!(rec.submitted_by.as_deref(), Some("schedule:once"), "a firing is triggered by its schedule");
     assert!(run.log.contains(r#""submitted_by":"schedule:once""#), "the worker's logs say who: {}", run.log);
+}
+
+/// The `expiresAt` of job `id`'s item (`None`: it has none, or there is no item).
+async fn expires_at(stack: &Stack, id: &str) -> Option<i64> {
+    let out = aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name(&stack.resources.table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{id}")))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.item?.get(jobs_aws::resources::TTL_ATTRIBUTE)?.as_n().ok()?.parse().ok()
+}
+
+/// Issue 24, item 3: an open job never expires (its TTL is set when it ends; one an older version
+/// wrote at creation goes with the job's next change), and a late copy of the message of a job
+/// whose item expired after it ended is dropped, never creating the job again.
+#[tokio::test(flavor = "multi_thread")]
+async fn open_jobs_never_expire_and_an_expired_jobs_late_copy_is_dropped() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "fail", json!({"message": "boom"})).await;
+    assert_eq!(expires_at(&stack, &msg.job_id).await, None, "QUEUED: no TTL");
+    let run = run_worker(&stack, &[]).await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert_eq!(job(&stack, &msg.job_id).await.status, JobStatus::RetryWait);
+    assert_eq!(expires_at(&stack, &msg.job_id).await, None, "RETRY_WAIT: no TTL");
+
+    // As an older version wrote it: a TTL from the job's creation (a day away here, so the
+    // emulator's sweep leaves it be). The next change takes it away.
+    let later = (Utc::now() + chrono::Duration::days(1)).timestamp();
+    aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .update_item()
+        .table_name(&stack.resources.table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{}", msg.job_id)))
+        .update_expression("SET expiresAt = :t")
+        .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::N(later.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let run = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    assert_eq!(job(&stack, &msg.job_id).await.attempts, 2);
+    assert_eq!(expires_at(&stack, &msg.job_id).await, None, "the old TTL went with the change");
+
+    let run = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
+    assert_eq!(run.code, 1, "{}", run.log);
+    let ended = job(&stack, &msg.job_id).await;
+    assert_eq!(ended.status, JobStatus::Failed);
+    let ttl = expires_at(&stack, &msg.job_id).await.expect("an ended job expires");
+    let retention = ttl - ended.finished_at.unwrap().timestamp();
+    assert_eq!(retention, 30 * 86_400, "the retention runs from its end");
+    assert_eq!(stats(&stack).await, counts(1, 0, 1, 2));
+
+    // The TTL deletes the item; a late copy of its message comes (a redrive, a duplicate).
+    aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .delete_item()
+        .table_name(&stack.resources.table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{}", msg.job_id)))
+        .send()
+        .await
+        .unwrap();
+    stack.queue.send(&msg.to_body()).await.unwrap();
+    let run = run_worker(&stack, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(run.log.contains("item is gone"), "{}", run.log);
+    assert!(stack.store.get(&msg.job_id).await.unwrap().is_none(), "not created again");
+    assert_eq!(stats(&stack).await, counts(1, 0, 1, 2), "nor counted again");
+    assert_eq!(queued(&stack).await, (0, 0));
 }

@@ -84,10 +84,10 @@ describe('JobsPipeline', () => {
       const actions = stage(s.name).Actions;
       const order = (name: string) => action(stage(s.name), name).RunOrder;
 
-      it(s.approval ? 'a manual approval, then data -> image -> API -> cluster -> check' : 'data -> image -> API -> cluster -> check, no approval', () => {
+      it(s.approval ? 'a manual approval, then data -> image -> cluster -> API -> check' : 'data -> image -> cluster -> API -> check, no approval', () => {
         const approvals = actions.filter((a) => a.ActionTypeId.Category === 'Approval');
         assert.equal(approvals.length, s.approval ? 1 : 0);
-        const chain = ['JobsData.Deploy', 'JobsData.PushWorkerImage', 'JobsApi.Deploy', 'JobsCluster.Deploy', 'DeployCheck'].map(order);
+        const chain = ['JobsData.Deploy', 'JobsData.PushWorkerImage', 'JobsCluster.Deploy', 'JobsApi.Deploy', 'DeployCheck'].map(order);
         for (let i = 1; i < chain.length; i++) assert.ok(chain[i - 1] < chain[i], `${chain}`);
         if (s.approval) assert.ok(approvals[0].RunOrder < order('JobsData.Prepare'), 'approval before anything deploys');
       });

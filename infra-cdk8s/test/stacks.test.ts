@@ -280,9 +280,9 @@ describe('JobsCluster', () => {
       gitops.resourceCountIs('Custom::AWSCDK-EKS-HelmChart', 2);
     });
 
-    it('deploy order: data, then the API, then the cluster', () => {
-      assert.deepEqual(built.cluster.dependencies.map((s) => s.stackName).sort(), ['JobsApi', 'JobsData']);
-      assert.deepEqual(built.api.dependencies.map((s) => s.stackName), ['JobsData']);
+    it('deploy order: data, then the cluster (the workers), then the API that may submit new kinds', () => {
+      assert.deepEqual(built.api.dependencies.map((s) => s.stackName).sort(), ['JobsCluster', 'JobsData']);
+      assert.deepEqual(built.cluster.dependencies.map((s) => s.stackName), ['JobsData']);
     });
   });
 

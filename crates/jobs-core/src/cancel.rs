@@ -153,7 +153,7 @@ mod tests {
             (asked(JobStatus::Running, other(60)), None),
         ];
         for (state, want) in cases {
-            match (on_receive(Some(&state), &me, t(0), grace, &policy), want) {
+            match (on_receive(Some(&state), false, &me, t(0), grace, &policy), want) {
                 (OnReceive::End { transition }, Some(with_run)) => {
                     assert_eq!((transition.step, transition.change.status), (Step::Cancel, JobStatus::Cancelled));
                     assert_eq!(transition.counters, Counters { cancelled: 1, ..Counters::default() });

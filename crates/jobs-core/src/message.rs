@@ -113,6 +113,8 @@ pub struct JobMessage {
 #[error("{reason}")]
 pub struct MessageError {
     pub job_id: Option<String>,
+    /// The message's `submittedAt`, when one could be read: when its job began.
+    pub submitted_at: Option<DateTime<Utc>>,
     pub reason: String,
 }
 
@@ -168,13 +170,17 @@ impl JobMessage {
         message_id: Option<&str>,
         received_at: Option<DateTime<Utc>>,
     ) -> Result<Self, MessageError> {
-        let mut value: Value = serde_json::from_str(body)
-            .map_err(|e| MessageError { job_id: None, reason: format!("message body is not JSON: {e}") })?;
+        let mut value: Value = serde_json::from_str(body).map_err(|e| MessageError {
+            job_id: None,
+            submitted_at: None,
+            reason: format!("message body is not JSON: {e}"),
+        })?;
         if value.get("source").and_then(Value::as_str) == Some("schedule") {
             scheduled_job_id(&mut value, message_id, received_at);
         }
         let job_id = value.get("jobId").and_then(Value::as_str).filter(|id| valid_job_id(id)).map(str::to_owned);
-        let fail = |reason: String| MessageError { job_id: job_id.clone(), reason };
+        let submitted_at = value.get("submittedAt").and_then(Value::as_str).and_then(|t| t.parse().ok());
+        let fail = |reason: String| MessageError { job_id: job_id.clone(), submitted_at, reason };
         match value.get("v") {
             Some(Value::Number(n)) if n.as_u64() == Some(MESSAGE_VERSION as u64) => {}
             Some(other) => return Err(fail(format!("unsupported message version {other}"))),
@@ -237,6 +243,13 @@ fn scheduled_job_id(value: &mut Value, message_id: Option<&str>, received_at: Op
     if let Some(firing) = firing.filter(|_| !schedule.is_empty()) {
         map.insert("jobId".into(), Value::String(format!("{SCHEDULED_JOB_PREFIX}{schedule}:{firing}")));
     }
+}
+
+/// Whether job `job_id` is a schedule's firing: the only job whose item its message's first
+/// receipt creates. Any other job is recorded before its message is sent, so a message whose item
+/// is gone belongs to a job that ended and expired: it must not be created again.
+pub fn is_firing(job_id: &str) -> bool {
+    job_id.starts_with(SCHEDULED_JOB_PREFIX)
 }
 
 /// Job ids are used in DynamoDB keys and logs: keep them short and plain.

@@ -119,7 +119,7 @@ pub fn on_unsent(
     let refusals = refusals + u32::from(refused);
     if refused && refusals >= MAX_SEND_REFUSALS {
         let reason = format!("its message cannot be sent: the queue refused it {refusals} times ({error})");
-        return Unsent::GiveUp(crate::poison::reject(Some(state), &reason, now, grace));
+        return Unsent::GiveUp(crate::poison::reject(Some(state), false, &reason, now, grace));
     }
     let wait = if refused { timing.send_grace.saturating_mul(1 << refusals.min(6)) } else { timing.send_grace };
     Unsent::Later { next_due: after(now, wait.min(timing.stale)), refused }
@@ -140,9 +140,16 @@ pub enum DeadLetter {
 }
 
 /// The rule for a dead-lettered message of a job in `current` (`None`: no item, e.g. a schedule
-/// firing no worker ever recorded), which has come back `redrives` times before.
-pub fn on_dead_letter(current: Option<&JobState>, redrives: u32, receive_count: u32, now: DateTime<Utc>) -> DeadLetter {
-    if current.is_some_and(|s| s.status.is_terminal()) {
+/// firing no worker ever recorded), which has come back `redrives` times before. A job without an
+/// item that is not a firing (`firing`) ended and expired: its message is dropped.
+pub fn on_dead_letter(
+    current: Option<&JobState>,
+    firing: bool,
+    redrives: u32,
+    receive_count: u32,
+    now: DateTime<Utc>,
+) -> DeadLetter {
+    if current.is_some_and(|s| s.status.is_terminal()) || (current.is_none() && !firing) {
         return DeadLetter::Drop;
     }
     if redrives < MAX_REDRIVES {
@@ -271,7 +278,7 @@ mod tests {
             (Some(state(JobStatus::RetryWait, 2, Some(-5))), 3, "fail"),
         ];
         for (current, redrives, want) in cases {
-            let got = on_dead_letter(current.as_ref(), redrives, 10, t(0));
+            let got = on_dead_letter(current.as_ref(), true, redrives, 10, t(0));
             let kind = match &got {
                 DeadLetter::Drop => "drop",
                 DeadLetter::Resend { .. } => "resend",
@@ -286,6 +293,11 @@ mod tests {
             assert_eq!(kind, want, "{current:?} after {redrives} redrives");
         }
         let waiting = state(JobStatus::RetryWait, 1, Some(30));
-        assert_eq!(on_dead_letter(Some(&waiting), 0, 10, t(0)), DeadLetter::Resend { delay: Duration::from_secs(30) });
+        assert_eq!(
+            on_dead_letter(Some(&waiting), false, 0, 10, t(0)),
+            DeadLetter::Resend { delay: Duration::from_secs(30) }
+        );
+        // No item and not a firing: the job ended and expired.
+        assert_eq!(on_dead_letter(None, false, 0, 10, t(0)), DeadLetter::Drop);
     }
 }

@@ -343,6 +343,9 @@ pub enum Skip {
     /// The job waits for a re-attempt that is not due yet (a second copy arrived early): hide the
     /// message until then.
     NotDue(DateTime<Utc>),
+    /// The job has no item and is not a firing: it ended and its item expired (or was deleted).
+    /// Delete the message; creating the job again would count it twice and reset its attempts.
+    Gone,
 }
 
 /// What to do with a received message, decided from the job's stored state.
@@ -366,13 +369,15 @@ pub enum OnReceive {
     Skip(Skip),
 }
 
-/// How a worker that received a job's message proceeds.
+/// How a worker that received a job's message proceeds. `firing`: the job is a schedule's firing
+/// ([`crate::message::is_firing`]), whose first receipt creates its item.
 ///
 /// `worker` is the lease the new attempt would hold. A lease is treated as abandoned when less
 /// than `grace` is left on it: a live worker renews its lease every third of the visibility
 /// timeout, so pass a third of the visibility timeout.
 pub fn on_receive(
     current: Option<&JobState>,
+    firing: bool,
     worker: &Lease,
     now: DateTime<Utc>,
     grace: Duration,
@@ -389,6 +394,9 @@ pub fn on_receive(
         OnReceive::Start { attempt, transition: Transition::new(Step::Start, expect, change, now).counting(counters) }
     };
     let Some(state) = current else {
+        if !firing {
+            return OnReceive::Skip(Skip::Gone);
+        }
         // First receipt of a job nobody recorded yet (fired by a schedule): create it running.
         return start(Expect::Absent, 1, Counters { submitted: 1, ..Counters::default() }, None, 0);
     };
@@ -623,7 +631,7 @@ mod tests {
             (Some(state(Failed, 3, None, None)), Want::Skip(Skip::Finished(Failed))),
         ];
         for (current, want) in cases {
-            let got = on_receive(current.as_ref(), &me(), t(0), GRACE, &policy);
+            let got = on_receive(current.as_ref(), true, &me(), t(0), GRACE, &policy);
             match (&got, &want) {
                 (OnReceive::Start { attempt, transition }, Want::Start(a, status, c)) => {
                     assert_eq!(
@@ -659,7 +667,7 @@ mod tests {
     fn abandoned_lease_is_rechecked_by_the_store() {
         let current = state(JobStatus::Running, 1, other(-1), None);
         let OnReceive::Start { transition, .. } =
-            on_receive(Some(&current), &me(), t(0), GRACE, &RetryPolicy::default())
+            on_receive(Some(&current), false, &me(), t(0), GRACE, &RetryPolicy::default())
         else {
             panic!("should take over")
         };
@@ -737,7 +745,8 @@ mod tests {
         let mut now = t(0);
         loop {
             let lease = Lease { owner: "me".into(), until: now + chrono::Duration::seconds(30) };
-            match on_receive(current.as_ref(), &lease, now, GRACE, &policy) {
+            // From its firing's first receipt (no item yet) to FAILED.
+            match on_receive(current.as_ref(), true, &lease, now, GRACE, &policy) {
                 OnReceive::Start { attempt, transition } => {
                     add(transition.counters);
                     let (tr, _) = fail(attempt, "me", "boom", now, &policy);
@@ -780,12 +789,12 @@ mod tests {
         // The count survives the resume and is reset by the next attempt.
         let resumed = state(JobStatus::Queued, 1, None, None);
         let queued = JobState { interruptions: 2, ..resumed };
-        let OnReceive::Start { transition, .. } = on_receive(Some(&queued), &me(), t(0), GRACE, &policy) else {
+        let OnReceive::Start { transition, .. } = on_receive(Some(&queued), false, &me(), t(0), GRACE, &policy) else {
             panic!()
         };
         assert_eq!(transition.change.interruptions, 2);
         let waiting = JobState { interruptions: 2, ..state(JobStatus::RetryWait, 1, None, Some(0)) };
-        let OnReceive::Start { transition, .. } = on_receive(Some(&waiting), &me(), t(0), GRACE, &policy) else {
+        let OnReceive::Start { transition, .. } = on_receive(Some(&waiting), false, &me(), t(0), GRACE, &policy) else {
             panic!()
         };
         assert_eq!(transition.change.interruptions, 0);
@@ -812,7 +821,7 @@ mod tests {
             (Some(state(Failed, 0, None, None)), Want::Finished),
         ];
         for (current, want) in cases {
-            let got = reject(current.as_ref(), "unknown job kind", t(0), GRACE);
+            let got = reject(current.as_ref(), true, "unknown job kind", t(0), GRACE);
             let summary = match &got {
                 OnPoison::Record(tr) => {
                     assert_eq!(tr.change.status, Failed);
@@ -821,10 +830,23 @@ mod tests {
                     Want::Record(tr.counters)
                 }
                 OnPoison::Held(_) => Want::Held,
-                OnPoison::Finished(_) => Want::Finished,
+                OnPoison::Finished(_) | OnPoison::Gone => Want::Finished,
             };
             assert_eq!(summary, want, "{current:?}");
         }
+        // A job that is not a firing and has no item ended and expired: nothing is recorded.
+        assert_eq!(reject(None, false, "unknown job kind", t(0), GRACE), OnPoison::Gone);
+    }
+
+    #[test]
+    fn only_a_firing_creates_its_item() {
+        let policy = RetryPolicy::default();
+        // A firing's first receipt records it; any other message without an item is dropped.
+        let OnReceive::Start { transition, .. } = on_receive(None, true, &me(), t(0), GRACE, &policy) else {
+            panic!("a firing starts")
+        };
+        assert_eq!((transition.expect, transition.counters.submitted), (Expect::Absent, 1));
+        assert_eq!(on_receive(None, false, &me(), t(0), GRACE, &policy), OnReceive::Skip(Skip::Gone));
     }
 
     #[test]
@@ -877,7 +899,7 @@ mod tests {
         // runs `skew` seconds ahead, with a 10 s grace.
         for (skew, takes_over) in [(0, false), (5, false), (9, false), (11, true)] {
             let now = t(10 + skew);
-            let got = on_receive(Some(&live), &me(), now, GRACE, &policy);
+            let got = on_receive(Some(&live), false, &me(), now, GRACE, &policy);
             assert_eq!(matches!(got, OnReceive::Start { .. }), takes_over, "skew {skew} s: {got:?}");
         }
     }

@@ -56,7 +56,7 @@ pub fn claim_unread(d: &Delivery, worker: &Lease, now: DateTime<Utc>) -> Option<
     let implied = (!d.firing).then(|| JobState::new(JobStatus::Queued, 0));
     // Neither state looks at the grace or the policy: both start attempt 1.
     let OnReceive::Start { mut transition, .. } =
-        on_receive(implied.as_ref(), worker, now, Duration::ZERO, &RetryPolicy::default())
+        on_receive(implied.as_ref(), d.firing, worker, now, Duration::ZERO, &RetryPolicy::default())
     else {
         unreachable!("a QUEUED job without attempts, or none, starts")
     };
@@ -139,9 +139,14 @@ mod tests {
                 let holds = tr.expect.holds(state.as_ref());
                 assert_eq!(holds, commits.contains(&i), "firing={firing} state {i}: {state:?}");
                 if holds {
-                    let OnReceive::Start { attempt, transition } =
-                        on_receive(state.as_ref(), &worker, t(0), Duration::from_secs(10), &RetryPolicy::default())
-                    else {
+                    let OnReceive::Start { attempt, transition } = on_receive(
+                        state.as_ref(),
+                        firing,
+                        &worker,
+                        t(0),
+                        Duration::from_secs(10),
+                        &RetryPolicy::default(),
+                    ) else {
                         panic!("on_receive starts state {i}")
                     };
                     assert_eq!(attempt, 1);

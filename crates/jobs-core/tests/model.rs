@@ -9,7 +9,8 @@
 //! a random moment), 2-3 worker slots, and a fault phase with crashes at any step (the process is
 //! gone: nothing after it happens), store outages, writes that commit but report an error, and
 //! duplicate deliveries. Then the faults stop and the system
-//! runs until it is quiet. Checked: every accepted job ended (G1), the counters equal the items
+//! runs until it is quiet. DynamoDB's TTL deletes ended jobs' items at random moments throughout,
+//! while copies of their messages may still be on the queues. Checked: every accepted job ended (G1), the counters equal the items
 //! (G2), no job got more than its attempts and no job that never failed by itself or lost a run
 //! to a crash ended FAILED (G3). The real adapters and binaries are exercised by the fault and
 //! chaos tests; this covers the interleavings.
@@ -89,6 +90,9 @@ struct World {
     policy: RetryPolicy,
     timing: Timing,
     items: HashMap<usize, Item>,
+    /// Ended jobs whose item DynamoDB's TTL deleted (only an ended job's item has a TTL); copies
+    /// of their messages may still be on the queues.
+    expired: HashMap<usize, Item>,
     counters: Counters,
     queue: Vec<Msg>,
     dlq: Vec<Msg>,
@@ -137,6 +141,27 @@ impl World {
 
     fn state(&self, job: usize) -> Option<JobState> {
         self.items.get(&job).map(|i| i.state.clone())
+    }
+
+    /// Whether job `job` ended (its item may have expired since).
+    fn ended(&self, job: usize) -> bool {
+        self.expired.contains_key(&job) || self.items.get(&job).is_some_and(|i| i.state.status.is_terminal())
+    }
+
+    /// DynamoDB's TTL deletes the item of a job that ended (its retention passed).
+    fn expire_one(&mut self) {
+        let mut ended: Vec<usize> =
+            self.items.iter().filter(|(_, i)| i.state.status.is_terminal()).map(|(j, _)| *j).collect();
+        ended.sort_unstable();
+        if ended.is_empty() {
+            return;
+        }
+        let job = ended[self.rng.below(ended.len() as u64) as usize];
+        let item = self.items.remove(&job).expect("listed just now");
+        if std::env::var_os("MODEL_TRACE").is_some() {
+            eprintln!("t={} job {job}: item expired", self.now);
+        }
+        self.expired.insert(job, item);
     }
 
     /// A conditional write of `tr`; `Ok(true)` committed, `Ok(false)` condition failed,
@@ -279,8 +304,8 @@ fn step(world: &mut World, w: &mut Worker) -> bool {
                 return false;
             }
             let current = world.state(job);
-            match state::on_receive(current.as_ref(), &lease(w, now), at(now), grace, &world.policy) {
-                OnReceive::Skip(Skip::Finished(_)) => {
+            match state::on_receive(current.as_ref(), false, &lease(w, now), at(now), grace, &world.policy) {
+                OnReceive::Skip(Skip::Finished(_) | Skip::Gone) => {
                     world.delete(msg);
                     false
                 }
@@ -461,7 +486,8 @@ fn heartbeat(world: &mut World, w: &mut Worker, job: usize, attempt: u32) -> boo
         return true;
     }
     let now = world.now;
-    let item = world.items.get_mut(&job).expect("a running job has an item");
+    // Taken over, ended by another worker and expired meanwhile: the lease is lost.
+    let Some(item) = world.items.get_mut(&job) else { return false };
     let s = &item.state;
     if !(s.status == JobStatus::Running
         && s.attempts == attempt
@@ -486,7 +512,7 @@ fn reconcile_pass(world: &mut World) {
     let now = at(world.now);
     for m in std::mem::take(&mut world.dlq) {
         let current = world.state(m.job);
-        match reconcile::on_dead_letter(current.as_ref(), m.redrives, m.receives, now) {
+        match reconcile::on_dead_letter(current.as_ref(), false, m.redrives, m.receives, now) {
             DeadLetter::Drop => {}
             DeadLetter::Resend { delay } => world.send(m.job, delay.as_secs() as i64, m.redrives + 1),
             DeadLetter::Fail(tr) => {
@@ -542,6 +568,7 @@ fn simulate(seed: u64) -> (bool, usize) {
         policy: RetryPolicy::default(),
         timing: Timing { send_grace: Duration::from_secs(5), stale: Duration::from_secs(30) },
         items: HashMap::new(),
+        expired: HashMap::new(),
         counters: Counters::default(),
         queue: Vec::new(),
         dlq: Vec::new(),
@@ -582,6 +609,9 @@ fn simulate(seed: u64) -> (bool, usize) {
         if world.now % RECONCILE_EVERY == 0 {
             reconcile_pass(&mut world);
         }
+        if world.rng.chance(4) {
+            world.expire_one();
+        }
         world.alive = workers.iter().flatten().map(|w| w.owner.clone()).collect();
         for slot in workers.iter_mut() {
             let w = slot.get_or_insert_with(|| {
@@ -609,22 +639,24 @@ fn simulate(seed: u64) -> (bool, usize) {
                 }
             }
         }
-        let all_done =
-            (0..jobs).all(|j| world.accepted[j] && world.items.get(&j).is_some_and(|i| i.state.status.is_terminal()));
-        if !world.faults && all_done && world.queue.iter().all(|m| world.items[&m.job].state.status.is_terminal()) {
+        let all_done = (0..jobs).all(|j| world.accepted[j] && world.ended(j));
+        if !world.faults && all_done && world.queue.iter().all(|m| world.ended(m.job)) {
             quiet_since.get_or_insert(world.now);
             break;
         }
         world.now += 1;
     }
     let settle = quiet_since.map(|t| t - fault_phase);
-    let context = format!("seed {seed}: {:?} {:?}", world.items, world.counters);
+    let context = format!("seed {seed}: {:?} expired {:?} {:?}", world.items, world.expired, world.counters);
     // G1: every accepted job ended, within a bounded time after the faults stopped.
     assert!(settle.is_some_and(|s| s <= 300), "not settled: {context}");
-    // G2: the counters equal the items.
-    let count = |s: JobStatus| world.items.values().filter(|i| i.state.status == s).count() as i64;
-    let retries: i64 = world.items.values().map(|i| i64::from(i.state.attempts.saturating_sub(1))).sum();
-    assert_eq!(world.counters.submitted, world.items.len() as i64, "{context}");
+    // G2: the counters equal the items (an expired item counted as it ended: a message that came
+    // after it expired never created the job again).
+    let all: HashMap<usize, &Item> = world.items.iter().chain(&world.expired).map(|(j, i)| (*j, i)).collect();
+    assert_eq!(all.len(), world.items.len() + world.expired.len(), "a job both live and expired: {context}");
+    let count = |s: JobStatus| all.values().filter(|i| i.state.status == s).count() as i64;
+    let retries: i64 = all.values().map(|i| i64::from(i.state.attempts.saturating_sub(1))).sum();
+    assert_eq!(world.counters.submitted, all.len() as i64, "{context}");
     assert_eq!(
         (world.counters.succeeded, world.counters.failed),
         (count(JobStatus::Succeeded), count(JobStatus::Failed)),
@@ -632,7 +664,7 @@ fn simulate(seed: u64) -> (bool, usize) {
     );
     assert_eq!(world.counters.retries, retries, "{context}");
     assert_eq!(world.counters.cancelled, count(JobStatus::Cancelled), "{context}");
-    for (job, item) in &world.items {
+    for (job, item) in &all {
         // G3: never more than the attempts; a job that succeeds by itself is not FAILED by backend
         // trouble (a holder cut off from the store past its lease and taken over included: that
         // resumes the attempt), unless its runs were lost to crashes.
@@ -645,9 +677,7 @@ fn simulate(seed: u64) -> (bool, usize) {
         }
     }
     let stopped = (0..jobs)
-        .filter(|j| {
-            world.asked_running[*j] && world.items.get(j).is_some_and(|i| i.state.status == JobStatus::Cancelled)
-        })
+        .filter(|j| world.asked_running[*j] && all.get(j).is_some_and(|i| i.state.status == JobStatus::Cancelled))
         .count();
     (world.partitioned.iter().any(|p| *p), stopped)
 }

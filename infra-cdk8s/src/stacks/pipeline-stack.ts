@@ -1,7 +1,7 @@
 // JobsPipeline: CDK Pipelines delivery of every commit on the configured branch. Source (GitHub
 // through a CodeConnections connection) -> synth (the project's own make targets, the image tag is
 // the commit id) -> self-mutation -> per stage, in the configured order: [manual approval] ->
-// JobsData -> the worker image pushed to that stage's repository -> JobsApi -> JobsCluster -> a
+// JobsData -> the worker image pushed to that stage's repository -> JobsCluster -> JobsApi -> a
 // post-deploy check that submits a noop job through the real API (SigV4) and waits for SUCCEEDED.
 import { Stack, StackProps, Stage, StageProps } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';

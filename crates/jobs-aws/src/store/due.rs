@@ -5,7 +5,7 @@ use chrono::Utc;
 use super::expr::Expr;
 use super::item::{attr, n, s};
 use super::{JobStore, StoreError};
-use crate::resources::{DUE_INDEX, DUE_SHARDS, TABLE_KEY};
+use crate::resources::{DUE_INDEX, DUE_SHARDS, TABLE_KEY, TTL_ATTRIBUTE};
 
 impl JobStore {
     /// Jobs in the due index that were due before `now`, at most `limit`, each with its due time
@@ -69,6 +69,8 @@ impl JobStore {
         let mut e = Expr::default();
         e.set(attr::DUE_AT, n(next.timestamp_millis()));
         e.increment(attr::RESENDS);
+        // An open job never expires (an item an older version wrote may still carry a TTL).
+        e.set_or_remove(TTL_ATTRIBUTE, None);
         e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
         self.update(job_id, e, "UpdateItem").await
     }
@@ -87,6 +89,7 @@ impl JobStore {
         if refused {
             e.increment(attr::SEND_REFUSALS);
         }
+        e.set_or_remove(TTL_ATTRIBUTE, None);
         e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
         self.update(job_id, e, "UpdateItem").await
     }

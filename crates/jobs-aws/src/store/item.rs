@@ -138,6 +138,10 @@ pub fn change_attributes(
         out.push((attr::FINISHED_AT, Some(ts(now))));
         out.push((TTL_ATTRIBUTE, Some(n(now.timestamp() + retention.as_secs() as i64))));
         out.push((attr::RECEIPTS, None));
+    } else {
+        // An open job never expires: its retention starts when it ends. (Items an older version
+        // wrote carry one from their creation: it goes with their next change.)
+        out.push((TTL_ATTRIBUTE, None));
     }
     out
 }
@@ -170,8 +174,6 @@ pub fn new_item(
         (attr::JOB_ID.to_owned(), s(job_id)),
         (attr::CREATED_AT.to_owned(), ts(tr.at)),
         (attr::LIST_ALL.to_owned(), s("JOB")),
-        // Until a job ends, it expires only after the retention since it was created.
-        (TTL_ATTRIBUTE.to_owned(), n(tr.at.timestamp() + retention.as_secs() as i64)),
     ]);
     let submitted_by =
         origin.submitted_by.map(str::to_owned).or_else(|| origin.message.and_then(JobMessage::submitter));
@@ -349,14 +351,14 @@ mod tests {
         let msg = JobMessage::new_api("sleep", json!({"ms": 5}), t(0));
         let lease = Lease { owner: "w-1".into(), until: t(60) };
         let state::OnReceive::Start { transition, .. } =
-            state::on_receive(None, &lease, t(1), Duration::from_secs(20), &RetryPolicy::default())
+            state::on_receive(None, true, &lease, t(1), Duration::from_secs(20), &RetryPolicy::default())
         else {
             panic!("a new job starts")
         };
         let origin = Origin { message: Some(&msg), submitted_by: Some("arn:aws:iam::123456789012:user/alice") };
         let item = new_item(&msg.job_id, origin, &transition, "tok-1", DAY, Some(t(90)));
         assert_eq!(item[TABLE_KEY], s(format!("JOB#{}", msg.job_id)));
-        assert_eq!(item[TTL_ATTRIBUTE], n(t(1).timestamp() + 86_400));
+        assert!(!item.contains_key(TTL_ATTRIBUTE), "an open job never expires");
         let rec = parse_record(&msg.job_id, &item).unwrap();
         assert_eq!((rec.status, rec.attempts, rec.interruptions), (JobStatus::Running, 1, 0));
         assert_eq!((rec.kind.as_deref(), rec.payload.clone()), (Some("sleep"), Some(json!({"ms": 5}))));
@@ -420,7 +422,7 @@ mod tests {
                     "status",
                     "updatedAt",
                 ],
-                &["leaseOwner", "leaseUntil"],
+                &["expiresAt", "leaseOwner", "leaseUntil"],
             ),
             (
                 last,
