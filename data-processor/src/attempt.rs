@@ -22,6 +22,10 @@ use crate::worker::{Outcome, Worker};
 /// After a stop request, how long an outcome write is still retried (inside Kubernetes' 30 s
 /// termination grace period).
 const RECORD_GRACE_AFTER_STOP: Duration = Duration::from_secs(10);
+/// Failures in a row of an outcome write that are not transient (refused as invalid, access
+/// denied, a missing table) before the worker stops trying: retrying them forever would hold the
+/// pod, and a KEDA slot, until the Job's deadline. About 10 s with the backoff.
+const RECORD_REFUSALS: u32 = 5;
 
 /// What a worker holds once it claimed an attempt.
 pub(crate) struct Claimed {
@@ -53,8 +57,9 @@ enum Recorded {
     Committed,
     /// Another worker owns the job now (this worker's lease ran out and it was taken over).
     Lost,
-    /// Stopped while the backend kept failing: the result is lost; the attempt will count as
-    /// abandoned when its lease runs out.
+    /// Stopped while the backend kept failing, or the backend kept refusing the write: the
+    /// result is lost; the attempt will count as abandoned (an interruption, not an attempt) when
+    /// its lease runs out, and the message comes back when its visibility does.
     GaveUp(BackendError),
     /// The write would have let the job go on, but a cancel request landed first.
     CancelRequested,
@@ -234,9 +239,13 @@ impl Worker {
                 warn!(attempt, elapsed_ms, "another worker took the job over; this result is dropped");
                 return Outcome::LostLease;
             }
-            Recorded::GaveUp(e) => {
+            Recorded::GaveUp(e) if self.shutdown.is_requested() => {
                 error!(attempt, error = %e, "stopping without recording the outcome; the attempt will count as abandoned");
                 return Outcome::Interrupted;
+            }
+            Recorded::GaveUp(e) => {
+                error!(attempt, error = %e, "the backend keeps refusing the outcome; exiting without it: the message comes back after its visibility timeout and the attempt is resumed (an interruption, not an attempt)");
+                return Outcome::Unrecorded;
             }
         }
         let error = transition.change.last_error.as_deref().unwrap_or_default();
@@ -310,15 +319,17 @@ impl Worker {
         }
     }
 
-    /// Writes an outcome until it has a definite answer. Transient and other backend failures are
-    /// retried with jittered backoff (this worker holds the result, and the heartbeat its lease);
-    /// after an answer was lost, a failed condition is settled by reading back whose write is
-    /// there. After a stop request it keeps trying for [`RECORD_GRACE_AFTER_STOP`].
+    /// Writes an outcome until it has a definite answer. Transient failures are retried with
+    /// jittered backoff (this worker holds the result, and the heartbeat its lease); failures that
+    /// are not transient, [`RECORD_REFUSALS`] times in a row; after an answer was lost, a failed
+    /// condition is settled by reading back whose write is there. After a stop request it keeps
+    /// trying for [`RECORD_GRACE_AFTER_STOP`].
     async fn record(&self, job_id: &str, kind: &str, attempt: u32, tr: &Transition) -> Recorded {
         let token = store::token();
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         let mut maybe_committed = false;
         let mut stop_deadline: Option<Instant> = None;
+        let mut refusals = 0;
         loop {
             let failure = match self.store.apply(job_id, Some(kind), None, tr, &token).await {
                 Ok(_) => return Recorded::Committed,
@@ -346,6 +357,10 @@ impl Worker {
                 }
             };
             let e = crate::worker::into_backend(failure);
+            refusals = if e.is_transient() { 0 } else { refusals + 1 };
+            if refusals >= RECORD_REFUSALS {
+                return Recorded::GaveUp(e);
+            }
             if self.shutdown.is_requested() {
                 let deadline = *stop_deadline.get_or_insert_with(|| Instant::now() + RECORD_GRACE_AFTER_STOP);
                 if Instant::now() >= deadline {

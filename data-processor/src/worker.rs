@@ -9,7 +9,7 @@
 //! the delay and deletes the one it holds. So receives that do not advance a job never add up to
 //! SQS's redrive, which would strand the job.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use jobs_aws::store::Applied;
@@ -51,6 +51,9 @@ pub enum Outcome {
     Cancelled,
     /// This build cannot run the message (a rollout in progress?): handed back for a later one.
     Deferred,
+    /// The backend kept refusing the outcome write: nothing recorded, the message comes back
+    /// after its visibility timeout and the attempt is resumed.
+    Unrecorded,
     /// A schedule's firing recorded SKIPPED (its previous job had not finished; overlap: forbid).
     Skipped,
 }
@@ -68,6 +71,7 @@ impl Outcome {
             | Outcome::Skipped => 0,
             Outcome::RetryScheduled | Outcome::Failed | Outcome::Rejected => 1,
             Outcome::Interrupted => jobs_runtime::exit::INTERRUPTED,
+            Outcome::Unrecorded => jobs_runtime::exit::BACKEND,
         }
     }
 }
@@ -127,7 +131,7 @@ impl Worker {
                     return Err(e);
                 }
             }
-            if outcomes.last() == Some(&Outcome::Interrupted) {
+            if matches!(outcomes.last(), Some(Outcome::Interrupted | Outcome::Unrecorded)) {
                 break;
             }
         }
@@ -357,7 +361,7 @@ impl Worker {
             match self.store.apply(job_id, kind, origin, tr, &token).await {
                 Ok(applied) => return Ok(Some(applied)),
                 Err(StoreError::ConditionFailed) if maybe_committed => {
-                    return self.store.committed(job_id, &token).await.map(won).map_err(into_backend);
+                    return self.settle_claim(job_id, &token).await.map(won);
                 }
                 Err(StoreError::ConditionFailed) => return Ok(None),
                 Err(StoreError::Backend(e)) if e.is_transient() && attempt < CLAIM_TRIES => {
@@ -366,17 +370,38 @@ impl Worker {
                     tokio::time::sleep(backoff.next()).await;
                 }
                 Err(StoreError::Backend(e)) => {
-                    if maybe_committed || e.may_have_taken_effect() {
-                        // Settle it now: a claim that committed must not be walked away from.
-                        if let Ok(true) = self.store.committed(job_id, &token).await {
-                            return Ok(Some(Applied::default()));
-                        }
+                    // Settle it now: a claim that committed must not be walked away from.
+                    if (maybe_committed || e.may_have_taken_effect()) && self.settle_claim(job_id, &token).await? {
+                        return Ok(Some(Applied::default()));
                     }
                     return Err(e);
                 }
             }
         }
         unreachable!("the last try returns")
+    }
+
+    /// Whether a claim whose answer was lost committed: the item is read back (its `lastWrite`
+    /// is the claim's token or not), and a read that fails is tried again for as long as the
+    /// lease the claim would have taken leaves time to run the job. Walking away from a claim
+    /// that committed would cost the job an interruption.
+    async fn settle_claim(&self, job_id: &str, token: &str) -> Result<bool, BackendError> {
+        let deadline = Instant::now() + self.grace();
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        loop {
+            match self.store.committed(job_id, token).await {
+                Ok(mine) => return Ok(mine),
+                Err(e) => {
+                    let e = into_backend(e);
+                    let delay = backoff.next();
+                    if Instant::now() + delay >= deadline {
+                        return Err(e);
+                    }
+                    warn!(error = %e, "could not read back whether the claim committed; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
     }
 
     /// Another worker runs the job under a live lease and this copy of its message came to us:

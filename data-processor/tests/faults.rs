@@ -86,6 +86,52 @@ async fn a_claim_whose_answer_was_lost_is_run_by_its_worker() {
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
 }
 
+/// Issue 24, item 7: the claim commits, its answer is lost, and the read that would tell whose
+/// write is there fails too (twice). The worker tries the read again within its lease and runs
+/// the job, instead of deferring and leaving its own claim to be found abandoned.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_claim_answer_with_a_failed_read_back_still_runs_once() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "noop", Value::Null).await;
+    let run = run_worker(&stack, &[("FAULTS", "store.start=ambiguous*1;store.get=unavailable*2")]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(run.log.contains("could not read back whether the claim committed"), "{}", run.log);
+    assert!(!run.log.contains("message deferred"), "{}", run.log);
+    let rec = job(&stack, &msg.job_id).await;
+    assert_eq!((rec.status, rec.attempts, rec.interruptions), (JobStatus::Succeeded, 1, 0));
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
+    assert_eq!(queued(&stack).await, (0, 0));
+}
+
+/// Issue 24, item 6: the outcome write keeps being refused (not a transient failure: here a
+/// validation error, as an item too large or a permission taken away would be). The worker stops
+/// after a few tries instead of holding its pod until the Job's deadline, exits with the backend
+/// code and leaves the message; once its lease runs out the next worker resumes the attempt (an
+/// interruption, not an attempt) and records it, counted once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outcome_write_refused_for_good_is_given_up_and_resumed() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "noop", Value::Null).await;
+    let fast = [("VISIBILITY_TIMEOUT_SECS", "3"), ("WAIT_TIME_SECS", "10")];
+    let started = std::time::Instant::now();
+    let run = run_worker(&stack, &[fast[0], fast[1], ("FAULTS", "store.succeed=invalid")]).await;
+    assert_eq!(run.code, 3, "{}", run.log);
+    assert!(started.elapsed() < Duration::from_secs(30), "bounded: {:?}", started.elapsed());
+    assert!(run.log.contains("keeps refusing the outcome"), "{}", run.log);
+    assert_eq!(job(&stack, &msg.job_id).await.status, JobStatus::Running);
+    assert_eq!(stats(&stack).await, counts(1, 0, 0, 0));
+
+    let run = run_worker(&stack, &fast).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    let rec = job(&stack, &msg.job_id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
+    let runs: Vec<_> = rec.history.iter().map(|r| (r.attempt, r.outcome)).collect();
+    use jobs_core::history::RunOutcome;
+    assert_eq!(runs, [(1, RunOutcome::Abandoned), (1, RunOutcome::Succeeded)], "one attempt, run twice");
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
+    assert_eq!(queued(&stack).await, (0, 0));
+}
+
 /// The first delivery of a job is claimed before the job is read (`jobs_core::unread`): with
 /// every read failing, a fresh job still runs, once. A retry's copy carries the attempts so far
 /// and is read first (claiming it unread could only miss), so under the same read outage it is
