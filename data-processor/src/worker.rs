@@ -78,7 +78,8 @@ impl Outcome {
 
 /// What the overlap check made of a firing.
 enum Firing {
-    Run,
+    /// Start it, taking the schedule's lock (`forbid`) with the start.
+    Run(Option<jobs_core::overlap::ScheduleLock>),
     Skipped,
     /// Another worker recorded the job first: decide again.
     Raced,
@@ -206,9 +207,10 @@ impl Worker {
                 tracing::Span::current().record("submitted_by", by);
             }
             let now = Utc::now();
+            let mut lock = None;
             if current.is_none() && job.overlap == Overlap::Forbid {
-                match self.skip_if_overlapping(msg, job).await? {
-                    Firing::Run => {}
+                match self.forbid_firing(msg, job).await? {
+                    Firing::Run(taken) => lock = taken,
                     Firing::Skipped => return Ok(Outcome::Skipped),
                     Firing::Raced => continue,
                 }
@@ -266,6 +268,7 @@ impl Worker {
                 }
                 OnReceive::Start { attempt, mut transition } => {
                     transition.change.runner = Some(self.runner.clone());
+                    transition.lock = lock;
                     if self.claim(&job.job_id, None, Some(job), &transition).await?.is_none() {
                         continue;
                     }
@@ -323,23 +326,25 @@ impl Worker {
         }))
     }
 
-    /// The first receipt of a firing of a schedule with `overlap: forbid`: if the schedule's
-    /// previous job has not finished, the firing is recorded SKIPPED and its message deleted.
-    async fn skip_if_overlapping(&self, msg: &Received, job: &JobMessage) -> Result<Firing, BackendError> {
-        let Some(schedule) = &job.schedule else { return Ok(Firing::Run) };
-        let latest = self.store.latest_of_schedule(schedule, 5).await.map_err(into_backend)?;
-        let previous = latest.iter().find(|r| r.job_id != job.job_id && r.status != JobStatus::Skipped);
-        let Some(tr) = overlap::on_firing(job.overlap, previous.map(|r| (r.job_id.as_str(), r.status)), Utc::now())
-        else {
-            return Ok(Firing::Run);
+    /// The first receipt of a firing of a schedule with `overlap: forbid`
+    /// (`jobs_core::overlap::on_forbid_firing`): the firing runs only by taking the schedule's
+    /// lock from the holder read here, in the transaction that starts it; while the holder has not
+    /// ended, the firing is recorded SKIPPED and its message deleted.
+    async fn forbid_firing(&self, msg: &Received, job: &JobMessage) -> Result<Firing, BackendError> {
+        let Some(schedule) = &job.schedule else { return Ok(Firing::Run(None)) };
+        let holder = self.store.schedule_holder(schedule).await.map_err(into_backend)?;
+        let status = match holder.as_deref() {
+            Some(h) if h != job.job_id => self.store.get(h).await.map_err(into_backend)?.map(|r| r.status),
+            _ => None,
+        };
+        let tr = match overlap::on_forbid_firing(schedule, &job.job_id, holder.as_deref(), status, Utc::now()) {
+            overlap::Firing::Take(lock) => return Ok(Firing::Run(Some(lock))),
+            overlap::Firing::Skip(tr) => tr,
         };
         if self.claim(&job.job_id, None, Some(job), &tr).await?.is_none() {
             return Ok(Firing::Raced);
         }
-        info!(
-            previous = previous.map(|r| r.job_id.as_str()),
-            "firing SKIPPED: the schedule's previous job has not finished"
-        );
+        info!(previous = holder.as_deref(), "firing SKIPPED: the schedule's previous job has not finished");
         self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
         Ok(Firing::Skipped)
     }

@@ -233,6 +233,72 @@ async fn with_overlap_forbid_a_firing_while_the_previous_job_runs_is_skipped() {
     assert_eq!(page["jobs"].as_array().unwrap().len(), 1, "{page}");
 }
 
+/// Issue 24, item 4: `overlap: forbid` holds by construction. Six firings while the schedule's
+/// job runs are all SKIPPED (the rule used to look at the five newest jobs, so the sixth ran), and
+/// of two firings handled at the same moment after it ended (both read before either writes:
+/// each start is delayed) exactly one runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn forbid_holds_after_many_skips_and_for_simultaneous_firings() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    let body =
+        json!({"name": "nightly", "cron": "0 3 1 1 *", "job": "sleep", "payload": {"ms": 8000}, "overlap": "forbid"});
+    let (status, created) = api.post("/jobs/schedule", body).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let input = aws_sdk_scheduler::Client::new(&stack.sdk)
+        .get_schedule()
+        .name("nightly")
+        .group_name(&stack.resources.schedule_group)
+        .send()
+        .await
+        .unwrap()
+        .target
+        .unwrap()
+        .input
+        .unwrap();
+    let fire = |minute: u32| {
+        input.replace(jobs_core::message::SCHEDULER_SCHEDULED_TIME, &format!("2027-01-01T03:{minute:02}:00Z"))
+    };
+    let id = |minute: u32| format!("sched:nightly:2027-01-01T03:{minute:02}:00Z");
+
+    stack.queue.send(&fire(0)).await.unwrap();
+    let slow = worker(&stack, &[]).spawn().unwrap();
+    wait_for_status(&stack, &id(0), JobStatus::Running).await;
+    for minute in 1..=6 {
+        stack.queue.send(&fire(minute)).await.unwrap();
+    }
+    let skips = run_worker(&stack, &[("MAX_MESSAGES", "6"), ("WAIT_TIME_SECS", "2")]).await;
+    assert_eq!(skips.code, 0, "{}", skips.log);
+    for minute in 1..=6 {
+        let rec = job(&stack, &id(minute)).await;
+        assert_eq!((rec.status, rec.attempts), (JobStatus::Skipped, 0), "firing {minute}");
+        assert!(rec.last_error.unwrap_or_default().contains(&id(0)), "firing {minute}");
+    }
+    assert_eq!(finish(slow).await.code, 0);
+    assert_eq!(job(&stack, &id(0)).await.status, JobStatus::Succeeded);
+
+    // Two firings at once: both read the ended holder, then both try to start.
+    stack.queue.send(&fire(7)).await.unwrap();
+    stack.queue.send(&fire(8)).await.unwrap();
+    let slowed = [("FAULTS", "store.start=delay:1500"), ("WAIT_TIME_SECS", "5")];
+    let a = worker(&stack, &slowed).spawn().unwrap();
+    let b = worker(&stack, &slowed).spawn().unwrap();
+    let (a, b) = (finish(a).await, finish(b).await);
+    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.log, b.log);
+    let pair = [job(&stack, &id(7)).await, job(&stack, &id(8)).await];
+    let ran: Vec<_> = pair.iter().filter(|r| r.status == JobStatus::Succeeded).collect();
+    let skipped: Vec<_> = pair.iter().filter(|r| r.status == JobStatus::Skipped).collect();
+    assert_eq!((ran.len(), skipped.len()), (1, 1), "{pair:?}");
+    assert!(skipped[0].last_error.as_deref().unwrap_or_default().contains(&ran[0].job_id), "{pair:?}");
+
+    let (_, stats) = api.get("/jobs/stats").await;
+    assert_eq!(
+        (stats["submitted"].as_u64(), stats["succeedJob"].as_u64(), stats["skipped"].as_u64()),
+        (Some(9), Some(2), Some(7)),
+        "{stats}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cancel_check_that_fails_is_tried_again() {
     let stack = Stack::start().await;

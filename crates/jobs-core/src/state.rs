@@ -249,11 +249,19 @@ pub struct Transition {
     pub change: Change,
     pub counters: Counters,
     pub at: DateTime<Utc>,
+    /// Taken with the change, in the same transaction: a schedule's lock (`overlap: forbid`).
+    pub lock: Option<crate::overlap::ScheduleLock>,
 }
 
 impl Transition {
     pub(crate) fn new(step: Step, expect: Expect, change: Change, at: DateTime<Utc>) -> Self {
-        Transition { step, expect, change, counters: Counters::default(), at }
+        Transition { step, expect, change, counters: Counters::default(), at, lock: None }
+    }
+
+    /// The same change, taking `lock` in the same transaction.
+    pub fn with_lock(mut self, lock: crate::overlap::ScheduleLock) -> Self {
+        self.lock = Some(lock);
+        self
     }
 
     pub(crate) fn counting(mut self, counters: Counters) -> Self {

@@ -121,14 +121,10 @@ export class ClusterStack extends Stack {
     }));
     this.workerRole.addToPolicy(new iam.PolicyStatement({
       sid: 'JobTable',
+      // Job items, counters, throughput buckets and schedule locks (overlap: forbid), each
+      // through one of these, alone or in a transaction.
       actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       resources: [data.table.tableArn],
-    }));
-    this.workerRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'ScheduleIndex',
-      // overlap: forbid: a firing reads its schedule's newest jobs (and BatchGetItem reads them).
-      actions: ['dynamodb:Query', 'dynamodb:BatchGetItem'],
-      resources: [`${data.table.tableArn}/index/by-schedule`, data.table.tableArn],
     }));
 
     // ---- Reconciler: drains the dead-letter queue, re-sends overdue jobs' messages.
@@ -145,6 +141,8 @@ export class ClusterStack extends Stack {
     }));
     this.reconcilerRole.addToPolicy(new iam.PolicyStatement({
       sid: 'JobTable',
+      // Job items, counters, throughput buckets and schedule locks (overlap: forbid), each
+      // through one of these, alone or in a transaction.
       actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       resources: [data.table.tableArn],
     }));

@@ -66,6 +66,8 @@ pub mod attr {
     pub const RETRIED_BY: &str = "retriedBy";
     /// Idempotency items.
     pub const FINGERPRINT: &str = "fingerprint";
+    /// Schedule lock items (`SCHED#<name>`): the job that holds the schedule.
+    pub const HOLDER: &str = "holder";
 }
 
 /// The due-index shard of a job (stable: FNV-1a of its id).
@@ -76,6 +78,11 @@ pub fn due_shard(job_id: &str) -> String {
 
 pub fn job_key(job_id: &str) -> String {
     format!("JOB#{job_id}")
+}
+
+/// The lock item of schedule `name` (`overlap: forbid`).
+pub fn schedule_key(name: &str) -> String {
+    format!("SCHED#{name}")
 }
 
 pub fn idempotency_key(key: &str) -> String {

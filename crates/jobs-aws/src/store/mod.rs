@@ -16,6 +16,7 @@ mod expr;
 pub mod item;
 mod lease;
 pub mod list;
+mod lock;
 mod open;
 mod submit;
 
@@ -276,7 +277,7 @@ impl JobStore {
             Expect::Present { .. } => JobWrite::Update(self.update_existing(job_id, tr, token)),
         };
         let created_by = || Applied { submitted_by: origin.and_then(JobMessage::submitter) };
-        let result = if tr.counters.is_zero() {
+        let result = if tr.counters.is_zero() && tr.lock.is_none() {
             // A start returns the item as written (no capacity cost): a worker that claimed
             // without reading the job learns who submitted it.
             self.write_single(job_item, tr.step == Step::Start).await.map(|item| match item {
@@ -297,6 +298,9 @@ impl JobStore {
                 .transact_items(self.counters_item(&tr.counters, token));
             if let Some(bucket) = self.bucket_item(tr, kind, token) {
                 request = request.transact_items(bucket);
+            }
+            if let Some(lock) = &tr.lock {
+                request = request.transact_items(self.lock_item(lock, tr.at));
             }
             request.send().await.map(|_| created_by()).map_err(|e| self.transact_error(e))
         };
