@@ -76,49 +76,11 @@ pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<F
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // Submit, 16 at a time.
     let first = Utc::now();
     let started = Instant::now();
-    let mut pending = tokio::task::JoinSet::new();
-    for i in 0..jobs {
-        if pending.len() >= 16 {
-            pending.join_next().await.unwrap().map_err(|e| e.to_string())??;
-        }
-        let (http, url) = (http.clone(), format!("{}/jobs", api.base));
-        pending.spawn(async move {
-            let r = http.post(url).json(&json!({"job": "noop"})).send().await.map_err(|e| e.to_string())?;
-            if !r.status().is_success() {
-                return Err(format!("submit {i}: HTTP {}", r.status()));
-            }
-            Ok::<(), String>(())
-        });
-    }
-    while let Some(r) = pending.join_next().await {
-        r.map_err(|e| e.to_string())??;
-    }
+    submit_noops(&http, &api.base, jobs).await?;
     eprintln!("bench: {jobs} jobs submitted in {:.1} s; waiting for them to end", started.elapsed().as_secs_f64());
-
-    // Until every job has ended.
-    let timeout = Duration::from_secs(120 + jobs as u64);
-    let mut last_print = Instant::now();
-    let stats = loop {
-        let s = stack.store.stats().await.map_err(|e| e.to_string())?;
-        if (s.succeeded + s.failed) as usize >= jobs {
-            break s;
-        }
-        if started.elapsed() > timeout {
-            return Err(format!("only {} of {jobs} jobs ended within {timeout:?}", s.succeeded + s.failed));
-        }
-        if last_print.elapsed() > Duration::from_secs(10) {
-            eprintln!(
-                "bench: {} of {jobs} ended after {:.0} s",
-                s.succeeded + s.failed,
-                started.elapsed().as_secs_f64()
-            );
-            last_print = Instant::now();
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let stats = until_ended(stack, jobs, started).await?;
     let state: Value =
         http.get(&state_url).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
     let (latencies, last_end) = job_times(stack).await?;
@@ -172,9 +134,55 @@ pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<F
     })
 }
 
+/// Submits `jobs` noop jobs to the API at `base`, 16 at a time.
+pub async fn submit_noops(http: &reqwest::Client, base: &str, jobs: usize) -> Result<(), String> {
+    let mut pending = tokio::task::JoinSet::new();
+    for i in 0..jobs {
+        if pending.len() >= 16 {
+            pending.join_next().await.unwrap().map_err(|e| e.to_string())??;
+        }
+        let (http, url) = (http.clone(), format!("{base}/jobs"));
+        pending.spawn(async move {
+            let r = http.post(url).json(&json!({"job": "noop"})).send().await.map_err(|e| e.to_string())?;
+            if !r.status().is_success() {
+                return Err(format!("submit {i}: HTTP {}", r.status()));
+            }
+            Ok::<(), String>(())
+        });
+    }
+    while let Some(r) = pending.join_next().await {
+        r.map_err(|e| e.to_string())??;
+    }
+    Ok(())
+}
+
+/// Waits until `jobs` jobs have ended (progress every 10 s); their counters.
+pub async fn until_ended(stack: &Stack, jobs: usize, started: Instant) -> Result<jobs_aws::Stats, String> {
+    let timeout = Duration::from_secs(120 + jobs as u64);
+    let mut last_print = Instant::now();
+    loop {
+        let s = stack.store.stats().await.map_err(|e| e.to_string())?;
+        if (s.succeeded + s.failed) as usize >= jobs {
+            return Ok(s);
+        }
+        if started.elapsed() > timeout {
+            return Err(format!("only {} of {jobs} jobs ended within {timeout:?}", s.succeeded + s.failed));
+        }
+        if last_print.elapsed() > Duration::from_secs(10) {
+            eprintln!(
+                "bench: {} of {jobs} ended after {:.0} s",
+                s.succeeded + s.failed,
+                started.elapsed().as_secs_f64()
+            );
+            last_print = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Per job: createdAt -> startedAt (ms); and the last finishedAt. Read with a Scan (the bench's
 /// own read, not part of any figure).
-async fn job_times(stack: &Stack) -> Result<(Vec<f64>, DateTime<Utc>), String> {
+pub async fn job_times(stack: &Stack) -> Result<(Vec<f64>, DateTime<Utc>), String> {
     let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
     let mut latencies = Vec::new();
     let mut last = DateTime::<Utc>::MIN_UTC;

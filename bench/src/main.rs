@@ -1,6 +1,7 @@
 //! `make bench`: the release binaries against the emulator; one table on stdout, every figure in
 //! `bench/results.json` with the machine and the commit. Targets are reported, never asserted.
 
+mod backlog;
 mod cost;
 mod e2e;
 mod footprint;
@@ -18,7 +19,7 @@ use clap::Parser;
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "Benchmarks: cold start, CPU per request, throughput, latency, AWS cost per job, stats read, worker footprint"
+    about = "Benchmarks: cold start, CPU per request, throughput, latency, AWS cost per job, stats read, worker footprint, the reconciler under a backlog"
 )]
 pub struct Args {
     /// Jobs through the local stack (throughput, latency).
@@ -30,6 +31,12 @@ pub struct Args {
     /// Warm invocations per runtime and route (CPU per request).
     #[arg(long, env = "BENCH_INVOCATIONS", default_value_t = 1000)]
     pub invocations: usize,
+    /// Jobs in the reconciler's backlog measurement.
+    #[arg(long, env = "BENCH_BACKLOG_JOBS", default_value_t = 5000)]
+    pub backlog_jobs: usize,
+    /// Worker slots draining that backlog.
+    #[arg(long, env = "BENCH_BACKLOG_SLOTS", default_value_t = 2)]
+    pub backlog_slots: usize,
     /// Job items for the larger stats-read measurement.
     #[arg(long, env = "BENCH_STATS_ITEMS", default_value_t = 100_000)]
     pub stats_items: usize,
@@ -61,6 +68,8 @@ pub enum Section {
     Stats,
     /// Throughput and latency through the local stack.
     Flow,
+    /// The reconciler's copies while a backlog drains with the worker slots full.
+    Backlog,
 }
 
 impl Args {

@@ -7,7 +7,7 @@ use testkit::Stack;
 use crate::lambda::{self, Runtime};
 use crate::runtime_api::http_event;
 use crate::stats::{self, Spread};
-use crate::{Args, Section, cost, e2e, footprint, procs, proxy::Proxy};
+use crate::{Args, Section, backlog, cost, e2e, footprint, procs, proxy::Proxy};
 
 /// The table's rows (figure, value, target) and the results file being built.
 struct Report {
@@ -28,14 +28,19 @@ pub async fn run(args: &Args) -> Result<(), String> {
     )
     .map_err(|e| format!("bench/prices.json: {e}"))?;
     let mut r = Report { rows: Vec::new(), results: json!({}) };
-    let rust = Runtime { name: "rust", program: procs::bootstrap(&root.join("dist/api-lambda.zip"))?, args: vec![] };
+    // The packaged bootstrap: only the sections that run the Lambda need it.
+    let lambda = args.runs(Section::Api) || args.runs(Section::Cost);
+    let rust = lambda
+        .then(|| procs::bootstrap(&root.join("dist/api-lambda.zip")))
+        .transpose()?
+        .map(|program| Runtime { name: "rust", program, args: vec![] });
 
     let mut submit_wall_ms = None;
-    if args.runs(Section::Api) {
-        submit_wall_ms = Some(api(args, &root, &rust, &mut r).await?);
+    if let Some(rust) = rust.as_ref().filter(|_| args.runs(Section::Api)) {
+        submit_wall_ms = Some(api(args, &root, rust, &mut r).await?);
     }
-    if args.runs(Section::Cost) {
-        cost(args, &rust, submit_wall_ms, &prices, &mut r).await?;
+    if let Some(rust) = rust.as_ref().filter(|_| args.runs(Section::Cost)) {
+        cost(args, rust, submit_wall_ms, &prices, &mut r).await?;
     }
     if args.runs(Section::Worker) {
         worker(args, &mut r).await?;
@@ -46,14 +51,17 @@ pub async fn run(args: &Args) -> Result<(), String> {
     if args.runs(Section::Flow) {
         flow(args, &mut r).await?;
     }
+    if args.runs(Section::Backlog) {
+        backlog(args, &mut r).await?;
+    }
 
     let mut results = r.results;
     results["machine"] = machine();
     results["commit"] = json!(git(&["rev-parse", "HEAD"]));
     results["dirty"] = json!(git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()));
     results["date"] = json!(chrono::Utc::now().to_rfc3339());
-    results["settings"] =
-        json!({"jobs": args.jobs, "runs": args.runs, "invocations": args.invocations, "statsItems": args.stats_items});
+    results["settings"] = json!({"jobs": args.jobs, "runs": args.runs, "invocations": args.invocations, "statsItems": args.stats_items,
+            "backlogJobs": args.backlog_jobs, "backlogSlots": args.backlog_slots});
     let table: Vec<Value> = r.rows.iter().map(|(f, v, t)| json!({"figure": f, "value": v, "target": t})).collect();
     results["table"] = json!(table);
 
@@ -250,6 +258,33 @@ async fn flow(args: &Args, r: &mut Report) -> Result<(), String> {
         "",
     );
     r.results["flow"] = serde_json::to_value(&flow).unwrap();
+    Ok(())
+}
+
+/// The reconciler's copies while a backlog drains (issue 24, item 8).
+async fn backlog(args: &Args, r: &mut Report) -> Result<(), String> {
+    eprintln!(
+        "bench: a {}-job backlog drained by {} worker slots, the reconciler passing",
+        args.backlog_jobs, args.backlog_slots
+    );
+    let stack = Stack::start().await;
+    let b = backlog::run(&stack, args.backlog_jobs, args.backlog_slots).await?;
+    r.row(
+        format!("reconciler copies, {}-job backlog", b.jobs),
+        format!(
+            "{} copies ÷ {} jobs = {:.2} % ({} jobs waited past the {} s threshold; {} looks without a copy; drained in {:.0} s by {} slots)",
+            b.copies,
+            b.jobs,
+            b.copies_per_job * 100.0,
+            b.jobs_waited_past_stale,
+            b.stale_secs,
+            b.waits,
+            b.seconds,
+            b.slots
+        ),
+        target(b.copies_per_job <= 0.01, "≤ 1 %"),
+    );
+    r.results["backlog"] = serde_json::to_value(&b).unwrap();
     Ok(())
 }
 

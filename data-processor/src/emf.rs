@@ -9,7 +9,7 @@
 //! | `AttemptsPerJob` | Count | `Kind, Outcome` and `Outcome` | the job ended |
 //! | `AttemptDuration` | Milliseconds | `Kind` | every recorded attempt |
 //! | `QueuedTime` | Milliseconds | `Kind` | the first attempt: submitted (or fired) to started |
-//! | `ReconcileResent`, `ReconcileRedriven`, `ReconcileFailed`, `ReconcileUnsent`, `ReconcileErrors` | Count | none | a reconcile pass that did something |
+//! | `ReconcileResent`, `ReconcileRedriven`, `ReconcileFailed`, `ReconcileUnsent`, `ReconcileWaiting`, `ReconcileErrors` | Count | none | a reconcile pass that did something |
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -69,6 +69,7 @@ pub struct PassMetrics {
     pub redriven: usize,
     pub failed: usize,
     pub unsent: usize,
+    pub waiting: usize,
     pub errors: usize,
     pub at: DateTime<Utc>,
 }
@@ -81,6 +82,7 @@ pub fn pass_line(namespace: &str, p: &PassMetrics) -> String {
         ("ReconcileRedriven", p.redriven),
         ("ReconcileFailed", p.failed),
         ("ReconcileUnsent", p.unsent),
+        ("ReconcileWaiting", p.waiting),
         ("ReconcileErrors", p.errors),
     ];
     let mut doc = json!({});
@@ -143,7 +145,7 @@ mod tests {
 
     #[test]
     fn a_pass_line_names_every_count() {
-        let p = PassMetrics { resent: 4, redriven: 0, failed: 1, unsent: 2, errors: 3, at: at() };
+        let p = PassMetrics { resent: 4, redriven: 0, failed: 1, unsent: 2, waiting: 5, errors: 3, at: at() };
         let doc: Value = serde_json::from_str(&pass_line("NS", &p)).unwrap();
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!((directive["Namespace"].as_str(), &directive["Dimensions"]), (Some("NS"), &json!([[]])));
@@ -151,10 +153,17 @@ mod tests {
             directive["Metrics"].as_array().unwrap().iter().map(|m| m["Name"].as_str().unwrap()).collect();
         assert_eq!(
             names,
-            ["ReconcileResent", "ReconcileRedriven", "ReconcileFailed", "ReconcileUnsent", "ReconcileErrors"]
+            [
+                "ReconcileResent",
+                "ReconcileRedriven",
+                "ReconcileFailed",
+                "ReconcileUnsent",
+                "ReconcileWaiting",
+                "ReconcileErrors"
+            ]
         );
         let values: Vec<u64> = names.iter().map(|n| doc[*n].as_u64().unwrap()).collect();
-        assert_eq!(values, [4, 0, 1, 2, 3]);
+        assert_eq!(values, [4, 0, 1, 2, 5, 3]);
     }
 
     #[test]

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use jobs_aws::{BackendError, CopyMeta, ErrorKind, JobQueue, JobRecord, JobStore, Received, StoreError, store};
-use jobs_core::JobMessage;
 use jobs_core::reconcile::{self, DeadLetter, Overdue, Unsent};
 use jobs_core::state::OnPoison;
+use jobs_core::{JobMessage, JobStatus};
 use jobs_runtime::Shutdown;
 use tracing::{info, warn};
 
@@ -53,6 +53,8 @@ pub struct Report {
     pub resent: usize,
     /// Overdue jobs whose message could not be sent (looked at again later).
     pub unsent: usize,
+    /// Overdue jobs whose message presumably waits behind the queue's backlog: nothing sent.
+    pub waiting: usize,
     /// Messages and jobs the pass could not handle (read or write failed); each is left for a
     /// later pass, and the pass goes on with the next.
     pub errors: usize,
@@ -107,6 +109,7 @@ impl Reconciler {
             redriven: r.redriven,
             failed: r.failed,
             unsent: r.unsent,
+            waiting: r.waiting,
             errors: r.errors,
             at: Utc::now(),
         };
@@ -141,12 +144,14 @@ impl Reconciler {
             }
         }
         let now = Utc::now();
-        for (job_id, due) in self.store.overdue(now, OVERDUE_PER_PASS).await.map_err(backend)? {
+        let overdue = self.store.overdue(now, OVERDUE_PER_PASS).await.map_err(backend)?;
+        let backlog = if overdue.is_empty() { 0 } else { self.backlog().await };
+        for (job_id, due) in overdue {
             if self.shutdown.is_requested() {
                 break;
             }
             report.overdue += 1;
-            match self.overdue(&job_id, due, &mut report).await {
+            match self.overdue(&job_id, due, backlog, &mut report).await {
                 Ok(()) => in_a_row.ok(),
                 Err(e) => {
                     warn!(job_id, error = %e, "could not recover the overdue job; a later pass tries again");
@@ -211,10 +216,29 @@ impl Reconciler {
         self.queue.delete_dead(&msg.receipt_handle).await
     }
 
-    /// Sends an overdue job's message again (`due`: its due time as the index had it). A message
-    /// the queue will not take is looked at again later, and after
-    /// `jobs_core::reconcile::MAX_SEND_REFUSALS` refusals its job ends FAILED.
-    async fn overdue(&self, job_id: &str, due: DateTime<Utc>, report: &mut Report) -> Result<(), BackendError> {
+    /// Messages waiting on the job queue (visible and delayed). Unknown (the read failed) counts
+    /// as none: a copy too many is harmless, a lost message never sent again is not.
+    async fn backlog(&self) -> u64 {
+        match self.queue.depth().await {
+            Ok(depth) => depth.visible + depth.delayed,
+            Err(e) => {
+                warn!(error = %e, "could not read the queue's depth; overdue jobs are sent again");
+                0
+            }
+        }
+    }
+
+    /// Sends an overdue job's message again (`due`: its due time as the index had it), unless it
+    /// presumably waits behind the queue's `backlog`. A message the queue will not take is looked
+    /// at again later, and after `jobs_core::reconcile::MAX_SEND_REFUSALS` refusals its job ends
+    /// FAILED.
+    async fn overdue(
+        &self,
+        job_id: &str,
+        due: DateTime<Utc>,
+        backlog: u64,
+        report: &mut Report,
+    ) -> Result<(), BackendError> {
         let now = Utc::now();
         let record = match self.store.get(job_id).await {
             Ok(Some(record)) => record,
@@ -227,12 +251,26 @@ impl Reconciler {
             }
         };
         let state = record.state();
-        let Overdue::Resend { delay, next_due } =
-            reconcile::on_overdue(Some(&state), record.due_at, record.resends, now, self.store.timing())
-        else {
-            return Ok(());
+        let looks = reconcile::Looks {
+            due: record.due_at,
+            sent: record.sent_at.is_some() || record.status != JobStatus::Queued || record.attempts > 0,
+            resends: record.resends,
+            waits: record.backlog_waits,
         };
         let seen = record.due_at.unwrap_or(due);
+        let (delay, next_due) = match reconcile::on_overdue(Some(&state), &looks, backlog, now, self.store.timing()) {
+            Overdue::Resend { delay, next_due } => (delay, next_due),
+            Overdue::Wait { next_due } => {
+                match self.store.bump_due(job_id, seen, next_due, false).await {
+                    Ok(()) | Err(StoreError::ConditionFailed) => {}
+                    Err(StoreError::Backend(e)) => return Err(e),
+                }
+                info!(job_id, status = %record.status, backlog, "overdue job's message waits behind the queue's backlog; no copy sent");
+                report.waiting += 1;
+                return Ok(());
+            }
+            Overdue::Nothing => return Ok(()),
+        };
         let sent = match record.message() {
             Some(msg) => self
                 .queue
@@ -249,7 +287,7 @@ impl Reconciler {
             report.unsent += 1;
             return self.unsent(job_id, &record, seen, e).await;
         }
-        match self.store.bump_due(job_id, seen, next_due).await {
+        match self.store.bump_due(job_id, seen, next_due, true).await {
             Ok(()) | Err(StoreError::ConditionFailed) => {}
             Err(StoreError::Backend(e)) => {
                 warn!(job_id, error = %e, "could not move the due time on; sent again next pass")

@@ -86,14 +86,14 @@ async fn a_claim_whose_answer_was_lost_is_run_by_its_worker() {
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
 }
 
-/// Issue 24, item 7: the claim commits, its answer is lost, and the read that would tell whose
-/// write is there fails too (twice). The worker tries the read again within its lease and runs
-/// the job, instead of deferring and leaving its own claim to be found abandoned.
+/// Issue 24, item 7: the claim commits and every try's answer is lost, and the read that would
+/// tell whose write is there fails too (twice). The worker tries the read again within its lease
+/// and runs the job, instead of deferring and leaving its own claim to be found abandoned.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_claim_answer_with_a_failed_read_back_still_runs_once() {
     let stack = Stack::start().await;
     let msg = submit(&stack, "noop", Value::Null).await;
-    let run = run_worker(&stack, &[("FAULTS", "store.start=ambiguous*1;store.get=unavailable*2")]).await;
+    let run = run_worker(&stack, &[("FAULTS", "store.start=ambiguous*3;store.get=unavailable*2")]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     assert!(run.log.contains("could not read back whether the claim committed"), "{}", run.log);
     assert!(!run.log.contains("message deferred"), "{}", run.log);

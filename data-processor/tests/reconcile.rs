@@ -114,8 +114,9 @@ async fn failed_and_ambiguous_sends_are_accepted_once() {
 }
 
 /// The record's answer is lost (the transaction committed, the API answered 503): the client's
-/// retry with its Idempotency-Key returns that job, which keeps the submitter the record wrote,
-/// also when another caller replays the key; it runs and is counted once.
+/// retry with its Idempotency-Key returns that job, which keeps the submitter the record wrote;
+/// it runs and is counted once. Another caller's same key is another key (issue 24: it used to
+/// replay the first caller's job): that caller gets a job of its own.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_record_answer_keeps_the_first_submitter() {
     let stack = Stack::start().await;
@@ -133,23 +134,24 @@ async fn a_lost_record_answer_keeps_the_first_submitter() {
     let (status, replay) = post("tok-a").await;
     assert_eq!(status, StatusCode::OK, "{replay}");
     let id = replay["jobId"].as_str().unwrap().to_owned();
-    let (status, again) = post("tok-b").await;
-    assert_eq!(
-        (status, again["jobId"].as_str()),
-        (StatusCode::OK, Some(id.as_str())),
-        "a key is the API's, not a caller's"
-    );
+    let (status, theirs) = post("tok-b").await;
+    assert_eq!(status, StatusCode::OK, "{theirs}");
+    let other = theirs["jobId"].as_str().unwrap().to_owned();
+    assert_ne!(other, id, "a key is its caller's: bob's order-42 is not alice's");
+    let (_, again) = post("tok-b").await;
+    assert_eq!(again["jobId"].as_str(), Some(other.as_str()), "and replays bob's own job");
     assert_eq!(job(&stack, &id).await.submitted_by.as_deref(), Some("local:alice"));
+    assert_eq!(job(&stack, &other).await.submitted_by.as_deref(), Some("local:bob"));
 
     let run = run_worker(&stack, &[("DRAIN", "true"), ("WAIT_TIME_SECS", "2")]).await;
     assert_eq!(run.code, 0, "{}", run.log);
-    assert_eq!(stats(&stack).await, counts(1, 1, 0, 0), "one job, run and counted once");
+    assert_eq!(stats(&stack).await, counts(2, 2, 0, 0), "two jobs, each run and counted once");
     assert!(run.log.contains(r#""submitted_by":"local:alice""#), "{}", run.log);
     let auth = [("Authorization", "Bearer tok-b")];
-    let (_, mine) = flaky.call(Method::GET, "/jobs?submittedBy=local:alice", None, &auth).await;
-    assert_eq!(mine["jobs"].as_array().map(Vec::len), Some(1), "{mine}");
-    let (_, theirs) = flaky.call(Method::GET, "/jobs?submittedBy=local:bob", None, &auth).await;
-    assert_eq!(theirs["jobs"].as_array().map(Vec::len), Some(0), "{theirs}");
+    for who in ["alice", "bob"] {
+        let (_, page) = flaky.call(Method::GET, &format!("/jobs?submittedBy=local:{who}"), None, &auth).await;
+        assert_eq!(page["jobs"].as_array().map(Vec::len), Some(1), "{page}");
+    }
 }
 
 /// Path 1 (the redrive): messages SQS moved to the dead-letter queue come back to the job queue
@@ -288,4 +290,49 @@ async fn a_message_the_queue_refuses_never_stalls_recovery() {
     assert_eq!(run.code, 0, "{}", run.log);
     let n = good.len() as u64;
     assert_eq!(stats(&stack).await, counts(n + 1, n, 1, 0), "every job counted once");
+}
+
+/// Issue 24, item 8: with a backlog, jobs wait on the queue longer than the stale threshold. Their
+/// messages are there, waiting their turn: the reconciler sends no copies (each would be one more
+/// pod start) but looks again later, with doubling waits; only a backlog that outlasts
+/// `BACKLOG_LOOKS` looks gets copies, as a lost message must. Drained, every job ran once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backlog_is_waited_for_not_multiplied() {
+    let stack = Stack::start().await;
+    let api = api(&stack, &[("STALE_AFTER_SECS", "1")]).await;
+    let jobs = 5;
+    for _ in 0..jobs {
+        let (status, out) = api.post("/jobs", json!({"job": "noop"})).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+    }
+    assert_eq!(queued(&stack).await, (jobs, 0), "the backlog: nobody takes the messages");
+    let stale = [("STALE_AFTER_SECS", "1")];
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let pass = reconcile(&stack, &stale).await;
+    assert_eq!(pass.log.matches("waits behind the queue's backlog").count(), jobs as usize, "{}", pass.log);
+    assert!(!pass.log.contains("sent again"), "{}", pass.log);
+    assert_eq!(queued(&stack).await, (jobs, 0), "no copies");
+
+    // A backlog that lasts: looked at after 1, 2, 4 and 8 s, then copied after all.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let mut copied = 0;
+    while copied < jobs as usize {
+        assert!(std::time::Instant::now() < deadline, "the backlog's jobs were never sent again");
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        copied += reconcile(&stack, &stale).await.log.matches("sent again").count();
+    }
+    assert_eq!(queued(&stack).await, (2 * jobs, 0));
+    let rec = stack.store.get(&first_job(&stack).await).await.unwrap().unwrap();
+    assert_eq!((rec.backlog_waits, rec.resends), (jobs_core::reconcile::BACKLOG_LOOKS, 1), "{rec:?}");
+
+    let run = run_worker(&stack, &[("DRAIN", "true"), ("WAIT_TIME_SECS", "2")]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(stats(&stack).await, counts(jobs, jobs, 0, 0), "each job ran once");
+    assert_eq!(queued(&stack).await, (0, 0));
+}
+
+/// The id of some job of the stack (from the list index).
+async fn first_job(stack: &Stack) -> String {
+    let page = stack.store.list(&jobs_aws::ListFilter::default(), 1, None).await.unwrap();
+    page.jobs[0].job_id.clone()
 }

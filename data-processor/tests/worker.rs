@@ -477,3 +477,24 @@ async fn open_jobs_never_expire_and_an_expired_jobs_late_copy_is_dropped() {
     assert_eq!(stats(&stack).await, counts(1, 0, 1, 2), "nor counted again");
     assert_eq!(queued(&stack).await, (0, 0));
 }
+
+/// Issue 24, item 10: the SDK retries a single-item write whose answer was lost, and the retry's
+/// condition fails on the write's own first try (here the release of a stopped attempt). The
+/// worker sees its own token on the item (`ReturnValuesOnConditionCheckFailure`) and carries on as
+/// committed: the message is handed back at once, instead of the worker taking itself for a
+/// worker that lost the job and leaving the message hidden until its visibility timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_the_sdk_retried_after_it_committed_counts_as_committed() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "sleep", json!({"ms": 60_000})).await;
+    let child = worker(&stack, &[("FAULTS", "store.interrupt=replayed*1")]).spawn().unwrap();
+    wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
+    signal(&child, libc::SIGTERM);
+    let run = finish(child).await;
+    assert_eq!(run.code, 143, "{}", run.log);
+    assert!(run.log.contains("a retried write found itself committed"), "{}", run.log);
+    assert!(!run.log.contains("took the job over"), "{}", run.log);
+    let rec = job(&stack, &msg.job_id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Queued, 1));
+    assert_eq!(queued(&stack).await, (1, 0), "handed back at once");
+}

@@ -183,14 +183,19 @@ describe('JobsCluster', () => {
     assert.ok(mentions(stmts[0].Resource, 'JobQueue') && !mentions(stmts[0].Resource, 'DeadLetter'));
   });
 
-  it('Pod Identity: one association per service account, roles trusted only by pods.eks.amazonaws.com', () => {
+  it('Pod Identity: one association per service account, roles trusted only by pods.eks.amazonaws.com for this account and cluster', () => {
     const assoc = Object.values(cluster.findResources('AWS::EKS::PodIdentityAssociation')).map((r) => r.Properties);
     const pairs = assoc.map((a) => `${a.Namespace}/${a.ServiceAccount}`).sort();
     assert.deepEqual(pairs, ['jobs/data-processor', 'jobs/jobs-reconciler', 'keda/keda-operator', 'kube-system/karpenter', 'logging/fluent-bit']);
     for (const prefix of ['WorkerRole', 'ReconcilerRole', 'KedaRole', 'KarpenterControllerRole', 'ObservabilityFluentBitRole']) {
       const role = cluster.findResources('AWS::IAM::Role')[logicalId(cluster, 'AWS::IAM::Role', prefix)];
-      for (const s of role.Properties.AssumeRolePolicyDocument.Statement) {
+      const statements = role.Properties.AssumeRolePolicyDocument.Statement;
+      assert.deepEqual(statements.map((s: { Action: string }) => s.Action).sort(), ['sts:AssumeRole', 'sts:TagSession'], prefix);
+      for (const s of statements) {
         assert.deepEqual(s.Principal, { Service: 'pods.eks.amazonaws.com' }, prefix);
+        // The confused deputy: only for this account's cluster.
+        assert.ok(s.Condition?.StringEquals?.['aws:SourceAccount'], `${prefix}: aws:SourceAccount`);
+        assert.match(JSON.stringify(s.Condition?.ArnEquals?.['aws:SourceArn']), /:cluster\//, `${prefix}: aws:SourceArn`);
       }
     }
     cluster.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' });

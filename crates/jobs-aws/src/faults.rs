@@ -5,7 +5,7 @@
 //! ```text
 //! FAULTS="store.succeed=ambiguous*1;sqs.visibility=unavailable*2;point.after-claim=crash"
 //!   RULE   := TARGET=ACTION[*COUNT]      COUNT: the first COUNT matching calls only (default: all)
-//!   ACTION := conflict | throttled | unavailable | invalid | ambiguous | delay:MS | crash
+//!   ACTION := conflict | throttled | unavailable | invalid | ambiguous | replayed | delay:MS | crash
 //! ```
 //!
 //! Targets are the adapters' operations: `store.get`, `store.<step>` for a transition (`store.start`,
@@ -14,7 +14,10 @@
 //! `store.request-cancel`, `store.cancel-check`, `store.batch-get`, `sqs.receive`, `sqs.send`,
 //! `sqs.delete`, `sqs.visibility`; and named points in the flows: `point.after-claim`,
 //! `point.after-record`, `point.after-retry-wait`, `point.api-after-record`. `ambiguous` lets the
-//! call happen, then reports a timeout; `crash` aborts the process (no cleanup, like SIGKILL).
+//! call happen, then reports a timeout; `replayed` lets it happen and sends it again, answering
+//! with the second answer (what the SDK's own retry after a lost answer does: a conditional write
+//! then fails on its own first try; single-item writes only); `crash` aborts the process (no
+//! cleanup, like SIGKILL).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +32,8 @@ pub enum Action {
     Fail(ErrorKind),
     /// Make the call, then report an ambiguous error (a lost response).
     Ambiguous,
+    /// Make the call, then make it again and answer with the second answer.
+    Replayed,
     /// Wait before the call.
     Delay(Duration),
     /// Abort the process before the call (or at the point).
@@ -82,6 +87,7 @@ impl Faults {
                 "unavailable" => Action::Fail(ErrorKind::Service),
                 "invalid" => Action::Fail(ErrorKind::Invalid),
                 "ambiguous" => Action::Ambiguous,
+                "replayed" => Action::Replayed,
                 "crash" => Action::Crash,
                 other => match other.strip_prefix("delay:").map(str::parse::<u64>) {
                     Some(Ok(ms)) => Action::Delay(Duration::from_millis(ms)),
@@ -100,9 +106,14 @@ impl Faults {
     fn before(&self, target: &str) -> Option<Action> {
         self.rules
             .iter()
-            .filter(|r| r.target == target && r.action != Action::Ambiguous)
+            .filter(|r| r.target == target && !matches!(r.action, Action::Ambiguous | Action::Replayed))
             .find(|r| r.take())
             .map(|r| r.action)
+    }
+
+    /// Whether a call to `target` is to be sent twice.
+    fn replayed(&self, target: &str) -> bool {
+        self.rules.iter().filter(|r| r.target == target && r.action == Action::Replayed).any(|r| r.take())
     }
 
     /// Whether the response of a call to `target` is to be lost.
@@ -145,7 +156,7 @@ pub async fn before(target: &str) -> Result<(), BackendError> {
             Err(BackendError::of_kind(kind, format!("{target} (injected)"), "injected failure"))
         }
         Some(Action::Crash) => crash(target),
-        Some(Action::Ambiguous) => Ok(()),
+        Some(Action::Ambiguous | Action::Replayed) => Ok(()),
     }
 }
 
@@ -157,6 +168,16 @@ pub fn after(target: &str) -> Result<(), BackendError> {
         return Err(BackendError::of_kind(ErrorKind::Ambiguous, format!("{target} (injected)"), "response lost"));
     }
     Ok(())
+}
+
+/// Called by an adapter after a single-item write to `target` succeeded: whether to send it once
+/// more, as the SDK's retry does after a lost answer (the second answer is the one returned).
+pub fn replayed(target: &str) -> bool {
+    let yes = active().replayed(target);
+    if yes {
+        tracing::warn!(target, "fault injection: the call took effect, sending it again as an SDK retry would");
+    }
+    yes
 }
 
 /// A named point in a flow where a test may stop the process.

@@ -4,8 +4,14 @@
 //! Every job that has not ended carries a due time in a sparse index: the moment by which it should
 //! have made progress. A job still unchanged after its due time has lost its message (it was never
 //! sent, or it was dead-lettered, deleted or expired), so the reconciler sends it again: a
-//! duplicate is harmless, claims are conditional. Each re-send doubles the wait before the next, so
-//! a job that waits behind a long backlog is re-sent a few times at most (`stale × 2ⁿ`).
+//! duplicate is harmless, claims are conditional. Each re-send doubles the wait before the next.
+//!
+//! Or its message is still on the queue, behind a backlog: the workers are full and it waits its
+//! turn. A copy then only adds one more pod start to that backlog. So while the queue has
+//! messages waiting, a job whose message was sent is not sent again but looked at later (the same
+//! doubling waits), up to [`BACKLOG_LOOKS`] times (about `stale × 15`: a backlog longer than that
+//! gets its copies all the same, as a lost message must). A job whose message was never sent is
+//! sent at once, backlog or not.
 //!
 //! | job                       | due                              |
 //! | ------------------------- | -------------------------------- |
@@ -57,34 +63,57 @@ pub fn due_at(change: &Change, at: DateTime<Utc>, sent: bool, timing: &Timing) -
     }
 }
 
+/// Times an overdue job whose message waits behind a backlog is looked at without a copy.
+pub const BACKLOG_LOOKS: u32 = 4;
+
 /// What to do with an overdue job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overdue {
     /// Send its message again, visible after `delay`; look again at `next_due`.
     Resend { delay: Duration, next_due: DateTime<Utc> },
+    /// Its message is presumably on the queue behind a backlog: send nothing, look again at
+    /// `next_due`.
+    Wait { next_due: DateTime<Utc> },
     /// It ended, or its due time moved on since the index was read: nothing to do.
     Nothing,
 }
 
-/// The rule for a job the index lists as due before `now`. `due` is the due time on the item as
-/// read now; `resends` how often it was sent again already.
+/// What the reconciler knows about one overdue job, besides its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Looks {
+    /// The due time on the item as read now.
+    pub due: Option<DateTime<Utc>>,
+    /// Its message was put on the queue at some point (false only for a QUEUED job the API
+    /// recorded and never sent).
+    pub sent: bool,
+    /// How often it was sent again, and how often it was found waiting behind a backlog.
+    pub resends: u32,
+    pub waits: u32,
+}
+
+/// The rule for a job the index lists as due before `now`, when `backlog` messages wait on the
+/// queue (visible or delayed).
 pub fn on_overdue(
     state: Option<&JobState>,
-    due: Option<DateTime<Utc>>,
-    resends: u32,
+    looks: &Looks,
+    backlog: u64,
     now: DateTime<Utc>,
     timing: &Timing,
 ) -> Overdue {
-    let (Some(state), Some(due)) = (state, due) else { return Overdue::Nothing };
+    let (Some(state), Some(due)) = (state, looks.due) else { return Overdue::Nothing };
     if state.status.is_terminal() || due > now {
         return Overdue::Nothing;
+    }
+    let backoff = timing.stale.saturating_mul(1 << (looks.resends + looks.waits).min(6));
+    let next_due = after(now, backoff);
+    if looks.sent && backlog > 0 && looks.waits < BACKLOG_LOOKS {
+        return Overdue::Wait { next_due };
     }
     let delay = match (state.status, state.retry_at) {
         (JobStatus::RetryWait, Some(at)) if at > now => (at - now).to_std().unwrap_or_default(),
         _ => Duration::ZERO,
     };
-    let backoff = timing.stale.saturating_mul(1 << resends.min(6));
-    Overdue::Resend { delay, next_due: after(now, backoff) }
+    Overdue::Resend { delay, next_due }
 }
 
 /// Times the queue may refuse an overdue job's message itself (not an outage: the message, say
@@ -152,6 +181,11 @@ pub fn on_dead_letter(
     if current.is_some_and(|s| s.status.is_terminal()) || (current.is_none() && !firing) {
         return DeadLetter::Drop;
     }
+    // A worker runs the job under a live lease: the copy is a duplicate, and should that worker
+    // die, the job's due time (lease end + stale) brings its message back. Never FAILED under it.
+    if current.is_some_and(|s| s.status == JobStatus::Running && s.lease.as_ref().is_some_and(|l| l.until > now)) {
+        return DeadLetter::Drop;
+    }
     if redrives < MAX_REDRIVES {
         let delay = match current {
             Some(s) if s.status == JobStatus::RetryWait => {
@@ -211,20 +245,46 @@ mod tests {
     fn overdue_jobs_are_resent_with_doubling_waits() {
         let timing = Timing { send_grace: Duration::from_secs(60), stale: Duration::from_secs(100) };
         let queued = state(JobStatus::Queued, 0, None);
-        // (state, due, resends, expected)
+        let looks = |due: i64, resends| Looks { due: Some(t(due)), sent: true, resends, waits: 0 };
+        let resend = |next| Overdue::Resend { delay: Duration::ZERO, next_due: t(next) };
+        // (state, looks, expected) with an empty queue
         let cases = [
-            (Some(&queued), Some(-1), 0, Overdue::Resend { delay: Duration::ZERO, next_due: t(100) }),
-            (Some(&queued), Some(-1), 2, Overdue::Resend { delay: Duration::ZERO, next_due: t(400) }),
-            (Some(&queued), Some(-1), 40, Overdue::Resend { delay: Duration::ZERO, next_due: t(6400) }),
+            (Some(&queued), looks(-1, 0), resend(100)),
+            (Some(&queued), looks(-1, 2), resend(400)),
+            (Some(&queued), looks(-1, 40), resend(6400)),
             // Its due time moved on since the index was read (a worker claimed it).
-            (Some(&queued), Some(5), 0, Overdue::Nothing),
-            (None, Some(-1), 0, Overdue::Nothing),
+            (Some(&queued), looks(5, 0), Overdue::Nothing),
+            (None, looks(-1, 0), Overdue::Nothing),
         ];
-        for (s, due, resends, want) in cases {
-            assert_eq!(on_overdue(s, due.map(t), resends, t(0), &timing), want);
+        for (s, l, want) in cases {
+            assert_eq!(on_overdue(s, &l, 0, t(0), &timing), want, "{l:?}");
         }
         let done = state(JobStatus::Succeeded, 1, None);
-        assert_eq!(on_overdue(Some(&done), Some(t(-1)), 0, t(0), &timing), Overdue::Nothing);
+        assert_eq!(on_overdue(Some(&done), &looks(-1, 0), 0, t(0), &timing), Overdue::Nothing);
+    }
+
+    #[test]
+    fn a_message_behind_a_backlog_is_waited_for_not_copied() {
+        let timing = Timing { send_grace: Duration::from_secs(60), stale: Duration::from_secs(100) };
+        let queued = state(JobStatus::Queued, 0, None);
+        let retrying = state(JobStatus::RetryWait, 1, Some(-50));
+        let looks = |sent, waits| Looks { due: Some(t(-1)), sent, resends: 0, waits };
+        // (state, looks, backlog, expected)
+        let cases = [
+            // Waiting its turn: looked at again after 100, 200, 400, 800 s, then copied anyway.
+            (&queued, looks(true, 0), 5000, Overdue::Wait { next_due: t(100) }),
+            (&queued, looks(true, 1), 5000, Overdue::Wait { next_due: t(200) }),
+            (&queued, looks(true, 3), 1, Overdue::Wait { next_due: t(800) }),
+            (&queued, looks(true, BACKLOG_LOOKS), 1, Overdue::Resend { delay: Duration::ZERO, next_due: t(1600) }),
+            (&retrying, looks(true, 0), 7, Overdue::Wait { next_due: t(100) }),
+            // Never sent: no backlog holds its message.
+            (&queued, looks(false, 0), 5000, Overdue::Resend { delay: Duration::ZERO, next_due: t(100) }),
+            // Nothing waits on the queue: the message is lost.
+            (&queued, looks(true, 0), 0, Overdue::Resend { delay: Duration::ZERO, next_due: t(100) }),
+        ];
+        for (s, l, backlog, want) in cases {
+            assert_eq!(on_overdue(Some(s), &l, backlog, t(0), &timing), want, "{:?} {l:?} {backlog}", s.status);
+        }
     }
 
     #[test]
@@ -299,5 +359,13 @@ mod tests {
         );
         // No item and not a firing: the job ended and expired.
         assert_eq!(on_dead_letter(None, false, 0, 10, t(0)), DeadLetter::Drop);
+        // Running under a live lease, however often it came back: left to its worker.
+        let live =
+            JobState { lease: Some(Lease { owner: "w".into(), until: t(30) }), ..state(JobStatus::Running, 1, None) };
+        for redrives in [0, MAX_REDRIVES, 9] {
+            assert_eq!(on_dead_letter(Some(&live), false, redrives, 10, t(0)), DeadLetter::Drop, "{redrives}");
+        }
+        let expired = JobState { lease: Some(Lease { owner: "w".into(), until: t(-1) }), ..live };
+        assert!(matches!(on_dead_letter(Some(&expired), false, MAX_REDRIVES, 10, t(0)), DeadLetter::Fail(_)));
     }
 }

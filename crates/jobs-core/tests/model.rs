@@ -55,6 +55,10 @@ struct Item {
     due: Option<DateTime<Utc>>,
     last_write: u64,
     receipts: Vec<(u64, u64)>,
+    /// The reconciler's view: the job's message was sent once; copies sent; backlog waits.
+    sent: bool,
+    resends: u32,
+    waits: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -201,7 +205,10 @@ impl World {
                 self.now, tr.step, c.status, c.attempts, c.last_error
             );
         }
-        self.items.insert(job, Item { state, due, last_write: token, receipts });
+        let previous = self.items.get(&job);
+        let sent = previous.is_some_and(|i| i.sent) || c.attempts > 0 || c.status != JobStatus::Queued;
+        let (resends, waits) = previous.map_or((0, 0), |i| (i.resends, i.waits));
+        self.items.insert(job, Item { state, due, last_write: token, receipts, sent, resends, waits });
         let k = &mut self.counters;
         k.submitted += tr.counters.submitted;
         k.succeeded += tr.counters.succeeded;
@@ -525,13 +532,22 @@ fn reconcile_pass(world: &mut World) {
     }
     let overdue: Vec<usize> =
         world.items.iter().filter(|(_, i)| i.due.is_some_and(|d| d < now)).map(|(j, _)| *j).collect();
+    // Messages waiting on the queue: visible, or sent with a delay and not yet received.
+    let backlog = world.queue.iter().filter(|m| m.visible_at <= world.now || m.receives == 0).count() as u64;
     for job in overdue {
         let item = world.items[&job].clone();
-        if let Overdue::Resend { delay, next_due } =
-            reconcile::on_overdue(Some(&item.state), item.due, 0, now, &world.timing)
-        {
-            world.send(job, delay.as_secs() as i64, 0);
-            world.items.get_mut(&job).unwrap().due = Some(next_due);
+        let looks = reconcile::Looks { due: item.due, sent: item.sent, resends: item.resends, waits: item.waits };
+        match reconcile::on_overdue(Some(&item.state), &looks, backlog, now, &world.timing) {
+            Overdue::Resend { delay, next_due } => {
+                world.send(job, delay.as_secs() as i64, 0);
+                let item = world.items.get_mut(&job).unwrap();
+                (item.due, item.resends) = (Some(next_due), item.resends + 1);
+            }
+            Overdue::Wait { next_due } => {
+                let item = world.items.get_mut(&job).unwrap();
+                (item.due, item.waits) = (Some(next_due), item.waits + 1);
+            }
+            Overdue::Nothing => {}
         }
     }
 }
@@ -551,6 +567,7 @@ fn submit(world: &mut World, job: usize) {
     world.send(job, 0, 0);
     if let Some(item) = world.items.get_mut(&job) {
         item.due = Some(at(world.now) + chrono::Duration::from_std(world.timing.stale).unwrap());
+        item.sent = true;
     }
 }
 

@@ -107,7 +107,7 @@ export class ClusterStack extends Stack {
     clusterSg.addIngressRule(nodeSg, ec2.Port.allTraffic(), 'job nodes to control plane and system nodes');
 
     // ---- Worker: exactly what the data-processor calls, on these resources only.
-    this.workerRole = podIdentityRole(this, 'WorkerRole', 'data-processor jobs (Pod Identity)');
+    this.workerRole = podIdentityRole(this, 'WorkerRole', 'data-processor jobs (Pod Identity)', cfg.clusterName);
     this.workerRole.addToPolicy(new iam.PolicyStatement({
       sid: 'TakeJobs',
       // SendMessage: a message is handed back as a fresh copy (a new receive count).
@@ -128,7 +128,7 @@ export class ClusterStack extends Stack {
     }));
 
     // ---- Reconciler: drains the dead-letter queue, re-sends overdue jobs' messages.
-    this.reconcilerRole = podIdentityRole(this, 'ReconcilerRole', 'jobs reconciler CronJob (Pod Identity)');
+    this.reconcilerRole = podIdentityRole(this, 'ReconcilerRole', 'jobs reconciler CronJob (Pod Identity)', cfg.clusterName);
     this.reconcilerRole.addToPolicy(new iam.PolicyStatement({
       sid: 'DrainDeadLetters',
       actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
@@ -153,7 +153,7 @@ export class ClusterStack extends Stack {
     }));
 
     // ---- KEDA: reads the queue depth, nothing else.
-    this.kedaRole = podIdentityRole(this, 'KedaRole', 'KEDA operator: SQS queue depth (Pod Identity)');
+    this.kedaRole = podIdentityRole(this, 'KedaRole', 'KEDA operator: SQS queue depth (Pod Identity)', cfg.clusterName);
     this.kedaRole.addToPolicy(new iam.PolicyStatement({
       sid: 'QueueDepth',
       actions: ['sqs:GetQueueAttributes'],
@@ -194,7 +194,7 @@ export class ClusterStack extends Stack {
       });
     }
 
-    this.karpenterRole = podIdentityRole(this, 'KarpenterControllerRole', 'Karpenter controller (Pod Identity)');
+    this.karpenterRole = podIdentityRole(this, 'KarpenterControllerRole', 'Karpenter controller (Pod Identity)', cfg.clusterName);
     this.addKarpenterControllerPolicy(cfg);
 
     // ---- Pod Identity associations: namespace/service account -> role. No static keys anywhere.

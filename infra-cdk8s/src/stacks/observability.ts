@@ -159,7 +159,7 @@ export class JobsObservability extends Construct {
 
     // ---- Fluent Bit: writes log events to that group, nothing else.
     const groupArn = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    this.fluentBitRole = podIdentityRole(this, 'FluentBitRole', 'Fluent Bit: the jobs namespace\'s logs to CloudWatch (Pod Identity)');
+    this.fluentBitRole = podIdentityRole(this, 'FluentBitRole', 'Fluent Bit: the jobs namespace\'s logs to CloudWatch (Pod Identity)', cfg.clusterName);
     this.fluentBitRole.addToPolicy(new iam.PolicyStatement({
       sid: 'ShipJobLogs',
       actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],

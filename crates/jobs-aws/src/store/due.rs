@@ -58,17 +58,19 @@ impl JobStore {
         Ok(ids)
     }
 
-    /// Moves an overdue job's due time to `next` after its message was sent again, if its due
-    /// time is still `seen` (a job that moved on meanwhile keeps its own).
+    /// Moves an overdue job's due time to `next` after its message was sent again (`resent`) or
+    /// found waiting behind a backlog, if its due time is still `seen` (a job that moved on
+    /// meanwhile keeps its own).
     pub async fn bump_due(
         &self,
         job_id: &str,
         seen: chrono::DateTime<Utc>,
         next: chrono::DateTime<Utc>,
+        resent: bool,
     ) -> Result<(), StoreError> {
         let mut e = Expr::default();
         e.set(attr::DUE_AT, n(next.timestamp_millis()));
-        e.increment(attr::RESENDS);
+        e.increment(if resent { attr::RESENDS } else { attr::BACKLOG_WAITS });
         // An open job never expires (an item an older version wrote may still carry a TTL).
         e.set_or_remove(TTL_ATTRIBUTE, None);
         e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));

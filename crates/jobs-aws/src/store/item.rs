@@ -46,6 +46,9 @@ pub mod attr {
     pub const SENT_AT: &str = "sentAt";
     /// How often the reconciler sent the message again.
     pub const RESENDS: &str = "resends";
+    /// How often the reconciler found the job overdue while its message waited behind a backlog
+    /// (and sent nothing).
+    pub const BACKLOG_WAITS: &str = "backlogWaits";
     /// How often the queue refused the message the reconciler tried to send again
     /// (`jobs_core::reconcile::on_unsent`).
     pub const SEND_REFUSALS: &str = "sendRefusals";
@@ -85,8 +88,10 @@ pub fn schedule_key(name: &str) -> String {
     format!("SCHED#{name}")
 }
 
-pub fn idempotency_key(key: &str) -> String {
-    format!("IDEM#{key}")
+/// The item of idempotency key `key` as `caller` used it: each caller has keys of its own, so
+/// one caller's key never replays another's job. (The caller's length keeps the two parts apart.)
+pub fn idempotency_key(caller: &str, key: &str) -> String {
+    format!("IDEM#{}:{caller}#{key}", caller.len())
 }
 
 pub fn s(v: impl Into<String>) -> AttributeValue {
@@ -232,6 +237,7 @@ pub struct JobRecord {
     pub sent_at: Option<DateTime<Utc>>,
     pub due_at: Option<DateTime<Utc>>,
     pub resends: u32,
+    pub backlog_waits: u32,
     pub send_refusals: u32,
     pub cancel_requested_at: Option<DateTime<Utc>>,
     pub runner: Option<Runner>,
@@ -323,6 +329,7 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         sent_at: time(attr::SENT_AT),
         due_at: number(attr::DUE_AT).and_then(DateTime::from_timestamp_millis),
         resends: count(attr::RESENDS),
+        backlog_waits: count(attr::BACKLOG_WAITS),
         send_refusals: count(attr::SEND_REFUSALS),
         cancel_requested_at: time(attr::CANCEL_REQUESTED_AT),
         runner: text(attr::RUN_WORKER).map(|worker| Runner { worker, logs: text(attr::RUN_LOGS) }),

@@ -25,9 +25,13 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use chrono::Utc;
 use jobs_core::JobMessage;
 use jobs_core::reconcile::{self, Timing};
@@ -280,7 +284,7 @@ impl JobStore {
         let result = if tr.counters.is_zero() && tr.lock.is_none() {
             // A start returns the item as written (no capacity cost): a worker that claimed
             // without reading the job learns who submitted it.
-            self.write_single(job_item, tr.step == Step::Start).await.map(|item| match item {
+            self.write_single(job_item, tr.step == Step::Start, token, &target).await.map(|item| match item {
                 Some(item) => Applied { submitted_by: item::submitted_by(&item) },
                 None => created_by(),
             })
@@ -309,40 +313,71 @@ impl JobStore {
         Ok(applied)
     }
 
-    /// One conditional PutItem or UpdateItem; `returning`: an update returns the whole item as
-    /// written.
+    /// One conditional PutItem or UpdateItem stamped with `token`; `returning`: an update returns
+    /// the whole item as written. A failed condition returns the item as it is
+    /// (`ReturnValuesOnConditionCheckFailure`): carrying this write's own token, it is this very
+    /// write, committed by an earlier try whose answer was lost and sent again by the SDK's
+    /// retry, and so a success, not "somebody else moved the job".
     async fn write_single(
         &self,
         write: JobWrite,
         returning: bool,
+        token: &str,
+        target: &str,
     ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let own = |item: Option<&HashMap<String, AttributeValue>>| {
+            item.and_then(|i| i.get(item::attr::LAST_WRITE)).and_then(|v| v.as_s().ok()).is_some_and(|t| t == token)
+        };
         match write {
-            JobWrite::Put(put) => self
-                .client
-                .put_item()
-                .table_name(put.table_name)
-                .set_item(Some(put.item))
-                .set_condition_expression(put.condition_expression)
-                .set_expression_attribute_names(put.expression_attribute_names)
-                .set_expression_attribute_values(put.expression_attribute_values)
-                .send()
-                .await
-                .map(|_| None)
-                .map_err(|e| single_error(self, "PutItem", e)),
-            JobWrite::Update(update) => self
-                .client
-                .update_item()
-                .table_name(update.table_name)
-                .set_key(Some(update.key))
-                .update_expression(update.update_expression)
-                .set_condition_expression(update.condition_expression)
-                .set_expression_attribute_names(update.expression_attribute_names)
-                .set_expression_attribute_values(update.expression_attribute_values)
-                .return_values(if returning { ReturnValue::AllNew } else { ReturnValue::None })
-                .send()
-                .await
-                .map(|out| out.attributes)
-                .map_err(|e| single_error(self, "UpdateItem", e)),
+            JobWrite::Put(put) => {
+                let request = self
+                    .client
+                    .put_item()
+                    .table_name(put.table_name)
+                    .set_item(Some(put.item))
+                    .set_condition_expression(put.condition_expression)
+                    .set_expression_attribute_names(put.expression_attribute_names)
+                    .set_expression_attribute_values(put.expression_attribute_values)
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+                let mut result = request.clone().send().await;
+                if result.is_ok() && faults::replayed(target) {
+                    result = request.send().await;
+                }
+                match result {
+                    Ok(_) => Ok(None),
+                    Err(e) => match e.as_service_error() {
+                        Some(PutItemError::ConditionalCheckFailedException(c)) if own(c.item.as_ref()) => Ok(None),
+                        _ => Err(single_error(self, "PutItem", e)),
+                    },
+                }
+            }
+            JobWrite::Update(update) => {
+                let request = self
+                    .client
+                    .update_item()
+                    .table_name(update.table_name)
+                    .set_key(Some(update.key))
+                    .update_expression(update.update_expression)
+                    .set_condition_expression(update.condition_expression)
+                    .set_expression_attribute_names(update.expression_attribute_names)
+                    .set_expression_attribute_values(update.expression_attribute_values)
+                    .return_values(if returning { ReturnValue::AllNew } else { ReturnValue::None })
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+                let mut result = request.clone().send().await;
+                if result.is_ok() && faults::replayed(target) {
+                    result = request.send().await;
+                }
+                match result {
+                    Ok(out) => Ok(out.attributes),
+                    Err(e) => match e.as_service_error() {
+                        Some(UpdateItemError::ConditionalCheckFailedException(c)) if own(c.item.as_ref()) => {
+                            tracing::info!(target, "a retried write found itself committed");
+                            Ok(returning.then(|| c.item.clone()).flatten())
+                        }
+                        _ => Err(single_error(self, "UpdateItem", e)),
+                    },
+                }
+            }
         }
     }
 

@@ -73,7 +73,7 @@ impl JobStore {
         if let Some(idem) = idempotency {
             let now = tr.at;
             let item = HashMap::from([
-                (TABLE_KEY.to_owned(), s(idempotency_key(&idem.key))),
+                (TABLE_KEY.to_owned(), s(idempotency_key(submitted_by, &idem.key))),
                 (attr::JOB_ID.to_owned(), s(&msg.job_id)),
                 (attr::FINGERPRINT.to_owned(), s(&idem.fingerprint)),
                 (attr::CREATED_AT.to_owned(), ts(now)),
@@ -110,7 +110,7 @@ impl JobStore {
                 let failed = failed_conditions(&err);
                 match idempotency {
                     // The key's put is the third item: its condition failing means "seen before".
-                    Some(idem) if failed.get(2) == Some(&true) => self.replay(idem).await,
+                    Some(idem) if failed.get(2) == Some(&true) => self.replay(submitted_by, idem).await,
                     _ if msg.retry_of.is_some() && failed.get(retry_index) == Some(&true) => {
                         Ok(Submitted::NotRetryable)
                     }
@@ -122,8 +122,8 @@ impl JobStore {
         result
     }
 
-    async fn replay(&self, idem: &Idempotency) -> Result<Submitted, StoreError> {
-        let item = self.read_item(idempotency_key(&idem.key)).await?.unwrap_or_default();
+    async fn replay(&self, caller: &str, idem: &Idempotency) -> Result<Submitted, StoreError> {
+        let item = self.read_item(idempotency_key(caller, &idem.key)).await?.unwrap_or_default();
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         match (text(attr::JOB_ID), text(attr::FINGERPRINT)) {
             (Some(job_id), Some(fp)) if fp == idem.fingerprint => Ok(Submitted::Existing { job_id }),

@@ -48,12 +48,18 @@ impl JobKind for Aggregate {
     }
 
     #[cfg(feature = "run")]
-    async fn run(&self, _ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
+    async fn run(&self, ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
         let (records, seed) = (self.records, self.seed);
+        let cancel = ctx.cancel.clone();
         // CPU-bound: keep it off the async threads so heartbeats and signals stay responsive.
-        let summary = tokio::task::spawn_blocking(move || summarize(records, seed))
+        // The loop looks at the cancel signal as it goes, so a cancel stops it within
+        // milliseconds instead of the worker's grace period.
+        let summary = tokio::task::spawn_blocking(move || summarize_until(records, seed, || cancel.is_cancelled()))
             .await
             .map_err(|e| super::JobFailure::retryable(format!("aggregate task failed: {e}")))?;
+        let Some(summary) = summary else {
+            return Err(super::JobFailure::retryable("aggregate cancelled before it finished".to_owned()));
+        };
         Ok(serde_json::to_value(summary).expect("summary serializes"))
     }
 }
@@ -81,14 +87,22 @@ fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Generates and aggregates the records (pure; public for the benchmark).
+/// Records looked at between two checks of the stop signal (a few milliseconds of work).
 #[cfg(feature = "run")]
-pub fn summarize(records: u64, seed: u64) -> Summary {
+const CHECK_EVERY: u64 = 1 << 16;
+
+/// Generates and aggregates the records (pure), looking at `stop` every [`CHECK_EVERY`]
+/// records; `None` once it said stop.
+#[cfg(feature = "run")]
+fn summarize_until(records: u64, seed: u64, stop: impl Fn() -> bool) -> Option<Summary> {
     use sha2::{Digest, Sha256};
     let mut state = seed;
     let mut hasher = Sha256::new();
     let (mut sum, mut min, mut max) = (0u64, u32::MAX, 0u32);
     for index in 0..records {
+        if index % CHECK_EVERY == 0 && stop() {
+            return None;
+        }
         // A reading: sensor id and a value in 0..1_000_000.
         let raw = splitmix64(&mut state);
         let value = (raw % 1_000_000) as u32;
@@ -101,19 +115,23 @@ pub fn summarize(records: u64, seed: u64) -> Summary {
         max = max.max(value);
     }
     let digest = hasher.finalize();
-    Summary {
+    Some(Summary {
         count: records,
         sum,
         min,
         max,
         mean: sum as f64 / records as f64,
         sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
-    }
+    })
 }
 
 #[cfg(all(test, feature = "run"))]
 mod tests {
     use super::*;
+
+    fn summarize(records: u64, seed: u64) -> Summary {
+        summarize_until(records, seed, || false).expect("never stopped")
+    }
 
     #[test]
     fn splitmix_matches_the_reference_sequence() {
@@ -121,6 +139,31 @@ mod tests {
         let mut s = 0;
         assert_eq!(splitmix64(&mut s), 0xE220_A839_7B1D_CDAF);
         assert_eq!(splitmix64(&mut s), 0x6E78_9E6A_A1B9_65F4);
+    }
+
+    #[test]
+    fn a_stop_ends_the_loop_at_its_next_check() {
+        let looked = std::cell::Cell::new(0);
+        let stop_at_third = || {
+            looked.set(looked.get() + 1);
+            looked.get() >= 3
+        };
+        assert_eq!(summarize_until(10 * CHECK_EVERY, 1, stop_at_third), None);
+        assert_eq!(looked.get(), 3, "checked every CHECK_EVERY records, stopped at once");
+        assert_eq!(summarize_until(1000, 7, || false), Some(summarize(1000, 7)));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_aggregate_returns_promptly() {
+        use super::super::{Cancellation, JobContext, JobKind};
+        let (tx, cancel) = Cancellation::new();
+        let ctx = JobContext { job_id: "j".into(), attempt: 1, cancel };
+        let job = Aggregate { records: MAX_RECORDS, seed: 1 };
+        let started = std::time::Instant::now();
+        tx.send(true).unwrap();
+        let err = job.run(&ctx).await.expect_err("cancelled");
+        assert!(err.message.contains("cancelled"), "{err:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[test]
