@@ -27,6 +27,19 @@ async fn cancel(api: &Api, id: &str) -> (StatusCode, Value) {
     api.call(Method::POST, &format!("/jobs/{id}/cancel"), None, &[]).await
 }
 
+/// The message a schedule sends at each firing, as EventBridge Scheduler holds it (a test
+/// delivers firings by hand with the scheduled time filled in).
+async fn schedule_input(stack: &Stack, name: &str) -> String {
+    let schedule = aws_sdk_scheduler::Client::new(&stack.sdk)
+        .get_schedule()
+        .name(name)
+        .group_name(&stack.resources.schedule_group)
+        .send()
+        .await
+        .unwrap();
+    schedule.target.and_then(|t| t.input).expect("the schedule sends a message")
+}
+
 fn outcomes(view: &Value) -> Vec<String> {
     view["attemptHistory"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap().to_owned()).collect()
 }
@@ -187,17 +200,7 @@ async fn with_overlap_forbid_a_firing_while_the_previous_job_runs_is_skipped() {
         .await;
     assert_eq!(status, StatusCode::OK, "{created}");
     assert_eq!(created["overlap"], "forbid");
-    let input = aws_sdk_scheduler::Client::new(&stack.sdk)
-        .get_schedule()
-        .name("slow")
-        .group_name(&stack.resources.schedule_group)
-        .send()
-        .await
-        .unwrap()
-        .target
-        .unwrap()
-        .input
-        .unwrap();
+    let input = schedule_input(&stack, "slow").await;
     let fire = |at: &str| input.replace(jobs_core::message::SCHEDULER_SCHEDULED_TIME, at);
     stack.queue.send(&fire("2027-01-01T03:00:00Z")).await.unwrap();
     let slow = worker(&stack, &[]).spawn().unwrap();
@@ -245,17 +248,7 @@ async fn forbid_holds_after_many_skips_and_for_simultaneous_firings() {
         json!({"name": "nightly", "cron": "0 3 1 1 *", "job": "sleep", "payload": {"ms": 8000}, "overlap": "forbid"});
     let (status, created) = api.post("/jobs/schedule", body).await;
     assert_eq!(status, StatusCode::OK, "{created}");
-    let input = aws_sdk_scheduler::Client::new(&stack.sdk)
-        .get_schedule()
-        .name("nightly")
-        .group_name(&stack.resources.schedule_group)
-        .send()
-        .await
-        .unwrap()
-        .target
-        .unwrap()
-        .input
-        .unwrap();
+    let input = schedule_input(&stack, "nightly").await;
     let fire = |minute: u32| {
         input.replace(jobs_core::message::SCHEDULER_SCHEDULED_TIME, &format!("2027-01-01T03:{minute:02}:00Z"))
     };

@@ -8,7 +8,6 @@ use jobs_core::overlap::ScheduleLock;
 use super::expr::Expr;
 use super::item::{attr, s, schedule_key, ts};
 use super::{JobStore, StoreError};
-use crate::resources::TABLE_KEY;
 
 impl JobStore {
     /// The job that holds schedule `schedule`'s lock (strongly consistent), if any.
@@ -34,20 +33,13 @@ fn lock_update(table: &str, lock: &ScheduleLock, at: chrono::DateTime<chrono::Ut
             e.require_raw(format!("attribute_not_exists({name})"));
         }
     }
-    Update::builder()
-        .table_name(table)
-        .key(TABLE_KEY, s(schedule_key(&lock.schedule)))
-        .update_expression(e.update_expression())
-        .set_condition_expression(e.condition_expression())
-        .set_expression_attribute_names(Some(e.names))
-        .set_expression_attribute_values(Some(e.values))
-        .build()
-        .expect("update is complete")
+    super::transact_update(table, schedule_key(&lock.schedule), e)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::TABLE_KEY;
 
     #[test]
     fn the_lock_is_taken_only_from_the_holder_read() {

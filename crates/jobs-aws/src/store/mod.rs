@@ -438,16 +438,21 @@ impl JobStore {
 
     /// The conditional update `e` of job `job_id`'s item, as a transaction item.
     fn job_update(&self, job_id: &str, e: Expr) -> Update {
-        Update::builder()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(job_key(job_id)))
-            .update_expression(e.update_expression())
-            .set_condition_expression(e.condition_expression())
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
-            .build()
-            .expect("update is complete")
+        transact_update(&self.table, job_key(job_id), e)
     }
+}
+
+/// The conditional update `e` of the item with key `pk`, as a transaction item.
+fn transact_update(table: &str, pk: String, e: Expr) -> Update {
+    Update::builder()
+        .table_name(table)
+        .key(TABLE_KEY, s(pk))
+        .update_expression(e.update_expression())
+        .set_condition_expression(e.condition_expression())
+        .set_expression_attribute_names(Some(e.names))
+        .set_expression_attribute_values(Some(e.values))
+        .build()
+        .expect("update is complete")
 }
 
 fn single_error<E, R>(store: &JobStore, op: &str, err: SdkError<E, R>) -> StoreError
