@@ -8,10 +8,10 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use jobs_runtime::local_door;
 
 use crate::app::{AppState, MAX_REQUEST_BYTES};
 use crate::error::ApiError;
-use jobs_runtime::local_door;
 
 /// Local mode: refuses a request with a foreign `Host` (DNS rebinding) or from another origin (a
 /// web page's cross-site form or fetch), before anything else, token or not

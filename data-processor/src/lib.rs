@@ -2,10 +2,12 @@
 //! and record, and [`run`], which builds the adapters and turns outcomes into an exit code.
 
 mod attempt;
+mod claim;
 pub mod config;
 pub mod emf;
 pub mod reconcile;
 mod retry;
+mod unrunnable;
 pub mod worker;
 
 use jobs_aws::{JobQueue, JobStore, client};

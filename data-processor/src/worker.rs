@@ -2,32 +2,28 @@
 //! `jobs_core::state`: claim the job (conditional write), run it with a heartbeat, record the
 //! outcome (conditional write + counters, one transaction), then settle the message. The first
 //! delivery of a job is claimed before the job is read (`jobs_core::unread`); any other is read
-//! first and decided from the job's state.
+//! first and decided from the job's state. The claim-time writes are in [`crate::claim`]; a
+//! message this build cannot run goes to [`crate::unrunnable`].
 //!
 //! A message is never given back for another receive of the same copy: when a worker must hand
 //! it back (a backend failed before the claim, a stop, a retry backoff) it sends a fresh copy with
 //! the delay and deletes the one it holds. So receives that do not advance a job never add up to
 //! SQS's redrive, which would strand the job.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
-use jobs_aws::store::Applied;
-use jobs_aws::{BackendError, CopyMeta, JobQueue, JobStore, Received, StoreError, faults, store};
-use jobs_core::poison::{self, OnUnrunnable, Unrunnable};
-use jobs_core::state::{self, OnPoison, OnReceive, Runner, Skip, Transition};
-use jobs_core::unread::{self, Delivery};
-use jobs_core::{JobMessage, JobSpec, JobStatus, Lease, Overlap, RetryPolicy, message, overlap};
+use jobs_aws::{BackendError, CopyMeta, JobQueue, JobStore, Received, StoreError, faults};
+use jobs_core::state::{self, OnReceive, Runner, Skip};
+use jobs_core::{JobMessage, JobSpec, JobStatus, Lease, Overlap, RetryPolicy, message};
 use jobs_runtime::Shutdown;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::attempt::Claimed;
-use crate::retry::Backoff;
+use crate::claim::Firing;
 
 /// Conditional writes lost to a concurrent worker before this one gives the message back.
-const MAX_CLAIM_RACES: usize = 5;
-/// Tries of a claim whose backend fails before the message is handed back.
-const CLAIM_TRIES: u32 = 3;
+pub(crate) const MAX_CLAIM_RACES: usize = 5;
 
 /// How handling one message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,15 +70,6 @@ impl Outcome {
             Outcome::Unrecorded => jobs_runtime::exit::BACKEND,
         }
     }
-}
-
-/// What the overlap check made of a firing.
-enum Firing {
-    /// Start it, taking the schedule's lock (`forbid`) with the start.
-    Run(Option<jobs_core::overlap::ScheduleLock>),
-    Skipped,
-    /// Another worker recorded the job first: decide again.
-    Raced,
 }
 
 pub struct Worker {
@@ -146,7 +133,7 @@ impl Worker {
     }
 
     /// Hands the message back: a fresh copy after `delay` (`deferrals + 1`), the held one deleted.
-    async fn hand_back(&self, msg: &Received, delay: Duration) {
+    pub(crate) async fn hand_back(&self, msg: &Received, delay: Duration) {
         let meta = CopyMeta { deferrals: msg.deferrals + 1, redrives: msg.redrives, attempts: msg.attempts };
         let copied = self.queue.send_copy(&msg.body, delay, meta).await;
         let released = match copied {
@@ -289,155 +276,6 @@ impl Worker {
         Ok(Outcome::Duplicate)
     }
 
-    /// The claim of a job's first delivery, written before the job is read. `None`: the
-    /// delivery is not a likely first, or the job is not in the state it implies (nothing was
-    /// written): read the job and decide.
-    async fn claim_unread(
-        &self,
-        msg: &Received,
-        job: &JobMessage,
-        policy: &RetryPolicy,
-    ) -> Result<Option<Claimed>, BackendError> {
-        let delivery = Delivery {
-            receive_count: msg.receive_count,
-            deferrals: msg.deferrals,
-            redrives: msg.redrives,
-            attempts: msg.attempts,
-            firing: job.schedule.is_some(),
-            overlap: job.overlap,
-        };
-        let lease = Lease { owner: self.owner.clone(), until: Utc::now() + self.visibility() };
-        let Some(mut transition) = unread::claim_unread(&delivery, &lease, Utc::now()) else { return Ok(None) };
-        transition.change.runner = Some(self.runner.clone());
-        let Some(applied) = self.claim(&job.job_id, None, Some(job), &transition).await? else {
-            info!("not the job's first delivery; reading the job");
-            return Ok(None);
-        };
-        if let Some(by) = &applied.submitted_by {
-            tracing::Span::current().record("submitted_by", by.as_str());
-        }
-        faults::point("after-claim");
-        Ok(Some(Claimed {
-            attempt: transition.change.attempts,
-            interruptions: transition.change.interruptions,
-            started_at: transition.at,
-            history: Vec::new(),
-            policy: *policy,
-        }))
-    }
-
-    /// The first receipt of a firing of a schedule with `overlap: forbid`
-    /// (`jobs_core::overlap::on_forbid_firing`): the firing runs only by taking the schedule's
-    /// lock from the holder read here, in the transaction that starts it; while the holder has not
-    /// ended, the firing is recorded SKIPPED and its message deleted.
-    async fn forbid_firing(&self, msg: &Received, job: &JobMessage) -> Result<Firing, BackendError> {
-        let Some(schedule) = &job.schedule else { return Ok(Firing::Run(None)) };
-        let holder = self.store.schedule_holder(schedule).await.map_err(into_backend)?;
-        let status = match holder.as_deref() {
-            Some(h) if h != job.job_id => self.store.get(h).await.map_err(into_backend)?.map(|r| r.status),
-            _ => None,
-        };
-        let tr = match overlap::on_forbid_firing(schedule, &job.job_id, holder.as_deref(), status, Utc::now()) {
-            overlap::Firing::Take(lock) => return Ok(Firing::Run(Some(lock))),
-            overlap::Firing::Skip(tr) => tr,
-        };
-        if self.claim(&job.job_id, None, Some(job), &tr).await?.is_none() {
-            return Ok(Firing::Raced);
-        }
-        info!(previous = holder.as_deref(), "firing SKIPPED: the schedule's previous job has not finished");
-        self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
-        Ok(Firing::Skipped)
-    }
-
-    /// Applies a claim-time transition (start, give up, reject). `None`: another worker moved
-    /// the job first. A lost answer is settled by reading back whose write is there.
-    async fn claim(
-        &self,
-        job_id: &str,
-        kind: Option<&str>,
-        origin: Option<&JobMessage>,
-        tr: &Transition,
-    ) -> Result<Option<Applied>, BackendError> {
-        let won = |yes: bool| yes.then(Applied::default);
-        let token = store::token();
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
-        let mut maybe_committed = false;
-        for attempt in 1..=CLAIM_TRIES {
-            match self.store.apply(job_id, kind, origin, tr, &token).await {
-                Ok(applied) => return Ok(Some(applied)),
-                Err(StoreError::ConditionFailed) if maybe_committed => {
-                    return self.settle_claim(job_id, &token).await.map(won);
-                }
-                Err(StoreError::ConditionFailed) => return Ok(None),
-                Err(StoreError::Backend(e)) if e.is_transient() && attempt < CLAIM_TRIES => {
-                    maybe_committed |= e.may_have_taken_effect();
-                    warn!(error = %e, step = tr.step.as_str(), "claim write failed; retrying");
-                    tokio::time::sleep(backoff.next()).await;
-                }
-                Err(StoreError::Backend(e)) => {
-                    // Settle it now: a claim that committed must not be walked away from.
-                    if (maybe_committed || e.may_have_taken_effect()) && self.settle_claim(job_id, &token).await? {
-                        return Ok(Some(Applied::default()));
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        unreachable!("the last try returns")
-    }
-
-    /// Whether a claim whose answer was lost committed: the item is read back (its `lastWrite`
-    /// is the claim's token or not), and a read that fails is tried again for as long as the
-    /// lease the claim would have taken leaves time to run the job. Walking away from a claim
-    /// that committed would cost the job an interruption.
-    async fn settle_claim(&self, job_id: &str, token: &str) -> Result<bool, BackendError> {
-        let deadline = Instant::now() + self.grace();
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
-        loop {
-            match self.store.committed(job_id, token).await {
-                Ok(mine) => return Ok(mine),
-                Err(e) => {
-                    let e = into_backend(e);
-                    let delay = backoff.next();
-                    if Instant::now() + delay >= deadline {
-                        return Err(e);
-                    }
-                    warn!(error = %e, "could not read back whether the claim committed; retrying");
-                    tokio::time::sleep(delay).await;
-                }
-            }
-        }
-    }
-
-    /// Another worker runs the job under a live lease and this copy of its message came to us:
-    /// hand our receipt handle to the holder (its own went stale when SQS delivered the message
-    /// again), so it can keep the message hidden and delete it at the end. `false`: the holder
-    /// changed meanwhile; decide again.
-    async fn hand_over(
-        &self,
-        msg: &Received,
-        job_id: &str,
-        attempt: u32,
-        holder: &Lease,
-    ) -> Result<bool, BackendError> {
-        match self.store.hand_over(job_id, attempt, &holder.owner, &msg.receipt_handle).await {
-            Ok(()) => {
-                info!(holder = %holder.owner, "job is running on another worker; handed it this delivery");
-                Ok(true)
-            }
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(StoreError::Backend(e)) => Err(e),
-        }
-    }
-
-    /// Keeps a message that names no job on the dead-letter queue, for a person (a job's own
-    /// failure is on its item: status, reason, payload). Best effort.
-    async fn keep_dlq_copy(&self, msg: &Received, reason: &str) {
-        if let Err(e) = self.queue.send_to_dlq(&msg.body, reason, None).await {
-            warn!(error = %e, "could not keep a copy on the dead-letter queue");
-        }
-    }
-
     /// Deletes every receipt of the message (after the job ended). Failures are logged: a copy
     /// left behind is found finished and deleted by the next receive.
     pub(crate) async fn delete_all(&self, receipts: &[String]) {
@@ -446,71 +284,6 @@ impl Worker {
                 warn!(error = %e, "could not delete the message; its next receipt finds the job finished");
             }
         }
-    }
-
-    /// A message that this build cannot run (`jobs_core::poison::on_unrunnable`). Inside the skew
-    /// window it is handed back as a fresh copy, nothing written; after it, a job it names that
-    /// has not ended is recorded FAILED with the reason, then the message is deleted. A job that
-    /// ended, or runs under another worker's lease, is left alone; a message that names no job is
-    /// kept on the dead-letter queue for a person.
-    async fn unrunnable(
-        &self,
-        msg: &Received,
-        job_id: Option<&str>,
-        origin: Option<&JobMessage>,
-        submitted_at: Option<chrono::DateTime<Utc>>,
-        reason: &str,
-    ) -> Result<Outcome, BackendError> {
-        let Some(id) = job_id else {
-            warn!(reason, "rejecting a message that names no job");
-            self.keep_dlq_copy(msg, reason).await;
-            self.queue.delete(&msg.receipt_handle).await?;
-            return Ok(Outcome::Rejected);
-        };
-        for _ in 0..MAX_CLAIM_RACES {
-            let current = self.store.get(id).await.map_err(into_backend)?;
-            let kind = current.as_ref().and_then(|r| r.kind.clone());
-            let since = current.as_ref().and_then(|r| r.created_at).or(submitted_at);
-            let state = current.map(|r| r.state());
-            let m = Unrunnable { reason, firing: message::is_firing(id), since, deferrals: msg.deferrals };
-            match poison::on_unrunnable(state.as_ref(), &m, Utc::now(), self.grace(), self.config.skew_window()) {
-                OnUnrunnable::Defer { delay } => {
-                    warn!(
-                        reason,
-                        delay_secs = delay.as_secs(),
-                        "this build cannot run the message; handing it back for a worker that can (a rollout in progress?)"
-                    );
-                    self.hand_back(msg, delay).await;
-                    return Ok(Outcome::Deferred);
-                }
-                OnUnrunnable::Now(OnPoison::Finished(status)) => {
-                    info!(%status, "the job already ended; deleting the message");
-                    self.queue.delete(&msg.receipt_handle).await?;
-                    return Ok(Outcome::Duplicate);
-                }
-                OnUnrunnable::Now(OnPoison::Gone) => {
-                    info!("the job's item is gone (it ended and expired); deleting the message");
-                    self.queue.delete(&msg.receipt_handle).await?;
-                    return Ok(Outcome::Duplicate);
-                }
-                OnUnrunnable::Now(OnPoison::Held(holder)) => {
-                    if self.hand_over(msg, id, state.map_or(0, |s| s.attempts), &holder).await? {
-                        return Ok(Outcome::Duplicate);
-                    }
-                }
-                OnUnrunnable::Now(OnPoison::Record(transition)) => {
-                    if self.claim(id, kind.as_deref(), origin, &transition).await?.is_some() {
-                        warn!(
-                            reason = transition.change.last_error.as_deref(),
-                            "job FAILED: this build cannot run its message"
-                        );
-                        break;
-                    }
-                }
-            }
-        }
-        self.queue.delete(&msg.receipt_handle).await?;
-        Ok(Outcome::Rejected)
     }
 }
 

@@ -231,3 +231,30 @@ pub async fn delete_group(client: &Client, group: &str) -> Result<(), BackendErr
         Err(e) => Err(backend("DeleteScheduleGroup", e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_scheduler::error::{ErrorMetadata, SdkError};
+    use aws_sdk_scheduler::operation::create_schedule::CreateScheduleError;
+
+    use super::*;
+
+    fn refused(code: &str) -> SchedulerError {
+        let meta = ErrorMetadata::builder().code(code).message("the message").build();
+        refusal(
+            "nightly",
+            "CreateSchedule",
+            SdkError::<CreateScheduleError, ()>::service_error(CreateScheduleError::generic(meta), ()),
+        )
+    }
+
+    #[test]
+    fn refusals_that_describe_the_request_are_the_callers() {
+        assert!(matches!(refused("ValidationException"), SchedulerError::Invalid(m) if m == "the message"));
+        assert!(matches!(refused("ConflictException"), SchedulerError::Conflict(n) if n == "nightly"));
+        assert!(matches!(refused("ResourceNotFoundException"), SchedulerError::NotFound(n) if n == "nightly"));
+        for code in ["ThrottlingException", "InternalServerException", "AccessDeniedException"] {
+            assert!(matches!(refused(code), SchedulerError::Backend(_)), "{code}");
+        }
+    }
+}
