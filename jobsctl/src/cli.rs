@@ -277,7 +277,7 @@ async fn execute(client: &Client, command: &Command, signed: bool) -> Result<Ans
             let page = client.list(&filter).await?;
             let jobs = page["jobs"].as_array().cloned().unwrap_or_default();
             if let Some(next) = page["nextCursor"].as_str() {
-                eprintln!("more: jobsctl list --cursor {next}");
+                eprintln!("more: {}", filter.next_page_command(next));
             }
             Answer::ok(page, render::jobs_table(&jobs))
         }

@@ -323,11 +323,62 @@ impl ListFilter {
         let q = q.finish();
         if q.is_empty() { q } else { format!("?{q}") }
     }
+
+    /// The command that lists the page after this one (its `nextCursor`): the same filters and
+    /// limit, since a cursor belongs to its filters; every value quoted for a POSIX shell.
+    pub fn next_page_command(&self, cursor: &str) -> String {
+        let limit = self.limit.map(|l| l.to_string());
+        let mut command = String::from("jobsctl list");
+        for (flag, value) in [
+            ("--status", self.status.as_deref()),
+            ("--kind", self.kind.as_deref()),
+            ("--schedule", self.schedule.as_deref()),
+            ("--submitted-by", self.submitted_by.as_deref()),
+            ("--limit", limit.as_deref()),
+            ("--cursor", Some(cursor)),
+        ] {
+            if let Some(v) = value {
+                command.push_str(&format!(" {flag} {}", shell_quote(v)));
+            }
+        }
+        command
+    }
+}
+
+/// `value` as one word for a POSIX shell: bare when it is plainly safe, else single-quoted.
+fn shell_quote(value: &str) -> String {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_.:/@=+,%".contains(&b);
+    if !value.is_empty() && value.bytes().all(plain) {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_page_keeps_the_filters_and_the_limit() {
+        let filter = ListFilter {
+            status: Some("SUCCEEDED".into()),
+            kind: Some("sleep".into()),
+            limit: Some(1),
+            cursor: Some("old".into()),
+            ..ListFilter::default()
+        };
+        assert_eq!(
+            filter.next_page_command("eyJr_-9"),
+            "jobsctl list --status SUCCEEDED --kind sleep --limit 1 --cursor eyJr_-9"
+        );
+        let by = ListFilter { submitted_by: Some("arn:aws:iam::1:user/o'neil x".into()), ..ListFilter::default() };
+        assert_eq!(
+            by.next_page_command("c"),
+            r"jobsctl list --submitted-by 'arn:aws:iam::1:user/o'\''neil x' --cursor c"
+        );
+        assert_eq!(ListFilter::default().next_page_command("c"), "jobsctl list --cursor c");
+    }
 
     #[test]
     fn list_query_table() {

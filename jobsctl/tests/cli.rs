@@ -360,3 +360,38 @@ async fn ui_signs_what_it_forwards_with_sigv4_and_never_passes_the_session_token
     );
     assert!(!request.contains(&ui.session), "the session token stays between the browser and jobsctl");
 }
+
+/// Issue 25, point 1: the `more:` hint of `jobsctl list` is the next page's command with the
+/// same filters and limit; followed to the last page it lists every matching job once, and no
+/// other.
+#[tokio::test(flavor = "multi_thread")]
+async fn following_the_more_hint_pages_through_the_filtered_list() {
+    let stack = Stack::start().await;
+    let api = Api::start(&stack, &workspace_binary("api-lambda"), &[]).await;
+    let mut want = Vec::new();
+    for _ in 0..5 {
+        let out = jobsctl(&api.base, &[], &["--json", "submit", "noop"]).await;
+        let v: Value = serde_json::from_str(out.stdout.trim()).expect("JSON");
+        want.push(v["jobId"].as_str().expect("a job id").to_owned());
+    }
+    // Another kind, which the filter leaves out.
+    assert_eq!(jobsctl(&api.base, &[], &["submit", "sleep", "--payload", r#"{"ms":1}"#]).await.code, 0);
+
+    let mut args: Vec<String> =
+        ["list", "--status", "QUEUED", "--kind", "noop", "--limit", "2"].map(String::from).into();
+    let mut seen = Vec::new();
+    for page in 0.. {
+        assert!(page < 5, "the hints never reached the last page");
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = jobsctl(&api.base, &[], &argv).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        seen.extend(out.stdout.lines().skip(1).filter_map(|l| l.split_whitespace().next()).map(str::to_owned));
+        let Some(hint) = out.stderr.lines().find_map(|l| l.strip_prefix("more: jobsctl ")) else { break };
+        assert!(hint.contains("--kind noop") && hint.contains("--limit 2"), "{hint}");
+        // The values here need no quoting: split as a shell would.
+        args = hint.split_whitespace().map(String::from).collect();
+    }
+    seen.sort();
+    want.sort();
+    assert_eq!(seen, want, "every queued noop job once, nothing else");
+}
