@@ -9,7 +9,7 @@
 //! succeeded without saying so never leads to a second job.
 
 use chrono::Utc;
-use jobs_aws::{BackendError, Idempotency, JobQueue, JobStore, StoreError, Submitted, faults};
+use jobs_aws::{BackendError, Idempotency, JobQueue, JobRecord, JobStore, StoreError, Submitted, faults};
 use jobs_core::message::Unsendable;
 use jobs_core::{JobMessage, JobSpec, JobStatus};
 
@@ -116,8 +116,7 @@ pub async fn retry(
 async fn replay(store: &JobStore, queue: &JobQueue, job_id: String) -> Result<Accepted, SubmitError> {
     let record = store.get(&job_id).await?;
     let status = record.as_ref().map_or(JobStatus::Queued, |r| r.status);
-    let unsent =
-        record.as_ref().is_some_and(|r| r.status == JobStatus::Queued && r.attempts == 0 && r.sent_at.is_none());
+    let unsent = record.as_ref().is_some_and(JobRecord::never_sent);
     let delivery = match record.filter(|_| unsent).and_then(|r| r.message()) {
         Some(msg) => send(store, queue, &job_id, &msg.to_body()).await,
         None => Delivery::Sent,

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use jobs_aws::{BackendError, CopyMeta, ErrorKind, JobQueue, JobRecord, JobStore, Received, StoreError, store};
+use jobs_core::JobMessage;
 use jobs_core::reconcile::{self, DeadLetter, Overdue, Unsent};
 use jobs_core::state::OnPoison;
-use jobs_core::{JobMessage, JobStatus};
 use jobs_runtime::Shutdown;
 use tracing::{info, warn};
 
@@ -253,7 +253,7 @@ impl Reconciler {
         let state = record.state();
         let looks = reconcile::Looks {
             due: record.due_at,
-            sent: record.sent_at.is_some() || record.status != JobStatus::Queued || record.attempts > 0,
+            sent: !record.never_sent(),
             resends: record.resends,
             waits: record.backlog_waits,
         };

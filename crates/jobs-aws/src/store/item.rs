@@ -264,6 +264,12 @@ impl JobRecord {
         })
     }
 
+    /// The API recorded the job and never sent its message (it died, or the send failed): no
+    /// queue holds it, so it is sent now, backlog or not.
+    pub fn never_sent(&self) -> bool {
+        self.status == JobStatus::Queued && self.attempts == 0 && self.sent_at.is_none()
+    }
+
     pub fn state(&self) -> JobState {
         JobState {
             status: self.status,
