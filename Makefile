@@ -164,7 +164,7 @@ down: ## Stop everything make up started (from any terminal; an EMULATOR_URL emu
 
 .PHONY: demo
 demo: ## Submit a mix of jobs and a schedule to the running stack with jobsctl, follow them, print the stats
-	cargo build --locked -p jobsctl
+	cargo build --locked $(LOCAL_BINS) --bins
 	JOBSCTL=$(CARGO_TARGET_DIR)/debug/jobsctl python3 tools/local/demo.py
 
 .PHONY: browser

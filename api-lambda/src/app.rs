@@ -12,7 +12,7 @@ use jobs_aws::{JobQueue, JobStore, Schedules};
 
 use crate::metrics::{self, Metrics};
 use crate::middleware;
-use crate::routes::{jobs, kinds, overview, schedules};
+use crate::routes::{jobs, kinds, logs, overview, schedules};
 
 /// Requests larger than this are refused before they are read (413).
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
@@ -28,6 +28,8 @@ pub struct Inner {
     /// Local mode: the bearer tokens (any one of them) every route but `/openapi.json` requires.
     pub tokens: crate::caller::Tokens,
     pub metrics: Metrics,
+    /// Local mode: the directory of the pods' log files (`GET /jobs/{id}/runs/{run}/log`).
+    pub logs_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone)]
@@ -40,7 +42,7 @@ impl FromRef<AppState> for Metrics {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/jobs", post(jobs::create_job).get(jobs::list_jobs))
         .route("/jobs/stats", get(jobs::stats))
         .route("/jobs/overview", get(overview::overview))
@@ -49,8 +51,9 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}", get(jobs::get_job))
         .route("/jobs/{id}/cancel", post(jobs::cancel_job))
         .route("/jobs/{id}/retry", post(jobs::retry_job))
-        .route("/jobs/schedule", post(schedules::create_schedule))
-        .route("/jobs/schedules", get(schedules::list_schedules))
+        .route("/jobs/{id}/runs/{run}/log", get(logs::run_log))
+        .route("/jobs/schedules", get(schedules::list_schedules).post(schedules::create_schedule))
+        .route("/jobs/schedule", post(schedules::create_schedule_alias))
         .route(
             "/jobs/schedules/{name}",
             get(schedules::get_schedule).patch(schedules::patch_schedule).delete(schedules::delete_schedule),
@@ -65,5 +68,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::reject_declared_oversize))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(from_fn_with_state(state.0.metrics.clone(), metrics::track))
-        .with_state(state)
+        .with_state(state);
+    // A layer on a router wraps each route, inside the step that adds `Allow` to a 405: this one
+    // wraps the whole router, so it sees the header.
+    Router::new().fallback_service(routes).layer(axum::middleware::from_fn(middleware::explain_method_not_allowed))
 }

@@ -58,6 +58,11 @@ pub struct Config {
     /// record `submittedBy: local:<name>`.
     #[arg(long, env = "API_TOKENS", hide_env_values = true)]
     pub api_tokens: Option<crate::caller::NamedTokens>,
+
+    /// Local mode: the directory the local controller writes the pods' log files to; a run's log
+    /// is served from it (and only from it).
+    #[arg(long, env = "LOCAL_LOGS_DIR")]
+    pub local_logs_dir: Option<std::path::PathBuf>,
 }
 
 impl Config {

@@ -37,5 +37,6 @@ pub async fn state(config: &config::Config, sdk: &SdkConfig) -> Result<AppState,
         queue,
         tokens: caller::Tokens::new(config.api_token.as_deref(), config.api_tokens.as_ref()),
         metrics: metrics::Metrics::default(),
+        logs_dir: config.local_logs_dir.clone(),
     })))
 }

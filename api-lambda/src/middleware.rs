@@ -80,3 +80,21 @@ pub async fn not_found() -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that method")
 }
+
+/// Every 405 names what the route accepts: axum adds `Allow` after the fallback has answered, so
+/// the message is written here, outside the router, from that header.
+pub async fn explain_method_not_allowed(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let accepts = allow.as_ref().and_then(|a| a.to_str().ok()).filter(|a| !a.is_empty()).unwrap_or("no method");
+    let message = format!("{path} does not accept {method}; it accepts {accepts} (see GET /openapi.json)");
+    let mut explained = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message).into_response();
+    if let Some(allow) = allow {
+        explained.headers_mut().insert(header::ALLOW, allow);
+    }
+    explained
+}

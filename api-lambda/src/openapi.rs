@@ -16,9 +16,10 @@ use crate::views;
     info(title = "keda-sqs-jobs API", description = "Enqueue, list, cancel and retry jobs, schedule them with cron, read their status, history and the counters. In AWS every route but /openapi.json uses IAM authorization (SigV4); locally an optional bearer token (API_TOKEN)."),
     paths(
         jobs::create_job, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::retry_job, jobs::stats,
+        crate::routes::logs::run_log,
         overview::overview, overview::throughput,
         kinds::list_kinds,
-        schedules::create_schedule, schedules::list_schedules, schedules::get_schedule, schedules::patch_schedule,
+        schedules::create_schedule, schedules::create_schedule_alias, schedules::list_schedules, schedules::get_schedule, schedules::patch_schedule,
         schedules::delete_schedule,
     ),
     components(schemas(
@@ -27,7 +28,7 @@ use crate::views;
         views::MinuteView, views::KindMinuteView,
         views::KindList, views::KindView, views::PolicyView, views::ScheduleState, views::LastRun,
         schedules::ScheduleBody, schedules::SchedulePatch, views::ScheduleView, views::ScheduleList,
-        jobs_core::history::AttemptRun, jobs_core::history::RunOutcome, jobs_core::Overlap,
+        views::AttemptView, views::AttemptOutcome, jobs_core::Overlap,
         ErrorBody, ErrorDetail,
     )),
     tags((name = "jobs", description = "Jobs, kinds and counters"), (name = "schedules", description = "Cron schedules (EventBridge Scheduler)")),

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use jobs_aws::{JobRecord, ScheduleInfo, Stats};
-use jobs_core::history::AttemptRun;
+use jobs_core::history::{AttemptRun, RunOutcome};
 use jobs_core::kinds::KindInfo;
 use jobs_core::{JobStatus, Overlap, RetryPolicy};
 use serde::Serialize;
@@ -43,11 +43,17 @@ pub struct JobView {
     pub submitted_at: Option<DateTime<Utc>>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
-    /// Start of the latest attempt.
+    /// Start of the latest attempt (of its latest run, for an attempt resumed after an
+    /// interruption).
     pub started_at: Option<DateTime<Utc>>,
+    /// Start of the first attempt (`null` before it, or when the history no longer holds it).
+    pub first_started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     /// When the next attempt is due (RETRY_WAIT).
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Why the job is where it is: the error of the attempt it waits to retry (RETRY_WAIT), or why
+    /// it ended FAILED, CANCELLED or SKIPPED. `null` for a SUCCEEDED job: earlier failures stay
+    /// in `attemptHistory`, each with its run.
     pub last_error: Option<String>,
     /// The job's result summary (SUCCEEDED).
     #[schema(value_type = Option<Object>)]
@@ -57,12 +63,28 @@ pub struct JobView {
     /// The job this one retries, and the newest job that retries this one.
     pub retry_of: Option<String>,
     pub retried_by: Option<String>,
-    /// One entry per run of an attempt, oldest first; the last 20 are kept.
-    pub attempt_history: Vec<AttemptRun>,
+    /// One entry per run of an attempt, oldest first (the last 20 ended runs are kept), then the
+    /// run in progress while the job is RUNNING (`outcome: running`, no `finishedAt`).
+    pub attempt_history: Vec<AttemptView>,
 }
 
 impl From<JobRecord> for JobView {
     fn from(r: JobRecord) -> Self {
+        let mut attempts: Vec<AttemptView> = r.history.into_iter().map(AttemptView::from).collect();
+        if r.status == JobStatus::Running
+            && let Some(started_at) = r.started_at
+        {
+            attempts.push(AttemptView {
+                attempt: r.attempts,
+                started_at,
+                finished_at: None,
+                outcome: AttemptOutcome::Running,
+                error: None,
+                duration_ms: None,
+                worker: r.runner.as_ref().map(|w| w.worker.clone()),
+                logs: r.runner.and_then(|w| w.logs),
+            });
+        }
         JobView {
             job_id: r.job_id,
             job: r.kind,
@@ -76,14 +98,78 @@ impl From<JobRecord> for JobView {
             created_at: r.created_at,
             updated_at: r.updated_at,
             started_at: r.started_at,
+            first_started_at: r.first_started_at,
             finished_at: r.finished_at,
             next_attempt_at: r.next_attempt_at,
-            last_error: r.last_error,
+            // Items written before the store cleared it on success still carry one.
+            last_error: r.last_error.filter(|_| r.status != JobStatus::Succeeded),
             result: r.result,
             cancel_requested_at: r.cancel_requested_at,
             retry_of: r.retry_of,
             retried_by: r.retried_by,
-            attempt_history: r.history,
+            attempt_history: attempts,
+        }
+    }
+}
+
+/// How a run of an attempt ended, or `running` for the run in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AttemptOutcome {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Interrupted,
+    Abandoned,
+    Cancelled,
+}
+
+impl From<RunOutcome> for AttemptOutcome {
+    fn from(o: RunOutcome) -> Self {
+        match o {
+            RunOutcome::Succeeded => AttemptOutcome::Succeeded,
+            RunOutcome::Failed => AttemptOutcome::Failed,
+            RunOutcome::TimedOut => AttemptOutcome::TimedOut,
+            RunOutcome::Interrupted => AttemptOutcome::Interrupted,
+            RunOutcome::Abandoned => AttemptOutcome::Abandoned,
+            RunOutcome::Cancelled => AttemptOutcome::Cancelled,
+        }
+    }
+}
+
+/// One run of an attempt: ended (`jobs_core::history::AttemptRun`) or in progress.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptView {
+    /// The attempt (1-based) this run belongs to.
+    pub attempt: u32,
+    pub started_at: DateTime<Utc>,
+    /// `null` while it runs.
+    pub finished_at: Option<DateTime<Utc>>,
+    pub outcome: AttemptOutcome,
+    /// What went wrong in this run (at most 512 characters).
+    pub error: Option<String>,
+    /// `null` while it runs.
+    pub duration_ms: Option<u64>,
+    /// The pod (in Kubernetes) or process that ran it.
+    pub worker: Option<String>,
+    /// Where the run's log lines are: a CloudWatch log group (its stream is named after the pod)
+    /// in AWS, a file locally.
+    pub logs: Option<String>,
+}
+
+impl From<AttemptRun> for AttemptView {
+    fn from(r: AttemptRun) -> Self {
+        AttemptView {
+            attempt: r.attempt,
+            started_at: r.started_at,
+            finished_at: Some(r.finished_at),
+            outcome: r.outcome.into(),
+            error: r.error,
+            duration_ms: Some(r.duration_ms),
+            worker: r.worker,
+            logs: r.logs,
         }
     }
 }
@@ -114,10 +200,13 @@ pub struct StatsView {
     pub cancelled: u64,
     /// Scheduled firings recorded SKIPPED (overlap: forbid).
     pub skipped: u64,
-    /// Messages waiting on the queue now (approximate, from SQS).
+    /// Jobs waiting for a worker to start them: the queue's messages a worker may receive now
+    /// (approximate, from SQS). Retries waiting out their backoff are `delayed`, not queued.
     pub queued: u64,
     /// Messages received and not deleted: running, or waiting out a retry backoff.
     pub in_flight: u64,
+    /// Messages sent with a delay that has not passed yet (a deferred or re-sent job's copy).
+    pub delayed: u64,
 }
 
 impl StatsView {
@@ -129,8 +218,9 @@ impl StatsView {
             submitted: counts.submitted,
             cancelled: counts.cancelled,
             skipped: counts.skipped,
-            queued: depth.visible + depth.delayed,
+            queued: depth.visible,
             in_flight: depth.in_flight,
+            delayed: depth.delayed,
         }
     }
 }
@@ -344,21 +434,25 @@ pub struct ScheduleView {
     pub payload: Option<Value>,
     /// `forbid`: a firing while the previous job runs is SKIPPED.
     pub overlap: Overlap,
-    /// The next fire times in the schedule's time zone (RFC 3339; none while DISABLED).
+    /// The next fire times, RFC 3339 in the schedule's time zone, whole seconds (none while
+    /// DISABLED). A `rate()` counts from the schedule's creation (or `StartDate`), so the times
+    /// stay put between calls. EventBridge fires within a minute of each.
     pub next_fire_times: Vec<String>,
     pub created_at: Option<DateTime<Utc>>,
-    /// The newest job the schedule fired (only `GET /jobs/schedules/{name}` reads it).
+    /// The newest job the schedule fired (`null` before its first firing).
     pub last_run: Option<LastRun>,
 }
 
-impl From<ScheduleInfo> for ScheduleView {
-    fn from(info: ScheduleInfo) -> Self {
+impl ScheduleView {
+    /// The view of a stored schedule at `now`, with its newest job.
+    pub fn new(info: ScheduleInfo, last_run: Option<JobRecord>, now: DateTime<Utc>) -> Self {
         let input: Option<Value> = info.input.as_deref().and_then(|i| serde_json::from_str(i).ok());
         let field = |name: &str| input.as_ref().and_then(|i| i.get(name)).cloned();
         let state = if info.state == "DISABLED" { ScheduleState::Disabled } else { ScheduleState::Enabled };
+        let start = info.start_date.or(info.created_at).unwrap_or(now);
         ScheduleView {
             next_fire_times: match state {
-                ScheduleState::Enabled => fire_times(&info.expression, &info.timezone),
+                ScheduleState::Enabled => fire_times(&info.expression, &info.timezone, start, now),
                 ScheduleState::Disabled => Vec::new(),
             },
             job: field("job").and_then(|j| j.as_str().map(str::to_owned)),
@@ -369,19 +463,20 @@ impl From<ScheduleInfo> for ScheduleView {
             timezone: info.timezone,
             state,
             created_at: info.created_at,
-            last_run: None,
+            last_run: last_run.map(Into::into),
         }
     }
 }
 
 /// The next fire times of an expression in its time zone, as RFC 3339 text (none if it is not
 /// one this API reads).
-fn fire_times(expression: &str, timezone: &str) -> Vec<String> {
+fn fire_times(expression: &str, timezone: &str, start: DateTime<Utc>, now: DateTime<Utc>) -> Vec<String> {
     let parsed = jobs_core::schedule::parse(expression).and_then(|s| {
         let tz: chrono_tz::Tz = jobs_core::schedule::parse_timezone(timezone)?;
-        s.next_fire_times(tz, Utc::now(), crate::app::NEXT_FIRE_TIMES)
+        s.fire_times_since(start, tz, now, crate::app::NEXT_FIRE_TIMES)
     });
-    parsed.map(|times| times.iter().map(|t| t.to_rfc3339()).collect()).unwrap_or_default()
+    let text = |t: &DateTime<chrono_tz::Tz>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    parsed.map(|times| times.iter().map(text).collect()).unwrap_or_default()
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -102,7 +102,7 @@ async fn bad_requests_get_a_json_4xx_and_change_nothing() {
             Some(r#"{"job":"sleep","extra":1}"#.into()),
             vec![],
             StatusCode::BAD_REQUEST,
-            "invalid_json",
+            "invalid_field",
         ),
         (Method::POST, "/jobs", Some(r#"{"job":"teleport"}"#.into()), vec![], StatusCode::BAD_REQUEST, "unknown_kind"),
         (
@@ -133,7 +133,11 @@ async fn bad_requests_get_a_json_4xx_and_change_nothing() {
         (Method::GET, "/jobs/throughput?minutes=61", None, vec![], StatusCode::BAD_REQUEST, "invalid_query"),
         (Method::GET, "/jobs/throughput?hours=1", None, vec![], StatusCode::BAD_REQUEST, "invalid_query"),
         (Method::POST, "/jobs/overview", None, vec![], StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-        (Method::POST, "/jobs/schedule", Some("{}".into()), vec![], StatusCode::BAD_REQUEST, "invalid_json"),
+        (Method::POST, "/jobs/schedule", Some("{}".into()), vec![], StatusCode::BAD_REQUEST, "invalid_field"),
+        (Method::POST, "/jobs/schedules", Some("{".into()), vec![], StatusCode::BAD_REQUEST, "invalid_json"),
+        (Method::POST, "/jobs", Some(r#"{"job":5}"#.into()), vec![], StatusCode::BAD_REQUEST, "invalid_field"),
+        (Method::GET, "/jobs/x/runs/0/log", None, vec![], StatusCode::BAD_REQUEST, "invalid_run"),
+        (Method::GET, "/jobs/x/runs/1/log", None, vec![], StatusCode::NOT_FOUND, "not_found"),
         (
             Method::POST,
             "/jobs/schedule",
@@ -485,7 +489,7 @@ async fn stats_count_jobs_after_the_worker_ran_them() {
     let (_, stats) = api.get("/jobs/stats").await;
     assert_eq!(
         stats,
-        json!({"succeedJob": 2, "failedJob": 1, "jobRetry": 3, "submitted": 3, "cancelled": 0, "skipped": 0, "queued": 0, "inFlight": 0})
+        json!({"succeedJob": 2, "failedJob": 1, "jobRetry": 3, "submitted": 3, "cancelled": 0, "skipped": 0, "queued": 0, "inFlight": 0, "delayed": 0})
     );
     let (_, after) = api.get("/jobs/overview").await;
     assert_eq!(after["counters"], stats);
@@ -717,4 +721,73 @@ async fn metrics_count_requests_by_route_template_and_status() {
         assert_eq!(value(series), Some(want), "{series} in\n{text}");
     }
     assert!(!text.contains(id), "no series names a job: {text}");
+}
+
+/// A schedule's answers agree with each other and with what is stored (issue 25): a `rate()`'s
+/// next fire times count from its creation and do not move between calls, in whole seconds; the
+/// create answer's `createdAt` is the stored one; `POST /jobs/schedules` is the canonical route
+/// (the first design's `POST /jobs/schedule` stays); a 405 names what the route accepts.
+#[tokio::test(flavor = "multi_thread")]
+async fn schedule_answers_agree_between_calls_and_routes() {
+    let stack = Stack::start().await;
+    let api = start_api(&stack, &[]).await;
+    let (status, created) =
+        api.post("/jobs/schedules", json!({"cron": "rate(1 minute)", "name": "tick", "job": "noop"})).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let (status, alias) =
+        api.post("/jobs/schedule", json!({"cron": "rate(7 minutes)", "name": "tock", "job": "noop"})).await;
+    assert_eq!(status, StatusCode::OK, "{alias}");
+
+    let (_, first) = api.get("/jobs/schedules/tick").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, second) = api.get("/jobs/schedules/tick").await;
+    assert_eq!(first["nextFireTimes"], second["nextFireTimes"], "the times stay put");
+    assert_eq!(created["createdAt"], first["createdAt"], "the create answer is what is stored");
+    let created_at = chrono::DateTime::parse_from_rfc3339(first["createdAt"].as_str().unwrap()).unwrap();
+    let times: Vec<chrono::DateTime<chrono::FixedOffset>> = first["nextFireTimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let t = t.as_str().unwrap();
+            assert!(!t.contains('.'), "whole seconds: {t}");
+            chrono::DateTime::parse_from_rfc3339(t).unwrap()
+        })
+        .collect();
+    assert_eq!(times.len(), 5);
+    for (i, t) in times.iter().enumerate() {
+        let since = t.timestamp() - created_at.timestamp();
+        assert!(since > 0 && since % 60 == 0, "fire time {i} is a whole number of periods after creation: {since} s");
+        if i > 0 {
+            assert_eq!(t.timestamp() - times[i - 1].timestamp(), 60);
+        }
+    }
+    assert!(times[0].timestamp() > chrono::Utc::now().timestamp() - 2, "the next one is ahead");
+
+    // The list agrees with each schedule's own answer.
+    let (_, list) = api.get("/jobs/schedules").await;
+    let listed = list["schedules"].as_array().unwrap();
+    let names: Vec<&str> = listed.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["tick", "tock"]);
+    assert_eq!(listed[0]["nextFireTimes"], first["nextFireTimes"]);
+    for s in listed {
+        let (_, own) = api.get(&format!("/jobs/schedules/{}", s["name"].as_str().unwrap())).await;
+        assert_eq!((&s["lastRun"], &s["createdAt"]), (&own["lastRun"], &own["createdAt"]), "{s}");
+    }
+
+    // A 405 says what the route accepts, in the header and the message.
+    for (method, path, allowed) in
+        [(Method::PUT, "/jobs/schedules", ["GET", "POST"]), (Method::GET, "/jobs/schedule", ["POST", "POST"])]
+    {
+        let response =
+            reqwest::Client::new().request(method.clone(), format!("{}{path}", api.base)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let allow = response.headers().get("allow").expect("an Allow header").to_str().unwrap().to_owned();
+        let body: Value = response.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        for m in allowed {
+            assert!(allow.contains(m) && message.contains(m), "{method} {path}: Allow {allow:?}, {message}");
+        }
+        assert!(message.contains(path) && message.contains(method.as_str()), "{message}");
+    }
 }

@@ -64,6 +64,7 @@ async fn api_gateway_events_reach_the_router() {
         scheduler_role_arn: testkit::SCHEDULER_ROLE_ARN.into(),
         bind_addr: "127.0.0.1:0".parse().unwrap(),
         allowed_hosts: Vec::new(),
+        local_logs_dir: None,
         api_token: None,
         api_tokens: None,
         send_grace_secs: 60,

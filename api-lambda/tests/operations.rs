@@ -191,8 +191,8 @@ async fn schedules_are_paused_resumed_and_changed_in_place() {
         (json!({"cron": "61 * * * *"}), "invalid_schedule"),
         (json!({"timezone": "Mars/Olympus"}), "invalid_timezone"),
         (json!({"payload": {"records": 0}}), "invalid_payload"),
-        (json!({"state": "PAUSED"}), "invalid_json"),
-        (json!({"name": "other"}), "invalid_json"),
+        (json!({"state": "PAUSED"}), "invalid_field"),
+        (json!({"name": "other"}), "invalid_field"),
     ] {
         let (status, out) = patch(body.clone()).await;
         assert_eq!((status, code(&out)), (StatusCode::BAD_REQUEST, want), "{body}: {out}");

@@ -215,6 +215,11 @@ async fn with_overlap_forbid_a_firing_while_the_previous_job_runs_is_skipped() {
     let (_, view) = api.get("/jobs/schedules/slow").await;
     assert_eq!(view["lastRun"]["jobId"], "sched:slow:2027-01-01T03:01:00Z", "{view}");
     assert_eq!(view["lastRun"]["status"], "SKIPPED");
+    // The list says the same as the schedule's own page.
+    let (_, list) = api.get("/jobs/schedules").await;
+    let listed = list["schedules"].as_array().unwrap().iter().find(|s| s["name"] == "slow").unwrap().clone();
+    assert_eq!(listed["lastRun"], view["lastRun"], "{list}");
+    assert!(view["lastRun"]["at"].is_string(), "{view}");
     assert_eq!(finish(slow).await.code, 0);
     // Once the slow job finished, the next firing runs.
     stack.queue.send(&fire("2027-01-01T03:02:00Z")).await.unwrap();
@@ -307,4 +312,92 @@ async fn a_cancel_check_that_fails_is_tried_again() {
     assert!(run.log.contains("could not check for a cancel request"), "{}", run.log);
     assert_eq!(job(&stack, &id).await.status, JobStatus::Cancelled);
     assert_eq!(stats(&stack).await, jobs_aws::Stats { submitted: 1, cancelled: 1, ..Default::default() });
+}
+
+/// What the API says about a job agrees with its runs (issue 25): the run in progress is listed
+/// as running, a job that succeeded after a failure carries no error (its failed run keeps it),
+/// the first and the last start are both there, and each run's log link answers: its lines, or
+/// that the file was rotated.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jobs_view_agrees_with_its_runs_and_its_log_links_answer() {
+    let stack = Stack::start().await;
+    let logs = std::env::temp_dir().join(format!("operate-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let logs_dir = logs.display().to_string();
+    let api =
+        Api::start(&stack, &testkit::workspace_binary("api-lambda"), &[("LOCAL_LOGS_DIR", logs_dir.as_str())]).await;
+    let log_of = |pod: &str| logs.join(format!("{pod}.log")).display().to_string();
+
+    // The run in progress is the last entry of the history, running.
+    let id = submit_via(&api, json!({"job": "sleep", "payload": {"ms": 4000}})).await;
+    let (pod_a, log_a) = ("pod-a", log_of("pod-a"));
+    std::fs::write(&log_a, "a line from pod-a\n").unwrap();
+    let child = worker(&stack, &[("WORKER_NAME", pod_a), ("LOG_LOCATION", log_a.as_str())]).spawn().unwrap();
+    wait_for_status(&stack, &id, JobStatus::Running).await;
+    let (_, view) = api.get(&format!("/jobs/{id}")).await;
+    let running = &view["attemptHistory"];
+    assert_eq!(running.as_array().unwrap().len(), 1, "{view}");
+    assert_eq!(
+        (running[0]["outcome"].as_str(), running[0]["finishedAt"].clone(), running[0]["durationMs"].clone()),
+        (Some("running"), Value::Null, Value::Null),
+        "{view}"
+    );
+    assert_eq!((running[0]["attempt"].as_u64(), running[0]["worker"].as_str()), (Some(1), Some(pod_a)));
+    assert_eq!(running[0]["startedAt"], view["startedAt"]);
+    assert_eq!(view["firstStartedAt"], view["startedAt"], "the first run is the latest");
+    // Its log link answers while it runs.
+    let (status, text) = log(&api, &id, 1).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "a line from pod-a\n"));
+    assert_eq!(finish(child).await.code, 0);
+
+    // Fails once, then succeeds: no error on the job; the failed run keeps it.
+    let id = submit_via(&api, json!({"job": "flaky", "payload": {"failures": 1}})).await;
+    let first = run_worker(&stack, &[("WORKER_NAME", "pod-b"), ("LOG_LOCATION", log_of("pod-b").as_str())]).await;
+    assert_eq!(first.code, 1, "a retry scheduled: {}", first.log);
+    let (_, waiting) = api.get(&format!("/jobs/{id}")).await;
+    assert_eq!(waiting["status"], "RETRY_WAIT", "{waiting}");
+    assert!(waiting["lastError"].as_str().unwrap().contains("planned failure"), "{waiting}");
+    assert!(waiting["nextAttemptAt"].is_string(), "{waiting}");
+    let second = run_worker(
+        &stack,
+        &[("WORKER_NAME", "pod-c"), ("LOG_LOCATION", log_of("pod-c").as_str()), ("WAIT_TIME_SECS", "10")],
+    )
+    .await;
+    assert_eq!(second.code, 0, "{}", second.log);
+    let (_, done) = api.get(&format!("/jobs/{id}")).await;
+    assert_eq!((done["status"].as_str(), done["lastError"].clone()), (Some("SUCCEEDED"), Value::Null), "{done}");
+    assert_eq!(outcomes(&done), ["failed", "succeeded"]);
+    let runs = &done["attemptHistory"];
+    assert!(runs[0]["error"].as_str().unwrap().contains("planned failure"), "{done}");
+    assert_eq!(runs[1]["error"], Value::Null);
+    assert_eq!(done["firstStartedAt"], runs[0]["startedAt"], "{done}");
+    assert_eq!(done["startedAt"], runs[1]["startedAt"], "{done}");
+    assert_ne!(done["firstStartedAt"], done["startedAt"]);
+    // The item itself no longer carries an error.
+    assert_eq!(job(&stack, &id).await.last_error, None);
+    // The list says the same as the job.
+    let (_, page) = api.get("/jobs?status=SUCCEEDED&kind=flaky").await;
+    assert_eq!(page["jobs"][0]["lastError"], Value::Null, "{page}");
+
+    // Every log link answers: pod-b's file was never written (rotated), a run that does not
+    // exist is a 404, and a file outside the logs directory is never read.
+    let (status, text) = log(&api, &id, 1).await;
+    let err: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::GONE, Some("log_rotated")), "{text}");
+    std::fs::write(log_of("pod-c"), "pod-c's lines\n").unwrap();
+    assert_eq!(log(&api, &id, 2).await, (StatusCode::OK, "pod-c's lines\n".to_owned()));
+    let (status, text) = log(&api, &id, 3).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
+    let outside = submit_via(&api, json!({"job": "noop"})).await;
+    assert_eq!(run_worker(&stack, &[("LOG_LOCATION", "/etc/hostname")]).await.code, 0);
+    let (status, text) = log(&api, &outside, 1).await;
+    let err: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("log_not_local")), "{text}");
+    std::fs::remove_dir_all(&logs).unwrap();
+}
+
+/// `GET /jobs/{id}/runs/{n}/log`: (status, body text).
+async fn log(api: &Api, id: &str, run: u32) -> (StatusCode, String) {
+    let response = reqwest::get(format!("{}/jobs/{id}/runs/{run}/log", api.base)).await.unwrap();
+    (response.status(), response.text().await.unwrap())
 }

@@ -190,26 +190,27 @@ pub async fn run(args: Args) -> u8 {
     let mode = match auth::choose(&args.api, args.token.as_deref(), args.sigv4.then_some(true), args.region.as_deref())
     {
         Ok(mode) => mode,
-        Err(e) => return fail(&e.to_string(), exit::CONFIG),
+        Err(e) => return fail(args.json, "config", &e.to_string(), exit::CONFIG),
     };
     let signed = matches!(mode, AuthMode::SigV4 { .. });
     let client = match Client::new(args.api.clone(), mode).await {
         Ok(c) => c,
-        Err(e) => return client_failure(&e),
+        Err(e) => return client_failure(args.json, &e),
     };
     if let Command::Ui { listen } = &args.command {
         if !listen.ip().is_loopback() {
-            return fail(&format!("--listen {listen}: jobsctl ui listens on a loopback address only"), exit::CONFIG);
+            let message = format!("--listen {listen}: jobsctl ui listens on a loopback address only");
+            return fail(args.json, "config", &message, exit::CONFIG);
         }
         return match crate::proxy::run(client, *listen, jobs_runtime::shutdown::stop_requested()).await {
             Ok(()) => 0,
-            Err(e) => fail(&format!("jobsctl ui on {listen}: {e}"), exit::CONFIG),
+            Err(e) => fail(args.json, "config", &format!("jobsctl ui on {listen}: {e}"), exit::CONFIG),
         };
     }
     let result = match execute(&client, &args.command, signed).await {
         Ok(result) => result,
-        Err(Failure::Usage(message)) => return fail(&message, exit::CONFIG),
-        Err(Failure::Wait(e)) => return wait_failure(e),
+        Err(Failure::Usage(message)) => return fail(args.json, "usage", &message, exit::CONFIG),
+        Err(Failure::Wait(e)) => return wait_failure(args.json, e),
     };
     if args.json {
         println!("{}", result.value);
@@ -399,24 +400,43 @@ async fn schedule(client: &Client, command: &ScheduleCommand) -> Result<Answer, 
     })
 }
 
-fn fail(message: &str, code: u8) -> u8 {
+/// Says what failed on stderr and, with `--json`, as `{"error": {"code", "message"}}` on stdout
+/// (the API's own error, with its `status`, when it refused), so a script reads one stream.
+fn fail(json: bool, error_code: &str, message: &str, code: u8) -> u8 {
+    fail_with(json, serde_json::json!({"error": {"code": error_code, "message": message}}), message, code)
+}
+
+fn fail_with(json: bool, value: Value, message: &str, code: u8) -> u8 {
     eprintln!("jobsctl: {message}");
+    if json {
+        println!("{value}");
+    }
     code
 }
 
-fn wait_failure(e: WaitError) -> u8 {
+fn wait_failure(json: bool, e: WaitError) -> u8 {
     match e {
-        WaitError::Client(e) => client_failure(&e),
-        e @ WaitError::Timeout { .. } => fail(&e.to_string(), exit::TIMEOUT),
-        e @ WaitError::Ended { .. } => fail(&e.to_string(), exit::JOB_NOT_SUCCEEDED),
+        WaitError::Client(e) => client_failure(json, &e),
+        e @ WaitError::Timeout { .. } => fail(json, "timeout", &e.to_string(), exit::TIMEOUT),
+        e @ WaitError::Ended { .. } => fail(json, "job_not_succeeded", &e.to_string(), exit::JOB_NOT_SUCCEEDED),
     }
 }
 
-fn client_failure(e: &ClientError) -> u8 {
+fn client_failure(json: bool, e: &ClientError) -> u8 {
     let code = match e {
         ClientError::Api { status, .. } if *status < 500 && *status != 429 => exit::REFUSED,
         ClientError::Credentials(_) | ClientError::Sign(_) => exit::CONFIG,
         _ => exit::BACKEND,
     };
-    fail(&e.to_string(), code)
+    let value = match e {
+        ClientError::Api { status, code, message } => {
+            serde_json::json!({"status": status, "error": {"code": code, "message": message}})
+        }
+        ClientError::Transport { .. } => serde_json::json!({"error": {"code": "transport", "message": e.to_string()}}),
+        ClientError::Credentials(_) | ClientError::Sign(_) => {
+            serde_json::json!({"error": {"code": "credentials", "message": e.to_string()}})
+        }
+        ClientError::Decode { .. } => serde_json::json!({"error": {"code": "decode", "message": e.to_string()}}),
+    };
+    fail_with(json, value, &e.to_string(), code)
 }

@@ -266,9 +266,9 @@ impl Client {
         self.call(http::Method::GET, "/jobs/kinds", None, &[]).await
     }
 
-    /// `POST /jobs/schedule`.
+    /// `POST /jobs/schedules`.
     pub async fn create_schedule(&self, request: &Value) -> Result<Value, ClientError> {
-        self.call(http::Method::POST, "/jobs/schedule", Some(request), &[]).await
+        self.call(http::Method::POST, "/jobs/schedules", Some(request), &[]).await
     }
 
     /// `GET /jobs/schedules`.

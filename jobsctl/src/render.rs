@@ -34,14 +34,23 @@ fn text(v: &Value, key: &str) -> String {
     }
 }
 
-/// One job: `id  STATUS  kind  attempts N  by who  error: …`.
+/// What a job waits for or why it ended: `next attempt <time>` (RETRY_WAIT), then its error (the
+/// API gives none for a SUCCEEDED job: earlier failures are in its attempt history).
+fn note(v: &Value) -> String {
+    let next = v["nextAttemptAt"].as_str().filter(|_| v["status"] == "RETRY_WAIT").map(|t| format!("next attempt {t}"));
+    let error = v["lastError"].as_str().map(|e| format!("error: {e}"));
+    [next, error].into_iter().flatten().collect::<Vec<_>>().join("  ")
+}
+
+/// One job: `id  STATUS  kind  attempts N  by who  [next attempt …]  [error: …]`.
 pub fn job_line(v: &Value) -> String {
     let mut line = format!("{}  {}", text(v, "jobId"), text(v, "status"));
     if v.get("job").is_some() {
         line += &format!("  {}  attempts {}  by {}", text(v, "job"), text(v, "attempts"), text(v, "submittedBy"));
     }
-    if let Some(e) = v["lastError"].as_str() {
-        line += &format!("  error: {e}");
+    let note = note(v);
+    if !note.is_empty() {
+        line += &format!("  {note}");
     }
     line
 }
@@ -58,11 +67,11 @@ pub fn jobs_table(jobs: &[Value]) -> String {
                 text(j, "attempts"),
                 text(j, "createdAt"),
                 text(j, "submittedBy"),
-                j["lastError"].as_str().unwrap_or("").to_owned(),
+                note(j),
             ]
         })
         .collect();
-    table(&["JOB", "STATUS", "KIND", "ATTEMPTS", "CREATED", "BY", "ERROR"], &rows)
+    table(&["JOB", "STATUS", "KIND", "ATTEMPTS", "CREATED", "BY", "NOTE"], &rows)
 }
 
 pub fn stats_line(v: &Value) -> String {
@@ -75,6 +84,7 @@ pub fn stats_line(v: &Value) -> String {
         ("skipped", "skipped"),
         ("queued", "queued"),
         ("inFlight", "in flight"),
+        ("delayed", "delayed"),
     ];
     keys.iter().map(|(k, name)| format!("{name} {}", text(v, k))).collect::<Vec<_>>().join("  ")
 }
@@ -99,7 +109,10 @@ pub fn kinds_table(v: &Value) -> String {
 fn schedule_row(s: &Value) -> Vec<String> {
     let next = s["nextFireTimes"].as_array().and_then(|t| t.first()).and_then(Value::as_str).unwrap_or("-");
     let last = match &s["lastRun"] {
-        Value::Object(_) => format!("{} {}", text(&s["lastRun"], "status"), text(&s["lastRun"], "jobId")),
+        Value::Object(_) => {
+            let run = &s["lastRun"];
+            format!("{} {} at {}", text(run, "status"), text(run, "jobId"), text(run, "at"))
+        }
         _ => "-".into(),
     };
     vec![
@@ -108,20 +121,30 @@ fn schedule_row(s: &Value) -> Vec<String> {
         text(s, "expression"),
         text(s, "timezone"),
         text(s, "job"),
+        text(s, "overlap"),
         next.into(),
         last,
     ]
 }
 
-const SCHEDULE_HEADER: [&str; 7] = ["SCHEDULE", "STATE", "EXPRESSION", "TIMEZONE", "KIND", "NEXT", "LAST RUN"];
+const SCHEDULE_HEADER: [&str; 8] =
+    ["SCHEDULE", "STATE", "EXPRESSION", "TIMEZONE", "KIND", "OVERLAP", "NEXT", "LAST RUN"];
 
 pub fn schedules_table(v: &Value) -> String {
     let rows: Vec<Vec<String>> = v["schedules"].as_array().into_iter().flatten().map(schedule_row).collect();
     table(&SCHEDULE_HEADER, &rows)
 }
 
+/// One schedule: its row, then what the row leaves out (the payload each firing sends, the next
+/// fire times), so a change can be confirmed.
 pub fn schedule_table(v: &Value) -> String {
-    table(&SCHEDULE_HEADER, &[schedule_row(v)])
+    let payload = match &v["payload"] {
+        Value::Null => "-".to_owned(),
+        p => p.to_string(),
+    };
+    let next: Vec<&str> = v["nextFireTimes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let next = if next.is_empty() { "-".to_owned() } else { next.join(", ") };
+    format!("{}\npayload: {payload}\nnext fire times: {next}", table(&SCHEDULE_HEADER, &[schedule_row(v)]))
 }
 
 #[cfg(test)]
@@ -141,19 +164,29 @@ mod tests {
         let job = json!({"jobId": "j1", "status": "FAILED", "job": "fail", "attempts": 3, "submittedBy": "local", "lastError": "boom", "createdAt": "2026-12-02T06:00:00Z"});
         assert_eq!(job_line(&job), "j1  FAILED  fail  attempts 3  by local  error: boom");
         assert_eq!(job_line(&json!({"jobId": "j2", "status": "QUEUED"})), "j2  QUEUED");
+        let waiting = json!({"jobId": "j4", "status": "RETRY_WAIT", "job": "flaky", "attempts": 1, "submittedBy": "local", "lastError": "planned failure 1 of 2", "nextAttemptAt": "2026-12-02T06:00:05Z"});
+        assert_eq!(
+            job_line(&waiting),
+            "j4  RETRY_WAIT  flaky  attempts 1  by local  next attempt 2026-12-02T06:00:05Z  error: planned failure 1 of 2"
+        );
         assert_eq!(
             jobs_table(&[job]),
-            "JOB  STATUS  KIND  ATTEMPTS  CREATED               BY     ERROR\nj1   FAILED  fail  3         2026-12-02T06:00:00Z  local  boom"
+            "JOB  STATUS  KIND  ATTEMPTS  CREATED               BY     NOTE\nj1   FAILED  fail  3         2026-12-02T06:00:00Z  local  error: boom"
         );
-        let stats = json!({"submitted": 3, "succeedJob": 2, "failedJob": 1, "jobRetry": 4, "cancelled": 0, "skipped": 0, "queued": 0, "inFlight": 0});
+        let stats = json!({"submitted": 3, "succeedJob": 2, "failedJob": 1, "jobRetry": 4, "cancelled": 0, "skipped": 0, "queued": 0, "inFlight": 0, "delayed": 1});
         assert_eq!(
             stats_line(&stats),
-            "submitted 3  succeeded 2  failed 1  retries 4  cancelled 0  skipped 0  queued 0  in flight 0"
+            "submitted 3  succeeded 2  failed 1  retries 4  cancelled 0  skipped 0  queued 0  in flight 0  delayed 1"
         );
-        let s = json!({"name": "n", "state": "DISABLED", "expression": "cron(0 7 * * ? *)", "timezone": "UTC", "job": "noop", "nextFireTimes": [], "lastRun": {"jobId": "j3", "status": "SUCCEEDED"}});
+        let s = json!({"name": "n", "state": "DISABLED", "expression": "cron(0 7 * * ? *)", "timezone": "UTC", "job": "noop", "payload": {"a": 1}, "overlap": "forbid", "nextFireTimes": [], "lastRun": {"jobId": "j3", "status": "SUCCEEDED", "at": "2026-12-02T07:00:01Z"}});
+        let lines: Vec<String> = schedule_table(&s).lines().map(str::to_owned).collect();
         assert_eq!(
-            schedule_table(&s).lines().nth(1),
-            Some("n         DISABLED  cron(0 7 * * ? *)  UTC       noop  -     SUCCEEDED j3")
+            lines[1..],
+            [
+                "n         DISABLED  cron(0 7 * * ? *)  UTC       noop  forbid   -     SUCCEEDED j3 at 2026-12-02T07:00:01Z",
+                r#"payload: {"a":1}"#,
+                "next fire times: -",
+            ]
         );
     }
 }

@@ -66,6 +66,11 @@ pub struct Run {
     #[arg(long, env = "LOGS_DIR", default_value = ".local/jobs")]
     pub logs_dir: PathBuf,
 
+    /// Days a pod's log file is kept after its last write: as long as the job records that link
+    /// it (the worker's JOB_RETENTION_DAYS).
+    #[arg(long, env = "JOB_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub logs_retention_days: u64,
+
     /// Where GET /state (JSON) and GET /healthz are served.
     #[arg(long, env = "STATE_ADDR", default_value = "127.0.0.1:8089")]
     pub state_addr: SocketAddr,

@@ -392,7 +392,8 @@ pub(crate) fn job_views(jobs: &[Job], logs_dir: &std::path::Path) -> Vec<JobView
     views
 }
 
-/// Deletes the finished Jobs beyond the history limits, with their pods and log files.
+/// Deletes the finished Jobs beyond the history limits, with their pods. Their log files stay:
+/// job records link them (`crate::logs` deletes them after the job retention).
 pub(crate) async fn trim_history(executor: &mut Executor, jobs: &mut Vec<Job>, succeeded: usize, failed: usize) {
     for name in history_to_delete(jobs, succeeded, failed) {
         if let Some(pos) = jobs.iter().position(|j| j.name == name) {
@@ -400,7 +401,6 @@ pub(crate) async fn trim_history(executor: &mut Executor, jobs: &mut Vec<Job>, s
             for n in 1..=job.pods {
                 let pod = format!("{}-{n}", job.name);
                 executor.remove(&pod).await;
-                let _ = std::fs::remove_file(log_path(executor.logs_dir(), &pod));
             }
             tracing::debug!(job = %job.name, "deleted by the history limit");
         }

@@ -10,6 +10,7 @@ pub mod cron;
 pub mod cronjob;
 pub mod executor;
 pub mod job;
+pub mod logs;
 pub mod manifest;
 pub mod metrics;
 pub mod quantity;

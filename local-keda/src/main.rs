@@ -97,6 +97,11 @@ async fn serve(run: Run) -> Result<(), (u8, String)> {
         })
         .collect();
 
+    let stop = shutdown.clone();
+    let retention = Duration::from_secs(run.logs_retention_days * 24 * 60 * 60);
+    let logs =
+        tokio::spawn(local_keda::logs::keep(run.logs_dir.clone(), retention, async move { stop.requested().await }));
+
     let image = matches!(executor, Executor::Container(_)).then(|| run.image.clone());
     let stop = shutdown.clone();
     Controller::new(sj, image, env, executor, queue, shared).run(async move { stop.requested().await }).await;
@@ -104,5 +109,6 @@ async fn serve(run: Run) -> Result<(), (u8, String)> {
         let _ = task.await;
     }
     http.abort();
+    let _ = logs.await;
     Ok(())
 }

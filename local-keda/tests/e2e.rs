@@ -34,6 +34,11 @@ async fn twenty_mixed_jobs_with_the_process_executor() {
     for (id, kind, status, n) in &submitted.expect_each() {
         let job = api.get(&format!("/jobs/{id}")).await.1;
         assert_eq!((&job["status"], &job["attempts"]), (&(*status).into(), &(*n).into()), "{kind} {id}: {job}");
+        // Every run's log is still there, whether or not the history limits kept its Job.
+        for run in job["attemptHistory"].as_array().unwrap() {
+            let file = run["logs"].as_str().expect("each run names its log");
+            assert!(std::path::Path::new(file).exists(), "{kind} {id}: {file} is gone");
+        }
     }
 
     // One Job per delivery: no Job was launched for a message another Job already had.
@@ -44,13 +49,14 @@ async fn twenty_mixed_jobs_with_the_process_executor() {
     assert_eq!(totals["jobsFailed"], attempts - want.succeeded_attempts, "{totals}");
     assert!(stack.drain_dlq().await.is_empty(), "nothing was dead-lettered");
 
-    // The history limits (10 succeeded, 20 failed in the manifest) trim Jobs and their logs.
+    // The history limits (10 succeeded, 20 failed in the manifest) trim Jobs, not their logs:
+    // job records link them.
     let jobs = state["jobs"].as_array().unwrap();
     let count = |phase: &str| jobs.iter().filter(|j| j["phase"] == phase).count() as u64;
     assert_eq!(count("succeeded"), want.succeeded_attempts.min(10), "{state}");
     assert_eq!(count("failed"), (attempts - want.succeeded_attempts).min(20));
     let files = std::fs::read_dir(&logs).unwrap().count() as u64;
-    assert_eq!(files, count("succeeded") + count("failed"), "one log per kept Job");
+    assert_eq!(files, attempts, "one log per Job, kept or trimmed");
     for job in jobs {
         let log = std::fs::read_to_string(job["log"].as_str().unwrap()).unwrap();
         assert!(log.contains("worker done messages=1"), "every Job took exactly one message: {log}");

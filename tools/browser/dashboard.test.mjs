@@ -1,7 +1,11 @@
 // The dashboard in a real browser, against a running local stack (tools/local/smoke.sh runs it
-// after `make demo`): Debian's chromium, headless, driven by playwright-core. It loads the page,
-// submits a job through the form and watches it reach SUCCEEDED without reloading, cancels a
-// running one, pauses and resumes a schedule, filters the jobs table, and saves screenshots.
+// after `make demo`): Debian's chromium, headless, driven by playwright-core, in a time zone other
+// than the schedules' (Asia/Tokyo). It loads the page, submits a job through the form and watches
+// it reach SUCCEEDED without reloading, shows a running job's attempt as running and cancels it,
+// shows a job that succeeded after a failure without an error banner (the failure in its
+// history) and opens every run's log, shows a failed row's error in the table, pauses and resumes
+// a schedule, checks a schedule's next fire time (in the browser's zone) and last run, filters the
+// jobs table, and saves screenshots.
 //   DASHBOARD_URL=http://127.0.0.1:3000/ CHROMIUM=/usr/bin/chromium OUT_DIR=… [API_TOKEN=…] node dashboard.test.mjs
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -33,7 +37,8 @@ const browser = await chromium.launch({
 const problems = [];
 let failed = false;
 try {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
+  // The schedules below are in UTC: the page must show their times in the browser's zone.
+  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 }, timezoneId: 'Asia/Tokyo', locale: 'en-GB' });
   const page = await context.newPage();
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   // Failed requests are checked by status (the console repeats them without the URL).
@@ -83,6 +88,10 @@ try {
   await page.locator('[data-testid=error]:not(.note)').filter({ hasText: 'HTTP 400' }).waitFor();
   assert.equal((await call('GET', '/jobs/stats')).submitted, before);
   assert.equal(refusals, 0, 'the refusal came from the API');
+  // A schedule that fires every minute (after the step above counted submissions): by the end of
+  // the test it has a last run.
+  const ticker = `browser-tick-${Date.now()}`;
+  await call('POST', '/jobs/schedules', { cron: '* * * * *', job: 'noop', name: ticker });
 
   step('cancel a running job');
   await page.locator('textarea[name=payload]').fill('{"ms": 600000}');
@@ -91,9 +100,43 @@ try {
   const longId = decodeURIComponent(page.url().split('#/jobs/')[1]);
   assert.notEqual(longId, okId);
   await page.locator('[data-testid=job-status] [data-status=RUNNING]').waitFor();
+  // The attempt in progress is listed as running, and its start is the first start.
+  await page.locator('[data-testid=attempts] tr[data-run="1"][data-outcome=running]').waitFor();
+  assert.notEqual((await page.locator('[data-testid=first-started]').textContent()).trim(), '–');
+  assert.equal(await page.locator('[data-testid=attempts] tr.empty').count(), 0, 'no "not started" row beside a running attempt');
   await page.locator('.actions [data-action=cancel]').click();
   await page.locator('[data-testid=job-status] [data-status=CANCELLED]').waitFor();
   assert.equal((await call('GET', `/jobs/${longId}`)).status, 'CANCELLED');
+
+  step('a job that succeeded after a failure: no error banner, the failure in its history, every log link answers');
+  const flaky = (await call('POST', '/jobs', { job: 'flaky', payload: { failures: 1 } })).jobId;
+  await page.goto(new URL(`/#/jobs/${encodeURIComponent(flaky)}`, base).href);
+  await page.locator('[data-testid=job-status] [data-status=SUCCEEDED]').waitFor();
+  assert.equal(await page.locator('[data-testid=last-error]').count(), 0, 'a SUCCEEDED job shows no error banner');
+  const failedRun = page.locator('[data-testid=attempts] tr[data-outcome=failed]');
+  assert.match(await failedRun.textContent(), /planned failure/);
+  await page.locator('[data-testid=attempts] tr[data-outcome=succeeded]').waitFor();
+  const firstStart = (await page.locator('[data-testid=first-started]').textContent()).trim();
+  const lastStart = (await page.locator('[data-testid=last-started]').textContent()).trim();
+  assert.notEqual(firstStart, lastStart, 'both the first and the last start are shown');
+  const links = page.locator('[data-testid=attempts] [data-action=log]');
+  assert.equal(await links.count(), 2, 'each run links its log');
+  for (let i = 0; i < 2; i += 1) {
+    await links.nth(i).click();
+    const box = page.locator('[data-testid=log-box]');
+    await box.locator('[data-testid=log], [data-testid=log-missing]').first().waitFor();
+    assert.equal(await box.locator('[data-testid=log-missing]').count(), 0, `run ${2 - i}'s log answers`);
+    assert.ok((await box.locator('[data-testid=log]').textContent()).length > 0);
+  }
+  await page.screenshot({ path: join(out, 'dashboard-retried-job.png'), fullPage: true });
+
+  step("a failed job's row shows its error");
+  const doomed = (await call('POST', '/jobs', { job: 'fail', payload: { message: 'browser: meant to fail' } })).jobId;
+  for (let i = 0; i < 120 && (await call('GET', `/jobs/${doomed}`)).status !== 'FAILED'; i += 1) await page.waitForTimeout(1000);
+  await page.goto(new URL('/#/jobs?status=FAILED', base).href);
+  const doomedRow = page.locator(`[data-testid=jobs] tr[data-job="${doomed}"]`);
+  await doomedRow.waitFor();
+  assert.match(await doomedRow.locator('[data-testid=job-note]').textContent(), /browser: meant to fail/);
 
   step('the jobs table filters by status and opens a job');
   await page.goto(new URL('/#/jobs?status=CANCELLED', base).href);
@@ -117,8 +160,25 @@ try {
     await page.locator(`[data-testid=schedules] tr[data-schedule="${name}"] [data-action=resume]`).click();
     await page.locator(`[data-testid=schedules] tr[data-schedule="${name}"][data-state=ENABLED]`).waitFor();
     assert.equal((await call('GET', `/jobs/schedules/${name}`)).state, 'ENABLED');
+    // 03:00 UTC is 12:00 in Tokyo: the next fire time is shown in the browser's zone.
+    const next = page.locator(`[data-testid=schedules] tr[data-schedule="${name}"] [data-testid=next-fire]`);
+    assert.match(await next.textContent(), /12:00:00/);
+    assert.match(await next.getAttribute('data-at'), /T03:00:00Z$/);
   } finally {
     await call('DELETE', `/jobs/schedules/${name}`);
+  }
+
+  step('a schedule that fired shows its last run');
+  try {
+    const lastRun = page.locator(`[data-testid=schedules] tr[data-schedule="${ticker}"] [data-testid=last-run]`);
+    // It fires within a minute or so of its creation (ministack checks every ~10 s); the page refreshes.
+    await lastRun.locator('a').waitFor({ timeout: 150_000 });
+    const view = await call('GET', `/jobs/schedules/${ticker}`);
+    assert.equal(await lastRun.locator('a').textContent(), view.lastRun.jobId);
+    assert.match(await lastRun.textContent(), /ago/);
+    await page.screenshot({ path: join(out, 'dashboard-schedules.png'), fullPage: true });
+  } finally {
+    await call('DELETE', `/jobs/schedules/${ticker}`);
   }
 
   step('screenshot of the overview');

@@ -109,7 +109,7 @@ SCHEDULER_ROLE_ARN=arn:aws:iam::000000000000:role/keda-sqs-jobs-scheduler
 # 3. The API.
 step "Starting the API on 127.0.0.1:$API_PORT"
 QUEUE_URL=$QUEUE_URL DLQ_URL=$DLQ_URL TABLE_NAME=$TABLE_NAME SCHEDULE_GROUP=$SCHEDULE_GROUP SCHEDULER_ROLE_ARN=$SCHEDULER_ROLE_ARN \
-    BIND_ADDR=127.0.0.1:$API_PORT LOG_FORMAT=text \
+    BIND_ADDR=127.0.0.1:$API_PORT LOCAL_LOGS_DIR="$LOCAL_DIR/jobs" LOG_FORMAT=text \
     start_service api "$BIN_DIR/api-lambda"
 wait_for "the API" port_open "$API_PORT"
 
@@ -128,6 +128,9 @@ args=(run --manifest keda/scaledjob.yaml --cronjob keda/cronjob.yaml --start-cro
 LOG_FORMAT=text start_service controller "$BIN_DIR/local-scaledjob" "${args[@]}"
 wait_for "the controller" port_open "$CONTROLLER_PORT"
 executor=$(state_field executor)
+# jobsctl, built with the rest: one directory to put on the PATH.
+mkdir -p "$LOCAL_DIR/bin" && ln -sf "$BIN_DIR/jobsctl" "$LOCAL_DIR/bin/jobsctl"
+local_bin=$(cd "$LOCAL_DIR/bin" && pwd)
 
 cat <<EOF
 
@@ -138,11 +141,15 @@ The local stack is up (Jobs run as: $executor).
   AWS emulator $AWS_ENDPOINT_URL   queue $QUEUE_URL
   logs         $LOCAL_DIR/{ministack,api,controller}.log, one file per Job in $LOCAL_DIR/jobs/
 
+  dashboard    http://127.0.0.1:$API_PORT/
+  jobsctl      $local_bin/jobsctl  (docs/jobsctl.md); in another terminal:
+                 export PATH="$local_bin:\$PATH" JOBS_API_URL=http://127.0.0.1:$API_PORT
+
 Try:
-  curl -X POST http://127.0.0.1:$API_PORT/jobs -d '{"job":"sleep","payload":{"ms":2000}}'
-  curl -X POST http://127.0.0.1:$API_PORT/jobs -d '{"job":"flaky","payload":{"failures":1}}'
-  curl -X POST http://127.0.0.1:$API_PORT/jobs/schedule -d '{"cron":"*/2 * * * *","name":"every-2-min","job":"noop"}'
-  curl http://127.0.0.1:$API_PORT/jobs/stats
+  jobsctl submit sleep --payload '{"ms":2000}' --wait
+  jobsctl submit flaky --payload '{"failures":1}'
+  jobsctl schedule create --cron "*/2 * * * *" --kind noop --name every-2-min
+  jobsctl stats          (or: curl http://127.0.0.1:$API_PORT/jobs/stats)
   make demo      (a mix of jobs and a schedule, followed until all are done)
 
 Ctrl-C or \`make down\` stops everything.

@@ -3,12 +3,15 @@
 
 pub mod jobs;
 pub mod kinds;
+pub mod logs;
 pub mod overview;
 pub mod schedules;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
+
+use jobs_core::json::JsonError;
 
 use crate::error::ApiError;
 
@@ -24,8 +27,13 @@ pub(crate) fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Ap
     })
 }
 
+/// The body as `T`: `invalid_json` when it is not JSON, `invalid_field` (naming the field) when it
+/// is JSON of another shape.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+    jobs_core::json::from_slice(body).map_err(|e| match e {
+        JsonError::Syntax(_) => ApiError::bad_request("invalid_json", format!("the body is {e}")),
+        JsonError::Shape { .. } => ApiError::bad_request("invalid_field", format!("the body's {e}")),
+    })
 }
 
 pub(crate) fn checked_job_id(id: &str) -> Result<(), ApiError> {

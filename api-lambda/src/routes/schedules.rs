@@ -15,11 +15,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::jobs::job_spec;
 use super::{parse_json, read_body};
-use crate::app::{AppState, NEXT_FIRE_TIMES};
+use crate::app::{AppState, Inner, NEXT_FIRE_TIMES};
 use crate::error::{ApiError, ErrorBody};
 use crate::views::{ScheduleList, ScheduleState, ScheduleView};
 
-/// `POST /jobs/schedule` body.
+/// `POST /jobs/schedules` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
@@ -116,11 +116,11 @@ impl Definition {
 }
 
 /// Create a schedule that enqueues a job at each firing.
-#[utoipa::path(post, path = "/jobs/schedule", tag = "schedules",
+#[utoipa::path(post, path = "/jobs/schedules", tag = "schedules",
     request_body = ScheduleBody,
     responses(
         (status = 200, description = "Schedule created", body = ScheduleView),
-        (status = 400, description = "Bad JSON, invalid cron or time zone, unknown kind, invalid payload or name", body = ErrorBody),
+        (status = 400, description = "Bad JSON or field, invalid cron or time zone, unknown kind, invalid payload or name", body = ErrorBody),
         (status = 409, description = "A schedule with that name exists", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 503, body = ErrorBody),
@@ -146,30 +146,84 @@ pub async fn create_schedule(
     let req = def.request(&name, true)?;
     state.0.schedules.create(&req).await?;
     tracing::info!(schedule = %name, expression = %def.expression, timezone = %def.timezone, "schedule created");
-    Ok(Json(view(req, Some(Utc::now()))))
+    Ok(Json(as_written(&state.0, req).await))
 }
 
-/// The view of a schedule as just written.
-fn view(req: ScheduleRequest, created_at: Option<chrono::DateTime<Utc>>) -> ScheduleView {
-    ScheduleView::from(ScheduleInfo {
-        name: req.name,
-        expression: req.expression,
-        timezone: req.timezone,
-        state: if req.enabled { "ENABLED" } else { "DISABLED" }.to_owned(),
-        input: Some(req.input),
-        target_arn: String::new(),
-        description: Some(req.description),
-        created_at,
+/// `POST /jobs/schedule`: the first design's route, kept for its clients (`POST /jobs/schedules`
+/// is the same).
+#[utoipa::path(post, path = "/jobs/schedule", tag = "schedules",
+    request_body = ScheduleBody,
+    responses(
+        (status = 200, description = "Schedule created (an alias of POST /jobs/schedules)", body = ScheduleView),
+        (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn create_schedule_alias(
+    state: State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ScheduleView>, ApiError> {
+    create_schedule(state, body).await
+}
+
+/// A schedule as stored, with its newest job: the one view `GET`, the list, create and change
+/// all answer with.
+async fn stored(app: &Inner, info: ScheduleInfo) -> Result<ScheduleView, ApiError> {
+    let last = app.store.latest_of_schedule(&info.name, 1).await?.into_iter().next();
+    Ok(ScheduleView::new(info, last, Utc::now()))
+}
+
+/// The schedule just written, read back (its creation time as stored). If the read fails, the
+/// write still happened: the answer is built from the request instead of being an error.
+async fn as_written(app: &Inner, req: ScheduleRequest) -> ScheduleView {
+    let read = match app.schedules.get(&req.name).await {
+        Ok(info) => stored(app, info).await,
+        Err(e) => Err(e.into()),
+    };
+    read.unwrap_or_else(|e| {
+        tracing::warn!(schedule = %req.name, error = %e.message, "the schedule was written; reading it back failed");
+        let info = ScheduleInfo {
+            state: if req.enabled { "ENABLED" } else { "DISABLED" }.to_owned(),
+            name: req.name,
+            expression: req.expression,
+            timezone: req.timezone,
+            input: Some(req.input),
+            target_arn: String::new(),
+            description: Some(req.description),
+            created_at: None,
+            start_date: None,
+        };
+        ScheduleView::new(info, None, Utc::now())
     })
 }
 
-/// List the schedules.
+/// List the schedules, each with its newest job.
 #[utoipa::path(get, path = "/jobs/schedules", tag = "schedules",
     responses((status = 200, body = ScheduleList), (status = 503, body = ErrorBody)))]
 pub async fn list_schedules(State(state): State<AppState>) -> Result<Json<ScheduleList>, ApiError> {
     let schedules = state.0.schedules.list().await?;
-    Ok(Json(ScheduleList { schedules: schedules.into_iter().map(ScheduleView::from).collect() }))
+    // One index query per schedule for its newest job, a few at a time.
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut views = Vec::with_capacity(schedules.len());
+    for (i, info) in schedules.into_iter().enumerate() {
+        if tasks.len() >= LAST_RUN_READS {
+            let (i, view) = tasks.join_next().await.expect("a task").expect("no panic")?;
+            views.push((i, view));
+        }
+        let app = state.0.clone();
+        tasks.spawn(async move { Ok::<_, ApiError>((i, stored(&app, info).await?)) });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (i, view) = done.expect("no panic")?;
+        views.push((i, view));
+    }
+    views.sort_by_key(|(i, _)| *i);
+    Ok(Json(ScheduleList { schedules: views.into_iter().map(|(_, v)| v).collect() }))
 }
+
+/// Newest-job reads in flight at once while listing schedules.
+const LAST_RUN_READS: usize = 8;
 
 /// Read one schedule, with its newest job.
 #[utoipa::path(get, path = "/jobs/schedules/{name}", tag = "schedules", params(ScheduleName),
@@ -180,9 +234,7 @@ pub async fn get_schedule(
 ) -> Result<Json<ScheduleView>, ApiError> {
     checked_name(&name)?;
     let app = &state.0;
-    let mut view = ScheduleView::from(app.schedules.get(&name).await?);
-    view.last_run = app.store.latest_of_schedule(&name, 1).await?.into_iter().next().map(Into::into);
-    Ok(Json(view))
+    Ok(Json(stored(app, app.schedules.get(&name).await?).await?))
 }
 
 /// Pause, resume or change a schedule (EventBridge `UpdateSchedule`).
@@ -207,7 +259,7 @@ pub async fn patch_schedule(
     if patch.changes_only_state() {
         return pause_or_resume(app, current, patch.state).await;
     }
-    let was = ScheduleView::from(current.clone());
+    let was = ScheduleView::new(current.clone(), None, Utc::now());
     let kind = was.job.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -224,14 +276,14 @@ pub async fn patch_schedule(
     let req = def.request(&name, enabled)?;
     app.schedules.update(&req).await?;
     tracing::info!(schedule = %name, expression = %req.expression, enabled, "schedule changed");
-    Ok(Json(view(req, current.created_at)))
+    Ok(Json(as_written(app, req).await))
 }
 
 /// Pauses or resumes `current` as it stands: its expression, time zone and message are sent back
 /// unchanged and not checked again, so a schedule whose job kind this build no longer knows (or
 /// whose payload a newer rule refuses) can still be paused, resumed and deleted.
 async fn pause_or_resume(
-    app: &crate::app::Inner,
+    app: &Inner,
     current: ScheduleInfo,
     state: Option<ScheduleState>,
 ) -> Result<Json<ScheduleView>, ApiError> {
@@ -252,7 +304,7 @@ async fn pause_or_resume(
     };
     app.schedules.update(&req).await?;
     tracing::info!(schedule = %req.name, enabled, "schedule paused or resumed");
-    Ok(Json(view(req, current.created_at)))
+    Ok(Json(as_written(app, req).await))
 }
 
 /// Delete a schedule. Jobs it already enqueued are not affected.

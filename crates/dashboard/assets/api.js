@@ -41,7 +41,7 @@ export async function api(method, path, body, headers = {}) {
   try { json = text ? JSON.parse(text) : null; } catch { json = null; }
   if (res.status === 401) askForToken();
   if (!res.ok) throw new ApiError(res.status, json);
-  return { status: res.status, body: json };
+  return { status: res.status, body: json, text };
 }
 export const get = (path) => api('GET', path).then((r) => r.body);
 

@@ -46,7 +46,7 @@ function jobsView(params) {
       h('label', {}, 'Kind', kindSelect),
       h('label', {}, 'Schedule', h('input', { name: 'schedule', value: filter.schedule, placeholder: 'name', onchange: setFilter('schedule') }))),
     h('table', { 'data-testid': 'jobs' },
-      h('thead', {}, h('tr', {}, ['Job', 'Kind', 'Status', 'Attempts', 'Submitted by', 'Created', 'Finished', ''].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ['Job', 'Kind', 'Status', 'Attempts', 'Submitted by', 'Created', 'Finished', 'Note', ''].map((t) => h('th', {}, t)))),
       body),
     h('div', { class: 'pager' }, newer, older));
 
@@ -58,7 +58,7 @@ function jobsView(params) {
     next = page.nextCursor;
     older.disabled = !next;
     newer.disabled = cursors.length === 0;
-    body.replaceChildren(...(page.jobs.length ? page.jobs.map(jobRow) : [h('tr', { class: 'empty' }, h('td', { colspan: 8 }, 'No jobs match.'))]));
+    body.replaceChildren(...(page.jobs.length ? page.jobs.map(jobRow) : [h('tr', { class: 'empty' }, h('td', { colspan: 9 }, 'No jobs match.'))]));
   }
   return { node: view, render: draw };
 }
@@ -72,8 +72,26 @@ function jobRow(j) {
     h('td', {}, j.submittedBy ?? '–'),
     h('td', { title: time(j.createdAt) }, ago(j.createdAt)),
     h('td', { title: time(j.finishedAt) }, j.finishedAt ? ago(j.finishedAt) : '–'),
+    h('td', { class: 'note', 'data-testid': 'job-note', title: j.lastError ?? '' }, jobNote(j)),
     h('td', {}, jobActions(j)));
 }
+
+/** What a row waits for or why it ended: the next attempt's time (RETRY_WAIT), then the error. */
+function jobNote(j) {
+  const parts = [];
+  if (j.status === 'RETRY_WAIT' && j.nextAttemptAt) {
+    parts.push(h('span', { 'data-testid': 'next-attempt', title: time(j.nextAttemptAt) }, `next attempt ${until(j.nextAttemptAt)}`));
+  }
+  if (j.lastError) parts.push(h('span', { class: 'error-text' }, short(j.lastError, 80)));
+  return parts.length ? parts.flatMap((p, i) => (i ? [' · ', p] : [p])) : '';
+}
+
+const short = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
+/** "in 12s" for a time ahead, "due now" for one passed. */
+const until = (iso) => {
+  const secs = (Date.parse(iso) - Date.now()) / 1000;
+  return secs > 0 ? `in ${duration(secs)}` : 'due now';
+};
 
 function jobActions(j) {
   const out = [];
@@ -113,7 +131,9 @@ function jobView(id) {
       if (e.status === 404) { box.replaceChildren(h('h2', {}, `No job ${id}`)); return; }
       throw e;
     }
-    const runs = j.attemptHistory.slice().reverse();
+    // Runs are numbered from 1 in the order the API lists them (oldest first); shown newest first.
+    const runs = j.attemptHistory.map((r, i) => ({ ...r, n: i + 1 })).reverse();
+    const first = j.firstStartedAt, last = j.startedAt;
     box.replaceChildren(...nodes(
       h('h2', {}, 'Job ', h('span', { class: 'mono', 'data-testid': 'job-id' }, j.jobId), ' ', h('span', { 'data-testid': 'job-status' }, badge(j.status))),
       h('div', { class: 'actions' }, jobActions(j)),
@@ -121,23 +141,47 @@ function jobView(id) {
         ...[
           ['Kind', j.job ?? '–'], ['Attempts', j.attempts], ['Source', j.source ?? '–'],
           ['Schedule', j.schedule ? h('a', { href: `#/jobs?schedule=${encodeURIComponent(j.schedule)}` }, j.schedule) : '–'],
-          ['Submitted by', j.submittedBy ?? '–'], ['Created', time(j.createdAt)], ['Started', time(j.startedAt)],
+          ['Submitted by', j.submittedBy ?? '–'], ['Created', time(j.createdAt)],
+          ['First started', h('span', { 'data-testid': 'first-started' }, time(first))],
+          ['Last started', h('span', { 'data-testid': 'last-started' }, last && last !== first ? time(last) : (last ? 'the first start' : '–'))],
           ['Finished', time(j.finishedAt)], ['Next attempt', j.nextAttemptAt ? time(j.nextAttemptAt) : '–'],
           ['Retry of', j.retryOf ? jobLink(j.retryOf) : '–'], ['Retried by', j.retriedBy ? jobLink(j.retriedBy) : '–'],
           ['Cancel requested', j.cancelRequestedAt ? time(j.cancelRequestedAt) : '–'],
         ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
-      j.lastError ? [h('h3', {}, 'Last error'), h('div', { class: 'error-text', 'data-testid': 'last-error' }, j.lastError)] : null,
+      j.lastError ? [h('h3', {}, errorTitle(j.status)), h('div', { class: 'error-text', 'data-testid': 'last-error' }, j.lastError)] : null,
       h('h3', {}, 'Payload'), json(j.payload),
       j.result !== null && j.result !== undefined ? [h('h3', {}, 'Result'), h('div', { 'data-testid': 'result' }, json(j.result))] : null,
       h('h3', {}, 'Attempts'),
       h('table', { 'data-testid': 'attempts' },
         h('thead', {}, h('tr', {}, ['#', 'Outcome', 'Started', 'Duration', 'Error', 'Worker', 'Logs'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, runs.length ? runs.map((r) => h('tr', {},
+        h('tbody', {}, runs.length ? runs.map((r) => h('tr', { 'data-run': r.n, 'data-outcome': r.outcome },
           h('td', { class: 'num' }, r.attempt), h('td', {}, r.outcome), h('td', {}, time(r.startedAt)),
-          h('td', { class: 'num' }, duration(r.durationMs / 1000)), h('td', { class: 'error-text' }, r.error ?? ''),
-          h('td', { class: 'mono' }, r.worker ?? '–'), h('td', { class: 'mono' }, r.logs ?? '–'))) : h('tr', { class: 'empty' }, h('td', { colspan: 7 }, 'Not run yet.'))))));
+          h('td', { class: 'num' }, duration(r.durationMs === null ? (Date.now() - Date.parse(r.startedAt)) / 1000 : r.durationMs / 1000)),
+          h('td', { class: 'error-text' }, r.error ?? ''),
+          h('td', { class: 'mono' }, r.worker ?? '–'),
+          h('td', {}, r.logs ? h('a', { href: '#', 'data-action': 'log', title: r.logs, onclick: (e) => { e.preventDefault(); showLog(j.jobId, r.n); } }, 'log') : '–')))
+          : h('tr', { class: 'empty' }, h('td', { colspan: 7 }, 'Not started yet.')))),
+      logBox));
   }
+  /** The run's log below the table: its lines, or why there are none here. */
+  async function showLog(jobId, n) {
+    logBox.replaceChildren(h('h3', {}, `Log of run ${n}`), h('p', { class: 'muted' }, 'loading…'));
+    let content;
+    try {
+      const r = await api('GET', `/jobs/${encodeURIComponent(jobId)}/runs/${n}/log`);
+      content = h('pre', { class: 'log', 'data-testid': 'log' }, r.text || '(empty)');
+    } catch (e) {
+      content = h('p', { class: 'muted', 'data-testid': 'log-missing', 'data-code': e.code ?? '' }, e.message);
+    }
+    logBox.replaceChildren(h('h3', {}, `Log of run ${n}`), content);
+  }
+  const logBox = h('div', { 'data-testid': 'log-box' });
   return { node: box, render: draw };
+}
+
+/** The heading of a job's error: why it waits, or why it ended. */
+function errorTitle(status) {
+  return { RETRY_WAIT: 'Why it waits to retry', FAILED: 'Why it failed', CANCELLED: 'Why it was cancelled', SKIPPED: 'Why it was skipped' }[status] ?? 'Last error';
 }
 
 function schedulesView() {
@@ -148,9 +192,7 @@ function schedulesView() {
       body));
   async function draw() {
     const list = (await get('/jobs/schedules')).schedules;
-    // The last run is read per schedule (GET /jobs/schedules/{name}).
-    const full = await Promise.all(list.map((s) => get(`/jobs/schedules/${encodeURIComponent(s.name)}`).catch(() => s)));
-    body.replaceChildren(...(full.length ? full.map(scheduleRow) : [h('tr', { class: 'empty' }, h('td', { colspan: 9 }, 'No schedules. Create one with jobsctl schedule create or POST /jobs/schedule.'))]));
+    body.replaceChildren(...(list.length ? list.map(scheduleRow) : [h('tr', { class: 'empty' }, h('td', { colspan: 9 }, 'No schedules. Create one with jobsctl schedule create or POST /jobs/schedules.'))]));
   }
   return { node: view, render: draw };
 }
@@ -163,8 +205,10 @@ function scheduleRow(s) {
     h('td', {}, h('a', { href: `#/jobs?schedule=${encodeURIComponent(s.name)}` }, s.name)),
     h('td', { class: 'mono' }, s.expression), h('td', {}, s.timezone), h('td', {}, badge(s.state)),
     h('td', {}, s.job ?? '–'), h('td', {}, s.overlap),
-    h('td', { title: s.nextFireTimes.join('\n') }, s.nextFireTimes[0] ?? '–'),
-    h('td', {}, s.lastRun ? [jobLink(s.lastRun.jobId), ' ', badge(s.lastRun.status)] : '–'),
+    // Times in the browser's zone (the API gives them in the schedule's).
+    h('td', { 'data-testid': 'next-fire', 'data-at': s.nextFireTimes[0] ?? '', title: s.nextFireTimes.map(time).join('\n') }, s.nextFireTimes[0] ? time(s.nextFireTimes[0]) : '–'),
+    h('td', { 'data-testid': 'last-run' }, s.lastRun
+      ? [badge(s.lastRun.status), ' ', h('span', { title: time(s.lastRun.at) }, ago(s.lastRun.at)), ' ', jobLink(s.lastRun.jobId)] : '–'),
     h('td', {}, h('button', { 'data-action': paused ? 'resume' : 'pause', onclick: toggle }, paused ? 'Resume' : 'Pause')));
 }
 

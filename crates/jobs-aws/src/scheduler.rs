@@ -47,6 +47,9 @@ pub struct ScheduleInfo {
     pub target_arn: String,
     pub description: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
+    /// When a recurring schedule may begin (`None`: from its creation). A `rate()` counts its
+    /// periods from it.
+    pub start_date: Option<DateTime<Utc>>,
 }
 
 /// The whole definition on a CreateSchedule or UpdateSchedule builder (the same fields, two
@@ -167,6 +170,7 @@ impl Schedules {
             target_arn: out.target.map(|t| t.arn).unwrap_or_default(),
             description: out.description,
             created_at: out.creation_date.and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
+            start_date: out.start_date.and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
         })
     }
 

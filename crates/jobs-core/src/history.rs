@@ -1,7 +1,7 @@
 //! A job's attempt history: one entry per run of an attempt (a resumed attempt has one entry per
 //! run), written by the transition that ends the run. The store keeps the last [`MAX_RUNS`].
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::state::JobState;
@@ -13,7 +13,6 @@ pub const MAX_ERROR_CHARS: usize = 512;
 
 /// How one run of an attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum RunOutcome {
     Succeeded,
@@ -36,7 +35,6 @@ pub struct Runner {
 
 /// One run of an attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptRun {
     /// The attempt (1-based) this run belongs to.
@@ -62,6 +60,8 @@ impl AttemptRun {
         error: Option<&str>,
         runner: Option<&Runner>,
     ) -> Self {
+        // Milliseconds, as the job item's own times: a run's start is the item's `startedAt`.
+        let (started_at, finished_at) = (started_at.trunc_subsecs(3), finished_at.trunc_subsecs(3));
         AttemptRun {
             attempt,
             started_at,

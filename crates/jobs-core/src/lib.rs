@@ -3,6 +3,7 @@
 
 pub mod cancel;
 pub mod history;
+pub mod json;
 pub mod kinds;
 pub mod message;
 pub mod overlap;

@@ -369,16 +369,35 @@ pub fn parse_timezone(name: &str) -> Result<Tz, ScheduleError> {
 impl Schedule {
     /// The next `n` fire times after `after`, in `tz` (EventBridge evaluates the expression in the
     /// schedule's time zone). An expression that never fires again is an error.
+    ///
+    /// A `rate()` counts its periods from when the schedule was created, as a schedule about to be
+    /// created does from `after`; [`Schedule::fire_times_since`] counts from a known start.
     pub fn next_fire_times(&self, tz: Tz, after: DateTime<Utc>, n: usize) -> Result<Vec<DateTime<Tz>>, ScheduleError> {
+        self.fire_times_since(after, tz, after, n)
+    }
+
+    /// The next `n` fire times after `after` of a schedule that started at `start` (its creation,
+    /// or its `StartDate`): a `rate()` fires at `start` + k periods (k ≥ 1), whatever the time of
+    /// the question, so two answers agree. Times are whole seconds (EventBridge fires within a
+    /// minute of each).
+    pub fn fire_times_since(
+        &self,
+        start: DateTime<Utc>,
+        tz: Tz,
+        after: DateTime<Utc>,
+        n: usize,
+    ) -> Result<Vec<DateTime<Tz>>, ScheduleError> {
         let mut times = Vec::with_capacity(n);
         match &self.plan {
             Plan::Rate(every) => {
-                // Checked: the times past the last date chrono can hold are not there.
-                let every = chrono::Duration::from_std(*every).ok();
-                let mut at = Some(after);
-                for _ in 0..n {
-                    at = at.zip(every).and_then(|(t, every)| t.checked_add_signed(every));
-                    let Some(t) = at else { break };
+                let start = start.timestamp();
+                let every = every.as_secs() as i64;
+                // Periods that have passed by `after`: the next firing is the one after them.
+                // Checked: times past the last date chrono can hold are not there.
+                let passed = after.timestamp().saturating_sub(start).max(0) / every;
+                for k in (passed + 1..).take(n) {
+                    let Some(t) = k.checked_mul(every).and_then(|d| start.checked_add(d)) else { break };
+                    let Some(t) = DateTime::from_timestamp(t, 0) else { break };
                     times.push(t.with_timezone(&tz));
                 }
             }
@@ -589,6 +608,67 @@ mod tests {
             times("at(2030-01-01T09:00:00)", "Asia/Tokyo", "2026-11-21T00:00:00Z", 3),
             ["2030-01-01T09:00:00+09:00"]
         );
+    }
+
+    #[test]
+    fn rate_times_count_from_the_start_not_from_the_question() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let since = |expr: &str, start: &str, after: &str| -> Vec<String> {
+            let times = parse(expr).unwrap().fire_times_since(at(start), Tz::UTC, at(after), 2).unwrap();
+            times.iter().map(|t| t.to_rfc3339()).collect()
+        };
+        // (expression, started, asked at, next two)
+        let cases = [
+            (
+                "rate(1 minute)",
+                "2026-12-05T10:00:12.345Z",
+                "2026-12-05T10:00:30Z",
+                ["2026-12-05T10:01:12+00:00", "2026-12-05T10:02:12+00:00"],
+            ),
+            // Asked again 20 s later: the same times, whole seconds.
+            (
+                "rate(1 minute)",
+                "2026-12-05T10:00:12.345Z",
+                "2026-12-05T10:00:50.999Z",
+                ["2026-12-05T10:01:12+00:00", "2026-12-05T10:02:12+00:00"],
+            ),
+            // Exactly at a firing: the next one.
+            (
+                "rate(1 minute)",
+                "2026-12-05T10:00:12Z",
+                "2026-12-05T10:01:12Z",
+                ["2026-12-05T10:02:12+00:00", "2026-12-05T10:03:12+00:00"],
+            ),
+            (
+                "rate(5 minutes)",
+                "2026-12-05T10:00:00Z",
+                "2026-12-05T13:07:00Z",
+                ["2026-12-05T13:10:00+00:00", "2026-12-05T13:15:00+00:00"],
+            ),
+            (
+                "rate(1 day)",
+                "2026-12-01T08:30:00Z",
+                "2026-12-05T09:00:00Z",
+                ["2026-12-06T08:30:00+00:00", "2026-12-07T08:30:00+00:00"],
+            ),
+            // A start still ahead (a StartDate): its first period.
+            (
+                "rate(1 hour)",
+                "2026-12-06T00:00:00Z",
+                "2026-12-05T09:00:00Z",
+                ["2026-12-06T01:00:00+00:00", "2026-12-06T02:00:00+00:00"],
+            ),
+            // Other expressions do not depend on the start.
+            (
+                "*/15 * * * *",
+                "2026-12-05T10:00:12Z",
+                "2026-12-05T10:07:00Z",
+                ["2026-12-05T10:15:00+00:00", "2026-12-05T10:30:00+00:00"],
+            ),
+        ];
+        for (expr, start, after, want) in cases {
+            assert_eq!(since(expr, start, after), want, "{expr} started {start}, asked {after}");
+        }
     }
 
     #[test]

@@ -241,6 +241,14 @@ pub struct Change {
     pub history: Option<Vec<AttemptRun>>,
 }
 
+impl Change {
+    /// This change starts the job's first run: attempt 1, never interrupted. (A resumed or a later
+    /// attempt keeps the first start as it was.)
+    pub fn first_start(&self) -> bool {
+        self.started && self.attempts == 1 && self.interruptions == 0
+    }
+}
+
 /// One conditional state change plus its counter deltas, applied atomically by the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
@@ -563,6 +571,16 @@ pub fn interrupt(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_first_run_of_attempt_one_is_the_first_start() {
+        // (starts a run, attempt, interruptions so far, first start)
+        let cases = [(true, 1, 0, true), (true, 1, 1, false), (true, 2, 0, false), (false, 1, 0, false)];
+        for (started, attempts, interruptions, want) in cases {
+            let c = Change { started, interruptions, ..change(JobStatus::Running, attempts) };
+            assert_eq!(c.first_start(), want, "{started} {attempts} {interruptions}");
+        }
+    }
     use serde_json::json;
 
     const GRACE: Duration = Duration::from_secs(10);

@@ -31,6 +31,8 @@ pub mod attr {
     pub const CREATED_AT: &str = "createdAt";
     pub const UPDATED_AT: &str = "updatedAt";
     pub const STARTED_AT: &str = "startedAt";
+    /// When the job's first attempt started (`startedAt` is the latest run's start).
+    pub const FIRST_STARTED_AT: &str = "firstStartedAt";
     pub const FINISHED_AT: &str = "finishedAt";
     pub const NEXT_ATTEMPT_AT: &str = "nextAttemptAt";
     pub const LAST_ERROR: &str = "lastError";
@@ -131,13 +133,19 @@ pub fn change_attributes(
     ];
     if change.started {
         out.push((attr::STARTED_AT, Some(ts(now))));
+        if change.first_start() {
+            out.push((attr::FIRST_STARTED_AT, Some(ts(now))));
+        }
         out.push((attr::RUN_WORKER, change.runner.as_ref().map(|r| s(&r.worker))));
         out.push((attr::RUN_LOGS, change.runner.as_ref().and_then(|r| r.logs.as_ref()).map(s)));
         // A new attempt's handed-over receipts belong to the old one.
         out.push((attr::RECEIPTS, None));
     }
-    // Kept unless the change says otherwise.
-    if let Some(error) = &change.last_error {
+    // Kept unless the change says otherwise. A job that succeeded has no error: the failures
+    // before its success stay in its history, with their runs.
+    if change.status == JobStatus::Succeeded {
+        out.push((attr::LAST_ERROR, None));
+    } else if let Some(error) = &change.last_error {
         out.push((attr::LAST_ERROR, Some(s(error))));
     }
     if let Some(history) = &change.history {
@@ -228,6 +236,8 @@ pub struct JobRecord {
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
+    /// The first attempt's start (items written before it was kept: from the history).
+    pub first_started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
@@ -308,6 +318,8 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
     let bad = |reason: String| ItemError { job_id: job_id.to_owned(), reason };
     let status_text = text(attr::STATUS).ok_or_else(|| bad("no status".into()))?;
     let status = JobStatus::parse(&status_text).ok_or_else(|| bad(format!("unknown status {status_text:?}")))?;
+    // An unreadable history is dropped rather than making the job unreadable.
+    let history: Vec<AttemptRun> = text(attr::HISTORY).and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default();
     let lease = match (text(attr::LEASE_OWNER), number(attr::LEASE_UNTIL).and_then(DateTime::from_timestamp_millis)) {
         (Some(owner), Some(until)) => Some(Lease { owner, until }),
         _ => None,
@@ -326,6 +338,8 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         created_at: time(attr::CREATED_AT),
         updated_at: time(attr::UPDATED_AT),
         started_at: time(attr::STARTED_AT),
+        first_started_at: time(attr::FIRST_STARTED_AT)
+            .or_else(|| first_start_from_history(&history, time(attr::STARTED_AT))),
         finished_at: time(attr::FINISHED_AT),
         next_attempt_at: time(attr::NEXT_ATTEMPT_AT),
         last_error: text(attr::LAST_ERROR),
@@ -339,11 +353,20 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         send_refusals: count(attr::SEND_REFUSALS),
         cancel_requested_at: time(attr::CANCEL_REQUESTED_AT),
         runner: text(attr::RUN_WORKER).map(|worker| Runner { worker, logs: text(attr::RUN_LOGS) }),
-        // An unreadable history is dropped rather than making the job unreadable.
-        history: text(attr::HISTORY).and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
+        history,
         retry_of: text(attr::RETRY_OF),
         retried_by: text(attr::RETRIED_BY),
     })
+}
+
+/// An older item's first start: its oldest kept run if that is attempt 1's, else (no run ended
+/// yet) the current run's start. `None` when the first runs were dropped from the history.
+fn first_start_from_history(history: &[AttemptRun], started: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match history.first() {
+        Some(run) if run.attempt == 1 => Some(run.started_at),
+        Some(_) => None,
+        None => started,
+    }
 }
 
 /// Receipt handles handed over to the lease holder (see [`attr::RECEIPTS`]).
@@ -461,7 +484,8 @@ mod tests {
             (
                 ok,
                 &["attempts", "expiresAt", "finishedAt", "interruptions", "lastWrite", "result", "status", "updatedAt"],
-                &["dueAt", "dueShard", "leaseOwner", "leaseUntil", "nextAttemptAt", "receipts"],
+                // A job that succeeded has no error (its failed runs keep theirs).
+                &["dueAt", "dueShard", "lastError", "leaseOwner", "leaseUntil", "nextAttemptAt", "receipts"],
             ),
         ];
         for (tr, set, removed) in cases {

@@ -192,7 +192,7 @@ fn parse_payload<K: JobKind>(payload: Value) -> Result<K, SpecError> {
     // An absent payload means "all defaults".
     let payload = if payload.is_null() { Value::Object(Default::default()) } else { integral(payload) };
     let invalid = |reason: String| SpecError::InvalidPayload { kind: K::NAME.to_owned(), reason };
-    let spec: K = serde_json::from_value(payload).map_err(|e| invalid(e.to_string()))?;
+    let spec: K = crate::json::from_value(payload).map_err(|e| invalid(e.to_string()))?;
     spec.validate().map_err(invalid)?;
     Ok(spec)
 }
