@@ -87,3 +87,36 @@ pub fn document_value() -> Value {
 pub async fn document() -> Json<Value> {
     Json(document_value())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// API Gateway sends only the routes the stack lists to the Lambda: every documented operation
+    /// must be one of them (and the stack lists no other), or it answers 404 in AWS alone.
+    #[test]
+    fn the_api_stack_routes_every_documented_operation() {
+        let stack =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra-cdk8s/src/stacks/api-stack.ts"))
+                .expect("the API stack's source");
+        let routed: BTreeSet<(String, String)> = stack
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("[apigwv2.HttpMethod."))
+            .filter_map(|l| {
+                let (method, rest) = l.split_once(", '")?;
+                Some((method.to_lowercase(), rest.split_once('\'')?.0.to_owned()))
+            })
+            .collect();
+        let doc = document_value();
+        let mut documented: BTreeSet<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.clone(), path.clone())))
+            .collect();
+        documented.insert(("get".into(), "/openapi.json".into()));
+        assert_eq!(routed, documented);
+    }
+}
