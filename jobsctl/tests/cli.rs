@@ -163,6 +163,9 @@ async fn an_operator_lists_cancels_retries_watches_and_schedules() {
     assert!(out.stdout.lines().nth(1).is_some_and(|l| l.starts_with("nightly   ENABLED")), "{}", out.stdout);
     let out = ctl(&["schedule", "pause", "nightly"]).await;
     assert!(out.stdout.lines().nth(1).is_some_and(|l| l.starts_with("nightly   DISABLED")), "{}", out.stdout);
+    // The human form shows what the table leaves out: the payload each firing sends.
+    let out = ctl(&["schedule", "update", "nightly", "--payload", "{}", "--overlap", "forbid"]).await;
+    assert!(out.stdout.contains("payload: {}") && out.stdout.contains("forbid"), "{}", out.stdout);
     let out =
         ctl(&["--json", "schedule", "update", "nightly", "--cron", "30 6 * * FRI", "--timezone", "Europe/Berlin"])
             .await;
@@ -209,6 +212,13 @@ async fn every_failure_has_its_exit_code() {
     let out = jobsctl(&api.base, &[], &["get", "no-such-job"]).await;
     assert_eq!(out.code, 4);
     assert!(out.stderr.contains("404 not_found"), "{}", out.stderr);
+    // With --json a script reads the failure on stdout too: the API's error, with its status.
+    let out = jobsctl(&api.base, &[], &["--json", "get", "no-such-job"]).await;
+    let err: Value = serde_json::from_str(out.stdout.trim()).expect("the error as JSON on stdout");
+    assert_eq!((out.code, err["status"].as_u64(), err["error"]["code"].as_str()), (4, Some(404), Some("not_found")));
+    let out = jobsctl(&api.base, &[], &["--json", "submit", "noop", "--payload", "{"]).await;
+    let err: Value = serde_json::from_str(out.stdout.trim()).expect("a usage error as JSON");
+    assert_eq!((out.code, err["error"]["code"].as_str()), (2, Some("usage")));
 
     // Nothing listens: the backend failed.
     let closed = format!("http://127.0.0.1:{}", testkit::free_port());
