@@ -58,6 +58,10 @@ pub struct JobView {
     /// The job's result summary (SUCCEEDED).
     #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
+    /// The current attempt's saved progress (a kind that checkpoints, like `sleep`): what a run
+    /// stopped by its node resumes from. `null` once the job ended.
+    #[schema(value_type = Option<Object>)]
+    pub checkpoint: Option<Value>,
     /// When a cancel request reached the running job (its worker stops it within seconds).
     pub cancel_requested_at: Option<DateTime<Utc>>,
     /// The job this one retries, and the newest job that retries this one.
@@ -104,6 +108,7 @@ impl From<JobRecord> for JobView {
             // Items written before the store cleared it on success still carry one.
             last_error: r.last_error.filter(|_| r.status != JobStatus::Succeeded),
             result: r.result,
+            checkpoint: r.checkpoint,
             cancel_requested_at: r.cancel_requested_at,
             retry_of: r.retry_of,
             retried_by: r.retried_by,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use jobs_aws::{BackendError, CopyMeta, StoreError, faults, store};
-use jobs_core::kinds::{Cancellation, JobContext, JobFailure};
+use jobs_core::kinds::{Cancellation, Checkpoint, JobContext, JobFailure};
 use jobs_core::state::{self, AfterInterrupt, AttemptRun, RunOutcome, Transition};
 use jobs_core::{AfterFailure, JobMessage, JobSpec, JobStatus, Lease, RetryPolicy, cancel};
 use tokio::sync::watch;
@@ -38,6 +38,8 @@ pub(crate) struct Claimed {
     pub history: Vec<AttemptRun>,
     /// The job's policy (its kind's over the worker's).
     pub policy: RetryPolicy,
+    /// What an earlier run of this attempt saved (a resumed attempt only).
+    pub checkpoint: Option<serde_json::Value>,
 }
 
 /// How the job function's run ended.
@@ -120,14 +122,18 @@ impl Worker {
         spec: &JobSpec,
         claimed: Claimed,
     ) -> Outcome {
-        let Claimed { attempt, interruptions, started_at, ref history, ref policy } = claimed;
+        let Claimed { attempt, interruptions, started_at, ref history, ref policy, checkpoint } = claimed;
         let (cancel_tx, cancel) = Cancellation::new();
-        let ctx = JobContext { job_id: job.job_id.clone(), attempt, cancel };
+        if let Some(c) = &checkpoint {
+            info!(attempt, checkpoint = %c, "resuming the attempt from its checkpoint");
+        }
+        let (saved, checkpoint) = Checkpoint::new(checkpoint);
+        let ctx = JobContext { job_id: job.job_id.clone(), attempt, cancel, checkpoint };
         let timeout = spec.policy().timeout(self.config.attempt_timeout());
         let held = Held::new(&msg.receipt_handle, cancel_tx);
         let started = Instant::now();
         info!(attempt, max_attempts = policy.max_attempts, timeout_secs = timeout.as_secs(), "attempt started");
-        let heartbeat = self.heartbeat(&held, &job.job_id, attempt);
+        let heartbeat = self.heartbeat(&held, &job.job_id, attempt, saved.clone());
         tokio::pin!(heartbeat);
         // Boxed so that it can be dropped (stopped) as soon as the attempt ends.
         let mut run = Box::pin(spec.run(&ctx));
@@ -193,7 +199,9 @@ impl Worker {
                 self.cancelled(attempt, now, history, entry(RunOutcome::Cancelled, None))
             }
             Ended::Interrupted => {
-                let (transition, after) = state::interrupt(attempt, &self.owner, interruptions, now, policy);
+                let (mut transition, after) = state::interrupt(attempt, &self.owner, interruptions, now, policy);
+                // The progress saved since the last renewal goes with the interruption.
+                transition.change.checkpoint = saved.borrow().clone();
                 let error = transition.change.last_error.clone();
                 let transition = transition.with_run(history, entry(RunOutcome::Interrupted, error.as_deref()));
                 let settle = match after {
@@ -393,9 +401,16 @@ impl Worker {
 
     /// Renews the lease and keeps the message hidden every third of the visibility timeout, taking
     /// over receipts handed to this worker; in between, every `CANCEL_CHECK_SECS`, looks for a
-    /// cancel request and raises it through `held`. Never returns: when the lease is found lost it
+    /// cancel request and raises it through `held`, and renews early when the job function saved
+    /// a new checkpoint (written with the renewal). Never returns: when the lease is found lost it
     /// says so through `held` and stops renewing.
-    async fn heartbeat(&self, held: &Held, job_id: &str, attempt: u32) {
+    async fn heartbeat(
+        &self,
+        held: &Held,
+        job_id: &str,
+        attempt: u32,
+        mut saved: watch::Receiver<Option<serde_json::Value>>,
+    ) {
         let every = (self.visibility() / 3).max(Duration::from_secs(1));
         let tick = self.config.cancel_check().min(every);
         let mut renewed = Instant::now();
@@ -410,13 +425,15 @@ impl Worker {
                     Err(e) => warn!(error = %e, "could not check for a cancel request; retrying"),
                 }
             }
-            if renewed.elapsed() + tick / 2 < every {
+            let progressed = saved.has_changed().unwrap_or(false);
+            if renewed.elapsed() + tick / 2 < every && !progressed {
                 continue;
             }
             renewed = Instant::now();
             let now = Utc::now();
             let lease = Lease { owner: self.owner.clone(), until: now + self.visibility() };
-            match self.store.renew(job_id, attempt, &lease).await {
+            let checkpoint = saved.borrow_and_update().clone();
+            match self.store.renew(job_id, attempt, &lease, checkpoint.as_ref()).await {
                 Ok(handed) => held.add(handed),
                 Err(StoreError::ConditionFailed) => {
                     let _ = held.lost.send(true);

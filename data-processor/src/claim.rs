@@ -64,6 +64,7 @@ impl Worker {
             started_at: transition.at,
             history: Vec::new(),
             policy: *policy,
+            checkpoint: None,
         }))
     }
 

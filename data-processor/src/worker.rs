@@ -250,6 +250,7 @@ impl Worker {
                         started_at: state.started_at.unwrap_or(now),
                         history: state.history,
                         policy,
+                        checkpoint: state.checkpoint,
                     };
                     return Ok(self.run_attempt(msg, job, spec, claimed).await);
                 }
@@ -260,6 +261,12 @@ impl Worker {
                         continue;
                     }
                     faults::point("after-claim");
+                    // A resumed attempt (interrupted, or abandoned by its worker) goes on from its
+                    // checkpoint; a new one starts from nothing (the claim dropped it).
+                    let checkpoint = state
+                        .as_ref()
+                        .filter(|_| !transition.change.drops_checkpoint())
+                        .and_then(|s| s.checkpoint.clone());
                     let history = transition.change.history.clone().or(state.map(|s| s.history)).unwrap_or_default();
                     let claimed = Claimed {
                         attempt,
@@ -267,6 +274,7 @@ impl Worker {
                         started_at: transition.at,
                         history,
                         policy,
+                        checkpoint,
                     };
                     return Ok(self.run_attempt(msg, job, spec, claimed).await);
                 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::*;
+use jobs_core::history::RunOutcome;
 use jobs_core::{JobMessage, JobStatus};
 use serde_json::{Value, json};
 use testkit::Stack;
@@ -192,6 +193,52 @@ async fn sigterm_releases_the_message_without_consuming_a_retry() {
     }
 }
 
+/// A long job on spot is stopped by its node: once with notice (SIGTERM: the interruption records
+/// its newest checkpoint), once without (SIGKILL: the checkpoint its lease renewals wrote is what
+/// is left). Each run goes on from the saved progress, so the work is done once, not three times,
+/// and no attempt is spent.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_job_resumes_from_its_checkpoint_and_does_its_work_once() {
+    let stack = Stack::start().await;
+    let msg = submit(&stack, "sleep", json!({"ms": 6000})).await;
+    let fast = [("VISIBILITY_TIMEOUT_SECS", "3"), ("WAIT_TIME_SECS", "10")];
+    let slept = |rec: &jobs_aws::JobRecord| rec.checkpoint.as_ref().and_then(|c| c["sleptMs"].as_u64()).unwrap_or(0);
+
+    let child = worker(&stack, &fast).spawn().unwrap();
+    wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    signal(&child, libc::SIGTERM);
+    assert_eq!(finish(child).await.code, 143);
+    let first = slept(&job(&stack, &msg.job_id).await);
+    assert!(first >= 2000, "the interruption kept the progress: {first} ms");
+
+    let mut child = worker(&stack, &fast).spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rec = wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
+    assert_eq!(rec.attempts, 1, "an interruption spends no attempt");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    child.kill().await.unwrap(); // SIGKILL: nothing recorded at the stop
+    let second = slept(&job(&stack, &msg.job_id).await);
+    assert!(second >= first + 1000, "the renewals wrote the progress: {first} then {second} ms");
+
+    let run = run_worker(&stack, &fast).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(run.log.contains("resuming the attempt from its checkpoint"), "{}", run.log);
+    let rec = job(&stack, &msg.job_id).await;
+    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
+    let result = rec.result.clone().unwrap();
+    assert_eq!(result["sleptMs"], 6000);
+    assert_eq!(result["resumedFromMs"].as_u64(), Some(second), "{result}");
+    let outcomes: Vec<RunOutcome> = rec.history.iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, [RunOutcome::Interrupted, RunOutcome::Abandoned, RunOutcome::Succeeded]);
+    // The last run did only what was left (6000 - second ms), not the whole sleep again.
+    let last = rec.history.last().unwrap().duration_ms;
+    assert!(last < 6000 - second + 1500, "the last run took {last} ms after {second} ms were done");
+    assert_eq!(rec.checkpoint, None, "an ended job keeps no checkpoint");
+    assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
+    assert_eq!(queued(&stack).await, (0, 0));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_worker_attempt_is_taken_over_and_resumed() {
     let stack = Stack::start().await;
@@ -208,7 +255,11 @@ async fn killed_worker_attempt_is_taken_over_and_resumed() {
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
-    assert!(rec.last_error.unwrap_or_default().contains("attempt 1 abandoned"));
+    // The abandoned run keeps its error; the job that succeeded has none.
+    assert_eq!(rec.last_error, None);
+    let abandoned = &rec.history[0];
+    assert_eq!((abandoned.outcome, abandoned.attempt), (RunOutcome::Abandoned, 1));
+    assert!(abandoned.error.as_deref().unwrap_or_default().contains("lease expired"), "{abandoned:?}");
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
 }

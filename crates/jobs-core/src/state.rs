@@ -117,6 +117,8 @@ pub struct JobState {
     pub runner: Option<Runner>,
     /// The last runs of the job's attempts, oldest first (see [`crate::history`]).
     pub history: Vec<AttemptRun>,
+    /// The current attempt's saved progress (see `kinds::Checkpoint`).
+    pub checkpoint: Option<Value>,
 }
 
 impl JobState {
@@ -132,6 +134,7 @@ impl JobState {
             started_at: None,
             runner: None,
             history: Vec::new(),
+            checkpoint: None,
         }
     }
 }
@@ -239,6 +242,9 @@ pub struct Change {
     pub runner: Option<Runner>,
     /// `Some`: the job's run history after this change; `None`: keep it.
     pub history: Option<Vec<AttemptRun>>,
+    /// `Some`: the attempt's progress to keep for its next run (an interruption's newest
+    /// checkpoint); `None`: keep what is there. A new attempt, or the end, drops it.
+    pub checkpoint: Option<Value>,
 }
 
 impl Change {
@@ -246,6 +252,12 @@ impl Change {
     /// attempt keeps the first start as it was.)
     pub fn first_start(&self) -> bool {
         self.started && self.attempts == 1 && self.interruptions == 0
+    }
+
+    /// This change drops the attempt's checkpoint: a new attempt starts from nothing (a resumed
+    /// one, `interruptions > 0`, keeps it), and an ended job needs none.
+    pub fn drops_checkpoint(&self) -> bool {
+        (self.started && self.interruptions == 0) || self.status.is_terminal()
     }
 }
 
@@ -339,6 +351,7 @@ pub(crate) fn change(status: JobStatus, attempts: u32) -> Change {
         interruptions: 0,
         runner: None,
         history: None,
+        checkpoint: None,
     }
 }
 
@@ -579,6 +592,24 @@ mod tests {
         for (started, attempts, interruptions, want) in cases {
             let c = Change { started, interruptions, ..change(JobStatus::Running, attempts) };
             assert_eq!(c.first_start(), want, "{started} {attempts} {interruptions}");
+        }
+    }
+
+    #[test]
+    fn a_new_attempt_or_the_end_drops_the_checkpoint_a_resumed_run_keeps_it() {
+        // (status after, starts a run, interruptions so far, drops it)
+        let cases = [
+            (JobStatus::Running, true, 0, true),  // a new attempt (first, or after a failure)
+            (JobStatus::Running, true, 2, false), // a resumed one
+            (JobStatus::Queued, false, 1, false), // interrupted: handed back, to be resumed
+            (JobStatus::RetryWait, false, 0, false),
+            (JobStatus::Succeeded, false, 0, true),
+            (JobStatus::Failed, false, 3, true),
+            (JobStatus::Cancelled, false, 0, true),
+        ];
+        for (status, started, interruptions, want) in cases {
+            let c = Change { started, interruptions, ..change(status, 1) };
+            assert_eq!(c.drops_checkpoint(), want, "{status:?} {started} {interruptions}");
         }
     }
     use serde_json::json;

@@ -33,6 +33,8 @@ pub mod attr {
     pub const STARTED_AT: &str = "startedAt";
     /// When the job's first attempt started (`startedAt` is the latest run's start).
     pub const FIRST_STARTED_AT: &str = "firstStartedAt";
+    /// The current attempt's saved progress (JSON, see `jobs_core::kinds::Checkpoint`).
+    pub const CHECKPOINT: &str = "checkpoint";
     pub const FINISHED_AT: &str = "finishedAt";
     pub const NEXT_ATTEMPT_AT: &str = "nextAttemptAt";
     pub const LAST_ERROR: &str = "lastError";
@@ -154,6 +156,11 @@ pub fn change_attributes(
     if let Some(result) = &change.result {
         out.push((attr::RESULT, Some(s(result.to_string()))));
     }
+    if change.drops_checkpoint() {
+        out.push((attr::CHECKPOINT, None));
+    } else if let Some(checkpoint) = &change.checkpoint {
+        out.push((attr::CHECKPOINT, Some(s(checkpoint.to_string()))));
+    }
     if change.status.is_terminal() {
         out.push((attr::FINISHED_AT, Some(ts(now))));
         out.push((TTL_ATTRIBUTE, Some(n(now.timestamp() + retention.as_secs() as i64))));
@@ -252,6 +259,8 @@ pub struct JobRecord {
     pub cancel_requested_at: Option<DateTime<Utc>>,
     pub runner: Option<Runner>,
     pub history: Vec<AttemptRun>,
+    /// The current attempt's saved progress.
+    pub checkpoint: Option<Value>,
     pub retry_of: Option<String>,
     pub retried_by: Option<String>,
 }
@@ -291,6 +300,7 @@ impl JobRecord {
             started_at: self.started_at,
             runner: self.runner.clone(),
             history: self.history.clone(),
+            checkpoint: self.checkpoint.clone(),
         }
     }
 }
@@ -354,6 +364,7 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         cancel_requested_at: time(attr::CANCEL_REQUESTED_AT),
         runner: text(attr::RUN_WORKER).map(|worker| Runner { worker, logs: text(attr::RUN_LOGS) }),
         history,
+        checkpoint: json(attr::CHECKPOINT),
         retry_of: text(attr::RETRY_OF),
         retried_by: text(attr::RETRIED_BY),
     })
@@ -479,13 +490,22 @@ mod tests {
                     "status",
                     "updatedAt",
                 ],
-                &["dueAt", "dueShard", "leaseOwner", "leaseUntil", "nextAttemptAt", "receipts"],
+                &["checkpoint", "dueAt", "dueShard", "leaseOwner", "leaseUntil", "nextAttemptAt", "receipts"],
             ),
             (
                 ok,
                 &["attempts", "expiresAt", "finishedAt", "interruptions", "lastWrite", "result", "status", "updatedAt"],
                 // A job that succeeded has no error (its failed runs keep theirs).
-                &["dueAt", "dueShard", "lastError", "leaseOwner", "leaseUntil", "nextAttemptAt", "receipts"],
+                &[
+                    "checkpoint",
+                    "dueAt",
+                    "dueShard",
+                    "lastError",
+                    "leaseOwner",
+                    "leaseUntil",
+                    "nextAttemptAt",
+                    "receipts",
+                ],
             ),
         ];
         for (tr, set, removed) in cases {

@@ -18,10 +18,20 @@ impl JobStore {
     /// Renews the lease of a running attempt held by `lease.owner`. Returns the receipt handles
     /// other workers handed over since the last renewal (they received the job's message while it
     /// ran), and takes them off the item.
-    pub async fn renew(&self, job_id: &str, attempt: u32, lease: &Lease) -> Result<Vec<String>, StoreError> {
+    pub async fn renew(
+        &self,
+        job_id: &str,
+        attempt: u32,
+        lease: &Lease,
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<Vec<String>, StoreError> {
         faults::before("store.renew").await?;
         let mut e = Expr::default();
         e.set(attr::LEASE_UNTIL, n(lease.until.timestamp_millis()));
+        // The job's newest progress, written only while this worker holds the attempt.
+        if let Some(checkpoint) = checkpoint {
+            e.set(attr::CHECKPOINT, s(checkpoint.to_string()));
+        }
         e.set(attr::UPDATED_AT, ts(Utc::now()));
         let due = lease.until + chrono::Duration::from_std(self.timing.stale).unwrap_or_default();
         e.set(attr::DUE_AT, n(due.timestamp_millis()));

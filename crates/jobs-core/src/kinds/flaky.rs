@@ -53,7 +53,12 @@ mod tests {
     #[tokio::test]
     async fn fails_exactly_the_first_n_attempts() {
         let job = Flaky { failures: 2 };
-        let ctx = |attempt| JobContext { job_id: "j".into(), attempt, cancel: crate::kinds::Cancellation::never() };
+        let ctx = |attempt| JobContext {
+            job_id: "j".into(),
+            attempt,
+            cancel: crate::kinds::Cancellation::never(),
+            checkpoint: crate::kinds::Checkpoint::none(),
+        };
         assert!(job.run(&ctx(1)).await.is_err());
         assert!(job.run(&ctx(2)).await.is_err());
         assert_eq!(job.run(&ctx(3)).await.unwrap()["succeededOnAttempt"], 3);

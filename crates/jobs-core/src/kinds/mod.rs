@@ -41,6 +41,59 @@ pub struct JobContext {
     /// [`Cancellation::cancelled`]) and returns early. The worker stops it after a grace period
     /// anyway.
     pub cancel: Cancellation,
+    /// The attempt's saved progress: what an interrupted run of it saved, and where this run saves
+    /// its own (see [`Checkpoint`]).
+    pub checkpoint: Checkpoint,
+}
+
+/// The most a checkpoint may hold, as JSON text.
+pub const MAX_CHECKPOINT_BYTES: usize = 4096;
+
+/// A job's progress within one attempt, so that a run stopped by its node (a spot reclaim, a
+/// drain: an interruption, which costs no attempt) is resumed where it was rather than from the
+/// start. The function saves small JSON as it goes; the worker writes the newest with its next
+/// lease renewal (every few seconds, only while it holds the lease) and with the interruption
+/// itself, and the next run of the same attempt receives it. A new attempt (after a failure)
+/// starts without one.
+#[cfg(feature = "run")]
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    previous: Option<Value>,
+    latest: std::sync::Arc<tokio::sync::watch::Sender<Option<Value>>>,
+}
+
+/// A checkpoint over [`MAX_CHECKPOINT_BYTES`]: it is not saved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a checkpoint may hold at most {MAX_CHECKPOINT_BYTES} bytes of JSON, this one {0}")]
+pub struct CheckpointTooLarge(pub usize);
+
+#[cfg(feature = "run")]
+impl Checkpoint {
+    /// A checkpoint resumed from `previous`, and the receiver the worker writes from.
+    pub fn new(previous: Option<Value>) -> (tokio::sync::watch::Receiver<Option<Value>>, Self) {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        (rx, Checkpoint { previous, latest: std::sync::Arc::new(tx) })
+    }
+
+    /// No previous progress, and nobody writes what is saved (tests).
+    pub fn none() -> Self {
+        Checkpoint::new(None).1
+    }
+
+    /// What an earlier run of this attempt saved last (`None` on a fresh attempt).
+    pub fn previous(&self) -> Option<&Value> {
+        self.previous.as_ref()
+    }
+
+    /// Saves `value` as the attempt's progress (replacing what this run saved before).
+    pub fn save(&self, value: Value) -> Result<(), CheckpointTooLarge> {
+        let size = value.to_string().len();
+        if size > MAX_CHECKPOINT_BYTES {
+            return Err(CheckpointTooLarge(size));
+        }
+        self.latest.send_replace(Some(value));
+        Ok(())
+    }
 }
 
 /// A job's cancellation signal, as seen by the job function.
