@@ -131,7 +131,8 @@ try {
   await page.screenshot({ path: join(out, 'dashboard-retried-job.png'), fullPage: true });
 
   step("a failed job's row shows its error");
-  const doomed = (await call('POST', '/jobs', { job: 'fail', payload: { message: 'browser: meant to fail' } })).jobId;
+  // permanent: FAILED on its first attempt, without waiting out retries.
+  const doomed = (await call('POST', '/jobs', { job: 'fail', payload: { message: 'browser: meant to fail', permanent: true } })).jobId;
   for (let i = 0; i < 120 && (await call('GET', `/jobs/${doomed}`)).status !== 'FAILED'; i += 1) await page.waitForTimeout(1000);
   await page.goto(new URL('/#/jobs?status=FAILED', base).href);
   const doomedRow = page.locator(`[data-testid=jobs] tr[data-job="${doomed}"]`);

@@ -200,23 +200,23 @@ async fn as_written(app: &Inner, req: ScheduleRequest) -> ScheduleView {
 
 /// List the schedules, each with its newest job.
 #[utoipa::path(get, path = "/jobs/schedules", tag = "schedules",
-    responses((status = 200, body = ScheduleList), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = ScheduleList), (status = 500, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list_schedules(State(state): State<AppState>) -> Result<Json<ScheduleList>, ApiError> {
     let schedules = state.0.schedules.list().await?;
     // One index query per schedule for its newest job, a few at a time.
     let mut tasks = tokio::task::JoinSet::new();
     let mut views = Vec::with_capacity(schedules.len());
     for (i, info) in schedules.into_iter().enumerate() {
-        if tasks.len() >= LAST_RUN_READS {
-            let (i, view) = tasks.join_next().await.expect("a task").expect("no panic")?;
-            views.push((i, view));
+        if tasks.len() >= LAST_RUN_READS
+            && let Some(done) = tasks.join_next().await
+        {
+            views.push(joined(done)?);
         }
         let app = state.0.clone();
         tasks.spawn(async move { Ok::<_, ApiError>((i, stored(&app, info).await?)) });
     }
     while let Some(done) = tasks.join_next().await {
-        let (i, view) = done.expect("no panic")?;
-        views.push((i, view));
+        views.push(joined(done)?);
     }
     views.sort_by_key(|(i, _)| *i);
     Ok(Json(ScheduleList { schedules: views.into_iter().map(|(_, v)| v).collect() }))
@@ -224,6 +224,14 @@ pub async fn list_schedules(State(state): State<AppState>) -> Result<Json<Schedu
 
 /// Newest-job reads in flight at once while listing schedules.
 const LAST_RUN_READS: usize = 8;
+
+/// A read task's answer; a task that did not finish (it panicked) is the server's fault, a 500.
+fn joined<T>(done: Result<Result<T, ApiError>, tokio::task::JoinError>) -> Result<T, ApiError> {
+    done.map_err(|e| {
+        tracing::error!(error = %e, "a schedule read task failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "reading a schedule's last run failed")
+    })?
+}
 
 /// Read one schedule, with its newest job.
 #[utoipa::path(get, path = "/jobs/schedules/{name}", tag = "schedules", params(ScheduleName),

@@ -151,6 +151,8 @@ function jobView(id) {
       j.lastError ? [h('h3', {}, errorTitle(j.status)), h('div', { class: 'error-text', 'data-testid': 'last-error' }, j.lastError)] : null,
       h('h3', {}, 'Payload'), json(j.payload),
       j.result !== null && j.result !== undefined ? [h('h3', {}, 'Result'), h('div', { 'data-testid': 'result' }, json(j.result))] : null,
+      // What an interrupted run of this attempt saved: where the next run goes on from.
+      j.checkpoint ? [h('h3', {}, 'Saved progress (checkpoint)'), h('div', { 'data-testid': 'checkpoint' }, json(j.checkpoint))] : null,
       h('h3', {}, 'Attempts'),
       h('table', { 'data-testid': 'attempts' },
         h('thead', {}, h('tr', {}, ['#', 'Outcome', 'Started', 'Duration', 'Error', 'Worker', 'Logs'].map((t) => h('th', {}, t)))),
