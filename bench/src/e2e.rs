@@ -37,9 +37,13 @@ pub struct Flow {
     pub idle_start_latency_ms_p99: f64,
 }
 
-pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<Flow, String> {
+/// The local ScaledJob controller from `keda/scaledjob.yaml` (process executor) on `stack`, once
+/// it serves `/state`: the process and the state URL.
+pub async fn start_controller(
+    stack: &Stack,
+    logs: &std::path::Path,
+) -> Result<(tokio::process::Child, String), String> {
     let env = procs::env_via(stack.api_env(), &stack.emulator.endpoint);
-    let api = procs::serve_api(&env).await;
     let port = testkit::free_port();
     let worker_env = procs::env_via(stack.worker_env(), &stack.emulator.endpoint);
     let mut controller = Command::new(procs::binary("local-scaledjob"));
@@ -56,7 +60,7 @@ pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<F
     for (k, v) in &worker_env {
         controller.args(["--env", &format!("{k}={v}")]);
     }
-    let mut controller = controller
+    let controller = controller
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("LOG_FORMAT", "text")
@@ -75,6 +79,13 @@ pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<F
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    Ok((controller, state_url))
+}
+
+pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<Flow, String> {
+    let api = procs::serve_api(&procs::env_via(stack.api_env(), &stack.emulator.endpoint)).await;
+    let (mut controller, state_url) = start_controller(stack, logs).await?;
+    let http = reqwest::Client::new();
 
     let first = Utc::now();
     let started = Instant::now();
@@ -136,24 +147,31 @@ pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<F
 
 /// Submits `jobs` noop jobs to the API at `base`, 16 at a time.
 pub async fn submit_noops(http: &reqwest::Client, base: &str, jobs: usize) -> Result<(), String> {
+    submit_many(http, base, &json!({"job": "noop"}), jobs).await.map(|_| ())
+}
+
+/// Submits `jobs` jobs with `body` to the API at `base`, 16 at a time; their ids.
+pub async fn submit_many(http: &reqwest::Client, base: &str, body: &Value, jobs: usize) -> Result<Vec<String>, String> {
     let mut pending = tokio::task::JoinSet::new();
+    let mut ids = Vec::with_capacity(jobs);
     for i in 0..jobs {
         if pending.len() >= 16 {
-            pending.join_next().await.unwrap().map_err(|e| e.to_string())??;
+            ids.push(pending.join_next().await.unwrap().map_err(|e| e.to_string())??);
         }
-        let (http, url) = (http.clone(), format!("{base}/jobs"));
+        let (http, url, body) = (http.clone(), format!("{base}/jobs"), body.clone());
         pending.spawn(async move {
-            let r = http.post(url).json(&json!({"job": "noop"})).send().await.map_err(|e| e.to_string())?;
+            let r = http.post(url).json(&body).send().await.map_err(|e| e.to_string())?;
             if !r.status().is_success() {
                 return Err(format!("submit {i}: HTTP {}", r.status()));
             }
-            Ok::<(), String>(())
+            let answer: Value = r.json().await.map_err(|e| e.to_string())?;
+            answer["jobId"].as_str().map(str::to_owned).ok_or_else(|| format!("submit {i}: no jobId"))
         });
     }
     while let Some(r) = pending.join_next().await {
-        r.map_err(|e| e.to_string())??;
+        ids.push(r.map_err(|e| e.to_string())??);
     }
-    Ok(())
+    Ok(ids)
 }
 
 /// Waits until `jobs` jobs have ended (progress every 10 s); their counters.

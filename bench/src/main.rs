@@ -5,6 +5,7 @@ mod backlog;
 mod cost;
 mod e2e;
 mod footprint;
+mod isolation;
 mod lambda;
 mod procs;
 mod proxy;
@@ -19,7 +20,7 @@ use clap::Parser;
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "Benchmarks: cold start, CPU per request, throughput, latency, AWS cost per job, stats read, worker footprint, the reconciler under a backlog"
+    about = "Benchmarks: cold start, CPU per request, throughput, latency, AWS cost per job, stats read, worker footprint, the reconciler under a backlog, a short job behind long ones"
 )]
 pub struct Args {
     /// Jobs through the local stack (throughput, latency).
@@ -37,6 +38,12 @@ pub struct Args {
     /// Worker slots draining that backlog.
     #[arg(long, env = "BENCH_BACKLOG_SLOTS", default_value_t = 2)]
     pub backlog_slots: usize,
+    /// Long `sleep` jobs that fill the pool in the isolation measurement (maxReplicaCount: 50).
+    #[arg(long, env = "BENCH_ISOLATION_LONG", default_value_t = 50)]
+    pub isolation_long: usize,
+    /// How long each of them sleeps, seconds.
+    #[arg(long, env = "BENCH_ISOLATION_LONG_SECS", default_value_t = 90)]
+    pub isolation_long_secs: u64,
     /// Job items for the larger stats-read measurement.
     #[arg(long, env = "BENCH_STATS_ITEMS", default_value_t = 100_000)]
     pub stats_items: usize,
@@ -70,6 +77,8 @@ pub enum Section {
     Flow,
     /// The reconciler's copies while a backlog drains with the worker slots full.
     Backlog,
+    /// A short job's start behind a pool full of long jobs.
+    Isolation,
 }
 
 impl Args {

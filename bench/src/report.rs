@@ -7,7 +7,7 @@ use testkit::Stack;
 use crate::lambda::{self, Runtime};
 use crate::runtime_api::http_event;
 use crate::stats::{self, Spread};
-use crate::{Args, Section, backlog, cost, e2e, footprint, procs, proxy::Proxy};
+use crate::{Args, Section, backlog, cost, e2e, footprint, isolation, procs, proxy::Proxy};
 
 /// The table's rows (figure, value, target) and the results file being built.
 struct Report {
@@ -54,6 +54,9 @@ pub async fn run(args: &Args) -> Result<(), String> {
     if args.runs(Section::Backlog) {
         backlog(args, &mut r).await?;
     }
+    if args.runs(Section::Isolation) {
+        isolation(args, &mut r).await?;
+    }
 
     let mut results = r.results;
     results["machine"] = machine();
@@ -61,7 +64,8 @@ pub async fn run(args: &Args) -> Result<(), String> {
     results["dirty"] = json!(git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()));
     results["date"] = json!(chrono::Utc::now().to_rfc3339());
     results["settings"] = json!({"jobs": args.jobs, "runs": args.runs, "invocations": args.invocations, "statsItems": args.stats_items,
-            "backlogJobs": args.backlog_jobs, "backlogSlots": args.backlog_slots});
+            "backlogJobs": args.backlog_jobs, "backlogSlots": args.backlog_slots,
+            "isolationLong": args.isolation_long, "isolationLongSecs": args.isolation_long_secs});
     let table: Vec<Value> = r.rows.iter().map(|(f, v, t)| json!({"figure": f, "value": v, "target": t})).collect();
     results["table"] = json!(table);
 
@@ -285,6 +289,31 @@ async fn backlog(args: &Args, r: &mut Report) -> Result<(), String> {
         target(b.copies_per_job <= 0.01, "≤ 1 %"),
     );
     r.results["backlog"] = serde_json::to_value(&b).unwrap();
+    Ok(())
+}
+
+/// A short job's start behind a pool full of long ones (issue 26's first target).
+async fn isolation(args: &Args, r: &mut Report) -> Result<(), String> {
+    const SHORT: usize = 5;
+    eprintln!(
+        "bench: {SHORT} noop jobs behind {} sleep jobs of {} s (process executor)",
+        args.isolation_long, args.isolation_long_secs
+    );
+    let stack = Stack::start().await;
+    let logs = std::env::temp_dir().join(format!("bench-isolation-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    let i = isolation::run(&stack, args.isolation_long, args.isolation_long_secs, SHORT, &logs).await?;
+    let _ = std::fs::remove_dir_all(&logs);
+    let within = i.short_start_ms_max <= (i.polling_interval_secs * 1000) as f64;
+    r.row(
+        format!("short job behind {} jobs of {} s", i.long_jobs, i.long_secs),
+        format!(
+            "enqueue → start p50 {:.0} ms, max {:.0} ms ({} short jobs; maxReplicaCount {}, all slots busy)",
+            i.short_start_ms_p50, i.short_start_ms_max, i.short_jobs, i.max_replica_count
+        ),
+        target(within, &format!("≤ one polling interval ({} s)", i.polling_interval_secs)),
+    );
+    r.results["isolation"] = serde_json::to_value(&i).unwrap();
     Ok(())
 }
 

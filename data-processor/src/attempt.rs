@@ -1,21 +1,20 @@
 //! One attempt of a claimed job: run the job function under its time limit while a heartbeat
-//! keeps the lease and the message and watches for a cancel request; record the outcome (with the
+//! (`crate::heartbeat`) keeps the lease and the message and watches for a cancel request; record the outcome (with the
 //! run's entry in the attempt history), retrying in process (with jittered backoff, while the
 //! heartbeat still runs) until the write has a definite answer; then settle the message.
 
 use std::io::Write;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use jobs_aws::{BackendError, CopyMeta, StoreError, faults, store};
 use jobs_core::kinds::{Cancellation, Checkpoint, JobContext, JobFailure};
 use jobs_core::state::{self, AfterInterrupt, AttemptRun, RunOutcome, Transition};
-use jobs_core::{AfterFailure, JobMessage, JobSpec, JobStatus, Lease, RetryPolicy, cancel};
-use tokio::sync::watch;
+use jobs_core::{AfterFailure, JobMessage, JobSpec, JobStatus, RetryPolicy, cancel};
 use tracing::{error, info, warn};
 
 use crate::emf;
+use crate::heartbeat::Held;
 use crate::retry::Backoff;
 use crate::worker::{Outcome, Worker};
 
@@ -73,45 +72,6 @@ enum Settle {
     Delete,
     /// Hand the message back, visible after the delay.
     Requeue(Duration),
-}
-
-/// The receipt handles of the job's message this worker holds (its own, and those handed over
-/// by workers that received the message while the job ran), and whether the lease was lost.
-struct Held {
-    receipts: Mutex<Vec<String>>,
-    lost: watch::Sender<bool>,
-    /// Raised by the heartbeat when it finds a cancel request.
-    cancel: watch::Sender<bool>,
-}
-
-impl Held {
-    fn new(receipt: &str, cancel: watch::Sender<bool>) -> Self {
-        Held { receipts: Mutex::new(vec![receipt.to_owned()]), lost: watch::channel(false).0, cancel }
-    }
-
-    async fn cancel_requested(&self) {
-        let mut rx = self.cancel.subscribe();
-        let _ = rx.wait_for(|c| *c).await;
-    }
-
-    fn receipts(&self) -> Vec<String> {
-        self.receipts.lock().expect("receipts lock").clone()
-    }
-
-    fn add(&self, handed: Vec<String>) {
-        let mut receipts = self.receipts.lock().expect("receipts lock");
-        for r in handed {
-            if !receipts.contains(&r) {
-                info!("took over a receipt of this job's message from a worker that received it");
-                receipts.push(r);
-            }
-        }
-    }
-
-    async fn lost(&self) {
-        let mut rx = self.lost.subscribe();
-        let _ = rx.wait_for(|lost| *lost).await;
-    }
 }
 
 impl Worker {
@@ -394,56 +354,6 @@ impl Worker {
                     && let Err(e) = self.queue.set_visibility(newest, delay).await
                 {
                     warn!(error = %e, "could not hide the message; it reappears after its visibility timeout");
-                }
-            }
-        }
-    }
-
-    /// Renews the lease and keeps the message hidden every third of the visibility timeout, taking
-    /// over receipts handed to this worker; in between, every `CANCEL_CHECK_SECS`, looks for a
-    /// cancel request and raises it through `held`, and renews early when the job function saved
-    /// a new checkpoint (written with the renewal). Never returns: when the lease is found lost it
-    /// says so through `held` and stops renewing.
-    async fn heartbeat(
-        &self,
-        held: &Held,
-        job_id: &str,
-        attempt: u32,
-        mut saved: watch::Receiver<Option<serde_json::Value>>,
-    ) {
-        let every = (self.visibility() / 3).max(Duration::from_secs(1));
-        let tick = self.config.cancel_check().min(every);
-        let mut renewed = Instant::now();
-        loop {
-            tokio::time::sleep(tick).await;
-            if !*held.cancel.borrow() {
-                match self.store.cancel_requested(job_id).await {
-                    Ok(true) => {
-                        let _ = held.cancel.send(true);
-                    }
-                    Ok(false) => {}
-                    Err(e) => warn!(error = %e, "could not check for a cancel request; retrying"),
-                }
-            }
-            let progressed = saved.has_changed().unwrap_or(false);
-            if renewed.elapsed() + tick / 2 < every && !progressed {
-                continue;
-            }
-            renewed = Instant::now();
-            let now = Utc::now();
-            let lease = Lease { owner: self.owner.clone(), until: now + self.visibility() };
-            let checkpoint = saved.borrow_and_update().clone();
-            match self.store.renew(job_id, attempt, &lease, checkpoint.as_ref()).await {
-                Ok(handed) => held.add(handed),
-                Err(StoreError::ConditionFailed) => {
-                    let _ = held.lost.send(true);
-                    std::future::pending::<()>().await;
-                }
-                Err(StoreError::Backend(e)) => warn!(error = %e, "could not renew the lease; retrying"),
-            }
-            for receipt in held.receipts() {
-                if let Err(e) = self.queue.set_visibility(&receipt, self.visibility()).await {
-                    warn!(error = %e, "could not extend the message's visibility; retrying");
                 }
             }
         }

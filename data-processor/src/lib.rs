@@ -5,6 +5,7 @@ mod attempt;
 mod claim;
 pub mod config;
 pub mod emf;
+mod heartbeat;
 pub mod reconcile;
 mod retry;
 mod unrunnable;

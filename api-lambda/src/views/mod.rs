@@ -1,0 +1,13 @@
+//! What the API answers: the JSON shapes of jobs, pages, counters, kinds and schedules, each built
+//! from what the adapters return, one file per resource. Nullable fields are declared so (`null`
+//! when not known).
+
+mod counters;
+mod jobs;
+mod kinds;
+mod schedules;
+
+pub use counters::*;
+pub use jobs::*;
+pub use kinds::*;
+pub use schedules::*;

@@ -1,0 +1,99 @@
+//! A short job behind a full pool of long ones (issue 26's first target, measured as things are
+//! today): `long` `sleep` jobs fill the ScaledJob's `maxReplicaCount` through the local controller
+//! (`keda/scaledjob.yaml`, process executor); then `short` `noop` jobs are submitted, and each one's
+//! enqueue → attempt start is read from its record. With one queue and one ScaledJob for every
+//! kind, a short job waits for a long one to end; with pools, it starts within one polling
+//! interval of its own pool.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use testkit::Stack;
+
+use crate::stats::percentile;
+use crate::{e2e, procs};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Isolation {
+    pub long_jobs: usize,
+    pub long_secs: u64,
+    pub short_jobs: usize,
+    pub max_replica_count: i64,
+    pub polling_interval_secs: u64,
+    /// From the first long job's submit until every Job slot ran one.
+    pub pool_full_after_secs: f64,
+    pub short_start_ms_p50: f64,
+    pub short_start_ms_max: f64,
+}
+
+pub async fn run(
+    stack: &Stack,
+    long: usize,
+    long_secs: u64,
+    short: usize,
+    logs: &std::path::Path,
+) -> Result<Isolation, String> {
+    let api = procs::serve_api(&procs::env_via(stack.api_env(), &stack.emulator.endpoint)).await;
+    let (controller, state_url) = e2e::start_controller(stack, logs).await?;
+    let http = reqwest::Client::new();
+    let state = |http: reqwest::Client, url: String| async move {
+        let r = http.get(url).send().await.map_err(|e| e.to_string())?;
+        r.json::<Value>().await.map_err(|e| e.to_string())
+    };
+    let first = state(http.clone(), state_url.clone()).await?;
+    let slots = first["maxReplicaCount"].as_i64().unwrap_or(0);
+
+    let started = Instant::now();
+    e2e::submit_many(&http, &api.base, &json!({"job": "sleep", "payload": {"ms": long_secs * 1000}}), long).await?;
+    let full = (long as i64).min(slots);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let s = state(http.clone(), state_url.clone()).await?;
+        let pending = s["pending"].as_i64().unwrap_or(0);
+        if s["running"].as_i64().unwrap_or(0) - pending >= full {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the pool did not fill ({full} Jobs) within 300 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let pool_full_after_secs = started.elapsed().as_secs_f64();
+    eprintln!("bench: {full} long jobs fill the pool after {pool_full_after_secs:.0} s; submitting {short} short jobs");
+
+    let ids = e2e::submit_many(&http, &api.base, &json!({"job": "noop"}), short).await?;
+    let mut waits = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(long_secs + 180);
+    for id in &ids {
+        loop {
+            let r = stack.store.get(id).await.map_err(|e| e.to_string())?;
+            if let Some(r) = r.filter(|r| r.started_at.is_some()) {
+                let (started, created) = (r.started_at.unwrap_or_default(), r.created_at.unwrap_or_default());
+                waits.push((started - created).num_milliseconds() as f64);
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("short job {id} did not start"));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    // SIGTERM: the controller stops its pods (the long jobs still sleeping) before it exits.
+    if let Some(pid) = controller.id() {
+        // SAFETY: a plain signal to a child this process started.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(60), controller.wait_with_output()).await;
+    Ok(Isolation {
+        long_jobs: long,
+        long_secs,
+        short_jobs: short,
+        max_replica_count: slots,
+        polling_interval_secs: first["pollingIntervalSecs"].as_u64().unwrap_or(0),
+        pool_full_after_secs,
+        short_start_ms_p50: percentile(&waits, 50.0),
+        short_start_ms_max: percentile(&waits, 100.0),
+    })
+}
