@@ -55,15 +55,15 @@ impl Held {
 impl Worker {
     /// Renews the lease and keeps the message hidden every third of the visibility timeout, taking
     /// over receipts handed to this worker; in between, every `CANCEL_CHECK_SECS`, looks for a
-    /// cancel request and raises it through `held`, and renews early when the job function saved
-    /// a new checkpoint (written with the renewal). Never returns: when the lease is found lost it
-    /// says so through `held` and stops renewing.
+    /// cancel request and raises it through `held`. Each renewal also writes the newest checkpoint
+    /// the job function saved (no write of its own: a checkpoint rides on the lease). Never
+    /// returns: when the lease is found lost it says so through `held` and stops renewing.
     pub(crate) async fn heartbeat(
         &self,
         held: &Held,
         job_id: &str,
         attempt: u32,
-        mut saved: watch::Receiver<Option<serde_json::Value>>,
+        saved: watch::Receiver<Option<serde_json::Value>>,
     ) {
         let every = (self.visibility() / 3).max(Duration::from_secs(1));
         let tick = self.config.cancel_check().min(every);
@@ -79,14 +79,14 @@ impl Worker {
                     Err(e) => warn!(error = %e, "could not check for a cancel request; retrying"),
                 }
             }
-            let progressed = saved.has_changed().unwrap_or(false);
-            if renewed.elapsed() + tick / 2 < every && !progressed {
+            if renewed.elapsed() + tick / 2 < every {
                 continue;
             }
             renewed = Instant::now();
             let now = Utc::now();
             let lease = Lease { owner: self.owner.clone(), until: now + self.visibility() };
-            let checkpoint = saved.borrow_and_update().clone();
+            // The newest, every time: idempotent, so a renewal that failed loses nothing.
+            let checkpoint = saved.borrow().clone();
             match self.store.renew(job_id, attempt, &lease, checkpoint.as_ref()).await {
                 Ok(handed) => held.add(handed),
                 Err(StoreError::ConditionFailed) => {

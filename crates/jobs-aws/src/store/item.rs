@@ -33,7 +33,8 @@ pub mod attr {
     pub const STARTED_AT: &str = "startedAt";
     /// When the job's first attempt started (`startedAt` is the latest run's start).
     pub const FIRST_STARTED_AT: &str = "firstStartedAt";
-    /// The current attempt's saved progress (JSON, see `jobs_core::kinds::Checkpoint`).
+    /// The current attempt's saved progress: JSON `{"attempt": n, "data": …}` (see
+    /// `jobs_core::kinds::Checkpoint` and [`super::checkpoint`]).
     pub const CHECKPOINT: &str = "checkpoint";
     pub const FINISHED_AT: &str = "finishedAt";
     pub const NEXT_ATTEMPT_AT: &str = "nextAttemptAt";
@@ -159,7 +160,7 @@ pub fn change_attributes(
     if change.drops_checkpoint() {
         out.push((attr::CHECKPOINT, None));
     } else if let Some(checkpoint) = &change.checkpoint {
-        out.push((attr::CHECKPOINT, Some(s(checkpoint.to_string()))));
+        out.push((attr::CHECKPOINT, Some(self::checkpoint(change.attempts, checkpoint))));
     }
     if change.status.is_terminal() {
         out.push((attr::FINISHED_AT, Some(ts(now))));
@@ -364,10 +365,22 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         cancel_requested_at: time(attr::CANCEL_REQUESTED_AT),
         runner: text(attr::RUN_WORKER).map(|worker| Runner { worker, logs: text(attr::RUN_LOGS) }),
         history,
-        checkpoint: json(attr::CHECKPOINT),
+        checkpoint: current_checkpoint(json(attr::CHECKPOINT), count(attr::ATTEMPTS)),
         retry_of: text(attr::RETRY_OF),
         retried_by: text(attr::RETRIED_BY),
     })
+}
+
+/// A checkpoint as stored: with the attempt that saved it, so that only a run of that attempt
+/// resumes from it (a worker of an older release starts a new attempt without dropping it).
+pub fn checkpoint(attempt: u32, data: &Value) -> AttributeValue {
+    s(serde_json::json!({ "attempt": attempt, "data": data }).to_string())
+}
+
+/// The stored checkpoint if the job's current attempt saved it.
+fn current_checkpoint(stored: Option<Value>, attempts: u32) -> Option<Value> {
+    let mut stored = stored?;
+    (stored["attempt"].as_u64() == Some(u64::from(attempts))).then(|| stored["data"].take())
 }
 
 /// An older item's first start: its oldest kept run if that is attempt 1's, else (no run ended
@@ -513,6 +526,32 @@ mod tests {
             let want_set: Vec<&str> = got.iter().filter(|(_, s)| *s).map(|(k, _)| k.as_str()).collect();
             let want_removed: Vec<&str> = got.iter().filter(|(_, s)| !*s).map(|(k, _)| k.as_str()).collect();
             assert_eq!((want_set.as_slice(), want_removed.as_slice()), (set, removed), "{:?}", tr.step);
+        }
+    }
+
+    #[test]
+    fn only_the_attempt_that_saved_a_checkpoint_resumes_from_it() {
+        let item = |attempts: u32, stored: Option<&str>| {
+            let mut item =
+                HashMap::from([(attr::STATUS.to_owned(), s("QUEUED")), (attr::ATTEMPTS.to_owned(), n(attempts))]);
+            if let Some(c) = stored {
+                item.insert(attr::CHECKPOINT.to_owned(), s(c));
+            }
+            parse_record("j", &item).unwrap().checkpoint
+        };
+        let saved = checkpoint(2, &json!({"sleptMs": 3000}));
+        let saved = saved.as_s().unwrap().as_str();
+        // (attempts on the item, stored checkpoint, what a run of the current attempt gets)
+        let cases = [
+            (2, Some(saved), Some(json!({"sleptMs": 3000}))),
+            // An older worker started attempt 3 without dropping attempt 2's progress.
+            (3, Some(saved), None),
+            (2, None, None),
+            (2, Some("not json"), None),
+            (2, Some(r#"{"sleptMs": 3000}"#), None),
+        ];
+        for (attempts, stored, want) in cases {
+            assert_eq!(item(attempts, stored), want, "{attempts} {stored:?}");
         }
     }
 

@@ -30,7 +30,7 @@ impl JobStore {
         e.set(attr::LEASE_UNTIL, n(lease.until.timestamp_millis()));
         // The job's newest progress, written only while this worker holds the attempt.
         if let Some(checkpoint) = checkpoint {
-            e.set(attr::CHECKPOINT, s(checkpoint.to_string()));
+            e.set(attr::CHECKPOINT, item::checkpoint(attempt, checkpoint));
         }
         e.set(attr::UPDATED_AT, ts(Utc::now()));
         let due = lease.until + chrono::Duration::from_std(self.timing.stale).unwrap_or_default();
