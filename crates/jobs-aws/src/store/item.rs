@@ -144,9 +144,8 @@ pub fn change_attributes(
         // A new attempt's handed-over receipts belong to the old one.
         out.push((attr::RECEIPTS, None));
     }
-    // Kept unless the change says otherwise. A job that succeeded has no error: the failures
-    // before its success stay in its history, with their runs.
-    if change.status == JobStatus::Succeeded {
+    // Kept unless the change says otherwise.
+    if change.clears_error() {
         out.push((attr::LAST_ERROR, None));
     } else if let Some(error) = &change.last_error {
         out.push((attr::LAST_ERROR, Some(s(error))));

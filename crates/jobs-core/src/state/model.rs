@@ -223,6 +223,12 @@ impl Change {
         self.started && self.attempts == 1 && self.interruptions == 0
     }
 
+    /// This change removes the job's `lastError`: a job that succeeded has no error (the runs that
+    /// failed before keep theirs in the history).
+    pub fn clears_error(&self) -> bool {
+        self.status == JobStatus::Succeeded
+    }
+
     /// This change drops the attempt's checkpoint: a new attempt starts from nothing (a resumed
     /// one, `interruptions > 0`, keeps it), and an ended job needs none.
     pub fn drops_checkpoint(&self) -> bool {
