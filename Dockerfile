@@ -45,6 +45,8 @@ COPY data-processor data-processor
 COPY api-lambda api-lambda
 COPY local-keda local-keda
 COPY jobsctl jobsctl
+# The pools (jobs-core embeds them): the same config the stacks and manifests are made from.
+COPY infra-cdk8s/config.json infra-cdk8s/config.json
 RUN set -eu; \
     find crates data-processor api-lambda local-keda jobsctl -name '*.rs' -exec touch {} +; \
     target="$(uname -m)-unknown-linux-gnu"; \

@@ -8,11 +8,11 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
-use jobs_aws::{JobQueue, JobStore, Schedules};
+use jobs_aws::{JobStore, PoolQueues, Schedules};
 
 use crate::metrics::{self, Metrics};
 use crate::middleware;
-use crate::routes::{jobs, kinds, logs, overview, schedules};
+use crate::routes::{jobs, kinds, logs, overview, pools, schedules};
 
 /// Requests larger than this are refused before they are read (413).
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
@@ -23,7 +23,10 @@ pub const NEXT_FIRE_TIMES: usize = 5;
 
 pub struct Inner {
     pub store: JobStore,
-    pub queue: JobQueue,
+    /// Every pool's queues; a job goes to its kind's pool's queue of its priority.
+    pub queues: PoolQueues,
+    /// The default pool's normal queue's ARN: the other queues' ARNs follow from it (schedules).
+    pub queue_arn: String,
     pub schedules: Schedules,
     /// Local mode: the bearer tokens (any one of them) every route but `/openapi.json` requires.
     pub tokens: crate::caller::Tokens,
@@ -48,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/overview", get(overview::overview))
         .route("/jobs/throughput", get(overview::throughput))
         .route("/jobs/kinds", get(kinds::list_kinds))
+        .route("/jobs/pools", get(pools::list_pools))
         .route("/jobs/{id}", get(jobs::get_job))
         .route("/jobs/{id}/cancel", post(jobs::cancel_job))
         .route("/jobs/{id}/retry", post(jobs::retry_job))

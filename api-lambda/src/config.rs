@@ -6,16 +6,13 @@ use clap::Parser;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "api-lambda", version)]
 pub struct Config {
-    /// URL of the job queue.
+    /// URL of the default pool's job queue; every pool's queues (and dead-letter queues) are
+    /// named after it (docs/pools.md).
     #[arg(long, env = "QUEUE_URL")]
     pub queue_url: String,
 
-    /// URL of the dead-letter queue (its depth is on the dashboard); the job queue's URL plus
-    /// `-dlq` when absent.
-    #[arg(long, env = "DLQ_URL")]
-    pub dlq_url: Option<String>,
-
-    /// ARN of the job queue (the schedules' target); looked up from the queue when absent.
+    /// ARN of the default pool's job queue (the other queues' ARNs, the schedules' targets,
+    /// follow from it); looked up from the queue when absent.
     #[arg(long, env = "QUEUE_ARN")]
     pub queue_arn: Option<String>,
 
@@ -66,11 +63,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// The dead-letter queue's URL: as configured, or named after the job queue.
-    pub fn dlq_url(&self) -> String {
-        self.dlq_url.clone().unwrap_or_else(|| format!("{}{}", self.queue_url, jobs_aws::resources::DLQ_SUFFIX))
-    }
-
     pub fn timing(&self) -> jobs_core::reconcile::Timing {
         jobs_core::reconcile::Timing {
             send_grace: std::time::Duration::from_secs(self.send_grace_secs),

@@ -15,26 +15,28 @@ pub mod views;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use jobs_aws::{BackendError, JobQueue, JobStore, Schedules};
+use jobs_aws::{BackendError, JobQueue, JobStore, PoolQueues, Schedules};
 
 pub use app::{AppState, router};
 
 /// Builds the router's state from the configuration.
 pub async fn state(config: &config::Config, sdk: &SdkConfig) -> Result<AppState, BackendError> {
-    let queue = JobQueue::new(aws_sdk_sqs::Client::new(sdk), &config.queue_url, Some(config.dlq_url()));
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let queues = PoolQueues::new(&sqs, &config.queue_url, jobs_core::pools::pools())
+        .map_err(|e| BackendError::other(format!("QUEUE_URL: {e}")))?;
     let queue_arn = match &config.queue_arn {
         Some(arn) => arn.clone(),
-        None => queue.arn().await?,
+        None => JobQueue::new(sqs, &config.queue_url, None).arn().await?,
     };
     Ok(AppState(Arc::new(app::Inner {
         store: JobStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name).with_timing(config.timing()),
         schedules: Schedules::new(
             aws_sdk_scheduler::Client::new(sdk),
             &config.schedule_group,
-            queue_arn,
             &config.scheduler_role_arn,
         ),
-        queue,
+        queues,
+        queue_arn,
         tokens: caller::Tokens::new(config.api_token.as_deref(), config.api_tokens.as_ref()),
         metrics: metrics::Metrics::default(),
         logs_dir: config.local_logs_dir.clone(),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{jobs, kinds, overview, schedules};
+use crate::routes::{jobs, kinds, overview, pools, schedules};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -18,7 +18,7 @@ use crate::views;
         jobs::create_job, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::retry_job, jobs::stats,
         crate::routes::logs::run_log,
         overview::overview, overview::throughput,
-        kinds::list_kinds,
+        kinds::list_kinds, pools::list_pools,
         schedules::create_schedule, schedules::create_schedule_alias, schedules::list_schedules, schedules::get_schedule, schedules::patch_schedule,
         schedules::delete_schedule,
     ),
@@ -26,7 +26,9 @@ use crate::views;
         jobs::JobRequest, views::JobAccepted, views::JobView, views::JobList, jobs_core::JobStatus, views::StatsView,
         views::OverviewView, views::OpenView, views::OpenCountView, views::OldestView, views::ThroughputView,
         views::MinuteView, views::KindMinuteView,
-        views::KindList, views::KindView, views::PolicyView, views::ScheduleState, views::LastRun,
+        views::KindList, views::KindView, views::PolicyView, views::PoolList, views::PoolView, views::QueueDepthView,
+        jobs_core::pools::Capacity, jobs_core::pools::Execution, jobs_core::pools::Resource, jobs_core::pools::Priority,
+        jobs::RetryRequest, views::ScheduleState, views::LastRun,
         schedules::ScheduleBody, schedules::SchedulePatch, views::ScheduleView, views::ScheduleList,
         views::AttemptView, views::AttemptOutcome, jobs_core::Overlap,
         ErrorBody, ErrorDetail,
@@ -50,7 +52,10 @@ pub fn document_value() -> Value {
             "type": "object",
             "description": kind.description,
             "required": ["job"],
-            "properties": { "job": { "type": "string", "enum": [kind.name] } },
+            "properties": {
+                "job": { "type": "string", "enum": [kind.name] },
+                "priority": { "oneOf": [{ "$ref": "#/components/schemas/Priority" }, { "type": "null" }] },
+            },
             "additionalProperties": false,
         });
         if needs_payload {

@@ -9,8 +9,9 @@
 //! succeeded without saying so never leads to a second job.
 
 use chrono::Utc;
-use jobs_aws::{BackendError, Idempotency, JobQueue, JobRecord, JobStore, StoreError, Submitted, faults};
+use jobs_aws::{BackendError, Idempotency, JobQueue, JobRecord, JobStore, PoolQueues, StoreError, Submitted, faults};
 use jobs_core::message::Unsendable;
+use jobs_core::pools::Priority;
 use jobs_core::{JobMessage, JobSpec, JobStatus};
 
 use crate::caller::Caller;
@@ -65,7 +66,7 @@ impl From<StoreError> for SubmitError {
 /// refused before anything is recorded: recorded, it could never be delivered.
 pub async fn submit(
     store: &JobStore,
-    queue: &JobQueue,
+    queues: &PoolQueues,
     msg: &JobMessage,
     caller: &Caller,
     idempotency: Option<&Idempotency>,
@@ -78,22 +79,24 @@ pub async fn submit(
             let of = msg.retry_of.as_deref().unwrap_or_default();
             return Err(SubmitError::NotRetryable(format!("job {of:?} has not ended FAILED or CANCELLED")));
         }
-        Submitted::Existing { job_id } => return replay(store, queue, job_id).await,
+        Submitted::Existing { job_id } => return replay(store, queues, job_id).await,
     }
     faults::point("api-after-record");
-    let delivery = send(store, queue, &msg.job_id, &body).await;
-    tracing::info!(job_id = %msg.job_id, kind = %msg.kind, submitted_by = %caller.0, ?delivery, "job accepted");
+    let delivery = send(store, queues.for_job(&msg.kind, msg.priority), &msg.job_id, &body).await;
+    tracing::info!(job_id = %msg.job_id, kind = %msg.kind, priority = msg.priority.as_str(), submitted_by = %caller.0, ?delivery, "job accepted");
     Ok(Accepted { job_id: msg.job_id.clone(), status: JobStatus::Queued, delivery })
 }
 
 /// Submits a new job with the kind and payload of job `old`, which must have ended FAILED or
-/// CANCELLED; the new job's `retryOf` and the old one's `retriedBy` link them.
+/// CANCELLED; the new job's `retryOf` and the old one's `retriedBy` link them. It keeps the old
+/// job's priority unless `priority` says otherwise.
 pub async fn retry(
     store: &JobStore,
-    queue: &JobQueue,
+    queues: &PoolQueues,
     old: &str,
     caller: &Caller,
     idempotency: Option<&Idempotency>,
+    priority: Option<Priority>,
 ) -> Result<Accepted, SubmitError> {
     let record = store.get(old).await?.ok_or_else(|| SubmitError::NotFound(old.to_owned()))?;
     if !matches!(record.status, JobStatus::Failed | JobStatus::Cancelled) {
@@ -107,18 +110,22 @@ pub async fn retry(
         (None, _) => return Err(SubmitError::NotRetryable(format!("job {old:?} names no job kind"))),
     };
     let spec = spec.map_err(|e| SubmitError::NotRetryable(format!("job {old:?} cannot run again: {e}")))?;
-    let msg = JobMessage { retry_of: Some(old.to_owned()), ..JobMessage::for_spec(&spec, Utc::now()) };
-    submit(store, queue, &msg, caller, idempotency).await
+    let msg = JobMessage {
+        retry_of: Some(old.to_owned()),
+        priority: priority.unwrap_or(record.priority),
+        ..JobMessage::for_spec(&spec, Utc::now())
+    };
+    submit(store, queues, &msg, caller, idempotency).await
 }
 
 /// The job an idempotency key created. If its message was never sent (the first request died
 /// in between, or its send failed), it is sent now rather than at the reconciler's next pass.
-async fn replay(store: &JobStore, queue: &JobQueue, job_id: String) -> Result<Accepted, SubmitError> {
+async fn replay(store: &JobStore, queues: &PoolQueues, job_id: String) -> Result<Accepted, SubmitError> {
     let record = store.get(&job_id).await?;
     let status = record.as_ref().map_or(JobStatus::Queued, |r| r.status);
     let unsent = record.as_ref().is_some_and(JobRecord::never_sent);
     let delivery = match record.filter(|_| unsent).and_then(|r| r.message()) {
-        Some(msg) => send(store, queue, &job_id, &msg.to_body()).await,
+        Some(msg) => send(store, queues.for_job(&msg.kind, msg.priority), &job_id, &msg.to_body()).await,
         None => Delivery::Sent,
     };
     tracing::info!(job_id, ?delivery, "idempotent replay");

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_scheduler::types::FlexibleTimeWindowMode;
+use jobs_core::pools::Priority;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use testkit::{Api, Stack};
@@ -35,17 +36,29 @@ async fn raw(api: &Api, request: &str) -> (u16, Value) {
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
+/// The messages on every pool's queues (left there).
 async fn queue_bodies(stack: &Stack) -> Vec<Value> {
-    let out = stack
-        .sqs
-        .receive_message()
-        .queue_url(&stack.resources.queue_url)
-        .max_number_of_messages(10)
-        .visibility_timeout(0)
-        .send()
-        .await
-        .unwrap();
-    out.messages.unwrap_or_default().iter().map(|m| serde_json::from_str(m.body().unwrap()).unwrap()).collect()
+    queued_on(stack).await.into_iter().map(|(_, _, body)| body).collect()
+}
+
+/// The messages on every pool's queues with the pool and priority of the queue each is on.
+async fn queued_on(stack: &Stack) -> Vec<(String, Priority, Value)> {
+    let mut found = Vec::new();
+    for (q, queue) in stack.queues.iter() {
+        let out = stack
+            .sqs
+            .receive_message()
+            .queue_url(queue.url())
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages.unwrap_or_default() {
+            found.push((q.pool.clone(), q.priority, serde_json::from_str(m.body().unwrap()).unwrap()));
+        }
+    }
+    found
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -72,19 +85,41 @@ async fn post_jobs_enqueues_and_get_job_reads_it() {
     let (status, body) = api.post("/jobs", json!({"job": "sleep", "payload": {"ms": 5}})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let messages = queue_bodies(&stack).await;
-    assert_eq!(messages.len(), 2);
-    assert!(messages.iter().any(|m| m["jobId"] == id.as_str() && m["job"] == "aggregate"));
-    assert!(messages.iter().any(|m| m["job"] == "sleep" && m["payload"] == json!({"ms": 5})));
+    let (status, high) = api.post("/jobs", json!({"job": "ping", "priority": "high"})).await;
+    assert_eq!(status, StatusCode::OK, "{high}");
+
+    // Each job on its kind's pool's queue of its priority.
+    let mut messages = queued_on(&stack).await;
+    messages.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let seen: Vec<(&str, Priority, &str)> =
+        messages.iter().map(|(pool, p, m)| (pool.as_str(), *p, m["job"].as_str().unwrap())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("large", Priority::Normal, "aggregate"),
+            ("long", Priority::Normal, "sleep"),
+            ("short", Priority::High, "ping")
+        ]
+    );
+    assert!(messages.iter().any(|(_, _, m)| m["jobId"] == id.as_str()));
+    assert!(messages.iter().any(|(_, _, m)| m["job"] == "sleep" && m["payload"] == json!({"ms": 5})));
+    assert!(messages.iter().all(|(_, p, m)| (*p == Priority::High) == (m["priority"] == "high")), "{messages:?}");
+    let (_, job) = api.get(&format!("/jobs/{}", high["jobId"].as_str().unwrap())).await;
+    assert_eq!((job["priority"].as_str(), job["pool"].as_str()), (Some("high"), Some("short")), "{job}");
+    let (_, job) = api.get(&format!("/jobs/{id}")).await;
+    assert_eq!((job["priority"].as_str(), job["pool"].as_str()), (Some("normal"), Some("large")), "{job}");
+    let (status, err) = api.post("/jobs", json!({"job": "noop", "priority": "urgent"})).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_field")), "{err}");
 
     let (status, stats) = api.get("/jobs/stats").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(stats["submitted"], 2);
+    assert_eq!(stats["submitted"], 3, "the refused priority recorded nothing");
     assert_eq!(
         (stats["succeedJob"].as_u64(), stats["failedJob"].as_u64(), stats["jobRetry"].as_u64()),
         (Some(0), Some(0), Some(0))
     );
-    assert_eq!(stats["queued"].as_u64().unwrap() + stats["inFlight"].as_u64().unwrap(), 2);
+    // Every pool's queues count.
+    assert_eq!(stats["queued"].as_u64().unwrap() + stats["inFlight"].as_u64().unwrap(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -311,8 +346,10 @@ async fn schedules_are_created_listed_read_and_deleted() {
     assert_eq!(stored.schedule_expression_timezone(), Some("Europe/Berlin"));
     assert_eq!(stored.flexible_time_window().unwrap().mode(), &FlexibleTimeWindowMode::Off);
     let target = stored.target().unwrap();
-    assert_eq!(target.arn(), stack.queue.arn().await.unwrap());
+    // The queue of the kind's pool (sleep: long), of the schedule's priority.
+    assert_eq!(target.arn(), stack.queues.get("long", Priority::Normal).arn().await.unwrap());
     assert_eq!(target.role_arn(), testkit::SCHEDULER_ROLE_ARN);
+    assert_eq!((created["pool"].as_str(), created["priority"].as_str()), (Some("long"), Some("normal")));
     let input: Value = serde_json::from_str(target.input().unwrap()).unwrap();
     // The job id follows from the schedule and the scheduled time (one firing, one job), not from
     // the execution id, which a Scheduler retry changes.
@@ -326,8 +363,24 @@ async fn schedules_are_created_listed_read_and_deleted() {
     let (status, err) = api.post("/jobs/schedule", request).await;
     assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("schedule_exists")));
 
-    let (status, _) = api.post("/jobs/schedule", json!({"cron": "rate(5 minutes)", "name": "every-5"})).await;
-    assert_eq!(status, StatusCode::OK);
+    let (status, every) =
+        api.post("/jobs/schedule", json!({"cron": "rate(5 minutes)", "name": "every-5", "priority": "high"})).await;
+    assert_eq!(status, StatusCode::OK, "{every}");
+    assert_eq!((every["pool"].as_str(), every["priority"].as_str()), (Some("large"), Some("high")));
+    let target_of = |name: &'static str| {
+        let scheduler = scheduler.clone();
+        let group = stack.resources.schedule_group.clone();
+        async move {
+            let s = scheduler.get_schedule().name(name).group_name(group).send().await.unwrap();
+            s.target().unwrap().arn().to_owned()
+        }
+    };
+    assert_eq!(target_of("every-5").await, stack.queues.get("large", Priority::High).arn().await.unwrap());
+    // A change of priority moves the firings to the other queue.
+    let (status, changed) =
+        api.call(Method::PATCH, "/jobs/schedules/every-5", Some(json!({"priority": "normal"}).to_string()), &[]).await;
+    assert_eq!((status, changed["priority"].as_str()), (StatusCode::OK, Some("normal")), "{changed}");
+    assert_eq!(target_of("every-5").await, stack.queues.get("large", Priority::Normal).arn().await.unwrap());
     let (status, list) = api.get("/jobs/schedules").await;
     assert_eq!(status, StatusCode::OK);
     let names: Vec<&str> = list["schedules"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
@@ -361,7 +414,6 @@ async fn a_schedule_of_a_retired_kind_can_be_paused_resumed_and_deleted() {
     let schedules = jobs_aws::Schedules::new(
         aws_sdk_scheduler::Client::new(&stack.sdk),
         &stack.resources.schedule_group,
-        stack.queue.arn().await.unwrap(),
         testkit::SCHEDULER_ROLE_ARN,
     );
     schedules
@@ -372,6 +424,7 @@ async fn a_schedule_of_a_retired_kind_can_be_paused_resumed_and_deleted() {
             input: input.clone(),
             description: "retired job, from \"0 7 * * MON\"".into(),
             enabled: true,
+            target_arn: stack.queue.arn().await.unwrap(),
         })
         .await
         .unwrap();
@@ -463,7 +516,7 @@ async fn the_local_api_refuses_cross_site_and_rebinding_requests() {
 async fn stats_count_jobs_after_the_worker_ran_them() {
     let stack = Stack::start().await;
     let api = start_api(&stack, &[]).await;
-    for body in [json!({"job": "noop"}), json!({"job": "flaky", "payload": {"failures": 1}}), json!({"job": "fail"})] {
+    for body in [json!({"job": "ping"}), json!({"job": "flaky", "payload": {"failures": 1}}), json!({"job": "fail"})] {
         let (status, _) = api.post("/jobs", body).await;
         assert_eq!(status, StatusCode::OK);
     }
@@ -475,17 +528,20 @@ async fn stats_count_jobs_after_the_worker_ran_them() {
     let (_, first) = api.get("/jobs?status=QUEUED&limit=3").await;
     assert_eq!(oldest["jobId"], first["jobs"][2]["jobId"], "the first submitted: {before}");
     assert!(oldest["ageSecs"].as_u64().unwrap() < 60, "{oldest}");
-    // Drain until every job ended (retries come back after 2 s and 4 s).
-    let status = Command::new(testkit::workspace_binary("data-processor"))
-        .env_clear()
-        .envs(stack.worker_env())
-        .env("DRAIN", "true")
-        .env("WAIT_TIME_SECS", "6")
-        .env("LOG_FORMAT", "text")
-        .status()
-        .await
-        .unwrap();
-    assert_eq!(status.code(), Some(1), "some attempts failed");
+    // Each pool's worker drains its queues until every job ended (retries come back after 2 s
+    // and 4 s): ping runs in the short pool, the others in the default pool.
+    for (pool, code) in [("short", 0), ("default", 1)] {
+        let status = Command::new(testkit::workspace_binary("data-processor"))
+            .env_clear()
+            .envs(stack.pool_env(pool))
+            .env("DRAIN", "true")
+            .env("WAIT_TIME_SECS", "6")
+            .env("LOG_FORMAT", "text")
+            .status()
+            .await
+            .unwrap();
+        assert_eq!(status.code(), Some(code), "{pool}: some attempts failed in the default pool only");
+    }
     let (_, stats) = api.get("/jobs/stats").await;
     assert_eq!(
         stats,
@@ -509,7 +565,7 @@ async fn stats_count_jobs_after_the_worker_ran_them() {
     let kind = |k: &'static str, f: &'static str| move |m: &Value| m["kinds"][k][f].as_u64().unwrap_or(0);
     assert_eq!(
         [
-            sum(&kind("noop", "succeeded")),
+            sum(&kind("ping", "succeeded")),
             sum(&kind("flaky", "succeeded")),
             sum(&kind("fail", "failed")),
             sum(&kind("fail", "succeeded"))

@@ -58,7 +58,6 @@ async fn api_gateway_events_reach_the_router() {
     let mut config = api_lambda::config::Config {
         queue_url: stack.resources.queue_url.clone(),
         queue_arn: None,
-        dlq_url: Some(stack.resources.dlq_url.clone()),
         table_name: stack.resources.table.clone(),
         schedule_group: stack.resources.schedule_group.clone(),
         scheduler_role_arn: testkit::SCHEDULER_ROLE_ARN.into(),

@@ -112,13 +112,40 @@ async fn kinds_list_their_schemas_and_policies_and_bodies_must_name_a_kind() {
     assert_eq!(status, StatusCode::OK);
     let kinds = kinds["kinds"].as_array().unwrap();
     let names: Vec<&str> = kinds.iter().map(|k| k["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["noop", "sleep", "fail", "flaky", "aggregate", "hang"]);
+    assert_eq!(names, ["noop", "sleep", "fail", "flaky", "aggregate", "hang", "ping"]);
     let sleep = &kinds[1];
     assert_eq!(sleep["payloadSchema"]["required"], json!(["ms"]));
-    assert_eq!(sleep["payloadSchema"]["properties"]["ms"]["maximum"], json!(3_600_000));
+    assert_eq!(sleep["payloadSchema"]["properties"]["ms"]["maximum"], json!(43_200_000));
+    // sleep runs in the long pool: its attempts may last the pool's 12 hours.
     assert_eq!(
         sleep["policy"],
-        json!({"maxAttempts": 3, "backoffBaseSecs": 2, "backoffMaxSecs": 900, "timeoutSecs": 3780})
+        json!({"maxAttempts": 3, "backoffBaseSecs": 2, "backoffMaxSecs": 900, "timeoutSecs": 43_200})
+    );
+    let pools: Vec<&str> = kinds.iter().map(|k| k["pool"].as_str().unwrap()).collect();
+    assert_eq!(pools, ["default", "long", "default", "default", "large", "default", "short"]);
+
+    // The pools: each one's shape and limits from the config, its kinds, its queues now.
+    let (status, list) = api.get("/jobs/pools").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let pools = list["pools"].as_array().unwrap();
+    let names: Vec<&str> = pools.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["default", "large", "long", "short"]);
+    let long = &pools[2];
+    assert_eq!(
+        (long["capacity"].as_str(), long["timeLimitSecs"].as_u64(), long["activeDeadlineSecs"].as_u64()),
+        (Some("on-demand"), Some(43_200), Some(300 + 43_200 + 60))
+    );
+    assert_eq!(long["kinds"], json!(["sleep"]));
+    assert_eq!(pools[3]["execution"], json!({"mode": "drain", "maxJobs": 1000, "maxMinutes": 10}));
+    assert_eq!(pools[1]["cpu"], json!({"request": "2", "limit": "4"}));
+    let (status, _) = api.post("/jobs", json!({"job": "sleep", "payload": {"ms": 1}, "priority": "high"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, list) = api.get("/jobs/pools").await;
+    let long = &list["pools"][2];
+    assert_eq!(
+        (long["waiting"].as_u64(), long["high"]["waiting"].as_u64(), long["normal"]["waiting"].as_u64()),
+        (Some(1), Some(1), Some(0)),
+        "{long}"
     );
     assert_eq!(kinds[3]["policy"]["maxAttempts"], 11, "flaky allows all its planned failures");
 

@@ -37,20 +37,33 @@ pub struct Flow {
     pub idle_start_latency_ms_p99: f64,
 }
 
-/// The local ScaledJob controller from `keda/scaledjob.yaml` (process executor) on `stack`, once
-/// it serves `/state`: the process and the state URL.
+/// The local ScaledJob controller of every pool's ScaledJob in `keda/` (process executor) on
+/// `stack`'s queues, once it serves `/state`: the process and the state URL.
 pub async fn start_controller(
     stack: &Stack,
     logs: &std::path::Path,
 ) -> Result<(tokio::process::Child, String), String> {
     let env = procs::env_via(stack.api_env(), &stack.emulator.endpoint);
     let port = testkit::free_port();
-    let worker_env = procs::env_via(stack.worker_env(), &stack.emulator.endpoint);
+    // The queue variables come from each manifest, pointed at the stack's queues (--queue-url).
+    let worker_env: Vec<(String, String)> = procs::env_via(stack.worker_env(), &stack.emulator.endpoint)
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "QUEUE_URL" | "HIGH_QUEUE_URL" | "DLQ_URL" | "POOL"))
+        .collect();
     let mut controller = Command::new(procs::binary("local-scaledjob"));
+    controller.arg("run");
+    // keda/scaledjob*.yaml: a ScaledJob per pool.
+    let keda = procs::workspace_root().join("keda");
+    let mut manifests: Vec<_> = std::fs::read_dir(&keda)
+        .map_err(|e| format!("{}: {e}", keda.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("scaledjob")))
+        .collect();
+    manifests.sort();
+    for m in manifests {
+        controller.arg("--manifest").arg(m);
+    }
     controller
-        .arg("run")
-        .arg("--manifest")
-        .arg(procs::workspace_root().join("keda/scaledjob.yaml"))
         .args(["--queue-url", &stack.resources.queue_url, "--executor", "process"])
         .arg("--worker-bin")
         .arg(procs::binary("data-processor"))
@@ -97,7 +110,9 @@ pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<F
     let (latencies, last_end) = job_times(stack).await?;
 
     // No backlog: one job at a time, spread over three polling intervals.
-    let interval = state["pollingIntervalSecs"].as_u64().unwrap_or(10);
+    // noop runs in the default pool: its ScaledJob (listed first).
+    let default = &state["scaledJobs"][0];
+    let interval = default["pollingIntervalSecs"].as_u64().unwrap_or(10);
     let trickle = 30usize;
     let gap = Duration::from_millis(interval * 3000 / trickle as u64);
     let mut ids = Vec::new();
@@ -134,8 +149,8 @@ pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<F
         jobs_per_second: jobs as f64 / seconds,
         jobs_created: created,
         jobs_created_per_message: created as f64 / jobs as f64,
-        polling_interval_secs: state["pollingIntervalSecs"].as_u64().unwrap_or(0),
-        max_replica_count: state["maxReplicaCount"].as_i64().unwrap_or(0),
+        polling_interval_secs: default["pollingIntervalSecs"].as_u64().unwrap_or(0),
+        max_replica_count: default["maxReplicaCount"].as_i64().unwrap_or(0),
         start_latency_ms_p50: percentile(&latencies, 50.0),
         start_latency_ms_p99: percentile(&latencies, 99.0),
         start_latency_ms_max: percentile(&latencies, 100.0),

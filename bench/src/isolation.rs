@@ -1,9 +1,9 @@
-//! A short job behind a full pool of long ones (issue 26's first target, measured as things are
-//! today): `long` `sleep` jobs fill the ScaledJob's `maxReplicaCount` through the local controller
-//! (`keda/scaledjob.yaml`, process executor); then `short` `noop` jobs are submitted, and each one's
-//! enqueue → attempt start is read from its record. With one queue and one ScaledJob for every
-//! kind, a short job waits for a long one to end; with pools, it starts within one polling
-//! interval of its own pool.
+//! A short job behind a full pool of long ones (issue 26's first target): `long` `sleep` jobs fill
+//! the long pool's `maxReplicaCount` through the local controller (every pool's ScaledJob of
+//! `keda/`, process executor); then `short` `noop` jobs (the default pool) are submitted, and each
+//! one's enqueue → attempt start is read from its record. With one queue and one ScaledJob for
+//! every kind (before pools: 99.7 s behind 90-second sleeps), a short job waited for a long one to
+//! end; with pools, it starts within one polling interval of its own pool.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,10 @@ use testkit::Stack;
 
 use crate::stats::percentile;
 use crate::{e2e, procs};
+
+/// Where `sleep` runs (the long pool) and `noop` (the default pool).
+const LONG_SCALED_JOB: &str = "data-processor-long";
+const SHORT_SCALED_JOB: &str = "data-processor";
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -42,15 +46,22 @@ pub async fn run(
         let r = http.get(url).send().await.map_err(|e| e.to_string())?;
         r.json::<Value>().await.map_err(|e| e.to_string())
     };
+    // The ScaledJob of a pool in the controller's state.
+    let of = |state: &Value, name: &str| {
+        state["scaledJobs"]
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["scaledJob"] == name).cloned())
+            .unwrap_or_default()
+    };
     let first = state(http.clone(), state_url.clone()).await?;
-    let slots = first["maxReplicaCount"].as_i64().unwrap_or(0);
+    let slots = of(&first, LONG_SCALED_JOB)["maxReplicaCount"].as_i64().unwrap_or(0);
 
     let started = Instant::now();
     e2e::submit_many(&http, &api.base, &json!({"job": "sleep", "payload": {"ms": long_secs * 1000}}), long).await?;
     let full = (long as i64).min(slots);
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let s = state(http.clone(), state_url.clone()).await?;
+        let s = of(&state(http.clone(), state_url.clone()).await?, LONG_SCALED_JOB);
         let pending = s["pending"].as_i64().unwrap_or(0);
         if s["running"].as_i64().unwrap_or(0) - pending >= full {
             break;
@@ -91,7 +102,7 @@ pub async fn run(
         long_secs,
         short_jobs: short,
         max_replica_count: slots,
-        polling_interval_secs: first["pollingIntervalSecs"].as_u64().unwrap_or(0),
+        polling_interval_secs: of(&first, SHORT_SCALED_JOB)["pollingIntervalSecs"].as_u64().unwrap_or(0),
         pool_full_after_secs,
         short_start_ms_p50: percentile(&waits, 50.0),
         short_start_ms_max: percentile(&waits, 100.0),

@@ -7,6 +7,7 @@ mod e2e;
 mod footprint;
 mod isolation;
 mod lambda;
+mod pools;
 mod procs;
 mod proxy;
 mod report;
@@ -38,7 +39,7 @@ pub struct Args {
     /// Worker slots draining that backlog.
     #[arg(long, env = "BENCH_BACKLOG_SLOTS", default_value_t = 2)]
     pub backlog_slots: usize,
-    /// Long `sleep` jobs that fill the pool in the isolation measurement (maxReplicaCount: 50).
+    /// Long `sleep` jobs that fill the long pool in the isolation measurement (its maxReplicaCount: 20).
     #[arg(long, env = "BENCH_ISOLATION_LONG", default_value_t = 50)]
     pub isolation_long: usize,
     /// How long each of them sleeps, seconds.
@@ -79,6 +80,10 @@ pub enum Section {
     Backlog,
     /// A short job's start behind a pool full of long jobs.
     Isolation,
+    /// The drained short pool's throughput and pods per job.
+    Drain,
+    /// A high-priority job's start behind a normal backlog.
+    Priority,
 }
 
 impl Args {

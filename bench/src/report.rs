@@ -7,7 +7,7 @@ use testkit::Stack;
 use crate::lambda::{self, Runtime};
 use crate::runtime_api::http_event;
 use crate::stats::{self, Spread};
-use crate::{Args, Section, backlog, cost, e2e, footprint, isolation, procs, proxy::Proxy};
+use crate::{Args, Section, backlog, cost, e2e, footprint, isolation, pools, procs, proxy::Proxy};
 
 /// The table's rows (figure, value, target) and the results file being built.
 struct Report {
@@ -56,6 +56,12 @@ pub async fn run(args: &Args) -> Result<(), String> {
     }
     if args.runs(Section::Isolation) {
         isolation(args, &mut r).await?;
+    }
+    if args.runs(Section::Drain) {
+        drain(args, &mut r).await?;
+    }
+    if args.runs(Section::Priority) {
+        priority(args, &mut r).await?;
     }
 
     let mut results = r.results;
@@ -314,6 +320,51 @@ async fn isolation(args: &Args, r: &mut Report) -> Result<(), String> {
         target(within, &format!("≤ one polling interval ({} s)", i.polling_interval_secs)),
     );
     r.results["isolation"] = serde_json::to_value(&i).unwrap();
+    Ok(())
+}
+
+/// The drained pool's throughput (issue 26's third target).
+async fn drain(args: &Args, r: &mut Report) -> Result<(), String> {
+    eprintln!("bench: {} ping jobs through the drained short pool (process executor)", args.jobs);
+    let stack = Stack::start().await;
+    let logs = std::env::temp_dir().join(format!("bench-drain-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    let d = pools::drain(&stack, args.jobs, &logs).await?;
+    let _ = std::fs::remove_dir_all(&logs);
+    r.row(
+        format!("drain pool, {} ping jobs", d.jobs),
+        format!("{:.1} jobs/s ({:.1} s, {} succeeded, each counted once)", d.jobs_per_second, d.seconds, d.succeeded),
+        target(d.jobs_per_second >= 50.0 && d.succeeded as usize == d.jobs, "≥ 50 jobs/s"),
+    );
+    r.row(
+        "drain pool: pods started ÷ jobs",
+        format!("{:.3} ({} pods, maxReplicaCount {})", d.pods_per_job, d.pods_started, d.max_replica_count),
+        target(d.pods_per_job <= 0.1, "≤ 0.1"),
+    );
+    r.results["drain"] = serde_json::to_value(&d).unwrap();
+    Ok(())
+}
+
+/// A high job behind a normal backlog of its pool (issue 26's second target).
+async fn priority(args: &Args, r: &mut Report) -> Result<(), String> {
+    eprintln!("bench: a high noop job behind {} normal ones (process executor)", args.jobs);
+    let stack = Stack::start().await;
+    let logs = std::env::temp_dir().join(format!("bench-priority-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    let p = pools::priority(&stack, args.jobs, &logs).await?;
+    let _ = std::fs::remove_dir_all(&logs);
+    r.row(
+        format!("high job behind {} normal ones", p.backlog),
+        format!(
+            "enqueue → start {:.0} ms; it overtook {} waiting jobs (the backlog's: p50 {:.0} ms, p99 {:.0} ms)",
+            p.high_start_ms, p.overtaken, p.backlog_start_ms_p50, p.backlog_start_ms_p99
+        ),
+        target(
+            p.high_start_ms <= (p.polling_interval_secs * 1000) as f64,
+            &format!("≤ one polling interval ({} s)", p.polling_interval_secs),
+        ),
+    );
+    r.results["priority"] = serde_json::to_value(&p).unwrap();
     Ok(())
 }
 

@@ -22,13 +22,23 @@ pub struct Config {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// URL of the job queue.
+    /// URL of the job queue: the pool's normal-priority queue. The reconciler takes the default
+    /// pool's, and finds every pool's queues by their names (docs/pools.md).
     #[arg(long, env = "QUEUE_URL")]
     pub queue_url: String,
 
-    /// URL of the dead-letter queue (copies of failed and rejected messages).
+    /// URL of the pool's high-priority queue, received from before `QUEUE_URL`; without it the
+    /// worker takes only `QUEUE_URL`.
+    #[arg(long, env = "HIGH_QUEUE_URL")]
+    pub high_queue_url: Option<String>,
+
+    /// URL of the pool's dead-letter queue (copies of failed and rejected messages).
     #[arg(long, env = "DLQ_URL")]
     pub dlq_url: String,
+
+    /// The pool this worker serves (infra-cdk8s/config.json), named in its logs and metrics.
+    #[arg(long, env = "POOL", default_value = jobs_core::pools::DEFAULT_POOL, value_parser = known_pool)]
+    pub pool: String,
 
     /// DynamoDB table of jobs and counters.
     #[arg(long, env = "TABLE_NAME")]
@@ -43,9 +53,10 @@ pub struct Config {
     pub max_interruptions: u32,
 
     /// The longest one attempt may run, seconds (a kind may set less); then it fails as timed
-    /// out. Keep it below the Job's activeDeadlineSeconds, which would otherwise stop the worker.
-    #[arg(long, env = "ATTEMPT_TIMEOUT_SECS", default_value_t = jobs_core::policy::DEFAULT_ATTEMPT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
-    pub attempt_timeout_secs: u64,
+    /// out. Default: the pool's time limit. Keep it below the Job's activeDeadlineSeconds, which
+    /// would otherwise stop the worker (the manifests derive both from the pool).
+    #[arg(long, env = "ATTEMPT_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub attempt_timeout_secs: Option<u64>,
 
     /// After a backend failure before a job is claimed, a fresh copy of its message comes back
     /// after this many seconds, doubled for each further failure of the same message.
@@ -83,9 +94,18 @@ pub struct Config {
     #[arg(long, env = "MAX_MESSAGES", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_messages: u64,
 
-    /// Keep taking messages until the queue is empty (overrides --max-messages).
+    /// Keep taking messages until the queues are empty (a pool in drain mode; overrides
+    /// --max-messages), or a drain bound below is reached.
     #[arg(long, env = "DRAIN", default_value_t = false)]
     pub drain: bool,
+
+    /// Draining: jobs to take at most before exiting.
+    #[arg(long, env = "DRAIN_MAX_JOBS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub drain_max_jobs: Option<u64>,
+
+    /// Draining: take no further job after this many seconds (the one running finishes).
+    #[arg(long, env = "DRAIN_MAX_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub drain_max_secs: Option<u64>,
 
     /// A job still unchanged this long past its expected progress has its message sent again by
     /// the reconciler (doubling each time), seconds.
@@ -183,7 +203,12 @@ impl Config {
     }
 
     pub fn attempt_timeout(&self) -> Duration {
-        Duration::from_secs(self.attempt_timeout_secs)
+        match self.attempt_timeout_secs {
+            Some(secs) => Duration::from_secs(secs),
+            None => {
+                jobs_core::pools::pools().get(&self.pool).map_or(jobs_core::pools::MAX_TIME_LIMIT, |p| p.time_limit())
+            }
+        }
     }
 
     /// The delay before a deferred message comes back, after `deferrals` earlier deferrals.
@@ -219,9 +244,25 @@ impl Config {
         Duration::from_secs(self.retention_days * 24 * 60 * 60)
     }
 
-    /// How many messages to take at most (`None`: until the queue is empty).
+    /// How many messages to take at most (`None`: until the queues are empty).
     pub fn limit(&self) -> Option<u64> {
-        (!self.drain).then_some(self.max_messages)
+        if self.drain { self.drain_max_jobs } else { Some(self.max_messages) }
+    }
+
+    /// Draining: how long to keep taking new messages (`None`: no bound).
+    pub fn take_for(&self) -> Option<Duration> {
+        self.drain.then_some(self.drain_max_secs.map(Duration::from_secs)).flatten()
+    }
+}
+
+fn known_pool(name: &str) -> Result<String, String> {
+    let pools = jobs_core::pools::pools();
+    match pools.get(name) {
+        Some(_) => Ok(name.to_owned()),
+        None => Err(format!(
+            "no pool {name:?} in this build's config; pools: {}",
+            pools.names().collect::<Vec<_>>().join(", ")
+        )),
     }
 }
 
@@ -241,12 +282,19 @@ mod tests {
         let p = c.policy().unwrap();
         assert_eq!((p.max_attempts, p.backoff_base.as_secs()), (3, 2));
         assert_eq!((c.visibility().as_secs(), c.wait().as_secs(), c.limit()), (60, 20, Some(1)));
-        assert_eq!(parse(&["--drain"]).unwrap().limit(), None);
+        assert_eq!((parse(&["--drain"]).unwrap().limit(), c.take_for(), c.pool.as_str()), (None, None, "default"));
+        let d =
+            parse(&["--drain", "--drain-max-jobs", "500", "--drain-max-secs", "600", "--max-messages", "3"]).unwrap();
+        assert_eq!((d.limit(), d.take_for()), (Some(500), Some(Duration::from_secs(600))));
+        // The bounds are a drain's: a one-message worker ignores them.
+        assert_eq!(parse(&["--drain-max-secs", "600"]).unwrap().take_for(), None);
     }
 
     #[test]
     fn invalid_values_are_rejected_with_the_setting_named() {
-        let cases: [(&[&str], &str); 5] = [
+        let cases: [(&[&str], &str); 7] = [
+            (&["--pool", "gpu"], "no pool \"gpu\""),
+            (&["--drain-max-jobs", "0"], "--drain-max-jobs"),
             (&["--max-attempts", "0"], "--max-attempts"),
             (&["--wait-time-secs", "21"], "--wait-time-secs"),
             (&["--visibility-timeout-secs", "2"], "--visibility-timeout-secs"),
@@ -264,7 +312,9 @@ mod tests {
         let c = parse(&[]).unwrap();
         let delays: Vec<u64> = (0..6).map(|d| c.backend_retry(d).as_secs()).collect();
         assert_eq!(delays, [5, 10, 20, 40, 60, 60]);
-        assert_eq!((c.attempt_timeout().as_secs(), c.policy().unwrap().max_interruptions), (3780, 3));
+        assert_eq!((c.attempt_timeout().as_secs(), c.policy().unwrap().max_interruptions), (3600, 3));
+        assert_eq!(parse(&["--pool", "long"]).unwrap().attempt_timeout().as_secs(), 43_200);
+        assert_eq!(parse(&["--pool", "long", "--attempt-timeout-secs", "5"]).unwrap().attempt_timeout().as_secs(), 5);
         assert_eq!(c.timing(), Timing::default());
         assert!(c.command.is_none());
         let r = parse(&["reconcile", "--every", "5", "--for", "50"]).unwrap();

@@ -11,7 +11,7 @@ mod retry;
 mod unrunnable;
 pub mod worker;
 
-use jobs_aws::{JobQueue, JobStore, client};
+use jobs_aws::{JobQueue, JobStore, PoolQueues, client};
 use jobs_runtime::{Shutdown, exit};
 
 use crate::config::{Command, Config};
@@ -35,21 +35,35 @@ pub async fn run(config: Config, shutdown: Shutdown) -> u8 {
             return exit::CONFIG;
         }
     };
-    let queue = JobQueue::new(aws_sdk_sqs::Client::new(&sdk), &config.queue_url, Some(config.dlq_url.clone()));
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = JobQueue::new(sqs.clone(), &config.queue_url, Some(config.dlq_url.clone()));
     let store = JobStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name)
         .with_retention(config.retention())
         .with_timing(config.timing());
     if let Some(Command::Reconcile(args)) = &config.command {
         let metrics_namespace = (config.metrics == config::Metrics::Emf).then(|| config.metrics_namespace.clone());
-        let reconciler = Reconciler { queue, store, shutdown, metrics_namespace };
+        // QUEUE_URL names the default pool's queue; every pool's queues are named after it.
+        let queues = match PoolQueues::new(&sqs, &config.queue_url, jobs_core::pools::pools()) {
+            Ok(q) => q,
+            Err(e) => {
+                tracing::error!(error = %e, "invalid configuration (QUEUE_URL)");
+                return exit::CONFIG;
+            }
+        };
+        let reconciler = Reconciler { queues, store, shutdown, metrics_namespace };
         let every = std::time::Duration::from_secs(args.every_secs);
         let healthy = reconciler.run(every, args.for_secs.map(std::time::Duration::from_secs)).await;
         return if healthy { 0 } else { exit::BACKEND };
     }
     let runner = config.runner();
     let owner = format!("{}/{}", runner.worker, uuid::Uuid::new_v4().simple());
-    let worker = Worker { queue, store, policy, owner, runner, shutdown, config };
-    match worker.run(worker.config.limit()).await {
+    // High priority first; both queues' dead letters go to the pool's DLQ.
+    let high = config.high_queue_url.as_ref().map(|url| JobQueue::new(sqs.clone(), url, Some(config.dlq_url.clone())));
+    let queues: Vec<JobQueue> = high.into_iter().chain([queue.clone()]).collect();
+    let (limit, take_for) = (config.limit(), config.take_for());
+    tracing::info!(pool = %config.pool, queues = queues.len(), drain = config.drain, "worker starts");
+    let mut worker = Worker { queues, queue, store, policy, owner, runner, shutdown, config };
+    match worker.run(limit, take_for).await {
         Ok(outcomes) => {
             let code = outcomes.iter().map(|o| o.exit_code()).max().unwrap_or(0);
             let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();

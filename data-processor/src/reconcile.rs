@@ -1,7 +1,7 @@
 //! `data-processor reconcile`: carries out `jobs_core::reconcile`. Each pass
 //!
-//! 1. drains the dead-letter queue: a message SQS moved there comes back to the job queue as a
-//!    fresh copy (its job had not ended), is dropped (it had), or, after
+//! 1. drains every pool's dead-letter queue: a message SQS moved there comes back to its job's
+//!    queue (its kind's pool, its priority) as a fresh copy (its job had not ended), is dropped (it had), or, after
 //!    `jobs_core::reconcile::MAX_REDRIVES`, ends its job FAILED with the reason. A message nobody
 //!    can tie to a job stays there for a person;
 //! 2. re-sends the message of every overdue job in the due index (never sent by an API that
@@ -18,7 +18,9 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use jobs_aws::{BackendError, CopyMeta, ErrorKind, JobQueue, JobRecord, JobStore, Received, StoreError, store};
+use jobs_aws::{
+    BackendError, CopyMeta, ErrorKind, JobQueue, JobRecord, JobStore, PoolQueues, Received, StoreError, store,
+};
 use jobs_core::JobMessage;
 use jobs_core::reconcile::{self, DeadLetter, Overdue, Unsent};
 use jobs_core::state::OnPoison;
@@ -61,7 +63,8 @@ pub struct Report {
 }
 
 pub struct Reconciler {
-    pub queue: JobQueue,
+    /// Every pool's queues: their dead letters are drained, and a job's message goes to its own.
+    pub queues: PoolQueues,
     pub store: JobStore,
     pub shutdown: Shutdown,
     /// Where a pass's metric line goes (`None`: `METRICS=off`).
@@ -123,35 +126,37 @@ impl Reconciler {
     pub async fn pass(&self) -> Result<Report, BackendError> {
         let mut report = Report::default();
         let mut in_a_row = Streak::default();
-        'dead: while report.dead_letters < DEAD_LETTERS_PER_PASS && !self.shutdown.is_requested() {
-            let batch = self.queue.receive_dead(10, DEAD_LETTER_VISIBILITY).await?;
-            if batch.is_empty() {
-                break;
-            }
-            for msg in &batch {
-                report.dead_letters += 1;
-                let result = self.dead_letter(msg, &mut report).await;
-                if let Err(e) = result {
-                    // Hidden for DEAD_LETTER_VISIBILITY: a later pass sees it again.
-                    warn!(message_id = %msg.message_id, error = %e, "could not handle a dead-lettered message; next pass");
-                    report.errors += 1;
-                    if in_a_row.failed() {
-                        break 'dead;
+        'dead: for (_, pool) in self.queues.dead_letters() {
+            while report.dead_letters < DEAD_LETTERS_PER_PASS && !self.shutdown.is_requested() {
+                let batch = pool.receive_dead(10, DEAD_LETTER_VISIBILITY).await?;
+                if batch.is_empty() {
+                    break;
+                }
+                for msg in &batch {
+                    report.dead_letters += 1;
+                    let result = self.dead_letter(pool, msg, &mut report).await;
+                    if let Err(e) = result {
+                        // Hidden for DEAD_LETTER_VISIBILITY: a later pass sees it again.
+                        warn!(message_id = %msg.message_id, error = %e, "could not handle a dead-lettered message; next pass");
+                        report.errors += 1;
+                        if in_a_row.failed() {
+                            break 'dead;
+                        }
+                    } else {
+                        in_a_row.ok();
                     }
-                } else {
-                    in_a_row.ok();
                 }
             }
         }
         let now = Utc::now();
         let overdue = self.store.overdue(now, OVERDUE_PER_PASS).await.map_err(backend)?;
-        let backlog = if overdue.is_empty() { 0 } else { self.backlog().await };
+        let mut backlogs = Backlogs::default();
         for (job_id, due) in overdue {
             if self.shutdown.is_requested() {
                 break;
             }
             report.overdue += 1;
-            match self.overdue(&job_id, due, backlog, &mut report).await {
+            match self.overdue(&job_id, due, &mut backlogs, &mut report).await {
                 Ok(()) => in_a_row.ok(),
                 Err(e) => {
                     warn!(job_id, error = %e, "could not recover the overdue job; a later pass tries again");
@@ -165,7 +170,8 @@ impl Reconciler {
         Ok(report)
     }
 
-    async fn dead_letter(&self, msg: &Received, report: &mut Report) -> Result<(), BackendError> {
+    /// A message from `pool`'s dead-letter queue (`pool`: that pool's normal queue).
+    async fn dead_letter(&self, pool: &JobQueue, msg: &Received, report: &mut Report) -> Result<(), BackendError> {
         let now = Utc::now();
         let (job_id, job) = match JobMessage::parse_received(&msg.body, Some(&msg.message_id), Some(now)) {
             Ok(job) => (job.job_id.clone(), Some(job)),
@@ -174,7 +180,7 @@ impl Reconciler {
             Err(e) => {
                 warn!(message_id = %msg.message_id, reason = %e.reason, "dead-lettered message names no job; left for a person");
                 report.unresolvable += 1;
-                if let Err(e) = self.queue.hide_dead(&msg.receipt_handle, UNRESOLVABLE_VISIBILITY).await {
+                if let Err(e) = pool.hide_dead(&msg.receipt_handle, UNRESOLVABLE_VISIBILITY).await {
                     warn!(error = %e, "could not hide the message; the next pass sees it again");
                 }
                 return Ok(());
@@ -189,7 +195,9 @@ impl Reconciler {
                 let body = job.as_ref().map_or_else(|| msg.body.clone(), JobMessage::to_body);
                 let meta =
                     CopyMeta { redrives: msg.redrives + 1, deferrals: 0, attempts: state.map_or(0, |s| s.attempts) };
-                self.queue.send_copy(&body, delay, meta).await?;
+                // Its job's own queue; a body that cannot be read goes back where it came from.
+                let to = job.as_ref().map_or(pool, |j| self.queues.for_job(&j.kind, j.priority));
+                to.send_copy(&body, delay, meta).await?;
                 info!(%job_id, redrives = meta.redrives, "dead-lettered message sent back to the job queue");
                 report.redriven += 1;
             }
@@ -213,30 +221,18 @@ impl Reconciler {
                 report.failed += 1;
             }
         }
-        self.queue.delete_dead(&msg.receipt_handle).await
-    }
-
-    /// Messages waiting on the job queue (visible and delayed). Unknown (the read failed) counts
-    /// as none: a copy too many is harmless, a lost message never sent again is not.
-    async fn backlog(&self) -> u64 {
-        match self.queue.depth().await {
-            Ok(depth) => depth.visible + depth.delayed,
-            Err(e) => {
-                warn!(error = %e, "could not read the queue's depth; overdue jobs are sent again");
-                0
-            }
-        }
+        pool.delete_dead(&msg.receipt_handle).await
     }
 
     /// Sends an overdue job's message again (`due`: its due time as the index had it), unless it
-    /// presumably waits behind the queue's `backlog`. A message the queue will not take is looked
+    /// presumably waits behind its queue's backlog. A message the queue will not take is looked
     /// at again later, and after `jobs_core::reconcile::MAX_SEND_REFUSALS` refusals its job ends
     /// FAILED.
     async fn overdue(
         &self,
         job_id: &str,
         due: DateTime<Utc>,
-        backlog: u64,
+        backlogs: &mut Backlogs,
         report: &mut Report,
     ) -> Result<(), BackendError> {
         let now = Utc::now();
@@ -251,6 +247,14 @@ impl Reconciler {
             }
         };
         let state = record.state();
+        let message = record.message();
+        // The job's own queue: its kind's pool, its priority (an item that names no kind: the
+        // default pool's; nothing is sent for it anyway).
+        let queue = match &message {
+            Some(m) => self.queues.for_job(&m.kind, m.priority),
+            None => self.queues.get(jobs_core::pools::DEFAULT_POOL, record.priority),
+        };
+        let backlog = backlogs.of(queue).await;
         let looks = reconcile::Looks {
             due: record.due_at,
             sent: !record.never_sent(),
@@ -271,9 +275,8 @@ impl Reconciler {
             }
             Overdue::Nothing => return Ok(()),
         };
-        let sent = match record.message() {
-            Some(msg) => self
-                .queue
+        let sent = match message {
+            Some(msg) => queue
                 .send_copy(&msg.to_body(), delay, CopyMeta { attempts: state.attempts, ..CopyMeta::default() })
                 .await
                 .map(|_| ()),
@@ -346,6 +349,29 @@ impl Reconciler {
             }
             Unsent::GiveUp(OnPoison::Held(_) | OnPoison::Finished(_) | OnPoison::Gone) => Ok(()),
         }
+    }
+}
+
+/// Each queue's waiting messages (visible and delayed), read once per pass when an overdue job
+/// of that queue is looked at. Unknown (the read failed) counts as none: a copy too many is
+/// harmless, a lost message never sent again is not.
+#[derive(Default)]
+struct Backlogs(std::collections::HashMap<String, u64>);
+
+impl Backlogs {
+    async fn of(&mut self, queue: &JobQueue) -> u64 {
+        if let Some(n) = self.0.get(queue.url()) {
+            return *n;
+        }
+        let n = match queue.depth().await {
+            Ok(depth) => depth.visible + depth.delayed,
+            Err(e) => {
+                warn!(queue = queue.url(), error = %e, "could not read the queue's depth; overdue jobs are sent again");
+                0
+            }
+        };
+        self.0.insert(queue.url().to_owned(), n);
+        n
     }
 }
 

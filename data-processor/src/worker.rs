@@ -73,6 +73,9 @@ impl Outcome {
 }
 
 pub struct Worker {
+    /// The queues this worker takes messages from, highest priority first (its pool's).
+    pub queues: Vec<JobQueue>,
+    /// The queue of the message being handled: its copies, receipts and hand-backs stay there.
     pub queue: JobQueue,
     pub store: JobStore,
     pub config: crate::config::Config,
@@ -95,23 +98,30 @@ impl Worker {
         self.visibility() / 3
     }
 
-    /// Processes up to `limit` messages (`None`: until the queue is empty or a stop is requested).
-    /// Returns every outcome in order; stops at the first backend failure.
-    pub async fn run(&self, limit: Option<u64>) -> Result<Vec<Outcome>, BackendError> {
+    /// Processes up to `limit` messages (`None`: until the queues are empty), taking no new one
+    /// after `take_for` or once a stop is requested. Returns every outcome in order; stops at the
+    /// first backend failure.
+    pub async fn run(&mut self, limit: Option<u64>, take_for: Option<Duration>) -> Result<Vec<Outcome>, BackendError> {
+        let started = std::time::Instant::now();
         let mut outcomes = Vec::new();
         while limit.is_none_or(|max| (outcomes.len() as u64) < max) && !self.shutdown.is_requested() {
+            if take_for.is_some_and(|bound| started.elapsed() >= bound) {
+                info!(messages = outcomes.len(), "drain time bound reached");
+                break;
+            }
             let received = tokio::select! {
                 biased;
                 _ = self.shutdown.requested() => break,
-                r = self.queue.receive(self.config.wait(), self.visibility()) => r?,
+                r = self.receive() => r?,
             };
-            let Some(msg) = received else {
+            let Some((queue, msg)) = received else {
                 info!(queue = self.queue.url(), "queue is empty");
                 if outcomes.is_empty() {
                     outcomes.push(Outcome::Empty);
                 }
                 break;
             };
+            self.queue = queue;
             match self.handle(&msg).await {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(e) => {
@@ -124,6 +134,29 @@ impl Worker {
             }
         }
         Ok(outcomes)
+    }
+
+    /// The next message and its queue: a look at each higher-priority queue (no wait), then the
+    /// long poll on the last (normal) queue, then one more look at the higher ones, so a high job
+    /// sent during the long poll is not left for the next pod.
+    async fn receive(&self) -> Result<Option<(JobQueue, Received)>, BackendError> {
+        let Some((normal, higher)) = self.queues.split_last() else {
+            return Ok(None);
+        };
+        for queue in higher {
+            if let Some(msg) = queue.receive(Duration::ZERO, self.visibility()).await? {
+                return Ok(Some((queue.clone(), msg)));
+            }
+        }
+        if let Some(msg) = normal.receive(self.config.wait(), self.visibility()).await? {
+            return Ok(Some((normal.clone(), msg)));
+        }
+        for queue in higher {
+            if let Some(msg) = queue.receive(Duration::ZERO, self.visibility()).await? {
+                return Ok(Some((queue.clone(), msg)));
+            }
+        }
+        Ok(None)
     }
 
     /// A backend failed before the job could be claimed: nothing is lost. A fresh copy of the

@@ -2,7 +2,8 @@
 //! SIGKILLs and SIGTERMs of workers, duplicate deliveries, cancel requests through the API (one job
 //! in ten, at a random moment: queued, running or finished), and a backend outage (new workers get
 //! a table that does not exist) longer than SQS's redrive. Afterwards every job is checked item by
-//! item against the counters.
+//! item against the counters. The jobs spread over every pool and both priorities; each worker slot
+//! serves one pool (the short pool's pods drain), as its ScaledJob's pods would.
 //!
 //! `make test` runs ~100 jobs; `make chaos` runs `CHAOS_JOBS` (default 1000). One summary line:
 //! jobs, kills, duplicates, outage seconds, lost, double-counted, stuck, seconds to settle.
@@ -22,6 +23,8 @@ use tokio::process::Child;
 
 /// Concurrent worker pods (KEDA's maxReplicaCount, scaled down).
 const SLOTS: usize = 8;
+/// The pool each slot serves: the default pool, with three of the seven kinds, gets the most.
+const POOL_OF_SLOT: [&str; SLOTS] = ["default", "long", "large", "short", "default", "long", "default", "default"];
 
 /// A small PRNG (xorshift64*), seeded per run and printed, so a failing run can be repeated.
 struct Rng(u64);
@@ -45,8 +48,11 @@ struct Tally {
     runs: AtomicU64,
 }
 
-const MIX: [(&str, &str); 6] = [
+/// Spread over every pool (noop, flaky, fail: default; sleep: long; aggregate: large; ping:
+/// short, drained), each submitted normal or high at random.
+const MIX: [(&str, &str); 7] = [
     ("noop", "{}"),
+    ("ping", "{}"),
     ("sleep", r#"{"ms": 400}"#),
     ("sleep", r#"{"ms": 1500}"#),
     ("flaky", r#"{"failures": 1}"#),
@@ -61,8 +67,16 @@ fn kill(child: &Child, sig: i32) {
     }
 }
 
-/// One worker slot: starts a worker (a KEDA Job), maybe kills it, and starts the next, until `until`.
-async fn slot(stack: Arc<Stack>, seed: u64, until: Instant, outage: (Instant, Instant), tally: Arc<Tally>) {
+/// One worker slot of `pool`: starts a worker (a KEDA Job of that pool's ScaledJob), maybe kills
+/// it, and starts the next, until `until`. The short pool's pods drain their queues.
+async fn slot(
+    stack: Arc<Stack>,
+    pool: &'static str,
+    seed: u64,
+    until: Instant,
+    outage: (Instant, Instant),
+    tally: Arc<Tally>,
+) {
     let mut rng = Rng(seed | 1);
     let fast = [
         ("VISIBILITY_TIMEOUT_SECS", "4"),
@@ -78,7 +92,10 @@ async fn slot(stack: Arc<Stack>, seed: u64, until: Instant, outage: (Instant, In
         if now >= outage.0 && now < outage.1 {
             env.push(("TABLE_NAME", "no-such-table"));
         }
-        let mut cmd = worker(&stack, &env);
+        if pool == "short" {
+            env.push(("DRAIN", "true"));
+        }
+        let mut cmd = worker_in(&stack, pool, &env);
         cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
         let Ok(mut child) = cmd.spawn() else { continue };
         tally.runs.fetch_add(1, Ordering::Relaxed);
@@ -138,6 +155,7 @@ async fn chaos_every_job_ends_counted_once() {
         .map(|i| {
             tokio::spawn(slot(
                 stack.clone(),
+                POOL_OF_SLOT[i],
                 seed.wrapping_add(i as u64 * 7919),
                 started + run_for,
                 outage,
@@ -157,7 +175,10 @@ async fn chaos_every_job_ends_counted_once() {
     let mut duplicates = 0;
     for i in 0..jobs {
         let (kind, payload) = MIX[rng.below(MIX.len() as u64) as usize];
-        let body = json!({"job": kind, "payload": serde_json::from_str::<Value>(payload).unwrap()}).to_string();
+        let priority = if rng.below(4) == 0 { "high" } else { "normal" };
+        let body =
+            json!({"job": kind, "payload": serde_json::from_str::<Value>(payload).unwrap(), "priority": priority})
+                .to_string();
         let key = format!("chaos-{seed}-{i}");
         let headers: Vec<(&str, &str)> = if i % 3 == 0 { vec![("Idempotency-Key", key.as_str())] } else { vec![] };
         let (status, answer) = api.call(reqwest::Method::POST, "/jobs", Some(body.clone()), &headers).await;
@@ -169,7 +190,8 @@ async fn chaos_every_job_ends_counted_once() {
         }
         if rng.below(8) == 0 {
             let rec = stack.store.get(&id).await.unwrap().unwrap();
-            stack.queue.send(&rec.message().unwrap().to_body()).await.unwrap();
+            let msg = rec.message().unwrap();
+            stack.queues.for_job(&msg.kind, msg.priority).send(&msg.to_body()).await.unwrap();
             duplicates += 1;
         }
         submitted.push(id);

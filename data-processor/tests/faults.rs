@@ -263,6 +263,7 @@ async fn a_firing_delivered_twice_is_one_job() {
         &jobs_core::JobSpec::parse("noop", json!({})).unwrap(),
         "nightly",
         jobs_core::Overlap::Allow,
+        jobs_core::pools::Priority::Normal,
     );
     let fired = template.replace(SCHEDULER_SCHEDULED_TIME, "2026-11-21T07:00:00Z");
     for _ in 0..2 {

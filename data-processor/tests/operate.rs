@@ -48,8 +48,10 @@ fn outcomes(view: &Value) -> Vec<String> {
 async fn a_running_job_is_cancelled_within_seconds_counted_once_and_can_be_retried() {
     let stack = Stack::start().await;
     let api = api(&stack).await;
+    // sleep runs in the long pool.
     let id = submit_via(&api, json!({"job": "sleep", "payload": {"ms": 120_000}})).await;
-    let child = worker(&stack, &[("WORKER_NAME", "pod-a"), ("LOG_LOCATION", "/tmp/pod-a.log")]).spawn().unwrap();
+    let child =
+        worker_in(&stack, "long", &[("WORKER_NAME", "pod-a"), ("LOG_LOCATION", "/tmp/pod-a.log")]).spawn().unwrap();
     wait_for_status(&stack, &id, JobStatus::Running).await;
 
     let asked = Instant::now();
@@ -103,7 +105,7 @@ async fn a_running_job_is_cancelled_within_seconds_counted_once_and_can_be_retri
     let (status, view) = cancel(&api, new_id).await;
     assert_eq!((status, view["status"].as_str()), (StatusCode::OK, Some("CANCELLED")));
     // Its message is deleted when a worker next receives it; nothing runs, nothing is counted twice.
-    let run = run_worker(&stack, &[]).await;
+    let run = finish(worker_in(&stack, "long", &[]).spawn().unwrap()).await;
     assert_eq!(run.code, 0, "{}", run.log);
     assert!(run.log.contains("duplicate delivery of a finished job"), "{}", run.log);
     assert_eq!(queued(&stack).await, (0, 0));
@@ -303,7 +305,7 @@ async fn a_cancel_check_that_fails_is_tried_again() {
     let api = api(&stack).await;
     let id = submit_via(&api, json!({"job": "sleep", "payload": {"ms": 60_000}})).await;
     let faults = [("FAULTS", "store.cancel-check=unavailable*3"), ("CANCEL_CHECK_SECS", "1")];
-    let child = worker(&stack, &faults).spawn().unwrap();
+    let child = worker_in(&stack, "long", &faults).spawn().unwrap();
     wait_for_status(&stack, &id, JobStatus::Running).await;
     let (status, _) = cancel(&api, &id).await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -332,7 +334,7 @@ async fn a_jobs_view_agrees_with_its_runs_and_its_log_links_answer() {
     let id = submit_via(&api, json!({"job": "sleep", "payload": {"ms": 4000}})).await;
     let (pod_a, log_a) = ("pod-a", log_of("pod-a"));
     std::fs::write(&log_a, "a line from pod-a\n").unwrap();
-    let child = worker(&stack, &[("WORKER_NAME", pod_a), ("LOG_LOCATION", log_a.as_str())]).spawn().unwrap();
+    let child = worker_in(&stack, "long", &[("WORKER_NAME", pod_a), ("LOG_LOCATION", log_a.as_str())]).spawn().unwrap();
     wait_for_status(&stack, &id, JobStatus::Running).await;
     let (_, view) = api.get(&format!("/jobs/{id}")).await;
     let running = &view["attemptHistory"];

@@ -170,6 +170,7 @@ async fn dead_lettered_messages_come_back_or_end_their_job() {
         &jobs_core::JobSpec::parse("noop", json!({})).unwrap(),
         "nightly",
         jobs_core::Overlap::Allow,
+        jobs_core::pools::Priority::Normal,
     )
     .replace(SCHEDULER_SCHEDULED_TIME, "2026-11-21T07:00:00Z");
     dead_letter(&stack, &queued_job.to_body(), 0).await;
@@ -215,8 +216,10 @@ async fn a_lost_message_of_a_dead_worker_is_sent_again() {
     assert!(pass.log.contains("overdue job's message sent again"), "{}", pass.log);
     let quick = job(&stack, &msg.job_id).await;
     assert_eq!((quick.status, quick.resends), (JobStatus::Running, 1));
-    // The takeover resumes attempt 1; a 1 s limit ends it quickly (as a failed attempt, its last).
-    let run = run_worker(&stack, &[fast[0], fast[1], ("ATTEMPT_TIMEOUT_SECS", "1"), ("MAX_ATTEMPTS", "1")]).await;
+    // The copy goes to the job's own queue, its kind's pool's (sleep: long). The takeover resumes
+    // attempt 1; a 1 s limit ends it quickly (as a failed attempt, its last).
+    let limits = [fast[0], fast[1], ("ATTEMPT_TIMEOUT_SECS", "1"), ("MAX_ATTEMPTS", "1")];
+    let run = finish(worker_in(&stack, "long", &limits).spawn().unwrap()).await;
     assert_eq!(run.code, 1, "{}", run.log);
     assert!(run.log.contains("attempt started"), "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;

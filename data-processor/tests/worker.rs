@@ -425,7 +425,6 @@ async fn a_fired_schedule_becomes_one_counted_job() {
     let schedules = jobs_aws::Schedules::new(
         aws_sdk_scheduler::Client::new(&stack.sdk),
         &stack.resources.schedule_group,
-        stack.queue.arn().await.unwrap(),
         testkit::SCHEDULER_ROLE_ARN,
     );
     let at = (Utc::now() + chrono::Duration::seconds(1)).format("%Y-%m-%dT%H:%M:%S");
@@ -438,9 +437,11 @@ async fn a_fired_schedule_becomes_one_counted_job() {
                 &jobs_core::JobSpec::parse("noop", json!({})).unwrap(),
                 "once",
                 jobs_core::Overlap::Allow,
+                jobs_core::pools::Priority::Normal,
             ),
             description: "test".into(),
             enabled: true,
+            target_arn: stack.queue.arn().await.unwrap(),
         })
         .await
         .unwrap();

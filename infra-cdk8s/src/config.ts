@@ -33,6 +33,56 @@ export interface PipelineConfig {
   readonly stages: StageConfig[];
 }
 
+/** What kind of nodes a pool's pods run on. */
+export type Capacity = 'spot' | 'on-demand';
+export type Priority = 'high' | 'normal';
+/** A request and a limit of one resource, as Kubernetes quantities. */
+export interface Resource {
+  readonly request: string;
+  readonly limit: string;
+}
+/** One job per pod, or a pod that takes jobs one after another until its queues are empty or a bound. */
+export type Execution = { readonly mode: 'one-per-pod' } | { readonly mode: 'drain'; readonly maxJobs: number; readonly maxMinutes: number };
+
+/** A pool as config.json declares it (crates/jobs-core/src/pools reads the same). */
+export interface PoolFile {
+  readonly description: string;
+  readonly capacity: Capacity;
+  readonly cpu: Resource;
+  readonly memory: Resource;
+  readonly ephemeralStorage: string;
+  /** The longest one attempt may run. */
+  readonly timeLimitMinutes: number;
+  /** KEDA's maxReplicaCount. */
+  readonly maxReplicas: number;
+  readonly pollingIntervalSecs: number;
+  readonly execution: Execution;
+}
+
+/** One SQS queue's names. */
+export interface QueueNames {
+  readonly name: string;
+  readonly url: string;
+  readonly arn: string;
+}
+
+/** A pool with everything derived from it: its queues, deadlines and Kubernetes names. */
+export interface Pool extends PoolFile {
+  readonly name: string;
+  /** High priority is received first; both dead-letter to the pool's DLQ. */
+  readonly queues: Readonly<Record<Priority, QueueNames>>;
+  readonly dlq: QueueNames;
+  /** The worker's ATTEMPT_TIMEOUT_SECS: the time limit. */
+  readonly attemptTimeoutSecs: number;
+  /** The Job's activeDeadlineSeconds: start margin + drain bound + time limit + stop margin. */
+  readonly activeDeadlineSecs: number;
+  /** The ScaledJob's name (and its pods' name prefix); its file is keda/<file>.yaml. */
+  readonly scaledJobName: string;
+  readonly file: string;
+  /** Its own service account, so its own IAM role (its queues only). */
+  readonly serviceAccount: string;
+}
+
 export interface FileConfig {
   readonly appName: string;
   readonly account: string;
@@ -40,7 +90,8 @@ export interface FileConfig {
   readonly imageTag: string;
   readonly lambdaArchitecture: LambdaArchitecture;
   readonly workerArchitecture: WorkerArchitecture;
-  readonly maxJobs: number;
+  /** Workload classes: each its own queues, ScaledJob, pod shape, time limit and capacity (docs/pools.md). */
+  readonly pools: Readonly<Record<string, PoolFile>>;
   readonly retainData: boolean;
   /** Optional; default: <region>a, b and c (fixed so synth needs no AWS lookups). */
   readonly availabilityZones?: string[];
@@ -54,6 +105,8 @@ export interface FileConfig {
 
 export interface JobsConfig extends FileConfig {
   readonly availabilityZones: string[];
+  /** Every pool, the default first, the others by name. */
+  readonly poolList: Pool[];
   readonly queueName: string;
   readonly dlqName: string;
   readonly queueUrl: string;
@@ -78,8 +131,9 @@ export interface JobsConfig extends FileConfig {
   readonly kedaServiceAccount: string;
   readonly karpenterNamespace: string;
   readonly karpenterServiceAccount: string;
-  /** Label and taint that reserve the spot NodePool for job pods. */
-  readonly nodePoolName: string;
+  /** The EC2NodeClass of the job nodes; one NodePool per capacity type uses it ([nodePoolOf]). */
+  readonly nodeClassName: string;
+  /** Label and taint that reserve the job NodePools for job pods. */
   readonly nodeLabelKey: string;
   readonly nodeLabelValue: string;
 }
@@ -109,13 +163,17 @@ export const TABLE = {
 /** Worker policy as deployed (the binary's defaults): 3 attempts. */
 export const WORKER = {
   maxAttempts: 3,
-  /** Longest job the kinds allow (sleep <= 1 h) plus start-up margin. */
-  activeDeadlineSecs: 3900,
   /** SIGTERM: the worker records the interruption and releases the message in milliseconds. */
   terminationGracePeriodSecs: 30,
-  /** The worker's own per-attempt limit: below the deadline, so a hung job fails as timed out. */
-  attemptTimeoutSecs: 3780,
 } as const;
+/** The pool every kind that names none runs in; its queue keeps the first release's name. */
+export const DEFAULT_POOL = 'default';
+/** Between a pool's time limit and its pod's deadline (crates/jobs-core/src/pools/mod.rs, the
+ * same numbers): pod pending time, image pull and the 20 s long poll before; the stop grace and
+ * recording the outcome after. */
+export const POOL_MARGINS = { startSecs: 300, stopSecs: 60 } as const;
+/** SQS hides one received message for at most 12 hours. */
+export const MAX_TIME_LIMIT_MINUTES = 720;
 /** The reconciler CronJob: every minute, one pass every 10 s for 50 s (concurrency Forbid). */
 export const RECONCILER = {
   schedule: '* * * * *',
@@ -179,15 +237,33 @@ export function loadConfig(file = DEFAULT_CONFIG, overrides: Partial<FileConfig>
   if (c.pipeline) checkPipeline(c.pipeline);
   if (!['x86_64', 'arm64'].includes(c.lambdaArchitecture)) throw new Error('config: lambdaArchitecture is x86_64 or arm64');
   if (!['amd64', 'arm64'].includes(c.workerArchitecture)) throw new Error('config: workerArchitecture is amd64 or arm64');
-  if (!Number.isInteger(c.maxJobs) || c.maxJobs < 1) throw new Error('config: maxJobs must be a positive integer');
   if (c.alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(c.alarmEmail)) throw new Error(`config: alarmEmail is not an e-mail address: ${c.alarmEmail}`);
   const name = c.appName;
   const queueName = `${name}`;
   const dlqName = `${name}-dlq`;
   const sqsBase = `https://sqs.${c.region}.amazonaws.com/${c.account}`;
   const ecrRepositoryName = `${name}/data-processor`;
+  const queue = (queue: string): QueueNames => ({ name: queue, url: `${sqsBase}/${queue}`, arn: `arn:aws:sqs:${c.region}:${c.account}:${queue}` });
+  const poolList = checkPools(c.pools).map(([poolName, p]): Pool => {
+    const base = queueNameOf(name, poolName, 'normal');
+    const drainSecs = p.execution.mode === 'drain' ? p.execution.maxMinutes * 60 : 0;
+    const isDefault = poolName === DEFAULT_POOL;
+    return {
+      ...p,
+      name: poolName,
+      queues: { normal: queue(base), high: queue(queueNameOf(name, poolName, 'high')) },
+      dlq: queue(`${base}-dlq`),
+      attemptTimeoutSecs: p.timeLimitMinutes * 60,
+      activeDeadlineSecs: POOL_MARGINS.startSecs + drainSecs + p.timeLimitMinutes * 60 + POOL_MARGINS.stopSecs,
+      // The default pool keeps the first release's names (no Job or role is recreated).
+      scaledJobName: isDefault ? 'data-processor' : `data-processor-${poolName}`,
+      file: isDefault ? 'scaledjob' : `scaledjob-${poolName}`,
+      serviceAccount: isDefault ? 'data-processor' : `data-processor-${poolName}`,
+    };
+  });
   return {
     ...c,
+    poolList,
     availabilityZones: c.availabilityZones ?? ['a', 'b', 'c'].map((z) => `${c.region}${z}`),
     queueName,
     dlqName,
@@ -209,8 +285,65 @@ export function loadConfig(file = DEFAULT_CONFIG, overrides: Partial<FileConfig>
     kedaServiceAccount: 'keda-operator',
     karpenterNamespace: 'kube-system',
     karpenterServiceAccount: 'karpenter',
-    nodePoolName: 'jobs-spot',
+    nodeClassName: 'jobs',
     nodeLabelKey: `${name}/pool`,
     nodeLabelValue: 'jobs',
   };
+}
+
+/** `<app>[-<pool>][-high]`: every pool's queues are named after the default pool's (jobs-core's
+ * `pools::queues::queue_name`). */
+export function queueNameOf(app: string, pool: string, priority: Priority): string {
+  return `${app}${pool === DEFAULT_POOL ? '' : `-${pool}`}${priority === 'high' ? '-high' : ''}`;
+}
+
+const POOL_NAME = /^[a-z][a-z0-9]{0,15}$/;
+const QUANTITY = /^\+?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE]\d+)?$/;
+const SUFFIX: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+
+/** A Kubernetes quantity's value (`250m` is 0.25, `1Gi` is 2^30). */
+export function quantity(text: string): number {
+  const m = QUANTITY.exec(text);
+  if (!m) throw new Error(`${JSON.stringify(text)} is not a Kubernetes quantity (e.g. 250m, 1, 512Mi, 1G)`);
+  const suffix = m[3] ?? '';
+  const factor = suffix === '' ? 1 : /^[eE]/.test(suffix) ? 10 ** Number(suffix.slice(1)) : SUFFIX[suffix];
+  return Number(m[1]) * factor;
+}
+
+/** The same checks as jobs-core's `Pools::new`; the default pool first, then by name. */
+export function checkPools(pools: Readonly<Record<string, PoolFile>> | undefined): Array<[string, PoolFile]> {
+  if (!pools || typeof pools !== 'object' || !(DEFAULT_POOL in pools)) throw new Error(`config: pools must include "${DEFAULT_POOL}"`);
+  const entries = Object.entries(pools).sort(([a], [b]) => (a === DEFAULT_POOL ? -1 : b === DEFAULT_POOL ? 1 : a.localeCompare(b)));
+  for (const [name, p] of entries) {
+    const fail = (reason: string): never => { throw new Error(`config: pool ${name}: ${reason}`); };
+    if (!POOL_NAME.test(name) || name === 'high' || name === 'dlq') {
+      throw new Error(`config: pool name "${name}" must be 1-16 of a-z and 0-9, starting with a letter, and not \`high\` or \`dlq\``);
+    }
+    const known = ['description', 'capacity', 'cpu', 'memory', 'ephemeralStorage', 'timeLimitMinutes', 'maxReplicas', 'pollingIntervalSecs', 'execution'];
+    for (const key of Object.keys(p)) if (!known.includes(key)) fail(`unknown field \`${key}\``);
+    if (typeof p.description !== 'string' || !p.description.trim()) fail('description must not be empty');
+    if (p.capacity !== 'spot' && p.capacity !== 'on-demand') fail('capacity is spot or on-demand');
+    for (const what of ['cpu', 'memory'] as const) {
+      const r = p[what];
+      if (!r || typeof r.request !== 'string' || typeof r.limit !== 'string') fail(`${what}: give a request and a limit`);
+      const [request, limit] = [quantity(r.request), quantity(r.limit)];
+      if (request <= 0 || request > limit) fail(`${what}: the request must be above 0 and at most the limit (${r.request} > ${r.limit})`);
+    }
+    quantity(p.ephemeralStorage);
+    const whole = (v: number, lo: number, hi: number) => Number.isInteger(v) && v >= lo && v <= hi;
+    if (!whole(p.timeLimitMinutes, 1, MAX_TIME_LIMIT_MINUTES)) fail(`timeLimitMinutes must be 1 to ${MAX_TIME_LIMIT_MINUTES} (SQS hides a message for at most 12 hours)`);
+    if (!whole(p.maxReplicas, 1, 1000)) fail('maxReplicas must be 1 to 1000');
+    if (!whole(p.pollingIntervalSecs, 1, 300)) fail('pollingIntervalSecs must be 1 to 300');
+    const e = p.execution;
+    if (!e || (e.mode !== 'one-per-pod' && e.mode !== 'drain')) fail('execution.mode is one-per-pod or drain');
+    if (e.mode === 'drain' && (!whole(e.maxJobs, 1, 100000) || !whole(e.maxMinutes, 1, MAX_TIME_LIMIT_MINUTES))) {
+      fail(`drain: maxJobs must be 1 to 100000 and maxMinutes 1 to ${MAX_TIME_LIMIT_MINUTES}`);
+    }
+  }
+  return entries;
+}
+
+/** The NodePool of one capacity type: job pods select it by `karpenter.sh/capacity-type`. */
+export function nodePoolOf(capacity: Capacity): string {
+  return `jobs-${capacity}`;
 }

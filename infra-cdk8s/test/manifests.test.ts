@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { loadConfig, QUEUE, RECONCILER, WORKER } from '../src/config';
+import { loadConfig, nodePoolOf, POOL_MARGINS, QUEUE, RECONCILER, WORKER } from '../src/config';
+import { DRAIN_JOBS_PER_POD } from '../src/k8s/jobs-chart';
 import { renderManifests } from '../src/k8s/manifests';
 
 const cfg = loadConfig();
@@ -12,15 +13,19 @@ const doc = (path: string) => {
   assert.ok(text, `${path} rendered`);
   return parse(text);
 };
+type Env = { name: string; value: string };
+const envOf = (c: { env: Env[] }) => Object.fromEntries(c.env.map((e) => [e.name, e.value]));
 
 describe('keda/', () => {
   const sj = doc('keda/scaledjob.yaml');
   const pod = sj.spec.jobTargetRef.template.spec;
   const container = pod.containers[0];
 
-  it('renders exactly the namespace, service accounts, trigger authentication, scaled job and reconciler', () => {
+  it('renders the namespace, trigger authentication, a service account and scaled job per pool, and the reconciler', () => {
     assert.deepEqual([...files.keys()].filter((f) => f.startsWith('keda/')).sort(),
-      ['keda/cronjob.yaml', 'keda/namespace.yaml', 'keda/reconciler-serviceaccount.yaml', 'keda/scaledjob.yaml',
+      ['keda/cronjob.yaml', 'keda/namespace.yaml', 'keda/reconciler-serviceaccount.yaml',
+        'keda/scaledjob-large.yaml', 'keda/scaledjob-long.yaml', 'keda/scaledjob-short.yaml', 'keda/scaledjob.yaml',
+        'keda/serviceaccount-large.yaml', 'keda/serviceaccount-long.yaml', 'keda/serviceaccount-short.yaml',
         'keda/serviceaccount.yaml', 'keda/triggerauthentication.yaml']);
   });
 
@@ -34,27 +39,14 @@ describe('keda/', () => {
     const rpod = job.template.spec;
     assert.equal(rpod.serviceAccountName, doc('keda/reconciler-serviceaccount.yaml').metadata.name);
     assert.equal(rpod.serviceAccountName, cfg.reconcilerServiceAccount);
-    assert.equal(rpod.tolerations, undefined, 'not on the spot pool');
+    assert.equal(rpod.tolerations, undefined, 'not on the job node pools');
     const c = rpod.containers[0];
     assert.deepEqual(c.args, ['reconcile', '--every', String(RECONCILER.everySecs), '--for', String(RECONCILER.forSecs)]);
     assert.equal(c.image, cfg.image);
     assert.deepEqual(c.securityContext, container.securityContext);
-    const env = Object.fromEntries(c.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    // The default pool's queue names every pool's queues.
+    const env = envOf(c);
     assert.deepEqual([env.QUEUE_URL, env.DLQ_URL, env.TABLE_NAME], [cfg.queueUrl, cfg.dlqUrl, cfg.tableName]);
-  });
-
-  it('aws-sqs-queue trigger: one job per visible message, accurate strategy with pendingPodConditions', () => {
-    assert.equal(sj.spec.triggers.length, 1);
-    const t = sj.spec.triggers[0];
-    assert.equal(t.type, 'aws-sqs-queue');
-    assert.equal(t.metadata.queueURL, cfg.queueUrl);
-    assert.equal(t.metadata.awsRegion, cfg.region);
-    assert.equal(t.metadata.queueLength, '1');
-    assert.equal(t.metadata.scaleOnInFlight, 'false');
-    assert.equal(t.authenticationRef.name, doc('keda/triggerauthentication.yaml').metadata.name);
-    assert.equal(sj.spec.scalingStrategy.strategy, 'accurate');
-    assert.ok(sj.spec.scalingStrategy.pendingPodConditions.length > 0);
-    assert.equal(sj.spec.maxReplicaCount, cfg.maxJobs);
   });
 
   it('trigger authentication uses the aws pod identity provider (no secrets)', () => {
@@ -62,13 +54,87 @@ describe('keda/', () => {
     assert.deepEqual(ta.spec, { podIdentity: { provider: 'aws', identityOwner: 'keda' } });
   });
 
-  it('Job: SQS owns retries, a deadline, never restarted, protected from Karpenter disruption', () => {
-    assert.equal(sj.spec.jobTargetRef.backoffLimit, 0);
-    assert.equal(sj.spec.jobTargetRef.activeDeadlineSeconds, WORKER.activeDeadlineSecs);
-    assert.equal(pod.restartPolicy, 'Never');
-    assert.equal(pod.terminationGracePeriodSeconds, WORKER.terminationGracePeriodSecs);
-    assert.equal(sj.spec.jobTargetRef.template.metadata.annotations['karpenter.sh/do-not-disrupt'], 'true');
-    assert.equal(pod.serviceAccountName, doc('keda/serviceaccount.yaml').metadata.name);
+  for (const pool of cfg.poolList) {
+    describe(`pool ${pool.name}`, () => {
+      const sj = doc(`keda/${pool.file}.yaml`);
+      const job = sj.spec.jobTargetRef;
+      const pod = job.template.spec;
+      const container = pod.containers[0];
+      const env = envOf(container);
+
+      it('one aws-sqs-queue trigger per priority queue, summed; accurate strategy with pendingPodConditions', () => {
+        assert.equal(sj.metadata.name, pool.scaledJobName);
+        assert.deepEqual(sj.spec.triggers.map((t: { metadata: { queueURL: string } }) => t.metadata.queueURL), [pool.queues.high.url, pool.queues.normal.url]);
+        for (const t of sj.spec.triggers) {
+          assert.equal(t.type, 'aws-sqs-queue');
+          assert.equal(t.metadata.awsRegion, cfg.region);
+          assert.equal(t.metadata.queueLength, String(pool.execution.mode === 'drain' ? DRAIN_JOBS_PER_POD : 1));
+          assert.equal(t.metadata.scaleOnInFlight, 'false');
+          assert.equal(t.authenticationRef.name, doc('keda/triggerauthentication.yaml').metadata.name);
+        }
+        assert.equal(sj.spec.scalingStrategy.multipleScalersCalculation, 'sum');
+        assert.equal(sj.spec.scalingStrategy.strategy, 'accurate');
+        assert.ok(sj.spec.scalingStrategy.pendingPodConditions.length > 0);
+        assert.equal(sj.spec.maxReplicaCount, pool.maxReplicas);
+        assert.equal(sj.spec.pollingInterval, pool.pollingIntervalSecs);
+      });
+
+      it('the deadline follows the time limit with the stated margins; the attempt limit is the time limit', () => {
+        const drain = pool.execution.mode === 'drain' ? pool.execution.maxMinutes * 60 : 0;
+        assert.equal(job.activeDeadlineSeconds, POOL_MARGINS.startSecs + drain + pool.timeLimitMinutes * 60 + POOL_MARGINS.stopSecs);
+        assert.equal(env.ATTEMPT_TIMEOUT_SECS, String(pool.timeLimitMinutes * 60));
+        assert.ok(Number(env.ATTEMPT_TIMEOUT_SECS) + POOL_MARGINS.stopSecs < job.activeDeadlineSeconds);
+        assert.equal(env.DRAIN, pool.execution.mode === 'drain' ? 'true' : undefined);
+        if (pool.execution.mode === 'drain') {
+          assert.equal(env.DRAIN_MAX_JOBS, String(pool.execution.maxJobs));
+          assert.equal(env.DRAIN_MAX_SECS, String(pool.execution.maxMinutes * 60));
+        }
+      });
+
+      it('Job: SQS owns retries, never restarted, protected from Karpenter disruption, its own service account', () => {
+        assert.equal(job.backoffLimit, 0);
+        assert.equal(pod.restartPolicy, 'Never');
+        assert.equal(pod.terminationGracePeriodSeconds, WORKER.terminationGracePeriodSecs);
+        assert.equal(job.template.metadata.annotations['karpenter.sh/do-not-disrupt'], 'true');
+        const suffix = pool.file.replace(/^scaledjob/, '');
+        assert.equal(pod.serviceAccountName, doc(`keda/serviceaccount${suffix}.yaml`).metadata.name);
+        assert.equal(pod.serviceAccountName, pool.serviceAccount);
+      });
+
+      it('the shape of the config: requests, limits, ephemeral storage', () => {
+        assert.deepEqual(container.resources, {
+          requests: { cpu: pool.cpu.request, memory: pool.memory.request, 'ephemeral-storage': pool.ephemeralStorage },
+          limits: { cpu: pool.cpu.limit, memory: pool.memory.limit, 'ephemeral-storage': pool.ephemeralStorage },
+        });
+      });
+
+      it('runs on its capacity type\'s NodePool: its labels as selector, its taint tolerated', () => {
+        const np = doc(`karpenter/nodepool-${pool.capacity}.yaml`);
+        assert.equal(np.metadata.name, nodePoolOf(pool.capacity));
+        const labels = np.spec.template.metadata.labels;
+        for (const [k, v] of Object.entries(labels)) assert.equal(pod.nodeSelector[k], v);
+        assert.equal(pod.nodeSelector['karpenter.sh/capacity-type'], pool.capacity);
+        for (const taint of np.spec.template.spec.taints) {
+          assert.ok(pod.tolerations.some((t: { key: string; value: string; effect: string }) => t.key === taint.key && t.value === taint.value && t.effect === taint.effect));
+        }
+        // A node is never forced down under a running job of this pool.
+        assert.ok(Number(np.spec.template.spec.terminationGracePeriod.replace(/s$/, '')) >= job.activeDeadlineSeconds);
+      });
+
+      it('worker env: its own queues (high first), its DLQ, its name, the shared table', () => {
+        assert.deepEqual([env.POOL, env.QUEUE_URL, env.HIGH_QUEUE_URL, env.DLQ_URL], [pool.name, pool.queues.normal.url, pool.queues.high.url, pool.dlq.url]);
+        assert.equal(env.TABLE_NAME, cfg.tableName);
+        assert.equal(env.AWS_REGION, cfg.region);
+        assert.equal(env.VISIBILITY_TIMEOUT_SECS, String(QUEUE.visibilityTimeoutSecs));
+        assert.equal(container.image, cfg.image);
+      });
+    });
+  }
+
+  it('the default pool keeps the first release\'s names (its queue, ScaledJob and service account)', () => {
+    assert.equal(sj.metadata.name, 'data-processor');
+    assert.equal(envOf(container).QUEUE_URL, cfg.queueUrl);
+    assert.equal(pod.serviceAccountName, cfg.workerServiceAccount);
   });
 
   it('pod security "restricted"', () => {
@@ -82,43 +148,26 @@ describe('keda/', () => {
       capabilities: { drop: ['ALL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    assert.ok(container.resources.requests.cpu && container.resources.limits.memory);
-  });
-
-  it('runs on the spot NodePool: its label as selector, its taint tolerated', () => {
-    const np = doc('karpenter/nodepool.yaml');
-    const labels = np.spec.template.metadata.labels;
-    for (const [k, v] of Object.entries(labels)) assert.equal(pod.nodeSelector[k], v);
-    for (const taint of np.spec.template.spec.taints) {
-      assert.ok(pod.tolerations.some((t: { key: string; value: string; effect: string }) => t.key === taint.key && t.value === taint.value && t.effect === taint.effect));
-    }
-  });
-
-  it('worker env comes from the shared config', () => {
-    const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
-    assert.equal(env.QUEUE_URL, cfg.queueUrl);
-    assert.equal(env.DLQ_URL, cfg.dlqUrl);
-    assert.equal(env.TABLE_NAME, cfg.tableName);
-    assert.equal(env.AWS_REGION, cfg.region);
-    assert.equal(env.VISIBILITY_TIMEOUT_SECS, String(QUEUE.visibilityTimeoutSecs));
-    // The worker's own attempt limit stays below the Job's deadline, so a hung job fails as timed out.
-    assert.ok(Number(env.ATTEMPT_TIMEOUT_SECS) < sj.spec.jobTargetRef.activeDeadlineSeconds);
-    assert.equal(container.image, cfg.image);
   });
 });
 
 describe('karpenter/', () => {
-  it('NodePool: spot only, diverse instances, limits, consolidation when empty, expiry', () => {
-    const np = doc('karpenter/nodepool.yaml');
-    const req = Object.fromEntries(np.spec.template.spec.requirements.map((r: { key: string }) => [r.key, r]));
-    assert.deepEqual(req['karpenter.sh/capacity-type'].values, ['spot']);
-    assert.ok(req['karpenter.k8s.aws/instance-category'].values.length >= 3);
-    assert.ok(req['karpenter.k8s.aws/instance-family'].minValues >= 3);
-    assert.equal(np.spec.disruption.consolidationPolicy, 'WhenEmpty');
-    assert.ok(np.spec.disruption.consolidateAfter);
-    assert.ok(np.spec.template.spec.expireAfter);
-    assert.ok(np.spec.limits.cpu && np.spec.limits.memory);
-    assert.equal(np.spec.template.spec.nodeClassRef.name, doc('karpenter/ec2nodeclass.yaml').metadata.name);
+  it('one NodePool per capacity type the pools use: diverse instances, limits, consolidation when empty, expiry with a grace, budgets', () => {
+    const capacities = [...new Set(cfg.poolList.map((p) => p.capacity))].sort();
+    assert.deepEqual([...files.keys()].filter((f) => f.startsWith('karpenter/nodepool')).sort(), capacities.map((c) => `karpenter/nodepool-${c}.yaml`));
+    for (const capacity of capacities) {
+      const np = doc(`karpenter/nodepool-${capacity}.yaml`);
+      const req = Object.fromEntries(np.spec.template.spec.requirements.map((r: { key: string }) => [r.key, r]));
+      assert.deepEqual(req['karpenter.sh/capacity-type'].values, [capacity]);
+      assert.ok(req['karpenter.k8s.aws/instance-category'].values.length >= 3);
+      assert.ok(req['karpenter.k8s.aws/instance-family'].minValues >= 3);
+      assert.equal(np.spec.disruption.consolidationPolicy, 'WhenEmpty');
+      assert.ok(np.spec.disruption.consolidateAfter);
+      assert.ok(np.spec.disruption.budgets.length > 0);
+      assert.ok(np.spec.template.spec.expireAfter && np.spec.template.spec.terminationGracePeriod, 'terminationGracePeriod next to expireAfter');
+      assert.ok(np.spec.limits.cpu && np.spec.limits.memory);
+      assert.equal(np.spec.template.spec.nodeClassRef.name, doc('karpenter/ec2nodeclass.yaml').metadata.name);
+    }
   });
 
   it('EC2NodeClass: Bottlerocket, discovery by tag, the CDK node role', () => {

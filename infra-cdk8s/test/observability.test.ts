@@ -108,17 +108,28 @@ describe('JobsObservability', () => {
     const alarms = Object.fromEntries(resources('AWS::CloudWatch::Alarm').map(([id, a]) => [id.replace(/^Observability/, '').replace(/[0-9A-F]{8}$/, ''), a.Properties]));
     const [topicId] = only(resources('AWS::SNS::Topic'), 'alarm topic');
 
-    it('failed jobs, dead letters and the oldest message, each notifying the topic when it fires and clears', () => {
-      assert.deepEqual(Object.keys(alarms).sort(), ['DeadLetterQueue', 'FailedJobs', 'OldestMessage']);
+    it('failed jobs; per pool its dead letters and its oldest message; each notifying the topic when it fires and clears', () => {
+      const perPool = built.cfg.poolList.flatMap((p) => {
+        const id = p.name === 'default' ? '' : p.name[0].toUpperCase() + p.name.slice(1);
+        return [`${id}DeadLetterQueue`, `${id}OldestMessage`];
+      });
+      assert.deepEqual(Object.keys(alarms).sort(), ['FailedJobs', ...perPool].sort());
       const failed = alarms.FailedJobs;
       assert.deepEqual(
         [failed.Namespace, failed.MetricName, failed.Dimensions, failed.Statistic, failed.Threshold, failed.ComparisonOperator, failed.TreatMissingData],
         [METRICS.namespace, 'Jobs', [{ Name: 'Outcome', Value: 'FAILED' }], 'Sum', 1, 'GreaterThanOrEqualToThreshold', 'notBreaching'],
       );
-      const dlq = alarms.DeadLetterQueue;
-      assert.deepEqual([dlq.Namespace, dlq.MetricName, dlq.Dimensions], ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', [{ Name: 'QueueName', Value: built.cfg.dlqName }]]);
-      const oldest = alarms.OldestMessage;
-      assert.deepEqual([oldest.MetricName, oldest.Dimensions, oldest.Threshold], ['ApproximateAgeOfOldestMessage', [{ Name: 'QueueName', Value: built.cfg.queueName }], METRICS.oldestMessageAlarmMinutes * 60]);
+      for (const pool of built.cfg.poolList) {
+        const id = pool.name === 'default' ? '' : pool.name[0].toUpperCase() + pool.name.slice(1);
+        const dlq = alarms[`${id}DeadLetterQueue`];
+        assert.deepEqual([dlq.Namespace, dlq.MetricName, dlq.Dimensions], ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', [{ Name: 'QueueName', Value: pool.dlq.name }]]);
+        // The older of its two queues' oldest messages.
+        const oldest = alarms[`${id}OldestMessage`];
+        assert.equal(oldest.Threshold, METRICS.oldestMessageAlarmMinutes * 60);
+        const queried = JSON.stringify(oldest.Metrics);
+        for (const q of [pool.queues.normal.name, pool.queues.high.name]) assert.ok(queried.includes(`"Value":"${q}"`), `${pool.name}: ${q}`);
+        assert.ok(queried.includes('ApproximateAgeOfOldestMessage') && queried.includes('MAX([normal, high])'), queried);
+      }
       for (const [name, a] of Object.entries(alarms)) {
         assert.deepEqual([a.AlarmActions, a.OKActions], [[{ Ref: topicId }], [{ Ref: topicId }]], name);
         assert.ok(String(a.AlarmDescription).length > 40, `${name} says what to do`);
@@ -148,8 +159,10 @@ describe('JobsObservability', () => {
       `SEARCH('{${METRICS.namespace},Kind} MetricName=\\\\\\"AttemptDuration\\\\\\"', 'p99', 300)`,
       'QueuedTime',
       'AttemptsPerJob',
-      `\\"AWS/SQS\\",\\"ApproximateAgeOfOldestMessage\\",\\"QueueName\\",\\"${built.cfg.queueName}\\"`,
-      `\\"QueueName\\",\\"${built.cfg.dlqName}\\"`,
+      ...built.cfg.poolList.flatMap((p) => [
+        `\\"AWS/SQS\\",\\"ApproximateAgeOfOldestMessage\\",\\"QueueName\\",\\"${p.queues.high.name}\\"`,
+        `\\"QueueName\\",\\"${p.dlq.name}\\"`,
+      ]),
     ]) {
       assert.ok(body.includes(needle), `${needle} in ${body.slice(0, 400)}…`);
     }

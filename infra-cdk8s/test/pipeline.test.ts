@@ -124,7 +124,8 @@ describe('JobsPipeline', () => {
         const manifests = Template.fromStack(jobs.stacks.cluster).findResources('Custom::AWSCDK-EKS-KubernetesResource');
         const images = Object.values(manifests).flatMap((r) => JSON.parse(r.Properties.Manifest))
           .filter((o: any) => o.kind === 'ScaledJob').map((o: any) => o.spec.jobTargetRef.template.spec.containers[0].image);
-        assert.deepEqual(images, [`${s.account}.dkr.ecr.${s.region}.amazonaws.com/${built.cfg.ecrRepositoryName}:${COMMIT}`]);
+        // Every pool's ScaledJob runs the same image.
+        assert.deepEqual(images, built.cfg.poolList.map(() => `${s.account}.dkr.ecr.${s.region}.amazonaws.com/${built.cfg.ecrRepositoryName}:${COMMIT}`));
         Template.fromStack(jobs.stacks.api).hasResourceProperties('AWS::Lambda::Function', {
           Environment: { Variables: Match.objectLike({ RELEASE: COMMIT }) },
         });

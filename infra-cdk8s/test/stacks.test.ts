@@ -37,25 +37,41 @@ function roleStatements(t: Template, rolePrefix: string): Statement[] {
 }
 const mentions = (value: unknown, id: string) => JSON.stringify(value).includes(id);
 
-describe('JobsData', () => {
-  const queueId = logicalId(data, 'AWS::SQS::Queue', 'JobQueue');
-  const dlqId = logicalId(data, 'AWS::SQS::Queue', 'DeadLetterQueue');
+/** The one queue named `name`: its logical id. */
+function queueId(name: string): string {
+  const ids = Object.entries(data.findResources('AWS::SQS::Queue')).filter(([, q]) => q.Properties.QueueName === name).map(([id]) => id);
+  assert.equal(ids.length, 1, `one queue ${name}`);
+  return ids[0];
+}
+const jobQueueIds = built.cfg.poolList.flatMap((p) => [queueId(p.queues.normal.name), queueId(p.queues.high.name)]);
+const dlqIds = built.cfg.poolList.map((p) => queueId(p.dlq.name));
 
-  it('job queue: SSE-SQS, the worker visibility timeout, redrive to the DLQ', () => {
-    const q = data.findResources('AWS::SQS::Queue')[queueId];
-    assert.equal(q.Properties.SqsManagedSseEnabled, true);
-    assert.equal(q.Properties.KmsMasterKeyId, undefined);
-    assert.equal(q.Properties.VisibilityTimeout, QUEUE.visibilityTimeoutSecs);
-    assert.equal(q.Properties.MessageRetentionPeriod, QUEUE.retentionDays * 86400);
-    assert.equal(q.Properties.RedrivePolicy.maxReceiveCount, QUEUE.maxReceiveCount);
-    assert.deepEqual(q.Properties.RedrivePolicy.deadLetterTargetArn, { 'Fn::GetAtt': [dlqId, 'Arn'] });
-    assert.equal(q.DeletionPolicy, 'Retain');
-    const dlq = data.findResources('AWS::SQS::Queue')[dlqId];
-    assert.equal(dlq.Properties.SqsManagedSseEnabled, true);
+describe('JobsData', () => {
+  it('each pool: two job queues (SSE-SQS, the worker visibility timeout, redrive to the pool\'s DLQ) and the DLQ', () => {
+    // The default pool's keep the first release's logical ids (CloudFormation keeps the queues).
+    assert.match(queueId(built.cfg.queueName), /^JobQueue[0-9A-F]{8}$/);
+    assert.match(queueId(built.cfg.dlqName), /^DeadLetterQueue[0-9A-F]{8}$/);
+    data.resourceCountIs('AWS::SQS::Queue', 3 * built.cfg.poolList.length);
+    for (const pool of built.cfg.poolList) {
+      const dlqId = queueId(pool.dlq.name);
+      for (const name of [pool.queues.normal.name, pool.queues.high.name]) {
+        const q = data.findResources('AWS::SQS::Queue')[queueId(name)];
+        assert.equal(q.Properties.SqsManagedSseEnabled, true);
+        assert.equal(q.Properties.KmsMasterKeyId, undefined);
+        assert.equal(q.Properties.VisibilityTimeout, QUEUE.visibilityTimeoutSecs);
+        assert.equal(q.Properties.MessageRetentionPeriod, QUEUE.retentionDays * 86400);
+        assert.equal(q.Properties.RedrivePolicy.maxReceiveCount, QUEUE.maxReceiveCount);
+        assert.deepEqual(q.Properties.RedrivePolicy.deadLetterTargetArn, { 'Fn::GetAtt': [dlqId, 'Arn'] }, name);
+        assert.equal(q.DeletionPolicy, 'Retain');
+      }
+      const dlq = data.findResources('AWS::SQS::Queue')[dlqId];
+      assert.equal(dlq.Properties.SqsManagedSseEnabled, true);
+      assert.equal(dlq.Properties.RedrivePolicy, undefined);
+    }
   });
 
   it('queues refuse non-TLS access', () => {
-    data.resourceCountIs('AWS::SQS::QueuePolicy', 2);
+    data.resourceCountIs('AWS::SQS::QueuePolicy', 3 * built.cfg.poolList.length);
     data.hasResourceProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
@@ -82,11 +98,11 @@ describe('JobsData', () => {
     });
   });
 
-  it('scheduler role: assumed by EventBridge Scheduler, may only send to the job queue', () => {
+  it('scheduler role: assumed by EventBridge Scheduler, may only send to the job queues', () => {
     const stmts = roleStatements(data, 'SchedulerRole');
     assert.equal(stmts.length, 1);
     assert.deepEqual(actions(stmts[0]), ['sqs:SendMessage']);
-    assert.deepEqual(stmts[0].Resource, { 'Fn::GetAtt': [queueId, 'Arn'] });
+    assert.deepEqual(stmts[0].Resource, jobQueueIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })));
     const role = data.findResources('AWS::IAM::Role')[logicalId(data, 'AWS::IAM::Role', 'SchedulerRole')];
     assert.deepEqual(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal, { Service: 'scheduler.amazonaws.com' });
     data.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: built.cfg.scheduleGroup });
@@ -107,7 +123,7 @@ describe('JobsApi', () => {
       Runtime: 'provided.al2023',
       Handler: 'bootstrap',
       Architectures: ['x86_64'],
-      Environment: { Variables: Match.objectLike({ SCHEDULE_GROUP: built.cfg.scheduleGroup, QUEUE_URL: Match.anyValue(), QUEUE_ARN: Match.anyValue(), DLQ_URL: Match.anyValue(), TABLE_NAME: Match.anyValue(), SCHEDULER_ROLE_ARN: Match.anyValue() }) },
+      Environment: { Variables: Match.objectLike({ SCHEDULE_GROUP: built.cfg.scheduleGroup, QUEUE_URL: Match.anyValue(), QUEUE_ARN: Match.anyValue(), TABLE_NAME: Match.anyValue(), SCHEDULER_ROLE_ARN: Match.anyValue() }) },
     });
   });
 
@@ -118,11 +134,13 @@ describe('JobsApi', () => {
     assert.deepEqual(actions(bySid.ListIndexes), ['dynamodb:Query']);
     for (const index of ['by-created', 'by-status', 'by-kind', 'by-schedule', 'by-submitter']) assert.ok(mentions(bySid.ListIndexes.Resource, `/index/${index}`), index);
     assert.ok(!mentions(bySid.ListIndexes.Resource, '/index/due'));
+    // Every pool's queues: a job goes to its kind's pool.
     assert.deepEqual(actions(bySid.EnqueueAndDepth), ['sqs:GetQueueAttributes', 'sqs:SendMessage']);
-    assert.ok(mentions(bySid.EnqueueAndDepth.Resource, 'JobQueue'));
+    for (const id of jobQueueIds) assert.ok(mentions(bySid.EnqueueAndDepth.Resource, id), id);
+    assert.ok(!dlqIds.some((id) => mentions(bySid.EnqueueAndDepth.Resource, id)));
     assert.deepEqual(actions(bySid.DeadLetterDepth), ['sqs:GetQueueAttributes']);
-    assert.ok(mentions(bySid.DeadLetterDepth.Resource, 'DeadLetterQueue'));
-    assert.ok(!mentions(bySid.DeadLetterDepth.Resource, 'JobQueue'));
+    for (const id of dlqIds) assert.ok(mentions(bySid.DeadLetterDepth.Resource, id), id);
+    assert.ok(!jobQueueIds.some((id) => mentions(bySid.DeadLetterDepth.Resource, id)));
     assert.deepEqual(actions(bySid.JobTable), ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     assert.ok(mentions(bySid.JobTable.Resource, 'JobTable'));
     assert.deepEqual(actions(bySid.Schedules), ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule', 'scheduler:UpdateSchedule']);
@@ -150,44 +168,54 @@ describe('JobsApi', () => {
 });
 
 describe('JobsCluster', () => {
-  it('worker role: take/settle/hand back job messages, dead-letter, three table item actions; nothing else', () => {
-    const stmts = roleStatements(cluster, 'WorkerRole');
-    const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
-    // overlap: forbid takes a lock item with the start: no index reads.
-    assert.deepEqual(Object.keys(bySid).sort(), ['DeadLetter', 'JobTable', 'TakeJobs']);
-    assert.deepEqual(actions(bySid.TakeJobs), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage']);
-    assert.ok(mentions(bySid.TakeJobs.Resource, 'JobQueue'));
-    assert.deepEqual(actions(bySid.DeadLetter), ['sqs:SendMessage']);
-    assert.ok(mentions(bySid.DeadLetter.Resource, 'DeadLetterQueue'));
-    assert.deepEqual(actions(bySid.JobTable), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
-    assert.ok(mentions(bySid.JobTable.Resource, 'JobTable'));
+  it('worker roles, one per pool: take/settle/hand back its own job messages, dead-letter to its own DLQ, three table item actions; nothing else', () => {
+    for (const pool of built.cfg.poolList) {
+      const id = pool.name === 'default' ? '' : pool.name[0].toUpperCase() + pool.name.slice(1);
+      const stmts = roleStatements(cluster, `${id}WorkerRole`);
+      const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
+      // overlap: forbid takes a lock item with the start: no index reads.
+      assert.deepEqual(Object.keys(bySid).sort(), ['DeadLetter', 'JobTable', 'TakeJobs']);
+      assert.deepEqual(actions(bySid.TakeJobs), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage']);
+      const own = [pool.queues.high.name, pool.queues.normal.name].map(queueId);
+      // Cross-stack references name the data stack's outputs after the queues' logical ids: its
+      // own two queues, no other.
+      for (const q of own) assert.ok(mentions(bySid.TakeJobs.Resource, q), `${pool.name}: ${q}`);
+      assert.equal((bySid.TakeJobs.Resource as unknown[]).length, 2);
+      assert.deepEqual(actions(bySid.DeadLetter), ['sqs:SendMessage']);
+      assert.ok(mentions(bySid.DeadLetter.Resource, queueId(pool.dlq.name)));
+      assert.deepEqual(actions(bySid.JobTable), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+      assert.ok(mentions(bySid.JobTable.Resource, 'JobTable'));
+    }
   });
 
-  it('reconciler role: drain the dead-letter queue, send to the job queue, item actions, query the due index', () => {
+  it('reconciler role: drain every dead-letter queue, send to (and read the depth of) every job queue, item actions, query the due index', () => {
     const stmts = roleStatements(cluster, 'ReconcilerRole');
     const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
     assert.deepEqual(Object.keys(bySid).sort(), ['DrainDeadLetters', 'DueIndex', 'JobTable', 'SendJobs']);
     assert.deepEqual(actions(bySid.DrainDeadLetters), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage']);
-    assert.ok(mentions(bySid.DrainDeadLetters.Resource, 'DeadLetterQueue'));
-    assert.deepEqual(actions(bySid.SendJobs), ['sqs:SendMessage']);
-    assert.ok(mentions(bySid.SendJobs.Resource, 'JobQueue') && !mentions(bySid.SendJobs.Resource, 'DeadLetter'));
+    assert.equal((bySid.DrainDeadLetters.Resource as unknown[]).length, dlqIds.length);
+    assert.deepEqual(actions(bySid.SendJobs), ['sqs:GetQueueAttributes', 'sqs:SendMessage']);
+    assert.equal((bySid.SendJobs.Resource as unknown[]).length, jobQueueIds.length);
+    assert.ok(!mentions(bySid.SendJobs.Resource, 'DeadLetter'));
     assert.deepEqual(actions(bySid.JobTable), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     assert.deepEqual(actions(bySid.DueIndex), ['dynamodb:Query']);
     assert.ok(mentions(bySid.DueIndex.Resource, '/index/due'));
   });
 
-  it('KEDA role: only sqs:GetQueueAttributes on the job queue', () => {
+  it('KEDA role: only sqs:GetQueueAttributes on the job queues', () => {
     const stmts = roleStatements(cluster, 'KedaRole');
     assert.equal(stmts.length, 1);
     assert.deepEqual(actions(stmts[0]), ['sqs:GetQueueAttributes']);
-    assert.ok(mentions(stmts[0].Resource, 'JobQueue') && !mentions(stmts[0].Resource, 'DeadLetter'));
+    assert.equal((stmts[0].Resource as unknown[]).length, jobQueueIds.length);
+    assert.ok(!mentions(stmts[0].Resource, 'DeadLetter'));
   });
 
   it('Pod Identity: one association per service account, roles trusted only by pods.eks.amazonaws.com for this account and cluster', () => {
     const assoc = Object.values(cluster.findResources('AWS::EKS::PodIdentityAssociation')).map((r) => r.Properties);
     const pairs = assoc.map((a) => `${a.Namespace}/${a.ServiceAccount}`).sort();
-    assert.deepEqual(pairs, ['jobs/data-processor', 'jobs/jobs-reconciler', 'keda/keda-operator', 'kube-system/karpenter', 'logging/fluent-bit']);
-    for (const prefix of ['WorkerRole', 'ReconcilerRole', 'KedaRole', 'KarpenterControllerRole', 'ObservabilityFluentBitRole']) {
+    assert.deepEqual(pairs, ['jobs/data-processor', 'jobs/data-processor-large', 'jobs/data-processor-long', 'jobs/data-processor-short',
+      'jobs/jobs-reconciler', 'keda/keda-operator', 'kube-system/karpenter', 'logging/fluent-bit']);
+    for (const prefix of ['WorkerRole', 'LargeWorkerRole', 'LongWorkerRole', 'ShortWorkerRole', 'ReconcilerRole', 'KedaRole', 'KarpenterControllerRole', 'ObservabilityFluentBitRole']) {
       const role = cluster.findResources('AWS::IAM::Role')[logicalId(cluster, 'AWS::IAM::Role', prefix)];
       const statements = role.Properties.AssumeRolePolicyDocument.Statement;
       assert.deepEqual(statements.map((s: { Action: string }) => s.Action).sort(), ['sts:AssumeRole', 'sts:TagSession'], prefix);
@@ -238,10 +266,12 @@ describe('JobsCluster', () => {
     };
     const byKey = (a: K8sObject, b: K8sObject) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
 
-    it('keda/: namespace, both service accounts, TriggerAuthentication, ScaledJob and the reconciler CronJob', () => {
-      assert.deepEqual(kinds(jobsId), ['CronJob/jobs-reconciler', 'Namespace/jobs', 'ScaledJob/data-processor', 'ServiceAccount/data-processor',
+    it('keda/: namespace, a service account and ScaledJob per pool, TriggerAuthentication and the reconciler CronJob', () => {
+      assert.deepEqual(kinds(jobsId), ['CronJob/jobs-reconciler', 'Namespace/jobs',
+        'ScaledJob/data-processor', 'ScaledJob/data-processor-large', 'ScaledJob/data-processor-long', 'ScaledJob/data-processor-short',
+        'ServiceAccount/data-processor', 'ServiceAccount/data-processor-large', 'ServiceAccount/data-processor-long', 'ServiceAccount/data-processor-short',
         'ServiceAccount/jobs-reconciler', 'TriggerAuthentication/keda-aws-sqs']);
-      assert.deepEqual(kinds(karpenterId), ['EC2NodeClass/jobs-spot', 'NodePool/jobs-spot']);
+      assert.deepEqual(kinds(karpenterId), ['EC2NodeClass/jobs', 'NodePool/jobs-on-demand', 'NodePool/jobs-spot']);
     });
 
     it('are the committed keda/ and karpenter/ YAML, object for object (GitOps users apply the same)', () => {

@@ -65,6 +65,9 @@ pub enum Command {
         /// The payload as JSON (default: the kind's defaults).
         #[arg(long)]
         payload: Option<String>,
+        /// `high` starts before every `normal` job of its pool still waiting (default normal).
+        #[arg(long, value_parser = ["high", "normal"])]
+        priority: Option<String>,
         /// Idempotency-Key: the same key within 24 h returns the same job.
         #[arg(long)]
         idempotency_key: Option<String>,
@@ -101,6 +104,9 @@ pub enum Command {
     /// Run a FAILED or CANCELLED job again, as a new job.
     Retry {
         id: String,
+        /// The new job's priority (default: the old job's).
+        #[arg(long, value_parser = ["high", "normal"])]
+        priority: Option<String>,
         #[arg(long)]
         idempotency_key: Option<String>,
         /// Wait until the new job ends; exit 0 only if it SUCCEEDED.
@@ -117,8 +123,10 @@ pub enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
-    /// The job kinds, with their retry policy and payload schema (--json).
+    /// The job kinds, with their pool, retry policy and payload schema (--json).
     Kinds,
+    /// The pools: each one's shape, time limit, capacity, concurrency and queues now.
+    Pools,
     /// The counters and the queue's depth.
     Stats,
     /// Cron schedules that submit jobs.
@@ -160,12 +168,15 @@ pub enum ScheduleCommand {
         /// `allow` (default) or `forbid`: a firing while the previous job runs is SKIPPED.
         #[arg(long)]
         overlap: Option<String>,
+        /// The priority of the jobs it fires (default normal).
+        #[arg(long, value_parser = ["high", "normal"])]
+        priority: Option<String>,
     },
     /// List the schedules.
     List,
     /// Show a schedule, with its next fire times and last run.
     Get { name: String },
-    /// Change a schedule's expression, time zone, payload or overlap policy.
+    /// Change a schedule's expression, time zone, payload, overlap policy or priority.
     Update {
         name: String,
         #[arg(long)]
@@ -176,6 +187,8 @@ pub enum ScheduleCommand {
         payload: Option<String>,
         #[arg(long)]
         overlap: Option<String>,
+        #[arg(long, value_parser = ["high", "normal"])]
+        priority: Option<String>,
     },
     /// Stop a schedule firing (state DISABLED).
     Pause { name: String },
@@ -256,9 +269,10 @@ fn progress(line: &str) {
 
 async fn execute(client: &Client, command: &Command, signed: bool) -> Result<Answer, Failure> {
     Ok(match command {
-        Command::Submit { kind, payload, idempotency_key, wait, timeout } => {
+        Command::Submit { kind, payload, priority, idempotency_key, wait, timeout } => {
             let payload = json_arg("payload", payload.as_deref())?;
-            let accepted = client.submit(kind, payload.as_ref(), idempotency_key.as_deref()).await?;
+            let accepted =
+                client.submit(kind, payload.as_ref(), priority.as_deref(), idempotency_key.as_deref()).await?;
             accepted_answer(client, accepted, *wait, *timeout).await?
         }
         Command::Get { id } => {
@@ -290,8 +304,8 @@ async fn execute(client: &Client, command: &Command, signed: bool) -> Result<Ans
             };
             Answer::ok(job, human)
         }
-        Command::Retry { id, idempotency_key, wait, timeout } => {
-            let accepted = client.retry(id, idempotency_key.as_deref()).await?;
+        Command::Retry { id, priority, idempotency_key, wait, timeout } => {
+            let accepted = client.retry(id, priority.as_deref(), idempotency_key.as_deref()).await?;
             accepted_answer(client, accepted, *wait, *timeout).await?
         }
         Command::Watch { ids, timeout } => {
@@ -304,6 +318,11 @@ async fn execute(client: &Client, command: &Command, signed: bool) -> Result<Ans
             let kinds = client.kinds().await?;
             let human = render::kinds_table(&kinds);
             Answer::ok(kinds, human)
+        }
+        Command::Pools => {
+            let pools = client.pools().await?;
+            let human = render::pools_table(&pools);
+            Answer::ok(pools, human)
         }
         Command::Stats => {
             let stats = client.stats().await?;
@@ -351,7 +370,7 @@ async fn schedule(client: &Client, command: &ScheduleCommand) -> Result<Answer, 
         Answer::ok(v, human)
     };
     Ok(match command {
-        ScheduleCommand::Create { cron, kind, payload, timezone, name, overlap } => {
+        ScheduleCommand::Create { cron, kind, payload, timezone, name, overlap, priority } => {
             let mut request = serde_json::json!({ "cron": cron });
             let payload = json_arg("payload", payload.as_deref())?;
             for (key, value) in [
@@ -360,6 +379,7 @@ async fn schedule(client: &Client, command: &ScheduleCommand) -> Result<Answer, 
                 ("timezone", timezone.clone().map(Value::String)),
                 ("name", name.clone().map(Value::String)),
                 ("overlap", overlap.clone().map(Value::String)),
+                ("priority", priority.clone().map(Value::String)),
             ] {
                 if let Some(v) = value {
                     request[key] = v;
@@ -373,7 +393,7 @@ async fn schedule(client: &Client, command: &ScheduleCommand) -> Result<Answer, 
             Answer::ok(list, human)
         }
         ScheduleCommand::Get { name } => one(client.schedule(name).await?),
-        ScheduleCommand::Update { name, cron, timezone, payload, overlap } => {
+        ScheduleCommand::Update { name, cron, timezone, payload, overlap, priority } => {
             let mut change = serde_json::json!({});
             let payload = json_arg("payload", payload.as_deref())?;
             for (key, value) in [
@@ -381,13 +401,16 @@ async fn schedule(client: &Client, command: &ScheduleCommand) -> Result<Answer, 
                 ("timezone", timezone.clone().map(Value::String)),
                 ("payload", payload),
                 ("overlap", overlap.clone().map(Value::String)),
+                ("priority", priority.clone().map(Value::String)),
             ] {
                 if let Some(v) = value {
                     change[key] = v;
                 }
             }
             if change.as_object().is_some_and(|c| c.is_empty()) {
-                return Err(Failure::Usage("schedule update: give --cron, --timezone, --payload or --overlap".into()));
+                return Err(Failure::Usage(
+                    "schedule update: give --cron, --timezone, --payload, --overlap or --priority".into(),
+                ));
             }
             one(client.patch_schedule(name, &change).await?)
         }

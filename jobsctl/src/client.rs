@@ -220,11 +220,15 @@ impl Client {
         &self,
         kind: &str,
         payload: Option<&Value>,
+        priority: Option<&str>,
         idempotency_key: Option<&str>,
     ) -> Result<Accepted, ClientError> {
         let mut body = serde_json::json!({ "job": kind });
         if let Some(p) = payload {
             body["payload"] = p.clone();
+        }
+        if let Some(p) = priority {
+            body["priority"] = Value::String(p.to_owned());
         }
         let headers: Vec<(&str, &str)> = idempotency_key.map(|k| ("idempotency-key", k)).into_iter().collect();
         let answer = self.call(http::Method::POST, "/jobs", Some(&body), &headers).await?;
@@ -253,10 +257,17 @@ impl Client {
     }
 
     /// `POST /jobs/{id}/retry`: a new job with the old one's kind and payload.
-    pub async fn retry(&self, id: &str, idempotency_key: Option<&str>) -> Result<Accepted, ClientError> {
+    /// `POST /jobs/{id}/retry` (with `priority`: the new job's; else the old job's).
+    pub async fn retry(
+        &self,
+        id: &str,
+        priority: Option<&str>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Accepted, ClientError> {
         let headers: Vec<(&str, &str)> = idempotency_key.map(|k| ("idempotency-key", k)).into_iter().collect();
         let path = format!("/jobs/{id}/retry");
-        let answer = self.call(http::Method::POST, &path, None, &headers).await?;
+        let body = priority.map(|p| serde_json::json!({ "priority": p }));
+        let answer = self.call(http::Method::POST, &path, body.as_ref(), &headers).await?;
         serde_json::from_value(answer.clone())
             .map_err(|e| ClientError::Decode { url: path, detail: format!("{e}: {answer}") })
     }
@@ -264,6 +275,11 @@ impl Client {
     /// `GET /jobs/kinds`.
     pub async fn kinds(&self) -> Result<Value, ClientError> {
         self.call(http::Method::GET, "/jobs/kinds", None, &[]).await
+    }
+
+    /// `GET /jobs/pools`.
+    pub async fn pools(&self) -> Result<Value, ClientError> {
+        self.call(http::Method::GET, "/jobs/pools", None, &[]).await
     }
 
     /// `POST /jobs/schedules`.

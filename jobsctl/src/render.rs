@@ -48,6 +48,9 @@ pub fn job_line(v: &Value) -> String {
     if v.get("job").is_some() {
         line += &format!("  {}  attempts {}  by {}", text(v, "job"), text(v, "attempts"), text(v, "submittedBy"));
     }
+    if v["priority"] == "high" {
+        line += "  priority high";
+    }
     let note = note(v);
     if !note.is_empty() {
         line += &format!("  {note}");
@@ -64,6 +67,7 @@ pub fn jobs_table(jobs: &[Value]) -> String {
                 text(j, "jobId"),
                 text(j, "status"),
                 text(j, "job"),
+                pool(j),
                 text(j, "attempts"),
                 text(j, "createdAt"),
                 text(j, "submittedBy"),
@@ -71,7 +75,15 @@ pub fn jobs_table(jobs: &[Value]) -> String {
             ]
         })
         .collect();
-    table(&["JOB", "STATUS", "KIND", "ATTEMPTS", "CREATED", "BY", "NOTE"], &rows)
+    table(&["JOB", "STATUS", "KIND", "POOL", "ATTEMPTS", "CREATED", "BY", "NOTE"], &rows)
+}
+
+/// A job's pool, with `high` when it has that priority.
+fn pool(j: &Value) -> String {
+    match j["priority"].as_str() {
+        Some("high") => format!("{} high", text(j, "pool")),
+        _ => text(j, "pool"),
+    }
 }
 
 pub fn stats_line(v: &Value) -> String {
@@ -97,13 +109,52 @@ pub fn kinds_table(v: &Value) -> String {
             let p = &k["policy"];
             vec![
                 text(k, "name"),
+                text(k, "pool"),
                 text(p, "maxAttempts"),
                 format!("{} s", text(p, "timeoutSecs")),
                 text(k, "description"),
             ]
         })
         .collect();
-    table(&["KIND", "ATTEMPTS", "TIMEOUT", "DESCRIPTION"], &rows)
+    table(&["KIND", "POOL", "ATTEMPTS", "TIMEOUT", "DESCRIPTION"], &rows)
+}
+
+/// The pools (`GET /jobs/pools`): shape, limits, and the queues now.
+pub fn pools_table(v: &Value) -> String {
+    let pools = v["pools"].as_array().cloned().unwrap_or_default();
+    let rows: Vec<Vec<String>> = pools
+        .iter()
+        .map(|p| {
+            let execution = match p["execution"]["mode"].as_str() {
+                Some("drain") => format!(
+                    "drain ≤{} jobs/{} min",
+                    text(&p["execution"], "maxJobs"),
+                    text(&p["execution"], "maxMinutes")
+                ),
+                other => other.unwrap_or("-").to_owned(),
+            };
+            let high = p["high"]["waiting"].as_u64().map_or("?".into(), |n| n.to_string());
+            vec![
+                text(p, "name"),
+                text(p, "capacity"),
+                format!("{}/{}", text(&p["cpu"], "request"), text(&p["cpu"], "limit")),
+                format!("{}/{}", text(&p["memory"], "request"), text(&p["memory"], "limit")),
+                format!("{} s", text(p, "timeLimitSecs")),
+                text(p, "maxReplicas"),
+                execution,
+                format!("{} ({} high)", text(p, "waiting"), high),
+                text(p, "running"),
+                p["kinds"]
+                    .as_array()
+                    .map(|k| k.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(
+        &["POOL", "CAPACITY", "CPU", "MEMORY", "TIME LIMIT", "MAX PODS", "EXECUTION", "WAITING", "RUNNING", "KINDS"],
+        &rows,
+    )
 }
 
 fn schedule_row(s: &Value) -> Vec<String> {
@@ -169,9 +220,28 @@ mod tests {
             job_line(&waiting),
             "j4  RETRY_WAIT  flaky  attempts 1  by local  next attempt 2026-12-02T06:00:05Z  error: planned failure 1 of 2"
         );
+        let high = json!({"jobId": "j5", "status": "QUEUED", "job": "sleep", "pool": "long", "priority": "high", "attempts": 0, "submittedBy": "local", "createdAt": "2026-12-02T06:00:01Z"});
+        assert_eq!(job_line(&high), "j5  QUEUED  sleep  attempts 0  by local  priority high");
         assert_eq!(
-            jobs_table(&[job]),
-            "JOB  STATUS  KIND  ATTEMPTS  CREATED               BY     NOTE\nj1   FAILED  fail  3         2026-12-02T06:00:00Z  local  error: boom"
+            jobs_table(&[
+                {
+                    let mut j = job.clone();
+                    j["pool"] = json!("default");
+                    j["priority"] = json!("normal");
+                    j
+                },
+                high
+            ]),
+            "JOB  STATUS  KIND   POOL       ATTEMPTS  CREATED               BY     NOTE\n\
+             j1   FAILED  fail   default    3         2026-12-02T06:00:00Z  local  error: boom\n\
+             j5   QUEUED  sleep  long high  0         2026-12-02T06:00:01Z  local"
+        );
+        let pools = json!({"pools": [{"name": "short", "capacity": "spot", "cpu": {"request": "250m", "limit": "1"}, "memory": {"request": "128Mi", "limit": "256Mi"}, "timeLimitSecs": 300, "maxReplicas": 10, "execution": {"mode": "drain", "maxJobs": 1000, "maxMinutes": 10}, "waiting": 7, "running": 2, "high": {"waiting": 3, "running": 0, "delayed": 0}, "kinds": ["ping"]}]});
+        assert_eq!(
+            pools_table(&pools).lines().nth(1),
+            Some(
+                "short  spot      250m/1  128Mi/256Mi  300 s       10        drain ≤1000 jobs/10 min  7 (3 high)  2        ping"
+            )
         );
         let stats = json!({"submitted": 3, "succeedJob": 2, "failedJob": 1, "jobRetry": 4, "cancelled": 0, "skipped": 0, "queued": 0, "inFlight": 0, "delayed": 1});
         assert_eq!(

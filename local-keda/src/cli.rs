@@ -7,8 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::manifest::JobTemplate;
 
-/// A local stand-in for KEDA's ScaledJob controller: scales the ScaledJob in keda/scaledjob.yaml
-/// on its SQS queue and runs each Job as a container (Docker Engine API) or a process.
+/// A local stand-in for KEDA's ScaledJob controller: scales every ScaledJob of keda/ (one per
+/// pool) on its SQS queues and runs each Job as a container (Docker Engine API) or a process; runs
+/// keda/'s CronJobs too.
 #[derive(Debug, Parser)]
 #[command(name = "local-scaledjob", version)]
 pub struct Cli {
@@ -34,11 +35,17 @@ pub enum ExecutorKind {
 
 #[derive(Debug, Args)]
 pub struct Run {
-    /// The ScaledJob manifest (the one deployed to the cluster).
-    #[arg(long, env = "SCALEDJOB_MANIFEST", default_value = "keda/scaledjob.yaml")]
-    pub manifest: PathBuf,
+    /// A ScaledJob manifest to run (repeatable); without one, every ScaledJob of --dir.
+    #[arg(long = "manifest", value_name = "MANIFEST")]
+    pub manifests: Vec<PathBuf>,
 
-    /// The queue the trigger measures (replaces the manifest's queueURL, which names the cloud queue).
+    /// The directory deployed to the cluster: without --manifest, every ScaledJob in it runs,
+    /// and every CronJob in it too (besides those given with --cronjob).
+    #[arg(long, env = "MANIFESTS_DIR", default_value = "keda")]
+    pub dir: PathBuf,
+
+    /// The local stack's default pool's queue: the manifests' queues (which name the cloud's) are
+    /// replaced by the local queues of the same pool and priority, named after it.
     #[arg(long, env = "QUEUE_URL")]
     pub queue_url: Option<String>,
 
@@ -144,6 +151,18 @@ pub fn job_env(template: &JobTemplate, overrides: &[(String, String)]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manifests_default_to_every_scaledjob_of_the_directory() {
+        let run = Cli::try_parse_from(["local-scaledjob", "run"]).unwrap();
+        let Command::Run(run) = run.command else { panic!("run") };
+        assert!(run.manifests.is_empty());
+        assert_eq!(run.dir, PathBuf::from("keda"));
+        let run =
+            Cli::try_parse_from(["local-scaledjob", "run", "--manifest", "a.yaml", "--manifest", "b.yaml"]).unwrap();
+        let Command::Run(run) = run.command else { panic!("run") };
+        assert_eq!(run.manifests, [PathBuf::from("a.yaml"), PathBuf::from("b.yaml")]);
+    }
 
     fn template(env: &[(&str, &str)], from_cluster: &[&str]) -> JobTemplate {
         let sj = crate::manifest::parse(include_str!("../../keda/scaledjob.yaml")).unwrap();

@@ -1,6 +1,6 @@
 //! The control loop, shaped like KEDA's ScaledJob reconciler plus the Kubernetes Job controller:
 //!
-//! - every `pollingInterval`: read the queue's depth, count running and pending Jobs, ask
+//! - every `pollingInterval`: read its triggers' queues' depth, count running and pending Jobs, ask
 //!   [`jobs_core::scaling::decide`] how many Jobs to create, create them;
 //! - continuously (every 250 ms): follow each pod, apply exits, back-offs, deadlines and the history
 //!   limits (the pure rules in [`crate::job`]).
@@ -71,7 +71,10 @@ pub struct Snapshot {
     pub executor: &'static str,
     /// The image container Jobs run (none for process Jobs).
     pub image: Option<String>,
+    /// The queue its Jobs' workers take from last (the pool's normal-priority queue).
     pub queue_url: String,
+    /// Every trigger's queue, in trigger order.
+    pub queue_urls: Vec<String>,
     pub polling_interval_secs: u64,
     pub strategy: Strategy,
     pub max_replica_count: i64,
@@ -99,7 +102,8 @@ pub struct Controller {
     image: Option<String>,
     env: Vec<(String, String)>,
     executor: Executor,
-    queue: JobQueue,
+    /// One per trigger, in trigger order.
+    queues: Vec<JobQueue>,
     jobs: Vec<Job>,
     totals: Totals,
     queue_view: Option<QueueView>,
@@ -124,7 +128,7 @@ impl Controller {
         image: Option<String>,
         env: Vec<(String, String)>,
         executor: Executor,
-        queue: JobQueue,
+        queues: Vec<JobQueue>,
         shared: SharedSnapshot,
     ) -> Controller {
         Controller {
@@ -132,7 +136,7 @@ impl Controller {
             image,
             env,
             executor,
-            queue,
+            queues,
             jobs: Vec::new(),
             totals: Totals::default(),
             queue_view: None,
@@ -161,7 +165,7 @@ impl Controller {
             polling_interval_secs = self.sj.polling_interval.as_secs(),
             strategy = ?self.sj.scaling.strategy,
             max_replica_count = self.sj.scaling.max_replica_count,
-            queue = %self.sj.trigger.queue_url,
+            queues = ?self.sj.triggers.iter().map(|t| t.queue_url.as_str()).collect::<Vec<_>>(),
             "controller started"
         );
         let mut poll = tokio::time::interval(self.sj.polling_interval);
@@ -183,21 +187,25 @@ impl Controller {
         self.shutdown().await;
     }
 
-    /// One polling interval: the queue's depth → KEDA's decision → new Jobs.
+    /// One polling interval: the triggers' queues' depth → KEDA's decision → new Jobs.
     pub async fn scale(&mut self) {
-        let depth = match self.queue.depth().await {
-            Ok(depth) => depth,
-            Err(e) => {
-                // As KEDA does: no scaling this round; the error is shown.
-                tracing::warn!(error = %e, "cannot read the queue's depth");
-                self.last_error = Some(e.to_string());
-                self.totals.queue_errors += 1;
-                return;
+        let mut depths = Vec::with_capacity(self.queues.len());
+        for queue in &self.queues {
+            match queue.depth().await {
+                Ok(depth) => depths.push(depth),
+                Err(e) => {
+                    // As KEDA does: no scaling this round; the error is shown.
+                    tracing::warn!(error = %e, "cannot read the queue's depth");
+                    self.last_error = Some(e.to_string());
+                    self.totals.queue_errors += 1;
+                    return;
+                }
             }
-        };
+        }
         self.last_error = None;
-        let Depth { visible, in_flight, delayed } = depth;
-        let metric = self.sj.trigger.metric(depth);
+        let sum = |f: fn(&Depth) -> u64| depths.iter().map(f).sum::<u64>();
+        let (visible, in_flight, delayed) = (sum(|d| d.visible), sum(|d| d.in_flight), sum(|d| d.delayed));
+        let metric = self.sj.metric(&depths);
         self.queue_view = Some(QueueView { visible, in_flight, delayed, metric });
         let running = self.jobs.iter().filter(|j| !j.is_finished()).count() as i64;
         let pending = self.jobs.iter().filter(|j| j.is_pending()).count() as i64;
@@ -287,7 +295,8 @@ impl Controller {
             namespace: self.sj.namespace.clone(),
             executor: self.executor.kind(),
             image: self.image.clone(),
-            queue_url: self.sj.trigger.queue_url.clone(),
+            queue_url: self.sj.triggers.last().map(|t| t.queue_url.clone()).unwrap_or_default(),
+            queue_urls: self.sj.triggers.iter().map(|t| t.queue_url.clone()).collect(),
             polling_interval_secs: self.sj.polling_interval.as_secs(),
             strategy: self.sj.scaling.strategy,
             max_replica_count: self.sj.scaling.max_replica_count,

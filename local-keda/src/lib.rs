@@ -13,6 +13,5 @@ pub mod job;
 pub mod logs;
 pub mod manifest;
 pub mod metrics;
-pub mod quantity;
 pub mod server;
 pub mod status;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use jobs_aws::{JobQueue, client};
+use jobs_core::pools::Queues;
 use jobs_runtime::{Shutdown, telemetry};
 use local_keda::cli::{self, Cli, Command, ExecutorKind, Run};
 use local_keda::controller::{Controller, SharedSnapshot};
@@ -62,33 +63,70 @@ async fn make_executor(run: &Run, scaled_job: &str, queue_url: &str) -> Result<E
 }
 
 async fn serve(run: Run) -> Result<(), (u8, String)> {
-    let mut sj = manifest::load(&run.manifest).map_err(|e| (2, e.to_string()))?;
-    if let Some(url) = &run.queue_url {
-        sj.trigger.queue_url = url.clone();
+    // Without --manifest: every ScaledJob of the directory, and its CronJobs with the --cronjob ones.
+    let (manifests, mut cronjob_paths) = if run.manifests.is_empty() {
+        manifest::discover(&run.dir).map_err(|e| (2, e.to_string()))?
+    } else {
+        (run.manifests.clone(), Vec::new())
+    };
+    for path in &run.cronjobs {
+        if !cronjob_paths.iter().any(|p| same_file(p, path)) {
+            cronjob_paths.push(path.clone());
+        }
     }
-    if let Some(secs) = run.polling_interval {
-        sj.polling_interval = Duration::from_secs(secs);
+    if manifests.is_empty() {
+        return Err((2, format!("no ScaledJob manifest in {} and none given with --manifest", run.dir.display())));
     }
-    let env = cli::job_env(&sj.job, &run.env).map_err(|e| (2, e))?;
-    let executor = make_executor(&run, &sj.name, &sj.trigger.queue_url).await.map_err(|e| (2, e))?;
+    let local = match &run.queue_url {
+        Some(url) => Some(Queues::from_default_url(url).map_err(|e| (2, format!("--queue-url: {e}")))?),
+        None => None,
+    };
+    let mut scaled_jobs = Vec::new();
+    for path in &manifests {
+        let mut sj = manifest::load(path).map_err(|e| (2, e.to_string()))?;
+        if let Some(local) = &local {
+            sj.localize(local).map_err(|e| (2, format!("{}: {e}", path.display())))?;
+        }
+        if let Some(secs) = run.polling_interval {
+            sj.polling_interval = Duration::from_secs(secs);
+        }
+        scaled_jobs.push(sj);
+    }
+    scaled_jobs.sort_by(|a, b| a.name.cmp(&b.name));
+    // Containers carry the stack's default queue as their label (make down removes them by it).
+    let stack_queue = run.queue_url.clone().unwrap_or_else(|| scaled_jobs[0].triggers[0].queue_url.clone());
     let shutdown = Shutdown::listen().map_err(|e| (2, format!("cannot install signal handlers: {e}")))?;
+    let sdk = client::load(client::Timeouts::WORKER).await.map_err(|e| (2, e.to_string()))?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+
+    let mut controllers = Vec::new();
+    let mut snapshots: Vec<SharedSnapshot> = Vec::new();
+    for sj in scaled_jobs {
+        let env = cli::job_env(&sj.job, &run.env).map_err(|e| (2, format!("{}: {e}", sj.name)))?;
+        let executor = make_executor(&run, &sj.name, &stack_queue).await.map_err(|e| (2, e))?;
+        let image = matches!(executor, Executor::Container(_)).then(|| run.image.clone());
+        let queues = sj.triggers.iter().map(|t| JobQueue::new(sqs.clone(), &t.queue_url, None)).collect();
+        let shared: SharedSnapshot = Arc::new(RwLock::new(None));
+        snapshots.push(shared.clone());
+        controllers.push(Controller::new(sj, image, env, executor, queues, shared));
+    }
     let crons: SharedCrons = Arc::new(RwLock::new(Vec::new()));
     let mut runners = Vec::new();
-    for (slot, path) in run.cronjobs.iter().enumerate() {
-        let cj = cronjob::load(path).map_err(|e| (2, e.to_string()))?;
+    for (slot, path) in cronjob_paths.iter().enumerate() {
+        let mut cj = cronjob::load(path).map_err(|e| (2, e.to_string()))?;
+        if let Some(local) = &local {
+            cj.job.localize(local);
+        }
         let env = cli::job_env(&cj.job, &run.env).map_err(|e| (2, e))?;
-        let executor = make_executor(&run, &cj.name, &sj.trigger.queue_url).await.map_err(|e| (2, e))?;
+        let executor = make_executor(&run, &cj.name, &stack_queue).await.map_err(|e| (2, e))?;
         runners.push(CronRunner::new(cj, env, executor, crons.clone(), slot));
     }
-    let sdk = client::load(client::Timeouts::WORKER).await.map_err(|e| (2, e.to_string()))?;
-    let queue = JobQueue::new(aws_sdk_sqs::Client::new(&sdk), &sj.trigger.queue_url, None);
 
-    let shared: SharedSnapshot = Arc::new(RwLock::new(None));
     let listener = tokio::net::TcpListener::bind(run.state_addr)
         .await
         .map_err(|e| (2, format!("cannot listen on {}: {e}", run.state_addr)))?;
-    tracing::info!(addr = %run.state_addr, "state at GET /state");
-    let http = tokio::spawn(axum::serve(listener, server::router(shared.clone(), crons)).into_future());
+    tracing::info!(addr = %run.state_addr, scaled_jobs = controllers.len(), "state at GET /state");
+    let http = tokio::spawn(axum::serve(listener, server::router(snapshots, crons)).into_future());
     let cron_tasks: Vec<_> = runners
         .into_iter()
         .map(|runner| {
@@ -102,13 +140,26 @@ async fn serve(run: Run) -> Result<(), (u8, String)> {
     let logs =
         tokio::spawn(local_keda::logs::keep(run.logs_dir.clone(), retention, async move { stop.requested().await }));
 
-    let image = matches!(executor, Executor::Container(_)).then(|| run.image.clone());
-    let stop = shutdown.clone();
-    Controller::new(sj, image, env, executor, queue, shared).run(async move { stop.requested().await }).await;
-    for task in cron_tasks {
+    // Each ScaledJob its own control loop, as KEDA runs one per ScaledJob.
+    let loops: Vec<_> = controllers
+        .into_iter()
+        .map(|controller| {
+            let stop = shutdown.clone();
+            tokio::spawn(controller.run(async move { stop.requested().await }))
+        })
+        .collect();
+    for task in loops.into_iter().chain(cron_tasks) {
         let _ = task.await;
     }
     http.abort();
     let _ = logs.await;
     Ok(())
+}
+
+/// Whether two paths name the same file (`keda/cronjob.yaml` and `./keda/cronjob.yaml`).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }

@@ -1,5 +1,5 @@
-//! Reads the ScaledJob manifest that is deployed to the cluster (`keda/scaledjob.yaml`), with
-//! KEDA's and Kubernetes' defaults for what it leaves out. One source of truth: the local
+//! Reads a ScaledJob manifest that is deployed to the cluster (`keda/scaledjob*.yaml`, one per
+//! pool), with KEDA's and Kubernetes' defaults for what it leaves out. One source of truth: the local
 //! controller scales and runs Jobs from the very same spec.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,8 @@ use jobs_aws::queue::Depth;
 use jobs_core::scaling::{ScalingSpec, Strategy};
 use serde::{Deserialize, Serialize};
 
-use crate::quantity;
+use jobs_core::pools::{DEFAULT_POOL, Priority, Queues};
+use jobs_core::quantity;
 
 /// What the local controller needs from a ScaledJob.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,13 +23,84 @@ pub struct ScaledJob {
     /// `scalingStrategy.pendingPodConditions`: a Job's pod counts as pending until all of these
     /// hold. Locally a pod is scheduled when launched and ready when its process/container runs.
     pub pending_pod_conditions: Vec<String>,
-    pub trigger: SqsTrigger,
+    /// Its `aws-sqs-queue` triggers (one per priority queue of a pool), combined by
+    /// [`ScaledJob::calculation`].
+    pub triggers: Vec<SqsTrigger>,
+    /// `scalingStrategy.multipleScalersCalculation`.
+    pub calculation: Calculation,
     pub job: JobTemplate,
     pub successful_jobs_history_limit: usize,
     pub failed_jobs_history_limit: usize,
 }
 
-/// The `aws-sqs-queue` trigger.
+/// How a ScaledJob's triggers combine: KEDA's `multipleScalersCalculation` (max by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Calculation {
+    Max,
+    Sum,
+}
+
+impl ScaledJob {
+    /// The ScaledJob's metric: each trigger's, combined (`depths` in trigger order).
+    pub fn metric(&self, depths: &[Depth]) -> u64 {
+        let each = self.triggers.iter().zip(depths).map(|(t, d)| t.metric(*d));
+        match self.calculation {
+            Calculation::Sum => each.sum(),
+            Calculation::Max => each.max().unwrap_or(0),
+        }
+    }
+
+    /// Points the ScaledJob at the local stack's queues, named after `local` (the local default
+    /// pool's queue) as the product names them: its pool (`POOL` in the Job's env) and each
+    /// trigger's priority (which of the Job's `QUEUE_URL` and `HIGH_QUEUE_URL` it measures). The
+    /// Job's queue variables follow. A ScaledJob whose Job names no queue is pointed at `local`
+    /// itself.
+    pub fn localize(&mut self, local: &Queues) -> Result<(), ManifestError> {
+        let var = |name: &str| self.job.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let Some(normal) = var("QUEUE_URL") else {
+            for t in &mut self.triggers {
+                t.queue_url = local.url(DEFAULT_POOL, Priority::Normal);
+            }
+            return Ok(());
+        };
+        let pool = var("POOL").unwrap_or_else(|| DEFAULT_POOL.to_owned());
+        let high = var("HIGH_QUEUE_URL");
+        for t in &mut self.triggers {
+            let priority = if t.queue_url == normal {
+                Priority::Normal
+            } else if Some(&t.queue_url) == high.as_ref() {
+                Priority::High
+            } else {
+                return Err(err(format!(
+                    "trigger queue {} is neither the Job's QUEUE_URL nor its HIGH_QUEUE_URL",
+                    t.queue_url
+                )));
+            };
+            t.queue_url = local.url(&pool, priority);
+        }
+        self.job.localize(local);
+        Ok(())
+    }
+}
+
+impl JobTemplate {
+    /// Points the Job's queue variables (`QUEUE_URL`, `HIGH_QUEUE_URL`, `DLQ_URL`) at the local
+    /// stack's queues of its pool (`POOL`, else the default pool), named after `local`.
+    pub fn localize(&mut self, local: &Queues) {
+        let pool = self.env.iter().find(|(k, _)| k == "POOL").map_or(DEFAULT_POOL.to_owned(), |(_, v)| v.clone());
+        for (name, value) in &mut self.env {
+            match name.as_str() {
+                "QUEUE_URL" => *value = local.url(&pool, Priority::Normal),
+                "HIGH_QUEUE_URL" => *value = local.url(&pool, Priority::High),
+                "DLQ_URL" => *value = local.dlq_url(&pool),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// An `aws-sqs-queue` trigger.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SqsTrigger {
@@ -124,6 +196,7 @@ struct RawStrategy {
     custom_scaling_running_job_percentage: Option<String>,
     #[serde(default)]
     pending_pod_conditions: Vec<String>,
+    multiple_scalers_calculation: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -306,12 +379,47 @@ pub fn parse(yaml: &str) -> Result<ScaledJob, ManifestError> {
         other => return Err(err(format!("unknown scalingStrategy.strategy {other:?}"))),
     };
 
-    let trigger = match spec.triggers.as_slice() {
-        [t] if t.kind == "aws-sqs-queue" => t,
-        [t] => return Err(err(format!("the local controller scales on an aws-sqs-queue trigger, found {:?}", t.kind))),
-        [] => return Err(err("no triggers")),
-        _ => return Err(err("the local controller supports exactly one (aws-sqs-queue) trigger")),
+    if spec.triggers.is_empty() {
+        return Err(err("no triggers"));
+    }
+    let triggers = spec.triggers.iter().map(sqs_trigger).collect::<Result<Vec<_>, _>>()?;
+    // The local controller counts Jobs with one target per Job: the triggers must agree on it.
+    if triggers.iter().any(|t| t.queue_length != triggers[0].queue_length) {
+        return Err(err("the local controller needs the same queueLength on every trigger"));
+    }
+    let calculation = match raw.multiple_scalers_calculation.as_deref().unwrap_or("max") {
+        "max" => Calculation::Max,
+        "sum" => Calculation::Sum,
+        other => return Err(err(format!("multipleScalersCalculation {other:?} is not supported locally (max, sum)"))),
     };
+    let (queue_length, activation) = (triggers[0].queue_length, triggers[0].activation_queue_length);
+
+    let job = job_template(spec.job_target_ref)?;
+    Ok(ScaledJob {
+        name: doc.metadata.name,
+        namespace: doc.metadata.namespace.unwrap_or_else(|| "default".into()),
+        polling_interval: Duration::from_secs(polling),
+        scaling: ScalingSpec {
+            strategy,
+            min_replica_count: min,
+            max_replica_count: max,
+            target_per_job: queue_length,
+            activation,
+        },
+        pending_pod_conditions: raw.pending_pod_conditions,
+        triggers,
+        calculation,
+        job,
+        successful_jobs_history_limit: spec.successful_jobs_history_limit.unwrap_or(100),
+        failed_jobs_history_limit: spec.failed_jobs_history_limit.unwrap_or(100),
+    })
+}
+
+/// One `aws-sqs-queue` trigger, with KEDA's defaults.
+fn sqs_trigger(trigger: &Trigger) -> Result<SqsTrigger, ManifestError> {
+    if trigger.kind != "aws-sqs-queue" {
+        return Err(err(format!("the local controller scales on aws-sqs-queue triggers, found {:?}", trigger.kind)));
+    }
     let m = &trigger.metadata;
     let queue_url = m
         .get("queueURL")
@@ -329,25 +437,36 @@ pub fn parse(yaml: &str) -> Result<ScaledJob, ManifestError> {
     if trigger.queue_length <= 0.0 {
         return Err(err("trigger metadata queueLength must be greater than 0"));
     }
+    Ok(trigger)
+}
 
-    let job = job_template(spec.job_target_ref)?;
-    Ok(ScaledJob {
-        name: doc.metadata.name,
-        namespace: doc.metadata.namespace.unwrap_or_else(|| "default".into()),
-        polling_interval: Duration::from_secs(polling),
-        scaling: ScalingSpec {
-            strategy,
-            min_replica_count: min,
-            max_replica_count: max,
-            target_per_job: trigger.queue_length,
-            activation: trigger.activation_queue_length,
-        },
-        pending_pod_conditions: raw.pending_pod_conditions,
-        trigger,
-        job,
-        successful_jobs_history_limit: spec.successful_jobs_history_limit.unwrap_or(100),
-        failed_jobs_history_limit: spec.failed_jobs_history_limit.unwrap_or(100),
-    })
+/// The `kind` of a manifest document (`None`: not a Kubernetes object).
+pub fn kind_of(yaml: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Kind {
+        kind: String,
+    }
+    serde_norway::from_str::<Kind>(yaml).ok().map(|k| k.kind)
+}
+
+/// The ScaledJob and CronJob manifests of a directory (like `keda/`), each list by file name.
+pub fn discover(dir: &std::path::Path) -> Result<(Vec<std::path::PathBuf>, Vec<std::path::PathBuf>), ManifestError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| err(format!("cannot read {}: {e}", dir.display())))?;
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    let (mut scaled, mut cron) = (Vec::new(), Vec::new());
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+        match kind_of(&text).as_deref() {
+            Some("ScaledJob") => scaled.push(path),
+            Some("CronJob") => cron.push(path),
+            _ => {}
+        }
+    }
+    Ok((scaled, cron))
 }
 
 /// Reads and parses a manifest file.
@@ -379,19 +498,22 @@ mod tests {
             }
         );
         assert_eq!(sj.pending_pod_conditions, ["PodScheduled", "Ready"]);
-        assert!(sj.trigger.queue_url.ends_with("/keda-sqs-jobs"));
-        assert!(!sj.trigger.scale_on_in_flight && !sj.trigger.scale_on_delayed);
+        // One trigger per priority queue, high first, summed.
+        let urls: Vec<&str> = sj.triggers.iter().map(|t| t.queue_url.as_str()).collect();
+        assert!(urls[0].ends_with("/keda-sqs-jobs-high") && urls[1].ends_with("/keda-sqs-jobs"), "{urls:?}");
+        assert_eq!(sj.calculation, Calculation::Sum);
+        assert!(sj.triggers.iter().all(|t| !t.scale_on_in_flight && !t.scale_on_delayed));
         let job = &sj.job;
         assert!(job.image.ends_with("/keda-sqs-jobs/data-processor:0.1.0"));
         assert_eq!(job.backoff_limit, 0);
-        assert_eq!(job.active_deadline, Some(Duration::from_secs(3900)));
+        assert_eq!(job.active_deadline, Some(Duration::from_secs(300 + 3600 + 60)));
         assert_eq!(job.termination_grace_period, Duration::from_secs(30));
         assert_eq!((job.cpu_limit_millis, job.memory_limit_bytes), (Some(1000), Some(512 << 20)));
         assert_eq!((job.run_as_user, job.run_as_group), (Some(65532), Some(65532)));
         assert!(job.read_only_root_filesystem && !job.allow_privilege_escalation);
         assert_eq!(job.drop_capabilities, ["ALL"]);
         let env: BTreeMap<_, _> = job.env.iter().cloned().collect();
-        for key in ["AWS_REGION", "QUEUE_URL", "DLQ_URL", "TABLE_NAME", "MAX_ATTEMPTS", "VISIBILITY_TIMEOUT_SECS"] {
+        for key in ["AWS_REGION", "POOL", "QUEUE_URL", "HIGH_QUEUE_URL", "DLQ_URL", "TABLE_NAME", "MAX_ATTEMPTS"] {
             assert!(env.contains_key(key), "{key} missing from the Job's env");
         }
         assert_eq!(env["MAX_ATTEMPTS"], "3");
@@ -425,8 +547,9 @@ spec:
         assert_eq!(sj.namespace, "default");
         assert_eq!(sj.polling_interval, Duration::from_secs(30));
         assert_eq!(sj.scaling, ScalingSpec { activation: 0.0, ..ScalingSpec::default() });
-        assert_eq!(sj.trigger.queue_length, 5.0);
-        assert!(sj.trigger.scale_on_in_flight && !sj.trigger.scale_on_delayed);
+        assert_eq!(sj.triggers[0].queue_length, 5.0);
+        assert!(sj.triggers[0].scale_on_in_flight && !sj.triggers[0].scale_on_delayed);
+        assert_eq!(sj.calculation, Calculation::Max);
         assert_eq!(sj.job.backoff_limit, 6);
         assert_eq!(sj.job.active_deadline, None);
         assert_eq!(sj.job.termination_grace_period, Duration::from_secs(30));
@@ -461,7 +584,18 @@ spec:
     #[test]
     fn rejects_what_it_cannot_run() {
         let cases = [
-            (MINIMAL.replace("aws-sqs-queue", "kafka"), "aws-sqs-queue trigger"),
+            (MINIMAL.replace("aws-sqs-queue", "kafka"), "aws-sqs-queue triggers"),
+            (
+                MINIMAL.replace("spec:\n  jobTargetRef", "spec:\n  scalingStrategy: {multipleScalersCalculation: avg}\n  jobTargetRef"),
+                "avg",
+            ),
+            (
+                MINIMAL.replace(
+                    "      metadata: {queueURL: \"https://sqs/q\"}",
+                    "      metadata: {queueURL: \"https://sqs/q\"}\n    - type: aws-sqs-queue\n      metadata: {queueURL: q2, queueLength: \"2\"}",
+                ),
+                "same queueLength",
+            ),
             (MINIMAL.replace("kind: ScaledJob", "kind: ScaledObject"), "ScaledJob"),
             (MINIMAL.replace("queueURL", "queueURLFromEnv"), "queueURL"),
             (MINIMAL.replace("{queueURL: \"https://sqs/q\"}", "{queueURL: q, queueLength: \"0\"}"), "greater than 0"),
@@ -506,5 +640,60 @@ spec:
         assert_eq!(t(true, false).metric(depth), 8);
         assert_eq!(t(false, true).metric(depth), 10);
         assert_eq!(t(true, true).metric(depth), 15);
+    }
+
+    #[test]
+    fn triggers_combine_by_the_calculation_and_queues_are_rebased() {
+        let mut sj = parse(DEPLOYED).unwrap();
+        let (high, normal) = (Depth { visible: 2, in_flight: 9, delayed: 1 }, Depth { visible: 5, ..Depth::default() });
+        assert_eq!(sj.metric(&[high, normal]), 7, "summed; in flight and delayed not counted");
+        sj.calculation = Calculation::Max;
+        assert_eq!(sj.metric(&[high, normal]), 5);
+        let local = Queues::from_default_url("http://127.0.0.1:4566/000000000000/t1").unwrap();
+        let long = load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../keda/scaledjob-long.yaml")));
+        let mut long = long.unwrap();
+        long.localize(&local).unwrap();
+        let urls: Vec<&str> = long.triggers.iter().map(|t| t.queue_url.as_str()).collect();
+        assert_eq!(
+            urls,
+            ["http://127.0.0.1:4566/000000000000/t1-long-high", "http://127.0.0.1:4566/000000000000/t1-long"]
+        );
+        let env: BTreeMap<_, _> = long.job.env.iter().cloned().collect();
+        assert_eq!(env["QUEUE_URL"], "http://127.0.0.1:4566/000000000000/t1-long");
+        assert_eq!(env["HIGH_QUEUE_URL"], "http://127.0.0.1:4566/000000000000/t1-long-high");
+        assert_eq!(env["DLQ_URL"], "http://127.0.0.1:4566/000000000000/t1-long-dlq");
+        assert_eq!(env["TABLE_NAME"], "keda-sqs-jobs", "only the queues move");
+        // A trigger that measures a queue the Job does not take from is refused.
+        sj.triggers[0].queue_url = "https://sqs.eu-west-1.amazonaws.com/1/other".into();
+        assert!(sj.localize(&local).unwrap_err().0.contains("neither"));
+        // A ScaledJob whose Job names no queue measures the local default queue.
+        let mut minimal = parse(MINIMAL).unwrap();
+        minimal.localize(&local).unwrap();
+        assert_eq!(minimal.triggers[0].queue_url, "http://127.0.0.1:4566/000000000000/t1");
+    }
+
+    /// Every pool's committed ScaledJob carries the deadlines jobs-core derives from the config.
+    #[test]
+    fn each_pools_manifest_follows_the_config() {
+        for pool in jobs_core::pools::pools().iter() {
+            let file = if pool.name == jobs_core::pools::DEFAULT_POOL {
+                "scaledjob".into()
+            } else {
+                format!("scaledjob-{}", pool.name)
+            };
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../keda/").to_owned() + &file + ".yaml";
+            let sj = load(std::path::Path::new(&path)).unwrap();
+            let timing = pool.timing();
+            assert_eq!(sj.job.active_deadline, Some(timing.active_deadline), "{}", pool.name);
+            let env: BTreeMap<_, _> = sj.job.env.iter().cloned().collect();
+            assert_eq!(env["ATTEMPT_TIMEOUT_SECS"], timing.attempt_timeout.as_secs().to_string(), "{}", pool.name);
+            assert_eq!(env["POOL"], pool.name);
+            assert_eq!(sj.scaling.max_replica_count, i64::from(pool.config.max_replicas));
+            assert_eq!(sj.polling_interval.as_secs(), u64::from(pool.config.polling_interval_secs));
+            assert_eq!(
+                env.get("DRAIN").map(String::as_str),
+                matches!(pool.config.execution, jobs_core::pools::Execution::Drain { .. }).then_some("true")
+            );
+        }
     }
 }

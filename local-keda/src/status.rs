@@ -24,6 +24,16 @@ pub struct ControllerState {
     pub running: i64,
     pub pending: i64,
     pub last_error: Option<String>,
+    #[serde(default)]
+    pub scaled_jobs: Vec<ScaledJobState>,
+}
+
+/// One ScaledJob's part of the line.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaledJobState {
+    pub scaled_job: String,
+    pub running: i64,
 }
 
 /// One line, e.g. `queued 3 │ in flight 2 │ jobs running 2 (1 pending) │ succeeded 10 │ failed 1 │ retries 4`.
@@ -37,8 +47,23 @@ pub fn line(stats: Result<&Stats, &str>, controller: Result<&ControllerState, &s
         Err(e) => parts.push(format!("api: {e}")),
     }
     match controller {
-        Ok(c) if c.pending > 0 => parts.push(format!("jobs running {} ({} pending)", c.running, c.pending)),
-        Ok(c) => parts.push(format!("jobs running {}", c.running)),
+        Ok(c) => {
+            let mut text = format!("jobs running {}", c.running);
+            if c.pending > 0 {
+                text.push_str(&format!(" ({} pending)", c.pending));
+            }
+            // Which ScaledJobs (pools) they run in, when there are several.
+            let busy: Vec<String> = c
+                .scaled_jobs
+                .iter()
+                .filter(|s| s.running > 0)
+                .map(|s| format!("{} {}", s.scaled_job, s.running))
+                .collect();
+            if c.scaled_jobs.len() > 1 && !busy.is_empty() {
+                text.push_str(&format!(" [{}]", busy.join(", ")));
+            }
+            parts.push(text);
+        }
         Err(e) => parts.push(format!("controller: {e}")),
     }
     if let Ok(s) = stats {
@@ -106,7 +131,7 @@ mod tests {
     #[test]
     fn renders_counts_and_outages() {
         let stats = Stats { succeed_job: 10, failed_job: 1, job_retry: 4, queued: 3, in_flight: 2 };
-        let busy = ControllerState { running: 2, pending: 1, last_error: None };
+        let busy = ControllerState { running: 2, pending: 1, last_error: None, scaled_jobs: Vec::new() };
         let idle = ControllerState::default();
         assert_eq!(
             line(Ok(&stats), Ok(&busy)),
@@ -120,5 +145,15 @@ mod tests {
         let broken = ControllerState { last_error: Some("no queue".into()), ..idle };
         assert_eq!(line(Ok(&stats), Err("HTTP 503")).split(" │ ").nth(2), Some("controller: HTTP 503"));
         assert!(line(Ok(&stats), Ok(&broken)).ends_with("queue error: no queue"));
+        let sj = |name: &str, running| ScaledJobState { scaled_job: name.into(), running };
+        let pools = ControllerState {
+            running: 3,
+            scaled_jobs: vec![sj("data-processor", 1), sj("data-processor-large", 0), sj("data-processor-long", 2)],
+            ..ControllerState::default()
+        };
+        assert_eq!(
+            line(Ok(&stats), Ok(&pools)).split(" │ ").nth(2),
+            Some("jobs running 3 [data-processor 1, data-processor-long 2]")
+        );
     }
 }

@@ -49,12 +49,18 @@ async fn twenty_mixed_jobs_with_the_process_executor() {
     assert_eq!(totals["jobsFailed"], attempts - want.succeeded_attempts, "{totals}");
     assert!(stack.drain_dlq().await.is_empty(), "nothing was dead-lettered");
 
-    // The history limits (10 succeeded, 20 failed in the manifest) trim Jobs, not their logs:
-    // job records link them.
+    // The history limits (10 succeeded, 20 failed in each pool's manifest) trim each
+    // ScaledJob's Jobs, not their logs: job records link them.
+    let scaled_jobs = state["scaledJobs"].as_array().unwrap();
+    assert_eq!(scaled_jobs.len(), jobs_core::pools::pools().iter().count(), "one ScaledJob per pool");
+    for sj in scaled_jobs {
+        let jobs = sj["jobs"].as_array().unwrap();
+        let count = |phase: &str| jobs.iter().filter(|j| j["phase"] == phase).count() as u64;
+        let totals = &sj["totals"];
+        let (ok, failed) = (totals["jobsSucceeded"].as_u64().unwrap(), totals["jobsFailed"].as_u64().unwrap());
+        assert_eq!((count("succeeded"), count("failed")), (ok.min(10), failed.min(20)), "{}", sj["scaledJob"]);
+    }
     let jobs = state["jobs"].as_array().unwrap();
-    let count = |phase: &str| jobs.iter().filter(|j| j["phase"] == phase).count() as u64;
-    assert_eq!(count("succeeded"), want.succeeded_attempts.min(10), "{state}");
-    assert_eq!(count("failed"), (attempts - want.succeeded_attempts).min(20));
     let files = std::fs::read_dir(&logs).unwrap().count() as u64;
     assert_eq!(files, attempts, "one log per Job, kept or trimmed");
     for job in jobs {
@@ -68,7 +74,7 @@ async fn twenty_mixed_jobs_with_the_process_executor() {
     let sj = r#"{namespace="jobs",scaledjob="data-processor"}"#;
     let value =
         |series: &str| samples.iter().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse::<f64>().ok());
-    let totals = &state["totals"];
+    let totals = &scaled_jobs.iter().find(|s| s["scaledJob"] == "data-processor").unwrap()["totals"];
     for (series, field) in [
         ("local_keda_jobs_created_total", "jobsCreated"),
         ("local_keda_jobs_succeeded_total", "jobsSucceeded"),
@@ -95,11 +101,15 @@ async fn deadline_backoff_and_shutdown_with_the_process_executor() {
     let api = common::api(&stack).await;
     let logs = tempdir("e2e-deadline");
     // The deployed manifest with a 3 s deadline, 1 retry of a failed pod and a 2 s grace period.
-    let manifest = common::manifest_with(&[
-        ("activeDeadlineSeconds: 3900", "activeDeadlineSeconds: 3"),
-        ("backoffLimit: 0", "backoffLimit: 1"),
-        ("terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 2"),
-    ]);
+    // The long pool's manifest (sleep runs there).
+    let manifest = common::manifest_with(
+        "scaledjob-long.yaml",
+        &[
+            ("activeDeadlineSeconds: 43560", "activeDeadlineSeconds: 3"),
+            ("backoffLimit: 0", "backoffLimit: 1"),
+            ("terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 2"),
+        ],
+    );
     let controller = Controller::start(&stack, &["--executor", "process"], &logs, Some(&manifest)).await;
 
     let (status, body) = api.post("/jobs", serde_json::json!({"job": "sleep", "payload": {"ms": 600000}})).await;
@@ -143,8 +153,8 @@ async fn deadline_backoff_and_shutdown_with_the_process_executor() {
         "no worker process outlives the controller: {left:?}\n{}",
         std::fs::read_to_string(logs.with_extension("controller.log")).unwrap()
     );
-    let depth = stack.queue.depth().await.unwrap();
-    assert_eq!(depth.visible + depth.in_flight, 1, "the job's message is still on the queue: {depth:?}");
+    let depth = stack.queues.get("long", jobs_core::pools::Priority::Normal).depth().await.unwrap();
+    assert_eq!(depth.visible + depth.in_flight, 1, "the job's message is still on its queue: {depth:?}");
     let job: Value = api.get(&format!("/jobs/{job_id}")).await.1;
     assert_ne!(job["status"], "FAILED", "stopping the stack fails no job: {job}");
 }

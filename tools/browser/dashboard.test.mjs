@@ -146,8 +146,26 @@ try {
   assert.equal(await page.locator('[data-testid=jobs] tbody tr[data-job]:not([data-status=CANCELLED])').count(), 0);
   await page.locator('[data-testid=filter-status]').selectOption('SUCCEEDED');
   await page.locator(`[data-testid=jobs] tr[data-job="${okId}"]`).waitFor();
-  await page.locator(`[data-testid=jobs] tr[data-job="${okId}"] a`).click();
+  await page.locator(`[data-testid=jobs] tr[data-job="${okId}"] a[href^="#/jobs/"]`).click();
   await page.locator('[data-testid=job-status] [data-status=SUCCEEDED]').waitFor();
+
+  step('a high-priority job of another pool through the form; the pools view shows every pool');
+  await page.locator('nav a[data-nav=submit]').click();
+  await page.locator('[data-testid=submit-kind]').selectOption('ping');
+  await page.locator('[data-testid=submit-priority]').selectOption('high');
+  await page.locator('[data-testid=submit]').click();
+  await page.waitForURL(/#\/jobs\/[^/]+$/);
+  await page.locator('[data-testid=job-status] [data-status=SUCCEEDED]').waitFor();
+  assert.equal((await page.locator('[data-testid=job-priority]').textContent()).trim(), 'high');
+  assert.match(await page.locator('[data-testid=job-pool]').textContent(), /^short\s*high$/);
+  await page.locator('nav a[data-nav=pools]').click();
+  const pools = page.locator('[data-testid=pools] tbody tr[data-pool]');
+  await pools.first().waitFor();
+  const listed = await call('GET', '/jobs/pools');
+  assert.deepEqual(await pools.evaluateAll((rows) => rows.map((r) => r.dataset.pool)), listed.pools.map((p) => p.name));
+  assert.match(await page.locator('tr[data-pool=short]').textContent(), /drain/);
+  assert.match(await page.locator('tr[data-pool=long]').textContent(), /on-demand.*12 h/);
+  await page.screenshot({ path: join(out, 'dashboard-pools.png'), fullPage: true });
 
   step('pause and resume a schedule');
   const name = `browser-${Date.now()}`;

@@ -25,14 +25,17 @@ JOBSCTL = os.environ.get("JOBSCTL", "jobsctl")
 TIMEOUT_SECS = int(os.environ.get("DEMO_TIMEOUT_SECS", "300"))
 TTY = sys.stdout.isatty()
 
+# (kind, payload, priority): each kind runs in its own pool (`jobsctl kinds`, `jobsctl pools`):
+# sleep in long, aggregate in large, ping in short (drained), the others in default.
 JOBS = [
-    ("noop", {}),
-    ("sleep", {"ms": 3000}),
-    ("aggregate", {"records": 200000, "seed": 7}),
-    ("flaky", {"failures": 2}),
-    ("fail", {"message": "this job always fails (demo)"}),
-    ("sleep", {"ms": 1000}),
-    ("noop", {}),
+    ("noop", {}, None),
+    ("sleep", {"ms": 3000}, None),
+    ("aggregate", {"records": 200000, "seed": 7}, None),
+    ("flaky", {"failures": 2}, None),
+    ("fail", {"message": "this job always fails (demo)"}, None),
+    ("sleep", {"ms": 1000}, "high"),
+    ("noop", {}, None),
+    ("ping", {"tag": "demo"}, None),
 ]
 # Cancelled while it runs: the worker sees the request within seconds and stops it.
 LONG = ("sleep", {"ms": 600000})
@@ -88,12 +91,18 @@ def wait_for(job_id, statuses):
 
 def main():
     state = controller_state()
-    print(f"Jobs run as: {state['executor']} · scaling: {state['strategy']['strategy']}, "
-          f"polling every {state['pollingIntervalSecs']} s, at most {state['maxReplicaCount']} Jobs\n")
+    print(f"Jobs run as: {state['executor']}; one ScaledJob per pool (each kind names its pool):")
+    for sj in state["scaledJobs"]:
+        print(f"  {sj['scaledJob']}: scaling {sj['strategy']['strategy']}, polling every {sj['pollingIntervalSecs']} s, "
+              f"at most {sj['maxReplicaCount']} Jobs")
+    print()
 
     ids = []
-    for kind, payload in JOBS:
-        answer = ctl("submit", kind, "--payload", json.dumps(payload, separators=(",", ":")))
+    _, pools = run_jobsctl(["pools"], machine=False)
+    print(pools)
+    for kind, payload, priority in JOBS:
+        extra = ["--priority", priority] if priority else []
+        answer = ctl("submit", kind, "--payload", json.dumps(payload, separators=(",", ":")), *extra)
         print(f"  → {answer['jobId']} {answer['status']}")
         ids.append(answer["jobId"])
 
@@ -180,10 +189,14 @@ def main():
 
     final = controller_state()
     print(f"\nKubernetes-style Jobs: {final['totals']['jobsCreated']} created, {final['totals']['jobsSucceeded']} succeeded, "
-          f"{final['totals']['jobsFailed']} failed (a failed attempt is a failed Job; the retry is a new Job).")
-    print(f"Per-Job logs: {final['logsDir']}/, kept as long as the job records that link them (the ScaledJob's "
-          f"history limits keep the newest {final['successfulJobsHistoryLimit']} succeeded and "
-          f"{final['failedJobsHistoryLimit']} failed Jobs; the logs stay). Each run's log is also at "
+          f"{final['totals']['jobsFailed']} failed (a failed attempt is a failed Job; the retry is a new Job); per pool:")
+    for sj in final["scaledJobs"]:
+        t = sj["totals"]
+        print(f"  {sj['scaledJob']}: {t['jobsCreated']} created, {t['jobsSucceeded']} succeeded, {t['jobsFailed']} failed")
+    first = final["scaledJobs"][0]
+    print(f"Per-Job logs: {first['logsDir']}/, kept as long as the job records that link them (each ScaledJob's "
+          f"history limits keep the newest {first['successfulJobsHistoryLimit']} succeeded and "
+          f"{first['failedJobsHistoryLimit']} failed Jobs; the logs stay). Each run's log is also at "
           f"GET /jobs/{{id}}/runs/{{n}}/log and behind the dashboard's log links, e.g.")
     for job in [j for j in final["jobs"] if j.get("log")][:3]:
         print(f"  {job['log']}  ({job['phase']})")

@@ -4,11 +4,13 @@
 #
 #   ministack (AWS APIs: SQS, DynamoDB, Scheduler) on 127.0.0.1:$EMULATOR_PORT, or the running
 #     emulator at $EMULATOR_URL (LocalStack, a shared ministack), which make down leaves alone
-#   provision: queue + DLQ, table, schedule group, with the CDK stack's attributes
+#   provision: every pool's queues (normal, high, DLQ), table, schedule group, with the CDK stack's
+#     attributes
 #   api-lambda serving the job API on 127.0.0.1:$API_PORT
-#   local-scaledjob: the local KEDA ScaledJob controller (state on 127.0.0.1:$CONTROLLER_PORT)
-#     Jobs run as containers of $IMAGE (docker, or podman's Docker API service) or as processes;
-#     it also runs the reconciler CronJob of keda/cronjob.yaml (its first Job at once)
+#   local-scaledjob: the local KEDA ScaledJob controller of every ScaledJob in keda/ (one per pool;
+#     state on 127.0.0.1:$CONTROLLER_PORT). Jobs run as containers of $IMAGE (docker, or podman's
+#     Docker API service) or as processes; it also runs the reconciler CronJob of
+#     keda/cronjob.yaml (its first Job at once)
 #
 # make has already built the binaries (BIN_DIR) and installed ministack (.venv).
 set -euo pipefail
@@ -100,7 +102,7 @@ else
 fi
 export AWS_ENDPOINT_URL AWS_REGION=us-east-1 \
        AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
-step "Creating the queue, dead-letter queue, table and schedule group (kept if they exist)"
+step "Creating every pool's queues and dead-letter queue, the table and the schedule group (kept if they exist)"
 eval "$("$BIN_DIR/provision")"
 # make down removes leftover Job containers by this queue's label.
 echo "$QUEUE_URL" >"$LOCAL_DIR/queue-url"
@@ -108,21 +110,22 @@ SCHEDULER_ROLE_ARN=arn:aws:iam::000000000000:role/keda-sqs-jobs-scheduler
 
 # 3. The API.
 step "Starting the API on 127.0.0.1:$API_PORT"
-QUEUE_URL=$QUEUE_URL DLQ_URL=$DLQ_URL TABLE_NAME=$TABLE_NAME SCHEDULE_GROUP=$SCHEDULE_GROUP SCHEDULER_ROLE_ARN=$SCHEDULER_ROLE_ARN \
+QUEUE_URL=$QUEUE_URL TABLE_NAME=$TABLE_NAME SCHEDULE_GROUP=$SCHEDULE_GROUP SCHEDULER_ROLE_ARN=$SCHEDULER_ROLE_ARN \
     BIND_ADDR=127.0.0.1:$API_PORT LOCAL_LOGS_DIR="$LOCAL_DIR/jobs" LOG_FORMAT=text \
     start_service api "$BIN_DIR/api-lambda"
 wait_for "the API" port_open "$API_PORT"
 
-# 4. The local ScaledJob controller, from keda/scaledjob.yaml. The Jobs' environment is the
-#    manifest's, pointed at the emulator.
-step "Starting the local ScaledJob controller (keda/scaledjob.yaml, the reconciler from keda/cronjob.yaml; executor: $EXECUTOR)"
-args=(run --manifest keda/scaledjob.yaml --cronjob keda/cronjob.yaml --start-cronjobs
+# 4. The local ScaledJob controller: every ScaledJob (a pool each) and CronJob of keda/. The Jobs'
+#    environment is the manifests', pointed at the emulator; their queues are the local ones of
+#    the same pool and priority (named after QUEUE_URL).
+step "Starting the local ScaledJob controller (every ScaledJob and the reconciler CronJob of keda/; executor: $EXECUTOR)"
+args=(run --dir keda --start-cronjobs
       --queue-url "$QUEUE_URL" --executor "$EXECUTOR" --image "$IMAGE"
       --worker-bin "$BIN_DIR/data-processor" --logs-dir "$LOCAL_DIR/jobs"
       --state-addr "127.0.0.1:$CONTROLLER_PORT"
       --env "AWS_REGION=$AWS_REGION" --env "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
       --env AWS_ACCESS_KEY_ID=test --env AWS_SECRET_ACCESS_KEY=test --env AWS_EC2_METADATA_DISABLED=true
-      --env "QUEUE_URL=$QUEUE_URL" --env "DLQ_URL=$DLQ_URL" --env "TABLE_NAME=$TABLE_NAME" --env LOG_FORMAT=text)
+      --env "TABLE_NAME=$TABLE_NAME" --env LOG_FORMAT=text)
 [[ -n $docker_host ]] && args+=(--docker-host "$docker_host")
 [[ -n ${POLLING_INTERVAL:-} ]] && args+=(--polling-interval "$POLLING_INTERVAL")
 LOG_FORMAT=text start_service controller "$BIN_DIR/local-scaledjob" "${args[@]}"
@@ -137,7 +140,7 @@ cat <<EOF
 The local stack is up (Jobs run as: $executor).
 
   API          http://127.0.0.1:$API_PORT          (OpenAPI: /openapi.json)
-  controller   http://127.0.0.1:$CONTROLLER_PORT/state    (JSON: Jobs, last scaling decision, cronJobs)
+  controller   http://127.0.0.1:$CONTROLLER_PORT/state    (JSON: each pool's ScaledJob, its Jobs and last scaling decision; cronJobs)
   AWS emulator $AWS_ENDPOINT_URL   queue $QUEUE_URL
   logs         $LOCAL_DIR/{ministack,api,controller}.log, one file per Job in $LOCAL_DIR/jobs/
 

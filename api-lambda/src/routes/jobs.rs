@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use jobs_aws::{Cursor, Idempotency, ListFilter};
 use jobs_core::kinds::DEFAULT_KIND;
+use jobs_core::pools::Priority;
 use jobs_core::{JobMessage, JobSpec, JobStatus};
 use serde::Deserialize;
 use serde_json::Value;
@@ -31,6 +32,27 @@ pub struct JobRequest {
     /// The kind's payload; omitted fields take their defaults.
     #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
+    /// `high` starts before every `normal` job of its pool still waiting (default `normal`).
+    pub priority: Option<Priority>,
+}
+
+/// `POST /jobs/{id}/retry` body (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryRequest {
+    /// The new job's priority (default: the old job's).
+    pub priority: Option<Priority>,
+}
+
+/// What an `Idempotency-Key` guards: the job, and its priority when it is not the default (so
+/// the fingerprints of normal jobs are those of earlier releases).
+fn fingerprint(kind: &str, payload: &Value, priority: Option<Priority>) -> String {
+    match priority {
+        Some(p) if p != Priority::Normal => {
+            Idempotency::fingerprint(kind, &serde_json::json!({"payload": payload, "priority": p}))
+        }
+        _ => Idempotency::fingerprint(kind, payload),
+    }
 }
 
 /// Validates a kind + payload pair into a job, applying the default kind.
@@ -80,6 +102,7 @@ pub async fn create_job(
 ) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
     let body = read_body(body)?;
     // No body, or a JSON null: the default kind.
+    let mut priority = None;
     let spec = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         job_spec(None, None)?
     } else {
@@ -93,12 +116,13 @@ pub async fn create_job(
                 ),
             ));
         };
+        priority = request.priority;
         job_spec(Some(kind), request.payload)?
     };
-    let idem = idempotency(&headers, Idempotency::fingerprint(spec.kind(), &spec.payload()))?;
-    let msg = JobMessage::for_spec(&spec, Utc::now());
+    let idem = idempotency(&headers, fingerprint(spec.kind(), &spec.payload(), priority))?;
+    let msg = JobMessage { priority: priority.unwrap_or_default(), ..JobMessage::for_spec(&spec, Utc::now()) };
     let app = &state.0;
-    Ok(accepted(crate::submit::submit(&app.store, &app.queue, &msg, &caller, idem.as_ref()).await?))
+    Ok(accepted(crate::submit::submit(&app.store, &app.queues, &msg, &caller, idem.as_ref()).await?))
 }
 
 /// `GET /jobs` query.
@@ -253,11 +277,15 @@ pub async fn retry_job(
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
     checked_job_id(&id)?;
-    let idem = idempotency(&headers, Idempotency::fingerprint("retry", &Value::String(id.clone())))?;
+    let body = read_body(body)?;
+    let request: RetryRequest =
+        if body.iter().all(u8::is_ascii_whitespace) { RetryRequest::default() } else { parse_json(&body)? };
+    let idem = idempotency(&headers, fingerprint("retry", &Value::String(id.clone()), request.priority))?;
     let app = &state.0;
-    Ok(accepted(crate::submit::retry(&app.store, &app.queue, &id, &caller, idem.as_ref()).await?))
+    Ok(accepted(crate::submit::retry(&app.store, &app.queues, &id, &caller, idem.as_ref(), request.priority).await?))
 }
 
 /// Job counters and queue depth.
@@ -266,7 +294,7 @@ pub async fn retry_job(
 pub async fn stats(State(state): State<AppState>) -> Result<Json<StatsView>, ApiError> {
     let app = &state.0;
     let (counts, depth) = tokio::try_join!(async { app.store.stats().await.map_err(ApiError::from) }, async {
-        app.queue.depth().await.map_err(ApiError::from)
+        app.queues.total_depth().await.map_err(ApiError::from)
     },)?;
     Ok(Json(StatsView::new(counts, depth)))
 }

@@ -5,6 +5,7 @@ pub mod jobs;
 pub mod kinds;
 pub mod logs;
 pub mod overview;
+pub mod pools;
 pub mod schedules;
 
 use axum::body::Bytes;

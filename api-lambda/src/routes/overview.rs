@@ -23,8 +23,8 @@ pub async fn overview(State(state): State<AppState>) -> Result<Json<OverviewView
     let store = |e| ApiError::from(e);
     let (counts, depth, dead, queued, running, retry_wait, oldest) = tokio::try_join!(
         async { app.store.stats().await.map_err(store) },
-        async { app.queue.depth().await.map_err(ApiError::from) },
-        async { app.queue.dead_depth().await.map_err(ApiError::from) },
+        async { app.queues.total_depth().await.map_err(ApiError::from) },
+        async { app.queues.total_dead_depth().await.map(Some).map_err(ApiError::from) },
         async { app.store.count_status(JobStatus::Queued).await.map_err(store) },
         async { app.store.count_status(JobStatus::Running).await.map_err(store) },
         async { app.store.count_status(JobStatus::RetryWait).await.map_err(store) },

@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use jobs_aws::{ScheduleInfo, ScheduleRequest};
 use jobs_core::message::check_sendable;
+use jobs_core::pools::Priority;
+use jobs_core::pools::queues::sibling_arn;
 use jobs_core::{JobMessage, JobSpec, Overlap, schedule};
 use serde::Deserialize;
 use serde_json::Value;
@@ -40,6 +42,8 @@ pub struct ScheduleBody {
     /// `allow` (default): every firing runs; `forbid`: a firing while the schedule's previous job
     /// has not finished is recorded SKIPPED.
     pub overlap: Option<Overlap>,
+    /// The priority of the jobs it fires (default `normal`).
+    pub priority: Option<Priority>,
 }
 
 /// `PATCH /jobs/schedules/{name}` body: any of these; the rest stays.
@@ -55,12 +59,17 @@ pub struct SchedulePatch {
     #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
     pub overlap: Option<Overlap>,
+    pub priority: Option<Priority>,
 }
 
 impl SchedulePatch {
     /// Only `state` (or nothing) is given: a pause or resume, which leaves the definition alone.
     fn changes_only_state(&self) -> bool {
-        self.cron.is_none() && self.timezone.is_none() && self.payload.is_none() && self.overlap.is_none()
+        self.cron.is_none()
+            && self.timezone.is_none()
+            && self.payload.is_none()
+            && self.overlap.is_none()
+            && self.priority.is_none()
     }
 }
 
@@ -90,18 +99,27 @@ struct Definition {
     timezone: String,
     spec: JobSpec,
     overlap: Overlap,
+    priority: Priority,
 }
 
 impl Definition {
-    fn check(cron: &str, timezone: String, spec: JobSpec, overlap: Overlap) -> Result<Self, ApiError> {
+    fn check(
+        cron: &str,
+        timezone: String,
+        spec: JobSpec,
+        overlap: Overlap,
+        priority: Priority,
+    ) -> Result<Self, ApiError> {
         let expr = schedule::parse(cron)?;
         let tz = schedule::parse_timezone(&timezone)?;
         expr.next_fire_times(tz, Utc::now(), NEXT_FIRE_TIMES)?;
-        Ok(Definition { expression: expr.expression, input_expression: expr.input, timezone, spec, overlap })
+        Ok(Definition { expression: expr.expression, input_expression: expr.input, timezone, spec, overlap, priority })
     }
 
-    fn request(&self, name: &str, enabled: bool) -> Result<ScheduleRequest, ApiError> {
-        let input = JobMessage::schedule_template(&self.spec, name, self.overlap);
+    /// The schedule's definition; each firing goes to the queue of its kind's pool and its
+    /// priority, named after the default queue's ARN.
+    fn request(&self, app: &Inner, name: &str, enabled: bool) -> Result<ScheduleRequest, ApiError> {
+        let input = JobMessage::schedule_template(&self.spec, name, self.overlap, self.priority);
         // Each firing sends this body to SQS: refuse now what SQS would refuse at every firing.
         check_sendable(&input)?;
         Ok(ScheduleRequest {
@@ -111,6 +129,7 @@ impl Definition {
             input,
             description: format!("{} job, from {:?}", self.spec.kind(), self.input_expression),
             enabled,
+            target_arn: sibling_arn(&app.queue_arn, self.spec.policy().pool, self.priority),
         })
     }
 }
@@ -132,7 +151,13 @@ pub async fn create_schedule(
     let request: ScheduleBody = parse_json(&read_body(body)?)?;
     let spec = job_spec(request.job, request.payload)?;
     let timezone = request.timezone.unwrap_or_else(|| "UTC".to_owned());
-    let def = Definition::check(&request.cron, timezone, spec, request.overlap.unwrap_or_default())?;
+    let def = Definition::check(
+        &request.cron,
+        timezone,
+        spec,
+        request.overlap.unwrap_or_default(),
+        request.priority.unwrap_or_default(),
+    )?;
     let name = match request.name {
         Some(name) if valid_schedule_name(&name) => name,
         Some(name) => {
@@ -143,7 +168,7 @@ pub async fn create_schedule(
         }
         None => format!("{}-{}", def.spec.kind(), &uuid::Uuid::new_v4().simple().to_string()[..12]),
     };
-    let req = def.request(&name, true)?;
+    let req = def.request(&state.0, &name, true)?;
     state.0.schedules.create(&req).await?;
     tracing::info!(schedule = %name, expression = %def.expression, timezone = %def.timezone, "schedule created");
     Ok(Json(as_written(&state.0, req).await))
@@ -189,7 +214,7 @@ async fn as_written(app: &Inner, req: ScheduleRequest) -> ScheduleView {
             expression: req.expression,
             timezone: req.timezone,
             input: Some(req.input),
-            target_arn: String::new(),
+            target_arn: req.target_arn,
             description: Some(req.description),
             created_at: None,
             start_date: None,
@@ -279,9 +304,15 @@ pub async fn patch_schedule(
     let spec = job_spec(Some(kind), payload)?;
     let cron = patch.cron.unwrap_or(current.expression);
     let timezone = patch.timezone.unwrap_or(current.timezone);
-    let def = Definition::check(&cron, timezone, spec, patch.overlap.unwrap_or(was.overlap))?;
+    let def = Definition::check(
+        &cron,
+        timezone,
+        spec,
+        patch.overlap.unwrap_or(was.overlap),
+        patch.priority.unwrap_or(was.priority),
+    )?;
     let enabled = patch.state.unwrap_or(was.state) == ScheduleState::Enabled;
-    let req = def.request(&name, enabled)?;
+    let req = def.request(app, &name, enabled)?;
     app.schedules.update(&req).await?;
     tracing::info!(schedule = %name, expression = %req.expression, enabled, "schedule changed");
     Ok(Json(as_written(app, req).await))
@@ -309,6 +340,7 @@ async fn pause_or_resume(
         input: current.input.clone().unwrap_or_default(),
         description: current.description.clone().unwrap_or_default(),
         enabled,
+        target_arn: current.target_arn.clone(),
     };
     app.schedules.update(&req).await?;
     tracing::info!(schedule = %req.name, enabled, "schedule paused or resumed");

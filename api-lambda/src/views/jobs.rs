@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use jobs_aws::JobRecord;
 use jobs_core::JobStatus;
 use jobs_core::history::{AttemptRun, RunOutcome};
+use jobs_core::pools::Priority;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -31,6 +32,10 @@ pub struct JobView {
     #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
     pub status: JobStatus,
+    /// The pool that runs its kind (`GET /jobs/pools`; `null` for a kind this build does not know).
+    pub pool: Option<String>,
+    /// `high` jobs start before every `normal` job of their pool still waiting.
+    pub priority: Priority,
     /// Attempts started.
     pub attempts: u32,
     /// `api` or `schedule`.
@@ -90,6 +95,8 @@ impl From<JobRecord> for JobView {
         }
         JobView {
             job_id: r.job_id,
+            pool: r.kind.as_deref().and_then(jobs_core::kinds::kind_info).map(|k| k.policy.pool.to_owned()),
+            priority: r.priority,
             job: r.kind,
             payload: r.payload,
             status: r.status,

@@ -2,6 +2,7 @@
 
 use jobs_core::RetryPolicy;
 use jobs_core::kinds::KindInfo;
+use jobs_core::pools::{MAX_TIME_LIMIT, pools};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -16,7 +17,8 @@ pub struct PolicyView {
     /// Seconds before the first re-attempt, doubled for each later one.
     pub backoff_base_secs: u64,
     pub backoff_max_secs: u64,
-    /// The longest one attempt may run; then it fails as `timedOut`.
+    /// The longest one attempt may run (the kind's limit, at most its pool's); then it fails as
+    /// `timedOut`.
     pub timeout_secs: u64,
 }
 
@@ -26,6 +28,8 @@ pub struct PolicyView {
 pub struct KindView {
     pub name: String,
     pub description: String,
+    /// The pool whose queues and pods run this kind (`GET /jobs/pools`).
+    pub pool: String,
     /// The payload's JSON Schema.
     #[schema(value_type = Object)]
     pub payload_schema: Value,
@@ -35,15 +39,17 @@ pub struct KindView {
 impl From<&KindInfo> for KindView {
     fn from(k: &KindInfo) -> Self {
         let p = k.policy.apply(&RetryPolicy::default());
+        let limit = pools().get(k.policy.pool).map_or(MAX_TIME_LIMIT, |pool| pool.time_limit());
         KindView {
             name: k.name.to_owned(),
             description: k.description.to_owned(),
+            pool: k.policy.pool.to_owned(),
             payload_schema: serde_json::to_value((k.schema)()).expect("schemas serialize"),
             policy: PolicyView {
                 max_attempts: p.max_attempts,
                 backoff_base_secs: p.backoff_base.as_secs(),
                 backoff_max_secs: p.backoff_max.as_secs(),
-                timeout_secs: k.policy.timeout(jobs_core::policy::DEFAULT_ATTEMPT_TIMEOUT).as_secs(),
+                timeout_secs: k.policy.timeout(limit).as_secs(),
             },
         }
     }

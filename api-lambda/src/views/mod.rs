@@ -5,9 +5,11 @@
 mod counters;
 mod jobs;
 mod kinds;
+mod pools;
 mod schedules;
 
 pub use counters::*;
 pub use jobs::*;
 pub use kinds::*;
+pub use pools::*;
 pub use schedules::*;

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use jobs_aws::{JobRecord, ScheduleInfo};
+use jobs_core::pools::Priority;
 use jobs_core::{JobStatus, Overlap};
 use serde::Serialize;
 use serde_json::Value;
@@ -45,6 +46,10 @@ pub struct ScheduleView {
     pub payload: Option<Value>,
     /// `forbid`: a firing while the previous job runs is SKIPPED.
     pub overlap: Overlap,
+    /// The priority of the jobs it fires.
+    pub priority: Priority,
+    /// The pool that runs them (the kind's).
+    pub pool: Option<String>,
     /// The next fire times, RFC 3339 in the schedule's time zone, whole seconds (none while
     /// DISABLED). A `rate()` counts from the schedule's creation (or `StartDate`), so the times
     /// stay put between calls. EventBridge fires within a minute of each.
@@ -66,6 +71,10 @@ impl ScheduleView {
                 ScheduleState::Enabled => fire_times(&info.expression, &info.timezone, start, now),
                 ScheduleState::Disabled => Vec::new(),
             },
+            pool: field("job")
+                .and_then(|j| j.as_str().and_then(jobs_core::kinds::kind_info))
+                .map(|k| k.policy.pool.to_owned()),
+            priority: field("priority").and_then(|p| serde_json::from_value(p).ok()).unwrap_or_default(),
             job: field("job").and_then(|j| j.as_str().map(str::to_owned)),
             payload: field("payload"),
             overlap: field("overlap").and_then(|o| serde_json::from_value(o).ok()).unwrap_or_default(),

@@ -1,8 +1,10 @@
-// The views, one per hash route (#/jobs, #/jobs/<id>, #/schedules, #/submit). Each returns
-// { node, render }: the page shows `node` and calls `render()` on every refresh.
+// The views, one per hash route (#/jobs, #/jobs/<id>, #/schedules, #/submit; #/pools in
+// pools.js). Each returns { node, render }: the page shows `node` and calls `render()` on every
+// refresh.
 
 import { $, ago, badge, duration, h, jobLink, json, nodes, note, showError, time } from './dom.js';
 import { api, changed, get, loadKinds } from './api.js';
+import { poolsView } from './pools.js';
 
 const PAGE = 20;
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'SKIPPED']);
@@ -17,6 +19,7 @@ export function route() {
   if (parts[0] === 'jobs' && parts[1]) return jobView(decodeURIComponent(parts.slice(1).join('/')));
   if (parts[0] === 'schedules') return schedulesView();
   if (parts[0] === 'submit') return submitView(params);
+  if (parts[0] === 'pools') return poolsView();
   return jobsView(params);
 }
 
@@ -46,7 +49,7 @@ function jobsView(params) {
       h('label', {}, 'Kind', kindSelect),
       h('label', {}, 'Schedule', h('input', { name: 'schedule', value: filter.schedule, placeholder: 'name', onchange: setFilter('schedule') }))),
     h('table', { 'data-testid': 'jobs' },
-      h('thead', {}, h('tr', {}, ['Job', 'Kind', 'Status', 'Attempts', 'Submitted by', 'Created', 'Finished', 'Note', ''].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ['Job', 'Kind', 'Pool', 'Status', 'Attempts', 'Submitted by', 'Created', 'Finished', 'Note', ''].map((t) => h('th', {}, t)))),
       body),
     h('div', { class: 'pager' }, newer, older));
 
@@ -58,7 +61,7 @@ function jobsView(params) {
     next = page.nextCursor;
     older.disabled = !next;
     newer.disabled = cursors.length === 0;
-    body.replaceChildren(...(page.jobs.length ? page.jobs.map(jobRow) : [h('tr', { class: 'empty' }, h('td', { colspan: 9 }, 'No jobs match.'))]));
+    body.replaceChildren(...(page.jobs.length ? page.jobs.map(jobRow) : [h('tr', { class: 'empty' }, h('td', { colspan: 10 }, 'No jobs match.'))]));
   }
   return { node: view, render: draw };
 }
@@ -67,6 +70,7 @@ function jobRow(j) {
   return h('tr', { 'data-job': j.jobId, 'data-status': j.status },
     h('td', { class: 'mono' }, jobLink(j.jobId)),
     h('td', {}, j.job ?? '–'),
+    h('td', {}, poolCell(j)),
     h('td', {}, badge(j.status)),
     h('td', { class: 'num' }, j.attempts),
     h('td', {}, j.submittedBy ?? '–'),
@@ -74,6 +78,12 @@ function jobRow(j) {
     h('td', { title: time(j.finishedAt) }, j.finishedAt ? ago(j.finishedAt) : '–'),
     h('td', { class: 'note', 'data-testid': 'job-note', title: j.lastError ?? '' }, jobNote(j)),
     h('td', {}, jobActions(j)));
+}
+
+/** The job's pool, and a mark when it has high priority. */
+function poolCell(j) {
+  const pool = j.pool ? h('a', { href: '#/pools' }, j.pool) : '–';
+  return j.priority === 'high' ? [pool, ' ', h('span', { class: 'badge high', 'data-testid': 'priority-high' }, 'high')] : pool;
 }
 
 /** What a row waits for or why it ended: the next attempt's time (RETRY_WAIT), then the error. */
@@ -139,7 +149,8 @@ function jobView(id) {
       h('div', { class: 'actions' }, jobActions(j)),
       h('dl', { class: 'facts' },
         ...[
-          ['Kind', j.job ?? '–'], ['Attempts', j.attempts], ['Source', j.source ?? '–'],
+          ['Kind', j.job ?? '–'], ['Pool', h('span', { 'data-testid': 'job-pool' }, poolCell(j))],
+          ['Priority', h('span', { 'data-testid': 'job-priority' }, j.priority)], ['Attempts', j.attempts], ['Source', j.source ?? '–'],
           ['Schedule', j.schedule ? h('a', { href: `#/jobs?schedule=${encodeURIComponent(j.schedule)}` }, j.schedule) : '–'],
           ['Submitted by', j.submittedBy ?? '–'], ['Created', time(j.createdAt)],
           ['First started', h('span', { 'data-testid': 'first-started' }, time(first))],
@@ -234,13 +245,15 @@ function submitView(params) {
   const payload = h('textarea', { name: 'payload', spellcheck: 'false' });
   const select = h('select', { name: 'job', 'data-testid': 'submit-kind' });
   const key = h('input', { name: 'key', placeholder: 'optional: a retried submit with the same key is one job' });
+  const priority = h('select', { name: 'priority', 'data-testid': 'submit-priority' },
+    h('option', { value: 'normal' }, 'normal'), h('option', { value: 'high' }, 'high: before every normal job of its pool still waiting'));
   let kinds = [];
   const describe = () => {
     const k = kinds.find((x) => x.name === select.value);
     const props = Object.entries(k.payloadSchema?.properties || {});
     details.replaceChildren(
       h('p', {}, k.description),
-      h('p', { class: 'muted' }, `${k.policy.maxAttempts} attempts, backoff ${k.policy.backoffBaseSecs}s doubling to ${k.policy.backoffMaxSecs}s, ${k.policy.timeoutSecs}s per attempt.`),
+      h('p', { class: 'muted' }, `Runs in the ${k.pool} pool; ${k.policy.maxAttempts} attempts, backoff ${k.policy.backoffBaseSecs}s doubling to ${k.policy.backoffMaxSecs}s, ${k.policy.timeoutSecs}s per attempt.`),
       props.length ? h('table', {}, h('thead', {}, h('tr', {}, ['Field', 'Type', 'Default', 'About'].map((t) => h('th', {}, t)))),
         h('tbody', {}, props.map(([n, p]) => h('tr', {}, h('td', { class: 'mono' }, n), h('td', {}, [].concat(p.type ?? 'any').join(' | ')),
           h('td', { class: 'mono' }, 'default' in p ? JSON.stringify(p.default) : '–'), h('td', {}, p.description ?? ''))))) : h('p', { class: 'muted' }, 'No payload.'));
@@ -250,6 +263,7 @@ function submitView(params) {
     h('h2', {}, 'Submit a job'),
     h('label', {}, 'Kind', select), details,
     h('label', {}, 'Payload (JSON)', payload),
+    h('label', {}, 'Priority', priority),
     h('label', {}, 'Idempotency key', key),
     h('div', {}, h('button', { class: 'primary', type: 'submit', 'data-testid': 'submit' }, 'Submit')));
   form.addEventListener('submit', async (e) => {
@@ -257,7 +271,7 @@ function submitView(params) {
     let body;
     try {
       const text = payload.value.trim();
-      body = { job: select.value, payload: text ? JSON.parse(text) : null };
+      body = { job: select.value, payload: text ? JSON.parse(text) : null, priority: priority.value };
     } catch (err) {
       showError(new Error(`The payload is not JSON: ${err.message}`));
       return;

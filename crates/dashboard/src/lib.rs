@@ -1,4 +1,4 @@
-//! The operator's web dashboard. Its files (the HTML, five small ES modules, one stylesheet) are
+//! The operator's web dashboard. Its files (the HTML, six small ES modules, one stylesheet) are
 //! embedded in the binary and call the JSON API from the browser, so the page is the same
 //! whether the API serves it (`make up`, `http://127.0.0.1:3000/`) or `jobsctl ui` does in front
 //! of the AWS API. No front-end toolchain at build or run time: plain DOM code, an SVG chart.
@@ -22,7 +22,7 @@ pub struct Asset {
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// Every file of the dashboard, by the path it is served at.
-pub const ASSETS: [Asset; 7] = [
+pub const ASSETS: [Asset; 8] = [
     Asset { path: "/", content_type: "text/html; charset=utf-8", body: include_str!("../assets/index.html") },
     Asset { path: "/ui/app.css", content_type: "text/css; charset=utf-8", body: include_str!("../assets/app.css") },
     // The entry point, then the modules it imports.
@@ -31,6 +31,7 @@ pub const ASSETS: [Asset; 7] = [
     Asset { path: "/ui/dom.js", content_type: JS, body: include_str!("../assets/dom.js") },
     Asset { path: "/ui/header.js", content_type: JS, body: include_str!("../assets/header.js") },
     Asset { path: "/ui/views.js", content_type: JS, body: include_str!("../assets/views.js") },
+    Asset { path: "/ui/pools.js", content_type: JS, body: include_str!("../assets/pools.js") },
 ];
 
 /// Scripts and styles from this origin only; calls to this origin only; never framed.

@@ -5,12 +5,14 @@ pub mod error;
 pub mod faults;
 pub mod provision;
 pub mod queue;
+pub mod queues;
 pub mod resources;
 pub mod scheduler;
 pub mod store;
 
 pub use error::{BackendError, ErrorKind};
 pub use queue::{CopyMeta, Depth, JobQueue, Received};
+pub use queues::PoolQueues;
 pub use scheduler::{ScheduleInfo, ScheduleRequest, SchedulerError, Schedules};
 pub use store::{
     Cursor, CursorError, Idempotency, JobRecord, JobStore, ListFilter, Page, Stats, StoreError, Submitted,

@@ -1,5 +1,6 @@
-//! Creates the queue, dead-letter queue and table with the same attributes as the CDK stack, for
-//! the local stack and the tests. Idempotent: existing resources and their data are kept; a table
+//! Creates every pool's queues (normal and high priority, one dead-letter queue per pool), the
+//! table and the schedule group with the same attributes as the CDK stack, for the local stack
+//! and the tests. Idempotent: existing resources and their data are kept; a table
 //! made by an earlier release gains the list indexes it lacks. [`remove`] undoes it (test
 //! harnesses on a shared endpoint).
 
@@ -13,23 +14,30 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TableDescription, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
+use jobs_core::pools::Priority;
+use jobs_core::pools::queues::{dlq_name, queue_name};
 
 use crate::error::BackendError;
 use crate::resources::{
-    DLQ_SUFFIX, DUE_AT_ATTRIBUTE, DUE_INDEX, DUE_SHARD_ATTRIBUTE, LIST_INDEXES, LIST_SORT_ATTRIBUTE, MAX_RECEIVE_COUNT,
+    DUE_AT_ATTRIBUTE, DUE_INDEX, DUE_SHARD_ATTRIBUTE, LIST_INDEXES, LIST_SORT_ATTRIBUTE, MAX_RECEIVE_COUNT,
     MESSAGE_RETENTION_SECS, QUEUE_VISIBILITY_TIMEOUT_SECS, TABLE_KEY, TTL_ATTRIBUTE,
 };
 
 /// What was provisioned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provisioned {
+    /// The default pool's normal queue: every other queue is named after it (`QUEUE_URL`).
     pub queue_url: String,
+    /// The default pool's dead-letter queue.
     pub dlq_url: String,
+    /// Every queue, dead-letter queues included.
+    pub queues: Vec<String>,
     pub table: String,
     pub schedule_group: String,
 }
 
-/// Ensures the job queue `queue_name` (+ its DLQ), the table `table` and the schedule group exist.
+/// Ensures every pool's queues (named after `queue_name`, see `jobs_core::pools::Queues`), the
+/// table `table` and the schedule group exist.
 pub async fn ensure(
     config: &SdkConfig,
     queue_name: &str,
@@ -37,9 +45,22 @@ pub async fn ensure(
     schedule_group: &str,
 ) -> Result<Provisioned, BackendError> {
     ensure_table(&aws_sdk_dynamodb::Client::new(config), table).await?;
-    let (queue_url, dlq_url) = ensure_queues(&aws_sdk_sqs::Client::new(config), queue_name).await?;
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let mut queues = Vec::new();
+    for pool in jobs_core::pools::pools().names() {
+        queues.extend(ensure_pool_queues(&sqs, queue_name, pool).await?);
+    }
     crate::scheduler::ensure_group(&aws_sdk_scheduler::Client::new(config), schedule_group).await?;
-    Ok(Provisioned { queue_url, dlq_url, table: table.to_owned(), schedule_group: schedule_group.to_owned() })
+    let (queue_url, dlq_url) = (queues[0].clone(), queues[1].clone());
+    Ok(Provisioned { queue_url, dlq_url, queues, table: table.to_owned(), schedule_group: schedule_group.to_owned() })
+}
+
+/// One pool's queues: [normal, dead-letter, high] URLs.
+async fn ensure_pool_queues(sqs: &aws_sdk_sqs::Client, base: &str, pool: &str) -> Result<Vec<String>, BackendError> {
+    let dlq = ensure_dlq(sqs, &dlq_name(base, pool)).await?;
+    let normal = ensure_queue(sqs, &queue_name(base, pool, Priority::Normal), &dlq).await?;
+    let high = ensure_queue(sqs, &queue_name(base, pool, Priority::High), &dlq).await?;
+    Ok(vec![normal, dlq, high])
 }
 
 /// Deletes what [`ensure`] created: the schedule group (with its schedules), both queues and the
@@ -49,11 +70,14 @@ pub async fn remove(config: &SdkConfig, p: &Provisioned) -> Result<(), BackendEr
     let ddb = aws_sdk_dynamodb::Client::new(config);
     let results = [
         crate::scheduler::delete_group(&aws_sdk_scheduler::Client::new(config), &p.schedule_group).await,
-        delete_queue(&sqs, &p.queue_url).await,
-        delete_queue(&sqs, &p.dlq_url).await,
         delete_table(&ddb, &p.table).await,
     ];
-    results.into_iter().collect()
+    let mut first = results.into_iter().collect::<Result<(), _>>();
+    for url in &p.queues {
+        let deleted = delete_queue(&sqs, url).await;
+        first = first.and(deleted);
+    }
+    first
 }
 
 /// Deletes a table; one that does not exist is no error.
@@ -199,12 +223,11 @@ async fn wait_active(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<Tabl
     Err(BackendError::other(format!("table {table} did not become ACTIVE within a minute")))
 }
 
-/// Creates the DLQ and the job queue with its redrive policy; returns (queue URL, DLQ URL).
-pub async fn ensure_queues(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(String, String), BackendError> {
-    let dlq_name = format!("{name}{DLQ_SUFFIX}");
+/// A dead-letter queue (no redrive of its own: the reconciler drains it).
+async fn ensure_dlq(sqs: &aws_sdk_sqs::Client, dlq_name: &str) -> Result<String, BackendError> {
     let dlq_url = sqs
         .create_queue()
-        .queue_name(&dlq_name)
+        .queue_name(dlq_name)
         .attributes(QueueAttributeName::MessageRetentionPeriod, MESSAGE_RETENTION_SECS.to_string())
         .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
         .send()
@@ -212,16 +235,22 @@ pub async fn ensure_queues(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(Str
         .map_err(|e| BackendError::from_sdk(format!("CreateQueue {dlq_name} failed"), e))?
         .queue_url
         .unwrap_or_default();
+    Ok(dlq_url)
+}
+
+/// A job queue whose messages SQS moves to the dead-letter queue `dlq_url` after
+/// `MAX_RECEIVE_COUNT` receives.
+async fn ensure_queue(sqs: &aws_sdk_sqs::Client, name: &str, dlq_url: &str) -> Result<String, BackendError> {
     let dlq_arn = sqs
         .get_queue_attributes()
-        .queue_url(&dlq_url)
+        .queue_url(dlq_url)
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
-        .map_err(|e| BackendError::from_sdk(format!("GetQueueAttributes {dlq_name} failed"), e))?
+        .map_err(|e| BackendError::from_sdk(format!("GetQueueAttributes {dlq_url} failed"), e))?
         .attributes
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .ok_or_else(|| BackendError::other(format!("queue {dlq_name} has no ARN")))?;
+        .ok_or_else(|| BackendError::other(format!("queue {dlq_url} has no ARN")))?;
     let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":{MAX_RECEIVE_COUNT}}}"#);
     let queue_url = sqs
         .create_queue()
@@ -235,5 +264,5 @@ pub async fn ensure_queues(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(Str
         .map_err(|e| BackendError::from_sdk(format!("CreateQueue {name} failed"), e))?
         .queue_url
         .unwrap_or_default();
-    Ok((queue_url, dlq_url))
+    Ok(queue_url)
 }

@@ -16,8 +16,6 @@ pub const QUEUE_VISIBILITY_TIMEOUT_SECS: u64 = 60;
 pub const MAX_RECEIVE_COUNT: u32 = 10;
 /// How long messages stay on the job queue and the dead-letter queue (14 days, the SQS maximum).
 pub const MESSAGE_RETENTION_SECS: u64 = 14 * 24 * 60 * 60;
-/// The dead-letter queue's name is the job queue's name plus this.
-pub const DLQ_SUFFIX: &str = "-dlq";
 
 /// The sparse index of jobs that have not ended, by due time (see `jobs_core::reconcile`).
 pub const DUE_INDEX: &str = "due";

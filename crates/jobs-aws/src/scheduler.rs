@@ -34,6 +34,8 @@ pub struct ScheduleRequest {
     pub description: String,
     /// ENABLED (fires) or DISABLED (paused).
     pub enabled: bool,
+    /// The queue each firing sends to: the job kind's pool's queue of the schedule's priority.
+    pub target_arn: String,
 }
 
 /// A stored schedule.
@@ -73,7 +75,6 @@ macro_rules! define {
 pub struct Schedules {
     client: Client,
     group: String,
-    queue_arn: String,
     role_arn: String,
 }
 
@@ -103,13 +104,8 @@ where
 }
 
 impl Schedules {
-    pub fn new(
-        client: Client,
-        group: impl Into<String>,
-        queue_arn: impl Into<String>,
-        role_arn: impl Into<String>,
-    ) -> Self {
-        Schedules { client, group: group.into(), queue_arn: queue_arn.into(), role_arn: role_arn.into() }
+    pub fn new(client: Client, group: impl Into<String>, role_arn: impl Into<String>) -> Self {
+        Schedules { client, group: group.into(), role_arn: role_arn.into() }
     }
 
     pub fn group(&self) -> &str {
@@ -118,7 +114,7 @@ impl Schedules {
 
     fn parts(&self, req: &ScheduleRequest) -> (Target, FlexibleTimeWindow, ActionAfterCompletion, ScheduleState) {
         let target = Target::builder()
-            .arn(&self.queue_arn)
+            .arn(&req.target_arn)
             .role_arn(&self.role_arn)
             .input(&req.input)
             .build()
@@ -132,7 +128,7 @@ impl Schedules {
         (target, window, after, state)
     }
 
-    /// Creates a schedule with no flexible time window whose target is the job queue.
+    /// Creates a schedule with no flexible time window whose target is `req.target_arn`.
     pub async fn create(&self, req: &ScheduleRequest) -> Result<(), SchedulerError> {
         let (target, window, after, state) = self.parts(req);
         define!(self.client.create_schedule(), self, req, target, window, after, state)

@@ -9,6 +9,8 @@ pub mod message;
 pub mod overlap;
 pub mod poison;
 pub mod policy;
+pub mod pools;
+pub mod quantity;
 pub mod reconcile;
 pub mod scaling;
 pub mod schedule;

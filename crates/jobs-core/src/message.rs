@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::kinds::JobSpec;
 use crate::overlap::Overlap;
+use crate::pools::Priority;
 
 /// The only envelope version this build reads and writes.
 pub const MESSAGE_VERSION: u32 = 1;
@@ -106,6 +107,14 @@ pub struct JobMessage {
     /// The job this one retries (`POST /jobs/{id}/retry`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<String>,
+    /// Its priority within its pool (the queue it travels on). Written only when `high`, so a
+    /// normal job's message reads the same to a worker of an earlier release.
+    #[serde(default, skip_serializing_if = "is_normal")]
+    pub priority: Priority,
+}
+
+fn is_normal(p: &Priority) -> bool {
+    *p == Priority::Normal
 }
 
 /// Why a body is not a usable job message. Carries the job id when one could be read.
@@ -131,6 +140,7 @@ impl JobMessage {
             schedule: None,
             overlap: Overlap::Allow,
             retry_of: None,
+            priority: Priority::Normal,
         }
     }
 
@@ -141,7 +151,7 @@ impl JobMessage {
 
     /// The message template of a schedule: EventBridge Scheduler fills in the scheduled time at
     /// each firing, and the job id follows from it.
-    pub fn schedule_template(spec: &JobSpec, schedule: &str, overlap: Overlap) -> String {
+    pub fn schedule_template(spec: &JobSpec, schedule: &str, overlap: Overlap, priority: Priority) -> String {
         let mut template = serde_json::json!({
             "v": MESSAGE_VERSION,
             "job": spec.kind(),
@@ -152,6 +162,9 @@ impl JobMessage {
         });
         if !overlap.is_allow() {
             template["overlap"] = serde_json::json!(overlap);
+        }
+        if priority != Priority::Normal {
+            template["priority"] = serde_json::json!(priority);
         }
         template.to_string()
     }
@@ -287,7 +300,7 @@ mod tests {
         assert_eq!(JobMessage::new_api("noop", json!({}), now).submitter(), None);
         let spec = JobSpec::parse("noop", Value::Null).unwrap();
         let fired = JobMessage::parse_received(
-            &JobMessage::schedule_template(&spec, "nightly", Overlap::Allow),
+            &JobMessage::schedule_template(&spec, "nightly", Overlap::Allow, Priority::Normal),
             Some("m-1"),
             Some(now),
         )
@@ -358,8 +371,8 @@ mod tests {
     #[test]
     fn scheduled_job_ids_follow_the_schedule_and_the_scheduled_time() {
         let spec = JobSpec::parse("sleep", json!({"ms": 1})).unwrap();
-        let body = JobMessage::schedule_template(&spec, "nightly", Overlap::Allow);
-        let forbid = JobMessage::schedule_template(&spec, "nightly", Overlap::Forbid);
+        let body = JobMessage::schedule_template(&spec, "nightly", Overlap::Allow, Priority::Normal);
+        let forbid = JobMessage::schedule_template(&spec, "nightly", Overlap::Forbid, Priority::Normal);
         let at0: DateTime<Utc> = "2026-11-21T07:00:00Z".parse().unwrap();
         let fired = JobMessage::parse_received(&forbid, Some("m-0"), Some(at0)).unwrap();
         assert_eq!(fired.overlap, Overlap::Forbid, "the policy travels with each firing");

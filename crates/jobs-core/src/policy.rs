@@ -5,10 +5,6 @@
 
 use std::time::Duration;
 
-/// The worker's default per-attempt time limit (`ATTEMPT_TIMEOUT_SECS`): below the Job's
-/// `activeDeadlineSeconds` (3900 s).
-pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3780);
-
 /// SQS's ceiling for a message's visibility timeout (12 hours).
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 

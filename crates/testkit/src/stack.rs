@@ -6,8 +6,9 @@ use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
 use jobs_aws::provision::{self, Provisioned};
-use jobs_aws::{JobQueue, JobStore};
+use jobs_aws::{JobQueue, JobStore, PoolQueues};
 use jobs_core::JobMessage;
+use jobs_core::pools::Priority;
 
 use crate::{Emulator, Kind, SCHEDULER_ROLE_ARN};
 
@@ -30,7 +31,10 @@ pub struct Stack {
     pub emulator: Emulator,
     pub sdk: SdkConfig,
     pub resources: Provisioned,
+    /// The default pool's normal queue.
     pub queue: JobQueue,
+    /// Every pool's queues.
+    pub queues: PoolQueues,
     pub store: JobStore,
     pub sqs: aws_sdk_sqs::Client,
 }
@@ -51,7 +55,8 @@ impl Stack {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let queue = JobQueue::new(sqs.clone(), &resources.queue_url, Some(resources.dlq_url.clone()));
         let store = JobStore::new(aws_sdk_dynamodb::Client::new(&sdk), &resources.table);
-        Stack { emulator, sdk, resources, queue, store, sqs }
+        let queues = PoolQueues::new(&sqs, &resources.queue_url, jobs_core::pools::pools()).expect("queue names");
+        Stack { emulator, sdk, resources, queue, queues, store, sqs }
     }
 
     /// What the API does: record the job QUEUED (+submitted), then send its message.
@@ -64,11 +69,19 @@ impl Stack {
         msg
     }
 
-    /// The environment for a worker bound to this stack.
+    /// The environment for a worker of the default pool bound to this stack.
     pub fn worker_env(&self) -> Vec<(&'static str, String)> {
+        self.pool_env(jobs_core::pools::DEFAULT_POOL)
+    }
+
+    /// The environment for a worker of `pool`, as its ScaledJob sets it: its queues (high
+    /// first), its dead-letter queue, its name.
+    pub fn pool_env(&self, pool: &str) -> Vec<(&'static str, String)> {
         let mut env = self.emulator.env();
-        env.push(("QUEUE_URL", self.resources.queue_url.clone()));
-        env.push(("DLQ_URL", self.resources.dlq_url.clone()));
+        env.push(("QUEUE_URL", self.queues.get(pool, Priority::Normal).url().to_owned()));
+        env.push(("HIGH_QUEUE_URL", self.queues.get(pool, Priority::High).url().to_owned()));
+        env.push(("DLQ_URL", self.queues.names().dlq_url(pool)));
+        env.push(("POOL", pool.to_owned()));
         env.push(("TABLE_NAME", self.resources.table.clone()));
         env
     }
@@ -77,7 +90,6 @@ impl Stack {
     pub fn api_env(&self) -> Vec<(&'static str, String)> {
         let mut env = self.emulator.env();
         env.push(("QUEUE_URL", self.resources.queue_url.clone()));
-        env.push(("DLQ_URL", self.resources.dlq_url.clone()));
         env.push(("TABLE_NAME", self.resources.table.clone()));
         env.push(("SCHEDULE_GROUP", self.resources.schedule_group.clone()));
         env.push(("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE_ARN.into()));

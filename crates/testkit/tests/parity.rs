@@ -54,18 +54,31 @@ fn pairs(list: &Value, k1: &str, k2: &str) -> Vec<(String, String)> {
 async fn provisioned_resources_match_the_cdk_data_stack() {
     let t = template();
     let table = resource(&t, "AWS::DynamoDB::GlobalTable", |_| true);
-    let queue = resource(&t, "AWS::SQS::Queue", |p| p.get("RedrivePolicy").is_some());
-    let dlq = resource(&t, "AWS::SQS::Queue", |p| p.get("RedrivePolicy").is_none());
     let group = resource(&t, "AWS::Scheduler::ScheduleGroup", |_| true);
-    let queue_name = queue["QueueName"].as_str().unwrap();
     let table_name = table["TableName"].as_str().unwrap();
     let group_name = group["Name"].as_str().unwrap();
+    // Every pool's queues, named after the default pool's (the app's name, as the table's).
+    let queues: Vec<&Value> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::SQS::Queue")
+        .map(|r| &r["Properties"])
+        .collect();
+    let queue_name = table_name;
 
     let emulator = Emulator::start();
     let sdk = emulator.sdk_config();
     let made = provision::ensure(&sdk, queue_name, table_name, group_name).await.expect("provision");
 
-    // Queues
+    // Queues: the same set of names, each with the template's attributes.
+    let name_of = |url: &str| url.rsplit('/').next().unwrap().to_owned();
+    let mut local: Vec<String> = made.queues.iter().map(|u| name_of(u)).collect();
+    let mut cloud: Vec<String> = queues.iter().map(|q| q["QueueName"].as_str().unwrap().to_owned()).collect();
+    local.sort();
+    cloud.sort();
+    assert_eq!(local, cloud, "provision makes every queue the data stack declares, and no other");
+    assert_eq!(cloud.len(), 3 * jobs_core::pools::pools().iter().count(), "normal, high and DLQ per pool");
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let attrs = |url: String| {
         let sqs = sqs.clone();
@@ -73,19 +86,29 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
             sqs.get_queue_attributes().queue_url(url).attribute_names(A::All).send().await.unwrap().attributes.unwrap()
         }
     };
-    let q = attrs(made.queue_url.clone()).await;
-    assert_eq!(num(&q[&A::VisibilityTimeout].as_str().into()), num(&queue["VisibilityTimeout"]));
-    assert_eq!(num(&q[&A::MessageRetentionPeriod].as_str().into()), num(&queue["MessageRetentionPeriod"]));
-    assert_eq!(queue["SqsManagedSseEnabled"], Value::Bool(true));
-    assert_eq!(q.get(&A::SqsManagedSseEnabled).map(String::as_str), Some("true"), "SSE-SQS on the job queue");
-    let redrive: Value = serde_json::from_str(&q[&A::RedrivePolicy]).unwrap();
-    assert_eq!(num(&redrive["maxReceiveCount"]), num(&queue["RedrivePolicy"]["maxReceiveCount"]));
-    let dlq_name = dlq["QueueName"].as_str().unwrap();
-    assert!(redrive["deadLetterTargetArn"].as_str().unwrap().ends_with(&format!(":{dlq_name}")), "{redrive}");
-    let d = attrs(made.dlq_url.clone()).await;
-    assert_eq!(num(&d[&A::MessageRetentionPeriod].as_str().into()), num(&dlq["MessageRetentionPeriod"]));
-    assert_eq!(dlq["SqsManagedSseEnabled"], Value::Bool(true));
-    assert_eq!(d.get(&A::SqsManagedSseEnabled).map(String::as_str), Some("true"), "SSE-SQS on the DLQ");
+    // The template names a queue's DLQ by logical id: its properties' QueueName.
+    let by_id = |id: &str| t["Resources"][id]["Properties"]["QueueName"].as_str().unwrap().to_owned();
+    for q in &queues {
+        let name = q["QueueName"].as_str().unwrap();
+        let url = made.queues.iter().find(|u| name_of(u) == name).unwrap().clone();
+        let a = attrs(url).await;
+        assert_eq!(num(&a[&A::MessageRetentionPeriod].as_str().into()), num(&q["MessageRetentionPeriod"]), "{name}");
+        assert_eq!(q["SqsManagedSseEnabled"], Value::Bool(true), "{name}");
+        assert_eq!(a.get(&A::SqsManagedSseEnabled).map(String::as_str), Some("true"), "SSE-SQS on {name}");
+        match q.get("RedrivePolicy") {
+            Some(policy) => {
+                assert_eq!(num(&a[&A::VisibilityTimeout].as_str().into()), num(&q["VisibilityTimeout"]), "{name}");
+                let redrive: Value = serde_json::from_str(&a[&A::RedrivePolicy]).unwrap();
+                assert_eq!(num(&redrive["maxReceiveCount"]), num(&policy["maxReceiveCount"]), "{name}");
+                let target = by_id(policy["deadLetterTargetArn"]["Fn::GetAtt"][0].as_str().unwrap());
+                assert!(
+                    redrive["deadLetterTargetArn"].as_str().unwrap().ends_with(&format!(":{target}")),
+                    "{name}: {redrive}"
+                );
+            }
+            None => assert!(!a.contains_key(&A::RedrivePolicy), "the DLQ {name} redrives nowhere"),
+        }
+    }
 
     // Table
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);

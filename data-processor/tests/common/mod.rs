@@ -5,7 +5,6 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use jobs_aws::{JobRecord, Stats};
 use jobs_core::{JobMessage, JobStatus};
 use serde_json::Value;
@@ -22,10 +21,16 @@ pub struct Run {
     pub out: String,
 }
 
+/// A worker of the default pool.
 pub fn worker(stack: &Stack, extra: &[(&str, &str)]) -> Command {
+    worker_in(stack, jobs_core::pools::DEFAULT_POOL, extra)
+}
+
+/// A worker of `pool` (its queues, as its ScaledJob sets them).
+pub fn worker_in(stack: &Stack, pool: &str, extra: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(WORKER);
     cmd.env_clear()
-        .envs(stack.worker_env())
+        .envs(stack.pool_env(pool))
         .env("WAIT_TIME_SECS", "1")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
@@ -80,13 +85,10 @@ pub fn counts(submitted: u64, succeeded: u64, failed: u64, retries: u64) -> Stat
     Stats { submitted, succeeded, failed, retries, ..Stats::default() }
 }
 
-/// Messages on the job queue: visible (delayed ones included) and in flight.
+/// Messages on every pool's job queues: visible (delayed ones included) and in flight.
 pub async fn queued(stack: &Stack) -> (u64, u64) {
-    (
-        stack.queue_attribute(QueueAttributeName::ApproximateNumberOfMessages).await
-            + stack.queue_attribute(QueueAttributeName::ApproximateNumberOfMessagesDelayed).await,
-        stack.queue_attribute(QueueAttributeName::ApproximateNumberOfMessagesNotVisible).await,
-    )
+    let d = stack.queues.total_depth().await.expect("queue depths");
+    (d.visible + d.delayed, d.in_flight)
 }
 
 pub async fn wait_for_status(stack: &Stack, id: &str, status: JobStatus) -> JobRecord {

@@ -1,4 +1,5 @@
-// keda/: the worker's namespace, ServiceAccount, KEDA TriggerAuthentication and ScaledJob.
+// keda/: the jobs namespace, KEDA's TriggerAuthentication, and per pool a ServiceAccount and a
+// ScaledJob (one trigger per priority queue, summed), plus the reconciler's CronJob.
 import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-32';
 import { Construct } from 'constructs';
@@ -6,6 +7,7 @@ import {
   ScaledJob,
   ScaledJobSpecJobTargetRefTemplateSpecContainersResourcesLimits as Limits,
   ScaledJobSpecJobTargetRefTemplateSpecContainersResourcesRequests as Requests,
+  ScaledJobSpecScalingStrategyMultipleScalersCalculation,
   ScaledJobSpecScalingStrategyStrategy,
 } from '../../imports/keda-scaledjob-keda.sh';
 import {
@@ -13,9 +15,10 @@ import {
   TriggerAuthenticationSpecPodIdentityIdentityOwner,
   TriggerAuthenticationSpecPodIdentityProvider,
 } from '../../imports/keda-triggerauthentication-keda.sh';
-import { JobsConfig, QUEUE, RECONCILER, WORKER } from '../config';
+import { JobsConfig, Pool, QUEUE, RECONCILER, WORKER } from '../config';
 
-export const SCALED_JOB_NAME = 'data-processor';
+/** A drain pool's KEDA target: one pod per this many waiting jobs (up to maxReplicas). */
+export const DRAIN_JOBS_PER_POD = 10;
 /** The "restricted" Pod Security Standard, for every pod and container of keda/. */
 const POD_SECURITY = { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } };
 const CONTAINER_SECURITY = {
@@ -48,13 +51,6 @@ export class JobsChart extends Chart {
       },
     });
 
-    // Credentials come from an EKS Pod Identity association (JobsCluster stack) on this account:
-    // no annotation and no static keys. The Pod Identity webhook mounts its own projected token, so
-    // the Kubernetes API token is not mounted.
-    const serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
-      metadata: { name: cfg.workerServiceAccount, namespace: cfg.namespace, labels },
-      automountServiceAccountToken: false,
-    });
 
     // KEDA's operator reads the queue depth with its own Pod Identity (sqs:GetQueueAttributes only).
     const auth = new TriggerAuthentication(this, 'trigger-auth', {
@@ -67,83 +63,7 @@ export class JobsChart extends Chart {
       },
     });
 
-    const scaledJob = new ScaledJob(this, 'scaled-job', {
-      metadata: { name: SCALED_JOB_NAME, namespace: cfg.namespace, labels },
-      spec: {
-        pollingInterval: 10,
-        minReplicaCount: 0,
-        maxReplicaCount: cfg.maxJobs,
-        successfulJobsHistoryLimit: 10,
-        failedJobsHistoryLimit: 20,
-        scalingStrategy: {
-          // accurate: one Job per visible message, minus Jobs not yet running. pendingPodConditions
-          // (KEDA >= 2.19) counts a Job as pending until its pod is scheduled and Ready, so slow
-          // spot nodes do not cause duplicate Jobs for the same message.
-          strategy: ScaledJobSpecScalingStrategyStrategy.ACCURATE,
-          pendingPodConditions: ['PodScheduled', 'Ready'],
-        },
-        triggers: [
-          {
-            type: 'aws-sqs-queue',
-            authenticationRef: { name: TRIGGER_AUTH_NAME },
-            metadata: {
-              queueURL: cfg.queueUrl,
-              awsRegion: cfg.region,
-              queueLength: '1',
-              activationQueueLength: '0',
-              // Messages being worked on (or waiting out a retry delay) already have a Job.
-              scaleOnInFlight: 'false',
-              scaleOnDelayed: 'false',
-            },
-          },
-        ],
-        jobTargetRef: {
-          // SQS owns retries (visibility timeout + attempt counter in DynamoDB): never re-run a pod.
-          backoffLimit: 0,
-          activeDeadlineSeconds: WORKER.activeDeadlineSecs,
-          template: {
-            metadata: {
-              labels,
-              annotations: { 'karpenter.sh/do-not-disrupt': 'true' },
-            },
-            spec: {
-              serviceAccountName: cfg.workerServiceAccount,
-              automountServiceAccountToken: false,
-              restartPolicy: 'Never',
-              terminationGracePeriodSeconds: WORKER.terminationGracePeriodSecs,
-              nodeSelector: { [cfg.nodeLabelKey]: cfg.nodeLabelValue, 'kubernetes.io/arch': cfg.workerArchitecture },
-              tolerations: [{ key: cfg.nodeLabelKey, operator: 'Equal', value: cfg.nodeLabelValue, effect: 'NoSchedule' }],
-              securityContext: POD_SECURITY,
-              containers: [
-                {
-                  name: 'data-processor',
-                  image: cfg.image,
-                  imagePullPolicy: 'IfNotPresent',
-                  env: [
-                    { name: 'AWS_REGION', value: cfg.region },
-                    { name: 'QUEUE_URL', value: cfg.queueUrl },
-                    { name: 'DLQ_URL', value: cfg.dlqUrl },
-                    { name: 'TABLE_NAME', value: cfg.tableName },
-                    { name: 'MAX_ATTEMPTS', value: String(WORKER.maxAttempts) },
-                    { name: 'ATTEMPT_TIMEOUT_SECS', value: String(WORKER.attemptTimeoutSecs) },
-                    { name: 'VISIBILITY_TIMEOUT_SECS', value: String(QUEUE.visibilityTimeoutSecs) },
-                    { name: 'LOG_FORMAT', value: 'json' },
-                    { name: 'RUST_LOG', value: 'info' },
-                    // Shown with each attempt: Fluent Bit ships the pod's logs there (a stream per pod).
-                    { name: 'LOG_LOCATION', value: cfg.jobLogGroupName },
-                  ],
-                  resources: {
-                    requests: { cpu: Requests.fromString('250m'), memory: Requests.fromString('128Mi') },
-                    limits: { cpu: Limits.fromString('1'), memory: Limits.fromString('512Mi') },
-                  },
-                  securityContext: CONTAINER_SECURITY,
-                },
-              ],
-            },
-          },
-        },
-      },
-    });
+    const pools = cfg.poolList.flatMap((pool) => this.pool(cfg, pool, labels));
     // The reconciler: every minute, a pod that passes every 10 s for 50 s (one at a time). It
     // re-sends the messages of overdue jobs and drains the dead-letter queue, so every accepted
     // job ends even when its message was lost. It runs on the always-on system nodes: on the spot
@@ -211,12 +131,128 @@ export class JobsChart extends Chart {
     });
     this.files = [
       ['namespace', namespace],
-      ['serviceaccount', serviceAccount],
       ['triggerauthentication', auth],
-      ['scaledjob', scaledJob],
+      ...pools,
       ['reconciler-serviceaccount', reconcilerAccount],
       ['cronjob', reconciler],
     ];
+  }
+
+  /** A pool's ServiceAccount and ScaledJob: its queues, shape, deadlines, capacity and execution. */
+  private pool(cfg: JobsConfig, pool: Pool, appLabels: Record<string, string>): Array<[string, ApiObject]> {
+    const labels = { ...appLabels, [`${cfg.appName}/pool`]: pool.name };
+    // Credentials come from an EKS Pod Identity association (JobsCluster stack) of this account,
+    // one role per pool: no annotation and no static keys. The Pod Identity webhook mounts its own
+    // projected token, so the Kubernetes API token is not mounted.
+    const serviceAccount = new k8s.KubeServiceAccount(this, `service-account-${pool.name}`, {
+      metadata: { name: pool.serviceAccount, namespace: cfg.namespace, labels },
+      automountServiceAccountToken: false,
+    });
+    const drain = pool.execution.mode === 'drain' ? pool.execution : undefined;
+    const trigger = (url: string) => ({
+      type: 'aws-sqs-queue',
+      authenticationRef: { name: TRIGGER_AUTH_NAME },
+      metadata: {
+        queueURL: url,
+        awsRegion: cfg.region,
+        queueLength: String(drain ? DRAIN_JOBS_PER_POD : 1),
+        activationQueueLength: '0',
+        // Messages being worked on (or waiting out a retry delay) already have a Job.
+        scaleOnInFlight: 'false',
+        scaleOnDelayed: 'false',
+      },
+    });
+    const scaledJob = new ScaledJob(this, `scaled-job-${pool.name}`, {
+      metadata: { name: pool.scaledJobName, namespace: cfg.namespace, labels },
+      spec: {
+        pollingInterval: pool.pollingIntervalSecs,
+        minReplicaCount: 0,
+        maxReplicaCount: pool.maxReplicas,
+        successfulJobsHistoryLimit: 10,
+        failedJobsHistoryLimit: 20,
+        scalingStrategy: {
+          // accurate: one Job per visible message (per DRAIN_JOBS_PER_POD for a drain pool), minus
+          // Jobs not yet running. pendingPodConditions (KEDA >= 2.19) counts a Job as pending
+          // until its pod is scheduled and Ready, so slow spot nodes do not cause duplicate Jobs.
+          strategy: ScaledJobSpecScalingStrategyStrategy.ACCURATE,
+          pendingPodConditions: ['PodScheduled', 'Ready'],
+          // One trigger per priority queue: a high job adds a Job as a normal one does, and the
+          // worker takes from the high queue first.
+          multipleScalersCalculation: ScaledJobSpecScalingStrategyMultipleScalersCalculation.SUM,
+        },
+        triggers: [trigger(pool.queues.high.url), trigger(pool.queues.normal.url)],
+        jobTargetRef: {
+          // SQS owns retries (visibility timeout + attempt counter in DynamoDB): never re-run a pod.
+          backoffLimit: 0,
+          // The time limit plus the start and stop margins (and a drain's bound): a pod stopped by
+          // it is an interruption, never a failed job.
+          activeDeadlineSeconds: pool.activeDeadlineSecs,
+          template: {
+            metadata: {
+              labels,
+              annotations: { 'karpenter.sh/do-not-disrupt': 'true' },
+            },
+            spec: {
+              serviceAccountName: pool.serviceAccount,
+              automountServiceAccountToken: false,
+              restartPolicy: 'Never',
+              terminationGracePeriodSeconds: WORKER.terminationGracePeriodSecs,
+              nodeSelector: {
+                [cfg.nodeLabelKey]: cfg.nodeLabelValue,
+                'kubernetes.io/arch': cfg.workerArchitecture,
+                'karpenter.sh/capacity-type': pool.capacity,
+              },
+              tolerations: [{ key: cfg.nodeLabelKey, operator: 'Equal', value: cfg.nodeLabelValue, effect: 'NoSchedule' }],
+              securityContext: POD_SECURITY,
+              containers: [
+                {
+                  name: 'data-processor',
+                  image: cfg.image,
+                  imagePullPolicy: 'IfNotPresent',
+                  env: [
+                    { name: 'AWS_REGION', value: cfg.region },
+                    { name: 'POOL', value: pool.name },
+                    { name: 'QUEUE_URL', value: pool.queues.normal.url },
+                    { name: 'HIGH_QUEUE_URL', value: pool.queues.high.url },
+                    { name: 'DLQ_URL', value: pool.dlq.url },
+                    { name: 'TABLE_NAME', value: cfg.tableName },
+                    { name: 'MAX_ATTEMPTS', value: String(WORKER.maxAttempts) },
+                    { name: 'ATTEMPT_TIMEOUT_SECS', value: String(pool.attemptTimeoutSecs) },
+                    { name: 'VISIBILITY_TIMEOUT_SECS', value: String(QUEUE.visibilityTimeoutSecs) },
+                    ...(drain
+                      ? [
+                          { name: 'DRAIN', value: 'true' },
+                          { name: 'DRAIN_MAX_JOBS', value: String(drain.maxJobs) },
+                          { name: 'DRAIN_MAX_SECS', value: String(drain.maxMinutes * 60) },
+                        ]
+                      : []),
+                    { name: 'LOG_FORMAT', value: 'json' },
+                    { name: 'RUST_LOG', value: 'info' },
+                    // Shown with each attempt: Fluent Bit ships the pod's logs there (a stream per pod).
+                    { name: 'LOG_LOCATION', value: cfg.jobLogGroupName },
+                  ],
+                  resources: {
+                    requests: {
+                      cpu: Requests.fromString(pool.cpu.request),
+                      memory: Requests.fromString(pool.memory.request),
+                      'ephemeral-storage': Requests.fromString(pool.ephemeralStorage),
+                    },
+                    limits: {
+                      cpu: Limits.fromString(pool.cpu.limit),
+                      memory: Limits.fromString(pool.memory.limit),
+                      'ephemeral-storage': Limits.fromString(pool.ephemeralStorage),
+                    },
+                  },
+                  securityContext: CONTAINER_SECURITY,
+                },
+              ],
+            },
+          },
+        },
+      },
+    });
+    const suffix = pool.file.replace(/^scaledjob/, '');
+    return [[`serviceaccount${suffix}`, serviceAccount], [pool.file, scaledJob]];
   }
 }
 

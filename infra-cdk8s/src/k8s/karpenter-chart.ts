@@ -1,4 +1,5 @@
-// karpenter/: the spot NodePool reserved for job pods and its EC2NodeClass.
+// karpenter/: the EC2NodeClass of the job nodes and one NodePool per capacity type the pools use
+// (spot, on-demand), each reserved for job pods by a taint.
 import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
@@ -13,10 +14,11 @@ import {
   NodePoolSpecTemplateSpecRequirementsOperator as Op,
   NodePoolSpecTemplateSpecTaintsEffect,
 } from '../../imports/karpenter-nodepool-karpenter.sh';
-import { JobsConfig } from '../config';
+import { Capacity, JobsConfig, nodePoolOf } from '../config';
 
 export class KarpenterChart extends Chart {
-  readonly objects: ApiObject[];
+  /** Each object with the file it is written to (karpenter/<file>.yaml). */
+  readonly files: Array<[string, ApiObject]>;
 
   constructor(scope: Construct, id: string, cfg: JobsConfig, props: ChartProps = {}) {
     super(scope, id, { ...props, disableResourceNameHashes: true });
@@ -24,7 +26,7 @@ export class KarpenterChart extends Chart {
     const discovery = { 'karpenter.sh/discovery': cfg.clusterName };
 
     const nodeClass = new Ec2NodeClass(this, 'node-class', {
-      metadata: { name: cfg.nodePoolName, labels },
+      metadata: { name: cfg.nodeClassName, labels },
       spec: {
         // Bottlerocket: minimal, immutable container OS. Pin a release (bottlerocket@v1.x.y) to
         // control AMI roll-outs; @latest follows the newest release Karpenter resolves.
@@ -42,17 +44,28 @@ export class KarpenterChart extends Chart {
       },
     });
 
-    const nodePool = new NodePool(this, 'node-pool', {
-      metadata: { name: cfg.nodePoolName, labels },
+    const capacities = [...new Set(cfg.poolList.map((p) => p.capacity))].sort();
+    const nodePools = capacities.map((capacity) => {
+      // Expiry drains a node only when its jobs are done: the longest deadline of the pools on
+      // it bounds how long a draining node may wait for them before it is forced down.
+      const longest = Math.max(...cfg.poolList.filter((p) => p.capacity === capacity).map((p) => p.activeDeadlineSecs));
+      return [`nodepool-${capacity}`, this.nodePool(cfg, capacity, longest, labels)] as [string, ApiObject];
+    });
+    this.files = [['ec2nodeclass', nodeClass], ...nodePools];
+  }
+
+  private nodePool(cfg: JobsConfig, capacity: Capacity, longestDeadlineSecs: number, labels: Record<string, string>): NodePool {
+    return new NodePool(this, `node-pool-${capacity}`, {
+      metadata: { name: nodePoolOf(capacity), labels },
       spec: {
         template: {
           metadata: { labels: { [cfg.nodeLabelKey]: cfg.nodeLabelValue } },
           spec: {
-            nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: cfg.nodePoolName },
+            nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: cfg.nodeClassName },
             // Only job pods (which tolerate this taint) land here.
             taints: [{ key: cfg.nodeLabelKey, value: cfg.nodeLabelValue, effect: NodePoolSpecTemplateSpecTaintsEffect.NO_SCHEDULE }],
             requirements: [
-              { key: 'karpenter.sh/capacity-type', operator: Op.IN, values: ['spot'] },
+              { key: 'karpenter.sh/capacity-type', operator: Op.IN, values: [capacity] },
               { key: 'kubernetes.io/arch', operator: Op.IN, values: [cfg.workerArchitecture] },
               { key: 'kubernetes.io/os', operator: Op.IN, values: ['linux'] },
               // Many families and sizes keep spot capacity available and interruptions rare.
@@ -61,13 +74,17 @@ export class KarpenterChart extends Chart {
               { key: 'karpenter.k8s.aws/instance-size', operator: Op.NOT_IN, values: ['nano', 'micro', 'small', 'metal'] },
               { key: 'karpenter.k8s.aws/instance-family', operator: Op.EXISTS, minValues: 5 },
             ],
-            // Nodes are replaced weekly; running jobs are protected by karpenter.sh/do-not-disrupt.
+            // Nodes are replaced weekly; running jobs are protected by karpenter.sh/do-not-disrupt
+            // for up to terminationGracePeriod (Karpenter v1 sets no bound without it).
             expireAfter: '168h',
+            terminationGracePeriod: `${longestDeadlineSecs}s`,
           },
         },
         disruption: {
           consolidationPolicy: NodePoolSpecDisruptionConsolidationPolicy.WHEN_EMPTY,
           consolidateAfter: '60s',
+          // At most a tenth of the nodes drain at once (expiry, drift).
+          budgets: [{ nodes: '10%' }],
         },
         limits: {
           cpu: NodePoolSpecLimits.fromString('200'),
@@ -75,6 +92,5 @@ export class KarpenterChart extends Chart {
         },
       },
     });
-    this.objects = [nodeClass, nodePool];
   }
 }

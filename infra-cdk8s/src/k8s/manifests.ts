@@ -13,7 +13,7 @@ export function renderManifests(cfg: JobsConfig): Map<string, string> {
   const karpenter = new KarpenterChart(app, 'karpenter', cfg);
   const charts: Array<[string, Array<[string, ApiObject]>]> = [
     ['keda', new JobsChart(app, 'jobs', cfg).files],
-    ['karpenter', karpenter.objects.map((o) => [String(o.kind).toLowerCase(), o] as [string, ApiObject])],
+    ['karpenter', karpenter.files],
   ];
   const files = new Map<string, string>();
   for (const [dir, objects] of charts) {

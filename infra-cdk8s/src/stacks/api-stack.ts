@@ -21,6 +21,7 @@ export const ROUTES: ReadonlyArray<[apigwv2.HttpMethod, string]> = [
   [apigwv2.HttpMethod.GET, '/jobs/overview'],
   [apigwv2.HttpMethod.GET, '/jobs/throughput'],
   [apigwv2.HttpMethod.GET, '/jobs/kinds'],
+  [apigwv2.HttpMethod.GET, '/jobs/pools'],
   [apigwv2.HttpMethod.GET, '/jobs/{id}'],
   [apigwv2.HttpMethod.POST, '/jobs/{id}/cancel'],
   [apigwv2.HttpMethod.POST, '/jobs/{id}/retry'],
@@ -62,10 +63,9 @@ export class ApiStack extends Stack {
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.ACTIVE,
       environment: {
+        // The default pool's queue: every pool's queues (and DLQs) are named after it.
         QUEUE_URL: data.queue.queueUrl,
         QUEUE_ARN: data.queue.queueArn,
-        // Its depth is on the dashboard (GET /jobs/overview).
-        DLQ_URL: data.dlq.queueUrl,
         TABLE_NAME: data.table.tableName,
         SCHEDULE_GROUP: cfg.scheduleGroup,
         SCHEDULER_ROLE_ARN: data.schedulerRole.roleArn,
@@ -89,12 +89,12 @@ export class ApiStack extends Stack {
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'EnqueueAndDepth',
       actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
-      resources: [data.queue.queueArn],
+      resources: [...data.pools.values()].flatMap((q) => [q.high.queueArn, q.normal.queueArn]),
     }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'DeadLetterDepth',
       actions: ['sqs:GetQueueAttributes'],
-      resources: [data.dlq.queueArn],
+      resources: [...data.pools.values()].map((q) => q.dlq.queueArn),
     }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'JobTable',

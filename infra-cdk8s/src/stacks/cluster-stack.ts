@@ -15,11 +15,11 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
-import { JobsConfig, TABLE, VERSIONS } from '../config';
+import { DEFAULT_POOL, JobsConfig, TABLE, VERSIONS } from '../config';
 import { JobsChart } from '../k8s/jobs-chart';
 import { KarpenterChart } from '../k8s/karpenter-chart';
 import { SQS_MANAGED_SSE, suppress } from './checkov';
-import { DataStack } from './data-stack';
+import { DataStack, poolId } from './data-stack';
 import { JobsObservability } from './observability';
 import { podIdentityRole } from './pod-identity';
 
@@ -29,14 +29,16 @@ export interface ClusterStackProps extends StackProps {
 
 export class ClusterStack extends Stack {
   readonly cluster: eks.Cluster;
+  /** Each pool's worker role (its queues only), by pool name; `workerRole` is the default pool's. */
+  readonly workerRoles: ReadonlyMap<string, iam.Role>;
   readonly workerRole: iam.Role;
   readonly reconcilerRole: iam.Role;
   readonly kedaRole: iam.Role;
   readonly karpenterRole: iam.Role;
   readonly nodeRole: iam.Role;
   readonly interruptionQueue: sqs.Queue;
-  /** The applied charts: keda/ (namespace, service accounts, TriggerAuthentication, ScaledJob,
-   * reconciler CronJob) and karpenter/ (NodePool, EC2NodeClass). */
+  /** The applied charts: keda/ (namespace, service accounts, TriggerAuthentication, a ScaledJob
+   * per pool, reconciler CronJob) and karpenter/ (a NodePool per capacity type, EC2NodeClass). */
   readonly jobsManifest?: eks.KubernetesManifest;
   readonly karpenterManifest?: eks.KubernetesManifest;
   /** Logs to CloudWatch (Fluent Bit), the worker's metrics, the dashboard and the alarms. */
@@ -106,38 +108,48 @@ export class ClusterStack extends Stack {
     nodeSg.addIngressRule(clusterSg, ec2.Port.allTraffic(), 'control plane and system nodes to job nodes');
     clusterSg.addIngressRule(nodeSg, ec2.Port.allTraffic(), 'job nodes to control plane and system nodes');
 
-    // ---- Worker: exactly what the data-processor calls, on these resources only.
-    this.workerRole = podIdentityRole(this, 'WorkerRole', 'data-processor jobs (Pod Identity)', cfg.clusterName);
-    this.workerRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'TakeJobs',
-      // SendMessage: a message is handed back as a fresh copy (a new receive count).
-      actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage'],
-      resources: [data.queue.queueArn],
+    // ---- Workers: one role per pool, exactly what the data-processor calls, on that pool's
+    // queues and the table only.
+    this.workerRoles = new Map(cfg.poolList.map((pool) => {
+      const queues = data.pools.get(pool.name)!;
+      const id = poolId(pool.name);
+      const role = podIdentityRole(this, `${id}WorkerRole`, `data-processor jobs of pool ${pool.name} (Pod Identity)`, cfg.clusterName);
+      role.addToPolicy(new iam.PolicyStatement({
+        sid: 'TakeJobs',
+        // SendMessage: a message is handed back as a fresh copy (a new receive count).
+        actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage'],
+        resources: [queues.high.queueArn, queues.normal.queueArn],
+      }));
+      role.addToPolicy(new iam.PolicyStatement({
+        sid: 'DeadLetter',
+        actions: ['sqs:SendMessage'],
+        resources: [queues.dlq.queueArn],
+      }));
+      role.addToPolicy(new iam.PolicyStatement({
+        sid: 'JobTable',
+        // Job items, counters, throughput buckets and schedule locks (overlap: forbid), each
+        // through one of these, alone or in a transaction.
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [data.table.tableArn],
+      }));
+      return [pool.name, role] as [string, iam.Role];
     }));
-    this.workerRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'DeadLetter',
-      actions: ['sqs:SendMessage'],
-      resources: [data.dlq.queueArn],
-    }));
-    this.workerRole.addToPolicy(new iam.PolicyStatement({
-      sid: 'JobTable',
-      // Job items, counters, throughput buckets and schedule locks (overlap: forbid), each
-      // through one of these, alone or in a transaction.
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      resources: [data.table.tableArn],
-    }));
+    this.workerRole = this.workerRoles.get(DEFAULT_POOL)!;
+    const allQueues = [...data.pools.values()];
 
-    // ---- Reconciler: drains the dead-letter queue, re-sends overdue jobs' messages.
+    // ---- Reconciler: drains every pool's dead-letter queue, re-sends overdue jobs' messages to
+    // their own queues.
     this.reconcilerRole = podIdentityRole(this, 'ReconcilerRole', 'jobs reconciler CronJob (Pod Identity)', cfg.clusterName);
     this.reconcilerRole.addToPolicy(new iam.PolicyStatement({
       sid: 'DrainDeadLetters',
       actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
-      resources: [data.dlq.queueArn],
+      resources: allQueues.map((q) => q.dlq.queueArn),
     }));
     this.reconcilerRole.addToPolicy(new iam.PolicyStatement({
       sid: 'SendJobs',
-      actions: ['sqs:SendMessage'],
-      resources: [data.queue.queueArn],
+      // GetQueueAttributes: an overdue job waits behind its queue's backlog instead of being sent twice.
+      actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
+      resources: allQueues.flatMap((q) => [q.high.queueArn, q.normal.queueArn]),
     }));
     this.reconcilerRole.addToPolicy(new iam.PolicyStatement({
       sid: 'JobTable',
@@ -157,7 +169,7 @@ export class ClusterStack extends Stack {
     this.kedaRole.addToPolicy(new iam.PolicyStatement({
       sid: 'QueueDepth',
       actions: ['sqs:GetQueueAttributes'],
-      resources: [data.queue.queueArn],
+      resources: allQueues.flatMap((q) => [q.high.queueArn, q.normal.queueArn]),
     }));
 
     // ---- Karpenter: node role, interruption queue + rules, controller role.
@@ -199,7 +211,7 @@ export class ClusterStack extends Stack {
 
     // ---- Pod Identity associations: namespace/service account -> role. No static keys anywhere.
     const associations: Array<[string, string, string, iam.Role]> = [
-      ['Worker', cfg.namespace, cfg.workerServiceAccount, this.workerRole],
+      ...cfg.poolList.map((pool) => [`${poolId(pool.name)}Worker`, cfg.namespace, pool.serviceAccount, this.workerRoles.get(pool.name)!] as [string, string, string, iam.Role]),
       ['Reconciler', cfg.namespace, cfg.reconcilerServiceAccount, this.reconcilerRole],
       ['Keda', cfg.kedaNamespace, cfg.kedaServiceAccount, this.kedaRole],
       ['Karpenter', cfg.karpenterNamespace, cfg.karpenterServiceAccount, this.karpenterRole],

@@ -1,4 +1,5 @@
-// JobsData: what holds state and outlives compute: the job queue + DLQ, the job table, the
+// JobsData: what holds state and outlives compute: each pool's job queues (normal and high
+// priority) and dead-letter queue, the job table, the
 // schedule group with the role EventBridge Scheduler uses to send jobs, and the image repository.
 import { Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -7,13 +8,29 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { JobsConfig, QUEUE, TABLE, pipelineRoles } from '../config';
+import { DEFAULT_POOL, JobsConfig, QUEUE, TABLE, pipelineRoles } from '../config';
 import { SQS_MANAGED_SSE, suppress } from './checkov';
+
+/** One pool's queues. */
+export interface PoolQueues {
+  readonly normal: sqs.Queue;
+  readonly high: sqs.Queue;
+  readonly dlq: sqs.Queue;
+}
+
+/** A pool's part of a construct id: none for the default pool, whose ids are the first release's
+ * (CloudFormation keeps its queues), else the pool's name capitalized. */
+export function poolId(pool: string): string {
+  return pool === DEFAULT_POOL ? '' : pool[0].toUpperCase() + pool.slice(1);
+}
 
 /** What pushing an image to the repository takes (the pipeline's image step). */
 export const ECR_PUSH_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:CompleteLayerUpload', 'ecr:DescribeImages', 'ecr:InitiateLayerUpload', 'ecr:PutImage', 'ecr:UploadLayerPart'];
 
 export class DataStack extends Stack {
+  /** Each pool's queues, by pool name. */
+  readonly pools: ReadonlyMap<string, PoolQueues>;
+  /** The default pool's normal queue and DLQ: every other queue is named after them. */
   readonly queue: sqs.Queue;
   readonly dlq: sqs.Queue;
   readonly table: dynamodb.TableV2;
@@ -25,29 +42,40 @@ export class DataStack extends Stack {
     super(scope, id, props);
     const removalPolicy = cfg.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
-    // SSE-SQS (SQS-managed keys): EventBridge Scheduler cannot deliver to KMS_MANAGED queues.
-    this.dlq = new sqs.Queue(this, 'DeadLetterQueue', {
-      queueName: cfg.dlqName,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(QUEUE.retentionDays),
-      removalPolicy,
-    });
-    this.queue = new sqs.Queue(this, 'JobQueue', {
-      queueName: cfg.queueName,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      // Matches the worker's VISIBILITY_TIMEOUT_SECS; the worker heartbeats to extend it.
-      visibilityTimeout: Duration.seconds(QUEUE.visibilityTimeoutSecs),
-      retentionPeriod: Duration.days(QUEUE.retentionDays),
-      // Safety net only: the worker counts attempts in DynamoDB and dead-letters poison messages
-      // itself; a message received this often without being settled is broken.
-      deadLetterQueue: { queue: this.dlq, maxReceiveCount: QUEUE.maxReceiveCount },
-      removalPolicy,
-    });
-
-    suppress(this.dlq, { CKV_AWS_27: SQS_MANAGED_SSE });
-    suppress(this.queue, { CKV_AWS_27: SQS_MANAGED_SSE });
+    const pools = new Map<string, PoolQueues>();
+    for (const pool of cfg.poolList) {
+      const id = poolId(pool.name);
+      // SSE-SQS (SQS-managed keys): EventBridge Scheduler cannot deliver to KMS_MANAGED queues.
+      const dlq = new sqs.Queue(this, `${id}DeadLetterQueue`, {
+        queueName: pool.dlq.name,
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(QUEUE.retentionDays),
+        removalPolicy,
+      });
+      const jobQueue = (queueId: string, queueName: string) => new sqs.Queue(this, queueId, {
+        queueName,
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        // Matches the worker's VISIBILITY_TIMEOUT_SECS; the worker heartbeats to extend it.
+        visibilityTimeout: Duration.seconds(QUEUE.visibilityTimeoutSecs),
+        retentionPeriod: Duration.days(QUEUE.retentionDays),
+        // Safety net only: the worker counts attempts in DynamoDB and dead-letters poison messages
+        // itself; a message received this often without being settled is broken.
+        deadLetterQueue: { queue: dlq, maxReceiveCount: QUEUE.maxReceiveCount },
+        removalPolicy,
+      });
+      const queues = {
+        normal: jobQueue(`${id}JobQueue`, pool.queues.normal.name),
+        high: jobQueue(`${id}JobQueueHigh`, pool.queues.high.name),
+        dlq,
+      };
+      for (const q of [queues.normal, queues.high, dlq]) suppress(q, { CKV_AWS_27: SQS_MANAGED_SSE });
+      pools.set(pool.name, queues);
+    }
+    this.pools = pools;
+    this.queue = pools.get(DEFAULT_POOL)!.normal;
+    this.dlq = pools.get(DEFAULT_POOL)!.dlq;
 
     this.table = new dynamodb.TableV2(this, 'JobTable', {
       tableName: cfg.tableName,
@@ -79,16 +107,17 @@ export class DataStack extends Stack {
       scheduleGroupName: cfg.scheduleGroup,
       removalPolicy,
     });
-    // The role schedules run as: it may only send messages to the job queue.
+    // The role schedules run as: it may only send messages to the job queues (a schedule fires
+    // into its kind's pool's queue of its priority).
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
       }),
-      description: 'EventBridge Scheduler: send scheduled jobs to the job queue',
+      description: 'EventBridge Scheduler: send scheduled jobs to the job queues',
     });
     this.schedulerRole.addToPolicy(new iam.PolicyStatement({
       actions: ['sqs:SendMessage'],
-      resources: [this.queue.queueArn],
+      resources: [...pools.values()].flatMap((q) => [q.normal.queueArn, q.high.queueArn]),
     }));
 
     this.repository = new ecr.Repository(this, 'WorkerImages', {

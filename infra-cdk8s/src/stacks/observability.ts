@@ -14,8 +14,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { JobsConfig, METRICS, VERSIONS } from '../config';
+import { DEFAULT_POOL, JobsConfig, METRICS, VERSIONS } from '../config';
 import { LOGS_DEFAULT_ENCRYPTION, suppress } from './checkov';
+import { poolId } from './data-stack';
 import { podIdentityRole } from './pod-identity';
 
 export interface ObservabilityProps {
@@ -209,24 +210,38 @@ export class JobsObservability extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const deadLetters = new cloudwatch.Alarm(this, 'DeadLetterQueue', {
-      alarmDescription: 'Messages wait on the dead-letter queue. The reconciler brings a job\'s message back or ends the job FAILED; messages that name no job stay for a person (docs/troubleshooting.md).',
-      metric: queueMetric('ApproximateNumberOfMessagesVisible', cfg.dlqName),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 15,
-      datapointsToAlarm: 15,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    // Per pool (the default pool's alarms keep the first release's ids): its dead-letter queue,
+    // and the oldest message of either of its queues.
+    const poolAlarms = cfg.poolList.flatMap((pool) => {
+      const id = poolId(pool.name);
+      const of = pool.name === DEFAULT_POOL ? '' : ` of pool ${pool.name}`;
+      const deadLetters = new cloudwatch.Alarm(this, `${id}DeadLetterQueue`, {
+        alarmDescription: `Messages wait on the dead-letter queue${of}. The reconciler brings a job's message back or ends the job FAILED; messages that name no job stay for a person (docs/troubleshooting.md).`,
+        metric: queueMetric('ApproximateNumberOfMessagesVisible', pool.dlq.name),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 15,
+        datapointsToAlarm: 15,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      const waiting = new cloudwatch.Alarm(this, `${id}OldestMessage`, {
+        alarmDescription: `A message${of} has waited over ${METRICS.oldestMessageAlarmMinutes} minutes: no Jobs start (KEDA, Karpenter, the image) or the backlog outgrows the pool's maxReplicas.`,
+        metric: new cloudwatch.MathExpression({
+          expression: 'MAX([normal, high])',
+          usingMetrics: {
+            normal: queueMetric('ApproximateAgeOfOldestMessage', pool.queues.normal.name),
+            high: queueMetric('ApproximateAgeOfOldestMessage', pool.queues.high.name),
+          },
+          period: Duration.minutes(1),
+        }),
+        threshold: METRICS.oldestMessageAlarmMinutes * 60,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      return [deadLetters, waiting];
     });
-    const waiting = new cloudwatch.Alarm(this, 'OldestMessage', {
-      alarmDescription: `A message has waited over ${METRICS.oldestMessageAlarmMinutes} minutes: no Jobs start (KEDA, Karpenter, the image) or the backlog outgrows maxJobs.`,
-      metric: queueMetric('ApproximateAgeOfOldestMessage', cfg.queueName),
-      threshold: METRICS.oldestMessageAlarmMinutes * 60,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 5,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.alarms = [failed, deadLetters, waiting];
+    this.alarms = [failed, ...poolAlarms];
     for (const alarm of this.alarms) {
       alarm.addAlarmAction(new actions.SnsAction(this.alarmTopic));
       alarm.addOkAction(new actions.SnsAction(this.alarmTopic));
@@ -245,13 +260,16 @@ export class JobsObservability extends Construct {
             left: ['SUCCEEDED', 'FAILED', 'CANCELLED'].map((o) => jobs(o, o)), stacked: true,
           }),
           new cloudwatch.GraphWidget({
-            title: 'Queue', width: 12,
-            left: [
-              queueMetric('ApproximateNumberOfMessagesVisible', cfg.queueName, 'waiting'),
-              queueMetric('ApproximateNumberOfMessagesNotVisible', cfg.queueName, 'in flight (running, retry backoff)'),
-              queueMetric('ApproximateNumberOfMessagesVisible', cfg.dlqName, 'dead letters'),
-            ],
-            right: [queueMetric('ApproximateAgeOfOldestMessage', cfg.queueName, 'oldest message (s)')],
+            title: 'Queues per pool and priority: waiting, running, dead letters; oldest message (right, s)', width: 12,
+            left: cfg.poolList.flatMap((pool) => [
+              ...(['high', 'normal'] as const).flatMap((p) => [
+                queueMetric('ApproximateNumberOfMessagesVisible', pool.queues[p].name, `${pool.name} ${p} waiting`),
+                queueMetric('ApproximateNumberOfMessagesNotVisible', pool.queues[p].name, `${pool.name} ${p} running`),
+              ]),
+              queueMetric('ApproximateNumberOfMessagesVisible', pool.dlq.name, `${pool.name} dead letters`),
+            ]),
+            right: cfg.poolList.flatMap((pool) => (['high', 'normal'] as const).map((p) =>
+              queueMetric('ApproximateAgeOfOldestMessage', pool.queues[p].name, `${pool.name} ${p} oldest`))),
           }),
         ],
         [

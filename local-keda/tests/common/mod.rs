@@ -21,11 +21,11 @@ pub async fn api(stack: &Stack) -> Api {
     Api::start(stack, &workspace_binary("api-lambda"), &[]).await
 }
 
-/// The deployed manifest with some text replaced, written to a temporary file.
-pub fn manifest_with(replacements: &[(&str, &str)]) -> PathBuf {
-    let mut text = std::fs::read_to_string(workspace_root().join("keda/scaledjob.yaml")).unwrap();
+/// A deployed manifest (`keda/<file>`) with some text replaced, written to a temporary file.
+pub fn manifest_with(file: &str, replacements: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(workspace_root().join("keda").join(file)).unwrap();
     for (from, to) in replacements {
-        assert!(text.contains(from), "keda/scaledjob.yaml no longer contains {from:?}");
+        assert!(text.contains(from), "keda/{file} no longer contains {from:?}");
         text = text.replace(from, to);
     }
     let path = std::env::temp_dir().join(format!("scaledjob-{}.yaml", uuid::Uuid::new_v4().simple()));
@@ -42,24 +42,32 @@ pub struct Controller {
 }
 
 impl Controller {
+    /// The controller of every pool's ScaledJob in keda/ (or of `manifest` alone), on `stack`'s
+    /// queues.
     pub async fn start(stack: &Stack, extra: &[&str], logs: &Path, manifest: Option<&Path>) -> Controller {
         let port = free_port();
-        let default_manifest = workspace_root().join("keda/scaledjob.yaml");
+        let manifests = match manifest {
+            Some(m) => vec![m.to_path_buf()],
+            None => local_keda::manifest::discover(&workspace_root().join("keda")).unwrap().0,
+        };
         let log = logs.with_extension("controller.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_local-scaledjob"));
-        cmd.arg("run")
-            .arg("--manifest")
-            .arg(manifest.unwrap_or(&default_manifest))
-            .args(["--queue-url", &stack.resources.queue_url])
+        cmd.arg("run");
+        for m in &manifests {
+            cmd.arg("--manifest").arg(m);
+        }
+        // The manifests' queues become the stack's of the same pool and priority.
+        cmd.args(["--queue-url", &stack.resources.queue_url])
             .arg("--worker-bin")
             .arg(workspace_binary("data-processor"))
             .arg("--logs-dir")
             .arg(logs)
             .args(["--state-addr", &format!("127.0.0.1:{port}"), "--polling-interval", POLLING_INTERVAL])
             .args(["--env", "LOG_FORMAT=text"]);
-        for (k, v) in stack.worker_env() {
+        for (k, v) in stack.emulator.env() {
             cmd.args(["--env", &format!("{k}={v}")]);
         }
+        cmd.args(["--env", &format!("TABLE_NAME={}", stack.resources.table)]);
         let out = std::fs::File::create(&log).unwrap();
         let child = cmd
             .args(extra)
@@ -104,6 +112,7 @@ impl Controller {
         (content_type, text.lines().filter(|l| !l.starts_with('#')).map(str::to_owned).collect())
     }
 
+    /// `GET /state`: every ScaledJob's Jobs and totals added up, and each of them.
     pub async fn state(&self) -> Value {
         let r = self.http.get(format!("{}/state", self.base)).send().await.expect("GET /state");
         r.json().await.expect("state JSON")
@@ -220,6 +229,7 @@ pub async fn wait_until_settled(api: &Api, controller: &Controller, jobs: u64, t
 }
 
 /// Worker processes bound to this stack's queue (found through their command and environment).
+/// The worker processes of `stack` (of any pool) still alive.
 pub fn worker_processes(stack: &Stack) -> Vec<u32> {
     let needle = format!("QUEUE_URL={}", stack.resources.queue_url);
     let worker = workspace_binary("data-processor");
@@ -229,7 +239,8 @@ pub fn worker_processes(stack: &Stack) -> Vec<u32> {
         .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == worker))
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()))
+                // Any pool's queue: `<stack queue>[-<pool>]`.
+                .map(|env| env.split(|b| *b == 0).any(|var| var.starts_with(needle.as_bytes())))
                 .unwrap_or(false)
         })
         .collect()

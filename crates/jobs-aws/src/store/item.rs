@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 use jobs_core::history::{AttemptRun, Runner};
 use jobs_core::message::MESSAGE_VERSION;
+use jobs_core::pools::Priority;
 use jobs_core::state::{Change, Transition};
 use jobs_core::{JobMessage, JobState, JobStatus, Lease, Source};
 use serde_json::Value;
@@ -71,6 +72,8 @@ pub mod attr {
     /// A job created by `POST /jobs/{id}/retry`: the job it retries; and on that job, the newest
     /// job that retries it.
     pub const RETRY_OF: &str = "retryOf";
+    /// `high` only (absent: normal).
+    pub const PRIORITY: &str = "priority";
     pub const RETRIED_BY: &str = "retriedBy";
     /// Idempotency items.
     pub const FINGERPRINT: &str = "fingerprint";
@@ -218,6 +221,9 @@ pub fn new_item(
         if let Some(of) = &msg.retry_of {
             item.insert(attr::RETRY_OF.into(), s(of));
         }
+        if msg.priority != Priority::Normal {
+            item.insert(attr::PRIORITY.into(), s(msg.priority.as_str()));
+        }
     }
     for (name, value) in change_attributes(job_id, tr, token, retention, due) {
         if let Some(value) = value {
@@ -263,6 +269,7 @@ pub struct JobRecord {
     pub checkpoint: Option<Value>,
     pub retry_of: Option<String>,
     pub retried_by: Option<String>,
+    pub priority: Priority,
 }
 
 impl JobRecord {
@@ -280,6 +287,7 @@ impl JobRecord {
             schedule: self.schedule.clone(),
             overlap: Default::default(),
             retry_of: self.retry_of.clone(),
+            priority: self.priority,
         })
     }
 
@@ -367,6 +375,7 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         checkpoint: current_checkpoint(json(attr::CHECKPOINT), count(attr::ATTEMPTS)),
         retry_of: text(attr::RETRY_OF),
         retried_by: text(attr::RETRIED_BY),
+        priority: text(attr::PRIORITY).and_then(|p| Priority::parse(&p)).unwrap_or_default(),
     })
 }
 

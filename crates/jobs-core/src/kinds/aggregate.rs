@@ -33,8 +33,12 @@ fn default_seed() -> u64 {
 impl JobKind for Aggregate {
     const NAME: &'static str = "aggregate";
     const DESCRIPTION: &'static str = "Generates `records` (default 100000, at most 10000000) seeded readings and stores count, sum, min, max, mean and a SHA-256.";
-    const POLICY: super::KindPolicy =
-        super::KindPolicy { timeout: Some(std::time::Duration::from_secs(600)), ..super::KindPolicy::DEFAULT };
+    // CPU- and memory-bound: the pool of several CPUs and GiB.
+    const POLICY: super::KindPolicy = super::KindPolicy {
+        pool: "large",
+        timeout: Some(std::time::Duration::from_secs(600)),
+        ..super::KindPolicy::DEFAULT
+    };
 
     fn validate(&self) -> Result<(), String> {
         if !(1..=MAX_RECORDS).contains(&self.records) {

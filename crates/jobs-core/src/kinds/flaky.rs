@@ -24,6 +24,7 @@ impl JobKind for Flaky {
         backoff_base: Some(std::time::Duration::from_secs(1)),
         backoff_max: Some(std::time::Duration::from_secs(30)),
         timeout: Some(std::time::Duration::from_secs(60)),
+        ..super::KindPolicy::DEFAULT
     };
 
     fn validate(&self) -> Result<(), String> {

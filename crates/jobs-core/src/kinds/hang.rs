@@ -20,6 +20,7 @@ impl JobKind for Hang {
         backoff_base: Some(Duration::from_secs(1)),
         backoff_max: Some(Duration::from_secs(1)),
         timeout: Some(Duration::from_secs(3)),
+        ..KindPolicy::DEFAULT
     };
 
     #[cfg(feature = "run")]

@@ -21,6 +21,7 @@ mod fail;
 mod flaky;
 mod hang;
 mod noop;
+mod ping;
 mod sleep;
 
 pub use aggregate::Aggregate;
@@ -28,6 +29,7 @@ pub use fail::Fail;
 pub use flaky::Flaky;
 pub use hang::Hang;
 pub use noop::Noop;
+pub use ping::Ping;
 pub use sleep::Sleep;
 
 /// What the worker knows about the attempt it is running.
@@ -151,12 +153,15 @@ impl JobFailure {
     }
 }
 
-/// A kind's retry policy and time limit, declared next to its payload type. `None` takes the
-/// worker's setting (`MAX_ATTEMPTS`, `BACKOFF_BASE_SECS`, `BACKOFF_MAX_SECS`,
-/// `ATTEMPT_TIMEOUT_SECS`); a kind's timeout is capped by `ATTEMPT_TIMEOUT_SECS`, which stays below
-/// the Job's `activeDeadlineSeconds`.
+/// A kind's pool, retry policy and time limit, declared next to its payload type. `None` takes
+/// the worker's setting (`MAX_ATTEMPTS`, `BACKOFF_BASE_SECS`, `BACKOFF_MAX_SECS`,
+/// `ATTEMPT_TIMEOUT_SECS`); a kind's timeout is capped by `ATTEMPT_TIMEOUT_SECS`, its pool's time
+/// limit, which stays below the Job's `activeDeadlineSeconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KindPolicy {
+    /// The pool whose queues, pods and capacity run this kind (`infra-cdk8s/config.json`; a test
+    /// holds every kind's pool to the config).
+    pub pool: &'static str,
     pub max_attempts: Option<u32>,
     pub backoff_base: Option<Duration>,
     pub backoff_max: Option<Duration>,
@@ -165,8 +170,13 @@ pub struct KindPolicy {
 }
 
 impl KindPolicy {
-    pub const DEFAULT: KindPolicy =
-        KindPolicy { max_attempts: None, backoff_base: None, backoff_max: None, timeout: None };
+    pub const DEFAULT: KindPolicy = KindPolicy {
+        pool: crate::pools::DEFAULT_POOL,
+        max_attempts: None,
+        backoff_base: None,
+        backoff_max: None,
+        timeout: None,
+    };
 
     /// The worker's policy with this kind's choices applied (a base above the maximum backoff is
     /// lowered to it, so the result is always valid).
@@ -304,7 +314,7 @@ macro_rules! registry {
 }
 
 // The one list of job kinds.
-registry![Noop, Sleep, Fail, Flaky, Aggregate, Hang];
+registry![Noop, Sleep, Fail, Flaky, Aggregate, Hang, Ping];
 
 /// The kind `POST /jobs` runs when the request has no body.
 pub const DEFAULT_KIND: &str = Aggregate::NAME;
@@ -312,6 +322,11 @@ pub const DEFAULT_KIND: &str = Aggregate::NAME;
 /// A registered kind by name.
 pub fn kind_info(name: &str) -> Option<&'static KindInfo> {
     KINDS.iter().find(|k| k.name == name)
+}
+
+/// The pool that runs `kind` (an unknown kind: the default pool).
+pub fn pool_of(kind: &str) -> &'static str {
+    kind_info(kind).map_or(crate::pools::DEFAULT_POOL, |k| k.policy.pool)
 }
 
 /// "noop, sleep, …" for error messages.
@@ -378,7 +393,7 @@ mod tests {
             ("aggregate", json!({"seed": 9_223_372_036_854_775_808u64}), Err("seed must be at most")),
             ("sleep", json!({}), Err("missing field `ms`")),
             ("sleep", json!({"ms": -1}), Err("invalid value")),
-            ("sleep", json!({"ms": 3_600_001}), Err("at most 3600000")),
+            ("sleep", json!({"ms": 43_200_001}), Err("at most 43200000")),
             ("fail", Value::Null, Ok(json!({"message": "job failed on purpose", "permanent": false}))),
             ("fail", json!({"permanent": true}), Ok(json!({"message": "job failed on purpose", "permanent": true}))),
             ("fail", json!({"message": ""}), Err("must not be empty")),
@@ -391,9 +406,12 @@ mod tests {
             (
                 "nope",
                 json!({}),
-                Err("unknown job kind \"nope\"; known kinds: noop, sleep, fail, flaky, aggregate, hang"),
+                Err("unknown job kind \"nope\"; known kinds: noop, sleep, fail, flaky, aggregate, hang, ping"),
             ),
             ("", json!({}), Err("unknown job kind")),
+            ("ping", Value::Null, Ok(json!({}))),
+            ("ping", json!({"tag": "a"}), Ok(json!({"tag": "a"}))),
+            ("ping", json!({"tag": "x".repeat(257)}), Err("at most 256")),
         ];
         for (kind, payload, want) in cases {
             let got = JobSpec::parse(kind, payload.clone());

@@ -2,8 +2,8 @@ use serde::{Deserialize, Serialize};
 
 use super::JobKind;
 
-/// The longest sleep a job may ask for (1 hour).
-pub const MAX_SLEEP_MS: u64 = 3_600_000;
+/// The longest sleep a job may ask for: 12 hours, the long pool's time limit.
+pub const MAX_SLEEP_MS: u64 = 43_200_000;
 
 /// Sleeps for `ms` milliseconds, then succeeds. Stands in for slow I/O-bound work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -11,13 +11,15 @@ pub const MAX_SLEEP_MS: u64 = 3_600_000;
 #[serde(deny_unknown_fields)]
 pub struct Sleep {
     /// How long to sleep.
-    #[cfg_attr(feature = "schema", schema(minimum = 0, maximum = 3_600_000))]
+    #[cfg_attr(feature = "schema", schema(minimum = 0, maximum = 43_200_000))]
     pub ms: u64,
 }
 
 impl JobKind for Sleep {
     const NAME: &'static str = "sleep";
-    const DESCRIPTION: &'static str = "Sleeps for `ms` milliseconds (at most 3600000), then succeeds; stops early when cancelled; saves its progress every second, so an interrupted run resumes where it was.";
+    // Jobs of hours, which a spot reclaim should not interrupt.
+    const POLICY: super::KindPolicy = super::KindPolicy { pool: "long", ..super::KindPolicy::DEFAULT };
+    const DESCRIPTION: &'static str = "Sleeps for `ms` milliseconds (at most 43200000, 12 hours; in the long pool), then succeeds; stops early when cancelled; saves its progress every second, so an interrupted run resumes where it was.";
 
     fn validate(&self) -> Result<(), String> {
         if self.ms > MAX_SLEEP_MS {

@@ -1,0 +1,34 @@
+//! `GET /jobs/pools`: each pool's shape, limits and kinds, with its queues' depth now.
+
+use axum::Json;
+use axum::extract::State;
+use jobs_core::pools::pools;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::views::{PoolList, PoolView};
+
+/// List the pools.
+#[utoipa::path(get, path = "/jobs/pools", tag = "jobs",
+    responses(
+        (status = 200, description = "Every pool, the default first; a queue whose depth could not be read is `null`", body = PoolList),
+        (status = 503, description = "No queue's depth could be read", body = ErrorBody),
+    ))]
+pub async fn list_pools(State(state): State<AppState>) -> Result<Json<PoolList>, ApiError> {
+    let mut depths = state.0.queues.depths().await;
+    // Every read failed: the queues are down, not one of them.
+    if depths.iter().all(|(_, d)| d.is_err())
+        && let Some((_, Err(e))) = depths.pop()
+    {
+        return Err(ApiError::from(e));
+    }
+    let depth = |pool: &str, priority| {
+        depths
+            .iter()
+            .find(|(q, _)| q.pool == pool && q.priority == priority)
+            .and_then(|(_, d)| d.as_ref().ok().copied())
+    };
+    Ok(Json(PoolList {
+        pools: pools().iter().map(|p| PoolView::new(p, |priority| depth(&p.name, priority))).collect(),
+    }))
+}

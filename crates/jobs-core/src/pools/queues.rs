@@ -1,0 +1,127 @@
+//! Every pool's queues, named after the default pool's queue (the one queue of earlier
+//! releases): `<base>` and `<base>-high` for the default pool, `<base>-<pool>` and
+//! `<base>-<pool>-high` for the others, and one dead-letter queue per pool (`<base>-dlq`,
+//! `<base>-<pool>-dlq`). So one URL (`QUEUE_URL`) names them all, and the stacks (config.ts)
+//! name them the same way.
+
+use serde::{Deserialize, Serialize};
+
+use super::DEFAULT_POOL;
+
+/// A job's priority within its pool: a high job starts before every normal job of its pool
+/// that is still waiting (its own queue, received from first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Received first.
+    High,
+    #[default]
+    Normal,
+}
+
+impl Priority {
+    /// Highest first: the order a worker receives in.
+    pub const ALL: [Priority; 2] = [Priority::High, Priority::Normal];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::High => "high",
+            Priority::Normal => "normal",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Priority> {
+        Priority::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+}
+
+/// One job queue: a pool's queue of one priority.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QueueName {
+    pub pool: String,
+    pub priority: Priority,
+}
+
+/// Why a queue URL cannot name the queues.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    #[error("{0:?} is not a queue URL (…/<account>/<queue name>)")]
+    NotAUrl(String),
+    #[error("queue name {0:?} leaves no room for the pool suffixes (at most 57 characters)")]
+    TooLong(String),
+}
+
+/// SQS allows 80 characters; the longest suffix is `-<16 characters>-high` or `-dlq`.
+const MAX_BASE: usize = 80 - 23;
+
+/// The URLs of every queue, from the default pool's normal queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queues {
+    /// The URL up to and including the last `/`.
+    prefix: String,
+    base: String,
+}
+
+impl Queues {
+    pub fn from_default_url(url: &str) -> Result<Queues, QueueError> {
+        let not_a_url = || QueueError::NotAUrl(url.to_owned());
+        let (prefix, base) = url.trim_end_matches('/').rsplit_once('/').ok_or_else(not_a_url)?;
+        if base.is_empty() || prefix.is_empty() || !prefix.contains("://") {
+            return Err(not_a_url());
+        }
+        if base.len() > MAX_BASE {
+            return Err(QueueError::TooLong(base.to_owned()));
+        }
+        Ok(Queues { prefix: format!("{prefix}/"), base: base.to_owned() })
+    }
+
+    /// The default pool's normal queue: the name the others are made from.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn url(&self, pool: &str, priority: Priority) -> String {
+        format!("{}{}", self.prefix, queue_name(&self.base, pool, priority))
+    }
+
+    pub fn dlq_url(&self, pool: &str) -> String {
+        format!("{}{}", self.prefix, dlq_name(&self.base, pool))
+    }
+
+    /// Which queue of which pool `url` is (`None`: none of these).
+    pub fn which<'p>(&self, url: &str, pools: impl IntoIterator<Item = &'p str>) -> Option<QueueName> {
+        pools.into_iter().find_map(|pool| {
+            Priority::ALL
+                .into_iter()
+                .find(|p| self.url(pool, *p) == url)
+                .map(|priority| QueueName { pool: pool.to_owned(), priority })
+        })
+    }
+}
+
+/// The ARN of a pool's queue, from the default pool's queue ARN (`arn:aws:sqs:<region>:<account>:<base>`).
+pub fn sibling_arn(default_arn: &str, pool: &str, priority: Priority) -> String {
+    match default_arn.rsplit_once(':') {
+        Some((prefix, base)) => format!("{prefix}:{}", queue_name(base, pool, priority)),
+        None => default_arn.to_owned(),
+    }
+}
+
+/// `<base>[-<pool>][-high]`.
+pub fn queue_name(base: &str, pool: &str, priority: Priority) -> String {
+    let mut name = base.to_owned();
+    if pool != DEFAULT_POOL {
+        name.push('-');
+        name.push_str(pool);
+    }
+    if priority == Priority::High {
+        name.push_str("-high");
+    }
+    name
+}
+
+/// `<base>[-<pool>]-dlq`.
+pub fn dlq_name(base: &str, pool: &str) -> String {
+    format!("{}-dlq", queue_name(base, pool, Priority::Normal))
+}

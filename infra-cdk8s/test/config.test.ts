@@ -1,0 +1,62 @@
+// config.json's pools: checked as jobs-core checks them (crates/jobs-core/src/pools/tests.rs has
+// the same table), and what follows from them.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { checkPools, loadConfig, PoolFile, quantity, queueNameOf } from '../src/config';
+
+const pool = (overrides: Record<string, unknown> = {}): PoolFile => ({
+  description: 'd', capacity: 'spot',
+  cpu: { request: '250m', limit: '1' }, memory: { request: '128Mi', limit: '512Mi' },
+  ephemeralStorage: '1Gi', timeLimitMinutes: 60, maxReplicas: 50, pollingIntervalSecs: 10,
+  execution: { mode: 'one-per-pod' },
+  ...overrides,
+} as PoolFile);
+
+describe('pools', () => {
+  it('the shipped config: the default first, then by name, each with its queues and deadline', () => {
+    const cfg = loadConfig();
+    assert.deepEqual(cfg.poolList.map((p) => p.name), ['default', 'large', 'long', 'short']);
+    const long = cfg.poolList.find((p) => p.name === 'long')!;
+    assert.equal(long.queues.high.url, `https://sqs.${cfg.region}.amazonaws.com/${cfg.account}/${cfg.appName}-long-high`);
+    assert.equal(long.dlq.name, `${cfg.appName}-long-dlq`);
+    assert.equal(long.attemptTimeoutSecs, 12 * 3600);
+    assert.equal(long.activeDeadlineSecs, 300 + 12 * 3600 + 60);
+    const def = cfg.poolList[0];
+    assert.deepEqual([def.queues.normal.url, def.dlq.url, def.scaledJobName], [cfg.queueUrl, cfg.dlqUrl, 'data-processor']);
+  });
+
+  it('queue names: the default pool keeps the first release\'s', () => {
+    const cases: Array<[string, 'high' | 'normal', string]> = [
+      ['default', 'normal', 'jobs'], ['default', 'high', 'jobs-high'], ['long', 'normal', 'jobs-long'], ['long', 'high', 'jobs-long-high'],
+    ];
+    for (const [p, priority, want] of cases) assert.equal(queueNameOf('jobs', p, priority), want);
+  });
+
+  it('invalid pools are refused with the reason', () => {
+    const cases: Array<[Record<string, PoolFile>, RegExp]> = [
+      [{ other: pool() }, /must include "default"/],
+      [{ default: pool(), Big: pool() }, /pool name "Big"/],
+      [{ default: pool(), high: pool() }, /pool name "high"/],
+      [{ default: pool(), 'a-b': pool() }, /pool name "a-b"/],
+      [{ default: pool({ timeLimitMinutes: 721 }) }, /timeLimitMinutes must be 1 to 720/],
+      [{ default: pool({ timeLimitMinutes: 0 }) }, /timeLimitMinutes/],
+      [{ default: pool({ cpu: { request: '2', limit: '1' } }) }, /cpu: the request must be/],
+      [{ default: pool({ memory: { request: '1Gx', limit: '1Gi' } }) }, /not a Kubernetes quantity/],
+      [{ default: pool({ ephemeralStorage: 'lots' }) }, /not a Kubernetes quantity/],
+      [{ default: pool({ maxReplicas: 0 }) }, /maxReplicas/],
+      [{ default: pool({ pollingIntervalSecs: 301 }) }, /pollingIntervalSecs/],
+      [{ default: pool({ description: ' ' }) }, /description/],
+      [{ default: pool({ execution: { mode: 'drain', maxJobs: 0, maxMinutes: 1 } }) }, /drain/],
+      [{ default: pool({ execution: { mode: 'batch' } }) }, /execution.mode/],
+      [{ default: pool({ capacity: 'reserved' }) }, /capacity/],
+      [{ default: pool({ gpu: 1 }) }, /unknown field `gpu`/],
+    ];
+    for (const [pools, want] of cases) assert.throws(() => checkPools(pools), want, JSON.stringify(pools));
+  });
+
+  it('Kubernetes quantities', () => {
+    const cases: Array<[string, number]> = [['250m', 0.25], ['1', 1], ['512Mi', 512 * 2 ** 20], ['1G', 1e9], ['129e6', 129e6], ['1.5Gi', 1.5 * 2 ** 30], ['.5', 0.5]];
+    for (const [text, value] of cases) assert.equal(quantity(text), value, text);
+    for (const bad of ['', 'Mi', '1.2.3', '12 Mi', '1MB', '-1']) assert.throws(() => quantity(bad), /not a Kubernetes quantity/, bad);
+  });
+});
