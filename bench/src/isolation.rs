@@ -46,13 +46,7 @@ pub async fn run(
         let r = http.get(url).send().await.map_err(|e| e.to_string())?;
         r.json::<Value>().await.map_err(|e| e.to_string())
     };
-    // The ScaledJob of a pool in the controller's state.
-    let of = |state: &Value, name: &str| {
-        state["scaledJobs"]
-            .as_array()
-            .and_then(|all| all.iter().find(|s| s["scaledJob"] == name).cloned())
-            .unwrap_or_default()
-    };
+    let of = crate::pools::scaled_job;
     let first = state(http.clone(), state_url.clone()).await?;
     let slots = of(&first, LONG_SCALED_JOB)["maxReplicaCount"].as_i64().unwrap_or(0);
 

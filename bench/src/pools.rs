@@ -40,8 +40,8 @@ pub struct Priority {
     pub backlog_start_ms_p99: f64,
 }
 
-/// The ScaledJob `name` in the controller's state.
-fn scaled_job(state: &Value, name: &str) -> Value {
+/// The ScaledJob `name` in the controller's `GET /state`.
+pub fn scaled_job(state: &Value, name: &str) -> Value {
     state["scaledJobs"]
         .as_array()
         .and_then(|all| all.iter().find(|s| s["scaledJob"] == name).cloned())

@@ -104,7 +104,8 @@ pub async fn run_worker(program: &Path, env: &[(String, String)], extra: &[(&str
         .envs(extra.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        // BENCH_WORKER_LOG=1 shows the workers' logs (to see why a journey did not end).
+        .stderr(if std::env::var_os("BENCH_WORKER_LOG").is_some() { Stdio::inherit() } else { Stdio::null() });
     let started = Instant::now();
     let child = cmd.spawn().expect("start the worker");
     let pid = child.id() as libc::pid_t;

@@ -154,7 +154,9 @@ async fn cost(
     let submit_wall_ms = match submit_wall_ms {
         Some(ms) => ms,
         None => {
-            let env = procs::api_env(&stack, &stack.emulator.endpoint).await;
+            // On a stack of its own: the jobs it submits must not queue ahead of the journeys'.
+            let warm = Stack::start().await;
+            let env = procs::api_env(&warm, &warm.emulator.endpoint).await;
             lambda::warm(rust, &env, post_job_event, args.invocations).await?.1
         }
     };

@@ -131,7 +131,7 @@ pub enum Command {
     Stats,
     /// Cron schedules that submit jobs.
     #[command(subcommand)]
-    Schedule(ScheduleCommand),
+    Schedule(crate::schedule::ScheduleCommand),
     /// Post-deploy check: a noop job reaches SUCCEEDED within the timeout, then the stats answer.
     Check {
         /// Seconds to wait for the job (a cold cluster first starts a spot node).
@@ -145,57 +145,6 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8001")]
         listen: std::net::SocketAddr,
     },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ScheduleCommand {
-    /// Create a schedule.
-    Create {
-        /// A 5-field cron expression (`0 7 * * MON`) or an EventBridge `cron(…)`/`rate(…)`.
-        #[arg(long)]
-        cron: String,
-        /// The job kind (default: the API's default kind).
-        #[arg(long)]
-        kind: Option<String>,
-        #[arg(long)]
-        payload: Option<String>,
-        /// IANA time zone (default UTC).
-        #[arg(long)]
-        timezone: Option<String>,
-        /// 1-64 of A-Za-z0-9-_. (default: generated).
-        #[arg(long)]
-        name: Option<String>,
-        /// `allow` (default) or `forbid`: a firing while the previous job runs is SKIPPED.
-        #[arg(long)]
-        overlap: Option<String>,
-        /// The priority of the jobs it fires (default normal).
-        #[arg(long, value_parser = ["high", "normal"])]
-        priority: Option<String>,
-    },
-    /// List the schedules.
-    List,
-    /// Show a schedule, with its next fire times and last run.
-    Get { name: String },
-    /// Change a schedule's expression, time zone, payload, overlap policy or priority.
-    Update {
-        name: String,
-        #[arg(long)]
-        cron: Option<String>,
-        #[arg(long)]
-        timezone: Option<String>,
-        #[arg(long)]
-        payload: Option<String>,
-        #[arg(long)]
-        overlap: Option<String>,
-        #[arg(long, value_parser = ["high", "normal"])]
-        priority: Option<String>,
-    },
-    /// Stop a schedule firing (state DISABLED).
-    Pause { name: String },
-    /// Let a paused schedule fire again (state ENABLED).
-    Resume { name: String },
-    /// Delete a schedule.
-    Delete { name: String },
 }
 
 /// Runs the command; returns the exit code.
@@ -234,19 +183,19 @@ pub async fn run(args: Args) -> u8 {
 }
 
 /// A command's answer: as the API gave it (`--json`), in human form, and the exit code.
-struct Answer {
+pub(crate) struct Answer {
     value: Value,
     human: String,
     code: u8,
 }
 
 impl Answer {
-    fn ok(value: Value, human: String) -> Answer {
+    pub(crate) fn ok(value: Value, human: String) -> Answer {
         Answer { value, human, code: 0 }
     }
 }
 
-enum Failure {
+pub(crate) enum Failure {
     Usage(String),
     Wait(WaitError),
 }
@@ -257,7 +206,7 @@ impl<E: Into<WaitError>> From<E> for Failure {
     }
 }
 
-fn json_arg(name: &str, text: Option<&str>) -> Result<Option<Value>, Failure> {
+pub(crate) fn json_arg(name: &str, text: Option<&str>) -> Result<Option<Value>, Failure> {
     text.map(serde_json::from_str::<Value>)
         .transpose()
         .map_err(|e| Failure::Usage(format!("--{name} is not JSON: {e}")))
@@ -329,7 +278,7 @@ async fn execute(client: &Client, command: &Command, signed: bool) -> Result<Ans
             let human = render::stats_line(&stats);
             Answer::ok(stats, human)
         }
-        Command::Schedule(command) => schedule(client, command).await?,
+        Command::Schedule(command) => crate::schedule::execute(client, command).await?,
         Command::Check { timeout } => {
             let r = wait::check(client, Duration::from_secs(*timeout), progress).await?;
             let stats = &r.stats;
@@ -361,66 +310,6 @@ async fn accepted_answer(client: &Client, accepted: Accepted, wait: bool, timeou
             Ok(Answer::ok(job, human))
         }
     }
-}
-
-async fn schedule(client: &Client, command: &ScheduleCommand) -> Result<Answer, Failure> {
-    let state = |enabled: bool| serde_json::json!({"state": if enabled { "ENABLED" } else { "DISABLED" }});
-    let one = |v: Value| {
-        let human = render::schedule_table(&v);
-        Answer::ok(v, human)
-    };
-    Ok(match command {
-        ScheduleCommand::Create { cron, kind, payload, timezone, name, overlap, priority } => {
-            let mut request = serde_json::json!({ "cron": cron });
-            let payload = json_arg("payload", payload.as_deref())?;
-            for (key, value) in [
-                ("job", kind.clone().map(Value::String)),
-                ("payload", payload),
-                ("timezone", timezone.clone().map(Value::String)),
-                ("name", name.clone().map(Value::String)),
-                ("overlap", overlap.clone().map(Value::String)),
-                ("priority", priority.clone().map(Value::String)),
-            ] {
-                if let Some(v) = value {
-                    request[key] = v;
-                }
-            }
-            one(client.create_schedule(&request).await?)
-        }
-        ScheduleCommand::List => {
-            let list = client.schedules().await?;
-            let human = render::schedules_table(&list);
-            Answer::ok(list, human)
-        }
-        ScheduleCommand::Get { name } => one(client.schedule(name).await?),
-        ScheduleCommand::Update { name, cron, timezone, payload, overlap, priority } => {
-            let mut change = serde_json::json!({});
-            let payload = json_arg("payload", payload.as_deref())?;
-            for (key, value) in [
-                ("cron", cron.clone().map(Value::String)),
-                ("timezone", timezone.clone().map(Value::String)),
-                ("payload", payload),
-                ("overlap", overlap.clone().map(Value::String)),
-                ("priority", priority.clone().map(Value::String)),
-            ] {
-                if let Some(v) = value {
-                    change[key] = v;
-                }
-            }
-            if change.as_object().is_some_and(|c| c.is_empty()) {
-                return Err(Failure::Usage(
-                    "schedule update: give --cron, --timezone, --payload, --overlap or --priority".into(),
-                ));
-            }
-            one(client.patch_schedule(name, &change).await?)
-        }
-        ScheduleCommand::Pause { name } => one(client.patch_schedule(name, &state(false)).await?),
-        ScheduleCommand::Resume { name } => one(client.patch_schedule(name, &state(true)).await?),
-        ScheduleCommand::Delete { name } => {
-            client.delete_schedule(name).await?;
-            Answer::ok(serde_json::json!({"deleted": name}), format!("schedule {name} deleted"))
-        }
-    })
 }
 
 /// Says what failed on stderr and, with `--json`, as `{"error": {"code", "message"}}` on stdout

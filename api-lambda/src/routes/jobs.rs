@@ -260,6 +260,7 @@ pub async fn cancel_job(
 
 /// Run a FAILED or CANCELLED job again, as a new job.
 #[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs",
+    request_body(content = Option<RetryRequest>, description = "Optional: the new job's priority (default: the old job's)"),
     params(
         ("id" = String, Path, description = "The job to retry", pattern = r"^[A-Za-z0-9._:-]{1,128}$"),
         ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "The same key within 24 h returns the same new job"),
@@ -267,7 +268,7 @@ pub async fn cancel_job(
     responses(
         (status = 200, description = "New job queued (`retryOf` names the old one)", body = JobAccepted),
         (status = 202, description = "New job recorded; the reconciler sends it", body = JobAccepted),
-        (status = 400, description = "Malformed job id or idempotency key", body = ErrorBody),
+        (status = 400, description = "Malformed job id, idempotency key or body", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 409, description = "The job has not ended FAILED or CANCELLED, or the key was used for another request", body = ErrorBody),
         (status = 503, body = ErrorBody),
