@@ -89,8 +89,19 @@ async fn a_running_job_is_cancelled_within_seconds_counted_once_and_can_be_retri
     let key = [("Idempotency-Key", "retry-1")];
     let (status, first) = api.call(Method::POST, &format!("/jobs/{id}/retry"), None, &key).await;
     assert_eq!(status, StatusCode::OK, "{first}");
-    let (_, replay) = api.call(Method::POST, &format!("/jobs/{id}/retry"), None, &key).await;
-    assert_eq!(replay["jobId"], first["jobId"], "the same key gives the same new job");
+    let (_, replay) = api.call(Method::POST, &format!("/jobs/{id}/retry"), Some("null".into()), &key).await;
+    assert_eq!(replay["jobId"], first["jobId"], "the same key gives the same new job (a null body is no body)");
+    // The same key with another priority is another request.
+    let high = json!({"priority": "high"}).to_string();
+    let (status, err) = api.call(Method::POST, &format!("/jobs/{id}/retry"), Some(high), &key).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("idempotency_key_reused")),
+        "{err}"
+    );
+    let (status, err) =
+        api.call(Method::POST, &format!("/jobs/{id}/retry"), Some(json!({"priority": "soon"}).to_string()), &[]).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_field")), "{err}");
     let new_id = first["jobId"].as_str().unwrap();
     let (_, new) = api.get(&format!("/jobs/{new_id}")).await;
     assert_eq!(

@@ -171,7 +171,8 @@ fn schedule_row(s: &Value) -> Vec<String> {
         text(s, "state"),
         text(s, "expression"),
         text(s, "timezone"),
-        text(s, "job"),
+        // Its firings' priority, when it is not the default.
+        if s["priority"] == "high" { format!("{} high", text(s, "job")) } else { text(s, "job") },
         text(s, "overlap"),
         next.into(),
         last,
@@ -249,6 +250,8 @@ mod tests {
             "submitted 3  succeeded 2  failed 1  retries 4  cancelled 0  skipped 0  queued 0  in flight 0  delayed 1"
         );
         let s = json!({"name": "n", "state": "DISABLED", "expression": "cron(0 7 * * ? *)", "timezone": "UTC", "job": "noop", "payload": {"a": 1}, "overlap": "forbid", "nextFireTimes": [], "lastRun": {"jobId": "j3", "status": "SUCCEEDED", "at": "2026-12-02T07:00:01Z"}});
+        let high = json!({"name": "h", "state": "ENABLED", "expression": "rate(5 minutes)", "timezone": "UTC", "job": "ping", "priority": "high", "overlap": "allow", "nextFireTimes": []});
+        assert_eq!(schedule_row(&high)[4], "ping high", "a high schedule says so");
         let lines: Vec<String> = schedule_table(&s).lines().map(str::to_owned).collect();
         assert_eq!(
             lines[1..],

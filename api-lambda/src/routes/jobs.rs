@@ -282,8 +282,12 @@ pub async fn retry_job(
 ) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
     checked_job_id(&id)?;
     let body = read_body(body)?;
-    let request: RetryRequest =
-        if body.iter().all(u8::is_ascii_whitespace) { RetryRequest::default() } else { parse_json(&body)? };
+    // No body, or a JSON null (its schema allows it): the old job's priority.
+    let request: RetryRequest = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
+        RetryRequest::default()
+    } else {
+        parse_json(&body)?
+    };
     let idem = idempotency(&headers, fingerprint("retry", &Value::String(id.clone()), request.priority))?;
     let app = &state.0;
     Ok(accepted(crate::submit::retry(&app.store, &app.queues, &id, &caller, idem.as_ref(), request.priority).await?))

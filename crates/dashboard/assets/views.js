@@ -217,7 +217,7 @@ function scheduleRow(s) {
   return h('tr', { 'data-schedule': s.name, 'data-state': s.state },
     h('td', {}, h('a', { href: `#/jobs?schedule=${encodeURIComponent(s.name)}` }, s.name)),
     h('td', { class: 'mono' }, s.expression), h('td', {}, s.timezone), h('td', {}, badge(s.state)),
-    h('td', {}, s.job ?? '–'), h('td', {}, s.overlap),
+    h('td', {}, s.job ?? '–', s.priority === 'high' ? [' ', h('span', { class: 'badge high' }, 'high')] : ''), h('td', {}, s.overlap),
     // Times in the browser's zone (the API gives them in the schedule's).
     h('td', { 'data-testid': 'next-fire', 'data-at': s.nextFireTimes[0] ?? '', title: s.nextFireTimes.map(time).join('\n') }, s.nextFireTimes[0] ? time(s.nextFireTimes[0]) : '–'),
     h('td', { 'data-testid': 'last-run' }, s.lastRun

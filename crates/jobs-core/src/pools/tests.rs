@@ -39,6 +39,18 @@ fn the_shipped_config_declares_valid_pools_and_every_kind_names_one() {
     assert_eq!(pools.get("long").unwrap().time_limit(), MAX_TIME_LIMIT);
 }
 
+/// A job longer than the single pool's old 63-minute limit runs: a 2-hour `sleep` is a valid job,
+/// its attempt may last its pool's 12 hours, and its pod's deadline covers that attempt.
+#[test]
+fn a_two_hour_job_fits_its_pool() {
+    let spec = crate::JobSpec::parse("sleep", json!({"ms": 2 * 3_600_000})).unwrap();
+    let pool = pools().get(spec.policy().pool).unwrap();
+    let limit = spec.policy().timeout(pool.time_limit());
+    assert!(limit >= Duration::from_secs(2 * 3600) && limit > Duration::from_secs(63 * 60), "{limit:?}");
+    assert!(pool.timing().active_deadline > limit + STOP_MARGIN);
+    assert_eq!(pool.config.capacity, Capacity::OnDemand, "no spot reclaim under a job of hours");
+}
+
 #[test]
 fn deadlines_follow_the_time_limit_with_the_margins() {
     let s = Duration::from_secs;
