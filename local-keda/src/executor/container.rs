@@ -18,6 +18,9 @@ use futures_util::StreamExt;
 
 use super::{PodRequest, PodStatus, Signal, log_path};
 
+/// How long an ended container's log copier may take to write its last lines.
+const LOG_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Labels on every container the controller creates: the ScaledJob's name and the queue it
 /// scales on. Containers with both (from a crashed earlier run) are removed at start-up, so
 /// controllers for other queues (tests, a second stack) are left alone.
@@ -31,6 +34,9 @@ pub struct Containers {
     logs: PathBuf,
     /// Container states from the last list call (one call per reconcile, not one per container).
     states: HashMap<String, ContainerSummaryStateEnum>,
+    /// Each container's log copier, and when its container was first seen ended: a pod counts
+    /// as ended once its last lines are in its log file (or after [`LOG_DRAIN`]).
+    followers: HashMap<String, (tokio::task::JoinHandle<()>, Option<std::time::Instant>)>,
 }
 
 /// Connects to `host` (`unix:///path`), or to `DOCKER_HOST`, the docker socket or podman's.
@@ -61,7 +67,14 @@ impl Containers {
             (LABEL_SCALEDJOB.to_owned(), scaled_job.to_owned()),
             (LABEL_QUEUE.to_owned(), queue_url.to_owned()),
         ]);
-        Ok(Containers { docker, image: image.to_owned(), labels, logs, states: HashMap::new() })
+        Ok(Containers {
+            docker,
+            image: image.to_owned(),
+            labels,
+            logs,
+            states: HashMap::new(),
+            followers: HashMap::new(),
+        })
     }
 
     pub fn logs_dir(&self) -> &Path {
@@ -123,19 +136,32 @@ impl Containers {
     }
 
     /// Copies the container's output into its log file until the container ends.
-    fn follow_logs(&self, name: &str) -> Result<(), String> {
+    fn follow_logs(&mut self, name: &str) -> Result<(), String> {
         let path = log_path(&self.logs, name);
         let mut file = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         let options = LogsOptionsBuilder::new().follow(true).stdout(true).stderr(true).build();
         let mut stream = self.docker.logs(name, Some(options));
-        tokio::spawn(async move {
+        let copier = tokio::spawn(async move {
             while let Some(Ok(chunk)) = stream.next().await {
                 if file.write_all(&chunk.into_bytes()).is_err() {
                     break;
                 }
             }
         });
+        self.followers.insert(name.to_owned(), (copier, None));
         Ok(())
+    }
+
+    /// An ended container's status once its log is complete: until its copier is done (at most
+    /// [`LOG_DRAIN`]), it still runs, so whoever reads its log after it ended reads it whole.
+    fn ended(&mut self, name: &str, status: PodStatus) -> PodStatus {
+        let Some((copier, seen)) = self.followers.get_mut(name) else { return status };
+        let since = *seen.get_or_insert_with(std::time::Instant::now);
+        if !copier.is_finished() && since.elapsed() < LOG_DRAIN {
+            return PodStatus::Running;
+        }
+        self.followers.remove(name);
+        status
     }
 
     /// Lists this controller's containers once; `status` answers from that list.
@@ -170,6 +196,14 @@ impl Containers {
     }
 
     async fn inspect(&mut self, name: &str) -> PodStatus {
+        let status = self.inspect_container(name).await;
+        match status {
+            PodStatus::Exited(_) => self.ended(name, status),
+            other => other,
+        }
+    }
+
+    async fn inspect_container(&mut self, name: &str) -> PodStatus {
         let info = match self.docker.inspect_container(name, None).await {
             Ok(info) => info,
             // Gone (removed behind our back): the pod failed without an exit code.
@@ -205,6 +239,7 @@ impl Containers {
     }
 
     pub async fn remove(&mut self, name: &str) {
+        self.followers.remove(name);
         let options = RemoveContainerOptionsBuilder::new().force(true).build();
         if let Err(e) = self.docker.remove_container(name, Some(options)).await {
             tracing::debug!(container = name, error = %e, "remove");
