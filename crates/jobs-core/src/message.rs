@@ -294,6 +294,34 @@ mod tests {
         assert!(wire.get("schedule").is_none());
     }
 
+    /// A rolling deploy across pools: a new API's normal message is the body an earlier worker
+    /// reads (no `priority` key); a high one carries it, and to a worker that does not know the
+    /// field it is a message naming its job (handed back within the skew window, as the rollout
+    /// test in data-processor/tests/worker.rs shows for what a build cannot run), never one that
+    /// names none.
+    #[test]
+    fn priority_is_written_only_when_high_and_an_unknown_field_keeps_the_job_id() {
+        let now = "2026-11-21T10:00:00Z".parse().unwrap();
+        let normal = JobMessage::new_api("noop", json!({}), now);
+        assert!(!normal.to_body().contains("priority"), "{}", normal.to_body());
+        let high = JobMessage { priority: Priority::High, ..normal.clone() };
+        assert!(high.to_body().contains(r#""priority":"high""#), "{}", high.to_body());
+        assert_eq!(JobMessage::parse(&high.to_body()).unwrap(), high);
+        let schedule = JobMessage::schedule_template(
+            &JobSpec::parse("noop", json!({})).unwrap(),
+            "s",
+            Overlap::Allow,
+            Priority::Normal,
+        );
+        assert!(!schedule.contains("priority"), "{schedule}");
+        // A newer producer's field: the job id and its start survive the refusal.
+        let mut newer: Value = serde_json::from_str(&normal.to_body()).unwrap();
+        newer["tenant"] = json!("acme");
+        let e = JobMessage::parse(&newer.to_string()).unwrap_err();
+        assert_eq!((e.job_id.as_deref(), e.submitted_at), (Some(normal.job_id.as_str()), Some(now)), "{e:?}");
+        assert!(e.reason.contains("unknown field `tenant`"), "{}", e.reason);
+    }
+
     #[test]
     fn only_a_schedule_names_its_submitter() {
         let now = "2026-11-21T10:00:00Z".parse().unwrap();
