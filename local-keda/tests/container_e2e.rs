@@ -92,19 +92,28 @@ async fn mixed_jobs_with_the_container_executor() {
     }
     assert_eq!(state["totals"]["jobsCreated"], attempts, "one Job per delivery: {}", state["totals"]);
 
-    // One container per Job, kept like a finished pod, run the way the manifest says.
+    // One container per Job, kept like a finished pod, run the way its pool's manifest says.
     let containers = engine_lines(&engine, &["ps", "-a", "-q", "--filter", &label]);
     assert_eq!(containers.len() as u64, attempts, "{containers:?}");
-    let inspect = engine_lines(
-        &engine,
-        &[
-            "inspect",
-            "--format",
-            "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.NetworkMode}}",
-            &containers[0],
-        ],
-    );
-    assert_eq!(inspect, [format!("65532:65532 true {} 1000000000 host", 512 << 20)]);
+    let mut format = String::from("{{index .Config.Labels \"");
+    format.push_str(local_keda::executor::container::LABEL_SCALEDJOB);
+    format.push_str("\"}} {{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.NetworkMode}}");
+    let mut args = vec!["inspect", "--format", format.as_str()];
+    args.extend(containers.iter().map(String::as_str));
+    let mut pools_seen = std::collections::BTreeSet::new();
+    for line in engine_lines(&engine, &args) {
+        let (scaled_job, run_as) = line.split_once(' ').unwrap();
+        let pool = match scaled_job.strip_prefix("data-processor") {
+            Some("") => jobs_core::pools::pools().default_pool(),
+            Some(suffix) => jobs_core::pools::pools().get(suffix.trim_start_matches('-')).expect("a declared pool"),
+            None => panic!("a container of an unknown ScaledJob: {line}"),
+        };
+        let memory = jobs_core::quantity::bytes(&pool.config.memory.limit).unwrap();
+        let nano_cpus = jobs_core::quantity::cpu_millis(&pool.config.cpu.limit).unwrap() * 1_000_000;
+        assert_eq!(run_as, format!("65532:65532 true {memory} {nano_cpus} host"), "{scaled_job}");
+        pools_seen.insert(pool.name.clone());
+    }
+    assert!(pools_seen.len() >= 3, "the mix ran in several pools, each with its own shape: {pools_seen:?}");
     for job in state["jobs"].as_array().unwrap() {
         let log = std::fs::read_to_string(job["log"].as_str().unwrap()).unwrap();
         assert!(log.contains("worker done"), "the container's output is in its log file: {log}");
