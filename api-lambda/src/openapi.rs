@@ -3,7 +3,8 @@
 //! discriminated by `job`.
 
 use axum::Json;
-use jobs_core::KINDS;
+use jobs_core::kinds::Runtime;
+use jobs_core::kinds::kinds as all_kinds;
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
@@ -26,7 +27,7 @@ use crate::views;
         jobs::JobRequest, views::JobAccepted, views::JobView, views::JobList, jobs_core::JobStatus, views::StatsView,
         views::OverviewView, views::OpenView, views::OpenCountView, views::OldestView, views::ThroughputView,
         views::MinuteView, views::KindMinuteView,
-        views::KindList, views::KindView, views::PolicyView, views::PoolList, views::PoolView, views::QueueDepthView,
+        views::KindList, views::KindView, views::PolicyView, views::CommandView, jobs_core::kinds::Runtime, views::PoolList, views::PoolView, views::QueueDepthView,
         jobs_core::pools::Capacity, jobs_core::pools::Execution, jobs_core::pools::Resource, jobs_core::pools::Priority,
         jobs::RetryRequest, views::ScheduleState, views::LastRun,
         schedules::ScheduleBody, schedules::SchedulePatch, views::ScheduleView, views::ScheduleList,
@@ -42,9 +43,12 @@ pub fn document_value() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
     let schemas = &mut doc["components"]["schemas"];
     let mut variants = Vec::new();
-    for kind in KINDS {
-        let mut payload = serde_json::to_value((kind.schema)()).expect("schemas serialize");
-        payload["additionalProperties"] = Value::Bool(false);
+    for kind in all_kinds() {
+        let mut payload = kind.schema.clone();
+        if kind.runtime == Runtime::Rust {
+            // Their payload types refuse unknown fields; a command kind's schema says for itself.
+            payload["additionalProperties"] = Value::Bool(false);
+        }
         // A payload whose fields all have defaults may be omitted or null.
         let needs_payload = payload["required"].as_array().is_some_and(|r| !r.is_empty());
         let title = format!("{}Job", kind.name.replace('-', "_"));
@@ -67,12 +71,12 @@ pub fn document_value() -> Value {
         schemas[&title] = request;
         variants.push(json!({ "$ref": format!("#/components/schemas/{title}") }));
     }
-    let mapping: serde_json::Map<String, Value> = KINDS
+    let mapping: serde_json::Map<String, Value> = all_kinds()
         .iter()
         .map(|k| (k.name.to_owned(), json!(format!("#/components/schemas/{}Job", k.name.replace('-', "_")))))
         .collect();
     // Kind names are a closed set: say so wherever one is named.
-    let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+    let names: Vec<&str> = all_kinds().iter().map(|k| k.name).collect();
     schemas["ScheduleBody"]["properties"]["job"] = json!({ "type": ["string", "null"], "enum": names.iter().map(|n| json!(n)).chain([Value::Null]).collect::<Vec<_>>() });
     if let Some(params) = doc["paths"]["/jobs"]["get"]["parameters"].as_array_mut() {
         for p in params.iter_mut().filter(|p| p["name"] == "kind") {

@@ -112,8 +112,17 @@ async fn kinds_list_their_schemas_and_policies_and_bodies_must_name_a_kind() {
     assert_eq!(status, StatusCode::OK);
     let kinds = kinds["kinds"].as_array().unwrap();
     let names: Vec<&str> = kinds.iter().map(|k| k["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["noop", "sleep", "fail", "flaky", "aggregate", "hang", "ping"]);
+    assert_eq!(names, ["noop", "sleep", "fail", "flaky", "aggregate", "hang", "ping", "report", "shell"]);
+    let runtimes: Vec<&str> = kinds.iter().map(|k| k["runtime"].as_str().unwrap()).collect();
+    assert_eq!(runtimes, ["rust", "rust", "rust", "rust", "rust", "rust", "rust", "command", "command"]);
     let sleep = &kinds[1];
+    assert_eq!(sleep["example"], json!({"ms": 2000}));
+    assert!(sleep.get("command").is_none(), "{sleep}");
+    let report = &kinds[7];
+    assert_eq!(report["command"]["command"], json!(["python3", "report.py"]));
+    assert_eq!(report["command"]["permanentExitCodes"], json!([3]));
+    assert_eq!(report["payloadSchema"]["required"], json!(["campaign"]), "the schema as declared");
+    assert_eq!(report["policy"]["timeoutSecs"], 600);
     assert_eq!(sleep["payloadSchema"]["required"], json!(["ms"]));
     assert_eq!(sleep["payloadSchema"]["properties"]["ms"]["maximum"], json!(43_200_000));
     // sleep runs in the long pool: its attempts may last the pool's 12 hours.
@@ -122,7 +131,7 @@ async fn kinds_list_their_schemas_and_policies_and_bodies_must_name_a_kind() {
         json!({"maxAttempts": 3, "backoffBaseSecs": 2, "backoffMaxSecs": 900, "timeoutSecs": 43_200})
     );
     let pools: Vec<&str> = kinds.iter().map(|k| k["pool"].as_str().unwrap()).collect();
-    assert_eq!(pools, ["default", "long", "default", "default", "large", "default", "short"]);
+    assert_eq!(pools, ["default", "long", "default", "default", "large", "default", "short", "default", "default"]);
 
     // The pools: each one's shape and limits from the config, its kinds, its queues now.
     let (status, list) = api.get("/jobs/pools").await;
@@ -148,6 +157,12 @@ async fn kinds_list_their_schemas_and_policies_and_bodies_must_name_a_kind() {
         "{long}"
     );
     assert_eq!(kinds[3]["policy"]["maxAttempts"], 11, "flaky allows all its planned failures");
+    // Every kind's example is a payload it takes.
+    for kind in kinds {
+        let body = json!({"job": kind["name"], "payload": kind["example"]});
+        let (status, out) = api.post("/jobs", body.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}: {out}");
+    }
 
     for (body, want) in [
         (json!({}), "missing_job"),
@@ -157,6 +172,21 @@ async fn kinds_list_their_schemas_and_policies_and_bodies_must_name_a_kind() {
         let (status, out) = api.post("/jobs", body.clone()).await;
         assert_eq!((status, code(&out)), (StatusCode::BAD_REQUEST, want), "{body}: {out}");
     }
+    // A command kind's payload is checked against its schema before anything is recorded; the
+    // error names the failing place.
+    let (_, before) = api.get("/jobs/stats").await;
+    for (payload, place) in [
+        (json!({"campaign": "spring", "channels": ["email", "fax"]}), "/channels/1: "),
+        (json!({"campaign": "Spring Sale"}), "/campaign: "),
+        (json!({}), "\"campaign\" is a required property"),
+    ] {
+        let (status, out) = api.post("/jobs", json!({"job": "report", "payload": payload})).await;
+        assert_eq!((status, code(&out)), (StatusCode::BAD_REQUEST, "invalid_payload"), "{payload}: {out}");
+        assert!(out["error"]["message"].as_str().unwrap().contains(place), "{payload}: {out}");
+    }
+    let (_, after) = api.get("/jobs/stats").await;
+    assert!(before["submitted"].is_u64(), "{before}");
+    assert_eq!(before["submitted"], after["submitted"], "nothing recorded");
     let (status, _) = api.call(Method::POST, "/jobs", None, &[]).await;
     assert_eq!(status, StatusCode::OK, "no body still runs the default kind");
     // Malformed ids on the job routes.
@@ -240,7 +270,7 @@ async fn the_openapi_document_is_exact_about_kinds_nulls_and_bounds() {
     let schemas = &doc["components"]["schemas"];
     let request = &schemas["JobRequest"];
     assert_eq!(request["discriminator"]["propertyName"], "job");
-    assert_eq!(request["oneOf"].as_array().unwrap().len(), jobs_core::KINDS.len());
+    assert_eq!(request["oneOf"].as_array().unwrap().len(), jobs_core::kinds().len());
     let sleep = &schemas["sleepJob"];
     assert_eq!(sleep["required"], json!(["job", "payload"]), "sleep needs its payload: {sleep}");
     assert_eq!(sleep["properties"]["payload"]["additionalProperties"], json!(false));

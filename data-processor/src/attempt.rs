@@ -13,10 +13,10 @@ use jobs_core::state::{self, AfterInterrupt, AttemptRun, RunOutcome, Transition}
 use jobs_core::{AfterFailure, JobMessage, JobSpec, JobStatus, RetryPolicy, cancel};
 use tracing::{error, info, warn};
 
-use crate::emf;
 use crate::heartbeat::Held;
 use crate::retry::Backoff;
 use crate::worker::{Outcome, Worker};
+use crate::{command, emf};
 
 /// After a stop request, how long an outcome write is still retried (inside Kubernetes' 30 s
 /// termination grace period).
@@ -43,7 +43,8 @@ pub(crate) struct Claimed {
 
 /// How the job function's run ended.
 enum Ended {
-    Finished(Result<serde_json::Value, JobFailure>),
+    /// The function returned (a command exited); `note`: something for the run's history.
+    Finished(Result<serde_json::Value, JobFailure>, Option<String>),
     TimedOut(Duration),
     Interrupted,
     /// Somebody asked to cancel the job; `forced`: the function did not return within the grace.
@@ -95,14 +96,20 @@ impl Worker {
         info!(attempt, max_attempts = policy.max_attempts, timeout_secs = timeout.as_secs(), "attempt started");
         let heartbeat = self.heartbeat(&held, &job.job_id, attempt, saved.clone());
         tokio::pin!(heartbeat);
-        // Boxed so that it can be dropped (stopped) as soon as the attempt ends.
-        let mut run = Box::pin(spec.run(&ctx));
+        // Boxed so that it can be dropped (stopped) as soon as the attempt ends. A command is
+        // asked to stop first (`stop`): SIGTERM, SIGKILL after the grace.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let grace = self.config.cancel_grace();
+        let mut run: std::pin::Pin<Box<dyn Future<Output = command::Ran> + Send + '_>> = match spec {
+            JobSpec::Rust(rust) => Box::pin(async { command::Ran { result: rust.run(&ctx).await, note: None } }),
+            JobSpec::Command(job) => Box::pin(command::run(job, &ctx, stopped, grace)),
+        };
         // A result that is ready wins over a stop, a cancel or the time limit arriving at once.
         let mut ended = tokio::select! {
             biased;
             () = held.lost() => Ended::Lost,
             () = &mut heartbeat => Ended::Lost,
-            result = &mut run => Ended::Finished(result),
+            ran = &mut run => Ended::Finished(ran.result, ran.note),
             () = self.shutdown.requested() => Ended::Interrupted,
             () = held.cancel_requested() => Ended::Cancelled { forced: false },
             () = tokio::time::sleep(timeout) => Ended::TimedOut(timeout),
@@ -119,6 +126,16 @@ impl Worker {
                 () = tokio::time::sleep(grace) => Ended::Cancelled { forced: true },
             };
         }
+        if matches!(spec, JobSpec::Command(_)) && matches!(ended, Ended::TimedOut(_) | Ended::Interrupted) {
+            // A command gets its grace to stop (and its output to end) before the outcome is
+            // written; the heartbeat keeps the lease meanwhile.
+            stop.send_replace(true);
+            tokio::select! {
+                biased;
+                _ = tokio::time::timeout(grace + Duration::from_secs(3), &mut run) => {}
+                () = &mut heartbeat => {}
+            }
+        }
         drop(run); // a function still running after a cancel's grace or a time limit stops here
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let now = Utc::now();
@@ -130,18 +147,19 @@ impl Worker {
                 warn!(attempt, elapsed_ms, "lease lost to another worker; stopping without recording");
                 return Outcome::LostLease;
             }
-            Ended::Finished(Ok(result)) => (
-                state::succeed(attempt, &self.owner, result, now).with_run(history, entry(RunOutcome::Succeeded, None)),
+            Ended::Finished(Ok(result), note) => (
+                state::succeed(attempt, &self.owner, result, now)
+                    .with_run(history, entry(RunOutcome::Succeeded, note.as_deref())),
                 Settle::Delete,
                 Outcome::Succeeded,
             ),
-            Ended::Finished(Err(failure)) if failure.permanent => (
+            Ended::Finished(Err(failure), _) if failure.permanent => (
                 state::fail_permanently(attempt, &self.owner, &failure.message, now)
                     .with_run(history, entry(RunOutcome::Failed, Some(&failure.message))),
                 Settle::Delete,
                 Outcome::Failed,
             ),
-            Ended::Finished(Err(failure)) => self.failed(
+            Ended::Finished(Err(failure), _) => self.failed(
                 attempt,
                 &failure.message,
                 now,

@@ -3,6 +3,7 @@
 
 mod attempt;
 mod claim;
+mod command;
 pub mod config;
 pub mod emf;
 mod heartbeat;

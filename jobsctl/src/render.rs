@@ -109,6 +109,7 @@ pub fn kinds_table(v: &Value) -> String {
             let p = &k["policy"];
             vec![
                 text(k, "name"),
+                text(k, "runtime"),
                 text(k, "pool"),
                 text(p, "maxAttempts"),
                 format!("{} s", text(p, "timeoutSecs")),
@@ -116,7 +117,7 @@ pub fn kinds_table(v: &Value) -> String {
             ]
         })
         .collect();
-    table(&["KIND", "POOL", "ATTEMPTS", "TIMEOUT", "DESCRIPTION"], &rows)
+    table(&["KIND", "RUNTIME", "POOL", "ATTEMPTS", "TIMEOUT", "DESCRIPTION"], &rows)
 }
 
 /// The pools (`GET /jobs/pools`): shape, limits, and the queues now.

@@ -1,7 +1,7 @@
 //! `GET /jobs/kinds`: the registered job kinds, their payload schemas and policies.
 
 use axum::Json;
-use jobs_core::KINDS;
+use jobs_core::kinds;
 
 use crate::views::{KindList, KindView};
 
@@ -9,5 +9,5 @@ use crate::views::{KindList, KindView};
 #[utoipa::path(get, path = "/jobs/kinds", tag = "jobs",
     responses((status = 200, description = "Every kind this build runs", body = KindList)))]
 pub async fn list_kinds() -> Json<KindList> {
-    Json(KindList { kinds: KINDS.iter().map(KindView::from).collect() })
+    Json(KindList { kinds: kinds().iter().map(KindView::from).collect() })
 }

@@ -1,7 +1,8 @@
 //! A job kind as `GET /jobs/kinds` lists it: its payload schema and its policy.
 
 use jobs_core::RetryPolicy;
-use jobs_core::kinds::KindInfo;
+use jobs_core::command::Image;
+use jobs_core::kinds::{KindInfo, Runtime};
 use jobs_core::pools::{MAX_TIME_LIMIT, pools};
 use serde::Serialize;
 use serde_json::Value;
@@ -22,12 +23,34 @@ pub struct PolicyView {
     pub timeout_secs: u64,
 }
 
+/// What a command kind runs (see docs/kinds.md).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandView {
+    /// The image: a reference, or the repository directory it is built from.
+    pub image: String,
+    /// The program and its arguments.
+    pub command: Vec<String>,
+    pub working_dir: Option<String>,
+    /// Exit codes that fail the job at once (any other non-zero code is retried).
+    pub permanent_exit_codes: Vec<i32>,
+}
+
 /// A job kind.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KindView {
     pub name: String,
     pub description: String,
+    /// `rust`: a function compiled into the worker; `command`: a command in a container image,
+    /// declared in the config.
+    pub runtime: Runtime,
+    /// A payload that passes the kind's checks.
+    #[schema(value_type = Object)]
+    pub example: Value,
+    /// What a command kind runs (a Rust kind: absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandView>,
     /// The pool whose queues and pods run this kind (`GET /jobs/pools`).
     pub pool: String,
     /// The payload's JSON Schema.
@@ -44,7 +67,18 @@ impl From<&KindInfo> for KindView {
             name: k.name.to_owned(),
             description: k.description.to_owned(),
             pool: k.policy.pool.to_owned(),
-            payload_schema: serde_json::to_value((k.schema)()).expect("schemas serialize"),
+            runtime: k.runtime,
+            example: k.example.clone(),
+            command: k.command.map(|c| CommandView {
+                image: match &c.config.image {
+                    Image::Reference(r) => r.clone(),
+                    Image::Build { build } => format!("built from {build}/"),
+                },
+                command: c.config.command.clone(),
+                working_dir: c.config.working_dir.clone(),
+                permanent_exit_codes: c.config.permanent_exit_codes.clone(),
+            }),
+            payload_schema: k.schema.clone(),
             policy: PolicyView {
                 max_attempts: p.max_attempts,
                 backoff_base_secs: p.backoff_base.as_secs(),

@@ -73,7 +73,11 @@ impl PoolView {
             max_replicas: c.max_replicas,
             polling_interval_secs: c.polling_interval_secs,
             execution: c.execution,
-            kinds: jobs_core::KINDS.iter().filter(|k| k.policy.pool == pool.name).map(|k| k.name.to_owned()).collect(),
+            kinds: jobs_core::kinds()
+                .iter()
+                .filter(|k| k.policy.pool == pool.name)
+                .map(|k| k.name.to_owned())
+                .collect(),
             waiting: sum(|d| d.waiting),
             running: sum(|d| d.running),
             delayed: sum(|d| d.delayed),

@@ -30,6 +30,18 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, JsonError> {
     serde_path_to_error::deserialize(value).map_err(explain)
 }
 
+/// "an object", "a string", … for messages about a value of the wrong type.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "true or false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 fn explain(e: serde_path_to_error::Error<serde_json::Error>) -> JsonError {
     let path = e.path().to_string();
     let inner = e.into_inner();

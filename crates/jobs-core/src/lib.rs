@@ -2,6 +2,7 @@
 //! No AWS and no I/O here: the adapters in `jobs-aws` carry these decisions out.
 
 pub mod cancel;
+pub mod command;
 pub mod history;
 pub mod json;
 pub mod kinds;
@@ -19,7 +20,7 @@ pub mod submitter;
 pub mod throughput;
 pub mod unread;
 
-pub use kinds::{JobSpec, KINDS, SpecError};
+pub use kinds::{JobSpec, SpecError, kinds};
 pub use message::{JobMessage, MessageError, Source};
 pub use overlap::Overlap;
 pub use policy::{AfterFailure, PolicyError, RetryPolicy};

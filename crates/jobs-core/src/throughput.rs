@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-use crate::kinds::KINDS;
+use crate::kinds::kinds;
 use crate::state::Counters;
 
 /// How long a bucket is kept (its TTL): the dashboard shows the last hour.
@@ -83,7 +83,7 @@ pub fn add(c: &Counters, at: DateTime<Utc>, kind: Option<&str>) -> Option<Bucket
 
 /// The registered name of `kind`, or [`OTHER_KIND`].
 pub fn label(kind: Option<&str>) -> &'static str {
-    kind.and_then(|k| KINDS.iter().find(|i| i.name == k)).map_or(OTHER_KIND, |i| i.name)
+    kind.and_then(|k| kinds().iter().find(|i| i.name == k)).map_or(OTHER_KIND, |i| i.name)
 }
 
 /// The start of the minute `at` falls in.

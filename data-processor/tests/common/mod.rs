@@ -34,6 +34,10 @@ pub fn worker_in(stack: &Stack, pool: &str, extra: &[(&str, &str)]) -> Command {
         .env("WAIT_TIME_SECS", "1")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
+        // As an image sets them: the commands of command kinds are found on PATH, and their
+        // `workingDir`s are relative to the repository's root (the image's WORKDIR).
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .envs(extra.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

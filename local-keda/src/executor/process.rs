@@ -42,6 +42,8 @@ impl Processes {
         // image, so only its `args` apply here.
         cmd.args(pod.template.args.iter().flatten())
             .env_clear()
+            // As the image's own ENV does: a command kind's program is found on PATH.
+            .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()))
             .envs(pod.env.iter().map(|(k, v)| (k, v)))
             // As in a pod: the host name is the pod's name (the worker uses it in its lease owner).
             .env("HOSTNAME", pod.name)

@@ -33,6 +33,10 @@ fn default_seed() -> u64 {
 impl JobKind for Aggregate {
     const NAME: &'static str = "aggregate";
     const DESCRIPTION: &'static str = "Generates `records` (default 100000, at most 10000000) seeded readings and stores count, sum, min, max, mean and a SHA-256.";
+    fn example() -> Self {
+        Aggregate { records: 100_000, seed: 42 }
+    }
+
     // CPU- and memory-bound: the pool of several CPUs and GiB.
     const POLICY: super::KindPolicy = super::KindPolicy {
         pool: "large",

@@ -27,6 +27,10 @@ impl JobKind for Fail {
     const POLICY: super::KindPolicy =
         super::KindPolicy { timeout: Some(std::time::Duration::from_secs(60)), ..super::KindPolicy::DEFAULT };
 
+    fn example() -> Self {
+        Fail { message: "the input file is missing".into(), permanent: true }
+    }
+
     fn validate(&self) -> Result<(), String> {
         match self.message.len() {
             0 => Err("message must not be empty".into()),

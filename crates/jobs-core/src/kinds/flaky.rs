@@ -27,6 +27,10 @@ impl JobKind for Flaky {
         ..super::KindPolicy::DEFAULT
     };
 
+    fn example() -> Self {
+        Flaky { failures: 2 }
+    }
+
     fn validate(&self) -> Result<(), String> {
         if self.failures > MAX_FAILURES {
             return Err(format!("failures must be at most {MAX_FAILURES}, got {}", self.failures));

@@ -23,6 +23,10 @@ impl JobKind for Hang {
         ..KindPolicy::DEFAULT
     };
 
+    fn example() -> Self {
+        Hang {}
+    }
+
     #[cfg(feature = "run")]
     async fn run(&self, _ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
         std::future::pending().await

@@ -205,6 +205,9 @@ pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Attempts, backoff and time limit for this kind (see [`KindPolicy`]).
     const POLICY: KindPolicy = KindPolicy::DEFAULT;
 
+    /// A payload that passes the checks, for the API's kind list, the dashboard and the docs.
+    fn example() -> Self;
+
     /// Checks the payload's values (types are already checked by serde).
     fn validate(&self) -> Result<(), String> {
         Ok(())
@@ -225,15 +228,42 @@ pub enum SpecError {
     InvalidPayload { kind: String, reason: String },
 }
 
-/// Name, description and policy of a registered kind.
+/// How a kind runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// A Rust function compiled into the worker (a file in this folder).
+    Rust,
+    /// A command in a container image, declared in the config ([`crate::command`]).
+    Command,
+}
+
+/// A Rust kind as the registry lists it.
 #[derive(Debug, Clone, Copy)]
+pub struct RustKind {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub policy: KindPolicy,
+    example: fn() -> Value,
+    #[cfg(feature = "schema")]
+    schema: fn() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+}
+
+/// A registered kind, Rust or command: name, description, policy, an example payload.
+#[derive(Debug, Clone)]
 pub struct KindInfo {
     pub name: &'static str,
     pub description: &'static str,
     pub policy: KindPolicy,
+    pub runtime: Runtime,
+    /// A payload that passes the kind's checks.
+    pub example: Value,
     /// The payload's JSON Schema.
     #[cfg(feature = "schema")]
-    pub schema: fn() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    pub schema: Value,
+    /// The command kind's declaration (a Rust kind: none).
+    pub command: Option<&'static crate::command::CommandKind>,
 }
 
 /// JSON (and JSON Schema) does not tell `3` from `3.0`; serde's integers do. Integral numbers
@@ -262,66 +292,140 @@ fn parse_payload<K: JobKind>(payload: Value) -> Result<K, SpecError> {
 
 macro_rules! registry {
     ($($variant:ident),+ $(,)?) => {
-        /// A validated job: its kind with a typed payload.
+        /// A validated job of a Rust kind: the kind with its typed payload.
         #[derive(Debug, Clone, PartialEq)]
-        pub enum JobSpec {
+        pub enum RustSpec {
             $($variant($variant),)+
         }
 
-        /// Every registered kind, in registry order.
-        pub const KINDS: &[KindInfo] = &[
-            $(KindInfo {
+        /// Every Rust kind, in registry order.
+        pub const RUST_KINDS: &[RustKind] = &[
+            $(RustKind {
                 name: $variant::NAME,
                 description: $variant::DESCRIPTION,
                 policy: $variant::POLICY,
+                example: || serde_json::to_value($variant::example()).expect("payloads serialize"),
                 #[cfg(feature = "schema")]
                 schema: <$variant as utoipa::PartialSchema>::schema,
             },)+
         ];
 
-        impl JobSpec {
-            /// Types and validates `payload` for the kind named `kind`.
-            pub fn parse(kind: &str, payload: Value) -> Result<Self, SpecError> {
+        impl RustSpec {
+            /// Types and validates `payload` for the Rust kind named `kind` (`None`: no such kind).
+            fn parse(kind: &str, payload: Value) -> Option<Result<Self, SpecError>> {
                 $(if kind == $variant::NAME {
-                    return parse_payload::<$variant>(payload).map(JobSpec::$variant);
+                    return Some(parse_payload::<$variant>(payload).map(RustSpec::$variant));
                 })+
-                Err(SpecError::UnknownKind { kind: kind.to_owned(), known: kind_names() })
+                None
             }
 
             pub fn kind(&self) -> &'static str {
-                match self { $(JobSpec::$variant(_) => $variant::NAME,)+ }
+                match self { $(RustSpec::$variant(_) => $variant::NAME,)+ }
             }
 
-            /// The kind's retry policy and time limit (see [`KindPolicy`]).
             pub fn policy(&self) -> KindPolicy {
-                match self { $(JobSpec::$variant(_) => $variant::POLICY,)+ }
+                match self { $(RustSpec::$variant(_) => $variant::POLICY,)+ }
             }
 
-            /// The payload with every default filled in, as stored and sent.
             pub fn payload(&self) -> Value {
                 match self {
-                    $(JobSpec::$variant(p) => serde_json::to_value(p).expect("payloads serialize"),)+
+                    $(RustSpec::$variant(p) => serde_json::to_value(p).expect("payloads serialize"),)+
                 }
             }
 
             /// Runs one attempt of this job.
             #[cfg(feature = "run")]
             pub async fn run(&self, ctx: &JobContext) -> Result<JobOutput, JobFailure> {
-                match self { $(JobSpec::$variant(p) => p.run(ctx).await,)+ }
+                match self { $(RustSpec::$variant(p) => p.run(ctx).await,)+ }
             }
         }
     };
 }
 
-// The one list of job kinds.
+// The one list of Rust kinds (command kinds are declared in the config).
 registry![Noop, Sleep, Fail, Flaky, Aggregate, Hang, Ping];
+
+/// A validated job: a Rust kind with its typed payload, or a command kind with a payload that
+/// meets its schema.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobSpec {
+    Rust(RustSpec),
+    Command(crate::command::CommandJob),
+}
+
+impl JobSpec {
+    /// Types and validates `payload` for the kind named `kind`.
+    pub fn parse(kind: &str, payload: Value) -> Result<Self, SpecError> {
+        if let Some(parsed) = RustSpec::parse(kind, payload.clone()) {
+            return parsed.map(JobSpec::Rust);
+        }
+        let Some(command) = crate::command::command_kinds().get(kind) else {
+            return Err(SpecError::UnknownKind { kind: kind.to_owned(), known: kind_names() });
+        };
+        // An absent payload means an empty object, as for a Rust kind.
+        let payload = if payload.is_null() { Value::Object(Default::default()) } else { payload };
+        command.check(&payload).map_err(|reason| SpecError::InvalidPayload { kind: kind.to_owned(), reason })?;
+        Ok(JobSpec::Command(crate::command::CommandJob { kind: command, payload }))
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobSpec::Rust(r) => r.kind(),
+            JobSpec::Command(c) => c.kind.name.as_str(),
+        }
+    }
+
+    /// The kind's pool, retry policy and time limit (see [`KindPolicy`]).
+    pub fn policy(&self) -> KindPolicy {
+        match self {
+            JobSpec::Rust(r) => r.policy(),
+            JobSpec::Command(c) => c.kind.policy(),
+        }
+    }
+
+    /// The payload with every default filled in, as stored and sent.
+    pub fn payload(&self) -> Value {
+        match self {
+            JobSpec::Rust(r) => r.payload(),
+            JobSpec::Command(c) => c.payload.clone(),
+        }
+    }
+}
+
+/// Every kind: the Rust kinds in registry order, then the command kinds by name.
+pub fn kinds() -> &'static [KindInfo] {
+    static KINDS: std::sync::LazyLock<Vec<KindInfo>> = std::sync::LazyLock::new(|| {
+        let rust = RUST_KINDS.iter().map(|k| KindInfo {
+            name: k.name,
+            description: k.description,
+            policy: k.policy,
+            runtime: Runtime::Rust,
+            example: (k.example)(),
+            #[cfg(feature = "schema")]
+            schema: serde_json::to_value((k.schema)()).expect("schemas serialize"),
+            command: None,
+        });
+        let commands = crate::command::command_kinds().iter().map(|k| KindInfo {
+            name: k.name.as_str(),
+            description: k.config.description.as_str(),
+            policy: k.policy(),
+            runtime: Runtime::Command,
+            example: k.config.example.clone(),
+            #[cfg(feature = "schema")]
+            schema: k.schema(),
+            command: Some(k),
+        });
+        rust.chain(commands).collect()
+    });
+    &KINDS
+}
 
 /// The kind `POST /jobs` runs when the request has no body.
 pub const DEFAULT_KIND: &str = Aggregate::NAME;
 
 /// A registered kind by name.
 pub fn kind_info(name: &str) -> Option<&'static KindInfo> {
-    KINDS.iter().find(|k| k.name == name)
+    kinds().iter().find(|k| k.name == name)
 }
 
 /// The pool that runs `kind` (an unknown kind: the default pool).
@@ -331,7 +435,7 @@ pub fn pool_of(kind: &str) -> &'static str {
 
 /// "noop, sleep, …" for error messages.
 pub fn kind_names() -> String {
-    KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+    kinds().iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -341,12 +445,12 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_plain() {
-        let mut names: Vec<_> = KINDS.iter().map(|k| k.name).collect();
+        let mut names: Vec<_> = kinds().iter().map(|k| k.name).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), KINDS.len());
+        assert_eq!(names.len(), kinds().len());
         assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')));
-        assert!(KINDS.iter().any(|k| k.name == DEFAULT_KIND));
+        assert!(kinds().iter().any(|k| k.name == DEFAULT_KIND));
     }
 
     #[test]
@@ -375,7 +479,7 @@ mod tests {
         assert_eq!(KindPolicy::DEFAULT.timeout(limit), limit);
         assert_eq!(KindPolicy { timeout: Some(s(60)), ..KindPolicy::DEFAULT }.timeout(limit), s(60));
         assert_eq!(KindPolicy { timeout: Some(s(9999)), ..KindPolicy::DEFAULT }.timeout(limit), limit);
-        assert!(KINDS.iter().all(|k| k.policy.apply(&worker).validate().is_ok()));
+        assert!(kinds().iter().all(|k| k.policy.apply(&worker).validate().is_ok()));
         assert_eq!(kind_info("fail").map(|k| k.policy.max_attempts), Some(None));
         assert!(kind_info("nope").is_none());
     }

@@ -14,6 +14,10 @@ impl JobKind for Noop {
     const POLICY: super::KindPolicy =
         super::KindPolicy { timeout: Some(std::time::Duration::from_secs(60)), ..super::KindPolicy::DEFAULT };
 
+    fn example() -> Self {
+        Noop {}
+    }
+
     #[cfg(feature = "run")]
     async fn run(&self, _ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
         Ok(serde_json::json!({}))

@@ -27,6 +27,10 @@ impl JobKind for Ping {
         ..super::KindPolicy::DEFAULT
     };
 
+    fn example() -> Self {
+        Ping { tag: Some("health".into()) }
+    }
+
     fn validate(&self) -> Result<(), String> {
         match &self.tag {
             Some(tag) if tag.len() > MAX_TAG => Err(format!("tag must be at most {MAX_TAG} bytes, got {}", tag.len())),

@@ -17,6 +17,10 @@ pub struct Sleep {
 
 impl JobKind for Sleep {
     const NAME: &'static str = "sleep";
+    fn example() -> Self {
+        Sleep { ms: 2000 }
+    }
+
     // Jobs of hours, which a spot reclaim should not interrupt.
     const POLICY: super::KindPolicy = super::KindPolicy { pool: "long", ..super::KindPolicy::DEFAULT };
     const DESCRIPTION: &'static str = "Sleeps for `ms` milliseconds (at most 43200000, 12 hours; in the long pool), then succeeds; stops early when cancelled; saves its progress every second, so an interrupted run resumes where it was.";

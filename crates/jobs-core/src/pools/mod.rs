@@ -175,12 +175,13 @@ impl Pools {
     }
 }
 
+/// The config of this build (`infra-cdk8s/config.json`), embedded: its pools and command kinds.
+pub const CONFIG: &str = include_str!("../../../../infra-cdk8s/config.json");
+
 /// The pools of this build: `infra-cdk8s/config.json`'s, checked by a test of this crate.
 pub fn pools() -> &'static Pools {
-    static POOLS: LazyLock<Pools> = LazyLock::new(|| {
-        Pools::from_config(include_str!("../../../../infra-cdk8s/config.json"))
-            .expect("infra-cdk8s/config.json declares valid pools (tested)")
-    });
+    static POOLS: LazyLock<Pools> =
+        LazyLock::new(|| Pools::from_config(CONFIG).expect("infra-cdk8s/config.json declares valid pools (tested)"));
     &POOLS
 }
 

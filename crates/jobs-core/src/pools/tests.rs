@@ -27,7 +27,7 @@ fn the_shipped_config_declares_valid_pools_and_every_kind_names_one() {
     let pools = pools();
     assert_eq!(pools.default_pool().name, DEFAULT_POOL);
     assert_eq!(pools.names().collect::<Vec<_>>(), ["default", "large", "long", "short"]);
-    for kind in crate::KINDS {
+    for kind in crate::kinds() {
         assert!(
             pools.get(kind.policy.pool).is_some(),
             "kind {} names pool {:?}, not in the config",

@@ -1,0 +1,113 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::kinds::{JobSpec, Runtime, SpecError, kind_info};
+
+fn declare(name: &str, patch: Value) -> Result<CommandKinds, CommandKindsError> {
+    let mut config = json!({
+        "description": "a command",
+        "image": {"build": "examples"},
+        "command": ["sh", "job.sh"],
+        "example": {}
+    });
+    for (k, v) in patch.as_object().unwrap() {
+        if v.is_null() {
+            config.as_object_mut().unwrap().remove(k);
+        } else {
+            config[k] = v.clone();
+        }
+    }
+    let config: CommandConfig = serde_json::from_value(config).map_err(|e| CommandKindsError::Json(e.to_string()))?;
+    CommandKinds::new([(name.to_owned(), config)].into(), crate::pools::pools(), &["noop", "sleep"])
+}
+
+#[test]
+fn declarations_table() {
+    let schema = json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+    // (name, changes to a valid declaration, None or a fragment of the refusal)
+    let cases: Vec<(&str, Value, Option<&str>)> = vec![
+        ("report", json!({}), None),
+        ("etl-2", json!({"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/etl:1.4", "pool": "large"}), None),
+        ("report", json!({"schema": schema, "example": {"n": 1}, "permanentExitCodes": [3, 64]}), None),
+        ("report", json!({"env": {"REGION": "eu", "_X1": "y"}, "timeoutSecs": 3600, "maxAttempts": 5}), None),
+        ("noop", json!({}), Some("a Rust kind has this name")),
+        ("Report", json!({}), Some("the name must be")),
+        ("a-", json!({}), Some("the name must be")),
+        ("x".repeat(33).leak(), json!({}), Some("the name must be")),
+        ("report", json!({"description": " "}), Some("description")),
+        ("report", json!({"pool": "gpu"}), Some("pool \"gpu\" is not declared")),
+        ("report", json!({"image": ""}), Some("not an image reference")),
+        ("report", json!({"image": {"build": "../elsewhere"}}), Some("inside the repository")),
+        ("report", json!({"command": []}), Some("command must be")),
+        ("report", json!({"command": ["sh", ""]}), Some("command must be")),
+        ("report", json!({"workingDir": ""}), Some("workingDir")),
+        ("report", json!({"env": {"JOB_ID": "x"}}), Some("the job contract's")),
+        ("report", json!({"env": {"lower": "x"}}), Some("env \"lower\"")),
+        ("report", json!({"permanentExitCodes": [0]}), Some("0 is not an exit code of a failure")),
+        ("report", json!({"permanentExitCodes": [256]}), Some("256 is not")),
+        ("report", json!({"maxAttempts": 0}), Some("maxAttempts")),
+        ("report", json!({"timeoutSecs": 3601}), Some("timeoutSecs must be 1 to the pool's time limit (3600 s)")),
+        ("report", json!({"timeoutSecs": 0}), Some("timeoutSecs")),
+        ("report", json!({"backoffMaxSecs": 43201}), Some("backoffMaxSecs")),
+        ("report", json!({"schema": {"type": "no-such-type"}}), Some("schema:")),
+        ("report", json!({"schema": schema, "example": {"n": "one"}}), Some("example: /n: ")),
+        ("report", json!({"example": []}), Some("example: the payload must be a JSON object")),
+        ("report", json!({"example": null}), Some("missing field `example`")),
+        ("report", json!({"unknown": 1}), Some("unknown field")),
+    ];
+    for (name, patch, want) in cases {
+        match (declare(name, patch.clone()), want) {
+            (Ok(kinds), None) => assert_eq!(kinds.get(name).map(|k| k.name.as_str()), Some(name)),
+            (Err(e), Some(fragment)) => assert!(e.to_string().contains(fragment), "{name} {patch}: {e}"),
+            (got, want) => panic!("{name} {patch}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_config_declares_valid_command_kinds_each_with_an_example_that_passes() {
+    let kinds = command_kinds();
+    assert!(kinds.iter().count() >= 2, "the shipped examples");
+    for kind in kinds.iter() {
+        let info = kind_info(&kind.name).expect("listed with the Rust kinds");
+        assert_eq!(info.runtime, Runtime::Command);
+        assert_eq!(info.policy.pool, kind.config.pool);
+        let spec = JobSpec::parse(&kind.name, info.example.clone()).expect("the example passes");
+        assert_eq!((spec.kind(), spec.payload()), (kind.name.as_str(), info.example.clone()));
+        if let Some(dir) = &kind.config.working_dir {
+            let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(dir);
+            assert!(here.is_dir(), "{}: workingDir {dir} is in the repository", kind.name);
+        }
+    }
+    for info in crate::kinds::kinds().iter().filter(|k| k.runtime == Runtime::Rust) {
+        JobSpec::parse(info.name, info.example.clone()).unwrap_or_else(|e| panic!("{}'s example: {e}", info.name));
+    }
+}
+
+#[test]
+fn payloads_are_checked_against_the_kinds_schema() {
+    // (kind, payload, Ok(payload as stored) or Err(fragment))
+    let cases: Vec<(&str, Value, Result<Value, &str>)> = vec![
+        ("report", json!({"campaign": "spring"}), Ok(json!({"campaign": "spring"}))),
+        ("report", json!({"campaign": "spring", "days": 7.0}), Ok(json!({"campaign": "spring", "days": 7.0}))),
+        ("report", json!({}), Err("\"campaign\" is a required property")),
+        ("report", json!({"campaign": "Spring Sale"}), Err("/campaign: ")),
+        ("report", json!({"campaign": "s", "channels": ["email", "fax"]}), Err("/channels/1: ")),
+        ("report", json!({"campaign": "s", "days": 0}), Err("/days: 0 is less than the minimum of 1")),
+        ("report", json!({"campaign": "s", "extra": 1}), Err("Additional properties are not allowed")),
+        ("report", json!("spring"), Err("the payload must be a JSON object, not a string")),
+        ("report", Value::Null, Err("\"campaign\" is a required property")),
+        ("shell", Value::Null, Ok(json!({}))),
+        ("shell", json!({"seconds": 3601}), Err("/seconds: ")),
+    ];
+    for (kind, payload, want) in cases {
+        match (JobSpec::parse(kind, payload.clone()), want) {
+            (Ok(spec), Ok(stored)) => assert_eq!(spec.payload(), stored, "{kind} {payload}"),
+            (Err(SpecError::InvalidPayload { kind: k, reason }), Err(fragment)) => {
+                assert_eq!(k, kind);
+                assert!(reason.contains(fragment), "{kind} {payload}: {reason}");
+            }
+            (got, want) => panic!("{kind} {payload}: got {got:?}, want {want:?}"),
+        }
+    }
+}
