@@ -106,7 +106,8 @@ pub async fn retry(
         )));
     }
     let spec = match (&record.kind, &record.payload) {
-        (Some(kind), payload) => JobSpec::parse(kind, payload.clone().unwrap_or(serde_json::Value::Null)),
+        // A retry is accepted anew: a command kind's payload meets its schema of today.
+        (Some(kind), payload) => JobSpec::accept(kind, payload.clone().unwrap_or(serde_json::Value::Null)),
         (None, _) => return Err(SubmitError::NotRetryable(format!("job {old:?} names no job kind"))),
     };
     let spec = spec.map_err(|e| SubmitError::NotRetryable(format!("job {old:?} cannot run again: {e}")))?;

@@ -41,7 +41,8 @@ async fn queue_bodies(stack: &Stack) -> Vec<Value> {
     queued_on(stack).await.into_iter().map(|(_, _, body)| body).collect()
 }
 
-/// The messages on every pool's queues with the pool and priority of the queue each is on.
+/// The messages on every lane's queues with the lane (a pool, a command kind) and priority of
+/// the queue each is on.
 async fn queued_on(stack: &Stack) -> Vec<(String, Priority, Value)> {
     let mut found = Vec::new();
     for (q, queue) in stack.queues.iter() {
@@ -55,7 +56,7 @@ async fn queued_on(stack: &Stack) -> Vec<(String, Priority, Value)> {
             .await
             .unwrap();
         for m in out.messages.unwrap_or_default() {
-            found.push((q.pool.clone(), q.priority, serde_json::from_str(m.body().unwrap()).unwrap()));
+            found.push((q.lane.clone(), q.priority, serde_json::from_str(m.body().unwrap()).unwrap()));
         }
     }
     found
@@ -87,8 +88,10 @@ async fn post_jobs_enqueues_and_get_job_reads_it() {
 
     let (status, high) = api.post("/jobs", json!({"job": "ping", "priority": "high"})).await;
     assert_eq!(status, StatusCode::OK, "{high}");
+    let (status, report) = api.post("/jobs", json!({"job": "report", "payload": {"campaign": "x"}})).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
 
-    // Each job on its kind's pool's queue of its priority.
+    // Each job on its kind's lane's queue of its priority: its pool's, a command kind's own.
     let mut messages = queued_on(&stack).await;
     messages.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     let seen: Vec<(&str, Priority, &str)> =
@@ -98,6 +101,7 @@ async fn post_jobs_enqueues_and_get_job_reads_it() {
         [
             ("large", Priority::Normal, "aggregate"),
             ("long", Priority::Normal, "sleep"),
+            ("report", Priority::Normal, "report"),
             ("short", Priority::High, "ping")
         ]
     );
@@ -108,18 +112,20 @@ async fn post_jobs_enqueues_and_get_job_reads_it() {
     assert_eq!((job["priority"].as_str(), job["pool"].as_str()), (Some("high"), Some("short")), "{job}");
     let (_, job) = api.get(&format!("/jobs/{id}")).await;
     assert_eq!((job["priority"].as_str(), job["pool"].as_str()), (Some("normal"), Some("large")), "{job}");
+    let (_, job) = api.get(&format!("/jobs/{}", report["jobId"].as_str().unwrap())).await;
+    assert_eq!(job["pool"].as_str(), Some("default"), "a command kind's pool: {job}");
     let (status, err) = api.post("/jobs", json!({"job": "noop", "priority": "urgent"})).await;
     assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_field")), "{err}");
 
     let (status, stats) = api.get("/jobs/stats").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(stats["submitted"], 3, "the refused priority recorded nothing");
+    assert_eq!(stats["submitted"], 4, "the refused priority recorded nothing");
     assert_eq!(
         (stats["succeedJob"].as_u64(), stats["failedJob"].as_u64(), stats["jobRetry"].as_u64()),
         (Some(0), Some(0), Some(0))
     );
-    // Every pool's queues count.
-    assert_eq!(stats["queued"].as_u64().unwrap() + stats["inFlight"].as_u64().unwrap(), 3);
+    // Every lane's queues count (the report job waits on its own).
+    assert_eq!(stats["queued"].as_u64().unwrap() + stats["inFlight"].as_u64().unwrap(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -381,6 +387,17 @@ async fn schedules_are_created_listed_read_and_deleted() {
         api.call(Method::PATCH, "/jobs/schedules/every-5", Some(json!({"priority": "normal"}).to_string()), &[]).await;
     assert_eq!((status, changed["priority"].as_str()), (StatusCode::OK, Some("normal")), "{changed}");
     assert_eq!(target_of("every-5").await, stack.queues.get("large", Priority::Normal).arn().await.unwrap());
+    // A command kind's schedule fires into the kind's own queue.
+    let (status, nightly) = api
+        .post(
+            "/jobs/schedule",
+            json!({"cron": "0 3 * * *", "name": "nightly-shell", "job": "shell", "payload": {"seconds": 1}}),
+        )
+        .await;
+    assert_eq!((status, nightly["pool"].as_str()), (StatusCode::OK, Some("default")), "{nightly}");
+    assert_eq!(target_of("nightly-shell").await, stack.queues.get("shell", Priority::Normal).arn().await.unwrap());
+    let (status, _) = api.call(Method::DELETE, "/jobs/schedules/nightly-shell", None, &[]).await;
+    assert!(status.is_success());
     let (status, list) = api.get("/jobs/schedules").await;
     assert_eq!(status, StatusCode::OK);
     let names: Vec<&str> = list["schedules"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();

@@ -2,6 +2,7 @@
 //! `bench/results.json` with the machine and the commit. Targets are reported, never asserted.
 
 mod backlog;
+mod commands;
 mod cost;
 mod e2e;
 mod footprint;
@@ -84,6 +85,9 @@ pub enum Section {
     Drain,
     /// A high-priority job's start behind a normal backlog.
     Priority,
+    /// The command-kind wrapper: its time per job beside a Rust kind's, its memory while a
+    /// command runs.
+    Commands,
 }
 
 impl Args {

@@ -7,7 +7,7 @@ use testkit::Stack;
 use crate::lambda::{self, Runtime};
 use crate::runtime_api::http_event;
 use crate::stats::{self, Spread};
-use crate::{Args, Section, backlog, cost, e2e, footprint, isolation, pools, procs, proxy::Proxy};
+use crate::{Args, Section, backlog, commands, cost, e2e, footprint, isolation, pools, procs, proxy::Proxy};
 
 /// The table's rows (figure, value, target) and the results file being built.
 struct Report {
@@ -62,6 +62,9 @@ pub async fn run(args: &Args) -> Result<(), String> {
     }
     if args.runs(Section::Priority) {
         priority(args, &mut r).await?;
+    }
+    if args.runs(Section::Commands) {
+        commands_wrapper(args, &mut r).await?;
     }
 
     let mut results = r.results;
@@ -367,6 +370,33 @@ async fn priority(args: &Args, r: &mut Report) -> Result<(), String> {
         ),
     );
     r.results["priority"] = serde_json::to_value(&p).unwrap();
+    Ok(())
+}
+
+/// The command-kind wrapper beside a Rust kind doing the same (nothing): issue 27's figures.
+async fn commands_wrapper(args: &Args, r: &mut Report) -> Result<(), String> {
+    eprintln!("bench: the command wrapper, {} noop and {} `sh job.sh` jobs", args.runs, args.runs);
+    let stack = Stack::start().await;
+    let w = commands::measure(&stack, args.runs).await?;
+    r.row(
+        "command kind: attempt (claim → record)",
+        format!(
+            "{:.0} ms (noop, a Rust kind: {:.0} ms; the wrapper adds {:.0} ms; max {:.0})",
+            w.command_attempt_ms, w.rust_attempt_ms, w.overhead_ms, w.command_attempt_ms_max
+        ),
+        "",
+    );
+    r.row(
+        "command kind: worker run, one job",
+        format!("{:.0} ms (noop: {:.0} ms)", w.command_worker_wall_ms, w.rust_worker_wall_ms),
+        "",
+    );
+    r.row(
+        "command kind: the worker's RSS while its command runs",
+        format!("{:.1} MiB", w.wrapper_rss_mib_while_child_runs),
+        target(w.wrapper_rss_mib_while_child_runs <= 20.0, "≤ 20 MB (the worker's own budget)"),
+    );
+    r.results["commandWrapper"] = serde_json::to_value(&w).unwrap();
     Ok(())
 }
 

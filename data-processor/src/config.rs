@@ -40,6 +40,10 @@ pub struct Config {
     #[arg(long, env = "POOL", default_value = jobs_core::pools::DEFAULT_POOL, value_parser = known_pool)]
     pub pool: String,
 
+    /// The command kind whose lane this worker serves (its ScaledJob sets it; named in its logs).
+    #[arg(long = "kind", env = "KIND")]
+    pub command_kind: Option<String>,
+
     /// DynamoDB table of jobs and counters.
     #[arg(long, env = "TABLE_NAME")]
     pub table_name: String,

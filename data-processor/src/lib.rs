@@ -7,6 +7,7 @@ mod command;
 pub mod config;
 pub mod emf;
 mod heartbeat;
+pub mod install;
 pub mod reconcile;
 mod retry;
 mod unrunnable;
@@ -62,7 +63,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> u8 {
     let high = config.high_queue_url.as_ref().map(|url| JobQueue::new(sqs.clone(), url, Some(config.dlq_url.clone())));
     let queues: Vec<JobQueue> = high.into_iter().chain([queue.clone()]).collect();
     let (limit, take_for) = (config.limit(), config.take_for());
-    tracing::info!(pool = %config.pool, queues = queues.len(), drain = config.drain, "worker starts");
+    tracing::info!(pool = %config.pool, kind = config.command_kind.as_deref(), queues = queues.len(), drain = config.drain, "worker starts");
     let mut worker = Worker { queues, queue, store, policy, owner, runner, shutdown, config };
     match worker.run(limit, take_for).await {
         Ok(outcomes) => {

@@ -22,9 +22,11 @@ use testkit::{Api, Stack};
 use tokio::process::Child;
 
 /// Concurrent worker pods (KEDA's maxReplicaCount, scaled down).
-const SLOTS: usize = 8;
-/// The pool each slot serves: the default pool, with three of the seven kinds, gets the most.
-const POOL_OF_SLOT: [&str; SLOTS] = ["default", "long", "large", "short", "default", "long", "default", "default"];
+const SLOTS: usize = 10;
+/// The lane each slot serves: the default pool, with three of the kinds, gets the most; each
+/// command kind's lane (its own queues, its command run as the worker's child) one.
+const POOL_OF_SLOT: [&str; SLOTS] =
+    ["default", "long", "large", "short", "default", "long", "default", "default", "report", "shell"];
 
 /// A small PRNG (xorshift64*), seeded per run and printed, so a failing run can be repeated.
 struct Rng(u64);
@@ -48,9 +50,10 @@ struct Tally {
     runs: AtomicU64,
 }
 
-/// Spread over every pool (noop, flaky, fail: default; sleep: long; aggregate: large; ping:
-/// short, drained), each submitted normal or high at random.
-const MIX: [(&str, &str); 7] = [
+/// Spread over every lane (noop, flaky, fail: default; sleep: long; aggregate: large; ping:
+/// short, drained; the command kinds report, Python, and shell, failing its first attempt), each
+/// submitted normal or high at random.
+const MIX: [(&str, &str); 9] = [
     ("noop", "{}"),
     ("ping", "{}"),
     ("sleep", r#"{"ms": 400}"#),
@@ -58,6 +61,8 @@ const MIX: [(&str, &str); 7] = [
     ("flaky", r#"{"failures": 1}"#),
     ("fail", r#"{"message": "chaos"}"#),
     ("aggregate", r#"{"records": 20000}"#),
+    ("report", r#"{"campaign": "chaos", "days": 2}"#),
+    ("shell", r#"{"seconds": 0, "failAttempts": 1}"#),
 ];
 
 fn kill(child: &Child, sig: i32) {
@@ -67,8 +72,9 @@ fn kill(child: &Child, sig: i32) {
     }
 }
 
-/// One worker slot of `pool`: starts a worker (a KEDA Job of that pool's ScaledJob), maybe kills
-/// it, and starts the next, until `until`. The short pool's pods drain their queues.
+/// One worker slot of lane `pool` (a pool, a command kind): starts a worker (a KEDA Job of that
+/// lane's ScaledJob), maybe kills it, and starts the next, until `until`. The short pool's pods
+/// drain their queues.
 async fn slot(
     stack: Arc<Stack>,
     pool: &'static str,

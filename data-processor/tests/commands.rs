@@ -1,4 +1,5 @@
-//! Command kinds against real processes: the worker binary runs the shipped example commands
+//! Command kinds against real processes: the worker binary, started as each kind's ScaledJob
+//! starts it (the kind's own queues), runs the shipped example commands
 //! (`examples/report/report.py`, `examples/shell/job.sh`, declared in `infra-cdk8s/config.json`)
 //! as its children, against a real emulator. Each test checks the job's item, its counters and
 //! that no process of the command is left.
@@ -45,10 +46,19 @@ async fn wait_until_started(id: &str) {
     }
 }
 
-/// Runs workers one after another until job `id` ends (each takes one message).
-async fn run_until_ended(stack: &Stack, id: &str, extra: &[(&str, &str)]) -> jobs_aws::JobRecord {
+/// A worker of command kind `kind`'s lane (its own queues), as its ScaledJob starts it.
+fn worker_of(stack: &Stack, kind: &str, extra: &[(&str, &str)]) -> tokio::process::Command {
+    worker_in(stack, kind, extra)
+}
+
+async fn run_worker_of(stack: &Stack, kind: &str, extra: &[(&str, &str)]) -> Run {
+    finish(worker_of(stack, kind, extra).spawn().expect("spawn worker")).await
+}
+
+/// Runs workers of `kind`'s lane one after another until job `id` ends (each takes one message).
+async fn run_until_ended(stack: &Stack, kind: &str, id: &str, extra: &[(&str, &str)]) -> jobs_aws::JobRecord {
     for _ in 0..8 {
-        let run = run_worker(stack, extra).await;
+        let run = run_worker_of(stack, kind, extra).await;
         let rec = job(stack, id).await;
         if rec.status.is_terminal() {
             return rec;
@@ -61,10 +71,14 @@ async fn run_until_ended(stack: &Stack, id: &str, extra: &[(&str, &str)]) -> job
 #[tokio::test(flavor = "multi_thread")]
 async fn a_python_command_succeeds_with_its_result_and_its_output_in_the_log() {
     let stack = Stack::start().await;
-    let msg =
-        submit(&stack, "report", json!({"campaign": "spring-sale", "channels": ["email", "sms"], "days": 3})).await;
+    let msg = stack
+        .submit_routed("report", json!({"campaign": "spring-sale", "channels": ["email", "sms"], "days": 3}))
+        .await;
+    // The job waits on its kind's own queues (its image's ScaledJob), not on its pool's.
+    let pool_worker = run_worker(&stack, &[("WAIT_TIME_SECS", "0")]).await;
+    assert!(pool_worker.log.contains("queue is empty"), "{}", pool_worker.log);
 
-    let run = run_worker(&stack, &[]).await;
+    let run = run_worker_of(&stack, "report", &[]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1), "{rec:?}");
@@ -87,9 +101,9 @@ async fn a_python_command_succeeds_with_its_result_and_its_output_in_the_log() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retryable_exit_twice_then_success_is_three_attempts_counted_once() {
     let stack = Stack::start().await;
-    let msg = submit(&stack, "shell", json!({"seconds": 0, "failAttempts": 2})).await;
+    let msg = stack.submit_routed("shell", json!({"seconds": 0, "failAttempts": 2})).await;
 
-    let rec = run_until_ended(&stack, &msg.job_id, &[("WAIT_TIME_SECS", "10")]).await;
+    let rec = run_until_ended(&stack, &msg.kind, &msg.job_id, &[("WAIT_TIME_SECS", "10")]).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 3), "{rec:?}");
     assert_eq!(rec.result, Some(json!({"seconds": 0, "attempt": 3})));
     let runs: Vec<(u32, RunOutcome)> = rec.history.iter().map(|r| (r.attempt, r.outcome)).collect();
@@ -103,12 +117,13 @@ async fn a_retryable_exit_twice_then_success_is_three_attempts_counted_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_permanent_exit_code_fails_the_job_at_once() {
     let stack = Stack::start().await;
-    let shell =
-        submit(&stack, "shell", json!({"seconds": 0, "exitCode": 64, "message": "the input bucket is gone"})).await;
-    let report = submit(&stack, "report", json!({"campaign": "missing-summer"})).await;
+    let shell = stack
+        .submit_routed("shell", json!({"seconds": 0, "exitCode": 64, "message": "the input bucket is gone"}))
+        .await;
+    let report = stack.submit_routed("report", json!({"campaign": "missing-summer"})).await;
 
-    for _ in 0..2 {
-        let run = run_worker(&stack, &[]).await;
+    for kind in ["shell", "report"] {
+        let run = run_worker_of(&stack, kind, &[]).await;
         assert_eq!(run.code, 1, "{}", run.log);
     }
     let rec = job(&stack, &shell.job_id).await;
@@ -131,8 +146,8 @@ async fn a_permanent_exit_code_fails_the_job_at_once() {
 async fn cancel_stops_a_running_command_and_one_that_ignores_sigterm_after_the_grace() {
     let stack = Stack::start().await;
     for (ignore_term, at_most) in [(false, Duration::from_secs(8)), (true, Duration::from_secs(12))] {
-        let msg = submit(&stack, "shell", json!({"seconds": 120, "ignoreTerm": ignore_term})).await;
-        let child = worker(&stack, &[("CANCEL_GRACE_SECS", "3")]).spawn().unwrap();
+        let msg = stack.submit_routed("shell", json!({"seconds": 120, "ignoreTerm": ignore_term})).await;
+        let child = worker_of(&stack, "shell", &[("CANCEL_GRACE_SECS", "3")]).spawn().unwrap();
         let rec = wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
         wait_until_started(&msg.job_id).await;
         let asked = Instant::now();
@@ -158,10 +173,10 @@ async fn cancel_stops_a_running_command_and_one_that_ignores_sigterm_after_the_g
 #[tokio::test(flavor = "multi_thread")]
 async fn the_time_limit_stops_the_command_and_fails_the_attempt() {
     let stack = Stack::start().await;
-    let msg = submit(&stack, "shell", json!({"seconds": 120})).await;
+    let msg = stack.submit_routed("shell", json!({"seconds": 120})).await;
 
     let started = Instant::now();
-    let run = run_worker(&stack, &[("ATTEMPT_TIMEOUT_SECS", "2"), ("CANCEL_GRACE_SECS", "2")]).await;
+    let run = run_worker_of(&stack, "shell", &[("ATTEMPT_TIMEOUT_SECS", "2"), ("CANCEL_GRACE_SECS", "2")]).await;
     assert_eq!(run.code, 1, "{}", run.log);
     assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
     let rec = job(&stack, &msg.job_id).await;
@@ -177,11 +192,11 @@ async fn the_time_limit_stops_the_command_and_fails_the_attempt() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_executable_is_a_clear_failure_not_a_stuck_job() {
     let stack = Stack::start().await;
-    let msg = submit(&stack, "report", json!({"campaign": "spring-sale"})).await;
+    let msg = stack.submit_routed("report", json!({"campaign": "spring-sale"})).await;
 
     // An image without python3: nothing on PATH has it.
     let no_python = [("PATH", "/nonexistent"), ("WAIT_TIME_SECS", "10"), ("BACKOFF_BASE_SECS", "1")];
-    let rec = run_until_ended(&stack, &msg.job_id, &no_python).await;
+    let rec = run_until_ended(&stack, &msg.kind, &msg.job_id, &no_python).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 3), "{rec:?}");
     let error = rec.last_error.unwrap_or_default();
     assert!(error.contains(r#"cannot start "python3""#) && error.contains("No such file"), "{error}");
@@ -192,9 +207,9 @@ async fn a_missing_executable_is_a_clear_failure_not_a_stuck_job() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_huge_result_file_is_not_stored_and_the_run_says_why() {
     let stack = Stack::start().await;
-    let msg = submit(&stack, "shell", json!({"seconds": 0, "resultBytes": 5_000_000})).await;
+    let msg = stack.submit_routed("shell", json!({"seconds": 0, "resultBytes": 5_000_000})).await;
 
-    let run = run_worker(&stack, &[]).await;
+    let run = run_worker_of(&stack, "shell", &[]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.result.clone()), (JobStatus::Succeeded, Some(serde_json::Value::Null)), "{rec:?}");
@@ -210,10 +225,10 @@ async fn a_huge_result_file_is_not_stored_and_the_run_says_why() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_or_killed_worker_takes_its_command_along_and_the_job_is_taken_over() {
     let stack = Stack::start().await;
-    let msg = submit(&stack, "shell", json!({"seconds": 3})).await;
+    let msg = stack.submit_routed("shell", json!({"seconds": 3})).await;
     let fast = [("VISIBILITY_TIMEOUT_SECS", "3"), ("WAIT_TIME_SECS", "10"), ("CANCEL_GRACE_SECS", "3")];
 
-    let child = worker(&stack, &fast).spawn().unwrap();
+    let child = worker_of(&stack, "shell", &fast).spawn().unwrap();
     wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
     wait_until_started(&msg.job_id).await;
     signal(&child, libc::SIGTERM);
@@ -224,13 +239,13 @@ async fn a_stopped_or_killed_worker_takes_its_command_along_and_the_job_is_taken
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Queued, 1));
 
-    let mut child = worker(&stack, &fast).spawn().unwrap();
+    let mut child = worker_of(&stack, "shell", &fast).spawn().unwrap();
     wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
     wait_until_started(&msg.job_id).await;
     child.kill().await.unwrap(); // SIGKILL: the worker cannot pass anything on
     wait_until_gone(&msg.job_id, Duration::from_secs(3)).await;
 
-    let run = run_worker(&stack, &fast).await;
+    let run = run_worker_of(&stack, "shell", &fast).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1), "{rec:?}");

@@ -83,6 +83,39 @@ export interface Pool extends PoolFile {
   readonly serviceAccount: string;
 }
 
+/** Where a command kind's image comes from: a reference, or a directory of this repository. */
+export type ImageSource = string | { readonly build: string };
+
+/** A command kind as config.json declares it (crates/jobs-core/src/command reads the same and
+ * also compiles its schema and checks its example against it). */
+export interface CommandKindFile {
+  readonly description: string;
+  readonly pool?: string;
+  readonly image: ImageSource;
+  readonly workingDir?: string;
+  readonly command: string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly permanentExitCodes?: number[];
+  readonly maxAttempts?: number;
+  readonly backoffBaseSecs?: number;
+  readonly backoffMaxSecs?: number;
+  readonly timeoutSecs?: number;
+  readonly schema?: unknown;
+  readonly example: unknown;
+}
+
+/** Where jobs wait and run: a pool (its Rust kinds), or a command kind (its own queues and
+ * ScaledJob running its image, in its pool's shape, time limit and capacity, dead letters to its
+ * pool's DLQ). */
+export interface Lane extends Pool {
+  /** The pool whose shape and limits it has (a pool's own lane: its name). */
+  readonly pool: string;
+  /** The image its pods run: the worker's, or the command kind's with the worker put beside it. */
+  readonly image: string;
+  /** A command kind's lane: the kind. */
+  readonly command?: CommandKindFile & { readonly name: string };
+}
+
 export interface FileConfig {
   readonly appName: string;
   readonly account: string;
@@ -92,6 +125,8 @@ export interface FileConfig {
   readonly workerArchitecture: WorkerArchitecture;
   /** Workload classes: each its own queues, ScaledJob, pod shape, time limit and capacity (docs/pools.md). */
   readonly pools: Readonly<Record<string, PoolFile>>;
+  /** Job kinds that are a command in a container image, with no Rust code (docs/kinds.md). */
+  readonly commandKinds?: Readonly<Record<string, CommandKindFile>>;
   readonly retainData: boolean;
   /** Optional; default: <region>a, b and c (fixed so synth needs no AWS lookups). */
   readonly availabilityZones?: string[];
@@ -107,6 +142,11 @@ export interface JobsConfig extends FileConfig {
   readonly availabilityZones: string[];
   /** Every pool, the default first, the others by name. */
   readonly poolList: Pool[];
+  /** Every lane: the pools' (in poolList's order), then each command kind's, by name. */
+  readonly laneList: Lane[];
+  /** The ECR repositories of the images built from this repository's directories (command kinds'
+   * `{"build": dir}`), by directory. */
+  readonly builtImages: ReadonlyMap<string, { readonly repositoryName: string; readonly image: string }>;
   readonly queueName: string;
   readonly dlqName: string;
   readonly queueUrl: string;
@@ -261,9 +301,38 @@ export function loadConfig(file = DEFAULT_CONFIG, overrides: Partial<FileConfig>
       serviceAccount: isDefault ? 'data-processor' : `data-processor-${poolName}`,
     };
   });
+  const registry = `${c.account}.dkr.ecr.${c.region}.amazonaws.com`;
+  const builtImages = new Map<string, { repositoryName: string; image: string }>();
+  const commands = checkCommandKinds(c.commandKinds, poolList);
+  for (const [, k] of commands) {
+    if (typeof k.image !== 'string' && !builtImages.has(k.image.build)) {
+      const repositoryName = `${name}/${k.image.build.split('/').pop()}`;
+      builtImages.set(k.image.build, { repositoryName, image: `${registry}/${repositoryName}:${c.imageTag}` });
+    }
+  }
+  const image = `${registry}/${ecrRepositoryName}:${c.imageTag}`;
+  const laneList: Lane[] = [
+    ...poolList.map((p): Lane => ({ ...p, pool: p.name, image })),
+    ...commands.map(([kindName, k]): Lane => {
+      const pool = poolList.find((p) => p.name === (k.pool ?? DEFAULT_POOL))!;
+      return {
+        ...pool,
+        name: kindName,
+        pool: pool.name,
+        image: typeof k.image === 'string' ? k.image : builtImages.get(k.image.build)!.image,
+        command: { ...k, name: kindName },
+        queues: { normal: queue(queueNameOf(name, kindName, 'normal')), high: queue(queueNameOf(name, kindName, 'high')) },
+        scaledJobName: `data-processor-${kindName}`,
+        file: `scaledjob-${kindName}`,
+        serviceAccount: `data-processor-${kindName}`,
+      };
+    }),
+  ];
   return {
     ...c,
     poolList,
+    laneList,
+    builtImages,
     availabilityZones: c.availabilityZones ?? ['a', 'b', 'c'].map((z) => `${c.region}${z}`),
     queueName,
     dlqName,
@@ -273,7 +342,7 @@ export function loadConfig(file = DEFAULT_CONFIG, overrides: Partial<FileConfig>
     tableName: name,
     scheduleGroup: name,
     ecrRepositoryName,
-    image: `${c.account}.dkr.ecr.${c.region}.amazonaws.com/${ecrRepositoryName}:${c.imageTag}`,
+    image,
     clusterName: name,
     karpenterNodeRoleName: `${name}-karpenter-node`,
     karpenterInterruptionQueueName: `${name}-karpenter-interruption`,
@@ -339,6 +408,48 @@ export function checkPools(pools: Readonly<Record<string, PoolFile>> | undefined
     if (e.mode === 'drain' && (!whole(e.maxJobs, 1, 100000) || !whole(e.maxMinutes, 1, MAX_TIME_LIMIT_MINUTES))) {
       fail(`drain: maxJobs must be 1 to 100000 and maxMinutes 1 to ${MAX_TIME_LIMIT_MINUTES}`);
     }
+  }
+  return entries;
+}
+
+const KIND_NAME = /^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$/;
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+
+/** The same checks as jobs-core's `CommandKinds::new` (which also compiles each schema, checks the
+ * example against it, and refuses a Rust kind's name); by name. */
+export function checkCommandKinds(kinds: Readonly<Record<string, CommandKindFile>> | undefined, pools: Pool[]): Array<[string, CommandKindFile]> {
+  const entries = Object.entries(kinds ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  for (const [name, k] of entries) {
+    const fail = (reason: string): never => { throw new Error(`config: command kind "${name}": ${reason}`); };
+    if (!KIND_NAME.test(name) || /-(high|dlq)$/.test(name) || ['high', 'dlq'].includes(name)) {
+      fail('the name must be 1-24 of a-z, 0-9 and `-`, starting with a letter, not ending in `-`, `-high` or `-dlq`');
+    }
+    if (pools.some((p) => p.name === name)) fail('a pool has this name (its queues would be the pool\'s)');
+    const known = ['description', 'pool', 'image', 'workingDir', 'command', 'env', 'permanentExitCodes', 'maxAttempts', 'backoffBaseSecs', 'backoffMaxSecs', 'timeoutSecs', 'schema', 'example'];
+    for (const key of Object.keys(k)) if (!known.includes(key)) fail(`unknown field \`${key}\``);
+    if (typeof k.description !== 'string' || !k.description.trim()) fail('description must not be empty');
+    const pool = pools.find((p) => p.name === (k.pool ?? DEFAULT_POOL));
+    if (!pool) fail(`pool "${k.pool}" is not declared`);
+    if (typeof k.image === 'string') {
+      if (!k.image.trim() || /\s/.test(k.image)) fail(`image "${k.image}" is not an image reference`);
+    } else if (!k.image || typeof k.image.build !== 'string' || !k.image.build || k.image.build.startsWith('/') || k.image.build.includes('..')) {
+      fail('image.build must be a directory inside the repository');
+    }
+    if (!Array.isArray(k.command) || k.command.length === 0 || k.command.some((a) => typeof a !== 'string' || a === '' || a.includes('\0'))) {
+      fail('command must be a program and its arguments, none empty');
+    }
+    if (k.workingDir !== undefined && (typeof k.workingDir !== 'string' || k.workingDir === '')) fail('workingDir must not be empty');
+    for (const env of Object.keys(k.env ?? {})) {
+      if (!ENV_NAME.test(env) || env.startsWith('JOB_')) fail(`env "${env}": names are A-Z, 0-9 and \`_\`, and \`JOB_*\` is the job contract's`);
+    }
+    for (const code of k.permanentExitCodes ?? []) {
+      if (!Number.isInteger(code) || code < 1 || code > 255) fail(`permanentExitCodes: ${code} is not an exit code of a failure (1-255)`);
+    }
+    const whole = (v: number | undefined, lo: number, hi: number) => v === undefined || (Number.isInteger(v) && v >= lo && v <= hi);
+    if (!whole(k.maxAttempts, 1, 100)) fail('maxAttempts must be 1 to 100');
+    if (!whole(k.timeoutSecs, 1, pool!.timeLimitMinutes * 60)) fail(`timeoutSecs must be 1 to the pool's time limit (${pool!.timeLimitMinutes * 60} s)`);
+    if (!whole(k.backoffBaseSecs, 1, Number.MAX_SAFE_INTEGER) || !whole(k.backoffMaxSecs, 1, 43200)) fail('backoffBaseSecs must be above 0, backoffMaxSecs 1 to 43200');
+    if (k.example === undefined || k.example === null || typeof k.example !== 'object' || Array.isArray(k.example)) fail('example must be a payload (a JSON object)');
   }
   return entries;
 }

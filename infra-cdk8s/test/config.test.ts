@@ -2,7 +2,7 @@
 // the same table), and what follows from them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkPools, loadConfig, PoolFile, quantity, queueNameOf } from '../src/config';
+import { checkCommandKinds, checkPools, CommandKindFile, loadConfig, PoolFile, quantity, queueNameOf } from '../src/config';
 
 const pool = (overrides: Record<string, unknown> = {}): PoolFile => ({
   description: 'd', capacity: 'spot',
@@ -58,5 +58,53 @@ describe('pools', () => {
     const cases: Array<[string, number]> = [['250m', 0.25], ['1', 1], ['512Mi', 512 * 2 ** 20], ['1G', 1e9], ['129e6', 129e6], ['1.5Gi', 1.5 * 2 ** 30], ['.5', 0.5]];
     for (const [text, value] of cases) assert.equal(quantity(text), value, text);
     for (const bad of ['', 'Mi', '1.2.3', '12 Mi', '1MB', '-1']) assert.throws(() => quantity(bad), /not a Kubernetes quantity/, bad);
+  });
+});
+
+// config.json's command kinds: checked as jobs-core checks them (crates/jobs-core/src/command/tests.rs
+// has the same refusals, and also compiles each schema and checks its example against it).
+describe('command kinds', () => {
+  const cfg = loadConfig();
+  const kind = (overrides: Record<string, unknown> = {}): CommandKindFile => ({
+    description: 'a command', image: { build: 'examples' }, command: ['sh', 'job.sh'], example: {},
+    ...overrides,
+  } as CommandKindFile);
+
+  it('the shipped config: a lane per command kind, after the pools, on queues of its own and its pool\'s DLQ', () => {
+    assert.deepEqual(cfg.laneList.map((l) => l.name), ['default', 'large', 'long', 'short', 'report', 'shell']);
+    const report = cfg.laneList.find((l) => l.name === 'report')!;
+    assert.deepEqual([report.pool, report.queues.normal.name, report.queues.high.name, report.dlq.name],
+      ['default', 'keda-sqs-jobs-report', 'keda-sqs-jobs-report-high', 'keda-sqs-jobs-dlq']);
+    assert.equal(report.image, `${cfg.account}.dkr.ecr.${cfg.region}.amazonaws.com/keda-sqs-jobs/examples:${cfg.imageTag}`);
+    assert.deepEqual(report.command?.command, ['python3', 'report.py']);
+  });
+
+  it('invalid command kinds are refused with the reason', () => {
+    const cases: Array<[Record<string, CommandKindFile>, RegExp]> = [
+      [{ Report: kind() }, /the name must be/],
+      [{ 'a-': kind() }, /the name must be/],
+      [{ ['x'.repeat(25)]: kind() }, /the name must be/],
+      [{ 'etl-high': kind() }, /the name must be/],
+      [{ long: kind() }, /a pool has this name/],
+      [{ report: kind({ description: ' ' }) }, /description/],
+      [{ report: kind({ pool: 'gpu' }) }, /pool "gpu" is not declared/],
+      [{ report: kind({ image: '' }) }, /not an image reference/],
+      [{ report: kind({ image: { build: '../elsewhere' } }) }, /inside the repository/],
+      [{ report: kind({ command: [] }) }, /command must be/],
+      [{ report: kind({ command: ['sh', ''] }) }, /command must be/],
+      [{ report: kind({ workingDir: '' }) }, /workingDir/],
+      [{ report: kind({ env: { JOB_ID: 'x' } }) }, /the job contract's/],
+      [{ report: kind({ env: { lower: 'x' } }) }, /env "lower"/],
+      [{ report: kind({ permanentExitCodes: [0] }) }, /0 is not an exit code of a failure/],
+      [{ report: kind({ permanentExitCodes: [256] }) }, /256 is not/],
+      [{ report: kind({ maxAttempts: 0 }) }, /maxAttempts/],
+      [{ report: kind({ timeoutSecs: 3601 }) }, /timeoutSecs must be 1 to the pool's time limit \(3600 s\)/],
+      [{ report: kind({ timeoutSecs: 0 }) }, /timeoutSecs/],
+      [{ report: kind({ backoffMaxSecs: 43201 }) }, /backoffMaxSecs/],
+      [{ report: kind({ example: [] }) }, /example must be a payload/],
+      [{ report: kind({ unknown: 1 }) }, /unknown field `unknown`/],
+    ];
+    for (const [kinds, want] of cases) assert.throws(() => checkCommandKinds(kinds, cfg.poolList), want, JSON.stringify(kinds));
+    assert.deepEqual(checkCommandKinds({ 'etl-2': kind({ image: 'registry.example/etl:1.4', pool: 'large', timeoutSecs: 7200 }) }, cfg.poolList).map(([n]) => n), ['etl-2']);
   });
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig, nodePoolOf, POOL_MARGINS, QUEUE, RECONCILER, WORKER } from '../src/config';
-import { DRAIN_JOBS_PER_POD } from '../src/k8s/jobs-chart';
+import { DRAIN_JOBS_PER_POD, WORKER_BIN_DIR } from '../src/k8s/jobs-chart';
 import { renderManifests } from '../src/k8s/manifests';
 
 const cfg = loadConfig();
@@ -21,11 +21,13 @@ describe('keda/', () => {
   const pod = sj.spec.jobTargetRef.template.spec;
   const container = pod.containers[0];
 
-  it('renders the namespace, trigger authentication, a service account and scaled job per pool, and the reconciler', () => {
+  it('renders the namespace, trigger authentication, a service account and scaled job per lane (pool, command kind), and the reconciler', () => {
     assert.deepEqual([...files.keys()].filter((f) => f.startsWith('keda/')).sort(),
       ['keda/cronjob.yaml', 'keda/namespace.yaml', 'keda/reconciler-serviceaccount.yaml',
-        'keda/scaledjob-large.yaml', 'keda/scaledjob-long.yaml', 'keda/scaledjob-short.yaml', 'keda/scaledjob.yaml',
-        'keda/serviceaccount-large.yaml', 'keda/serviceaccount-long.yaml', 'keda/serviceaccount-short.yaml',
+        'keda/scaledjob-large.yaml', 'keda/scaledjob-long.yaml', 'keda/scaledjob-report.yaml', 'keda/scaledjob-shell.yaml',
+        'keda/scaledjob-short.yaml', 'keda/scaledjob.yaml',
+        'keda/serviceaccount-large.yaml', 'keda/serviceaccount-long.yaml', 'keda/serviceaccount-report.yaml',
+        'keda/serviceaccount-shell.yaml', 'keda/serviceaccount-short.yaml',
         'keda/serviceaccount.yaml', 'keda/triggerauthentication.yaml']);
   });
 
@@ -54,8 +56,8 @@ describe('keda/', () => {
     assert.deepEqual(ta.spec, { podIdentity: { provider: 'aws', identityOwner: 'keda' } });
   });
 
-  for (const pool of cfg.poolList) {
-    describe(`pool ${pool.name}`, () => {
+  for (const pool of cfg.laneList) {
+    describe(`${pool.command ? 'command kind' : 'pool'} ${pool.name}`, () => {
       const sj = doc(`keda/${pool.file}.yaml`);
       const job = sj.spec.jobTargetRef;
       const pod = job.template.spec;
@@ -122,12 +124,37 @@ describe('keda/', () => {
       });
 
       it('worker env: its own queues (high first), its DLQ, its name, the shared table', () => {
-        assert.deepEqual([env.POOL, env.QUEUE_URL, env.HIGH_QUEUE_URL, env.DLQ_URL], [pool.name, pool.queues.normal.url, pool.queues.high.url, pool.dlq.url]);
+        assert.deepEqual([env.POOL, env.QUEUE_URL, env.HIGH_QUEUE_URL, env.DLQ_URL], [pool.pool, pool.queues.normal.url, pool.queues.high.url, pool.dlq.url]);
         assert.equal(env.TABLE_NAME, cfg.tableName);
         assert.equal(env.AWS_REGION, cfg.region);
         assert.equal(env.VISIBILITY_TIMEOUT_SECS, String(QUEUE.visibilityTimeoutSecs));
-        assert.equal(container.image, cfg.image);
+        assert.equal(container.image, pool.image);
+        if (!pool.command) assert.equal(container.image, cfg.image);
       });
+
+      if (pool.command) {
+        it('a command kind: its image, the worker copied beside the command by an init container, in its pool\'s shape and limits', () => {
+          const base = cfg.poolList.find((p) => p.name === pool.pool)!;
+          assert.equal(pool.dlq.url, base.dlq.url, 'dead letters go to its pool\'s DLQ');
+          assert.equal(job.activeDeadlineSeconds, base.activeDeadlineSecs);
+          assert.equal(pool.queues.normal.name, `${cfg.appName}-${pool.name}`);
+          const built = typeof pool.command!.image === 'string' ? undefined : cfg.builtImages.get(pool.command!.image.build);
+          assert.equal(container.image, built ? built.image : pool.command!.image);
+          assert.ok(container.image.startsWith(`${cfg.account}.dkr.ecr.${cfg.region}.amazonaws.com/${cfg.appName}/`), container.image);
+          const init = pod.initContainers;
+          assert.equal(init.length, 1);
+          assert.equal(init[0].image, cfg.image);
+          assert.deepEqual(init[0].args, ['install', `${WORKER_BIN_DIR}/data-processor`]);
+          assert.deepEqual(container.command, [`${WORKER_BIN_DIR}/data-processor`]);
+          assert.equal(env.KIND, pool.name);
+          const mounts = Object.fromEntries(container.volumeMounts.map((m: { name: string; mountPath: string; readOnly?: boolean }) => [m.mountPath, m]));
+          assert.deepEqual([mounts[WORKER_BIN_DIR].name, mounts[WORKER_BIN_DIR].readOnly], [init[0].volumeMounts[0].name, true]);
+          assert.equal(mounts['/tmp'].name, 'scratch', 'payload and result files on an emptyDir: the root stays read-only');
+          assert.deepEqual(pod.volumes.map((v: { name: string; emptyDir: object }) => [v.name, Object.keys(v.emptyDir)]), [['worker', ['sizeLimit']], ['scratch', ['sizeLimit']]]);
+          assert.deepEqual(init[0].securityContext, container.securityContext);
+          assert.equal(sj.metadata.labels[`${cfg.appName}/kind`], pool.name);
+        });
+      }
     });
   }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildStacks } from '../bin/app';
 import { METRICS, VERSIONS } from '../src/config';
+import { poolId } from '../src/stacks/data-stack';
 
 const root = join(__dirname, '..', '..', '..');
 const zip = join(mkdtempSync(join(tmpdir(), 'obs-test-')), 'api-lambda.zip');
@@ -108,21 +109,22 @@ describe('JobsObservability', () => {
     const alarms = Object.fromEntries(resources('AWS::CloudWatch::Alarm').map(([id, a]) => [id.replace(/^Observability/, '').replace(/[0-9A-F]{8}$/, ''), a.Properties]));
     const [topicId] = only(resources('AWS::SNS::Topic'), 'alarm topic');
 
-    it('failed jobs; per pool its dead letters and its oldest message; each notifying the topic when it fires and clears', () => {
-      const perPool = built.cfg.poolList.flatMap((p) => {
-        const id = p.name === 'default' ? '' : p.name[0].toUpperCase() + p.name.slice(1);
-        return [`${id}DeadLetterQueue`, `${id}OldestMessage`];
+    it('failed jobs; per pool its dead letters; per lane (pool, command kind) its oldest message; each notifying the topic when it fires and clears', () => {
+      const perPool = built.cfg.laneList.flatMap((p) => {
+        const id = poolId(p.name);
+        return p.command ? [`${id}OldestMessage`] : [`${id}DeadLetterQueue`, `${id}OldestMessage`];
       });
+      assert.ok(perPool.includes('ReportOldestMessage'), perPool.join());
       assert.deepEqual(Object.keys(alarms).sort(), ['FailedJobs', ...perPool].sort());
       const failed = alarms.FailedJobs;
       assert.deepEqual(
         [failed.Namespace, failed.MetricName, failed.Dimensions, failed.Statistic, failed.Threshold, failed.ComparisonOperator, failed.TreatMissingData],
         [METRICS.namespace, 'Jobs', [{ Name: 'Outcome', Value: 'FAILED' }], 'Sum', 1, 'GreaterThanOrEqualToThreshold', 'notBreaching'],
       );
-      for (const pool of built.cfg.poolList) {
-        const id = pool.name === 'default' ? '' : pool.name[0].toUpperCase() + pool.name.slice(1);
+      for (const pool of built.cfg.laneList) {
+        const id = poolId(pool.name);
         const dlq = alarms[`${id}DeadLetterQueue`];
-        assert.deepEqual([dlq.Namespace, dlq.MetricName, dlq.Dimensions], ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', [{ Name: 'QueueName', Value: pool.dlq.name }]]);
+        if (!pool.command) assert.deepEqual([dlq.Namespace, dlq.MetricName, dlq.Dimensions], ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', [{ Name: 'QueueName', Value: pool.dlq.name }]]);
         // The older of its two queues' oldest messages.
         const oldest = alarms[`${id}OldestMessage`];
         assert.equal(oldest.Threshold, METRICS.oldestMessageAlarmMinutes * 60);

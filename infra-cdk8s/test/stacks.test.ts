@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { buildStacks } from '../bin/app';
+import { poolId } from '../src/stacks/data-stack';
 import { QUEUE, VERSIONS } from '../src/config';
 import { ROUTES } from '../src/stacks/api-stack';
 
@@ -43,16 +44,17 @@ function queueId(name: string): string {
   assert.equal(ids.length, 1, `one queue ${name}`);
   return ids[0];
 }
-const jobQueueIds = built.cfg.poolList.flatMap((p) => [queueId(p.queues.normal.name), queueId(p.queues.high.name)]);
+const jobQueueIds = built.cfg.laneList.flatMap((p) => [queueId(p.queues.normal.name), queueId(p.queues.high.name)]);
 const dlqIds = built.cfg.poolList.map((p) => queueId(p.dlq.name));
 
 describe('JobsData', () => {
-  it('each pool: two job queues (SSE-SQS, the worker visibility timeout, redrive to the pool\'s DLQ) and the DLQ', () => {
+  it('each lane: two job queues (SSE-SQS, the worker visibility timeout, redrive to its pool\'s DLQ); each pool a DLQ', () => {
     // The default pool's keep the first release's logical ids (CloudFormation keeps the queues).
     assert.match(queueId(built.cfg.queueName), /^JobQueue[0-9A-F]{8}$/);
     assert.match(queueId(built.cfg.dlqName), /^DeadLetterQueue[0-9A-F]{8}$/);
-    data.resourceCountIs('AWS::SQS::Queue', 3 * built.cfg.poolList.length);
-    for (const pool of built.cfg.poolList) {
+    const queueCount = 2 * built.cfg.laneList.length + built.cfg.poolList.length;
+    data.resourceCountIs('AWS::SQS::Queue', queueCount);
+    for (const pool of built.cfg.laneList) {
       const dlqId = queueId(pool.dlq.name);
       for (const name of [pool.queues.normal.name, pool.queues.high.name]) {
         const q = data.findResources('AWS::SQS::Queue')[queueId(name)];
@@ -71,7 +73,7 @@ describe('JobsData', () => {
   });
 
   it('queues refuse non-TLS access', () => {
-    data.resourceCountIs('AWS::SQS::QueuePolicy', 3 * built.cfg.poolList.length);
+    data.resourceCountIs('AWS::SQS::QueuePolicy', 2 * built.cfg.laneList.length + built.cfg.poolList.length);
     data.hasResourceProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
@@ -108,12 +110,17 @@ describe('JobsData', () => {
     data.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: built.cfg.scheduleGroup });
   });
 
-  it('ECR: immutable tags, scan on push', () => {
-    data.hasResourceProperties('AWS::ECR::Repository', {
-      RepositoryName: built.cfg.ecrRepositoryName,
-      ImageTagMutability: 'IMMUTABLE',
-      ImageScanningConfiguration: { ScanOnPush: true },
-    });
+  it('ECR: immutable tags, scan on push; the worker\'s repository and one per command kinds\' image built here', () => {
+    const names = [built.cfg.ecrRepositoryName, ...[...built.cfg.builtImages.values()].map((b) => b.repositoryName)];
+    assert.deepEqual(names, [built.cfg.ecrRepositoryName, `${built.cfg.appName}/examples`]);
+    data.resourceCountIs('AWS::ECR::Repository', names.length);
+    for (const name of names) {
+      data.hasResourceProperties('AWS::ECR::Repository', {
+        RepositoryName: name,
+        ImageTagMutability: 'IMMUTABLE',
+        ImageScanningConfiguration: { ScanOnPush: true },
+      });
+    }
   });
 });
 
@@ -168,9 +175,9 @@ describe('JobsApi', () => {
 });
 
 describe('JobsCluster', () => {
-  it('worker roles, one per pool: take/settle/hand back its own job messages, dead-letter to its own DLQ, three table item actions; nothing else', () => {
-    for (const pool of built.cfg.poolList) {
-      const id = pool.name === 'default' ? '' : pool.name[0].toUpperCase() + pool.name.slice(1);
+  it('worker roles, one per lane (pool, command kind): take/settle/hand back its own job messages, dead-letter to its pool\'s DLQ, three table item actions; nothing else', () => {
+    for (const pool of built.cfg.laneList) {
+      const id = poolId(pool.name);
       const stmts = roleStatements(cluster, `${id}WorkerRole`);
       const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
       // overlap: forbid takes a lock item with the start: no index reads.
@@ -213,9 +220,10 @@ describe('JobsCluster', () => {
   it('Pod Identity: one association per service account, roles trusted only by pods.eks.amazonaws.com for this account and cluster', () => {
     const assoc = Object.values(cluster.findResources('AWS::EKS::PodIdentityAssociation')).map((r) => r.Properties);
     const pairs = assoc.map((a) => `${a.Namespace}/${a.ServiceAccount}`).sort();
-    assert.deepEqual(pairs, ['jobs/data-processor', 'jobs/data-processor-large', 'jobs/data-processor-long', 'jobs/data-processor-short',
+    assert.deepEqual(pairs, ['jobs/data-processor', 'jobs/data-processor-large', 'jobs/data-processor-long', 'jobs/data-processor-report',
+      'jobs/data-processor-shell', 'jobs/data-processor-short',
       'jobs/jobs-reconciler', 'keda/keda-operator', 'kube-system/karpenter', 'logging/fluent-bit']);
-    for (const prefix of ['WorkerRole', 'LargeWorkerRole', 'LongWorkerRole', 'ShortWorkerRole', 'ReconcilerRole', 'KedaRole', 'KarpenterControllerRole', 'ObservabilityFluentBitRole']) {
+    for (const prefix of ['WorkerRole', 'LargeWorkerRole', 'LongWorkerRole', 'ReportWorkerRole', 'ShellWorkerRole', 'ShortWorkerRole', 'ReconcilerRole', 'KedaRole', 'KarpenterControllerRole', 'ObservabilityFluentBitRole']) {
       const role = cluster.findResources('AWS::IAM::Role')[logicalId(cluster, 'AWS::IAM::Role', prefix)];
       const statements = role.Properties.AssumeRolePolicyDocument.Statement;
       assert.deepEqual(statements.map((s: { Action: string }) => s.Action).sort(), ['sts:AssumeRole', 'sts:TagSession'], prefix);
@@ -266,10 +274,12 @@ describe('JobsCluster', () => {
     };
     const byKey = (a: K8sObject, b: K8sObject) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
 
-    it('keda/: namespace, a service account and ScaledJob per pool, TriggerAuthentication and the reconciler CronJob', () => {
+    it('keda/: namespace, a service account and ScaledJob per lane (pool, command kind), TriggerAuthentication and the reconciler CronJob', () => {
       assert.deepEqual(kinds(jobsId), ['CronJob/jobs-reconciler', 'Namespace/jobs',
-        'ScaledJob/data-processor', 'ScaledJob/data-processor-large', 'ScaledJob/data-processor-long', 'ScaledJob/data-processor-short',
-        'ServiceAccount/data-processor', 'ServiceAccount/data-processor-large', 'ServiceAccount/data-processor-long', 'ServiceAccount/data-processor-short',
+        'ScaledJob/data-processor', 'ScaledJob/data-processor-large', 'ScaledJob/data-processor-long', 'ScaledJob/data-processor-report',
+        'ScaledJob/data-processor-shell', 'ScaledJob/data-processor-short',
+        'ServiceAccount/data-processor', 'ServiceAccount/data-processor-large', 'ServiceAccount/data-processor-long',
+        'ServiceAccount/data-processor-report', 'ServiceAccount/data-processor-shell', 'ServiceAccount/data-processor-short',
         'ServiceAccount/jobs-reconciler', 'TriggerAuthentication/keda-aws-sqs']);
       assert.deepEqual(kinds(karpenterId), ['EC2NodeClass/jobs', 'NodePool/jobs-on-demand', 'NodePool/jobs-spot']);
     });

@@ -15,3 +15,4 @@ pub mod manifest;
 pub mod metrics;
 pub mod server;
 pub mod status;
+pub mod template;

@@ -35,7 +35,12 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn make_executor(run: &Run, scaled_job: &str, queue_url: &str) -> Result<Executor, String> {
+async fn make_executor(
+    run: &Run,
+    template: &manifest::JobTemplate,
+    scaled_job: &str,
+    queue_url: &str,
+) -> Result<Executor, String> {
     let process = || {
         let worker = match &run.worker_bin {
             Some(path) => path.clone(),
@@ -45,7 +50,7 @@ async fn make_executor(run: &Run, scaled_job: &str, queue_url: &str) -> Result<E
     };
     let container = || async {
         let docker = container::connect(run.docker_host.as_deref()).await?;
-        container::Containers::new(docker, &run.image, scaled_job, queue_url, run.logs_dir.clone())
+        container::Containers::new(docker, &run.image, template, scaled_job, queue_url, run.logs_dir.clone())
             .await
             .map(Executor::Container)
     };
@@ -103,8 +108,11 @@ async fn serve(run: Run) -> Result<(), (u8, String)> {
     let mut snapshots: Vec<SharedSnapshot> = Vec::new();
     for sj in scaled_jobs {
         let env = cli::job_env(&sj.job, &run.env).map_err(|e| (2, format!("{}: {e}", sj.name)))?;
-        let executor = make_executor(&run, &sj.name, &stack_queue).await.map_err(|e| (2, e))?;
-        let image = matches!(executor, Executor::Container(_)).then(|| run.image.clone());
+        let executor = make_executor(&run, &sj.job, &sj.name, &stack_queue).await.map_err(|e| (2, e))?;
+        let image = match &executor {
+            Executor::Container(c) => Some(c.image().to_owned()),
+            Executor::Process(_) => None,
+        };
         let queues = sj.triggers.iter().map(|t| JobQueue::new(sqs.clone(), &t.queue_url, None)).collect();
         let shared: SharedSnapshot = Arc::new(RwLock::new(None));
         snapshots.push(shared.clone());
@@ -118,7 +126,7 @@ async fn serve(run: Run) -> Result<(), (u8, String)> {
             cj.job.localize(local);
         }
         let env = cli::job_env(&cj.job, &run.env).map_err(|e| (2, e))?;
-        let executor = make_executor(&run, &cj.name, &stack_queue).await.map_err(|e| (2, e))?;
+        let executor = make_executor(&run, &cj.job, &cj.name, &stack_queue).await.map_err(|e| (2, e))?;
         runners.push(CronRunner::new(cj, env, executor, crons.clone(), slot));
     }
 

@@ -1,5 +1,5 @@
 //! Reads a ScaledJob manifest that is deployed to the cluster (`keda/scaledjob*.yaml`, one per
-//! pool), with KEDA's and Kubernetes' defaults for what it leaves out. One source of truth: the local
+//! lane: each pool, each command kind), with KEDA's and Kubernetes' defaults for what it leaves out. One source of truth: the local
 //! controller scales and runs Jobs from the very same spec.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,9 @@ use jobs_core::scaling::{ScalingSpec, Strategy};
 use serde::{Deserialize, Serialize};
 
 use jobs_core::pools::{DEFAULT_POOL, Priority, Queues};
-use jobs_core::quantity;
+
+pub use crate::template::{InitContainer, JobTemplate};
+pub(crate) use crate::template::{JobTargetRef, job_template};
 
 /// What the local controller needs from a ScaledJob.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,7 +66,7 @@ impl ScaledJob {
             }
             return Ok(());
         };
-        let pool = var("POOL").unwrap_or_else(|| DEFAULT_POOL.to_owned());
+        let (lane, _) = self.job.lane();
         let high = var("HIGH_QUEUE_URL");
         for t in &mut self.triggers {
             let priority = if t.queue_url == normal {
@@ -77,26 +79,10 @@ impl ScaledJob {
                     t.queue_url
                 )));
             };
-            t.queue_url = local.url(&pool, priority);
+            t.queue_url = local.url(&lane, priority);
         }
         self.job.localize(local);
         Ok(())
-    }
-}
-
-impl JobTemplate {
-    /// Points the Job's queue variables (`QUEUE_URL`, `HIGH_QUEUE_URL`, `DLQ_URL`) at the local
-    /// stack's queues of its pool (`POOL`, else the default pool), named after `local`.
-    pub fn localize(&mut self, local: &Queues) {
-        let pool = self.env.iter().find(|(k, _)| k == "POOL").map_or(DEFAULT_POOL.to_owned(), |(_, v)| v.clone());
-        for (name, value) in &mut self.env {
-            match name.as_str() {
-                "QUEUE_URL" => *value = local.url(&pool, Priority::Normal),
-                "HIGH_QUEUE_URL" => *value = local.url(&pool, Priority::High),
-                "DLQ_URL" => *value = local.dlq_url(&pool),
-                _ => {}
-            }
-        }
     }
 }
 
@@ -121,36 +107,11 @@ impl SqsTrigger {
     }
 }
 
-/// `jobTargetRef`: the Job and its one container.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JobTemplate {
-    pub container_name: String,
-    pub image: String,
-    pub command: Option<Vec<String>>,
-    pub args: Option<Vec<String>>,
-    /// Literal `value`s, in manifest order.
-    pub env: Vec<(String, String)>,
-    /// Variables set with `valueFrom` (secrets, field refs): the local controller cannot resolve
-    /// them, so each must be given with `--env NAME=VALUE`.
-    pub env_from_cluster: Vec<String>,
-    pub cpu_limit_millis: Option<u64>,
-    pub memory_limit_bytes: Option<u64>,
-    pub run_as_user: Option<u32>,
-    pub run_as_group: Option<u32>,
-    pub read_only_root_filesystem: bool,
-    pub allow_privilege_escalation: bool,
-    pub drop_capabilities: Vec<String>,
-    pub active_deadline: Option<Duration>,
-    pub backoff_limit: u32,
-    pub termination_grace_period: Duration,
-}
-
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("ScaledJob manifest: {0}")]
 pub struct ManifestError(pub String);
 
-fn err(message: impl Into<String>) -> ManifestError {
+pub(crate) fn err(message: impl Into<String>) -> ManifestError {
     ManifestError(message.into())
 }
 
@@ -207,75 +168,6 @@ struct Trigger {
     metadata: BTreeMap<String, String>,
 }
 
-/// A Job spec: a ScaledJob's `jobTargetRef`, a CronJob's `jobTemplate.spec`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct JobTargetRef {
-    active_deadline_seconds: Option<u64>,
-    backoff_limit: Option<u32>,
-    template: PodTemplate,
-}
-
-#[derive(Deserialize)]
-struct PodTemplate {
-    spec: PodSpec,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PodSpec {
-    containers: Vec<Container>,
-    termination_grace_period_seconds: Option<u64>,
-    #[serde(default)]
-    security_context: SecurityContext,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Container {
-    name: String,
-    image: String,
-    command: Option<Vec<String>>,
-    args: Option<Vec<String>>,
-    #[serde(default)]
-    env: Vec<EnvVar>,
-    #[serde(default)]
-    resources: Resources,
-    #[serde(default)]
-    security_context: SecurityContext,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EnvVar {
-    name: String,
-    value: Option<String>,
-    value_from: Option<serde_norway::Value>,
-}
-
-#[derive(Deserialize, Default)]
-struct Resources {
-    #[serde(default)]
-    limits: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct SecurityContext {
-    run_as_user: Option<u32>,
-    run_as_group: Option<u32>,
-    read_only_root_filesystem: Option<bool>,
-    allow_privilege_escalation: Option<bool>,
-    #[serde(default)]
-    capabilities: Capabilities,
-}
-
-#[derive(Deserialize, Default)]
-struct Capabilities {
-    #[serde(default)]
-    drop: Vec<String>,
-}
-
 fn number(metadata: &BTreeMap<String, String>, key: &str, default: f64) -> Result<f64, ManifestError> {
     match metadata.get(key) {
         None => Ok(default),
@@ -295,50 +187,6 @@ fn boolean(metadata: &BTreeMap<String, String>, key: &str, default: bool) -> Res
         Some(v) if v == "false" => Ok(false),
         Some(v) => Err(err(format!("trigger metadata {key}: {v:?} is not true or false"))),
     }
-}
-
-/// The Job template of a Job spec: its one container, with Kubernetes' defaults.
-pub(crate) fn job_template(target: JobTargetRef) -> Result<JobTemplate, ManifestError> {
-    let pod = target.template.spec;
-    let container = match pod.containers.as_slice() {
-        [c] => c,
-        _ => return Err(err("the Job template must have exactly one container")),
-    };
-    let mut env = Vec::new();
-    let mut env_from_cluster = Vec::new();
-    for var in &container.env {
-        match (&var.value, &var.value_from) {
-            (_, Some(_)) => env_from_cluster.push(var.name.clone()),
-            (value, None) => env.push((var.name.clone(), value.clone().unwrap_or_default())),
-        }
-    }
-    let limit = |key: &str| container.resources.limits.get(key);
-    let cpu_limit_millis =
-        limit("cpu").map(|q| quantity::cpu_millis(q)).transpose().map_err(|e| err(format!("limits.cpu: {e}")))?;
-    let memory_limit_bytes =
-        limit("memory").map(|q| quantity::bytes(q)).transpose().map_err(|e| err(format!("limits.memory: {e}")))?;
-    let (pod_sc, c_sc) = (&pod.security_context, &container.security_context);
-
-    Ok(JobTemplate {
-        container_name: container.name.clone(),
-        image: container.image.clone(),
-        command: container.command.clone(),
-        args: container.args.clone(),
-        env,
-        env_from_cluster,
-        cpu_limit_millis,
-        memory_limit_bytes,
-        // The container's securityContext wins over the pod's, as in Kubernetes.
-        run_as_user: c_sc.run_as_user.or(pod_sc.run_as_user),
-        run_as_group: c_sc.run_as_group.or(pod_sc.run_as_group),
-        read_only_root_filesystem: c_sc.read_only_root_filesystem.unwrap_or(false),
-        allow_privilege_escalation: c_sc.allow_privilege_escalation.unwrap_or(true),
-        drop_capabilities: c_sc.capabilities.drop.clone(),
-        active_deadline: target.active_deadline_seconds.map(Duration::from_secs),
-        // Kubernetes' defaults: backoffLimit 6, terminationGracePeriodSeconds 30.
-        backoff_limit: target.backoff_limit.unwrap_or(6),
-        termination_grace_period: Duration::from_secs(pod.termination_grace_period_seconds.unwrap_or(30)),
-    })
 }
 
 /// Parses one ScaledJob document (a leading comment and `---` are fine).
@@ -694,6 +542,38 @@ spec:
                 env.get("DRAIN").map(String::as_str),
                 matches!(pool.config.execution, jobs_core::pools::Execution::Drain { .. }).then_some("true")
             );
+        }
+    }
+
+    /// Each command kind's committed ScaledJob: its pool's deadlines and shape, the init
+    /// container that copies the worker beside the command, `/tmp` on an emptyDir, and queues
+    /// that localize to the kind's own lane (dead letters to its pool's).
+    #[test]
+    fn each_command_kinds_manifest_runs_its_image_with_the_worker_beside_it() {
+        let local = Queues::from_default_url("http://127.0.0.1:4566/000000000000/t1").unwrap();
+        for lane in jobs_core::kinds::lanes().iter().filter(|l| l.command) {
+            let path = format!("{}/../keda/scaledjob-{}.yaml", env!("CARGO_MANIFEST_DIR"), lane.name);
+            let mut sj = load(std::path::Path::new(&path)).unwrap();
+            let pool = jobs_core::pools::pools().get(lane.pool).unwrap();
+            assert_eq!(sj.job.active_deadline, Some(pool.timing().active_deadline), "{}", lane.name);
+            let init = sj.job.init.clone().expect("an init container");
+            assert_eq!(
+                (init.args.as_slice(), init.shared_path.as_str()),
+                (["install", "/jobs/bin/data-processor"].map(String::from).as_slice(), "/jobs/bin")
+            );
+            assert_eq!(sj.job.command, Some(vec!["/jobs/bin/data-processor".to_owned()]));
+            assert_eq!(sj.job.scratch_mounts, ["/tmp"]);
+            assert!(sj.job.read_only_root_filesystem && sj.job.run_as_user == Some(65532));
+            assert_ne!(sj.job.image, init.image, "the kind's own image, the worker's in the init container");
+            assert_eq!(sj.job.lane(), (lane.name.to_owned(), lane.pool.to_owned()));
+            sj.localize(&local).unwrap();
+            let env: BTreeMap<_, _> = sj.job.env.iter().cloned().collect();
+            let at = |name: &str| format!("http://127.0.0.1:4566/000000000000/{name}");
+            assert_eq!(env["QUEUE_URL"], at(&format!("t1-{}", lane.name)));
+            assert_eq!(env["HIGH_QUEUE_URL"], at(&format!("t1-{}-high", lane.name)));
+            assert_eq!(env["DLQ_URL"], local.dlq_url(lane.pool));
+            let urls: Vec<&str> = sj.triggers.iter().map(|t| t.queue_url.as_str()).collect();
+            assert_eq!(urls, [env["HIGH_QUEUE_URL"].as_str(), env["QUEUE_URL"].as_str()]);
         }
     }
 }

@@ -75,7 +75,7 @@ async fn mixed_jobs_with_the_container_executor() {
     let controller = Controller::start(&stack, &args, &logs, None).await;
     let label = format!("label=io.keda-sqs-jobs.local/queue={}", stack.resources.queue_url);
 
-    let submitted = submit_mix(&api, 5).await;
+    let submitted = submit_mix(&api, 7).await;
     let (want, attempts) = expected_outcomes(&submitted);
     let state = wait_until_settled(&api, &controller, submitted.len() as u64, Duration::from_secs(180)).await;
 
@@ -103,17 +103,25 @@ async fn mixed_jobs_with_the_container_executor() {
     let mut pools_seen = std::collections::BTreeSet::new();
     for line in engine_lines(&engine, &args) {
         let (scaled_job, run_as) = line.split_once(' ').unwrap();
-        let pool = match scaled_job.strip_prefix("data-processor") {
-            Some("") => jobs_core::pools::pools().default_pool(),
-            Some(suffix) => jobs_core::pools::pools().get(suffix.trim_start_matches('-')).expect("a declared pool"),
+        let lane = match scaled_job.strip_prefix("data-processor") {
+            Some("") => jobs_core::pools::DEFAULT_POOL,
+            Some(suffix) => suffix.trim_start_matches('-'),
             None => panic!("a container of an unknown ScaledJob: {line}"),
         };
+        let lane = jobs_core::kinds::lanes().iter().find(|l| l.name == lane).expect("a lane");
+        let pool = jobs_core::pools::pools().get(lane.pool).expect("a declared pool");
         let memory = jobs_core::quantity::bytes(&pool.config.memory.limit).unwrap();
         let nano_cpus = jobs_core::quantity::cpu_millis(&pool.config.cpu.limit).unwrap() * 1_000_000;
         assert_eq!(run_as, format!("65532:65532 true {memory} {nano_cpus} host"), "{scaled_job}");
         pools_seen.insert(pool.name.clone());
     }
     assert!(pools_seen.len() >= 3, "the mix ran in several pools, each with its own shape: {pools_seen:?}");
+    // A command kind's pod ran its own image, with the worker its init container put beside it.
+    let mut images = vec!["inspect", "--format", "{{.Config.Image}}"];
+    images.extend(containers.iter().map(String::as_str));
+    let images = engine_lines(&engine, &images);
+    let examples = format!("{}/examples:{}", image.rsplit_once('/').unwrap().0, image.rsplit_once(':').unwrap().1);
+    assert!(images.iter().any(|i| i.contains(&examples)), "{examples} in {images:?}");
     for job in state["jobs"].as_array().unwrap() {
         let log = std::fs::read_to_string(job["log"].as_str().unwrap()).unwrap();
         assert!(log.contains("worker done"), "the container's output is in its log file: {log}");

@@ -78,6 +78,20 @@ try {
   assert.equal((await call('GET', `/jobs/${okId}`)).status, 'SUCCEEDED');
   await page.screenshot({ path: join(out, 'dashboard-job.png'), fullPage: true });
 
+  step('a command kind (Python, its own image) submitted with its example payload, succeeding with its result');
+  await page.locator('nav a[data-nav=submit]').click();
+  await page.locator('[data-testid=submit-kind]').selectOption('report');
+  assert.equal(await page.locator('[data-testid=kind-runtime]').getAttribute('data-runtime'), 'command');
+  assert.match(await page.locator('[data-testid=kind-runtime]').textContent(), /python3 report\.py/);
+  const example = JSON.parse(await page.locator('textarea[name=payload]').inputValue());
+  assert.equal(example.campaign, 'spring-sale', 'the form holds the kind\'s example');
+  await page.locator('[data-testid=submit]').click();
+  await page.waitForURL(/#\/jobs\/[^/]+$/);
+  const reportId = decodeURIComponent(page.url().split('#/jobs/')[1]);
+  await page.locator('[data-testid=job-status] [data-status=SUCCEEDED]').waitFor({ timeout: 60_000 });
+  await page.locator('[data-testid=result]').filter({ hasText: 'spring-sale' }).waitFor();
+  assert.equal((await call('GET', `/jobs/${reportId}`)).result.campaign, 'spring-sale');
+
   step('a bad payload is refused with the API\'s message, and nothing is submitted');
   const before = (await call('GET', '/jobs/stats')).submitted;
   await page.locator('nav a[data-nav=submit]').click();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make image: lint the Dockerfile, build the data-processor image with docker or podman, report
-# its size and user, and fail if it exceeds the 20 MB budget.
+# its size and user, and fail if it exceeds the 20 MB budget; then the command kinds' images
+# built from this repository (examples-image.sh).
 #   IMAGE=<name:tag> (default localhost/keda-sqs-jobs/data-processor:dev)
 #   RUST_IMAGE=<builder base> (default: the Dockerfile's; offline, a local stand-in: base-image.sh)
 #   LINT_DOCKERFILE=0 skips hadolint (make up builds without the linters' virtualenv; make image lints)
@@ -28,4 +29,6 @@ size=$($engine image inspect --format '{{.Size}}' "$image")
 user=$($engine image inspect --format '{{.Config.User}}' "$image")
 printf 'image: %s built in %ss: %s bytes (%.1f MB), user %s\n' "$image" "$(( $(date +%s) - start ))" "$size" "$(awk "BEGIN{print $size/1000000}")" "$user" >&2
 if (( size > max_bytes )); then echo "image: $size bytes exceeds the $max_bytes-byte budget" >&2; exit 1; fi
+# The command kinds' images built here (examples/), tagged beside the worker's.
+IMAGE=$image "$here/examples-image.sh" >&2
 echo "$engine"

@@ -26,7 +26,8 @@ TIMEOUT_SECS = int(os.environ.get("DEMO_TIMEOUT_SECS", "300"))
 TTY = sys.stdout.isatty()
 
 # (kind, payload, priority): each kind runs in its own pool (`jobsctl kinds`, `jobsctl pools`):
-# sleep in long, aggregate in large, ping in short (drained), the others in default.
+# sleep in long, aggregate in large, ping in short (drained), the others in default; report
+# (Python) and shell are command kinds, each with a ScaledJob of its own running its image.
 JOBS = [
     ("noop", {}, None),
     ("sleep", {"ms": 3000}, None),
@@ -36,6 +37,8 @@ JOBS = [
     ("sleep", {"ms": 1000}, "high"),
     ("noop", {}, None),
     ("ping", {"tag": "demo"}, None),
+    ("report", {"campaign": "spring-sale", "channels": ["email", "push"], "days": 7}, None),
+    ("shell", {"seconds": 2, "message": "nightly cleanup done"}, None),
 ]
 # Cancelled while it runs: the worker sees the request within seconds and stops it.
 LONG = ("sleep", {"ms": 600000})
@@ -91,7 +94,7 @@ def wait_for(job_id, statuses):
 
 def main():
     state = controller_state()
-    print(f"Jobs run as: {state['executor']}; one ScaledJob per pool (each kind names its pool):")
+    print(f"Jobs run as: {state['executor']}; one ScaledJob per pool, and per command kind (its own image):")
     for sj in state["scaledJobs"]:
         print(f"  {sj['scaledJob']}: scaling {sj['strategy']['strategy']}, polling every {sj['pollingIntervalSecs']} s, "
               f"at most {sj['maxReplicaCount']} Jobs")
@@ -155,6 +158,9 @@ def main():
     for run in flaky["attemptHistory"]:
         print(f"  attempt {run['attempt']}: {run['outcome']:9} {run['durationMs']:>5} ms on {run['worker']} "
               f"(logs: {run['logs']}){' - ' + run['error'] if run['error'] else ''}")
+
+    report = ctl("get", ids[8], echo=False)
+    print(f"\nThe report command kind (python3 report.py) wrote its result: {json.dumps(report['result'])[:160]}…")
 
     print("\nRetry the failed job (a new job, linked to the old one):")
     failed = ids[4]

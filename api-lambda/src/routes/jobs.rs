@@ -57,7 +57,7 @@ fn fingerprint(kind: &str, payload: &Value, priority: Option<Priority>) -> Strin
 
 /// Validates a kind + payload pair into a job, applying the default kind.
 pub(crate) fn job_spec(kind: Option<String>, payload: Option<Value>) -> Result<JobSpec, ApiError> {
-    Ok(JobSpec::parse(kind.as_deref().unwrap_or(DEFAULT_KIND), payload.unwrap_or(Value::Null))?)
+    Ok(JobSpec::accept(kind.as_deref().unwrap_or(DEFAULT_KIND), payload.unwrap_or(Value::Null))?)
 }
 
 /// The `Idempotency-Key` header, guarding a request identified by `fingerprint`.

@@ -1,4 +1,5 @@
-//! `GET /jobs/pools`: each pool's shape, limits and kinds, with its queues' depth now.
+//! `GET /jobs/pools`: each pool's shape, limits and kinds, with its queues' depth now (its
+//! command kinds' lanes included).
 
 use axum::Json;
 use axum::extract::State;
@@ -22,11 +23,20 @@ pub async fn list_pools(State(state): State<AppState>) -> Result<Json<PoolList>,
     {
         return Err(ApiError::from(e));
     }
+    // A pool's queues of one priority: its own lane's and its command kinds' lanes', added up
+    // (any one unread: unknown).
     let depth = |pool: &str, priority| {
-        depths
-            .iter()
-            .find(|(q, _)| q.pool == pool && q.priority == priority)
-            .and_then(|(_, d)| d.as_ref().ok().copied())
+        depths.iter().filter(|(q, _)| q.pool == pool && q.priority == priority).try_fold(
+            jobs_aws::Depth::default(),
+            |total, (_, d)| {
+                let d = d.as_ref().ok()?;
+                Some(jobs_aws::Depth {
+                    visible: total.visible + d.visible,
+                    in_flight: total.in_flight + d.in_flight,
+                    delayed: total.delayed + d.delayed,
+                })
+            },
+        )
     };
     Ok(Json(PoolList {
         pools: pools().iter().map(|p| PoolView::new(p, |priority| depth(&p.name, priority))).collect(),

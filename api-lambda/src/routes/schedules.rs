@@ -129,7 +129,7 @@ impl Definition {
             input,
             description: format!("{} job, from {:?}", self.spec.kind(), self.input_expression),
             enabled,
-            target_arn: sibling_arn(&app.queue_arn, self.spec.policy().pool, self.priority),
+            target_arn: sibling_arn(&app.queue_arn, jobs_core::kinds::lane_of(self.spec.kind()), self.priority),
         })
     }
 }

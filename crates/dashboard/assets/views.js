@@ -225,20 +225,6 @@ function scheduleRow(s) {
     h('td', {}, h('button', { 'data-action': paused ? 'resume' : 'pause', onclick: toggle }, paused ? 'Resume' : 'Pause')));
 }
 
-/** An example payload from a kind's schema: each property's default, else a value of its type. */
-function examplePayload(schema) {
-  const props = schema?.properties || {};
-  const out = {};
-  for (const [name, p] of Object.entries(props)) {
-    if ('default' in p) out[name] = p.default;
-    else if ((schema.required || []).includes(name)) {
-      const type = Array.isArray(p.type) ? p.type[0] : p.type;
-      out[name] = type === 'integer' || type === 'number' ? (p.minimum ?? 0) : type === 'boolean' ? false : type === 'array' ? [] : '';
-    }
-  }
-  return out;
-}
-
 function submitView(params) {
   const form = h('form', { class: 'submit', 'data-testid': 'submit-form' });
   const details = h('div', {});
@@ -251,13 +237,18 @@ function submitView(params) {
   const describe = () => {
     const k = kinds.find((x) => x.name === select.value);
     const props = Object.entries(k.payloadSchema?.properties || {});
+    const runtime = k.command
+      ? `A command: ${k.command.command.join(' ')} (image ${k.command.image}${k.command.workingDir ? `, in ${k.command.workingDir}` : ''})${k.command.permanentExitCodes.length ? `; exit ${k.command.permanentExitCodes.join(', ')} fails the job at once` : ''}.`
+      : 'A Rust function of the worker.';
     details.replaceChildren(
       h('p', {}, k.description),
+      h('p', { class: 'muted', 'data-testid': 'kind-runtime', 'data-runtime': k.runtime }, runtime),
       h('p', { class: 'muted' }, `Runs in the ${k.pool} pool; ${k.policy.maxAttempts} attempts, backoff ${k.policy.backoffBaseSecs}s doubling to ${k.policy.backoffMaxSecs}s, ${k.policy.timeoutSecs}s per attempt.`),
       props.length ? h('table', {}, h('thead', {}, h('tr', {}, ['Field', 'Type', 'Default', 'About'].map((t) => h('th', {}, t)))),
         h('tbody', {}, props.map(([n, p]) => h('tr', {}, h('td', { class: 'mono' }, n), h('td', {}, [].concat(p.type ?? 'any').join(' | ')),
           h('td', { class: 'mono' }, 'default' in p ? JSON.stringify(p.default) : '–'), h('td', {}, p.description ?? ''))))) : h('p', { class: 'muted' }, 'No payload.'));
-    payload.value = JSON.stringify(examplePayload(k.payloadSchema), null, 2);
+    // The kind's own example: a payload that passes its checks.
+    payload.value = JSON.stringify(k.example ?? {}, null, 2);
   };
   form.append(
     h('h2', {}, 'Submit a job'),

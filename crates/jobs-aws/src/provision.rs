@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use jobs_core::pools::Priority;
-use jobs_core::pools::queues::{dlq_name, queue_name};
+use jobs_core::pools::queues::{dlq_name, queue_name as queue_name_of};
 
 use crate::error::BackendError;
 use crate::resources::{
@@ -36,8 +36,9 @@ pub struct Provisioned {
     pub schedule_group: String,
 }
 
-/// Ensures every pool's queues (named after `queue_name`, see `jobs_core::pools::Queues`), the
-/// table `table` and the schedule group exist.
+/// Ensures every lane's queues and every pool's dead-letter queue (named after `queue_name`, see
+/// `jobs_core::pools::Queues`; a command kind's lane dead-letters to its pool's), the table
+/// `table` and the schedule group exist.
 pub async fn ensure(
     config: &SdkConfig,
     queue_name: &str,
@@ -47,20 +48,28 @@ pub async fn ensure(
     ensure_table(&aws_sdk_dynamodb::Client::new(config), table).await?;
     let sqs = aws_sdk_sqs::Client::new(config);
     let mut queues = Vec::new();
-    for pool in jobs_core::pools::pools().names() {
-        queues.extend(ensure_pool_queues(&sqs, queue_name, pool).await?);
+    // The pools' lanes come first, so each pool's DLQ exists before its command kinds' lanes.
+    let mut dlqs = std::collections::HashMap::new();
+    for lane in jobs_core::kinds::lanes() {
+        let dlq = match dlqs.get(lane.pool) {
+            Some(url) => String::clone(url),
+            None => {
+                let url = ensure_dlq(&sqs, &dlq_name(queue_name, lane.pool)).await?;
+                dlqs.insert(lane.pool, url.clone());
+                url
+            }
+        };
+        let normal = ensure_queue(&sqs, &queue_name_of(queue_name, lane.name, Priority::Normal), &dlq).await?;
+        let high = ensure_queue(&sqs, &queue_name_of(queue_name, lane.name, Priority::High), &dlq).await?;
+        queues.push(normal);
+        if !lane.command {
+            queues.push(dlq);
+        }
+        queues.push(high);
     }
     crate::scheduler::ensure_group(&aws_sdk_scheduler::Client::new(config), schedule_group).await?;
     let (queue_url, dlq_url) = (queues[0].clone(), queues[1].clone());
     Ok(Provisioned { queue_url, dlq_url, queues, table: table.to_owned(), schedule_group: schedule_group.to_owned() })
-}
-
-/// One pool's queues: [normal, dead-letter, high] URLs.
-async fn ensure_pool_queues(sqs: &aws_sdk_sqs::Client, base: &str, pool: &str) -> Result<Vec<String>, BackendError> {
-    let dlq = ensure_dlq(sqs, &dlq_name(base, pool)).await?;
-    let normal = ensure_queue(sqs, &queue_name(base, pool, Priority::Normal), &dlq).await?;
-    let high = ensure_queue(sqs, &queue_name(base, pool, Priority::High), &dlq).await?;
-    Ok(vec![normal, dlq, high])
 }
 
 /// Deletes what [`ensure`] created: the schedule group (with its schedules), both queues and the

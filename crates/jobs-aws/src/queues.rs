@@ -1,6 +1,7 @@
-//! Every pool's queues as [`JobQueue`]s: where the API sends a job (its kind's pool, its
+//! Every lane's queues as [`JobQueue`]s: where the API sends a job (its kind's lane, its
 //! priority), what the reconciler sweeps (every pool's dead-letter queue) and what the depth
-//! figures add up. Names follow `jobs_core::pools::Queues` from the default pool's queue URL.
+//! figures add up. A lane is a pool, or a command kind (`jobs_core::kinds::lanes`). Names follow
+//! `jobs_core::pools::Queues` from the default pool's queue URL.
 
 use aws_sdk_sqs::Client;
 use jobs_core::pools::{DEFAULT_POOL, Pools, Priority, QueueError, QueueName, Queues};
@@ -11,19 +12,27 @@ use crate::queue::{Depth, JobQueue};
 #[derive(Debug, Clone)]
 pub struct PoolQueues {
     names: Queues,
-    /// Each pool's queues, highest priority first; the default pool first.
+    /// Each lane's queues, highest priority first; the default pool first.
     queues: Vec<(QueueName, JobQueue)>,
 }
 
 impl PoolQueues {
-    /// The queues of `pools`, named after `default_url` (the default pool's normal queue).
+    /// The queues of every lane of `pools` (theirs, and their command kinds'), named after
+    /// `default_url` (the default pool's normal queue).
     pub fn new(client: &Client, default_url: &str, pools: &Pools) -> Result<PoolQueues, QueueError> {
         let names = Queues::from_default_url(default_url)?;
-        let queues = pools
-            .names()
-            .flat_map(|pool| Priority::ALL.map(|priority| QueueName { pool: pool.to_owned(), priority }))
+        let queues = jobs_core::kinds::lanes()
+            .iter()
+            .filter(|lane| pools.get(lane.pool).is_some())
+            .flat_map(|lane| {
+                Priority::ALL.map(|priority| QueueName {
+                    lane: lane.name.to_owned(),
+                    pool: lane.pool.to_owned(),
+                    priority,
+                })
+            })
             .map(|q| {
-                let queue = JobQueue::new(client.clone(), names.url(&q.pool, q.priority), Some(names.dlq_url(&q.pool)));
+                let queue = JobQueue::new(client.clone(), names.url(&q.lane, q.priority), Some(names.dlq_url(&q.pool)));
                 (q, queue)
             })
             .collect();
@@ -34,26 +43,30 @@ impl PoolQueues {
         &self.names
     }
 
-    /// A pool's queue of one priority; an unknown pool's are the default pool's.
-    pub fn get(&self, pool: &str, priority: Priority) -> &JobQueue {
-        let find = |pool: &str| self.queues.iter().find(|(q, _)| q.pool == pool && q.priority == priority);
-        &find(pool).or_else(|| find(DEFAULT_POOL)).expect("the default pool's queues exist").1
+    /// A lane's queue of one priority (a pool's lane is named after the pool); an unknown
+    /// lane's are the default pool's.
+    pub fn get(&self, lane: &str, priority: Priority) -> &JobQueue {
+        let find = |lane: &str| self.queues.iter().find(|(q, _)| q.lane == lane && q.priority == priority);
+        &find(lane).or_else(|| find(DEFAULT_POOL)).expect("the default pool's queues exist").1
     }
 
-    /// Where a job of `kind` goes: its kind's pool (a kind this build does not know: the
-    /// default pool, whose workers hand it back for a build that does).
+    /// Where a job of `kind` goes: its kind's lane (a kind this build does not know: the
+    /// default pool's, whose workers hand it back for a build that does).
     pub fn for_job(&self, kind: &str, priority: Priority) -> &JobQueue {
-        self.get(jobs_core::kinds::pool_of(kind), priority)
+        self.get(jobs_core::kinds::lane_of(kind), priority)
     }
 
-    /// Every queue with its pool and priority.
+    /// Every queue with its lane, pool and priority.
     pub fn iter(&self) -> impl Iterator<Item = (&QueueName, &JobQueue)> {
         self.queues.iter().map(|(q, queue)| (q, queue))
     }
 
-    /// One queue per pool whose dead-letter queue is that pool's (the normal queue).
+    /// One queue per pool whose dead-letter queue is that pool's (its own lane's normal queue;
+    /// its command kinds' lanes share it).
     pub fn dead_letters(&self) -> impl Iterator<Item = (&str, &JobQueue)> {
-        self.iter().filter(|(q, _)| q.priority == Priority::Normal).map(|(q, queue)| (q.pool.as_str(), queue))
+        self.iter()
+            .filter(|(q, _)| q.priority == Priority::Normal && q.lane == q.pool)
+            .map(|(q, queue)| (q.pool.as_str(), queue))
     }
 
     /// Every queue's depth, read in parallel, in [`PoolQueues::iter`]'s order.

@@ -59,7 +59,9 @@ impl Stack {
         Stack { emulator, sdk, resources, queue, queues, store, sqs }
     }
 
-    /// What the API does: record the job QUEUED (+submitted), then send its message.
+    /// What the API does: record the job QUEUED (+submitted), then send its message, here to
+    /// the default pool's queue whatever the kind (so one default-pool worker runs any Rust
+    /// kind in a test); [`Stack::submit_routed`] sends it where the API would.
     pub async fn submit(&self, kind: &str, payload: serde_json::Value) -> JobMessage {
         let msg = JobMessage::new_api(kind, payload, Utc::now());
         // As the local API records a job submitted without a token.
@@ -69,17 +71,28 @@ impl Stack {
         msg
     }
 
+    /// [`Stack::submit`], onto the queue the API sends a job of `kind` to: its lane's (its
+    /// pool's, or a command kind's own), normal priority.
+    pub async fn submit_routed(&self, kind: &str, payload: serde_json::Value) -> JobMessage {
+        let msg = JobMessage::new_api(kind, payload, Utc::now());
+        let recorded = self.store.submit(&msg, jobs_core::submitter::LOCAL, None).await.expect("record job");
+        assert_eq!(recorded, jobs_aws::Submitted::Created);
+        self.queues.for_job(kind, Priority::Normal).send(&msg.to_body()).await.expect("send job");
+        msg
+    }
+
     /// The environment for a worker of the default pool bound to this stack.
     pub fn worker_env(&self) -> Vec<(&'static str, String)> {
         self.pool_env(jobs_core::pools::DEFAULT_POOL)
     }
 
-    /// The environment for a worker of `pool`, as its ScaledJob sets it: its queues (high
-    /// first), its dead-letter queue, its name.
-    pub fn pool_env(&self, pool: &str) -> Vec<(&'static str, String)> {
+    /// The environment for a worker of lane `lane` (a pool, or a command kind), as its
+    /// ScaledJob sets it: its queues (high first), its pool's dead-letter queue, its pool's name.
+    pub fn pool_env(&self, lane: &str) -> Vec<(&'static str, String)> {
+        let pool = jobs_core::kinds::lanes().iter().find(|l| l.name == lane).map_or(lane, |l| l.pool);
         let mut env = self.emulator.env();
-        env.push(("QUEUE_URL", self.queues.get(pool, Priority::Normal).url().to_owned()));
-        env.push(("HIGH_QUEUE_URL", self.queues.get(pool, Priority::High).url().to_owned()));
+        env.push(("QUEUE_URL", self.queues.get(lane, Priority::Normal).url().to_owned()));
+        env.push(("HIGH_QUEUE_URL", self.queues.get(lane, Priority::High).url().to_owned()));
         env.push(("DLQ_URL", self.queues.names().dlq_url(pool)));
         env.push(("POOL", pool.to_owned()));
         env.push(("TABLE_NAME", self.resources.table.clone()));

@@ -21,8 +21,8 @@ async fn stacks_on_an_external_endpoint_are_isolated_and_deleted_when_dropped() 
     assert!(b.store.get(&job.job_id).await.unwrap().is_none(), "a job of one stack is not in another's table");
 
     let found = sweep::find(&sdk, prefix).await.unwrap();
-    // Per stack: each pool's queues (normal, high, DLQ), a table, a schedule group.
-    let queues = 3 * jobs_core::pools::pools().iter().count();
+    // Per stack: each lane's queues (normal, high) and each pool's DLQ, a table, a schedule group.
+    let queues = 2 * jobs_core::kinds::lanes().len() + jobs_core::pools::pools().iter().count();
     assert_eq!((found.queues.len(), found.tables.len(), found.groups.len()), (2 * queues, 2, 2));
 
     drop(a);
@@ -57,8 +57,8 @@ async fn the_sweep_deletes_what_a_killed_test_left() {
     // A killed test never drops its stack: forget it.
     std::mem::forget(Stack::start_on(external(&emulator.endpoint, vec![]), "killed-").await);
     let left = sweep::find(&sdk, "killed-").await.unwrap();
-    let queues = 3 * jobs_core::pools::pools().iter().count();
-    assert_eq!(left.count(), queues + 2, "each pool's queues and DLQ, table, schedule group");
+    let queues = 2 * jobs_core::kinds::lanes().len() + jobs_core::pools::pools().iter().count();
+    assert_eq!(left.count(), queues + 2, "each lane's queues, each pool's DLQ, table, schedule group");
     assert_eq!(sweep::find(&sdk, "other-").await.unwrap().count(), 0, "the prefix selects");
     sweep::delete(&sdk, &left).await.unwrap();
     assert_eq!(sweep::find(&sdk, "killed-").await.unwrap().count(), 0);

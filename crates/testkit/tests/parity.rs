@@ -57,7 +57,7 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
     let group = resource(&t, "AWS::Scheduler::ScheduleGroup", |_| true);
     let table_name = table["TableName"].as_str().unwrap();
     let group_name = group["Name"].as_str().unwrap();
-    // Every pool's queues, named after the default pool's (the app's name, as the table's).
+    // Every lane's queues, named after the default pool's (the app's name, as the table's).
     let queues: Vec<&Value> = t["Resources"]
         .as_object()
         .unwrap()
@@ -78,7 +78,12 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
     local.sort();
     cloud.sort();
     assert_eq!(local, cloud, "provision makes every queue the data stack declares, and no other");
-    assert_eq!(cloud.len(), 3 * jobs_core::pools::pools().iter().count(), "normal, high and DLQ per pool");
+    let lanes = jobs_core::kinds::lanes().len();
+    assert_eq!(
+        cloud.len(),
+        2 * lanes + jobs_core::pools::pools().iter().count(),
+        "normal and high per lane (pool, command kind), a DLQ per pool"
+    );
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let attrs = |url: String| {
         let sqs = sqs.clone();

@@ -1,5 +1,7 @@
-// keda/: the jobs namespace, KEDA's TriggerAuthentication, and per pool a ServiceAccount and a
-// ScaledJob (one trigger per priority queue, summed), plus the reconciler's CronJob.
+// keda/: the jobs namespace, KEDA's TriggerAuthentication, and per lane (each pool, each command
+// kind) a ServiceAccount and a ScaledJob (one trigger per priority queue, summed), plus the
+// reconciler's CronJob. A command kind's pods run its image with the worker put beside the
+// command by an init container (Argo's emissary pattern).
 import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-32';
 import { Construct } from 'constructs';
@@ -15,10 +17,12 @@ import {
   TriggerAuthenticationSpecPodIdentityIdentityOwner,
   TriggerAuthenticationSpecPodIdentityProvider,
 } from '../../imports/keda-triggerauthentication-keda.sh';
-import { JobsConfig, Pool, QUEUE, RECONCILER, WORKER } from '../config';
+import { JobsConfig, Lane, QUEUE, RECONCILER, WORKER } from '../config';
 
 /** A drain pool's KEDA target: one pod per this many waiting jobs (up to maxReplicas). */
 export const DRAIN_JOBS_PER_POD = 10;
+/** Where a command kind's pod gets the worker: an emptyDir the init container copies it into. */
+export const WORKER_BIN_DIR = '/jobs/bin';
 /** The "restricted" Pod Security Standard, for every pod and container of keda/. */
 const POD_SECURITY = { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } };
 const CONTAINER_SECURITY = {
@@ -63,7 +67,7 @@ export class JobsChart extends Chart {
       },
     });
 
-    const pools = cfg.poolList.flatMap((pool) => this.pool(cfg, pool, labels));
+    const pools = cfg.laneList.flatMap((lane) => this.lane(cfg, lane, labels));
     // The reconciler: every minute, a pod that passes every 10 s for 50 s (one at a time). It
     // re-sends the messages of overdue jobs and drains the dead-letter queue, so every accepted
     // job ends even when its message was lost. It runs on the always-on system nodes: on the spot
@@ -138,9 +142,14 @@ export class JobsChart extends Chart {
     ];
   }
 
-  /** A pool's ServiceAccount and ScaledJob: its queues, shape, deadlines, capacity and execution. */
-  private pool(cfg: JobsConfig, pool: Pool, appLabels: Record<string, string>): Array<[string, ApiObject]> {
-    const labels = { ...appLabels, [`${cfg.appName}/pool`]: pool.name };
+  /** A lane's ServiceAccount and ScaledJob: its queues, its pool's shape, deadlines, capacity and
+   * execution; a command kind's image with the worker beside it. */
+  private lane(cfg: JobsConfig, pool: Lane, appLabels: Record<string, string>): Array<[string, ApiObject]> {
+    const labels = {
+      ...appLabels,
+      [`${cfg.appName}/pool`]: pool.pool,
+      ...(pool.command ? { [`${cfg.appName}/kind`]: pool.command.name } : {}),
+    };
     // Credentials come from an EKS Pod Identity association (JobsCluster stack) of this account,
     // one role per pool: no annotation and no static keys. The Pod Identity webhook mounts its own
     // projected token, so the Kubernetes API token is not mounted.
@@ -204,14 +213,49 @@ export class JobsChart extends Chart {
               },
               tolerations: [{ key: cfg.nodeLabelKey, operator: 'Equal', value: cfg.nodeLabelValue, effect: 'NoSchedule' }],
               securityContext: POD_SECURITY,
+              ...(pool.command
+                ? {
+                    // The worker (a static binary) copies itself into the shared emptyDir; the
+                    // kind's image needs nothing installed. /tmp holds each attempt's payload and
+                    // result files (the root filesystem stays read-only).
+                    initContainers: [
+                      {
+                        name: 'worker',
+                        image: cfg.image,
+                        imagePullPolicy: 'IfNotPresent',
+                        args: ['install', `${WORKER_BIN_DIR}/data-processor`],
+                        volumeMounts: [{ name: 'worker', mountPath: WORKER_BIN_DIR }],
+                        resources: {
+                          requests: { cpu: Requests.fromString('50m'), memory: Requests.fromString('16Mi') },
+                          limits: { cpu: Limits.fromString('250m'), memory: Limits.fromString('64Mi') },
+                        },
+                        securityContext: CONTAINER_SECURITY,
+                      },
+                    ],
+                    volumes: [
+                      { name: 'worker', emptyDir: { sizeLimit: Limits.fromString('64Mi') } },
+                      { name: 'scratch', emptyDir: { sizeLimit: Limits.fromString(pool.ephemeralStorage) } },
+                    ],
+                  }
+                : {}),
               containers: [
                 {
-                  name: 'data-processor',
-                  image: cfg.image,
+                  name: pool.command ? 'job' : 'data-processor',
+                  image: pool.image,
                   imagePullPolicy: 'IfNotPresent',
+                  ...(pool.command
+                    ? {
+                        command: [`${WORKER_BIN_DIR}/data-processor`],
+                        volumeMounts: [
+                          { name: 'worker', mountPath: WORKER_BIN_DIR, readOnly: true },
+                          { name: 'scratch', mountPath: '/tmp' },
+                        ],
+                      }
+                    : {}),
                   env: [
                     { name: 'AWS_REGION', value: cfg.region },
-                    { name: 'POOL', value: pool.name },
+                    { name: 'POOL', value: pool.pool },
+                    ...(pool.command ? [{ name: 'KIND', value: pool.command.name }, { name: 'TMPDIR', value: '/tmp' }] : []),
                     { name: 'QUEUE_URL', value: pool.queues.normal.url },
                     { name: 'HIGH_QUEUE_URL', value: pool.queues.high.url },
                     { name: 'DLQ_URL', value: pool.dlq.url },

@@ -29,7 +29,8 @@ export interface ClusterStackProps extends StackProps {
 
 export class ClusterStack extends Stack {
   readonly cluster: eks.Cluster;
-  /** Each pool's worker role (its queues only), by pool name; `workerRole` is the default pool's. */
+  /** Each lane's worker role (its queues only), by lane name (a pool, a command kind);
+   * `workerRole` is the default pool's. */
   readonly workerRoles: ReadonlyMap<string, iam.Role>;
   readonly workerRole: iam.Role;
   readonly reconcilerRole: iam.Role;
@@ -110,10 +111,11 @@ export class ClusterStack extends Stack {
 
     // ---- Workers: one role per pool, exactly what the data-processor calls, on that pool's
     // queues and the table only.
-    this.workerRoles = new Map(cfg.poolList.map((pool) => {
+    this.workerRoles = new Map(cfg.laneList.map((pool) => {
       const queues = data.pools.get(pool.name)!;
       const id = poolId(pool.name);
-      const role = podIdentityRole(this, `${id}WorkerRole`, `data-processor jobs of pool ${pool.name} (Pod Identity)`, cfg.clusterName);
+      const what = pool.command ? `command kind ${pool.name} (pool ${pool.pool})` : `pool ${pool.name}`;
+      const role = podIdentityRole(this, `${id}WorkerRole`, `data-processor jobs of ${what} (Pod Identity)`, cfg.clusterName);
       role.addToPolicy(new iam.PolicyStatement({
         sid: 'TakeJobs',
         // SendMessage: a message is handed back as a fresh copy (a new receive count).
@@ -143,7 +145,8 @@ export class ClusterStack extends Stack {
     this.reconcilerRole.addToPolicy(new iam.PolicyStatement({
       sid: 'DrainDeadLetters',
       actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
-      resources: allQueues.map((q) => q.dlq.queueArn),
+      // A command kind's lane shares its pool's DLQ.
+      resources: [...new Set(allQueues.map((q) => q.dlq.queueArn))],
     }));
     this.reconcilerRole.addToPolicy(new iam.PolicyStatement({
       sid: 'SendJobs',
@@ -211,7 +214,7 @@ export class ClusterStack extends Stack {
 
     // ---- Pod Identity associations: namespace/service account -> role. No static keys anywhere.
     const associations: Array<[string, string, string, iam.Role]> = [
-      ...cfg.poolList.map((pool) => [`${poolId(pool.name)}Worker`, cfg.namespace, pool.serviceAccount, this.workerRoles.get(pool.name)!] as [string, string, string, iam.Role]),
+      ...cfg.laneList.map((pool) => [`${poolId(pool.name)}Worker`, cfg.namespace, pool.serviceAccount, this.workerRoles.get(pool.name)!] as [string, string, string, iam.Role]),
       ['Reconciler', cfg.namespace, cfg.reconcilerServiceAccount, this.reconcilerRole],
       ['Keda', cfg.kedaNamespace, cfg.kedaServiceAccount, this.kedaRole],
       ['Karpenter', cfg.karpenterNamespace, cfg.karpenterServiceAccount, this.karpenterRole],

@@ -1,6 +1,7 @@
-// JobsData: what holds state and outlives compute: each pool's job queues (normal and high
-// priority) and dead-letter queue, the job table, the
-// schedule group with the role EventBridge Scheduler uses to send jobs, and the image repository.
+// JobsData: what holds state and outlives compute: each lane's job queues (normal and high
+// priority; a lane is a pool or a command kind) and each pool's dead-letter queue, the job table,
+// the schedule group with the role EventBridge Scheduler uses to send jobs, and the image
+// repositories (the worker's, and those of the command kinds' images built here).
 import { Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
@@ -11,24 +12,24 @@ import { Construct } from 'constructs';
 import { DEFAULT_POOL, JobsConfig, QUEUE, TABLE, pipelineRoles } from '../config';
 import { SQS_MANAGED_SSE, suppress } from './checkov';
 
-/** One pool's queues. */
+/** One lane's queues (a command kind's lane dead-letters to its pool's DLQ). */
 export interface PoolQueues {
   readonly normal: sqs.Queue;
   readonly high: sqs.Queue;
   readonly dlq: sqs.Queue;
 }
 
-/** A pool's part of a construct id: none for the default pool, whose ids are the first release's
- * (CloudFormation keeps its queues), else the pool's name capitalized. */
+/** A lane's part of a construct id: none for the default pool, whose ids are the first
+ * release's (CloudFormation keeps its queues), else the name in PascalCase (`etl-v2`: `EtlV2`). */
 export function poolId(pool: string): string {
-  return pool === DEFAULT_POOL ? '' : pool[0].toUpperCase() + pool.slice(1);
+  return pool === DEFAULT_POOL ? '' : pool.split('-').map((w) => (w ? w[0].toUpperCase() + w.slice(1) : '')).join('');
 }
 
 /** What pushing an image to the repository takes (the pipeline's image step). */
 export const ECR_PUSH_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:CompleteLayerUpload', 'ecr:DescribeImages', 'ecr:InitiateLayerUpload', 'ecr:PutImage', 'ecr:UploadLayerPart'];
 
 export class DataStack extends Stack {
-  /** Each pool's queues, by pool name. */
+  /** Each lane's queues, by lane name (a pool's, a command kind's). */
   readonly pools: ReadonlyMap<string, PoolQueues>;
   /** The default pool's normal queue and DLQ: every other queue is named after them. */
   readonly queue: sqs.Queue;
@@ -37,16 +38,19 @@ export class DataStack extends Stack {
   readonly scheduleGroup: scheduler.ScheduleGroup;
   readonly schedulerRole: iam.Role;
   readonly repository: ecr.Repository;
+  /** The repositories of command kinds' images built from this repository, by directory. */
+  readonly builtRepositories: ReadonlyMap<string, ecr.Repository>;
 
   constructor(scope: Construct, id: string, cfg: JobsConfig, props: StackProps = {}) {
     super(scope, id, props);
     const removalPolicy = cfg.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     const pools = new Map<string, PoolQueues>();
-    for (const pool of cfg.poolList) {
+    for (const pool of cfg.laneList) {
       const id = poolId(pool.name);
       // SSE-SQS (SQS-managed keys): EventBridge Scheduler cannot deliver to KMS_MANAGED queues.
-      const dlq = new sqs.Queue(this, `${id}DeadLetterQueue`, {
+      // A command kind's lane comes after its pool's and shares its DLQ.
+      const dlq = pool.command ? pools.get(pool.pool)!.dlq : new sqs.Queue(this, `${id}DeadLetterQueue`, {
         queueName: pool.dlq.name,
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
@@ -70,7 +74,7 @@ export class DataStack extends Stack {
         high: jobQueue(`${id}JobQueueHigh`, pool.queues.high.name),
         dlq,
       };
-      for (const q of [queues.normal, queues.high, dlq]) suppress(q, { CKV_AWS_27: SQS_MANAGED_SSE });
+      for (const q of pool.command ? [queues.normal, queues.high] : [queues.normal, queues.high, dlq]) suppress(q, { CKV_AWS_27: SQS_MANAGED_SSE });
       pools.set(pool.name, queues);
     }
     this.pools = pools;
@@ -128,18 +132,28 @@ export class DataStack extends Stack {
       lifecycleRules: [{ description: 'keep the last 50 images', maxImageCount: 50 }],
       removalPolicy,
     });
-    // A pipeline in another account pushes each commit's image here (its push step's role only).
+    this.builtRepositories = new Map([...cfg.builtImages].map(([dir, built]) => [dir, new ecr.Repository(this, `${poolId(dir.split('/').pop()!)}Images`, {
+      repositoryName: built.repositoryName,
+      imageTagMutability: ecr.TagMutability.IMMUTABLE,
+      imageScanOnPush: true,
+      encryption: ecr.RepositoryEncryption.AES_256,
+      lifecycleRules: [{ description: 'keep the last 50 images', maxImageCount: 50 }],
+      removalPolicy,
+    })]));
+    // A pipeline in another account pushes each commit's images here (its push step's role only).
     const pipelineAccount = cfg.pipeline?.account;
-    if (pipelineAccount && pipelineAccount !== cfg.account) {
-      this.repository.addToResourcePolicy(new iam.PolicyStatement({
-        sid: 'PipelinePush',
-        principals: [new iam.AccountPrincipal(pipelineAccount)],
-        actions: ECR_PUSH_ACTIONS,
-        conditions: { ArnLike: { 'aws:PrincipalArn': pipelineRoles(pipelineAccount) } },
-      }));
+    for (const repository of [this.repository, ...this.builtRepositories.values()]) {
+      if (pipelineAccount && pipelineAccount !== cfg.account) {
+        repository.addToResourcePolicy(new iam.PolicyStatement({
+          sid: 'PipelinePush',
+          principals: [new iam.AccountPrincipal(pipelineAccount)],
+          actions: ECR_PUSH_ACTIONS,
+          conditions: { ArnLike: { 'aws:PrincipalArn': pipelineRoles(pipelineAccount) } },
+        }));
+      }
+      suppress(repository, {
+        CKV_AWS_136: 'Images are encrypted at rest with AES-256 (ECR default); they contain no secrets, so a CMK adds cost without benefit.',
+      });
     }
-    suppress(this.repository, {
-      CKV_AWS_136: 'Images are encrypted at rest with AES-256 (ECR default); they contain no secrets, so a CMK adds cost without benefit.',
-    });
   }
 }

@@ -210,12 +210,12 @@ export class JobsObservability extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    // Per pool (the default pool's alarms keep the first release's ids): its dead-letter queue,
-    // and the oldest message of either of its queues.
-    const poolAlarms = cfg.poolList.flatMap((pool) => {
+    // Per lane (the default pool's alarms keep the first release's ids): a pool's dead-letter
+    // queue (a command kind's lane shares its pool's), and the oldest message of either queue.
+    const poolAlarms = cfg.laneList.flatMap((pool) => {
       const id = poolId(pool.name);
-      const of = pool.name === DEFAULT_POOL ? '' : ` of pool ${pool.name}`;
-      const deadLetters = new cloudwatch.Alarm(this, `${id}DeadLetterQueue`, {
+      const of = pool.name === DEFAULT_POOL ? '' : pool.command ? ` of command kind ${pool.name}` : ` of pool ${pool.name}`;
+      const deadLetters = pool.command ? [] : [new cloudwatch.Alarm(this, `${id}DeadLetterQueue`, {
         alarmDescription: `Messages wait on the dead-letter queue${of}. The reconciler brings a job's message back or ends the job FAILED; messages that name no job stay for a person (docs/troubleshooting.md).`,
         metric: queueMetric('ApproximateNumberOfMessagesVisible', pool.dlq.name),
         threshold: 1,
@@ -223,9 +223,9 @@ export class JobsObservability extends Construct {
         evaluationPeriods: 15,
         datapointsToAlarm: 15,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+      })];
       const waiting = new cloudwatch.Alarm(this, `${id}OldestMessage`, {
-        alarmDescription: `A message${of} has waited over ${METRICS.oldestMessageAlarmMinutes} minutes: no Jobs start (KEDA, Karpenter, the image) or the backlog outgrows the pool's maxReplicas.`,
+        alarmDescription: `A message${of} has waited over ${METRICS.oldestMessageAlarmMinutes} minutes: no Jobs start (KEDA, Karpenter, the image) or the backlog outgrows the lane's maxReplicas.`,
         metric: new cloudwatch.MathExpression({
           expression: 'MAX([normal, high])',
           usingMetrics: {
@@ -239,7 +239,7 @@ export class JobsObservability extends Construct {
         evaluationPeriods: 5,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-      return [deadLetters, waiting];
+      return [...deadLetters, waiting];
     });
     this.alarms = [failed, ...poolAlarms];
     for (const alarm of this.alarms) {
@@ -260,15 +260,15 @@ export class JobsObservability extends Construct {
             left: ['SUCCEEDED', 'FAILED', 'CANCELLED'].map((o) => jobs(o, o)), stacked: true,
           }),
           new cloudwatch.GraphWidget({
-            title: 'Queues per pool and priority: waiting, running, dead letters; oldest message (right, s)', width: 12,
-            left: cfg.poolList.flatMap((pool) => [
+            title: 'Queues per lane (pool or command kind) and priority: waiting, running, dead letters; oldest message (right, s)', width: 12,
+            left: cfg.laneList.flatMap((pool) => [
               ...(['high', 'normal'] as const).flatMap((p) => [
                 queueMetric('ApproximateNumberOfMessagesVisible', pool.queues[p].name, `${pool.name} ${p} waiting`),
                 queueMetric('ApproximateNumberOfMessagesNotVisible', pool.queues[p].name, `${pool.name} ${p} running`),
               ]),
-              queueMetric('ApproximateNumberOfMessagesVisible', pool.dlq.name, `${pool.name} dead letters`),
+              ...(pool.command ? [] : [queueMetric('ApproximateNumberOfMessagesVisible', pool.dlq.name, `${pool.name} dead letters`)]),
             ]),
-            right: cfg.poolList.flatMap((pool) => (['high', 'normal'] as const).map((p) =>
+            right: cfg.laneList.flatMap((pool) => (['high', 'normal'] as const).map((p) =>
               queueMetric('ApproximateAgeOfOldestMessage', pool.queues[p].name, `${pool.name} ${p} oldest`))),
           }),
         ],

@@ -109,10 +109,12 @@ export class PipelineStack extends Stack {
   }
 }
 
-/** Builds the worker image from the commit and pushes it to the stage's repository, tagged with the
- * commit id; a tag already there (a re-run) is kept, as immutable tags require. */
+/** Builds the worker image (and the command kinds' images built here) from the commit and pushes
+ * them to the stage's repositories, tagged with the commit id; a tag already there (a re-run) is
+ * kept, as immutable tags require. */
 function pushImage(cfg: JobsConfig, source: pipelines.CodePipelineSource, commit: string): pipelines.CodeBuildStep {
   const repositoryArn = `arn:aws:ecr:${cfg.region}:${cfg.account}:repository/${cfg.ecrRepositoryName}`;
+  const built = [...cfg.builtImages].map(([dir, b]) => ({ dir, repositoryName: b.repositoryName }));
   return new pipelines.CodeBuildStep('PushWorkerImage', {
     input: source,
     buildEnvironment: { privileged: true }, // docker build
@@ -121,6 +123,8 @@ function pushImage(cfg: JobsConfig, source: pipelines.CodePipelineSource, commit
       REPOSITORY: cfg.ecrRepositoryName,
       IMAGE_TAG: commit,
       ECR_REGION: cfg.region,
+      // The command kinds' images built from this repository: "<dir>=<repository> ...".
+      BUILT_IMAGES: built.map((b) => `${b.dir}=${b.repositoryName}`).join(' '),
     },
     commands: ['tools/pipeline/push-image.sh'],
     rolePolicyStatements: [
@@ -132,7 +136,7 @@ function pushImage(cfg: JobsConfig, source: pipelines.CodePipelineSource, commit
       new iam.PolicyStatement({
         sid: 'PushWorkerImage',
         actions: ECR_PUSH_ACTIONS,
-        resources: [repositoryArn],
+        resources: [repositoryArn, ...built.map((b) => `arn:aws:ecr:${cfg.region}:${cfg.account}:repository/${b.repositoryName}`)],
       }),
     ],
   });

@@ -3,6 +3,12 @@
 //! filesystem, dropped capabilities, no-new-privileges, CPU and memory limits; it shares the
 //! host network so it reaches the local emulator on 127.0.0.1. Its output is followed into the
 //! pod's log file.
+//!
+//! A command kind's pod has an init container (the worker copying itself into an emptyDir) and
+//! runs the kind's own image: the init container runs to completion first, into a host directory
+//! both containers mount (the emptyDir), and the pod's other emptyDirs (`/tmp`) are tmpfs.
+//! Images this product builds (in its ECR namespace) map to the local tags `make image` builds
+//! ([`local_image`]); others must be present as they are.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -29,7 +35,10 @@ pub const LABEL_QUEUE: &str = "io.keda-sqs-jobs.local/queue";
 
 pub struct Containers {
     docker: Docker,
+    /// The main container's image (the worker's, or a command kind's).
     image: String,
+    /// A command kind's pod: the init container, with its local image.
+    init: Option<Box<(crate::manifest::InitContainer, String)>>,
     labels: HashMap<String, String>,
     logs: PathBuf,
     /// Container states from the last list call (one call per reconcile, not one per container).
@@ -51,30 +60,40 @@ pub async fn connect(host: Option<&str>) -> Result<Docker, String> {
 }
 
 impl Containers {
-    /// Fails unless the image is present locally (nothing is pulled: `make image` builds it).
+    /// Fails unless the images are present locally (nothing is pulled: `make image` builds them).
+    /// `worker_image` is the worker's local image; `template` the Job's, whose images map to
+    /// local ones ([`local_image`]).
     pub async fn new(
         docker: Docker,
-        image: &str,
+        worker_image: &str,
+        template: &crate::manifest::JobTemplate,
         scaled_job: &str,
         queue_url: &str,
         logs: PathBuf,
     ) -> Result<Containers, String> {
-        docker.inspect_image(image).await.map_err(|e| {
-            format!("image {image} is not available to the container engine ({e}); build it with `make image`")
-        })?;
+        let (image, init) = match &template.init {
+            None => (worker_image.to_owned(), None),
+            Some(init) => (
+                local_image(&template.image, worker_image),
+                Some(Box::new((init.clone(), local_image(&init.image, worker_image)))),
+            ),
+        };
+        for image in [Some(&image), init.as_ref().map(|i| &i.1)].into_iter().flatten() {
+            docker.inspect_image(image).await.map_err(|e| {
+                format!("image {image} is not available to the container engine ({e}); build it with `make image`")
+            })?;
+        }
         std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
         let labels = HashMap::from([
             (LABEL_SCALEDJOB.to_owned(), scaled_job.to_owned()),
             (LABEL_QUEUE.to_owned(), queue_url.to_owned()),
         ]);
-        Ok(Containers {
-            docker,
-            image: image.to_owned(),
-            labels,
-            logs,
-            states: HashMap::new(),
-            followers: HashMap::new(),
-        })
+        Ok(Containers { docker, image, init, labels, logs, states: HashMap::new(), followers: HashMap::new() })
+    }
+
+    /// The main container's local image.
+    pub fn image(&self) -> &str {
+        &self.image
     }
 
     pub fn logs_dir(&self) -> &Path {
@@ -110,6 +129,12 @@ impl Containers {
             labels: Some(self.labels.clone()),
             host_config: Some(HostConfig {
                 network_mode: Some("host".into()),
+                binds: self
+                    .init
+                    .as_ref()
+                    .map(|init| vec![format!("{}:{}:ro", self.shared_dir(pod.name).display(), init.0.shared_path)]),
+                tmpfs: (!t.scratch_mounts.is_empty())
+                    .then(|| t.scratch_mounts.iter().map(|m| (m.clone(), "rw,mode=1777".to_owned())).collect()),
                 readonly_rootfs: Some(t.read_only_root_filesystem),
                 cap_drop: (!t.drop_capabilities.is_empty()).then(|| t.drop_capabilities.clone()),
                 security_opt: Some(security_opt),
@@ -121,7 +146,61 @@ impl Containers {
         }
     }
 
+    /// The host directory standing in for a pod's shared emptyDir.
+    fn shared_dir(&self, pod: &str) -> PathBuf {
+        self.logs.join(format!("{pod}.shared"))
+    }
+
+    /// Runs the pod's init container to completion (the worker copying itself into the shared
+    /// directory), as the kubelet does before the containers start.
+    async fn run_init(&self, pod: &PodRequest<'_>) -> Result<(), String> {
+        let Some(init) = &self.init else { return Ok(()) };
+        let (init, image) = (&init.0, &init.1);
+        let dir = self.shared_dir(pod.name);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        // An emptyDir is writable by the pod's user, whoever that is.
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o1777))
+            .map_err(|e| format!("cannot open {} to the pod: {e}", dir.display()))?;
+        let name = format!("{}-init", pod.name);
+        let main = self.body(pod);
+        let body = ContainerCreateBody {
+            image: Some(image.clone()),
+            entrypoint: None,
+            cmd: Some(init.args.clone()),
+            env: None,
+            host_config: Some(HostConfig {
+                binds: Some(vec![format!("{}:{}", dir.display(), init.shared_path)]),
+                tmpfs: None,
+                ..main.host_config.unwrap_or_default()
+            }),
+            ..main
+        };
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        self.docker.create_container(Some(options), body).await.map_err(|e| format!("cannot create {name}: {e}"))?;
+        let ran = async {
+            self.docker.start_container(&name, None).await.map_err(|e| format!("cannot start {name}: {e}"))?;
+            let mut wait = self.docker.wait_container(&name, None);
+            match wait.next().await {
+                Some(Ok(r)) if r.status_code == 0 => Ok(()),
+                Some(Ok(r)) => Err(format!("init container {name} exited with {}", r.status_code)),
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
+                    Err(format!("init container {name} exited with {code}"))
+                }
+                Some(Err(e)) => Err(format!("init container {name}: {e}")),
+                None => Err(format!("init container {name}: no exit status")),
+            }
+        }
+        .await;
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        let _ = self.docker.remove_container(&name, Some(options)).await;
+        ran
+    }
+
     pub async fn start(&mut self, pod: &PodRequest<'_>) -> Result<(), String> {
+        if let Err(e) = self.run_init(pod).await {
+            let _ = std::fs::remove_dir_all(self.shared_dir(pod.name));
+            return Err(e);
+        }
         let options = CreateContainerOptionsBuilder::new().name(pod.name).build();
         self.docker
             .create_container(Some(options), self.body(pod))
@@ -244,6 +323,9 @@ impl Containers {
         if let Err(e) = self.docker.remove_container(name, Some(options)).await {
             tracing::debug!(container = name, error = %e, "remove");
         }
+        if self.init.is_some() {
+            let _ = std::fs::remove_dir_all(self.shared_dir(name));
+        }
     }
 
     pub async fn remove_leftovers(&mut self) {
@@ -258,6 +340,48 @@ impl Containers {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot list containers"),
+        }
+    }
+}
+
+/// The local image for an image of a manifest: one this product builds (in an ECR registry,
+/// `<account>.dkr.ecr.<region>.amazonaws.com/<app>/<name>:<tag>`) is the local build of the same
+/// name, tagged like `worker_image` (`localhost/keda-sqs-jobs/data-processor:dev` makes
+/// `…/examples:<tag>` `localhost/keda-sqs-jobs/examples:dev`); any other is used as it is.
+pub fn local_image(image: &str, worker_image: &str) -> String {
+    let ecr = image
+        .split('/')
+        .next()
+        .is_some_and(|registry| registry.contains(".dkr.ecr.") && registry.ends_with(".amazonaws.com"));
+    let (Some((dir, _)), Some((_, tag))) = (worker_image.rsplit_once('/'), worker_image.rsplit_once(':')) else {
+        return image.to_owned();
+    };
+    let name = image.rsplit('/').next().unwrap_or(image);
+    let name = name.split_once(['@', ':']).map_or(name, |(n, _)| n);
+    if ecr { format!("{dir}/{name}:{tag}") } else { image.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn images_this_product_builds_map_to_their_local_builds() {
+        let worker = "localhost/keda-sqs-jobs/data-processor:dev";
+        // (image in the manifest, local image)
+        let cases = [
+            (
+                "111122223333.dkr.ecr.eu-west-1.amazonaws.com/keda-sqs-jobs/examples:0.1.0",
+                "localhost/keda-sqs-jobs/examples:dev",
+            ),
+            ("111122223333.dkr.ecr.eu-west-1.amazonaws.com/keda-sqs-jobs/data-processor:abc123", worker),
+            (
+                "111122223333.dkr.ecr.eu-west-1.amazonaws.com/keda-sqs-jobs/etl@sha256:00",
+                "localhost/keda-sqs-jobs/etl:dev",
+            ),
+            ("registry.example.com/team/etl:1.4", "registry.example.com/team/etl:1.4"),
+            ("python:3.11-slim", "python:3.11-slim"),
+        ];
+        for (image, want) in cases {
+            assert_eq!(super::local_image(image, worker), want, "{image}");
         }
     }
 }

@@ -75,6 +75,8 @@ impl Controller {
             .envs(stack.emulator.env())
             .env("LOG_FORMAT", "text")
             .env("PATH", std::env::var("PATH").unwrap_or_default())
+            // As `make up` runs it: command kinds' workingDirs are relative to the repository.
+            .current_dir(workspace_root())
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -150,12 +152,15 @@ where
 }
 
 /// The mix, in this order: noop, sleep 300 ms, aggregate, flaky (fails once), fail.
-const MIX: [(&str, &str, &str, u64); 5] = [
+const MIX: [(&str, &str, &str, u64); 7] = [
     ("noop", "{}", "SUCCEEDED", 1),
     ("sleep", r#"{"ms": 300}"#, "SUCCEEDED", 1),
     ("aggregate", r#"{"records": 20000, "seed": 3}"#, "SUCCEEDED", 1),
     ("flaky", r#"{"failures": 1}"#, "SUCCEEDED", 2),
     ("fail", r#"{"message": "e2e"}"#, "FAILED", 3),
+    // Command kinds: their own ScaledJobs, their own image in containers.
+    ("report", r#"{"campaign": "e2e", "days": 2}"#, "SUCCEEDED", 1),
+    ("shell", r#"{"seconds": 0, "exitCode": 64, "message": "e2e"}"#, "FAILED", 1),
 ];
 
 pub struct Submitted(Vec<(String, &'static str, &'static str, u64)>);

@@ -69,11 +69,13 @@ fn default_pool() -> String {
     crate::pools::DEFAULT_POOL.to_owned()
 }
 
-/// A declared command kind, its schema compiled.
+/// A declared command kind. With the `validate` feature (the API's build) its schema is compiled
+/// the first time a payload is checked against it.
 pub struct CommandKind {
     pub name: String,
     pub config: CommandConfig,
-    validator: Option<jsonschema::Validator>,
+    #[cfg(feature = "validate")]
+    validator: std::sync::OnceLock<Result<Option<jsonschema::Validator>, String>>,
 }
 
 impl std::fmt::Debug for CommandKind {
@@ -109,13 +111,30 @@ impl CommandKind {
         self.config.schema.clone().unwrap_or_else(|| serde_json::from_str(OBJECT_SCHEMA).expect("valid JSON"))
     }
 
-    /// Checks a payload: a JSON object that meets the kind's schema. The reason names the failing
-    /// place (`/channels/0: "fax" is not one of ...`).
+    /// Checks what every reader of a job checks: the payload is a JSON object. Its schema is the
+    /// API's to check, where a job is accepted ([`CommandKind::check_schema`]): the worker runs
+    /// what was accepted, so a deploy that tightens a schema strands no accepted job.
     pub fn check(&self, payload: &Value) -> Result<(), String> {
-        if !payload.is_object() {
-            return Err(format!("the payload must be a JSON object, not {}", crate::json::type_name(payload)));
+        if payload.is_object() {
+            Ok(())
+        } else {
+            Err(format!("the payload must be a JSON object, not {}", crate::json::type_name(payload)))
         }
-        let Some(validator) = &self.validator else { return Ok(()) };
+    }
+
+    /// Checks a payload against the kind's schema (compiled on first use). The reason names the
+    /// failing places (`/channels/0: "fax" is not one of ...`).
+    #[cfg(feature = "validate")]
+    pub fn check_schema(&self, payload: &Value) -> Result<(), String> {
+        let compiled = self.validator.get_or_init(|| match &self.config.schema {
+            None => Ok(None),
+            Some(schema) => jsonschema::validator_for(schema).map(Some).map_err(|e| format!("schema: {e}")),
+        });
+        let validator = match compiled {
+            Ok(Some(v)) => v,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(e.clone()),
+        };
         let errors: Vec<String> = validator
             .iter_errors(payload)
             .take(5)
@@ -149,8 +168,8 @@ pub enum CommandKindsError {
     Invalid { kind: String, reason: String },
 }
 
-/// The longest a kind's name may be.
-pub const MAX_NAME_LEN: usize = 32;
+/// The longest a command kind's name may be: it names the kind's queues (`<app>-<kind>-high`).
+pub const MAX_NAME_LEN: usize = 24;
 
 /// Every declared command kind, by name.
 #[derive(Debug, Default)]
@@ -187,8 +206,16 @@ impl CommandKinds {
                 return Err(invalid("a Rust kind has this name".into()));
             }
             check_name(&name).map_err(invalid)?;
-            let validator = check(&config, pools).map_err(invalid)?;
-            let kind = CommandKind { name: name.clone(), config, validator };
+            if pools.get(&name).is_some() {
+                return Err(invalid("a pool has this name (its queues would be the pool's)".into()));
+            }
+            check(&config, pools).map_err(invalid)?;
+            let kind = CommandKind {
+                name: name.clone(),
+                config,
+                #[cfg(feature = "validate")]
+                validator: std::sync::OnceLock::new(),
+            };
             kind.check(&kind.config.example).map_err(|e| invalid(format!("example: {e}")))?;
             kinds.push(kind);
         }
@@ -202,6 +229,20 @@ impl CommandKinds {
     pub fn iter(&self) -> impl Iterator<Item = &CommandKind> {
         self.0.iter()
     }
+
+    /// Compiles every kind's schema and checks its example against it: the API does so at start
+    /// (a schema that does not compile stops it there, not at the first job), the tests on the
+    /// shipped config.
+    #[cfg(feature = "validate")]
+    pub fn check_schemas(&self) -> Result<(), CommandKindsError> {
+        for kind in &self.0 {
+            kind.check_schema(&kind.config.example).map_err(|reason| CommandKindsError::Invalid {
+                kind: kind.name.clone(),
+                reason: if reason.starts_with("schema:") { reason } else { format!("example: {reason}") },
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// The command kinds of this build: `infra-cdk8s/config.json`'s, checked by a test of this crate.
@@ -214,20 +255,24 @@ pub fn command_kinds() -> &'static CommandKinds {
     &KINDS
 }
 
-/// Kind names are lowercase words joined by `-`, like the Rust kinds'.
+/// Kind names are lowercase words joined by `-`, like the Rust kinds'; they name the kind's
+/// queues, so not the suffixes a queue name ends with.
 fn check_name(name: &str) -> Result<(), String> {
     let plain = (1..=MAX_NAME_LEN).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && !name.ends_with('-')
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if plain {
+    let suffix = ["high", "dlq"].iter().any(|s| name == *s || name.ends_with(&format!("-{s}")));
+    if plain && !suffix {
         Ok(())
     } else {
-        Err(format!("the name must be 1-{MAX_NAME_LEN} of a-z, 0-9 and `-`, starting with a letter"))
+        Err(format!(
+            "the name must be 1-{MAX_NAME_LEN} of a-z, 0-9 and `-`, starting with a letter, not ending in `-`, `-high` or `-dlq`"
+        ))
     }
 }
 
-fn check(c: &CommandConfig, pools: &crate::pools::Pools) -> Result<Option<jsonschema::Validator>, String> {
+fn check(c: &CommandConfig, pools: &crate::pools::Pools) -> Result<(), String> {
     if c.description.trim().is_empty() {
         return Err("description must not be empty".into());
     }
@@ -273,10 +318,10 @@ fn check(c: &CommandConfig, pools: &crate::pools::Pools) -> Result<Option<jsonsc
     if c.backoff_base_secs.is_some_and(|b| b == 0) || c.backoff_max_secs.is_some_and(|m| m == 0 || m > max_backoff) {
         return Err(format!("backoffBaseSecs must be above 0, backoffMaxSecs 1 to {max_backoff}"));
     }
-    match &c.schema {
-        None => Ok(None),
-        Some(schema) => jsonschema::validator_for(schema).map(Some).map_err(|e| format!("schema: {e}")),
+    if c.schema.as_ref().is_some_and(|s| !s.is_object() && !s.is_boolean()) {
+        return Err("schema: a JSON Schema is an object (or true/false)".into());
     }
+    Ok(())
 }
 
 #[cfg(test)]

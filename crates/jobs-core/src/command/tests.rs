@@ -1,7 +1,9 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::kinds::{JobSpec, Runtime, SpecError, kind_info};
+#[cfg(feature = "validate")]
+use crate::kinds::SpecError;
+use crate::kinds::{JobSpec, Runtime, kind_info};
 
 fn declare(name: &str, patch: Value) -> Result<CommandKinds, CommandKindsError> {
     let mut config = json!({
@@ -28,12 +30,15 @@ fn declarations_table() {
     let cases: Vec<(&str, Value, Option<&str>)> = vec![
         ("report", json!({}), None),
         ("etl-2", json!({"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/etl:1.4", "pool": "large"}), None),
-        ("report", json!({"schema": schema, "example": {"n": 1}, "permanentExitCodes": [3, 64]}), None),
+        ("report", json!({"schema": schema.clone(), "example": {"n": 1}, "permanentExitCodes": [3, 64]}), None),
         ("report", json!({"env": {"REGION": "eu", "_X1": "y"}, "timeoutSecs": 3600, "maxAttempts": 5}), None),
         ("noop", json!({}), Some("a Rust kind has this name")),
         ("Report", json!({}), Some("the name must be")),
         ("a-", json!({}), Some("the name must be")),
-        ("x".repeat(33).leak(), json!({}), Some("the name must be")),
+        ("x".repeat(25).leak(), json!({}), Some("the name must be")),
+        ("etl-high", json!({}), Some("the name must be")),
+        ("dlq", json!({}), Some("the name must be")),
+        ("long", json!({}), Some("a pool has this name")),
         ("report", json!({"description": " "}), Some("description")),
         ("report", json!({"pool": "gpu"}), Some("pool \"gpu\" is not declared")),
         ("report", json!({"image": ""}), Some("not an image reference")),
@@ -49,8 +54,7 @@ fn declarations_table() {
         ("report", json!({"timeoutSecs": 3601}), Some("timeoutSecs must be 1 to the pool's time limit (3600 s)")),
         ("report", json!({"timeoutSecs": 0}), Some("timeoutSecs")),
         ("report", json!({"backoffMaxSecs": 43201}), Some("backoffMaxSecs")),
-        ("report", json!({"schema": {"type": "no-such-type"}}), Some("schema:")),
-        ("report", json!({"schema": schema, "example": {"n": "one"}}), Some("example: /n: ")),
+        ("report", json!({"schema": "text"}), Some("schema: a JSON Schema is an object")),
         ("report", json!({"example": []}), Some("example: the payload must be a JSON object")),
         ("report", json!({"example": null}), Some("missing field `example`")),
         ("report", json!({"unknown": 1}), Some("unknown field")),
@@ -62,6 +66,23 @@ fn declarations_table() {
             (got, want) => panic!("{name} {patch}: got {got:?}, want {want:?}"),
         }
     }
+}
+
+/// With the `validate` feature (the API's build): the schema is compiled and the example checked.
+#[cfg(feature = "validate")]
+#[test]
+fn schemas_compile_and_examples_meet_them() {
+    let schema = json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"schema": {"type": "no-such-type"}}), "schema:"),
+        (json!({"schema": schema, "example": {"n": "one"}}), "example: /n: "),
+    ];
+    for (patch, fragment) in cases {
+        let kinds = declare("report", patch.clone()).expect("declared: the schema is checked apart");
+        let e = kinds.check_schemas().expect_err(&patch.to_string()).to_string();
+        assert!(e.contains(fragment), "{patch}: {e}");
+    }
+    command_kinds().check_schemas().expect("the shipped schemas compile and their examples meet them");
 }
 
 #[test]
@@ -84,8 +105,13 @@ fn the_config_declares_valid_command_kinds_each_with_an_example_that_passes() {
     }
 }
 
+/// The API's check (`JobSpec::accept`); the worker's parse (`JobSpec::parse`) checks the object
+/// only, whatever the build.
+#[cfg(feature = "validate")]
 #[test]
 fn payloads_are_checked_against_the_kinds_schema() {
+    assert!(JobSpec::parse("report", json!({"campaign": "Spring Sale"})).is_ok(), "the worker runs what was accepted");
+    assert!(JobSpec::parse("report", json!([1])).is_err());
     // (kind, payload, Ok(payload as stored) or Err(fragment))
     let cases: Vec<(&str, Value, Result<Value, &str>)> = vec![
         ("report", json!({"campaign": "spring"}), Ok(json!({"campaign": "spring"}))),
@@ -101,7 +127,7 @@ fn payloads_are_checked_against_the_kinds_schema() {
         ("shell", json!({"seconds": 3601}), Err("/seconds: ")),
     ];
     for (kind, payload, want) in cases {
-        match (JobSpec::parse(kind, payload.clone()), want) {
+        match (JobSpec::accept(kind, payload.clone()), want) {
             (Ok(spec), Ok(stored)) => assert_eq!(spec.payload(), stored, "{kind} {payload}"),
             (Err(SpecError::InvalidPayload { kind: k, reason }), Err(fragment)) => {
                 assert_eq!(k, kind);
@@ -110,4 +136,28 @@ fn payloads_are_checked_against_the_kinds_schema() {
             (got, want) => panic!("{kind} {payload}: got {got:?}, want {want:?}"),
         }
     }
+}
+
+#[test]
+fn each_command_kind_has_a_lane_of_its_own_after_the_pools() {
+    use crate::kinds::{Lane, lane_of, lanes};
+    let names: Vec<(&str, &str, bool)> = lanes().iter().map(|l| (l.name, l.pool, l.command)).collect();
+    assert_eq!(
+        names,
+        [
+            ("default", "default", false),
+            ("large", "large", false),
+            ("long", "long", false),
+            ("short", "short", false),
+            ("report", "default", true),
+            ("shell", "default", true),
+        ]
+    );
+    // (kind, its lane)
+    for (kind, lane) in
+        [("report", "report"), ("shell", "shell"), ("sleep", "long"), ("noop", "default"), ("nope", "default")]
+    {
+        assert_eq!(lane_of(kind), lane, "{kind}");
+    }
+    assert!(lanes().iter().all(|l: &Lane| crate::pools::pools().get(l.pool).is_some()));
 }

@@ -368,6 +368,19 @@ impl JobSpec {
         Ok(JobSpec::Command(crate::command::CommandJob { kind: command, payload }))
     }
 
+    /// [`JobSpec::parse`], and a command kind's payload checked against its schema: what the
+    /// API accepts (the worker parses what was accepted, see [`crate::command::CommandKind::check`]).
+    #[cfg(feature = "validate")]
+    pub fn accept(kind: &str, payload: Value) -> Result<Self, SpecError> {
+        let spec = JobSpec::parse(kind, payload)?;
+        if let JobSpec::Command(job) = &spec {
+            job.kind
+                .check_schema(&job.payload)
+                .map_err(|reason| SpecError::InvalidPayload { kind: kind.to_owned(), reason })?;
+        }
+        Ok(spec)
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             JobSpec::Rust(r) => r.kind(),
@@ -431,6 +444,42 @@ pub fn kind_info(name: &str) -> Option<&'static KindInfo> {
 /// The pool that runs `kind` (an unknown kind: the default pool).
 pub fn pool_of(kind: &str) -> &'static str {
     kind_info(kind).map_or(crate::pools::DEFAULT_POOL, |k| k.policy.pool)
+}
+
+/// Where jobs wait and run: a pool's queues and ScaledJob (its Rust kinds, in the worker's
+/// image), or a command kind's own (in its image), in its pool's shape and limits. A lane's name
+/// names its queues (`pools::queues::queue_name`); a command kind's lane dead-letters to its
+/// pool's DLQ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lane {
+    pub name: &'static str,
+    pub pool: &'static str,
+    /// A command kind's lane.
+    pub command: bool,
+}
+
+/// Every lane: the pools' (the default first), then each command kind's, by name.
+pub fn lanes() -> &'static [Lane] {
+    static LANES: std::sync::LazyLock<Vec<Lane>> = std::sync::LazyLock::new(|| {
+        let pools = crate::pools::pools().names().map(|p| Lane { name: p, pool: p, command: false });
+        let commands = crate::command::command_kinds().iter().map(|k| Lane {
+            name: k.name.as_str(),
+            pool: k.config.pool.as_str(),
+            command: true,
+        });
+        pools.chain(commands).collect()
+    });
+    &LANES
+}
+
+/// The lane whose queues a job of `kind` goes to: a command kind's own, else its kind's pool's
+/// (an unknown kind: the default pool's, whose workers hand it back for a build that knows it).
+pub fn lane_of(kind: &str) -> &'static str {
+    match kind_info(kind) {
+        Some(KindInfo { command: Some(c), .. }) => c.name.as_str(),
+        Some(k) => k.policy.pool,
+        None => crate::pools::DEFAULT_POOL,
+    }
 }
 
 /// "noop, sleep, …" for error messages.

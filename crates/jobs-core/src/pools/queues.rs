@@ -1,8 +1,8 @@
-//! Every pool's queues, named after the default pool's queue (the one queue of earlier
-//! releases): `<base>` and `<base>-high` for the default pool, `<base>-<pool>` and
-//! `<base>-<pool>-high` for the others, and one dead-letter queue per pool (`<base>-dlq`,
-//! `<base>-<pool>-dlq`). So one URL (`QUEUE_URL`) names them all, and the stacks (config.ts)
-//! name them the same way.
+//! Every lane's queues, named after the default pool's queue (the one queue of earlier
+//! releases): `<base>` and `<base>-high` for the default pool, `<base>-<lane>` and
+//! `<base>-<lane>-high` for the other lanes (a pool, or a command kind: `kinds::lanes`), and one
+//! dead-letter queue per pool (`<base>-dlq`, `<base>-<pool>-dlq`). So one URL (`QUEUE_URL`) names
+//! them all, and the stacks (config.ts) name them the same way.
 
 use serde::{Deserialize, Serialize};
 
@@ -36,9 +36,12 @@ impl Priority {
     }
 }
 
-/// One job queue: a pool's queue of one priority.
+/// One job queue: a lane's queue of one priority.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct QueueName {
+    /// The lane (a pool, or a command kind), which names the queue.
+    pub lane: String,
+    /// The lane's pool (a pool's own lane: itself).
     pub pool: String,
     pub priority: Priority,
 }
@@ -48,12 +51,12 @@ pub struct QueueName {
 pub enum QueueError {
     #[error("{0:?} is not a queue URL (…/<account>/<queue name>)")]
     NotAUrl(String),
-    #[error("queue name {0:?} leaves no room for the pool suffixes (at most 57 characters)")]
+    #[error("queue name {0:?} leaves no room for the lane suffixes (at most 50 characters)")]
     TooLong(String),
 }
 
-/// SQS allows 80 characters; the longest suffix is `-<16 characters>-high` or `-dlq`.
-const MAX_BASE: usize = 80 - 23;
+/// SQS allows 80 characters; the longest suffix is a command kind's `-<24 characters>-high`.
+const MAX_BASE: usize = 80 - 1 - crate::command::MAX_NAME_LEN - 5;
 
 /// The URLs of every queue, from the default pool's normal queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,13 +92,14 @@ impl Queues {
         format!("{}{}", self.prefix, dlq_name(&self.base, pool))
     }
 
-    /// Which queue of which pool `url` is (`None`: none of these).
-    pub fn which<'p>(&self, url: &str, pools: impl IntoIterator<Item = &'p str>) -> Option<QueueName> {
-        pools.into_iter().find_map(|pool| {
-            Priority::ALL
-                .into_iter()
-                .find(|p| self.url(pool, *p) == url)
-                .map(|priority| QueueName { pool: pool.to_owned(), priority })
+    /// Which queue of which lane `url` is (`None`: none of these).
+    pub fn which(&self, url: &str, lanes: &[crate::kinds::Lane]) -> Option<QueueName> {
+        lanes.iter().find_map(|lane| {
+            Priority::ALL.into_iter().find(|p| self.url(lane.name, *p) == url).map(|priority| QueueName {
+                lane: lane.name.to_owned(),
+                pool: lane.pool.to_owned(),
+                priority,
+            })
         })
     }
 }

@@ -102,23 +102,31 @@ fn invalid_pools_are_refused_with_the_reason() {
 
 #[test]
 fn queue_names_table() {
-    // (pool, priority, queue, dlq)
+    use crate::kinds::Lane;
+    let lanes = [
+        Lane { name: "default", pool: "default", command: false },
+        Lane { name: "long", pool: "long", command: false },
+        Lane { name: "etl-v2", pool: "long", command: true },
+    ];
+    // (lane, pool, priority, queue, the pool's dlq)
     let cases = [
-        ("default", Priority::Normal, "jobs", "jobs-dlq"),
-        ("default", Priority::High, "jobs-high", "jobs-dlq"),
-        ("long", Priority::Normal, "jobs-long", "jobs-long-dlq"),
-        ("long", Priority::High, "jobs-long-high", "jobs-long-dlq"),
+        ("default", "default", Priority::Normal, "jobs", "jobs-dlq"),
+        ("default", "default", Priority::High, "jobs-high", "jobs-dlq"),
+        ("long", "long", Priority::Normal, "jobs-long", "jobs-long-dlq"),
+        ("long", "long", Priority::High, "jobs-long-high", "jobs-long-dlq"),
+        ("etl-v2", "long", Priority::Normal, "jobs-etl-v2", "jobs-long-dlq"),
+        ("etl-v2", "long", Priority::High, "jobs-etl-v2-high", "jobs-long-dlq"),
     ];
     let queues = Queues::from_default_url("http://127.0.0.1:4566/000000000000/jobs").unwrap();
-    for (pool, priority, name, dlq) in cases {
-        assert_eq!(queue_name("jobs", pool, priority), name);
+    for (lane, pool, priority, name, dlq) in cases {
+        assert_eq!(queue_name("jobs", lane, priority), name);
         assert_eq!(dlq_name("jobs", pool), dlq);
-        assert_eq!(queues.url(pool, priority), format!("http://127.0.0.1:4566/000000000000/{name}"));
+        assert_eq!(queues.url(lane, priority), format!("http://127.0.0.1:4566/000000000000/{name}"));
         assert_eq!(queues.dlq_url(pool), format!("http://127.0.0.1:4566/000000000000/{dlq}"));
-        let which = queues.which(&queues.url(pool, priority), ["default", "long"]).unwrap();
-        assert_eq!((which.pool.as_str(), which.priority), (pool, priority));
+        let which = queues.which(&queues.url(lane, priority), &lanes).unwrap();
+        assert_eq!((which.lane.as_str(), which.pool.as_str(), which.priority), (lane, pool, priority));
     }
-    assert_eq!(queues.which("http://127.0.0.1:4566/000000000000/jobs-dlq", ["default", "long"]), None);
+    assert_eq!(queues.which("http://127.0.0.1:4566/000000000000/jobs-dlq", &lanes), None);
     assert_eq!(queues.base(), "jobs");
     assert_eq!(
         super::queues::sibling_arn("arn:aws:sqs:eu-west-1:1:jobs", "long", Priority::High),
@@ -137,7 +145,12 @@ fn queue_urls_must_name_a_queue() {
         assert!(ok.is_err() || url == "http://h/a/", "{url}: {ok:?}");
     }
     assert_eq!(Queues::from_default_url("http://h/a/").unwrap().base(), "a");
-    let long = format!("https://sqs.eu-west-1.amazonaws.com/1/{}", "q".repeat(58));
+    // The longest lane suffix, a command kind's `-<24>-high`, still fits SQS's 80 characters.
+    let longest = format!("https://sqs.eu-west-1.amazonaws.com/1/{}", "q".repeat(50));
+    let queues = Queues::from_default_url(&longest).unwrap();
+    let name = queue_name(queues.base(), &"k".repeat(crate::command::MAX_NAME_LEN), Priority::High);
+    assert_eq!(name.len(), 80);
+    let long = format!("https://sqs.eu-west-1.amazonaws.com/1/{}", "q".repeat(51));
     assert!(matches!(Queues::from_default_url(&long), Err(QueueError::TooLong(_))));
 }
 
