@@ -3,7 +3,6 @@
 //! then starts the worker from there (the pattern of Argo Workflows' emissary executor), so the
 //! kind's image needs nothing installed.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::ExitCode;
@@ -32,7 +31,6 @@ fn copy_self(dest: &Path) -> std::io::Result<u64> {
     std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o755))?;
     std::fs::File::open(tmp)?.sync_all()?;
     std::fs::rename(tmp, dest)?;
-    std::io::stdout().flush()?;
     Ok(bytes)
 }
 

@@ -46,19 +46,15 @@ async fn wait_until_started(id: &str) {
     }
 }
 
-/// A worker of command kind `kind`'s lane (its own queues), as its ScaledJob starts it.
-fn worker_of(stack: &Stack, kind: &str, extra: &[(&str, &str)]) -> tokio::process::Command {
-    worker_in(stack, kind, extra)
-}
-
-async fn run_worker_of(stack: &Stack, kind: &str, extra: &[(&str, &str)]) -> Run {
-    finish(worker_of(stack, kind, extra).spawn().expect("spawn worker")).await
+/// A worker of command kind `kind`'s lane (its own queues, named after the kind), run to its end.
+async fn run_worker_in(stack: &Stack, kind: &str, extra: &[(&str, &str)]) -> Run {
+    finish(worker_in(stack, kind, extra).spawn().expect("spawn worker")).await
 }
 
 /// Runs workers of `kind`'s lane one after another until job `id` ends (each takes one message).
 async fn run_until_ended(stack: &Stack, kind: &str, id: &str, extra: &[(&str, &str)]) -> jobs_aws::JobRecord {
     for _ in 0..8 {
-        let run = run_worker_of(stack, kind, extra).await;
+        let run = run_worker_in(stack, kind, extra).await;
         let rec = job(stack, id).await;
         if rec.status.is_terminal() {
             return rec;
@@ -78,7 +74,7 @@ async fn a_python_command_succeeds_with_its_result_and_its_output_in_the_log() {
     let pool_worker = run_worker(&stack, &[("WAIT_TIME_SECS", "0")]).await;
     assert!(pool_worker.log.contains("queue is empty"), "{}", pool_worker.log);
 
-    let run = run_worker_of(&stack, "report", &[]).await;
+    let run = run_worker_in(&stack, "report", &[]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1), "{rec:?}");
@@ -123,7 +119,7 @@ async fn a_permanent_exit_code_fails_the_job_at_once() {
     let report = stack.submit_routed("report", json!({"campaign": "missing-summer"})).await;
 
     for kind in ["shell", "report"] {
-        let run = run_worker_of(&stack, kind, &[]).await;
+        let run = run_worker_in(&stack, kind, &[]).await;
         assert_eq!(run.code, 1, "{}", run.log);
     }
     let rec = job(&stack, &shell.job_id).await;
@@ -147,7 +143,7 @@ async fn cancel_stops_a_running_command_and_one_that_ignores_sigterm_after_the_g
     let stack = Stack::start().await;
     for (ignore_term, at_most) in [(false, Duration::from_secs(8)), (true, Duration::from_secs(12))] {
         let msg = stack.submit_routed("shell", json!({"seconds": 120, "ignoreTerm": ignore_term})).await;
-        let child = worker_of(&stack, "shell", &[("CANCEL_GRACE_SECS", "3")]).spawn().unwrap();
+        let child = worker_in(&stack, "shell", &[("CANCEL_GRACE_SECS", "3")]).spawn().unwrap();
         let rec = wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
         wait_until_started(&msg.job_id).await;
         let asked = Instant::now();
@@ -176,7 +172,7 @@ async fn the_time_limit_stops_the_command_and_fails_the_attempt() {
     let msg = stack.submit_routed("shell", json!({"seconds": 120})).await;
 
     let started = Instant::now();
-    let run = run_worker_of(&stack, "shell", &[("ATTEMPT_TIMEOUT_SECS", "2"), ("CANCEL_GRACE_SECS", "2")]).await;
+    let run = run_worker_in(&stack, "shell", &[("ATTEMPT_TIMEOUT_SECS", "2"), ("CANCEL_GRACE_SECS", "2")]).await;
     assert_eq!(run.code, 1, "{}", run.log);
     assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
     let rec = job(&stack, &msg.job_id).await;
@@ -209,7 +205,7 @@ async fn a_huge_result_file_is_not_stored_and_the_run_says_why() {
     let stack = Stack::start().await;
     let msg = stack.submit_routed("shell", json!({"seconds": 0, "resultBytes": 5_000_000})).await;
 
-    let run = run_worker_of(&stack, "shell", &[]).await;
+    let run = run_worker_in(&stack, "shell", &[]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.result.clone()), (JobStatus::Succeeded, Some(serde_json::Value::Null)), "{rec:?}");
@@ -228,7 +224,7 @@ async fn a_stopped_or_killed_worker_takes_its_command_along_and_the_job_is_taken
     let msg = stack.submit_routed("shell", json!({"seconds": 3})).await;
     let fast = [("VISIBILITY_TIMEOUT_SECS", "3"), ("WAIT_TIME_SECS", "10"), ("CANCEL_GRACE_SECS", "3")];
 
-    let child = worker_of(&stack, "shell", &fast).spawn().unwrap();
+    let child = worker_in(&stack, "shell", &fast).spawn().unwrap();
     wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
     wait_until_started(&msg.job_id).await;
     signal(&child, libc::SIGTERM);
@@ -239,13 +235,13 @@ async fn a_stopped_or_killed_worker_takes_its_command_along_and_the_job_is_taken
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Queued, 1));
 
-    let mut child = worker_of(&stack, "shell", &fast).spawn().unwrap();
+    let mut child = worker_in(&stack, "shell", &fast).spawn().unwrap();
     wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
     wait_until_started(&msg.job_id).await;
     child.kill().await.unwrap(); // SIGKILL: the worker cannot pass anything on
     wait_until_gone(&msg.job_id, Duration::from_secs(3)).await;
 
-    let run = run_worker_of(&stack, "shell", &fast).await;
+    let run = run_worker_in(&stack, "shell", &fast).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1), "{rec:?}");

@@ -26,17 +26,10 @@ pub async fn list_pools(State(state): State<AppState>) -> Result<Json<PoolList>,
     // A pool's queues of one priority: its own lane's and its command kinds' lanes', added up
     // (any one unread: unknown).
     let depth = |pool: &str, priority| {
-        depths.iter().filter(|(q, _)| q.pool == pool && q.priority == priority).try_fold(
-            jobs_aws::Depth::default(),
-            |total, (_, d)| {
-                let d = d.as_ref().ok()?;
-                Some(jobs_aws::Depth {
-                    visible: total.visible + d.visible,
-                    in_flight: total.in_flight + d.in_flight,
-                    delayed: total.delayed + d.delayed,
-                })
-            },
-        )
+        depths
+            .iter()
+            .filter(|(q, _)| q.pool == pool && q.priority == priority)
+            .try_fold(jobs_aws::Depth::default(), |total, (_, d)| Some(total + *d.as_ref().ok()?))
     };
     Ok(Json(PoolList {
         pools: pools().iter().map(|p| PoolView::new(p, |priority| depth(&p.name, priority))).collect(),

@@ -61,6 +61,19 @@ pub struct Depth {
     pub delayed: u64,
 }
 
+/// Several queues' depths, added up.
+impl std::ops::Add for Depth {
+    type Output = Depth;
+
+    fn add(self, other: Depth) -> Depth {
+        Depth {
+            visible: self.visible + other.visible,
+            in_flight: self.in_flight + other.in_flight,
+            delayed: self.delayed + other.delayed,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct JobQueue {
     client: Client,

@@ -104,9 +104,7 @@ impl PoolQueues {
             let depth =
                 joined.map_err(|e| BackendError::other(format!("a dead-letter depth read did not finish: {e}")))?;
             if let Some(d) = depth? {
-                total.visible += d.visible;
-                total.in_flight += d.in_flight;
-                total.delayed += d.delayed;
+                total = total + d;
             }
         }
         Ok(total)
@@ -116,10 +114,7 @@ impl PoolQueues {
     pub async fn total_depth(&self) -> Result<Depth, BackendError> {
         let mut total = Depth::default();
         for (_, depth) in self.depths().await {
-            let d = depth?;
-            total.visible += d.visible;
-            total.in_flight += d.in_flight;
-            total.delayed += d.delayed;
+            total = total + depth?;
         }
         Ok(total)
     }

@@ -145,11 +145,6 @@ impl CommandKind {
             .collect();
         if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
     }
-
-    /// Whether `code` is one of the kind's permanent exit codes.
-    pub fn is_permanent(&self, code: i32) -> bool {
-        self.config.permanent_exit_codes.contains(&code)
-    }
 }
 
 /// A command kind with its payload, checked: what the worker runs.

@@ -356,11 +356,11 @@ pub enum JobSpec {
 impl JobSpec {
     /// Types and validates `payload` for the kind named `kind`.
     pub fn parse(kind: &str, payload: Value) -> Result<Self, SpecError> {
-        if let Some(parsed) = RustSpec::parse(kind, payload.clone()) {
-            return parsed.map(JobSpec::Rust);
-        }
+        // A command kind may not take a Rust kind's name (checked where they are declared).
         let Some(command) = crate::command::command_kinds().get(kind) else {
-            return Err(SpecError::UnknownKind { kind: kind.to_owned(), known: kind_names() });
+            return RustSpec::parse(kind, payload)
+                .unwrap_or_else(|| Err(SpecError::UnknownKind { kind: kind.to_owned(), known: kind_names() }))
+                .map(JobSpec::Rust);
         };
         // An absent payload means an empty object, as for a Rust kind.
         let payload = if payload.is_null() { Value::Object(Default::default()) } else { payload };
