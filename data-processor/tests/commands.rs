@@ -250,3 +250,45 @@ async fn a_stopped_or_killed_worker_takes_its_command_along_and_the_job_is_taken
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
 }
+
+/// A command kind's job whose message never left the API, and one dead-lettered on its pool's
+/// DLQ: the reconciler sends each back to the kind's own queue (not its pool's), where the kind's
+/// worker runs it; each counted once.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reconciler_sends_a_command_kinds_copies_to_its_own_lane() {
+    let stack = Stack::start().await;
+    let lost = jobs_core::JobMessage::new_api("shell", json!({"seconds": 0}), chrono::Utc::now());
+    let timing = jobs_core::reconcile::Timing { send_grace: Duration::from_secs(1), ..Default::default() };
+    let store = stack.store.clone().with_timing(timing);
+    store
+        .apply(
+            &lost.job_id,
+            None,
+            Some(&lost),
+            &jobs_core::state::submit(chrono::Utc::now()),
+            &jobs_aws::store::token(),
+        )
+        .await
+        .unwrap();
+    let dead = stack.submit_routed("shell", json!({"seconds": 0})).await;
+    let lane = stack.queues.get("shell", jobs_core::pools::Priority::Normal);
+    let received = lane.receive(Duration::ZERO, Duration::from_secs(60)).await.unwrap().expect("the message");
+    lane.send_to_dlq(&received.body, "test", Some(&dead.job_id)).await.unwrap();
+    lane.delete(&received.receipt_handle).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let mut cmd = worker(&stack, &[]);
+    cmd.arg("reconcile");
+    let pass = finish(cmd.spawn().unwrap()).await;
+    assert_eq!(pass.code, 0, "{}", pass.log);
+    let depth = lane.depth().await.unwrap();
+    assert_eq!(depth.visible + depth.delayed, 2, "both copies on the kind's own queue: {depth:?}");
+    assert_eq!(queued(&stack).await.0, 2, "and nowhere else");
+
+    let run = finish(worker_in(&stack, "shell", &[("DRAIN", "true"), ("WAIT_TIME_SECS", "2")]).spawn().unwrap()).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    for id in [&lost.job_id, &dead.job_id] {
+        assert_eq!(job(&stack, id).await.status, JobStatus::Succeeded, "{id}");
+    }
+    assert_eq!(stats(&stack).await, counts(2, 2, 0, 0));
+}
