@@ -2,7 +2,8 @@
 //! Each container gets the manifest's image settings: environment, user, read-only root
 //! filesystem, dropped capabilities, no-new-privileges, CPU and memory limits; it shares the
 //! host network so it reaches the local emulator on 127.0.0.1. Its output is followed into the
-//! pod's log file.
+//! pod's log file while it runs; once it ended, the file is rewritten from the engine's whole
+//! log, so a cut or lagging follow stream never leaves a finished pod with half a log.
 //!
 //! A command kind's pod has an init container (the worker copying itself into an emptyDir) and
 //! runs the kind's own image: the init container runs to completion first, into a host directory
@@ -24,8 +25,8 @@ use futures_util::StreamExt;
 
 use super::{PodRequest, PodStatus, Signal, log_path};
 
-/// How long an ended container's log copier may take to write its last lines.
-const LOG_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long an ended container's whole log may take to be written to its file.
+const LOG_DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Labels on every container the controller creates: the ScaledJob's name and the queue it
 /// scales on. Containers with both (from a crashed earlier run) are removed at start-up, so
@@ -43,9 +44,9 @@ pub struct Containers {
     logs: PathBuf,
     /// Container states from the last list call (one call per reconcile, not one per container).
     states: HashMap<String, ContainerSummaryStateEnum>,
-    /// Each container's log copier, and when its container was first seen ended: a pod counts
-    /// as ended once its last lines are in its log file (or after [`LOG_DRAIN`]).
-    followers: HashMap<String, (tokio::task::JoinHandle<()>, Option<std::time::Instant>)>,
+    /// Each container's log copier: live while it runs, then the whole log once it ended. A pod
+    /// counts as ended once its whole log is in its file (or after [`LOG_DRAIN`]).
+    followers: HashMap<String, LogCopy>,
 }
 
 /// Connects to `host` (`unix:///path`), or to `DOCKER_HOST`, the docker socket or podman's.
@@ -214,29 +215,29 @@ impl Containers {
         Ok(())
     }
 
-    /// Copies the container's output into its log file until the container ends.
+    /// Copies the container's output into its log file while it runs (what `make up` shows live).
     fn follow_logs(&mut self, name: &str) -> Result<(), String> {
         let path = log_path(&self.logs, name);
-        let mut file = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let options = LogsOptionsBuilder::new().follow(true).stdout(true).stderr(true).build();
-        let mut stream = self.docker.logs(name, Some(options));
-        let copier = tokio::spawn(async move {
-            while let Some(Ok(chunk)) = stream.next().await {
-                if file.write_all(&chunk.into_bytes()).is_err() {
-                    break;
-                }
-            }
-        });
-        self.followers.insert(name.to_owned(), (copier, None));
+        let file = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let copier = tokio::spawn(copy_logs(self.docker.clone(), name.to_owned(), true, file));
+        self.followers.insert(name.to_owned(), LogCopy::Live(copier));
         Ok(())
     }
 
-    /// An ended container's status once its log is complete: until its copier is done (at most
-    /// [`LOG_DRAIN`]), it still runs, so whoever reads its log after it ended reads it whole.
+    /// An ended container's status once its whole log is in its file: the follow stream may lag
+    /// or break (podman's does under load), so the file is written anew from the engine's
+    /// complete log; until then (at most [`LOG_DRAIN`]) the pod still runs, so whoever reads its
+    /// log after it ended reads it whole.
     fn ended(&mut self, name: &str, status: PodStatus) -> PodStatus {
-        let Some((copier, seen)) = self.followers.get_mut(name) else { return status };
-        let since = *seen.get_or_insert_with(std::time::Instant::now);
-        if !copier.is_finished() && since.elapsed() < LOG_DRAIN {
+        let Some(copy) = self.followers.get_mut(name) else { return status };
+        if let LogCopy::Live(follower) = copy {
+            follower.abort();
+            let path = log_path(&self.logs, name);
+            let whole = tokio::spawn(rewrite_log(self.docker.clone(), name.to_owned(), path));
+            *copy = LogCopy::Whole(whole, std::time::Instant::now());
+        }
+        let LogCopy::Whole(whole, since) = copy else { unreachable!("replaced above") };
+        if !whole.is_finished() && since.elapsed() < LOG_DRAIN {
             return PodStatus::Running;
         }
         self.followers.remove(name);
@@ -359,6 +360,48 @@ pub fn local_image(image: &str, worker_image: &str) -> String {
     let name = image.rsplit('/').next().unwrap_or(image);
     let name = name.split_once(['@', ':']).map_or(name, |(n, _)| n);
     if ecr { format!("{dir}/{name}:{tag}") } else { image.to_owned() }
+}
+
+/// A container's log copy: following its output while it runs, then writing its whole log.
+enum LogCopy {
+    Live(tokio::task::JoinHandle<bool>),
+    /// Started when the container was first seen ended.
+    Whole(tokio::task::JoinHandle<()>, std::time::Instant),
+}
+
+/// Copies the container's log (`follow`: as it comes, until it ends) into `file`; true if the
+/// stream ended cleanly.
+async fn copy_logs(docker: Docker, name: String, follow: bool, mut file: std::fs::File) -> bool {
+    let options = LogsOptionsBuilder::new().follow(follow).stdout(true).stderr(true).build();
+    let mut stream = docker.logs(&name, Some(options));
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => {
+                if file.write_all(&chunk.into_bytes()).is_err() {
+                    return false;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(container = %name, follow, error = %e, "log stream ended early");
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Writes an ended container's whole log to `path` (through a temporary file and a rename, so a
+/// reader sees the live copy or the whole one, never half of either). If the engine cannot give
+/// it, the live copy stays.
+async fn rewrite_log(docker: Docker, name: String, path: PathBuf) {
+    let tmp = path.with_extension("log.whole");
+    let Ok(file) = std::fs::File::create(&tmp) else { return };
+    if !copy_logs(docker, name.clone(), false, file).await {
+        tracing::warn!(container = %name, "the engine's whole log broke off; the file keeps what was followed live");
+        let _ = std::fs::remove_file(&tmp);
+    } else if let Err(e) = std::fs::rename(&tmp, &path) {
+        tracing::warn!(container = %name, error = %e, "cannot write the whole log");
+    }
 }
 
 #[cfg(test)]
