@@ -102,6 +102,9 @@ try {
   await page.locator('[data-testid=error]:not(.note)').filter({ hasText: 'HTTP 400' }).waitFor();
   assert.equal((await call('GET', '/jobs/stats')).submitted, before);
   assert.equal(refusals, 0, 'the refusal came from the API');
+  // It stays up through the page's refreshes (every 3 s), until the user's next action.
+  await page.waitForTimeout(3500);
+  assert.ok(await page.locator('[data-testid=error]').filter({ hasText: 'HTTP 400' }).isVisible(), 'the refusal outlives a refresh');
   // A schedule that fires every minute (after the step above counted submissions): by the end of
   // the test it has a last run.
   const ticker = `browser-tick-${Date.now()}`;

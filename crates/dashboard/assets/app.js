@@ -39,13 +39,16 @@ async function refresh() {
   }
 }
 
+/** A refresh shows its own failure and clears only that: a confirmation, or the error of something
+ * the user just did (a refused payload), stays up until the next action. */
 function showErrorIfNotNote(e) {
   const banner = $('[data-testid=error]');
-  if (!e && banner.classList.contains('note')) return; // leave a confirmation up until the next action
-  showError(e);
+  if (e) { showError(e, 'refresh'); return; }
+  if (banner.dataset.source === 'refresh') showError(null);
 }
 
 function show() {
+  showError(null); // a new view: what the last one said is done with
   current = route();
   $('[data-testid=view]').replaceChildren(current.node);
   refresh();

@@ -22,16 +22,20 @@ export function h(tag, attrs = {}, ...children) {
 /** Children for replaceChildren: arrays flattened, absent parts left out. */
 export const nodes = (...parts) => parts.flat(Infinity).filter((p) => p !== null && p !== undefined && p !== false);
 
-export function showError(err) {
+/** Shows an error (none: hides the banner). `source` says who may clear it: an action's error
+ * stays until the next action or view, a refresh's goes with the next refresh that works. */
+export function showError(err, source = 'action') {
   const banner = $('[data-testid=error]');
   if (!err) { banner.classList.add('hidden'); return; }
   banner.className = 'banner';
+  banner.dataset.source = source;
   banner.textContent = err.status ? `${err.message} (HTTP ${err.status}${err.code ? `, ${err.code}` : ''})` : String(err.message || err);
 }
 
 export function note(text) {
   const banner = $('[data-testid=error]');
   banner.className = 'banner note';
+  banner.dataset.source = 'action';
   banner.textContent = text;
   setTimeout(() => { if (banner.textContent === text) banner.classList.add('hidden'); }, 8000);
 }
