@@ -128,8 +128,10 @@ async fn kinds_list_their_schemas_and_policies_and_bodies_must_name_a_kind() {
     // sleep runs in the long pool: its attempts may last the pool's 12 hours.
     assert_eq!(
         sleep["policy"],
-        json!({"maxAttempts": 3, "backoffBaseSecs": 2, "backoffMaxSecs": 900, "timeoutSecs": 43_200})
+        json!({"maxAttempts": 3, "backoffBaseSecs": 2, "backoffMaxSecs": 900, "timeoutSecs": 43_200, "startDeadlineSecs": null})
     );
+    // A command kind has a start deadline (its pool declares none: the default hour).
+    assert_eq!(report["policy"]["startDeadlineSecs"], 3600);
     let pools: Vec<&str> = kinds.iter().map(|k| k["pool"].as_str().unwrap()).collect();
     assert_eq!(pools, ["default", "long", "default", "default", "large", "default", "short", "default", "default"]);
 

@@ -177,6 +177,21 @@ pub struct ReconcileArgs {
     /// one pass.
     #[arg(long = "for", env = "RECONCILE_FOR_SECS")]
     pub for_secs: Option<u64>,
+    /// Replaces every lane's start deadline from the config (seconds; 0: no lane has one). For
+    /// tests, and for an operator who must hold every waiting job through an outage.
+    #[arg(long = "start-deadline", env = "START_DEADLINE_SECS")]
+    pub start_deadline_secs: Option<u64>,
+}
+
+impl ReconcileArgs {
+    /// A lane's start deadline: the config's, unless replaced.
+    pub fn start_deadline(&self, lane: &jobs_core::kinds::Lane) -> Option<Duration> {
+        match self.start_deadline_secs {
+            Some(0) => None,
+            Some(secs) => Some(Duration::from_secs(secs)),
+            None => lane.start_deadline,
+        }
+    }
 }
 
 impl Config {

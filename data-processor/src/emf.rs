@@ -68,6 +68,8 @@ pub struct PassMetrics {
     pub resent: usize,
     pub redriven: usize,
     pub failed: usize,
+    /// Jobs ended FAILED because their lane started no worker within its start deadline.
+    pub not_started: usize,
     pub unsent: usize,
     pub waiting: usize,
     pub errors: usize,
@@ -81,6 +83,7 @@ pub fn pass_line(namespace: &str, p: &PassMetrics) -> String {
         ("ReconcileResent", p.resent),
         ("ReconcileRedriven", p.redriven),
         ("ReconcileFailed", p.failed),
+        ("ReconcileNotStarted", p.not_started),
         ("ReconcileUnsent", p.unsent),
         ("ReconcileWaiting", p.waiting),
         ("ReconcileErrors", p.errors),
@@ -145,7 +148,16 @@ mod tests {
 
     #[test]
     fn a_pass_line_names_every_count() {
-        let p = PassMetrics { resent: 4, redriven: 0, failed: 1, unsent: 2, waiting: 5, errors: 3, at: at() };
+        let p = PassMetrics {
+            resent: 4,
+            redriven: 0,
+            failed: 1,
+            not_started: 6,
+            unsent: 2,
+            waiting: 5,
+            errors: 3,
+            at: at(),
+        };
         let doc: Value = serde_json::from_str(&pass_line("NS", &p)).unwrap();
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!((directive["Namespace"].as_str(), &directive["Dimensions"]), (Some("NS"), &json!([[]])));
@@ -157,13 +169,14 @@ mod tests {
                 "ReconcileResent",
                 "ReconcileRedriven",
                 "ReconcileFailed",
+                "ReconcileNotStarted",
                 "ReconcileUnsent",
                 "ReconcileWaiting",
                 "ReconcileErrors"
             ]
         );
         let values: Vec<u64> = names.iter().map(|n| doc[*n].as_u64().unwrap()).collect();
-        assert_eq!(values, [4, 0, 1, 2, 5, 3]);
+        assert_eq!(values, [4, 0, 1, 6, 2, 5, 3]);
     }
 
     #[test]

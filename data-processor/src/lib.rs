@@ -52,7 +52,8 @@ pub async fn run(config: Config, shutdown: Shutdown) -> u8 {
                 return exit::CONFIG;
             }
         };
-        let reconciler = Reconciler { queues, store, shutdown, metrics_namespace };
+        let start_deadlines = jobs_core::kinds::lanes().iter().map(|l| (l.name, args.start_deadline(l))).collect();
+        let reconciler = Reconciler { queues, store, shutdown, metrics_namespace, start_deadlines };
         let every = std::time::Duration::from_secs(args.every_secs);
         let healthy = reconciler.run(every, args.for_secs.map(std::time::Duration::from_secs)).await;
         return if healthy { 0 } else { exit::BACKEND };

@@ -197,7 +197,10 @@ async fn a_permanent_failure_skips_the_retries_and_a_kind_time_limit_fails_its_a
     assert_eq!(stats(&stack).await, counts(2, 0, 2, 1));
     let (_, kinds) = api.get("/jobs/kinds").await;
     let hang = kinds["kinds"].as_array().unwrap().iter().find(|k| k["name"] == "hang").unwrap().clone();
-    assert_eq!(hang["policy"], json!({"maxAttempts": 2, "backoffBaseSecs": 1, "backoffMaxSecs": 1, "timeoutSecs": 3}));
+    assert_eq!(
+        hang["policy"],
+        json!({"maxAttempts": 2, "backoffBaseSecs": 1, "backoffMaxSecs": 1, "timeoutSecs": 3, "startDeadlineSecs": null})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

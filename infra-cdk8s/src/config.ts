@@ -57,6 +57,9 @@ export interface PoolFile {
   readonly maxReplicas: number;
   readonly pollingIntervalSecs: number;
   readonly execution: Execution;
+  /** A job no worker started this long after it became ready, while nothing of its lane runs,
+   * ends FAILED (the reconciler); absent: it waits. */
+  readonly startDeadlineMinutes?: number;
 }
 
 /** One SQS queue's names. */
@@ -100,6 +103,8 @@ export interface CommandKindFile {
   readonly backoffBaseSecs?: number;
   readonly backoffMaxSecs?: number;
   readonly timeoutSecs?: number;
+  /** Default: the pool's, else 60 (its image is its own, and may be missing). */
+  readonly startDeadlineMinutes?: number;
   readonly schema?: unknown;
   readonly example: unknown;
 }
@@ -388,7 +393,7 @@ export function checkPools(pools: Readonly<Record<string, PoolFile>> | undefined
     if (!POOL_NAME.test(name) || name === 'high' || name === 'dlq') {
       throw new Error(`config: pool name "${name}" must be 1-16 of a-z and 0-9, starting with a letter, and not \`high\` or \`dlq\``);
     }
-    const known = ['description', 'capacity', 'cpu', 'memory', 'ephemeralStorage', 'timeLimitMinutes', 'maxReplicas', 'pollingIntervalSecs', 'execution'];
+    const known = ['description', 'capacity', 'cpu', 'memory', 'ephemeralStorage', 'timeLimitMinutes', 'maxReplicas', 'pollingIntervalSecs', 'execution', 'startDeadlineMinutes'];
     for (const key of Object.keys(p)) if (!known.includes(key)) fail(`unknown field \`${key}\``);
     if (typeof p.description !== 'string' || !p.description.trim()) fail('description must not be empty');
     if (p.capacity !== 'spot' && p.capacity !== 'on-demand') fail('capacity is spot or on-demand');
@@ -408,8 +413,19 @@ export function checkPools(pools: Readonly<Record<string, PoolFile>> | undefined
     if (e.mode === 'drain' && (!whole(e.maxJobs, 1, 100000) || !whole(e.maxMinutes, 1, MAX_TIME_LIMIT_MINUTES))) {
       fail(`drain: maxJobs must be 1 to 100000 and maxMinutes 1 to ${MAX_TIME_LIMIT_MINUTES}`);
     }
+    const deadline = startDeadlineRefused(p.startDeadlineMinutes);
+    if (deadline) fail(deadline);
   }
   return entries;
+}
+
+/** jobs-core's `pools::START_DEADLINE_MINUTES`: minutes for a pod to start, at most SQS's 14-day retention. */
+export const START_DEADLINE_MINUTES = { min: 10, max: 20160 } as const;
+
+function startDeadlineRefused(minutes: number | undefined): string | undefined {
+  const { min, max } = START_DEADLINE_MINUTES;
+  if (minutes === undefined || (Number.isInteger(minutes) && minutes >= min && minutes <= max)) return undefined;
+  return `startDeadlineMinutes must be ${min} to ${max} (a pod needs minutes to start; SQS keeps a message 14 days)`;
 }
 
 const KIND_NAME = /^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$/;
@@ -425,7 +441,7 @@ export function checkCommandKinds(kinds: Readonly<Record<string, CommandKindFile
       fail('the name must be 1-24 of a-z, 0-9 and `-`, starting with a letter, not ending in `-`, `-high` or `-dlq`');
     }
     if (pools.some((p) => p.name === name)) fail('a pool has this name (its queues would be the pool\'s)');
-    const known = ['description', 'pool', 'image', 'workingDir', 'command', 'env', 'permanentExitCodes', 'maxAttempts', 'backoffBaseSecs', 'backoffMaxSecs', 'timeoutSecs', 'schema', 'example'];
+    const known = ['description', 'pool', 'image', 'workingDir', 'command', 'env', 'permanentExitCodes', 'maxAttempts', 'backoffBaseSecs', 'backoffMaxSecs', 'timeoutSecs', 'startDeadlineMinutes', 'schema', 'example'];
     for (const key of Object.keys(k)) if (!known.includes(key)) fail(`unknown field \`${key}\``);
     if (typeof k.description !== 'string' || !k.description.trim()) fail('description must not be empty');
     const pool = pools.find((p) => p.name === (k.pool ?? DEFAULT_POOL));
@@ -448,6 +464,8 @@ export function checkCommandKinds(kinds: Readonly<Record<string, CommandKindFile
     const whole = (v: number | undefined, lo: number, hi: number) => v === undefined || (Number.isInteger(v) && v >= lo && v <= hi);
     if (!whole(k.maxAttempts, 1, 100)) fail('maxAttempts must be 1 to 100');
     if (!whole(k.timeoutSecs, 1, pool!.timeLimitMinutes * 60)) fail(`timeoutSecs must be 1 to the pool's time limit (${pool!.timeLimitMinutes * 60} s)`);
+    const deadline = startDeadlineRefused(k.startDeadlineMinutes);
+    if (deadline) fail(deadline);
     if (!whole(k.backoffBaseSecs, 1, Number.MAX_SAFE_INTEGER) || !whole(k.backoffMaxSecs, 1, 43200)) fail('backoffBaseSecs must be above 0, backoffMaxSecs 1 to 43200');
     if (k.example === undefined || k.example === null || typeof k.example !== 'object' || Array.isArray(k.example)) fail('example must be a payload (a JSON object)');
   }

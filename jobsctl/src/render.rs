@@ -113,11 +113,13 @@ pub fn kinds_table(v: &Value) -> String {
                 text(k, "pool"),
                 text(p, "maxAttempts"),
                 format!("{} s", text(p, "timeoutSecs")),
+                // How long a job may wait for its lane to start a worker at all ("-": forever).
+                p["startDeadlineSecs"].as_u64().map_or_else(|| "-".into(), |s| format!("{} min", s / 60)),
                 text(k, "description"),
             ]
         })
         .collect();
-    table(&["KIND", "RUNTIME", "POOL", "ATTEMPTS", "TIMEOUT", "DESCRIPTION"], &rows)
+    table(&["KIND", "RUNTIME", "POOL", "ATTEMPTS", "TIMEOUT", "START BY", "DESCRIPTION"], &rows)
 }
 
 /// The pools (`GET /jobs/pools`): shape, limits, and the queues now.

@@ -121,6 +121,11 @@ async fn an_operator_lists_cancels_retries_watches_and_schedules() {
     let kinds = ctl(&["kinds"]).await;
     assert_eq!(kinds.code, 0);
     assert!(kinds.stdout.starts_with("KIND  ") && kinds.stdout.contains("\nnoop "), "{}", kinds.stdout);
+    // A command kind has a start deadline (60 min by default), a Rust kind of a pool without one none.
+    let line =
+        |kind: &str| kinds.stdout.lines().find(|l| l.starts_with(&format!("{kind} "))).unwrap_or_default().to_owned();
+    assert!(line("report").contains(" 60 min "), "{}", kinds.stdout);
+    assert!(!line("noop").contains(" min "), "{}", kinds.stdout);
 
     let done = id_of(&ctl(&["--json", "submit", "noop"]).await);
     assert_eq!(worker(&stack).wait().await.unwrap().code(), Some(0));

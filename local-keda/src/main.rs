@@ -48,16 +48,19 @@ async fn make_executor(
         };
         process::Processes::new(worker, run.logs_dir.clone()).map(Executor::Process)
     };
-    let container = || async {
+    // Asked for containers, a command kind's missing image is what it is in a cluster: a lane
+    // whose pods cannot start. Otherwise any missing image means "run processes instead".
+    let container = |absent_kind_image| async move {
         let docker = container::connect(run.docker_host.as_deref()).await?;
-        container::Containers::new(docker, &run.image, template, scaled_job, queue_url, run.logs_dir.clone())
+        let logs = run.logs_dir.clone();
+        container::Containers::new(docker, &run.image, template, scaled_job, queue_url, logs, absent_kind_image)
             .await
             .map(Executor::Container)
     };
     match run.executor {
         ExecutorKind::Process => process(),
-        ExecutorKind::Container => container().await,
-        ExecutorKind::Auto => match container().await {
+        ExecutorKind::Container => container(true).await,
+        ExecutorKind::Auto => match container(false).await {
             Ok(e) => Ok(e),
             Err(why) => {
                 tracing::info!(reason = %why, "no usable container engine: Jobs run as processes");

@@ -133,3 +133,68 @@ async fn mixed_jobs_with_the_container_executor() {
         "the controller removes its containers when it stops"
     );
 }
+
+/// A command kind whose image the engine does not have (a tag never pushed): its pods cannot
+/// start, as `ErrImageNeverPull` in a cluster, and stay pending with the reason; the reconciler
+/// ends the job FAILED after the lane's start deadline instead of leaving it QUEUED forever.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a container engine and the image: make test-image"]
+async fn a_command_kind_whose_image_is_missing_fails_its_job_after_the_deadline() {
+    let engine = std::env::var("CONTAINER_ENGINE").expect("CONTAINER_ENGINE=docker|podman");
+    let image = std::env::var("IMAGE").expect("IMAGE");
+    let docker_api = DockerApi::start(&engine);
+    let stack = Stack::start().await;
+    let api = testkit::Api::start(&stack, &testkit::workspace_binary("api-lambda"), &[("STALE_AFTER_SECS", "1")]).await;
+    let logs = std::env::temp_dir().join(format!("e2e-noimage-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let manifest =
+        common::manifest_with("scaledjob-shell.yaml", &[("keda-sqs-jobs/examples:", "keda-sqs-jobs/never-pushed:")]);
+    let mut args = vec!["--executor", "container", "--image", &image];
+    if let Some(host) = &docker_api.host {
+        args.extend(["--docker-host", host]);
+    }
+    let controller = Controller::start(&stack, &args, &logs, Some(&manifest)).await;
+
+    let (status, out) = api.post("/jobs", serde_json::json!({"job": "shell", "payload": {"seconds": 0}})).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{out}");
+    let id = out["jobId"].as_str().unwrap().to_owned();
+    // The controller starts a Job for the message; its pod cannot start, and says why.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let waiting = loop {
+        let state = controller.state().await;
+        let why = state["jobs"].as_array().into_iter().flatten().find_map(|j| j["waiting"].as_str().map(str::to_owned));
+        if let Some(why) = why {
+            break why;
+        }
+        assert!(Instant::now() < deadline, "no pod waiting for its image: {state}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(waiting.contains("ErrImageNeverPull") && waiting.contains("never-pushed"), "{waiting}");
+
+    // Past the (shortened) deadline, with nothing of the lane in flight: FAILED, with the reason.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let job = loop {
+        let out = Command::new(testkit::workspace_binary("data-processor"))
+            .arg("reconcile")
+            .env_clear()
+            .envs(stack.worker_env())
+            .envs([("STALE_AFTER_SECS", "1"), ("START_DEADLINE_SECS", "2"), ("METRICS", "off")])
+            .output()
+            .expect("reconcile");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let job = api.get(&format!("/jobs/{id}")).await.1;
+        if job["status"] == "FAILED" {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "the job was never ended: {job}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let reason = job["lastError"].as_str().unwrap();
+    assert!(reason.starts_with("not started within 2 s") && reason.contains("lane `shell`"), "{reason}");
+    assert_eq!(job["attempts"], 0, "{job}");
+    let stats = api.get("/jobs/stats").await.1;
+    assert_eq!((&stats["submitted"], &stats["failedJob"]), (&1.into(), &1.into()), "{stats}");
+    let label = format!("label=io.keda-sqs-jobs.local/queue={}", stack.resources.queue_url);
+    assert!(engine_lines(&engine, &["ps", "-a", "-q", "--filter", &label]).is_empty(), "no container was created");
+    assert_eq!(controller.stop().await, Some(0));
+}

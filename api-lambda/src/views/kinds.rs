@@ -21,6 +21,9 @@ pub struct PolicyView {
     /// The longest one attempt may run (the kind's limit, at most its pool's); then it fails as
     /// `timedOut`.
     pub timeout_secs: u64,
+    /// How long a job may wait for a worker to start it while nothing of its lane runs (its
+    /// image missing, its pods unschedulable) before it ends FAILED; `null`: as long as it takes.
+    pub start_deadline_secs: Option<u64>,
 }
 
 /// What a command kind runs (see docs/kinds.md).
@@ -84,6 +87,9 @@ impl From<&KindInfo> for KindView {
                 backoff_base_secs: p.backoff_base.as_secs(),
                 backoff_max_secs: p.backoff_max.as_secs(),
                 timeout_secs: k.policy.timeout(limit).as_secs(),
+                start_deadline_secs: jobs_core::kinds::lane(jobs_core::kinds::lane_of(k.name))
+                    .and_then(|l| l.start_deadline)
+                    .map(|d| d.as_secs()),
             },
         }
     }

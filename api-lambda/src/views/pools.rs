@@ -38,6 +38,9 @@ pub struct PoolView {
     /// The pod's activeDeadlineSeconds: the time limit plus the start and stop margins (and the
     /// drain bound).
     pub active_deadline_secs: u64,
+    /// How long a job of the pool may wait to start while nothing of it runs before it ends
+    /// FAILED (`null`: as long as it takes; a command kind has its own, `GET /jobs/kinds`).
+    pub start_deadline_secs: Option<u64>,
     /// Pods (Kubernetes Jobs) at once.
     pub max_replicas: u32,
     pub polling_interval_secs: u32,
@@ -70,6 +73,7 @@ impl PoolView {
             ephemeral_storage: c.ephemeral_storage.clone(),
             time_limit_secs: timing.attempt_timeout.as_secs(),
             active_deadline_secs: timing.active_deadline.as_secs(),
+            start_deadline_secs: pool.start_deadline().map(|d| d.as_secs()),
             max_replicas: c.max_replicas,
             polling_interval_secs: c.polling_interval_secs,
             execution: c.execution,

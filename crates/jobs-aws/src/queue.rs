@@ -61,6 +61,13 @@ pub struct Depth {
     pub delayed: u64,
 }
 
+impl Depth {
+    /// Messages waiting to be received: visible, or delayed.
+    pub fn waiting(&self) -> u64 {
+        self.visible + self.delayed
+    }
+}
+
 /// Several queues' depths, added up.
 impl std::ops::Add for Depth {
     type Output = Depth;

@@ -50,6 +50,11 @@ impl PoolQueues {
         &find(lane).or_else(|| find(DEFAULT_POOL)).expect("the default pool's queues exist").1
     }
 
+    /// A lane's queues, every priority (an unknown lane: none).
+    pub fn lane<'a>(&'a self, lane: &'a str) -> impl Iterator<Item = &'a JobQueue> + 'a {
+        self.queues.iter().filter(move |(q, _)| q.lane == lane).map(|(_, queue)| queue)
+    }
+
     /// Where a job of `kind` goes: its kind's lane (a kind this build does not know: the
     /// default pool's, whose workers hand it back for a build that does).
     pub fn for_job(&self, kind: &str, priority: Priority) -> &JobQueue {

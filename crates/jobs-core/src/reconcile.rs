@@ -20,6 +20,16 @@
 //! | RUNNING                   | lease end + `stale`              |
 //! | RETRY_WAIT                | next attempt + `stale`           |
 //! | SUCCEEDED, FAILED         | not in the index                 |
+//!
+//! A job can also wait for a worker that never comes: its lane's image is missing, its pods cannot
+//! be scheduled. Its message sits on the queue and nothing of its lane is ever in flight. A lane
+//! with a start deadline (every command kind's; a pool's if it declares one) ends such a job
+//! FAILED once it has been seen so, at looks [`IDLE_LOOK_EVERY`] apart, for the whole deadline
+//! ([`on_overdue`]). One look is not enough: a lane of short jobs has nothing in flight for
+//! moments between its pods, and after an outage of the table every waiting job is overdue at
+//! once while the pods take their first messages. So the idle time counts from the first of an
+//! unbroken series of on-time looks that all saw the lane idle (the job's `idleSince`): a busy
+//! look, a state change or a late look (the reconciler or the table was out) starts it again.
 
 use std::time::Duration;
 
@@ -66,14 +76,35 @@ pub fn due_at(change: &Change, at: DateTime<Utc>, sent: bool, timing: &Timing) -
 /// Times an overdue job whose message waits behind a backlog is looked at without a copy.
 pub const BACKLOG_LOOKS: u32 = 4;
 
-/// What to do with an overdue job.
+/// What the reconciler saw of an overdue job's lane (its queues, both priorities).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaneLook<'a> {
+    pub name: &'a str,
+    /// Messages waiting on the job's own queue, visible or delayed.
+    pub backlog: u64,
+    /// Messages of the lane received and not yet deleted: jobs running, or waiting out a backoff.
+    pub in_flight: u64,
+    /// How long a job may wait to start while nothing of the lane is in flight (none: forever).
+    pub start_deadline: Option<Duration>,
+}
+
+/// What to do with an overdue job.
+#[derive(Debug, Clone, PartialEq)]
+// Decisions are made once per request or message and moved, never stored: size is no concern.
+#[allow(clippy::large_enum_variant)]
 pub enum Overdue {
     /// Send its message again, visible after `delay`; look again at `next_due`.
     Resend { delay: Duration, next_due: DateTime<Utc> },
     /// Its message is presumably on the queue behind a backlog: send nothing, look again at
     /// `next_due`.
     Wait { next_due: DateTime<Utc> },
+    /// Its lane is idle and it waits to start: keep watching, look again at `next_due`, with the
+    /// lane idle since `idle_since`.
+    Watch { next_due: DateTime<Utc>, idle_since: DateTime<Utc> },
+    /// No worker started it within its lane's start deadline, and nothing of the lane runs:
+    /// record it FAILED with the reason (the message left on the queue is dropped by whichever
+    /// worker receives it, as any message of an ended job).
+    NotStarted(Transition),
     /// It ended, or its due time moved on since the index was read: nothing to do.
     Nothing,
 }
@@ -81,6 +112,10 @@ pub enum Overdue {
 /// What the reconciler knows about one overdue job, besides its state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Looks {
+    /// When its state last changed (its item's `updatedAt`): a QUEUED job waits to start since.
+    pub changed_at: Option<DateTime<Utc>>,
+    /// Since when every look saw its lane idle (nothing in flight, its message waiting).
+    pub idle_since: Option<DateTime<Utc>>,
     /// The due time on the item as read now.
     pub due: Option<DateTime<Utc>>,
     /// Its message was put on the queue at some point (false only for a QUEUED job the API
@@ -91,12 +126,19 @@ pub struct Looks {
     pub waits: u32,
 }
 
-/// The rule for a job the index lists as due before `now`, when `backlog` messages wait on the
-/// queue (visible or delayed).
+/// How often a job waiting on an idle lane with a start deadline is looked at (at most `stale`).
+pub const IDLE_LOOK_EVERY: Duration = Duration::from_secs(60);
+
+/// The rule for a job the index lists as due before `now`, given what its lane's queues hold.
+///
+/// A job waiting to start (QUEUED since it last changed; RETRY_WAIT since its next attempt was
+/// due), whose message is there (sent, a backlog) while nothing of its lane is in flight, is
+/// watched: looked at every [`IDLE_LOOK_EVERY`]. Once every look since `idle_since` saw that, for
+/// the lane's start deadline, it ends FAILED. Otherwise it is waited for or sent again as above.
 pub fn on_overdue(
     state: Option<&JobState>,
     looks: &Looks,
-    backlog: u64,
+    lane: &LaneLook,
     now: DateTime<Utc>,
     timing: &Timing,
 ) -> Overdue {
@@ -104,9 +146,38 @@ pub fn on_overdue(
     if state.status.is_terminal() || due > now {
         return Overdue::Nothing;
     }
+    let waiting_since = match state.status {
+        JobStatus::Queued => looks.changed_at,
+        JobStatus::RetryWait => state.retry_at.filter(|at| *at <= now),
+        _ => None,
+    };
+    let idle = looks.sent && lane.backlog > 0 && lane.in_flight == 0;
+    if let (Some(deadline), Some(since), true) = (lane.start_deadline, waiting_since, idle) {
+        let every = IDLE_LOOK_EVERY.min(timing.stale);
+        // The same series: it began after the job started waiting, and this look is on time.
+        let idle_since = match looks.idle_since {
+            Some(at) if at >= since && now - due <= chrono::Duration::from_std(every).unwrap_or_default() => at,
+            _ => now,
+        };
+        if now - idle_since >= chrono::Duration::from_std(deadline).unwrap_or(chrono::Duration::MAX) {
+            let reason = format!(
+                "not started within {}: its lane `{}` ran nothing while {} message(s) waited \
+                 (is the lane's image present, and can its pool start pods?)",
+                human(deadline),
+                lane.name,
+                lane.backlog
+            );
+            if let OnPoison::Record(transition) =
+                crate::poison::reject(Some(state), false, &reason, now, Duration::ZERO)
+            {
+                return Overdue::NotStarted(transition);
+            }
+        }
+        return Overdue::Watch { next_due: after(now, every), idle_since };
+    }
     let backoff = timing.stale.saturating_mul(1 << (looks.resends + looks.waits).min(6));
     let next_due = after(now, backoff);
-    if looks.sent && backlog > 0 && looks.waits < BACKLOG_LOOKS {
+    if looks.sent && lane.backlog > 0 && looks.waits < BACKLOG_LOOKS {
         return Overdue::Wait { next_due };
     }
     let delay = match (state.status, state.retry_at) {
@@ -114,6 +185,15 @@ pub fn on_overdue(
         _ => Duration::ZERO,
     };
     Overdue::Resend { delay, next_due }
+}
+
+/// "90 min", "2 h", "45 s" for a reason a person reads.
+fn human(d: Duration) -> String {
+    match d.as_secs() {
+        s if s >= 7200 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
 }
 
 /// Times the queue may refuse an overdue job's message itself (not an outage: the message, say
@@ -222,6 +302,10 @@ mod tests {
 
     use crate::state::change;
 
+    fn lane(backlog: u64, in_flight: u64, start_deadline: Option<Duration>) -> LaneLook<'static> {
+        LaneLook { name: "x", backlog, in_flight, start_deadline }
+    }
+
     #[test]
     fn due_times_table() {
         let timing = Timing { send_grace: Duration::from_secs(60), stale: Duration::from_secs(900) };
@@ -245,7 +329,14 @@ mod tests {
     fn overdue_jobs_are_resent_with_doubling_waits() {
         let timing = Timing { send_grace: Duration::from_secs(60), stale: Duration::from_secs(100) };
         let queued = state(JobStatus::Queued, 0, None);
-        let looks = |due: i64, resends| Looks { due: Some(t(due)), sent: true, resends, waits: 0 };
+        let looks = |due: i64, resends| Looks {
+            changed_at: Some(t(-100)),
+            idle_since: None,
+            due: Some(t(due)),
+            sent: true,
+            resends,
+            waits: 0,
+        };
         let resend = |next| Overdue::Resend { delay: Duration::ZERO, next_due: t(next) };
         // (state, looks, expected) with an empty queue
         let cases = [
@@ -257,10 +348,10 @@ mod tests {
             (None, looks(-1, 0), Overdue::Nothing),
         ];
         for (s, l, want) in cases {
-            assert_eq!(on_overdue(s, &l, 0, t(0), &timing), want, "{l:?}");
+            assert_eq!(on_overdue(s, &l, &lane(0, 0, None), t(0), &timing), want, "{l:?}");
         }
         let done = state(JobStatus::Succeeded, 1, None);
-        assert_eq!(on_overdue(Some(&done), &looks(-1, 0), 0, t(0), &timing), Overdue::Nothing);
+        assert_eq!(on_overdue(Some(&done), &looks(-1, 0), &lane(0, 0, None), t(0), &timing), Overdue::Nothing);
     }
 
     #[test]
@@ -268,7 +359,14 @@ mod tests {
         let timing = Timing { send_grace: Duration::from_secs(60), stale: Duration::from_secs(100) };
         let queued = state(JobStatus::Queued, 0, None);
         let retrying = state(JobStatus::RetryWait, 1, Some(-50));
-        let looks = |sent, waits| Looks { due: Some(t(-1)), sent, resends: 0, waits };
+        let looks = |sent, waits| Looks {
+            changed_at: Some(t(-100)),
+            idle_since: None,
+            due: Some(t(-1)),
+            sent,
+            resends: 0,
+            waits,
+        };
         // (state, looks, backlog, expected)
         let cases = [
             // Waiting its turn: looked at again after 100, 200, 400, 800 s, then copied anyway.
@@ -283,8 +381,82 @@ mod tests {
             (&queued, looks(true, 0), 0, Overdue::Resend { delay: Duration::ZERO, next_due: t(100) }),
         ];
         for (s, l, backlog, want) in cases {
-            assert_eq!(on_overdue(Some(s), &l, backlog, t(0), &timing), want, "{:?} {l:?} {backlog}", s.status);
+            let lane = lane(backlog, 0, None);
+            assert_eq!(on_overdue(Some(s), &l, &lane, t(0), &timing), want, "{:?} {l:?} {backlog}", s.status);
         }
+    }
+
+    #[test]
+    fn a_job_its_idle_lane_never_starts_is_watched_then_ends_failed() {
+        let timing = Timing { send_grace: Duration::from_secs(60), stale: Duration::from_secs(100) };
+        let hour = Some(Duration::from_secs(3600));
+        let queued = state(JobStatus::Queued, 0, None);
+        let resumed = state(JobStatus::Queued, 2, None);
+        let retrying = state(JobStatus::RetryWait, 1, Some(-9000));
+        let retry_later = state(JobStatus::RetryWait, 1, Some(50));
+        // Changed at -9000; due at `due`; watched since `idle`.
+        let looks = |due: i64, idle: Option<i64>, sent| Looks {
+            changed_at: Some(t(-9000)),
+            idle_since: idle.map(t),
+            due: Some(t(due)),
+            sent,
+            resends: 0,
+            waits: 0,
+        };
+        let watch = |since| Some(Overdue::Watch { next_due: t(60), idle_since: t(since) });
+        let wait = |next| Some(Overdue::Wait { next_due: t(next) });
+        let resend = |next| Some(Overdue::Resend { delay: Duration::ZERO, next_due: t(next) });
+        // (state, looks, lane: backlog, in flight, deadline; None: FAILED, else the decision)
+        let cases: Vec<(&JobState, Looks, LaneLook, Option<Overdue>)> = vec![
+            // Idle at every look for the hour: FAILED.
+            (&queued, looks(-10, Some(-3600), true), lane(3, 0, hour), None),
+            (&resumed, looks(-60, Some(-3700), true), lane(1, 0, hour), None),
+            (&retrying, looks(-1, Some(-3600), true), lane(1, 0, hour), None),
+            // Idle, but not yet for the hour: watched, a minute at a time.
+            (&queued, looks(-10, Some(-3500), true), lane(3, 0, hour), watch(-3500)),
+            // The first idle look (however long it waited before): the watch begins now.
+            (&queued, looks(-1, None, true), lane(3, 0, hour), watch(0)),
+            // A late look (the reconciler or the table was out): the series begins again.
+            (&queued, looks(-61, Some(-9000), true), lane(3, 0, hour), watch(0)),
+            // A series from before the job's last change (another wait) does not count.
+            (&queued, looks(-10, Some(-9500), true), lane(3, 0, hour), watch(0)),
+            // The lane works (a backlog): it waits its turn, however long, and the watch ends.
+            (&queued, looks(-1, Some(-9000), true), lane(3, 1, hour), wait(100)),
+            // Its next attempt is not due yet: not waiting to start.
+            (&retry_later, looks(-1, None, true), lane(1, 0, hour), wait(100)),
+            // Its message is not on the queue (never sent, or lost): sent first, never failed.
+            (&queued, looks(-1, Some(-9000), false), lane(3, 0, hour), resend(100)),
+            (&queued, looks(-1, Some(-9000), true), lane(0, 0, hour), resend(100)),
+            // A lane without a deadline waits as long as it takes.
+            (&queued, looks(-1, Some(-90000), true), lane(3, 0, None), wait(100)),
+        ];
+        for (s, l, lane, want) in cases {
+            let got = on_overdue(Some(s), &l, &lane, t(0), &timing);
+            match want {
+                Some(want) => assert_eq!(got, want, "{:?} {l:?} {lane:?}", s.status),
+                None => {
+                    let Overdue::NotStarted(tr) = got else { panic!("{:?} {l:?} {lane:?}: {got:?}", s.status) };
+                    assert_eq!((tr.change.status, tr.change.attempts), (JobStatus::Failed, s.attempts));
+                    assert_eq!(tr.counters, Counters { failed: 1, ..Counters::default() }, "counted once");
+                    assert_eq!(tr.expect, crate::state::expect_from(s), "only if the job is still as read");
+                    let reason = tr.change.last_error.unwrap();
+                    assert!(reason.starts_with("not started within 60 min") && reason.contains("lane `x`"), "{reason}");
+                }
+            }
+        }
+        // With short timings, looks come every `stale`.
+        let short = Timing { send_grace: Duration::from_secs(1), stale: Duration::from_secs(5) };
+        assert_eq!(
+            on_overdue(Some(&queued), &looks(-1, None, true), &lane(1, 0, hour), t(0), &short),
+            Overdue::Watch { next_due: t(5), idle_since: t(0) }
+        );
+        // A running job is never "not started", nor is one that ended.
+        let running =
+            JobState { lease: Some(Lease { owner: "w".into(), until: t(-200) }), ..state(JobStatus::Running, 1, None) };
+        let idle = looks(-1, Some(-9000), true);
+        assert!(matches!(on_overdue(Some(&running), &idle, &lane(3, 0, hour), t(0), &timing), Overdue::Wait { .. }));
+        let done = state(JobStatus::Failed, 1, None);
+        assert_eq!(on_overdue(Some(&done), &idle, &lane(3, 0, hour), t(0), &timing), Overdue::Nothing);
     }
 
     #[test]

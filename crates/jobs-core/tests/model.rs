@@ -8,11 +8,13 @@
 //! Each case is a seed: 1-4 jobs with scripted outcomes (some of them cancelled through the API at
 //! a random moment), 2-3 worker slots, and a fault phase with crashes at any step (the process is
 //! gone: nothing after it happens), store outages, writes that commit but report an error, and
-//! duplicate deliveries. Then the faults stop and the system
+//! duplicate deliveries. Some cases give the lane a start deadline, and in some of those no worker
+//! runs at first (its image is missing until a fixed one rolls out). Then the faults stop and the system
 //! runs until it is quiet. DynamoDB's TTL deletes ended jobs' items at random moments throughout,
 //! while copies of their messages may still be on the queues. Checked: every accepted job ended (G1), the counters equal the items
 //! (G2), no job got more than its attempts and no job that never failed by itself or lost a run
-//! to a crash ended FAILED (G3). The real adapters and binaries are exercised by the fault and
+//! to a crash ended FAILED (G3), except one no worker could start within the deadline, which
+//! happens only while the lane had no worker at all. The real adapters and binaries are exercised by the fault and
 //! chaos tests; this covers the interleavings.
 
 use std::collections::HashMap;
@@ -59,6 +61,11 @@ struct Item {
     sent: bool,
     resends: u32,
     waits: u32,
+    /// When its state last changed (`updatedAt`), and why it ended FAILED.
+    changed: DateTime<Utc>,
+    last_error: Option<String>,
+    /// The reconciler's watch of an idle lane (`idleSince`).
+    idle_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug)]
@@ -120,6 +127,9 @@ struct World {
     asked_running: Vec<bool>,
     faults: bool,
     store_down: bool,
+    /// The lane's start deadline, and until when its pods cannot start (no worker runs).
+    start_deadline: Option<Duration>,
+    lane_down_until: i64,
 }
 
 enum Fault {
@@ -207,8 +217,11 @@ impl World {
         }
         let previous = self.items.get(&job);
         let sent = previous.is_some_and(|i| i.sent) || c.attempts > 0 || c.status != JobStatus::Queued;
-        let (resends, waits) = previous.map_or((0, 0), |i| (i.resends, i.waits));
-        self.items.insert(job, Item { state, due, last_write: token, receipts, sent, resends, waits });
+        let (resends, waits, idle_since) = previous.map_or((0, 0, None), |i| (i.resends, i.waits, i.idle_since));
+        let (changed, last_error) = (tr.at, c.last_error.clone());
+        let item =
+            Item { state, due, last_write: token, receipts, sent, resends, waits, changed, last_error, idle_since };
+        self.items.insert(job, item);
         let k = &mut self.counters;
         k.submitted += tr.counters.submitted;
         k.succeeded += tr.counters.succeeded;
@@ -534,18 +547,37 @@ fn reconcile_pass(world: &mut World) {
         world.items.iter().filter(|(_, i)| i.due.is_some_and(|d| d < now)).map(|(j, _)| *j).collect();
     // Messages waiting on the queue: visible, or sent with a delay and not yet received.
     let backlog = world.queue.iter().filter(|m| m.visible_at <= world.now || m.receives == 0).count() as u64;
+    // Received and not yet deleted: running, or waiting out a backoff.
+    let in_flight = world.queue.iter().filter(|m| m.visible_at > world.now && m.receives > 0).count() as u64;
+    let lane = reconcile::LaneLook { name: "model", backlog, in_flight, start_deadline: world.start_deadline };
     for job in overdue {
         let item = world.items[&job].clone();
-        let looks = reconcile::Looks { due: item.due, sent: item.sent, resends: item.resends, waits: item.waits };
-        match reconcile::on_overdue(Some(&item.state), &looks, backlog, now, &world.timing) {
+        let looks = reconcile::Looks {
+            changed_at: Some(item.changed),
+            idle_since: item.idle_since,
+            due: item.due,
+            sent: item.sent,
+            resends: item.resends,
+            waits: item.waits,
+        };
+        match reconcile::on_overdue(Some(&item.state), &looks, &lane, now, &world.timing) {
             Overdue::Resend { delay, next_due } => {
                 world.send(job, delay.as_secs() as i64, 0);
                 let item = world.items.get_mut(&job).unwrap();
-                (item.due, item.resends) = (Some(next_due), item.resends + 1);
+                (item.due, item.resends, item.idle_since) = (Some(next_due), item.resends + 1, None);
             }
             Overdue::Wait { next_due } => {
                 let item = world.items.get_mut(&job).unwrap();
-                (item.due, item.waits) = (Some(next_due), item.waits + 1);
+                (item.due, item.waits, item.idle_since) = (Some(next_due), item.waits + 1, None);
+            }
+            Overdue::Watch { next_due, idle_since } => {
+                let item = world.items.get_mut(&job).unwrap();
+                (item.due, item.idle_since) = (Some(next_due), Some(idle_since));
+            }
+            Overdue::NotStarted(tr) => {
+                // A lost answer or a worker's claim first: the next pass reads it again.
+                let token = world.token();
+                let _ = world.apply(job, &tr, token);
             }
             Overdue::Nothing => {}
         }
@@ -573,7 +605,8 @@ fn submit(world: &mut World, job: usize) {
 
 /// Returns whether a live holder was taken over (see `partitioned`), and how many jobs ended
 /// CANCELLED by a request that reached them while they ran.
-fn simulate(seed: u64) -> (bool, usize) {
+/// And how many jobs ended FAILED "not started" (their lane had no worker past its deadline).
+fn simulate(seed: u64) -> (bool, usize, usize) {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let jobs = 1 + rng.below(4) as usize;
     let slots = 2 + rng.below(2) as usize;
@@ -601,7 +634,16 @@ fn simulate(seed: u64) -> (bool, usize) {
         asked_running: vec![false; jobs],
         faults: true,
         store_down: false,
+        start_deadline: None,
+        lane_down_until: 0,
     };
+    // Half the cases have a start deadline; in some of those, no worker runs at first.
+    if world.rng.chance(50) {
+        world.start_deadline = Some(Duration::from_secs(40));
+        if world.rng.chance(40) {
+            world.lane_down_until = world.rng.below(160) as i64;
+        }
+    }
     let fault_phase = 20 + world.rng.below(60) as i64;
     let mut workers: Vec<Option<Worker>> = (0..slots).map(|_| None).collect();
     let mut next_owner = 0;
@@ -630,7 +672,8 @@ fn simulate(seed: u64) -> (bool, usize) {
             world.expire_one();
         }
         world.alive = workers.iter().flatten().map(|w| w.owner.clone()).collect();
-        for slot in workers.iter_mut() {
+        let lane_down = world.now < world.lane_down_until;
+        for slot in workers.iter_mut().filter(|_| !lane_down) {
             let w = slot.get_or_insert_with(|| {
                 next_owner += 1;
                 Worker { owner: format!("w{next_owner}"), pc: Pc::Receive, held: Vec::new() }
@@ -689,25 +732,36 @@ fn simulate(seed: u64) -> (bool, usize) {
         let good = world.succeeds_on[*job].is_some();
         // Only a cancel request ends a job CANCELLED.
         assert!(item.state.status != JobStatus::Cancelled || world.cancel_asked[*job], "job {job}: {context}");
-        if good && !world.crashed[*job] && !world.cancel_asked[*job] {
+        // Only a lane with a deadline and no worker for longer ends a job "not started".
+        let not_started = item.last_error.as_deref().is_some_and(|e| e.starts_with("not started within"));
+        if not_started {
+            let deadline = world.start_deadline.expect("no deadline, no such end").as_secs() as i64;
+            assert!(world.lane_down_until >= deadline, "job {job} not started with workers running: {context}");
+            assert_eq!(item.state.status, JobStatus::Failed, "{context}");
+        }
+        if good && !world.crashed[*job] && !world.cancel_asked[*job] && !not_started {
             assert_eq!(item.state.status, JobStatus::Succeeded, "job {job}: {context}");
         }
     }
     let stopped = (0..jobs)
         .filter(|j| world.asked_running[*j] && all.get(j).is_some_and(|i| i.state.status == JobStatus::Cancelled))
         .count();
-    (world.partitioned.iter().any(|p| *p), stopped)
+    let not_started =
+        all.values().filter(|i| i.last_error.as_deref().is_some_and(|e| e.starts_with("not started"))).count();
+    (world.partitioned.iter().any(|p| *p), stopped, not_started)
 }
 
 #[test]
 fn thousands_of_faulty_runs_end_every_job_counted_once() {
     let cases: u64 = std::env::var("MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
     let first: u64 = std::env::var("MODEL_FIRST").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let runs: Vec<(bool, usize)> = (first..first + cases).map(simulate).collect();
+    let runs: Vec<(bool, usize, usize)> = (first..first + cases).map(simulate).collect();
     let partitioned = runs.iter().filter(|r| r.0).count();
     let stopped: usize = runs.iter().map(|r| r.1).sum();
+    let not_started: usize = runs.iter().map(|r| r.2).sum();
     eprintln!(
-        "model: {cases} cases; {partitioned} with a live holder taken over after an outage; {stopped} running jobs cancelled"
+        "model: {cases} cases; {partitioned} with a live holder taken over after an outage; {stopped} running jobs cancelled; {not_started} jobs not started within their deadline"
     );
     assert!(stopped > cases as usize / 100, "cancelling running jobs is explored");
+    assert!(not_started > cases as usize / 100, "lanes that cannot start a worker are explored");
 }

@@ -203,7 +203,7 @@ export class JobsObservability extends Construct {
     });
 
     const failed = new cloudwatch.Alarm(this, 'FailedJobs', {
-      alarmDescription: 'Jobs ended FAILED in the last 5 minutes (every attempt failed, or the message was rejected or dead-lettered too often). GET /jobs?status=FAILED lists them.',
+      alarmDescription: 'Jobs ended FAILED in the last 5 minutes (every attempt failed, the message was rejected or dead-lettered too often, or no worker of the lane started them within its start deadline). GET /jobs?status=FAILED lists them.',
       metric: jobs('FAILED'),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -9,7 +9,9 @@
 //! runs the kind's own image: the init container runs to completion first, into a host directory
 //! both containers mount (the emptyDir), and the pod's other emptyDirs (`/tmp`) are tmpfs.
 //! Images this product builds (in its ECR namespace) map to the local tags `make image` builds
-//! ([`local_image`]); others must be present as they are.
+//! ([`local_image`]); others must be present as they are. A command kind's image that is not
+//! there (nothing is pulled) makes its pods fail to start, as `ErrImageNeverPull` does in a
+//! cluster: they stay pending, tried again after a back-off, until the image appears.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -63,7 +65,8 @@ pub async fn connect(host: Option<&str>) -> Result<Docker, String> {
 impl Containers {
     /// Fails unless the images are present locally (nothing is pulled: `make image` builds them).
     /// `worker_image` is the worker's local image; `template` the Job's, whose images map to
-    /// local ones ([`local_image`]).
+    /// local ones ([`local_image`]). `absent_kind_image`: a command kind's own image that is not
+    /// present is not an error but a lane whose pods cannot start (as in a cluster).
     pub async fn new(
         docker: Docker,
         worker_image: &str,
@@ -71,6 +74,7 @@ impl Containers {
         scaled_job: &str,
         queue_url: &str,
         logs: PathBuf,
+        absent_kind_image: bool,
     ) -> Result<Containers, String> {
         let (image, init) = match &template.init {
             None => (worker_image.to_owned(), None),
@@ -79,10 +83,17 @@ impl Containers {
                 Some(Box::new((init.clone(), local_image(&init.image, worker_image)))),
             ),
         };
-        for image in [Some(&image), init.as_ref().map(|i| &i.1)].into_iter().flatten() {
-            docker.inspect_image(image).await.map_err(|e| {
-                format!("image {image} is not available to the container engine ({e}); build it with `make image`")
-            })?;
+        for (image, kind_image) in
+            [Some((&image, init.is_some())), init.as_ref().map(|i| (&i.1, false))].into_iter().flatten()
+        {
+            if let Err(e) = docker.inspect_image(image).await {
+                let why =
+                    format!("image {image} is not available to the container engine ({e}); build it with `make image`");
+                if !(kind_image && absent_kind_image) {
+                    return Err(why);
+                }
+                tracing::warn!(scaled_job, reason = %why, "this lane's pods cannot start until the image is there (ErrImageNeverPull)");
+            }
         }
         std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
         let labels = HashMap::from([
@@ -198,15 +209,21 @@ impl Containers {
     }
 
     pub async fn start(&mut self, pod: &PodRequest<'_>) -> Result<(), String> {
+        if self.docker.inspect_image(&self.image).await.is_err() {
+            return Err(format!(
+                "ErrImageNeverPull: image {} is not present (the local engine never pulls)",
+                self.image
+            ));
+        }
         if let Err(e) = self.run_init(pod).await {
             let _ = std::fs::remove_dir_all(self.shared_dir(pod.name));
             return Err(e);
         }
         let options = CreateContainerOptionsBuilder::new().name(pod.name).build();
-        self.docker
-            .create_container(Some(options), self.body(pod))
-            .await
-            .map_err(|e| format!("cannot create container {}: {e}", pod.name))?;
+        if let Err(e) = self.docker.create_container(Some(options), self.body(pod)).await {
+            let _ = std::fs::remove_dir_all(self.shared_dir(pod.name));
+            return Err(format!("cannot create container {}: {e}", pod.name));
+        }
         if let Err(e) = self.docker.start_container(pod.name, None).await {
             self.remove(pod.name).await;
             return Err(format!("cannot start container {}: {e}", pod.name));

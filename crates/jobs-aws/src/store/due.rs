@@ -3,7 +3,7 @@
 use chrono::Utc;
 
 use super::expr::Expr;
-use super::item::{attr, n, s};
+use super::item::{attr, n, s, ts};
 use super::{JobStore, StoreError};
 use crate::resources::{DUE_INDEX, DUE_SHARDS, TABLE_KEY, TTL_ATTRIBUTE};
 
@@ -71,6 +71,8 @@ impl JobStore {
         let mut e = Expr::default();
         e.set(attr::DUE_AT, n(next.timestamp_millis()));
         e.increment(if resent { attr::RESENDS } else { attr::BACKLOG_WAITS });
+        // Its lane was seen busy, or it does not wait to start: no watch goes on.
+        e.set_or_remove(attr::IDLE_SINCE, None);
         // An open job never expires (an item an older version wrote may still carry a TTL).
         e.set_or_remove(TTL_ATTRIBUTE, None);
         e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
@@ -91,6 +93,24 @@ impl JobStore {
         if refused {
             e.increment(attr::SEND_REFUSALS);
         }
+        e.set_or_remove(attr::IDLE_SINCE, None);
+        e.set_or_remove(TTL_ATTRIBUTE, None);
+        e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
+        self.update(job_id, e, "UpdateItem").await
+    }
+
+    /// Moves the due time of a job that waits on an idle lane to `next` (the next look of the
+    /// watch), recording since when its lane was seen idle, if its due time is still `seen`.
+    pub async fn watch_due(
+        &self,
+        job_id: &str,
+        seen: chrono::DateTime<Utc>,
+        next: chrono::DateTime<Utc>,
+        idle_since: chrono::DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut e = Expr::default();
+        e.set(attr::DUE_AT, n(next.timestamp_millis()));
+        e.set(attr::IDLE_SINCE, ts(idle_since));
         e.set_or_remove(TTL_ATTRIBUTE, None);
         e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
         self.update(job_id, e, "UpdateItem").await

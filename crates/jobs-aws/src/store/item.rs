@@ -55,6 +55,9 @@ pub mod attr {
     /// How often the reconciler found the job overdue while its message waited behind a backlog
     /// (and sent nothing).
     pub const BACKLOG_WAITS: &str = "backlogWaits";
+    /// Since when every look of the reconciler saw the job's lane idle (nothing in flight, its
+    /// message waiting): `jobs_core::reconcile::on_overdue`'s watch for a start deadline.
+    pub const IDLE_SINCE: &str = "idleSince";
     /// How often the queue refused the message the reconciler tried to send again
     /// (`jobs_core::reconcile::on_unsent`).
     pub const SEND_REFUSALS: &str = "sendRefusals";
@@ -261,6 +264,7 @@ pub struct JobRecord {
     pub due_at: Option<DateTime<Utc>>,
     pub resends: u32,
     pub backlog_waits: u32,
+    pub idle_since: Option<DateTime<Utc>>,
     pub send_refusals: u32,
     pub cancel_requested_at: Option<DateTime<Utc>>,
     pub runner: Option<Runner>,
@@ -368,6 +372,7 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         due_at: number(attr::DUE_AT).and_then(DateTime::from_timestamp_millis),
         resends: count(attr::RESENDS),
         backlog_waits: count(attr::BACKLOG_WAITS),
+        idle_since: time(attr::IDLE_SINCE),
         send_refusals: count(attr::SEND_REFUSALS),
         cancel_requested_at: time(attr::CANCEL_REQUESTED_AT),
         runner: text(attr::RUN_WORKER).map(|worker| Runner { worker, logs: text(attr::RUN_LOGS) }),

@@ -58,6 +58,11 @@ pub struct CommandConfig {
     /// The longest one attempt may run (at most the pool's time limit).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// How long a job may wait for a worker to start it while nothing of the kind's lane runs
+    /// (its image missing, its pods unschedulable) before it ends FAILED; absent: the pool's, or
+    /// [`DEFAULT_START_DEADLINE`] (a kind's image is its own, and may be missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_deadline_minutes: Option<u32>,
     /// The payload's JSON Schema; none: any JSON object.
     #[serde(default)]
     pub schema: Option<Value>,
@@ -90,6 +95,9 @@ impl PartialEq for CommandKind {
     }
 }
 
+/// A command kind's start deadline when neither it nor its pool declares one.
+pub const DEFAULT_START_DEADLINE: Duration = Duration::from_secs(60 * 60);
+
 /// The schema every command kind's payload meets, whatever its own says.
 pub const OBJECT_SCHEMA: &str = r#"{"type":"object"}"#;
 
@@ -104,6 +112,15 @@ impl CommandKind {
             backoff_max: c.backoff_max_secs.map(Duration::from_secs),
             timeout: c.timeout_secs.map(Duration::from_secs),
         }
+    }
+
+    /// How long a job of this kind may wait to start ([`CommandConfig::start_deadline_minutes`]).
+    pub fn start_deadline(&self, pool: &crate::pools::Pool) -> Duration {
+        self.config
+            .start_deadline_minutes
+            .map(crate::pools::minutes)
+            .or(pool.start_deadline())
+            .unwrap_or(DEFAULT_START_DEADLINE)
     }
 
     /// The payload's JSON Schema as declared (or "any object").
@@ -309,6 +326,7 @@ fn check(c: &CommandConfig, pools: &crate::pools::Pools) -> Result<(), String> {
     if c.timeout_secs.is_some_and(|t| t == 0 || t > limit) {
         return Err(format!("timeoutSecs must be 1 to the pool's time limit ({limit} s)"));
     }
+    crate::pools::check_start_deadline(c.start_deadline_minutes)?;
     let max_backoff = crate::policy::MAX_VISIBILITY.as_secs();
     if c.backoff_base_secs.is_some_and(|b| b == 0) || c.backoff_max_secs.is_some_and(|m| m == 0 || m > max_backoff) {
         return Err(format!("backoffBaseSecs must be above 0, backoffMaxSecs 1 to {max_backoff}"));

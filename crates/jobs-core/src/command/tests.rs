@@ -53,6 +53,8 @@ fn declarations_table() {
         ("report", json!({"maxAttempts": 0}), Some("maxAttempts")),
         ("report", json!({"timeoutSecs": 3601}), Some("timeoutSecs must be 1 to the pool's time limit (3600 s)")),
         ("report", json!({"timeoutSecs": 0}), Some("timeoutSecs")),
+        ("report", json!({"startDeadlineMinutes": 30}), None),
+        ("report", json!({"startDeadlineMinutes": 5}), Some("startDeadlineMinutes must be 10 to 20160")),
         ("report", json!({"backoffMaxSecs": 43201}), Some("backoffMaxSecs")),
         ("report", json!({"schema": "text"}), Some("schema: a JSON Schema is an object")),
         ("report", json!({"example": []}), Some("example: the payload must be a JSON object")),
@@ -160,4 +162,35 @@ fn each_command_kind_has_a_lane_of_its_own_after_the_pools() {
         assert_eq!(lane_of(kind), lane, "{kind}");
     }
     assert!(lanes().iter().all(|l: &Lane| crate::pools::pools().get(l.pool).is_some()));
+}
+
+#[test]
+fn start_deadlines_come_from_the_kind_then_its_pool_then_the_default() {
+    use crate::pools::{Pool, PoolConfig};
+    use std::time::Duration;
+    let pool = |minutes: Option<u32>| {
+        let base = crate::pools::pools().default_pool().config.clone();
+        Pool { name: "default".into(), config: PoolConfig { start_deadline_minutes: minutes, ..base } }
+    };
+    let kind = |minutes: Option<u32>| {
+        let patch = minutes.map_or(json!({}), |m| json!({"startDeadlineMinutes": m}));
+        declare("report", patch).unwrap().0.remove(0)
+    };
+    // (the kind's, the pool's, the deadline)
+    let cases =
+        [(Some(30), Some(120), 30), (None, Some(120), 120), (None, None, DEFAULT_START_DEADLINE.as_secs() / 60)];
+    for (own, pools, want) in cases {
+        assert_eq!(kind(own).start_deadline(&pool(pools)), Duration::from_secs(want * 60), "{own:?} {pools:?}");
+    }
+    // The shipped lanes: command kinds have one, pools that declare none wait as long as it takes.
+    for lane in crate::kinds::lanes() {
+        let pool = crate::pools::pools().get(lane.pool).unwrap();
+        let want = if lane.command {
+            Some(crate::command::command_kinds().get(lane.name).unwrap().start_deadline(pool))
+        } else {
+            pool.start_deadline()
+        };
+        assert_eq!(lane.start_deadline, want, "{}", lane.name);
+        assert_eq!(crate::kinds::lane(lane.name), Some(lane));
+    }
 }

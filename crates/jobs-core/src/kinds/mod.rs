@@ -456,20 +456,38 @@ pub struct Lane {
     pub pool: &'static str,
     /// A command kind's lane.
     pub command: bool,
+    /// How long a job of the lane may wait to start while nothing of the lane runs (none: it
+    /// waits as long as it takes): the command kind's, else its pool's.
+    pub start_deadline: Option<std::time::Duration>,
 }
 
 /// Every lane: the pools' (the default first), then each command kind's, by name.
 pub fn lanes() -> &'static [Lane] {
     static LANES: std::sync::LazyLock<Vec<Lane>> = std::sync::LazyLock::new(|| {
-        let pools = crate::pools::pools().names().map(|p| Lane { name: p, pool: p, command: false });
-        let commands = crate::command::command_kinds().iter().map(|k| Lane {
-            name: k.name.as_str(),
-            pool: k.config.pool.as_str(),
-            command: true,
+        let all = crate::pools::pools();
+        let pools = all.iter().map(|p| Lane {
+            name: p.name.as_str(),
+            pool: p.name.as_str(),
+            command: false,
+            start_deadline: p.start_deadline(),
+        });
+        let commands = crate::command::command_kinds().iter().map(|k| {
+            let pool = all.get(&k.config.pool).expect("a command kind's pool is declared (checked)");
+            Lane {
+                name: k.name.as_str(),
+                pool: k.config.pool.as_str(),
+                command: true,
+                start_deadline: Some(k.start_deadline(pool)),
+            }
         });
         pools.chain(commands).collect()
     });
     &LANES
+}
+
+/// A lane by name (a pool's, or a command kind's).
+pub fn lane(name: &str) -> Option<&'static Lane> {
+    lanes().iter().find(|l| l.name == name)
 }
 
 /// The lane whose queues a job of `kind` goes to: a command kind's own, else its kind's pool's

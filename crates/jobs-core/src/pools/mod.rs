@@ -74,6 +74,10 @@ pub struct PoolConfig {
     /// How often KEDA measures the queues and starts Jobs.
     pub polling_interval_secs: u32,
     pub execution: Execution,
+    /// A job of this pool that no worker started this long after it became ready, while nothing
+    /// of its lane runs, ends FAILED (`crate::reconcile::on_overdue`); absent: it waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_deadline_minutes: Option<u32>,
 }
 
 /// A pool: its name and declaration.
@@ -81,6 +85,10 @@ pub struct PoolConfig {
 pub struct Pool {
     pub name: String,
     pub config: PoolConfig,
+}
+
+pub(crate) fn minutes(m: u32) -> Duration {
+    Duration::from_secs(u64::from(m) * 60)
 }
 
 /// The margins between a pool's time limit and its pod's deadline.
@@ -94,6 +102,10 @@ pub struct Timing {
     pub active_deadline: Duration,
 }
 
+/// The bounds of a start deadline (`startDeadlineMinutes`): longer than a pod takes to start
+/// ([`START_MARGIN`]) with room, at most SQS's longest message retention (14 days).
+pub const START_DEADLINE_MINUTES: std::ops::RangeInclusive<u32> = 10..=20_160;
+
 /// Pod pending time (a node to provision), the image pull, and the 20 s long poll.
 pub const START_MARGIN: Duration = Duration::from_secs(300);
 /// The stop grace (30 s) and recording the outcome.
@@ -102,6 +114,11 @@ pub const STOP_MARGIN: Duration = Duration::from_secs(60);
 impl Pool {
     pub fn time_limit(&self) -> Duration {
         Duration::from_secs(u64::from(self.config.time_limit_minutes) * 60)
+    }
+
+    /// How long a job of this pool may wait to start (see [`PoolConfig::start_deadline_minutes`]).
+    pub fn start_deadline(&self) -> Option<Duration> {
+        self.config.start_deadline_minutes.map(minutes)
     }
 
     pub fn timing(&self) -> Timing {
@@ -230,7 +247,19 @@ fn check(c: &PoolConfig) -> Result<(), String> {
     {
         return Err(format!("drain: maxJobs must be 1 to 100000 and maxMinutes 1 to {max_minutes}"));
     }
-    Ok(())
+    check_start_deadline(c.start_deadline_minutes)
+}
+
+/// A declared start deadline (a pool's or a command kind's) is within [`START_DEADLINE_MINUTES`].
+pub fn check_start_deadline(minutes: Option<u32>) -> Result<(), String> {
+    match minutes {
+        Some(m) if !START_DEADLINE_MINUTES.contains(&m) => Err(format!(
+            "startDeadlineMinutes must be {} to {} (a pod needs minutes to start; SQS keeps a message 14 days)",
+            START_DEADLINE_MINUTES.start(),
+            START_DEADLINE_MINUTES.end()
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -93,6 +93,8 @@ fn invalid_pools_are_refused_with_the_reason() {
         (json!({"default": pool(json!({"execution": {"mode": "batch"}}))}), "unknown variant"),
         (json!({"default": pool(json!({"capacity": "reserved"}))}), "unknown variant"),
         (json!({"default": pool(json!({"gpu": 1}))}), "unknown field `gpu`"),
+        (json!({"default": pool(json!({"startDeadlineMinutes": 9}))}), "startDeadlineMinutes must be 10 to 20160"),
+        (json!({"default": pool(json!({"startDeadlineMinutes": 20161}))}), "startDeadlineMinutes must be 10 to 20160"),
     ];
     for (pools, fragment) in cases {
         let e = parse(pools.clone()).expect_err(&pools.to_string()).to_string();
@@ -104,9 +106,9 @@ fn invalid_pools_are_refused_with_the_reason() {
 fn queue_names_table() {
     use crate::kinds::Lane;
     let lanes = [
-        Lane { name: "default", pool: "default", command: false },
-        Lane { name: "long", pool: "long", command: false },
-        Lane { name: "etl-v2", pool: "long", command: true },
+        Lane { name: "default", pool: "default", command: false, start_deadline: None },
+        Lane { name: "long", pool: "long", command: false, start_deadline: None },
+        Lane { name: "etl-v2", pool: "long", command: true, start_deadline: None },
     ];
     // (lane, pool, priority, queue, the pool's dlq)
     let cases = [

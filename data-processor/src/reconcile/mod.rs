@@ -7,7 +7,10 @@
 //! 2. re-sends the message of every overdue job in the due index (never sent by an API that
 //!    crashed, or lost), then moves its due time on. A message the queue refuses (a body an older
 //!    API recorded that SQS does not carry) moves its job's due time on with a growing wait and,
-//!    after `jobs_core::reconcile::MAX_SEND_REFUSALS`, ends the job FAILED with the reason.
+//!    after `jobs_core::reconcile::MAX_SEND_REFUSALS`, ends the job FAILED with the reason. A job
+//!    waiting on a lane that runs nothing (its image missing, its pods unschedulable) is watched
+//!    instead, a look a minute, and ends FAILED with the reason once the lane stayed idle for its
+//!    start deadline.
 //!
 //! One message or job that cannot be handled never holds up the others: it is logged, counted in
 //! the report (and in the pass's metric line) and left for a later pass.
@@ -17,17 +20,18 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use jobs_aws::{
-    BackendError, CopyMeta, ErrorKind, JobQueue, JobRecord, JobStore, PoolQueues, Received, StoreError, store,
-};
+use chrono::Utc;
+use jobs_aws::{BackendError, CopyMeta, JobQueue, JobRecord, JobStore, PoolQueues, Received, StoreError, store};
 use jobs_core::JobMessage;
-use jobs_core::reconcile::{self, DeadLetter, Overdue, Unsent};
-use jobs_core::state::OnPoison;
+use jobs_core::reconcile::{self, DeadLetter};
 use jobs_runtime::Shutdown;
 use tracing::{info, warn};
 
 use crate::emf;
+
+mod overdue;
+
+use overdue::Backlogs;
 
 /// Dead-letter messages handled per pass (batches of 10).
 const DEAD_LETTERS_PER_PASS: usize = 200;
@@ -57,6 +61,10 @@ pub struct Report {
     pub unsent: usize,
     /// Overdue jobs whose message presumably waits behind the queue's backlog: nothing sent.
     pub waiting: usize,
+    /// Jobs waiting on a lane that runs nothing (watched until its start deadline).
+    pub watched: usize,
+    /// Jobs ended FAILED: their lane ran nothing for its start deadline.
+    pub not_started: usize,
     /// Messages and jobs the pass could not handle (read or write failed); each is left for a
     /// later pass, and the pass goes on with the next.
     pub errors: usize,
@@ -69,6 +77,8 @@ pub struct Reconciler {
     pub shutdown: Shutdown,
     /// Where a pass's metric line goes (`None`: `METRICS=off`).
     pub metrics_namespace: Option<String>,
+    /// Each lane's start deadline (`jobs_core::kinds::Lane`, or `START_DEADLINE_SECS`).
+    pub start_deadlines: std::collections::HashMap<&'static str, Option<Duration>>,
 }
 
 impl Reconciler {
@@ -111,6 +121,7 @@ impl Reconciler {
             resent: r.resent,
             redriven: r.redriven,
             failed: r.failed,
+            not_started: r.not_started,
             unsent: r.unsent,
             waiting: r.waiting,
             errors: r.errors,
@@ -222,156 +233,6 @@ impl Reconciler {
             }
         }
         pool.delete_dead(&msg.receipt_handle).await
-    }
-
-    /// Sends an overdue job's message again (`due`: its due time as the index had it), unless it
-    /// presumably waits behind its queue's backlog. A message the queue will not take is looked
-    /// at again later, and after `jobs_core::reconcile::MAX_SEND_REFUSALS` refusals its job ends
-    /// FAILED.
-    async fn overdue(
-        &self,
-        job_id: &str,
-        due: DateTime<Utc>,
-        backlogs: &mut Backlogs,
-        report: &mut Report,
-    ) -> Result<(), BackendError> {
-        let now = Utc::now();
-        let record = match self.store.get(job_id).await {
-            Ok(Some(record)) => record,
-            Ok(None) => return Ok(()),
-            Err(e) => {
-                // An item that cannot be read is looked at again after a while, not every pass.
-                let next = now + chrono::Duration::from_std(self.store.timing().stale).unwrap_or_default();
-                let _ = self.store.defer_due(job_id, due, next, false).await;
-                return Err(backend(e));
-            }
-        };
-        let state = record.state();
-        let message = record.message();
-        // The job's own queue: its kind's pool, its priority (an item that names no kind: the
-        // default pool's; nothing is sent for it anyway).
-        let queue = match &message {
-            Some(m) => self.queues.for_job(&m.kind, m.priority),
-            None => self.queues.get(jobs_core::pools::DEFAULT_POOL, record.priority),
-        };
-        let backlog = backlogs.of(queue).await;
-        let looks = reconcile::Looks {
-            due: record.due_at,
-            sent: !record.never_sent(),
-            resends: record.resends,
-            waits: record.backlog_waits,
-        };
-        let seen = record.due_at.unwrap_or(due);
-        let (delay, next_due) = match reconcile::on_overdue(Some(&state), &looks, backlog, now, self.store.timing()) {
-            Overdue::Resend { delay, next_due } => (delay, next_due),
-            Overdue::Wait { next_due } => {
-                match self.store.bump_due(job_id, seen, next_due, false).await {
-                    Ok(()) | Err(StoreError::ConditionFailed) => {}
-                    Err(StoreError::Backend(e)) => return Err(e),
-                }
-                info!(job_id, status = %record.status, backlog, "overdue job's message waits behind the queue's backlog; no copy sent");
-                report.waiting += 1;
-                return Ok(());
-            }
-            Overdue::Nothing => return Ok(()),
-        };
-        let sent = match message {
-            Some(msg) => queue
-                .send_copy(&msg.to_body(), delay, CopyMeta { attempts: state.attempts, ..CopyMeta::default() })
-                .await
-                .map(|_| ()),
-            None => Err(BackendError::of_kind(
-                ErrorKind::Invalid,
-                "overdue job",
-                "its item does not say what the job is (no kind): no message can be made",
-            )),
-        };
-        if let Err(e) = sent {
-            report.unsent += 1;
-            return self.unsent(job_id, &record, seen, e).await;
-        }
-        match self.store.bump_due(job_id, seen, next_due, true).await {
-            Ok(()) | Err(StoreError::ConditionFailed) => {}
-            Err(StoreError::Backend(e)) => {
-                warn!(job_id, error = %e, "could not move the due time on; sent again next pass")
-            }
-        }
-        info!(job_id, status = %record.status, resends = record.resends + 1, "overdue job's message sent again");
-        report.resent += 1;
-        Ok(())
-    }
-
-    /// An overdue job's message could not be made or sent: `jobs_core::reconcile::on_unsent`.
-    /// Returns the error unless the job was dealt with for good (FAILED).
-    async fn unsent(
-        &self,
-        job_id: &str,
-        record: &JobRecord,
-        seen: DateTime<Utc>,
-        error: BackendError,
-    ) -> Result<(), BackendError> {
-        let refused = error.kind() == ErrorKind::Invalid;
-        let decision = reconcile::on_unsent(
-            &record.state(),
-            record.send_refusals,
-            refused,
-            &error.to_string(),
-            Utc::now(),
-            // An overdue job's lease ran out long ago: no grace to leave it.
-            Duration::ZERO,
-            self.store.timing(),
-        );
-        match decision {
-            Unsent::Later { next_due, refused } => {
-                if let Err(e) = self.store.defer_due(job_id, seen, next_due, refused).await {
-                    warn!(job_id, error = %e, "could not move the due time on");
-                }
-                if !refused {
-                    return Err(error);
-                }
-                warn!(job_id, error = %error, refusals = record.send_refusals + 1, next = %next_due, "the queue refused the job's message; trying again later");
-                Ok(())
-            }
-            Unsent::GiveUp(OnPoison::Record(transition)) => {
-                match self.store.apply(job_id, record.kind.as_deref(), None, &transition, &store::token()).await {
-                    Ok(_) => {
-                        warn!(
-                            job_id,
-                            reason = transition.change.last_error.as_deref(),
-                            "job FAILED: its message cannot be sent"
-                        );
-                        Ok(())
-                    }
-                    // Moved meanwhile (a worker took it): nothing to end.
-                    Err(StoreError::ConditionFailed) => Ok(()),
-                    Err(StoreError::Backend(e)) => Err(e),
-                }
-            }
-            Unsent::GiveUp(OnPoison::Held(_) | OnPoison::Finished(_) | OnPoison::Gone) => Ok(()),
-        }
-    }
-}
-
-/// Each queue's waiting messages (visible and delayed), read once per pass when an overdue job
-/// of that queue is looked at. Unknown (the read failed) counts as none: a copy too many is
-/// harmless, a lost message never sent again is not.
-#[derive(Default)]
-struct Backlogs(std::collections::HashMap<String, u64>);
-
-impl Backlogs {
-    async fn of(&mut self, queue: &JobQueue) -> u64 {
-        if let Some(n) = self.0.get(queue.url()) {
-            return *n;
-        }
-        let n = match queue.depth().await {
-            Ok(depth) => depth.visible + depth.delayed,
-            Err(e) => {
-                warn!(queue = queue.url(), error = %e, "could not read the queue's depth; overdue jobs are sent again");
-                0
-            }
-        };
-        self.0.insert(queue.url().to_owned(), n);
-        n
     }
 }
 
