@@ -15,6 +15,9 @@ import { chromium } from 'playwright-core';
 const base = process.env.DASHBOARD_URL ?? 'http://127.0.0.1:3000/';
 const out = process.env.OUT_DIR ?? '.';
 const token = process.env.API_TOKEN;
+// A second pass over the same stack (through `jobsctl ui`) skips what only waits on the stack's
+// clock (a schedule's firing, up to a minute), which the first pass checked.
+const quick = process.env.BROWSER_QUICK === '1';
 const WAIT = 120_000;
 mkdirSync(out, { recursive: true });
 
@@ -108,7 +111,7 @@ try {
   // A schedule that fires every minute (after the step above counted submissions): by the end of
   // the test it has a last run.
   const ticker = `browser-tick-${Date.now()}`;
-  await call('POST', '/jobs/schedules', { cron: '* * * * *', job: 'noop', name: ticker });
+  if (!quick) await call('POST', '/jobs/schedules', { cron: '* * * * *', job: 'noop', name: ticker });
 
   step('cancel a running job');
   await page.locator('textarea[name=payload]').fill('{"ms": 600000}');
@@ -204,8 +207,8 @@ try {
     await call('DELETE', `/jobs/schedules/${name}`);
   }
 
-  step('a schedule that fired shows its last run');
-  try {
+  step(quick ? 'a schedule that fired shows its last run: skipped (BROWSER_QUICK; the first pass checks it)' : 'a schedule that fired shows its last run');
+  if (!quick) try {
     const lastRun = page.locator(`[data-testid=schedules] tr[data-schedule="${ticker}"] [data-testid=last-run]`);
     // It fires within a minute or so of its creation (ministack checks every ~10 s); the page refreshes.
     await lastRun.locator('a').waitFor({ timeout: 150_000 });

@@ -82,7 +82,7 @@ ui_pid=$!
 for _ in $(seq 100); do grep -q "^Dashboard: " "$ui_out" && break; sleep 0.1; done
 ui_url=$(sed -n 's/^Dashboard: //p' "$ui_out")
 [[ -n $ui_url ]] || { kill "$ui_pid" 2>/dev/null; fail "jobsctl ui printed no URL: $(cat "$ui_out")"; }
-DASHBOARD_URL="http://127.0.0.1:$ui_port/" API_TOKEN="${ui_url#*token=}" CHROMIUM="$chromium" OUT_DIR="$browser_out/jobsctl-ui" \
+DASHBOARD_URL="http://127.0.0.1:$ui_port/" API_TOKEN="${ui_url#*token=}" CHROMIUM="$chromium" OUT_DIR="$browser_out/jobsctl-ui" BROWSER_QUICK=1 \
     node tools/browser/dashboard.test.mjs || { kill "$ui_pid"; fail "the dashboard through jobsctl ui failed"; }
 kill -TERM "$ui_pid"
 wait "$ui_pid" || fail "jobsctl ui did not stop cleanly on SIGTERM"
