@@ -58,21 +58,44 @@ fn engine_lines(engine: &str, args: &[&str]) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).filter(|l| !l.is_empty()).collect()
 }
 
+/// What each test here runs on: the engine (`make test-image` names it and the image), its API,
+/// a stack, and a directory for the pods' logs.
+struct Setup {
+    engine: String,
+    image: String,
+    docker_api: DockerApi,
+    stack: Stack,
+    logs: std::path::PathBuf,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let engine = std::env::var("CONTAINER_ENGINE").expect("CONTAINER_ENGINE=docker|podman");
+        let image = std::env::var("IMAGE").expect("IMAGE");
+        let docker_api = DockerApi::start(&engine);
+        let stack = Stack::start().await;
+        let logs = std::env::temp_dir().join(format!("e2e-container-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&logs).unwrap();
+        Setup { engine, image, docker_api, stack, logs }
+    }
+
+    /// The controller with the container executor, for every ScaledJob of `keda/` or `manifest`.
+    async fn controller(&self, manifest: Option<&std::path::Path>) -> Controller {
+        let mut args = vec!["--executor", "container", "--image", &self.image];
+        if let Some(host) = &self.docker_api.host {
+            args.extend(["--docker-host", host]);
+        }
+        Controller::start(&self.stack, &args, &self.logs, manifest).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a container engine and the image: make test-image"]
 async fn mixed_jobs_with_the_container_executor() {
-    let engine = std::env::var("CONTAINER_ENGINE").expect("CONTAINER_ENGINE=docker|podman");
-    let image = std::env::var("IMAGE").expect("IMAGE");
-    let docker_api = DockerApi::start(&engine);
-    let stack = Stack::start().await;
-    let api = common::api(&stack).await;
-    let logs = std::env::temp_dir().join(format!("e2e-container-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&logs).unwrap();
-    let mut args = vec!["--executor", "container", "--image", &image];
-    if let Some(host) = &docker_api.host {
-        args.extend(["--docker-host", host]);
-    }
-    let controller = Controller::start(&stack, &args, &logs, None).await;
+    let setup = Setup::new().await;
+    let (engine, image, stack) = (&setup.engine, &setup.image, &setup.stack);
+    let api = common::api(stack).await;
+    let controller = setup.controller(None).await;
     let label = format!("label=io.keda-sqs-jobs.local/queue={}", stack.resources.queue_url);
 
     let submitted = submit_mix(&api, 7).await;
@@ -93,7 +116,7 @@ async fn mixed_jobs_with_the_container_executor() {
     assert_eq!(state["totals"]["jobsCreated"], attempts, "one Job per delivery: {}", state["totals"]);
 
     // One container per Job, kept like a finished pod, run the way its pool's manifest says.
-    let containers = engine_lines(&engine, &["ps", "-a", "-q", "--filter", &label]);
+    let containers = engine_lines(engine, &["ps", "-a", "-q", "--filter", &label]);
     assert_eq!(containers.len() as u64, attempts, "{containers:?}");
     let mut format = String::from("{{index .Config.Labels \"");
     format.push_str(local_keda::executor::container::LABEL_SCALEDJOB);
@@ -101,7 +124,7 @@ async fn mixed_jobs_with_the_container_executor() {
     let mut args = vec!["inspect", "--format", format.as_str()];
     args.extend(containers.iter().map(String::as_str));
     let mut pools_seen = std::collections::BTreeSet::new();
-    for line in engine_lines(&engine, &args) {
+    for line in engine_lines(engine, &args) {
         let (scaled_job, run_as) = line.split_once(' ').unwrap();
         let lane = match scaled_job.strip_prefix("data-processor") {
             Some("") => jobs_core::pools::DEFAULT_POOL,
@@ -119,7 +142,7 @@ async fn mixed_jobs_with_the_container_executor() {
     // A command kind's pod ran its own image, with the worker its init container put beside it.
     let mut images = vec!["inspect", "--format", "{{.Config.Image}}"];
     images.extend(containers.iter().map(String::as_str));
-    let images = engine_lines(&engine, &images);
+    let images = engine_lines(engine, &images);
     let examples = format!("{}/examples:{}", image.rsplit_once('/').unwrap().0, image.rsplit_once(':').unwrap().1);
     assert!(images.iter().any(|i| i.contains(&examples)), "{examples} in {images:?}");
     for job in state["jobs"].as_array().unwrap() {
@@ -129,7 +152,7 @@ async fn mixed_jobs_with_the_container_executor() {
 
     assert_eq!(controller.stop().await, Some(0));
     assert!(
-        engine_lines(&engine, &["ps", "-a", "-q", "--filter", &label]).is_empty(),
+        engine_lines(engine, &["ps", "-a", "-q", "--filter", &label]).is_empty(),
         "the controller removes its containers when it stops"
     );
 }
@@ -140,20 +163,12 @@ async fn mixed_jobs_with_the_container_executor() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a container engine and the image: make test-image"]
 async fn a_command_kind_whose_image_is_missing_fails_its_job_after_the_deadline() {
-    let engine = std::env::var("CONTAINER_ENGINE").expect("CONTAINER_ENGINE=docker|podman");
-    let image = std::env::var("IMAGE").expect("IMAGE");
-    let docker_api = DockerApi::start(&engine);
-    let stack = Stack::start().await;
-    let api = testkit::Api::start(&stack, &testkit::workspace_binary("api-lambda"), &[("STALE_AFTER_SECS", "1")]).await;
-    let logs = std::env::temp_dir().join(format!("e2e-noimage-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&logs).unwrap();
+    let setup = Setup::new().await;
+    let (engine, stack) = (&setup.engine, &setup.stack);
+    let api = testkit::Api::start(stack, &testkit::workspace_binary("api-lambda"), &[("STALE_AFTER_SECS", "1")]).await;
     let manifest =
         common::manifest_with("scaledjob-shell.yaml", &[("keda-sqs-jobs/examples:", "keda-sqs-jobs/never-pushed:")]);
-    let mut args = vec!["--executor", "container", "--image", &image];
-    if let Some(host) = &docker_api.host {
-        args.extend(["--docker-host", host]);
-    }
-    let controller = Controller::start(&stack, &args, &logs, Some(&manifest)).await;
+    let controller = setup.controller(Some(&manifest)).await;
 
     let (status, out) = api.post("/jobs", serde_json::json!({"job": "shell", "payload": {"seconds": 0}})).await;
     assert_eq!(status, reqwest::StatusCode::OK, "{out}");
@@ -195,6 +210,6 @@ async fn a_command_kind_whose_image_is_missing_fails_its_job_after_the_deadline(
     let stats = api.get("/jobs/stats").await.1;
     assert_eq!((&stats["submitted"], &stats["failedJob"]), (&1.into(), &1.into()), "{stats}");
     let label = format!("label=io.keda-sqs-jobs.local/queue={}", stack.resources.queue_url);
-    assert!(engine_lines(&engine, &["ps", "-a", "-q", "--filter", &label]).is_empty(), "no container was created");
+    assert!(engine_lines(engine, &["ps", "-a", "-q", "--filter", &label]).is_empty(), "no container was created");
     assert_eq!(controller.stop().await, Some(0));
 }

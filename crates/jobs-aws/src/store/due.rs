@@ -68,14 +68,8 @@ impl JobStore {
         next: chrono::DateTime<Utc>,
         resent: bool,
     ) -> Result<(), StoreError> {
-        let mut e = Expr::default();
-        e.set(attr::DUE_AT, n(next.timestamp_millis()));
+        let mut e = due_moved(seen, next, None);
         e.increment(if resent { attr::RESENDS } else { attr::BACKLOG_WAITS });
-        // Its lane was seen busy, or it does not wait to start: no watch goes on.
-        e.set_or_remove(attr::IDLE_SINCE, None);
-        // An open job never expires (an item an older version wrote may still carry a TTL).
-        e.set_or_remove(TTL_ATTRIBUTE, None);
-        e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
         self.update(job_id, e, "UpdateItem").await
     }
 
@@ -88,14 +82,10 @@ impl JobStore {
         next: chrono::DateTime<Utc>,
         refused: bool,
     ) -> Result<(), StoreError> {
-        let mut e = Expr::default();
-        e.set(attr::DUE_AT, n(next.timestamp_millis()));
+        let mut e = due_moved(seen, next, None);
         if refused {
             e.increment(attr::SEND_REFUSALS);
         }
-        e.set_or_remove(attr::IDLE_SINCE, None);
-        e.set_or_remove(TTL_ATTRIBUTE, None);
-        e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
         self.update(job_id, e, "UpdateItem").await
     }
 
@@ -108,11 +98,22 @@ impl JobStore {
         next: chrono::DateTime<Utc>,
         idle_since: chrono::DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut e = Expr::default();
-        e.set(attr::DUE_AT, n(next.timestamp_millis()));
-        e.set(attr::IDLE_SINCE, ts(idle_since));
-        e.set_or_remove(TTL_ATTRIBUTE, None);
-        e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
-        self.update(job_id, e, "UpdateItem").await
+        self.update(job_id, due_moved(seen, next, Some(idle_since)), "UpdateItem").await
     }
+}
+
+/// The update every look of the reconciler makes: the due time from `seen` (still as read) to
+/// `next`; the lane's watch (`idleSince`) kept up or ended (a busy look, a job that does not wait
+/// to start); no TTL (an open job never expires; an item an older version wrote may carry one).
+fn due_moved(
+    seen: chrono::DateTime<Utc>,
+    next: chrono::DateTime<Utc>,
+    idle_since: Option<chrono::DateTime<Utc>>,
+) -> Expr {
+    let mut e = Expr::default();
+    e.set(attr::DUE_AT, n(next.timestamp_millis()));
+    e.set_or_remove(attr::IDLE_SINCE, idle_since.map(ts));
+    e.set_or_remove(TTL_ATTRIBUTE, None);
+    e.require(attr::DUE_AT, "=", n(seen.timestamp_millis()));
+    e
 }
