@@ -102,30 +102,31 @@ endif
 
 .PHONY: test-api-fuzz
 test-api-fuzz: venv venv-lint ## Schemathesis (every check) against the API on ministack and its own /openapi.json (FUZZ_EXAMPLES, FUZZ_SEED)
-	cargo test -p api-lambda --locked --test fuzz -- --ignored --nocapture
+	cargo test --workspace --locked --test fuzz -- --ignored --nocapture
 
 .PHONY: test-chaos
 test-chaos: venv ## A short chaos run (~100 jobs, alone: it loads the machine), as make chaos with CHAOS_JOBS=100
-	cargo build --locked -p api-lambda --bins
-	CHAOS_JOBS=$${CHAOS_JOBS:-100} cargo test -p data-processor --locked --test chaos -- --nocapture
+	cargo build --workspace --locked --bins
+	CHAOS_JOBS=$${CHAOS_JOBS:-100} cargo test --workspace --locked --test chaos -- --nocapture
 
 .PHONY: test-moto
 test-moto: venv ## The worker's integration and fault-injection suites against moto (which does not fire schedules: that test skips, saying so)
 ifeq ($(NEXTEST),yes)
-	EMULATOR=moto tools/with-skips.sh cargo nextest run -p data-processor --locked --no-fail-fast --test worker --test faults --test reconcile
+	EMULATOR=moto tools/with-skips.sh cargo nextest run --workspace --locked --no-fail-fast \
+	  -E 'binary_id(data-processor::worker) | binary_id(data-processor::faults) | binary_id(data-processor::reconcile)'
 else
-	EMULATOR=moto tools/with-skips.sh cargo test -p data-processor --locked --no-fail-fast --test worker --test faults --test reconcile
+	EMULATOR=moto tools/with-skips.sh cargo test --workspace --locked --no-fail-fast --test worker --test faults --test reconcile
 endif
 
 .PHONY: test-external
 test-external: venv ## The API and worker suites + a short chaos run against an endpoint the harness did not start (EMULATOR_URL=http://host:4566 [EMULATOR_FEATURES=…]; default: a ministack started outside it); nothing may be left behind
-	cargo build --locked -p api-lambda -p data-processor -p testkit --bins
+	cargo build --workspace --locked --bins
 	BIN_DIR=$(CARGO_TARGET_DIR)/debug tools/with-skips.sh tools/test-external.sh
 
 .PHONY: chaos
 chaos: venv ## Chaos end to end: CHAOS_JOBS (default 1000) jobs, random SIGKILL/SIGTERM of workers, duplicates, a 25 s table outage; every job checked against the counters
-	cargo build --locked -p api-lambda --bins
-	CHAOS_JOBS=$${CHAOS_JOBS:-1000} cargo test -p data-processor --locked --test chaos -- --nocapture
+	cargo build --workspace --locked --bins
+	CHAOS_JOBS=$${CHAOS_JOBS:-1000} cargo test --workspace --locked --test chaos -- --nocapture
 
 .PHONY: test-infra
 test-infra: venv venv-lint synth synth-pipeline ## CDK assertion tests, cfn-lint, checkov (the stacks and the pipeline), manifest drift, CRD/schema validation, local/CDK parity
@@ -140,18 +141,20 @@ test-infra: venv venv-lint synth synth-pipeline ## CDK assertion tests, cfn-lint
 	  || { echo "manifests: keda/ or karpenter/ differ from the charts: run 'make manifests' and commit" >&2; exit 1; }
 	$(LINT_VENV)/bin/yamllint -s keda karpenter docs/gitops
 	$(LINT_VENV)/bin/python $(INFRA)/scripts/validate-manifests.py keda karpenter
-	cargo test -p testkit --locked --test parity -- --ignored
+	cargo test --workspace --locked --test parity -- --ignored
 
 .PHONY: test-image
 test-image: image ## The built image against the emulator (one job: non-root, read-only root), then the local controller's container executor end to end
-	cargo build --locked -p api-lambda -p data-processor --bins
+	cargo build --workspace --locked --bins
 	CONTAINER_ENGINE=$$(tools/container/engine.sh) IMAGE=$(IMAGE) \
-	  cargo test -p data-processor -p local-keda --locked --test image --test container_e2e -- --ignored --nocapture
+	  cargo test --workspace --locked --test image --test container_e2e -- --ignored --nocapture
 
 # The local stack (tools/local/): ports and the executor can be overridden, e.g.
 #   make up EMULATOR_PORT=4567 API_PORT=3001 CONTROLLER_PORT=8090 EXECUTOR=process
 #   make up EMULATOR_URL=http://localhost:4566   (an emulator already running, e.g. LocalStack)
-LOCAL_BINS := -p api-lambda -p data-processor -p jobs-aws -p local-keda -p jobsctl
+# Every stage builds and tests with --workspace (choosing targets, not packages): cargo unifies
+# features per selection, so `-p` subsets would each rebuild the workspace's crates (~3 min a CI run).
+LOCAL_BINS := --workspace
 
 .PHONY: up
 up: venv ## Run the whole system locally: ministack (or EMULATOR_URL), the API, the local ScaledJob controller (Ctrl-C stops)

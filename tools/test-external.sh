@@ -60,13 +60,15 @@ echo "==> The suites against $EMULATOR_URL (EMULATOR=external, features: ${EMULA
 
 # The API (HTTP and the lambda_http path) and the worker (lifecycle, faults, reconciler, operations).
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --locked --no-fail-fast -p api-lambda -p data-processor \
-        -E 'binary(api) | binary(operations) | binary(lambda) | binary(worker) | binary(faults) | binary(reconcile) | binary(operate)'
+# --workspace, choosing targets: the same features as every other stage, so nothing is rebuilt.
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --locked --no-fail-fast --workspace \
+        -E '(package(api-lambda) | package(data-processor)) & (binary(api) | binary(operations) | binary(lambda) | binary(worker) | binary(faults) | binary(reconcile) | binary(operate))'
 else
-    cargo test --locked --no-fail-fast -p api-lambda -p data-processor \
+    cargo test --locked --no-fail-fast --workspace \
         --test api --test operations --test lambda --test worker --test faults --test reconcile --test operate
 fi
-CHAOS_JOBS=${CHAOS_JOBS:-40} cargo test --locked -p data-processor --test chaos -- --nocapture
+CHAOS_JOBS=${CHAOS_JOBS:-40} cargo test --locked --workspace --test chaos -- --nocapture
 
 echo "==> Resources left on $EMULATOR_URL by the run"
 "$BIN_DIR/test-resources" --prefix "$prefix"
