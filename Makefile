@@ -80,9 +80,10 @@ build: ## Build every crate (debug)
 	cargo build --workspace --locked
 
 .PHONY: lint
-lint: ## rustfmt and clippy (warnings are errors)
+lint: ## rustfmt and clippy (warnings are errors); the shell scripts parse
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	@for f in tools/*.sh tools/*/*.sh .ci/run; do bash -n "$$f" || exit 1; done; echo "lint: the shell scripts parse"
 
 .PHONY: test
 test: venv lint lint-workflows test-rust test-api-fuzz test-chaos test-moto test-external test-infra test-image test-local ## Everything CI runs: lint, tests on ministack and moto, the API fuzzed against its OpenAPI document, a short chaos run, the suites against an external endpoint, infra checks, the image, the local stack

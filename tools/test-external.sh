@@ -59,7 +59,6 @@ done
 echo "==> The suites against $EMULATOR_URL (EMULATOR=external, features: ${EMULATOR_FEATURES:-none}, resources $prefix*)"
 
 # The API (HTTP and the lambda_http path) and the worker (lifecycle, faults, reconciler, operations).
-if cargo nextest --version >/dev/null 2>&1; then
 # --workspace, choosing targets: the same features as every other stage, so nothing is rebuilt.
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --locked --no-fail-fast --workspace \
