@@ -42,6 +42,8 @@ pub struct Containers {
     image: String,
     /// A command kind's pod: the init container, with its local image.
     init: Option<Box<(crate::manifest::InitContainer, String)>>,
+    /// The main image was missing at start-up: each pod start looks for it again (until found).
+    image_missing: bool,
     labels: HashMap<String, String>,
     logs: PathBuf,
     /// Container states from the last list call (one call per reconcile, not one per container).
@@ -83,6 +85,7 @@ impl Containers {
                 Some(Box::new((init.clone(), local_image(&init.image, worker_image)))),
             ),
         };
+        let mut image_missing = false;
         for (image, kind_image) in
             [Some((&image, init.is_some())), init.as_ref().map(|i| (&i.1, false))].into_iter().flatten()
         {
@@ -93,6 +96,7 @@ impl Containers {
                     return Err(why);
                 }
                 tracing::warn!(scaled_job, reason = %why, "this lane's pods cannot start until the image is there (ErrImageNeverPull)");
+                image_missing = true;
             }
         }
         std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
@@ -100,7 +104,16 @@ impl Containers {
             (LABEL_SCALEDJOB.to_owned(), scaled_job.to_owned()),
             (LABEL_QUEUE.to_owned(), queue_url.to_owned()),
         ]);
-        Ok(Containers { docker, image, init, labels, logs, states: HashMap::new(), followers: HashMap::new() })
+        Ok(Containers {
+            docker,
+            image,
+            init,
+            image_missing,
+            labels,
+            logs,
+            states: HashMap::new(),
+            followers: HashMap::new(),
+        })
     }
 
     /// The main container's local image.
@@ -209,7 +222,11 @@ impl Containers {
     }
 
     pub async fn start(&mut self, pod: &PodRequest<'_>) -> Result<(), String> {
-        if self.docker.inspect_image(&self.image).await.is_err() {
+        // A missing image may have been built since (the fix rolling out).
+        if self.image_missing && self.docker.inspect_image(&self.image).await.is_ok() {
+            self.image_missing = false;
+        }
+        if self.image_missing {
             return Err(format!(
                 "ErrImageNeverPull: image {} is not present (the local engine never pulls)",
                 self.image
