@@ -1,4 +1,4 @@
-//! Request counts and latencies by route, at `GET /metrics` in the Prometheus (OpenMetrics) text
+//! Request counts and latencies by route, and the jobs accepted by tenant and kind, at `GET /metrics` in the Prometheus (OpenMetrics) text
 //! format: what a Prometheus next to the local API scrapes. Under Lambda each instance counts only
 //! the requests it served, since its start; API Gateway's CloudWatch metrics (`Count`, `4xx`,
 //! `5xx`, `Latency`) are the fleet's figures there, so the stack does not route `/metrics`.
@@ -31,6 +31,14 @@ struct RequestLabels {
     status: u16,
 }
 
+/// A new job's labels: its tenant as the config labels it (`jobs_core::tenants`: a named tenant,
+/// or `(other)`, so at most 101 values) and its kind (the config's).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    tenant: String,
+    kind: String,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     method: String,
@@ -45,6 +53,7 @@ struct Inner {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    accepted: Family<JobLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -57,7 +66,13 @@ impl Default for Metrics {
         );
         registry.register("api_http_requests", "Requests answered, by route and status", requests.clone());
         registry.register("api_http_request_duration_seconds", "Time to answer a request, by route", latency.clone());
-        Metrics(Arc::new(Inner { registry, requests, latency }))
+        let accepted = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "api_jobs_accepted",
+            "New jobs accepted (submitted or retried; not replays), by tenant and kind",
+            accepted.clone(),
+        );
+        Metrics(Arc::new(Inner { registry, requests, latency, accepted }))
     }
 }
 
@@ -67,6 +82,12 @@ impl Metrics {
         let (method, route) = (method.to_owned(), route.to_owned());
         self.0.latency.get_or_create(&RouteLabels { method: method.clone(), route: route.clone() }).observe(seconds);
         self.0.requests.get_or_create(&RequestLabels { method, route, status }).inc();
+    }
+
+    /// Counts one new job of `tenant` (labelled as the config says) and `kind`.
+    pub fn accepted(&self, tenant: &jobs_core::Tenant, kind: &str) {
+        let tenant = jobs_core::tenants::config().metric_label(tenant).to_owned();
+        self.0.accepted.get_or_create(&JobLabels { tenant, kind: kind.to_owned() }).inc();
     }
 
     pub fn render(&self) -> String {
@@ -121,5 +142,15 @@ mod tests {
             assert_eq!(sample(&text, series), Some(want), "{series} in\n{text}");
         }
         assert!(text.contains("# TYPE api_http_request_duration_seconds histogram"), "{text}");
+        // New jobs by tenant: a tenant the config names is its own label, any other (other).
+        let acme = jobs_core::Tenant::parse("acme").unwrap();
+        assert_eq!(jobs_core::tenants::config().metric_label(&acme), "acme", "infra-cdk8s/config.json names acme");
+        for t in ["acme", "acme", "globex", "initech"] {
+            m.accepted(&jobs_core::Tenant::parse(t).unwrap(), "noop");
+        }
+        let text = m.render();
+        assert_eq!(sample(&text, r#"api_jobs_accepted_total{tenant="acme",kind="noop"}"#), Some(2.0), "{text}");
+        assert_eq!(sample(&text, r#"api_jobs_accepted_total{tenant="(other)",kind="noop"}"#), Some(2.0), "{text}");
+        assert!(!text.contains("globex"), "{text}");
     }
 }

@@ -12,7 +12,7 @@ use chrono::Utc;
 use jobs_aws::{BackendError, Idempotency, JobQueue, JobRecord, JobStore, PoolQueues, StoreError, Submitted, faults};
 use jobs_core::message::Unsendable;
 use jobs_core::pools::Priority;
-use jobs_core::{JobMessage, JobSpec, JobStatus};
+use jobs_core::{JobMessage, JobSpec, JobStatus, Tenant};
 
 use crate::caller::Caller;
 
@@ -31,6 +31,9 @@ pub struct Accepted {
     pub job_id: String,
     pub status: JobStatus,
     pub delivery: Delivery,
+    /// A new job (`None`: an idempotent replay of an earlier one): its tenant and kind, for the
+    /// metrics.
+    pub new: Option<(Tenant, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,20 +86,29 @@ pub async fn submit(
     }
     faults::point("api-after-record");
     let delivery = send(store, queues.for_job(&msg.kind, msg.priority), &msg.job_id, &body).await;
-    tracing::info!(job_id = %msg.job_id, kind = %msg.kind, priority = msg.priority.as_str(), submitted_by = %caller.0, ?delivery, "job accepted");
-    Ok(Accepted { job_id: msg.job_id.clone(), status: JobStatus::Queued, delivery })
+    let tenant = msg.tenant.as_ref().map(Tenant::as_str).unwrap_or_default();
+    tracing::info!(job_id = %msg.job_id, kind = %msg.kind, priority = msg.priority.as_str(), tenant, submitted_by = %caller.0, ?delivery, "job accepted");
+    let new = Some((msg.tenant_or_of(&caller.0), msg.kind.clone()));
+    Ok(Accepted { job_id: msg.job_id.clone(), status: JobStatus::Queued, delivery, new })
+}
+
+/// What a retry may change of the old job (`None`: keep the old job's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub priority: Option<Priority>,
+    pub tenant: Option<Tenant>,
 }
 
 /// Submits a new job with the kind and payload of job `old`, which must have ended FAILED or
 /// CANCELLED; the new job's `retryOf` and the old one's `retriedBy` link them. It keeps the old
-/// job's priority unless `priority` says otherwise.
+/// job's priority and tenant unless `overrides` says otherwise.
 pub async fn retry(
     store: &JobStore,
     queues: &PoolQueues,
     old: &str,
     caller: &Caller,
     idempotency: Option<&Idempotency>,
-    priority: Option<Priority>,
+    overrides: Overrides,
 ) -> Result<Accepted, SubmitError> {
     let record = store.get(old).await?.ok_or_else(|| SubmitError::NotFound(old.to_owned()))?;
     if !matches!(record.status, JobStatus::Failed | JobStatus::Cancelled) {
@@ -113,7 +125,8 @@ pub async fn retry(
     let spec = spec.map_err(|e| SubmitError::NotRetryable(format!("job {old:?} cannot run again: {e}")))?;
     let msg = JobMessage {
         retry_of: Some(old.to_owned()),
-        priority: priority.unwrap_or(record.priority),
+        priority: overrides.priority.unwrap_or(record.priority),
+        tenant: Some(overrides.tenant.unwrap_or(record.tenant)),
         ..JobMessage::for_spec(&spec, Utc::now())
     };
     submit(store, queues, &msg, caller, idempotency).await
@@ -130,7 +143,7 @@ async fn replay(store: &JobStore, queues: &PoolQueues, job_id: String) -> Result
         None => Delivery::Sent,
     };
     tracing::info!(job_id, ?delivery, "idempotent replay");
-    Ok(Accepted { job_id, status, delivery })
+    Ok(Accepted { job_id, status, delivery, new: None })
 }
 
 async fn send(store: &JobStore, queue: &JobQueue, job_id: &str, body: &str) -> Delivery {

@@ -38,28 +38,7 @@ async fn raw(api: &Api, request: &str) -> (u16, Value) {
 
 /// The messages on every pool's queues (left there).
 async fn queue_bodies(stack: &Stack) -> Vec<Value> {
-    queued_on(stack).await.into_iter().map(|(_, _, body)| body).collect()
-}
-
-/// The messages on every lane's queues with the lane (a pool, a command kind) and priority of
-/// the queue each is on.
-async fn queued_on(stack: &Stack) -> Vec<(String, Priority, Value)> {
-    let mut found = Vec::new();
-    for (q, queue) in stack.queues.iter() {
-        let out = stack
-            .sqs
-            .receive_message()
-            .queue_url(queue.url())
-            .max_number_of_messages(10)
-            .visibility_timeout(0)
-            .send()
-            .await
-            .unwrap();
-        for m in out.messages.unwrap_or_default() {
-            found.push((q.lane.clone(), q.priority, serde_json::from_str(m.body().unwrap()).unwrap()));
-        }
-    }
-    found
+    stack.queued().await.into_iter().map(|(_, _, body)| body).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -92,7 +71,7 @@ async fn post_jobs_enqueues_and_get_job_reads_it() {
     assert_eq!(status, StatusCode::OK, "{report}");
 
     // Each job on its kind's lane's queue of its priority: its pool's, a command kind's own.
-    let mut messages = queued_on(&stack).await;
+    let mut messages = stack.queued().await;
     messages.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     let seen: Vec<(&str, Priority, &str)> =
         messages.iter().map(|(pool, p, m)| (pool.as_str(), *p, m["job"].as_str().unwrap())).collect();

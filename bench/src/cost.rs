@@ -145,11 +145,17 @@ pub async fn journeys(ctx: &Ctx<'_>, api_ms: f64, p: &Prices) -> (Vec<Journey>, 
 
     // A firing as EventBridge Scheduler delivers it: one SendMessage of the schedule's template.
     let spec = JobSpec::parse("noop", Value::Null).unwrap();
-    let body = JobMessage::schedule_template(&spec, "bench", Overlap::Allow, jobs_core::pools::Priority::Normal)
-        .replace(
-            jobs_core::message::SCHEDULER_SCHEDULED_TIME,
-            &chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        );
+    let body = JobMessage::schedule_template(
+        &spec,
+        "bench",
+        Overlap::Allow,
+        jobs_core::pools::Priority::Normal,
+        &jobs_core::Tenant::default(),
+    )
+    .replace(
+        jobs_core::message::SCHEDULER_SCHEDULED_TIME,
+        &chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    );
     let sqs = aws_sdk_sqs::Client::new(&testkit::Emulator::sdk_config_for(&ctx.proxy.endpoint));
     sqs.send_message().queue_url(&ctx.stack.resources.queue_url).message_body(body).send().await.unwrap();
     let worker = procs::binary("data-processor");

@@ -189,6 +189,35 @@ pub async fn submit_many(http: &reqwest::Client, base: &str, body: &Value, jobs:
     Ok(ids)
 }
 
+/// Each job's enqueue → first start (ms, from its record), waiting for each until `deadline`.
+pub async fn start_waits(stack: &Stack, ids: &[String], deadline: Instant) -> Result<Vec<f64>, String> {
+    let mut waits = Vec::with_capacity(ids.len());
+    for id in ids {
+        loop {
+            let r = stack.store.get(id).await.map_err(|e| e.to_string())?;
+            if let Some(r) = r.filter(|r| r.first_started_at.is_some()) {
+                let (started, created) = (r.first_started_at.unwrap_or_default(), r.created_at.unwrap_or_default());
+                waits.push((started - created).num_milliseconds() as f64);
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("job {id} did not start"));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    Ok(waits)
+}
+
+/// Stops the local controller with SIGTERM (it stops its pods first) and waits up to a minute.
+pub async fn stop_controller(controller: tokio::process::Child) {
+    if let Some(pid) = controller.id() {
+        // SAFETY: a plain signal to a child this process started.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(60), controller.wait_with_output()).await;
+}
+
 /// Waits until `jobs` jobs have ended (progress every 10 s); their counters.
 pub async fn until_ended(stack: &Stack, jobs: usize, started: Instant) -> Result<jobs_aws::Stats, String> {
     let timeout = Duration::from_secs(120 + jobs as u64);

@@ -69,28 +69,9 @@ pub async fn run(
     eprintln!("bench: {full} long jobs fill the pool after {pool_full_after_secs:.0} s; submitting {short} short jobs");
 
     let ids = e2e::submit_many(&http, &api.base, &json!({"job": "noop"}), short).await?;
-    let mut waits = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(long_secs + 180);
-    for id in &ids {
-        loop {
-            let r = stack.store.get(id).await.map_err(|e| e.to_string())?;
-            if let Some(r) = r.filter(|r| r.started_at.is_some()) {
-                let (started, created) = (r.started_at.unwrap_or_default(), r.created_at.unwrap_or_default());
-                waits.push((started - created).num_milliseconds() as f64);
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("short job {id} did not start"));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-    // SIGTERM: the controller stops its pods (the long jobs still sleeping) before it exits.
-    if let Some(pid) = controller.id() {
-        // SAFETY: a plain signal to a child this process started.
-        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(60), controller.wait_with_output()).await;
+    let waits = e2e::start_waits(stack, &ids, Instant::now() + Duration::from_secs(long_secs + 180)).await?;
+    // The controller stops its pods (the long jobs still sleeping) before it exits.
+    e2e::stop_controller(controller).await;
     Ok(Isolation {
         long_jobs: long,
         long_secs,

@@ -14,6 +14,7 @@ mod proxy;
 mod report;
 mod runtime_api;
 mod stats;
+mod tenants;
 mod units;
 
 use std::path::PathBuf;
@@ -88,6 +89,8 @@ pub enum Section {
     /// The command-kind wrapper: its time per job beside a Rust kind's, its memory while a
     /// command runs.
     Commands,
+    /// A quiet tenant's start behind another tenant's burst (the noisy neighbour).
+    Tenants,
 }
 
 impl Args {

@@ -7,7 +7,7 @@ use testkit::Stack;
 use crate::lambda::{self, Runtime};
 use crate::runtime_api::http_event;
 use crate::stats::{self, Spread};
-use crate::{Args, Section, backlog, commands, cost, e2e, footprint, isolation, pools, procs, proxy::Proxy};
+use crate::{Args, Section, backlog, commands, cost, e2e, footprint, isolation, pools, procs, proxy::Proxy, tenants};
 
 /// The table's rows (figure, value, target) and the results file being built.
 struct Report {
@@ -65,6 +65,9 @@ pub async fn run(args: &Args) -> Result<(), String> {
     }
     if args.runs(Section::Commands) {
         commands_wrapper(args, &mut r).await?;
+    }
+    if args.runs(Section::Tenants) {
+        noisy_neighbour(args, &mut r).await?;
     }
 
     let mut results = r.results;
@@ -325,6 +328,35 @@ async fn isolation(args: &Args, r: &mut Report) -> Result<(), String> {
         target(within, &format!("≤ one polling interval ({} s)", i.polling_interval_secs)),
     );
     r.results["isolation"] = serde_json::to_value(&i).unwrap();
+    Ok(())
+}
+
+/// A quiet tenant's jobs behind another tenant's burst (issue 28's first target).
+async fn noisy_neighbour(args: &Args, r: &mut Report) -> Result<(), String> {
+    const QUIET: usize = 10;
+    eprintln!("bench: tenant a submits {} noop jobs, then tenant b {QUIET} (process executor)", args.jobs);
+    let stack = Stack::start().await;
+    let logs = std::env::temp_dir().join(format!("bench-tenants-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    let n = tenants::run(&stack, args.jobs, QUIET, &logs).await?;
+    let _ = std::fs::remove_dir_all(&logs);
+    r.row(
+        format!("noisy neighbour: tenant b's {} jobs behind tenant a's {}", n.quiet_jobs, n.burst_jobs),
+        format!(
+            "enqueue → start p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (a's own: p50 {:.0} ms, max {:.0} ms; maxReplicaCount {})",
+            n.quiet_start_ms_p50,
+            n.quiet_start_ms_p99,
+            n.quiet_start_ms_max,
+            n.burst_start_ms_p50,
+            n.burst_start_ms_max,
+            n.max_replica_count
+        ),
+        target(
+            n.quiet_start_ms_max <= (n.polling_interval_secs * 1000) as f64,
+            &format!("≤ one polling interval ({} s)", n.polling_interval_secs),
+        ),
+    );
+    r.results["tenants"] = serde_json::to_value(&n).unwrap();
     Ok(())
 }
 

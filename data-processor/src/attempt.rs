@@ -256,9 +256,11 @@ impl Worker {
             // The first run of the first attempt: how long the job waited to start.
             let queued_ms = (attempt == 1 && interruptions == 0)
                 .then(|| (started_at - job.submitted_at).num_milliseconds().max(0) as u64);
+            let tenant = job.tenant_or_of(job.submitter().as_deref().unwrap_or_default());
             let metrics = emf::AttemptMetrics {
                 job_id: &job.job_id,
                 kind: &job.kind,
+                tenant: jobs_core::tenants::config().metric_label(&tenant),
                 attempt,
                 duration_ms: elapsed_ms,
                 ended,

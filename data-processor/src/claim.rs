@@ -54,9 +54,8 @@ impl Worker {
             info!("not the job's first delivery; reading the job");
             return Ok(None);
         };
-        if let Some(by) = &applied.submitted_by {
-            tracing::Span::current().record("submitted_by", by.as_str());
-        }
+        let by = applied.submitted_by.as_deref();
+        record_who(by, &job.tenant_or_of(by.unwrap_or_default()));
         faults::point("after-claim");
         Ok(Some(Claimed {
             attempt: transition.change.attempts,
@@ -171,4 +170,13 @@ impl Worker {
             Err(StoreError::Backend(e)) => Err(e),
         }
     }
+}
+
+/// Puts who the job is for (its submitter and tenant) on the job's log span.
+pub(crate) fn record_who(submitted_by: Option<&str>, tenant: &jobs_core::Tenant) {
+    let span = tracing::Span::current();
+    if let Some(by) = submitted_by {
+        span.record("submitted_by", by);
+    }
+    span.record("tenant", tenant.as_str());
 }

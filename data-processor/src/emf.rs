@@ -5,11 +5,14 @@
 //!
 //! | metric | unit | dimensions | when |
 //! | --- | --- | --- | --- |
-//! | `Jobs` | Count | `Kind, Outcome` and `Outcome` | the job ended: `SUCCEEDED`, `FAILED`, `CANCELLED` |
-//! | `AttemptsPerJob` | Count | `Kind, Outcome` and `Outcome` | the job ended |
+//! | `Jobs` | Count | `Kind, Outcome`, `Outcome` and `Tenant, Outcome` | the job ended: `SUCCEEDED`, `FAILED`, `CANCELLED` |
+//! | `AttemptsPerJob` | Count | `Kind, Outcome`, `Outcome` and `Tenant, Outcome` | the job ended |
 //! | `AttemptDuration` | Milliseconds | `Kind` | every recorded attempt |
-//! | `QueuedTime` | Milliseconds | `Kind` | the first attempt: submitted (or fired) to started |
+//! | `QueuedTime` | Milliseconds | `Kind` and `Tenant` | the first attempt: submitted (or fired) to started |
 //! | `ReconcileResent`, `ReconcileRedriven`, `ReconcileFailed`, `ReconcileUnsent`, `ReconcileWaiting`, `ReconcileErrors` | Count | none | a reconcile pass that did something |
+//!
+//! `Tenant` is the job's tenant if the config names it (`tenants.metrics`), else `(other)`: at
+//! most 101 values, so a per-tenant metric has at most 101 series per outcome (docs/tenants.md).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -23,6 +26,8 @@ pub const DEFAULT_NAMESPACE: &str = "KedaSqsJobs";
 pub struct AttemptMetrics<'a> {
     pub job_id: &'a str,
     pub kind: &'a str,
+    /// The job's tenant as a metric label (`jobs_core::tenants::TenantsConfig::metric_label`).
+    pub tenant: &'a str,
     pub attempt: u32,
     pub duration_ms: u64,
     /// The job's end, if this attempt ended it: `SUCCEEDED`, `FAILED` or `CANCELLED`.
@@ -39,8 +44,16 @@ pub fn line(namespace: &str, m: &AttemptMetrics<'_>) -> String {
         "Dimensions": [["Kind"]],
         "Metrics": metric_list(&[("AttemptDuration", "Milliseconds")], m.queued_ms.map(|_| ("QueuedTime", "Milliseconds"))),
     })];
+    if m.queued_ms.is_some() {
+        directives.push(json!({
+            "Namespace": namespace,
+            "Dimensions": [["Tenant"]],
+            "Metrics": metric_list(&[("QueuedTime", "Milliseconds")], None),
+        }));
+    }
     let mut doc = json!({
         "Kind": m.kind,
+        "Tenant": m.tenant,
         "AttemptDuration": m.duration_ms,
         "jobId": m.job_id,
         "attempt": m.attempt,
@@ -51,7 +64,7 @@ pub fn line(namespace: &str, m: &AttemptMetrics<'_>) -> String {
     if let Some(outcome) = m.ended {
         directives.push(json!({
             "Namespace": namespace,
-            "Dimensions": [["Kind", "Outcome"], ["Outcome"]],
+            "Dimensions": [["Kind", "Outcome"], ["Outcome"], ["Tenant", "Outcome"]],
             "Metrics": metric_list(&[("Jobs", "Count"), ("AttemptsPerJob", "Count")], None),
         }));
         doc["Outcome"] = json!(outcome);
@@ -117,6 +130,7 @@ mod tests {
         let m = AttemptMetrics {
             job_id: "j1",
             kind: "noop",
+            tenant: "acme",
             attempt: 1,
             duration_ms: 12,
             ended: Some("SUCCEEDED"),
@@ -134,13 +148,16 @@ mod tests {
                             {"Name": "AttemptDuration", "Unit": "Milliseconds"},
                             {"Name": "QueuedTime", "Unit": "Milliseconds"}
                         ]},
-                        {"Namespace": "NS", "Dimensions": [["Kind", "Outcome"], ["Outcome"]], "Metrics": [
+                        {"Namespace": "NS", "Dimensions": [["Tenant"]], "Metrics": [
+                            {"Name": "QueuedTime", "Unit": "Milliseconds"}
+                        ]},
+                        {"Namespace": "NS", "Dimensions": [["Kind", "Outcome"], ["Outcome"], ["Tenant", "Outcome"]], "Metrics": [
                             {"Name": "Jobs", "Unit": "Count"},
                             {"Name": "AttemptsPerJob", "Unit": "Count"}
                         ]}
                     ]
                 },
-                "Kind": "noop", "Outcome": "SUCCEEDED", "Jobs": 1, "AttemptsPerJob": 1,
+                "Kind": "noop", "Tenant": "acme", "Outcome": "SUCCEEDED", "Jobs": 1, "AttemptsPerJob": 1,
                 "AttemptDuration": 12, "QueuedTime": 5034, "jobId": "j1", "attempt": 1
             })
         );
@@ -184,6 +201,7 @@ mod tests {
         let m = AttemptMetrics {
             job_id: "j2",
             kind: "flaky",
+            tenant: "(other)",
             attempt: 2,
             duration_ms: 40,
             ended: None,

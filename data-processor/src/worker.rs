@@ -195,13 +195,15 @@ impl Worker {
                     .await;
             }
         };
-        // `submitted_by` is filled in from the job item once it is read (`claim_and_run`).
+        // `submitted_by` (and the tenant of a message from before tenants) is filled in from the
+        // job item once it is read (`claim_and_run`).
         let span = info_span!(
             "job",
             job_id = %job.job_id,
             kind = %job.kind,
             receive_count = msg.receive_count,
             submitted_by = job.submitter(),
+            tenant = job.tenant.as_ref().map(|t| t.as_str()),
         );
         async {
             match JobSpec::parse(&job.kind, job.payload.clone()) {
@@ -223,8 +225,8 @@ impl Worker {
         }
         for _ in 0..MAX_CLAIM_RACES {
             let current = self.store.get(&job.job_id).await.map_err(into_backend)?;
-            if let Some(by) = current.as_ref().and_then(|r| r.submitted_by.as_deref()) {
-                tracing::Span::current().record("submitted_by", by);
+            if let Some(record) = &current {
+                crate::claim::record_who(record.submitted_by.as_deref(), &record.tenant);
             }
             let now = Utc::now();
             let mut lock = None;

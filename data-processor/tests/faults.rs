@@ -264,6 +264,7 @@ async fn a_firing_delivered_twice_is_one_job() {
         "nightly",
         jobs_core::Overlap::Allow,
         jobs_core::pools::Priority::Normal,
+        &jobs_core::Tenant::default(),
     );
     let fired = template.replace(SCHEDULER_SCHEDULED_TIME, "2026-11-21T07:00:00Z");
     for _ in 0..2 {

@@ -171,6 +171,7 @@ async fn dead_lettered_messages_come_back_or_end_their_job() {
         "nightly",
         jobs_core::Overlap::Allow,
         jobs_core::pools::Priority::Normal,
+        &jobs_core::Tenant::default(),
     )
     .replace(SCHEDULER_SCHEDULED_TIME, "2026-11-21T07:00:00Z");
     dead_letter(&stack, &queued_job.to_body(), 0).await;

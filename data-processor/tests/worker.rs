@@ -109,9 +109,26 @@ async fn every_recorded_attempt_writes_an_emf_line() {
     assert!(m.get("QueuedTime").is_none(), "only the first attempt's start is queue time: {m}");
     let directives = m["_aws"]["CloudWatchMetrics"].as_array().unwrap();
     assert!(directives.iter().all(|d| d["Namespace"] == "Test"), "{m}");
-    assert_eq!(directives[1]["Dimensions"], json!([["Kind", "Outcome"], ["Outcome"]]));
+    assert_eq!(directives[1]["Dimensions"], json!([["Kind", "Outcome"], ["Outcome"], ["Tenant", "Outcome"]]));
+    // A tenant the config does not name counts as (other).
+    assert_eq!(m["Tenant"], "(other)", "{m}");
     let t = m["_aws"]["Timestamp"].as_i64().unwrap();
     assert!((Utc::now().timestamp_millis() - t).abs() < 60_000, "{t}");
+
+    // A tenant the config names (infra-cdk8s/config.json: acme) has series of its own: its queue
+    // time and its outcomes.
+    let acme = JobMessage {
+        tenant: Some(jobs_core::Tenant::parse("acme").unwrap()),
+        ..JobMessage::new_api("noop", Value::Null, Utc::now())
+    };
+    stack.store.submit(&acme, jobs_core::submitter::LOCAL, None).await.unwrap();
+    stack.queue.send(&acme.to_body()).await.unwrap();
+    let named = run_worker(&stack, &[]).await;
+    let lines = emf(&named);
+    assert_eq!((lines.len(), lines[0]["Tenant"].as_str()), (1, Some("acme")), "{}", named.out);
+    let dims: Vec<Value> =
+        lines[0]["_aws"]["CloudWatchMetrics"].as_array().unwrap().iter().map(|d| d["Dimensions"].clone()).collect();
+    assert!(dims.contains(&json!([["Tenant"]])), "queue time by tenant: {dims:?}");
 
     submit(&stack, "noop", Value::Null).await;
     let quiet = run_worker(&stack, &[("METRICS", "off")]).await;
@@ -438,6 +455,7 @@ async fn a_fired_schedule_becomes_one_counted_job() {
                 "once",
                 jobs_core::Overlap::Allow,
                 jobs_core::pools::Priority::Normal,
+                &jobs_core::Tenant::parse("acme").unwrap(),
             ),
             description: "test".into(),
             enabled: true,
@@ -458,6 +476,7 @@ async fn a_fired_schedule_becomes_one_counted_job() {
         (Some("schedule"), Some("once"), JobStatus::Succeeded)
     );
     assert_eq!(rec.submitted_by.as_deref(), Some("schedule:once"), "a firing is triggered by its schedule");
+    assert_eq!(rec.tenant.as_str(), "acme", "a firing's job is its schedule's tenant's");
     assert!(run.log.contains(r#""submitted_by":"schedule:once""#), "the worker's logs say who: {}", run.log);
 }
 

@@ -132,6 +132,8 @@ export interface FileConfig {
   readonly pools: Readonly<Record<string, PoolFile>>;
   /** Job kinds that are a command in a container image, with no Rust code (docs/kinds.md). */
   readonly commandKinds?: Readonly<Record<string, CommandKindFile>>;
+  /** Tenants (docs/tenants.md): `metrics` names the tenants whose metrics are their own. */
+  readonly tenants?: TenantsFile;
   readonly retainData: boolean;
   /** Optional; default: <region>a, b and c (fixed so synth needs no AWS lookups). */
   readonly availabilityZones?: string[];
@@ -149,6 +151,8 @@ export interface JobsConfig extends FileConfig {
   readonly poolList: Pool[];
   /** Every lane: the pools' (in poolList's order), then each command kind's, by name. */
   readonly laneList: Lane[];
+  /** The tenants whose metrics are their own (`tenants.metrics`, checked). */
+  readonly metricTenants: readonly string[];
   /** The ECR repositories of the images built from this repository's directories (command kinds'
    * `{"build": dir}`), by directory. */
   readonly builtImages: ReadonlyMap<string, { readonly repositoryName: string; readonly image: string }>;
@@ -202,6 +206,9 @@ export const TABLE = {
     { name: 'by-schedule', partitionKey: 'schedule' },
     // Who triggered the job (submittedBy): written once per job, so one index write per job.
     { name: 'by-submitter', partitionKey: 'submittedBy' },
+    // Whose job it is (tenant, docs/tenants.md): written once per job. A stack update adds one
+    // index at a time (DynamoDB's limit), so add a new one per deploy.
+    { name: 'by-tenant', partitionKey: 'tenant' },
   ],
   listSortKey: 'createdAt',
 } as const;
@@ -309,6 +316,7 @@ export function loadConfig(file = DEFAULT_CONFIG, overrides: Partial<FileConfig>
   const registry = `${c.account}.dkr.ecr.${c.region}.amazonaws.com`;
   const builtImages = new Map<string, { repositoryName: string; image: string }>();
   const commands = checkCommandKinds(c.commandKinds, poolList);
+  const metricTenants = checkTenants(c.tenants);
   for (const [, k] of commands) {
     if (typeof k.image !== 'string' && !builtImages.has(k.image.build)) {
       const repositoryName = `${name}/${k.image.build.split('/').pop()}`;
@@ -337,6 +345,7 @@ export function loadConfig(file = DEFAULT_CONFIG, overrides: Partial<FileConfig>
     ...c,
     poolList,
     laneList,
+    metricTenants,
     builtImages,
     availabilityZones: c.availabilityZones ?? ['a', 'b', 'c'].map((z) => `${c.region}${z}`),
     queueName,
@@ -433,6 +442,31 @@ const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
 /** The same checks as jobs-core's `CommandKinds::new` (which also compiles each schema, checks the
  * example against it, and refuses a Rust kind's name); by name. */
+/** The `tenants` section (crates/jobs-core/src/tenants checks it the same way). */
+export interface TenantsFile {
+  readonly '//'?: string;
+  /** Tenants whose metrics are their own; every other tenant's count as `(other)`. */
+  readonly metrics?: readonly string[];
+}
+/** A tenant's name: 1-64 of A-Z a-z 0-9 . _ - */
+export const TENANT = /^[A-Za-z0-9._-]{1,64}$/;
+/** The most tenants `tenants.metrics` may name: the bound on a per-tenant metric's series. */
+export const MAX_METRIC_TENANTS = 100;
+/** The label of every tenant the config does not name. */
+export const OTHER_TENANT = '(other)';
+
+export function checkTenants(tenants: TenantsFile | undefined): string[] {
+  const fail = (reason: string): never => { throw new Error(`config: tenants: ${reason}`); };
+  for (const key of Object.keys(tenants ?? {})) if (!['//', 'metrics'].includes(key)) fail(`unknown field \`${key}\``);
+  const named = tenants?.metrics ?? [];
+  if (!Array.isArray(named)) fail('metrics must be a list of tenant names');
+  if (named.length > MAX_METRIC_TENANTS) fail(`metrics names ${named.length} tenants; at most ${MAX_METRIC_TENANTS}`);
+  for (const t of named) if (typeof t !== 'string' || !TENANT.test(t)) fail(`metrics: ${JSON.stringify(t)} is not a tenant (1-64 characters of A-Z a-z 0-9 . _ -)`);
+  const twice = named.find((t, i) => named.indexOf(t) !== i);
+  if (twice !== undefined) fail(`metrics names "${twice}" twice`);
+  return [...named];
+}
+
 export function checkCommandKinds(kinds: Readonly<Record<string, CommandKindFile>> | undefined, pools: Pool[]): Array<[string, CommandKindFile]> {
   const entries = Object.entries(kinds ?? {}).sort(([a], [b]) => a.localeCompare(b));
   for (const [name, k] of entries) {

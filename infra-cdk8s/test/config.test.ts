@@ -2,7 +2,7 @@
 // the same table), and what follows from them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkCommandKinds, checkPools, CommandKindFile, loadConfig, PoolFile, quantity, queueNameOf } from '../src/config';
+import { checkCommandKinds, checkPools, checkTenants, CommandKindFile, loadConfig, PoolFile, quantity, queueNameOf, TenantsFile } from '../src/config';
 
 const pool = (overrides: Record<string, unknown> = {}): PoolFile => ({
   description: 'd', capacity: 'spot',
@@ -109,5 +109,23 @@ describe('command kinds', () => {
     ];
     for (const [kinds, want] of cases) assert.throws(() => checkCommandKinds(kinds, cfg.poolList), want, JSON.stringify(kinds));
     assert.deepEqual(checkCommandKinds({ 'etl-2': kind({ image: 'registry.example/etl:1.4', pool: 'large', timeoutSecs: 7200 }) }, cfg.poolList).map(([n]) => n), ['etl-2']);
+  });
+});
+
+// The same refusals as crates/jobs-core/src/tenants (the_config_names_the_tenants_with_metrics_of_their_own).
+describe('tenants', () => {
+  it('the config names at most 100 distinct, valid tenants for metrics', () => {
+    assert.deepEqual(checkTenants(undefined), []);
+    assert.deepEqual(checkTenants({ metrics: ['acme', 'globex'] }), ['acme', 'globex']);
+    assert.deepEqual(loadConfig().metricTenants, ['acme'], 'the shipped config names acme (make demo submits for it)');
+    const many = Array.from({ length: 101 }, (_, i) => `t${i}`);
+    const cases: Array<[TenantsFile, RegExp]> = [
+      [{ metrics: ['a b'] }, /"a b" is not a tenant/],
+      [{ metrics: ['x'.repeat(65)] }, /is not a tenant/],
+      [{ metrics: ['acme', 'acme'] }, /names "acme" twice/],
+      [{ metric: [] } as unknown as TenantsFile, /unknown field `metric`/],
+      [{ metrics: many }, /101 tenants; at most 100/],
+    ];
+    for (const [tenants, want] of cases) assert.throws(() => checkTenants(tenants), want, JSON.stringify(tenants));
   });
 });

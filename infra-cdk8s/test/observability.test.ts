@@ -39,7 +39,8 @@ describe('JobsObservability', () => {
     for (const name of ['Jobs', 'AttemptsPerJob', 'AttemptDuration', 'QueuedTime']) {
       assert.match(emfSource, new RegExp(`\\("${name}", "(Count|Milliseconds)"\\)`), name);
     }
-    assert.match(emfSource, /"Dimensions": \[\["Kind", "Outcome"\], \["Outcome"\]\]/);
+    assert.match(emfSource, /"Dimensions": \[\["Kind", "Outcome"\], \["Outcome"\], \["Tenant", "Outcome"\]\]/);
+    assert.match(emfSource, /"Dimensions": \[\["Tenant"\]\]/);
   });
 
   it('one log group for the jobs namespace, kept 30 days and with the data', () => {
@@ -161,6 +162,10 @@ describe('JobsObservability', () => {
       `SEARCH('{${METRICS.namespace},Kind} MetricName=\\\\\\"AttemptDuration\\\\\\"', 'p99', 300)`,
       'QueuedTime',
       'AttemptsPerJob',
+      // Per tenant (the named ones and the rest), found by SEARCH over the Tenant dimension.
+      `SEARCH('{${METRICS.namespace},Tenant} MetricName=\\\\\\"QueuedTime\\\\\\"', 'p99', 300)`,
+      `SEARCH('{${METRICS.namespace},Tenant,Outcome} MetricName=\\\\\\"Jobs\\\\\\" Outcome=\\\\\\"FAILED\\\\\\"', 'Sum', 300)`,
+      'by tenant (ms): acme, (other)',
       ...built.cfg.poolList.flatMap((p) => [
         `\\"AWS/SQS\\",\\"ApproximateAgeOfOldestMessage\\",\\"QueueName\\",\\"${p.queues.high.name}\\"`,
         `\\"QueueName\\",\\"${p.dlq.name}\\"`,

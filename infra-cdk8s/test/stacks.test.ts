@@ -90,7 +90,7 @@ describe('JobsData', () => {
           IndexName: 'due',
           KeySchema: [{ AttributeName: 'dueShard', KeyType: 'HASH' }, { AttributeName: 'dueAt', KeyType: 'RANGE' }],
           Projection: { ProjectionType: 'KEYS_ONLY' },
-        }, ...[['by-created', 'listAll'], ['by-status', 'status'], ['by-kind', 'kind'], ['by-schedule', 'schedule'], ['by-submitter', 'submittedBy']].map(([name, key]) => ({
+        }, ...[['by-created', 'listAll'], ['by-status', 'status'], ['by-kind', 'kind'], ['by-schedule', 'schedule'], ['by-submitter', 'submittedBy'], ['by-tenant', 'tenant']].map(([name, key]) => ({
           IndexName: name,
           KeySchema: [{ AttributeName: key, KeyType: 'HASH' }, { AttributeName: 'createdAt', KeyType: 'RANGE' }],
           Projection: { ProjectionType: 'KEYS_ONLY' },
@@ -139,7 +139,7 @@ describe('JobsApi', () => {
     const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
     assert.deepEqual(Object.keys(bySid).sort(), ['DeadLetterDepth', 'EnqueueAndDepth', 'JobTable', 'ListIndexes', 'ListSchedules', 'PassSchedulerRole', 'Schedules']);
     assert.deepEqual(actions(bySid.ListIndexes), ['dynamodb:Query']);
-    for (const index of ['by-created', 'by-status', 'by-kind', 'by-schedule', 'by-submitter']) assert.ok(mentions(bySid.ListIndexes.Resource, `/index/${index}`), index);
+    for (const index of ['by-created', 'by-status', 'by-kind', 'by-schedule', 'by-submitter', 'by-tenant']) assert.ok(mentions(bySid.ListIndexes.Resource, `/index/${index}`), index);
     assert.ok(!mentions(bySid.ListIndexes.Resource, '/index/due'));
     // Every pool's queues: a job goes to its kind's pool.
     assert.deepEqual(actions(bySid.EnqueueAndDepth), ['sqs:GetQueueAttributes', 'sqs:SendMessage']);

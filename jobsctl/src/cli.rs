@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use serde_json::Value;
 
 use crate::auth::{self, AuthMode};
-use crate::client::{Accepted, Client, ClientError, ListFilter};
+use crate::client::{Accepted, Client, ClientError, JobOptions, ListFilter};
 use crate::wait::{self, WaitError};
 use crate::{render, watch};
 
@@ -68,6 +68,9 @@ pub enum Command {
         /// `high` starts before every `normal` job of its pool still waiting (default normal).
         #[arg(long, value_parser = ["high", "normal"])]
         priority: Option<String>,
+        /// Whose job it is (default: your own tenant, see docs/tenants.md).
+        #[arg(long)]
+        tenant: Option<String>,
         /// Idempotency-Key: the same key within 24 h returns the same job.
         #[arg(long)]
         idempotency_key: Option<String>,
@@ -93,6 +96,9 @@ pub enum Command {
         /// Jobs submitted by this caller (an IAM ARN, `schedule:<name>`, `local[:<name>]`).
         #[arg(long)]
         submitted_by: Option<String>,
+        /// Jobs of this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
         #[arg(long)]
         limit: Option<u32>,
         /// The `nextCursor` of the previous page.
@@ -107,6 +113,9 @@ pub enum Command {
         /// The new job's priority (default: the old job's).
         #[arg(long, value_parser = ["high", "normal"])]
         priority: Option<String>,
+        /// The new job's tenant (default: the old job's).
+        #[arg(long)]
+        tenant: Option<String>,
         #[arg(long)]
         idempotency_key: Option<String>,
         /// Wait until the new job ends; exit 0 only if it SUCCEEDED.
@@ -218,10 +227,10 @@ fn progress(line: &str) {
 
 async fn execute(client: &Client, command: &Command, signed: bool) -> Result<Answer, Failure> {
     Ok(match command {
-        Command::Submit { kind, payload, priority, idempotency_key, wait, timeout } => {
+        Command::Submit { kind, payload, priority, tenant, idempotency_key, wait, timeout } => {
             let payload = json_arg("payload", payload.as_deref())?;
-            let accepted =
-                client.submit(kind, payload.as_ref(), priority.as_deref(), idempotency_key.as_deref()).await?;
+            let options = JobOptions { priority: priority.as_deref(), tenant: tenant.as_deref() };
+            let accepted = client.submit(kind, payload.as_ref(), options, idempotency_key.as_deref()).await?;
             accepted_answer(client, accepted, *wait, *timeout).await?
         }
         Command::Get { id } => {
@@ -229,12 +238,13 @@ async fn execute(client: &Client, command: &Command, signed: bool) -> Result<Ans
             let human = render::job_line(&job);
             Answer::ok(job, human)
         }
-        Command::List { status, kind, schedule, submitted_by, limit, cursor } => {
+        Command::List { status, kind, schedule, submitted_by, tenant, limit, cursor } => {
             let filter = ListFilter {
                 status: status.clone(),
                 kind: kind.clone(),
                 schedule: schedule.clone(),
                 submitted_by: submitted_by.clone(),
+                tenant: tenant.clone(),
                 limit: *limit,
                 cursor: cursor.clone(),
             };
@@ -253,8 +263,9 @@ async fn execute(client: &Client, command: &Command, signed: bool) -> Result<Ans
             };
             Answer::ok(job, human)
         }
-        Command::Retry { id, priority, idempotency_key, wait, timeout } => {
-            let accepted = client.retry(id, priority.as_deref(), idempotency_key.as_deref()).await?;
+        Command::Retry { id, priority, tenant, idempotency_key, wait, timeout } => {
+            let options = JobOptions { priority: priority.as_deref(), tenant: tenant.as_deref() };
+            let accepted = client.retry(id, options, idempotency_key.as_deref()).await?;
             accepted_answer(client, accepted, *wait, *timeout).await?
         }
         Command::Watch { ids, timeout } => {

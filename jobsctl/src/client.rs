@@ -220,16 +220,14 @@ impl Client {
         &self,
         kind: &str,
         payload: Option<&Value>,
-        priority: Option<&str>,
+        options: JobOptions<'_>,
         idempotency_key: Option<&str>,
     ) -> Result<Accepted, ClientError> {
         let mut body = serde_json::json!({ "job": kind });
         if let Some(p) = payload {
             body["payload"] = p.clone();
         }
-        if let Some(p) = priority {
-            body["priority"] = Value::String(p.to_owned());
-        }
+        options.add_to(&mut body);
         let headers: Vec<(&str, &str)> = idempotency_key.map(|k| ("idempotency-key", k)).into_iter().collect();
         let answer = self.call(http::Method::POST, "/jobs", Some(&body), &headers).await?;
         serde_json::from_value(answer.clone())
@@ -256,17 +254,19 @@ impl Client {
         self.call(http::Method::POST, &format!("/jobs/{id}/cancel"), None, &[]).await
     }
 
-    /// `POST /jobs/{id}/retry`: a new job with the old one's kind and payload.
-    /// `POST /jobs/{id}/retry` (with `priority`: the new job's; else the old job's).
+    /// `POST /jobs/{id}/retry`: a new job with the old one's kind and payload (and its priority
+    /// and tenant unless `options` names others).
     pub async fn retry(
         &self,
         id: &str,
-        priority: Option<&str>,
+        options: JobOptions<'_>,
         idempotency_key: Option<&str>,
     ) -> Result<Accepted, ClientError> {
         let headers: Vec<(&str, &str)> = idempotency_key.map(|k| ("idempotency-key", k)).into_iter().collect();
         let path = format!("/jobs/{id}/retry");
-        let body = priority.map(|p| serde_json::json!({ "priority": p }));
+        let mut body = serde_json::json!({});
+        options.add_to(&mut body);
+        let body = Some(body).filter(|b| b.as_object().is_some_and(|o| !o.is_empty()));
         let answer = self.call(http::Method::POST, &path, body.as_ref(), &headers).await?;
         serde_json::from_value(answer.clone())
             .map_err(|e| ClientError::Decode { url: path, detail: format!("{e}: {answer}") })
@@ -308,6 +308,23 @@ impl Client {
     }
 }
 
+/// What a new job (or a retry) may name besides its kind and payload (`None`: the API's default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobOptions<'a> {
+    pub priority: Option<&'a str>,
+    pub tenant: Option<&'a str>,
+}
+
+impl JobOptions<'_> {
+    fn add_to(&self, body: &mut Value) {
+        for (key, value) in [("priority", self.priority), ("tenant", self.tenant)] {
+            if let Some(v) = value {
+                body[key] = Value::String(v.to_owned());
+            }
+        }
+    }
+}
+
 /// The filters and page of `GET /jobs` (all optional; the API picks the index).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
@@ -315,6 +332,7 @@ pub struct ListFilter {
     pub kind: Option<String>,
     pub schedule: Option<String>,
     pub submitted_by: Option<String>,
+    pub tenant: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -329,6 +347,7 @@ impl ListFilter {
             ("kind", self.kind.as_deref()),
             ("schedule", self.schedule.as_deref()),
             ("submittedBy", self.submitted_by.as_deref()),
+            ("tenant", self.tenant.as_deref()),
             ("limit", limit.as_deref()),
             ("cursor", self.cursor.as_deref()),
         ] {
@@ -350,6 +369,7 @@ impl ListFilter {
             ("--kind", self.kind.as_deref()),
             ("--schedule", self.schedule.as_deref()),
             ("--submitted-by", self.submitted_by.as_deref()),
+            ("--tenant", self.tenant.as_deref()),
             ("--limit", limit.as_deref()),
             ("--cursor", Some(cursor)),
         ] {
@@ -394,6 +414,9 @@ mod tests {
             r"jobsctl list --submitted-by 'arn:aws:iam::1:user/o'\''neil x' --cursor c"
         );
         assert_eq!(ListFilter::default().next_page_command("c"), "jobsctl list --cursor c");
+        let of = ListFilter { tenant: Some("acme".into()), status: Some("FAILED".into()), ..ListFilter::default() };
+        assert_eq!(of.next_page_command("c"), "jobsctl list --status FAILED --tenant acme --cursor c");
+        assert_eq!(of.query(), "?status=FAILED&tenant=acme");
     }
 
     #[test]

@@ -42,11 +42,17 @@ fn note(v: &Value) -> String {
     [next, error].into_iter().flatten().collect::<Vec<_>>().join("  ")
 }
 
-/// One job: `id  STATUS  kind  attempts N  by who  [next attempt …]  [error: …]`.
+/// One job: `id  STATUS  kind  attempts N  tenant t  by who  [next attempt …]  [error: …]`.
 pub fn job_line(v: &Value) -> String {
     let mut line = format!("{}  {}", text(v, "jobId"), text(v, "status"));
     if v.get("job").is_some() {
-        line += &format!("  {}  attempts {}  by {}", text(v, "job"), text(v, "attempts"), text(v, "submittedBy"));
+        line += &format!(
+            "  {}  attempts {}  tenant {}  by {}",
+            text(v, "job"),
+            text(v, "attempts"),
+            text(v, "tenant"),
+            text(v, "submittedBy")
+        );
     }
     if v["priority"] == "high" {
         line += "  priority high";
@@ -70,12 +76,13 @@ pub fn jobs_table(jobs: &[Value]) -> String {
                 pool(j),
                 text(j, "attempts"),
                 text(j, "createdAt"),
+                text(j, "tenant"),
                 text(j, "submittedBy"),
                 note(j),
             ]
         })
         .collect();
-    table(&["JOB", "STATUS", "KIND", "POOL", "ATTEMPTS", "CREATED", "BY", "NOTE"], &rows)
+    table(&["JOB", "STATUS", "KIND", "POOL", "ATTEMPTS", "CREATED", "TENANT", "BY", "NOTE"], &rows)
 }
 
 /// A job's pool, with `high` when it has that priority.
@@ -176,14 +183,15 @@ fn schedule_row(s: &Value) -> Vec<String> {
         text(s, "timezone"),
         // Its firings' priority, when it is not the default.
         if s["priority"] == "high" { format!("{} high", text(s, "job")) } else { text(s, "job") },
+        text(s, "tenant"),
         text(s, "overlap"),
         next.into(),
         last,
     ]
 }
 
-const SCHEDULE_HEADER: [&str; 8] =
-    ["SCHEDULE", "STATE", "EXPRESSION", "TIMEZONE", "KIND", "OVERLAP", "NEXT", "LAST RUN"];
+const SCHEDULE_HEADER: [&str; 9] =
+    ["SCHEDULE", "STATE", "EXPRESSION", "TIMEZONE", "KIND", "TENANT", "OVERLAP", "NEXT", "LAST RUN"];
 
 pub fn schedules_table(v: &Value) -> String {
     let rows: Vec<Vec<String>> = v["schedules"].as_array().into_iter().flatten().map(schedule_row).collect();
@@ -216,16 +224,16 @@ mod tests {
 
     #[test]
     fn answers_in_human_form() {
-        let job = json!({"jobId": "j1", "status": "FAILED", "job": "fail", "attempts": 3, "submittedBy": "local", "lastError": "boom", "createdAt": "2026-12-02T06:00:00Z"});
-        assert_eq!(job_line(&job), "j1  FAILED  fail  attempts 3  by local  error: boom");
+        let job = json!({"jobId": "j1", "status": "FAILED", "job": "fail", "attempts": 3, "tenant": "acme", "submittedBy": "local", "lastError": "boom", "createdAt": "2026-12-02T06:00:00Z"});
+        assert_eq!(job_line(&job), "j1  FAILED  fail  attempts 3  tenant acme  by local  error: boom");
         assert_eq!(job_line(&json!({"jobId": "j2", "status": "QUEUED"})), "j2  QUEUED");
-        let waiting = json!({"jobId": "j4", "status": "RETRY_WAIT", "job": "flaky", "attempts": 1, "submittedBy": "local", "lastError": "planned failure 1 of 2", "nextAttemptAt": "2026-12-02T06:00:05Z"});
+        let waiting = json!({"jobId": "j4", "status": "RETRY_WAIT", "job": "flaky", "attempts": 1, "tenant": "local", "submittedBy": "local", "lastError": "planned failure 1 of 2", "nextAttemptAt": "2026-12-02T06:00:05Z"});
         assert_eq!(
             job_line(&waiting),
-            "j4  RETRY_WAIT  flaky  attempts 1  by local  next attempt 2026-12-02T06:00:05Z  error: planned failure 1 of 2"
+            "j4  RETRY_WAIT  flaky  attempts 1  tenant local  by local  next attempt 2026-12-02T06:00:05Z  error: planned failure 1 of 2"
         );
-        let high = json!({"jobId": "j5", "status": "QUEUED", "job": "sleep", "pool": "long", "priority": "high", "attempts": 0, "submittedBy": "local", "createdAt": "2026-12-02T06:00:01Z"});
-        assert_eq!(job_line(&high), "j5  QUEUED  sleep  attempts 0  by local  priority high");
+        let high = json!({"jobId": "j5", "status": "QUEUED", "job": "sleep", "pool": "long", "priority": "high", "attempts": 0, "tenant": "local", "submittedBy": "local", "createdAt": "2026-12-02T06:00:01Z"});
+        assert_eq!(job_line(&high), "j5  QUEUED  sleep  attempts 0  tenant local  by local  priority high");
         assert_eq!(
             jobs_table(&[
                 {
@@ -236,9 +244,9 @@ mod tests {
                 },
                 high
             ]),
-            "JOB  STATUS  KIND   POOL       ATTEMPTS  CREATED               BY     NOTE\n\
-             j1   FAILED  fail   default    3         2026-12-02T06:00:00Z  local  error: boom\n\
-             j5   QUEUED  sleep  long high  0         2026-12-02T06:00:01Z  local"
+            "JOB  STATUS  KIND   POOL       ATTEMPTS  CREATED               TENANT  BY     NOTE\n\
+             j1   FAILED  fail   default    3         2026-12-02T06:00:00Z  acme    local  error: boom\n\
+             j5   QUEUED  sleep  long high  0         2026-12-02T06:00:01Z  local   local"
         );
         let pools = json!({"pools": [{"name": "short", "capacity": "spot", "cpu": {"request": "250m", "limit": "1"}, "memory": {"request": "128Mi", "limit": "256Mi"}, "timeLimitSecs": 300, "maxReplicas": 10, "execution": {"mode": "drain", "maxJobs": 1000, "maxMinutes": 10}, "waiting": 7, "running": 2, "high": {"waiting": 3, "running": 0, "delayed": 0}, "kinds": ["ping"]}]});
         assert_eq!(
@@ -252,14 +260,14 @@ mod tests {
             stats_line(&stats),
             "submitted 3  succeeded 2  failed 1  retries 4  cancelled 0  skipped 0  queued 0  in flight 0  delayed 1"
         );
-        let s = json!({"name": "n", "state": "DISABLED", "expression": "cron(0 7 * * ? *)", "timezone": "UTC", "job": "noop", "payload": {"a": 1}, "overlap": "forbid", "nextFireTimes": [], "lastRun": {"jobId": "j3", "status": "SUCCEEDED", "at": "2026-12-02T07:00:01Z"}});
+        let s = json!({"name": "n", "state": "DISABLED", "expression": "cron(0 7 * * ? *)", "timezone": "UTC", "job": "noop", "payload": {"a": 1}, "tenant": "acme", "overlap": "forbid", "nextFireTimes": [], "lastRun": {"jobId": "j3", "status": "SUCCEEDED", "at": "2026-12-02T07:00:01Z"}});
         let high = json!({"name": "h", "state": "ENABLED", "expression": "rate(5 minutes)", "timezone": "UTC", "job": "ping", "priority": "high", "overlap": "allow", "nextFireTimes": []});
         assert_eq!(schedule_row(&high)[4], "ping high", "a high schedule says so");
         let lines: Vec<String> = schedule_table(&s).lines().map(str::to_owned).collect();
         assert_eq!(
             lines[1..],
             [
-                "n         DISABLED  cron(0 7 * * ? *)  UTC       noop  forbid   -     SUCCEEDED j3 at 2026-12-02T07:00:01Z",
+                "n         DISABLED  cron(0 7 * * ? *)  UTC       noop  acme    forbid   -     SUCCEEDED j3 at 2026-12-02T07:00:01Z",
                 r#"payload: {"a":1}"#,
                 "next fire times: -",
             ]

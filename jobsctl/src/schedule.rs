@@ -32,12 +32,15 @@ pub enum ScheduleCommand {
         /// The priority of the jobs it fires (default normal).
         #[arg(long, value_parser = ["high", "normal"])]
         priority: Option<String>,
+        /// The tenant of the jobs it fires (default: your own).
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// List the schedules.
     List,
     /// Show a schedule, with its next fire times and last run.
     Get { name: String },
-    /// Change a schedule's expression, time zone, payload, overlap policy or priority.
+    /// Change a schedule's expression, time zone, payload, overlap policy, priority or tenant.
     Update {
         name: String,
         #[arg(long)]
@@ -50,6 +53,8 @@ pub enum ScheduleCommand {
         overlap: Option<String>,
         #[arg(long, value_parser = ["high", "normal"])]
         priority: Option<String>,
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// Stop a schedule firing (state DISABLED).
     Pause { name: String },
@@ -67,7 +72,7 @@ pub(crate) async fn execute(client: &Client, command: &ScheduleCommand) -> Resul
         Answer::ok(v, human)
     };
     Ok(match command {
-        ScheduleCommand::Create { cron, kind, payload, timezone, name, overlap, priority } => {
+        ScheduleCommand::Create { cron, kind, payload, timezone, name, overlap, priority, tenant } => {
             let mut request = serde_json::json!({ "cron": cron });
             let payload = json_arg("payload", payload.as_deref())?;
             for (key, value) in [
@@ -77,6 +82,7 @@ pub(crate) async fn execute(client: &Client, command: &ScheduleCommand) -> Resul
                 ("name", name.clone().map(Value::String)),
                 ("overlap", overlap.clone().map(Value::String)),
                 ("priority", priority.clone().map(Value::String)),
+                ("tenant", tenant.clone().map(Value::String)),
             ] {
                 if let Some(v) = value {
                     request[key] = v;
@@ -90,7 +96,7 @@ pub(crate) async fn execute(client: &Client, command: &ScheduleCommand) -> Resul
             Answer::ok(list, human)
         }
         ScheduleCommand::Get { name } => one(client.schedule(name).await?),
-        ScheduleCommand::Update { name, cron, timezone, payload, overlap, priority } => {
+        ScheduleCommand::Update { name, cron, timezone, payload, overlap, priority, tenant } => {
             let mut change = serde_json::json!({});
             let payload = json_arg("payload", payload.as_deref())?;
             for (key, value) in [
@@ -99,6 +105,7 @@ pub(crate) async fn execute(client: &Client, command: &ScheduleCommand) -> Resul
                 ("payload", payload),
                 ("overlap", overlap.clone().map(Value::String)),
                 ("priority", priority.clone().map(Value::String)),
+                ("tenant", tenant.clone().map(Value::String)),
             ] {
                 if let Some(v) = value {
                     change[key] = v;
@@ -106,7 +113,7 @@ pub(crate) async fn execute(client: &Client, command: &ScheduleCommand) -> Resul
             }
             if change.as_object().is_some_and(|c| c.is_empty()) {
                 return Err(Failure::Usage(
-                    "schedule update: give --cron, --timezone, --payload, --overlap or --priority".into(),
+                    "schedule update: give --cron, --timezone, --payload, --overlap, --priority or --tenant".into(),
                 ));
             }
             one(client.patch_schedule(name, &change).await?)

@@ -109,7 +109,7 @@ pub async fn check(
     let key = format!("deploy-check-{}", uuid::Uuid::new_v4());
     let mut attempt = 1;
     let accepted = loop {
-        match client.submit("noop", None, None, Some(&key)).await {
+        match client.submit("noop", None, Default::default(), Some(&key)).await {
             Ok(a) => break a,
             Err(e) if e.is_transient() && attempt < SUBMIT_ATTEMPTS => {
                 progress(&format!("submit: {e}; again with the same Idempotency-Key"));

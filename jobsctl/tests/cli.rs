@@ -96,7 +96,7 @@ async fn the_deploy_check_passes_when_a_worker_runs_its_job() {
     assert_eq!(stats.code, 0);
     assert!(stats.stdout.starts_with("submitted 1  succeeded 1  failed 0"), "{}", stats.stdout);
     let get = jobsctl(&api.base, &token, &["get", id]).await;
-    assert_eq!(get.stdout.trim(), format!("{id}  SUCCEEDED  noop  attempts 1  by local:pipeline"));
+    assert_eq!(get.stdout.trim(), format!("{id}  SUCCEEDED  noop  attempts 1  tenant pipeline  by local:pipeline"));
 }
 
 /// An operator's session: kinds, watch (exit 1 when a job did not succeed), list with a filter,

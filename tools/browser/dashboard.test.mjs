@@ -169,15 +169,23 @@ try {
   await page.locator(`[data-testid=jobs] tr[data-job="${okId}"] a[href^="#/jobs/"]`).click();
   await page.locator('[data-testid=job-status] [data-status=SUCCEEDED]').waitFor();
 
-  step('a high-priority job of another pool through the form; the pools view shows every pool');
+  step("a high-priority job of another pool, for a tenant, through the form; the tenant's jobs; the pools view shows every pool");
+  const tenant = `browser-${Date.now()}`;
   await page.locator('nav a[data-nav=submit]').click();
   await page.locator('[data-testid=submit-kind]').selectOption('ping');
   await page.locator('[data-testid=submit-priority]').selectOption('high');
+  await page.locator('[data-testid=submit-tenant]').fill(tenant);
   await page.locator('[data-testid=submit]').click();
   await page.waitForURL(/#\/jobs\/[^/]+$/);
+  const pinged = decodeURIComponent(page.url().split('#/jobs/')[1]);
   await page.locator('[data-testid=job-status] [data-status=SUCCEEDED]').waitFor();
   assert.equal((await page.locator('[data-testid=job-priority]').textContent()).trim(), 'high');
   assert.match(await page.locator('[data-testid=job-pool]').textContent(), /^short\s*high$/);
+  assert.equal((await page.locator('[data-testid=job-tenant]').textContent()).trim(), tenant);
+  await page.locator('[data-testid=job-tenant] a').click();
+  await page.locator(`[data-testid=jobs] tr[data-job="${pinged}"]`).waitFor();
+  assert.equal(await page.locator('[data-testid=jobs] tbody tr[data-job]').count(), 1, "the tenant's only job");
+  assert.equal(await page.locator('[data-testid=filter-tenant]').inputValue(), tenant);
   await page.locator('nav a[data-nav=pools]').click();
   const pools = page.locator('[data-testid=pools] tbody tr[data-pool]');
   await pools.first().waitFor();

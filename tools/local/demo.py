@@ -25,20 +25,21 @@ JOBSCTL = os.environ.get("JOBSCTL", "jobsctl")
 TIMEOUT_SECS = int(os.environ.get("DEMO_TIMEOUT_SECS", "300"))
 TTY = sys.stdout.isatty()
 
-# (kind, payload, priority): each kind runs in its own pool (`jobsctl kinds`, `jobsctl pools`):
+# (kind, payload, options): each kind runs in its own pool (`jobsctl kinds`, `jobsctl pools`):
 # sleep in long, aggregate in large, ping in short (drained), the others in default; report
-# (Python) and shell are command kinds, each with a ScaledJob of its own running its image.
+# (Python) and shell are command kinds, each with a ScaledJob of its own running its image. The
+# command kinds run for a customer, tenant `acme` (docs/tenants.md); the rest for the caller.
 JOBS = [
-    ("noop", {}, None),
-    ("sleep", {"ms": 3000}, None),
-    ("aggregate", {"records": 200000, "seed": 7}, None),
-    ("flaky", {"failures": 2}, None),
-    ("fail", {"message": "this job always fails (demo)"}, None),
-    ("sleep", {"ms": 1000}, "high"),
-    ("noop", {}, None),
-    ("ping", {"tag": "demo"}, None),
-    ("report", {"campaign": "spring-sale", "channels": ["email", "push"], "days": 7}, None),
-    ("shell", {"seconds": 2, "message": "nightly cleanup done"}, None),
+    ("noop", {}, []),
+    ("sleep", {"ms": 3000}, []),
+    ("aggregate", {"records": 200000, "seed": 7}, []),
+    ("flaky", {"failures": 2}, []),
+    ("fail", {"message": "this job always fails (demo)"}, []),
+    ("sleep", {"ms": 1000}, ["--priority", "high"]),
+    ("noop", {}, []),
+    ("ping", {"tag": "demo"}, []),
+    ("report", {"campaign": "spring-sale", "channels": ["email", "push"], "days": 7}, ["--tenant", "acme"]),
+    ("shell", {"seconds": 2, "message": "nightly cleanup done"}, ["--tenant", "acme"]),
 ]
 # Cancelled while it runs: the worker sees the request within seconds and stops it.
 LONG = ("sleep", {"ms": 600000})
@@ -103,9 +104,8 @@ def main():
     ids = []
     _, pools = run_jobsctl(["pools"], machine=False)
     print(pools)
-    for kind, payload, priority in JOBS:
-        extra = ["--priority", priority] if priority else []
-        answer = ctl("submit", kind, "--payload", json.dumps(payload, separators=(",", ":")), *extra)
+    for kind, payload, options in JOBS:
+        answer = ctl("submit", kind, "--payload", json.dumps(payload, separators=(",", ":")), *options)
         print(f"  → {answer['jobId']} {answer['status']}")
         ids.append(answer["jobId"])
 
@@ -161,6 +161,9 @@ def main():
 
     report = ctl("get", ids[8], echo=False)
     print(f"\nThe report command kind (python3 report.py) wrote its result: {json.dumps(report['result'])[:160]}…")
+    acme = ctl("list", "--tenant", "acme", "--limit", "5")["jobs"]
+    print(f"  → tenant acme's newest jobs: {[(j['jobId'], j['job'], j['status']) for j in acme]}")
+    assert {ids[8], ids[9]} <= {j["jobId"] for j in acme}, acme
 
     print("\nRetry the failed job (a new job, linked to the old one):")
     failed = ids[4]

@@ -9,7 +9,7 @@ use chrono::Utc;
 use jobs_aws::{Cursor, Idempotency, ListFilter};
 use jobs_core::kinds::DEFAULT_KIND;
 use jobs_core::pools::Priority;
-use jobs_core::{JobMessage, JobSpec, JobStatus};
+use jobs_core::{JobMessage, JobSpec, JobStatus, Tenant};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -34,6 +34,9 @@ pub struct JobRequest {
     pub payload: Option<Value>,
     /// `high` starts before every `normal` job of its pool still waiting (default `normal`).
     pub priority: Option<Priority>,
+    /// Whose job it is (default: the caller's own tenant, see docs/tenants.md).
+    #[schema(value_type = Option<String>, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub tenant: Option<Tenant>,
 }
 
 /// `POST /jobs/{id}/retry` body (optional).
@@ -42,17 +45,27 @@ pub struct JobRequest {
 pub struct RetryRequest {
     /// The new job's priority (default: the old job's).
     pub priority: Option<Priority>,
+    /// The new job's tenant (default: the old job's).
+    #[schema(value_type = Option<String>, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub tenant: Option<Tenant>,
 }
 
-/// What an `Idempotency-Key` guards: the job, and its priority when it is not the default (so
-/// the fingerprints of normal jobs are those of earlier releases).
-fn fingerprint(kind: &str, payload: &Value, priority: Option<Priority>) -> String {
-    match priority {
-        Some(p) if p != Priority::Normal => {
-            Idempotency::fingerprint(kind, &serde_json::json!({"payload": payload, "priority": p}))
-        }
-        _ => Idempotency::fingerprint(kind, payload),
+/// What an `Idempotency-Key` guards: the job, with its priority when it is not the default and
+/// its tenant when the request names one (so the fingerprints of requests without them are those
+/// of earlier releases).
+fn fingerprint(kind: &str, payload: &Value, priority: Option<Priority>, tenant: Option<&Tenant>) -> String {
+    let priority = priority.filter(|p| *p != Priority::Normal);
+    if priority.is_none() && tenant.is_none() {
+        return Idempotency::fingerprint(kind, payload);
     }
+    let mut guarded = serde_json::json!({ "payload": payload });
+    if let Some(p) = priority {
+        guarded["priority"] = serde_json::json!(p);
+    }
+    if let Some(t) = tenant {
+        guarded["tenant"] = serde_json::json!(t);
+    }
+    Idempotency::fingerprint(kind, &guarded)
 }
 
 /// Validates a kind + payload pair into a job, applying the default kind.
@@ -74,7 +87,10 @@ fn idempotency(headers: &HeaderMap, fingerprint: String) -> Result<Option<Idempo
     Ok(Some(Idempotency { key: key.to_owned(), fingerprint, ttl: IDEMPOTENCY_TTL }))
 }
 
-fn accepted(a: Accepted) -> (StatusCode, Json<JobAccepted>) {
+fn accepted(state: &AppState, a: Accepted) -> (StatusCode, Json<JobAccepted>) {
+    if let Some((tenant, kind)) = &a.new {
+        state.0.metrics.accepted(tenant, kind);
+    }
     let status = match a.delivery {
         Delivery::Sent => StatusCode::OK,
         Delivery::Deferred => StatusCode::ACCEPTED,
@@ -102,7 +118,7 @@ pub async fn create_job(
 ) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
     let body = read_body(body)?;
     // No body, or a JSON null: the default kind.
-    let mut priority = None;
+    let (mut priority, mut tenant) = (None, None);
     let spec = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         job_spec(None, None)?
     } else {
@@ -116,13 +132,17 @@ pub async fn create_job(
                 ),
             ));
         };
-        priority = request.priority;
+        (priority, tenant) = (request.priority, request.tenant);
         job_spec(Some(kind), request.payload)?
     };
-    let idem = idempotency(&headers, fingerprint(spec.kind(), &spec.payload(), priority))?;
-    let msg = JobMessage { priority: priority.unwrap_or_default(), ..JobMessage::for_spec(&spec, Utc::now()) };
+    let idem = idempotency(&headers, fingerprint(spec.kind(), &spec.payload(), priority, tenant.as_ref()))?;
+    let msg = JobMessage {
+        priority: priority.unwrap_or_default(),
+        tenant: Some(tenant.unwrap_or_else(|| Tenant::of_submitter(&caller.0))),
+        ..JobMessage::for_spec(&spec, Utc::now())
+    };
     let app = &state.0;
-    Ok(accepted(crate::submit::submit(&app.store, &app.queues, &msg, &caller, idem.as_ref()).await?))
+    Ok(accepted(&state, crate::submit::submit(&app.store, &app.queues, &msg, &caller, idem.as_ref()).await?))
 }
 
 /// `GET /jobs` query.
@@ -144,6 +164,9 @@ pub struct ListQuery {
     #[serde(rename = "submittedBy")]
     #[param(rename = "submittedBy", pattern = r"^[!-~]{1,1024}$")]
     pub submitted_by: Option<String>,
+    /// Only jobs of this tenant (jobs from before tenants are not listed by it).
+    #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub tenant: Option<String>,
     /// Jobs per page, 1-100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
@@ -183,6 +206,10 @@ fn list_filter(q: &ListQuery) -> Result<(ListFilter, usize, Option<Cursor>), Api
             format!("submittedBy must be 1-{} visible ASCII characters", jobs_core::submitter::MAX_LEN),
         ));
     }
+    let tenant = match &q.tenant {
+        None => None,
+        Some(t) => Some(Tenant::parse(t).map_err(|e| bad("invalid_filter", e.to_string()))?),
+    };
     let limit =
         match &q.limit {
             None => DEFAULT_PAGE,
@@ -190,8 +217,13 @@ fn list_filter(q: &ListQuery) -> Result<(ListFilter, usize, Option<Cursor>), Api
                 bad("invalid_limit", format!("limit must be an integer from 1 to {MAX_PAGE}, got {l:?}"))
             })?,
         };
-    let filter =
-        ListFilter { status, kind: q.kind.clone(), schedule: q.schedule.clone(), submitted_by: q.submitted_by.clone() };
+    let filter = ListFilter {
+        status,
+        kind: q.kind.clone(),
+        schedule: q.schedule.clone(),
+        submitted_by: q.submitted_by.clone(),
+        tenant,
+    };
     let cursor = match &q.cursor {
         None => None,
         Some(c) => Some(Cursor::decode(c, &filter).map_err(|e| bad("invalid_cursor", e.to_string()))?),
@@ -260,7 +292,7 @@ pub async fn cancel_job(
 
 /// Run a FAILED or CANCELLED job again, as a new job.
 #[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs",
-    request_body(content = Option<RetryRequest>, description = "Optional: the new job's priority (default: the old job's)"),
+    request_body(content = Option<RetryRequest>, description = "Optional: the new job's priority and tenant (default: the old job's)"),
     params(
         ("id" = String, Path, description = "The job to retry", pattern = r"^[A-Za-z0-9._:-]{1,128}$"),
         ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "The same key within 24 h returns the same new job"),
@@ -288,9 +320,13 @@ pub async fn retry_job(
     } else {
         parse_json(&body)?
     };
-    let idem = idempotency(&headers, fingerprint("retry", &Value::String(id.clone()), request.priority))?;
+    let idem = idempotency(
+        &headers,
+        fingerprint("retry", &Value::String(id.clone()), request.priority, request.tenant.as_ref()),
+    )?;
     let app = &state.0;
-    Ok(accepted(crate::submit::retry(&app.store, &app.queues, &id, &caller, idem.as_ref(), request.priority).await?))
+    let overrides = crate::submit::Overrides { priority: request.priority, tenant: request.tenant };
+    Ok(accepted(&state, crate::submit::retry(&app.store, &app.queues, &id, &caller, idem.as_ref(), overrides).await?))
 }
 
 /// Job counters and queue depth.

@@ -10,7 +10,7 @@ use jobs_aws::{ScheduleInfo, ScheduleRequest};
 use jobs_core::message::check_sendable;
 use jobs_core::pools::Priority;
 use jobs_core::pools::queues::sibling_arn;
-use jobs_core::{JobMessage, JobSpec, Overlap, schedule};
+use jobs_core::{JobMessage, JobSpec, Overlap, Tenant, schedule};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::jobs::job_spec;
 use super::{parse_json, read_body};
 use crate::app::{AppState, Inner, NEXT_FIRE_TIMES};
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::views::{ScheduleList, ScheduleState, ScheduleView};
 
@@ -44,6 +45,9 @@ pub struct ScheduleBody {
     pub overlap: Option<Overlap>,
     /// The priority of the jobs it fires (default `normal`).
     pub priority: Option<Priority>,
+    /// The tenant of the jobs it fires (default: the caller's own tenant, see docs/tenants.md).
+    #[schema(value_type = Option<String>, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub tenant: Option<Tenant>,
 }
 
 /// `PATCH /jobs/schedules/{name}` body: any of these; the rest stays.
@@ -60,6 +64,8 @@ pub struct SchedulePatch {
     pub payload: Option<Value>,
     pub overlap: Option<Overlap>,
     pub priority: Option<Priority>,
+    #[schema(value_type = Option<String>, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub tenant: Option<Tenant>,
 }
 
 impl SchedulePatch {
@@ -70,6 +76,7 @@ impl SchedulePatch {
             && self.payload.is_none()
             && self.overlap.is_none()
             && self.priority.is_none()
+            && self.tenant.is_none()
     }
 }
 
@@ -98,28 +105,29 @@ struct Definition {
     input_expression: String,
     timezone: String,
     spec: JobSpec,
+    firings: Firings,
+}
+
+/// What every job a schedule fires shares besides its kind and payload.
+struct Firings {
     overlap: Overlap,
     priority: Priority,
+    tenant: Tenant,
 }
 
 impl Definition {
-    fn check(
-        cron: &str,
-        timezone: String,
-        spec: JobSpec,
-        overlap: Overlap,
-        priority: Priority,
-    ) -> Result<Self, ApiError> {
+    fn check(cron: &str, timezone: String, spec: JobSpec, firings: Firings) -> Result<Self, ApiError> {
         let expr = schedule::parse(cron)?;
         let tz = schedule::parse_timezone(&timezone)?;
         expr.next_fire_times(tz, Utc::now(), NEXT_FIRE_TIMES)?;
-        Ok(Definition { expression: expr.expression, input_expression: expr.input, timezone, spec, overlap, priority })
+        Ok(Definition { expression: expr.expression, input_expression: expr.input, timezone, spec, firings })
     }
 
     /// The schedule's definition; each firing goes to the queue of its kind's pool and its
     /// priority, named after the default queue's ARN.
     fn request(&self, app: &Inner, name: &str, enabled: bool) -> Result<ScheduleRequest, ApiError> {
-        let input = JobMessage::schedule_template(&self.spec, name, self.overlap, self.priority);
+        let Firings { overlap, priority, tenant } = &self.firings;
+        let input = JobMessage::schedule_template(&self.spec, name, *overlap, *priority, tenant);
         // Each firing sends this body to SQS: refuse now what SQS would refuse at every firing.
         check_sendable(&input)?;
         Ok(ScheduleRequest {
@@ -129,7 +137,7 @@ impl Definition {
             input,
             description: format!("{} job, from {:?}", self.spec.kind(), self.input_expression),
             enabled,
-            target_arn: sibling_arn(&app.queue_arn, jobs_core::kinds::lane_of(self.spec.kind()), self.priority),
+            target_arn: sibling_arn(&app.queue_arn, jobs_core::kinds::lane_of(self.spec.kind()), *priority),
         })
     }
 }
@@ -146,18 +154,18 @@ impl Definition {
     ))]
 pub async fn create_schedule(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ScheduleView>, ApiError> {
     let request: ScheduleBody = parse_json(&read_body(body)?)?;
     let spec = job_spec(request.job, request.payload)?;
     let timezone = request.timezone.unwrap_or_else(|| "UTC".to_owned());
-    let def = Definition::check(
-        &request.cron,
-        timezone,
-        spec,
-        request.overlap.unwrap_or_default(),
-        request.priority.unwrap_or_default(),
-    )?;
+    let firings = Firings {
+        overlap: request.overlap.unwrap_or_default(),
+        priority: request.priority.unwrap_or_default(),
+        tenant: request.tenant.unwrap_or_else(|| Tenant::of_submitter(&caller.0)),
+    };
+    let def = Definition::check(&request.cron, timezone, spec, firings)?;
     let name = match request.name {
         Some(name) if valid_schedule_name(&name) => name,
         Some(name) => {
@@ -187,9 +195,10 @@ pub async fn create_schedule(
     ))]
 pub async fn create_schedule_alias(
     state: State<AppState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ScheduleView>, ApiError> {
-    create_schedule(state, body).await
+    create_schedule(state, caller, body).await
 }
 
 /// A schedule as stored, with its newest job: the one view `GET`, the list, create and change
@@ -304,13 +313,12 @@ pub async fn patch_schedule(
     let spec = job_spec(Some(kind), payload)?;
     let cron = patch.cron.unwrap_or(current.expression);
     let timezone = patch.timezone.unwrap_or(current.timezone);
-    let def = Definition::check(
-        &cron,
-        timezone,
-        spec,
-        patch.overlap.unwrap_or(was.overlap),
-        patch.priority.unwrap_or(was.priority),
-    )?;
+    let firings = Firings {
+        overlap: patch.overlap.unwrap_or(was.overlap),
+        priority: patch.priority.unwrap_or(was.priority),
+        tenant: patch.tenant.unwrap_or(was.tenant),
+    };
+    let def = Definition::check(&cron, timezone, spec, firings)?;
     let enabled = patch.state.unwrap_or(was.state) == ScheduleState::Enabled;
     let req = def.request(app, &name, enabled)?;
     app.schedules.update(&req).await?;
@@ -329,7 +337,7 @@ async fn pause_or_resume(
     let Some(state) = state else {
         return Err(ApiError::bad_request(
             "nothing_to_change",
-            "the body changes nothing: give state, cron, timezone, payload or overlap",
+            "the body changes nothing: give state, cron, timezone, payload, overlap, priority or tenant",
         ));
     };
     let enabled = state == ScheduleState::Enabled;

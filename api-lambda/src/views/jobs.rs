@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use jobs_aws::JobRecord;
-use jobs_core::JobStatus;
 use jobs_core::history::{AttemptRun, RunOutcome};
 use jobs_core::pools::Priority;
+use jobs_core::{JobStatus, Tenant};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -36,6 +36,10 @@ pub struct JobView {
     pub pool: Option<String>,
     /// `high` jobs start before every `normal` job of their pool still waiting.
     pub priority: Priority,
+    /// Whose job it is (docs/tenants.md); for a job recorded before tenants, the one its
+    /// submitter implies.
+    #[schema(value_type = String, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub tenant: Tenant,
     /// Attempts started.
     pub attempts: u32,
     /// `api` or `schedule`.
@@ -97,6 +101,7 @@ impl From<JobRecord> for JobView {
             job_id: r.job_id,
             pool: r.kind.as_deref().and_then(jobs_core::kinds::kind_info).map(|k| k.policy.pool.to_owned()),
             priority: r.priority,
+            tenant: r.tenant,
             job: r.kind,
             payload: r.payload,
             status: r.status,

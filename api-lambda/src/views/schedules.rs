@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use jobs_aws::{JobRecord, ScheduleInfo};
 use jobs_core::pools::Priority;
-use jobs_core::{JobStatus, Overlap};
+use jobs_core::{JobStatus, Overlap, Tenant};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -48,6 +48,9 @@ pub struct ScheduleView {
     pub overlap: Overlap,
     /// The priority of the jobs it fires.
     pub priority: Priority,
+    /// The tenant of the jobs it fires (a schedule from before tenants: `default`).
+    #[schema(value_type = String)]
+    pub tenant: Tenant,
     /// The pool that runs them (the kind's).
     pub pool: Option<String>,
     /// The next fire times, RFC 3339 in the schedule's time zone, whole seconds (none while
@@ -75,6 +78,7 @@ impl ScheduleView {
                 .and_then(|j| j.as_str().and_then(jobs_core::kinds::kind_info))
                 .map(|k| k.policy.pool.to_owned()),
             priority: field("priority").and_then(|p| serde_json::from_value(p).ok()).unwrap_or_default(),
+            tenant: field("tenant").and_then(|t| serde_json::from_value(t).ok()).unwrap_or_default(),
             job: field("job").and_then(|j| j.as_str().map(str::to_owned)),
             payload: field("payload"),
             overlap: field("overlap").and_then(|o| serde_json::from_value(o).ok()).unwrap_or_default(),

@@ -25,7 +25,7 @@ export function route() {
 
 
 function jobsView(params) {
-  const filter = { status: params.get('status') || '', kind: params.get('kind') || '', schedule: params.get('schedule') || '' };
+  const filter = { status: params.get('status') || '', kind: params.get('kind') || '', schedule: params.get('schedule') || '', tenant: params.get('tenant') || '' };
   const cursors = []; // cursors of the pages before this one
   let cursor = null;
   let next = null;
@@ -47,9 +47,10 @@ function jobsView(params) {
       h('label', {}, 'Status', h('select', { name: 'status', 'data-testid': 'filter-status', onchange: setFilter('status') },
         h('option', { value: '' }, 'any'), STATUSES.map((s) => h('option', { value: s, selected: s === filter.status }, s)))),
       h('label', {}, 'Kind', kindSelect),
-      h('label', {}, 'Schedule', h('input', { name: 'schedule', value: filter.schedule, placeholder: 'name', onchange: setFilter('schedule') }))),
+      h('label', {}, 'Schedule', h('input', { name: 'schedule', value: filter.schedule, placeholder: 'name', onchange: setFilter('schedule') })),
+      h('label', {}, 'Tenant', h('input', { name: 'tenant', 'data-testid': 'filter-tenant', value: filter.tenant, placeholder: 'name', onchange: setFilter('tenant') }))),
     h('table', { 'data-testid': 'jobs' },
-      h('thead', {}, h('tr', {}, ['Job', 'Kind', 'Pool', 'Status', 'Attempts', 'Submitted by', 'Created', 'Finished', 'Note', ''].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ['Job', 'Kind', 'Pool', 'Status', 'Attempts', 'Tenant', 'Submitted by', 'Created', 'Finished', 'Note', ''].map((t) => h('th', {}, t)))),
       body),
     h('div', { class: 'pager' }, newer, older));
 
@@ -61,7 +62,7 @@ function jobsView(params) {
     next = page.nextCursor;
     older.disabled = !next;
     newer.disabled = cursors.length === 0;
-    body.replaceChildren(...(page.jobs.length ? page.jobs.map(jobRow) : [h('tr', { class: 'empty' }, h('td', { colspan: 10 }, 'No jobs match.'))]));
+    body.replaceChildren(...(page.jobs.length ? page.jobs.map(jobRow) : [h('tr', { class: 'empty' }, h('td', { colspan: 11 }, 'No jobs match.'))]));
   }
   return { node: view, render: draw };
 }
@@ -73,12 +74,16 @@ function jobRow(j) {
     h('td', {}, poolCell(j)),
     h('td', {}, badge(j.status)),
     h('td', { class: 'num' }, j.attempts),
+    h('td', { 'data-testid': 'job-tenant' }, tenantLink(j.tenant)),
     h('td', {}, j.submittedBy ?? '–'),
     h('td', { title: time(j.createdAt) }, ago(j.createdAt)),
     h('td', { title: time(j.finishedAt) }, j.finishedAt ? ago(j.finishedAt) : '–'),
     h('td', { class: 'note', 'data-testid': 'job-note', title: j.lastError ?? '' }, jobNote(j)),
     h('td', {}, jobActions(j)));
 }
+
+/** A tenant, linked to its jobs. */
+const tenantLink = (t) => (t ? h('a', { href: `#/jobs?tenant=${encodeURIComponent(t)}` }, t) : '–');
 
 /** The job's pool, and a mark when it has high priority. */
 function poolCell(j) {
@@ -152,6 +157,7 @@ function jobView(id) {
           ['Kind', j.job ?? '–'], ['Pool', h('span', { 'data-testid': 'job-pool' }, poolCell(j))],
           ['Priority', h('span', { 'data-testid': 'job-priority' }, j.priority)], ['Attempts', j.attempts], ['Source', j.source ?? '–'],
           ['Schedule', j.schedule ? h('a', { href: `#/jobs?schedule=${encodeURIComponent(j.schedule)}` }, j.schedule) : '–'],
+          ['Tenant', h('span', { 'data-testid': 'job-tenant' }, tenantLink(j.tenant))],
           ['Submitted by', j.submittedBy ?? '–'], ['Created', time(j.createdAt)],
           ['First started', h('span', { 'data-testid': 'first-started' }, time(first))],
           ['Last started', h('span', { 'data-testid': 'last-started' }, last && last !== first ? time(last) : (last ? 'the first start' : '–'))],
@@ -201,11 +207,11 @@ function schedulesView() {
   const body = h('tbody');
   const view = h('div', {}, h('h2', {}, 'Schedules'),
     h('table', { 'data-testid': 'schedules' },
-      h('thead', {}, h('tr', {}, ['Name', 'Expression', 'Time zone', 'State', 'Kind', 'Overlap', 'Next fire', 'Last run', ''].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ['Name', 'Expression', 'Time zone', 'State', 'Kind', 'Tenant', 'Overlap', 'Next fire', 'Last run', ''].map((t) => h('th', {}, t)))),
       body));
   async function draw() {
     const list = (await get('/jobs/schedules')).schedules;
-    body.replaceChildren(...(list.length ? list.map(scheduleRow) : [h('tr', { class: 'empty' }, h('td', { colspan: 9 }, 'No schedules. Create one with jobsctl schedule create or POST /jobs/schedules.'))]));
+    body.replaceChildren(...(list.length ? list.map(scheduleRow) : [h('tr', { class: 'empty' }, h('td', { colspan: 10 }, 'No schedules. Create one with jobsctl schedule create or POST /jobs/schedules.'))]));
   }
   return { node: view, render: draw };
 }
@@ -217,7 +223,8 @@ function scheduleRow(s) {
   return h('tr', { 'data-schedule': s.name, 'data-state': s.state },
     h('td', {}, h('a', { href: `#/jobs?schedule=${encodeURIComponent(s.name)}` }, s.name)),
     h('td', { class: 'mono' }, s.expression), h('td', {}, s.timezone), h('td', {}, badge(s.state)),
-    h('td', {}, s.job ?? '–', s.priority === 'high' ? [' ', h('span', { class: 'badge high' }, 'high')] : ''), h('td', {}, s.overlap),
+    h('td', {}, s.job ?? '–', s.priority === 'high' ? [' ', h('span', { class: 'badge high' }, 'high')] : ''),
+    h('td', {}, tenantLink(s.tenant)), h('td', {}, s.overlap),
     // Times in the browser's zone (the API gives them in the schedule's).
     h('td', { 'data-testid': 'next-fire', 'data-at': s.nextFireTimes[0] ?? '', title: s.nextFireTimes.map(time).join('\n') }, s.nextFireTimes[0] ? time(s.nextFireTimes[0]) : '–'),
     h('td', { 'data-testid': 'last-run' }, s.lastRun
@@ -233,6 +240,7 @@ function submitView(params) {
   const key = h('input', { name: 'key', placeholder: 'optional: a retried submit with the same key is one job' });
   const priority = h('select', { name: 'priority', 'data-testid': 'submit-priority' },
     h('option', { value: 'normal' }, 'normal'), h('option', { value: 'high' }, 'high: before every normal job of its pool still waiting'));
+  const tenant = h('input', { name: 'tenant', 'data-testid': 'submit-tenant', placeholder: 'optional: whose job it is (default: your own tenant)' });
   let kinds = [];
   const describe = () => {
     const k = kinds.find((x) => x.name === select.value);
@@ -255,6 +263,7 @@ function submitView(params) {
     h('label', {}, 'Kind', select), details,
     h('label', {}, 'Payload (JSON)', payload),
     h('label', {}, 'Priority', priority),
+    h('label', {}, 'Tenant', tenant),
     h('label', {}, 'Idempotency key', key),
     h('div', {}, h('button', { class: 'primary', type: 'submit', 'data-testid': 'submit' }, 'Submit')));
   form.addEventListener('submit', async (e) => {
@@ -263,6 +272,7 @@ function submitView(params) {
     try {
       const text = payload.value.trim();
       body = { job: select.value, payload: text ? JSON.parse(text) : null, priority: priority.value };
+      if (tenant.value.trim()) body.tenant = tenant.value.trim();
     } catch (err) {
       showError(new Error(`The payload is not JSON: ${err.message}`));
       return;

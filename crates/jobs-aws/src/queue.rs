@@ -184,7 +184,9 @@ impl JobQueue {
             .send_message()
             .queue_url(&self.url)
             .message_body(body)
-            .delay_seconds(delay.min(MAX_DELAY).as_secs() as i32);
+            .delay_seconds(delay.min(MAX_DELAY).as_secs() as i32)
+            // The job's tenant as its message group: a fair queue in AWS (docs/tenants.md).
+            .set_message_group_id(jobs_core::message::tenant_in(body).map(|t| t.as_str().to_owned()));
         for (name, value) in [(DEFERRALS, meta.deferrals), (REDRIVES, meta.redrives), (ATTEMPTS, meta.attempts)] {
             if value > 0 {
                 let value = MessageAttributeValue::builder()

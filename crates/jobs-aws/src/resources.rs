@@ -28,12 +28,13 @@ pub const DUE_SHARDS: u32 = 8;
 /// The job list's indexes (keys only, newest first by [`LIST_SORT_ATTRIBUTE`]): one per filter of
 /// `GET /jobs`, each partitioned by the attribute it filters on. `by-created` lists every job
 /// (its key, [`LIST_ALL_ATTRIBUTE`], is the same on all of them).
-pub const LIST_INDEXES: [(&str, &str); 5] = [
+pub const LIST_INDEXES: [(&str, &str); 6] = [
     ("by-created", LIST_ALL_ATTRIBUTE),
     ("by-status", "status"),
     ("by-kind", "kind"),
     ("by-schedule", "schedule"),
     ("by-submitter", "submittedBy"),
+    ("by-tenant", "tenant"),
 ];
 /// The list indexes' sort key (string, RFC 3339 with milliseconds: sorts by time).
 pub const LIST_SORT_ATTRIBUTE: &str = "createdAt";

@@ -17,6 +17,7 @@ pub mod scaling;
 pub mod schedule;
 pub mod state;
 pub mod submitter;
+pub mod tenants;
 pub mod throughput;
 pub mod unread;
 
@@ -25,3 +26,4 @@ pub use message::{JobMessage, MessageError, Source};
 pub use overlap::Overlap;
 pub use policy::{AfterFailure, PolicyError, RetryPolicy};
 pub use state::{JobState, JobStatus, Lease};
+pub use tenants::Tenant;

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::kinds::JobSpec;
 use crate::overlap::Overlap;
 use crate::pools::Priority;
+use crate::tenants::Tenant;
 
 /// The only envelope version this build reads and writes.
 pub const MESSAGE_VERSION: u32 = 1;
@@ -111,6 +112,11 @@ pub struct JobMessage {
     /// normal job's message reads the same to a worker of an earlier release.
     #[serde(default, skip_serializing_if = "is_normal")]
     pub priority: Priority,
+    /// Whose job it is (see [`crate::tenants`]). Every message this release writes names it; a
+    /// message from before tenants (or a schedule made then) names none, and the job's item, or
+    /// else [`Tenant::of_submitter`], says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<Tenant>,
 }
 
 fn is_normal(p: &Priority) -> bool {
@@ -141,6 +147,7 @@ impl JobMessage {
             overlap: Overlap::Allow,
             retry_of: None,
             priority: Priority::Normal,
+            tenant: None,
         }
     }
 
@@ -151,7 +158,13 @@ impl JobMessage {
 
     /// The message template of a schedule: EventBridge Scheduler fills in the scheduled time at
     /// each firing, and the job id follows from it.
-    pub fn schedule_template(spec: &JobSpec, schedule: &str, overlap: Overlap, priority: Priority) -> String {
+    pub fn schedule_template(
+        spec: &JobSpec,
+        schedule: &str,
+        overlap: Overlap,
+        priority: Priority,
+        tenant: &Tenant,
+    ) -> String {
         let mut template = serde_json::json!({
             "v": MESSAGE_VERSION,
             "job": spec.kind(),
@@ -159,6 +172,7 @@ impl JobMessage {
             "submittedAt": SCHEDULER_SCHEDULED_TIME,
             "source": Source::Schedule,
             "schedule": schedule,
+            "tenant": tenant,
         });
         if !overlap.is_allow() {
             template["overlap"] = serde_json::json!(overlap);
@@ -221,6 +235,11 @@ impl JobMessage {
         }
     }
 
+    /// The job's tenant: the message's, else the one its submitter implies.
+    pub fn tenant_or_of(&self, submitter: &str) -> Tenant {
+        self.tenant.clone().unwrap_or_else(|| Tenant::of_submitter(submitter))
+    }
+
     /// The body to put on the queue.
     pub fn to_body(&self) -> String {
         serde_json::to_string(self).expect("a JobMessage always serializes")
@@ -258,6 +277,19 @@ fn scheduled_job_id(value: &mut Value, message_id: Option<&str>, received_at: Op
     }
 }
 
+/// The tenant a message body names, read without parsing the rest of it: the SQS message group
+/// of every send (`MessageGroupId`, which makes a standard queue a fair queue in AWS: a tenant
+/// with a backlog no longer delays the others' messages). `None` for a body that is not a job
+/// message or names no valid tenant (a message from before tenants): SQS then treats it as a
+/// tenant of its own.
+pub fn tenant_in(body: &str) -> Option<Tenant> {
+    #[derive(Deserialize)]
+    struct Peek {
+        tenant: Option<Tenant>,
+    }
+    serde_json::from_str::<Peek>(body).ok()?.tenant
+}
+
 /// Whether job `job_id` is a schedule's firing: the only job whose item its message's first
 /// receipt creates. Any other job is recorded before its message is sent, so a message whose item
 /// is gone belongs to a job that ended and expired: it must not be created again.
@@ -276,6 +308,10 @@ pub fn valid_job_id(id: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn t() -> Tenant {
+        Tenant::parse("t").unwrap()
+    }
 
     fn body(v: Value) -> String {
         v.to_string()
@@ -312,14 +348,66 @@ mod tests {
             "s",
             Overlap::Allow,
             Priority::Normal,
+            &t(),
         );
         assert!(!schedule.contains("priority"), "{schedule}");
         // A newer producer's field: the job id and its start survive the refusal.
         let mut newer: Value = serde_json::from_str(&normal.to_body()).unwrap();
-        newer["tenant"] = json!("acme");
+        newer["deadline"] = json!("2026-11-22T00:00:00Z");
         let e = JobMessage::parse(&newer.to_string()).unwrap_err();
         assert_eq!((e.job_id.as_deref(), e.submitted_at), (Some(normal.job_id.as_str()), Some(now)), "{e:?}");
-        assert!(e.reason.contains("unknown field `tenant`"), "{}", e.reason);
+        assert!(e.reason.contains("unknown field `deadline`"), "{}", e.reason);
+    }
+
+    /// The tenant travels on every message this release writes; one from before tenants (no key)
+    /// still parses and its tenant follows from the submitter; a bad one is refused with the job
+    /// id kept (the worker records why).
+    #[test]
+    fn the_tenant_travels_and_older_messages_have_none() {
+        let now = "2026-11-21T10:00:00Z".parse().unwrap();
+        let acme = Tenant::parse("acme").unwrap();
+        let msg = JobMessage { tenant: Some(acme.clone()), ..JobMessage::new_api("noop", json!({}), now) };
+        assert!(msg.to_body().contains(r#""tenant":"acme""#), "{}", msg.to_body());
+        assert_eq!(JobMessage::parse(&msg.to_body()).unwrap(), msg);
+        assert_eq!(msg.tenant_or_of("local:ci"), acme);
+        let older = JobMessage::new_api("noop", json!({}), now);
+        let parsed = JobMessage::parse(&older.to_body()).unwrap();
+        assert_eq!((parsed.tenant.clone(), parsed.tenant_or_of("local:ci").as_str()), (None, "ci"));
+        let mut bad: Value = serde_json::from_str(&older.to_body()).unwrap();
+        bad["tenant"] = json!("a b");
+        let e = JobMessage::parse(&bad.to_string()).unwrap_err();
+        assert_eq!(e.job_id.as_deref(), Some(older.job_id.as_str()));
+        assert!(e.reason.contains("tenant"), "{}", e.reason);
+        let spec = JobSpec::parse("noop", Value::Null).unwrap();
+        let template = JobMessage::schedule_template(&spec, "nightly", Overlap::Allow, Priority::Normal, &acme);
+        let fired = JobMessage::parse_received(&template, Some("m-1"), Some(now)).unwrap();
+        assert_eq!(fired.tenant, Some(acme));
+        // A template from before tenants: its firings are the default tenant's.
+        let old_template = template.replace(r#","tenant":"acme""#, "");
+        assert!(!old_template.contains("tenant"), "{old_template}");
+        let fired = JobMessage::parse_received(&old_template, Some("m-2"), Some(now)).unwrap();
+        assert_eq!(fired.tenant_or_of(&fired.submitter().unwrap()).as_str(), crate::tenants::DEFAULT);
+    }
+
+    #[test]
+    fn the_message_group_is_the_tenant_the_body_names() {
+        let now = "2026-11-21T10:00:00Z".parse().unwrap();
+        let acme = JobMessage {
+            tenant: Some(Tenant::parse("acme").unwrap()),
+            ..JobMessage::new_api("noop", json!({"tenant": "x"}), now)
+        };
+        let cases: Vec<(String, Option<&str>)> = vec![
+            (acme.to_body(), Some("acme")),
+            (JobMessage::new_api("noop", json!({"tenant": "x"}), now).to_body(), None),
+            (r#"{"tenant":"a b"}"#.into(), None),
+            (r#"{"tenant":7}"#.into(), None),
+            ("not json".into(), None),
+            ("".into(), None),
+            ("[1]".into(), None),
+        ];
+        for (body, want) in cases {
+            assert_eq!(tenant_in(&body).as_ref().map(Tenant::as_str), want, "{body}");
+        }
     }
 
     #[test]
@@ -328,7 +416,7 @@ mod tests {
         assert_eq!(JobMessage::new_api("noop", json!({}), now).submitter(), None);
         let spec = JobSpec::parse("noop", Value::Null).unwrap();
         let fired = JobMessage::parse_received(
-            &JobMessage::schedule_template(&spec, "nightly", Overlap::Allow, Priority::Normal),
+            &JobMessage::schedule_template(&spec, "nightly", Overlap::Allow, Priority::Normal, &t()),
             Some("m-1"),
             Some(now),
         )
@@ -399,8 +487,8 @@ mod tests {
     #[test]
     fn scheduled_job_ids_follow_the_schedule_and_the_scheduled_time() {
         let spec = JobSpec::parse("sleep", json!({"ms": 1})).unwrap();
-        let body = JobMessage::schedule_template(&spec, "nightly", Overlap::Allow, Priority::Normal);
-        let forbid = JobMessage::schedule_template(&spec, "nightly", Overlap::Forbid, Priority::Normal);
+        let body = JobMessage::schedule_template(&spec, "nightly", Overlap::Allow, Priority::Normal, &t());
+        let forbid = JobMessage::schedule_template(&spec, "nightly", Overlap::Forbid, Priority::Normal, &t());
         let at0: DateTime<Utc> = "2026-11-21T07:00:00Z".parse().unwrap();
         let fired = JobMessage::parse_received(&forbid, Some("m-0"), Some(at0)).unwrap();
         assert_eq!(fired.overlap, Overlap::Forbid, "the policy travels with each firing");

@@ -109,6 +109,40 @@ impl Stack {
         env
     }
 
+    /// The messages on every lane's queues (left there: received with no visibility timeout, up
+    /// to 10 a queue), with the lane (a pool, a command kind) and priority of the queue each is on.
+    pub async fn queued(&self) -> Vec<(String, Priority, serde_json::Value)> {
+        let mut found = Vec::new();
+        for (q, queue) in self.queues.iter() {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(queue.url())
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .expect("receive");
+            for m in out.messages.unwrap_or_default() {
+                let body = serde_json::from_str(m.body().unwrap_or_default()).unwrap_or_default();
+                found.push((q.lane.clone(), q.priority, body));
+            }
+        }
+        found
+    }
+
+    /// The input (message template) EventBridge Scheduler holds for schedule `name`.
+    pub async fn schedule_input(&self, name: &str) -> String {
+        let stored = aws_sdk_scheduler::Client::new(&self.sdk)
+            .get_schedule()
+            .name(name)
+            .group_name(&self.resources.schedule_group)
+            .send()
+            .await
+            .expect("get schedule");
+        stored.target().and_then(|t| t.input()).unwrap_or_default().to_owned()
+    }
+
     /// Receives (and deletes) every message on the dead-letter queue: (body, failureReason).
     pub async fn drain_dlq(&self) -> Vec<(String, String)> {
         let mut found = Vec::new();

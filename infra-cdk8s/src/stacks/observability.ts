@@ -14,7 +14,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { DEFAULT_POOL, JobsConfig, METRICS, VERSIONS } from '../config';
+import { DEFAULT_POOL, JobsConfig, METRICS, OTHER_TENANT, VERSIONS } from '../config';
 import { LOGS_DEFAULT_ENCRYPTION, suppress } from './checkov';
 import { poolId } from './data-stack';
 import { podIdentityRole } from './pod-identity';
@@ -201,6 +201,12 @@ export class JobsObservability extends Construct {
       label: '',
       period: Duration.minutes(5),
     });
+    // Per tenant: the tenants config.json names for metrics, and (other) (docs/tenants.md).
+    const byTenant = (metric: string, dims: string, stat: string, filter = '') => new cloudwatch.MathExpression({
+      expression: `SEARCH('{${ns},${dims}} MetricName="${metric}"${filter}', '${stat}', 300)`,
+      label: '',
+      period: Duration.minutes(5),
+    });
 
     const failed = new cloudwatch.Alarm(this, 'FailedJobs', {
       alarmDescription: 'Jobs ended FAILED in the last 5 minutes (every attempt failed, the message was rejected or dead-lettered too often, or no worker of the lane started them within its start deadline). GET /jobs?status=FAILED lists them.',
@@ -280,6 +286,16 @@ export class JobsObservability extends Construct {
             left: ['SUCCEEDED', 'FAILED'].map((o) => new cloudwatch.Metric({
               namespace: ns, metricName: 'AttemptsPerJob', dimensionsMap: { Outcome: o }, statistic: 'Average', period: Duration.minutes(5), label: o,
             })),
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: `Queued before start p99 by tenant (ms): ${[...cfg.metricTenants, OTHER_TENANT].join(', ')}`, width: 12,
+            left: [byTenant('QueuedTime', 'Tenant', 'p99')],
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Jobs failed per 5 minutes, by tenant', width: 12,
+            left: [byTenant('Jobs', 'Tenant,Outcome', 'Sum', ' Outcome="FAILED"')],
           }),
         ],
       ],

@@ -11,7 +11,7 @@ use jobs_core::history::{AttemptRun, Runner};
 use jobs_core::message::MESSAGE_VERSION;
 use jobs_core::pools::Priority;
 use jobs_core::state::{Change, Transition};
-use jobs_core::{JobMessage, JobState, JobStatus, Lease, Source};
+use jobs_core::{JobMessage, JobState, JobStatus, Lease, Source, Tenant};
 use serde_json::Value;
 
 use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
@@ -26,6 +26,9 @@ pub mod attr {
     pub const SUBMITTED_AT: &str = "submittedAt";
     /// Who triggered the job (`jobs_core::submitter`); also the `by-submitter` list index's key.
     pub const SUBMITTED_BY: &str = "submittedBy";
+    /// Whose job it is (`jobs_core::tenants`); also the `by-tenant` list index's key. Items from
+    /// before tenants have none: their tenant follows from `submittedBy`.
+    pub const TENANT: &str = "tenant";
     pub const STATUS: &str = "status";
     pub const ATTEMPTS: &str = "attempts";
     pub const INTERRUPTIONS: &str = "interruptions";
@@ -210,7 +213,13 @@ pub fn new_item(
     ]);
     let submitted_by =
         origin.submitted_by.map(str::to_owned).or_else(|| origin.message.and_then(JobMessage::submitter));
-    if let Some(by) = submitted_by.filter(|by| jobs_core::submitter::valid(by)) {
+    let submitted_by = submitted_by.filter(|by| jobs_core::submitter::valid(by));
+    let tenant = match origin.message {
+        Some(msg) => msg.tenant_or_of(submitted_by.as_deref().unwrap_or_default()),
+        None => Tenant::of_submitter(submitted_by.as_deref().unwrap_or_default()),
+    };
+    item.insert(attr::TENANT.into(), s(tenant.as_str()));
+    if let Some(by) = submitted_by {
         item.insert(attr::SUBMITTED_BY.into(), s(by));
     }
     if let Some(msg) = origin.message {
@@ -245,6 +254,8 @@ pub struct JobRecord {
     pub source: Option<String>,
     pub schedule: Option<String>,
     pub submitted_by: Option<String>,
+    /// Whose job it is (an item from before tenants: the one its submitter implies).
+    pub tenant: Tenant,
     pub status: JobStatus,
     pub attempts: u32,
     pub interruptions: u32,
@@ -292,6 +303,7 @@ impl JobRecord {
             overlap: Default::default(),
             retry_of: self.retry_of.clone(),
             priority: self.priority,
+            tenant: Some(self.tenant.clone()),
         })
     }
 
@@ -353,6 +365,9 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         source: text(attr::SOURCE),
         schedule: text(attr::SCHEDULE),
         submitted_by: submitted_by(item),
+        tenant: text(attr::TENANT)
+            .and_then(|t| Tenant::parse(&t).ok())
+            .unwrap_or_else(|| Tenant::of_submitter(submitted_by(item).as_deref().unwrap_or_default())),
         status,
         attempts: count(attr::ATTEMPTS),
         interruptions: count(attr::INTERRUPTIONS),
@@ -447,7 +462,16 @@ mod tests {
         assert!(rec.finished_at.is_none() && rec.last_error.is_none());
         assert_eq!((rec.due_at, item[attr::DUE_SHARD].clone()), (Some(t(90)), s(due_shard(&msg.job_id))));
         assert_eq!(rec.submitted_by.as_deref(), Some("arn:aws:iam::123456789012:user/alice"));
-        assert_eq!(rec.message(), Some(msg), "the message can be sent again from the item");
+        // A message from before tenants: the item takes the tenant its submitter implies, and the
+        // message sent again from the item names it.
+        assert_eq!((rec.tenant.as_str(), item[attr::TENANT].clone()), ("alice", s("alice")));
+        let again = JobMessage { tenant: Some(rec.tenant.clone()), ..msg.clone() };
+        assert_eq!(rec.message(), Some(again), "the message can be sent again from the item");
+        // A message that names its tenant keeps it, whoever submitted it.
+        let acme = JobMessage { tenant: Some(Tenant::parse("acme").unwrap()), ..msg.clone() };
+        let by = Origin { message: Some(&acme), submitted_by: origin.submitted_by };
+        let item = new_item(&acme.job_id, by, &transition, "t", DAY, None);
+        assert_eq!(parse_record(&acme.job_id, &item).unwrap().message(), Some(acme.clone()));
     }
 
     #[test]

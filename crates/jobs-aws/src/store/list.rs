@@ -1,7 +1,8 @@
 //! Listing jobs (`GET /jobs`) through the keys-only list indexes, newest first: one Query for a
 //! page of keys, one `BatchGetItem` for the items, so a page costs what it holds and never a Scan.
 //!
-//! One filter picks the index (schedule, else submitter, else status, else kind, else all jobs),
+//! One filter picks the index (schedule, else submitter, else tenant, else status, else kind, else
+//! all jobs),
 //! the most selective first; any other filter,
 //! and the index's own key (indexes are eventually consistent), is checked on the items read, in
 //! batches of 100 keys and at most 5 queries per page (so at most 500 items read for one page). A
@@ -38,6 +39,8 @@ pub struct ListFilter {
     pub schedule: Option<String>,
     /// Who triggered the job (`submittedBy`, exact).
     pub submitted_by: Option<String>,
+    /// Whose job it is. Jobs from before tenants are not in its index: they are not listed.
+    pub tenant: Option<jobs_core::Tenant>,
 }
 
 impl ListFilter {
@@ -48,6 +51,8 @@ impl ListFilter {
             (pick("by-schedule"), s.clone())
         } else if let Some(by) = &self.submitted_by {
             (pick("by-submitter"), by.clone())
+        } else if let Some(t) = &self.tenant {
+            (pick("by-tenant"), t.as_str().to_owned())
         } else if let Some(st) = self.status {
             (pick("by-status"), st.as_str().to_owned())
         } else if let Some(k) = &self.kind {
@@ -63,6 +68,7 @@ impl ListFilter {
             && self.kind.as_ref().is_none_or(|k| r.kind.as_ref() == Some(k))
             && self.schedule.as_ref().is_none_or(|sc| r.schedule.as_ref() == Some(sc))
             && self.submitted_by.as_ref().is_none_or(|by| r.submitted_by.as_ref() == Some(by))
+            && self.tenant.as_ref().is_none_or(|t| r.tenant == *t)
     }
 }
 
@@ -132,12 +138,17 @@ impl JobStore {
         let (index, partition_key, partition) = filter.index();
         // One filter is exact on its index: read what the page needs. Others are checked on the
         // items: read larger batches (one BatchGetItem holds 100 keys).
-        let exact =
-            [filter.status.is_some(), filter.kind.is_some(), filter.schedule.is_some(), filter.submitted_by.is_some()]
-                .iter()
-                .filter(|f| **f)
-                .count()
-                <= 1;
+        let exact = [
+            filter.status.is_some(),
+            filter.kind.is_some(),
+            filter.schedule.is_some(),
+            filter.submitted_by.is_some(),
+            filter.tenant.is_some(),
+        ]
+        .iter()
+        .filter(|f| **f)
+        .count()
+            <= 1;
         let mut start = cursor.map(Cursor::start_key);
         let mut jobs = Vec::new();
         let mut last: Option<HashMap<String, AttributeValue>> = None;
@@ -227,8 +238,10 @@ mod tests {
             kind: kind.map(str::to_owned),
             schedule: schedule.map(str::to_owned),
             submitted_by: None,
+            tenant: None,
         };
         let by = |filter: ListFilter| ListFilter { submitted_by: Some("local:ci".into()), ..filter };
+        let of = |filter: ListFilter| ListFilter { tenant: Some(jobs_core::Tenant::parse("acme").unwrap()), ..filter };
         let cases = [
             (f(None, None, None), ("by-created", attr::LIST_ALL, "JOB")),
             (f(Some(JobStatus::Failed), None, None), ("by-status", "status", "FAILED")),
@@ -238,6 +251,10 @@ mod tests {
             (by(f(None, None, None)), ("by-submitter", attr::SUBMITTED_BY, "local:ci")),
             (by(f(Some(JobStatus::Failed), Some("sleep"), None)), ("by-submitter", attr::SUBMITTED_BY, "local:ci")),
             (by(f(None, None, Some("n"))), ("by-schedule", "schedule", "n")),
+            (of(f(None, None, None)), ("by-tenant", attr::TENANT, "acme")),
+            (of(f(Some(JobStatus::Failed), Some("sleep"), None)), ("by-tenant", attr::TENANT, "acme")),
+            (of(by(f(None, None, None))), ("by-submitter", attr::SUBMITTED_BY, "local:ci")),
+            (of(f(None, None, Some("n"))), ("by-schedule", "schedule", "n")),
         ];
         for (filter, (index, key, value)) in cases {
             let got = filter.index();
