@@ -122,22 +122,7 @@ pub async fn run(stack: &Stack, jobs: usize, logs: &std::path::Path) -> Result<F
         ids.push(r["jobId"].as_str().ok_or("no jobId")?.to_owned());
         tokio::time::sleep(gap).await;
     }
-    let mut idle = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(interval * 6 + 60);
-    for id in &ids {
-        loop {
-            let r = stack.store.get(id).await.map_err(|e| e.to_string())?;
-            if let Some(r) = r.filter(|r| r.started_at.is_some()) {
-                let (started, created) = (r.started_at.unwrap_or_default(), r.created_at.unwrap_or_default());
-                idle.push((started - created).num_milliseconds() as f64);
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("trickled job {id} did not start"));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+    let idle = start_waits(stack, &ids, Instant::now() + Duration::from_secs(interval * 6 + 60)).await?;
     let _ = controller.kill().await;
 
     let seconds = (last_end - first).num_milliseconds() as f64 / 1000.0;

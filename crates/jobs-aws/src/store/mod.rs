@@ -9,6 +9,7 @@
 //! repeated transaction a no-op for 10 minutes) and, when the retry's condition fails, reads the
 //! item back: its own token there means its first try committed.
 
+mod apply;
 pub mod buckets;
 pub mod counters;
 mod due;
@@ -25,22 +26,17 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
 use chrono::Utc;
-use jobs_core::JobMessage;
 use jobs_core::reconcile::{self, Timing};
-use jobs_core::state::{Counters, Expect, Step, Transition};
+use jobs_core::state::{Counters, Transition};
 
 pub use counters::Stats;
 use expr::Expr;
 pub use item::{ItemError, JobRecord};
-use item::{attr, job_key, n, s};
+use item::{job_key, s};
 pub use list::{Cursor, CursorError, ListFilter, Page};
 pub use open::{COUNT_CAP, Oldest, OpenCount};
 pub use submit::{Idempotency, Submitted};
@@ -262,125 +258,6 @@ impl JobStore {
         Ok(buckets::sum(&minutes, &items))
     }
 
-    /// Applies a transition to job `job_id` (of kind `kind`, when known) atomically with its
-    /// counter deltas and throughput bucket, stamping the item with `token`. `origin` supplies the
-    /// job's description when the transition creates the item. Repeat a write whose answer was
-    /// lost with the same token: the request is then the same, bucket included.
-    pub async fn apply(
-        &self,
-        job_id: &str,
-        kind: Option<&str>,
-        origin: Option<&JobMessage>,
-        tr: &Transition,
-        token: &str,
-    ) -> Result<Applied, StoreError> {
-        let target = format!("store.{}", tr.step.as_str());
-        faults::before(&target).await?;
-        let job_item = match &tr.expect {
-            Expect::Absent => JobWrite::Put(self.put_new(job_id, item::Origin::of(origin), tr, token)),
-            Expect::Present { .. } => JobWrite::Update(self.update_existing(job_id, tr, token)),
-        };
-        let created_by = || Applied { submitted_by: origin.and_then(JobMessage::submitter) };
-        let result = if tr.counters.is_zero() && tr.lock.is_none() {
-            // A start returns the item as written (no capacity cost): a worker that claimed
-            // without reading the job learns who submitted it.
-            self.write_single(job_item, tr.step == Step::Start, token, &target).await.map(|item| match item {
-                Some(item) => Applied { submitted_by: item::submitted_by(&item) },
-                None => created_by(),
-            })
-        } else {
-            let job_item = match job_item {
-                JobWrite::Put(put) => TransactWriteItem::builder().put(put).build(),
-                JobWrite::Update(update) => TransactWriteItem::builder().update(update).build(),
-            };
-            let kind = kind.or(origin.map(|o| o.kind.as_str()));
-            let mut request = self
-                .client
-                .transact_write_items()
-                .client_request_token(token)
-                .transact_items(job_item)
-                .transact_items(self.counters_item(&tr.counters, token));
-            if let Some(bucket) = self.bucket_item(tr, kind, token) {
-                request = request.transact_items(bucket);
-            }
-            if let Some(lock) = &tr.lock {
-                request = request.transact_items(self.lock_item(lock, tr.at));
-            }
-            request.send().await.map(|_| created_by()).map_err(|e| self.transact_error(e))
-        };
-        let applied = result?;
-        faults::after(&target)?;
-        Ok(applied)
-    }
-
-    /// One conditional PutItem or UpdateItem stamped with `token`; `returning`: an update returns
-    /// the whole item as written. A failed condition returns the item as it is
-    /// (`ReturnValuesOnConditionCheckFailure`): carrying this write's own token, it is this very
-    /// write, committed by an earlier try whose answer was lost and sent again by the SDK's
-    /// retry, and so a success, not "somebody else moved the job".
-    async fn write_single(
-        &self,
-        write: JobWrite,
-        returning: bool,
-        token: &str,
-        target: &str,
-    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
-        let own = |item: Option<&HashMap<String, AttributeValue>>| {
-            item.and_then(|i| i.get(item::attr::LAST_WRITE)).and_then(|v| v.as_s().ok()).is_some_and(|t| t == token)
-        };
-        match write {
-            JobWrite::Put(put) => {
-                let request = self
-                    .client
-                    .put_item()
-                    .table_name(put.table_name)
-                    .set_item(Some(put.item))
-                    .set_condition_expression(put.condition_expression)
-                    .set_expression_attribute_names(put.expression_attribute_names)
-                    .set_expression_attribute_values(put.expression_attribute_values)
-                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-                let mut result = request.clone().send().await;
-                if result.is_ok() && faults::replayed(target) {
-                    result = request.send().await;
-                }
-                match result {
-                    Ok(_) => Ok(None),
-                    Err(e) => match e.as_service_error() {
-                        Some(PutItemError::ConditionalCheckFailedException(c)) if own(c.item.as_ref()) => Ok(None),
-                        _ => Err(single_error(self, "PutItem", e)),
-                    },
-                }
-            }
-            JobWrite::Update(update) => {
-                let request = self
-                    .client
-                    .update_item()
-                    .table_name(update.table_name)
-                    .set_key(Some(update.key))
-                    .update_expression(update.update_expression)
-                    .set_condition_expression(update.condition_expression)
-                    .set_expression_attribute_names(update.expression_attribute_names)
-                    .set_expression_attribute_values(update.expression_attribute_values)
-                    .return_values(if returning { ReturnValue::AllNew } else { ReturnValue::None })
-                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-                let mut result = request.clone().send().await;
-                if result.is_ok() && faults::replayed(target) {
-                    result = request.send().await;
-                }
-                match result {
-                    Ok(out) => Ok(out.attributes),
-                    Err(e) => match e.as_service_error() {
-                        Some(UpdateItemError::ConditionalCheckFailedException(c)) if own(c.item.as_ref()) => {
-                            tracing::info!(target, "a retried write found itself committed");
-                            Ok(returning.then(|| c.item.clone()).flatten())
-                        }
-                        _ => Err(single_error(self, "UpdateItem", e)),
-                    },
-                }
-            }
-        }
-    }
-
     fn due(&self, tr: &Transition) -> Option<chrono::DateTime<Utc>> {
         reconcile::due_at(&tr.change, tr.at, false, &self.timing)
     }
@@ -399,41 +276,6 @@ impl JobStore {
 
     async fn update(&self, job_id: &str, e: Expr, op: &str) -> Result<(), StoreError> {
         self.update_request(job_id, e).send().await.map(|_| ()).map_err(|err| single_error(self, op, err))
-    }
-
-    fn put_new(&self, job_id: &str, origin: item::Origin<'_>, tr: &Transition, token: &str) -> Put {
-        Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item::new_item(job_id, origin, tr, token, self.retention, self.due(tr))))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", TABLE_KEY)
-            .build()
-            .expect("put is complete")
-    }
-
-    fn update_existing(&self, job_id: &str, tr: &Transition, token: &str) -> Update {
-        let Expect::Present { status, attempts, owner, lease_expired_before, uncancelled } = &tr.expect else {
-            unreachable!("update_existing is only called for Expect::Present")
-        };
-        let mut e = Expr::default();
-        for (name, value) in item::change_attributes(job_id, tr, token, self.retention, self.due(tr)) {
-            e.set_or_remove(name, value);
-        }
-        e.require(attr::STATUS, "=", s(status.as_str()));
-        e.require(attr::ATTEMPTS, "=", n(attempts));
-        if let Some(owner) = owner {
-            e.require(attr::LEASE_OWNER, "=", s(owner));
-        }
-        if let Some(before) = lease_expired_before {
-            // A running job without a lease counts as abandoned too.
-            let (name, value) = (e.name(attr::LEASE_UNTIL), e.value(n(before.timestamp_millis())));
-            e.require_raw(format!("(attribute_not_exists({name}) OR {name} < {value})"));
-        }
-        if *uncancelled {
-            let name = e.name(attr::CANCEL_REQUESTED_AT);
-            e.require_raw(format!("attribute_not_exists({name})"));
-        }
-        self.job_update(job_id, e)
     }
 
     /// The conditional update `e` of job `job_id`'s item, as a transaction item.
@@ -481,9 +323,4 @@ fn cancellation_reasons<R>(err: &SdkError<TransactWriteItemsError, R>) -> Vec<St
 /// For a cancelled transaction, whether each item's condition failed (in request order).
 fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Vec<bool> {
     cancellation_reasons(err).iter().map(|r| r == "ConditionalCheckFailed").collect()
-}
-
-enum JobWrite {
-    Put(Put),
-    Update(Update),
 }

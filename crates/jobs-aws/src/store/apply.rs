@@ -1,0 +1,180 @@
+//! Applying a [`Transition`]: the job item's conditional Put or Update, alone or in one
+//! `TransactWriteItems` with its counters, throughput bucket and schedule lock; and the single
+//! write's answer read back when an SDK retry met the write's own earlier commit.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use jobs_core::JobMessage;
+use jobs_core::state::{Expect, Step, Transition};
+
+use super::expr::Expr;
+use super::item::{self, attr, n, s};
+use super::{Applied, JobStore, StoreError, single_error};
+use crate::faults;
+use crate::resources::TABLE_KEY;
+
+impl JobStore {
+    /// Applies a transition to job `job_id` (of kind `kind`, when known) atomically with its
+    /// counter deltas and throughput bucket, stamping the item with `token`. `origin` supplies the
+    /// job's description when the transition creates the item. Repeat a write whose answer was
+    /// lost with the same token: the request is then the same, bucket included.
+    pub async fn apply(
+        &self,
+        job_id: &str,
+        kind: Option<&str>,
+        origin: Option<&JobMessage>,
+        tr: &Transition,
+        token: &str,
+    ) -> Result<Applied, StoreError> {
+        let target = format!("store.{}", tr.step.as_str());
+        faults::before(&target).await?;
+        let job_item = match &tr.expect {
+            Expect::Absent => JobWrite::Put(self.put_new(job_id, item::Origin::of(origin), tr, token)),
+            Expect::Present { .. } => JobWrite::Update(self.update_existing(job_id, tr, token)),
+        };
+        let created_by = || Applied { submitted_by: origin.and_then(JobMessage::submitter) };
+        let result = if tr.counters.is_zero() && tr.lock.is_none() {
+            // A start returns the item as written (no capacity cost): a worker that claimed
+            // without reading the job learns who submitted it.
+            self.write_single(job_item, tr.step == Step::Start, token, &target).await.map(|item| match item {
+                Some(item) => Applied { submitted_by: item::submitted_by(&item) },
+                None => created_by(),
+            })
+        } else {
+            let job_item = match job_item {
+                JobWrite::Put(put) => TransactWriteItem::builder().put(put).build(),
+                JobWrite::Update(update) => TransactWriteItem::builder().update(update).build(),
+            };
+            let kind = kind.or(origin.map(|o| o.kind.as_str()));
+            let mut request = self
+                .client
+                .transact_write_items()
+                .client_request_token(token)
+                .transact_items(job_item)
+                .transact_items(self.counters_item(&tr.counters, token));
+            if let Some(bucket) = self.bucket_item(tr, kind, token) {
+                request = request.transact_items(bucket);
+            }
+            if let Some(lock) = &tr.lock {
+                request = request.transact_items(self.lock_item(lock, tr.at));
+            }
+            request.send().await.map(|_| created_by()).map_err(|e| self.transact_error(e))
+        };
+        let applied = result?;
+        faults::after(&target)?;
+        Ok(applied)
+    }
+
+    /// One conditional PutItem or UpdateItem stamped with `token`; `returning`: an update returns
+    /// the whole item as written. A failed condition returns the item as it is
+    /// (`ReturnValuesOnConditionCheckFailure`): carrying this write's own token, it is this very
+    /// write, committed by an earlier try whose answer was lost and sent again by the SDK's
+    /// retry, and so a success, not "somebody else moved the job".
+    async fn write_single(
+        &self,
+        write: JobWrite,
+        returning: bool,
+        token: &str,
+        target: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let own = |item: Option<&HashMap<String, AttributeValue>>| {
+            item.and_then(|i| i.get(item::attr::LAST_WRITE)).and_then(|v| v.as_s().ok()).is_some_and(|t| t == token)
+        };
+        match write {
+            JobWrite::Put(put) => {
+                let request = self
+                    .client
+                    .put_item()
+                    .table_name(put.table_name)
+                    .set_item(Some(put.item))
+                    .set_condition_expression(put.condition_expression)
+                    .set_expression_attribute_names(put.expression_attribute_names)
+                    .set_expression_attribute_values(put.expression_attribute_values)
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+                let mut result = request.clone().send().await;
+                if result.is_ok() && faults::replayed(target) {
+                    result = request.send().await;
+                }
+                match result {
+                    Ok(_) => Ok(None),
+                    Err(e) => match e.as_service_error() {
+                        Some(PutItemError::ConditionalCheckFailedException(c)) if own(c.item.as_ref()) => Ok(None),
+                        _ => Err(single_error(self, "PutItem", e)),
+                    },
+                }
+            }
+            JobWrite::Update(update) => {
+                let request = self
+                    .client
+                    .update_item()
+                    .table_name(update.table_name)
+                    .set_key(Some(update.key))
+                    .update_expression(update.update_expression)
+                    .set_condition_expression(update.condition_expression)
+                    .set_expression_attribute_names(update.expression_attribute_names)
+                    .set_expression_attribute_values(update.expression_attribute_values)
+                    .return_values(if returning { ReturnValue::AllNew } else { ReturnValue::None })
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+                let mut result = request.clone().send().await;
+                if result.is_ok() && faults::replayed(target) {
+                    result = request.send().await;
+                }
+                match result {
+                    Ok(out) => Ok(out.attributes),
+                    Err(e) => match e.as_service_error() {
+                        Some(UpdateItemError::ConditionalCheckFailedException(c)) if own(c.item.as_ref()) => {
+                            tracing::info!(target, "a retried write found itself committed");
+                            Ok(returning.then(|| c.item.clone()).flatten())
+                        }
+                        _ => Err(single_error(self, "UpdateItem", e)),
+                    },
+                }
+            }
+        }
+    }
+
+    pub(super) fn put_new(&self, job_id: &str, origin: item::Origin<'_>, tr: &Transition, token: &str) -> Put {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item::new_item(job_id, origin, tr, token, self.retention, self.due(tr))))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", TABLE_KEY)
+            .build()
+            .expect("put is complete")
+    }
+
+    pub(super) fn update_existing(&self, job_id: &str, tr: &Transition, token: &str) -> Update {
+        let Expect::Present { status, attempts, owner, lease_expired_before, uncancelled } = &tr.expect else {
+            unreachable!("update_existing is only called for Expect::Present")
+        };
+        let mut e = Expr::default();
+        for (name, value) in item::change_attributes(job_id, tr, token, self.retention, self.due(tr)) {
+            e.set_or_remove(name, value);
+        }
+        e.require(attr::STATUS, "=", s(status.as_str()));
+        e.require(attr::ATTEMPTS, "=", n(attempts));
+        if let Some(owner) = owner {
+            e.require(attr::LEASE_OWNER, "=", s(owner));
+        }
+        if let Some(before) = lease_expired_before {
+            // A running job without a lease counts as abandoned too.
+            let (name, value) = (e.name(attr::LEASE_UNTIL), e.value(n(before.timestamp_millis())));
+            e.require_raw(format!("(attribute_not_exists({name}) OR {name} < {value})"));
+        }
+        if *uncancelled {
+            let name = e.name(attr::CANCEL_REQUESTED_AT);
+            e.require_raw(format!("attribute_not_exists({name})"));
+        }
+        self.job_update(job_id, e)
+    }
+}
+
+enum JobWrite {
+    Put(Put),
+    Update(Update),
+}
