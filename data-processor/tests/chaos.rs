@@ -52,7 +52,7 @@ struct Tally {
 
 /// Spread over every lane (noop, flaky, fail: default; sleep: long; aggregate: large; ping:
 /// short, drained; the command kinds report, Python, and shell, failing its first attempt), each
-/// submitted normal or high at random.
+/// submitted normal or high, and for one of three tenants or the caller's own, at random.
 const MIX: [(&str, &str); 9] = [
     ("noop", "{}"),
     ("ping", "{}"),
@@ -121,7 +121,8 @@ async fn slot(
 }
 
 /// Every job item: id -> (status, attempts, kind, last error).
-async fn items(stack: &Stack) -> HashMap<String, (JobStatus, u32, String, String)> {
+/// Every job item: (status, attempts, kind, last error, tenant).
+async fn items(stack: &Stack) -> HashMap<String, (JobStatus, u32, String, String, String)> {
     let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
     let mut out = HashMap::new();
     let mut start = None;
@@ -132,7 +133,7 @@ async fn items(stack: &Stack) -> HashMap<String, (JobStatus, u32, String, String
             let Some(id) = text("pk").strip_prefix("JOB#").map(str::to_owned) else { continue };
             let attempts = item.get("attempts").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
             let status = JobStatus::parse(&text("status")).expect("a known status");
-            out.insert(id, (status, attempts, text("kind"), text("lastError")));
+            out.insert(id, (status, attempts, text("kind"), text("lastError"), text("tenant")));
         }
         start = page.last_evaluated_key;
         if start.is_none() {
@@ -178,13 +179,19 @@ async fn chaos_every_job_ends_counted_once() {
 
     // Submit: some with an Idempotency-Key (replayed once), some duplicated on the queue.
     let mut submitted = Vec::new();
+    let mut tenants = HashMap::new();
     let mut duplicates = 0;
     for i in 0..jobs {
         let (kind, payload) = MIX[rng.below(MIX.len() as u64) as usize];
         let priority = if rng.below(4) == 0 { "high" } else { "normal" };
-        let body =
-            json!({"job": kind, "payload": serde_json::from_str::<Value>(payload).unwrap(), "priority": priority})
-                .to_string();
+        let mut body =
+            json!({"job": kind, "payload": serde_json::from_str::<Value>(payload).unwrap(), "priority": priority});
+        // The API runs without a token here: the caller's own tenant is `local`.
+        let tenant = ["local", "acme", "globex", "initech"][rng.below(4) as usize];
+        if tenant != "local" {
+            body["tenant"] = json!(tenant);
+        }
+        let body = body.to_string();
         let key = format!("chaos-{seed}-{i}");
         let headers: Vec<(&str, &str)> = if i % 3 == 0 { vec![("Idempotency-Key", key.as_str())] } else { vec![] };
         let (status, answer) = api.call(reqwest::Method::POST, "/jobs", Some(body.clone()), &headers).await;
@@ -200,6 +207,7 @@ async fn chaos_every_job_ends_counted_once() {
             stack.queues.for_job(&msg.kind, msg.priority).send(&msg.to_body()).await.unwrap();
             duplicates += 1;
         }
+        tenants.insert(id.clone(), tenant);
         submitted.push(id);
     }
 
@@ -273,6 +281,9 @@ async fn chaos_every_job_ends_counted_once() {
         + stats.submitted.abs_diff(all.len() as u64)
         + stats.retries.abs_diff(retries)
         + stats.cancelled.abs_diff(count(JobStatus::Cancelled));
+    // Whatever happened to it, a job stays its tenant's.
+    let mistenanted: Vec<_> =
+        all.iter().filter(|(id, j)| tenants.get(*id).is_some_and(|t| j.4 != *t)).map(|(id, j)| (id, &j.4)).collect();
     // Only a cancel request ends a job CANCELLED.
     let cancelled_unasked = all.iter().filter(|(id, j)| j.0 == JobStatus::Cancelled && !asked.contains(*id)).count();
     // G3: a job that does not fail by itself ends FAILED only when its runs kept being killed.
@@ -298,5 +309,6 @@ async fn chaos_every_job_ends_counted_once() {
     assert!(settled_at.is_some(), "not settled within {run_for:?}; seed {seed}");
     assert!(wrongly_failed.is_empty(), "infrastructure trouble failed good jobs: {wrongly_failed:?}");
     assert_eq!(cancelled_unasked, 0, "jobs CANCELLED without a request");
+    assert!(mistenanted.is_empty(), "jobs of another tenant than submitted: {mistenanted:?}");
     assert_eq!(all.len(), jobs, "one item per accepted job (the firing-free mix creates no others)");
 }

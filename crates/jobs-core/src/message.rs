@@ -277,11 +277,11 @@ fn scheduled_job_id(value: &mut Value, message_id: Option<&str>, received_at: Op
     }
 }
 
-/// The tenant a message body names, read without parsing the rest of it: the SQS message group
-/// of every send (`MessageGroupId`, which makes a standard queue a fair queue in AWS: a tenant
-/// with a backlog no longer delays the others' messages). `None` for a body that is not a job
-/// message or names no valid tenant (a message from before tenants): SQS then treats it as a
-/// tenant of its own.
+/// The tenant a message body names (only that field is kept; the rest is skipped): the SQS
+/// message group of every send (`MessageGroupId`, which makes a standard queue a fair queue in
+/// AWS: a tenant with a backlog no longer delays the others' messages). `None` for a body that
+/// is not a job message or names no valid tenant (a message from before tenants): SQS then
+/// treats it as a tenant of its own.
 pub fn tenant_in(body: &str) -> Option<Tenant> {
     #[derive(Deserialize)]
     struct Peek {
