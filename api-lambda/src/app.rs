@@ -1,48 +1,15 @@
 //! The one router, served by Lambda (API Gateway HTTP API, payload 2.0) or by a local HTTP server.
 //! Handlers do not know which.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
-use jobs_aws::{JobStore, PoolQueues, Schedules};
 
-use crate::metrics::{self, Metrics};
+use crate::metrics;
 use crate::middleware;
 use crate::routes::{jobs, kinds, logs, overview, pools, schedules};
-
-/// Requests larger than this are refused before they are read (413).
-pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
-/// How long an `Idempotency-Key` is remembered.
-pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
-/// Fire times returned with a schedule.
-pub const NEXT_FIRE_TIMES: usize = 5;
-
-pub struct Inner {
-    pub store: JobStore,
-    /// Every pool's queues; a job goes to its kind's pool's queue of its priority.
-    pub queues: PoolQueues,
-    /// The default pool's normal queue's ARN: the other queues' ARNs follow from it (schedules).
-    pub queue_arn: String,
-    pub schedules: Schedules,
-    /// Local mode: the bearer tokens (any one of them) every route but `/openapi.json` requires.
-    pub tokens: crate::caller::Tokens,
-    pub metrics: Metrics,
-    /// Local mode: the directory of the pods' log files (`GET /jobs/{id}/runs/{run}/log`).
-    pub logs_dir: Option<std::path::PathBuf>,
-}
-
-#[derive(Clone)]
-pub struct AppState(pub Arc<Inner>);
-
-impl FromRef<AppState> for Metrics {
-    fn from_ref(state: &AppState) -> Metrics {
-        state.0.metrics.clone()
-    }
-}
+use crate::state::{AppState, MAX_REQUEST_BYTES};
 
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()

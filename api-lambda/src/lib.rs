@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
+pub mod state;
 pub mod submit;
 pub mod views;
 
@@ -17,7 +18,8 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use jobs_aws::{BackendError, JobQueue, JobStore, PoolQueues, Schedules};
 
-pub use app::{AppState, router};
+pub use app::router;
+pub use state::AppState;
 
 /// Builds the router's state from the configuration.
 pub async fn state(config: &config::Config, sdk: &SdkConfig) -> Result<AppState, BackendError> {
@@ -31,7 +33,7 @@ pub async fn state(config: &config::Config, sdk: &SdkConfig) -> Result<AppState,
         Some(arn) => arn.clone(),
         None => JobQueue::new(sqs, &config.queue_url, None).arn().await?,
     };
-    Ok(AppState(Arc::new(app::Inner {
+    Ok(AppState(Arc::new(state::Inner {
         store: JobStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name).with_timing(config.timing()),
         schedules: Schedules::new(
             aws_sdk_scheduler::Client::new(sdk),

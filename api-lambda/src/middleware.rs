@@ -10,8 +10,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jobs_runtime::local_door;
 
-use crate::app::{AppState, MAX_REQUEST_BYTES};
 use crate::error::ApiError;
+use crate::state::{AppState, MAX_REQUEST_BYTES};
 
 /// Local mode: refuses a request with a foreign `Host` (DNS rebinding) or from another origin (a
 /// web page's cross-site form or fetch), before anything else, token or not

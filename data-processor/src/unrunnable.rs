@@ -5,8 +5,8 @@
 
 use chrono::Utc;
 use jobs_aws::{BackendError, Received};
+use jobs_core::poison::OnPoison;
 use jobs_core::poison::{self, OnUnrunnable, Unrunnable};
-use jobs_core::state::OnPoison;
 use jobs_core::{JobMessage, message};
 use tracing::{info, warn};
 

@@ -15,10 +15,10 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{checked_job_id, parse_json, read_body};
-use crate::app::{AppState, IDEMPOTENCY_TTL};
 use crate::caller::Caller;
 use crate::cancel::Cancelled;
 use crate::error::{ApiError, ErrorBody};
+use crate::state::{AppState, IDEMPOTENCY_TTL};
 use crate::submit::{Accepted, Delivery};
 use crate::views::{JobAccepted, JobList, JobView, StatsView};
 

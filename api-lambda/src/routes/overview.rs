@@ -11,8 +11,8 @@ use jobs_core::throughput::MAX_MINUTES;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
 use crate::views::{OverviewView, ThroughputView};
 
 /// Counters, open jobs, the oldest waiting job and the queues, read in parallel.

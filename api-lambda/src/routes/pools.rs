@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use jobs_core::pools::pools;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
 use crate::views::{PoolList, PoolView};
 
 /// List the pools.

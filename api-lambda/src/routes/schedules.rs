@@ -17,9 +17,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::jobs::job_spec;
 use super::{parse_json, read_body};
-use crate::app::{AppState, Inner, NEXT_FIRE_TIMES};
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorBody};
+use crate::state::{AppState, Inner, NEXT_FIRE_TIMES};
 use crate::views::{ScheduleList, ScheduleState, ScheduleView};
 
 /// `POST /jobs/schedules` body.

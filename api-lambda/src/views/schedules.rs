@@ -97,7 +97,7 @@ impl ScheduleView {
 fn fire_times(expression: &str, timezone: &str, start: DateTime<Utc>, now: DateTime<Utc>) -> Vec<String> {
     let parsed = jobs_core::schedule::parse(expression).and_then(|s| {
         let tz: chrono_tz::Tz = jobs_core::schedule::parse_timezone(timezone)?;
-        s.fire_times_since(start, tz, now, crate::app::NEXT_FIRE_TIMES)
+        s.fire_times_since(start, tz, now, crate::state::NEXT_FIRE_TIMES)
     });
     let text = |t: &DateTime<chrono_tz::Tz>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     parsed.map(|times| times.iter().map(text).collect()).unwrap_or_default()

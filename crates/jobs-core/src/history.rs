@@ -4,8 +4,6 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::state::JobState;
-
 /// Runs kept per job (the oldest are dropped first).
 pub const MAX_RUNS: usize = 20;
 /// Longest error text kept in one entry (the job's `lastError` keeps the whole last one).
@@ -81,25 +79,9 @@ pub fn append(history: &[AttemptRun], run: AttemptRun) -> Vec<AttemptRun> {
     history[keep..].iter().cloned().chain([run]).collect()
 }
 
-/// The entry for a run whose worker vanished, as the worker that finds it at `now` records it:
-/// it ended when its lease ran out (or now, if that is later than now).
-pub fn abandoned(state: &JobState, now: DateTime<Utc>) -> AttemptRun {
-    let ended = state.lease.as_ref().map_or(now, |l| l.until.min(now));
-    let started = state.started_at.unwrap_or(ended).min(ended);
-    AttemptRun::new(
-        state.attempts,
-        started,
-        ended,
-        RunOutcome::Abandoned,
-        Some("its worker stopped without recording a result (lease expired)"),
-        state.runner.as_ref(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{JobStatus, Lease};
 
     fn t(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
@@ -130,21 +112,5 @@ mod tests {
         assert_eq!(back.duration_ms, 0, "a clock step back never gives a negative duration");
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!((json["outcome"].as_str(), json["durationMs"].as_u64()), (Some("timedOut"), Some(3000)));
-    }
-
-    #[test]
-    fn an_abandoned_run_ends_when_its_lease_ran_out() {
-        let mut state = JobState::new(JobStatus::Running, 2);
-        state.started_at = Some(t(0));
-        state.lease = Some(Lease { owner: "w/1".into(), until: t(60) });
-        state.runner = Some(Runner { worker: "w".into(), logs: None });
-        let e = abandoned(&state, t(100));
-        assert_eq!((e.attempt, e.finished_at, e.duration_ms, e.outcome), (2, t(60), 60_000, RunOutcome::Abandoned));
-        assert_eq!(e.worker.as_deref(), Some("w"));
-        // Found inside the grace (lease not yet over): it ends now.
-        assert_eq!(abandoned(&state, t(50)).finished_at, t(50));
-        // Nothing recorded about the run: a zero-length entry, still there.
-        let bare = abandoned(&JobState::new(JobStatus::Running, 1), t(9));
-        assert_eq!((bare.started_at, bare.finished_at), (t(9), t(9)));
     }
 }

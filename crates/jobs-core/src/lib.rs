@@ -1,7 +1,6 @@
 //! The job model and the pure rules of the system, shared by `api-lambda` and `data-processor`.
 //! No AWS and no I/O here: the adapters in `jobs-aws` carry these decisions out.
 
-pub mod cancel;
 pub mod command;
 pub mod history;
 pub mod json;
@@ -25,5 +24,5 @@ pub use kinds::{JobSpec, SpecError, kinds};
 pub use message::{JobMessage, MessageError, Source};
 pub use overlap::Overlap;
 pub use policy::{AfterFailure, PolicyError, RetryPolicy};
-pub use state::{JobState, JobStatus, Lease};
+pub use state::{JobState, JobStatus, Lease, cancel};
 pub use tenants::Tenant;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use jobs_aws::{BackendError, CopyMeta, Depth, ErrorKind, JobQueue, JobRecord, StoreError, store};
+use jobs_core::poison::OnPoison;
 use jobs_core::reconcile::{self, Overdue, Unsent};
-use jobs_core::state::OnPoison;
 use tracing::{info, warn};
 
 use super::{Reconciler, Report, backend};

@@ -23,14 +23,16 @@
 //!   poison (unknown kind, invalid payload) and never ran;
 //! - `retries` — re-attempts started (attempt 2, 3, …); an interrupted attempt that is resumed is
 //!   not a new re-attempt;
-//! - `cancelled` — jobs that ended CANCELLED (see [`crate::cancel`]);
+//! - `cancelled` — jobs that ended CANCELLED (see [`cancel`]);
 //! - `skipped` — scheduled firings recorded SKIPPED, never run (see [`crate::overlap`]).
 //!
 //! So `submitted = succeeded + failed + cancelled + skipped + jobs not yet finished`.
 //!
 //! `model`: what a job's state and a transition are; `receive`: the rules that decide a
-//! transition (a received message, an attempt's end, an interruption).
+//! transition (a received message, an attempt's end, an interruption); `cancel`: a cancel
+//! request's.
 
+pub mod cancel;
 mod model;
 mod receive;
 #[cfg(test)]
@@ -40,4 +42,3 @@ pub use model::*;
 pub use receive::*;
 
 pub use crate::history::{AttemptRun, RunOutcome, Runner};
-pub use crate::poison::{OnPoison, reject};

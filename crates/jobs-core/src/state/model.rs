@@ -91,6 +91,21 @@ pub struct JobState {
 }
 
 impl JobState {
+    /// The history entry of this job's current run when its worker vanished, as the worker that
+    /// finds it at `now` records it: it ended when its lease ran out (or now, if that is sooner).
+    pub fn abandoned_run(&self, now: DateTime<Utc>) -> AttemptRun {
+        let ended = self.lease.as_ref().map_or(now, |l| l.until.min(now));
+        let started = self.started_at.unwrap_or(ended).min(ended);
+        AttemptRun::new(
+            self.attempts,
+            started,
+            ended,
+            crate::history::RunOutcome::Abandoned,
+            Some("its worker stopped without recording a result (lease expired)"),
+            self.runner.as_ref(),
+        )
+    }
+
     /// A job in `status` after `attempts` attempts, with nothing else recorded.
     pub fn new(status: JobStatus, attempts: u32) -> Self {
         JobState {

@@ -91,7 +91,7 @@ pub fn on_receive(
                 .counting(Counters { failed: 1, ..Counters::default() }),
         }
     };
-    let cancel = |expect: Expect| OnReceive::End { transition: crate::cancel::cancel_now(state, expect, now) };
+    let cancel = |expect: Expect| OnReceive::End { transition: super::cancel::cancel_now(state, expect, now) };
     match state.status {
         status if status.is_terminal() => OnReceive::Skip(Skip::Finished(status)),
         // A cancel request that its worker did not carry out (it stopped first).
@@ -125,7 +125,7 @@ pub fn on_receive(
             // store for longer than its lease: the two look the same). Like a stop, that resumes
             // the attempt, at most `max_interruptions` times; then the attempt counts as failed.
             let expect = expect_abandoned(state.attempts, now + grace);
-            let abandoned = crate::history::abandoned(state, now);
+            let abandoned = state.abandoned_run(now);
             let with_run = |decision: OnReceive| match decision {
                 OnReceive::Start { attempt, transition } => {
                     OnReceive::Start { attempt, transition: transition.with_run(&state.history, abandoned.clone()) }

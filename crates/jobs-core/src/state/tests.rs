@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::policy::{AfterFailure, RetryPolicy};
+// The poison rule's table runs over the same states and helpers.
+use crate::poison::{OnPoison, reject};
 
 #[test]
 fn only_the_first_run_of_attempt_one_is_the_first_start() {
@@ -390,4 +392,20 @@ fn status_names_round_trip_and_serialize_as_named() {
     assert_eq!(JobStatus::parse("running"), None);
     assert!(JobStatus::Failed.is_terminal() && !JobStatus::RetryWait.is_terminal());
     assert_eq!(submit(t(0)).counters, counters(1, 0, 0, 0));
+}
+
+#[test]
+fn an_abandoned_run_ends_when_its_lease_ran_out() {
+    let mut state = JobState::new(JobStatus::Running, 2);
+    state.started_at = Some(t(0));
+    state.lease = Some(Lease { owner: "w/1".into(), until: t(60) });
+    state.runner = Some(Runner { worker: "w".into(), logs: None });
+    let e = state.abandoned_run(t(100));
+    assert_eq!((e.attempt, e.finished_at, e.duration_ms, e.outcome), (2, t(60), 60_000, RunOutcome::Abandoned));
+    assert_eq!(e.worker.as_deref(), Some("w"));
+    // Found inside the grace (lease not yet over): it ends now.
+    assert_eq!(state.abandoned_run(t(50)).finished_at, t(50));
+    // Nothing recorded about the run: a zero-length entry, still there.
+    let bare = JobState::new(JobStatus::Running, 1).abandoned_run(t(9));
+    assert_eq!((bare.started_at, bare.finished_at), (t(9), t(9)));
 }
