@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
+use crate::answer::{Answer, Failure, json_arg};
 use crate::auth::{self, AuthMode};
 use crate::client::{Accepted, Client, ClientError, JobOptions, ListFilter};
 use crate::wait::{self, WaitError};
@@ -189,36 +190,6 @@ pub async fn run(args: Args) -> u8 {
         println!("{}", result.human);
     }
     result.code
-}
-
-/// A command's answer: as the API gave it (`--json`), in human form, and the exit code.
-pub(crate) struct Answer {
-    value: Value,
-    human: String,
-    code: u8,
-}
-
-impl Answer {
-    pub(crate) fn ok(value: Value, human: String) -> Answer {
-        Answer { value, human, code: 0 }
-    }
-}
-
-pub(crate) enum Failure {
-    Usage(String),
-    Wait(WaitError),
-}
-
-impl<E: Into<WaitError>> From<E> for Failure {
-    fn from(e: E) -> Failure {
-        Failure::Wait(e.into())
-    }
-}
-
-pub(crate) fn json_arg(name: &str, text: Option<&str>) -> Result<Option<Value>, Failure> {
-    text.map(serde_json::from_str::<Value>)
-        .transpose()
-        .map_err(|e| Failure::Usage(format!("--{name} is not JSON: {e}")))
 }
 
 fn progress(line: &str) {

@@ -3,6 +3,7 @@
 //! (`jobsctl ui`). The binary
 //! (`main.rs`) is the command line over it.
 
+mod answer;
 pub mod auth;
 pub mod cli;
 pub mod client;

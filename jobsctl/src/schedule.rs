@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use serde_json::Value;
 
-use crate::cli::{Answer, Failure, json_arg};
+use crate::answer::{Answer, Failure, json_arg};
 use crate::client::Client;
 use crate::render;
 

@@ -15,4 +15,3 @@ pub mod manifest;
 pub mod metrics;
 pub mod server;
 pub mod status;
-pub mod template;

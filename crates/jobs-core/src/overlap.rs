@@ -39,14 +39,8 @@ impl Overlap {
     }
 }
 
-/// Taking a schedule's lock: `holder` becomes the job that holds it, if it is still held by
-/// `expect` (`None`: nobody) when the transaction commits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleLock {
-    pub schedule: String,
-    pub expect: Option<String>,
-    pub holder: String,
-}
+/// Taking a schedule's lock travels with the transition that starts the firing.
+pub use crate::state::ScheduleLock;
 
 /// What the first receipt of a `forbid` firing does.
 #[derive(Debug, Clone, PartialEq)]

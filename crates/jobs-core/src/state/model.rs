@@ -251,6 +251,15 @@ impl Change {
     }
 }
 
+/// Taking a schedule's lock (`overlap: forbid`, `crate::overlap`): `holder` becomes the job that
+/// holds it, if it is still held by `expect` (`None`: nobody) when the transaction commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleLock {
+    pub schedule: String,
+    pub expect: Option<String>,
+    pub holder: String,
+}
+
 /// One conditional state change plus its counter deltas, applied atomically by the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
@@ -260,7 +269,7 @@ pub struct Transition {
     pub counters: Counters,
     pub at: DateTime<Utc>,
     /// Taken with the change, in the same transaction: a schedule's lock (`overlap: forbid`).
-    pub lock: Option<crate::overlap::ScheduleLock>,
+    pub lock: Option<ScheduleLock>,
 }
 
 impl Transition {
@@ -269,7 +278,7 @@ impl Transition {
     }
 
     /// The same change, taking `lock` in the same transaction.
-    pub fn with_lock(mut self, lock: crate::overlap::ScheduleLock) -> Self {
+    pub fn with_lock(mut self, lock: ScheduleLock) -> Self {
         self.lock = Some(lock);
         self
     }

@@ -9,7 +9,7 @@ use jobs_core::pools::{DEFAULT_POOL, Priority, Queues};
 use jobs_core::quantity;
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::{ManifestError, err};
+use super::{ManifestError, err};
 
 /// `jobTargetRef`: the Job and its one container.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use jobs_core::pools::{DEFAULT_POOL, Priority, Queues};
 
-pub use crate::template::{InitContainer, JobTemplate};
-pub(crate) use crate::template::{JobTargetRef, job_template};
+pub mod template;
+
+pub use template::{InitContainer, JobTemplate};
+pub(crate) use template::{JobTargetRef, job_template};
 
 /// What the local controller needs from a ScaledJob.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -327,7 +329,7 @@ pub fn load(path: &std::path::Path) -> Result<ScaledJob, ManifestError> {
 mod tests {
     use super::*;
 
-    const DEPLOYED: &str = include_str!("../../keda/scaledjob.yaml");
+    const DEPLOYED: &str = include_str!("../../../keda/scaledjob.yaml");
 
     /// The committed manifest, read the way the controller reads it.
     #[test]
