@@ -62,10 +62,10 @@ echo "==> The suites against $EMULATOR_URL (EMULATOR=external, features: ${EMULA
 # --workspace, choosing targets: the same features as every other stage, so nothing is rebuilt.
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --locked --no-fail-fast --workspace \
-        -E '(package(api-lambda) | package(data-processor)) & (binary(api) | binary(operations) | binary(lambda) | binary(worker) | binary(faults) | binary(reconcile) | binary(operate))'
+        -E '(package(api-lambda) | package(data-processor)) & (binary(api) | binary(operations) | binary(tenants) | binary(lambda) | binary(worker) | binary(faults) | binary(reconcile) | binary(operate))'
 else
     cargo test --locked --no-fail-fast --workspace \
-        --test api --test operations --test lambda --test worker --test faults --test reconcile --test operate
+        --test api --test operations --test tenants --test lambda --test worker --test faults --test reconcile --test operate
 fi
 CHAOS_JOBS=${CHAOS_JOBS:-40} cargo test --locked --workspace --test chaos -- --nocapture
 

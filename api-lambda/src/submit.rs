@@ -86,10 +86,14 @@ pub async fn submit(
     }
     faults::point("api-after-record");
     let delivery = send(store, queues.for_job(&msg.kind, msg.priority), &msg.job_id, &body).await;
-    let tenant = msg.tenant.as_ref().map(Tenant::as_str).unwrap_or_default();
-    tracing::info!(job_id = %msg.job_id, kind = %msg.kind, priority = msg.priority.as_str(), tenant, submitted_by = %caller.0, ?delivery, "job accepted");
-    let new = Some((msg.tenant_or_of(&caller.0), msg.kind.clone()));
-    Ok(Accepted { job_id: msg.job_id.clone(), status: JobStatus::Queued, delivery, new })
+    let tenant = msg.tenant_or_of(&caller.0);
+    tracing::info!(job_id = %msg.job_id, kind = %msg.kind, priority = msg.priority.as_str(), %tenant, submitted_by = %caller.0, ?delivery, "job accepted");
+    Ok(Accepted {
+        job_id: msg.job_id.clone(),
+        status: JobStatus::Queued,
+        delivery,
+        new: Some((tenant, msg.kind.clone())),
+    })
 }
 
 /// What a retry may change of the old job (`None`: keep the old job's).

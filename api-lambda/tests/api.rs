@@ -38,7 +38,7 @@ async fn raw(api: &Api, request: &str) -> (u16, Value) {
 
 /// The messages on every pool's queues (left there).
 async fn queue_bodies(stack: &Stack) -> Vec<Value> {
-    stack.queued().await.into_iter().map(|(_, _, body)| body).collect()
+    stack.queued().await.into_iter().map(|q| q.body).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -72,9 +72,9 @@ async fn post_jobs_enqueues_and_get_job_reads_it() {
 
     // Each job on its kind's lane's queue of its priority: its pool's, a command kind's own.
     let mut messages = stack.queued().await;
-    messages.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    messages.sort_by(|a, b| (&a.lane, a.priority).cmp(&(&b.lane, b.priority)));
     let seen: Vec<(&str, Priority, &str)> =
-        messages.iter().map(|(pool, p, m)| (pool.as_str(), *p, m["job"].as_str().unwrap())).collect();
+        messages.iter().map(|q| (q.lane.as_str(), q.priority, q.body["job"].as_str().unwrap())).collect();
     assert_eq!(
         seen,
         [
@@ -84,9 +84,9 @@ async fn post_jobs_enqueues_and_get_job_reads_it() {
             ("short", Priority::High, "ping")
         ]
     );
-    assert!(messages.iter().any(|(_, _, m)| m["jobId"] == id.as_str()));
-    assert!(messages.iter().any(|(_, _, m)| m["job"] == "sleep" && m["payload"] == json!({"ms": 5})));
-    assert!(messages.iter().all(|(_, p, m)| (*p == Priority::High) == (m["priority"] == "high")), "{messages:?}");
+    assert!(messages.iter().any(|q| q.body["jobId"] == id.as_str()));
+    assert!(messages.iter().any(|q| q.body["job"] == "sleep" && q.body["payload"] == json!({"ms": 5})));
+    assert!(messages.iter().all(|q| (q.priority == Priority::High) == (q.body["priority"] == "high")), "{messages:?}");
     let (_, job) = api.get(&format!("/jobs/{}", high["jobId"].as_str().unwrap())).await;
     assert_eq!((job["priority"].as_str(), job["pool"].as_str()), (Some("high"), Some("short")), "{job}");
     let (_, job) = api.get(&format!("/jobs/{id}")).await;

@@ -49,7 +49,7 @@ pub struct ScheduleView {
     /// The priority of the jobs it fires.
     pub priority: Priority,
     /// The tenant of the jobs it fires (a schedule from before tenants: `default`).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub tenant: Tenant,
     /// The pool that runs them (the kind's).
     pub pool: Option<String>,

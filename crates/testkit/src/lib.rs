@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 pub use api::Api;
 pub use emulator::{Emulator, Feature, Kind, REGION, free_port, parse_features};
-pub use stack::{RESOURCE_PREFIX_VAR, Stack, resource_prefix};
+pub use stack::{Queued, RESOURCE_PREFIX_VAR, Stack, resource_prefix};
 
 /// The role schedules use in tests (emulators do not check it).
 pub const SCHEDULER_ROLE_ARN: &str = "arn:aws:iam::000000000000:role/keda-sqs-jobs-scheduler";

@@ -39,6 +39,17 @@ pub struct Stack {
     pub sqs: aws_sdk_sqs::Client,
 }
 
+/// A message found on a job queue by [`Stack::queued`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queued {
+    /// The queue's lane (a pool, a command kind) and priority.
+    pub lane: String,
+    pub priority: Priority,
+    pub body: serde_json::Value,
+    /// Its `MessageGroupId` (the job's tenant).
+    pub group: Option<String>,
+}
+
 impl Stack {
     /// A stack on the endpoint `EMULATOR` picks, named with [`resource_prefix`].
     pub async fn start() -> Stack {
@@ -110,8 +121,9 @@ impl Stack {
     }
 
     /// The messages on every lane's queues (left there: received with no visibility timeout, up
-    /// to 10 a queue), with the lane (a pool, a command kind) and priority of the queue each is on.
-    pub async fn queued(&self) -> Vec<(String, Priority, serde_json::Value)> {
+    /// to 10 a queue), each with the queue it is on and its message group.
+    pub async fn queued(&self) -> Vec<Queued> {
+        use aws_sdk_sqs::types::MessageSystemAttributeName as Attribute;
         let mut found = Vec::new();
         for (q, queue) in self.queues.iter() {
             let out = self
@@ -120,12 +132,17 @@ impl Stack {
                 .queue_url(queue.url())
                 .max_number_of_messages(10)
                 .visibility_timeout(0)
+                .message_system_attribute_names(Attribute::MessageGroupId)
                 .send()
                 .await
                 .expect("receive");
             for m in out.messages.unwrap_or_default() {
-                let body = serde_json::from_str(m.body().unwrap_or_default()).unwrap_or_default();
-                found.push((q.lane.clone(), q.priority, body));
+                found.push(Queued {
+                    lane: q.lane.clone(),
+                    priority: q.priority,
+                    body: serde_json::from_str(m.body().unwrap_or_default()).unwrap_or_default(),
+                    group: m.attributes().and_then(|a| a.get(&Attribute::MessageGroupId)).cloned(),
+                });
             }
         }
         found

@@ -214,10 +214,8 @@ pub fn new_item(
     let submitted_by =
         origin.submitted_by.map(str::to_owned).or_else(|| origin.message.and_then(JobMessage::submitter));
     let submitted_by = submitted_by.filter(|by| jobs_core::submitter::valid(by));
-    let tenant = match origin.message {
-        Some(msg) => msg.tenant_or_of(submitted_by.as_deref().unwrap_or_default()),
-        None => Tenant::of_submitter(submitted_by.as_deref().unwrap_or_default()),
-    };
+    let by = submitted_by.as_deref().unwrap_or_default();
+    let tenant = origin.message.map_or_else(|| Tenant::of_submitter(by), |msg| msg.tenant_or_of(by));
     item.insert(attr::TENANT.into(), s(tenant.as_str()));
     if let Some(by) = submitted_by {
         item.insert(attr::SUBMITTED_BY.into(), s(by));
@@ -350,6 +348,7 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
     let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok());
     let count = |name: &str| number(name).unwrap_or(0).try_into().unwrap_or(0);
     let bad = |reason: String| ItemError { job_id: job_id.to_owned(), reason };
+    let by = submitted_by(item);
     let status_text = text(attr::STATUS).ok_or_else(|| bad("no status".into()))?;
     let status = JobStatus::parse(&status_text).ok_or_else(|| bad(format!("unknown status {status_text:?}")))?;
     // An unreadable history is dropped rather than making the job unreadable.
@@ -364,10 +363,10 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         payload: json(attr::PAYLOAD),
         source: text(attr::SOURCE),
         schedule: text(attr::SCHEDULE),
-        submitted_by: submitted_by(item),
         tenant: text(attr::TENANT)
             .and_then(|t| Tenant::parse(&t).ok())
-            .unwrap_or_else(|| Tenant::of_submitter(submitted_by(item).as_deref().unwrap_or_default())),
+            .unwrap_or_else(|| Tenant::of_submitter(by.as_deref().unwrap_or_default())),
+        submitted_by: by,
         status,
         attempts: count(attr::ATTEMPTS),
         interruptions: count(attr::INTERRUPTIONS),
