@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 
 use crate::metrics;
 use crate::middleware;
-use crate::routes::{jobs, kinds, logs, overview, pools, schedules};
+use crate::routes::{jobs, kinds, logs, overview, pools, schedules, tenants};
 use crate::state::{AppState, MAX_REQUEST_BYTES};
 
 pub fn router(state: AppState) -> Router {
@@ -29,6 +29,8 @@ pub fn router(state: AppState) -> Router {
             "/jobs/schedules/{name}",
             get(schedules::get_schedule).patch(schedules::patch_schedule).delete(schedules::delete_schedule),
         )
+        .route("/tenants", get(tenants::list_tenants))
+        .route("/tenants/{tenant}", get(tenants::get_tenant).put(tenants::put_tenant).delete(tenants::delete_tenant))
         .route("/metrics", get(metrics::scrape))
         .route_layer(from_fn_with_state(state.clone(), middleware::require_token))
         .route("/openapi.json", get(crate::openapi::document))

@@ -2,7 +2,7 @@
 //! decide (`jobs_core::cancel`), write conditionally, and decide again when another writer moved
 //! the job first. Repeating a request gives the same answer.
 
-use jobs_aws::{BackendError, JobRecord, JobStore, StoreError, store};
+use jobs_aws::{BackendError, JobRecord, JobStore, PoolQueues, StoreError, store};
 use jobs_core::JobStatus;
 use jobs_core::cancel::{OnCancel, on_cancel};
 
@@ -22,7 +22,7 @@ pub enum Cancelled {
 pub enum CancelError {
     #[error("no job {0:?}")]
     NotFound(String),
-    #[error("job {id:?} already ended {status}; only QUEUED, RETRY_WAIT and RUNNING jobs can be cancelled")]
+    #[error("job {id:?} already ended {status}; only WAITING, QUEUED, RETRY_WAIT and RUNNING jobs can be cancelled")]
     Finished { id: String, status: JobStatus },
     #[error("the job kept changing; retry the request")]
     Raced,
@@ -40,11 +40,14 @@ impl From<StoreError> for CancelError {
     }
 }
 
-pub async fn cancel(store: &JobStore, id: &str) -> Result<Cancelled, CancelError> {
+pub async fn cancel(store: &JobStore, queues: &PoolQueues, id: &str) -> Result<Cancelled, CancelError> {
     for _ in 0..MAX_RACES {
         let record = store.get(id).await?.ok_or_else(|| CancelError::NotFound(id.to_owned()))?;
         let written = match on_cancel(&record.state(), chrono::Utc::now()) {
-            OnCancel::Cancelled => return Ok(Cancelled::Done(record)),
+            OnCancel::Cancelled => {
+                release(store, queues, &record).await;
+                return Ok(Cancelled::Done(record));
+            }
             OnCancel::Asked => return Ok(Cancelled::Requested(record)),
             OnCancel::Finished(status) => return Err(CancelError::Finished { id: id.to_owned(), status }),
             OnCancel::Cancel(tr) => {
@@ -57,6 +60,7 @@ pub async fn cancel(store: &JobStore, id: &str) -> Result<Cancelled, CancelError
             Ok(()) => {
                 let record = store.get(id).await?.ok_or_else(|| CancelError::NotFound(id.to_owned()))?;
                 tracing::info!(job_id = id, status = %record.status, "cancel requested");
+                release(store, queues, &record).await;
                 return Ok(match record.status {
                     JobStatus::Running | JobStatus::Queued | JobStatus::RetryWait => Cancelled::Requested(record),
                     _ => Cancelled::Done(record),
@@ -67,4 +71,18 @@ pub async fn cancel(store: &JobStore, id: &str) -> Result<Cancelled, CancelError
         }
     }
     Err(CancelError::Raced)
+}
+
+/// A cancelled job that held a slot of its tenant gives it back, and the tenant's next waiting
+/// job is admitted. A failure is logged: the reconciler's sweep frees the slot on its next pass.
+async fn release(store: &JobStore, queues: &PoolQueues, record: &JobRecord) {
+    if !(record.slot && record.status.is_terminal()) {
+        return;
+    }
+    match store.release(&record.job_id, &record.tenant).await {
+        Ok(_) => crate::submit::admit(store, queues, &record.tenant).await,
+        Err(e) => {
+            tracing::warn!(job_id = %record.job_id, error = %e, "could not free the job's slot; the reconciler will")
+        }
+    }
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{jobs, kinds, overview, pools, schedules};
+use crate::routes::{jobs, kinds, overview, pools, schedules, tenants};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -22,6 +22,7 @@ use crate::views;
         kinds::list_kinds, pools::list_pools,
         schedules::create_schedule, schedules::create_schedule_alias, schedules::list_schedules, schedules::get_schedule, schedules::patch_schedule,
         schedules::delete_schedule,
+        tenants::list_tenants, tenants::get_tenant, tenants::put_tenant, tenants::delete_tenant,
     ),
     components(schemas(
         jobs::JobRequest, views::JobAccepted, views::JobView, views::JobList, jobs_core::JobStatus, views::StatsView,
@@ -32,9 +33,10 @@ use crate::views;
         jobs::RetryRequest, views::ScheduleState, views::LastRun,
         schedules::ScheduleBody, schedules::SchedulePatch, views::ScheduleView, views::ScheduleList,
         views::AttemptView, views::AttemptOutcome, jobs_core::Overlap,
+        views::TenantView, views::TenantList, views::TenantUsageView, jobs_core::tenants::Limits, jobs_core::tenants::Settings, jobs_core::tenants::limits::Patch,
         ErrorBody, ErrorDetail,
     )),
-    tags((name = "jobs", description = "Jobs, kinds and counters"), (name = "schedules", description = "Cron schedules (EventBridge Scheduler)")),
+    tags((name = "jobs", description = "Jobs, kinds and counters"), (name = "schedules", description = "Cron schedules (EventBridge Scheduler)"), (name = "tenants", description = "Tenants' limits and usage (docs/tenants.md)")),
 )]
 pub struct ApiDoc;
 
@@ -102,6 +104,24 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+
+    /// The document's bounds of a tenant's limits are the ones the API checks: a value the
+    /// document allows is never refused.
+    #[test]
+    fn the_limits_bounds_are_the_checked_ones() {
+        use jobs_core::tenants::limits::{MAX_LIMIT, MAX_WEIGHT};
+        let doc = document_value();
+        let patch = &doc["components"]["schemas"]["Patch"]["properties"];
+        for (field, lo, hi) in
+            [("maxRunning", 0, MAX_LIMIT), ("maxStartsPerMinute", 0, MAX_LIMIT), ("weight", 1, MAX_WEIGHT)]
+        {
+            assert_eq!(
+                (patch[field]["minimum"].as_u64(), patch[field]["maximum"].as_u64()),
+                (Some(lo), Some(hi.into())),
+                "{field}: {patch}"
+            );
+        }
+    }
 
     /// API Gateway sends only the routes the stack lists to the Lambda: every documented operation
     /// must be one of them (and the stack lists no other), or it answers 404 in AWS alone.

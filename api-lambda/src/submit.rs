@@ -9,6 +9,7 @@
 //! succeeded without saying so never leads to a second job.
 
 use chrono::Utc;
+use jobs_aws::store::Seat;
 use jobs_aws::{BackendError, Idempotency, JobQueue, JobRecord, JobStore, PoolQueues, StoreError, Submitted, faults};
 use jobs_core::message::Unsendable;
 use jobs_core::pools::Priority;
@@ -23,7 +24,15 @@ pub enum Delivery {
     Sent,
     /// Recorded; the reconciler sends it (the queue failed just now).
     Deferred,
+    /// Recorded WAITING over its tenant's limits: sent when it is admitted.
+    Waiting,
 }
+
+/// Tries of deciding a new job's seat when its tenant's item keeps changing under it; then it
+/// waits (and is admitted in turn).
+const SEAT_TRIES: u32 = 3;
+/// Waiting jobs of the tenant an API request admits after it recorded one WAITING, or freed a slot.
+pub const ADMIT_BUDGET: usize = 5;
 
 /// An accepted job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,25 +84,65 @@ pub async fn submit(
     idempotency: Option<&Idempotency>,
 ) -> Result<Accepted, SubmitError> {
     let body = msg.sendable_body()?;
-    match store.submit(msg, &caller.0, idempotency).await? {
-        Submitted::Created => {}
-        Submitted::KeyReused => return Err(SubmitError::KeyReused),
-        Submitted::NotRetryable => {
-            let of = msg.retry_of.as_deref().unwrap_or_default();
-            return Err(SubmitError::NotRetryable(format!("job {of:?} has not ended FAILED or CANCELLED")));
-        }
-        Submitted::Existing { job_id } => return replay(store, queues, job_id).await,
-    }
-    faults::point("api-after-record");
-    let delivery = send(store, queues.for_job(&msg.kind, msg.priority), &msg.job_id, &body).await;
     let tenant = msg.tenant_or_of(&caller.0);
+    let mut tries = 0;
+    let seat = loop {
+        tries += 1;
+        let seat = seat(store, &tenant, tries >= SEAT_TRIES).await?;
+        match store.submit(msg, &caller.0, idempotency, &seat).await? {
+            Submitted::Created => break seat,
+            Submitted::TenantChanged => continue,
+            Submitted::KeyReused => return Err(SubmitError::KeyReused),
+            Submitted::NotRetryable => {
+                let of = msg.retry_of.as_deref().unwrap_or_default();
+                return Err(SubmitError::NotRetryable(format!("job {of:?} has not ended FAILED or CANCELLED")));
+            }
+            Submitted::Existing { job_id } => return replay(store, queues, job_id).await,
+        }
+    };
+    faults::point("api-after-record");
+    let (status, delivery) = match &seat {
+        Seat::Wait { reason, .. } => {
+            tracing::info!(job_id = %msg.job_id, %tenant, %reason, "job WAITING for its tenant's limits");
+            // A slot may have freed since the seat was read: admit in turn (this job, or older).
+            admit(store, queues, &tenant).await;
+            (JobStatus::Waiting, Delivery::Waiting)
+        }
+        Seat::Free | Seat::Slot(_) => {
+            (JobStatus::Queued, send(store, queues.for_job(&msg.kind, msg.priority), &msg.job_id, &body).await)
+        }
+    };
     tracing::info!(job_id = %msg.job_id, kind = %msg.kind, priority = msg.priority.as_str(), %tenant, submitted_by = %caller.0, ?delivery, "job accepted");
-    Ok(Accepted {
-        job_id: msg.job_id.clone(),
-        status: JobStatus::Queued,
-        delivery,
-        new: Some((tenant, msg.kind.clone())),
+    Ok(Accepted { job_id: msg.job_id.clone(), status, delivery, new: Some((tenant, msg.kind.clone())) })
+}
+
+/// Where a new job of `tenant` goes: no limit, a slot, or the waiting list (`wait`: there, the
+/// tenant's item having changed under every try).
+async fn seat(store: &JobStore, tenant: &Tenant, wait: bool) -> Result<Seat, SubmitError> {
+    let item = store.tenant(tenant).await?;
+    let limits = store.limits_of(&item);
+    if !limits.limited() {
+        return Ok(Seat::Free);
+    }
+    if wait {
+        return Ok(Seat::Wait { tenant: tenant.clone(), reason: jobs_core::tenants::WaitReason::Behind });
+    }
+    let behind = item.waiting_at.is_some()
+        && !store.tenancy(&jobs_aws::store::tenants::waiting_partition(tenant), 1).await?.is_empty();
+    Ok(Seat::decide(&item, &limits, behind, Utc::now()))
+}
+
+/// Admits `tenant`'s waiting jobs in turn, as far as its limits allow (after a job was recorded
+/// WAITING, or a slot freed). A failure is logged: the reconciler admits them on its next pass.
+pub async fn admit(store: &JobStore, queues: &PoolQueues, tenant: &Tenant) {
+    let send_by = Utc::now() + chrono::Duration::from_std(store.timing().send_grace).unwrap_or_default();
+    let sent = jobs_aws::admit::admit_and_send(store, tenant, ADMIT_BUDGET, send_by, |msg| {
+        Some(queues.for_job(&msg.kind, msg.priority))
     })
+    .await;
+    if let Err(e) = sent {
+        tracing::warn!(%tenant, error = %e, "could not admit the tenant's waiting jobs; the reconciler will");
+    }
 }
 
 /// What a retry may change of the old job (`None`: keep the old job's).

@@ -39,6 +39,8 @@ pub(crate) struct Claimed {
     pub policy: RetryPolicy,
     /// What an earlier run of this attempt saved (a resumed attempt only).
     pub checkpoint: Option<serde_json::Value>,
+    /// The job holds a slot of its tenant: given back when it ends.
+    pub slot: bool,
 }
 
 /// How the job function's run ended.
@@ -83,7 +85,7 @@ impl Worker {
         spec: &JobSpec,
         claimed: Claimed,
     ) -> Outcome {
-        let Claimed { attempt, interruptions, started_at, ref history, ref policy, checkpoint } = claimed;
+        let Claimed { attempt, interruptions, started_at, ref history, ref policy, checkpoint, slot } = claimed;
         let (cancel_tx, cancel) = Cancellation::new();
         if let Some(c) = &checkpoint {
             info!(attempt, checkpoint = %c, "resuming the attempt from its checkpoint");
@@ -239,6 +241,10 @@ impl Worker {
             Settle::Delete => {
                 faults::point("after-record");
                 self.delete_all(&held.receipts()).await;
+                if slot {
+                    self.release_slot(&job.job_id, &job.tenant_or_of(job.submitter().as_deref().unwrap_or_default()))
+                        .await;
+                }
             }
             Settle::Requeue(delay) => {
                 faults::point("after-retry-wait");

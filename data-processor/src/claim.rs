@@ -64,6 +64,7 @@ impl Worker {
             history: Vec::new(),
             policy: *policy,
             checkpoint: None,
+            slot: applied.slot,
         }))
     }
 

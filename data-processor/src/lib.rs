@@ -10,6 +10,7 @@ mod heartbeat;
 pub mod install;
 pub mod reconcile;
 mod retry;
+mod tenancy;
 mod unrunnable;
 pub mod worker;
 

@@ -252,6 +252,11 @@ impl Worker {
                     }
                     return Ok(Outcome::Duplicate);
                 }
+                OnReceive::Skip(Skip::Waiting) => {
+                    info!("the job waits for its tenant's admission, which sends it anew; dropping this copy");
+                    self.queue.delete(&msg.receipt_handle).await?;
+                    return Ok(Outcome::Duplicate);
+                }
                 OnReceive::Skip(Skip::Gone) => {
                     info!("the job's item is gone (it ended and expired); dropping the message");
                     self.queue.delete(&msg.receipt_handle).await?;
@@ -269,6 +274,9 @@ impl Worker {
                         continue;
                     }
                     self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
+                    if let Some(record) = current.as_ref().filter(|r| r.slot) {
+                        self.release_slot(&job.job_id, &record.tenant).await;
+                    }
                     if transition.change.status == JobStatus::Cancelled {
                         info!("job CANCELLED: its cancel request is carried out by this receipt");
                         return Ok(Outcome::Cancelled);
@@ -286,6 +294,7 @@ impl Worker {
                         history: state.history,
                         policy,
                         checkpoint: state.checkpoint,
+                        slot: current.as_ref().is_some_and(|r| r.slot),
                     };
                     return Ok(self.run_attempt(msg, job, spec, claimed).await);
                 }
@@ -310,6 +319,7 @@ impl Worker {
                         history,
                         policy,
                         checkpoint,
+                        slot: current.as_ref().is_some_and(|r| r.slot),
                     };
                     return Ok(self.run_attempt(msg, job, spec, claimed).await);
                 }

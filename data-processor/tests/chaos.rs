@@ -1,8 +1,11 @@
 //! Chaos, end to end: the real API, workers and reconciler against a real emulator, with random
 //! SIGKILLs and SIGTERMs of workers, duplicate deliveries, cancel requests through the API (one job
 //! in ten, at a random moment: queued, running or finished), and a backend outage (new workers get
-//! a table that does not exist) longer than SQS's redrive. Afterwards every job is checked item by
-//! item against the counters. The jobs spread over every pool and both priorities; each worker slot
+//! a table that does not exist) longer than SQS's redrive. Two tenants have limits (`maxRunning`,
+//! one also `maxStartsPerMinute`), changed mid-run; some workers are started to crash right after
+//! an outcome or a slot's release, or to lose the answer of a release or an admission. Afterwards
+//! every job is checked item by item against the counters, and every tenant's slots against the
+//! jobs that hold them. The jobs spread over every pool and both priorities; each worker slot
 //! serves one pool (the short pool's pods drain), as its ScaledJob's pods would.
 //!
 //! `make test` runs ~100 jobs; `make chaos` runs `CHAOS_JOBS` (default 1000). One summary line:
@@ -48,6 +51,30 @@ struct Tally {
     sigkill: AtomicU64,
     sigterm: AtomicU64,
     runs: AtomicU64,
+    /// Runs started with a fault at an admission step.
+    faulted: AtomicU64,
+}
+
+/// The limits of the tenants that have any, as set before the run and then mid-run (seconds
+/// after the start, tenant, `PUT /tenants/{tenant}` body): raised, lowered, paused, reset.
+const LIMITS: [(u64, &str, &str); 6] = [
+    (0, "acme", r#"{"maxRunning": 3}"#),
+    (0, "globex", r#"{"maxRunning": 2, "maxStartsPerMinute": 40}"#),
+    (8, "acme", r#"{"maxRunning": 6}"#),
+    (16, "globex", r#"{"maxRunning": 0}"#),
+    (22, "acme", r#"{"maxRunning": 2}"#),
+    (30, "globex", r#"{"maxRunning": 4, "maxStartsPerMinute": null}"#),
+];
+
+/// The most of `tenant`'s jobs that may ever run at once in this run: the highest limit it had
+/// (lowering a limit stops nothing that runs).
+fn most_running(tenant: &str) -> usize {
+    LIMITS
+        .iter()
+        .filter(|l| l.1 == tenant)
+        .filter_map(|l| serde_json::from_str::<Value>(l.2).ok()?["maxRunning"].as_u64())
+        .max()
+        .unwrap_or(u64::MAX) as usize
 }
 
 /// Spread over every lane (noop, flaky, fail: default; sleep: long; aggregate: large; ping:
@@ -101,6 +128,19 @@ async fn slot(
         if pool == "short" {
             env.push(("DRAIN", "true"));
         }
+        // A worker in eight is started to fail at one of the admission steps: killed after its
+        // outcome or after giving its slot back (before admitting the next), or losing the answer of
+        // a release or an admission (sent again, same token).
+        if rng.below(8) == 0 {
+            const STEPS: [&str; 4] = [
+                "point.after-record=crash",
+                "point.after-release=crash",
+                "store.release=ambiguous*1",
+                "store.admit=ambiguous*1",
+            ];
+            env.push(("FAULTS", STEPS[rng.below(STEPS.len() as u64) as usize]));
+            tally.faulted.fetch_add(1, Ordering::Relaxed);
+        }
         let mut cmd = worker_in(&stack, pool, &env);
         cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
         let Ok(mut child) = cmd.spawn() else { continue };
@@ -120,9 +160,8 @@ async fn slot(
     }
 }
 
-/// Every job item: id -> (status, attempts, kind, last error).
-/// Every job item: (status, attempts, kind, last error, tenant).
-async fn items(stack: &Stack) -> HashMap<String, (JobStatus, u32, String, String, String)> {
+/// Every job item: (status, attempts, kind, last error, tenant, holds a slot).
+async fn items(stack: &Stack) -> HashMap<String, (JobStatus, u32, String, String, String, bool)> {
     let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
     let mut out = HashMap::new();
     let mut start = None;
@@ -133,7 +172,8 @@ async fn items(stack: &Stack) -> HashMap<String, (JobStatus, u32, String, String
             let Some(id) = text("pk").strip_prefix("JOB#").map(str::to_owned) else { continue };
             let attempts = item.get("attempts").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
             let status = JobStatus::parse(&text("status")).expect("a known status");
-            out.insert(id, (status, attempts, text("kind"), text("lastError"), text("tenant")));
+            let slot = text("tenancy").starts_with("SLOT#");
+            out.insert(id, (status, attempts, text("kind"), text("lastError"), text("tenant"), slot));
         }
         start = page.last_evaluated_key;
         if start.is_none() {
@@ -177,6 +217,11 @@ async fn chaos_every_job_ends_counted_once() {
         .stderr(std::process::Stdio::null());
     let mut reconciler = reconciler.spawn().unwrap();
 
+    for (_, tenant, body) in LIMITS.iter().filter(|l| l.0 == 0) {
+        let (status, answer) =
+            api.call(reqwest::Method::PUT, &format!("/tenants/{tenant}"), Some(body.to_string()), &[]).await;
+        assert!(status.is_success(), "{status} {answer}");
+    }
     // Submit: some with an Idempotency-Key (replayed once), some duplicated on the queue.
     let mut submitted = Vec::new();
     let mut tenants = HashMap::new();
@@ -211,6 +256,41 @@ async fn chaos_every_job_ends_counted_once() {
         submitted.push(id);
     }
 
+    // The limits change mid-run; meanwhile a watcher samples each limited tenant's running jobs.
+    let api = Arc::new(api);
+    let changes = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            for (at, tenant, body) in LIMITS.iter().filter(|l| l.0 > 0) {
+                tokio::time::sleep_until((started + Duration::from_secs(*at)).into()).await;
+                let path = format!("/tenants/{tenant}");
+                let (status, answer) = api.call(reqwest::Method::PUT, &path, Some(body.to_string()), &[]).await;
+                assert!(status.is_success(), "{status} {answer}");
+            }
+        })
+    };
+    let watching = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let (stack, watching) = (stack.clone(), watching.clone());
+        tokio::spawn(async move {
+            // The most of a tenant's jobs seen RUNNING at once.
+            let mut peak: HashMap<String, usize> = HashMap::new();
+            while watching.load(Ordering::Relaxed) {
+                let mut running: HashMap<String, usize> = HashMap::new();
+                for (_, j) in items(&stack).await {
+                    if j.0 == JobStatus::Running {
+                        *running.entry(j.4.clone()).or_default() += 1;
+                    }
+                }
+                for (tenant, n) in running {
+                    let p = peak.entry(tenant).or_default();
+                    *p = (*p).max(n);
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            peak
+        })
+    };
     // Cancel one job in ten at a random moment, through the API, while the chaos goes on.
     let mut picked: Vec<(String, u64)> = Vec::new();
     for id in &submitted {
@@ -218,7 +298,6 @@ async fn chaos_every_job_ends_counted_once() {
             picked.push((id.clone(), rng.below(4000)));
         }
     }
-    let api = Arc::new(api);
     let cancels = {
         let api = api.clone();
         tokio::spawn(async move {
@@ -245,8 +324,10 @@ async fn chaos_every_job_ends_counted_once() {
     let settled_at = loop {
         let all = items(&stack).await;
         let open = submitted.iter().filter(|id| all.get(*id).is_none_or(|j| !j.0.is_terminal())).count();
+        // An ended job's slot is given back by its worker or the reconciler's next pass.
+        let holding = all.values().filter(|j| j.5).count();
         let depth = stack.queue.depth().await.unwrap();
-        if open == 0 && depth.visible + depth.in_flight + depth.delayed == 0 {
+        if open == 0 && holding == 0 && depth.visible + depth.in_flight + depth.delayed == 0 {
             break Some(started.elapsed());
         }
         if Instant::now() >= deadline {
@@ -263,6 +344,9 @@ async fn chaos_every_job_ends_counted_once() {
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let asked = cancels.await.expect("the cancel task");
+    changes.await.expect("the limit changes");
+    watching.store(false, Ordering::Relaxed);
+    let peak = watcher.await.expect("the watcher");
     let all = items(&stack).await;
     let stats = stack.store.stats().await.unwrap();
     let lost = submitted.iter().filter(|id| !all.contains_key(*id)).count();
@@ -284,6 +368,20 @@ async fn chaos_every_job_ends_counted_once() {
     // Whatever happened to it, a job stays its tenant's.
     let mistenanted: Vec<_> =
         all.iter().filter(|(id, j)| tenants.get(*id).is_some_and(|t| j.4 != *t)).map(|(id, j)| (id, &j.4)).collect();
+    // A tenant's slots, as its item counts them, equal its jobs that hold one (none, once all
+    // ended); and no limited tenant ever ran more at once than the highest limit it had.
+    let mut slots = Vec::new();
+    for tenant in ["acme", "globex", "initech", "local"] {
+        let item = stack.store.tenant(&jobs_core::Tenant::parse(tenant).unwrap()).await.unwrap();
+        let holders = all.values().filter(|j| j.4 == tenant && j.5).count();
+        slots.push((tenant, item.usage.active, holders));
+    }
+    let leaked: Vec<_> =
+        slots.iter().filter(|(_, active, holders)| *active as usize != *holders || *active != 0).collect();
+    let over: Vec<_> = ["acme", "globex"]
+        .iter()
+        .filter_map(|t| peak.get(*t).filter(|p| **p > most_running(t)).map(|p| (t, *p, most_running(t))))
+        .collect();
     // Only a cancel request ends a job CANCELLED.
     let cancelled_unasked = all.iter().filter(|(id, j)| j.0 == JobStatus::Cancelled && !asked.contains(*id)).count();
     // G3: a job that does not fail by itself ends FAILED only when its runs kept being killed.
@@ -295,14 +393,18 @@ async fn chaos_every_job_ends_counted_once() {
         .collect();
     println!(
         "chaos: seed {seed}, jobs {jobs}, worker runs {}, kills {} (SIGKILL {}, SIGTERM {}), duplicates {duplicates}, \
-         outage {outage_secs} s, cancels {} ({} CANCELLED), lost {lost}, double-counted {double_counted}, stuck {stuck}, \
-         settled in {}",
+         outage {outage_secs} s, cancels {} ({} CANCELLED), admission faults {}, peak running acme {} globex {}, \
+         lost {lost}, double-counted {double_counted}, stuck {stuck}, leaked slots {}, settled in {}",
         tally.runs.load(Ordering::Relaxed),
         tally.sigkill.load(Ordering::Relaxed) + tally.sigterm.load(Ordering::Relaxed),
         tally.sigkill.load(Ordering::Relaxed),
         tally.sigterm.load(Ordering::Relaxed),
         asked.len(),
         count(JobStatus::Cancelled),
+        tally.faulted.load(Ordering::Relaxed),
+        peak.get("acme").copied().unwrap_or(0),
+        peak.get("globex").copied().unwrap_or(0),
+        leaked.len(),
         settled_at.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64())),
     );
     assert_eq!((lost, stuck, double_counted), (0, 0, 0), "stats {stats:?}; bucket events {events:?}; seed {seed}");
@@ -310,5 +412,7 @@ async fn chaos_every_job_ends_counted_once() {
     assert!(wrongly_failed.is_empty(), "infrastructure trouble failed good jobs: {wrongly_failed:?}");
     assert_eq!(cancelled_unasked, 0, "jobs CANCELLED without a request");
     assert!(mistenanted.is_empty(), "jobs of another tenant than submitted: {mistenanted:?}");
+    assert!(leaked.is_empty(), "slots counted but not held, or held after the end: {slots:?}");
+    assert!(over.is_empty(), "tenants ran more jobs at once than their limits: {over:?}");
     assert_eq!(all.len(), jobs, "one item per accepted job (the firing-free mix creates no others)");
 }

@@ -17,7 +17,11 @@ use testkit::Stack;
 /// priority).
 async fn submit_to_pool(stack: &Stack, kind: &str, payload: Value, priority: Priority) -> JobMessage {
     let msg = JobMessage { priority, ..JobMessage::new_api(kind, payload, chrono::Utc::now()) };
-    stack.store.submit(&msg, jobs_core::submitter::LOCAL, None).await.expect("record job");
+    stack
+        .store
+        .submit(&msg, jobs_core::submitter::LOCAL, None, &jobs_aws::store::Seat::Free)
+        .await
+        .expect("record job");
     stack.queues.for_job(kind, priority).send(&msg.to_body()).await.expect("send job");
     msg
 }

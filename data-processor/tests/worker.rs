@@ -121,7 +121,7 @@ async fn every_recorded_attempt_writes_an_emf_line() {
         tenant: Some(jobs_core::Tenant::parse("acme").unwrap()),
         ..JobMessage::new_api("noop", Value::Null, Utc::now())
     };
-    stack.store.submit(&acme, jobs_core::submitter::LOCAL, None).await.unwrap();
+    stack.store.submit(&acme, jobs_core::submitter::LOCAL, None, &jobs_aws::store::Seat::Free).await.unwrap();
     stack.queue.send(&acme.to_body()).await.unwrap();
     let named = run_worker(&stack, &[]).await;
     let lines = emf(&named);

@@ -210,6 +210,12 @@ export const TABLE = {
     // index at a time (DynamoDB's limit), so add a new one per deploy.
     { name: 'by-tenant', partitionKey: 'tenant' },
   ],
+  /** Tenants' admission (docs/tenants.md), sparse: waiting jobs in admission order, slot holders,
+   * tenant items (crates/jobs-aws/src/resources.rs). Added in the release after by-tenant. */
+  tenancyIndex: {
+    name: 'tenancy', partitionKey: 'tenancy', sortKey: 'tenancyOrder',
+    projected: ['status', 'name', 'maxRunning', 'maxStartsPerMinute', 'weight', 'limitsVersion', 'active', 'startsMinute', 'starts', 'waitingAt', 'updatedAt'],
+  },
   listSortKey: 'createdAt',
 } as const;
 /** Worker policy as deployed (the binary's defaults): 3 attempts. */
@@ -447,7 +453,12 @@ export interface TenantsFile {
   readonly '//'?: string;
   /** Tenants whose metrics are their own; every other tenant's count as `(other)`. */
   readonly metrics?: readonly string[];
+  /** The limits of a tenant with no settings of its own (crates/jobs-core/src/tenants/limits.rs). */
+  readonly defaults?: { readonly maxRunning?: number; readonly maxStartsPerMinute?: number; readonly weight?: number };
 }
+/** The largest `maxRunning` or `maxStartsPerMinute`, and the largest weight. */
+export const MAX_TENANT_LIMIT = 100_000;
+export const MAX_TENANT_WEIGHT = 100;
 /** A tenant's name: 1-64 of A-Z a-z 0-9 . _ - */
 export const TENANT = /^[A-Za-z0-9._-]{1,64}$/;
 /** The most tenants `tenants.metrics` may name: the bound on a per-tenant metric's series. */
@@ -457,7 +468,13 @@ export const OTHER_TENANT = '(other)';
 
 export function checkTenants(tenants: TenantsFile | undefined): string[] {
   const fail = (reason: string): never => { throw new Error(`config: tenants: ${reason}`); };
-  for (const key of Object.keys(tenants ?? {})) if (!['//', 'metrics'].includes(key)) fail(`unknown field \`${key}\``);
+  for (const key of Object.keys(tenants ?? {})) if (!['//', 'metrics', 'defaults'].includes(key)) fail(`unknown field \`${key}\``);
+  const defaults: Record<string, unknown> = tenants?.defaults ?? {};
+  for (const [key, v] of Object.entries(defaults)) {
+    const [lo, hi] = key === 'weight' ? [1, MAX_TENANT_WEIGHT] : [0, MAX_TENANT_LIMIT];
+    if (!['maxRunning', 'maxStartsPerMinute', 'weight'].includes(key)) fail(`defaults: unknown field \`${key}\``);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail(`defaults: ${key} must be ${lo}..=${hi} (got ${JSON.stringify(v)})`);
+  }
   const named = tenants?.metrics ?? [];
   if (!Array.isArray(named)) fail('metrics must be a list of tenant names');
   if (named.length > MAX_METRIC_TENANTS) fail(`metrics names ${named.length} tenants; at most ${MAX_METRIC_TENANTS}`);

@@ -117,6 +117,7 @@ describe('tenants', () => {
   it('the config names at most 100 distinct, valid tenants for metrics', () => {
     assert.deepEqual(checkTenants(undefined), []);
     assert.deepEqual(checkTenants({ metrics: ['acme', 'globex'] }), ['acme', 'globex']);
+    assert.deepEqual(checkTenants({ defaults: { maxRunning: 20, maxStartsPerMinute: 0, weight: 1 } }), []);
     assert.deepEqual(loadConfig().metricTenants, ['acme'], 'the shipped config names acme (make demo submits for it)');
     const many = Array.from({ length: 101 }, (_, i) => `t${i}`);
     const cases: Array<[TenantsFile, RegExp]> = [
@@ -125,6 +126,10 @@ describe('tenants', () => {
       [{ metrics: ['acme', 'acme'] }, /names "acme" twice/],
       [{ metric: [] } as unknown as TenantsFile, /unknown field `metric`/],
       [{ metrics: many }, /101 tenants; at most 100/],
+      [{ defaults: { weight: 0 } }, /defaults: weight must be 1..=100/],
+      [{ defaults: { maxRunning: 100_001 } }, /defaults: maxRunning must be 0..=100000/],
+      [{ defaults: { maxRunning: 1.5 } }, /defaults: maxRunning must be/],
+      [{ defaults: { maxRuning: 1 } } as unknown as TenantsFile, /defaults: unknown field `maxRuning`/],
     ];
     for (const [tenants, want] of cases) assert.throws(() => checkTenants(tenants), want, JSON.stringify(tenants));
   });

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { buildStacks } from '../bin/app';
 import { poolId } from '../src/stacks/data-stack';
-import { QUEUE, VERSIONS } from '../src/config';
+import { QUEUE, TABLE, VERSIONS } from '../src/config';
 import { ROUTES } from '../src/stacks/api-stack';
 
 // The assertions read the template, not the code: any file stands in for the Lambda zip here
@@ -94,7 +94,13 @@ describe('JobsData', () => {
           IndexName: name,
           KeySchema: [{ AttributeName: key, KeyType: 'HASH' }, { AttributeName: 'createdAt', KeyType: 'RANGE' }],
           Projection: { ProjectionType: 'KEYS_ONLY' },
-        }))],
+        })), {
+          // Tenants' admission (docs/tenants.md): sparse; a job's status and a tenant's limits and
+          // usage projected, so the sweep and GET /tenants read no item.
+          IndexName: 'tenancy',
+          KeySchema: [{ AttributeName: 'tenancy', KeyType: 'HASH' }, { AttributeName: 'tenancyOrder', KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...TABLE.tenancyIndex.projected] },
+        }],
         Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
       }),
     });
@@ -139,7 +145,7 @@ describe('JobsApi', () => {
     const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
     assert.deepEqual(Object.keys(bySid).sort(), ['DeadLetterDepth', 'EnqueueAndDepth', 'JobTable', 'ListIndexes', 'ListSchedules', 'PassSchedulerRole', 'Schedules']);
     assert.deepEqual(actions(bySid.ListIndexes), ['dynamodb:Query']);
-    for (const index of ['by-created', 'by-status', 'by-kind', 'by-schedule', 'by-submitter', 'by-tenant']) assert.ok(mentions(bySid.ListIndexes.Resource, `/index/${index}`), index);
+    for (const index of ['by-created', 'by-status', 'by-kind', 'by-schedule', 'by-submitter', 'by-tenant', 'tenancy']) assert.ok(mentions(bySid.ListIndexes.Resource, `/index/${index}`), index);
     assert.ok(!mentions(bySid.ListIndexes.Resource, '/index/due'));
     // Every pool's queues: a job goes to its kind's pool.
     assert.deepEqual(actions(bySid.EnqueueAndDepth), ['sqs:GetQueueAttributes', 'sqs:SendMessage']);
@@ -175,13 +181,17 @@ describe('JobsApi', () => {
 });
 
 describe('JobsCluster', () => {
-  it('worker roles, one per lane (pool, command kind): take/settle/hand back its own job messages, dead-letter to its pool\'s DLQ, three table item actions; nothing else', () => {
+  it('worker roles, one per lane (pool, command kind): take/settle/hand back its own job messages, dead-letter to its pool\'s DLQ, three table item actions, the tenancy index; nothing else', () => {
     for (const pool of built.cfg.laneList) {
       const id = poolId(pool.name);
       const stmts = roleStatements(cluster, `${id}WorkerRole`);
       const bySid = Object.fromEntries(stmts.map((s) => [s.Sid, s]));
-      // overlap: forbid takes a lock item with the start: no index reads.
-      assert.deepEqual(Object.keys(bySid).sort(), ['DeadLetter', 'JobTable', 'TakeJobs']);
+      // overlap: forbid takes a lock item with the start; the one index a worker reads is the
+      // tenancy index (a tenant's next waiting job, after one of its jobs gave its slot back).
+      assert.deepEqual(Object.keys(bySid).sort(), ['DeadLetter', 'JobTable', 'TakeJobs', 'Tenancy']);
+      assert.deepEqual(actions(bySid.Tenancy), ['dynamodb:Query']);
+      assert.ok(mentions(bySid.Tenancy.Resource, '/index/tenancy'));
+      assert.ok(!mentions(bySid.Tenancy.Resource, '/index/by-'), 'no list index');
       assert.deepEqual(actions(bySid.TakeJobs), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage']);
       const own = [pool.queues.high.name, pool.queues.normal.name].map(queueId);
       // Cross-stack references name the data stack's outputs after the queues' logical ids: its
@@ -207,6 +217,7 @@ describe('JobsCluster', () => {
     assert.deepEqual(actions(bySid.JobTable), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     assert.deepEqual(actions(bySid.DueIndex), ['dynamodb:Query']);
     assert.ok(mentions(bySid.DueIndex.Resource, '/index/due'));
+    assert.ok(mentions(bySid.DueIndex.Resource, '/index/tenancy'), 'slots to free, waiting jobs to admit');
   });
 
   it('KEDA role: only sqs:GetQueueAttributes on the job queues', () => {

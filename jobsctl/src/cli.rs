@@ -86,7 +86,7 @@ pub enum Command {
     Get { id: String },
     /// List jobs, newest first (one page; --cursor for the next).
     List {
-        /// QUEUED, RUNNING, RETRY_WAIT, SUCCEEDED, FAILED, CANCELLED or SKIPPED.
+        /// WAITING, QUEUED, RUNNING, RETRY_WAIT, SUCCEEDED, FAILED, CANCELLED or SKIPPED.
         #[arg(long)]
         status: Option<String>,
         #[arg(long)]
@@ -137,6 +137,9 @@ pub enum Command {
     Kinds,
     /// The pools: each one's shape, time limit, capacity, concurrency and queues now.
     Pools,
+    /// Tenants: their limits, changed at run time, and what they use (docs/tenants.md).
+    #[command(subcommand)]
+    Tenants(crate::tenants::TenantsCommand),
     /// The counters and the queue's depth.
     Stats,
     /// Cron schedules that submit jobs.
@@ -261,6 +264,7 @@ async fn execute(client: &Client, command: &Command, signed: bool) -> Result<Ans
             Answer::ok(stats, human)
         }
         Command::Schedule(command) => crate::schedule::execute(client, command).await?,
+        Command::Tenants(command) => crate::tenants::execute(client, command).await?,
         Command::Check { timeout } => {
             let r = wait::check(client, Duration::from_secs(*timeout), progress).await?;
             let stats = &r.stats;

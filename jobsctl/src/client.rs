@@ -282,6 +282,35 @@ impl Client {
         self.call(http::Method::GET, "/jobs/pools", None, &[]).await
     }
 
+    /// `GET /tenants`.
+    pub async fn tenants(&self, limit: Option<u32>, after: Option<&str>) -> Result<Value, ClientError> {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(limit) = limit {
+            query.append_pair("limit", &limit.to_string());
+        }
+        if let Some(after) = after {
+            query.append_pair("after", after);
+        }
+        let query = query.finish();
+        let path = if query.is_empty() { "/tenants".to_owned() } else { format!("/tenants?{query}") };
+        self.call(http::Method::GET, &path, None, &[]).await
+    }
+
+    /// `GET /tenants/{tenant}`.
+    pub async fn tenant(&self, tenant: &str) -> Result<Value, ClientError> {
+        self.call(http::Method::GET, &tenant_path(tenant), None, &[]).await
+    }
+
+    /// `PUT /tenants/{tenant}`.
+    pub async fn put_tenant(&self, tenant: &str, change: &Value) -> Result<Value, ClientError> {
+        self.call(http::Method::PUT, &tenant_path(tenant), Some(change), &[]).await
+    }
+
+    /// `DELETE /tenants/{tenant}`.
+    pub async fn reset_tenant(&self, tenant: &str) -> Result<Value, ClientError> {
+        self.call(http::Method::DELETE, &tenant_path(tenant), None, &[]).await
+    }
+
     /// `POST /jobs/schedules`.
     pub async fn create_schedule(&self, request: &Value) -> Result<Value, ClientError> {
         self.call(http::Method::POST, "/jobs/schedules", Some(request), &[]).await
@@ -306,6 +335,12 @@ impl Client {
     pub async fn delete_schedule(&self, name: &str) -> Result<(), ClientError> {
         self.call(http::Method::DELETE, &format!("/jobs/schedules/{name}"), None, &[]).await.map(|_| ())
     }
+}
+
+/// A tenant's path, its name escaped (a bad name reaches the API, which says why it is bad).
+fn tenant_path(tenant: &str) -> String {
+    let name: String = url::form_urlencoded::byte_serialize(tenant.as_bytes()).collect();
+    format!("/tenants/{}", name.replace('+', "%20"))
 }
 
 /// What a new job (or a retry) may name besides its kind and payload (`None`: the API's default).

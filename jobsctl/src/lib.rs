@@ -10,5 +10,6 @@ pub mod client;
 pub mod proxy;
 pub mod render;
 pub mod schedule;
+pub mod tenants;
 pub mod wait;
 pub mod watch;

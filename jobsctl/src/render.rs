@@ -38,8 +38,9 @@ fn text(v: &Value, key: &str) -> String {
 /// API gives none for a SUCCEEDED job: earlier failures are in its attempt history).
 fn note(v: &Value) -> String {
     let next = v["nextAttemptAt"].as_str().filter(|_| v["status"] == "RETRY_WAIT").map(|t| format!("next attempt {t}"));
+    let waiting = v["waitingFor"].as_str().map(|w| format!("waiting: {w}"));
     let error = v["lastError"].as_str().map(|e| format!("error: {e}"));
-    [next, error].into_iter().flatten().collect::<Vec<_>>().join("  ")
+    [waiting, next, error].into_iter().flatten().collect::<Vec<_>>().join("  ")
 }
 
 /// One job: `id  STATUS  kind  attempts N  tenant t  by who  [next attempt …]  [error: …]`.
@@ -167,6 +168,31 @@ pub fn pools_table(v: &Value) -> String {
     )
 }
 
+/// Tenants: the limits that apply (`-`: none) and what each uses now.
+pub fn tenants_table(tenants: &[Value]) -> String {
+    let limit = |v: &Value| v.as_u64().map_or("-".to_owned(), |n| n.to_string());
+    let rows: Vec<Vec<String>> = tenants
+        .iter()
+        .map(|t| {
+            let (l, u) = (&t["limits"], &t["usage"]);
+            vec![
+                text(t, "tenant"),
+                limit(&l["maxRunning"]),
+                limit(&l["maxStartsPerMinute"]),
+                text(l, "weight"),
+                text(u, "active"),
+                text(u, "running"),
+                text(u, "waiting"),
+                text(u, "startsThisMinute"),
+            ]
+        })
+        .collect();
+    table(
+        &["TENANT", "MAX RUNNING", "MAX STARTS/MIN", "WEIGHT", "SLOTS", "RUNNING", "WAITING", "STARTS THIS MIN"],
+        &rows,
+    )
+}
+
 fn schedule_row(s: &Value) -> Vec<String> {
     let next = s["nextFireTimes"].as_array().and_then(|t| t.first()).and_then(Value::as_str).unwrap_or("-");
     let last = match &s["lastRun"] {
@@ -220,6 +246,21 @@ mod tests {
     fn tables_align_columns_and_leave_the_last_unpadded() {
         let rows = vec![vec!["a".into(), "long value".into(), "x".into()], vec!["bbb".into(), "v".into(), "".into()]];
         assert_eq!(table(&["K", "V", "E"], &rows), "K    V           E\na    long value  x\nbbb  v");
+    }
+
+    #[test]
+    fn tenants_in_a_table() {
+        let t = json!({"tenant": "acme", "limits": {"maxRunning": 5, "maxStartsPerMinute": null, "weight": 1}, "usage": {"active": 5, "running": 4, "queued": 1, "waiting": 12, "startsThisMinute": 7}});
+        assert_eq!(
+            tenants_table(&[t]),
+            "TENANT  MAX RUNNING  MAX STARTS/MIN  WEIGHT  SLOTS  RUNNING  WAITING  STARTS THIS MIN\n\
+             acme    5            -               1       5      4        12       7"
+        );
+        let waiting = json!({"jobId": "j6", "status": "WAITING", "job": "noop", "attempts": 0, "tenant": "acme", "submittedBy": "local", "waitingFor": "the tenant runs 5 jobs, its maxRunning"});
+        assert_eq!(
+            job_line(&waiting),
+            "j6  WAITING  noop  attempts 0  tenant acme  by local  waiting: the tenant runs 5 jobs, its maxRunning"
+        );
     }
 
     #[test]

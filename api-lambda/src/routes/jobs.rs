@@ -92,7 +92,7 @@ fn accepted(state: &AppState, a: Accepted) -> (StatusCode, Json<JobAccepted>) {
         state.0.metrics.accepted(tenant, kind);
     }
     let status = match a.delivery {
-        Delivery::Sent => StatusCode::OK,
+        Delivery::Sent | Delivery::Waiting => StatusCode::OK,
         Delivery::Deferred => StatusCode::ACCEPTED,
     };
     (status, Json(JobAccepted { job_id: a.job_id, status: a.status }))
@@ -103,7 +103,7 @@ fn accepted(state: &AppState, a: Accepted) -> (StatusCode, Json<JobAccepted>) {
     request_body(content = Option<JobRequest>, description = "Optional; no body runs the default kind"),
     params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$", description = "The same key within 24 h returns the same job and enqueues nothing")),
     responses(
-        (status = 200, description = "Job queued (or replayed by its idempotency key)", body = JobAccepted),
+        (status = 200, description = "Job queued, or WAITING over its tenant's limits (or replayed by its idempotency key)", body = JobAccepted),
         (status = 202, description = "Job recorded; the queue failed just now, so the reconciler sends it (within a minute or two)", body = JobAccepted),
         (status = 400, description = "Bad JSON, unknown kind, invalid payload or idempotency key, or a payload with characters SQS does not carry", body = ErrorBody),
         (status = 409, description = "Idempotency-Key reused for a different request", body = ErrorBody),
@@ -284,7 +284,7 @@ pub async fn cancel_job(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     checked_job_id(&id)?;
-    Ok(match crate::cancel::cancel(&state.0.store, &id).await? {
+    Ok(match crate::cancel::cancel(&state.0.store, &state.0.queues, &id).await? {
         Cancelled::Done(rec) => (StatusCode::OK, Json(rec.into())),
         Cancelled::Requested(rec) => (StatusCode::ACCEPTED, Json(rec.into())),
     })

@@ -7,6 +7,7 @@ pub mod logs;
 pub mod overview;
 pub mod pools;
 pub mod schedules;
+pub mod tenants;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;

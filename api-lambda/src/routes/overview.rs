@@ -21,16 +21,17 @@ use crate::views::{OverviewView, ThroughputView};
 pub async fn overview(State(state): State<AppState>) -> Result<Json<OverviewView>, ApiError> {
     let app = &state.0;
     let store = |e| ApiError::from(e);
-    let (counts, depth, dead, queued, running, retry_wait, oldest) = tokio::try_join!(
+    let (counts, depth, dead, waiting, queued, running, retry_wait, oldest) = tokio::try_join!(
         async { app.store.stats().await.map_err(store) },
         async { app.queues.total_depth().await.map_err(ApiError::from) },
         async { app.queues.total_dead_depth().await.map(Some).map_err(ApiError::from) },
+        async { app.store.count_status(JobStatus::Waiting).await.map_err(store) },
         async { app.store.count_status(JobStatus::Queued).await.map_err(store) },
         async { app.store.count_status(JobStatus::Running).await.map_err(store) },
         async { app.store.count_status(JobStatus::RetryWait).await.map_err(store) },
         async { app.store.oldest(JobStatus::Queued).await.map_err(store) },
     )?;
-    Ok(Json(OverviewView::new(Utc::now(), counts, depth, dead, [queued, running, retry_wait], oldest)))
+    Ok(Json(OverviewView::new(Utc::now(), counts, depth, dead, [waiting, queued, running, retry_wait], oldest)))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

@@ -65,6 +65,8 @@ impl From<jobs_aws::store::OpenCount> for OpenCountView {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OpenView {
+    /// Over their tenant's limits, waiting to be admitted (no message yet).
+    pub waiting: OpenCountView,
     pub queued: OpenCountView,
     pub running: OpenCountView,
     pub retry_wait: OpenCountView,
@@ -100,13 +102,18 @@ impl OverviewView {
         counts: Stats,
         depth: jobs_aws::Depth,
         dead: Option<jobs_aws::Depth>,
-        [queued, running, retry_wait]: [jobs_aws::store::OpenCount; 3],
+        [waiting, queued, running, retry_wait]: [jobs_aws::store::OpenCount; 4],
         oldest: Option<jobs_aws::store::Oldest>,
     ) -> Self {
         OverviewView {
             at,
             counters: StatsView::new(counts, depth),
-            open: OpenView { queued: queued.into(), running: running.into(), retry_wait: retry_wait.into() },
+            open: OpenView {
+                waiting: waiting.into(),
+                queued: queued.into(),
+                running: running.into(),
+                retry_wait: retry_wait.into(),
+            },
             oldest_queued: oldest.map(|o| OldestView {
                 age_secs: (at - o.created_at).num_seconds().max(0) as u64,
                 job_id: o.job_id,

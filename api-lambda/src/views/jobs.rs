@@ -70,6 +70,11 @@ pub struct JobView {
     /// stopped by its node resumes from. `null` once the job ended.
     #[schema(value_type = Option<Object>)]
     pub checkpoint: Option<Value>,
+    /// Why a WAITING job waits: its tenant's limit it is over, as the last admission decision saw
+    /// it (`docs/tenants.md`); `null` otherwise.
+    pub waiting_for: Option<String>,
+    /// It holds one of its tenant's slots (admitted; given back when it ends).
+    pub holds_slot: bool,
     /// When a cancel request reached the running job (its worker stops it within seconds).
     pub cancel_requested_at: Option<DateTime<Utc>>,
     /// The job this one retries, and the newest job that retries this one.
@@ -120,6 +125,8 @@ impl From<JobRecord> for JobView {
             last_error: r.last_error.filter(|_| r.status != JobStatus::Succeeded),
             result: r.result,
             checkpoint: r.checkpoint,
+            waiting_for: r.wait_reason.filter(|_| r.status == JobStatus::Waiting),
+            holds_slot: r.slot,
             cancel_requested_at: r.cancel_requested_at,
             retry_of: r.retry_of,
             retried_by: r.retried_by,

@@ -7,9 +7,11 @@ mod jobs;
 mod kinds;
 mod pools;
 mod schedules;
+mod tenants;
 
 pub use counters::*;
 pub use jobs::*;
 pub use kinds::*;
 pub use pools::*;
 pub use schedules::*;
+pub use tenants::*;

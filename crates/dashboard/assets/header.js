@@ -14,6 +14,7 @@ function setTile(name, value, alert = false) {
 const count = (c) => (c.capped ? `${c.count}+` : String(c.count));
 
 export function renderOverview(o) {
+  setTile('waiting', count(o.open.waiting));
   setTile('queued', count(o.open.queued));
   setTile('running', count(o.open.running));
   setTile('retrying', count(o.open.retryWait));

@@ -1,14 +1,15 @@
 // The views, one per hash route (#/jobs, #/jobs/<id>, #/schedules, #/submit; #/pools in
-// pools.js). Each returns { node, render }: the page shows `node` and calls `render()` on every
+// pools.js, #/tenants in tenants.js). Each returns { node, render }: the page shows `node` and calls `render()` on every
 // refresh.
 
 import { $, ago, badge, duration, h, jobLink, json, nodes, note, showError, time } from './dom.js';
 import { api, changed, get, loadKinds } from './api.js';
 import { poolsView } from './pools.js';
+import { tenantsView } from './tenants.js';
 
 const PAGE = 20;
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'SKIPPED']);
-const STATUSES = ['QUEUED', 'RUNNING', 'RETRY_WAIT', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'SKIPPED'];
+const STATUSES = ['WAITING', 'QUEUED', 'RUNNING', 'RETRY_WAIT', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'SKIPPED'];
 
 export function route() {
   const hash = location.hash.replace(/^#\/?/, '');
@@ -20,6 +21,7 @@ export function route() {
   if (parts[0] === 'schedules') return schedulesView();
   if (parts[0] === 'submit') return submitView(params);
   if (parts[0] === 'pools') return poolsView();
+  if (parts[0] === 'tenants') return tenantsView(params);
   return jobsView(params);
 }
 
@@ -94,6 +96,7 @@ function poolCell(j) {
 /** What a row waits for or why it ended: the next attempt's time (RETRY_WAIT), then the error. */
 function jobNote(j) {
   const parts = [];
+  if (j.status === 'WAITING' && j.waitingFor) parts.push(h('span', { 'data-testid': 'waiting-for' }, `waiting: ${j.waitingFor}`));
   if (j.status === 'RETRY_WAIT' && j.nextAttemptAt) {
     parts.push(h('span', { 'data-testid': 'next-attempt', title: time(j.nextAttemptAt) }, `next attempt ${until(j.nextAttemptAt)}`));
   }
@@ -157,7 +160,7 @@ function jobView(id) {
           ['Kind', j.job ?? '–'], ['Pool', h('span', { 'data-testid': 'job-pool' }, poolCell(j))],
           ['Priority', h('span', { 'data-testid': 'job-priority' }, j.priority)], ['Attempts', j.attempts], ['Source', j.source ?? '–'],
           ['Schedule', j.schedule ? h('a', { href: `#/jobs?schedule=${encodeURIComponent(j.schedule)}` }, j.schedule) : '–'],
-          ['Tenant', h('span', { 'data-testid': 'job-tenant' }, tenantLink(j.tenant))],
+          ['Tenant', h('span', { 'data-testid': 'job-tenant' }, tenantLink(j.tenant), j.holdsSlot ? ' (holds one of its slots)' : '')],
           ['Submitted by', j.submittedBy ?? '–'], ['Created', time(j.createdAt)],
           ['First started', h('span', { 'data-testid': 'first-started' }, time(first))],
           ['Last started', h('span', { 'data-testid': 'last-started' }, last && last !== first ? time(last) : (last ? 'the first start' : '–'))],
@@ -165,6 +168,7 @@ function jobView(id) {
           ['Retry of', j.retryOf ? jobLink(j.retryOf) : '–'], ['Retried by', j.retriedBy ? jobLink(j.retriedBy) : '–'],
           ['Cancel requested', j.cancelRequestedAt ? time(j.cancelRequestedAt) : '–'],
         ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+      j.status === 'WAITING' ? [h('h3', {}, 'Why it waits'), h('div', { 'data-testid': 'waiting-for' }, `${j.waitingFor ?? 'its tenant is over its limits'}: admitted as soon as the tenant is under them (`, h('a', { href: `#/tenants?tenant=${encodeURIComponent(j.tenant)}` }, 'its limits'), ').')] : null,
       j.lastError ? [h('h3', {}, errorTitle(j.status)), h('div', { class: 'error-text', 'data-testid': 'last-error' }, j.lastError)] : null,
       h('h3', {}, 'Payload'), json(j.payload),
       j.result !== null && j.result !== undefined ? [h('h3', {}, 'Result'), h('div', { 'data-testid': 'result' }, json(j.result))] : null,

@@ -22,7 +22,7 @@ pub struct Asset {
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// Every file of the dashboard, by the path it is served at.
-pub const ASSETS: [Asset; 8] = [
+pub const ASSETS: [Asset; 9] = [
     Asset { path: "/", content_type: "text/html; charset=utf-8", body: include_str!("../assets/index.html") },
     Asset { path: "/ui/app.css", content_type: "text/css; charset=utf-8", body: include_str!("../assets/app.css") },
     // The entry point, then the modules it imports.
@@ -32,6 +32,7 @@ pub const ASSETS: [Asset; 8] = [
     Asset { path: "/ui/header.js", content_type: JS, body: include_str!("../assets/header.js") },
     Asset { path: "/ui/views.js", content_type: JS, body: include_str!("../assets/views.js") },
     Asset { path: "/ui/pools.js", content_type: JS, body: include_str!("../assets/pools.js") },
+    Asset { path: "/ui/tenants.js", content_type: JS, body: include_str!("../assets/tenants.js") },
 ];
 
 /// Scripts and styles from this origin only; calls to this origin only; never framed.

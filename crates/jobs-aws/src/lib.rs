@@ -1,5 +1,6 @@
 //! AWS adapters for the job system: small wrappers that carry out the decisions of `jobs-core`.
 
+pub mod admit;
 pub mod client;
 pub mod error;
 pub mod faults;

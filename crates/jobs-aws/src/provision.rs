@@ -20,7 +20,8 @@ use jobs_core::pools::queues::{dlq_name, queue_name as queue_name_of};
 use crate::error::BackendError;
 use crate::resources::{
     DUE_AT_ATTRIBUTE, DUE_INDEX, DUE_SHARD_ATTRIBUTE, LIST_INDEXES, LIST_SORT_ATTRIBUTE, MAX_RECEIVE_COUNT,
-    MESSAGE_RETENTION_SECS, QUEUE_VISIBILITY_TIMEOUT_SECS, TABLE_KEY, TTL_ATTRIBUTE,
+    MESSAGE_RETENTION_SECS, QUEUE_VISIBILITY_TIMEOUT_SECS, TABLE_KEY, TENANCY_ATTRIBUTE, TENANCY_INDEX,
+    TENANCY_ORDER_ATTRIBUTE, TENANCY_PROJECTED, TTL_ATTRIBUTE,
 };
 
 /// What was provisioned.
@@ -121,6 +122,17 @@ fn keys_only() -> Projection {
     Projection::builder().projection_type(ProjectionType::KeysOnly).build()
 }
 
+/// The list indexes carry keys only; the tenancy index a few attributes more.
+fn projection(index: &str) -> Projection {
+    if index != TENANCY_INDEX {
+        return keys_only();
+    }
+    Projection::builder()
+        .projection_type(ProjectionType::Include)
+        .set_non_key_attributes(Some(TENANCY_PROJECTED.iter().map(|a| a.to_string()).collect()))
+        .build()
+}
+
 pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BackendError> {
     // The sparse index of jobs that have not ended, by due time (keys only: the reconciler reads
     // each overdue job itself).
@@ -131,19 +143,31 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         .projection(keys_only())
         .build()
         .expect("index is complete");
-    // The job list's indexes (keys only: a page is read back with one BatchGetItem).
+    // The job list's indexes (keys only: a page is read back with one BatchGetItem), and the
+    // tenants' admission index (keys only: the admitter reads each job itself).
+    let indexes: Vec<(&str, &str, &str)> = LIST_INDEXES
+        .into_iter()
+        .map(|(name, partition_key)| (name, partition_key, LIST_SORT_ATTRIBUTE))
+        .chain([(TENANCY_INDEX, TENANCY_ATTRIBUTE, TENANCY_ORDER_ATTRIBUTE)])
+        .collect();
+    let index = |(name, partition_key, sort_key): (&str, &str, &str)| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(partition_key, KeyType::Hash))
+            .key_schema(key(sort_key, KeyType::Range))
+            .projection(projection(name))
+            .build()
+            .expect("index is complete")
+    };
     let mut request = ddb.create_table();
-    for (name, partition_key) in LIST_INDEXES {
-        request = request.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(name)
-                .key_schema(key(partition_key, KeyType::Hash))
-                .key_schema(key(LIST_SORT_ATTRIBUTE, KeyType::Range))
-                .projection(keys_only())
-                .build()
-                .expect("index is complete"),
-        );
-        request = request.attribute_definitions(definition(partition_key, ScalarAttributeType::S));
+    let mut defined = std::collections::BTreeSet::new();
+    for &(name, partition_key, sort_key) in &indexes {
+        request = request.global_secondary_indexes(index((name, partition_key, sort_key)));
+        for attribute in [partition_key, sort_key] {
+            if defined.insert(attribute) {
+                request = request.attribute_definitions(definition(attribute, ScalarAttributeType::S));
+            }
+        }
     }
     let created = request
         .table_name(table)
@@ -151,7 +175,6 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         .attribute_definitions(definition(TABLE_KEY, ScalarAttributeType::S))
         .attribute_definitions(definition(DUE_SHARD_ATTRIBUTE, ScalarAttributeType::S))
         .attribute_definitions(definition(DUE_AT_ATTRIBUTE, ScalarAttributeType::N))
-        .attribute_definitions(definition(LIST_SORT_ATTRIBUTE, ScalarAttributeType::S))
         .key_schema(key(TABLE_KEY, KeyType::Hash))
         .global_secondary_indexes(due_index)
         .send()
@@ -164,28 +187,28 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         }
     }
     let described = wait_active(ddb, table).await?;
-    // A table from an earlier release: add the list indexes it lacks, one per UpdateTable (the
+    // A table from an earlier release: add the indexes it lacks, one per UpdateTable (the
     // service's limit), each backfilled before the next.
     let present: Vec<&str> =
         described.global_secondary_indexes().iter().filter_map(|i| i.index_name()).collect::<Vec<_>>();
-    let missing: Vec<(&str, &str)> = LIST_INDEXES.into_iter().filter(|(name, _)| !present.contains(name)).collect();
-    for (name, partition_key) in missing {
+    let missing: Vec<(&str, &str, &str)> = indexes.into_iter().filter(|(name, ..)| !present.contains(name)).collect();
+    for (name, partition_key, sort_key) in missing {
         let create = CreateGlobalSecondaryIndexAction::builder()
             .index_name(name)
             .key_schema(key(partition_key, KeyType::Hash))
-            .key_schema(key(LIST_SORT_ATTRIBUTE, KeyType::Range))
-            .projection(keys_only())
+            .key_schema(key(sort_key, KeyType::Range))
+            .projection(projection(name))
             .build()
             .expect("index is complete");
         ddb.update_table()
             .table_name(table)
             .attribute_definitions(definition(partition_key, ScalarAttributeType::S))
-            .attribute_definitions(definition(LIST_SORT_ATTRIBUTE, ScalarAttributeType::S))
+            .attribute_definitions(definition(sort_key, ScalarAttributeType::S))
             .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
             .send()
             .await
             .map_err(|e| BackendError::from_sdk(format!("UpdateTable {table} (add index {name}) failed"), e))?;
-        tracing::info!(table, index = name, "added a list index the table lacked");
+        tracing::info!(table, index = name, "added an index the table lacked");
         wait_active(ddb, table).await?;
     }
     let ttl = ddb

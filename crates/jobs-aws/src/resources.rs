@@ -1,7 +1,8 @@
 //! Names and attributes of the AWS resources, in one place. The CDK stack and the local stack's
 //! provisioning both follow these values (a parity test compares them).
 
-/// The table's partition key (string). Items: `JOB#<job id>` and [`STATS_KEY`].
+/// The table's partition key (string). Items: `JOB#<job id>`, [`STATS_KEY`], `TENANT#<tenant>`
+/// and others (see `store::item`).
 pub const TABLE_KEY: &str = "pk";
 /// The key of the single item holding the counters.
 pub const STATS_KEY: &str = "STATS";
@@ -40,3 +41,27 @@ pub const LIST_INDEXES: [(&str, &str); 6] = [
 pub const LIST_SORT_ATTRIBUTE: &str = "createdAt";
 /// The partition key of `by-created`: `"JOB"` on every job item.
 pub const LIST_ALL_ATTRIBUTE: &str = "listAll";
+
+/// The sparse index of tenants' admission (`docs/tenants.md`, keys only): waiting jobs in the
+/// order they are admitted (`WAIT#<tenant>`), the jobs holding a slot (`SLOT#<tenant>`), and the
+/// tenant items (`TENANTS`, by name).
+pub const TENANCY_INDEX: &str = "tenancy";
+/// Its partition key (string).
+pub const TENANCY_ATTRIBUTE: &str = "tenancy";
+/// Its sort key (string).
+pub const TENANCY_ORDER_ATTRIBUTE: &str = "tenancyOrder";
+/// The attributes it carries besides the keys: a job's status (the sweep for slots to free reads
+/// no job), a tenant's settings and usage (`GET /tenants` reads no tenant item).
+pub const TENANCY_PROJECTED: [&str; 11] = [
+    "status",
+    "name",
+    "maxRunning",
+    "maxStartsPerMinute",
+    "weight",
+    "limitsVersion",
+    "active",
+    "startsMinute",
+    "starts",
+    "waitingAt",
+    "updatedAt",
+];

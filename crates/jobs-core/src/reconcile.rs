@@ -65,7 +65,8 @@ fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
 /// `sent`: a QUEUED job's message is known to be on the queue.
 pub fn due_at(change: &Change, at: DateTime<Utc>, sent: bool, timing: &Timing) -> Option<DateTime<Utc>> {
     match change.status {
-        status if status.is_terminal() => None,
+        // A waiting job has no message to lose: the admitter sends one when it takes a slot.
+        status if status.is_terminal() || status == JobStatus::Waiting => None,
         JobStatus::Queued if change.attempts == 0 && !sent => Some(after(at, timing.send_grace)),
         JobStatus::Queued => Some(after(at, timing.stale)),
         JobStatus::Running => Some(after(change.lease.as_ref().map_or(at, |l| l.until), timing.stale)),

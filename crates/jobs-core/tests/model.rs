@@ -325,7 +325,7 @@ fn step(world: &mut World, w: &mut Worker) -> bool {
             }
             let current = world.state(job);
             match state::on_receive(current.as_ref(), false, &lease(w, now), at(now), grace, &world.policy) {
-                OnReceive::Skip(Skip::Finished(_) | Skip::Gone) => {
+                OnReceive::Skip(Skip::Finished(_) | Skip::Gone | Skip::Waiting) => {
                     world.delete(msg);
                     false
                 }

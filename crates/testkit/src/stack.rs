@@ -76,7 +76,11 @@ impl Stack {
     pub async fn submit(&self, kind: &str, payload: serde_json::Value) -> JobMessage {
         let msg = JobMessage::new_api(kind, payload, Utc::now());
         // As the local API records a job submitted without a token.
-        let recorded = self.store.submit(&msg, jobs_core::submitter::LOCAL, None).await.expect("record job");
+        let recorded = self
+            .store
+            .submit(&msg, jobs_core::submitter::LOCAL, None, &jobs_aws::store::Seat::Free)
+            .await
+            .expect("record job");
         assert_eq!(recorded, jobs_aws::Submitted::Created);
         self.queue.send(&msg.to_body()).await.expect("send job");
         msg
@@ -86,7 +90,11 @@ impl Stack {
     /// pool's, or a command kind's own), normal priority.
     pub async fn submit_routed(&self, kind: &str, payload: serde_json::Value) -> JobMessage {
         let msg = JobMessage::new_api(kind, payload, Utc::now());
-        let recorded = self.store.submit(&msg, jobs_core::submitter::LOCAL, None).await.expect("record job");
+        let recorded = self
+            .store
+            .submit(&msg, jobs_core::submitter::LOCAL, None, &jobs_aws::store::Seat::Free)
+            .await
+            .expect("record job");
         assert_eq!(recorded, jobs_aws::Submitted::Created);
         self.queues.for_job(kind, Priority::Normal).send(&msg.to_body()).await.expect("send job");
         msg

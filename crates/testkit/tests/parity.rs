@@ -158,8 +158,8 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
         .collect();
     indexes.sort();
     template_indexes.sort();
-    assert_eq!(indexes.len(), 1 + jobs_aws::resources::LIST_INDEXES.len(), "due + the list indexes");
-    assert_eq!(indexes.len(), 7, "due + 6 list indexes (by-tenant the newest)");
+    assert_eq!(indexes.len(), 2 + jobs_aws::resources::LIST_INDEXES.len(), "due + the list indexes + tenancy");
+    assert_eq!(indexes.len(), 8, "due + 6 list indexes + tenancy (the newest)");
     assert_eq!(indexes, template_indexes);
     let billing = desc.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_owned());
     assert_eq!(billing.as_deref(), table["BillingMode"].as_str());

@@ -12,6 +12,9 @@
 //!    instead, a look a minute, and ends FAILED with the reason once the lane stayed idle for its
 //!    start deadline.
 //!
+//! 3. for every tenant with an item, frees the slots its ended jobs still hold and admits its
+//!    waiting jobs as far as its limits allow (`tenancy`).
+//!
 //! One message or job that cannot be handled never holds up the others: it is logged, counted in
 //! the report (and in the pass's metric line) and left for a later pass.
 //!
@@ -30,6 +33,7 @@ use tracing::{info, warn};
 use crate::emf;
 
 mod overdue;
+mod tenancy;
 
 use overdue::Backlogs;
 
@@ -65,6 +69,10 @@ pub struct Report {
     pub watched: usize,
     /// Jobs ended FAILED: their lane ran nothing for its start deadline.
     pub not_started: usize,
+    /// Slots of ended jobs given back to their tenants.
+    pub released: usize,
+    /// Waiting jobs admitted (QUEUED and sent).
+    pub admitted: usize,
     /// Messages and jobs the pass could not handle (read or write failed); each is left for a
     /// later pass, and the pass goes on with the next.
     pub errors: usize,
@@ -178,6 +186,7 @@ impl Reconciler {
                 }
             }
         }
+        self.tenancy(&mut report).await?;
         Ok(report)
     }
 

@@ -32,6 +32,10 @@ export const ROUTES: ReadonlyArray<[apigwv2.HttpMethod, string]> = [
   [apigwv2.HttpMethod.GET, '/jobs/schedules/{name}'],
   [apigwv2.HttpMethod.PATCH, '/jobs/schedules/{name}'],
   [apigwv2.HttpMethod.DELETE, '/jobs/schedules/{name}'],
+  [apigwv2.HttpMethod.GET, '/tenants'],
+  [apigwv2.HttpMethod.GET, '/tenants/{tenant}'],
+  [apigwv2.HttpMethod.PUT, '/tenants/{tenant}'],
+  [apigwv2.HttpMethod.DELETE, '/tenants/{tenant}'],
   [apigwv2.HttpMethod.GET, '/openapi.json'],
 ];
 
@@ -106,7 +110,9 @@ export class ApiStack extends Stack {
       sid: 'ListIndexes',
       // GET /jobs and a schedule's last run: Query on the keys-only list indexes, never a Scan.
       actions: ['dynamodb:Query'],
-      resources: TABLE.listIndexes.map((index) => `${data.table.tableArn}/index/${index.name}`),
+      // The tenancy index: GET /tenants and admitting a tenant's waiting jobs.
+      resources: [...TABLE.listIndexes.map((index) => index.name), TABLE.tenancyIndex.name]
+        .map((name) => `${data.table.tableArn}/index/${name}`),
     }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'Schedules',

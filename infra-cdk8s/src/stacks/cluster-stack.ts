@@ -134,6 +134,12 @@ export class ClusterStack extends Stack {
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [data.table.tableArn],
       }));
+      role.addToPolicy(new iam.PolicyStatement({
+        sid: 'Tenancy',
+        // After a job of a limited tenant ends: the tenant's next waiting job (docs/tenants.md).
+        actions: ['dynamodb:Query'],
+        resources: [`${data.table.tableArn}/index/${TABLE.tenancyIndex.name}`],
+      }));
       return [pool.name, role] as [string, iam.Role];
     }));
     this.workerRole = this.workerRoles.get(DEFAULT_POOL)!;
@@ -164,7 +170,8 @@ export class ClusterStack extends Stack {
     this.reconcilerRole.addToPolicy(new iam.PolicyStatement({
       sid: 'DueIndex',
       actions: ['dynamodb:Query'],
-      resources: [`${data.table.tableArn}/index/${TABLE.dueIndex.name}`],
+      // The tenancy index: slots to free and waiting jobs to admit (docs/tenants.md).
+      resources: [TABLE.dueIndex.name, TABLE.tenancyIndex.name].map((name) => `${data.table.tableArn}/index/${name}`),
     }));
 
     // ---- KEDA: reads the queue depth, nothing else.

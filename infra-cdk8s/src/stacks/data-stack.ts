@@ -102,7 +102,16 @@ export class DataStack extends Stack {
         partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
         sortKey: { name: TABLE.listSortKey, type: dynamodb.AttributeType.STRING },
         projectionType: dynamodb.ProjectionType.KEYS_ONLY,
-      }))],
+      })),
+      // Tenants' admission (docs/tenants.md): waiting jobs in admission order, slot holders and
+      // tenant items; sparse and keys only.
+      {
+        indexName: TABLE.tenancyIndex.name,
+        partitionKey: { name: TABLE.tenancyIndex.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: TABLE.tenancyIndex.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.INCLUDE,
+        nonKeyAttributes: [...TABLE.tenancyIndex.projected],
+      }],
       deletionProtection: cfg.retainData,
       removalPolicy,
     });

@@ -37,12 +37,12 @@ impl JobStore {
             Expect::Absent => JobWrite::Put(self.put_new(job_id, item::Origin::of(origin), tr, token)),
             Expect::Present { .. } => JobWrite::Update(self.update_existing(job_id, tr, token)),
         };
-        let created_by = || Applied { submitted_by: origin.and_then(JobMessage::submitter) };
+        let created_by = || Applied { submitted_by: origin.and_then(JobMessage::submitter), slot: false };
         let result = if tr.counters.is_zero() && tr.lock.is_none() {
             // A start returns the item as written (no capacity cost): a worker that claimed
             // without reading the job learns who submitted it.
             self.write_single(job_item, tr.step == Step::Start, token, &target).await.map(|item| match item {
-                Some(item) => Applied { submitted_by: item::submitted_by(&item) },
+                Some(item) => Applied { submitted_by: item::submitted_by(&item), slot: item::holds_slot(&item) },
                 None => created_by(),
             })
         } else {

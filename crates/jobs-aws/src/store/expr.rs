@@ -51,6 +51,11 @@ impl Expr {
         self.set.push(format!("{name} = list_append(if_not_exists({name}, {empty}), {value})"));
     }
 
+    /// An assignment written out, using `name`/`value` aliases made beforehand.
+    pub fn set_raw(&mut self, assignment: String) {
+        self.set.push(assignment);
+    }
+
     /// Adds one to the number attribute `attr` (zero when missing).
     pub fn increment(&mut self, attr: &str) {
         let (name, one, zero) =

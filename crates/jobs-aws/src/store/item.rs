@@ -81,6 +81,12 @@ pub mod attr {
     /// `high` only (absent: normal).
     pub const PRIORITY: &str = "priority";
     pub const RETRIED_BY: &str = "retriedBy";
+    /// Why a WAITING job waits (`jobs_core::tenants::WaitReason`, as text).
+    pub const WAIT_REASON: &str = "waitReason";
+    /// Its place in the `tenancy` index: `WAIT#<tenant>` while it waits, `SLOT#<tenant>` while it
+    /// holds a slot of its tenant (see `store::admission`).
+    pub const TENANCY: &str = crate::resources::TENANCY_ATTRIBUTE;
+    pub const TENANCY_ORDER: &str = crate::resources::TENANCY_ORDER_ATTRIBUTE;
     /// Idempotency items.
     pub const FINGERPRINT: &str = "fingerprint";
     /// Schedule lock items (`SCHED#<name>`): the job that holds the schedule.
@@ -143,6 +149,12 @@ pub fn change_attributes(
         (attr::LEASE_UNTIL, change.lease.as_ref().map(|l| n(l.until.timestamp_millis()))),
         (attr::NEXT_ATTEMPT_AT, change.retry_at.map(ts)),
     ];
+    // A waiting job that is cancelled leaves the waiting list (admission moves it itself).
+    if matches!(tr.expect, jobs_core::state::Expect::Present { status: JobStatus::Waiting, .. })
+        && change.status != JobStatus::Waiting
+    {
+        out.extend([(attr::TENANCY, None), (attr::TENANCY_ORDER, None), (attr::WAIT_REASON, None)]);
+    }
     if change.started {
         out.push((attr::STARTED_AT, Some(ts(now))));
         if change.first_start() {
@@ -283,6 +295,10 @@ pub struct JobRecord {
     pub retry_of: Option<String>,
     pub retried_by: Option<String>,
     pub priority: Priority,
+    /// WAITING: why (`jobs_core::tenants::WaitReason`, as text).
+    pub wait_reason: Option<String>,
+    /// It holds one of its tenant's slots (given back when it has ended, `store::admission`).
+    pub slot: bool,
 }
 
 impl JobRecord {
@@ -340,6 +356,11 @@ pub fn submitted_by(item: &HashMap<String, AttributeValue>) -> Option<String> {
     item.get(attr::SUBMITTED_BY).and_then(|v| v.as_s().ok()).cloned()
 }
 
+/// Whether the job holds a slot of its tenant, from an item.
+pub fn holds_slot(item: &HashMap<String, AttributeValue>) -> bool {
+    item.get(attr::TENANCY).and_then(|v| v.as_s().ok()).is_some_and(|t| t.starts_with("SLOT#"))
+}
+
 pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Result<JobRecord, ItemError> {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     let time =
@@ -395,6 +416,8 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         retry_of: text(attr::RETRY_OF),
         retried_by: text(attr::RETRIED_BY),
         priority: text(attr::PRIORITY).and_then(|p| Priority::parse(&p)).unwrap_or_default(),
+        wait_reason: text(attr::WAIT_REASON),
+        slot: holds_slot(item),
     })
 }
 

@@ -9,6 +9,7 @@
 //! repeated transaction a no-op for 10 minutes) and, when the retry's condition fails, reads the
 //! item back: its own token there means its first try committed.
 
+pub mod admission;
 mod apply;
 pub mod buckets;
 pub mod counters;
@@ -20,6 +21,7 @@ pub mod list;
 mod lock;
 mod open;
 mod submit;
+pub mod tenants;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -33,6 +35,7 @@ use chrono::Utc;
 use jobs_core::reconcile::{self, Timing};
 use jobs_core::state::{Counters, Transition};
 
+pub use admission::{AdmitPass, Seat, SlotTake};
 pub use counters::Stats;
 use expr::Expr;
 pub use item::{ItemError, JobRecord};
@@ -40,6 +43,7 @@ use item::{job_key, s};
 pub use list::{Cursor, CursorError, ListFilter, Page};
 pub use open::{COUNT_CAP, Oldest, OpenCount};
 pub use submit::{Idempotency, Submitted};
+pub use tenants::{TenancyCounts, TenancyEntry, TenantItem, TenantPage};
 
 use crate::error::{BackendError, ErrorKind, kind_of_code};
 use crate::faults;
@@ -64,6 +68,8 @@ pub struct Applied {
     /// Who submitted the job, when the write knows: the schedule, for a write that records a
     /// firing; the item's value, for a start (see `jobs_core::submitter`).
     pub submitted_by: Option<String>,
+    /// The job holds a slot of its tenant (a start's item says; see `admission`).
+    pub slot: bool,
 }
 
 /// A fresh write token.
@@ -77,11 +83,19 @@ pub struct JobStore {
     table: String,
     retention: Duration,
     timing: Timing,
+    /// The limits of a tenant without settings of its own (the config's `tenants.defaults`).
+    tenant_defaults: jobs_core::tenants::Settings,
 }
 
 impl JobStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        JobStore { client, table: table.into(), retention: DEFAULT_RETENTION, timing: Timing::default() }
+        JobStore {
+            client,
+            table: table.into(),
+            retention: DEFAULT_RETENTION,
+            timing: Timing::default(),
+            tenant_defaults: jobs_core::tenants::config().defaults,
+        }
     }
 
     pub fn with_retention(mut self, retention: Duration) -> Self {
@@ -93,6 +107,22 @@ impl JobStore {
     pub fn with_timing(mut self, timing: Timing) -> Self {
         self.timing = timing;
         self
+    }
+
+    /// Tenants' default limits other than the config's (tests).
+    pub fn with_tenant_defaults(mut self, defaults: jobs_core::tenants::Settings) -> Self {
+        self.tenant_defaults = defaults;
+        self
+    }
+
+    /// The limits of a tenant without settings of its own.
+    pub fn tenant_defaults(&self) -> jobs_core::tenants::Settings {
+        self.tenant_defaults
+    }
+
+    /// The limits that apply to a tenant whose item says `item`.
+    pub fn limits_of(&self, item: &tenants::TenantItem) -> jobs_core::tenants::Limits {
+        item.settings.limits(&self.tenant_defaults)
     }
 
     pub fn timing(&self) -> &Timing {
@@ -272,6 +302,22 @@ impl JobStore {
             .set_condition_expression(e.condition_expression())
             .set_expression_attribute_names(Some(e.names))
             .set_expression_attribute_values(Some(e.values))
+    }
+
+    /// The conditional update `e` of the item with key `pk`.
+    async fn update_key(&self, pk: String, e: Expr, op: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(pk))
+            .update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| single_error(self, op, err))
     }
 
     async fn update(&self, job_id: &str, e: Expr, op: &str) -> Result<(), StoreError> {

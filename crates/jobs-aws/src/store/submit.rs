@@ -4,14 +4,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::Utc;
+use jobs_core::pools::Priority;
 use jobs_core::{JobMessage, JobStatus};
 use serde_json::Value;
 
+use super::admission::{self, Seat};
 use super::expr::Expr;
 use super::item::{Origin, attr, idempotency_key, n, s, ts};
-use super::{JobStore, StoreError, failed_conditions, token};
+use super::{JobStore, StoreError, failed_conditions, tenants, token};
 use crate::faults;
 use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
 
@@ -46,23 +48,53 @@ pub enum Submitted {
     /// A retry of a job that has not ended FAILED or CANCELLED (or does not exist); nothing was
     /// recorded.
     NotRetryable,
+    /// The tenant's item changed since the seat was decided (another job took a slot, the limits
+    /// changed); nothing was recorded: decide again.
+    TenantChanged,
 }
 
 impl JobStore {
-    /// Records a job submitted through the API by `submitted_by` (QUEUED, `submitted + 1`) and,
-    /// with an idempotency key, the key: all in one transaction. A key seen within its TTL returns
-    /// the job it created instead.
+    /// Records a job submitted through the API by `submitted_by` (QUEUED, or WAITING as `seat`
+    /// says; `submitted + 1`) and, with an idempotency key, the key; taking the tenant's slot or
+    /// marking it waiting: all in one transaction. A key seen within its TTL returns the job it
+    /// created instead.
     pub async fn submit(
         &self,
         msg: &JobMessage,
         submitted_by: &str,
         idempotency: Option<&Idempotency>,
+        seat: &Seat,
     ) -> Result<Submitted, StoreError> {
         faults::before("store.submit").await?;
-        let tr = jobs_core::state::submit(Utc::now());
+        let now = Utc::now();
+        let tr = match seat {
+            Seat::Wait { .. } => jobs_core::state::wait(now),
+            Seat::Free | Seat::Slot(_) => jobs_core::state::submit(now),
+        };
         let token = token();
-        let job =
+        let mut job =
             self.put_new(&msg.job_id, Origin { message: Some(msg), submitted_by: Some(submitted_by) }, &tr, &token);
+        let (tenant_write, place): (Option<Update>, Vec<(&str, String)>) = match seat {
+            Seat::Free => (None, Vec::new()),
+            Seat::Slot(take) => (
+                Some(admission::take_slot(&self.table, take)),
+                admission::slot_attributes(&take.tenant, &msg.job_id, now).to_vec(),
+            ),
+            Seat::Wait { tenant, reason } => (
+                Some(admission::mark_waiting(&self.table, tenant, now)),
+                vec![
+                    (attr::TENANCY, tenants::waiting_partition(tenant)),
+                    (
+                        attr::TENANCY_ORDER,
+                        tenants::waiting_order(msg.priority == Priority::High, msg.submitted_at, &msg.job_id),
+                    ),
+                    (attr::WAIT_REASON, reason.to_string()),
+                ],
+            ),
+        };
+        for (name, value) in place {
+            job.item.insert(name.to_owned(), s(value));
+        }
         let mut request = self
             .client
             .transact_write_items()
@@ -104,6 +136,11 @@ impl JobStore {
             e.require_raw(format!("{status} IN ({failed}, {cancelled})"));
             request = request.transact_items(TransactWriteItem::builder().update(self.job_update(old, e)).build());
         }
+        // The tenant's item last.
+        let tenant_index = 2 + usize::from(idempotency.is_some()) + usize::from(msg.retry_of.is_some());
+        if let Some(update) = tenant_write {
+            request = request.transact_items(TransactWriteItem::builder().update(update).build());
+        }
         let result = match request.send().await {
             Ok(_) => Ok(Submitted::Created),
             Err(err) => {
@@ -114,6 +151,7 @@ impl JobStore {
                     _ if msg.retry_of.is_some() && failed.get(retry_index) == Some(&true) => {
                         Ok(Submitted::NotRetryable)
                     }
+                    _ if failed.get(tenant_index) == Some(&true) => Ok(Submitted::TenantChanged),
                     _ => Err(self.transact_error(err)),
                 }
             }

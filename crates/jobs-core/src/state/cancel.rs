@@ -1,6 +1,6 @@
 //! Cancelling a job (`POST /jobs/{id}/cancel`).
 //!
-//! A job that waits (QUEUED, RETRY_WAIT) becomes CANCELLED at once; its message, when it next
+//! A job that waits (WAITING, QUEUED, RETRY_WAIT) becomes CANCELLED at once; its message, when it next
 //! appears, finds the job finished and is deleted. A RUNNING job is *asked*: the request is a flag
 //! on the item, written only while that attempt runs. Its worker sees the flag within a few
 //! seconds, signals the job function, and records CANCELLED. Writes that would let the job go on
@@ -33,7 +33,9 @@ pub fn on_cancel(state: &JobState, now: DateTime<Utc>) -> OnCancel {
     match state.status {
         JobStatus::Cancelled => OnCancel::Cancelled,
         status if status.is_terminal() => OnCancel::Finished(status),
-        JobStatus::Queued | JobStatus::RetryWait => OnCancel::Cancel(cancel_now(state, expect_from(state), now)),
+        JobStatus::Waiting | JobStatus::Queued | JobStatus::RetryWait => {
+            OnCancel::Cancel(cancel_now(state, expect_from(state), now))
+        }
         _ if state.cancel_requested => OnCancel::Asked,
         _ => OnCancel::Ask { attempt: state.attempts },
     }
@@ -77,6 +79,7 @@ mod tests {
         // (state, want: "cancel" | "ask" | "asked" | "cancelled" | "finished")
         let cases = [
             (JobState::new(Queued, 0), "cancel"),
+            (JobState::new(Waiting, 0), "cancel"),
             (JobState::new(RetryWait, 1), "cancel"),
             (requested_then_stopped, "cancel"),
             (running(false), "ask"),

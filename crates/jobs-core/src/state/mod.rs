@@ -8,6 +8,8 @@
 //!
 //!  QUEUED, RETRY_WAIT ──cancel──▶ CANCELLED ◀──cancel (its worker, asked)── RUNNING
 //!  (none) ──skip (a schedule's firing while its previous job runs, overlap: forbid)──▶ SKIPPED
+//!  (none) ──wait (over its tenant's limits)──▶ WAITING ──admit (a slot)──▶ QUEUED
+//!  WAITING ──cancel──▶ CANCELLED
 //! ```
 //!
 //! Every transition is *conditional* on the job's current status, attempt number and, while it

@@ -10,6 +10,8 @@ use crate::history::{AttemptRun, Runner};
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
+    /// Accepted over its tenant's limits: no message, no pod, until it is admitted (QUEUED).
+    Waiting,
     Queued,
     Running,
     RetryWait,
@@ -23,7 +25,8 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 7] = [
+    pub const ALL: [JobStatus; 8] = [
+        JobStatus::Waiting,
         JobStatus::Queued,
         JobStatus::Running,
         JobStatus::RetryWait,
@@ -35,6 +38,7 @@ impl JobStatus {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            JobStatus::Waiting => "WAITING",
             JobStatus::Queued => "QUEUED",
             JobStatus::Running => "RUNNING",
             JobStatus::RetryWait => "RETRY_WAIT",
@@ -135,6 +139,10 @@ pub enum Step {
     GiveUp,
     Cancel,
     Skip,
+    /// Accepted over the tenant's limits (WAITING).
+    Wait,
+    /// A WAITING job takes a slot of its tenant (QUEUED).
+    Admit,
 }
 
 impl Step {
@@ -149,6 +157,8 @@ impl Step {
             Step::GiveUp => "give-up",
             Step::Cancel => "cancel",
             Step::Skip => "skip",
+            Step::Wait => "wait",
+            Step::Admit => "admit",
         }
     }
 }

@@ -15,6 +15,19 @@ pub fn submit(now: DateTime<Utc>) -> Transition {
         .counting(Counters { submitted: 1, ..Counters::default() })
 }
 
+/// The API accepted a job over its tenant's limits: a new WAITING item, `submitted + 1`. It is
+/// sent nowhere until [`admit`]ted.
+pub fn wait(now: DateTime<Utc>) -> Transition {
+    Transition::new(Step::Wait, Expect::Absent, change(JobStatus::Waiting, 0), now)
+        .counting(Counters { submitted: 1, ..Counters::default() })
+}
+
+/// A WAITING job takes a slot of its tenant: QUEUED, never sent (the admitter sends it, or the
+/// reconciler within its send grace). The store takes the slot in the same transaction.
+pub fn admit(now: DateTime<Utc>) -> Transition {
+    Transition::new(Step::Admit, expect_from(&JobState::new(JobStatus::Waiting, 0)), change(JobStatus::Queued, 0), now)
+}
+
 /// Why a received message is left alone.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Skip {
@@ -29,6 +42,9 @@ pub enum Skip {
     /// The job has no item and is not a firing: it ended and its item expired (or was deleted).
     /// Delete the message; creating the job again would count it twice and reset its attempts.
     Gone,
+    /// The job waits for its tenant's admission and has no message of its own yet (this one is a
+    /// stray copy): delete it; admission sends a fresh one.
+    Waiting,
 }
 
 /// What to do with a received message, decided from the job's stored state.
@@ -94,6 +110,7 @@ pub fn on_receive(
     let cancel = |expect: Expect| OnReceive::End { transition: super::cancel::cancel_now(state, expect, now) };
     match state.status {
         status if status.is_terminal() => OnReceive::Skip(Skip::Finished(status)),
+        JobStatus::Waiting => OnReceive::Skip(Skip::Waiting),
         // A cancel request that its worker did not carry out (it stopped first).
         JobStatus::Queued | JobStatus::RetryWait if state.cancel_requested => cancel(expect_from(state)),
         // Never started (attempts 0), or an interrupted attempt to resume without counting it again.

@@ -14,6 +14,10 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub mod limits;
+
+pub use limits::{Admission, Limits, Settings, Usage, WaitReason};
+
 /// The longest tenant name.
 pub const MAX_LEN: usize = 64;
 
@@ -97,6 +101,9 @@ pub struct TenantsConfig {
     /// value); every other tenant's count under [`OTHER`].
     #[serde(default)]
     pub metrics: Vec<Tenant>,
+    /// The limits of a tenant that has no settings of its own (`limits`): none unless set.
+    #[serde(default)]
+    pub defaults: Settings,
 }
 
 /// Why a `tenants` section is refused.
@@ -108,6 +115,8 @@ pub enum TenantsConfigError {
     TooMany(usize),
     #[error("config: tenants.metrics names {0:?} twice")]
     Twice(String),
+    #[error("config: tenants.defaults: {0}")]
+    Defaults(#[from] limits::InvalidSetting),
 }
 
 impl TenantsConfig {
@@ -128,6 +137,7 @@ impl TenantsConfig {
         if let Some(twice) = config.metrics.iter().find(|t| !seen.insert(t.as_str())) {
             return Err(TenantsConfigError::Twice(twice.to_string()));
         }
+        config.defaults.check()?;
         Ok(config)
     }
 
@@ -217,6 +227,9 @@ mod tests {
             (r#"{"tenants": {"metrics": ["a b"]}}"#, Err("1-64 characters")),
             (r#"{"tenants": {"metrics": ["acme", "acme"]}}"#, Err("names \"acme\" twice")),
             (r#"{"tenants": {"metric": []}}"#, Err("unknown field")),
+            (r#"{"tenants": {"defaults": {"maxRunning": 20, "weight": 1}}}"#, Ok(vec![])),
+            (r#"{"tenants": {"defaults": {"weight": 0}}}"#, Err("tenants.defaults: weight must be 1..=100")),
+            (r#"{"tenants": {"defaults": {"maxRuning": 1}}}"#, Err("unknown field")),
             (&many, Err("101 tenants; at most 100")),
         ];
         for (text, want) in cases {

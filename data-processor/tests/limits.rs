@@ -1,0 +1,274 @@
+//! Tenants' limits end to end against the emulator (`docs/tenants.md`): the API admits or holds
+//! each job, workers give slots back and admit the next, the reconciler frees what a killed
+//! process left and admits what nobody did. After every step a tenant's slots (`active`) equal its
+//! jobs that hold one and never exceed its `maxRunning`; every job ends, counted once.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use jobs_aws::store::Stats;
+use jobs_core::{JobStatus, Tenant};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use testkit::{Api, Stack};
+
+async fn api(stack: &Stack) -> Api {
+    Api::start(stack, Path::new(&testkit::workspace_binary("api-lambda")), &[]).await
+}
+
+async fn put(api: &Api, tenant: &str, body: Value) -> Value {
+    let (status, out) = api.call(Method::PUT, &format!("/tenants/{tenant}"), Some(body.to_string()), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    out
+}
+
+/// Submits `n` jobs of `kind` for `tenant`: (job id, status answered).
+async fn submit_n(api: &Api, tenant: &str, body: Value, n: usize) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let mut body = body.clone();
+        body["tenant"] = json!(tenant);
+        let (status, answer) = api.post("/jobs", body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        out.push((answer["jobId"].as_str().unwrap().to_owned(), answer["status"].as_str().unwrap().to_owned()));
+    }
+    out
+}
+
+/// One reconcile pass.
+async fn reconcile(stack: &Stack, extra: &[(&str, &str)]) -> Run {
+    let mut cmd = worker(stack, extra);
+    cmd.arg("reconcile");
+    let run = finish(cmd.spawn().expect("spawn reconciler")).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    run
+}
+
+/// The tenant's slots as its item counts them, checked against its jobs that hold one; and that
+/// none of them exceeds `max`. Returns the slot holders.
+async fn slots(stack: &Stack, tenant: &str, ids: &[String], max: u32) -> Vec<String> {
+    let item = stack.store.tenant(&Tenant::parse(tenant).unwrap()).await.unwrap();
+    let mut holders = Vec::new();
+    let mut running = 0;
+    for id in ids {
+        let r = job(stack, id).await;
+        if r.slot {
+            holders.push(id.clone());
+        }
+        running += u32::from(r.status == JobStatus::Running);
+    }
+    assert_eq!(
+        item.usage.active as usize,
+        holders.len(),
+        "{tenant}: active counts exactly its slot holders {holders:?}"
+    );
+    assert!(item.usage.active <= max, "{tenant}: {} slots held, maxRunning {max}", item.usage.active);
+    assert!(running <= max, "{tenant}: {running} running, maxRunning {max}");
+    holders
+}
+
+async fn status(stack: &Stack, id: &str) -> JobStatus {
+    job(stack, id).await.status
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_over_its_limit_waits_and_its_jobs_are_admitted_first_come_high_first() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    let view = put(&api, "a", json!({"maxRunning": 2})).await;
+    assert_eq!(view["limits"]["maxRunning"], 2, "{view}");
+    assert_eq!(view["settings"], json!({"maxRunning": 2}), "{view}");
+    assert_eq!(view["updatedBy"], "local", "{view}");
+
+    let mut jobs = submit_n(&api, "a", json!({"job": "noop"}), 4).await;
+    jobs.extend(submit_n(&api, "a", json!({"job": "noop", "priority": "high"}), 1).await);
+    let answered: Vec<&str> = jobs.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(answered, ["QUEUED", "QUEUED", "WAITING", "WAITING", "WAITING"]);
+    let ids: Vec<String> = jobs.iter().map(|(id, _)| id.clone()).collect();
+    // Another tenant, without limits, is not held by a's.
+    let b = submit_n(&api, "b", json!({"job": "noop"}), 1).await;
+    assert_eq!(b[0].1, "QUEUED");
+
+    // A waiting job says why, and has no message: only a's two admitted jobs and b's are queued.
+    let (_, waiting) = api.get(&format!("/jobs/{}", ids[2])).await;
+    assert_eq!(waiting["status"], "WAITING", "{waiting}");
+    assert!(waiting["waitingFor"].as_str().unwrap().contains("maxRunning"), "{waiting}");
+    assert_eq!(waiting["holdsSlot"], false);
+    let sent: Vec<String> = stack.queued().await.iter().map(|q| q.body["jobId"].as_str().unwrap().to_owned()).collect();
+    let mut want = vec![ids[0].clone(), ids[1].clone(), b[0].0.clone()];
+    want.sort();
+    let mut got = sent.clone();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(slots(&stack, "a", &ids, 2).await, ids[..2]);
+    let (_, tenant) = api.get("/tenants/a").await;
+    assert_eq!(
+        (tenant["usage"]["active"].as_u64(), tenant["usage"]["waiting"].as_u64()),
+        (Some(2), Some(3)),
+        "{tenant}"
+    );
+    let (_, overview) = api.get("/jobs/overview").await;
+    assert_eq!(overview["open"]["waiting"]["count"], 3, "{overview}");
+
+    // Each job that ends gives its slot to the next: the high one first, then the oldest.
+    let mut order: Vec<String> = ids[..2].to_vec();
+    for _ in 0..6 {
+        let run = run_worker(&stack, &[]).await;
+        assert_eq!(run.code, 0, "{}", run.log);
+        let holders = slots(&stack, "a", &ids, 2).await;
+        for h in holders {
+            if !order.contains(&h) {
+                order.push(h);
+            }
+        }
+    }
+    assert_eq!(order, [ids[0].clone(), ids[1].clone(), ids[4].clone(), ids[2].clone(), ids[3].clone()]);
+    for id in ids.iter().chain([&b[0].0]) {
+        assert_eq!(status(&stack, id).await, JobStatus::Succeeded, "{id}");
+    }
+    assert!(slots(&stack, "a", &ids, 2).await.is_empty());
+    assert_eq!(stats(&stack).await, counts(6, 6, 0, 0));
+    let (_, list) = api.get("/tenants").await;
+    let names: Vec<&str> = list["tenants"].as_array().unwrap().iter().map(|t| t["tenant"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a"], "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_limit_changed_at_run_time_pauses_and_then_admits_at_once() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    put(&api, "a", json!({"maxRunning": 0})).await;
+    let ids: Vec<String> = submit_n(&api, "a", json!({"job": "noop"}), 4)
+        .await
+        .into_iter()
+        .map(|(id, s)| {
+            assert_eq!(s, "WAITING");
+            id
+        })
+        .collect();
+    let (_, paused) = api.get(&format!("/jobs/{}", ids[0])).await;
+    assert!(paused["waitingFor"].as_str().unwrap().contains("paused"), "{paused}");
+    // Raised: the change itself admits what now fits, in order.
+    let view = put(&api, "a", json!({"maxRunning": 3})).await;
+    assert_eq!(view["usage"]["active"], 3, "{view}");
+    assert_eq!(slots(&stack, "a", &ids, 3).await, ids[..3]);
+    assert_eq!(stack.queued().await.len(), 3);
+    // A rate: this minute's starts are counted with the slots (unless the minute just turned).
+    let minute = || chrono::Utc::now().timestamp() / 60;
+    let before = minute();
+    let view = put(&api, "a", json!({"maxRunning": null, "maxStartsPerMinute": 3})).await;
+    assert_eq!(view["limits"], json!({"maxRunning": null, "maxStartsPerMinute": 3, "weight": 1}), "{view}");
+    if minute() == before {
+        assert_eq!(status(&stack, &ids[3]).await, JobStatus::Waiting, "3 starts this minute already");
+        assert_eq!(view["usage"]["startsThisMinute"], 3, "{view}");
+    }
+    // Back to the defaults (no limit here): the last one goes, taking no slot.
+    let (code, view) = api.call(Method::DELETE, "/tenants/a", None, &[]).await;
+    assert_eq!(code, StatusCode::OK, "{view}");
+    assert_eq!(view["settings"], json!({}), "{view}");
+    let last = job(&stack, &ids[3]).await;
+    assert_eq!((last.status, last.slot), (JobStatus::Queued, false));
+    for _ in 0..4 {
+        assert_eq!(run_worker(&stack, &[]).await.code, 0);
+    }
+    for id in &ids {
+        assert_eq!(status(&stack, id).await, JobStatus::Succeeded);
+    }
+    assert!(slots(&stack, "a", &ids, 3).await.is_empty());
+    assert_eq!(stats(&stack).await, counts(4, 4, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_slot_leaks_and_no_job_is_stranded_whatever_process_dies_or_answer_is_lost() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    put(&api, "a", json!({"maxRunning": 1})).await;
+    let ids: Vec<String> = submit_n(&api, "a", json!({"job": "noop"}), 4).await.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(slots(&stack, "a", &ids, 1).await, ids[..1]);
+
+    // Killed after recording the outcome, before giving the slot back: the job ended holding it.
+    let run = run_worker(&stack, &[("FAULTS", "point.after-record=crash")]).await;
+    assert_ne!(run.code, 0);
+    assert_eq!(status(&stack, &ids[0]).await, JobStatus::Succeeded);
+    assert_eq!(slots(&stack, "a", &ids, 1).await, ids[..1], "the ended job still holds its slot");
+    // The reconciler frees it and admits the next (and sends it).
+    let pass = reconcile(&stack, &[]).await;
+    assert!(pass.log.contains("freed the slot of an ended job"), "{}", pass.log);
+    assert_eq!(slots(&stack, "a", &ids, 1).await, ids[1..2]);
+
+    // The release's answer lost (the same transaction sent again) and the admission's too: the
+    // slot is given back once and taken once.
+    let run = run_worker(&stack, &[("FAULTS", "store.release=ambiguous*1;store.admit=ambiguous*1")]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert_eq!(status(&stack, &ids[1]).await, JobStatus::Succeeded);
+    assert_eq!(slots(&stack, "a", &ids, 1).await, ids[2..3]);
+
+    // Killed after giving the slot back, before admitting the next: the reconciler admits it.
+    let run = run_worker(&stack, &[("FAULTS", "point.after-release=crash")]).await;
+    assert_ne!(run.code, 0);
+    assert_eq!(status(&stack, &ids[2]).await, JobStatus::Succeeded);
+    assert!(slots(&stack, "a", &ids, 1).await.is_empty());
+    assert_eq!(status(&stack, &ids[3]).await, JobStatus::Waiting);
+    reconcile(&stack, &[]).await;
+    assert_eq!(slots(&stack, "a", &ids, 1).await, ids[3..4]);
+    assert_eq!(run_worker(&stack, &[]).await.code, 0);
+
+    for id in &ids {
+        assert_eq!(status(&stack, id).await, JobStatus::Succeeded);
+    }
+    assert!(slots(&stack, "a", &ids, 1).await.is_empty());
+    assert_eq!(stats(&stack).await, counts(4, 4, 0, 0));
+    // Nothing waits on the queues: every admitted job was sent and ran once. (The crashed
+    // worker's message is in flight until its visibility runs out; its next receipt finds the job
+    // finished.)
+    assert_eq!(queued(&stack).await.0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_frees_a_slot_or_a_place_in_line_and_bad_input_changes_nothing() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    put(&api, "a", json!({"maxRunning": 1})).await;
+    let ids: Vec<String> = submit_n(&api, "a", json!({"job": "noop"}), 3).await.into_iter().map(|(id, _)| id).collect();
+    // A waiting job cancelled leaves the line; the holder cancelled gives its slot to the next.
+    let (code, out) = api.post(&format!("/jobs/{}/cancel", ids[1]), json!({})).await;
+    assert_eq!(code, StatusCode::OK, "{out}");
+    assert_eq!(status(&stack, &ids[1]).await, JobStatus::Cancelled);
+    let (code, out) = api.post(&format!("/jobs/{}/cancel", ids[0]), json!({})).await;
+    assert_eq!(code, StatusCode::OK, "{out}");
+    assert_eq!(slots(&stack, "a", &ids, 1).await, ids[2..3]);
+    assert_eq!(stack.store.tenancy_counts(&Tenant::parse("a").unwrap()).await.unwrap().waiting, 0);
+    for _ in 0..2 {
+        assert_eq!(run_worker(&stack, &[]).await.code, 0);
+    }
+    assert_eq!(status(&stack, &ids[2]).await, JobStatus::Succeeded);
+    assert!(slots(&stack, "a", &ids, 1).await.is_empty());
+    assert_eq!(stats(&stack).await, Stats { cancelled: 2, ..counts(3, 1, 0, 0) });
+
+    // Refused, each with a 400 naming the problem; the tenant unchanged.
+    let cases: [(&str, &str, &str); 7] = [
+        ("/tenants/a", "{", "invalid_json"),
+        ("/tenants/a", r#"{"maxRuning": 1}"#, "invalid_field"),
+        ("/tenants/a", r#"{"maxRunning": -1}"#, "invalid_field"),
+        ("/tenants/a", r#"{"maxRunning": 100001}"#, "invalid_field"),
+        ("/tenants/a", r#"{"weight": 0}"#, "invalid_field"),
+        ("/tenants/a", r#"[]"#, "invalid_field"),
+        ("/tenants/a%20b", r#"{"maxRunning": 1}"#, "invalid_tenant"),
+    ];
+    for (path, body, code) in cases {
+        let (status, out) = api.call(Method::PUT, path, Some(body.to_owned()), &[]).await;
+        assert_eq!(
+            (status, out["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{path} {body}: {out}"
+        );
+    }
+    let (_, view) = api.get("/tenants/a").await;
+    assert_eq!(view["settings"], json!({"maxRunning": 1}), "{view}");
+    for bad in ["/tenants?limit=0", "/tenants?limit=51", "/tenants?after=a%20b", "/tenants/a%3Ab"] {
+        let (status, out) = api.get(bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {out}");
+    }
+}
