@@ -162,6 +162,29 @@ pub async fn journeys(ctx: &Ctx<'_>, api_ms: f64, p: &Prices) -> (Vec<Journey>, 
     procs::run_worker(&worker, &ctx.worker_env, &[("WAIT_TIME_SECS", "5")]).await;
     out.push(price("scheduled firing, succeeded", ctx.proxy.take(), 1, 0, api_ms, p));
 
+    // A tenant with a limit (docs/tenants.md): a job that takes a slot as it is accepted and
+    // gives it back when it ends; then two jobs at once at maxRunning 1, the second WAITING until
+    // the first's worker admits it (the pair, to compare with twice the first).
+    let put = ctx.http.put(format!("{}/tenants/bench", ctx.api.base)).json(&json!({"maxRunning": 1})).send().await;
+    assert!(put.unwrap().status().is_success(), "PUT /tenants/bench");
+    ctx.proxy.take();
+    let id = ctx.post_job(json!({"job": "noop", "tenant": "bench"})).await;
+    assert_eq!(ctx.work_until_ended(&id, 3).await, JobStatus::Succeeded);
+    out.push(price("noop job of a limited tenant (slot taken and given back)", ctx.proxy.take(), 0, 1, api_ms, p));
+    let first = ctx.post_job(json!({"job": "noop", "tenant": "bench"})).await;
+    let waited = ctx.post_job(json!({"job": "noop", "tenant": "bench"})).await;
+    assert_eq!(ctx.stack.store.get(&waited).await.unwrap().map(|r| r.status), Some(JobStatus::Waiting));
+    assert_eq!(ctx.work_until_ended(&first, 3).await, JobStatus::Succeeded);
+    assert_eq!(ctx.work_until_ended(&waited, 3).await, JobStatus::Succeeded);
+    out.push(price(
+        "two noop jobs of a tenant at maxRunning 1, the second WAITING then admitted",
+        ctx.proxy.take(),
+        0,
+        2,
+        api_ms,
+        p,
+    ));
+
     // Idle: one reconciler pass and one KEDA poll, each every 10 s, all month long.
     ctx.proxy.take();
     let status = tokio::process::Command::new(&worker)

@@ -178,6 +178,11 @@ async fn a_limit_changed_at_run_time_pauses_and_then_admits_at_once() {
     }
     assert!(slots(&stack, "a", &ids, 3).await.is_empty());
     assert_eq!(stats(&stack).await, counts(4, 4, 0, 0));
+    // Back to the defaults and idle: nothing of its own to show.
+    let (code, out) = api.get("/tenants/a").await;
+    assert_eq!((code, out["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{out}");
+    let (_, list) = api.get("/tenants").await;
+    assert_eq!(list["tenants"], json!([]), "{list}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -267,6 +272,11 @@ async fn cancelling_frees_a_slot_or_a_place_in_line_and_bad_input_changes_nothin
     }
     let (_, view) = api.get("/tenants/a").await;
     assert_eq!(view["settings"], json!({"maxRunning": 1}), "{view}");
+    // A whole number written with a fraction is that number.
+    assert_eq!(put(&api, "a", json!({"maxRunning": 2.0})).await["settings"], json!({"maxRunning": 2}));
+    // A tenant never configured has nothing of its own to show.
+    let (code, _) = api.get("/tenants/never-seen").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
     for bad in ["/tenants?limit=0", "/tenants?limit=51", "/tenants?after=a%20b", "/tenants/a%3Ab"] {
         let (status, out) = api.get(bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {out}");

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use chrono::Utc;
 use jobs_aws::JobStore;
@@ -28,6 +28,8 @@ pub struct TenantName {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TenantQuery {
     /// Tenants per page, 1-50 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
@@ -48,7 +50,7 @@ async fn view(store: &JobStore, item: &jobs_aws::store::TenantItem) -> Result<Te
     Ok(TenantView::new(item, store.limits_of(item), counts, Utc::now()))
 }
 
-/// List the tenants that have settings of their own or took slots, by name.
+/// List the tenants that have settings of their own or something in use, by name.
 #[utoipa::path(get, path = "/tenants", tag = "tenants", params(TenantQuery),
     responses(
         (status = 200, description = "A page of tenants", body = TenantList),
@@ -57,8 +59,9 @@ async fn view(store: &JobStore, item: &jobs_aws::store::TenantItem) -> Result<Te
     ))]
 pub async fn list_tenants(
     State(state): State<AppState>,
-    Query(q): Query<TenantQuery>,
+    query: Result<Query<TenantQuery>, QueryRejection>,
 ) -> Result<Json<TenantList>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let limit = match &q.limit {
         None => 20,
         Some(l) => l.parse::<usize>().ok().filter(|l| (1..=MAX_TENANT_PAGE).contains(l)).ok_or_else(|| {
@@ -71,9 +74,11 @@ pub async fn list_tenants(
     let after = q.after.as_deref().map(tenant_of).transpose()?;
     let store = &state.0.store;
     let page = store.tenants(after.as_ref(), limit as i32).await?;
-    let views = futures_util::future::join_all(page.tenants.iter().map(|item| view(store, item))).await;
+    let shown = page.tenants.iter().filter(|item| !item.is_blank());
+    let views = futures_util::future::join_all(shown.map(|item| view(store, item))).await;
+    let views: Vec<TenantView> = views.into_iter().collect::<Result<_, _>>()?;
     Ok(Json(TenantList {
-        tenants: views.into_iter().collect::<Result<_, _>>()?,
+        tenants: views.into_iter().filter(|v| !v.is_idle_default()).collect(),
         next: page.next.map(|t| t.to_string()),
         defaults: Settings::default().limits(&store.tenant_defaults()),
     }))
@@ -81,14 +86,26 @@ pub async fn list_tenants(
 
 /// Read one tenant: its settings, the limits that apply, what it uses now.
 #[utoipa::path(get, path = "/tenants/{tenant}", tag = "tenants", params(TenantName),
-    responses((status = 200, body = TenantView), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses(
+        (status = 200, body = TenantView),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "The tenant has no settings of its own and nothing in use: the defaults apply (`GET /tenants` says them)", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
 pub async fn get_tenant(
     State(state): State<AppState>,
     Path(TenantName { tenant }): Path<TenantName>,
 ) -> Result<Json<TenantView>, ApiError> {
     let tenant = tenant_of(&tenant)?;
     let store = &state.0.store;
-    Ok(Json(view(store, &store.tenant(&tenant).await?).await?))
+    let item = store.tenant(&tenant).await?;
+    let view = if item.is_blank() { None } else { Some(view(store, &item).await?) };
+    match view.filter(|v| !v.is_idle_default()) {
+        Some(view) => Ok(Json(view)),
+        None => Err(ApiError::not_found(format!(
+            "tenant {tenant:?} has no settings of its own and nothing in use: the defaults apply (GET /tenants)"
+        ))),
+    }
 }
 
 /// Change a tenant's limits: the fields named change (`null`: back to the default), the others stay.
@@ -107,12 +124,13 @@ pub async fn put_tenant(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TenantView>, ApiError> {
     let tenant = tenant_of(&tenant)?;
-    let body = read_body(body)?;
-    // An object only (serde would read a list as the fields in order).
-    if !parse_json::<serde_json::Value>(&body)?.is_object() {
+    let body = parse_json::<serde_json::Value>(&read_body(body)?)?;
+    // An object only (serde would read a list as the fields in order); `5.0` is the number 5.
+    if !body.is_object() {
         return Err(ApiError::bad_request("invalid_field", "the body must be a JSON object of limits"));
     }
-    let patch: Patch = parse_json(&body)?;
+    let patch: Patch = jobs_core::json::from_value(jobs_core::json::integral(body))
+        .map_err(|e| ApiError::bad_request("invalid_field", format!("the body's {e}")))?;
     let store = &state.0.store;
     let current = store.tenant(&tenant).await?;
     let settings = current.settings.merged(patch);

@@ -40,6 +40,12 @@ pub struct TenantView {
 }
 
 impl TenantView {
+    /// No settings of its own, no slot held, nobody waiting: the defaults apply and nothing is in
+    /// use, so there is nothing of its own to show.
+    pub fn is_idle_default(&self) -> bool {
+        self.settings == Settings::default() && self.usage.active == 0 && self.usage.waiting == 0
+    }
+
     pub fn new(item: &TenantItem, limits: Limits, counts: TenancyCounts, now: DateTime<Utc>) -> Self {
         let starts = if item.usage.minute == minute_of(now) { item.usage.starts } else { 0 };
         TenantView {

@@ -72,6 +72,12 @@ pub struct TenantItem {
 }
 
 impl TenantItem {
+    /// No settings of its own, no slot held, nobody waiting: the defaults apply and nothing is
+    /// in use (a tenant never configured, or returned to the defaults when idle).
+    pub fn is_blank(&self) -> bool {
+        self.settings == Settings::default() && self.usage.active == 0 && self.waiting_at.is_none()
+    }
+
     pub fn new(tenant: Tenant) -> Self {
         TenantItem {
             tenant,

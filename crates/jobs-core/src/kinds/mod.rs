@@ -149,25 +149,14 @@ pub struct KindInfo {
     pub command: Option<&'static crate::command::CommandKind>,
 }
 
-/// JSON (and JSON Schema) does not tell `3` from `3.0`; serde's integers do. Integral numbers
-/// written with a fraction become integers before typing.
-fn integral(value: Value) -> Value {
-    match value {
-        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f >= 0.0 && f < u64::MAX as f64 => Value::from(f as u64),
-            Some(f) if f.fract() == 0.0 && f < 0.0 && f >= i64::MIN as f64 => Value::from(f as i64),
-            _ => Value::Number(n),
-        },
-        Value::Array(items) => Value::Array(items.into_iter().map(integral).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, integral(v))).collect()),
-        other => other,
-    }
-}
-
 fn parse_payload<K: JobKind>(payload: Value) -> Result<K, SpecError> {
     // An absent payload means "all defaults".
-    let payload = if payload.is_null() { Value::Object(Default::default()) } else { integral(payload) };
+    let payload = if payload.is_null() { Value::Object(Default::default()) } else { crate::json::integral(payload) };
     let invalid = |reason: String| SpecError::InvalidPayload { kind: K::NAME.to_owned(), reason };
+    // An object: serde would read a list as the fields in order (an empty one as all defaults).
+    if !payload.is_object() {
+        return Err(invalid(format!("the payload must be a JSON object, not {}", crate::json::type_name(&payload))));
+    }
     let spec: K = crate::json::from_value(payload).map_err(|e| invalid(e.to_string()))?;
     spec.validate().map_err(invalid)?;
     Ok(spec)
@@ -456,7 +445,9 @@ mod tests {
             ("aggregate", Value::Null, Ok(json!({"records": 100000, "seed": 42}))),
             ("aggregate", json!({"records": 0}), Err("between 1 and")),
             ("aggregate", json!({"records": 20_000_000}), Err("between 1 and")),
-            ("aggregate", json!("text"), Err("invalid type")),
+            ("aggregate", json!("text"), Err("must be a JSON object, not a string")),
+            ("aggregate", json!([]), Err("must be a JSON object, not an array")),
+            ("noop", json!([]), Err("must be a JSON object")),
             (
                 "nope",
                 json!({}),
