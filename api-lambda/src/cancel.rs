@@ -80,7 +80,7 @@ async fn release(store: &JobStore, queues: &PoolQueues, record: &JobRecord) {
         return;
     }
     match store.release(&record.job_id, &record.tenant).await {
-        Ok(_) => crate::submit::admit(store, queues, &record.tenant).await,
+        Ok(_) => crate::submit::admit(store, queues, &record.tenant, crate::submit::ADMIT_BUDGET).await,
         Err(e) => {
             tracing::warn!(job_id = %record.job_id, error = %e, "could not free the job's slot; the reconciler will")
         }

@@ -31,8 +31,11 @@ pub enum Delivery {
 /// Tries of deciding a new job's seat when its tenant's item keeps changing under it; then it
 /// waits (and is admitted in turn).
 const SEAT_TRIES: u32 = 3;
-/// Waiting jobs of the tenant an API request admits after it recorded one WAITING, or freed a slot.
+/// Waiting jobs of the tenant an API request admits after it recorded one WAITING or freed a slot
+/// (a few: a slot may have freed meanwhile); after its limits changed, as many as they let in (a
+/// raised limit takes effect in the answer, not at the reconciler's next pass).
 pub const ADMIT_BUDGET: usize = 5;
+pub const ADMIT_AFTER_CHANGE: usize = 100;
 
 /// An accepted job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +108,7 @@ pub async fn submit(
         Seat::Wait { reason, .. } => {
             tracing::info!(job_id = %msg.job_id, %tenant, %reason, "job WAITING for its tenant's limits");
             // A slot may have freed since the seat was read: admit in turn (this job, or older).
-            admit(store, queues, &tenant).await;
+            admit(store, queues, &tenant, ADMIT_BUDGET).await;
             (JobStatus::Waiting, Delivery::Waiting)
         }
         Seat::Free | Seat::Slot(_) => {
@@ -129,14 +132,14 @@ async fn seat(store: &JobStore, tenant: &Tenant, wait: bool) -> Result<Seat, Sub
     }
     let behind = item.waiting_at.is_some()
         && !store.tenancy(&jobs_aws::store::tenants::waiting_partition(tenant), 1).await?.is_empty();
-    Ok(Seat::decide(&item, &limits, behind, Utc::now()))
+    Ok(Seat::decide(tenant, &item.state(), &limits, behind, Utc::now()))
 }
 
 /// Admits `tenant`'s waiting jobs in turn, as far as its limits allow (after a job was recorded
 /// WAITING, or a slot freed). A failure is logged: the reconciler admits them on its next pass.
-pub async fn admit(store: &JobStore, queues: &PoolQueues, tenant: &Tenant) {
+pub async fn admit(store: &JobStore, queues: &PoolQueues, tenant: &Tenant, budget: usize) {
     let send_by = Utc::now() + chrono::Duration::from_std(store.timing().send_grace).unwrap_or_default();
-    let sent = jobs_aws::admit::admit_and_send(store, tenant, ADMIT_BUDGET, send_by, |msg| {
+    let sent = jobs_aws::admit::admit_and_send(store, tenant, budget, send_by, |msg| {
         Some(queues.for_job(&msg.kind, msg.priority))
     })
     .await;

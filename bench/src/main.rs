@@ -89,8 +89,11 @@ pub enum Section {
     /// The command-kind wrapper: its time per job beside a Rust kind's, its memory while a
     /// command runs.
     Commands,
-    /// A quiet tenant's start behind another tenant's burst (the noisy neighbour).
+    /// A quiet tenant's start behind another tenant's burst (the noisy neighbour), without and
+    /// with a limit on the noisy one.
     Tenants,
+    /// A tenant's limit sampled every second, then raised at run time.
+    Limits,
 }
 
 impl Args {

@@ -69,6 +69,9 @@ pub async fn run(args: &Args) -> Result<(), String> {
     if args.runs(Section::Tenants) {
         noisy_neighbour(args, &mut r).await?;
     }
+    if args.runs(Section::Limits) {
+        limits(&mut r).await?;
+    }
 
     let mut results = r.results;
     results["machine"] = machine();
@@ -332,7 +335,7 @@ async fn isolation(args: &Args, r: &mut Report) -> Result<(), String> {
 }
 
 /// A quiet tenant's jobs behind another tenant's burst, without limits and with the noisy
-/// tenant's `maxRunning` set; then a limit sampled and raised (issue 28's targets).
+/// tenant's `maxRunning` set (issue 28's first target).
 async fn noisy_neighbour(args: &Args, r: &mut Report) -> Result<(), String> {
     const QUIET: usize = 10;
     const A_LIMIT: u32 = 20;
@@ -366,7 +369,15 @@ async fn noisy_neighbour(args: &Args, r: &mut Report) -> Result<(), String> {
         let key = if limit.is_some() { "tenantsLimited" } else { "tenants" };
         r.results[key] = serde_json::to_value(&n).unwrap();
     }
+    let _ = std::fs::remove_dir_all(&logs);
+    Ok(())
+}
+
+/// A tenant's limit, sampled every second, then raised at run time (issue 28's second target).
+async fn limits(r: &mut Report) -> Result<(), String> {
     eprintln!("bench: tenant a's sleep jobs at maxRunning 5, sampled every second, then raised to 20");
+    let logs = std::env::temp_dir().join(format!("bench-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
     let stack = Stack::start().await;
     let l = tenants::limited(&stack, &logs).await?;
     let _ = std::fs::remove_dir_all(&logs);

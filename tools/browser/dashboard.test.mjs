@@ -195,6 +195,35 @@ try {
   assert.match(await page.locator('tr[data-pool=long]').textContent(), /on-demand.*12 h/);
   await page.screenshot({ path: join(out, 'dashboard-pools.png'), fullPage: true });
 
+  step("a tenant's limits through the Tenants view: paused, its job WAITING says why; raised, it runs; reset");
+  const limited = `browser-limit-${Date.now()}`;
+  await page.locator('nav a[data-nav=tenants]').click();
+  await page.locator('[data-testid=tenant-form]').waitFor();
+  await page.locator('[data-testid=tenant-name]').fill(limited);
+  await page.locator('[data-testid=tenant-maxRunning]').fill('0');
+  await page.locator('[data-testid=tenant-save]').click();
+  const tenantRow = `[data-testid=tenants] tr[data-tenant="${limited}"]`;
+  await page.locator(tenantRow).waitFor();
+  const held = await call('POST', '/jobs', { job: 'noop', tenant: limited });
+  assert.equal(held.status, 'WAITING');
+  await page.locator(`${tenantRow} [data-testid=tenant-waiting]:text-is("1")`).waitFor();
+  await page.screenshot({ path: join(out, 'dashboard-tenants.png'), fullPage: true });
+  await page.goto(new URL(`/#/jobs/${held.jobId}`, base).href);
+  await page.locator('[data-testid=job-status] [data-status=WAITING]').waitFor();
+  assert.match(await page.locator('[data-testid=waiting-for]').first().textContent(), /paused/);
+  await page.locator('nav a[data-nav=tenants]').click();
+  await page.locator(`${tenantRow} [data-testid=tenant-edit]`).click();
+  assert.equal(await page.locator('[data-testid=tenant-maxRunning]').inputValue(), '0', 'Edit fills the form');
+  await page.locator('[data-testid=tenant-maxRunning]').fill('2');
+  await page.locator('[data-testid=tenant-save]').click();
+  await page.goto(new URL(`/#/jobs/${held.jobId}`, base).href);
+  await page.locator('[data-testid=job-status] [data-status=SUCCEEDED]').waitFor({ timeout: WAIT });
+  await page.locator('nav a[data-nav=tenants]').click();
+  await page.locator('[data-testid=tenant-name]').fill(limited);
+  await page.locator('[data-testid=tenant-reset]').click();
+  await page.locator(tenantRow).waitFor({ state: 'detached' });
+  assert.deepEqual((await call('GET', '/tenants?limit=50')).tenants.map((t) => t.tenant).filter((t) => t === limited), []);
+
   step('pause and resume a schedule');
   const name = `browser-${Date.now()}`;
   await call('POST', '/jobs/schedule', { cron: '0 3 * * *', job: 'noop', name });

@@ -165,6 +165,22 @@ def main():
     print(f"  → tenant acme's newest jobs: {[(j['jobId'], j['job'], j['status']) for j in acme]}")
     assert {ids[8], ids[9]} <= {j["jobId"] for j in acme}, acme
 
+    print("\nA tenant's limit, changed at run time (docs/tenants.md): at most one of its jobs at once:")
+    tenant = f"demo-{int(time.time())}"
+    ctl("tenants", "set", tenant, "--max-running", "1")
+    first = ctl("submit", "sleep", "--payload", '{"ms":2000}', "--tenant", tenant)
+    second = ctl("submit", "noop", "--tenant", tenant)
+    print(f"  → {first['jobId']} {first['status']}; {second['jobId']} {second['status']} (over its maxRunning 1: no pod yet)")
+    assert (first["status"], second["status"]) == ("QUEUED", "WAITING"), (first, second)
+    _, table = run_jobsctl(["tenants", "get", tenant], machine=False)
+    print(table.rstrip())
+    limited = [first["jobId"], second["jobId"]]
+    ctl("watch", *limited, "--timeout", str(TIMEOUT_SECS))
+    one, two = (ctl("get", job_id, echo=False) for job_id in limited)
+    print(f"  → the second started {two['firstStartedAt']}, after the first ended {one['finishedAt']}: admitted when its slot freed")
+    assert two["firstStartedAt"] >= one["finishedAt"], (one, two)
+    ctl("tenants", "reset", tenant)
+
     print("\nRetry the failed job (a new job, linked to the old one):")
     failed = ids[4]
     retry = ctl("retry", failed)
@@ -190,11 +206,11 @@ def main():
     print("\nEvery job on this API (the demo's and any other's):")
     print(json.dumps(ctl("stats")))
     # This demo's own jobs, from their records: other jobs running meanwhile are not counted.
-    mine = [ctl("get", job_id, echo=False) for job_id in [*ids, long, fired, retry["jobId"]]]
+    mine = [ctl("get", job_id, echo=False) for job_id in [*ids, long, fired, retry["jobId"], *limited]]
     count = lambda status: sum(j["status"] == status for j in mine)
     retries = sum(max(j["attempts"] - 1, 0) for j in mine)
     print(f"This demo: {count('SUCCEEDED')} succeeded, {count('FAILED')} failed, {count('CANCELLED')} cancelled, "
-          f"{retries} retries, {len(mine)} submitted (the scheduled job and the retry included).")
+          f"{retries} retries, {len(mine)} submitted (the scheduled job, the retry and the limited tenant's two included).")
 
     final = controller_state()
     print(f"\nKubernetes-style Jobs: {final['totals']['jobsCreated']} created, {final['totals']['jobsSucceeded']} succeeded, "

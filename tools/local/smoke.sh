@@ -68,7 +68,7 @@ grep -E "^The local stack is up" "$out"
 echo "smoke: make demo"
 demo=$(JOBSCTL="$BIN_DIR/jobsctl" python3 tools/local/demo.py) || { echo "$demo"; fail "make demo failed"; }
 echo "$demo" | tail -24
-echo "$demo" | grep -q "This demo: 10 succeeded, 2 failed, 1 cancelled, 6 retries, 13 submitted" || fail "unexpected demo stats"
+echo "$demo" | grep -q "This demo: 12 succeeded, 2 failed, 1 cancelled, 6 retries, 15 submitted" || fail "unexpected demo stats"
 echo "smoke: the dashboard in headless chromium"
 chromium=$(tools/browser/chromium.sh) || fail "no chromium for the browser test"
 browser_out=${BROWSER_OUT:-.test-output/browser}

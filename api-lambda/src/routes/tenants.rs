@@ -160,7 +160,7 @@ async fn changed(
     let store = &state.0.store;
     let item = store.set_tenant(tenant, settings, &caller.0).await?;
     tracing::info!(%tenant, ?settings, by = %caller.0, "tenant limits changed");
-    crate::submit::admit(store, &state.0.queues, tenant).await;
+    crate::submit::admit(store, &state.0.queues, tenant, crate::submit::ADMIT_AFTER_CHANGE).await;
     let item = store.tenant(tenant).await.unwrap_or(item);
     Ok(Json(view(store, &item).await?))
 }

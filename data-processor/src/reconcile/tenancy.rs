@@ -54,7 +54,8 @@ impl Reconciler {
                 }
             }
         }
-        if holds || waits {
+        // Its waiting mark is written with every WAITING job: without it, nobody waits.
+        if waits {
             let send_by = Utc::now() + chrono::Duration::from_std(self.store.timing().send_grace).unwrap_or_default();
             let pass = jobs_aws::admit::admit_and_send(&self.store, tenant, ADMIT_PER_TENANT, send_by, |msg| {
                 Some(self.queues.for_job(&msg.kind, msg.priority))

@@ -15,53 +15,15 @@
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
-use jobs_core::tenants::limits::{Admission, Limits, Usage, WaitReason, admit, minute_of};
+use jobs_core::tenants::limits::{Seat, SlotTake, WaitReason};
 use jobs_core::{JobStatus, Tenant};
 
 use super::expr::Expr;
 use super::item::{self, attr as job_attr, n, s, ts};
-use super::tenants::{TenantItem, attr, slots_partition, tenant_expr, tenant_key, waiting_partition};
+use super::tenants::{attr, slots_partition, tenant_expr, tenant_key, waiting_partition};
 use super::{JobRecord, JobStore, StoreError, failed_conditions, token, transact_update};
 use crate::faults;
 use crate::resources::{TENANCY_ATTRIBUTE, TENANCY_ORDER_ATTRIBUTE};
-
-/// How a new job is recorded, decided from its tenant's item as read.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Seat {
-    /// No limit applies: QUEUED, no slot.
-    Free,
-    /// QUEUED holding a slot, if the tenant's item is still as read.
-    Slot(SlotTake),
-    /// WAITING, and why.
-    Wait { tenant: Tenant, reason: WaitReason },
-}
-
-/// Taking one of `tenant`'s slots: the usage after it, and what the tenant's item must still say.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SlotTake {
-    pub tenant: Tenant,
-    pub limits: Limits,
-    /// The item's settings version as read (0: no item or no settings written).
-    pub version: u64,
-    pub read: Usage,
-    pub after: Usage,
-}
-
-impl Seat {
-    /// The seat of one more job of `tenant`, whose item reads `item`, at `now`. `behind`: jobs of
-    /// the tenant already wait (they go first).
-    pub fn decide(item: &TenantItem, limits: &Limits, behind: bool, now: DateTime<Utc>) -> Seat {
-        let tenant = item.tenant.clone();
-        match admit(limits, &item.usage, minute_of(now)) {
-            Admission::Unlimited => Seat::Free,
-            Admission::Admit(_) if behind => Seat::Wait { tenant, reason: WaitReason::Behind },
-            Admission::Admit(after) => {
-                Seat::Slot(SlotTake { tenant, limits: *limits, version: item.version, read: item.usage, after })
-            }
-            Admission::Wait(reason) => Seat::Wait { tenant, reason },
-        }
-    }
-}
 
 /// What became of one waiting job.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,7 +49,8 @@ pub struct AdmitPass {
     pub waiting_at: Option<DateTime<Utc>>,
 }
 
-/// The tenant item's part of taking a slot: its conditions and increments.
+/// The tenant item's part of taking a slot: [`SlotTake::holds`] as its condition, and
+/// [`SlotTake::applied`] as its update.
 pub(super) fn take_slot(table: &str, take: &SlotTake) -> Update {
     let mut e = tenant_expr(&take.tenant);
     e.increment(attr::ACTIVE);
@@ -102,20 +65,23 @@ pub(super) fn take_slot(table: &str, take: &SlotTake) -> Update {
         let (active, max) = (e.name(attr::ACTIVE), e.value(n(max)));
         e.require_raw(format!("(attribute_not_exists({active}) OR {active} < {max})"));
     }
-    // The minute's starts, always counted (shown with the tenant); with a rate limit, conditional
-    // on the count as read, exactly: two admitters of the same minute cannot both take the last
-    // start. (Without one, two admitters at once may count one start for two.)
-    if take.limits.max_starts_per_minute.is_some() {
-        let (minute, starts) = (e.name(attr::STARTS_MINUTE), e.name(attr::STARTS));
-        if take.read.minute == 0 {
-            e.require_raw(format!("attribute_not_exists({minute})"));
-        } else {
-            let (m, c) = (e.value(n(take.read.minute)), e.value(n(take.read.starts)));
-            e.require_raw(format!("{minute} = {m} AND {starts} = {c}"));
+    // This minute's starts, counted on the item (so takes one after the other never lose one):
+    // the first take of a minute writes it, every later one adds to it; with a rate limit, under it.
+    let (minute, starts) = (e.name(attr::STARTS_MINUTE), e.name(attr::STARTS));
+    if take.new_minute() {
+        let m = e.value(n(take.after.minute));
+        e.require_raw(format!("(attribute_not_exists({minute}) OR {minute} < {m})"));
+        e.set(attr::STARTS_MINUTE, n(take.after.minute));
+        e.set(attr::STARTS, n(1));
+    } else {
+        let (m, one) = (e.value(n(take.read.minute)), e.value(n(1)));
+        e.require_raw(format!("{minute} = {m}"));
+        if let Some(rate) = take.limits.max_starts_per_minute {
+            let rate = e.value(n(rate));
+            e.require_raw(format!("{starts} < {rate}"));
         }
+        e.set_raw(format!("{starts} = {starts} + {one}"));
     }
-    e.set(attr::STARTS_MINUTE, n(take.after.minute));
-    e.set(attr::STARTS, n(take.after.starts));
     transact_update(table, tenant_key(&take.tenant), e)
 }
 
@@ -164,7 +130,7 @@ impl JobStore {
             loop {
                 let limits = item.settings.limits(&self.tenant_defaults);
                 let now = Utc::now();
-                let take = match Seat::decide(&item, &limits, false, now) {
+                let take = match Seat::decide(&item.tenant, &item.state(), &limits, false, now) {
                     Seat::Wait { reason, .. } => {
                         pass.blocked = Some(reason);
                         return Ok(pass);

@@ -35,11 +35,12 @@ use chrono::Utc;
 use jobs_core::reconcile::{self, Timing};
 use jobs_core::state::{Counters, Transition};
 
-pub use admission::{AdmitPass, Seat, SlotTake};
+pub use admission::AdmitPass;
 pub use counters::Stats;
 use expr::Expr;
 pub use item::{ItemError, JobRecord};
 use item::{job_key, s};
+pub use jobs_core::tenants::{Seat, SlotTake};
 pub use list::{Cursor, CursorError, ListFilter, Page};
 pub use open::{COUNT_CAP, Oldest, OpenCount};
 pub use submit::{Idempotency, Submitted};

@@ -10,12 +10,13 @@ use jobs_core::pools::Priority;
 use jobs_core::{JobMessage, JobStatus};
 use serde_json::Value;
 
-use super::admission::{self, Seat};
+use super::admission;
 use super::expr::Expr;
 use super::item::{Origin, attr, idempotency_key, n, s, ts};
 use super::{JobStore, StoreError, failed_conditions, tenants, token};
 use crate::faults;
 use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
+use jobs_core::tenants::Seat;
 
 /// An `Idempotency-Key` and what it guards.
 #[derive(Debug, Clone, PartialEq, Eq)]

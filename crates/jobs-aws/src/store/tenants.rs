@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
+use jobs_core::tenants::limits::TenantState;
 use jobs_core::tenants::{Settings, Usage};
 use jobs_core::{JobStatus, Tenant};
 
@@ -72,6 +73,11 @@ pub struct TenantItem {
 }
 
 impl TenantItem {
+    /// What an admission reads of it.
+    pub fn state(&self) -> TenantState {
+        TenantState { version: self.version, usage: self.usage }
+    }
+
     /// No settings of its own, no slot held, nobody waiting: the defaults apply and nothing is
     /// in use (a tenant never configured, or returned to the defaults when idle).
     pub fn is_blank(&self) -> bool {

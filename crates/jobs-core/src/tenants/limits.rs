@@ -188,6 +188,90 @@ pub fn admit(limits: &Limits, usage: &Usage, minute: i64) -> Admission {
     Admission::Admit(Usage { active: usage.active + 1, minute: usage.minute.max(minute), starts: starts + 1 })
 }
 
+/// A tenant's item as an admission reads it, and as the store's conditions see it at commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TenantState {
+    /// Bumped by every change of the settings (0: never set).
+    pub version: u64,
+    pub usage: Usage,
+}
+
+/// How a new job is recorded, decided from its tenant's item as read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seat {
+    /// No limit applies: QUEUED, no slot.
+    Free,
+    /// QUEUED holding a slot, if the tenant's item still allows it when the write commits.
+    Slot(SlotTake),
+    /// WAITING, and why.
+    Wait { tenant: crate::Tenant, reason: WaitReason },
+}
+
+/// Taking one of a tenant's slots: what its item must still say when the write commits (the
+/// store's condition: [`SlotTake::holds`]) and what it says after ([`SlotTake::applied`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotTake {
+    pub tenant: crate::Tenant,
+    pub limits: Limits,
+    /// The settings' version as read: limits changed since fail the take.
+    pub version: u64,
+    pub read: Usage,
+    pub after: Usage,
+}
+
+impl Seat {
+    /// The seat of one more job of `tenant`, whose item read `state`, under `limits`, at `now`.
+    /// `behind`: jobs of the tenant already wait (they go first).
+    pub fn decide(
+        tenant: &crate::Tenant,
+        state: &TenantState,
+        limits: &Limits,
+        behind: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Seat {
+        let tenant = tenant.clone();
+        match admit(limits, &state.usage, minute_of(now)) {
+            Admission::Unlimited => Seat::Free,
+            Admission::Admit(_) if behind => Seat::Wait { tenant, reason: WaitReason::Behind },
+            Admission::Admit(after) => {
+                Seat::Slot(SlotTake { tenant, limits: *limits, version: state.version, read: state.usage, after })
+            }
+            Admission::Wait(reason) => Seat::Wait { tenant, reason },
+        }
+    }
+}
+
+impl SlotTake {
+    /// The take starts a new minute's count (the item counts an older minute, or none).
+    pub fn new_minute(&self) -> bool {
+        self.after.minute != self.read.minute
+    }
+
+    /// Whether the tenant's item, as it is at commit, allows this take: the same settings as read,
+    /// a free slot (`active < maxRunning`, whatever others took since), and this minute's starts
+    /// under the rate (counted on the item: others' starts since the read included). The
+    /// condition the store writes (an in-memory store evaluates it directly).
+    pub fn holds(&self, now: &TenantState) -> bool {
+        let minute_ok = if self.new_minute() {
+            // Nobody counted this minute yet: the first start of it.
+            now.usage.minute < self.after.minute
+        } else {
+            now.usage.minute == self.read.minute
+                && self.limits.max_starts_per_minute.is_none_or(|rate| now.usage.starts < rate)
+        };
+        now.version == self.version && self.limits.max_running.is_none_or(|max| now.usage.active < max) && minute_ok
+    }
+
+    /// The tenant's item after the take commits on `now`: one more slot, one more start this
+    /// minute (both counted relative to the item, so takes that commit one after the other never
+    /// lose one).
+    pub fn applied(&self, now: &TenantState) -> TenantState {
+        let (minute, starts) =
+            if self.new_minute() { (self.after.minute, 1) } else { (now.usage.minute, now.usage.starts + 1) };
+        TenantState { version: now.version, usage: Usage { active: now.usage.active + 1, minute, starts } }
+    }
+}
+
 /// Epoch minutes of `at`.
 pub fn minute_of(at: chrono::DateTime<chrono::Utc>) -> i64 {
     at.timestamp().div_euclid(60)
@@ -226,6 +310,44 @@ mod tests {
         for (l, usage, minute, want) in cases {
             assert_eq!(admit(&l, &usage, minute), want, "{l:?} {usage:?} at {minute}");
         }
+    }
+
+    #[test]
+    fn a_take_holds_only_on_the_item_it_allows() {
+        let at = chrono::DateTime::from_timestamp(600, 0).unwrap(); // minute 10
+        let tenant = crate::Tenant::parse("a").unwrap();
+        let read = TenantState { version: 2, usage: Usage { active: 1, minute: 10, starts: 1 } };
+        let Seat::Slot(take) = Seat::decide(&tenant, &read, &limits(Some(2), Some(3)), false, at) else {
+            panic!("under its limits")
+        };
+        let with = |version, active, starts| TenantState { version, usage: Usage { active, minute: 10, starts } };
+        // (the item at commit, holds)
+        let cases = [
+            (with(2, 1, 1), true),
+            (with(3, 1, 1), false), // the limits changed
+            (with(2, 2, 1), false), // the last slot went to another
+            (with(2, 0, 2), true),  // a slot freed and another start happened: still under both
+            (with(2, 1, 3), false), // the minute's last start went to another
+        ];
+        for (now, want) in cases {
+            assert_eq!(take.holds(&now), want, "{now:?}");
+        }
+        assert_eq!(take.applied(&with(2, 0, 2)), with(2, 1, 3), "counted on the item, not on the read");
+        // A new minute: only the first to count it writes it; a later one counts on top.
+        let old = TenantState { version: 2, usage: Usage { active: 0, minute: 9, starts: 3 } };
+        let Seat::Slot(first) = Seat::decide(&tenant, &old, &limits(None, Some(3)), false, at) else { panic!() };
+        assert!(first.new_minute() && first.holds(&old));
+        assert_eq!(first.applied(&old).usage, Usage { active: 1, minute: 10, starts: 1 });
+        assert!(!first.holds(&with(2, 1, 1)), "another counted minute 10 first: read again");
+        // Without a rate limit, starts are counted and never refuse.
+        let Seat::Slot(take) = Seat::decide(&tenant, &read, &limits(Some(2), None), false, at) else { panic!() };
+        assert!(take.holds(&with(2, 0, 500)));
+        // Behind older waiting jobs: wait, even with a slot free.
+        assert_eq!(
+            Seat::decide(&tenant, &read, &limits(Some(2), None), true, at),
+            Seat::Wait { tenant: tenant.clone(), reason: WaitReason::Behind }
+        );
+        assert_eq!(Seat::decide(&tenant, &read, &limits(None, None), true, at), Seat::Free);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub mod limits;
 
-pub use limits::{Admission, Limits, Settings, Usage, WaitReason};
+pub use limits::{Admission, Limits, Seat, Settings, SlotTake, TenantState, Usage, WaitReason};
 
 /// The longest tenant name.
 pub const MAX_LEN: usize = 64;
