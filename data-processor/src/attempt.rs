@@ -201,7 +201,7 @@ impl Worker {
         // cost the lease (a renewal that fails because this very write committed is harmless).
         let mut recorded = tokio::select! {
             biased;
-            recorded = self.record(&job.job_id, &job.kind, attempt, &transition) => recorded,
+            recorded = self.record(&job.job_id, &job.kind, job.tenant.as_ref(), attempt, &transition) => recorded,
             () = &mut heartbeat => unreachable!("the heartbeat never ends on its own"),
         };
         let (transition, settle, outcome) = if let Recorded::CancelRequested = recorded {
@@ -214,7 +214,7 @@ impl Worker {
             let cancelled = self.cancelled(attempt, now, history, run);
             recorded = tokio::select! {
                 biased;
-                recorded = self.record(&job.job_id, &job.kind, attempt, &cancelled.0) => recorded,
+                recorded = self.record(&job.job_id, &job.kind, job.tenant.as_ref(), attempt, &cancelled.0) => recorded,
                 () = &mut heartbeat => unreachable!("the heartbeat never ends on its own"),
             };
             cancelled
@@ -318,14 +318,21 @@ impl Worker {
     /// are not transient, [`RECORD_REFUSALS`] times in a row; after an answer was lost, a failed
     /// condition is settled by reading back whose write is there. After a stop request it keeps
     /// trying for [`RECORD_GRACE_AFTER_STOP`].
-    async fn record(&self, job_id: &str, kind: &str, attempt: u32, tr: &Transition) -> Recorded {
+    async fn record(
+        &self,
+        job_id: &str,
+        kind: &str,
+        tenant: Option<&jobs_core::Tenant>,
+        attempt: u32,
+        tr: &Transition,
+    ) -> Recorded {
         let token = store::token();
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         let mut maybe_committed = false;
         let mut stop_deadline: Option<Instant> = None;
         let mut refusals = 0;
         loop {
-            let failure = match self.store.apply(job_id, Some(kind), None, tr, &token).await {
+            let failure = match self.store.apply(job_id, Some(kind), tenant, None, tr, &token).await {
                 Ok(_) => return Recorded::Committed,
                 Err(StoreError::ConditionFailed) if !maybe_committed => match self.store.get(job_id).await {
                     // Still ours, so what failed is the "no cancel request" condition.

@@ -105,7 +105,7 @@ impl Worker {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
         let mut maybe_committed = false;
         for attempt in 1..=CLAIM_TRIES {
-            match self.store.apply(job_id, kind, origin, tr, &token).await {
+            match self.store.apply(job_id, kind, None, origin, tr, &token).await {
                 Ok(applied) => return Ok(Some(applied)),
                 Err(StoreError::ConditionFailed) if maybe_committed => {
                     return self.settle_claim(job_id, &token).await.map(won);

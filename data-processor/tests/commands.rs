@@ -264,6 +264,7 @@ async fn the_reconciler_sends_a_command_kinds_copies_to_its_own_lane() {
         .apply(
             &lost.job_id,
             None,
+            None,
             Some(&lost),
             &jobs_core::state::submit(chrono::Utc::now()),
             &jobs_aws::store::token(),

@@ -130,6 +130,15 @@ async fn a_tenant_over_its_limit_waits_and_its_jobs_are_admitted_first_come_high
     }
     assert!(slots(&stack, "a", &ids, 2).await.is_empty());
     assert_eq!(stats(&stack).await, counts(6, 6, 0, 0));
+    // Outcomes per minute by tenant: a and b are not named in tenants.metrics, so (other).
+    let (_, throughput) = api.get("/jobs/throughput?minutes=5").await;
+    let other: u64 = throughput["minutes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["tenants"]["(other)"]["succeeded"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(other, 6, "{throughput}");
     let (_, list) = api.get("/tenants").await;
     let names: Vec<&str> = list["tenants"].as_array().unwrap().iter().map(|t| t["tenant"].as_str().unwrap()).collect();
     assert_eq!(names, ["a"], "{list}");

@@ -146,6 +146,9 @@ pub struct MinuteView {
     /// Succeeded and failed by kind (kinds with no outcome that minute are left out; `other`:
     /// jobs of no registered kind).
     pub kinds: std::collections::BTreeMap<String, KindMinuteView>,
+    /// Succeeded and failed by tenant: the tenants `tenants.metrics` names, every other one as
+    /// `(other)` (at most 101; docs/tenants.md); tenants with no outcome that minute left out.
+    pub tenants: std::collections::BTreeMap<String, KindMinuteView>,
 }
 
 /// Outcome events per minute, oldest first.
@@ -169,6 +172,11 @@ impl ThroughputView {
                     .kinds
                     .into_iter()
                     .map(|(k, (succeeded, failed))| (k, KindMinuteView { succeeded, failed }))
+                    .collect(),
+                tenants: m
+                    .tenants
+                    .into_iter()
+                    .map(|(t, (succeeded, failed))| (t, KindMinuteView { succeeded, failed }))
                     .collect(),
             })
             .collect();

@@ -1,5 +1,6 @@
-// #/tenants: each tenant's limits (its own over the config's defaults) and what it uses now, and
-// a form that changes a tenant's limits at run time (PUT /tenants/{tenant}; docs/tenants.md).
+// #/tenants: each tenant's limits (its own over the config's defaults), what it uses now and its
+// outcomes of the last minutes (a tenant named in tenants.metrics), and a form that changes a
+// tenant's limits at run time (PUT /tenants/{tenant}; docs/tenants.md).
 // The form is drawn once: a refresh redraws the table only, never what is being typed.
 
 import { h, note, showError } from './dom.js';
@@ -21,21 +22,38 @@ export function tenantsView(params) {
     defaults,
     form.node,
     h('table', { 'data-testid': 'tenants' },
-      h('thead', {}, h('tr', {}, ['Tenant', 'Max running', 'Max starts / min', 'Weight', 'Slots', 'Running', 'Queued', 'Waiting', 'Starts this min', '']
+      h('thead', {}, h('tr', {}, ['Tenant', 'Max running', 'Max starts / min', 'Weight', 'Slots', 'Running', 'Queued', 'Waiting', 'Starts this min', 'Succeeded / failed, 10 min', '']
         .map((t) => h('th', {}, t)))),
       body));
   async function draw() {
-    const list = await get('/tenants?limit=50');
+    const [list, throughput] = await Promise.all([get('/tenants?limit=50'), get(`/jobs/throughput?minutes=${OUTCOME_MINUTES}`)]);
     const d = list.defaults;
     defaults.textContent = `Defaults for a tenant without its own: max running ${limit(d.maxRunning)}, max starts per minute ${limit(d.maxStartsPerMinute)}, weight ${d.weight} (infra-cdk8s/config.json).`;
-    body.replaceChildren(...list.tenants.map((t) => tenantRow(t, form.fill)));
+    const outcomes = outcomesByTenant(throughput.minutes);
+    body.replaceChildren(...list.tenants.map((t) => tenantRow(t, outcomes, form.fill)));
   }
   return { node: view, render: draw };
 }
 
 const limit = (v) => (v === null || v === undefined ? 'none' : String(v));
 
-function tenantRow(t, edit) {
+/** Minutes of outcomes shown per tenant. */
+const OUTCOME_MINUTES = 10;
+
+/** Succeeded and failed per tenant label over the minutes read (`(other)`: every tenant the
+ * config does not name for metrics). */
+function outcomesByTenant(minutes) {
+  const out = new Map();
+  for (const m of minutes) {
+    for (const [label, o] of Object.entries(m.tenants ?? {})) {
+      const sum = out.get(label) ?? { succeeded: 0, failed: 0 };
+      out.set(label, { succeeded: sum.succeeded + o.succeeded, failed: sum.failed + o.failed });
+    }
+  }
+  return out;
+}
+
+function tenantRow(t, outcomes, edit) {
   const mine = (k) => (t.settings[k] === undefined ? 'default' : 'its own');
   const cell = (k) => h('td', { class: 'num', title: mine(k) }, limit(t.limits[k]), t.settings[k] === undefined ? '' : ' *');
   const u = t.usage;
@@ -48,7 +66,14 @@ function tenantRow(t, edit) {
     h('td', { class: 'num' }, u.queued),
     h('td', { class: 'num', 'data-testid': 'tenant-waiting' }, h('a', { href: `#/jobs?tenant=${encodeURIComponent(t.tenant)}&status=WAITING` }, u.capped ? `${u.waiting}+` : u.waiting)),
     h('td', { class: 'num' }, u.startsThisMinute),
+    outcomeCell(outcomes.get(t.tenant)),
     h('td', {}, h('button', { 'data-testid': 'tenant-edit', onclick: () => edit(t) }, 'Edit')));
+}
+
+/** A named tenant's outcomes; any other counts under `(other)` (docs/tenants.md#metrics). */
+function outcomeCell(o) {
+  if (!o) return h('td', { class: 'num muted', title: 'no outcome in the last minutes, or the tenant is not named in tenants.metrics (counted as (other))' }, '–');
+  return h('td', { class: 'num', 'data-testid': 'tenant-outcomes' }, `${o.succeeded} / `, h('span', { class: o.failed ? 'error-text' : '' }, o.failed));
 }
 
 /** The form: a tenant's name and its limits; empty fields return to the default. */

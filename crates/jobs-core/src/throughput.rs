@@ -62,14 +62,17 @@ pub struct BucketAdd {
     /// A registered kind, or [`OTHER_KIND`]: the set of names stays bounded, whatever the
     /// messages say.
     pub kind: Option<&'static str>,
+    /// The tenant's metric label (`tenants::TenantsConfig::metric_label`: a named tenant, or
+    /// `(other)`), counted like the kind: at most 101 per bucket. `None`: not known.
+    pub tenant: Option<String>,
 }
 
 /// The per-kind label of a kind that is not registered (or unknown).
 pub const OTHER_KIND: &str = "other";
 
-/// The bucket add of a transition at `at` with counters `c`, of a job of kind `kind`; `None` when
-/// it counts no outcome event (a submit, a start, a retraction).
-pub fn add(c: &Counters, at: DateTime<Utc>, kind: Option<&str>) -> Option<BucketAdd> {
+/// The bucket add of a transition at `at` with counters `c`, of a job of kind `kind` and tenant
+/// `tenant`; `None` when it counts no outcome event (a submit, a start, a retraction).
+pub fn add(c: &Counters, at: DateTime<Utc>, kind: Option<&str>, tenant: Option<&crate::Tenant>) -> Option<BucketAdd> {
     let events: Vec<(Event, u64)> = Event::ALL
         .into_iter()
         .filter_map(|e| u64::try_from(e.delta(c)).ok().filter(|d| *d > 0).map(|d| (e, d)))
@@ -77,8 +80,10 @@ pub fn add(c: &Counters, at: DateTime<Utc>, kind: Option<&str>) -> Option<Bucket
     if events.is_empty() {
         return None;
     }
-    let kind = events.iter().any(|(e, _)| e.per_kind()).then(|| label(kind));
-    Some(BucketAdd { minute: minute_of(at), events, kind })
+    let per_kind = events.iter().any(|(e, _)| e.per_kind());
+    let kind = per_kind.then(|| label(kind));
+    let tenant = tenant.filter(|_| per_kind).map(|t| crate::tenants::config().metric_label(t).to_owned());
+    Some(BucketAdd { minute: minute_of(at), events, kind, tenant })
 }
 
 /// The registered name of `kind`, or [`OTHER_KIND`].
@@ -121,23 +126,23 @@ mod tests {
             (
                 c(|c| c.succeeded = 1),
                 Some("noop"),
-                Some(BucketAdd { minute: m, events: vec![(Event::Succeeded, 1)], kind: Some("noop") }),
+                Some(BucketAdd { minute: m, events: vec![(Event::Succeeded, 1)], kind: Some("noop"), tenant: None }),
             ),
             (
                 c(|c| c.failed = 1),
                 Some("no-such-kind"),
-                Some(BucketAdd { minute: m, events: vec![(Event::Failed, 1)], kind: Some(OTHER_KIND) }),
+                Some(BucketAdd { minute: m, events: vec![(Event::Failed, 1)], kind: Some(OTHER_KIND), tenant: None }),
             ),
             (
                 c(|c| c.failed = 1),
                 None,
-                Some(BucketAdd { minute: m, events: vec![(Event::Failed, 1)], kind: Some(OTHER_KIND) }),
+                Some(BucketAdd { minute: m, events: vec![(Event::Failed, 1)], kind: Some(OTHER_KIND), tenant: None }),
             ),
             // A retry counts no kind; a retraction (operator retry of a FAILED job) adds nothing.
             (
                 c(|c| c.retries = 1),
                 Some("noop"),
-                Some(BucketAdd { minute: m, events: vec![(Event::Retried, 1)], kind: None }),
+                Some(BucketAdd { minute: m, events: vec![(Event::Retried, 1)], kind: None, tenant: None }),
             ),
             (c(|c| c.failed = -1), Some("noop"), None),
             (
@@ -146,7 +151,7 @@ mod tests {
                     c.retries = 1
                 }),
                 Some("noop"),
-                Some(BucketAdd { minute: m, events: vec![(Event::Retried, 1)], kind: None }),
+                Some(BucketAdd { minute: m, events: vec![(Event::Retried, 1)], kind: None, tenant: None }),
             ),
             (
                 c(|c| {
@@ -154,7 +159,7 @@ mod tests {
                     c.skipped = 1
                 }),
                 Some("noop"),
-                Some(BucketAdd { minute: m, events: vec![(Event::Skipped, 1)], kind: None }),
+                Some(BucketAdd { minute: m, events: vec![(Event::Skipped, 1)], kind: None, tenant: None }),
             ),
             (
                 c(|c| {
@@ -162,12 +167,18 @@ mod tests {
                     c.cancelled = 1
                 }),
                 Some("noop"),
-                Some(BucketAdd { minute: m, events: vec![(Event::Cancelled, 1)], kind: None }),
+                Some(BucketAdd { minute: m, events: vec![(Event::Cancelled, 1)], kind: None, tenant: None }),
             ),
         ];
         for (i, (counters, kind, want)) in cases.into_iter().enumerate() {
-            assert_eq!(add(&counters, t, kind), want, "case {i}");
+            assert_eq!(add(&counters, t, kind, None), want, "case {i}");
         }
+        // A tenant counts under its metric label, for the per-kind events only.
+        let (acme, nobody) = (crate::Tenant::parse("acme").unwrap(), crate::Tenant::parse("nobody").unwrap());
+        let ok = c(|c| c.succeeded = 1);
+        assert_eq!(add(&ok, t, Some("noop"), Some(&acme)).unwrap().tenant.as_deref(), Some("acme"));
+        assert_eq!(add(&ok, t, Some("noop"), Some(&nobody)).unwrap().tenant.as_deref(), Some(crate::tenants::OTHER));
+        assert_eq!(add(&c(|c| c.retries = 1), t, Some("noop"), Some(&acme)).unwrap().tenant, None);
     }
 
     #[test]

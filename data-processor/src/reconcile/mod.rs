@@ -227,6 +227,7 @@ impl Reconciler {
                     .apply(
                         &job_id,
                         current.as_ref().and_then(|r| r.kind.as_deref()),
+                        current.as_ref().map(|r| &r.tenant),
                         job.as_ref(),
                         &transition,
                         &store::token(),

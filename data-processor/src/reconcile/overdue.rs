@@ -80,7 +80,10 @@ impl Reconciler {
                 return Ok(());
             }
             Overdue::NotStarted(transition) => {
-                return match self.store.apply(job_id, record.kind.as_deref(), None, &transition, &store::token()).await
+                return match self
+                    .store
+                    .apply(job_id, record.kind.as_deref(), Some(&record.tenant), None, &transition, &store::token())
+                    .await
                 {
                     Ok(_) => {
                         warn!(
@@ -158,7 +161,11 @@ impl Reconciler {
                 Ok(())
             }
             Unsent::GiveUp(OnPoison::Record(transition)) => {
-                match self.store.apply(job_id, record.kind.as_deref(), None, &transition, &store::token()).await {
+                match self
+                    .store
+                    .apply(job_id, record.kind.as_deref(), Some(&record.tenant), None, &transition, &store::token())
+                    .await
+                {
                     Ok(_) => {
                         warn!(
                             job_id,

@@ -19,14 +19,16 @@ use crate::faults;
 use crate::resources::TABLE_KEY;
 
 impl JobStore {
-    /// Applies a transition to job `job_id` (of kind `kind`, when known) atomically with its
-    /// counter deltas and throughput bucket, stamping the item with `token`. `origin` supplies the
-    /// job's description when the transition creates the item. Repeat a write whose answer was
-    /// lost with the same token: the request is then the same, bucket included.
+    /// Applies a transition to job `job_id` (of kind `kind` and tenant `tenant`, when known: its
+    /// message's otherwise) atomically with its counter deltas and throughput bucket, stamping the
+    /// item with `token`. `origin` supplies the job's description when the transition creates the
+    /// item. Repeat a write whose answer was lost with the same token: the request is then the
+    /// same, bucket included.
     pub async fn apply(
         &self,
         job_id: &str,
         kind: Option<&str>,
+        tenant: Option<&jobs_core::Tenant>,
         origin: Option<&JobMessage>,
         tr: &Transition,
         token: &str,
@@ -51,13 +53,14 @@ impl JobStore {
                 JobWrite::Update(update) => TransactWriteItem::builder().update(update).build(),
             };
             let kind = kind.or(origin.map(|o| o.kind.as_str()));
+            let tenant = tenant.or(origin.and_then(|o| o.tenant.as_ref()));
             let mut request = self
                 .client
                 .transact_write_items()
                 .client_request_token(token)
                 .transact_items(job_item)
                 .transact_items(self.counters_item(&tr.counters, token));
-            if let Some(bucket) = self.bucket_item(tr, kind, token) {
+            if let Some(bucket) = self.bucket_item(tr, kind, tenant, token) {
                 request = request.transact_items(bucket);
             }
             if let Some(lock) = &tr.lock {

@@ -23,6 +23,11 @@ fn kind_attribute(event: Event, kind: &str) -> String {
     format!("{}:{kind}", event.as_str())
 }
 
+/// The attribute counting `event` for tenant label `tenant` (`succeeded@acme`).
+fn tenant_attribute(event: Event, tenant: &str) -> String {
+    format!("{}@{tenant}", event.as_str())
+}
+
 /// The `ADD` of a bucket add to shard `shard` of its minute; the TTL follows from the minute, so a
 /// repeated write (same token, same transition) is the same request.
 pub fn update(table: &str, shard: u32, add: &BucketAdd) -> Update {
@@ -39,6 +44,9 @@ pub fn update(table: &str, shard: u32, add: &BucketAdd) -> Update {
         push(event.as_str().to_owned(), *count);
         if let (true, Some(kind)) = (event.per_kind(), add.kind) {
             push(kind_attribute(*event, kind), *count);
+        }
+        if let (true, Some(tenant)) = (event.per_kind(), &add.tenant) {
+            push(tenant_attribute(*event, tenant), *count);
         }
     }
     names.insert("#ttl".to_owned(), TTL_ATTRIBUTE.to_owned());
@@ -64,18 +72,22 @@ pub struct Minute {
     pub skipped: u64,
     /// Per kind: (succeeded, failed).
     pub kinds: BTreeMap<String, (u64, u64)>,
+    /// Per tenant metric label: (succeeded, failed).
+    pub tenants: BTreeMap<String, (u64, u64)>,
 }
 
 impl Minute {
     fn add(&mut self, name: &str, count: u64) {
-        let (event, kind) = match name.split_once(':') {
-            Some((event, kind)) => (event, Some(kind)),
-            None => (name, None),
+        let (event, kind, tenant) = match (name.split_once(':'), name.split_once('@')) {
+            (Some((event, kind)), _) => (event, Some(kind), None),
+            (None, Some((event, tenant))) => (event, None, Some(tenant)),
+            (None, None) => (name, None, None),
         };
         let Some(event) = Event::ALL.into_iter().find(|e| e.as_str() == event) else { return };
-        match kind {
-            Some(kind) => {
-                let slot = self.kinds.entry(kind.to_owned()).or_default();
+        let label = kind.map(|k| (&mut self.kinds, k)).or(tenant.map(|t| (&mut self.tenants, t)));
+        match label {
+            Some((map, label)) => {
+                let slot = map.entry(label.to_owned()).or_default();
                 match event {
                     Event::Succeeded => slot.0 += count,
                     Event::Failed => slot.1 += count,
@@ -143,20 +155,22 @@ mod tests {
     fn update_names_values_and_ttl() {
         let m = at("2026-12-02T10:03:00Z");
         let c = Counters { succeeded: 1, ..Counters::default() };
-        let add = throughput::add(&c, at("2026-12-02T10:03:17Z"), Some("noop")).unwrap();
+        let acme = jobs_core::Tenant::parse("acme").unwrap();
+        let add = throughput::add(&c, at("2026-12-02T10:03:17Z"), Some("noop"), Some(&acme)).unwrap();
         let u = update("t", 7, &add);
         assert_eq!(u.key()[TABLE_KEY], s("MIN#2026-12-02T10:03Z#7"));
-        assert_eq!(u.update_expression(), "ADD #a0 :a0, #a1 :a1 SET #ttl = :ttl");
+        assert_eq!(u.update_expression(), "ADD #a0 :a0, #a1 :a1, #a2 :a2 SET #ttl = :ttl");
         let names = u.expression_attribute_names().unwrap();
         assert_eq!(
-            (names["#a0"].as_str(), names["#a1"].as_str(), names["#ttl"].as_str()),
-            ("succeeded", "succeeded:noop", "expiresAt")
+            (names["#a0"].as_str(), names["#a1"].as_str(), names["#a2"].as_str(), names["#ttl"].as_str()),
+            ("succeeded", "succeeded:noop", "succeeded@acme", "expiresAt")
         );
         let values = u.expression_attribute_values().unwrap();
         assert_eq!(values[":ttl"], n((m + throughput::KEEP).timestamp()));
         assert_eq!(values[":a0"], n(1));
         // A retry counts no kind.
-        let add = throughput::add(&Counters { retries: 1, ..Counters::default() }, m, Some("noop")).unwrap();
+        let add =
+            throughput::add(&Counters { retries: 1, ..Counters::default() }, m, Some("noop"), Some(&acme)).unwrap();
         assert_eq!(update("t", 0, &add).update_expression(), "ADD #a0 :a0 SET #ttl = :ttl");
     }
 
@@ -175,7 +189,14 @@ mod tests {
             item("MIN#2026-12-02T10:02Z#0", &[("succeeded", "2"), ("succeeded:noop", "2")]),
             item(
                 "MIN#2026-12-02T10:02Z#9",
-                &[("succeeded", "1"), ("succeeded:flaky", "1"), ("failed", "1"), ("failed:flaky", "1")],
+                &[
+                    ("succeeded", "1"),
+                    ("succeeded:flaky", "1"),
+                    ("failed", "1"),
+                    ("failed:flaky", "1"),
+                    ("succeeded@acme", "1"),
+                    ("failed@(other)", "1"),
+                ],
             ),
             item("MIN#2026-12-02T10:04Z#3", &[("retried", "4"), ("cancelled", "1"), ("skipped", "2"), ("bogus", "5")]),
         ];
@@ -184,6 +205,7 @@ mod tests {
         assert_eq!(got[0].start, at("2026-12-02T10:02:00Z"));
         assert_eq!((got[0].succeeded, got[0].failed), (3, 1));
         assert_eq!(got[0].kinds, BTreeMap::from([("noop".to_owned(), (2, 0)), ("flaky".to_owned(), (1, 1))]));
+        assert_eq!(got[0].tenants, BTreeMap::from([("acme".to_owned(), (1, 0)), ("(other)".to_owned(), (0, 1))]));
         assert_eq!(got[1], Minute { start: at("2026-12-02T10:03:00Z"), ..Minute::default() });
         assert_eq!((got[2].retried, got[2].cancelled, got[2].skipped, got[2].succeeded), (4, 1, 2, 0));
         assert_eq!(format_minute(got[2].start), "2026-12-02T10:04:00Z");

@@ -260,8 +260,14 @@ impl JobStore {
 
     /// The throughput bucket update of a counted transition, on the same shard as its counters;
     /// `None` if it counts no outcome event.
-    fn bucket_item(&self, tr: &Transition, kind: Option<&str>, token: &str) -> Option<TransactWriteItem> {
-        let add = jobs_core::throughput::add(&tr.counters, tr.at, kind)?;
+    fn bucket_item(
+        &self,
+        tr: &Transition,
+        kind: Option<&str>,
+        tenant: Option<&jobs_core::Tenant>,
+        token: &str,
+    ) -> Option<TransactWriteItem> {
+        let add = jobs_core::throughput::add(&tr.counters, tr.at, kind, tenant)?;
         let shard = counters::pick_shard(token);
         Some(TransactWriteItem::builder().update(buckets::update(&self.table, shard, &add)).build())
     }
