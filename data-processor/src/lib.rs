@@ -78,6 +78,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> u8 {
                 failed = count(Outcome::Failed),
                 cancelled = count(Outcome::Cancelled),
                 skipped = count(Outcome::Skipped),
+                waiting = count(Outcome::Waiting),
                 rejected = count(Outcome::Rejected),
                 duplicates = count(Outcome::Duplicate),
                 exit_code = code,

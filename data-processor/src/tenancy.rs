@@ -1,15 +1,36 @@
-//! A job that held a slot of its tenant ended under this worker: give the slot back and admit the
-//! tenant's next waiting job (`docs/tenants.md`). The admitted job is due at once: this worker
-//! sends it if it is of its own lane, and the reconciler's next pass sends any other. A failure is
-//! logged and left to the reconciler, whose sweep frees the slots of ended jobs.
+//! A worker's part in tenants' limits (`docs/tenants.md`):
+//!
+//! - a job that held a slot of its tenant ended under this worker: give the slot back and admit
+//!   the tenant's next waiting job. The admitted job is due at once: this worker sends it if it is
+//!   of its own lane, and the reconciler's next pass sends any other. A failure is logged and left
+//!   to the reconciler, whose sweep frees the slots of ended jobs;
+//! - a schedule's firing of a limited tenant, on its first receipt: recorded as it starts *with*
+//!   a slot (one transaction), or WAITING (its message deleted: admission sends it again), or, for
+//!   a `forbid` schedule, SKIPPED (admitted later, it could run beside the schedule's next firing).
 
 use chrono::Utc;
-use jobs_aws::{JobQueue, faults};
+use jobs_aws::store::tenants::waiting_partition;
+use jobs_aws::{BackendError, JobQueue, Received, faults};
 use jobs_core::pools::Priority;
-use jobs_core::{JobMessage, Tenant};
-use tracing::warn;
+use jobs_core::state::{self, OnReceive};
+use jobs_core::tenants::Seat;
+use jobs_core::{JobMessage, Lease, Overlap, RetryPolicy, Tenant, overlap};
+use tracing::{info, warn};
 
-use crate::worker::Worker;
+use crate::attempt::Claimed;
+use crate::claim::Firing;
+use crate::worker::{Outcome, Worker, into_backend};
+
+/// What became of a limited tenant's firing.
+pub(crate) enum LimitedFiring {
+    /// Recorded without running (WAITING, SKIPPED), or left for later.
+    Ended(Outcome),
+    /// Recorded RUNNING with a slot: run it.
+    Run(Claimed),
+}
+
+/// Tries of recording a firing while others change its tenant's item.
+const FIRING_TRIES: u32 = 3;
 
 /// Waiting jobs a worker admits after it freed a slot (one took its place; a second catches up
 /// with a limit that was raised).
@@ -26,6 +47,11 @@ impl Worker {
             }
         }
         faults::point("after-release");
+        self.admit_next(tenant).await;
+    }
+
+    /// Admits `tenant`'s next waiting jobs, sending those of this worker's lane.
+    pub(crate) async fn admit_next(&self, tenant: &Tenant) {
         let own_lane = self.config.command_kind.as_deref().unwrap_or(&self.config.pool);
         let queue_of = |msg: &JobMessage| -> Option<&JobQueue> {
             if jobs_core::kinds::lane_of(&msg.kind) != own_lane {
@@ -41,5 +67,87 @@ impl Worker {
         if let Err(e) = jobs_aws::admit::admit_and_send(&self.store, tenant, ADMIT_BUDGET, Utc::now(), queue_of).await {
             warn!(error = %e, "could not admit the tenant's next job; the reconciler will");
         }
+    }
+}
+
+impl Worker {
+    /// The first receipt of a firing whose tenant has limits (see the module's text). `None`: the
+    /// tenant has none, or the firing is already recorded: the usual flow takes it.
+    pub(crate) async fn limited_firing(
+        &self,
+        msg: &Received,
+        job: &JobMessage,
+        policy: &RetryPolicy,
+    ) -> Result<Option<LimitedFiring>, BackendError> {
+        let tenant = job.tenant_or_of(job.submitter().as_deref().unwrap_or_default());
+        for _ in 0..FIRING_TRIES {
+            let item = self.store.tenant(&tenant).await.map_err(into_backend)?;
+            let limits = self.store.limits_of(&item);
+            if !limits.limited() || self.store.get(&job.job_id).await.map_err(into_backend)?.is_some() {
+                return Ok(None);
+            }
+            let behind = item.waiting_at.is_some()
+                && !self.store.tenancy(&waiting_partition(&tenant), 1).await.map_err(into_backend)?.is_empty();
+            let now = Utc::now();
+            match Seat::decide(&tenant, &item.state(), &limits, behind, now) {
+                Seat::Free => return Ok(None),
+                Seat::Wait { reason, .. } if job.overlap == Overlap::Forbid => {
+                    let tr = overlap::skipped_over_limits(&tenant, &reason, now);
+                    if self.claim(&job.job_id, None, Some(job), &tr).await?.is_none() {
+                        continue;
+                    }
+                    info!(%reason, "firing SKIPPED: its tenant is over its limits (overlap: forbid)");
+                    self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
+                    return Ok(Some(LimitedFiring::Ended(Outcome::Skipped)));
+                }
+                seat @ Seat::Wait { .. } => {
+                    let by = job.submitter().unwrap_or_default();
+                    match self.store.submit(job, &by, None, &seat).await {
+                        Ok(jobs_aws::Submitted::Created) => {}
+                        Ok(_) | Err(jobs_aws::StoreError::ConditionFailed) => continue,
+                        Err(jobs_aws::StoreError::Backend(e)) => return Err(e),
+                    }
+                    info!("firing WAITING: its tenant is over its limits; admission sends it");
+                    self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
+                    self.admit_next(&tenant).await;
+                    return Ok(Some(LimitedFiring::Ended(Outcome::Waiting)));
+                }
+                Seat::Slot(take) => {
+                    let lock = match job.overlap {
+                        Overlap::Forbid => match self.forbid_firing(msg, job).await? {
+                            Firing::Run(lock) => lock,
+                            Firing::Skipped => return Ok(Some(LimitedFiring::Ended(Outcome::Skipped))),
+                            Firing::Raced => continue,
+                        },
+                        Overlap::Allow => None,
+                    };
+                    let lease = Lease { owner: self.owner.clone(), until: now + self.visibility() };
+                    let OnReceive::Start { attempt, mut transition } =
+                        state::on_receive(None, true, &lease, now, self.grace(), policy)
+                    else {
+                        unreachable!("a firing's first receipt starts it")
+                    };
+                    transition.change.runner = Some(self.runner.clone());
+                    transition.lock = lock;
+                    let transition = transition.with_slot(take);
+                    if self.claim(&job.job_id, None, Some(job), &transition).await?.is_none() {
+                        continue;
+                    }
+                    faults::point("after-claim");
+                    info!("firing started holding a slot of its tenant");
+                    return Ok(Some(LimitedFiring::Run(Claimed {
+                        attempt,
+                        interruptions: 0,
+                        started_at: transition.at,
+                        history: Vec::new(),
+                        policy: *policy,
+                        checkpoint: None,
+                        slot: true,
+                    })));
+                }
+            }
+        }
+        warn!("the firing's tenant kept changing; leaving the message for later");
+        Ok(Some(LimitedFiring::Ended(Outcome::Duplicate)))
     }
 }

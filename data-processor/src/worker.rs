@@ -21,6 +21,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::attempt::Claimed;
 use crate::claim::Firing;
+use crate::tenancy::LimitedFiring;
 
 /// Conditional writes lost to a concurrent worker before this one gives the message back.
 pub(crate) const MAX_CLAIM_RACES: usize = 5;
@@ -50,8 +51,11 @@ pub enum Outcome {
     /// The backend kept refusing the outcome write: nothing recorded, the message comes back
     /// after its visibility timeout and the attempt is resumed.
     Unrecorded,
-    /// A schedule's firing recorded SKIPPED (its previous job had not finished; overlap: forbid).
+    /// A schedule's firing recorded SKIPPED (its previous job had not finished, or its tenant was
+    /// over its limits; overlap: forbid).
     Skipped,
+    /// A schedule's firing recorded WAITING: its tenant is over its limits; admission sends it.
+    Waiting,
 }
 
 impl Outcome {
@@ -64,7 +68,8 @@ impl Outcome {
             | Outcome::LostLease
             | Outcome::Cancelled
             | Outcome::Deferred
-            | Outcome::Skipped => 0,
+            | Outcome::Skipped
+            | Outcome::Waiting => 0,
             Outcome::RetryScheduled | Outcome::Failed | Outcome::Rejected => 1,
             Outcome::Interrupted => jobs_runtime::exit::INTERRUPTED,
             Outcome::Unrecorded => jobs_runtime::exit::BACKEND,
@@ -220,6 +225,14 @@ impl Worker {
     async fn claim_and_run(&self, msg: &Received, job: &JobMessage, spec: &JobSpec) -> Result<Outcome, BackendError> {
         // The kind's own attempts, backoff and time limit over the worker's settings.
         let policy = spec.policy().apply(&self.policy);
+        // A firing of a limited tenant is admitted as it is recorded (`crate::tenancy`).
+        if message::is_firing(&job.job_id) {
+            match self.limited_firing(msg, job, &policy).await? {
+                Some(LimitedFiring::Ended(outcome)) => return Ok(outcome),
+                Some(LimitedFiring::Run(claimed)) => return Ok(self.run_attempt(msg, job, spec, claimed).await),
+                None => {}
+            }
+        }
         if let Some(claimed) = self.claim_unread(msg, job, &policy).await? {
             return Ok(self.run_attempt(msg, job, spec, claimed).await);
         }

@@ -291,3 +291,55 @@ async fn cancelling_frees_a_slot_or_a_place_in_line_and_bad_input_changes_nothin
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {out}");
     }
 }
+
+/// A firing of schedule `name` as EventBridge Scheduler delivers it (its template, for tenant `a`,
+/// with the scheduled time filled in); its job id.
+async fn fire(stack: &Stack, name: &str, overlap: jobs_core::Overlap, at: &str) -> String {
+    let spec = jobs_core::JobSpec::parse("noop", Value::Null).unwrap();
+    let template = jobs_core::JobMessage::schedule_template(
+        &spec,
+        name,
+        overlap,
+        jobs_core::pools::Priority::Normal,
+        &Tenant::parse("a").unwrap(),
+    );
+    let body = template.replace(jobs_core::message::SCHEDULER_SCHEDULED_TIME, at);
+    stack.queue.send(&body).await.unwrap();
+    format!("{}{name}:{at}", jobs_core::message::SCHEDULED_JOB_PREFIX)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_limited_tenants_firings_wait_skip_or_take_a_slot_as_they_start() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    put(&api, "a", json!({"maxRunning": 0})).await;
+    // Paused: a firing waits (its message deleted); a forbid schedule's firing is skipped, saying why.
+    let waits = fire(&stack, "nightly", jobs_core::Overlap::Allow, "2026-12-06T01:00:00Z").await;
+    let run = run_worker(&stack, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    let w = job(&stack, &waits).await;
+    assert_eq!((w.status, w.slot, w.tenant.as_str()), (JobStatus::Waiting, false, "a"));
+    assert_eq!(queued(&stack).await, (0, 0), "no message for a waiting job");
+    let skipped = fire(&stack, "hourly", jobs_core::Overlap::Forbid, "2026-12-06T01:00:00Z").await;
+    assert_eq!(run_worker(&stack, &[]).await.code, 0);
+    let s = job(&stack, &skipped).await;
+    assert_eq!(s.status, JobStatus::Skipped);
+    assert!(s.last_error.as_deref().unwrap().contains("paused"), "{:?}", s.last_error);
+    // Raised: the waiting firing is admitted and runs, giving its slot back.
+    put(&api, "a", json!({"maxRunning": 1})).await;
+    assert_eq!(slots(&stack, "a", std::slice::from_ref(&waits), 1).await, std::slice::from_ref(&waits));
+    assert_eq!(run_worker(&stack, &[]).await.code, 0);
+    assert_eq!(status(&stack, &waits).await, JobStatus::Succeeded);
+    // Under its limit, a firing takes a slot as it starts: killed after its outcome, it still holds
+    // it, until the reconciler frees it.
+    let starts = fire(&stack, "nightly", jobs_core::Overlap::Allow, "2026-12-06T02:00:00Z").await;
+    assert_ne!(run_worker(&stack, &[("FAULTS", "point.after-record=crash")]).await.code, 0);
+    let ids = [waits.clone(), starts.clone()];
+    let r = job(&stack, &starts).await;
+    assert_eq!((r.status, r.slot), (JobStatus::Succeeded, true), "it ran holding a slot");
+    assert_eq!(slots(&stack, "a", &ids, 1).await, std::slice::from_ref(&starts));
+    let pass = reconcile(&stack, &[]).await;
+    assert!(pass.log.contains("freed the slot of an ended job"), "{}", pass.log);
+    assert!(slots(&stack, "a", &ids, 1).await.is_empty());
+    assert_eq!(stats(&stack).await, Stats { skipped: 1, ..counts(3, 2, 0, 0) });
+}

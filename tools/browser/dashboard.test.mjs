@@ -206,7 +206,9 @@ try {
   await page.locator(tenantRow).waitFor();
   const held = await call('POST', '/jobs', { job: 'noop', tenant: limited });
   assert.equal(held.status, 'WAITING');
-  await page.locator(`${tenantRow} [data-testid=tenant-waiting]:text-is("1")`).waitFor();
+  // The view refreshes every few seconds: wait for the row to count the waiting job.
+  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.trim() === '1',
+    `${tenantRow} [data-testid=tenant-waiting]`, { timeout: WAIT });
   await page.screenshot({ path: join(out, 'dashboard-tenants.png'), fullPage: true });
   await page.goto(new URL(`/#/jobs/${held.jobId}`, base).href);
   await page.locator('[data-testid=job-status] [data-status=WAITING]').waitFor();

@@ -77,6 +77,22 @@ pub fn on_forbid_firing(
     }
 }
 
+/// A firing of a `forbid` schedule whose tenant is over its limits (`crate::tenants`): SKIPPED
+/// rather than WAITING, since a firing admitted later could run beside the schedule's next one.
+pub fn skipped_over_limits(
+    tenant: &crate::Tenant,
+    reason: &crate::tenants::WaitReason,
+    now: DateTime<Utc>,
+) -> Transition {
+    let error = format!("skipped: {reason} (tenant {tenant}; overlap: forbid, so the firing does not wait)");
+    let change = Change { last_error: Some(error), ..change(JobStatus::Skipped, 0) };
+    Transition::new(Step::Skip, Expect::Absent, change, now).counting(Counters {
+        submitted: 1,
+        skipped: 1,
+        ..Counters::default()
+    })
+}
+
 fn skipped(id: &str, status: JobStatus, now: DateTime<Utc>) -> Transition {
     let error = format!("skipped: the schedule's previous job {id} is {status} (overlap: forbid)");
     let change = Change { last_error: Some(error), ..change(JobStatus::Skipped, 0) };

@@ -36,11 +36,23 @@ impl JobStore {
         let target = format!("store.{}", tr.step.as_str());
         faults::before(&target).await?;
         let job_item = match &tr.expect {
-            Expect::Absent => JobWrite::Put(self.put_new(job_id, item::Origin::of(origin), tr, token)),
-            Expect::Present { .. } => JobWrite::Update(self.update_existing(job_id, tr, token)),
+            Expect::Absent => {
+                let mut put = self.put_new(job_id, item::Origin::of(origin), tr, token);
+                // A slot taken as the job is created: the job holds it (`admission`).
+                if let Some(take) = &tr.slot {
+                    for (name, value) in super::admission::slot_attributes(&take.tenant, job_id, tr.at) {
+                        put.item.insert(name.to_owned(), item::s(value));
+                    }
+                }
+                JobWrite::Put(put)
+            }
+            Expect::Present { .. } => {
+                debug_assert!(tr.slot.is_none(), "a slot is taken as a job is created, or by admission");
+                JobWrite::Update(self.update_existing(job_id, tr, token))
+            }
         };
-        let created_by = || Applied { submitted_by: origin.and_then(JobMessage::submitter), slot: false };
-        let result = if tr.counters.is_zero() && tr.lock.is_none() {
+        let created_by = || Applied { submitted_by: origin.and_then(JobMessage::submitter), slot: tr.slot.is_some() };
+        let result = if tr.counters.is_zero() && tr.lock.is_none() && tr.slot.is_none() {
             // A start returns the item as written (no capacity cost): a worker that claimed
             // without reading the job learns who submitted it.
             self.write_single(job_item, tr.step == Step::Start, token, &target).await.map(|item| match item {
@@ -65,6 +77,10 @@ impl JobStore {
             }
             if let Some(lock) = &tr.lock {
                 request = request.transact_items(self.lock_item(lock, tr.at));
+            }
+            if let Some(take) = &tr.slot {
+                let update = super::admission::take_slot(&self.table, take);
+                request = request.transact_items(TransactWriteItem::builder().update(update).build());
             }
             request.send().await.map(|_| created_by()).map_err(|e| self.transact_error(e))
         };

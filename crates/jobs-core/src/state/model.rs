@@ -280,16 +280,25 @@ pub struct Transition {
     pub at: DateTime<Utc>,
     /// Taken with the change, in the same transaction: a schedule's lock (`overlap: forbid`).
     pub lock: Option<ScheduleLock>,
+    /// Taken with the change, in the same transaction: a slot of the job's tenant (a schedule's
+    /// firing of a limited tenant, recorded as it starts; `crate::tenants::limits`).
+    pub slot: Option<crate::tenants::SlotTake>,
 }
 
 impl Transition {
     pub(crate) fn new(step: Step, expect: Expect, change: Change, at: DateTime<Utc>) -> Self {
-        Transition { step, expect, change, counters: Counters::default(), at, lock: None }
+        Transition { step, expect, change, counters: Counters::default(), at, lock: None, slot: None }
     }
 
     /// The same change, taking `lock` in the same transaction.
     pub fn with_lock(mut self, lock: ScheduleLock) -> Self {
         self.lock = Some(lock);
+        self
+    }
+
+    /// The same change, taking a slot of the job's tenant in the same transaction.
+    pub fn with_slot(mut self, take: crate::tenants::SlotTake) -> Self {
+        self.slot = Some(take);
         self
     }
 
