@@ -7,7 +7,10 @@
 //! jobs that hold a slot, and a slot was only ever taken under the limits in force when it was.
 //! At the end, with faults off, every job ends and no slot is held.
 
+mod common;
+
 use chrono::{DateTime, Utc};
+use common::Rng;
 use jobs_core::Tenant;
 use jobs_core::tenants::limits::{Seat, Settings, SlotTake, TenantState};
 
@@ -34,19 +37,6 @@ enum Pc {
     Release { job: usize },
     /// An admitter read the tenant and the waiting list; it admits `queue` in order.
     Admit { read: TenantState, settings: Settings, queue: Vec<usize> },
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 struct World {

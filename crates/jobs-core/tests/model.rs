@@ -17,10 +17,13 @@
 //! happens only while the lane had no worker at all. The real adapters and binaries are exercised by the fault and
 //! chaos tests; this covers the interleavings.
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use common::Rng;
 use jobs_core::cancel::{self, OnCancel};
 use jobs_core::reconcile::{self, DeadLetter, Overdue, Timing};
 use jobs_core::state::{self, Counters, OnReceive, Skip, Transition};
@@ -33,22 +36,6 @@ const RECONCILE_EVERY: i64 = 5;
 
 fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 #[derive(Clone, Debug)]

@@ -125,6 +125,8 @@ impl TenantItem {
     }
 }
 
+type Item = HashMap<String, AttributeValue>;
+
 /// A page of tenants and where the next starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantPage {
@@ -165,22 +167,8 @@ impl JobStore {
             let mut start: Option<HashMap<String, AttributeValue>> = None;
             let mut seen = 0u64;
             loop {
-                faults::before("store.tenancy").await?;
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(TENANCY_INDEX)
-                    .key_condition_expression("#p = :p")
-                    .expression_attribute_names("#p", TENANCY_ATTRIBUTE)
-                    .expression_attribute_names("#s", "status")
-                    .expression_attribute_values(":p", s(&partition))
-                    .projection_expression("#s")
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(|e| self.backend("Query", e))?;
-                for item in out.items() {
+                let (items, next) = self.query_tenancy(&partition, start.take(), None).await?;
+                for item in &items {
                     seen += 1;
                     let status = item.get("status").and_then(|v| v.as_s().ok()).and_then(|v| JobStatus::parse(v));
                     match status {
@@ -192,7 +180,7 @@ impl JobStore {
                         None => {}
                     }
                 }
-                start = out.last_evaluated_key;
+                start = next;
                 if start.is_none() {
                     break;
                 }
@@ -214,32 +202,22 @@ impl JobStore {
     /// Tenants with an item (settings of their own, or jobs that took slots), by name, from the
     /// `tenancy` index (eventually consistent), after `after`.
     pub async fn tenants(&self, after: Option<&Tenant>, limit: i32) -> Result<TenantPage, StoreError> {
-        faults::before("store.tenants").await?;
-        let mut q = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(TENANCY_INDEX)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", TENANCY_ATTRIBUTE)
-            .expression_attribute_values(":p", s(TENANTS_PARTITION))
-            .limit(limit);
-        if let Some(after) = after {
-            q = q
-                .exclusive_start_key(TENANCY_ATTRIBUTE, s(TENANTS_PARTITION))
-                .exclusive_start_key(TENANCY_ORDER_ATTRIBUTE, s(after.as_str()))
-                .exclusive_start_key(TABLE_KEY, s(tenant_key(after)));
-        }
-        let out = q.send().await.map_err(|e| self.backend("Query", e))?;
-        let tenants: Vec<TenantItem> = out
-            .items()
+        let start = after.map(|after| {
+            HashMap::from([
+                (TENANCY_ATTRIBUTE.to_owned(), s(TENANTS_PARTITION)),
+                (TENANCY_ORDER_ATTRIBUTE.to_owned(), s(after.as_str())),
+                (TABLE_KEY.to_owned(), s(tenant_key(after))),
+            ])
+        });
+        let (items, next) = self.query_tenancy(TENANTS_PARTITION, start, Some(limit)).await?;
+        let tenants: Vec<TenantItem> = items
             .iter()
             .filter_map(|item| {
                 let name = item.get(TENANCY_ORDER_ATTRIBUTE)?.as_s().ok()?;
                 Some(TenantItem::parse(Tenant::parse(name).ok()?, item))
             })
             .collect();
-        let next = out.last_evaluated_key().and(tenants.last()).map(|t| t.tenant.clone());
+        let next = next.and(tenants.last()).map(|t| t.tenant.clone());
         Ok(TenantPage { tenants, next })
     }
 
@@ -279,6 +257,25 @@ impl JobStore {
     /// A page of the jobs in `partition` of the `tenancy` index (a tenant's waiting jobs, first to
     /// admit first; or its slot holders), eventually consistent.
     pub async fn tenancy(&self, partition: &str, limit: i32) -> Result<Vec<TenancyEntry>, StoreError> {
+        let (items, _) = self.query_tenancy(partition, None, Some(limit)).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let job_id = item.get(TABLE_KEY)?.as_s().ok()?.strip_prefix("JOB#")?.to_owned();
+                let status = item.get("status").and_then(|v| v.as_s().ok()).and_then(|v| JobStatus::parse(v));
+                Some(TenancyEntry { job_id, status })
+            })
+            .collect())
+    }
+
+    /// One page of `partition` of the `tenancy` index (eventually consistent) from `start`: its
+    /// items (keys and the projected attributes) and where the next page starts.
+    async fn query_tenancy(
+        &self,
+        partition: &str,
+        start: Option<Item>,
+        limit: Option<i32>,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         faults::before("store.tenancy").await?;
         let out = self
             .client
@@ -288,19 +285,12 @@ impl JobStore {
             .key_condition_expression("#p = :p")
             .expression_attribute_names("#p", TENANCY_ATTRIBUTE)
             .expression_attribute_values(":p", s(partition))
-            .limit(limit)
+            .set_exclusive_start_key(start)
+            .set_limit(limit)
             .send()
             .await
             .map_err(|e| self.backend("Query", e))?;
-        Ok(out
-            .items()
-            .iter()
-            .filter_map(|item| {
-                let job_id = item.get(TABLE_KEY)?.as_s().ok()?.strip_prefix("JOB#")?.to_owned();
-                let status = item.get("status").and_then(|v| v.as_s().ok()).and_then(|v| JobStatus::parse(v));
-                Some(TenancyEntry { job_id, status })
-            })
-            .collect())
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
     }
 
     /// Clears tenant `tenant`'s waiting mark if it is still `seen` (no job was recorded WAITING
