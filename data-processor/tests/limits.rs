@@ -343,3 +343,32 @@ async fn a_limited_tenants_firings_wait_skip_or_take_a_slot_as_they_start() {
     assert!(slots(&stack, "a", &ids, 1).await.is_empty());
     assert_eq!(stats(&stack).await, Stats { skipped: 1, ..counts(3, 2, 0, 0) });
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenants_are_listed_by_name_page_after_page() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    for (tenant, max) in [("c", 3), ("a", 1), ("b", 2), ("d", 4), ("e", 5)] {
+        put(&api, tenant, json!({"maxRunning": max})).await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/tenants?limit=2".to_owned();
+    for _ in 0..5 {
+        let (code, page) = api.get(&path).await;
+        assert_eq!(code, StatusCode::OK, "{page}");
+        assert!(page["tenants"].as_array().unwrap().len() <= 2, "{page}");
+        for t in page["tenants"].as_array().unwrap() {
+            seen.push((t["tenant"].as_str().unwrap().to_owned(), t["limits"]["maxRunning"].as_u64().unwrap()));
+        }
+        assert_eq!(page["defaults"]["maxRunning"], Value::Null, "the shipped config sets no default");
+        match page["next"].as_str() {
+            Some(next) => path = format!("/tenants?limit=2&after={next}"),
+            None => break,
+        }
+    }
+    let want: Vec<(String, u64)> =
+        [("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5)].map(|(t, m)| (t.to_owned(), m)).to_vec();
+    assert_eq!(seen, want);
+    let (code, _) = api.get("/tenants?limit=2&bogus=1").await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "an unknown parameter is refused");
+}
