@@ -210,13 +210,7 @@ fn list_filter(q: &ListQuery) -> Result<(ListFilter, usize, Option<Cursor>), Api
         None => None,
         Some(t) => Some(Tenant::parse(t).map_err(|e| bad("invalid_filter", e.to_string()))?),
     };
-    let limit =
-        match &q.limit {
-            None => DEFAULT_PAGE,
-            Some(l) => l.parse::<usize>().ok().filter(|l| (1..=MAX_PAGE).contains(l)).ok_or_else(|| {
-                bad("invalid_limit", format!("limit must be an integer from 1 to {MAX_PAGE}, got {l:?}"))
-            })?,
-        };
+    let limit = super::page_limit(q.limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
     let filter = ListFilter {
         status,
         kind: q.kind.clone(),

@@ -38,6 +38,15 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
     })
 }
 
+/// A page size from a `limit` query parameter: `default` without one, else 1 to `max`
+/// (`invalid_limit` otherwise).
+pub(crate) fn page_limit(limit: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let Some(l) = limit else { return Ok(default) };
+    l.parse::<usize>().ok().filter(|l| (1..=max).contains(l)).ok_or_else(|| {
+        ApiError::bad_request("invalid_limit", format!("limit must be an integer from 1 to {max}, got {l:?}"))
+    })
+}
+
 pub(crate) fn checked_job_id(id: &str) -> Result<(), ApiError> {
     if jobs_core::message::valid_job_id(id) {
         Ok(())

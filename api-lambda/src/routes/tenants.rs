@@ -39,6 +39,7 @@ pub struct TenantQuery {
     pub after: Option<String>,
 }
 
+pub const DEFAULT_TENANT_PAGE: usize = 20;
 pub const MAX_TENANT_PAGE: usize = 50;
 
 fn tenant_of(name: &str) -> Result<Tenant, ApiError> {
@@ -62,15 +63,7 @@ pub async fn list_tenants(
     query: Result<Query<TenantQuery>, QueryRejection>,
 ) -> Result<Json<TenantList>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let limit = match &q.limit {
-        None => 20,
-        Some(l) => l.parse::<usize>().ok().filter(|l| (1..=MAX_TENANT_PAGE).contains(l)).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_limit",
-                format!("limit must be an integer from 1 to {MAX_TENANT_PAGE}, got {l:?}"),
-            )
-        })?,
-    };
+    let limit = super::page_limit(q.limit.as_deref(), DEFAULT_TENANT_PAGE, MAX_TENANT_PAGE)?;
     let after = q.after.as_deref().map(tenant_of).transpose()?;
     let store = &state.0.store;
     let page = store.tenants(after.as_ref(), limit as i32).await?;
