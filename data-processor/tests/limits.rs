@@ -344,6 +344,41 @@ async fn a_limited_tenants_firings_wait_skip_or_take_a_slot_as_they_start() {
     assert_eq!(stats(&stack).await, Stats { skipped: 1, ..counts(3, 2, 0, 0) });
 }
 
+/// A waiting job has no message; a stray copy (a redrive or an operator's resend of an older
+/// body) must not run it past its tenant's limit: the worker drops the copy, the job keeps its
+/// place in line, and once admitted it runs exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stray_copy_of_a_waiting_jobs_message_is_dropped_and_the_job_runs_once_when_admitted() {
+    let stack = Stack::start().await;
+    let api = api(&stack).await;
+    put(&api, "a", json!({"maxRunning": 0})).await;
+    let ids: Vec<String> = submit_n(&api, "a", json!({"job": "noop"}), 2).await.into_iter().map(|(id, _)| id).collect();
+    let stray = job(&stack, &ids[0]).await.message().expect("a waiting job records its message");
+    stack.queue.send(&stray.to_body()).await.unwrap();
+    assert_eq!(queued(&stack).await, (1, 0));
+
+    let run = run_worker(&stack, &[]).await;
+    assert_eq!(run.code, 0, "{}", run.log);
+    assert!(run.log.contains("dropping this copy"), "{}", run.log);
+    assert_eq!(queued(&stack).await, (0, 0), "the copy is deleted, not retried");
+    let r = job(&stack, &ids[0]).await;
+    assert_eq!((r.status, r.slot, r.attempts), (JobStatus::Waiting, false, 0), "it did not run");
+    assert_eq!(stats(&stack).await, counts(2, 0, 0, 0));
+
+    // Admitted in order as the limit is raised; each runs once and gives its slot back.
+    put(&api, "a", json!({"maxRunning": 1})).await;
+    assert_eq!(slots(&stack, "a", &ids, 1).await, ids[..1]);
+    for _ in 0..2 {
+        assert_eq!(run_worker(&stack, &[]).await.code, 0);
+    }
+    for id in &ids {
+        let r = job(&stack, id).await;
+        assert_eq!((r.status, r.attempts), (JobStatus::Succeeded, 1), "{id}");
+    }
+    assert!(slots(&stack, "a", &ids, 1).await.is_empty());
+    assert_eq!(stats(&stack).await, counts(2, 2, 0, 0));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tenants_are_listed_by_name_page_after_page() {
     let stack = Stack::start().await;
