@@ -25,7 +25,7 @@ pub use state::AppState;
 pub async fn state(config: &config::Config, sdk: &SdkConfig) -> Result<AppState, BackendError> {
     // The command kinds' schemas compile and their examples meet them (tested on the shipped
     // config): checked before the first job, not at it.
-    jobs_core::command::command_kinds().check_schemas().map_err(|e| BackendError::other(e.to_string()))?;
+    jobs_core::catalog::command_kinds().check_schemas().map_err(|e| BackendError::other(e.to_string()))?;
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let queues = PoolQueues::new(&sqs, &config.queue_url, jobs_core::pools::pools())
         .map_err(|e| BackendError::other(format!("QUEUE_URL: {e}")))?;

@@ -3,8 +3,8 @@
 //! discriminated by `job`.
 
 use axum::Json;
-use jobs_core::kinds::Runtime;
-use jobs_core::kinds::kinds as all_kinds;
+use jobs_core::catalog::Runtime;
+use jobs_core::catalog::kinds as all_kinds;
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
@@ -28,7 +28,7 @@ use crate::views;
         jobs::JobRequest, views::JobAccepted, views::JobView, views::JobList, jobs_core::JobStatus, views::StatsView,
         views::OverviewView, views::OpenView, views::OpenCountView, views::OldestView, views::ThroughputView,
         views::MinuteView, views::KindMinuteView,
-        views::KindList, views::KindView, views::PolicyView, views::CommandView, jobs_core::kinds::Runtime, views::PoolList, views::PoolView, views::QueueDepthView,
+        views::KindList, views::KindView, views::PolicyView, views::CommandView, jobs_core::catalog::Runtime, views::PoolList, views::PoolView, views::QueueDepthView,
         jobs_core::pools::Capacity, jobs_core::pools::Execution, jobs_core::pools::Resource, jobs_core::pools::Priority,
         jobs::RetryRequest, views::ScheduleState, views::LastRun,
         schedules::ScheduleBody, schedules::SchedulePatch, views::ScheduleView, views::ScheduleList,

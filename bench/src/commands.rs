@@ -73,7 +73,7 @@ async fn one(
     payload: serde_json::Value,
 ) -> Result<(f64, f64, Option<f64>), String> {
     let msg = stack.submit_routed(kind, payload).await;
-    let lane = jobs_core::kinds::lane_of(kind);
+    let lane = jobs_core::catalog::lane_of(kind);
     let env = procs::env_via(stack.pool_env(lane), &stack.emulator.endpoint);
     let started = Instant::now();
     let mut child = tokio::process::Command::new(worker)

@@ -185,7 +185,7 @@ pub struct ReconcileArgs {
 
 impl ReconcileArgs {
     /// A lane's start deadline: the config's, unless replaced.
-    pub fn start_deadline(&self, lane: &jobs_core::kinds::Lane) -> Option<Duration> {
+    pub fn start_deadline(&self, lane: &jobs_core::pools::Lane) -> Option<Duration> {
         match self.start_deadline_secs {
             Some(0) => None,
             Some(secs) => Some(Duration::from_secs(secs)),

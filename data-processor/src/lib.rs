@@ -53,7 +53,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> u8 {
                 return exit::CONFIG;
             }
         };
-        let start_deadlines = jobs_core::kinds::lanes().iter().map(|l| (l.name, args.start_deadline(l))).collect();
+        let start_deadlines = jobs_core::catalog::lanes().iter().map(|l| (l.name, args.start_deadline(l))).collect();
         let reconciler = Reconciler { queues, store, shutdown, metrics_namespace, start_deadlines };
         let every = std::time::Duration::from_secs(args.every_secs);
         let healthy = reconciler.run(every, args.for_secs.map(std::time::Duration::from_secs)).await;

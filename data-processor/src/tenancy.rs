@@ -54,7 +54,7 @@ impl Worker {
     pub(crate) async fn admit_next(&self, tenant: &Tenant) {
         let own_lane = self.config.command_kind.as_deref().unwrap_or(&self.config.pool);
         let queue_of = |msg: &JobMessage| -> Option<&JobQueue> {
-            if jobs_core::kinds::lane_of(&msg.kind) != own_lane {
+            if jobs_core::catalog::lane_of(&msg.kind) != own_lane {
                 return None;
             }
             // High priority first in `queues` when this worker takes the high queue too.

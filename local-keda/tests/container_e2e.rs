@@ -131,7 +131,7 @@ async fn mixed_jobs_with_the_container_executor() {
             Some(suffix) => suffix.trim_start_matches('-'),
             None => panic!("a container of an unknown ScaledJob: {line}"),
         };
-        let lane = jobs_core::kinds::lanes().iter().find(|l| l.name == lane).expect("a lane");
+        let lane = jobs_core::catalog::lanes().iter().find(|l| l.name == lane).expect("a lane");
         let pool = jobs_core::pools::pools().get(lane.pool).expect("a declared pool");
         let memory = jobs_core::quantity::bytes(&pool.config.memory.limit).unwrap();
         let nano_cpus = jobs_core::quantity::cpu_millis(&pool.config.cpu.limit).unwrap() * 1_000_000;

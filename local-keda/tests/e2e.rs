@@ -52,7 +52,7 @@ async fn twenty_mixed_jobs_with_the_process_executor() {
     // The history limits (10 succeeded, 20 failed in each pool's manifest) trim each
     // ScaledJob's Jobs, not their logs: job records link them.
     let scaled_jobs = state["scaledJobs"].as_array().unwrap();
-    assert_eq!(scaled_jobs.len(), jobs_core::kinds::lanes().len(), "one ScaledJob per lane (pool, command kind)");
+    assert_eq!(scaled_jobs.len(), jobs_core::catalog::lanes().len(), "one ScaledJob per lane (pool, command kind)");
     for sj in scaled_jobs {
         let jobs = sj["jobs"].as_array().unwrap();
         let count = |phase: &str| jobs.iter().filter(|j| j["phase"] == phase).count() as u64;

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use jobs_aws::{Cursor, Idempotency, ListFilter};
-use jobs_core::kinds::DEFAULT_KIND;
+use jobs_core::catalog::DEFAULT_KIND;
 use jobs_core::pools::Priority;
 use jobs_core::{JobMessage, JobSpec, JobStatus, Tenant};
 use serde::Deserialize;
@@ -128,7 +128,7 @@ pub async fn create_job(
                 "missing_job",
                 format!(
                     "a JSON body names the job kind (\"job\": one of {}); send no body for the default kind",
-                    jobs_core::kinds::kind_names()
+                    jobs_core::catalog::kind_names()
                 ),
             ));
         };
@@ -189,9 +189,9 @@ fn list_filter(q: &ListQuery) -> Result<(ListFilter, usize, Option<Cursor>), Api
         })?),
     };
     if let Some(kind) = &q.kind
-        && jobs_core::kinds::kind_info(kind).is_none()
+        && jobs_core::catalog::kind_info(kind).is_none()
     {
-        return Err(bad("invalid_filter", format!("kind {kind:?} is not one of {}", jobs_core::kinds::kind_names())));
+        return Err(bad("invalid_filter", format!("kind {kind:?} is not one of {}", jobs_core::catalog::kind_names())));
     }
     if let Some(schedule) = &q.schedule
         && !super::schedules::valid_schedule_name(schedule)

@@ -137,7 +137,7 @@ impl Definition {
             input,
             description: format!("{} job, from {:?}", self.spec.kind(), self.input_expression),
             enabled,
-            target_arn: sibling_arn(&app.queue_arn, jobs_core::kinds::lane_of(self.spec.kind()), *priority),
+            target_arn: sibling_arn(&app.queue_arn, jobs_core::catalog::lane_of(self.spec.kind()), *priority),
         })
     }
 }

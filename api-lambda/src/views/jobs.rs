@@ -104,7 +104,7 @@ impl From<JobRecord> for JobView {
         }
         JobView {
             job_id: r.job_id,
-            pool: r.kind.as_deref().and_then(jobs_core::kinds::kind_info).map(|k| k.policy.pool.to_owned()),
+            pool: r.kind.as_deref().and_then(jobs_core::catalog::kind_info).map(|k| k.policy.pool.to_owned()),
             priority: r.priority,
             tenant: r.tenant,
             job: r.kind,

@@ -1,8 +1,8 @@
 //! A job kind as `GET /jobs/kinds` lists it: its payload schema and its policy.
 
 use jobs_core::RetryPolicy;
+use jobs_core::catalog::{KindInfo, Runtime};
 use jobs_core::command::Image;
-use jobs_core::kinds::{KindInfo, Runtime};
 use jobs_core::pools::{MAX_TIME_LIMIT, pools};
 use serde::Serialize;
 use serde_json::Value;
@@ -87,7 +87,7 @@ impl From<&KindInfo> for KindView {
                 backoff_base_secs: p.backoff_base.as_secs(),
                 backoff_max_secs: p.backoff_max.as_secs(),
                 timeout_secs: k.policy.timeout(limit).as_secs(),
-                start_deadline_secs: jobs_core::kinds::lane(jobs_core::kinds::lane_of(k.name))
+                start_deadline_secs: jobs_core::catalog::lane(jobs_core::catalog::lane_of(k.name))
                     .and_then(|l| l.start_deadline)
                     .map(|d| d.as_secs()),
             },

@@ -75,7 +75,7 @@ impl ScheduleView {
                 ScheduleState::Disabled => Vec::new(),
             },
             pool: field("job")
-                .and_then(|j| j.as_str().and_then(jobs_core::kinds::kind_info))
+                .and_then(|j| j.as_str().and_then(jobs_core::catalog::kind_info))
                 .map(|k| k.policy.pool.to_owned()),
             priority: field("priority").and_then(|p| serde_json::from_value(p).ok()).unwrap_or_default(),
             tenant: field("tenant").and_then(|t| serde_json::from_value(t).ok()).unwrap_or_default(),

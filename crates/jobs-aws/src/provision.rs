@@ -51,7 +51,7 @@ pub async fn ensure(
     let mut queues = Vec::new();
     // The pools' lanes come first, so each pool's DLQ exists before its command kinds' lanes.
     let mut dlqs = std::collections::HashMap::new();
-    for lane in jobs_core::kinds::lanes() {
+    for lane in jobs_core::catalog::lanes() {
         let dlq = match dlqs.get(lane.pool) {
             Some(url) => String::clone(url),
             None => {

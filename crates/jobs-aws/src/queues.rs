@@ -1,6 +1,6 @@
 //! Every lane's queues as [`JobQueue`]s: where the API sends a job (its kind's lane, its
 //! priority), what the reconciler sweeps (every pool's dead-letter queue) and what the depth
-//! figures add up. A lane is a pool, or a command kind (`jobs_core::kinds::lanes`). Names follow
+//! figures add up. A lane is a pool, or a command kind (`jobs_core::catalog::lanes`). Names follow
 //! `jobs_core::pools::Queues` from the default pool's queue URL.
 
 use aws_sdk_sqs::Client;
@@ -21,7 +21,7 @@ impl PoolQueues {
     /// `default_url` (the default pool's normal queue).
     pub fn new(client: &Client, default_url: &str, pools: &Pools) -> Result<PoolQueues, QueueError> {
         let names = Queues::from_default_url(default_url)?;
-        let queues = jobs_core::kinds::lanes()
+        let queues = jobs_core::catalog::lanes()
             .iter()
             .filter(|lane| pools.get(lane.pool).is_some())
             .flat_map(|lane| {
@@ -58,7 +58,7 @@ impl PoolQueues {
     /// Where a job of `kind` goes: its kind's lane (a kind this build does not know: the
     /// default pool's, whose workers hand it back for a build that does).
     pub fn for_job(&self, kind: &str, priority: Priority) -> &JobQueue {
-        self.get(jobs_core::kinds::lane_of(kind), priority)
+        self.get(jobs_core::catalog::lane_of(kind), priority)
     }
 
     /// Every queue with its lane, pool and priority.

@@ -1,6 +1,7 @@
 //! The job model and the pure rules of the system, shared by `api-lambda` and `data-processor`.
 //! No AWS and no I/O here: the adapters in `jobs-aws` carry these decisions out.
 
+pub mod catalog;
 pub mod command;
 pub mod history;
 pub mod json;
@@ -20,7 +21,8 @@ pub mod tenants;
 pub mod throughput;
 pub mod unread;
 
-pub use kinds::{JobSpec, SpecError, kinds};
+pub use catalog::{JobSpec, kinds};
+pub use kinds::SpecError;
 pub use message::{JobMessage, MessageError, Source};
 pub use overlap::Overlap;
 pub use policy::{AfterFailure, PolicyError, RetryPolicy};

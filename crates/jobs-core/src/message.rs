@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::kinds::JobSpec;
+use crate::catalog::JobSpec;
 use crate::overlap::Overlap;
 use crate::pools::Priority;
 use crate::tenants::Tenant;
@@ -84,7 +84,7 @@ impl Source {
     }
 }
 
-/// One job on the queue. `payload` is kept as JSON here; [`crate::kinds::JobSpec`] gives it a type.
+/// One job on the queue. `payload` is kept as JSON here; [`crate::catalog::JobSpec`] gives it a type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobMessage {

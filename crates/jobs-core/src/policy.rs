@@ -96,6 +96,49 @@ impl RetryPolicy {
     }
 }
 
+/// A kind's pool, retry policy and time limit, declared next to its payload type. `None` takes
+/// the worker's setting (`MAX_ATTEMPTS`, `BACKOFF_BASE_SECS`, `BACKOFF_MAX_SECS`,
+/// `ATTEMPT_TIMEOUT_SECS`); a kind's timeout is capped by `ATTEMPT_TIMEOUT_SECS`, its pool's time
+/// limit, which stays below the Job's `activeDeadlineSeconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindPolicy {
+    /// The pool whose queues, pods and capacity run this kind (`infra-cdk8s/config.json`; a test
+    /// holds every kind's pool to the config).
+    pub pool: &'static str,
+    pub max_attempts: Option<u32>,
+    pub backoff_base: Option<Duration>,
+    pub backoff_max: Option<Duration>,
+    /// The longest one attempt may run before it counts as failed (`timedOut`).
+    pub timeout: Option<Duration>,
+}
+
+impl KindPolicy {
+    pub const DEFAULT: KindPolicy = KindPolicy {
+        pool: crate::pools::DEFAULT_POOL,
+        max_attempts: None,
+        backoff_base: None,
+        backoff_max: None,
+        timeout: None,
+    };
+
+    /// The worker's policy with this kind's choices applied (a base above the maximum backoff is
+    /// lowered to it, so the result is always valid).
+    pub fn apply(&self, worker: &RetryPolicy) -> RetryPolicy {
+        let backoff_max = self.backoff_max.unwrap_or(worker.backoff_max).min(MAX_VISIBILITY);
+        RetryPolicy {
+            max_attempts: self.max_attempts.unwrap_or(worker.max_attempts).clamp(1, 100),
+            max_interruptions: worker.max_interruptions,
+            backoff_base: self.backoff_base.unwrap_or(worker.backoff_base).min(backoff_max),
+            backoff_max,
+        }
+    }
+
+    /// The per-attempt time limit under the worker's `limit`.
+    pub fn timeout(&self, limit: Duration) -> Duration {
+        self.timeout.map_or(limit, |t| t.min(limit))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-use crate::kinds::kinds;
+use crate::catalog::kinds;
 use crate::state::Counters;
 
 /// How long a bucket is kept (its TTL): the dashboard shows the last hour.

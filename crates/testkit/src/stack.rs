@@ -108,7 +108,7 @@ impl Stack {
     /// The environment for a worker of lane `lane` (a pool, or a command kind), as its
     /// ScaledJob sets it: its queues (high first), its pool's dead-letter queue, its pool's name.
     pub fn pool_env(&self, lane: &str) -> Vec<(&'static str, String)> {
-        let pool = jobs_core::kinds::lanes().iter().find(|l| l.name == lane).map_or(lane, |l| l.pool);
+        let pool = jobs_core::catalog::lanes().iter().find(|l| l.name == lane).map_or(lane, |l| l.pool);
         let mut env = self.emulator.env();
         env.push(("QUEUE_URL", self.queues.get(lane, Priority::Normal).url().to_owned()));
         env.push(("HIGH_QUEUE_URL", self.queues.get(lane, Priority::High).url().to_owned()));

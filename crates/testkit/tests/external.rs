@@ -22,7 +22,7 @@ async fn stacks_on_an_external_endpoint_are_isolated_and_deleted_when_dropped() 
 
     let found = sweep::find(&sdk, prefix).await.unwrap();
     // Per stack: each lane's queues (normal, high) and each pool's DLQ, a table, a schedule group.
-    let queues = 2 * jobs_core::kinds::lanes().len() + jobs_core::pools::pools().iter().count();
+    let queues = 2 * jobs_core::catalog::lanes().len() + jobs_core::pools::pools().iter().count();
     assert_eq!((found.queues.len(), found.tables.len(), found.groups.len()), (2 * queues, 2, 2));
 
     drop(a);
@@ -57,7 +57,7 @@ async fn the_sweep_deletes_what_a_killed_test_left() {
     // A killed test never drops its stack: forget it.
     std::mem::forget(Stack::start_on(external(&emulator.endpoint, vec![]), "killed-").await);
     let left = sweep::find(&sdk, "killed-").await.unwrap();
-    let queues = 2 * jobs_core::kinds::lanes().len() + jobs_core::pools::pools().iter().count();
+    let queues = 2 * jobs_core::catalog::lanes().len() + jobs_core::pools::pools().iter().count();
     assert_eq!(left.count(), queues + 2, "each lane's queues, each pool's DLQ, table, schedule group");
     assert_eq!(sweep::find(&sdk, "other-").await.unwrap().count(), 0, "the prefix selects");
     sweep::delete(&sdk, &left).await.unwrap();

@@ -78,7 +78,7 @@ async fn provisioned_resources_match_the_cdk_data_stack() {
     local.sort();
     cloud.sort();
     assert_eq!(local, cloud, "provision makes every queue the data stack declares, and no other");
-    let lanes = jobs_core::kinds::lanes().len();
+    let lanes = jobs_core::catalog::lanes().len();
     assert_eq!(
         cloud.len(),
         2 * lanes + jobs_core::pools::pools().iter().count(),

@@ -85,7 +85,7 @@ pub struct Reconciler {
     pub shutdown: Shutdown,
     /// Where a pass's metric line goes (`None`: `METRICS=off`).
     pub metrics_namespace: Option<String>,
-    /// Each lane's start deadline (`jobs_core::kinds::Lane`, or `START_DEADLINE_SECS`).
+    /// Each lane's start deadline (`jobs_core::pools::Lane`, or `START_DEADLINE_SECS`).
     pub start_deadlines: std::collections::HashMap<&'static str, Option<Duration>>,
 }
 

@@ -40,7 +40,7 @@ impl Reconciler {
         let message = record.message();
         // The job's own lane and queue: its kind's, its priority (an item that names no kind: the
         // default pool's; nothing is sent for it anyway).
-        let lane = message.as_ref().map_or(jobs_core::pools::DEFAULT_POOL, |m| jobs_core::kinds::lane_of(&m.kind));
+        let lane = message.as_ref().map_or(jobs_core::pools::DEFAULT_POOL, |m| jobs_core::catalog::lane_of(&m.kind));
         let queue = self.queues.get(lane, record.priority);
         let start_deadline = self.start_deadlines.get(lane).copied().flatten();
         let backlog = backlogs.of(queue).await;

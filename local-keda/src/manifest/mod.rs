@@ -553,7 +553,7 @@ spec:
     #[test]
     fn each_command_kinds_manifest_runs_its_image_with_the_worker_beside_it() {
         let local = Queues::from_default_url("http://127.0.0.1:4566/000000000000/t1").unwrap();
-        for lane in jobs_core::kinds::lanes().iter().filter(|l| l.command) {
+        for lane in jobs_core::catalog::lanes().iter().filter(|l| l.command) {
             let path = format!("{}/../keda/scaledjob-{}.yaml", env!("CARGO_MANIFEST_DIR"), lane.name);
             let mut sj = load(std::path::Path::new(&path)).unwrap();
             let pool = jobs_core::pools::pools().get(lane.pool).unwrap();

@@ -9,13 +9,12 @@
 pub mod contract;
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::kinds::KindPolicy;
+use crate::policy::KindPolicy;
 
 /// Where a command kind's image comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,7 +180,7 @@ pub enum CommandKindsError {
 }
 
 /// The longest a command kind's name may be: it names the kind's queues (`<app>-<kind>-high`).
-pub const MAX_NAME_LEN: usize = 24;
+pub const MAX_NAME_LEN: usize = crate::pools::queues::MAX_LANE_NAME_LEN;
 
 /// Every declared command kind, by name.
 #[derive(Debug, Default)]
@@ -255,16 +254,6 @@ impl CommandKinds {
         }
         Ok(())
     }
-}
-
-/// The command kinds of this build: `infra-cdk8s/config.json`'s, checked by a test of this crate.
-pub fn command_kinds() -> &'static CommandKinds {
-    static KINDS: LazyLock<CommandKinds> = LazyLock::new(|| {
-        let rust: Vec<&str> = crate::kinds::RUST_KINDS.iter().map(|k| k.name).collect();
-        CommandKinds::from_config(crate::pools::CONFIG, crate::pools::pools(), &rust)
-            .expect("infra-cdk8s/config.json declares valid command kinds (tested)")
-    });
-    &KINDS
 }
 
 /// Kind names are lowercase words joined by `-`, like the Rust kinds'; they name the kind's

@@ -1,9 +1,9 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::catalog::{JobSpec, Runtime, command_kinds, kind_info};
 #[cfg(feature = "validate")]
 use crate::kinds::SpecError;
-use crate::kinds::{JobSpec, Runtime, kind_info};
 
 fn declare(name: &str, patch: Value) -> Result<CommandKinds, CommandKindsError> {
     let mut config = json!({
@@ -102,7 +102,7 @@ fn the_config_declares_valid_command_kinds_each_with_an_example_that_passes() {
             assert!(here.is_dir(), "{}: workingDir {dir} is in the repository", kind.name);
         }
     }
-    for info in crate::kinds::kinds().iter().filter(|k| k.runtime == Runtime::Rust) {
+    for info in crate::catalog::kinds().iter().filter(|k| k.runtime == Runtime::Rust) {
         JobSpec::parse(info.name, info.example.clone()).unwrap_or_else(|e| panic!("{}'s example: {e}", info.name));
     }
 }
@@ -142,7 +142,8 @@ fn payloads_are_checked_against_the_kinds_schema() {
 
 #[test]
 fn each_command_kind_has_a_lane_of_its_own_after_the_pools() {
-    use crate::kinds::{Lane, lane_of, lanes};
+    use crate::catalog::{lane_of, lanes};
+    use crate::pools::Lane;
     let names: Vec<(&str, &str, bool)> = lanes().iter().map(|l| (l.name, l.pool, l.command)).collect();
     assert_eq!(
         names,
@@ -183,14 +184,14 @@ fn start_deadlines_come_from_the_kind_then_its_pool_then_the_default() {
         assert_eq!(kind(own).start_deadline(&pool(pools)), Duration::from_secs(want * 60), "{own:?} {pools:?}");
     }
     // The shipped lanes: command kinds have one, pools that declare none wait as long as it takes.
-    for lane in crate::kinds::lanes() {
+    for lane in crate::catalog::lanes() {
         let pool = crate::pools::pools().get(lane.pool).unwrap();
         let want = if lane.command {
-            Some(crate::command::command_kinds().get(lane.name).unwrap().start_deadline(pool))
+            Some(crate::catalog::command_kinds().get(lane.name).unwrap().start_deadline(pool))
         } else {
             pool.start_deadline()
         };
         assert_eq!(lane.start_deadline, want, "{}", lane.name);
-        assert_eq!(crate::kinds::lane(lane.name), Some(lane));
+        assert_eq!(crate::catalog::lane(lane.name), Some(lane));
     }
 }

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::JobKind;
+use super::kind::JobKind;
 
 /// The most records one aggregate job may generate.
 pub const MAX_RECORDS: u64 = 10_000_000;
@@ -38,10 +38,10 @@ impl JobKind for Aggregate {
     }
 
     // CPU- and memory-bound: the pool of several CPUs and GiB.
-    const POLICY: super::KindPolicy = super::KindPolicy {
+    const POLICY: crate::policy::KindPolicy = crate::policy::KindPolicy {
         pool: "large",
         timeout: Some(std::time::Duration::from_secs(600)),
-        ..super::KindPolicy::DEFAULT
+        ..crate::policy::KindPolicy::DEFAULT
     };
 
     fn validate(&self) -> Result<(), String> {
@@ -56,7 +56,10 @@ impl JobKind for Aggregate {
     }
 
     #[cfg(feature = "run")]
-    async fn run(&self, ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
+    async fn run(
+        &self,
+        ctx: &super::context::JobContext,
+    ) -> Result<super::context::JobOutput, super::context::JobFailure> {
         let (records, seed) = (self.records, self.seed);
         let cancel = ctx.cancel.clone();
         // CPU-bound: keep it off the async threads so heartbeats and signals stay responsive.
@@ -64,9 +67,9 @@ impl JobKind for Aggregate {
         // milliseconds instead of the worker's grace period.
         let summary = tokio::task::spawn_blocking(move || summarize_until(records, seed, || cancel.is_cancelled()))
             .await
-            .map_err(|e| super::JobFailure::retryable(format!("aggregate task failed: {e}")))?;
+            .map_err(|e| super::context::JobFailure::retryable(format!("aggregate task failed: {e}")))?;
         let Some(summary) = summary else {
-            return Err(super::JobFailure::retryable("aggregate cancelled before it finished".to_owned()));
+            return Err(super::context::JobFailure::retryable("aggregate cancelled before it finished".to_owned()));
         };
         Ok(serde_json::to_value(summary).expect("summary serializes"))
     }

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::JobKind;
+use super::kind::JobKind;
 
 /// Always fails: exercises the retry path, or with `permanent` a failure that is never retried.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,8 +24,10 @@ impl JobKind for Fail {
     const NAME: &'static str = "fail";
     const DESCRIPTION: &'static str =
         "Always fails with `message` (for testing retries); with `permanent`, once and without retries.";
-    const POLICY: super::KindPolicy =
-        super::KindPolicy { timeout: Some(std::time::Duration::from_secs(60)), ..super::KindPolicy::DEFAULT };
+    const POLICY: crate::policy::KindPolicy = crate::policy::KindPolicy {
+        timeout: Some(std::time::Duration::from_secs(60)),
+        ..crate::policy::KindPolicy::DEFAULT
+    };
 
     fn example() -> Self {
         Fail { message: "the input file is missing".into(), permanent: true }
@@ -40,10 +42,13 @@ impl JobKind for Fail {
     }
 
     #[cfg(feature = "run")]
-    async fn run(&self, _ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
+    async fn run(
+        &self,
+        _ctx: &super::context::JobContext,
+    ) -> Result<super::context::JobOutput, super::context::JobFailure> {
         match self.permanent {
-            true => Err(super::JobFailure::permanent(self.message.clone())),
-            false => Err(super::JobFailure::retryable(self.message.clone())),
+            true => Err(super::context::JobFailure::permanent(self.message.clone())),
+            false => Err(super::context::JobFailure::retryable(self.message.clone())),
         }
     }
 }

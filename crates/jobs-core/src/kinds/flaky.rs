@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::JobKind;
+use super::kind::JobKind;
 
 /// The most failures a flaky job may ask for.
 pub const MAX_FAILURES: u32 = 10;
@@ -19,12 +19,12 @@ impl JobKind for Flaky {
     const NAME: &'static str = "flaky";
     const DESCRIPTION: &'static str = "Fails its first `failures` attempts (at most 10), then succeeds.";
     // Up to 10 planned failures: allow them all, with short waits.
-    const POLICY: super::KindPolicy = super::KindPolicy {
+    const POLICY: crate::policy::KindPolicy = crate::policy::KindPolicy {
         max_attempts: Some(MAX_FAILURES + 1),
         backoff_base: Some(std::time::Duration::from_secs(1)),
         backoff_max: Some(std::time::Duration::from_secs(30)),
         timeout: Some(std::time::Duration::from_secs(60)),
-        ..super::KindPolicy::DEFAULT
+        ..crate::policy::KindPolicy::DEFAULT
     };
 
     fn example() -> Self {
@@ -39,9 +39,12 @@ impl JobKind for Flaky {
     }
 
     #[cfg(feature = "run")]
-    async fn run(&self, ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
+    async fn run(
+        &self,
+        ctx: &super::context::JobContext,
+    ) -> Result<super::context::JobOutput, super::context::JobFailure> {
         if ctx.attempt <= self.failures {
-            return Err(super::JobFailure::retryable(format!(
+            return Err(super::context::JobFailure::retryable(format!(
                 "flaky: attempt {} of the {} planned failures",
                 ctx.attempt, self.failures
             )));

@@ -2,7 +2,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{JobKind, KindPolicy};
+use super::kind::JobKind;
+use crate::policy::KindPolicy;
 
 /// Never finishes on its own and ignores cancellation: shows a kind's own time limit and
 /// attempts (each attempt times out after 3 s; two attempts), and the worker's hard stop after a
@@ -28,7 +29,10 @@ impl JobKind for Hang {
     }
 
     #[cfg(feature = "run")]
-    async fn run(&self, _ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
+    async fn run(
+        &self,
+        _ctx: &super::context::JobContext,
+    ) -> Result<super::context::JobOutput, super::context::JobFailure> {
         std::future::pending().await
     }
 }

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::JobKind;
+use super::kind::JobKind;
 
 /// Does nothing and succeeds: the cheapest end-to-end probe of the pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -11,15 +11,20 @@ pub struct Noop {}
 impl JobKind for Noop {
     const NAME: &'static str = "noop";
     const DESCRIPTION: &'static str = "Does nothing and succeeds.";
-    const POLICY: super::KindPolicy =
-        super::KindPolicy { timeout: Some(std::time::Duration::from_secs(60)), ..super::KindPolicy::DEFAULT };
+    const POLICY: crate::policy::KindPolicy = crate::policy::KindPolicy {
+        timeout: Some(std::time::Duration::from_secs(60)),
+        ..crate::policy::KindPolicy::DEFAULT
+    };
 
     fn example() -> Self {
         Noop {}
     }
 
     #[cfg(feature = "run")]
-    async fn run(&self, _ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
+    async fn run(
+        &self,
+        _ctx: &super::context::JobContext,
+    ) -> Result<super::context::JobOutput, super::context::JobFailure> {
         Ok(serde_json::json!({}))
     }
 }

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::JobKind;
+use super::kind::JobKind;
 
 /// Answers at once with when it ran: the stand-in for a job of milliseconds (a webhook call, a
 /// cache refresh), run in the drained `short` pool, where it pays no pod start of its own.
@@ -21,10 +21,10 @@ impl JobKind for Ping {
     const NAME: &'static str = "ping";
     const DESCRIPTION: &'static str =
         "Answers at once with when it ran (and its `tag`): a job of milliseconds, run drained in the short pool.";
-    const POLICY: super::KindPolicy = super::KindPolicy {
+    const POLICY: crate::policy::KindPolicy = crate::policy::KindPolicy {
         pool: "short",
         timeout: Some(std::time::Duration::from_secs(30)),
-        ..super::KindPolicy::DEFAULT
+        ..crate::policy::KindPolicy::DEFAULT
     };
 
     fn example() -> Self {
@@ -39,7 +39,10 @@ impl JobKind for Ping {
     }
 
     #[cfg(feature = "run")]
-    async fn run(&self, ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
+    async fn run(
+        &self,
+        ctx: &super::context::JobContext,
+    ) -> Result<super::context::JobOutput, super::context::JobFailure> {
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         Ok(match &self.tag {
             Some(tag) => serde_json::json!({ "at": at, "attempt": ctx.attempt, "tag": tag }),

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::JobKind;
+use super::kind::JobKind;
 
 /// The longest sleep a job may ask for: 12 hours, the long pool's time limit.
 pub const MAX_SLEEP_MS: u64 = 43_200_000;
@@ -22,7 +22,8 @@ impl JobKind for Sleep {
     }
 
     // Jobs of hours, which a spot reclaim should not interrupt.
-    const POLICY: super::KindPolicy = super::KindPolicy { pool: "long", ..super::KindPolicy::DEFAULT };
+    const POLICY: crate::policy::KindPolicy =
+        crate::policy::KindPolicy { pool: "long", ..crate::policy::KindPolicy::DEFAULT };
     const DESCRIPTION: &'static str = "Sleeps for `ms` milliseconds (at most 43200000, 12 hours; in the long pool), then succeeds; stops early when cancelled; saves its progress every second, so an interrupted run resumes where it was.";
 
     fn validate(&self) -> Result<(), String> {
@@ -33,7 +34,10 @@ impl JobKind for Sleep {
     }
 
     #[cfg(feature = "run")]
-    async fn run(&self, ctx: &super::JobContext) -> Result<super::JobOutput, super::JobFailure> {
+    async fn run(
+        &self,
+        ctx: &super::context::JobContext,
+    ) -> Result<super::context::JobOutput, super::context::JobFailure> {
         use std::time::{Duration, Instant};
         // Resumed: an earlier run of this attempt already slept this long.
         let resumed = ctx.checkpoint.previous().and_then(|c| c["sleptMs"].as_u64()).unwrap_or(0).min(self.ms);
@@ -52,7 +56,7 @@ impl JobKind for Sleep {
                 0 => serde_json::json!({ "sleptMs": self.ms }),
                 from => serde_json::json!({ "sleptMs": self.ms, "resumedFromMs": from }),
             }),
-            () = ctx.cancel.cancelled() => Err(super::JobFailure::retryable(format!(
+            () = ctx.cancel.cancelled() => Err(super::context::JobFailure::retryable(format!(
                 "sleep cancelled after {} ms", slept(started)
             ))),
         }

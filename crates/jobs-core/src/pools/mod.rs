@@ -4,7 +4,7 @@
 //! They are declared once, in `infra-cdk8s/config.json` (`pools`), which this crate embeds at
 //! build time: the CDK stacks and cdk8s charts read the same file (`infra-cdk8s/src/config.ts`
 //! validates it the same way), so the API, the worker, the local stack and the manifests cannot
-//! disagree about a pool. Each kind names its pool in its [`KindPolicy`](crate::kinds::KindPolicy).
+//! disagree about a pool. Each kind names its pool in its [`KindPolicy`](crate::policy::KindPolicy).
 //! The deadlines of a pool follow from its time limit with the margins in [`Timing`].
 
 pub mod queues;
@@ -15,10 +15,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use queues::{Priority, QueueError, QueueName, Queues};
+pub use queues::{DEFAULT_POOL, Lane, Priority, QueueError, QueueName, Queues};
 
-/// The pool of every kind that names none, and the one whose queue keeps the original name.
-pub const DEFAULT_POOL: &str = "default";
 /// The longest time limit a pool may have: SQS hides one received message for at most 12 hours.
 pub const MAX_TIME_LIMIT: Duration = Duration::from_secs(12 * 60 * 60);
 

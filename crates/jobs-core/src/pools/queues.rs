@@ -1,12 +1,30 @@
 //! Every lane's queues, named after the default pool's queue (the one queue of earlier
 //! releases): `<base>` and `<base>-high` for the default pool, `<base>-<lane>` and
-//! `<base>-<lane>-high` for the other lanes (a pool, or a command kind: `kinds::lanes`), and one
+//! `<base>-<lane>-high` for the other lanes (a pool, or a command kind: `catalog::lanes`), and one
 //! dead-letter queue per pool (`<base>-dlq`, `<base>-<pool>-dlq`). So one URL (`QUEUE_URL`) names
 //! them all, and the stacks (config.ts) name them the same way.
 
 use serde::{Deserialize, Serialize};
 
-use super::DEFAULT_POOL;
+/// The pool of every kind that names none, and the one whose queue keeps the original name.
+pub const DEFAULT_POOL: &str = "default";
+/// The longest lane name other than a pool's: a command kind's, so that its queue names fit.
+pub const MAX_LANE_NAME_LEN: usize = 24;
+
+/// Where jobs wait and run: a pool's queues and ScaledJob (its Rust kinds, in the worker's
+/// image), or a command kind's own (in its image), in its pool's shape and limits. A lane's name
+/// names its queues ([`queue_name`]); a command kind's lane dead-letters to its
+/// pool's DLQ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lane {
+    pub name: &'static str,
+    pub pool: &'static str,
+    /// A command kind's lane.
+    pub command: bool,
+    /// How long a job of the lane may wait to start while nothing of the lane runs (none: it
+    /// waits as long as it takes): the command kind's, else its pool's.
+    pub start_deadline: Option<std::time::Duration>,
+}
 
 /// A job's priority within its pool: a high job starts before every normal job of its pool
 /// that is still waiting (its own queue, received from first).
@@ -56,7 +74,7 @@ pub enum QueueError {
 }
 
 /// SQS allows 80 characters; the longest suffix is a command kind's `-<24 characters>-high`.
-const MAX_BASE: usize = 80 - 1 - crate::command::MAX_NAME_LEN - 5;
+const MAX_BASE: usize = 80 - 1 - MAX_LANE_NAME_LEN - 5;
 
 /// The URLs of every queue, from the default pool's normal queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +111,7 @@ impl Queues {
     }
 
     /// Which queue of which lane `url` is (`None`: none of these).
-    pub fn which(&self, url: &str, lanes: &[crate::kinds::Lane]) -> Option<QueueName> {
+    pub fn which(&self, url: &str, lanes: &[Lane]) -> Option<QueueName> {
         lanes.iter().find_map(|lane| {
             Priority::ALL.into_iter().find(|p| self.url(lane.name, *p) == url).map(|priority| QueueName {
                 lane: lane.name.to_owned(),

@@ -104,7 +104,7 @@ fn invalid_pools_are_refused_with_the_reason() {
 
 #[test]
 fn queue_names_table() {
-    use crate::kinds::Lane;
+    use crate::pools::Lane;
     let lanes = [
         Lane { name: "default", pool: "default", command: false, start_deadline: None },
         Lane { name: "long", pool: "long", command: false, start_deadline: None },
