@@ -7,14 +7,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use jobs_aws::{Cursor, Idempotency, ListFilter};
-use jobs_core::catalog::DEFAULT_KIND;
 use jobs_core::pools::Priority;
-use jobs_core::{JobMessage, JobSpec, JobStatus, Tenant};
+use jobs_core::{JobMessage, JobStatus, Tenant};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{checked_job_id, parse_json, read_body};
+use super::{checked_job_id, job_spec, parse_json, read_body};
 use crate::caller::Caller;
 use crate::cancel::Cancelled;
 use crate::error::{ApiError, ErrorBody};
@@ -66,11 +65,6 @@ fn fingerprint(kind: &str, payload: &Value, priority: Option<Priority>, tenant: 
         guarded["tenant"] = serde_json::json!(t);
     }
     Idempotency::fingerprint(kind, &guarded)
-}
-
-/// Validates a kind + payload pair into a job, applying the default kind.
-pub(crate) fn job_spec(kind: Option<String>, payload: Option<Value>) -> Result<JobSpec, ApiError> {
-    Ok(JobSpec::accept(kind.as_deref().unwrap_or(DEFAULT_KIND), payload.unwrap_or(Value::Null))?)
 }
 
 /// The `Idempotency-Key` header, guarding a request identified by `fingerprint`.
@@ -194,7 +188,7 @@ fn list_filter(q: &ListQuery) -> Result<(ListFilter, usize, Option<Cursor>), Api
         return Err(bad("invalid_filter", format!("kind {kind:?} is not one of {}", jobs_core::catalog::kind_names())));
     }
     if let Some(schedule) = &q.schedule
-        && !super::schedules::valid_schedule_name(schedule)
+        && !jobs_core::schedule::valid_name(schedule)
     {
         return Err(bad("invalid_filter", format!("{schedule:?} is not a schedule name")));
     }

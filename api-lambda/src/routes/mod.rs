@@ -19,7 +19,7 @@ use crate::error::ApiError;
 
 /// The pattern of a job id (as in `jobs_core::message::valid_job_id`).
 pub const JOB_ID_PATTERN: &str = r"^[A-Za-z0-9._:-]{1,128}$";
-/// The pattern of a schedule name.
+/// The pattern of a schedule name (as in `jobs_core::schedule::valid_name`).
 pub const SCHEDULE_NAME_PATTERN: &str = r"^[A-Za-z0-9._-]{1,64}$";
 
 pub(crate) fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
@@ -45,6 +45,17 @@ pub(crate) fn page_limit(limit: Option<&str>, default: usize, max: usize) -> Res
     l.parse::<usize>().ok().filter(|l| (1..=max).contains(l)).ok_or_else(|| {
         ApiError::bad_request("invalid_limit", format!("limit must be an integer from 1 to {max}, got {l:?}"))
     })
+}
+
+/// Validates a kind + payload pair into a job, applying the default kind.
+pub(crate) fn job_spec(
+    kind: Option<String>,
+    payload: Option<serde_json::Value>,
+) -> Result<jobs_core::JobSpec, ApiError> {
+    Ok(jobs_core::JobSpec::accept(
+        kind.as_deref().unwrap_or(jobs_core::catalog::DEFAULT_KIND),
+        payload.unwrap_or(serde_json::Value::Null),
+    )?)
 }
 
 pub(crate) fn checked_job_id(id: &str) -> Result<(), ApiError> {

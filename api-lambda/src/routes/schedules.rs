@@ -15,8 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::jobs::job_spec;
-use super::{parse_json, read_body};
+use super::{job_spec, parse_json, read_body};
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::{AppState, Inner, NEXT_FIRE_TIMES};
@@ -87,12 +86,8 @@ pub struct ScheduleName {
     pub name: String,
 }
 
-pub fn valid_schedule_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
 fn checked_name(name: &str) -> Result<(), ApiError> {
-    if valid_schedule_name(name) {
+    if jobs_core::schedule::valid_name(name) {
         Ok(())
     } else {
         Err(ApiError::bad_request("invalid_name", format!("{name:?} is not a schedule name")))
@@ -167,7 +162,7 @@ pub async fn create_schedule(
     };
     let def = Definition::check(&request.cron, timezone, spec, firings)?;
     let name = match request.name {
-        Some(name) if valid_schedule_name(&name) => name,
+        Some(name) if jobs_core::schedule::valid_name(&name) => name,
         Some(name) => {
             return Err(ApiError::bad_request(
                 "invalid_name",

@@ -177,6 +177,12 @@ fn list(set: &BTreeSet<u32>) -> String {
     set.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
 }
 
+/// A schedule's name: 1-64 of `[A-Za-z0-9._-]` (EventBridge Scheduler's rule, and part of its
+/// firings' job ids).
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 /// Parses a schedule expression in any accepted syntax.
 pub fn parse(input: &str) -> Result<Schedule, ScheduleError> {
     let input = input.trim();
@@ -444,6 +450,26 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedule_names_table() {
+        let long = "n".repeat(64);
+        let too_long = "n".repeat(65);
+        let cases = [
+            ("nightly", true),
+            ("Report_v2.daily-1", true),
+            (long.as_str(), true),
+            ("", false),
+            (too_long.as_str(), false),
+            ("a b", false),
+            ("a:b", false),
+            ("a/b", false),
+            ("é", false),
+        ];
+        for (name, valid) in cases {
+            assert_eq!(valid_name(name), valid, "{name:?}");
+        }
+    }
 
     #[test]
     fn unix_translation_table() {
