@@ -80,9 +80,11 @@ build: ## Build every crate (debug)
 	cargo build --workspace --locked
 
 .PHONY: lint
-lint: ## rustfmt and clippy (warnings are errors); the shell scripts parse
+lint: ## rustfmt and clippy (warnings are errors); no circle of modules in a crate; the shell scripts parse
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	python3 tools/module-cycles.py --self-test
+	python3 tools/module-cycles.py
 	@for f in tools/*.sh tools/*/*.sh .ci/run; do bash -n "$$f" || exit 1; done; echo "lint: the shell scripts parse"
 
 .PHONY: test

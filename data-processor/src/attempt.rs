@@ -13,6 +13,7 @@ use jobs_core::state::{self, AfterInterrupt, AttemptRun, RunOutcome, Transition}
 use jobs_core::{AfterFailure, JobMessage, JobSpec, JobStatus, RetryPolicy, cancel};
 use tracing::{error, info, warn};
 
+use crate::claim::Claimed;
 use crate::heartbeat::Held;
 use crate::retry::Backoff;
 use crate::worker::{Outcome, Worker};
@@ -25,23 +26,6 @@ const RECORD_GRACE_AFTER_STOP: Duration = Duration::from_secs(10);
 /// denied, a missing table) before the worker stops trying: retrying them forever would hold the
 /// pod, and a KEDA slot, until the Job's deadline. About 10 s with the backoff.
 const RECORD_REFUSALS: u32 = 5;
-
-/// What a worker holds once it claimed an attempt.
-pub(crate) struct Claimed {
-    pub attempt: u32,
-    /// Interruptions of this attempt so far, as claimed (renewals do not change them).
-    pub interruptions: u32,
-    /// When this run of the attempt started (the claim).
-    pub started_at: DateTime<Utc>,
-    /// The job's run history after the claim.
-    pub history: Vec<AttemptRun>,
-    /// The job's policy (its kind's over the worker's).
-    pub policy: RetryPolicy,
-    /// What an earlier run of this attempt saved (a resumed attempt only).
-    pub checkpoint: Option<serde_json::Value>,
-    /// The job holds a slot of its tenant: given back when it ends.
-    pub slot: bool,
-}
 
 /// How the job function's run ended.
 enum Ended {

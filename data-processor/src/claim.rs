@@ -5,20 +5,36 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use jobs_aws::store::Applied;
 use jobs_aws::{BackendError, Received, StoreError, faults, store};
-use jobs_core::state::Transition;
+use jobs_core::state::{AttemptRun, Transition};
 use jobs_core::unread::{self, Delivery};
 use jobs_core::{JobMessage, Lease, RetryPolicy, overlap};
 use tracing::{info, warn};
 
-use crate::attempt::Claimed;
 use crate::retry::Backoff;
 use crate::worker::{Worker, into_backend};
 
 /// Tries of a claim whose backend fails before the message is handed back.
 const CLAIM_TRIES: u32 = 3;
+
+/// What a worker holds once it claimed an attempt.
+pub(crate) struct Claimed {
+    pub attempt: u32,
+    /// Interruptions of this attempt so far, as claimed (renewals do not change them).
+    pub interruptions: u32,
+    /// When this run of the attempt started (the claim).
+    pub started_at: DateTime<Utc>,
+    /// The job's run history after the claim.
+    pub history: Vec<AttemptRun>,
+    /// The job's policy (its kind's over the worker's).
+    pub policy: RetryPolicy,
+    /// What an earlier run of this attempt saved (a resumed attempt only).
+    pub checkpoint: Option<serde_json::Value>,
+    /// The job holds a slot of its tenant: given back when it ends.
+    pub slot: bool,
+}
 
 /// What the overlap check made of a firing.
 pub(crate) enum Firing {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod emf;
 mod heartbeat;
 pub mod install;
+pub mod receive;
 pub mod reconcile;
 mod retry;
 mod tenancy;

@@ -17,8 +17,7 @@ use jobs_core::tenants::Seat;
 use jobs_core::{JobMessage, Lease, Overlap, RetryPolicy, Tenant, overlap};
 use tracing::{info, warn};
 
-use crate::attempt::Claimed;
-use crate::claim::Firing;
+use crate::claim::{Claimed, Firing};
 use crate::worker::{Outcome, Worker, into_backend};
 
 /// What became of a limited tenant's firing.
