@@ -24,31 +24,31 @@ COPY crates/testkit/Cargo.toml crates/testkit/
 COPY crates/dashboard/Cargo.toml crates/dashboard/
 COPY data-processor/Cargo.toml data-processor/
 COPY api-lambda/Cargo.toml api-lambda/
-COPY local-keda/Cargo.toml local-keda/
+COPY dev/local-keda/Cargo.toml dev/local-keda/
 COPY jobsctl/Cargo.toml jobsctl/
-COPY bench/Cargo.toml bench/
+COPY dev/bench/Cargo.toml dev/bench/
 RUN set -eu; \
-    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit crates/dashboard data-processor api-lambda local-keda jobsctl bench; do \
+    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit crates/dashboard data-processor api-lambda dev/local-keda jobsctl dev/bench; do \
       mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; \
     done; \
     mkdir -p data-processor/src && echo 'fn main() {}' > data-processor/src/main.rs; \
     echo 'fn main() {}' > api-lambda/src/main.rs; \
-    echo 'fn main() {}' > local-keda/src/main.rs; \
+    echo 'fn main() {}' > dev/local-keda/src/main.rs; \
     echo 'fn main() {}' > jobsctl/src/main.rs; \
-    echo 'fn main() {}' > bench/src/main.rs; \
+    echo 'fn main() {}' > dev/bench/src/main.rs; \
     cargo build --release --locked -p data-processor --target "$(uname -m)-unknown-linux-gnu"
 
 # 2) The project's sources. Touching them makes cargo rebuild the workspace crates even when the
-#    build context carries older timestamps than the stubs above.
+#    build context carries older timestamps than the stubs above. The dev-only crates (dev/) stay
+#    stubs: the image builds only the worker.
 COPY crates crates
 COPY data-processor data-processor
 COPY api-lambda api-lambda
-COPY local-keda local-keda
 COPY jobsctl jobsctl
 # The pools (jobs-core embeds them): the same config the stacks and manifests are made from.
 COPY infra-cdk8s/config.json infra-cdk8s/config.json
 RUN set -eu; \
-    find crates data-processor api-lambda local-keda jobsctl -name '*.rs' -exec touch {} +; \
+    find crates data-processor api-lambda jobsctl -name '*.rs' -exec touch {} +; \
     target="$(uname -m)-unknown-linux-gnu"; \
     cargo build --release --locked -p data-processor --target "$target"; \
     mkdir -p /out; \

@@ -13,7 +13,7 @@ INFRA := infra-cdk8s
 export CONTAINERS_CONF ?= $(CURDIR)/tools/container/containers.conf
 IMAGE ?= localhost/keda-sqs-jobs/data-processor:dev
 # Where make bench writes its results (a partial run, BENCH_ONLY=…, belongs elsewhere).
-BENCH_OUT ?= bench/results.json
+BENCH_OUT ?= dev/bench/results.json
 # CDK/cdk8s offline and quiet.
 export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK8S_CHECK_UPGRADE := false
@@ -71,7 +71,7 @@ synth-pipeline: infra-build package ## cdk synth JobsPipeline and its stages fro
 	$(CDK) synth -q -c config=$(PIPELINE_FIXTURE) -o cdk.out.pipeline
 
 .PHONY: bench
-bench: venv package ## Benchmarks, not part of make test (a few minutes): API cold start and CPU vs a Python reference, throughput, latency, AWS cost per job, stats read, worker footprint -> bench/results.json
+bench: venv package ## Benchmarks, not part of make test (a few minutes): API cold start and CPU vs a Python reference, throughput, latency, AWS cost per job, stats read, worker footprint -> dev/bench/results.json
 	cargo build --release --locked -p api-lambda -p data-processor -p local-keda -p bench
 	$(CARGO_TARGET_DIR)/release/bench --out $(BENCH_OUT)
 

@@ -13,7 +13,6 @@ pub mod policy;
 pub mod pools;
 pub mod quantity;
 pub mod reconcile;
-pub mod scaling;
 pub mod schedule;
 pub mod state;
 pub mod submitter;

@@ -1,7 +1,7 @@
 //! The control loop, shaped like KEDA's ScaledJob reconciler plus the Kubernetes Job controller:
 //!
 //! - every `pollingInterval`: read its triggers' queues' depth, count running and pending Jobs, ask
-//!   [`jobs_core::scaling::decide`] how many Jobs to create, create them;
+//!   [`crate::scaling::decide`] how many Jobs to create, create them;
 //! - continuously (every 250 ms): follow each pod, apply exits, back-offs, deadlines and the history
 //!   limits (the pure rules in [`crate::job`]).
 //!
@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use jobs_aws::{Depth, JobQueue};
-use jobs_core::scaling::{self, Decision, Observed, Strategy};
 use serde::Serialize;
 use tokio::sync::RwLock;
 
 use crate::executor::{Executor, PodRequest, PodStatus, Signal, log_path};
 use crate::job::{Action, Job, Limits, Phase, history_to_delete};
 use crate::manifest::{JobTemplate, ScaledJob};
+use crate::scaling::{self, Decision, Observed, Strategy};
 
 const RECONCILE_EVERY: Duration = Duration::from_millis(250);
 

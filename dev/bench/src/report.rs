@@ -24,9 +24,10 @@ impl Report {
 pub async fn run(args: &Args) -> Result<(), String> {
     let root = procs::workspace_root();
     let prices: cost::Prices = serde_json::from_str(
-        &std::fs::read_to_string(root.join("bench/prices.json")).map_err(|e| format!("bench/prices.json: {e}"))?,
+        &std::fs::read_to_string(root.join("dev/bench/prices.json"))
+            .map_err(|e| format!("dev/bench/prices.json: {e}"))?,
     )
-    .map_err(|e| format!("bench/prices.json: {e}"))?;
+    .map_err(|e| format!("dev/bench/prices.json: {e}"))?;
     let mut r = Report { rows: Vec::new(), results: json!({}) };
     // The packaged bootstrap: only the sections that run the Lambda need it.
     let lambda = args.runs(Section::Api) || args.runs(Section::Cost);
@@ -105,7 +106,7 @@ async fn api(args: &Args, root: &std::path::Path, rust: &Runtime, r: &mut Report
     let python = Runtime {
         name: "python",
         program: root.join(&args.python),
-        args: vec![root.join("bench/python/bootstrap.py").display().to_string()],
+        args: vec![root.join("dev/bench/python/bootstrap.py").display().to_string()],
     };
     type Event = fn() -> String;
     let routes: [(&str, Event); 2] =

@@ -107,10 +107,10 @@ pub fn render(snapshots: &[Snapshot]) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::DateTime;
-    use jobs_core::scaling::{Decision, Observed, Strategy};
 
     use super::*;
     use crate::controller::{QueueView, ScaleRecord, Totals};
+    use crate::scaling::{Decision, Observed, Strategy};
 
     fn snapshot() -> Snapshot {
         Snapshot {

@@ -1,5 +1,5 @@
 //! `make bench`: the release binaries against the emulator; one table on stdout, every figure in
-//! `bench/results.json` with the machine and the commit. Targets are reported, never asserted.
+//! `dev/bench/results.json` with the machine and the commit. Targets are reported, never asserted.
 
 mod backlog;
 mod commands;
@@ -51,7 +51,7 @@ pub struct Args {
     #[arg(long, env = "BENCH_STATS_ITEMS", default_value_t = 100_000)]
     pub stats_items: usize,
     /// Where the results go.
-    #[arg(long, default_value = "bench/results.json")]
+    #[arg(long, default_value = "dev/bench/results.json")]
     pub out: PathBuf,
     /// The Python interpreter with boto3 (the reference handler).
     #[arg(long, env = "BENCH_PYTHON", default_value = ".venv/bin/python")]

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jobs_aws::queue::Depth;
-use jobs_core::scaling::{ScalingSpec, Strategy};
+use jobs_core::pools::{DEFAULT_POOL, Priority, Queues};
 use serde::{Deserialize, Serialize};
 
-use jobs_core::pools::{DEFAULT_POOL, Priority, Queues};
+use crate::scaling::{ScalingSpec, Strategy};
 
 pub mod template;
 
@@ -329,7 +329,7 @@ pub fn load(path: &std::path::Path) -> Result<ScaledJob, ManifestError> {
 mod tests {
     use super::*;
 
-    const DEPLOYED: &str = include_str!("../../../keda/scaledjob.yaml");
+    const DEPLOYED: &str = include_str!("../../../../keda/scaledjob.yaml");
 
     /// The committed manifest, read the way the controller reads it.
     #[test]
@@ -500,7 +500,7 @@ spec:
         sj.calculation = Calculation::Max;
         assert_eq!(sj.metric(&[high, normal]), 5);
         let local = Queues::from_default_url("http://127.0.0.1:4566/000000000000/t1").unwrap();
-        let long = load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../keda/scaledjob-long.yaml")));
+        let long = load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../keda/scaledjob-long.yaml")));
         let mut long = long.unwrap();
         long.localize(&local).unwrap();
         let urls: Vec<&str> = long.triggers.iter().map(|t| t.queue_url.as_str()).collect();
@@ -531,7 +531,7 @@ spec:
             } else {
                 format!("scaledjob-{}", pool.name)
             };
-            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../keda/").to_owned() + &file + ".yaml";
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../keda/").to_owned() + &file + ".yaml";
             let sj = load(std::path::Path::new(&path)).unwrap();
             let timing = pool.timing();
             assert_eq!(sj.job.active_deadline, Some(timing.active_deadline), "{}", pool.name);
@@ -554,7 +554,7 @@ spec:
     fn each_command_kinds_manifest_runs_its_image_with_the_worker_beside_it() {
         let local = Queues::from_default_url("http://127.0.0.1:4566/000000000000/t1").unwrap();
         for lane in jobs_core::catalog::lanes().iter().filter(|l| l.command) {
-            let path = format!("{}/../keda/scaledjob-{}.yaml", env!("CARGO_MANIFEST_DIR"), lane.name);
+            let path = format!("{}/../../keda/scaledjob-{}.yaml", env!("CARGO_MANIFEST_DIR"), lane.name);
             let mut sj = load(std::path::Path::new(&path)).unwrap();
             let pool = jobs_core::pools::pools().get(lane.pool).unwrap();
             assert_eq!(sj.job.active_deadline, Some(pool.timing().active_deadline), "{}", lane.name);

@@ -1,7 +1,7 @@
 //! AWS requests per job, as the proxy saw them, for three journeys: a successful `noop` job, a
 //! job that succeeds after two retries (`flaky`, 2 failures) and a scheduled firing; plus the
 //! fixed cost of a deployment that runs no jobs (KEDA's polling, the reconciler's passes). The
-//! units are priced with `bench/prices.json`.
+//! units are priced with `dev/bench/prices.json`.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +14,7 @@ use crate::procs::{self, LocalApi};
 use crate::proxy::{Call, Proxy};
 use crate::units::{Model, Units};
 
-/// List prices the bench applies (`bench/prices.json`).
+/// List prices the bench applies (`dev/bench/prices.json`).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Prices {

@@ -165,7 +165,7 @@ mod tests {
     }
 
     fn template(env: &[(&str, &str)], from_cluster: &[&str]) -> JobTemplate {
-        let sj = crate::manifest::parse(include_str!("../../keda/scaledjob.yaml")).unwrap();
+        let sj = crate::manifest::parse(include_str!("../../../keda/scaledjob.yaml")).unwrap();
         JobTemplate {
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             env_from_cluster: from_cluster.iter().map(|s| s.to_string()).collect(),

@@ -164,7 +164,7 @@ pub fn on_fire(policy: Concurrency, active: usize) -> OnFire {
 mod tests {
     use super::*;
 
-    const DEPLOYED: &str = include_str!("../../keda/cronjob.yaml");
+    const DEPLOYED: &str = include_str!("../../../keda/cronjob.yaml");
 
     fn t(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()

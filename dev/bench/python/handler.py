@@ -1,5 +1,5 @@
 """The reference: the job API's two hottest routes as a typical Python 3 + boto3 Lambda handler,
-making the same AWS calls as the Rust API (bench/README.md). `make bench` runs it under the same
+making the same AWS calls as the Rust API (docs/bench.md). `make bench` runs it under the same
 local Lambda Runtime API and compares cold starts and CPU per request.
 
 GET /jobs/stats: BatchGetItem of the 16 counter shards and the legacy item (consistent reads),

@@ -39,7 +39,7 @@ pub fn bootstrap(zip: &Path) -> Result<PathBuf, String> {
 
 /// The repository root (the bench runs from anywhere).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// An environment with every AWS call sent to `endpoint` (the emulator, or the counting proxy).

@@ -1,5 +1,5 @@
 //! A minimal AWS Lambda Runtime API (2018-06-01) on a free port: the endpoints a custom runtime
-//! (`lambda_runtime`, or the Python loop in `bench/python/bootstrap.py`) calls. It hands out the
+//! (`lambda_runtime`, or the Python loop in `dev/bench/python/bootstrap.py`) calls. It hands out the
 //! events queued with [`RuntimeApi::invoke`] one `next` at a time and records each answer.
 
 use std::collections::{HashMap, VecDeque};

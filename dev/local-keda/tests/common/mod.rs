@@ -14,7 +14,7 @@ use tokio::process::{Child, Command};
 pub const POLLING_INTERVAL: &str = "3";
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
 pub async fn api(stack: &Stack) -> Api {
