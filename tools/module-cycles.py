@@ -55,8 +55,10 @@ def resolve(mods, path):
 def refs(mod, text):
     """The paths a module names through `crate`, `super` and `self` (a `use` group expanded)."""
     paths = []
-    for m in re.finditer(r'\b(crate|super|self)((?:::\w+)+)(::\{([^}]*)\})?', text):
+    for m in re.finditer(r'\b(crate|super|self)((?:::\w+)*)(::\{([^}]*)\})?', text):
         head, rest, group = m.group(1), [p for p in m.group(2).split('::') if p], m.group(4)
+        if not rest and group is None:
+            continue  # `pub(super)`, `&self`: not a path
         base = list(mod) if head == 'self' else [] if head == 'crate' else list(mod[:-1])
         while rest and rest[0] == 'super':
             base, rest = base[:-1], rest[1:]
@@ -65,7 +67,8 @@ def refs(mod, text):
                 g = g.strip().split(' as ')[0]
                 if g and g != 'self':
                     paths.append(base + rest + g.split('::'))
-        paths.append(base + rest)
+        else:
+            paths.append(base + rest)
     return paths
 
 
@@ -116,20 +119,41 @@ def crate_cycles(src):
 
 
 def self_test():
-    with tempfile.TemporaryDirectory() as d:
-        files = {
-            'lib.rs': 'mod a;\nmod b;\nmod c;\n',
-            'a.rs': 'use crate::b::B;\npub struct A;\n',
-            'b.rs': 'pub struct B(crate::a::A);\n',
-            'c.rs': '// crate::a::A in a comment\n#[cfg(test)]\nmod tests {\n    use crate::b::B;\n}\n',
-        }
-        for name, text in files.items():
-            with open(os.path.join(d, name), 'w') as f:
-                f.write(text)
-        assert crate_cycles(d) == ['a <-> b'], crate_cycles(d)
-        with open(os.path.join(d, 'b.rs'), 'w') as f:
-            f.write('pub struct B;\n')
-        assert crate_cycles(d) == [], crate_cycles(d)
+    """Circles between siblings and between a folder module and its files are found; comments,
+    `#[cfg(test)]` modules, `pub(super)` and `&self` are not paths."""
+    cases = [
+        # (files, the circles expected)
+        (
+            {
+                'lib.rs': 'mod a;\nmod b;\nmod c;\nmod d;\n',
+                'a.rs': 'use crate::b::B;\npub struct A;\n',
+                'b.rs': 'pub struct B(crate::a::A);\n',
+                'c.rs': '// crate::a::A\n#[cfg(test)]\nmod tests {\n    use crate::b::B;\n}\n',
+                'd/mod.rs': 'mod e;\npub use e::E;\npub struct D;\n',
+                'd/e.rs': 'use super::{D};\npub struct E(D);\n',
+            },
+            ['a <-> b', 'd <-> d::e'],
+        ),
+        (
+            {
+                'lib.rs': 'mod a;\nmod b;\nmod d;\n',
+                'a.rs': 'pub struct A;\n',
+                'b.rs': 'pub struct B(crate::a::A);\n',
+                'd/mod.rs': 'mod e;\nmod f;\npub use e::E;\n',
+                'd/e.rs': 'use super::f::F;\npub(super) fn g(_: &self::E) {}\npub struct E(F);\n',
+                'd/f.rs': 'pub struct F;\n',
+            },
+            [],
+        ),
+    ]
+    for files, want in cases:
+        with tempfile.TemporaryDirectory() as d:
+            for name, text in files.items():
+                os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)
+                with open(os.path.join(d, name), 'w') as f:
+                    f.write(text)
+            got = sorted(crate_cycles(d))
+            assert got == want, (got, want)
     print('module-cycles: self-test passed')
 
 

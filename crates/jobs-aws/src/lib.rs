@@ -2,6 +2,7 @@
 
 pub mod admit;
 pub mod client;
+pub mod dynamo;
 pub mod error;
 pub mod faults;
 pub mod provision;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::create_table::CreateTableInput;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
     GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
@@ -133,7 +134,19 @@ fn projection(index: &str) -> Projection {
         .build()
 }
 
-pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BackendError> {
+/// The job list's indexes (keys only: a page is read back with one BatchGetItem), and the
+/// tenants' admission index: (name, partition key, sort key), all strings.
+fn string_keyed_indexes() -> Vec<(&'static str, &'static str, &'static str)> {
+    LIST_INDEXES
+        .into_iter()
+        .map(|(name, partition_key)| (name, partition_key, LIST_SORT_ATTRIBUTE))
+        .chain([(TENANCY_INDEX, TENANCY_ATTRIBUTE, TENANCY_ORDER_ATTRIBUTE)])
+        .collect()
+}
+
+/// The table's definition: its key, and every index with its keys and projection. `provision`
+/// creates it; the simulator's in-memory table is made from it too.
+pub fn table_definition(table: &str) -> CreateTableInput {
     // The sparse index of jobs that have not ended, by due time (keys only: the reconciler reads
     // each overdue job itself).
     let due_index = GlobalSecondaryIndex::builder()
@@ -143,13 +156,7 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         .projection(keys_only())
         .build()
         .expect("index is complete");
-    // The job list's indexes (keys only: a page is read back with one BatchGetItem), and the
-    // tenants' admission index (keys only: the admitter reads each job itself).
-    let indexes: Vec<(&str, &str, &str)> = LIST_INDEXES
-        .into_iter()
-        .map(|(name, partition_key)| (name, partition_key, LIST_SORT_ATTRIBUTE))
-        .chain([(TENANCY_INDEX, TENANCY_ATTRIBUTE, TENANCY_ORDER_ATTRIBUTE)])
-        .collect();
+    let indexes = string_keyed_indexes();
     let index = |(name, partition_key, sort_key): (&str, &str, &str)| {
         GlobalSecondaryIndex::builder()
             .index_name(name)
@@ -159,7 +166,7 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
             .build()
             .expect("index is complete")
     };
-    let mut request = ddb.create_table();
+    let mut request = CreateTableInput::builder();
     let mut defined = std::collections::BTreeSet::new();
     for &(name, partition_key, sort_key) in &indexes {
         request = request.global_secondary_indexes(index((name, partition_key, sort_key)));
@@ -169,7 +176,7 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
             }
         }
     }
-    let created = request
+    request
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(definition(TABLE_KEY, ScalarAttributeType::S))
@@ -177,6 +184,19 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         .attribute_definitions(definition(DUE_AT_ATTRIBUTE, ScalarAttributeType::N))
         .key_schema(key(TABLE_KEY, KeyType::Hash))
         .global_secondary_indexes(due_index)
+        .build()
+        .expect("the table's definition is complete")
+}
+
+pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BackendError> {
+    let d = table_definition(table);
+    let created = ddb
+        .create_table()
+        .set_table_name(d.table_name)
+        .set_billing_mode(d.billing_mode)
+        .set_attribute_definitions(d.attribute_definitions)
+        .set_key_schema(d.key_schema)
+        .set_global_secondary_indexes(d.global_secondary_indexes)
         .send()
         .await;
     match created {
@@ -191,7 +211,8 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
     // service's limit), each backfilled before the next.
     let present: Vec<&str> =
         described.global_secondary_indexes().iter().filter_map(|i| i.index_name()).collect::<Vec<_>>();
-    let missing: Vec<(&str, &str, &str)> = indexes.into_iter().filter(|(name, ..)| !present.contains(name)).collect();
+    let missing: Vec<(&str, &str, &str)> =
+        string_keyed_indexes().into_iter().filter(|(name, ..)| !present.contains(name)).collect();
     for (name, partition_key, sort_key) in missing {
         let create = CreateGlobalSecondaryIndexAction::builder()
             .index_name(name)

@@ -24,18 +24,20 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use jobs_aws::{BackendError, CopyMeta, JobQueue, JobRecord, JobStore, PoolQueues, Received, StoreError, store};
+use jobs_aws::{BackendError, CopyMeta, JobQueue, JobRecord, Received, StoreError, store};
 use jobs_core::JobMessage;
 use jobs_core::reconcile::{self, DeadLetter};
-use jobs_runtime::Shutdown;
 use tracing::{info, warn};
 
 use crate::emf;
 
 mod overdue;
+mod reconciler;
 mod tenancy;
 
 use overdue::Backlogs;
+use reconciler::backend;
+pub use reconciler::{Reconciler, Report};
 
 /// Dead-letter messages handled per pass (batches of 10).
 const DEAD_LETTERS_PER_PASS: usize = 200;
@@ -50,44 +52,6 @@ const UNRESOLVABLE_VISIBILITY: Duration = Duration::from_secs(6 * 60 * 60);
 /// Per-job failures of the backend in a row after which a pass stops: that is an outage, not a
 /// bad job, and the next pass tries again.
 const MAX_ERRORS_IN_A_ROW: usize = 5;
-
-/// What one pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Report {
-    pub dead_letters: usize,
-    pub redriven: usize,
-    pub dropped: usize,
-    pub failed: usize,
-    pub unresolvable: usize,
-    pub overdue: usize,
-    pub resent: usize,
-    /// Overdue jobs whose message could not be sent (looked at again later).
-    pub unsent: usize,
-    /// Overdue jobs whose message presumably waits behind the queue's backlog: nothing sent.
-    pub waiting: usize,
-    /// Jobs waiting on a lane that runs nothing (watched until its start deadline).
-    pub watched: usize,
-    /// Jobs ended FAILED: their lane ran nothing for its start deadline.
-    pub not_started: usize,
-    /// Slots of ended jobs given back to their tenants.
-    pub released: usize,
-    /// Waiting jobs admitted (QUEUED and sent).
-    pub admitted: usize,
-    /// Messages and jobs the pass could not handle (read or write failed); each is left for a
-    /// later pass, and the pass goes on with the next.
-    pub errors: usize,
-}
-
-pub struct Reconciler {
-    /// Every pool's queues: their dead letters are drained, and a job's message goes to its own.
-    pub queues: PoolQueues,
-    pub store: JobStore,
-    pub shutdown: Shutdown,
-    /// Where a pass's metric line goes (`None`: `METRICS=off`).
-    pub metrics_namespace: Option<String>,
-    /// Each lane's start deadline (`jobs_core::pools::Lane`, or `START_DEADLINE_SECS`).
-    pub start_deadlines: std::collections::HashMap<&'static str, Option<Duration>>,
-}
 
 impl Reconciler {
     /// Passes every `every` until `run_for` has passed (one pass without it) or a stop is
@@ -260,8 +224,4 @@ impl Streak {
         self.0 += 1;
         self.0 >= MAX_ERRORS_IN_A_ROW
     }
-}
-
-fn backend(e: StoreError) -> BackendError {
-    crate::worker::into_backend(e)
 }

@@ -11,7 +11,7 @@ use jobs_core::poison::OnPoison;
 use jobs_core::reconcile::{self, Overdue, Unsent};
 use tracing::{info, warn};
 
-use super::{Reconciler, Report, backend};
+use super::reconciler::{Reconciler, Report, backend};
 
 impl Reconciler {
     /// Sends an overdue job's message again (`due`: its due time as the index had it), unless it

@@ -10,7 +10,7 @@ use jobs_aws::{BackendError, StoreError};
 use jobs_core::Tenant;
 use tracing::{info, warn};
 
-use super::{Reconciler, Report, backend};
+use super::reconciler::{Reconciler, Report, backend};
 
 /// Tenants looked at per pass (pages of 100).
 const TENANTS_PER_PASS: usize = 1000;

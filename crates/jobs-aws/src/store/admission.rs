@@ -13,15 +13,17 @@
 //! request; conditions on the tenant's item (its settings' version, `active < maxRunning`, the
 //! minute's starts) make a decision taken from a stale read fail instead of exceeding a limit.
 
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use jobs_core::tenants::limits::{Seat, SlotTake, WaitReason};
 use jobs_core::{JobStatus, Tenant};
 
 use super::expr::Expr;
+use super::handle::{JobStore, StoreError, failed_conditions, token, transact_update};
+use super::item::JobRecord;
 use super::item::{self, attr as job_attr, n, s, ts};
 use super::tenants::{attr, slots_partition, tenant_expr, tenant_key, waiting_partition};
-use super::{JobRecord, JobStore, StoreError, failed_conditions, token, transact_update};
 use crate::faults;
 use crate::resources::{TENANCY_ATTRIBUTE, TENANCY_ORDER_ATTRIBUTE};
 
@@ -191,15 +193,13 @@ impl JobStore {
         }
         e.require(job_attr::STATUS, "=", s(JobStatus::Waiting.as_str()));
         e.require(TENANCY_ATTRIBUTE, "=", s(waiting_partition(tenant)));
-        let mut request = self
-            .client
-            .transact_write_items()
+        let mut request = TransactWriteItemsInput::builder()
             .client_request_token(&token)
             .transact_items(TransactWriteItem::builder().update(self.job_update(job_id, e)).build());
         if let Some(take) = take {
             request = request.transact_items(TransactWriteItem::builder().update(take_slot(&self.table, take)).build());
         }
-        let answer = self.transact_retrying_lost(request, "store.admit").await;
+        let answer = self.transact_retrying_lost(request.build().expect("a complete request"), "store.admit").await;
         match answer {
             Ok(()) => Ok(Admitted::Queued),
             Err(Lost::Conditions(failed)) if failed.first() == Some(&true) => Ok(Admitted::Gone),
@@ -221,12 +221,12 @@ impl JobStore {
         let ended: Vec<String> =
             JobStatus::ALL.into_iter().filter(|st| st.is_terminal()).map(|st| e.value(s(st.as_str()))).collect();
         e.require_raw(format!("{status} IN ({})", ended.join(", ")));
-        let request = self
-            .client
-            .transact_write_items()
+        let request = TransactWriteItemsInput::builder()
             .client_request_token(&token)
             .transact_items(TransactWriteItem::builder().update(self.job_update(job_id, e)).build())
-            .transact_items(TransactWriteItem::builder().update(decrement(&self.table, tenant)).build());
+            .transact_items(TransactWriteItem::builder().update(decrement(&self.table, tenant)).build())
+            .build()
+            .expect("a complete request");
         match self.transact_retrying_lost(request, "store.release").await {
             Ok(()) => Ok(true),
             Err(Lost::Conditions(failed)) => {
@@ -242,17 +242,13 @@ impl JobStore {
 
     /// Sends a transaction; a lost answer (an ambiguous or transient failure) is sent again with
     /// the same client token, which DynamoDB answers as the first commit if there was one.
-    async fn transact_retrying_lost(
-        &self,
-        request: aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder,
-        target: &str,
-    ) -> Result<(), Lost> {
+    async fn transact_retrying_lost(&self, request: TransactWriteItemsInput, target: &str) -> Result<(), Lost> {
         let mut tries = 0;
         loop {
             tries += 1;
             let result = match faults::before(target).await {
                 Err(e) => Err(e),
-                Ok(()) => match request.clone().send().await {
+                Ok(()) => match self.db.transact_write_items(request.clone()).await {
                     Ok(_) => faults::after(target),
                     Err(err) => {
                         let failed = failed_conditions(&err);

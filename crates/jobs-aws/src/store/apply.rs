@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemInput;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
@@ -13,8 +14,9 @@ use jobs_core::JobMessage;
 use jobs_core::state::{Expect, Step, Transition};
 
 use super::expr::Expr;
+use super::handle::{Applied, JobStore, StoreError, single_error};
 use super::item::{self, attr, n, s};
-use super::{Applied, JobStore, StoreError, single_error};
+use crate::dynamo::DynamoFailure;
 use crate::faults;
 use crate::resources::TABLE_KEY;
 
@@ -66,9 +68,7 @@ impl JobStore {
             };
             let kind = kind.or(origin.map(|o| o.kind.as_str()));
             let tenant = tenant.or(origin.and_then(|o| o.tenant.as_ref()));
-            let mut request = self
-                .client
-                .transact_write_items()
+            let mut request = TransactWriteItemsInput::builder()
                 .client_request_token(token)
                 .transact_items(job_item)
                 .transact_items(self.counters_item(&tr.counters, token));
@@ -82,7 +82,8 @@ impl JobStore {
                 let update = super::admission::take_slot(&self.table, take);
                 request = request.transact_items(TransactWriteItem::builder().update(update).build());
             }
-            request.send().await.map(|_| created_by()).map_err(|e| self.transact_error(e))
+            let request = request.build().expect("a complete request");
+            self.db.transact_write_items(request).await.map(|_| created_by()).map_err(|e| self.transact_error(e))
         };
         let applied = result?;
         faults::after(&target)?;
@@ -106,31 +107,27 @@ impl JobStore {
         };
         match write {
             JobWrite::Put(put) => {
-                let request = self
-                    .client
-                    .put_item()
+                let request = PutItemInput::builder()
                     .table_name(put.table_name)
                     .set_item(Some(put.item))
                     .set_condition_expression(put.condition_expression)
                     .set_expression_attribute_names(put.expression_attribute_names)
                     .set_expression_attribute_values(put.expression_attribute_values)
-                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-                let mut result = request.clone().send().await;
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .build()
+                    .expect("a complete request");
+                let mut result = self.db.put_item(request.clone()).await;
                 if result.is_ok() && faults::replayed(target) {
-                    result = request.send().await;
+                    result = self.db.put_item(request).await;
                 }
                 match result {
                     Ok(_) => Ok(None),
-                    Err(e) => match e.as_service_error() {
-                        Some(PutItemError::ConditionalCheckFailedException(c)) if own(c.item.as_ref()) => Ok(None),
-                        _ => Err(single_error(self, "PutItem", e)),
-                    },
+                    Err(DynamoFailure::ConditionFailed { item }) if own(item.as_ref()) => Ok(None),
+                    Err(e) => Err(single_error(e)),
                 }
             }
             JobWrite::Update(update) => {
-                let request = self
-                    .client
-                    .update_item()
+                let request = UpdateItemInput::builder()
                     .table_name(update.table_name)
                     .set_key(Some(update.key))
                     .update_expression(update.update_expression)
@@ -138,20 +135,20 @@ impl JobStore {
                     .set_expression_attribute_names(update.expression_attribute_names)
                     .set_expression_attribute_values(update.expression_attribute_values)
                     .return_values(if returning { ReturnValue::AllNew } else { ReturnValue::None })
-                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-                let mut result = request.clone().send().await;
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .build()
+                    .expect("a complete request");
+                let mut result = self.db.update_item(request.clone()).await;
                 if result.is_ok() && faults::replayed(target) {
-                    result = request.send().await;
+                    result = self.db.update_item(request).await;
                 }
                 match result {
                     Ok(out) => Ok(out.attributes),
-                    Err(e) => match e.as_service_error() {
-                        Some(UpdateItemError::ConditionalCheckFailedException(c)) if own(c.item.as_ref()) => {
-                            tracing::info!(target, "a retried write found itself committed");
-                            Ok(returning.then(|| c.item.clone()).flatten())
-                        }
-                        _ => Err(single_error(self, "UpdateItem", e)),
-                    },
+                    Err(DynamoFailure::ConditionFailed { item }) if own(item.as_ref()) => {
+                        tracing::info!(target, "a retried write found itself committed");
+                        Ok(returning.then_some(item).flatten())
+                    }
+                    Err(e) => Err(single_error(e)),
                 }
             }
         }

@@ -1,10 +1,11 @@
 //! The reconciler's reads and writes of the due index: overdue jobs, and moving a due time on.
 
+use aws_sdk_dynamodb::operation::query::QueryInput;
 use chrono::Utc;
 
 use super::expr::Expr;
+use super::handle::{JobStore, StoreError, backend};
 use super::item::{attr, n, s, ts};
-use super::{JobStore, StoreError};
 use crate::resources::{DUE_INDEX, DUE_SHARDS, TABLE_KEY, TTL_ATTRIBUTE};
 
 impl JobStore {
@@ -21,20 +22,23 @@ impl JobStore {
             let mut start = None;
             loop {
                 let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(DUE_INDEX)
-                    .key_condition_expression("#shard = :shard AND #due < :now")
-                    .expression_attribute_names("#shard", attr::DUE_SHARD)
-                    .expression_attribute_names("#due", attr::DUE_AT)
-                    .expression_attribute_values(":shard", s(shard.to_string()))
-                    .expression_attribute_values(":now", n(now.timestamp_millis()))
-                    .limit((limit - ids.len()).clamp(1, 100) as i32)
-                    .set_exclusive_start_key(start)
-                    .send()
+                    .db
+                    .query(
+                        QueryInput::builder()
+                            .table_name(&self.table)
+                            .index_name(DUE_INDEX)
+                            .key_condition_expression("#shard = :shard AND #due < :now")
+                            .expression_attribute_names("#shard", attr::DUE_SHARD)
+                            .expression_attribute_names("#due", attr::DUE_AT)
+                            .expression_attribute_values(":shard", s(shard.to_string()))
+                            .expression_attribute_values(":now", n(now.timestamp_millis()))
+                            .limit((limit - ids.len()).clamp(1, 100) as i32)
+                            .set_exclusive_start_key(start)
+                            .build()
+                            .expect("a complete request"),
+                    )
                     .await
-                    .map_err(|e| self.backend("Query", e))?;
+                    .map_err(backend)?;
                 for item in out.items.unwrap_or_default() {
                     let id = item.get(TABLE_KEY).and_then(|v| v.as_s().ok()).and_then(|k| k.strip_prefix("JOB#"));
                     let due = item
@@ -70,7 +74,7 @@ impl JobStore {
     ) -> Result<(), StoreError> {
         let mut e = due_moved(seen, next, None);
         e.increment(if resent { attr::RESENDS } else { attr::BACKLOG_WAITS });
-        self.update(job_id, e, "UpdateItem").await
+        self.update(job_id, e).await
     }
 
     /// Moves an overdue job's due time to `next` after its message could not be sent, if its due
@@ -86,7 +90,7 @@ impl JobStore {
         if refused {
             e.increment(attr::SEND_REFUSALS);
         }
-        self.update(job_id, e, "UpdateItem").await
+        self.update(job_id, e).await
     }
 
     /// Moves the due time of a job that waits on an idle lane to `next` (the next look of the
@@ -98,7 +102,7 @@ impl JobStore {
         next: chrono::DateTime<Utc>,
         idle_since: chrono::DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.update(job_id, due_moved(seen, next, Some(idle_since)), "UpdateItem").await
+        self.update(job_id, due_moved(seen, next, Some(idle_since))).await
     }
 }
 

@@ -1,13 +1,14 @@
 //! Writes by and for the worker that holds a running attempt: renewing its lease, handing it the
 //! receipts of its message, and the cancel request it watches for.
 
+use aws_sdk_dynamodb::operation::get_item::GetItemInput;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::Utc;
 use jobs_core::{JobStatus, Lease};
 
 use super::expr::Expr;
+use super::handle::{JobStore, StoreError, backend, single_error};
 use super::item::{self, attr, job_key, n, s, ts};
-use super::{JobStore, StoreError, single_error};
 use crate::faults;
 use crate::resources::TABLE_KEY;
 
@@ -37,12 +38,8 @@ impl JobStore {
         e.set(attr::DUE_AT, n(due.timestamp_millis()));
         e.set_or_remove(attr::RECEIPTS, None);
         held_by(&mut e, attempt, &lease.owner);
-        let out = self
-            .update_request(job_id, e)
-            .return_values(ReturnValue::UpdatedOld)
-            .send()
-            .await
-            .map_err(|err| single_error(self, "UpdateItem", err))?;
+        let request = self.update_request(job_id, e).return_values(ReturnValue::UpdatedOld);
+        let out = self.db.update_item(request.build().expect("a complete request")).await.map_err(single_error)?;
         Ok(out.attributes.as_ref().map(item::receipts).unwrap_or_default())
     }
 
@@ -54,7 +51,7 @@ impl JobStore {
         e.set(attr::CANCEL_REQUESTED_AT, ts(Utc::now()));
         e.require(attr::STATUS, "=", s(JobStatus::Running.as_str()));
         e.require(attr::ATTEMPTS, "=", n(attempt));
-        self.update(job_id, e, "UpdateItem").await
+        self.update(job_id, e).await
     }
 
     /// Whether somebody asked to cancel job `job_id`: the worker's quick check, a strongly
@@ -62,16 +59,19 @@ impl JobStore {
     pub async fn cancel_requested(&self, job_id: &str) -> Result<bool, StoreError> {
         faults::before("store.cancel-check").await?;
         let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(job_key(job_id)))
-            .projection_expression("#c")
-            .expression_attribute_names("#c", attr::CANCEL_REQUESTED_AT)
-            .consistent_read(true)
-            .send()
+            .db
+            .get_item(
+                GetItemInput::builder()
+                    .table_name(&self.table)
+                    .key(TABLE_KEY, s(job_key(job_id)))
+                    .projection_expression("#c")
+                    .expression_attribute_names("#c", attr::CANCEL_REQUESTED_AT)
+                    .consistent_read(true)
+                    .build()
+                    .expect("a complete request"),
+            )
             .await
-            .map_err(|e| self.backend("GetItem", e))?;
+            .map_err(backend)?;
         Ok(out.item.is_some_and(|i| i.contains_key(attr::CANCEL_REQUESTED_AT)))
     }
 
@@ -86,7 +86,7 @@ impl JobStore {
         // Bounded: a job that keeps being received while it runs does not grow its item.
         let (name, max) = (e.name(attr::RECEIPTS), e.value(n(MAX_RECEIPTS)));
         e.require_raw(format!("(attribute_not_exists({name}) OR size({name}) < {max})"));
-        self.update(job_id, e, "UpdateItem").await
+        self.update(job_id, e).await
     }
 }
 

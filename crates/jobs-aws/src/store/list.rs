@@ -11,15 +11,17 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jobs_core::JobStatus;
 
+use super::handle::{JobStore, StoreError, backend};
+use super::item::JobRecord;
 #[cfg(test)]
 use super::item::attr;
 use super::item::{self, s};
-use super::{JobRecord, JobStore, StoreError};
 use crate::resources::{LIST_INDEXES, LIST_SORT_ATTRIBUTE, TABLE_KEY};
 
 /// Queries one page may take before it returns short (with a cursor).
@@ -155,19 +157,22 @@ impl JobStore {
         for _ in 0..MAX_ROUNDS {
             let batch = if exact { (limit - jobs.len()).max(1) } else { MAX_BATCH };
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#p = :p")
-                .expression_attribute_names("#p", partition_key)
-                .expression_attribute_values(":p", s(&partition))
-                .scan_index_forward(false)
-                .limit(batch as i32)
-                .set_exclusive_start_key(start.take())
-                .send()
+                .db
+                .query(
+                    QueryInput::builder()
+                        .table_name(&self.table)
+                        .index_name(index)
+                        .key_condition_expression("#p = :p")
+                        .expression_attribute_names("#p", partition_key)
+                        .expression_attribute_values(":p", s(&partition))
+                        .scan_index_forward(false)
+                        .limit(batch as i32)
+                        .set_exclusive_start_key(start.take())
+                        .build()
+                        .expect("a complete request"),
+                )
                 .await
-                .map_err(|e| self.backend("Query", e))?;
+                .map_err(backend)?;
             let keys = out.items.unwrap_or_default();
             let pks: Vec<String> =
                 keys.iter().filter_map(|k| k.get(TABLE_KEY).and_then(|v| v.as_s().ok()).cloned()).collect();

@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use jobs_core::overlap::ScheduleLock;
 
 use super::expr::Expr;
+use super::handle::{JobStore, StoreError, transact_update};
 use super::item::{attr, s, schedule_key, ts};
-use super::{JobStore, StoreError};
 
 impl JobStore {
     /// The job that holds schedule `schedule`'s lock (strongly consistent), if any.
@@ -33,7 +33,7 @@ fn lock_update(table: &str, lock: &ScheduleLock, at: chrono::DateTime<chrono::Ut
             e.require_raw(format!("attribute_not_exists({name})"));
         }
     }
-    super::transact_update(table, schedule_key(&lock.schedule), e)
+    transact_update(table, schedule_key(&lock.schedule), e)
 }
 
 #[cfg(test)]

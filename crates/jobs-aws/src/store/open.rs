@@ -2,12 +2,13 @@
 //! and the oldest one waiting to start. Both read the keys-only `by-status` index (never a
 //! Scan); a count stops at a cap, so its cost stays bounded whatever the backlog.
 
+use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::types::Select;
 use chrono::{DateTime, Utc};
 use jobs_core::JobStatus;
 
+use super::handle::{JobStore, StoreError, backend};
 use super::item::s;
-use super::{JobStore, StoreError};
 use crate::resources::{LIST_INDEXES, LIST_SORT_ATTRIBUTE, TABLE_KEY};
 
 /// How many jobs of one status an open count reads at most (index entries are ~100 bytes:
@@ -41,19 +42,22 @@ impl JobStore {
         let mut start = None;
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#p = :p")
-                .expression_attribute_names("#p", key)
-                .expression_attribute_values(":p", s(status.as_str()))
-                .select(Select::Count)
-                .limit((COUNT_CAP - count) as i32)
-                .set_exclusive_start_key(start.take())
-                .send()
+                .db
+                .query(
+                    QueryInput::builder()
+                        .table_name(&self.table)
+                        .index_name(index)
+                        .key_condition_expression("#p = :p")
+                        .expression_attribute_names("#p", key)
+                        .expression_attribute_values(":p", s(status.as_str()))
+                        .select(Select::Count)
+                        .limit((COUNT_CAP - count) as i32)
+                        .set_exclusive_start_key(start.take())
+                        .build()
+                        .expect("a complete request"),
+                )
                 .await
-                .map_err(|e| self.backend("Query", e))?;
+                .map_err(backend)?;
             count += out.count as u64;
             match out.last_evaluated_key {
                 Some(_) if count >= COUNT_CAP => return Ok(OpenCount { count, capped: true }),
@@ -67,18 +71,21 @@ impl JobStore {
     pub async fn oldest(&self, status: JobStatus) -> Result<Option<Oldest>, StoreError> {
         let (index, key) = by_status();
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", key)
-            .expression_attribute_values(":p", s(status.as_str()))
-            .scan_index_forward(true)
-            .limit(1)
-            .send()
+            .db
+            .query(
+                QueryInput::builder()
+                    .table_name(&self.table)
+                    .index_name(index)
+                    .key_condition_expression("#p = :p")
+                    .expression_attribute_names("#p", key)
+                    .expression_attribute_values(":p", s(status.as_str()))
+                    .scan_index_forward(true)
+                    .limit(1)
+                    .build()
+                    .expect("a complete request"),
+            )
             .await
-            .map_err(|e| self.backend("Query", e))?;
+            .map_err(backend)?;
         let Some(entry) = out.items.unwrap_or_default().into_iter().next() else { return Ok(None) };
         let text = |name: &str| entry.get(name).and_then(|v| v.as_s().ok()).cloned();
         let job_id = text(TABLE_KEY).and_then(|pk| pk.strip_prefix("JOB#").map(str::to_owned));

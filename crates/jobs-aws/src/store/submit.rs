@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::Utc;
 use jobs_core::pools::Priority;
@@ -12,8 +13,9 @@ use serde_json::Value;
 
 use super::admission;
 use super::expr::Expr;
+use super::handle::{JobStore, StoreError, failed_conditions, token};
 use super::item::{Origin, attr, idempotency_key, n, s, ts};
-use super::{JobStore, StoreError, failed_conditions, tenants, token};
+use super::tenants;
 use crate::faults;
 use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
 use jobs_core::tenants::Seat;
@@ -96,9 +98,7 @@ impl JobStore {
         for (name, value) in place {
             job.item.insert(name.to_owned(), s(value));
         }
-        let mut request = self
-            .client
-            .transact_write_items()
+        let mut request = TransactWriteItemsInput::builder()
             .client_request_token(&token)
             .transact_items(TransactWriteItem::builder().put(job).build())
             .transact_items(self.counters_item(&tr.counters, &token));
@@ -142,7 +142,7 @@ impl JobStore {
         if let Some(update) = tenant_write {
             request = request.transact_items(TransactWriteItem::builder().update(update).build());
         }
-        let result = match request.send().await {
+        let result = match self.db.transact_write_items(request.build().expect("a complete request")).await {
             Ok(_) => Ok(Submitted::Created),
             Err(err) => {
                 let failed = failed_conditions(&err);
@@ -183,6 +183,6 @@ impl JobStore {
         e.set(attr::DUE_AT, n(due.timestamp_millis()));
         e.require(attr::STATUS, "=", s(JobStatus::Queued.as_str()));
         e.require(attr::ATTEMPTS, "=", n(0));
-        self.update(job_id, e, "UpdateItem").await
+        self.update(job_id, e).await
     }
 }

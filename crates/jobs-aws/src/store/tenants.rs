@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::query::QueryInput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use jobs_core::tenants::limits::TenantState;
@@ -13,8 +15,8 @@ use jobs_core::tenants::{Settings, Usage};
 use jobs_core::{JobStatus, Tenant};
 
 use super::expr::Expr;
+use super::handle::{JobStore, StoreError, backend};
 use super::item::{n, s, ts};
-use super::{JobStore, StoreError};
 use crate::faults;
 use crate::resources::{TABLE_KEY, TENANCY_ATTRIBUTE, TENANCY_INDEX, TENANCY_ORDER_ATTRIBUTE};
 
@@ -160,6 +162,11 @@ pub struct TenancyCounts {
 pub const COUNT_CAP: u64 = 1000;
 
 impl JobStore {
+    /// The limits that apply to a tenant whose item says `item`.
+    pub fn limits_of(&self, item: &TenantItem) -> jobs_core::tenants::Limits {
+        item.settings.limits(&self.tenant_defaults)
+    }
+
     /// Counts tenant `tenant`'s waiting jobs and slot holders by status.
     pub async fn tenancy_counts(&self, tenant: &Tenant) -> Result<TenancyCounts, StoreError> {
         let mut c = TenancyCounts::default();
@@ -238,17 +245,20 @@ impl JobStore {
         e.set(attr::UPDATED_AT, ts(Utc::now()));
         e.set(attr::UPDATED_BY, s(by));
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(tenant_key(tenant)))
-            .update_expression(e.update_expression())
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
-            .return_values(ReturnValue::AllNew)
-            .send()
+            .db
+            .update_item(
+                UpdateItemInput::builder()
+                    .table_name(&self.table)
+                    .key(TABLE_KEY, s(tenant_key(tenant)))
+                    .update_expression(e.update_expression())
+                    .set_expression_attribute_names(Some(e.names))
+                    .set_expression_attribute_values(Some(e.values))
+                    .return_values(ReturnValue::AllNew)
+                    .build()
+                    .expect("a complete request"),
+            )
             .await
-            .map_err(|err| self.backend("UpdateItem", err))?;
+            .map_err(backend)?;
         let item = out.attributes.unwrap_or_default();
         faults::after("store.set-tenant")?;
         Ok(TenantItem::parse(tenant.clone(), &item))
@@ -278,18 +288,21 @@ impl JobStore {
     ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         faults::before("store.tenancy").await?;
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(TENANCY_INDEX)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", TENANCY_ATTRIBUTE)
-            .expression_attribute_values(":p", s(partition))
-            .set_exclusive_start_key(start)
-            .set_limit(limit)
-            .send()
+            .db
+            .query(
+                QueryInput::builder()
+                    .table_name(&self.table)
+                    .index_name(TENANCY_INDEX)
+                    .key_condition_expression("#p = :p")
+                    .expression_attribute_names("#p", TENANCY_ATTRIBUTE)
+                    .expression_attribute_values(":p", s(partition))
+                    .set_exclusive_start_key(start)
+                    .set_limit(limit)
+                    .build()
+                    .expect("a complete request"),
+            )
             .await
-            .map_err(|e| self.backend("Query", e))?;
+            .map_err(backend)?;
         Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
     }
 
@@ -299,7 +312,7 @@ impl JobStore {
         let mut e = Expr::default();
         e.set_or_remove(attr::WAITING_AT, None);
         e.require(attr::WAITING_AT, "=", ts(seen));
-        match self.update_key(tenant_key(tenant), e, "UpdateItem").await {
+        match self.update_key(tenant_key(tenant), e).await {
             Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed) => Ok(false),
             Err(err) => Err(err),

@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Change, Counters, Expect, JobState, JobStatus, Step, Transition, change, expect_from, expect_held};
+use super::model::{Change, Counters, Expect, JobState, JobStatus, Step, Transition, change, expect_from, expect_held};
 
 /// What a cancel request does to a job in a given state.
 #[derive(Debug, Clone, PartialEq)]

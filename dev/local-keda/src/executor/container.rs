@@ -25,7 +25,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{PodRequest, PodStatus, Signal, log_path};
+use super::pod::{PodRequest, PodStatus, Signal, log_path};
 
 /// How long an ended container's whole log may take to be written to its file.
 const LOG_DRAIN: std::time::Duration = std::time::Duration::from_secs(30);

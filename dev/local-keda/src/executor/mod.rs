@@ -3,34 +3,12 @@
 //! for machines without a container engine. Each pod's output goes to `<logs>/<pod>.log`.
 
 pub mod container;
+mod pod;
 pub mod process;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::manifest::JobTemplate;
-
-/// One pod to start.
-pub struct PodRequest<'a> {
-    pub name: &'a str,
-    pub template: &'a JobTemplate,
-    /// The container's environment: the manifest's, with the local overrides applied.
-    pub env: &'a [(String, String)],
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PodStatus {
-    /// Created, not running yet.
-    Starting,
-    Running,
-    /// Ended; the exit code, or 128 + signal when killed.
-    Exited(Option<i64>),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    Term,
-    Kill,
-}
+pub use pod::{PodRequest, PodStatus, Signal, log_path};
 
 pub enum Executor {
     Process(process::Processes),
@@ -94,8 +72,4 @@ impl Executor {
             Executor::Container(c) => c.logs_dir(),
         }
     }
-}
-
-pub fn log_path(dir: &Path, pod: &str) -> PathBuf {
-    dir.join(format!("{pod}.log"))
 }

@@ -9,7 +9,7 @@ use std::process::Stdio;
 
 use tokio::process::{Child, Command};
 
-use super::{PodRequest, PodStatus, Signal, log_path};
+use super::pod::{PodRequest, PodStatus, Signal, log_path};
 
 pub struct Processes {
     worker: PathBuf,

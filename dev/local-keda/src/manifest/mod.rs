@@ -11,8 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::scaling::{ScalingSpec, Strategy};
 
+mod error;
 pub mod template;
 
+pub use error::ManifestError;
+pub(crate) use error::err;
 pub use template::{InitContainer, JobTemplate};
 pub(crate) use template::{JobTargetRef, job_template};
 
@@ -107,14 +110,6 @@ impl SqsTrigger {
             + if self.scale_on_in_flight { depth.in_flight } else { 0 }
             + if self.scale_on_delayed { depth.delayed } else { 0 }
     }
-}
-
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("ScaledJob manifest: {0}")]
-pub struct ManifestError(pub String);
-
-pub(crate) fn err(message: impl Into<String>) -> ManifestError {
-    ManifestError(message.into())
 }
 
 // The YAML, as far as it matters here. Unknown fields are ignored: `make test-infra` validates

@@ -9,7 +9,7 @@ use jobs_core::pools::{DEFAULT_POOL, Priority, Queues};
 use jobs_core::quantity;
 use serde::{Deserialize, Serialize};
 
-use super::{ManifestError, err};
+use super::error::{ManifestError, err};
 
 /// `jobTargetRef`: the Job and its one container.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,0 +1,334 @@
+//! The store's handle on its table: [`JobStore`] (the DynamoDB port, the table, its settings),
+//! its error, and what every part of the store shares: reads of one item or a batch, the
+//! conditional updates, the write token, and how a failed write is read.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemInput;
+use aws_sdk_dynamodb::operation::get_item::GetItemInput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemInputBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
+use chrono::Utc;
+use jobs_core::reconcile::{self, Timing};
+use jobs_core::state::{Counters, Transition};
+
+use super::counters::Stats;
+use super::expr::Expr;
+use super::item::{self, JobRecord, job_key, s};
+use super::{buckets, counters};
+use crate::dynamo::{Dynamo, DynamoFailure, SdkDynamo};
+use crate::error::{BackendError, ErrorKind, kind_of_code};
+use crate::faults;
+use crate::resources::TABLE_KEY;
+
+/// How long finished jobs are kept before DynamoDB's TTL deletes them (default 30 days).
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The job is not in the state the write expects (someone else moved it first, or an earlier
+    /// try of this very write committed: see [`JobStore::committed`]).
+    #[error("job state changed concurrently (condition failed)")]
+    ConditionFailed,
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// What a committed [`JobStore::apply`] tells besides success.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Who submitted the job, when the write knows: the schedule, for a write that records a
+    /// firing; the item's value, for a start (see `jobs_core::submitter`).
+    pub submitted_by: Option<String>,
+    /// The job holds a slot of its tenant (a start's item says; see `admission`).
+    pub slot: bool,
+}
+
+/// A fresh write token.
+pub fn token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+#[derive(Debug, Clone)]
+pub struct JobStore {
+    /// DynamoDB: the SDK's, or the simulator's in-memory one.
+    pub(super) db: Arc<dyn Dynamo>,
+    pub(super) table: String,
+    pub(super) retention: Duration,
+    pub(super) timing: Timing,
+    /// The limits of a tenant without settings of its own (the config's `tenants.defaults`).
+    pub(super) tenant_defaults: jobs_core::tenants::Settings,
+}
+
+impl JobStore {
+    /// The store over DynamoDB (the SDK's client).
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        JobStore::over(Arc::new(SdkDynamo::new(client)), table)
+    }
+
+    /// The store over any implementation of the DynamoDB operations it uses.
+    pub fn over(db: Arc<dyn Dynamo>, table: impl Into<String>) -> Self {
+        JobStore {
+            db,
+            table: table.into(),
+            retention: DEFAULT_RETENTION,
+            timing: Timing::default(),
+            tenant_defaults: jobs_core::tenants::config().defaults,
+        }
+    }
+
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The reconciler's timing, which sets the due times this store writes.
+    pub fn with_timing(mut self, timing: Timing) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// Tenants' default limits other than the config's (tests).
+    pub fn with_tenant_defaults(mut self, defaults: jobs_core::tenants::Settings) -> Self {
+        self.tenant_defaults = defaults;
+        self
+    }
+
+    /// The limits of a tenant without settings of its own.
+    pub fn tenant_defaults(&self) -> jobs_core::tenants::Settings {
+        self.tenant_defaults
+    }
+
+    pub fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The store's error for a failed `TransactWriteItems`, read from the cancellation reasons:
+    /// a failed condition, a conflict with another transaction, throttling, or else the backend's.
+    pub(super) fn transact_error(&self, err: DynamoFailure) -> StoreError {
+        let reasons = err.reason_codes();
+        if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
+            return StoreError::ConditionFailed;
+        }
+        match err {
+            DynamoFailure::Cancelled { error, .. } => match reasons.iter().find_map(|r| kind_of_code(r)) {
+                Some(kind) => {
+                    let context = format!("DynamoDB TransactWriteItems on table {:?} failed", self.table);
+                    let detail = format!("transaction cancelled: {}", reasons.join(", "));
+                    BackendError::with_source(kind, context, detail, Box::new(error)).into()
+                }
+                None => error.into(),
+            },
+            DynamoFailure::ConditionFailed { .. } => StoreError::ConditionFailed,
+            DynamoFailure::Backend(e) => e.into(),
+        }
+    }
+
+    /// One strongly consistent read of the item with key `pk`.
+    pub(super) async fn read_item(&self, pk: String) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        faults::before("store.get").await?;
+        let request = GetItemInput::builder()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(pk))
+            .consistent_read(true)
+            .build()
+            .expect("a complete GetItem");
+        let out = self.db.get_item(request).await.map_err(backend)?;
+        Ok(out.item)
+    }
+
+    /// Reads a job (strongly consistent). `None` if there is no such job.
+    pub async fn get(&self, job_id: &str) -> Result<Option<JobRecord>, StoreError> {
+        match self.read_item(job_key(job_id)).await? {
+            None => Ok(None),
+            Some(item) => {
+                let record = item::parse_record(job_id, &item).map_err(|e| {
+                    // The same item reads the same way every time: not worth retrying.
+                    BackendError::with_source(ErrorKind::Invalid, "DynamoDB GetItem", e.to_string(), Box::new(e))
+                })?;
+                Ok(Some(record))
+            }
+        }
+    }
+
+    /// Whether the last write to job `job_id` carried `token`: after an ambiguous answer, tells
+    /// "my write committed" from "someone else's did".
+    pub async fn committed(&self, job_id: &str, token: &str) -> Result<bool, StoreError> {
+        Ok(self.get(job_id).await?.and_then(|r| r.last_write).as_deref() == Some(token))
+    }
+
+    /// Reads the counters: one strongly consistent `BatchGetItem` of the shards.
+    pub async fn stats(&self) -> Result<Stats, StoreError> {
+        Ok(counters::sum(&self.batch_get(&counters::all_keys(), true).await?))
+    }
+
+    /// The items with these keys (at most 100), strongly consistent if `consistent`; unprocessed
+    /// keys are retried.
+    pub(super) async fn batch_get(
+        &self,
+        pks: &[String],
+        consistent: bool,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        if pks.is_empty() {
+            return Ok(Vec::new());
+        }
+        faults::before("store.batch-get").await?;
+        let keys: Vec<HashMap<String, AttributeValue>> =
+            pks.iter().map(|k| HashMap::from([(TABLE_KEY.to_owned(), s(k))])).collect();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(consistent)
+                .build()
+                .expect("keys are set"),
+        );
+        let mut items = Vec::new();
+        for round in 0..10u32 {
+            let Some(request) = pending.take() else { break };
+            if round > 0 {
+                tokio::time::sleep(Duration::from_millis(20 << round.min(6))).await;
+            }
+            let request = BatchGetItemInput::builder()
+                .request_items(&self.table, request)
+                .build()
+                .expect("a complete BatchGetItem");
+            let out = self.db.batch_get_item(request).await.map_err(backend)?;
+            items.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
+        }
+        if pending.is_some() {
+            return Err(BackendError::of_kind(
+                ErrorKind::Throttled,
+                format!("DynamoDB BatchGetItem on table {:?}", self.table),
+                "keys left unprocessed after 10 tries",
+            )
+            .into());
+        }
+        Ok(items)
+    }
+
+    /// The stats shard update for a write's counters (the shard follows from the write's token).
+    pub(super) fn counters_item(&self, c: &Counters, token: &str) -> TransactWriteItem {
+        let shard = counters::pick_shard(token);
+        TransactWriteItem::builder().update(counters::update(&self.table, shard, c)).build()
+    }
+
+    /// The throughput bucket update of a counted transition, on the same shard as its counters;
+    /// `None` if it counts no outcome event.
+    pub(super) fn bucket_item(
+        &self,
+        tr: &Transition,
+        kind: Option<&str>,
+        tenant: Option<&jobs_core::Tenant>,
+        token: &str,
+    ) -> Option<TransactWriteItem> {
+        let add = jobs_core::throughput::add(&tr.counters, tr.at, kind, tenant)?;
+        let shard = counters::pick_shard(token);
+        Some(TransactWriteItem::builder().update(buckets::update(&self.table, shard, &add)).build())
+    }
+
+    /// The last `minutes` minutes of outcome events up to `now` (at most
+    /// `jobs_core::throughput::MAX_MINUTES`), oldest first. Eventually consistent: a bucket is a
+    /// rate, read again on the next refresh.
+    pub async fn throughput(
+        &self,
+        now: chrono::DateTime<Utc>,
+        minutes: u32,
+    ) -> Result<Vec<buckets::Minute>, StoreError> {
+        let minutes = jobs_core::throughput::last_minutes(now, minutes.min(jobs_core::throughput::MAX_MINUTES));
+        let keys = buckets::keys(&minutes);
+        let mut reads = tokio::task::JoinSet::new();
+        for chunk in keys.chunks(100) {
+            let (store, chunk) = (self.clone(), chunk.to_vec());
+            reads.spawn(async move { store.batch_get(&chunk, false).await });
+        }
+        let mut items = Vec::new();
+        while let Some(read) = reads.join_next().await {
+            let read = read.map_err(|e| BackendError::other(format!("bucket read task failed: {e}")))?;
+            items.extend(read?);
+        }
+        Ok(buckets::sum(&minutes, &items))
+    }
+
+    pub(super) fn due(&self, tr: &Transition) -> Option<chrono::DateTime<Utc>> {
+        reconcile::due_at(&tr.change, tr.at, false, &self.timing)
+    }
+
+    /// The conditional UpdateItem of one job item that `e` describes.
+    pub(super) fn update_request(&self, job_id: &str, e: Expr) -> UpdateItemInputBuilder {
+        UpdateItemInput::builder()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(job_key(job_id)))
+            .update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+    }
+
+    /// The conditional update `e` of the item with key `pk`.
+    pub(super) async fn update_key(&self, pk: String, e: Expr) -> Result<(), StoreError> {
+        let request = UpdateItemInput::builder()
+            .table_name(&self.table)
+            .key(TABLE_KEY, s(pk))
+            .update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .build()
+            .expect("a complete UpdateItem");
+        self.db.update_item(request).await.map(|_| ()).map_err(single_error)
+    }
+
+    pub(super) async fn update(&self, job_id: &str, e: Expr) -> Result<(), StoreError> {
+        let request = self.update_request(job_id, e).build().expect("a complete UpdateItem");
+        self.db.update_item(request).await.map(|_| ()).map_err(single_error)
+    }
+
+    /// The conditional update `e` of job `job_id`'s item, as a transaction item.
+    pub(super) fn job_update(&self, job_id: &str, e: Expr) -> Update {
+        transact_update(&self.table, job_key(job_id), e)
+    }
+}
+
+/// The conditional update `e` of the item with key `pk`, as a transaction item.
+pub(super) fn transact_update(table: &str, pk: String, e: Expr) -> Update {
+    Update::builder()
+        .table_name(table)
+        .key(TABLE_KEY, s(pk))
+        .update_expression(e.update_expression())
+        .set_condition_expression(e.condition_expression())
+        .set_expression_attribute_names(Some(e.names))
+        .set_expression_attribute_values(Some(e.values))
+        .build()
+        .expect("update is complete")
+}
+
+/// A single write's failure: its condition, or the backend.
+pub(super) fn single_error(err: DynamoFailure) -> StoreError {
+    match err {
+        DynamoFailure::ConditionFailed { .. } => StoreError::ConditionFailed,
+        other => backend(other).into(),
+    }
+}
+
+/// A read's (or an unconditional write's) failure, which can only be the backend's.
+pub(super) fn backend(err: DynamoFailure) -> BackendError {
+    match err {
+        DynamoFailure::Backend(e) | DynamoFailure::Cancelled { error: e, .. } => e,
+        DynamoFailure::ConditionFailed { .. } => BackendError::other("a condition failed where none was set"),
+    }
+}
+
+/// For a cancelled transaction, whether each item's condition failed (in request order).
+pub(super) fn failed_conditions(err: &DynamoFailure) -> Vec<bool> {
+    err.reason_codes().iter().map(|r| r == "ConditionalCheckFailed").collect()
+}
