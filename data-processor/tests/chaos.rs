@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use jobs_core::JobStatus;
+use jobs_sim::rng::Rng;
 use serde_json::{Value, json};
 use testkit::{Api, Stack};
 use tokio::process::Child;
@@ -30,21 +31,6 @@ const SLOTS: usize = 10;
 /// command kind's lane (its own queues, its command run as the worker's child) one.
 const POOL_OF_SLOT: [&str; SLOTS] =
     ["default", "long", "large", "short", "default", "long", "default", "default", "report", "shell"];
-
-/// A small PRNG (xorshift64*), seeded per run and printed, so a failing run can be repeated.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 #[derive(Default)]
 struct Tally {
@@ -110,7 +96,7 @@ async fn slot(
     outage: (Instant, Instant),
     tally: Arc<Tally>,
 ) {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let fast = [
         ("VISIBILITY_TIMEOUT_SECS", "4"),
         ("WAIT_TIME_SECS", "1"),
@@ -190,7 +176,7 @@ async fn chaos_every_job_ends_counted_once() {
     });
     let stack = Arc::new(Stack::start().await);
     let api = Api::start(&stack, &testkit::workspace_binary("api-lambda"), &[]).await;
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let started = Instant::now();
     // Workload running time grows with the job count; the outage starts early and outlasts the
     // redrive (10 receives) at the workers' 1-2 s deferrals.

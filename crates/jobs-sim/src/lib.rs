@@ -6,3 +6,4 @@
 
 pub mod dynamo;
 pub mod port;
+pub mod rng;

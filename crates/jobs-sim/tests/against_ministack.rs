@@ -1,5 +1,6 @@
-//! The in-memory DynamoDB against the emulator: the same requests, in the same order, on a table
-//! of the same definition, must get the same answers (the item returned, or the refusal's kind:
+//! The in-memory DynamoDB against the emulator, both through the store's port (`SdkDynamo` to
+//! the emulator, `SimDynamo` to the world): the same requests, in the same order, on a table of
+//! the same definition, must get the same answers (the item returned, or the refusal's kind:
 //! a failed condition with the item it carried, a cancelled transaction's reasons, a request
 //! refused as invalid). Where the emulator is the reference, this is what keeps the simulator's
 //! world honest.
@@ -7,7 +8,6 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::create_table::CreateTableInput;
 use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
@@ -17,7 +17,10 @@ use aws_sdk_dynamodb::types::{
     Projection, ProjectionType, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
     TransactWriteItem, Update,
 };
-use jobs_sim::dynamo::{Dynamo, DynamoError, Item, TableDef};
+use jobs_aws::ErrorKind;
+use jobs_aws::dynamo::{Dynamo as Port, DynamoFailure, SdkDynamo};
+use jobs_sim::dynamo::{Dynamo, Item, TableDef};
+use jobs_sim::port::SimDynamo;
 
 /// What a request got, in terms both sides can give.
 #[derive(Debug, Clone, PartialEq)]
@@ -258,75 +261,26 @@ fn requests(t: &str) -> Vec<Request> {
     out
 }
 
-async fn on_emulator(client: &Client, request: Request) -> Answer {
-    fn refused<E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug>(e: &SdkError<E>) -> Answer {
-        match e.as_service_error().and_then(|s| s.code()) {
-            Some("ValidationException") => Answer::Invalid,
-            Some("IdempotentParameterMismatchException") => Answer::TokenReused,
-            _ => Answer::Other(format!("{e:?}")),
-        }
-    }
+/// Sends `request` through the store's port: over the SDK to the emulator, or to the world.
+async fn send(port: &dyn Port, request: Request) -> Answer {
+    let refused = |e: DynamoFailure| match e {
+        DynamoFailure::ConditionFailed { item } => Answer::ConditionFailed(item),
+        DynamoFailure::Cancelled { reasons, .. } => Answer::Cancelled(
+            reasons.iter().map(|r| r.code().unwrap_or("None").to_owned()).collect(),
+            reasons.iter().map(|r| r.item().cloned()).collect(),
+        ),
+        DynamoFailure::Backend(e) if e.kind() == ErrorKind::Invalid => Answer::Invalid,
+        DynamoFailure::Backend(e) if e.to_string().contains("IdempotentParameterMismatch") => Answer::TokenReused,
+        DynamoFailure::Backend(e) => Answer::Other(e.to_string()),
+    };
     match request {
-        Request::Update(i) => {
-            let out = client
-                .update_item()
-                .set_table_name(i.table_name)
-                .set_key(i.key)
-                .set_update_expression(i.update_expression)
-                .set_condition_expression(i.condition_expression)
-                .set_expression_attribute_names(i.expression_attribute_names)
-                .set_expression_attribute_values(i.expression_attribute_values)
-                .set_return_values(i.return_values)
-                .set_return_values_on_condition_check_failure(i.return_values_on_condition_check_failure)
-                .send()
-                .await;
-            match out {
-                Ok(o) => Answer::Ok(o.attributes),
-                Err(e) => match e.as_service_error() {
-                    Some(
-                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c),
-                    ) => Answer::ConditionFailed(c.item.clone()),
-                    _ => refused(&e),
-                },
-            }
-        }
-        Request::Transact(i) => {
-            let out = client
-                .transact_write_items()
-                .set_transact_items(i.transact_items)
-                .set_client_request_token(i.client_request_token)
-                .send()
-                .await;
-            match out {
-                Ok(_) => Answer::Ok(None),
-                Err(e) => match e.as_service_error() {
-                    Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
-                        let reasons = c.cancellation_reasons();
-                        Answer::Cancelled(
-                            reasons.iter().map(|r| r.code().unwrap_or("None").to_owned()).collect(),
-                            reasons.iter().map(|r| r.item().cloned()).collect(),
-                        )
-                    }
-                    _ => refused(&e),
-                },
-            }
-        }
-        Request::Query(i) => {
-            let out = client
-                .query()
-                .set_table_name(i.table_name)
-                .set_index_name(i.index_name)
-                .set_key_condition_expression(i.key_condition_expression)
-                .set_expression_attribute_values(i.expression_attribute_values)
-                .set_limit(i.limit)
-                .set_scan_index_forward(i.scan_index_forward)
-                .send()
-                .await;
-            match out {
-                Ok(o) => Answer::Ok(Some(query_answer(o.items(), o.last_evaluated_key.is_some()))),
-                Err(e) => refused(&e),
-            }
-        }
+        Request::Update(i) => port.update_item(i).await.map(|o| Answer::Ok(o.attributes)).unwrap_or_else(refused),
+        Request::Transact(i) => port.transact_write_items(i).await.map(|_| Answer::Ok(None)).unwrap_or_else(refused),
+        Request::Query(i) => port
+            .query(i)
+            .await
+            .map(|o| Answer::Ok(Some(query_answer(o.items(), o.last_evaluated_key.is_some()))))
+            .unwrap_or_else(refused),
     }
 }
 
@@ -336,27 +290,6 @@ fn query_answer(items: &[Item], more: bool) -> Item {
     out.insert("items".into(), AttributeValue::L(items.iter().map(|i| AttributeValue::M(i.clone())).collect()));
     out.insert("more".into(), AttributeValue::Bool(more));
     out
-}
-
-fn in_memory(world: &mut Dynamo, request: Request) -> Answer {
-    let refused = |e: DynamoError| match e {
-        DynamoError::ConditionFailed { item } => Answer::ConditionFailed(item),
-        DynamoError::TransactionCanceled { reasons } => Answer::Cancelled(
-            reasons.iter().map(|r| r.code().unwrap_or("None").to_owned()).collect(),
-            reasons.iter().map(|r| r.item().cloned()).collect(),
-        ),
-        DynamoError::Validation(_) => Answer::Invalid,
-        DynamoError::TokenReused => Answer::TokenReused,
-        other => Answer::Other(other.to_string()),
-    };
-    match request {
-        Request::Update(i) => world.update_item(i).map(|o| Answer::Ok(o.attributes)).unwrap_or_else(refused),
-        Request::Transact(i) => world.transact_write_items(i).map(|_| Answer::Ok(None)).unwrap_or_else(refused),
-        Request::Query(i) => world
-            .query(i)
-            .map(|o| Answer::Ok(Some(query_answer(o.items(), o.last_evaluated_key.is_some()))))
-            .unwrap_or_else(refused),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -378,12 +311,13 @@ async fn the_in_memory_dynamodb_answers_as_the_emulator_does() {
         .expect("create the table on the emulator");
     let mut world = Dynamo::new();
     world.create_table(TableDef::from_create(&create).expect("a table definition"));
+    let (emulator_port, world) = (SdkDynamo::new(client.clone()), SimDynamo::new(world));
     let mut differences = Vec::new();
     let all = requests(&name);
     let total = all.len();
     for (i, request) in all.into_iter().enumerate() {
-        let there = on_emulator(&client, request.clone()).await;
-        let here = in_memory(&mut world, request);
+        let there = send(&emulator_port, request.clone()).await;
+        let here = send(&world, request).await;
         if there != here {
             differences.push(format!("request {i}: emulator {there:?}\n            in memory {here:?}"));
         }

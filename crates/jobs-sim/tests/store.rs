@@ -17,25 +17,10 @@ use jobs_core::tenants::Settings;
 use jobs_core::{JobMessage, JobStatus, Lease, RetryPolicy, Tenant};
 use jobs_sim::dynamo::{Dynamo, TableDef};
 use jobs_sim::port::{Fault, Faulty, SimDynamo};
+use jobs_sim::rng::Rng;
 
 const TABLE: &str = "jobs";
 const MAX_RUNNING: u32 = 3;
-
-/// A small seeded generator (xorshift64*): the same seed, the same run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn world() -> SimDynamo {
     let mut d = Dynamo::new();
@@ -154,8 +139,8 @@ fn check_slots(world: &SimDynamo, seed: u64, step: usize) {
 
 async fn simulate(seed: u64) -> (u64, u64) {
     let world = world();
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let mut faults_rng = Rng(seed ^ 0xDEAD_BEEF | 1);
+    let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut faults_rng = Rng::new(seed ^ 0xDEAD_BEEF);
     let faulty = Arc::new(Faulty::new(
         world.clone(),
         Box::new(move |_op, _n| match faults_rng.below(20) {
