@@ -265,9 +265,14 @@ impl JobStore {
 
     /// The conditional UpdateItem of one job item that `e` describes.
     pub(super) fn update_request(&self, job_id: &str, e: Expr) -> UpdateItemInputBuilder {
+        self.key_update(job_key(job_id), e)
+    }
+
+    /// The conditional UpdateItem `e` of the item with key `pk`.
+    fn key_update(&self, pk: String, e: Expr) -> UpdateItemInputBuilder {
         UpdateItemInput::builder()
             .table_name(&self.table)
-            .key(TABLE_KEY, s(job_key(job_id)))
+            .key(TABLE_KEY, s(pk))
             .update_expression(e.update_expression())
             .set_condition_expression(e.condition_expression())
             .set_expression_attribute_names(Some(e.names))
@@ -276,21 +281,13 @@ impl JobStore {
 
     /// The conditional update `e` of the item with key `pk`.
     pub(super) async fn update_key(&self, pk: String, e: Expr) -> Result<(), StoreError> {
-        let request = UpdateItemInput::builder()
-            .table_name(&self.table)
-            .key(TABLE_KEY, s(pk))
-            .update_expression(e.update_expression())
-            .set_condition_expression(e.condition_expression())
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
-            .build()
-            .expect("a complete UpdateItem");
+        let request = self.key_update(pk, e).build().expect("a complete UpdateItem");
         self.db.update_item(request).await.map(|_| ()).map_err(single_error)
     }
 
+    /// The conditional update `e` of job `job_id`'s item.
     pub(super) async fn update(&self, job_id: &str, e: Expr) -> Result<(), StoreError> {
-        let request = self.update_request(job_id, e).build().expect("a complete UpdateItem");
-        self.db.update_item(request).await.map(|_| ()).map_err(single_error)
+        self.update_key(job_key(job_id), e).await
     }
 
     /// The conditional update `e` of job `job_id`'s item, as a transaction item.
