@@ -22,13 +22,14 @@ COPY crates/jobs-aws/Cargo.toml crates/jobs-aws/
 COPY crates/jobs-runtime/Cargo.toml crates/jobs-runtime/
 COPY crates/testkit/Cargo.toml crates/testkit/
 COPY crates/dashboard/Cargo.toml crates/dashboard/
+COPY crates/jobs-sim/Cargo.toml crates/jobs-sim/
 COPY data-processor/Cargo.toml data-processor/
 COPY api-lambda/Cargo.toml api-lambda/
 COPY dev/local-keda/Cargo.toml dev/local-keda/
 COPY jobsctl/Cargo.toml jobsctl/
 COPY dev/bench/Cargo.toml dev/bench/
 RUN set -eu; \
-    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit crates/dashboard data-processor api-lambda dev/local-keda jobsctl dev/bench; do \
+    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit crates/dashboard crates/jobs-sim data-processor api-lambda dev/local-keda jobsctl dev/bench; do \
       mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; \
     done; \
     mkdir -p data-processor/src && echo 'fn main() {}' > data-processor/src/main.rs; \
