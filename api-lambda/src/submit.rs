@@ -91,7 +91,7 @@ pub async fn submit(
     let mut tries = 0;
     let seat = loop {
         tries += 1;
-        let seat = seat(store, &tenant, tries >= SEAT_TRIES).await?;
+        let seat = store.seat(&tenant, tries >= SEAT_TRIES).await?;
         match store.submit(msg, &caller.0, idempotency, &seat).await? {
             Submitted::Created => break seat,
             Submitted::TenantChanged => continue,
@@ -117,22 +117,6 @@ pub async fn submit(
     };
     tracing::info!(job_id = %msg.job_id, kind = %msg.kind, priority = msg.priority.as_str(), %tenant, submitted_by = %caller.0, ?delivery, "job accepted");
     Ok(Accepted { job_id: msg.job_id.clone(), status, delivery, new: Some((tenant, msg.kind.clone())) })
-}
-
-/// Where a new job of `tenant` goes: no limit, a slot, or the waiting list (`wait`: there, the
-/// tenant's item having changed under every try).
-async fn seat(store: &JobStore, tenant: &Tenant, wait: bool) -> Result<Seat, SubmitError> {
-    let item = store.tenant(tenant).await?;
-    let limits = store.limits_of(&item);
-    if !limits.limited() {
-        return Ok(Seat::Free);
-    }
-    if wait {
-        return Ok(Seat::Wait { tenant: tenant.clone(), reason: jobs_core::tenants::WaitReason::Behind });
-    }
-    let behind = item.waiting_at.is_some()
-        && !store.tenancy(&jobs_aws::store::tenants::waiting_partition(tenant), 1).await?.is_empty();
-    Ok(Seat::decide(tenant, &item.state(), &limits, behind, Utc::now()))
 }
 
 /// Admits `tenant`'s waiting jobs in turn, as far as its limits allow (after a job was recorded

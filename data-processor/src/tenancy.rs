@@ -9,7 +9,6 @@
 //!   a `forbid` schedule, SKIPPED (admitted later, it could run beside the schedule's next firing).
 
 use chrono::Utc;
-use jobs_aws::store::tenants::waiting_partition;
 use jobs_aws::{BackendError, JobQueue, Received, faults};
 use jobs_core::pools::Priority;
 use jobs_core::state::{self, OnReceive};
@@ -80,15 +79,12 @@ impl Worker {
     ) -> Result<Option<LimitedFiring>, BackendError> {
         let tenant = job.tenant_or_of(job.submitter().as_deref().unwrap_or_default());
         for _ in 0..FIRING_TRIES {
-            let item = self.store.tenant(&tenant).await.map_err(into_backend)?;
-            let limits = self.store.limits_of(&item);
-            if !limits.limited() || self.store.get(&job.job_id).await.map_err(into_backend)?.is_some() {
+            let seat = self.store.seat(&tenant, false).await.map_err(into_backend)?;
+            if seat == Seat::Free || self.store.get(&job.job_id).await.map_err(into_backend)?.is_some() {
                 return Ok(None);
             }
-            let behind = item.waiting_at.is_some()
-                && !self.store.tenancy(&waiting_partition(&tenant), 1).await.map_err(into_backend)?.is_empty();
             let now = Utc::now();
-            match Seat::decide(&tenant, &item.state(), &limits, behind, now) {
+            match seat {
                 Seat::Free => return Ok(None),
                 Seat::Wait { reason, .. } if job.overlap == Overlap::Forbid => {
                     let tr = overlap::skipped_over_limits(&tenant, &reason, now);

@@ -36,15 +36,7 @@ async fn submit(store: &JobStore, tenant: &Tenant, id: &str) -> Option<String> {
     msg.job_id = id.to_owned();
     msg.tenant = Some(tenant.clone());
     for tries in 1..=3 {
-        let item = store.tenant(tenant).await.ok()?;
-        let limits = store.limits_of(&item);
-        let seat = if tries == 3 {
-            Seat::Wait { tenant: tenant.clone(), reason: jobs_core::tenants::WaitReason::Behind }
-        } else {
-            let behind = item.waiting_at.is_some()
-                && !store.tenancy(&tenants::waiting_partition(tenant), 1).await.ok()?.is_empty();
-            Seat::decide(tenant, &item.state(), &limits, behind, Utc::now())
-        };
+        let seat = store.seat(tenant, tries == 3).await.ok()?;
         match store.submit(&msg, "sim", None, &seat).await.ok()? {
             Submitted::Created => {
                 if matches!(seat, Seat::Wait { .. }) {

@@ -101,6 +101,23 @@ pub(super) fn slot_attributes(tenant: &Tenant, job_id: &str, at: DateTime<Utc>) 
 }
 
 impl JobStore {
+    /// Where a new job of `tenant` goes now, as its item says: no limit (`Free`), a slot, or the
+    /// waiting line (over its limits, or behind jobs already waiting; with `wait`, there at once:
+    /// the item changed under every earlier try). The API's submit and a worker's first receipt
+    /// of a firing decide the same way.
+    pub async fn seat(&self, tenant: &Tenant, wait: bool) -> Result<Seat, StoreError> {
+        let item = self.tenant(tenant).await?;
+        let limits = self.limits_of(&item);
+        if !limits.limited() {
+            return Ok(Seat::Free);
+        }
+        if wait {
+            return Ok(Seat::Wait { tenant: tenant.clone(), reason: WaitReason::Behind });
+        }
+        let behind = item.waiting_at.is_some() && !self.tenancy(&waiting_partition(tenant), 1).await?.is_empty();
+        Ok(Seat::decide(tenant, &item.state(), &limits, behind, Utc::now()))
+    }
+
     /// Admits up to `budget` of `tenant`'s waiting jobs, first to admit first, while the tenant is
     /// under its limits. The admitted jobs are QUEUED and due by `send_by` (the reconciler sends
     /// a job whose admitter did not); the caller sends their messages.
