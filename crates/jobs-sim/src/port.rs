@@ -50,7 +50,8 @@ fn failure(op: &str, table: &str, e: DynamoError) -> DynamoFailure {
     match e {
         DynamoError::ConditionFailed { item } => DynamoFailure::ConditionFailed { item },
         DynamoError::TransactionCanceled { reasons } => {
-            let detail = format!("TransactionCanceledException: {e_reasons}", e_reasons = reasons.len());
+            let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
+            let detail = format!("TransactionCanceledException: [{}]", codes.join(", "));
             DynamoFailure::Cancelled { reasons, error: BackendError::of_kind(ErrorKind::Service, context, detail) }
         }
         DynamoError::TokenReused => {

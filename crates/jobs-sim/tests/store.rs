@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use jobs_aws::JobStore;
 use jobs_aws::dynamo::Dynamo as _;
+use jobs_aws::resources::{TABLE_KEY, TENANCY_ATTRIBUTE};
 use jobs_aws::store::{Seat, StoreError, Submitted, tenants};
 use jobs_aws::{ErrorKind, provision};
 use jobs_core::state::{self, OnReceive};
@@ -115,18 +116,23 @@ async fn sweep(store: &JobStore, tenant: &Tenant) {
 /// The tenant's slots as its item counts them, against the jobs holding one.
 fn check_slots(world: &SimDynamo, seed: u64, step: usize) {
     let items = world.world().items(TABLE);
+    let text = |item: &jobs_sim::dynamo::Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     let holders = items
         .iter()
-        .filter(|i| i.contains_key("tenancy") && i["tenancy"].as_s().is_ok_and(|t| t.starts_with("SLOT#")))
+        .filter(|i| text(i, TENANCY_ATTRIBUTE).is_some_and(|t| t == tenants::slots_partition(&tenant())))
         .count();
     let active = items
         .iter()
-        .find(|i| i["pk"].as_s().is_ok_and(|k| k.starts_with("TENANT#")))
-        .and_then(|i| i.get("active"))
+        .find(|i| text(i, TABLE_KEY) == Some(tenants::tenant_key(&tenant())))
+        .and_then(|i| i.get(tenants::attr::ACTIVE))
         .and_then(|v| v.as_n().ok())
         .map_or(0, |n| n.parse::<usize>().unwrap());
     assert_eq!(active, holders, "seed {seed} step {step}: the tenant's active count is its slot holders");
     assert!(active <= MAX_RUNNING as usize, "seed {seed} step {step}: {active} slots over maxRunning {MAX_RUNNING}");
+}
+
+fn tenant() -> Tenant {
+    Tenant::parse("acme").unwrap()
 }
 
 async fn simulate(seed: u64) -> (u64, u64) {
@@ -148,7 +154,7 @@ async fn simulate(seed: u64) -> (u64, u64) {
     world.world().set_index_lag(rng.below(20) * 100);
     let store = JobStore::over(faulty.clone(), TABLE);
     let clean = JobStore::over(Arc::new(world.clone()), TABLE);
-    let tenant = Tenant::parse("acme").unwrap();
+    let tenant = tenant();
     let settings = Settings { max_running: Some(MAX_RUNNING), ..Settings::default() };
     clean.set_tenant(&tenant, &settings, "sim").await.expect("settings");
     let mut ids: Vec<String> = Vec::new();

@@ -17,6 +17,7 @@ use jobs_core::{JobStatus, Tenant};
 use super::expr::Expr;
 use super::handle::{JobStore, StoreError, backend};
 use super::item::{n, s, ts};
+use crate::dynamo::Item;
 use crate::faults;
 use crate::resources::{TABLE_KEY, TENANCY_ATTRIBUTE, TENANCY_INDEX, TENANCY_ORDER_ATTRIBUTE};
 
@@ -126,8 +127,6 @@ impl TenantItem {
         }
     }
 }
-
-type Item = HashMap<String, AttributeValue>;
 
 /// A page of tenants and where the next starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
