@@ -10,6 +10,7 @@ pub mod queue;
 pub mod queues;
 pub mod resources;
 pub mod scheduler;
+pub mod sqs;
 pub mod store;
 
 pub use error::{BackendError, ErrorKind};

@@ -1,13 +1,19 @@
 //! The SQS job queue and its dead-letter queue.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::ProvideErrorMetadata;
+use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityInput;
+use aws_sdk_sqs::operation::delete_message::DeleteMessageInput;
+use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesInput;
+use aws_sdk_sqs::operation::receive_message::ReceiveMessageInput;
+use aws_sdk_sqs::operation::send_message::SendMessageInput;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 
 use crate::error::BackendError;
 use crate::faults;
+use crate::sqs::{SdkSqs, Sqs};
 
 /// SQS's longest `DelaySeconds` (15 minutes).
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
@@ -81,40 +87,41 @@ impl std::ops::Add for Depth {
     }
 }
 
+/// One job queue (and its pool's dead-letter queue), over the SQS port.
 #[derive(Debug, Clone)]
 pub struct JobQueue {
-    client: Client,
+    sqs: Arc<dyn Sqs>,
     url: String,
     dlq_url: Option<String>,
 }
 
+/// An SQS request built from parts that are always complete.
+const COMPLETE: &str = "an SQS request with its queue URL is complete";
+
 impl JobQueue {
+    /// A queue over the SDK.
     pub fn new(client: Client, url: impl Into<String>, dlq_url: Option<String>) -> Self {
-        JobQueue { client, url: url.into(), dlq_url }
+        JobQueue::over(Arc::new(SdkSqs::new(client)), url, dlq_url)
+    }
+
+    /// A queue over any implementation of the SQS port (the simulator's world).
+    pub fn over(sqs: Arc<dyn Sqs>, url: impl Into<String>, dlq_url: Option<String>) -> Self {
+        JobQueue { sqs, url: url.into(), dlq_url }
     }
 
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    fn backend<E, R>(&self, op: &str, url: &str, err: aws_sdk_sqs::error::SdkError<E, R>) -> BackendError
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
-    {
-        let code = err.code().unwrap_or_default();
-        if code.contains("NonExistentQueue") || code.contains("QueueDoesNotExist") {
-            return BackendError::from_sdk(format!("SQS queue {url} does not exist ({op})"), err);
-        }
-        BackendError::from_sdk(format!("SQS {op} on {url} failed"), err)
+    /// The port this queue sends its requests to (shared by every queue of a process).
+    pub fn port(&self) -> &Arc<dyn Sqs> {
+        &self.sqs
     }
 
     /// Long-polls for one message for up to `wait` (0-20 s) and hides it for `visibility`.
     pub async fn receive(&self, wait: Duration, visibility: Duration) -> Result<Option<Received>, BackendError> {
         faults::before("sqs.receive").await?;
-        let out = self
-            .client
-            .receive_message()
+        let request = ReceiveMessageInput::builder()
             .queue_url(&self.url)
             .max_number_of_messages(1)
             .wait_time_seconds(wait.as_secs().min(20) as i32)
@@ -123,19 +130,9 @@ impl JobQueue {
             .message_attribute_names(DEFERRALS)
             .message_attribute_names(REDRIVES)
             .message_attribute_names(ATTEMPTS)
-            .customize()
-            // A long poll is answered after up to `wait`: the binary's timeouts come on top.
-            .config_override(
-                aws_sdk_sqs::config::Builder::default().timeout_config(
-                    aws_config::timeout::TimeoutConfig::builder()
-                        .operation_attempt_timeout(wait + Duration::from_secs(10))
-                        .operation_timeout(wait + Duration::from_secs(25))
-                        .build(),
-                ),
-            )
-            .send()
-            .await
-            .map_err(|e| self.backend("ReceiveMessage", &self.url, e))?;
+            .build()
+            .expect(COMPLETE);
+        let out = self.sqs.receive_message(request).await?;
         let Some(msg) = out.messages.unwrap_or_default().into_iter().next() else {
             return Ok(None);
         };
@@ -144,28 +141,13 @@ impl JobQueue {
 
     pub async fn delete(&self, receipt_handle: &str) -> Result<(), BackendError> {
         faults::before("sqs.delete").await?;
-        self.client
-            .delete_message()
-            .queue_url(&self.url)
-            .receipt_handle(receipt_handle)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| self.backend("DeleteMessage", &self.url, e))
+        self.delete_from(&self.url, receipt_handle).await
     }
 
     /// Hides the message for `visibility` from now (0 makes it visible at once).
     pub async fn set_visibility(&self, receipt_handle: &str, visibility: Duration) -> Result<(), BackendError> {
         faults::before("sqs.visibility").await?;
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.url)
-            .receipt_handle(receipt_handle)
-            .visibility_timeout(visibility.as_secs().min(43_200) as i32)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| self.backend("ChangeMessageVisibility", &self.url, e))
+        self.hide_in(&self.url, receipt_handle, visibility).await
     }
 
     /// Sends a job message; returns the SQS message id.
@@ -179,9 +161,7 @@ impl JobQueue {
     /// advance the job never add up to a redrive to the dead-letter queue.
     pub async fn send_copy(&self, body: &str, delay: Duration, meta: CopyMeta) -> Result<String, BackendError> {
         faults::before("sqs.send").await?;
-        let mut request = self
-            .client
-            .send_message()
+        let mut request = SendMessageInput::builder()
             .queue_url(&self.url)
             .message_body(body)
             .delay_seconds(delay.min(MAX_DELAY).as_secs() as i32)
@@ -197,7 +177,7 @@ impl JobQueue {
                 request = request.message_attributes(name, value);
             }
         }
-        let out = request.send().await.map_err(|e| self.backend("SendMessage", &self.url, e))?;
+        let out = self.sqs.send_message(request.build().expect(COMPLETE)).await?;
         faults::after("sqs.send")?;
         Ok(out.message_id.unwrap_or_default())
     }
@@ -213,61 +193,56 @@ impl JobQueue {
         };
         // SQS rejects empty bodies; a poison message may be one.
         let body = if body.is_empty() { "(empty message body)" } else { body };
-        let mut req = self
-            .client
-            .send_message()
+        let mut req = SendMessageInput::builder()
             .queue_url(dlq)
             .message_body(body)
             .message_attributes(FAILURE_REASON, text(&truncate(reason, 1024)));
         if let Some(id) = job_id.filter(|id| !id.is_empty()) {
             req = req.message_attributes("jobId", text(id));
         }
-        req.send().await.map(|_| ()).map_err(|e| self.backend("SendMessage", dlq, e))
+        self.sqs.send_message(req.build().expect(COMPLETE)).await.map(|_| ())
     }
 
     /// Receives up to `max` messages from the dead-letter queue (no wait), hidden for `visibility`.
     pub async fn receive_dead(&self, max: i32, visibility: Duration) -> Result<Vec<Received>, BackendError> {
         let dlq = self.dlq()?;
-        let out = self
-            .client
-            .receive_message()
+        let request = ReceiveMessageInput::builder()
             .queue_url(dlq)
             .max_number_of_messages(max.clamp(1, 10))
             .wait_time_seconds(0)
             .visibility_timeout(visibility.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| self.backend("ReceiveMessage", dlq, e))?;
+            .build()
+            .expect(COMPLETE);
+        let out = self.sqs.receive_message(request).await?;
         out.messages.unwrap_or_default().into_iter().map(received).collect()
     }
 
     /// Deletes a message received from the dead-letter queue.
     pub async fn delete_dead(&self, receipt_handle: &str) -> Result<(), BackendError> {
-        let dlq = self.dlq()?;
-        self.client
-            .delete_message()
-            .queue_url(dlq)
-            .receipt_handle(receipt_handle)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| self.backend("DeleteMessage", dlq, e))
+        self.delete_from(self.dlq()?, receipt_handle).await
     }
 
     /// Hides a message of the dead-letter queue for `visibility` (one nobody can resolve).
     pub async fn hide_dead(&self, receipt_handle: &str, visibility: Duration) -> Result<(), BackendError> {
-        let dlq = self.dlq()?;
-        self.client
-            .change_message_visibility()
-            .queue_url(dlq)
+        self.hide_in(self.dlq()?, receipt_handle, visibility).await
+    }
+
+    async fn delete_from(&self, url: &str, receipt_handle: &str) -> Result<(), BackendError> {
+        let request =
+            DeleteMessageInput::builder().queue_url(url).receipt_handle(receipt_handle).build().expect(COMPLETE);
+        self.sqs.delete_message(request).await.map(|_| ())
+    }
+
+    async fn hide_in(&self, url: &str, receipt_handle: &str, visibility: Duration) -> Result<(), BackendError> {
+        let request = ChangeMessageVisibilityInput::builder()
+            .queue_url(url)
             .receipt_handle(receipt_handle)
             .visibility_timeout(visibility.as_secs().min(43_200) as i32)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| self.backend("ChangeMessageVisibility", dlq, e))
+            .build()
+            .expect(COMPLETE);
+        self.sqs.change_message_visibility(request).await.map(|_| ())
     }
 
     fn dlq(&self) -> Result<&str, BackendError> {
@@ -276,14 +251,12 @@ impl JobQueue {
 
     /// The job queue's ARN (the target of schedules).
     pub async fn arn(&self) -> Result<String, BackendError> {
-        let out = self
-            .client
-            .get_queue_attributes()
+        let request = GetQueueAttributesInput::builder()
             .queue_url(&self.url)
             .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(|e| self.backend("GetQueueAttributes", &self.url, e))?;
+            .build()
+            .expect(COMPLETE);
+        let out = self.sqs.get_queue_attributes(request).await?;
         out.attributes
             .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
             .ok_or_else(|| BackendError::other(format!("SQS queue {} has no ARN", self.url)))
@@ -303,16 +276,14 @@ impl JobQueue {
     }
 
     async fn depth_of(&self, url: &str) -> Result<Depth, BackendError> {
-        let out = self
-            .client
-            .get_queue_attributes()
+        let request = GetQueueAttributesInput::builder()
             .queue_url(url)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-            .send()
-            .await
-            .map_err(|e| self.backend("GetQueueAttributes", url, e))?;
+            .build()
+            .expect(COMPLETE);
+        let out = self.sqs.get_queue_attributes(request).await?;
         let attrs = out.attributes.unwrap_or_default();
         let get = |name: QueueAttributeName| attrs.get(&name).and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(Depth {

@@ -3,11 +3,14 @@
 //! figures add up. A lane is a pool, or a command kind (`jobs_core::catalog::lanes`). Names follow
 //! `jobs_core::pools::Queues` from the default pool's queue URL.
 
+use std::sync::Arc;
+
 use aws_sdk_sqs::Client;
 use jobs_core::pools::{DEFAULT_POOL, Pools, Priority, QueueError, QueueName, Queues};
 
 use crate::error::BackendError;
 use crate::queue::{Depth, JobQueue};
+use crate::sqs::{SdkSqs, Sqs};
 
 #[derive(Debug, Clone)]
 pub struct PoolQueues {
@@ -20,6 +23,11 @@ impl PoolQueues {
     /// The queues of every lane of `pools` (theirs, and their command kinds'), named after
     /// `default_url` (the default pool's normal queue).
     pub fn new(client: &Client, default_url: &str, pools: &Pools) -> Result<PoolQueues, QueueError> {
+        PoolQueues::over(Arc::new(SdkSqs::new(client.clone())), default_url, pools)
+    }
+
+    /// The same queues over any implementation of the SQS port (the simulator's world).
+    pub fn over(sqs: Arc<dyn Sqs>, default_url: &str, pools: &Pools) -> Result<PoolQueues, QueueError> {
         let names = Queues::from_default_url(default_url)?;
         let queues = jobs_core::catalog::lanes()
             .iter()
@@ -32,7 +40,7 @@ impl PoolQueues {
                 })
             })
             .map(|q| {
-                let queue = JobQueue::new(client.clone(), names.url(&q.lane, q.priority), Some(names.dlq_url(&q.pool)));
+                let queue = JobQueue::over(sqs.clone(), names.url(&q.lane, q.priority), Some(names.dlq_url(&q.pool)));
                 (q, queue)
             })
             .collect();

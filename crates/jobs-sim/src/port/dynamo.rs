@@ -1,7 +1,5 @@
-//! The in-memory world behind the store's DynamoDB port (`jobs_aws::dynamo::Dynamo`), and a
-//! fault decorator over any implementation of the port: the real `JobStore` runs unchanged over
-//! either, and a seeded plan decides which requests fail before they reach the table, and which
-//! reach it and lose their answer.
+//! The in-memory DynamoDB behind the store's port (`jobs_aws::dynamo::Dynamo`): the real
+//! `JobStore` runs over it unchanged.
 
 use std::sync::{Arc, Mutex};
 
@@ -100,101 +98,5 @@ impl Port for SimDynamo {
 
     fn query(&self, input: QueryInput) -> Answer<'_, QueryOutput> {
         answer!(self, "Query", input.table_name.clone().unwrap_or_default(), query, input)
-    }
-}
-
-/// What happens to one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// It reaches the table and its answer comes back.
-    None,
-    /// It reaches the table after this long (others may get there first), and its answer comes
-    /// back.
-    Delay(std::time::Duration),
-    /// It never reaches the table: the service answers with this kind of failure.
-    Fail(ErrorKind),
-    /// It reaches the table (and commits, if it can), and its answer is lost: a timeout.
-    LoseAnswer,
-}
-
-/// Decides each request's fate: `(operation, sequence number) -> Fault`.
-pub type Plan = Box<dyn FnMut(&'static str, u64) -> Fault + Send>;
-
-/// Any implementation of the port, with faults as the plan says.
-pub struct Faulty<D> {
-    inner: D,
-    plan: Mutex<(Plan, u64)>,
-    /// How many requests got each fault: (failed, lost answers).
-    pub injected: Mutex<(u64, u64)>,
-}
-
-impl<D> std::fmt::Debug for Faulty<D> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Faulty")
-    }
-}
-
-impl<D: Port> Faulty<D> {
-    pub fn new(inner: D, plan: Plan) -> Faulty<D> {
-        Faulty { inner, plan: Mutex::new((plan, 0)), injected: Mutex::new((0, 0)) }
-    }
-
-    fn fault(&self, op: &'static str) -> Fault {
-        let mut guard = self.plan.lock().expect("plan");
-        let (plan, n) = &mut *guard;
-        *n += 1;
-        let fault = plan(op, *n);
-        let mut injected = self.injected.lock().expect("counts");
-        match fault {
-            Fault::Fail(_) => injected.0 += 1,
-            Fault::LoseAnswer => injected.1 += 1,
-            Fault::None | Fault::Delay(_) => {}
-        }
-        fault
-    }
-
-    fn run<'a, T: Send + 'a>(&'a self, op: &'static str, call: Answer<'a, T>) -> Answer<'a, T> {
-        let fault = self.fault(op);
-        Box::pin(async move {
-            let context = format!("DynamoDB {op} (injected)");
-            match fault {
-                Fault::None => call.await,
-                Fault::Delay(d) => {
-                    tokio::time::sleep(d).await;
-                    call.await
-                }
-                Fault::Fail(kind) => Err(BackendError::of_kind(kind, context, "injected failure").into()),
-                Fault::LoseAnswer => {
-                    let _ = call.await;
-                    Err(BackendError::of_kind(ErrorKind::Ambiguous, context, "injected lost answer").into())
-                }
-            }
-        })
-    }
-}
-
-impl<D: Port> Port for Faulty<D> {
-    fn get_item(&self, input: GetItemInput) -> Answer<'_, GetItemOutput> {
-        self.run("GetItem", self.inner.get_item(input))
-    }
-
-    fn batch_get_item(&self, input: BatchGetItemInput) -> Answer<'_, BatchGetItemOutput> {
-        self.run("BatchGetItem", self.inner.batch_get_item(input))
-    }
-
-    fn put_item(&self, input: PutItemInput) -> Answer<'_, PutItemOutput> {
-        self.run("PutItem", self.inner.put_item(input))
-    }
-
-    fn update_item(&self, input: UpdateItemInput) -> Answer<'_, UpdateItemOutput> {
-        self.run("UpdateItem", self.inner.update_item(input))
-    }
-
-    fn transact_write_items(&self, input: TransactWriteItemsInput) -> Answer<'_, TransactWriteItemsOutput> {
-        self.run("TransactWriteItems", self.inner.transact_write_items(input))
-    }
-
-    fn query(&self, input: QueryInput) -> Answer<'_, QueryOutput> {
-        self.run("Query", self.inner.query(input))
     }
 }
