@@ -2,7 +2,7 @@
 //! decide (`jobs_core::cancel`), write conditionally, and decide again when another writer moved
 //! the job first. Repeating a request gives the same answer.
 
-use jobs_aws::{BackendError, JobRecord, JobStore, PoolQueues, StoreError, store};
+use jobs_aws::{BackendError, JobRecord, JobStore, PoolQueues, StoreError};
 use jobs_core::JobStatus;
 use jobs_core::cancel::{OnCancel, on_cancel};
 
@@ -43,7 +43,7 @@ impl From<StoreError> for CancelError {
 pub async fn cancel(store: &JobStore, queues: &PoolQueues, id: &str) -> Result<Cancelled, CancelError> {
     for _ in 0..MAX_RACES {
         let record = store.get(id).await?.ok_or_else(|| CancelError::NotFound(id.to_owned()))?;
-        let written = match on_cancel(&record.state(), chrono::Utc::now()) {
+        let written = match on_cancel(&record.state(), store.now()) {
             OnCancel::Cancelled => {
                 release(store, queues, &record).await;
                 return Ok(Cancelled::Done(record));
@@ -51,7 +51,7 @@ pub async fn cancel(store: &JobStore, queues: &PoolQueues, id: &str) -> Result<C
             OnCancel::Asked => return Ok(Cancelled::Requested(record)),
             OnCancel::Finished(status) => return Err(CancelError::Finished { id: id.to_owned(), status }),
             OnCancel::Cancel(tr) => store
-                .apply(id, record.kind.as_deref(), Some(&record.tenant), None, &tr, &store::token())
+                .apply(id, record.kind.as_deref(), Some(&record.tenant), None, &tr, &store.token())
                 .await
                 .map(|_| ()),
             OnCancel::Ask { attempt } => store.request_cancel(id, attempt).await,

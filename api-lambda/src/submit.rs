@@ -8,7 +8,6 @@
 //! back, so a replay of the idempotency key never returns a job that disappears, and a send that
 //! succeeded without saying so never leads to a second job.
 
-use chrono::Utc;
 use jobs_aws::store::Seat;
 use jobs_aws::{BackendError, Idempotency, JobQueue, JobRecord, JobStore, PoolQueues, StoreError, Submitted, faults};
 use jobs_core::message::Unsendable;
@@ -122,7 +121,7 @@ pub async fn submit(
 /// Admits `tenant`'s waiting jobs in turn, as far as its limits allow (after a job was recorded
 /// WAITING, or a slot freed). A failure is logged: the reconciler admits them on its next pass.
 pub async fn admit(store: &JobStore, queues: &PoolQueues, tenant: &Tenant, budget: usize) {
-    let send_by = Utc::now() + chrono::Duration::from_std(store.timing().send_grace).unwrap_or_default();
+    let send_by = store.now() + chrono::Duration::from_std(store.timing().send_grace).unwrap_or_default();
     let sent = jobs_aws::admit::admit_and_send(store, tenant, budget, send_by, |msg| {
         Some(queues.for_job(&msg.kind, msg.priority))
     })
@@ -167,7 +166,7 @@ pub async fn retry(
         retry_of: Some(old.to_owned()),
         priority: overrides.priority.unwrap_or(record.priority),
         tenant: Some(overrides.tenant.unwrap_or(record.tenant)),
-        ..JobMessage::for_spec(&spec, Utc::now())
+        ..JobMessage::for_spec(&spec, store.now())
     };
     submit(store, queues, &msg, caller, idempotency).await
 }

@@ -4,10 +4,12 @@
 //! heartbeat still runs) until the write has a definite answer; then settle the message.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use chrono::{DateTime, Utc};
-use jobs_aws::{BackendError, CopyMeta, StoreError, faults, store};
+use jobs_aws::{BackendError, CopyMeta, StoreError, faults};
 use jobs_core::kinds::{Cancellation, Checkpoint, JobContext, JobFailure};
 use jobs_core::state::{self, AfterInterrupt, AttemptRun, RunOutcome, Transition};
 use jobs_core::{AfterFailure, JobMessage, JobSpec, JobStatus, RetryPolicy, cancel};
@@ -124,7 +126,7 @@ impl Worker {
         }
         drop(run); // a function still running after a cancel's grace or a time limit stops here
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        let now = Utc::now();
+        let now = self.store.now();
         let entry = |outcome: RunOutcome, error: Option<&str>| {
             AttemptRun::new(attempt, started_at, now, outcome, error, Some(&self.runner))
         };
@@ -310,7 +312,7 @@ impl Worker {
         attempt: u32,
         tr: &Transition,
     ) -> Recorded {
-        let token = store::token();
+        let token = self.store.token();
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         let mut maybe_committed = false;
         let mut stop_deadline: Option<Instant> = None;

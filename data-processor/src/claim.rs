@@ -3,11 +3,13 @@
 //! read (`jobs_core::unread`), a `forbid` firing's lock or skip (`jobs_core::overlap`), and
 //! handing a second delivery to the worker that holds the job.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use chrono::{DateTime, Utc};
 use jobs_aws::store::Applied;
-use jobs_aws::{BackendError, Received, StoreError, faults, store};
+use jobs_aws::{BackendError, Received, StoreError, faults};
 use jobs_core::state::{AttemptRun, Transition};
 use jobs_core::unread::{self, Delivery};
 use jobs_core::{JobMessage, Lease, RetryPolicy, overlap};
@@ -63,8 +65,8 @@ impl Worker {
             firing: job.schedule.is_some(),
             overlap: job.overlap,
         };
-        let lease = Lease { owner: self.owner.clone(), until: Utc::now() + self.visibility() };
-        let Some(mut transition) = unread::claim_unread(&delivery, &lease, Utc::now()) else { return Ok(None) };
+        let lease = Lease { owner: self.owner.clone(), until: self.store.now() + self.visibility() };
+        let Some(mut transition) = unread::claim_unread(&delivery, &lease, self.store.now()) else { return Ok(None) };
         transition.change.runner = Some(self.runner.clone());
         let Some(applied) = self.claim(&job.job_id, None, Some(job), &transition).await? else {
             info!("not the job's first delivery; reading the job");
@@ -95,7 +97,7 @@ impl Worker {
             Some(h) if h != job.job_id => self.store.get(h).await.map_err(into_backend)?.map(|r| r.status),
             _ => None,
         };
-        let tr = match overlap::on_forbid_firing(schedule, &job.job_id, holder.as_deref(), status, Utc::now()) {
+        let tr = match overlap::on_forbid_firing(schedule, &job.job_id, holder.as_deref(), status, self.store.now()) {
             overlap::Firing::Take(lock) => return Ok(Firing::Run(Some(lock))),
             overlap::Firing::Skip(tr) => tr,
         };
@@ -117,7 +119,7 @@ impl Worker {
         tr: &Transition,
     ) -> Result<Option<Applied>, BackendError> {
         let won = |yes: bool| yes.then(Applied::default);
-        let token = store::token();
+        let token = self.store.token();
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
         let mut maybe_committed = false;
         for attempt in 1..=CLAIM_TRIES {

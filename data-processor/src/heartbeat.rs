@@ -3,9 +3,10 @@
 //! watches for a cancel request.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::Utc;
+use tokio::time::Instant;
+
 use jobs_aws::StoreError;
 use jobs_core::Lease;
 use tokio::sync::watch;
@@ -83,7 +84,7 @@ impl Worker {
                 continue;
             }
             renewed = Instant::now();
-            let now = Utc::now();
+            let now = self.store.now();
             let lease = Lease { owner: self.owner.clone(), until: now + self.visibility() };
             // The newest, every time: idempotent, so a renewal that failed loses nothing.
             let checkpoint = saved.borrow().clone();

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use jobs_aws::{BackendError, JobQueue, Received, faults};
 use jobs_core::state::{self, OnReceive, Skip};
 use jobs_core::{JobMessage, JobSpec, JobStatus, Lease, Overlap, message};
@@ -22,7 +21,7 @@ impl Worker {
     /// after `take_for` or once a stop is requested. Returns every outcome in order; stops at the
     /// first backend failure.
     pub async fn run(&mut self, limit: Option<u64>, take_for: Option<Duration>) -> Result<Vec<Outcome>, BackendError> {
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         let mut outcomes = Vec::new();
         while limit.is_none_or(|max| (outcomes.len() as u64) < max) && !self.shutdown.is_requested() {
             if take_for.is_some_and(|bound| started.elapsed() >= bound) {
@@ -81,7 +80,7 @@ impl Worker {
 
     /// Handles one received message.
     pub async fn handle(&self, msg: &Received) -> Result<Outcome, BackendError> {
-        let job = match JobMessage::parse_received(&msg.body, Some(&msg.message_id), Some(Utc::now())) {
+        let job = match JobMessage::parse_received(&msg.body, Some(&msg.message_id), Some(self.store.now())) {
             Ok(job) => job,
             Err(e) => {
                 let span = info_span!("job", job_id = e.job_id.as_deref().unwrap_or("?"), message_id = %msg.message_id);
@@ -132,7 +131,7 @@ impl Worker {
             if let Some(record) = &current {
                 crate::claim::record_who(record.submitted_by.as_deref(), &record.tenant);
             }
-            let now = Utc::now();
+            let now = self.store.now();
             let mut lock = None;
             if current.is_none() && job.overlap == Overlap::Forbid {
                 match self.forbid_firing(msg, job).await? {

@@ -8,7 +8,6 @@
 //!   a slot (one transaction), or WAITING (its message deleted: admission sends it again), or, for
 //!   a `forbid` schedule, SKIPPED (admitted later, it could run beside the schedule's next firing).
 
-use chrono::Utc;
 use jobs_aws::{BackendError, JobQueue, Received, faults};
 use jobs_core::pools::Priority;
 use jobs_core::state::{self, OnReceive};
@@ -62,7 +61,9 @@ impl Worker {
                 (_, []) => None,
             }
         };
-        if let Err(e) = jobs_aws::admit::admit_and_send(&self.store, tenant, ADMIT_BUDGET, Utc::now(), queue_of).await {
+        if let Err(e) =
+            jobs_aws::admit::admit_and_send(&self.store, tenant, ADMIT_BUDGET, self.store.now(), queue_of).await
+        {
             warn!(error = %e, "could not admit the tenant's next job; the reconciler will");
         }
     }
@@ -83,7 +84,7 @@ impl Worker {
             if seat == Seat::Free || self.store.get(&job.job_id).await.map_err(into_backend)?.is_some() {
                 return Ok(None);
             }
-            let now = Utc::now();
+            let now = self.store.now();
             match seat {
                 Seat::Free => return Ok(None),
                 Seat::Wait { reason, .. } if job.overlap == Overlap::Forbid => {

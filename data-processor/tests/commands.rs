@@ -261,14 +261,7 @@ async fn the_reconciler_sends_a_command_kinds_copies_to_its_own_lane() {
     let timing = jobs_core::reconcile::Timing { send_grace: Duration::from_secs(1), ..Default::default() };
     let store = stack.store.clone().with_timing(timing);
     store
-        .apply(
-            &lost.job_id,
-            None,
-            None,
-            Some(&lost),
-            &jobs_core::state::submit(chrono::Utc::now()),
-            &jobs_aws::store::token(),
-        )
+        .apply(&lost.job_id, None, None, Some(&lost), &jobs_core::state::submit(chrono::Utc::now()), &store.token())
         .await
         .unwrap();
     let dead = stack.submit_routed("shell", json!({"seconds": 0})).await;

@@ -156,14 +156,7 @@ async fn the_reconciler_sends_a_jobs_copy_to_its_own_queue() {
     let timing = jobs_core::reconcile::Timing { send_grace: Duration::from_secs(1), ..Default::default() };
     let store = stack.store.clone().with_timing(timing);
     store
-        .apply(
-            &msg.job_id,
-            None,
-            None,
-            Some(&msg),
-            &jobs_core::state::submit(chrono::Utc::now()),
-            &jobs_aws::store::token(),
-        )
+        .apply(&msg.job_id, None, None, Some(&msg), &jobs_core::state::submit(chrono::Utc::now()), &store.token())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -308,7 +308,7 @@ async fn record_newer(stack: &Stack, id: &str, body: Value) -> String {
     let msg = JobMessage::new_api("noop", json!({}), Utc::now());
     let msg = JobMessage { job_id: id.to_owned(), kind: body["job"].as_str().unwrap_or("noop").to_owned(), ..msg };
     let tr = jobs_core::state::submit(Utc::now());
-    stack.store.apply(id, None, None, Some(&msg), &tr, &jobs_aws::store::token()).await.unwrap();
+    stack.store.apply(id, None, None, Some(&msg), &tr, &stack.store.token()).await.unwrap();
     body.to_string()
 }
 

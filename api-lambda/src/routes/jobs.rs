@@ -5,7 +5,6 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use chrono::Utc;
 use jobs_aws::{Cursor, Idempotency, ListFilter};
 use jobs_core::pools::Priority;
 use jobs_core::{JobMessage, JobStatus, Tenant};
@@ -133,7 +132,7 @@ pub async fn create_job(
     let msg = JobMessage {
         priority: priority.unwrap_or_default(),
         tenant: Some(tenant.unwrap_or_else(|| Tenant::of_submitter(&caller.0))),
-        ..JobMessage::for_spec(&spec, Utc::now())
+        ..JobMessage::for_spec(&spec, state.0.store.now())
     };
     let app = &state.0;
     Ok(accepted(&state, crate::submit::submit(&app.store, &app.queues, &msg, &caller, idem.as_ref()).await?))

@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use chrono::Utc;
 use jobs_core::JobStatus;
 use jobs_core::throughput::MAX_MINUTES;
 use serde::Deserialize;
@@ -31,7 +30,7 @@ pub async fn overview(State(state): State<AppState>) -> Result<Json<OverviewView
         async { app.store.count_status(JobStatus::RetryWait).await.map_err(store) },
         async { app.store.oldest(JobStatus::Queued).await.map_err(store) },
     )?;
-    Ok(Json(OverviewView::new(Utc::now(), counts, depth, dead, [waiting, queued, running, retry_wait], oldest)))
+    Ok(Json(OverviewView::new(app.store.now(), counts, depth, dead, [waiting, queued, running, retry_wait], oldest)))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -69,7 +68,7 @@ pub async fn throughput(
 ) -> Result<Json<ThroughputView>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let n = minutes(&query)?;
-    let buckets = state.0.store.throughput(Utc::now(), n).await?;
+    let buckets = state.0.store.throughput(state.0.store.now(), n).await?;
     Ok(Json(ThroughputView::new(buckets)))
 }
 

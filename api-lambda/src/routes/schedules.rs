@@ -114,6 +114,7 @@ impl Definition {
     fn check(cron: &str, timezone: String, spec: JobSpec, firings: Firings) -> Result<Self, ApiError> {
         let expr = schedule::parse(cron)?;
         let tz = schedule::parse_timezone(&timezone)?;
+        // Whether it ever fires, from the host's time: a check of the request, not a record.
         expr.next_fire_times(tz, Utc::now(), NEXT_FIRE_TIMES)?;
         Ok(Definition { expression: expr.expression, input_expression: expr.input, timezone, spec, firings })
     }
@@ -200,7 +201,7 @@ pub async fn create_schedule_alias(
 /// all answer with.
 async fn stored(app: &Inner, info: ScheduleInfo) -> Result<ScheduleView, ApiError> {
     let last = app.store.latest_of_schedule(&info.name, 1).await?.into_iter().next();
-    Ok(ScheduleView::new(info, last, Utc::now()))
+    Ok(ScheduleView::new(info, last, app.store.now()))
 }
 
 /// The schedule just written, read back (its creation time as stored). If the read fails, the
@@ -223,7 +224,7 @@ async fn as_written(app: &Inner, req: ScheduleRequest) -> ScheduleView {
             created_at: None,
             start_date: None,
         };
-        ScheduleView::new(info, None, Utc::now())
+        ScheduleView::new(info, None, app.store.now())
     })
 }
 
@@ -296,7 +297,7 @@ pub async fn patch_schedule(
     if patch.changes_only_state() {
         return pause_or_resume(app, current, patch.state).await;
     }
-    let was = ScheduleView::new(current.clone(), None, Utc::now());
+    let was = ScheduleView::new(current.clone(), None, app.store.now());
     let kind = was.job.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,

@@ -6,7 +6,6 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use chrono::Utc;
 use jobs_aws::JobStore;
 use jobs_core::Tenant;
 use jobs_core::tenants::Settings;
@@ -48,7 +47,7 @@ fn tenant_of(name: &str) -> Result<Tenant, ApiError> {
 
 async fn view(store: &JobStore, item: &jobs_aws::store::TenantItem) -> Result<TenantView, ApiError> {
     let counts = store.tenancy_counts(&item.tenant).await?;
-    Ok(TenantView::new(item, store.limits_of(item), counts, Utc::now()))
+    Ok(TenantView::new(item, store.limits_of(item), counts, store.now()))
 }
 
 /// List the tenants that have settings of their own or something in use, by name.

@@ -42,7 +42,7 @@ pub async fn admit_and_send<'q>(
     }
     if pass.none_waiting
         && let Some(mark) =
-            pass.waiting_at.filter(|m| Utc::now() - *m > chrono::Duration::from_std(MARK_SETTLE).unwrap_or_default())
+            pass.waiting_at.filter(|m| store.now() - *m > chrono::Duration::from_std(MARK_SETTLE).unwrap_or_default())
     {
         store.clear_waiting(tenant, mark).await?;
     }

@@ -2,6 +2,7 @@
 //! No AWS and no I/O here: the adapters in `jobs-aws` carry these decisions out.
 
 pub mod catalog;
+pub mod clock;
 pub mod command;
 pub mod history;
 pub mod json;
@@ -12,6 +13,7 @@ pub mod poison;
 pub mod policy;
 pub mod pools;
 pub mod quantity;
+pub mod random;
 pub mod reconcile;
 pub mod schedule;
 pub mod state;

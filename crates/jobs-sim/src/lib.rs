@@ -5,6 +5,7 @@
 //! `tests/sqs_against_ministack.rs` run the same calls on ministack and here and compare the
 //! answers.
 
+pub mod clock;
 pub mod dynamo;
 pub mod port;
 pub mod rng;

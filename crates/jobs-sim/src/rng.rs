@@ -25,6 +25,23 @@ impl Rng {
     }
 }
 
+/// The seeded generator as the product's randomness port (`jobs_core::random::Random`): the
+/// store's write tokens, and so the counter shards they pick, follow the seed.
+#[derive(Debug)]
+pub struct SeededRandom(std::sync::Mutex<Rng>);
+
+impl SeededRandom {
+    pub fn new(seed: u64) -> SeededRandom {
+        SeededRandom(std::sync::Mutex::new(Rng::new(seed)))
+    }
+}
+
+impl jobs_core::random::Random for SeededRandom {
+    fn next_u64(&self) -> u64 {
+        self.0.lock().expect("no panic while the generator is held").next_u64()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

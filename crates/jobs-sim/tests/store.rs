@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use jobs_aws::JobStore;
 use jobs_aws::dynamo::Dynamo as _;
 use jobs_aws::resources::{TABLE_KEY, TENANCY_ATTRIBUTE};
@@ -16,9 +15,10 @@ use jobs_aws::{ErrorKind, provision};
 use jobs_core::state::{self, OnReceive};
 use jobs_core::tenants::Settings;
 use jobs_core::{JobMessage, JobStatus, Lease, RetryPolicy, Tenant};
+use jobs_sim::clock::SimClock;
 use jobs_sim::dynamo::{Dynamo, TableDef};
 use jobs_sim::port::{Fault, Faulty, SimDynamo};
-use jobs_sim::rng::Rng;
+use jobs_sim::rng::{Rng, SeededRandom};
 
 const TABLE: &str = "jobs";
 const MAX_RUNNING: u32 = 3;
@@ -33,7 +33,7 @@ fn world() -> SimDynamo {
 /// tenant's item changed under it), then admit if it waits. `None`: a request failed (the caller
 /// got a 5xx; the job may or may not have been recorded).
 async fn submit(store: &JobStore, tenant: &Tenant, id: &str) -> Option<String> {
-    let mut msg = JobMessage::new_api("noop", serde_json::Value::Null, Utc::now());
+    let mut msg = JobMessage::new_api("noop", serde_json::Value::Null, store.now());
     msg.job_id = id.to_owned();
     msg.tenant = Some(tenant.clone());
     for tries in 1..=3 {
@@ -41,7 +41,7 @@ async fn submit(store: &JobStore, tenant: &Tenant, id: &str) -> Option<String> {
         match store.submit(&msg, "sim", None, &seat).await.ok()? {
             Submitted::Created => {
                 if matches!(seat, Seat::Wait { .. }) {
-                    let _ = store.admit_waiting(tenant, 5, Utc::now()).await;
+                    let _ = store.admit_waiting(tenant, 5, store.now()).await;
                 }
                 return Some(msg.job_id);
             }
@@ -55,7 +55,7 @@ async fn submit(store: &JobStore, tenant: &Tenant, id: &str) -> Option<String> {
 /// A write as a worker records it: the same token until it has a definite answer; after a lost
 /// answer, a failed condition is settled by reading back whose write is there.
 async fn record(store: &JobStore, job_id: &str, tenant: &Tenant, tr: &state::Transition) -> Result<bool, ()> {
-    let token = jobs_aws::store::token();
+    let token = store.token();
     let mut maybe = false;
     for _ in 0..4 {
         match store.apply(job_id, Some("noop"), Some(tenant), None, tr, &token).await {
@@ -74,7 +74,7 @@ async fn record(store: &JobStore, job_id: &str, tenant: &Tenant, tr: &state::Tra
 /// request stops it where it is (a crash); `false` then.
 async fn run(store: &JobStore, job_id: &str, tenant: &Tenant, owner: &str) -> bool {
     let Ok(Some(record_now)) = store.get(job_id).await else { return false };
-    let now = Utc::now();
+    let now = store.now();
     let lease = Lease { owner: owner.to_owned(), until: now + chrono::Duration::seconds(60) };
     let policy = RetryPolicy::default();
     let attempt =
@@ -89,14 +89,14 @@ async fn run(store: &JobStore, job_id: &str, tenant: &Tenant, owner: &str) -> bo
             OnReceive::Resume { attempt } => attempt,
             _ => return false,
         };
-    let done = state::succeed(attempt, owner, serde_json::json!({}), Utc::now());
+    let done = state::succeed(attempt, owner, serde_json::json!({}), store.now());
     if record(store, job_id, tenant, &done).await != Ok(true) {
         return false;
     }
     if store.release(job_id, tenant).await.is_err() {
         return false;
     }
-    store.admit_waiting(tenant, 2, Utc::now()).await.is_ok()
+    store.admit_waiting(tenant, 2, store.now()).await.is_ok()
 }
 
 /// What the reconciler does for a tenant: frees the slots of the ended jobs the `tenancy` index
@@ -110,7 +110,7 @@ async fn sweep(store: &JobStore, tenant: &Tenant) {
             }
         }
     }
-    let _ = store.admit_waiting(tenant, 10, Utc::now()).await;
+    let _ = store.admit_waiting(tenant, 10, store.now()).await;
 }
 
 /// The tenant's slots as its item counts them, against the jobs holding one.
@@ -135,7 +135,24 @@ fn tenant() -> Tenant {
     Tenant::parse("acme").unwrap()
 }
 
-async fn simulate(seed: u64) -> (u64, u64) {
+/// What a run leaves: the table's items, in key order.
+fn snapshot(world: &SimDynamo) -> Vec<String> {
+    let mut items: Vec<String> = world
+        .world()
+        .items(TABLE)
+        .into_iter()
+        .map(|item| {
+            let mut attrs: Vec<String> = item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            attrs.sort();
+            attrs.join(" ")
+        })
+        .collect();
+    items.sort();
+    items
+}
+
+/// One seed's run: the faults injected (failed, lost answers) and what it left.
+async fn simulate(seed: u64) -> (u64, u64, Vec<String>) {
     let world = world();
     let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut faults_rng = Rng::new(seed ^ 0xDEAD_BEEF);
@@ -152,8 +169,12 @@ async fn simulate(seed: u64) -> (u64, u64) {
     // Steps are 100 ms apart, requests take up to 40 ms; a write reaches the indexes 0 to 1.9 s
     // later.
     world.world().set_index_lag(rng.below(20) * 100);
-    let store = JobStore::over(faulty.clone(), TABLE);
-    let clean = JobStore::over(Arc::new(world.clone()), TABLE);
+    // Every timestamp comes from the simulated clock: a seed writes the same times on every run.
+    let clock: jobs_core::clock::SharedClock = Arc::new(SimClock::new(tokio::time::Instant::now(), 0));
+    // And every write token (which picks the counter shards) from the seed.
+    let random: jobs_core::random::SharedRandom = Arc::new(SeededRandom::new(seed));
+    let store = JobStore::over(faulty.clone(), TABLE).with_clock(clock.clone()).with_random(random.clone());
+    let clean = JobStore::over(Arc::new(world.clone()), TABLE).with_clock(clock).with_random(random);
     let tenant = tenant();
     let settings = Settings { max_running: Some(MAX_RUNNING), ..Settings::default() };
     clean.set_tenant(&tenant, &settings, "sim").await.expect("settings");
@@ -223,7 +244,8 @@ async fn simulate(seed: u64) -> (u64, u64) {
         (ids.len() as u64, ids.len() as u64),
         "seed {seed}: counters = items"
     );
-    faulty.injected.lock().map(|counts| *counts).unwrap()
+    let (failed, lost) = faulty.injected.lock().map(|counts| *counts).unwrap();
+    (failed, lost, snapshot(&world))
 }
 
 #[tokio::test(start_paused = true)]
@@ -231,11 +253,19 @@ async fn the_real_store_keeps_a_tenants_slots_exact_under_failures_and_lost_answ
     let (mut failed, mut lost) = (0, 0);
     let seeds: u64 = std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
     for seed in 1..=seeds {
-        let (f, l) = simulate(seed).await;
+        let (f, l, _) = simulate(seed).await;
         failed += f;
         lost += l;
     }
     assert!(failed > 100 && lost > 50, "the plan injected faults: {failed} failed, {lost} lost answers");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_seed_replays_exactly() {
+    let (first, again) = (simulate(7).await, simulate(7).await);
+    assert!(first.2.len() > 10, "the run wrote jobs");
+    assert_eq!(first, again, "the same seed: the same faults, the same items, times, tokens and shards");
+    assert_ne!(first.2, simulate(8).await.2, "another seed: another run");
 }
 
 #[tokio::test]

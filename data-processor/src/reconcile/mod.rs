@@ -21,10 +21,11 @@
 //! So every accepted job ends SUCCEEDED or FAILED even when its message was lost on the way.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::Utc;
-use jobs_aws::{BackendError, CopyMeta, JobQueue, JobRecord, Received, StoreError, store};
+use tokio::time::Instant;
+
+use jobs_aws::{BackendError, CopyMeta, JobQueue, JobRecord, Received, StoreError};
 use jobs_core::JobMessage;
 use jobs_core::reconcile::{self, DeadLetter};
 use tracing::{info, warn};
@@ -97,7 +98,7 @@ impl Reconciler {
             unsent: r.unsent,
             waiting: r.waiting,
             errors: r.errors,
-            at: Utc::now(),
+            at: self.store.now(),
         };
         let _ = writeln!(std::io::stdout().lock(), "{}", emf::pass_line(namespace, &p));
     }
@@ -131,7 +132,7 @@ impl Reconciler {
                 }
             }
         }
-        let now = Utc::now();
+        let now = self.store.now();
         let overdue = self.store.overdue(now, OVERDUE_PER_PASS).await.map_err(backend)?;
         let mut backlogs = Backlogs::default();
         for (job_id, due) in overdue {
@@ -156,7 +157,7 @@ impl Reconciler {
 
     /// A message from `pool`'s dead-letter queue (`pool`: that pool's normal queue).
     async fn dead_letter(&self, pool: &JobQueue, msg: &Received, report: &mut Report) -> Result<(), BackendError> {
-        let now = Utc::now();
+        let now = self.store.now();
         let (job_id, job) = match JobMessage::parse_received(&msg.body, Some(&msg.message_id), Some(now)) {
             Ok(job) => (job.job_id.clone(), Some(job)),
             // A poison message that names a job goes back to a worker, which records it FAILED.
@@ -194,7 +195,7 @@ impl Reconciler {
                         current.as_ref().map(|r| &r.tenant),
                         job.as_ref(),
                         &transition,
-                        &store::token(),
+                        &self.store.token(),
                     )
                     .await
                 {

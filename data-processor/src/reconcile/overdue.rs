@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jobs_aws::{BackendError, CopyMeta, Depth, ErrorKind, JobQueue, JobRecord, StoreError, store};
+use jobs_aws::{BackendError, CopyMeta, Depth, ErrorKind, JobQueue, JobRecord, StoreError};
 use jobs_core::poison::OnPoison;
 use jobs_core::reconcile::{self, Overdue, Unsent};
 use tracing::{info, warn};
@@ -25,7 +25,7 @@ impl Reconciler {
         backlogs: &mut Backlogs,
         report: &mut Report,
     ) -> Result<(), BackendError> {
-        let now = Utc::now();
+        let now = self.store.now();
         let record = match self.store.get(job_id).await {
             Ok(Some(record)) => record,
             Ok(None) => return Ok(()),
@@ -82,7 +82,7 @@ impl Reconciler {
             Overdue::NotStarted(transition) => {
                 return match self
                     .store
-                    .apply(job_id, record.kind.as_deref(), Some(&record.tenant), None, &transition, &store::token())
+                    .apply(job_id, record.kind.as_deref(), Some(&record.tenant), None, &transition, &self.store.token())
                     .await
                 {
                     Ok(_) => {
@@ -144,7 +144,7 @@ impl Reconciler {
             record.send_refusals,
             refused,
             &error.to_string(),
-            Utc::now(),
+            self.store.now(),
             // An overdue job's lease ran out long ago: no grace to leave it.
             Duration::ZERO,
             self.store.timing(),
@@ -163,7 +163,7 @@ impl Reconciler {
             Unsent::GiveUp(OnPoison::Record(transition)) => {
                 match self
                     .store
-                    .apply(job_id, record.kind.as_deref(), Some(&record.tenant), None, &transition, &store::token())
+                    .apply(job_id, record.kind.as_deref(), Some(&record.tenant), None, &transition, &self.store.token())
                     .await
                 {
                     Ok(_) => {

@@ -4,7 +4,6 @@
 //! as far as its limits allow and send them. So a killed worker or API never strands a slot or a
 //! waiting job for longer than one pass.
 
-use chrono::Utc;
 use jobs_aws::store::tenants::slots_partition;
 use jobs_aws::{BackendError, StoreError};
 use jobs_core::Tenant;
@@ -56,7 +55,8 @@ impl Reconciler {
         }
         // Its waiting mark is written with every WAITING job: without it, nobody waits.
         if waits {
-            let send_by = Utc::now() + chrono::Duration::from_std(self.store.timing().send_grace).unwrap_or_default();
+            let send_by =
+                self.store.now() + chrono::Duration::from_std(self.store.timing().send_grace).unwrap_or_default();
             let pass = jobs_aws::admit::admit_and_send(&self.store, tenant, ADMIT_PER_TENANT, send_by, |msg| {
                 Some(self.queues.for_job(&msg.kind, msg.priority))
             })

@@ -20,7 +20,7 @@ use jobs_core::tenants::limits::{Seat, SlotTake, WaitReason};
 use jobs_core::{JobStatus, Tenant};
 
 use super::expr::Expr;
-use super::handle::{JobStore, StoreError, failed_conditions, token, transact_update};
+use super::handle::{JobStore, StoreError, failed_conditions, transact_update};
 use super::item::JobRecord;
 use super::item::{self, attr as job_attr, n, s, ts};
 use super::tenants::{attr, slots_partition, tenant_expr, tenant_key, waiting_partition};
@@ -115,7 +115,7 @@ impl JobStore {
             return Ok(Seat::Wait { tenant: tenant.clone(), reason: WaitReason::Behind });
         }
         let behind = item.waiting_at.is_some() && !self.tenancy(&waiting_partition(tenant), 1).await?.is_empty();
-        Ok(Seat::decide(tenant, &item.state(), &limits, behind, Utc::now()))
+        Ok(Seat::decide(tenant, &item.state(), &limits, behind, self.now()))
     }
 
     /// Admits up to `budget` of `tenant`'s waiting jobs, first to admit first, while the tenant is
@@ -148,7 +148,7 @@ impl JobStore {
             let mut tries = 0;
             loop {
                 let limits = item.settings.limits(&self.tenant_defaults);
-                let now = Utc::now();
+                let now = self.now();
                 let take = match Seat::decide(&item.tenant, &item.state(), &limits, false, now) {
                     Seat::Wait { reason, .. } => {
                         pass.blocked = Some(reason);
@@ -189,7 +189,7 @@ impl JobStore {
         now: DateTime<Utc>,
         send_by: DateTime<Utc>,
     ) -> Result<Admitted, StoreError> {
-        let token = token();
+        let token = self.token();
         let mut e = Expr::default();
         e.set(job_attr::STATUS, s(JobStatus::Queued.as_str()));
         e.set(job_attr::UPDATED_AT, ts(now));
@@ -228,7 +228,7 @@ impl JobStore {
     /// Job `job_id` of `tenant` ended: its slot goes back (`active − 1`), if it holds one and has
     /// ended. `false`: nothing to give back (it holds none, or it was given back already).
     pub async fn release(&self, job_id: &str, tenant: &Tenant) -> Result<bool, StoreError> {
-        let token = token();
+        let token = self.token();
         let mut e = Expr::default();
         e.set_or_remove(TENANCY_ATTRIBUTE, None);
         e.set_or_remove(TENANCY_ORDER_ATTRIBUTE, None);

@@ -14,6 +14,8 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemInputBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
 use chrono::Utc;
+use jobs_core::clock::SharedClock;
+use jobs_core::random::SharedRandom;
 use jobs_core::reconcile::{self, Timing};
 use jobs_core::state::{Counters, Transition};
 
@@ -49,11 +51,6 @@ pub struct Applied {
     pub slot: bool,
 }
 
-/// A fresh write token.
-pub fn token() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
 #[derive(Debug, Clone)]
 pub struct JobStore {
     /// DynamoDB: the SDK's, or the simulator's in-memory one.
@@ -63,6 +60,10 @@ pub struct JobStore {
     pub(super) timing: Timing,
     /// The limits of a tenant without settings of its own (the config's `tenants.defaults`).
     pub(super) tenant_defaults: jobs_core::tenants::Settings,
+    /// The time every timestamp the store writes is read from (the process's clock).
+    pub(super) clock: SharedClock,
+    /// Where write tokens come from (the process's randomness).
+    pub(super) random: SharedRandom,
 }
 
 impl JobStore {
@@ -79,7 +80,35 @@ impl JobStore {
             retention: DEFAULT_RETENTION,
             timing: Timing::default(),
             tenant_defaults: jobs_core::tenants::config().defaults,
+            clock: jobs_core::clock::system(),
+            random: jobs_core::random::system(),
         }
+    }
+
+    /// The store reading the time from `clock` (the simulator's, for a simulated process).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The process's time: what the store writes, and what the code that uses it decides on.
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The store drawing its write tokens from `random` (the simulator's seed).
+    pub fn with_random(mut self, random: SharedRandom) -> Self {
+        self.random = random;
+        self
+    }
+
+    /// A fresh write token (it also picks the counter shards the write adds to).
+    pub fn token(&self) -> String {
+        self.random.token()
     }
 
     pub fn with_retention(mut self, retention: Duration) -> Self {

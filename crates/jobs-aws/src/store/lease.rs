@@ -3,7 +3,6 @@
 
 use aws_sdk_dynamodb::operation::get_item::GetItemInput;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use chrono::Utc;
 use jobs_core::{JobStatus, Lease};
 
 use super::expr::Expr;
@@ -33,7 +32,7 @@ impl JobStore {
         if let Some(checkpoint) = checkpoint {
             e.set(attr::CHECKPOINT, item::checkpoint(attempt, checkpoint));
         }
-        e.set(attr::UPDATED_AT, ts(Utc::now()));
+        e.set(attr::UPDATED_AT, ts(self.now()));
         let due = lease.until + chrono::Duration::from_std(self.timing.stale).unwrap_or_default();
         e.set(attr::DUE_AT, n(due.timestamp_millis()));
         e.set_or_remove(attr::RECEIPTS, None);
@@ -48,7 +47,7 @@ impl JobStore {
     pub async fn request_cancel(&self, job_id: &str, attempt: u32) -> Result<(), StoreError> {
         faults::before("store.request-cancel").await?;
         let mut e = Expr::default();
-        e.set(attr::CANCEL_REQUESTED_AT, ts(Utc::now()));
+        e.set(attr::CANCEL_REQUESTED_AT, ts(self.now()));
         e.require(attr::STATUS, "=", s(JobStatus::Running.as_str()));
         e.require(attr::ATTEMPTS, "=", n(attempt));
         self.update(job_id, e).await

@@ -6,14 +6,13 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
-use chrono::Utc;
 use jobs_core::pools::Priority;
 use jobs_core::{JobMessage, JobStatus};
 use serde_json::Value;
 
 use super::admission;
 use super::expr::Expr;
-use super::handle::{JobStore, StoreError, failed_conditions, token};
+use super::handle::{JobStore, StoreError, failed_conditions};
 use super::item::{Origin, attr, idempotency_key, n, s, ts};
 use super::tenants;
 use crate::faults;
@@ -69,12 +68,12 @@ impl JobStore {
         seat: &Seat,
     ) -> Result<Submitted, StoreError> {
         faults::before("store.submit").await?;
-        let now = Utc::now();
+        let now = self.now();
         let tr = match seat {
             Seat::Wait { .. } => jobs_core::state::wait(now),
             Seat::Free | Seat::Slot(_) => jobs_core::state::submit(now),
         };
-        let token = token();
+        let token = self.token();
         let mut job =
             self.put_new(&msg.job_id, Origin { message: Some(msg), submitted_by: Some(submitted_by) }, &tr, &token);
         let (tenant_write, place): (Option<Update>, Vec<(&str, String)>) = match seat {
@@ -176,7 +175,7 @@ impl JobStore {
     /// pass sends the message of a job whose API never got that far).
     pub async fn mark_sent(&self, job_id: &str) -> Result<(), StoreError> {
         faults::before("store.mark-sent").await?;
-        let now = Utc::now();
+        let now = self.now();
         let mut e = Expr::default();
         e.set(attr::SENT_AT, ts(now));
         let due = now + chrono::Duration::from_std(self.timing.stale).unwrap_or_default();

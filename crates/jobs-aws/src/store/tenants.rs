@@ -241,7 +241,7 @@ impl JobStore {
             e.set_or_remove(name, value.map(n));
         }
         e.increment(attr::LIMITS_VERSION);
-        e.set(attr::UPDATED_AT, ts(Utc::now()));
+        e.set(attr::UPDATED_AT, ts(self.now()));
         e.set(attr::UPDATED_BY, s(by));
         let out = self
             .db
