@@ -32,38 +32,12 @@ pub fn system() -> SharedClock {
     Arc::new(SystemClock)
 }
 
-/// A clock that says what it is told: table tests of code that reads the time.
-#[derive(Debug)]
-pub struct FixedClock(pub std::sync::Mutex<DateTime<Utc>>);
-
-impl FixedClock {
-    pub fn at(t: DateTime<Utc>) -> FixedClock {
-        FixedClock(std::sync::Mutex::new(t))
-    }
-
-    /// Moves the clock on by `by`.
-    pub fn advance(&self, by: chrono::Duration) {
-        *self.0.lock().expect("no panic while the clock is held") += by;
-    }
-}
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("no panic while the clock is held")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_fixed_clock_says_what_it_is_told_and_the_system_clock_moves() {
-        let t = DateTime::parse_from_rfc3339("2026-12-06T10:00:00Z").unwrap().with_timezone(&Utc);
-        let clock = FixedClock::at(t);
-        assert_eq!(clock.now(), t);
-        clock.advance(chrono::Duration::seconds(90));
-        assert_eq!(clock.now(), t + chrono::Duration::seconds(90));
+    fn the_system_clock_reads_the_host_time() {
         let before = Utc::now();
         let read = system().now();
         assert!(read >= before && read <= Utc::now());
