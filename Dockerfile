@@ -28,8 +28,9 @@ COPY api-lambda/Cargo.toml api-lambda/
 COPY dev/local-keda/Cargo.toml dev/local-keda/
 COPY jobsctl/Cargo.toml jobsctl/
 COPY dev/bench/Cargo.toml dev/bench/
+COPY dev/simulator/Cargo.toml dev/simulator/
 RUN set -eu; \
-    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit crates/dashboard crates/jobs-sim data-processor api-lambda dev/local-keda jobsctl dev/bench; do \
+    for crate in crates/jobs-core crates/jobs-aws crates/jobs-runtime crates/testkit crates/dashboard crates/jobs-sim data-processor api-lambda dev/local-keda jobsctl dev/bench dev/simulator; do \
       mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; \
     done; \
     mkdir -p data-processor/src && echo 'fn main() {}' > data-processor/src/main.rs; \
@@ -37,6 +38,7 @@ RUN set -eu; \
     echo 'fn main() {}' > dev/local-keda/src/main.rs; \
     echo 'fn main() {}' > jobsctl/src/main.rs; \
     echo 'fn main() {}' > dev/bench/src/main.rs; \
+    echo 'fn main() {}' > dev/simulator/src/main.rs; \
     cargo build --release --locked -p data-processor --target "$(uname -m)-unknown-linux-gnu"
 
 # 2) The project's sources. Touching them makes cargo rebuild the workspace crates even when the

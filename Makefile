@@ -126,6 +126,10 @@ test-external: venv ## The API and worker suites + a short chaos run against an 
 	cargo build --workspace --locked --bins
 	BIN_DIR=$(CARGO_TARGET_DIR)/debug tools/with-skips.sh tools/test-external.sh
 
+.PHONY: simulate
+simulate: ## The deterministic simulation: SIM_SEEDS (default 200) seeds of the real worker, reconciler and API over the in-memory AWS, under crashes, stops, lost answers, throttling and outages; a failing seed prints its replay (SIM_SEED=N replays one)
+	cargo run --locked --release -p simulator -- $(if $(SIM_SEED),--seed $(SIM_SEED),--seeds $${SIM_SEEDS:-200})
+
 .PHONY: chaos
 chaos: venv ## Chaos end to end: CHAOS_JOBS (default 1000) jobs, random SIGKILL/SIGTERM of workers, duplicates, a 25 s table outage; every job checked against the counters
 	cargo build --workspace --locked --bins

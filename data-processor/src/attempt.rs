@@ -313,7 +313,7 @@ impl Worker {
         tr: &Transition,
     ) -> Recorded {
         let token = self.store.token();
-        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5), self.store.random().clone());
         let mut maybe_committed = false;
         let mut stop_deadline: Option<Instant> = None;
         let mut refusals = 0;

@@ -120,7 +120,7 @@ impl Worker {
     ) -> Result<Option<Applied>, BackendError> {
         let won = |yes: bool| yes.then(Applied::default);
         let token = self.store.token();
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1), self.store.random().clone());
         let mut maybe_committed = false;
         for attempt in 1..=CLAIM_TRIES {
             match self.store.apply(job_id, kind, None, origin, tr, &token).await {
@@ -152,7 +152,7 @@ impl Worker {
     /// that committed would cost the job an interruption.
     async fn settle_claim(&self, job_id: &str, token: &str) -> Result<bool, BackendError> {
         let deadline = Instant::now() + self.grace();
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2), self.store.random().clone());
         loop {
             match self.store.committed(job_id, token).await {
                 Ok(mine) => return Ok(mine),

@@ -14,6 +14,8 @@ use aws_sdk_dynamodb::types::{
     GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, TableDescription, TableStatus, TimeToLiveSpecification,
 };
+use aws_sdk_sqs::operation::create_queue::CreateQueueInput;
+use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesInput;
 use aws_sdk_sqs::types::QueueAttributeName;
 use jobs_core::pools::Priority;
 use jobs_core::pools::queues::{dlq_name, queue_name as queue_name_of};
@@ -24,6 +26,7 @@ use crate::resources::{
     MESSAGE_RETENTION_SECS, QUEUE_VISIBILITY_TIMEOUT_SECS, TABLE_KEY, TENANCY_ATTRIBUTE, TENANCY_INDEX,
     TENANCY_ORDER_ATTRIBUTE, TENANCY_PROJECTED, TTL_ATTRIBUTE,
 };
+use crate::sqs::{SdkSqs, Sqs};
 
 /// What was provisioned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +51,16 @@ pub async fn ensure(
     schedule_group: &str,
 ) -> Result<Provisioned, BackendError> {
     ensure_table(&aws_sdk_dynamodb::Client::new(config), table).await?;
-    let sqs = aws_sdk_sqs::Client::new(config);
+    let queues = ensure_queues(&SdkSqs::new(aws_sdk_sqs::Client::new(config)), queue_name).await?;
+    crate::scheduler::ensure_group(&aws_sdk_scheduler::Client::new(config), schedule_group).await?;
+    let (queue_url, dlq_url) = (queues[0].clone(), queues[1].clone());
+    Ok(Provisioned { queue_url, dlq_url, queues, table: table.to_owned(), schedule_group: schedule_group.to_owned() })
+}
+
+/// Ensures every lane's queues and every pool's dead-letter queue, named after `queue_name`, over
+/// any implementation of the SQS port (the simulator provisions its world with this too). Returns
+/// them: the default pool's normal queue, its dead-letter queue, its high queue, then the others.
+pub async fn ensure_queues(sqs: &dyn Sqs, queue_name: &str) -> Result<Vec<String>, BackendError> {
     let mut queues = Vec::new();
     // The pools' lanes come first, so each pool's DLQ exists before its command kinds' lanes.
     let mut dlqs = std::collections::HashMap::new();
@@ -56,22 +68,20 @@ pub async fn ensure(
         let dlq = match dlqs.get(lane.pool) {
             Some(url) => String::clone(url),
             None => {
-                let url = ensure_dlq(&sqs, &dlq_name(queue_name, lane.pool)).await?;
+                let url = ensure_dlq(sqs, &dlq_name(queue_name, lane.pool)).await?;
                 dlqs.insert(lane.pool, url.clone());
                 url
             }
         };
-        let normal = ensure_queue(&sqs, &queue_name_of(queue_name, lane.name, Priority::Normal), &dlq).await?;
-        let high = ensure_queue(&sqs, &queue_name_of(queue_name, lane.name, Priority::High), &dlq).await?;
+        let normal = ensure_queue(sqs, &queue_name_of(queue_name, lane.name, Priority::Normal), &dlq).await?;
+        let high = ensure_queue(sqs, &queue_name_of(queue_name, lane.name, Priority::High), &dlq).await?;
         queues.push(normal);
         if !lane.command {
             queues.push(dlq);
         }
         queues.push(high);
     }
-    crate::scheduler::ensure_group(&aws_sdk_scheduler::Client::new(config), schedule_group).await?;
-    let (queue_url, dlq_url) = (queues[0].clone(), queues[1].clone());
-    Ok(Provisioned { queue_url, dlq_url, queues, table: table.to_owned(), schedule_group: schedule_group.to_owned() })
+    Ok(queues)
 }
 
 /// Deletes what [`ensure`] created: the schedule group (with its schedules), both queues and the
@@ -277,45 +287,38 @@ async fn wait_active(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<Tabl
 }
 
 /// A dead-letter queue (no redrive of its own: the reconciler drains it).
-async fn ensure_dlq(sqs: &aws_sdk_sqs::Client, dlq_name: &str) -> Result<String, BackendError> {
-    let dlq_url = sqs
-        .create_queue()
+async fn ensure_dlq(sqs: &dyn Sqs, dlq_name: &str) -> Result<String, BackendError> {
+    let input = CreateQueueInput::builder()
         .queue_name(dlq_name)
         .attributes(QueueAttributeName::MessageRetentionPeriod, MESSAGE_RETENTION_SECS.to_string())
         .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
-        .send()
-        .await
-        .map_err(|e| BackendError::from_sdk(format!("CreateQueue {dlq_name} failed"), e))?
-        .queue_url
-        .unwrap_or_default();
-    Ok(dlq_url)
+        .build()
+        .expect("a queue name is set");
+    Ok(sqs.create_queue(input).await?.queue_url.unwrap_or_default())
 }
 
 /// A job queue whose messages SQS moves to the dead-letter queue `dlq_url` after
 /// `MAX_RECEIVE_COUNT` receives.
-async fn ensure_queue(sqs: &aws_sdk_sqs::Client, name: &str, dlq_url: &str) -> Result<String, BackendError> {
-    let dlq_arn = sqs
-        .get_queue_attributes()
+async fn ensure_queue(sqs: &dyn Sqs, name: &str, dlq_url: &str) -> Result<String, BackendError> {
+    let arn = GetQueueAttributesInput::builder()
         .queue_url(dlq_url)
         .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| BackendError::from_sdk(format!("GetQueueAttributes {dlq_url} failed"), e))?
+        .build()
+        .expect("a queue URL is set");
+    let dlq_arn = sqs
+        .get_queue_attributes(arn)
+        .await?
         .attributes
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .ok_or_else(|| BackendError::other(format!("queue {dlq_url} has no ARN")))?;
     let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":{MAX_RECEIVE_COUNT}}}"#);
-    let queue_url = sqs
-        .create_queue()
+    let input = CreateQueueInput::builder()
         .queue_name(name)
         .attributes(QueueAttributeName::VisibilityTimeout, QUEUE_VISIBILITY_TIMEOUT_SECS.to_string())
         .attributes(QueueAttributeName::MessageRetentionPeriod, MESSAGE_RETENTION_SECS.to_string())
         .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .send()
-        .await
-        .map_err(|e| BackendError::from_sdk(format!("CreateQueue {name} failed"), e))?
-        .queue_url
-        .unwrap_or_default();
-    Ok(queue_url)
+        .build()
+        .expect("a queue name is set");
+    Ok(sqs.create_queue(input).await?.queue_url.unwrap_or_default())
 }

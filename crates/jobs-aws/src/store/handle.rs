@@ -106,6 +106,11 @@ impl JobStore {
         self
     }
 
+    /// The process's randomness (a backoff's jitter draws from it too).
+    pub fn random(&self) -> &SharedRandom {
+        &self.random
+    }
+
     /// A fresh write token (it also picks the counter shards the write adds to).
     pub fn token(&self) -> String {
         self.random.token()

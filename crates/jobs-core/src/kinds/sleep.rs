@@ -38,7 +38,10 @@ impl JobKind for Sleep {
         &self,
         ctx: &super::context::JobContext,
     ) -> Result<super::context::JobOutput, super::context::JobFailure> {
-        use std::time::{Duration, Instant};
+        use std::time::Duration;
+
+        // tokio's clock: the same in production, and the simulator's when it runs the kind.
+        use tokio::time::Instant;
         // Resumed: an earlier run of this attempt already slept this long.
         let resumed = ctx.checkpoint.previous().and_then(|c| c["sleptMs"].as_u64()).unwrap_or(0).min(self.ms);
         let started = Instant::now();

@@ -1,0 +1,143 @@
+//! What must hold once a run has settled (docs/worker.md, *Guarantees*), read from the world
+//! without faults:
+//!
+//! - **G1.** Every job in the table is in a terminal state, and every job the API accepted is in
+//!   the table.
+//! - **G2.** The counters equal what the items say: submitted = jobs, succeeded, failed,
+//!   cancelled and skipped = jobs in that state, retries = the sum of `attempts − 1`.
+//! - **G3.** Attempts within the job's policy; a job ends as its kind decides (a good run
+//!   `SUCCEEDED`, a failing one `FAILED`), `CANCELLED` only if a cancel was sent. The one
+//!   documented exception: a good run stopped or killed more than `MAX_INTERRUPTIONS` times in
+//!   each of its attempts ends `FAILED` saying so (`interrupted`/`abandoned N times`).
+//! - **Queues.** Nothing is left on any queue: every message was consumed, or drained from its
+//!   dead-letter queue.
+
+use std::collections::HashMap;
+
+use jobs_core::JobStatus;
+
+use crate::api::{Accepted, Expect};
+use crate::world::{TABLE, World};
+
+/// A broken invariant, with what breaks it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    #[error("G1: job {job_id} is {status} at the end ({detail})")]
+    NotTerminal { job_id: String, status: JobStatus, detail: String },
+    #[error("G1: the API accepted job {0}, and it is not in the table")]
+    Lost(String),
+    #[error("G2: counter {name} is {counted}, the items say {items}")]
+    Counter { name: &'static str, counted: u64, items: u64 },
+    #[error("G3: job {job_id} ({kind}) had {attempts} attempts; its policy allows {max}")]
+    Attempts { job_id: String, kind: String, attempts: u32, max: u32 },
+    #[error("G3: job {job_id} ({kind}) ended {status} ({error}); it should have ended {expected}")]
+    WrongEnd { job_id: String, kind: String, status: JobStatus, expected: &'static str, error: String },
+    #[error("queue {queue} still holds {left} message(s) at the end")]
+    LeftOnQueue { queue: String, left: usize },
+    #[error("the world could not be read: {0}")]
+    Unreadable(String),
+}
+
+/// What the checks saw.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Checked {
+    pub jobs: usize,
+    /// Good runs that ended FAILED the documented way (interrupted too often).
+    pub interrupted_out: usize,
+}
+
+/// Whether every job in the table is terminal (the run has settled), and nothing is queued.
+pub fn settled(world: &World) -> bool {
+    let sqs = world.sqs.world();
+    let queues_empty = sqs.urls().iter().all(|url| sqs.messages(url).is_empty());
+    drop(sqs);
+    queues_empty && jobs(world).iter().all(|(_, status)| status.is_terminal())
+}
+
+/// Every job item's id and status, read from the world directly.
+fn jobs(world: &World) -> Vec<(String, JobStatus)> {
+    let items = world.dynamo.world().items(TABLE);
+    items
+        .iter()
+        .filter_map(|item| {
+            let id = item.get("jobId")?.as_s().ok()?.clone();
+            let status = JobStatus::parse(item.get("status")?.as_s().ok()?)?;
+            Some((id, status))
+        })
+        .collect()
+}
+
+pub async fn check(world: &World, accepted: &[Accepted]) -> Result<Checked, Violation> {
+    let clean = world.clean();
+    let unreadable = |e: jobs_aws::StoreError| Violation::Unreadable(e.to_string());
+    let mut records = HashMap::new();
+    for (id, _) in jobs(world) {
+        let record = clean.store.get(&id).await.map_err(unreadable)?.ok_or_else(|| Violation::Lost(id.clone()))?;
+        if !record.status.is_terminal() {
+            let r = &record;
+            let detail = format!(
+                "attempts {}, interruptions {}, lease {:?}, due {:?}, updated {:?}, sent {:?}, resends {}, error {:?}",
+                r.attempts, r.interruptions, r.lease, r.due_at, r.updated_at, r.sent_at, r.resends, r.last_error
+            );
+            return Err(Violation::NotTerminal { job_id: id, status: record.status, detail });
+        }
+        records.insert(id, record);
+    }
+    for a in accepted {
+        if !records.contains_key(&a.job_id) {
+            return Err(Violation::Lost(a.job_id.clone()));
+        }
+    }
+    let stats = clean.store.stats().await.map_err(unreadable)?;
+    let count = |s: JobStatus| records.values().filter(|r| r.status == s).count() as u64;
+    let retries = records.values().map(|r| u64::from(r.attempts.saturating_sub(1))).sum();
+    for (name, counted, items) in [
+        ("submitted", stats.submitted, records.len() as u64),
+        ("succeeded", stats.succeeded, count(JobStatus::Succeeded)),
+        ("failed", stats.failed, count(JobStatus::Failed)),
+        ("cancelled", stats.cancelled, count(JobStatus::Cancelled)),
+        ("skipped", stats.skipped, count(JobStatus::Skipped)),
+        ("retries", stats.retries, retries),
+    ] {
+        if counted != items {
+            return Err(Violation::Counter { name, counted, items });
+        }
+    }
+    let mut checked = Checked { jobs: records.len(), interrupted_out: 0 };
+    for a in accepted {
+        let r = &records[&a.job_id];
+        if r.attempts > a.max_attempts {
+            let (job_id, kind) = (a.job_id.clone(), a.kind.to_owned());
+            return Err(Violation::Attempts { job_id, kind, attempts: r.attempts, max: a.max_attempts });
+        }
+        let error = r.last_error.clone().unwrap_or_default();
+        let interrupted_out = error.contains("interrupted") || error.contains("abandoned");
+        let ok = match (r.status, a.expect) {
+            (JobStatus::Cancelled, _) => a.cancel_sent,
+            (JobStatus::Succeeded, Expect::Succeed) | (JobStatus::Failed, Expect::Fail) => true,
+            (JobStatus::Failed, Expect::Succeed) if interrupted_out => {
+                checked.interrupted_out += 1;
+                true
+            }
+            _ => false,
+        };
+        if !ok {
+            let expected = match (a.expect, a.cancel_sent) {
+                (Expect::Succeed, false) => "SUCCEEDED",
+                (Expect::Succeed, true) => "SUCCEEDED or CANCELLED",
+                (Expect::Fail, false) => "FAILED",
+                (Expect::Fail, true) => "FAILED or CANCELLED",
+            };
+            let (job_id, kind, status) = (a.job_id.clone(), a.kind.to_owned(), r.status);
+            return Err(Violation::WrongEnd { job_id, kind, status, expected, error });
+        }
+    }
+    let sqs = world.sqs.world();
+    for url in sqs.urls() {
+        let left = sqs.messages(&url).len();
+        if left > 0 {
+            return Err(Violation::LeftOnQueue { queue: sqs.name(&url).unwrap_or_default().to_owned(), left });
+        }
+    }
+    Ok(checked)
+}

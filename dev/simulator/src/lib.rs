@@ -1,0 +1,21 @@
+//! The deterministic simulator (`make simulate`, and a short run in `make test`): the real
+//! worker, reconciler and API code, wired by the binaries' own functions, runs over the in-memory
+//! AWS of `jobs-sim` on one thread with the clock paused, so a seed is a run and a failing seed
+//! replays exactly. Each seed: API calls (submissions of kinds whose end is known, cancels), a pod
+//! per waiting message as KEDA starts them, the reconciler's CronJob, crashes at whatever await a
+//! process is in, SIGTERM stops, clock skew, delays, throttling, lost answers and outages; then
+//! the run settles without faults and the invariants are checked ([`invariants`]).
+
+pub mod api;
+pub mod faults;
+pub mod invariants;
+pub mod pods;
+pub mod run;
+pub mod world;
+
+pub use run::{Options, Summary, run};
+
+/// The one-line command that replays `seed`.
+pub fn replay(seed: u64) -> String {
+    format!("make simulate SIM_SEED={seed}")
+}

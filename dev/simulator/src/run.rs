@@ -1,0 +1,207 @@
+//! One seed's run: the world, then an active phase (API calls, pods started as messages wait,
+//! the reconciler's passes, crashes, stops, lost answers, throttling, an outage in some seeds),
+//! then a settling phase without faults until every job has ended and every queue is empty,
+//! then the invariants. All on one thread with the clock paused: the seed decides everything.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use clap::Parser;
+use data_processor::config::{Command, Config};
+use jobs_runtime::Shutdown;
+use jobs_sim::rng::Rng;
+use tokio::time::Instant;
+
+use crate::api::{self, Accepted};
+use crate::faults::{Faults, Injected, Rates};
+use crate::invariants::{self, Checked, Violation};
+use crate::pods::{PodLog, Pods};
+use crate::world::{TABLE, World};
+
+/// The shape of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Jobs the API is asked for.
+    pub jobs: u64,
+    /// How long the active phase lasts (simulated).
+    pub active: Duration,
+    /// The longest the settling phase may take (simulated) before the run counts as stuck.
+    pub settle_max: Duration,
+    pub rates: Rates,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            jobs: 30,
+            active: Duration::from_secs(5 * 60),
+            settle_max: Duration::from_secs(6 * 3600),
+            rates: Rates { fail_in: 20, lose_in: 30, max_delay_ms: 40 },
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub seed: u64,
+    /// Events: API calls, pods started, pods killed or stopped, reconciler passes and kills.
+    pub steps: u64,
+    pub accepted: usize,
+    pub pods: PodLog,
+    pub reconciler_passes: u64,
+    pub injected: Injected,
+    pub outage: bool,
+    /// Messages SQS delivered twice.
+    pub duplicates: u64,
+    /// Simulated time from the world's start to the checks.
+    pub simulated: Duration,
+    pub checked: Checked,
+    /// A digest of the table's items at the end: the same seed, the same digest.
+    pub digest: u64,
+}
+
+/// Runs seed `seed` on a fresh paused runtime. `Err`: the invariant it broke, and the run so far.
+pub fn run(seed: u64, options: &Options) -> Result<Summary, Box<(Violation, Summary)>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a single-threaded runtime");
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, simulate(seed, options))
+}
+
+async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violation, Summary)>> {
+    let world = World::new(seed).await;
+    let faults = Faults::new(seed, options.rates);
+    let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut pods = Pods::new(seed);
+    let mut summary = Summary { seed, ..Summary::default() };
+    let mut accepted: Vec<Accepted> = Vec::new();
+    // One seed in four has a three-minute outage of both services.
+    let active_secs = options.active.as_secs().max(1);
+    let outage = (rng.below(4) == 0).then(|| rng.below(active_secs));
+    summary.outage = outage.is_some();
+    let mut reconciler = Reconciling::default();
+    let (mut submitted, start) = (0, Instant::now());
+    while start.elapsed() < options.active {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let second = start.elapsed().as_secs();
+        faults.set_outage(outage.is_some_and(|at| (at..at + 180).contains(&second)));
+        // About `jobs` submissions spread over the active phase.
+        if submitted < options.jobs && rng.below((active_secs / options.jobs.max(1)).max(1)) == 0 {
+            submitted += 1;
+            summary.steps += 1;
+            let view = world.view(&faults, 0);
+            if let Some(a) = api::submit(&view, submitted, &mut rng, 3).await {
+                accepted.push(a);
+            }
+        }
+        if !accepted.is_empty() && rng.below(60) == 0 {
+            let i = rng.below(accepted.len() as u64) as usize;
+            accepted[i].cancel_sent = true;
+            summary.steps += 1;
+            api::cancel(&world.view(&faults, 0), &accepted[i].job_id).await;
+        }
+        // SQS delivers at least once: now and then a message is handed out twice.
+        if rng.below(20) == 0 && duplicate(&world, &mut rng) {
+            summary.duplicates += 1;
+            summary.steps += 1;
+        }
+        summary.steps += pods.scale(&world, &faults).await as u64;
+        summary.steps += reconciler.tick(&world, &faults, &mut rng, true);
+    }
+    faults.stop();
+    faults.set_outage(false);
+    pods.chaos = false;
+    let settle_by = Instant::now() + options.settle_max;
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        pods.scale(&world, &faults).await;
+        summary.steps += reconciler.tick(&world, &faults, &mut rng, false);
+        if (pods.running() == 0 && invariants::settled(&world)) || Instant::now() >= settle_by {
+            break;
+        }
+    }
+    summary.accepted = accepted.len();
+    summary.pods = pods.log.borrow().clone();
+    summary.pods.crashed_at.extend(reconciler.kills.borrow().iter().map(|p| format!("reconciler:{p}")));
+    summary.reconciler_passes = reconciler.passes;
+    summary.injected = faults.injected();
+    summary.simulated = world.since.elapsed();
+    summary.digest = world.digest();
+    match invariants::check(&world, &accepted).await {
+        Ok(checked) => {
+            summary.checked = checked;
+            Ok(summary)
+        }
+        Err(v) => Err(Box::new((v, summary))),
+    }
+}
+
+/// Makes SQS deliver a message of a job queue twice (a second copy, as at-least-once delivery
+/// may); whether there was one to duplicate.
+fn duplicate(world: &World, rng: &mut Rng) -> bool {
+    let mut sqs = world.sqs.world();
+    let urls: Vec<String> = sqs.urls().into_iter().filter(|u| !u.ends_with("-dlq")).collect();
+    let messages: Vec<(String, String)> =
+        urls.iter().flat_map(|u| sqs.messages(u).into_iter().map(move |(id, _, _)| (u.clone(), id))).collect();
+    if messages.is_empty() {
+        return false;
+    }
+    let (url, id) = &messages[rng.below(messages.len() as u64) as usize];
+    sqs.duplicate(url, id)
+}
+
+/// The reconciler's CronJob (keda/cronjob.yaml: a pod a minute passing every 10 s): a pass every
+/// 10 s, each of which the run may kill.
+#[derive(Default)]
+struct Reconciling {
+    next: Option<Instant>,
+    passes: u64,
+    /// Where each killed pass was.
+    kills: Rc<RefCell<Vec<String>>>,
+}
+
+impl Reconciling {
+    /// Starts a pass when one is due; returns the events it caused.
+    fn tick(&mut self, world: &World, faults: &Faults, rng: &mut Rng, chaos: bool) -> u64 {
+        let now = Instant::now();
+        if self.next.is_some_and(|next| now < next) {
+            return 0;
+        }
+        self.next = Some(now + Duration::from_secs(10));
+        self.passes += 1;
+        let view = world.view(faults, rng.below(2_001) as i64 - 1_000);
+        let args = [
+            "data-processor".to_owned(),
+            format!("--queue-url={}", world.queue_url),
+            format!("--dlq-url={}", view.queues.names().dlq_url(jobs_core::pools::DEFAULT_POOL)),
+            format!("--table-name={TABLE}"),
+            "--metrics=off".to_owned(),
+            "reconcile".to_owned(),
+        ];
+        let config = Config::try_parse_from(args).expect("the simulated reconciler's configuration");
+        let Some(Command::Reconcile(reconcile)) = &config.command else { unreachable!("parsed as reconcile") };
+        let (_trigger, shutdown) = Shutdown::manual();
+        let reconciler = data_processor::reconciler(&config, reconcile, view.sqs.clone(), view.store.clone(), shutdown)
+            .expect("the simulated reconciler");
+        let pass = tokio::task::spawn_local(async move {
+            let _ = reconciler.pass().await;
+        });
+        if !(chaos && rng.below(20) == 0) {
+            return 1;
+        }
+        let (abort, after, kills) = (pass.abort_handle(), Duration::from_millis(rng.below(5_000)), self.kills.clone());
+        tokio::task::spawn_local(async move {
+            tokio::time::sleep(after).await;
+            if !abort.is_finished() {
+                abort.abort();
+                kills.borrow_mut().push(view.ops.point());
+            }
+        });
+        2
+    }
+}
