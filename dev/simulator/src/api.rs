@@ -34,7 +34,8 @@ fn draw(rng: &mut Rng) -> (&'static str, serde_json::Value, Expect) {
         0..=3 => ("noop", json!({}), Expect::Succeed),
         4..=5 => ("flaky", json!({ "failures": 1 + rng.below(2) }), Expect::Succeed),
         6 => ("fail", json!({ "message": "the job's own failure" }), Expect::Fail),
-        _ => ("sleep", json!({ "ms": 500 + rng.below(20_000) }), Expect::Succeed),
+        // Up to a minute: across lease renewals (every 20 s) and checkpoints.
+        _ => ("sleep", json!({ "ms": 500 + rng.below(60_000) }), Expect::Succeed),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The faults of a run, as seeded plans for `jobs_sim::port::Faulty`: every request of a process
 //! is delayed a little (so processes interleave), and while faults are on some fail (throttled,
-//! a conflict, a 5xx), some commit and lose their answer, and during an outage every request
-//! fails. Each process's plan draws from its own generator, seeded from the run's.
+//! a conflict, a 5xx), some commit and lose their answer (half of those are sent again by the
+//! SDK's own retry, whose answer the caller gets), and during an outage every request fails. Each process's plan draws from its own generator, seeded from the run's.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -95,7 +95,8 @@ impl Faults {
             }
             if roll < rates.lose_in + rates.fail_in {
                 injected.lock().expect("counts").lost += 1;
-                return Fault::LoseAnswer;
+                // Half the lost answers are the SDK's: it sends the request again by itself.
+                return if rng.below(2) == 0 { Fault::LoseAnswer } else { Fault::Replay };
             }
             delay
         })

@@ -11,13 +11,25 @@
 //!   each of its attempts ends `FAILED` saying so (`interrupted`/`abandoned N times`).
 //! - **Queues.** Nothing is left on any queue: every message was consumed, or drained from its
 //!   dead-letter queue.
+//! - **One runner at a time.** No write takes a RUNNING job's live lease over: a takeover comes
+//!   only once less than a third of the visibility timeout is left (docs/worker.md), give or take
+//!   the clocks' skew. Checked on every committed write ([`takeovers`]).
 
 use std::collections::HashMap;
 
 use jobs_core::JobStatus;
 
+use jobs_aws::store::item::attr;
+use jobs_sim::dynamo::{Item, Written};
+
 use crate::api::{Accepted, Expect};
 use crate::world::{TABLE, World};
+
+/// A takeover is allowed once less than this is left on the lease by the taker's clock: a third
+/// of the visibility timeout (60 s) ...
+const TAKEOVER_GRACE_MS: i64 = 20_000;
+/// ... and clocks differ by up to twice a pod's skew.
+const SKEW_MS: i64 = 2 * crate::pods::MAX_SKEW_MS as i64;
 
 /// A broken invariant, with what breaks it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +44,8 @@ pub enum Violation {
     Attempts { job_id: String, kind: String, attempts: u32, max: u32 },
     #[error("G3: job {job_id} ({kind}) ended {status} ({error}); it should have ended {expected}")]
     WrongEnd { job_id: String, kind: String, status: JobStatus, expected: &'static str, error: String },
+    #[error("a live lease was taken over: job {job_id} held by {from} for {left_ms} ms more, taken by {to}")]
+    LiveLeaseTaken { job_id: String, from: String, to: String, left_ms: i64 },
     #[error("queue {queue} still holds {left} message(s) at the end")]
     LeftOnQueue { queue: String, left: usize },
     #[error("the world could not be read: {0}")]
@@ -140,4 +154,29 @@ pub async fn check(world: &World, accepted: &[Accepted]) -> Result<Checked, Viol
         }
     }
     Ok(checked)
+}
+
+/// Whether a write took a RUNNING job's lease over while it had more left than a takeover allows
+/// (the world's true time `epoch + at`). Returns how many takeovers there were (all allowed).
+pub fn takeovers(writes: &[Written]) -> Result<u64, Violation> {
+    let mut taken = 0;
+    let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let number =
+        |item: &Item, name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
+    for w in writes.iter().filter(|w| w.table == TABLE) {
+        let (Some(old), Some(new)) = (&w.old, &w.new) else { continue };
+        let running = |item: &Item| text(item, attr::STATUS).as_deref() == Some(JobStatus::Running.as_str());
+        let (Some(from), Some(to)) = (text(old, attr::LEASE_OWNER), text(new, attr::LEASE_OWNER)) else { continue };
+        if !(running(old) && running(new)) || from == to {
+            continue;
+        }
+        let now = (jobs_sim::clock::epoch() + std::time::Duration::from_millis(w.at)).timestamp_millis();
+        let left_ms = number(old, attr::LEASE_UNTIL).unwrap_or(i64::MIN) - now;
+        if left_ms > TAKEOVER_GRACE_MS + SKEW_MS {
+            let job_id = text(new, "jobId").unwrap_or_default();
+            return Err(Violation::LiveLeaseTaken { job_id, from, to, left_ms });
+        }
+        taken += 1;
+    }
+    Ok(taken)
 }

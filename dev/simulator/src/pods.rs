@@ -23,7 +23,7 @@ use crate::world::{TABLE, View, World};
 const MAX_PODS_PER_LANE: usize = 4;
 /// Pods' clocks are off the world's by up to this (docs/worker.md: takeovers are correct while
 /// clocks differ by less than a third of the visibility timeout).
-const MAX_SKEW_MS: u64 = 5_000;
+pub const MAX_SKEW_MS: u64 = 5_000;
 
 /// What happened to the pods of a run.
 #[derive(Debug, Default, Clone)]

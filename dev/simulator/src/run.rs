@@ -55,6 +55,8 @@ pub struct Summary {
     pub outage: bool,
     /// Messages SQS delivered twice.
     pub duplicates: u64,
+    /// Leases taken over from a worker that had stopped renewing (all within the rule).
+    pub takeovers: u64,
     /// Simulated time from the world's start to the checks.
     pub simulated: Duration,
     pub checked: Checked,
@@ -112,6 +114,10 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
         }
         summary.steps += pods.scale(&world, &faults).await as u64;
         summary.steps += reconciler.tick(&world, &faults, &mut rng, true);
+        match invariants::takeovers(&world.dynamo.world().take_journal()) {
+            Ok(n) => summary.takeovers += n,
+            Err(v) => return Err(Box::new((v, summary))),
+        }
     }
     faults.stop();
     faults.set_outage(false);
@@ -121,6 +127,10 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
         tokio::time::sleep(Duration::from_secs(5)).await;
         pods.scale(&world, &faults).await;
         summary.steps += reconciler.tick(&world, &faults, &mut rng, false);
+        match invariants::takeovers(&world.dynamo.world().take_journal()) {
+            Ok(n) => summary.takeovers += n,
+            Err(v) => return Err(Box::new((v, summary))),
+        }
         if (pods.running() == 0 && invariants::settled(&world)) || Instant::now() >= settle_by {
             break;
         }
@@ -142,16 +152,19 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
 }
 
 /// Makes SQS deliver a message of a job queue twice (a second copy, as at-least-once delivery
-/// may); whether there was one to duplicate.
+/// may), most often one a worker holds (its job running); whether there was one to duplicate.
 fn duplicate(world: &World, rng: &mut Rng) -> bool {
     let mut sqs = world.sqs.world();
     let urls: Vec<String> = sqs.urls().into_iter().filter(|u| !u.ends_with("-dlq")).collect();
-    let messages: Vec<(String, String)> =
+    let held: Vec<(String, String)> =
+        urls.iter().flat_map(|u| sqs.in_flight(u).into_iter().map(move |id| (u.clone(), id))).collect();
+    let any: Vec<(String, String)> =
         urls.iter().flat_map(|u| sqs.messages(u).into_iter().map(move |(id, _, _)| (u.clone(), id))).collect();
-    if messages.is_empty() {
+    let pool = if !held.is_empty() && rng.below(3) > 0 { held } else { any };
+    if pool.is_empty() {
         return false;
     }
-    let (url, id) = &messages[rng.below(messages.len() as u64) as usize];
+    let (url, id) = &pool[rng.below(pool.len() as u64) as usize];
     sqs.duplicate(url, id)
 }
 

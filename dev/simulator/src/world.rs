@@ -49,6 +49,7 @@ impl World {
         let mut dynamo = Dynamo::new();
         let def = TableDef::from_create(&provision::table_definition(TABLE)).expect("the table's definition");
         dynamo.create_table(def);
+        dynamo.journal();
         let (dynamo, sqs) = (SimDynamo::new(dynamo), SimSqs::new(jobs_sim::sqs::Sqs::new()));
         let queues = provision::ensure_queues(&sqs, QUEUE).await.expect("the world's queues");
         World {

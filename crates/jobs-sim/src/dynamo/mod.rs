@@ -94,6 +94,17 @@ pub struct Dynamo {
     now: u64,
     /// How long a write takes to reach the indexes (ms).
     index_lag: u64,
+    /// Every committed write, when the simulator asks for them ([`Dynamo::journal`]).
+    journal: Option<Vec<Written>>,
+}
+
+/// One committed write of an item: when, and the item before and after (`None`: absent).
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub table: String,
+    pub at: u64,
+    pub old: Option<Item>,
+    pub new: Option<Item>,
 }
 
 impl Dynamo {
@@ -111,6 +122,17 @@ impl Dynamo {
 
     pub fn now(&self) -> u64 {
         self.now
+    }
+
+    /// From now on, every committed write is kept, for [`Dynamo::take_journal`]: invariants over
+    /// each change (a live lease is never taken over) are checked from it.
+    pub fn journal(&mut self) {
+        self.journal.get_or_insert_with(Vec::new);
+    }
+
+    /// The writes kept since the last call.
+    pub fn take_journal(&mut self) -> Vec<Written> {
+        self.journal.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// How long later a write is seen by index queries (0: at once).
@@ -344,6 +366,10 @@ impl Dynamo {
             return;
         }
         let visible_at = self.now + self.index_lag;
+        if let Some(journal) = &mut self.journal {
+            let (table, at, old, new) = (planned.table.clone(), self.now, planned.old.clone(), planned.new.clone());
+            journal.push(Written { table, at, old, new });
+        }
         let t = self.tables.get_mut(&planned.table).expect("a planned write's table exists");
         t.write(planned.key, planned.new, visible_at);
     }

@@ -439,3 +439,26 @@ fn a_put_in_a_transaction_and_an_unknown_table() {
     transact(&mut d, vec![p("t")], None).unwrap();
     assert_eq!(get(&mut d, "p"), Some(key("p")));
 }
+
+#[test]
+fn the_journal_keeps_each_committed_write_with_the_item_before_and_after() {
+    let mut d = world();
+    put(&mut d, item(&[("pk", s("a")), ("v", n(1))]));
+    assert!(d.take_journal().is_empty(), "nothing is kept until asked");
+    d.journal();
+    d.set_now(7);
+    put(&mut d, item(&[("pk", s("a")), ("v", n(2))]));
+    let refused = PutItemInput::builder()
+        .table_name("t")
+        .set_item(Some(item(&[("pk", s("a")), ("v", n(3))])))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .unwrap();
+    assert!(d.put_item(refused).is_err());
+    let writes = d.take_journal();
+    assert_eq!(writes.len(), 1, "a refused write is not a write");
+    let w = &writes[0];
+    assert_eq!((w.table.as_str(), w.at), ("t", 7));
+    assert_eq!((w.old.as_ref().unwrap()["v"].clone(), w.new.as_ref().unwrap()["v"].clone()), (n(1), n(2)));
+    assert!(d.take_journal().is_empty(), "taken");
+}

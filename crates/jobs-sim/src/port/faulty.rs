@@ -33,7 +33,14 @@ pub enum Fault {
     Fail(ErrorKind),
     /// It reaches the service (and commits, if it can), and its answer is lost: a timeout.
     LoseAnswer,
+    /// It reaches the service (and commits, if it can), its answer is lost, and the SDK's own
+    /// retry sends it again: the caller gets the second answer (a write's own commit can then
+    /// read as a failed condition). Single-item writes; any other request goes through as is.
+    Replay,
 }
+
+/// A request's future, as the port returns it.
+type Call<'a, T, E> = std::pin::Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'a>>;
 
 /// Decides each request's fate: `(operation, sequence number) -> Fault`.
 pub type Plan = Box<dyn FnMut(&'static str, u64) -> Fault + Send>;
@@ -65,19 +72,29 @@ impl<D> Faulty<D> {
         let mut injected = self.injected.lock().expect("counts");
         match fault {
             Fault::Fail(_) => injected.0 += 1,
-            Fault::LoseAnswer => injected.1 += 1,
+            Fault::LoseAnswer | Fault::Replay => injected.1 += 1,
             Fault::None | Fault::Delay(_) => {}
         }
         fault
     }
 
     /// The call with its planned fault; `service` names it in the injected errors.
-    fn run<'a, T, E>(
+    fn run<'a, T, E>(&'a self, service: &'static str, op: &'static str, call: Call<'a, T, E>) -> Call<'a, T, E>
+    where
+        T: Send + 'a,
+        E: From<BackendError> + Send + 'a,
+    {
+        self.run_again(service, op, call, None)
+    }
+
+    /// As [`Faulty::run`]; `again`: the same request once more, sent if the plan replays it.
+    fn run_again<'a, T, E>(
         &'a self,
         service: &'static str,
         op: &'static str,
-        call: std::pin::Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'a>>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'a>>
+        call: Call<'a, T, E>,
+        again: Option<Call<'a, T, E>>,
+    ) -> Call<'a, T, E>
     where
         T: Send + 'a,
         E: From<BackendError> + Send + 'a,
@@ -96,6 +113,13 @@ impl<D> Faulty<D> {
                     let _ = call.await;
                     Err(BackendError::of_kind(ErrorKind::Ambiguous, context, "injected lost answer").into())
                 }
+                Fault::Replay => {
+                    let first = call.await;
+                    match again {
+                        Some(again) => again.await,
+                        None => first,
+                    }
+                }
             }
         })
     }
@@ -111,11 +135,13 @@ impl<D: Dynamo> Dynamo for Faulty<D> {
     }
 
     fn put_item(&self, input: PutItemInput) -> dynamo::Answer<'_, PutItemOutput> {
-        self.run("DynamoDB", "PutItem", self.inner.put_item(input))
+        let again = self.inner.put_item(input.clone());
+        self.run_again("DynamoDB", "PutItem", self.inner.put_item(input), Some(again))
     }
 
     fn update_item(&self, input: UpdateItemInput) -> dynamo::Answer<'_, UpdateItemOutput> {
-        self.run("DynamoDB", "UpdateItem", self.inner.update_item(input))
+        let again = self.inner.update_item(input.clone());
+        self.run_again("DynamoDB", "UpdateItem", self.inner.update_item(input), Some(again))
     }
 
     fn transact_write_items(&self, input: TransactWriteItemsInput) -> dynamo::Answer<'_, TransactWriteItemsOutput> {
@@ -153,5 +179,37 @@ impl<Q: Sqs> Sqs for Faulty<Q> {
 
     fn get_queue_attributes(&self, input: GetQueueAttributesInput) -> sqs::Answer<'_, GetQueueAttributesOutput> {
         self.run("SQS", "GetQueueAttributes", self.inner.get_queue_attributes(input))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use jobs_aws::dynamo::{Dynamo as _, DynamoFailure};
+
+    use super::*;
+    use crate::dynamo::{Dynamo, KeySchema, TableDef};
+    use crate::port::SimDynamo;
+
+    #[tokio::test]
+    async fn a_replayed_write_commits_once_and_answers_with_its_second_try() {
+        let mut world = Dynamo::new();
+        world.create_table(TableDef {
+            name: "t".into(),
+            key: KeySchema { partition: "pk".into(), sort: None },
+            indexes: vec![],
+        });
+        let world = SimDynamo::new(world);
+        let faulty = Faulty::new(world.clone(), Box::new(|_, _| Fault::Replay));
+        let put = PutItemInput::builder()
+            .table_name("t")
+            .item("pk", AttributeValue::S("a".into()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .unwrap();
+        let answer = faulty.put_item(put).await;
+        assert!(matches!(answer, Err(DynamoFailure::ConditionFailed { .. })), "its own commit fails the retry");
+        assert_eq!(world.world().items("t").len(), 1, "written once");
+        assert_eq!(*faulty.injected.lock().unwrap(), (0, 1), "counted as a lost answer");
     }
 }

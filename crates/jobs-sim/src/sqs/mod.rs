@@ -253,6 +253,12 @@ impl Sqs {
         queue.messages.iter().map(|m| (m.id.clone(), m.body.clone(), m.receive_count)).collect()
     }
 
+    /// The ids of the messages a receive has out (hidden) on a queue.
+    pub fn in_flight(&self, url: &str) -> Vec<String> {
+        let Some(queue) = self.queues.get(url) else { return Vec::new() };
+        queue.messages.iter().filter(|m| m.in_flight(self.now_ms)).map(|m| m.id.clone()).collect()
+    }
+
     /// The URLs of every queue.
     pub fn urls(&self) -> Vec<String> {
         self.queues.keys().cloned().collect()

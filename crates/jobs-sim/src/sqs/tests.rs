@@ -251,7 +251,9 @@ fn a_duplicate_delivery_is_a_second_copy_with_its_own_receipts() {
     let id = send(&mut sqs, &q, "a").unwrap();
     let first = receive(&mut sqs, &q, Some(60)).unwrap();
     assert!(sqs.duplicate(&q, &id));
+    assert_eq!(sqs.in_flight(&q), vec![id.clone()], "the copy is visible, the first is out");
     let copy = receive(&mut sqs, &q, Some(60)).unwrap();
+    assert_eq!(sqs.in_flight(&q), vec![id.clone(), id.clone()], "both copies are out");
     assert_eq!((copy.message_id(), count(&copy)), (Some(id.as_str()), 1), "the same message, counted afresh");
     delete(&mut sqs, &q, first.receipt_handle().unwrap()).unwrap();
     assert_eq!(sqs.messages(&q).len(), 1, "the copy is still there");
