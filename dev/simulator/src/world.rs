@@ -76,18 +76,7 @@ impl World {
 
     /// A digest (FNV-1a) of every item of the table, in key order: two runs of a seed must agree.
     pub fn digest(&self) -> u64 {
-        let mut items: Vec<String> = self
-            .dynamo
-            .world()
-            .items(TABLE)
-            .into_iter()
-            .map(|item| {
-                let mut attrs: Vec<String> = item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-                attrs.sort();
-                attrs.join(" ")
-            })
-            .collect();
-        items.sort();
+        let items = self.dynamo.world().snapshot(TABLE);
         items
             .iter()
             .flat_map(|i| i.bytes())

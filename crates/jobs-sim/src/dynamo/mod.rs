@@ -161,6 +161,22 @@ impl Dynamo {
         expired.len()
     }
 
+    /// Every item of `table` as text (attributes sorted by name), sorted: two worlds hold the same
+    /// items exactly when their snapshots are equal (a replayed seed must agree).
+    pub fn snapshot(&self, table: &str) -> Vec<String> {
+        let mut items: Vec<String> = self
+            .items(table)
+            .into_iter()
+            .map(|item| {
+                let mut attrs: Vec<String> = item.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                attrs.sort();
+                attrs.join(" ")
+            })
+            .collect();
+        items.sort();
+        items
+    }
+
     /// Every item of `table`, in key order (what a strongly consistent scan reads).
     pub fn items(&self, table: &str) -> Vec<Item> {
         self.tables.get(table).map(|t| t.items.values().cloned().collect()).unwrap_or_default()
