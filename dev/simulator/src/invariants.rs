@@ -13,7 +13,9 @@
 //!   dead-letter queue.
 //! - **One runner at a time.** No write takes a RUNNING job's live lease over: a takeover comes
 //!   only once less than a third of the visibility timeout is left (docs/worker.md), give or take
-//!   the clocks' skew. Checked on every committed write ([`takeovers`]).
+//!   the clocks' skew. Checked on every committed write ([`writes`]).
+//! - **One end.** No write changes the status of a job that has ended: its terminal state is
+//!   final (checked on every committed write).
 
 use std::collections::HashMap;
 
@@ -46,6 +48,8 @@ pub enum Violation {
     WrongEnd { job_id: String, kind: String, status: JobStatus, expected: &'static str, error: String },
     #[error("a live lease was taken over: job {job_id} held by {from} for {left_ms} ms more, taken by {to}")]
     LiveLeaseTaken { job_id: String, from: String, to: String, left_ms: i64 },
+    #[error("job {job_id} ended {from}, and a later write made it {to}")]
+    EndChanged { job_id: String, from: String, to: String },
     #[error("queue {queue} still holds {left} message(s) at the end")]
     LeftOnQueue { queue: String, left: usize },
     #[error("the world could not be read: {0}")]
@@ -156,15 +160,24 @@ pub async fn check(world: &World, accepted: &[Accepted]) -> Result<Checked, Viol
     Ok(checked)
 }
 
-/// Whether a write took a RUNNING job's lease over while it had more left than a takeover allows
-/// (the world's true time `epoch + at`). Returns how many takeovers there were (all allowed).
-pub fn takeovers(writes: &[Written]) -> Result<u64, Violation> {
+/// Every committed write against the per-write invariants: no RUNNING job's lease taken over while
+/// it had more left than a takeover allows (the world's true time `epoch + at`), no ended job's
+/// status changed. Returns how many takeovers there were (all allowed).
+pub fn writes(writes: &[Written]) -> Result<u64, Violation> {
     let mut taken = 0;
     let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     let number =
         |item: &Item, name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
     for w in writes.iter().filter(|w| w.table == TABLE) {
         let (Some(old), Some(new)) = (&w.old, &w.new) else { continue };
+        let status = |item: &Item| text(item, attr::STATUS).and_then(|s| JobStatus::parse(&s));
+        if let (Some(from), Some(to)) = (status(old), status(new))
+            && from.is_terminal()
+            && from != to
+        {
+            let job_id = text(new, "jobId").unwrap_or_default();
+            return Err(Violation::EndChanged { job_id, from: from.as_str().into(), to: to.as_str().into() });
+        }
         let running = |item: &Item| text(item, attr::STATUS).as_deref() == Some(JobStatus::Running.as_str());
         let (Some(from), Some(to)) = (text(old, attr::LEASE_OWNER), text(new, attr::LEASE_OWNER)) else { continue };
         if !(running(old) && running(new)) || from == to {

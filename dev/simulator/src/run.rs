@@ -114,7 +114,7 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
         }
         summary.steps += pods.scale(&world, &faults).await as u64;
         summary.steps += reconciler.tick(&world, &faults, &mut rng, true);
-        match invariants::takeovers(&world.dynamo.world().take_journal()) {
+        match invariants::writes(&world.dynamo.world().take_journal()) {
             Ok(n) => summary.takeovers += n,
             Err(v) => return Err(Box::new((v, summary))),
         }
@@ -127,7 +127,7 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
         tokio::time::sleep(Duration::from_secs(5)).await;
         pods.scale(&world, &faults).await;
         summary.steps += reconciler.tick(&world, &faults, &mut rng, false);
-        match invariants::takeovers(&world.dynamo.world().take_journal()) {
+        match invariants::writes(&world.dynamo.world().take_journal()) {
             Ok(n) => summary.takeovers += n,
             Err(v) => return Err(Box::new((v, summary))),
         }
