@@ -113,11 +113,6 @@ impl JobQueue {
         &self.url
     }
 
-    /// The port this queue sends its requests to (shared by every queue of a process).
-    pub fn port(&self) -> &Arc<dyn Sqs> {
-        &self.sqs
-    }
-
     /// Long-polls for one message for up to `wait` (0-20 s) and hides it for `visibility`.
     pub async fn receive(&self, wait: Duration, visibility: Duration) -> Result<Option<Received>, BackendError> {
         faults::before("sqs.receive").await?;

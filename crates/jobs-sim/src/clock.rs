@@ -27,11 +27,6 @@ impl SimClock {
     pub fn new(since: Instant, skew_ms: i64) -> SimClock {
         SimClock { since, skew_ms }
     }
-
-    /// The world's true time now (no skew).
-    pub fn true_now(since: Instant) -> DateTime<Utc> {
-        epoch() + since.elapsed()
-    }
 }
 
 impl Clock for SimClock {
@@ -52,7 +47,7 @@ mod tests {
         let (ahead, behind) = (SimClock::new(since, 1_500), SimClock::new(since, -250));
         assert_eq!(ahead.now(), epoch() + Duration::from_millis(1_500));
         tokio::time::sleep(Duration::from_secs(3_600)).await;
-        assert_eq!(SimClock::true_now(since), epoch() + Duration::from_secs(3_600));
+        assert_eq!(SimClock::new(since, 0).now(), epoch() + Duration::from_secs(3_600));
         assert_eq!(behind.now(), epoch() + Duration::from_millis(3_600_000 - 250));
     }
 }
