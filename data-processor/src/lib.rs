@@ -106,7 +106,8 @@ pub fn worker(
     let queues: Vec<JobQueue> = high.into_iter().chain([queue.clone()]).collect();
     let store = store.with_retention(config.retention()).with_timing(config.timing());
     let runner = config.runner();
-    Ok(Worker { queues, queue, store, policy, owner, runner, shutdown, config })
+    let build = jobs_core::catalog::Build::current();
+    Ok(Worker { queues, queue, store, policy, owner, runner, shutdown, config, build })
 }
 
 /// The reconciler `config` and `args` describe, over `sqs` and `store`. `QUEUE_URL` names the

@@ -101,7 +101,7 @@ impl Worker {
             tenant = job.tenant.as_ref().map(|t| t.as_str()),
         );
         async {
-            match JobSpec::parse(&job.kind, job.payload.clone()) {
+            match self.build.parse(&job.kind, job.payload.clone()) {
                 Ok(spec) => self.claim_and_run(msg, &job, &spec).await,
                 Err(e) => {
                     self.unrunnable(msg, Some(&job.job_id), Some(&job), Some(job.submitted_at), &e.to_string()).await

@@ -83,6 +83,9 @@ pub struct Worker {
     /// Its name and log location, for the attempt history.
     pub runner: Runner,
     pub shutdown: Shutdown,
+    /// The kinds this build runs (production: every kind of the catalog; the simulator's workers
+    /// of an earlier build know fewer).
+    pub build: jobs_core::catalog::Build,
 }
 
 impl Worker {

@@ -96,6 +96,37 @@ impl JobSpec {
     }
 }
 
+/// The kinds a running build knows: every kind in this catalog. A worker of an earlier build
+/// knows fewer, which is how a rolling deploy looks to the queue; the simulator runs such workers
+/// ([`Build::without`]) next to current ones to check that a message of a kind one worker does
+/// not know is handed back for a worker that does, never failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Build {
+    /// Kinds of this catalog the build does not know (none: the current build).
+    unknown: Vec<String>,
+}
+
+impl Build {
+    /// The build that knows every kind of this catalog.
+    pub fn current() -> Build {
+        Build::default()
+    }
+
+    /// A build that does not know `kinds` (an earlier one, from before they were added).
+    pub fn without(kinds: &[&str]) -> Build {
+        Build { unknown: kinds.iter().map(|k| (*k).to_owned()).collect() }
+    }
+
+    /// [`JobSpec::parse`], as this build parses: a kind it does not know is refused as unknown.
+    pub fn parse(&self, kind: &str, payload: Value) -> Result<JobSpec, SpecError> {
+        if self.unknown.iter().any(|k| k == kind) {
+            let known = kinds().iter().map(|k| k.name).filter(|n| !self.unknown.iter().any(|u| u == n));
+            return Err(SpecError::UnknownKind { kind: kind.to_owned(), known: known.collect::<Vec<_>>().join(", ") });
+        }
+        JobSpec::parse(kind, payload)
+    }
+}
+
 /// Every kind: the Rust kinds in registry order, then the command kinds by name.
 pub fn kinds() -> &'static [KindInfo] {
     static KINDS: std::sync::LazyLock<Vec<KindInfo>> = std::sync::LazyLock::new(|| {
@@ -197,6 +228,29 @@ mod tests {
     use crate::policy::RetryPolicy;
     use serde_json::json;
     use std::time::Duration;
+
+    #[test]
+    fn a_build_parses_the_kinds_it_knows_and_refuses_the_others_as_unknown() {
+        let earlier = Build::without(&["sleep"]);
+        for (build, kind, known) in [
+            (&Build::current(), "sleep", true),
+            (&Build::current(), "noop", true),
+            (&earlier, "sleep", false),
+            (&earlier, "noop", true),
+            (&earlier, "teleport", false),
+        ] {
+            let payload = if kind == "sleep" { json!({"ms": 1}) } else { json!({}) };
+            let parsed = build.parse(kind, payload);
+            match parsed {
+                Ok(spec) => assert!(known && spec.kind() == kind, "{kind}"),
+                Err(SpecError::UnknownKind { kind: k, known: list }) => {
+                    assert!(!known && k == kind, "{kind}");
+                    assert!(!list.split(", ").any(|n| n == kind), "{kind} listed as known: {list}");
+                }
+                Err(e) => panic!("{kind}: {e}"),
+            }
+        }
+    }
 
     #[test]
     fn names_are_unique_and_plain() {

@@ -16,12 +16,15 @@
 //!   the clocks' skew. Checked on every committed write ([`writes`]).
 //! - **One end.** No write changes the status of a job that has ended: its terminal state is
 //!   final (checked on every committed write).
+//! - **Only ended jobs expire.** The table's TTL deletes no job that has not ended (checked on
+//!   every TTL deletion); an ended job that expired still counts in G1–G3 as it ended.
 
 use std::collections::HashMap;
 
 use jobs_core::JobStatus;
 
-use jobs_aws::store::item::attr;
+use jobs_aws::JobRecord;
+use jobs_aws::store::item::{self, attr};
 use jobs_sim::dynamo::{Item, Written};
 
 use crate::api::{Accepted, Expect};
@@ -50,6 +53,10 @@ pub enum Violation {
     LiveLeaseTaken { job_id: String, from: String, to: String, left_ms: i64 },
     #[error("job {job_id} ended {from}, and a later write made it {to}")]
     EndChanged { job_id: String, from: String, to: String },
+    #[error("job {0} ended, expired, and is in the table again")]
+    Recreated(String),
+    #[error("the TTL deleted job {job_id} while it was {status}")]
+    OpenJobExpired { job_id: String, status: String },
     #[error("queue {queue} still holds {left} message(s) at the end")]
     LeftOnQueue { queue: String, left: usize },
     #[error("the world could not be read: {0}")]
@@ -85,11 +92,16 @@ fn jobs(world: &World) -> Vec<(String, JobStatus)> {
         .collect()
 }
 
-pub async fn check(world: &World, accepted: &[Accepted]) -> Result<Checked, Violation> {
+pub async fn check(world: &World, accepted: &[Accepted], watch: &Watch) -> Result<Checked, Violation> {
     let clean = world.clean();
     let unreadable = |e: jobs_aws::StoreError| Violation::Unreadable(e.to_string());
-    let mut records = HashMap::new();
+    // An ended job the TTL deleted counts as it ended (a later copy may not recreate it: then it
+    // would be in the table too, and the counters would not match).
+    let mut records = watch.expired.clone();
     for (id, _) in jobs(world) {
+        if watch.expired.contains_key(&id) {
+            return Err(Violation::Recreated(id));
+        }
         let record = clean.store.get(&id).await.map_err(unreadable)?.ok_or_else(|| Violation::Lost(id.clone()))?;
         if !record.status.is_terminal() {
             let r = &record;
@@ -160,36 +172,76 @@ pub async fn check(world: &World, accepted: &[Accepted]) -> Result<Checked, Viol
     Ok(checked)
 }
 
-/// Every committed write against the per-write invariants: no RUNNING job's lease taken over while
-/// it had more left than a takeover allows (the world's true time `epoch + at`), no ended job's
-/// status changed. Returns how many takeovers there were (all allowed).
-pub fn writes(writes: &[Written]) -> Result<u64, Violation> {
-    let mut taken = 0;
-    let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+/// What the per-write checks saw over a run.
+#[derive(Debug, Default)]
+pub struct Watch {
+    /// Leases taken over from a worker that had stopped renewing (all within the rule).
+    pub takeovers: u64,
+    /// Ended jobs the TTL deleted, as they were.
+    pub expired: HashMap<String, JobRecord>,
+}
+
+impl Watch {
+    /// Checks the writes committed since the last call (the world's journal).
+    pub fn look(&mut self, world: &World) -> Result<(), Violation> {
+        let written = world.dynamo.world().take_journal();
+        self.writes(&written)
+    }
+
+    /// Every committed write against the per-write invariants: no RUNNING job's lease taken over
+    /// while it had more left than a takeover allows (the world's true time `epoch + at`), no
+    /// ended job's status changed, no job deleted by the TTL before it ended.
+    pub fn writes(&mut self, writes: &[Written]) -> Result<(), Violation> {
+        for w in writes.iter().filter(|w| w.table == TABLE) {
+            if w.ttl {
+                self.expired(w)?;
+            } else {
+                self.takeovers += changed(w)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn expired(&mut self, w: &Written) -> Result<(), Violation> {
+        let Some(old) = &w.old else { return Ok(()) };
+        let Some(job_id) = text(old, attr::JOB_ID) else { return Ok(()) };
+        // Only job items: a schedule's lock and the idempotency items have their own rules.
+        let Ok(record) = item::parse_record(&job_id, old) else { return Ok(()) };
+        if !record.status.is_terminal() {
+            return Err(Violation::OpenJobExpired { job_id, status: record.status.as_str().to_owned() });
+        }
+        self.expired.insert(job_id, record);
+        Ok(())
+    }
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+/// One committed change against "one runner at a time" and "one end"; 1 if it took a lease over.
+fn changed(w: &Written) -> Result<u64, Violation> {
     let number =
         |item: &Item, name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
-    for w in writes.iter().filter(|w| w.table == TABLE) {
-        let (Some(old), Some(new)) = (&w.old, &w.new) else { continue };
-        let status = |item: &Item| text(item, attr::STATUS).and_then(|s| JobStatus::parse(&s));
-        if let (Some(from), Some(to)) = (status(old), status(new))
-            && from.is_terminal()
-            && from != to
-        {
-            let job_id = text(new, "jobId").unwrap_or_default();
-            return Err(Violation::EndChanged { job_id, from: from.as_str().into(), to: to.as_str().into() });
-        }
-        let running = |item: &Item| text(item, attr::STATUS).as_deref() == Some(JobStatus::Running.as_str());
-        let (Some(from), Some(to)) = (text(old, attr::LEASE_OWNER), text(new, attr::LEASE_OWNER)) else { continue };
-        if !(running(old) && running(new)) || from == to {
-            continue;
-        }
-        let now = (jobs_sim::clock::epoch() + std::time::Duration::from_millis(w.at)).timestamp_millis();
-        let left_ms = number(old, attr::LEASE_UNTIL).unwrap_or(i64::MIN) - now;
-        if left_ms > TAKEOVER_GRACE_MS + SKEW_MS {
-            let job_id = text(new, "jobId").unwrap_or_default();
-            return Err(Violation::LiveLeaseTaken { job_id, from, to, left_ms });
-        }
-        taken += 1;
+    let (Some(old), Some(new)) = (&w.old, &w.new) else { return Ok(0) };
+    let status = |item: &Item| text(item, attr::STATUS).and_then(|s| JobStatus::parse(&s));
+    if let (Some(from), Some(to)) = (status(old), status(new))
+        && from.is_terminal()
+        && from != to
+    {
+        let job_id = text(new, attr::JOB_ID).unwrap_or_default();
+        return Err(Violation::EndChanged { job_id, from: from.as_str().into(), to: to.as_str().into() });
     }
-    Ok(taken)
+    let running = |item: &Item| text(item, attr::STATUS).as_deref() == Some(JobStatus::Running.as_str());
+    let (Some(from), Some(to)) = (text(old, attr::LEASE_OWNER), text(new, attr::LEASE_OWNER)) else { return Ok(0) };
+    if !(running(old) && running(new)) || from == to {
+        return Ok(0);
+    }
+    let now = (jobs_sim::clock::epoch() + std::time::Duration::from_millis(w.at)).timestamp_millis();
+    let left_ms = number(old, attr::LEASE_UNTIL).unwrap_or(i64::MIN) - now;
+    if left_ms > TAKEOVER_GRACE_MS + SKEW_MS {
+        let job_id = text(new, attr::JOB_ID).unwrap_or_default();
+        return Err(Violation::LiveLeaseTaken { job_id, from, to, left_ms });
+    }
+    Ok(1)
 }

@@ -43,14 +43,16 @@ fn main() -> std::process::ExitCode {
                 points.extend(s.pods.crashed_at.iter().cloned());
                 if args.seed.is_some() || (i + 1) % 10 == 0 {
                     eprintln!(
-                        "seed {seed}: ok ({} steps, {} jobs, {} pods, {} killed, {} stopped, {} duplicates, {} takeovers, {} reconciler passes, {} failed and {} lost answers{}, {:.0} min simulated, digest {:016x})",
+                        "seed {seed}: ok ({} steps, {} jobs, {} pods ({} of the earlier build), {} killed, {} stopped, {} duplicates, {} takeovers, {} expired, {} reconciler passes, {} failed and {} lost answers{}, {:.0} min simulated, digest {:016x})",
                         s.steps,
                         s.checked.jobs,
                         s.pods.started,
+                        s.pods.earlier,
                         s.pods.crashed_at.len(),
                         s.pods.stopped,
                         s.duplicates,
                         s.takeovers,
+                        s.expired,
                         s.reconciler_passes,
                         s.injected.failed,
                         s.injected.lost,

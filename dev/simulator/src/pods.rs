@@ -3,6 +3,7 @@
 //! some pods at a random moment (a crash: the task is dropped at whatever await it is in, as
 //! SIGKILL or a spot reclaim without notice leaves a process) and stops others (SIGTERM: the
 //! worker's own stop path). Each pod's clock is off the world's by up to the documented bound.
+//! During a rolling deploy some pods are of the earlier build, which does not know a kind.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,13 +12,15 @@ use std::time::Duration;
 use clap::Parser;
 use data_processor::config::Config;
 use data_processor::worker::Worker;
+use jobs_core::catalog::Build;
 use jobs_core::pools::{Lane, Priority};
 use jobs_runtime::Shutdown;
 use jobs_sim::rng::Rng;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::faults::Faults;
-use crate::world::{TABLE, View, World};
+use crate::world::{RETENTION, TABLE, View, World};
 
 /// The most pods of one lane at once.
 const MAX_PODS_PER_LANE: usize = 4;
@@ -32,7 +35,22 @@ pub struct PodLog {
     /// Where each killed pod was: its last request and how many it had made.
     pub crashed_at: Vec<String>,
     pub stopped: u64,
+    /// Pods of the earlier build, during a rolling deploy.
+    pub earlier: u64,
 }
+
+/// A rolling deploy: before `start` every pod is of the earlier build; from it, for `over`, pods
+/// are replaced by the current build one by one, so a new pod is of the earlier build with a
+/// chance that falls from 1 to 0. The earlier build
+/// does not know [`NEW_KIND`].
+#[derive(Debug, Clone, Copy)]
+pub struct Rollout {
+    pub start: Instant,
+    pub over: Duration,
+}
+
+/// The kind the current build added: the earlier build's workers do not know it.
+pub const NEW_KIND: &str = "flaky";
 
 /// The pods of every lane, started as messages wait.
 pub struct Pods {
@@ -41,11 +59,12 @@ pub struct Pods {
     rng: Rng,
     /// Faults on: pods may be killed or stopped.
     pub chaos: bool,
+    pub rollout: Option<Rollout>,
 }
 
 impl Pods {
     pub fn new(seed: u64) -> Pods {
-        Pods { log: Rc::default(), running: Vec::new(), rng: Rng::new(seed ^ 0x90D5), chaos: true }
+        Pods { log: Rc::default(), running: Vec::new(), rng: Rng::new(seed ^ 0x90D5), chaos: true, rollout: None }
     }
 
     /// Every lane's waiting messages (visible or delayed) against its running pods: starts the
@@ -78,7 +97,11 @@ impl Pods {
         let skew = self.rng.below(2 * MAX_SKEW_MS + 1) as i64 - MAX_SKEW_MS as i64;
         let view = world.view(faults, skew);
         let (trigger, shutdown) = Shutdown::manual();
-        let worker = worker(&view, lane, format!("pod-{n}"), shutdown);
+        let mut worker = worker(&view, lane, format!("pod-{n}"), shutdown);
+        if self.earlier_build() {
+            worker.build = Build::without(&[NEW_KIND]);
+            self.log.borrow_mut().earlier += 1;
+        }
         let task = tokio::task::spawn_local(async move {
             let mut worker = worker;
             let _ = worker.run(worker.config.limit(), None).await;
@@ -118,6 +141,14 @@ impl Pods {
         self.running.push((lane.name, task));
     }
 
+    /// Whether the next pod is of the earlier build (a rolling deploy is under way).
+    fn earlier_build(&mut self) -> bool {
+        let Some(rollout) = self.rollout else { return false };
+        let done = Instant::now().saturating_duration_since(rollout.start).as_millis();
+        let over = rollout.over.as_millis().max(1);
+        done < over && u128::from(self.rng.below(1_000)) >= done * 1_000 / over
+    }
+
     /// Pods still running.
     pub fn running(&mut self) -> usize {
         self.running.retain(|(_, h)| !h.is_finished());
@@ -141,6 +172,8 @@ fn worker(view: &View, lane: &Lane, name: String, shutdown: Shutdown) -> Worker 
         format!("--worker-name={name}"),
     ];
     let config = Config::try_parse_from(args).expect("the simulated worker's configuration");
-    data_processor::worker(config, view.sqs.clone(), view.store.clone(), name, shutdown)
-        .expect("the default retry policy")
+    let mut worker = data_processor::worker(config, view.sqs.clone(), view.store.clone(), name, shutdown)
+        .expect("the default retry policy");
+    worker.store = worker.store.with_retention(RETENTION);
+    worker
 }

@@ -4,7 +4,9 @@
 //! own clock skew, sharing the world's seeded randomness.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use jobs_aws::resources::TTL_ATTRIBUTE;
 use jobs_aws::sqs::Sqs;
 use jobs_aws::{JobStore, PoolQueues, provision};
 use jobs_core::clock::SharedClock;
@@ -20,6 +22,10 @@ use crate::faults::{Faults, OpLog};
 pub const TABLE: &str = "jobs";
 /// The default pool's normal queue's name: every other queue is named after it.
 pub const QUEUE: &str = "jobs";
+
+/// How long an ended job stays in the table (`JOB_RETENTION_DAYS`, here minutes): short, so the
+/// TTL deletes jobs while copies of their messages may still come, and would delete an open one.
+pub const RETENTION: Duration = Duration::from_secs(120);
 
 /// The world every process of a run shares.
 pub struct World {
@@ -68,7 +74,8 @@ impl World {
         let clock: SharedClock = Arc::new(SimClock::new(self.since, skew_ms));
         let dynamo = Arc::new(Faulty::new(self.dynamo.clone(), faults.plan(ops.clone())));
         let sqs: Arc<dyn Sqs> = Arc::new(Faulty::new(self.sqs.clone(), faults.plan(ops.clone())));
-        let store = JobStore::over(dynamo, TABLE).with_clock(clock).with_random(self.random.clone());
+        let store =
+            JobStore::over(dynamo, TABLE).with_clock(clock).with_random(self.random.clone()).with_retention(RETENTION);
         let queues =
             PoolQueues::over(sqs.clone(), &self.queue_url, jobs_core::pools::pools()).expect("the queues' names");
         View { store, sqs, queues, ops }
@@ -81,6 +88,13 @@ impl World {
             .iter()
             .flat_map(|i| i.bytes())
             .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    }
+
+    /// The table's TTL: deletes the items that expired more than `lag` ago.
+    pub fn expire(&self, lag: Duration) {
+        let now = jobs_sim::clock::epoch() + self.since.elapsed();
+        let before = now.timestamp() - lag.as_secs() as i64;
+        self.dynamo.world().expire(TABLE, TTL_ATTRIBUTE, before);
     }
 
     /// The world as it is, read without faults (for the checks).

@@ -105,6 +105,8 @@ pub struct Written {
     pub at: u64,
     pub old: Option<Item>,
     pub new: Option<Item>,
+    /// A deletion by the table's TTL, not by a request.
+    pub ttl: bool,
 }
 
 impl Dynamo {
@@ -141,8 +143,8 @@ impl Dynamo {
     }
 
     /// TTL: deletes the items of `table` whose `attribute` (epoch seconds) is before `before_secs`
-    /// (DynamoDB does so some time after they expire; the simulator chooses when). Returns how
-    /// many it deleted.
+    /// (DynamoDB does so some time after they expire; the simulator chooses when), each kept in
+    /// the journal as a TTL deletion. Returns how many it deleted.
     pub fn expire(&mut self, table: &str, attribute: &str, before_secs: i64) -> usize {
         let visible_at = self.now + self.index_lag;
         let Some(t) = self.tables.get_mut(table) else { return 0 };
@@ -156,6 +158,10 @@ impl Dynamo {
             .map(|(k, _)| k.clone())
             .collect();
         for key in &expired {
+            if let Some(journal) = &mut self.journal {
+                let old = t.items.get(key).cloned();
+                journal.push(Written { table: table.to_owned(), at: self.now, old, new: None, ttl: true });
+            }
             t.write(key.clone(), None, visible_at);
         }
         expired.len()
@@ -384,7 +390,7 @@ impl Dynamo {
         let visible_at = self.now + self.index_lag;
         if let Some(journal) = &mut self.journal {
             let (table, at, old, new) = (planned.table.clone(), self.now, planned.old.clone(), planned.new.clone());
-            journal.push(Written { table, at, old, new });
+            journal.push(Written { table, at, old, new, ttl: false });
         }
         let t = self.tables.get_mut(&planned.table).expect("a planned write's table exists");
         t.write(planned.key, planned.new, visible_at);

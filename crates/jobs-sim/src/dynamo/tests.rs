@@ -411,7 +411,12 @@ fn ttl_deletes_only_when_the_simulator_says_and_only_what_expired() {
     put(&mut d, item(&[("pk", s("new")), ("expiresAt", n(200))]));
     put(&mut d, item(&[("pk", s("open"))]));
     assert!(get(&mut d, "old").is_some(), "an expired item is read until it is deleted");
+    d.journal();
     assert_eq!(d.expire("t", "expiresAt", 150), 1);
+    let written = d.take_journal();
+    assert_eq!(written.len(), 1);
+    assert!(written[0].ttl && written[0].new.is_none());
+    assert_eq!(written[0].old.as_ref().and_then(|i| i.get("pk")), Some(&s("old")));
     assert_eq!(
         (get(&mut d, "old").is_some(), get(&mut d, "new").is_some(), get(&mut d, "open").is_some()),
         (false, true, true)
