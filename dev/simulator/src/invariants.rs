@@ -18,6 +18,8 @@
 //!   final (checked on every committed write).
 //! - **Only ended jobs expire.** The table's TTL deletes no job that has not ended (checked on
 //!   every TTL deletion); an ended job that expired still counts in G1–G3 as it ended.
+//! - **Poison.** The API refuses a job whose message SQS would refuse, and writes nothing for it;
+//!   a job an earlier API recorded with such a message ends `FAILED` saying it cannot be sent.
 
 use std::collections::HashMap;
 
@@ -43,6 +45,10 @@ pub enum Violation {
     NotTerminal { job_id: String, status: JobStatus, detail: String },
     #[error("G1: the API accepted job {0}, and it is not in the table")]
     Lost(String),
+    #[error("the API accepted job {0}, whose message SQS refuses")]
+    AcceptedUnsendable(String),
+    #[error("the API refused job {0}, and it is in the table")]
+    RefusedButWritten(String),
     #[error("G2: counter {name} is {counted}, the items say {items}")]
     Counter { name: &'static str, counted: u64, items: u64 },
     #[error("G3: job {job_id} ({kind}) had {attempts} attempts; its policy allows {max}")]
@@ -92,7 +98,12 @@ fn jobs(world: &World) -> Vec<(String, JobStatus)> {
         .collect()
 }
 
-pub async fn check(world: &World, accepted: &[Accepted], watch: &Watch) -> Result<Checked, Violation> {
+pub async fn check(
+    world: &World,
+    accepted: &[Accepted],
+    refused: &[String],
+    watch: &Watch,
+) -> Result<Checked, Violation> {
     let clean = world.clean();
     let unreadable = |e: jobs_aws::StoreError| Violation::Unreadable(e.to_string());
     // An ended job the TTL deleted counts as it ended (a later copy may not recreate it: then it
@@ -112,6 +123,9 @@ pub async fn check(world: &World, accepted: &[Accepted], watch: &Watch) -> Resul
             return Err(Violation::NotTerminal { job_id: id, status: record.status, detail });
         }
         records.insert(id, record);
+    }
+    if let Some(id) = refused.iter().find(|id| records.contains_key(*id)) {
+        return Err(Violation::RefusedButWritten(id.clone()));
     }
     for a in accepted {
         if !records.contains_key(&a.job_id) {
@@ -145,6 +159,7 @@ pub async fn check(world: &World, accepted: &[Accepted], watch: &Watch) -> Resul
         let ok = match (r.status, a.expect) {
             (JobStatus::Cancelled, _) => a.cancel_sent,
             (JobStatus::Succeeded, Expect::Succeed) | (JobStatus::Failed, Expect::Fail) => true,
+            (JobStatus::Failed, Expect::Unsendable) => error.contains("cannot be sent"),
             (JobStatus::Failed, Expect::Succeed) if interrupted_out => {
                 checked.interrupted_out += 1;
                 true
@@ -157,6 +172,8 @@ pub async fn check(world: &World, accepted: &[Accepted], watch: &Watch) -> Resul
                 (Expect::Succeed, true) => "SUCCEEDED or CANCELLED",
                 (Expect::Fail, false) => "FAILED",
                 (Expect::Fail, true) => "FAILED or CANCELLED",
+                (Expect::Unsendable, false) => "FAILED (its message cannot be sent)",
+                (Expect::Unsendable, true) => "FAILED (its message cannot be sent) or CANCELLED",
             };
             let (job_id, kind, status) = (a.job_id.clone(), a.kind.to_owned(), r.status);
             return Err(Violation::WrongEnd { job_id, kind, status, expected, error });

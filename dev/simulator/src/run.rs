@@ -13,7 +13,7 @@ use jobs_runtime::Shutdown;
 use jobs_sim::rng::Rng;
 use tokio::time::Instant;
 
-use crate::api::{self, Accepted};
+use crate::api::{self, Accepted, Submitted};
 use crate::faults::{Faults, Injected, Rates};
 use crate::invariants::{self, Checked, Violation, Watch};
 use crate::pods::{PodLog, Pods, Rollout};
@@ -59,6 +59,10 @@ pub struct Summary {
     pub takeovers: u64,
     /// Ended jobs the TTL deleted.
     pub expired: usize,
+    /// Poison submissions the API refused.
+    pub refused: usize,
+    /// Jobs the earlier API recorded with a message SQS refuses.
+    pub unsendable: usize,
     /// Simulated time from the world's start to the checks.
     pub simulated: Duration,
     pub checked: Checked,
@@ -84,6 +88,7 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
     let mut pods = Pods::new(seed);
     let mut summary = Summary { seed, ..Summary::default() };
     let mut accepted: Vec<Accepted> = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
     // One seed in four has a three-minute outage of both services.
     let active_secs = options.active.as_secs().max(1);
     let outage = (rng.below(4) == 0).then(|| rng.below(active_secs));
@@ -94,6 +99,8 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
         let start = Instant::now() + Duration::from_secs(rng.below(active_secs / 2));
         pods.rollout = Some(Rollout { start, over: Duration::from_secs(60 + rng.below(180)) });
     }
+    // One seed in two: an API of the earlier build records a job whose message SQS refuses.
+    let mut earlier_api = (rng.below(2) == 0).then(|| rng.below(active_secs));
     let mut reconciler = Reconciling::default();
     let mut watch = Watch::default();
     // DynamoDB deletes an expired item some time after its TTL: up to 5 minutes here.
@@ -108,8 +115,22 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
             submitted += 1;
             summary.steps += 1;
             let view = world.view(&faults, 0);
-            if let Some(a) = api::submit(&view, submitted, &mut rng, 3).await {
+            match api::submit(&view, submitted, &mut rng, 3).await {
+                Submitted::Accepted(a) => accepted.push(a),
+                Submitted::Refused { job_id } => refused.push(job_id),
+                Submitted::AcceptedUnsendable { job_id } => {
+                    return Err(Box::new((Violation::AcceptedUnsendable(job_id), summary)));
+                }
+                Submitted::Failed => {}
+            }
+        }
+        // Its client tries again a second later when the call fails.
+        if earlier_api.is_some_and(|at| start.elapsed().as_secs() >= at) {
+            summary.steps += 1;
+            if let Some(a) = api::submit_unchecked(&world.view(&faults, 0), summary.steps).await {
+                earlier_api = None;
                 accepted.push(a);
+                summary.unsendable += 1;
             }
         }
         if !accepted.is_empty() && rng.below(60) == 0 {
@@ -147,6 +168,7 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
         }
     }
     summary.accepted = accepted.len();
+    summary.refused = refused.len();
     summary.pods = pods.log.borrow().clone();
     summary.pods.crashed_at.extend(reconciler.kills.borrow().iter().map(|p| format!("reconciler:{p}")));
     summary.reconciler_passes = reconciler.passes;
@@ -155,7 +177,7 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
     summary.takeovers = watch.takeovers;
     summary.expired = watch.expired.len();
     summary.digest = world.digest();
-    match invariants::check(&world, &accepted, &watch).await {
+    match invariants::check(&world, &accepted, &refused, &watch).await {
         Ok(checked) => {
             summary.checked = checked;
             Ok(summary)
