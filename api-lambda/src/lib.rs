@@ -35,11 +35,11 @@ pub async fn state(config: &config::Config, sdk: &SdkConfig) -> Result<AppState,
     };
     Ok(AppState(Arc::new(state::Inner {
         store: JobStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name).with_timing(config.timing()),
-        schedules: Schedules::new(
+        schedules: Arc::new(Schedules::new(
             aws_sdk_scheduler::Client::new(sdk),
             &config.schedule_group,
             &config.scheduler_role_arn,
-        ),
+        )),
         queues,
         queue_arn,
         tokens: caller::Tokens::new(config.api_token.as_deref(), config.api_tokens.as_ref()),

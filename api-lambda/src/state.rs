@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
-use jobs_aws::{JobStore, PoolQueues, Schedules};
+use jobs_aws::{JobStore, PoolQueues, Scheduler};
 
 use crate::metrics::Metrics;
 
@@ -23,7 +23,8 @@ pub struct Inner {
     pub queues: PoolQueues,
     /// The default pool's normal queue's ARN: the other queues' ARNs follow from it (schedules).
     pub queue_arn: String,
-    pub schedules: Schedules,
+    /// EventBridge Scheduler (the simulator's: in memory).
+    pub schedules: Arc<dyn Scheduler>,
     /// Local mode: the bearer tokens (any one of them) every route but `/openapi.json` requires.
     pub tokens: crate::caller::Tokens,
     pub metrics: Metrics,

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_scheduler::types::FlexibleTimeWindowMode;
+use jobs_aws::Scheduler as _;
 use jobs_core::pools::Priority;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -3,6 +3,7 @@
 
 mod common;
 
+use jobs_aws::Scheduler as _;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;

@@ -16,7 +16,7 @@ pub mod store;
 pub use error::{BackendError, ErrorKind};
 pub use queue::{CopyMeta, Depth, JobQueue, Received};
 pub use queues::PoolQueues;
-pub use scheduler::{ScheduleInfo, ScheduleRequest, SchedulerError, Schedules};
+pub use scheduler::{ScheduleInfo, ScheduleRequest, Scheduler, SchedulerError, Schedules};
 pub use store::{
     Cursor, CursorError, Idempotency, JobRecord, JobStore, ListFilter, Page, Stats, StoreError, Submitted,
 };

@@ -1,4 +1,10 @@
 //! EventBridge Scheduler: schedules in the project's group that send a job message to the queue.
+//! [`Scheduler`] is the one seam the API's schedule routes use; [`Schedules`] implements it over
+//! the SDK, and the simulator's in-memory Scheduler (`jobs-sim`), which also fires, implements it
+//! in memory.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use aws_sdk_scheduler::Client;
 use aws_sdk_scheduler::error::ProvideErrorMetadata;
@@ -20,6 +26,21 @@ pub enum SchedulerError {
     Invalid(String),
     #[error(transparent)]
     Backend(#[from] BackendError),
+}
+
+/// A future the port returns (boxed, so the API's state holds any implementation).
+pub type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, SchedulerError>> + Send + 'a>>;
+
+/// The operations on the project's schedule group the API uses.
+pub trait Scheduler: Send + Sync {
+    /// Creates a schedule with no flexible time window whose target is `req.target_arn`.
+    fn create<'a>(&'a self, req: &'a ScheduleRequest) -> Answer<'a, ()>;
+    /// Replaces an existing schedule's definition (EventBridge `UpdateSchedule` takes it whole).
+    fn update<'a>(&'a self, req: &'a ScheduleRequest) -> Answer<'a, ()>;
+    fn get<'a>(&'a self, name: &'a str) -> Answer<'a, ScheduleInfo>;
+    /// Every schedule in the group, oldest first.
+    fn list(&self) -> Answer<'_, Vec<ScheduleInfo>>;
+    fn delete<'a>(&'a self, name: &'a str) -> Answer<'a, ()>;
 }
 
 /// A schedule to create.
@@ -128,8 +149,7 @@ impl Schedules {
         (target, window, after, state)
     }
 
-    /// Creates a schedule with no flexible time window whose target is `req.target_arn`.
-    pub async fn create(&self, req: &ScheduleRequest) -> Result<(), SchedulerError> {
+    async fn create_schedule(&self, req: &ScheduleRequest) -> Result<(), SchedulerError> {
         let (target, window, after, state) = self.parts(req);
         define!(self.client.create_schedule(), self, req, target, window, after, state)
             .send()
@@ -138,8 +158,7 @@ impl Schedules {
             .map_err(|e| refusal(&req.name, "CreateSchedule", e))
     }
 
-    /// Replaces an existing schedule's definition (EventBridge `UpdateSchedule` takes it whole).
-    pub async fn update(&self, req: &ScheduleRequest) -> Result<(), SchedulerError> {
+    async fn update_schedule(&self, req: &ScheduleRequest) -> Result<(), SchedulerError> {
         let (target, window, after, state) = self.parts(req);
         define!(self.client.update_schedule(), self, req, target, window, after, state)
             .send()
@@ -148,7 +167,7 @@ impl Schedules {
             .map_err(|e| refusal(&req.name, "UpdateSchedule", e))
     }
 
-    pub async fn get(&self, name: &str) -> Result<ScheduleInfo, SchedulerError> {
+    async fn get_schedule(&self, name: &str) -> Result<ScheduleInfo, SchedulerError> {
         let out = self
             .client
             .get_schedule()
@@ -170,8 +189,8 @@ impl Schedules {
         })
     }
 
-    /// Every schedule in the group, oldest first (one `GetSchedule` per schedule for the details).
-    pub async fn list(&self) -> Result<Vec<ScheduleInfo>, SchedulerError> {
+    /// One `GetSchedule` per schedule for the details.
+    async fn list_schedules(&self) -> Result<Vec<ScheduleInfo>, SchedulerError> {
         let mut names = Vec::new();
         let mut token = None;
         loop {
@@ -191,7 +210,7 @@ impl Schedules {
         }
         let mut found = Vec::with_capacity(names.len());
         for name in names {
-            match self.get(&name).await {
+            match self.get_schedule(&name).await {
                 Ok(info) => found.push(info),
                 // Deleted between the list and the get.
                 Err(SchedulerError::NotFound(_)) => {}
@@ -202,7 +221,7 @@ impl Schedules {
         Ok(found)
     }
 
-    pub async fn delete(&self, name: &str) -> Result<(), SchedulerError> {
+    async fn delete_schedule(&self, name: &str) -> Result<(), SchedulerError> {
         self.client
             .delete_schedule()
             .name(name)
@@ -211,6 +230,24 @@ impl Schedules {
             .await
             .map(|_| ())
             .map_err(|e| refusal(name, "DeleteSchedule", e))
+    }
+}
+
+impl Scheduler for Schedules {
+    fn create<'a>(&'a self, req: &'a ScheduleRequest) -> Answer<'a, ()> {
+        Box::pin(self.create_schedule(req))
+    }
+    fn update<'a>(&'a self, req: &'a ScheduleRequest) -> Answer<'a, ()> {
+        Box::pin(self.update_schedule(req))
+    }
+    fn get<'a>(&'a self, name: &'a str) -> Answer<'a, ScheduleInfo> {
+        Box::pin(self.get_schedule(name))
+    }
+    fn list(&self) -> Answer<'_, Vec<ScheduleInfo>> {
+        Box::pin(self.list_schedules())
+    }
+    fn delete<'a>(&'a self, name: &'a str) -> Answer<'a, ()> {
+        Box::pin(self.delete_schedule(name))
     }
 }
 

@@ -18,10 +18,13 @@
 //!   final (checked on every committed write).
 //! - **Only ended jobs expire.** The table's TTL deletes no job that has not ended (checked on
 //!   every TTL deletion); an ended job that expired still counts in G1–G3 as it ended.
+//! - **Overlap.** At most one job of a schedule that forbids overlap is open at any time (checked
+//!   on every committed write); its other firings end `SKIPPED`. A fired job ends as its kind
+//!   decides (`sleep`: `SUCCEEDED`), or `SKIPPED` under `forbid`, with the same exception as G3.
 //! - **Poison.** The API refuses a job whose message SQS would refuse, and writes nothing for it;
 //!   a job an earlier API recorded with such a message ends `FAILED` saying it cannot be sent.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use jobs_core::JobStatus;
 
@@ -37,6 +40,9 @@ use crate::world::{TABLE, World};
 const TAKEOVER_GRACE_MS: i64 = 20_000;
 /// ... and clocks differ by up to twice a pod's skew.
 const SKEW_MS: i64 = 2 * crate::pods::MAX_SKEW_MS as i64;
+
+/// The most attempts of a fired `sleep` job: the workers' default (`MAX_ATTEMPTS`, 3).
+const FIRED_MAX_ATTEMPTS: u32 = 3;
 
 /// A broken invariant, with what breaks it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +67,10 @@ pub enum Violation {
     EndChanged { job_id: String, from: String, to: String },
     #[error("job {0} ended, expired, and is in the table again")]
     Recreated(String),
+    #[error("schedule {schedule} forbids overlap, and these of its jobs are open at once: {jobs}")]
+    Overlap { schedule: String, jobs: String },
+    #[error("G3: job {job_id} of schedule {schedule} ended {status} ({error})")]
+    WrongFiredEnd { job_id: String, schedule: String, status: JobStatus, error: String },
     #[error("the TTL deleted job {job_id} while it was {status}")]
     OpenJobExpired { job_id: String, status: String },
     #[error("queue {queue} still holds {left} message(s) at the end")]
@@ -75,6 +85,8 @@ pub struct Checked {
     pub jobs: usize,
     /// Good runs that ended FAILED the documented way (interrupted too often).
     pub interrupted_out: usize,
+    /// Firings of a forbidding schedule that ended SKIPPED (an earlier job was open).
+    pub skipped: usize,
 }
 
 /// Whether every job in the table is terminal (the run has settled), and nothing is queued.
@@ -147,7 +159,7 @@ pub async fn check(
             return Err(Violation::Counter { name, counted, items });
         }
     }
-    let mut checked = Checked { jobs: records.len(), interrupted_out: 0 };
+    let mut checked = Checked { jobs: records.len(), ..Checked::default() };
     for a in accepted {
         let r = &records[&a.job_id];
         if r.attempts > a.max_attempts {
@@ -179,6 +191,30 @@ pub async fn check(
             return Err(Violation::WrongEnd { job_id, kind, status, expected, error });
         }
     }
+    for r in records.values() {
+        let Some(schedule) = &r.schedule else { continue };
+        let error = r.last_error.clone().unwrap_or_default();
+        let ok = match r.status {
+            JobStatus::Succeeded => true,
+            JobStatus::Skipped if watch.forbid.contains(schedule) => {
+                checked.skipped += 1;
+                true
+            }
+            JobStatus::Failed if error.contains("interrupted") || error.contains("abandoned") => {
+                checked.interrupted_out += 1;
+                true
+            }
+            _ => false,
+        };
+        if !ok {
+            let (job_id, schedule, status) = (r.job_id.clone(), schedule.clone(), r.status);
+            return Err(Violation::WrongFiredEnd { job_id, schedule, status, error });
+        }
+        if r.attempts > FIRED_MAX_ATTEMPTS {
+            let (job_id, kind) = (r.job_id.clone(), r.kind.clone().unwrap_or_default());
+            return Err(Violation::Attempts { job_id, kind, attempts: r.attempts, max: FIRED_MAX_ATTEMPTS });
+        }
+    }
     let sqs = world.sqs.world();
     for url in sqs.urls() {
         let left = sqs.messages(&url).len();
@@ -196,6 +232,10 @@ pub struct Watch {
     pub takeovers: u64,
     /// Ended jobs the TTL deleted, as they were.
     pub expired: HashMap<String, JobRecord>,
+    /// The schedules that forbid overlap ...
+    pub forbid: BTreeSet<String>,
+    /// ... and their open jobs, by schedule.
+    open: HashMap<String, BTreeSet<String>>,
 }
 
 impl Watch {
@@ -215,6 +255,30 @@ impl Watch {
             } else {
                 self.takeovers += changed(w)?;
             }
+            self.overlap(w)?;
+        }
+        Ok(())
+    }
+
+    /// A forbidding schedule's open jobs after write `w`: at most one.
+    fn overlap(&mut self, w: &Written) -> Result<(), Violation> {
+        let Some(item) = w.new.as_ref().or(w.old.as_ref()) else { return Ok(()) };
+        let (Some(schedule), Some(job_id)) = (text(item, attr::SCHEDULE), text(item, attr::JOB_ID)) else {
+            return Ok(());
+        };
+        if !self.forbid.contains(&schedule) {
+            return Ok(());
+        }
+        let open =
+            |item: &Item| text(item, attr::STATUS).and_then(|s| JobStatus::parse(&s)).is_some_and(|s| !s.is_terminal());
+        let jobs = self.open.entry(schedule.clone()).or_default();
+        if w.new.as_ref().is_some_and(open) {
+            jobs.insert(job_id);
+        } else {
+            jobs.remove(&job_id);
+        }
+        if jobs.len() > 1 {
+            return Err(Violation::Overlap { schedule, jobs: jobs.iter().cloned().collect::<Vec<_>>().join(", ") });
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ use crate::api::{self, Accepted, Submitted};
 use crate::faults::{Faults, Injected, Rates};
 use crate::invariants::{self, Checked, Violation, Watch};
 use crate::pods::{PodLog, Pods, Rollout};
+use crate::schedules::Made;
 use crate::world::{RETENTION, TABLE, World};
 
 /// The shape of a run.
@@ -63,6 +64,9 @@ pub struct Summary {
     pub refused: usize,
     /// Jobs the earlier API recorded with a message SQS refuses.
     pub unsendable: usize,
+    /// Schedule firings delivered (duplicates included), and schedules that forbid overlap.
+    pub firings: u64,
+    pub forbid: usize,
     /// Simulated time from the world's start to the checks.
     pub simulated: Duration,
     pub checked: Checked,
@@ -103,6 +107,16 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
     let mut earlier_api = (rng.below(2) == 0).then(|| rng.below(active_secs));
     let mut reconciler = Reconciling::default();
     let mut watch = Watch::default();
+    // One seed in two has schedules: one or two firing every minute, each `forbid` or `allow`.
+    let mut schedules = Made::default();
+    if rng.below(2) == 0 {
+        for i in 0..1 + rng.below(2) {
+            let forbid = rng.below(3) > 0;
+            summary.steps += 1;
+            schedules.create(&world, &world.view(&faults, 0), &format!("every-minute-{i}"), forbid, &mut rng).await;
+        }
+        watch.forbid = schedules.forbid.clone();
+    }
     // DynamoDB deletes an expired item some time after its TTL: up to 5 minutes here.
     let ttl_lag = Duration::from_secs(rng.below(301));
     let (mut submitted, start) = (0, Instant::now());
@@ -144,6 +158,7 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
             summary.duplicates += 1;
             summary.steps += 1;
         }
+        summary.steps += schedules.deliver(&world, &mut rng);
         summary.steps += pods.scale(&world, &faults).await as u64;
         summary.steps += reconciler.tick(&world, &faults, &mut rng, true);
         world.expire(ttl_lag);
@@ -151,24 +166,30 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
             return Err(Box::new((v, summary)));
         }
     }
+    schedules.delete_all(&world, &world.clean()).await;
     faults.stop();
     faults.set_outage(false);
     pods.chaos = false;
     let settle_by = Instant::now() + options.settle_max;
     loop {
         tokio::time::sleep(Duration::from_secs(5)).await;
+        // Copies of firings the Scheduler delivers twice may still come.
+        schedules.deliver(&world, &mut rng);
         pods.scale(&world, &faults).await;
         summary.steps += reconciler.tick(&world, &faults, &mut rng, false);
         world.expire(ttl_lag);
         if let Err(v) = watch.look(&world) {
             return Err(Box::new((v, summary)));
         }
-        if (pods.running() == 0 && invariants::settled(&world)) || Instant::now() >= settle_by {
+        let settled = pods.running() == 0 && schedules.pending() == 0 && invariants::settled(&world);
+        if settled || Instant::now() >= settle_by {
             break;
         }
     }
     summary.accepted = accepted.len();
     summary.refused = refused.len();
+    summary.firings = schedules.delivered;
+    summary.forbid = schedules.forbid.len();
     summary.pods = pods.log.borrow().clone();
     summary.pods.crashed_at.extend(reconciler.kills.borrow().iter().map(|p| format!("reconciler:{p}")));
     summary.reconciler_passes = reconciler.passes;

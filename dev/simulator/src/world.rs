@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use jobs_aws::resources::TTL_ATTRIBUTE;
 use jobs_aws::sqs::Sqs;
-use jobs_aws::{JobStore, PoolQueues, provision};
+use jobs_aws::{JobQueue, JobStore, PoolQueues, provision};
 use jobs_core::clock::SharedClock;
 use jobs_core::random::SharedRandom;
 use jobs_sim::clock::SimClock;
 use jobs_sim::dynamo::{Dynamo, TableDef};
-use jobs_sim::port::{Faulty, SimDynamo, SimSqs};
+use jobs_sim::port::{Faulty, SimDynamo, SimScheduler, SimSqs};
 use jobs_sim::rng::SeededRandom;
 use tokio::time::Instant;
 
@@ -33,8 +33,11 @@ pub struct World {
     pub sqs: SimSqs,
     /// When the world began (its clock's zero).
     pub since: Instant,
-    /// The default pool's normal queue (`QUEUE_URL`).
+    /// The default pool's normal queue (`QUEUE_URL`), and its ARN (the API's `QUEUE_ARN`).
     pub queue_url: String,
+    pub queue_arn: String,
+    /// EventBridge Scheduler's schedule group.
+    pub scheduler: SimScheduler,
     /// Every write token and shard choice of every process, from the seed.
     random: SharedRandom,
 }
@@ -58,11 +61,14 @@ impl World {
         dynamo.journal();
         let (dynamo, sqs) = (SimDynamo::new(dynamo), SimSqs::new(jobs_sim::sqs::Sqs::new()));
         let queues = provision::ensure_queues(&sqs, QUEUE).await.expect("the world's queues");
+        let queue_arn = JobQueue::over(Arc::new(sqs.clone()), &queues[0], None).arn().await.expect("its ARN");
         World {
             dynamo,
             sqs,
             since: Instant::now(),
             queue_url: queues[0].clone(),
+            queue_arn,
+            scheduler: SimScheduler::new(jobs_sim::scheduler::Scheduler::new()),
             random: Arc::new(SeededRandom::new(seed ^ 0x5EED)),
         }
     }

@@ -4,8 +4,10 @@
 
 mod dynamo;
 mod faulty;
+mod scheduler;
 mod sqs;
 
 pub use dynamo::SimDynamo;
 pub use faulty::{Fault, Faulty, Plan};
+pub use scheduler::SimScheduler;
 pub use sqs::SimSqs;
