@@ -3,15 +3,20 @@
 //! kind whose end is known in advance, and a cancel of a job submitted earlier. Some payloads
 //! are poison (a character SQS refuses): the API must refuse them with nothing written. And an
 //! API of an earlier build, from before that check, records one now and then: its message can
-//! never be sent, and its job must end FAILED saying so, holding up no other job.
+//! never be sent, and its job must end FAILED saying so, holding up no other job. Some requests
+//! carry an `Idempotency-Key`, tried again after a failure: one job per caller and key.
 
 use api_lambda::caller::Caller;
+use api_lambda::state::IDEMPOTENCY_TTL;
 use api_lambda::submit::SubmitError;
+use jobs_aws::Idempotency;
 use jobs_core::{JobMessage, JobSpec};
 use jobs_sim::rng::Rng;
 use serde_json::json;
 
-use crate::world::View;
+use crate::faults::Faults;
+use crate::invariants::Violation;
+use crate::world::{View, World};
 
 /// How a job must end when nothing cancels it: the kind decides, never the infrastructure (G3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,23 +71,121 @@ fn draw(rng: &mut Rng) -> (&'static str, serde_json::Value, Expect) {
     }
 }
 
-/// Submits job `n` as `POST /jobs` does (1 in 20 with a poison payload). A failed call (a 5xx)
-/// may or may not have recorded the job: the checks cover every job in the table either way.
-pub async fn submit(view: &View, n: u64, rng: &mut Rng, default_max_attempts: u32) -> Submitted {
-    let poisoned = rng.below(20) == 0;
-    let (kind, payload, expect) = if poisoned { ("fail", poison(), Expect::Fail) } else { draw(rng) };
-    let spec = JobSpec::accept(kind, payload).expect("a valid simulated job");
-    let policy = jobs_core::RetryPolicy { max_attempts: default_max_attempts, ..jobs_core::RetryPolicy::default() };
-    let max_attempts = spec.policy().apply(&policy).max_attempts;
-    let msg = JobMessage { job_id: format!("job-{n:04}"), ..JobMessage::for_spec(&spec, view.store.now()) };
-    let caller = Caller("sim".to_owned());
-    match api_lambda::submit::submit(&view.store, &view.queues, &msg, &caller, None).await {
-        Ok(accepted) if poisoned => Submitted::AcceptedUnsendable { job_id: accepted.job_id },
-        Ok(accepted) => {
-            Submitted::Accepted(Accepted { job_id: accepted.job_id, kind, expect, max_attempts, cancel_sent: false })
+/// One `POST /jobs` request as a client makes it: a job drawn from the run's generator (1 in 20
+/// with a poison payload), a caller, and (1 in 3) an `Idempotency-Key`, with which the client
+/// tries again after a failed call (a 5xx, or no answer) up to [`KEYED_TRIES`] times.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub n: u64,
+    pub caller: &'static str,
+    pub key: Option<String>,
+    kind: &'static str,
+    payload: serde_json::Value,
+    expect: Expect,
+    poisoned: bool,
+}
+
+/// Tries of a request with an `Idempotency-Key`.
+pub const KEYED_TRIES: u32 = 3;
+/// The two callers (their jobs and keys are their own).
+pub const CALLERS: [&str; 2] = ["alice", "bob"];
+
+impl Request {
+    pub fn draw(n: u64, rng: &mut Rng) -> Request {
+        let poisoned = rng.below(20) == 0;
+        let (kind, payload, expect) = if poisoned { ("fail", poison(), Expect::Fail) } else { draw(rng) };
+        let caller = CALLERS[rng.below(2) as usize];
+        let key = (rng.below(3) == 0).then(|| format!("key-{n}"));
+        Request { n, caller, key, kind, payload, expect, poisoned }
+    }
+
+    /// The same request (job and key) from the other caller: a job of its own.
+    pub fn from_other_caller(&self) -> Request {
+        let caller = if self.caller == CALLERS[0] { CALLERS[1] } else { CALLERS[0] };
+        Request { caller, ..self.clone() }
+    }
+
+    /// The job id the API gives try `t` of this request (the API names each request's job anew;
+    /// a replayed key answers the first one's).
+    pub fn job_id(&self, t: u32) -> String {
+        format!("job-{:04}-{}-{t}", self.n, &self.caller[..1])
+    }
+
+    /// Sends try `t` as `POST /jobs` does.
+    pub async fn submit(&self, view: &View, t: u32, default_max_attempts: u32) -> Submitted {
+        let spec = JobSpec::accept(self.kind, self.payload.clone()).expect("a valid simulated job");
+        let policy = jobs_core::RetryPolicy { max_attempts: default_max_attempts, ..jobs_core::RetryPolicy::default() };
+        let max_attempts = spec.policy().apply(&policy).max_attempts;
+        let msg = JobMessage { job_id: self.job_id(t), ..JobMessage::for_spec(&spec, view.store.now()) };
+        let idempotency = self.key.as_ref().map(|key| Idempotency {
+            key: key.clone(),
+            fingerprint: Idempotency::fingerprint(self.kind, &spec.payload()),
+            ttl: IDEMPOTENCY_TTL,
+        });
+        let caller = Caller(self.caller.to_owned());
+        match api_lambda::submit::submit(&view.store, &view.queues, &msg, &caller, idempotency.as_ref()).await {
+            Ok(accepted) if self.poisoned => Submitted::AcceptedUnsendable { job_id: accepted.job_id },
+            Ok(accepted) => Submitted::Accepted(Accepted {
+                job_id: accepted.job_id,
+                kind: self.kind,
+                expect: self.expect,
+                max_attempts,
+                cancel_sent: false,
+            }),
+            Err(SubmitError::Unsendable(_)) => Submitted::Refused { job_id: msg.job_id },
+            Err(_) => Submitted::Failed,
         }
-        Err(SubmitError::Unsendable(_)) => Submitted::Refused { job_id: msg.job_id },
-        Err(_) => Submitted::Failed,
+    }
+}
+
+/// A request with an `Idempotency-Key`: the job ids of its tries, and the one the API answered.
+#[derive(Debug, Clone)]
+pub struct Keyed {
+    pub caller: &'static str,
+    pub key: String,
+    pub tried: Vec<String>,
+    pub answered: Option<String>,
+}
+
+/// The API's answers to a run's requests.
+#[derive(Debug, Default)]
+pub struct Answers {
+    pub accepted: Vec<Accepted>,
+    /// Jobs refused as unsendable (nothing may be written for them).
+    pub refused: Vec<String>,
+    pub keys: Vec<Keyed>,
+}
+
+impl Answers {
+    /// Sends `request`, each try over a fresh process view; returns how many tries failed.
+    pub async fn send(&mut self, world: &World, faults: &Faults, request: &Request) -> Result<u64, Violation> {
+        let tries = if request.key.is_some() { KEYED_TRIES } else { 1 };
+        let mut keyed =
+            request.key.clone().map(|key| Keyed { caller: request.caller, key, tried: Vec::new(), answered: None });
+        let mut failed = 0;
+        for t in 0..tries {
+            let answer = request.submit(&world.view(faults, 0), t, 3).await;
+            if let Some(k) = &mut keyed {
+                k.tried.push(request.job_id(t));
+            }
+            match answer {
+                Submitted::Accepted(a) => {
+                    if let Some(k) = &mut keyed {
+                        k.answered = Some(a.job_id.clone());
+                    }
+                    self.accepted.push(a);
+                    break;
+                }
+                Submitted::Refused { job_id } => {
+                    self.refused.push(job_id);
+                    break;
+                }
+                Submitted::AcceptedUnsendable { job_id } => return Err(Violation::AcceptedUnsendable(job_id)),
+                Submitted::Failed => failed += 1,
+            }
+        }
+        self.keys.extend(keyed);
+        Ok(failed)
     }
 }
 

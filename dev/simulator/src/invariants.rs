@@ -21,6 +21,8 @@
 //! - **Overlap.** At most one job of a schedule that forbids overlap is open at any time (checked
 //!   on every committed write); its other firings end `SKIPPED`. A fired job ends as its kind
 //!   decides (`sleep`: `SUCCEEDED`), or `SKIPPED` under `forbid`, with the same exception as G3.
+//! - **Idempotency.** A request with an `Idempotency-Key`, tried again after failures, makes at
+//!   most one job, and is answered with one of its own tries' jobs (never another caller's).
 //! - **Poison.** The API refuses a job whose message SQS would refuse, and writes nothing for it;
 //!   a job an earlier API recorded with such a message ends `FAILED` saying it cannot be sent.
 
@@ -32,7 +34,7 @@ use jobs_aws::JobRecord;
 use jobs_aws::store::item::{self, attr};
 use jobs_sim::dynamo::{Item, Written};
 
-use crate::api::{Accepted, Expect};
+use crate::api::{Answers, Expect};
 use crate::world::{TABLE, World};
 
 /// A takeover is allowed once less than this is left on the lease by the taker's clock: a third
@@ -55,6 +57,10 @@ pub enum Violation {
     AcceptedUnsendable(String),
     #[error("the API refused job {0}, and it is in the table")]
     RefusedButWritten(String),
+    #[error(
+        "{caller}'s requests with Idempotency-Key {key} made jobs [{made}] and were answered {answered:?}: one job of their own is right"
+    )]
+    Idempotency { caller: String, key: String, made: String, answered: String },
     #[error("G2: counter {name} is {counted}, the items say {items}")]
     Counter { name: &'static str, counted: u64, items: u64 },
     #[error("G3: job {job_id} ({kind}) had {attempts} attempts; its policy allows {max}")]
@@ -110,12 +116,8 @@ fn jobs(world: &World) -> Vec<(String, JobStatus)> {
         .collect()
 }
 
-pub async fn check(
-    world: &World,
-    accepted: &[Accepted],
-    refused: &[String],
-    watch: &Watch,
-) -> Result<Checked, Violation> {
+pub async fn check(world: &World, answers: &Answers, watch: &Watch) -> Result<Checked, Violation> {
+    let (accepted, refused) = (&answers.accepted, &answers.refused);
     let clean = world.clean();
     let unreadable = |e: jobs_aws::StoreError| Violation::Unreadable(e.to_string());
     // An ended job the TTL deleted counts as it ended (a later copy may not recreate it: then it
@@ -142,6 +144,16 @@ pub async fn check(
     for a in accepted {
         if !records.contains_key(&a.job_id) {
             return Err(Violation::Lost(a.job_id.clone()));
+        }
+    }
+    for k in &answers.keys {
+        let made: Vec<&String> = k.tried.iter().filter(|id| records.contains_key(*id)).collect();
+        let foreign = k.answered.as_ref().filter(|id| !k.tried.contains(id));
+        if made.len() > 1 || foreign.is_some() {
+            let (caller, key) = (k.caller.to_owned(), k.key.clone());
+            let made = made.iter().map(|id| id.as_str()).collect::<Vec<_>>().join(", ");
+            let answered = k.answered.clone().unwrap_or_default();
+            return Err(Violation::Idempotency { caller, key, made, answered });
         }
     }
     let stats = clean.store.stats().await.map_err(unreadable)?;

@@ -43,7 +43,7 @@ fn main() -> std::process::ExitCode {
                 points.extend(s.pods.crashed_at.iter().cloned());
                 if args.seed.is_some() || (i + 1) % 10 == 0 {
                     eprintln!(
-                        "seed {seed}: ok ({} steps, {} jobs, {} pods ({} of the earlier build), {} killed, {} stopped, {} duplicates, {} takeovers, {} expired, {} poison refused, {} unsendable, {} firings ({} skipped) of {} forbidding overlap, {} reconciler passes, {} failed and {} lost answers{}, {:.0} min simulated, digest {:016x})",
+                        "seed {seed}: ok ({} steps, {} jobs, {} pods ({} of the earlier build), {} killed, {} stopped, {} duplicates, {} takeovers, {} expired, {} keyed requests, {} poison refused, {} unsendable, {} firings ({} skipped) of {} forbidding overlap, {} reconciler passes, {} failed and {} lost answers{}, {:.0} min simulated, digest {:016x})",
                         s.steps,
                         s.checked.jobs,
                         s.pods.started,
@@ -53,6 +53,7 @@ fn main() -> std::process::ExitCode {
                         s.duplicates,
                         s.takeovers,
                         s.expired,
+                        s.keyed,
                         s.refused,
                         s.unsendable,
                         s.firings,

@@ -13,7 +13,7 @@ use jobs_runtime::Shutdown;
 use jobs_sim::rng::Rng;
 use tokio::time::Instant;
 
-use crate::api::{self, Accepted, Submitted};
+use crate::api::{self, Answers, Request};
 use crate::faults::{Faults, Injected, Rates};
 use crate::invariants::{self, Checked, Violation, Watch};
 use crate::pods::{PodLog, Pods, Rollout};
@@ -62,6 +62,8 @@ pub struct Summary {
     pub expired: usize,
     /// Poison submissions the API refused.
     pub refused: usize,
+    /// Requests with an `Idempotency-Key`.
+    pub keyed: usize,
     /// Jobs the earlier API recorded with a message SQS refuses.
     pub unsendable: usize,
     /// Schedule firings delivered (duplicates included), and schedules that forbid overlap.
@@ -91,8 +93,7 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
     let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut pods = Pods::new(seed);
     let mut summary = Summary { seed, ..Summary::default() };
-    let mut accepted: Vec<Accepted> = Vec::new();
-    let mut refused: Vec<String> = Vec::new();
+    let mut answers = Answers::default();
     // One seed in four has a three-minute outage of both services.
     let active_secs = options.active.as_secs().max(1);
     let outage = (rng.below(4) == 0).then(|| rng.below(active_secs));
@@ -128,14 +129,14 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
         if submitted < options.jobs && rng.below((active_secs / options.jobs.max(1)).max(1)) == 0 {
             submitted += 1;
             summary.steps += 1;
-            let view = world.view(&faults, 0);
-            match api::submit(&view, submitted, &mut rng, 3).await {
-                Submitted::Accepted(a) => accepted.push(a),
-                Submitted::Refused { job_id } => refused.push(job_id),
-                Submitted::AcceptedUnsendable { job_id } => {
-                    return Err(Box::new((Violation::AcceptedUnsendable(job_id), summary)));
+            let request = Request::draw(submitted, &mut rng);
+            // 1 keyed request in 4 is sent by the other caller too, with the same key.
+            let other = (request.key.is_some() && rng.below(4) == 0).then(|| request.from_other_caller());
+            for request in std::iter::once(request).chain(other) {
+                match answers.send(&world, &faults, &request).await {
+                    Ok(failed) => summary.steps += failed,
+                    Err(v) => return Err(Box::new((v, summary))),
                 }
-                Submitted::Failed => {}
             }
         }
         // Its client tries again a second later when the call fails.
@@ -143,15 +144,15 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
             summary.steps += 1;
             if let Some(a) = api::submit_unchecked(&world.view(&faults, 0), summary.steps).await {
                 earlier_api = None;
-                accepted.push(a);
+                answers.accepted.push(a);
                 summary.unsendable += 1;
             }
         }
-        if !accepted.is_empty() && rng.below(60) == 0 {
-            let i = rng.below(accepted.len() as u64) as usize;
-            accepted[i].cancel_sent = true;
+        if !answers.accepted.is_empty() && rng.below(60) == 0 {
+            let i = rng.below(answers.accepted.len() as u64) as usize;
+            answers.accepted[i].cancel_sent = true;
             summary.steps += 1;
-            api::cancel(&world.view(&faults, 0), &accepted[i].job_id).await;
+            api::cancel(&world.view(&faults, 0), &answers.accepted[i].job_id).await;
         }
         // SQS delivers at least once: now and then a message is handed out twice.
         if rng.below(20) == 0 && duplicate(&world, &mut rng) {
@@ -186,8 +187,9 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
             break;
         }
     }
-    summary.accepted = accepted.len();
-    summary.refused = refused.len();
+    summary.accepted = answers.accepted.len();
+    summary.refused = answers.refused.len();
+    summary.keyed = answers.keys.len();
     summary.firings = schedules.delivered;
     summary.forbid = schedules.forbid.len();
     summary.pods = pods.log.borrow().clone();
@@ -198,7 +200,7 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
     summary.takeovers = watch.takeovers;
     summary.expired = watch.expired.len();
     summary.digest = world.digest();
-    match invariants::check(&world, &accepted, &refused, &watch).await {
+    match invariants::check(&world, &answers, &watch).await {
         Ok(checked) => {
             summary.checked = checked;
             Ok(summary)
