@@ -25,6 +25,8 @@ pub enum Expect {
     Fail,
     /// Recorded by the earlier API with a message SQS refuses: FAILED, "cannot be sent".
     Unsendable,
+    /// Runs past its time limit in every attempt: FAILED, "timed out".
+    TimedOut,
 }
 
 /// A payload SQS will not carry (U+FFFF is outside its character set).
@@ -62,10 +64,12 @@ pub struct Accepted {
 
 /// A job to submit: its kind, payload and expected end, drawn from `rng`.
 fn draw(rng: &mut Rng) -> (&'static str, serde_json::Value, Expect) {
-    match rng.below(10) {
-        0..=3 => ("noop", json!({}), Expect::Succeed),
-        4..=5 => ("flaky", json!({ "failures": 1 + rng.below(2) }), Expect::Succeed),
-        6 => ("fail", json!({ "message": "the job's own failure" }), Expect::Fail),
+    match rng.below(20) {
+        0..=7 => ("noop", json!({}), Expect::Succeed),
+        8..=11 => ("flaky", json!({ "failures": 1 + rng.below(2) }), Expect::Succeed),
+        12..=13 => ("fail", json!({ "message": "the job's own failure" }), Expect::Fail),
+        // Its time limit (3 s, two attempts) ends it.
+        14 => ("hang", json!({}), Expect::TimedOut),
         // Up to a minute: across lease renewals (every 20 s) and checkpoints.
         _ => ("sleep", json!({ "ms": 500 + rng.below(60_000) }), Expect::Succeed),
     }

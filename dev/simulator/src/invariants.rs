@@ -184,6 +184,7 @@ pub async fn check(world: &World, answers: &Answers, watch: &Watch) -> Result<Ch
             (JobStatus::Cancelled, _) => a.cancel_sent,
             (JobStatus::Succeeded, Expect::Succeed) | (JobStatus::Failed, Expect::Fail) => true,
             (JobStatus::Failed, Expect::Unsendable) => error.contains("cannot be sent"),
+            (JobStatus::Failed, Expect::TimedOut) => error.contains("timed out") || interrupted_out,
             (JobStatus::Failed, Expect::Succeed) if interrupted_out => {
                 checked.interrupted_out += 1;
                 true
@@ -198,6 +199,8 @@ pub async fn check(world: &World, answers: &Answers, watch: &Watch) -> Result<Ch
                 (Expect::Fail, true) => "FAILED or CANCELLED",
                 (Expect::Unsendable, false) => "FAILED (its message cannot be sent)",
                 (Expect::Unsendable, true) => "FAILED (its message cannot be sent) or CANCELLED",
+                (Expect::TimedOut, false) => "FAILED (timed out)",
+                (Expect::TimedOut, true) => "FAILED (timed out) or CANCELLED",
             };
             let (job_id, kind, status) = (a.job_id.clone(), a.kind.to_owned(), r.status);
             return Err(Violation::WrongEnd { job_id, kind, status, expected, error });
