@@ -183,6 +183,7 @@ impl Worker {
                 (transition, settle, outcome)
             }
         };
+        let transition = transition.holding_slot(slot);
         // The heartbeat goes on while the outcome is written, so a slow or failing backend does not
         // cost the lease (a renewal that fails because this very write committed is harmless).
         let mut recorded = tokio::select! {
@@ -197,7 +198,8 @@ impl Worker {
                 outcome: RunOutcome::Cancelled,
                 ..run.unwrap_or_else(|| entry(RunOutcome::Cancelled, None))
             };
-            let cancelled = self.cancelled(attempt, now, history, run);
+            let mut cancelled = self.cancelled(attempt, now, history, run);
+            cancelled.0 = cancelled.0.holding_slot(slot);
             recorded = tokio::select! {
                 biased;
                 recorded = self.record(&job.job_id, &job.kind, job.tenant.as_ref(), attempt, &cancelled.0) => recorded,

@@ -115,6 +115,16 @@ impl Worker {
     async fn claim_and_run(&self, msg: &Received, job: &JobMessage, spec: &JobSpec) -> Result<Outcome, BackendError> {
         // The kind's own attempts, backoff and time limit over the worker's settings.
         let policy = spec.policy().apply(&self.policy);
+        let now = self.store.now();
+        if message::is_expired_firing(&job.job_id, job.submitted_at, now, self.store.retention())
+            && self.store.get(&job.job_id).await.map_err(into_backend)?.is_none()
+        {
+            info!(
+                "a firing older than the job retention, its item gone: a late copy of one that ended and expired; dropping it"
+            );
+            self.queue.delete(&msg.receipt_handle).await?;
+            return Ok(Outcome::Duplicate);
+        }
         // A firing of a limited tenant is admitted as it is recorded (`crate::tenancy`).
         if message::is_firing(&job.job_id) {
             match self.limited_firing(msg, job, &policy).await? {
@@ -172,6 +182,7 @@ impl Worker {
                     return Ok(Outcome::Duplicate);
                 }
                 OnReceive::End { transition } => {
+                    let transition = transition.holding_slot(current.as_ref().is_some_and(|r| r.slot));
                     let reason = transition.change.last_error.clone().unwrap_or_default();
                     if self.claim(&job.job_id, None, Some(job), &transition).await?.is_none() {
                         continue;

@@ -36,6 +36,7 @@ impl Worker {
             let current = self.store.get(id).await.map_err(into_backend)?;
             let kind = current.as_ref().and_then(|r| r.kind.clone());
             let since = current.as_ref().and_then(|r| r.created_at).or(submitted_at);
+            let slot = current.as_ref().is_some_and(|r| r.slot);
             let state = current.map(|r| r.state());
             let m = Unrunnable { reason, firing: message::is_firing(id), since, deferrals: msg.deferrals };
             match poison::on_unrunnable(state.as_ref(), &m, self.store.now(), self.grace(), self.config.skew_window()) {
@@ -64,6 +65,7 @@ impl Worker {
                     }
                 }
                 OnUnrunnable::Now(OnPoison::Record(transition)) => {
+                    let transition = transition.holding_slot(slot);
                     if self.claim(id, kind.as_deref(), origin, &transition).await?.is_some() {
                         warn!(
                             reason = transition.change.last_error.as_deref(),

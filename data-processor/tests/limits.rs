@@ -207,10 +207,17 @@ async fn no_slot_leaks_and_no_job_is_stranded_whatever_process_dies_or_answer_is
     assert_ne!(run.code, 0);
     assert_eq!(status(&stack, &ids[0]).await, JobStatus::Succeeded);
     assert_eq!(slots(&stack, "a", &ids, 1).await, ids[..1], "the ended job still holds its slot");
-    // The reconciler frees it and admits the next (and sends it).
+    // It does not expire while it holds it: deleted by the TTL, it would keep the slot counted
+    // for good (found by the simulator, seed 43).
+    assert_eq!(expires_at(&stack, &ids[0]).await, None);
+    // The reconciler frees it and admits the next (and sends it); the ended job's retention
+    // starts there.
     let pass = reconcile(&stack, &[]).await;
     assert!(pass.log.contains("freed the slot of an ended job"), "{}", pass.log);
     assert_eq!(slots(&stack, "a", &ids, 1).await, ids[1..2]);
+    let expires = expires_at(&stack, &ids[0]).await.expect("a TTL once the slot is given back");
+    let retention = 30 * 24 * 3600;
+    assert!((expires - chrono::Utc::now().timestamp() - retention).abs() < 120, "{expires}");
 
     // The release's answer lost (the same transaction sent again) and the admission's too: the
     // slot is given back once and taken once.

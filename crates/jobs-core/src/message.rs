@@ -9,6 +9,8 @@
 //! field is a [`MessageError`], never a panic. The error keeps the job id when one could be read so
 //! the worker can record the job as FAILED.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -297,6 +299,15 @@ pub fn is_firing(job_id: &str) -> bool {
     job_id.starts_with(SCHEDULED_JOB_PREFIX)
 }
 
+/// Whether firing `job_id`, scheduled at `scheduled_at`, is older than an ended job is kept
+/// (`retention`): with no item it is not new but a late copy (a redrive, a duplicate) of one
+/// whose job ended and expired, and creating it would run and count it again. (A firing that
+/// truly waited that long is dropped too: it is older than any job the table keeps.)
+pub fn is_expired_firing(job_id: &str, scheduled_at: DateTime<Utc>, now: DateTime<Utc>, retention: Duration) -> bool {
+    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    is_firing(job_id) && scheduled_at.checked_add_signed(retention).is_some_and(|end| end < now)
+}
+
 /// Job ids are used in DynamoDB keys and logs: keep them short and plain.
 pub fn valid_job_id(id: &str) -> bool {
     !id.is_empty()
@@ -306,6 +317,22 @@ pub fn valid_job_id(id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_firing_older_than_the_retention_is_expired() {
+        let t = |s: i64| DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap();
+        let day = Duration::from_secs(86_400);
+        for (id, scheduled, now, expired) in [
+            ("sched:nightly:x", t(0), t(86_399), false),
+            ("sched:nightly:x", t(0), t(86_400), false),
+            ("sched:nightly:x", t(0), t(86_401), true),
+            ("job-1", t(0), t(10 * 86_400), false),
+            ("sched:nightly:x", t(0), t(-5), false),
+        ] {
+            assert_eq!(is_expired_firing(id, scheduled, now, day), expired, "{id} at {now}");
+        }
+        assert!(!is_expired_firing("sched:a:b", t(0), t(1 << 40), Duration::MAX), "no overflow");
+    }
+
     use super::*;
     use serde_json::json;
 

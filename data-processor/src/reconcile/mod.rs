@@ -173,7 +173,11 @@ impl Reconciler {
         };
         let current = self.store.get(&job_id).await.map_err(backend)?;
         let state = current.as_ref().map(JobRecord::state);
-        let firing = jobs_core::message::is_firing(&job_id);
+        // A firing older than the retention whose item is gone ended and expired: not created again.
+        let expired = job.as_ref().is_some_and(|j| {
+            jobs_core::message::is_expired_firing(&job_id, j.submitted_at, now, self.store.retention())
+        });
+        let firing = jobs_core::message::is_firing(&job_id) && !expired;
         match reconcile::on_dead_letter(state.as_ref(), firing, msg.redrives, msg.receive_count, now) {
             DeadLetter::Drop => report.dropped += 1,
             DeadLetter::Resend { delay } => {
@@ -187,6 +191,7 @@ impl Reconciler {
                 report.redriven += 1;
             }
             DeadLetter::Fail(transition) => {
+                let transition = transition.holding_slot(current.as_ref().is_some_and(|r| r.slot));
                 match self
                     .store
                     .apply(

@@ -80,6 +80,7 @@ impl Reconciler {
                 return Ok(());
             }
             Overdue::NotStarted(transition) => {
+                let transition = transition.holding_slot(record.slot);
                 return match self
                     .store
                     .apply(job_id, record.kind.as_deref(), Some(&record.tenant), None, &transition, &self.store.token())
@@ -161,6 +162,7 @@ impl Reconciler {
                 Ok(())
             }
             Unsent::GiveUp(OnPoison::Record(transition)) => {
+                let transition = transition.holding_slot(record.slot);
                 match self
                     .store
                     .apply(job_id, record.kind.as_deref(), Some(&record.tenant), None, &transition, &self.store.token())

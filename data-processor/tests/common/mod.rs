@@ -113,3 +113,16 @@ pub fn signal(child: &Child, sig: i32) {
     // SAFETY: sending a signal to our own child process.
     assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
 }
+
+/// The `expiresAt` of job `id`'s item (`None`: it has none, or there is no item).
+pub async fn expires_at(stack: &Stack, id: &str) -> Option<i64> {
+    let out = aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name(&stack.resources.table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("JOB#{id}")))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.item?.get(jobs_aws::resources::TTL_ATTRIBUTE)?.as_n().ok()?.parse().ok()
+}

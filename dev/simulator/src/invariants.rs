@@ -16,8 +16,9 @@
 //!   the clocks' skew. Checked on every committed write ([`writes`]).
 //! - **One end.** No write changes the status of a job that has ended: its terminal state is
 //!   final (checked on every committed write).
-//! - **Only ended jobs expire.** The table's TTL deletes no job that has not ended (checked on
-//!   every TTL deletion); an ended job that expired still counts in G1–G3 as it ended.
+//! - **Only ended jobs expire.** The table's TTL deletes no job that has not ended, nor one that
+//!   still holds a slot of its tenant (checked on every TTL deletion); an ended job that expired
+//!   still counts in G1–G3 as it ended.
 //! - **Overlap.** At most one job of a schedule that forbids overlap is open at any time (checked
 //!   on every committed write); its other firings end `SKIPPED`. A fired job ends as its kind
 //!   decides (`sleep`: `SUCCEEDED`), or `SKIPPED` under `forbid`, with the same exception as G3.
@@ -77,6 +78,12 @@ pub enum Violation {
     Overlap { schedule: String, jobs: String },
     #[error("G3: job {job_id} of schedule {schedule} ended {status} ({error})")]
     WrongFiredEnd { job_id: String, schedule: String, status: JobStatus, error: String },
+    #[error("tenant {tenant} has {running} jobs RUNNING; its limit is {limit}")]
+    OverLimit { tenant: String, running: u64, limit: u64 },
+    #[error("tenant {tenant}'s item counts {active} slots; {slots} of its jobs hold one")]
+    SlotsLeak { tenant: String, active: u64, slots: u64 },
+    #[error("the TTL deleted job {0} while it held a slot of its tenant (counted for good)")]
+    ExpiredHoldingSlot(String),
     #[error("the TTL deleted job {job_id} while it was {status}")]
     OpenJobExpired { job_id: String, status: String },
     #[error("queue {queue} still holds {left} message(s) at the end")]
@@ -251,6 +258,11 @@ pub struct Watch {
     pub forbid: BTreeSet<String>,
     /// ... and their open jobs, by schedule.
     open: HashMap<String, BTreeSet<String>>,
+    /// The limited tenant's `maxRunning` as its item says, and its RUNNING jobs.
+    limit: Option<u64>,
+    running: BTreeSet<String>,
+    /// The most of them RUNNING at once.
+    pub most_running: u64,
 }
 
 impl Watch {
@@ -265,14 +277,52 @@ impl Watch {
     /// ended job's status changed, no job deleted by the TTL before it ended.
     pub fn writes(&mut self, writes: &[Written]) -> Result<(), Violation> {
         for w in writes.iter().filter(|w| w.table == TABLE) {
+            // A job item made again after the TTL deleted it: the job would run and count twice.
+            if let (None, Some(new)) = (&w.old, &w.new)
+                && let Some(job_id) = text(new, attr::JOB_ID).filter(|id| self.expired.contains_key(id))
+                && new.contains_key(attr::STATUS)
+            {
+                return Err(Violation::Recreated(job_id));
+            }
             if w.ttl {
                 self.expired(w)?;
             } else {
                 self.takeovers += changed(w)?;
             }
             self.overlap(w)?;
+            self.limited(w)?;
         }
         Ok(())
+    }
+
+    /// The limited tenant's RUNNING jobs after write `w`: never more than its limit (which is only
+    /// raised in a run: a lowered one stops nothing that runs).
+    fn limited(&mut self, w: &Written) -> Result<(), Violation> {
+        let Some(item) = w.new.as_ref().or(w.old.as_ref()) else { return Ok(()) };
+        let key = text(item, jobs_aws::resources::TABLE_KEY).unwrap_or_default();
+        if key == format!("TENANT#{}", crate::tenants::LIMITED) {
+            let number = item.get(jobs_aws::store::tenants::attr::MAX_RUNNING).and_then(|v| v.as_n().ok());
+            self.limit = number.and_then(|n| n.parse().ok());
+            return Ok(());
+        }
+        let Some(job_id) = text(item, attr::JOB_ID) else { return Ok(()) };
+        if text(item, attr::TENANT).as_deref() != Some(crate::tenants::LIMITED) || !key.starts_with("JOB#") {
+            return Ok(());
+        }
+        let running = |item: &Item| text(item, attr::STATUS).as_deref() == Some(JobStatus::Running.as_str());
+        if w.new.as_ref().is_some_and(running) {
+            self.running.insert(job_id);
+        } else {
+            self.running.remove(&job_id);
+        }
+        let running = self.running.len() as u64;
+        self.most_running = self.most_running.max(running);
+        match self.limit {
+            Some(limit) if running > limit => {
+                Err(Violation::OverLimit { tenant: crate::tenants::LIMITED.to_owned(), running, limit })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A forbidding schedule's open jobs after write `w`: at most one.
@@ -303,6 +353,9 @@ impl Watch {
         let Some(job_id) = text(old, attr::JOB_ID) else { return Ok(()) };
         // Only job items: a schedule's lock and the idempotency items have their own rules.
         let Ok(record) = item::parse_record(&job_id, old) else { return Ok(()) };
+        if item::holds_slot(old) {
+            return Err(Violation::ExpiredHoldingSlot(job_id));
+        }
         if !record.status.is_terminal() {
             return Err(Violation::OpenJobExpired { job_id, status: record.status.as_str().to_owned() });
         }

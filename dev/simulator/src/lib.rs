@@ -2,7 +2,7 @@
 //! worker, reconciler and API code, wired by the binaries' own functions, runs over the in-memory
 //! AWS of `jobs-sim` on one thread with the clock paused, so a seed is a run and a failing seed
 //! replays exactly. Each seed: API calls (submissions of kinds whose end is known, poison
-//! payloads, cancels, schedules), schedule firings, a pod per waiting message as KEDA starts
+//! payloads, idempotent retries, cancels, schedules, a tenant's limits), schedule firings, a pod per waiting message as KEDA starts
 //! them (during a rolling deploy some of an earlier build), the reconciler's CronJob, the table's
 //! TTL, crashes at whatever await a process is in, SIGTERM stops, clock skew, delays, throttling,
 //! lost answers and outages; then the run settles without faults and the invariants are checked
@@ -14,6 +14,7 @@ pub mod invariants;
 pub mod pods;
 pub mod run;
 pub mod schedules;
+pub mod tenants;
 pub mod world;
 
 pub use run::{Options, Summary, run};

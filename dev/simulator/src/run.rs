@@ -18,6 +18,7 @@ use crate::faults::{Faults, Injected, Rates};
 use crate::invariants::{self, Checked, Violation, Watch};
 use crate::pods::{PodLog, Pods, Rollout};
 use crate::schedules::Made;
+use crate::tenants::Limits;
 use crate::world::{RETENTION, TABLE, World};
 
 /// The shape of a run.
@@ -64,6 +65,9 @@ pub struct Summary {
     pub refused: usize,
     /// Requests with an `Idempotency-Key`.
     pub keyed: usize,
+    /// alice's `maxRunning` at the end, and the most of her jobs RUNNING at once.
+    pub limit: Option<u64>,
+    pub most_running: u64,
     /// Jobs the earlier API recorded with a message SQS refuses.
     pub unsendable: usize,
     /// Schedule firings delivered (duplicates included), and schedules that forbid overlap.
@@ -118,6 +122,13 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
         }
         watch.forbid = schedules.forbid.clone();
     }
+    // One seed in two limits alice's jobs (1 or 2 at once), and may raise the limit mid-run.
+    let mut limits = Limits::default();
+    let mut raise_at = None;
+    if rng.below(2) == 0 {
+        limits.want(1 + rng.below(2));
+        raise_at = (rng.below(2) == 0).then(|| rng.below(active_secs));
+    }
     // DynamoDB deletes an expired item some time after its TTL: up to 5 minutes here.
     let ttl_lag = Duration::from_secs(rng.below(301));
     let (mut submitted, start) = (0, Instant::now());
@@ -125,8 +136,19 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
         tokio::time::sleep(Duration::from_secs(1)).await;
         let second = start.elapsed().as_secs();
         faults.set_outage(outage.is_some_and(|at| (at..at + 180).contains(&second)));
-        // About `jobs` submissions spread over the active phase.
-        if submitted < options.jobs && rng.below((active_secs / options.jobs.max(1)).max(1)) == 0 {
+        if raise_at.is_some_and(|at| second >= at) {
+            raise_at = None;
+            limits.want(limits.max_running.unwrap_or(0) + 1 + rng.below(2));
+        }
+        summary.steps += limits.apply(&world, &faults).await;
+        // About `jobs` submissions spread over the active phase, 1 time in 4 three at once (so a
+        // tenant's limit binds).
+        let burst = if rng.below(4) == 0 { 3 } else { 1 };
+        let due = rng.below((active_secs / options.jobs.max(1)).max(1)) == 0;
+        for _ in 0..if due { burst } else { 0 } {
+            if submitted >= options.jobs {
+                break;
+            }
             submitted += 1;
             summary.steps += 1;
             let request = Request::draw(submitted, &mut rng);
@@ -163,7 +185,7 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
         summary.steps += pods.scale(&world, &faults).await as u64;
         summary.steps += reconciler.tick(&world, &faults, &mut rng, true);
         world.expire(ttl_lag);
-        if let Err(v) = watch.look(&world) {
+        if let Err(v) = watch.look(&world).and_then(|()| limits.check(&world, false)) {
             return Err(Box::new((v, summary)));
         }
     }
@@ -179,10 +201,11 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
         pods.scale(&world, &faults).await;
         summary.steps += reconciler.tick(&world, &faults, &mut rng, false);
         world.expire(ttl_lag);
-        if let Err(v) = watch.look(&world) {
+        if let Err(v) = watch.look(&world).and_then(|()| limits.check(&world, false)) {
             return Err(Box::new((v, summary)));
         }
-        let settled = pods.running() == 0 && schedules.pending() == 0 && invariants::settled(&world);
+        let settled =
+            pods.running() == 0 && schedules.pending() == 0 && limits.released(&world) && invariants::settled(&world);
         if settled || Instant::now() >= settle_by {
             break;
         }
@@ -200,6 +223,11 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
     summary.takeovers = watch.takeovers;
     summary.expired = watch.expired.len();
     summary.digest = world.digest();
+    summary.limit = limits.max_running;
+    summary.most_running = watch.most_running;
+    if let Err(v) = limits.check(&world, true) {
+        return Err(Box::new((v, summary)));
+    }
     match invariants::check(&world, &answers, &watch).await {
         Ok(checked) => {
             summary.checked = checked;

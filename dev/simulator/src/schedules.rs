@@ -4,12 +4,9 @@
 //! least once (1 firing in 8 twice, the copy up to a few seconds later).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use api_lambda::caller::{Caller, Tokens};
-use api_lambda::metrics::Metrics;
+use api_lambda::caller::Caller;
 use api_lambda::routes::schedules::{ScheduleName, create_schedule, delete_schedule};
-use api_lambda::state::{AppState, Inner};
 use aws_sdk_sqs::operation::send_message::SendMessageInput;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -33,19 +30,6 @@ pub struct Made {
     later: Vec<(u64, Firing)>,
 }
 
-/// The API's state over process view `view`: its store and queues, the world's Scheduler.
-fn app(world: &World, view: &View) -> AppState {
-    AppState(Arc::new(Inner {
-        store: view.store.clone(),
-        queues: view.queues.clone(),
-        queue_arn: world.queue_arn.clone(),
-        schedules: Arc::new(world.scheduler.clone()),
-        tokens: Tokens::new(None, None),
-        metrics: Metrics::default(),
-        logs_dir: None,
-    }))
-}
-
 impl Made {
     /// Creates schedule `name` of `sleep` jobs firing every minute, each sleeping up to twice
     /// that (so firings overlap), with `overlap: forbid` or `allow`; whether the API answered 200.
@@ -58,7 +42,7 @@ impl Made {
             "overlap": if forbid { "forbid" } else { "allow" },
         });
         let answer =
-            create_schedule(State(app(world, view)), Caller("sim".to_owned()), Ok(Bytes::from(body.to_string()))).await;
+            create_schedule(State(world.api(view)), Caller("sim".to_owned()), Ok(Bytes::from(body.to_string()))).await;
         if answer.is_err() {
             return false;
         }
@@ -73,7 +57,7 @@ impl Made {
     pub async fn delete_all(&mut self, world: &World, view: &View) {
         for name in std::mem::take(&mut self.names) {
             let path = Path(ScheduleName { name: name.clone() });
-            delete_schedule(State(app(world, view)), path).await.expect("a schedule the run made is deleted");
+            delete_schedule(State(world.api(view)), path).await.expect("a schedule the run made is deleted");
         }
     }
 

@@ -6,6 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use api_lambda::caller::Tokens;
+use api_lambda::metrics::Metrics;
+use api_lambda::state::{AppState, Inner};
 use jobs_aws::resources::TTL_ATTRIBUTE;
 use jobs_aws::sqs::Sqs;
 use jobs_aws::{JobQueue, JobStore, PoolQueues, provision};
@@ -94,6 +97,20 @@ impl World {
             .iter()
             .flat_map(|i| i.bytes())
             .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    }
+
+    /// The API's state over process view `view`: its store and queues, the world's Scheduler
+    /// (the route handlers are called with it as the router calls them).
+    pub fn api(&self, view: &View) -> AppState {
+        AppState(Arc::new(Inner {
+            store: view.store.clone(),
+            queues: view.queues.clone(),
+            queue_arn: self.queue_arn.clone(),
+            schedules: Arc::new(self.scheduler.clone()),
+            tokens: Tokens::new(None, None),
+            metrics: Metrics::default(),
+            logs_dir: None,
+        }))
     }
 
     /// The table's TTL: deletes the items that expired more than `lag` ago.

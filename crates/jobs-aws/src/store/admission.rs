@@ -25,6 +25,7 @@ use super::item::JobRecord;
 use super::item::{self, attr as job_attr, n, s, ts};
 use super::tenants::{attr, slots_partition, tenant_expr, tenant_key, waiting_partition};
 use crate::faults;
+use crate::resources::TTL_ATTRIBUTE;
 use crate::resources::{TENANCY_ATTRIBUTE, TENANCY_ORDER_ATTRIBUTE};
 
 /// What became of one waiting job.
@@ -233,6 +234,9 @@ impl JobStore {
         e.set_or_remove(TENANCY_ATTRIBUTE, None);
         e.set_or_remove(TENANCY_ORDER_ATTRIBUTE, None);
         e.set(job_attr::LAST_WRITE, s(&token));
+        // Its retention starts now: an ended job that held a slot was written without a TTL.
+        let expires = self.now() + chrono::Duration::from_std(self.retention).unwrap_or_default();
+        e.set(TTL_ATTRIBUTE, n(expires.timestamp()));
         e.require(TENANCY_ATTRIBUTE, "=", s(slots_partition(tenant)));
         let status = e.name(job_attr::STATUS);
         let ended: Vec<String> =

@@ -138,6 +138,11 @@ impl JobStore {
         self.tenant_defaults
     }
 
+    /// How long an ended job is kept.
+    pub fn retention(&self) -> Duration {
+        self.retention
+    }
+
     pub fn timing(&self) -> &Timing {
         &self.timing
     }

@@ -184,7 +184,10 @@ pub fn change_attributes(
     }
     if change.status.is_terminal() {
         out.push((attr::FINISHED_AT, Some(ts(now))));
-        out.push((TTL_ATTRIBUTE, Some(n(now.timestamp() + retention.as_secs() as i64))));
+        // A job that still holds a slot expires from its release: deleted holding one, it would
+        // keep the slot counted for good.
+        let expires = (!tr.holds_slot).then(|| n(now.timestamp() + retention.as_secs() as i64));
+        out.push((TTL_ATTRIBUTE, expires));
         out.push((attr::RECEIPTS, None));
     } else {
         // An open job never expires: its retention starts when it ends. (Items an older version

@@ -283,11 +283,30 @@ pub struct Transition {
     /// Taken with the change, in the same transaction: a slot of the job's tenant (a schedule's
     /// firing of a limited tenant, recorded as it starts; `crate::tenants::limits`).
     pub slot: Option<crate::tenants::SlotTake>,
+    /// The job holds a slot of its tenant, as the writer read it. A change that ends it then
+    /// leaves its retention to the slot's release (`store::admission::release`): an item the TTL
+    /// deleted while it held a slot would keep that slot counted for good.
+    pub holds_slot: bool,
 }
 
 impl Transition {
     pub(crate) fn new(step: Step, expect: Expect, change: Change, at: DateTime<Utc>) -> Self {
-        Transition { step, expect, change, counters: Counters::default(), at, lock: None, slot: None }
+        Transition {
+            step,
+            expect,
+            change,
+            counters: Counters::default(),
+            at,
+            lock: None,
+            slot: None,
+            holds_slot: false,
+        }
+    }
+
+    /// The same change, of a job that holds a slot of its tenant (`yes`) as the writer read it.
+    pub fn holding_slot(mut self, yes: bool) -> Self {
+        self.holds_slot = yes;
+        self
     }
 
     /// The same change, taking `lock` in the same transaction.
