@@ -78,7 +78,7 @@ pub enum Violation {
     Overlap { schedule: String, jobs: String },
     #[error("G3: job {job_id} of schedule {schedule} ended {status} ({error})")]
     WrongFiredEnd { job_id: String, schedule: String, status: JobStatus, error: String },
-    #[error("tenant {tenant} has {running} jobs RUNNING; its limit is {limit}")]
+    #[error("tenant {tenant} has {running} jobs RUNNING in its slots; its limit is {limit}")]
     OverLimit { tenant: String, running: u64, limit: u64 },
     #[error("tenant {tenant}'s item counts {active} slots; {slots} of its jobs hold one")]
     SlotsLeak { tenant: String, active: u64, slots: u64 },
@@ -258,7 +258,7 @@ pub struct Watch {
     pub forbid: BTreeSet<String>,
     /// ... and their open jobs, by schedule.
     open: HashMap<String, BTreeSet<String>>,
-    /// The limited tenant's `maxRunning` as its item says, and its RUNNING jobs.
+    /// The limited tenant's `maxRunning` as its item says, and its RUNNING jobs in its slots.
     limit: Option<u64>,
     running: BTreeSet<String>,
     /// The most of them RUNNING at once.
@@ -295,8 +295,9 @@ impl Watch {
         Ok(())
     }
 
-    /// The limited tenant's RUNNING jobs after write `w`: never more than its limit (which is only
-    /// raised in a run: a lowered one stops nothing that runs).
+    /// The limited tenant's RUNNING jobs that hold a slot after write `w`: never more than its
+    /// limit (only raised in a run: a lowered one stops nothing that runs; and a job admitted
+    /// before the limit was set, which took no slot, does not count: docs/tenants.md).
     fn limited(&mut self, w: &Written) -> Result<(), Violation> {
         let Some(item) = w.new.as_ref().or(w.old.as_ref()) else { return Ok(()) };
         let key = text(item, jobs_aws::resources::TABLE_KEY).unwrap_or_default();
@@ -309,7 +310,9 @@ impl Watch {
         if text(item, attr::TENANT).as_deref() != Some(crate::tenants::LIMITED) || !key.starts_with("JOB#") {
             return Ok(());
         }
-        let running = |item: &Item| text(item, attr::STATUS).as_deref() == Some(JobStatus::Running.as_str());
+        let running = |item: &Item| {
+            text(item, attr::STATUS).as_deref() == Some(JobStatus::Running.as_str()) && item::holds_slot(item)
+        };
         if w.new.as_ref().is_some_and(running) {
             self.running.insert(job_id);
         } else {
