@@ -15,7 +15,7 @@ use jobs_sim::rng::Rng;
 use serde_json::json;
 
 use crate::faults::Faults;
-use crate::invariants::Violation;
+use crate::violation::Violation;
 use crate::world::{View, World};
 
 /// How a job must end when nothing cancels it: the kind decides, never the infrastructure (G3).

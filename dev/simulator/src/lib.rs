@@ -15,6 +15,7 @@ pub mod pods;
 pub mod run;
 pub mod schedules;
 pub mod tenants;
+pub mod violation;
 pub mod world;
 
 pub use run::{Options, Summary, run};

@@ -15,10 +15,11 @@ use tokio::time::Instant;
 
 use crate::api::{self, Answers, Request};
 use crate::faults::{Faults, Injected, Rates};
-use crate::invariants::{self, Checked, Violation, Watch};
+use crate::invariants::{self, Checked, Watch};
 use crate::pods::{PodLog, Pods, Rollout};
 use crate::schedules::Made;
 use crate::tenants::Limits;
+use crate::violation::Violation;
 use crate::world::{RETENTION, TABLE, World};
 
 /// The shape of a run.

@@ -17,7 +17,7 @@ use jobs_sim::dynamo::Item;
 use serde_json::json;
 
 use crate::faults::Faults;
-use crate::invariants::Violation;
+use crate::violation::Violation;
 use crate::world::{TABLE, World};
 
 /// The tenant whose limits a run sets: the caller `alice`'s own.
