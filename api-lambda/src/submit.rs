@@ -9,7 +9,7 @@
 //! succeeded without saying so never leads to a second job.
 
 use jobs_aws::store::Seat;
-use jobs_aws::{BackendError, Idempotency, JobQueue, JobRecord, JobStore, PoolQueues, StoreError, Submitted, faults};
+use jobs_aws::{BackendError, Idempotency, JobQueue, JobRecord, JobStore, PoolQueues, StoreError, Submitted};
 use jobs_core::message::Unsendable;
 use jobs_core::pools::Priority;
 use jobs_core::{JobMessage, JobSpec, JobStatus, Tenant};
@@ -102,7 +102,6 @@ pub async fn submit(
             Submitted::Existing { job_id } => return replay(store, queues, job_id).await,
         }
     };
-    faults::point("api-after-record");
     let (status, delivery) = match &seat {
         Seat::Wait { reason, .. } => {
             tracing::info!(job_id = %msg.job_id, %tenant, %reason, "job WAITING for its tenant's limits");

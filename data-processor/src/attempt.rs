@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use chrono::{DateTime, Utc};
-use jobs_aws::{BackendError, CopyMeta, StoreError, faults};
+use jobs_aws::{BackendError, CopyMeta, StoreError};
 use jobs_core::kinds::{Cancellation, Checkpoint, JobContext, JobFailure};
 use jobs_core::state::{self, AfterInterrupt, AttemptRun, RunOutcome, Transition};
 use jobs_core::{AfterFailure, JobMessage, JobSpec, JobStatus, RetryPolicy, cancel};
@@ -227,7 +227,6 @@ impl Worker {
         let error = transition.change.last_error.as_deref().unwrap_or_default();
         match settle {
             Settle::Delete => {
-                faults::point("after-record");
                 self.delete_all(&held.receipts()).await;
                 if slot {
                     self.release_slot(&job.job_id, &job.tenant_or_of(job.submitter().as_deref().unwrap_or_default()))
@@ -235,7 +234,6 @@ impl Worker {
                 }
             }
             Settle::Requeue(delay) => {
-                faults::point("after-retry-wait");
                 self.requeue(&held, job, delay, CopyMeta { deferrals: 0, redrives: msg.redrives, attempts: attempt })
                     .await;
             }

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use chrono::{DateTime, Utc};
 use jobs_aws::store::Applied;
-use jobs_aws::{BackendError, Received, StoreError, faults};
+use jobs_aws::{BackendError, Received, StoreError};
 use jobs_core::state::{AttemptRun, Transition};
 use jobs_core::unread::{self, Delivery};
 use jobs_core::{JobMessage, Lease, RetryPolicy, overlap};
@@ -74,7 +74,6 @@ impl Worker {
         };
         let by = applied.submitted_by.as_deref();
         record_who(by, &job.tenant_or_of(by.unwrap_or_default()));
-        faults::point("after-claim");
         Ok(Some(Claimed {
             attempt: transition.change.attempts,
             interruptions: transition.change.interruptions,

@@ -39,7 +39,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> u8 {
             return exit::CONFIG;
         }
     };
-    let sqs: Arc<dyn Sqs> = Arc::new(SdkSqs::new(aws_sdk_sqs::Client::new(&sdk)));
+    let sqs = jobs_aws::faults::sqs(SdkSqs::new(aws_sdk_sqs::Client::new(&sdk)));
     let store = JobStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
     if let Some(Command::Reconcile(args)) = &config.command {
         let reconciler = match reconciler(&config, args, sqs, store, shutdown) {

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use jobs_aws::{BackendError, JobQueue, Received, faults};
+use jobs_aws::{BackendError, JobQueue, Received};
 use jobs_core::state::{self, OnReceive, Skip};
 use jobs_core::{JobMessage, JobSpec, JobStatus, Lease, Overlap, message};
 use tracing::{Instrument, info, info_span, warn};
@@ -218,7 +218,6 @@ impl Worker {
                     if self.claim(&job.job_id, None, Some(job), &transition).await?.is_none() {
                         continue;
                     }
-                    faults::point("after-claim");
                     // A resumed attempt (interrupted, or abandoned by its worker) goes on from its
                     // checkpoint; a new one starts from nothing (the claim dropped it).
                     let checkpoint = state

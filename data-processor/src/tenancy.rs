@@ -8,7 +8,7 @@
 //!   a slot (one transaction), or WAITING (its message deleted: admission sends it again), or, for
 //!   a `forbid` schedule, SKIPPED (admitted later, it could run beside the schedule's next firing).
 
-use jobs_aws::{BackendError, JobQueue, Received, faults};
+use jobs_aws::{BackendError, JobQueue, Received};
 use jobs_core::pools::Priority;
 use jobs_core::state::{self, OnReceive};
 use jobs_core::tenants::Seat;
@@ -43,7 +43,6 @@ impl Worker {
                 return;
             }
         }
-        faults::point("after-release");
         self.admit_next(tenant).await;
     }
 
@@ -129,7 +128,6 @@ impl Worker {
                     if self.claim(&job.job_id, None, Some(job), &transition).await?.is_none() {
                         continue;
                     }
-                    faults::point("after-claim");
                     info!("firing started holding a slot of its tenant");
                     return Ok(Some(LimitedFiring::Run(Claimed {
                         attempt,

@@ -119,8 +119,8 @@ async fn slot(
         // a release or an admission (sent again, same token).
         if rng.below(8) == 0 {
             const STEPS: [&str; 4] = [
-                "point.after-record=crash",
-                "point.after-release=crash",
+                "store.succeed=crash-after",
+                "store.release=crash-after",
                 "store.release=ambiguous*1",
                 "store.admit=ambiguous*1",
             ];

@@ -286,14 +286,14 @@ async fn crashes_between_record_and_settle_count_once() {
     let stack = Stack::start().await;
     let fast = [("VISIBILITY_TIMEOUT_SECS", "3"), ("WAIT_TIME_SECS", "10")];
     let ok = submit(&stack, "noop", Value::Null).await;
-    let crashed = run_worker(&stack, &[fast[0], fast[1], ("FAULTS", "point.after-record=crash")]).await;
+    let crashed = run_worker(&stack, &[fast[0], fast[1], ("FAULTS", "store.succeed=crash-after")]).await;
     assert_ne!(crashed.code, 0, "{}", crashed.log);
     assert_eq!(job(&stack, &ok.job_id).await.status, JobStatus::Succeeded);
     let run = run_worker(&stack, &fast).await;
     assert!(run.log.contains("duplicate delivery of a finished job"), "{}", run.log);
 
     let flaky = submit(&stack, "flaky", json!({"failures": 1})).await;
-    let crashed = run_worker(&stack, &[fast[0], fast[1], ("FAULTS", "point.after-retry-wait=crash")]).await;
+    let crashed = run_worker(&stack, &[fast[0], fast[1], ("FAULTS", "store.fail=crash-after")]).await;
     assert_ne!(crashed.code, 0, "{}", crashed.log);
     assert_eq!(job(&stack, &flaky.job_id).await.status, JobStatus::RetryWait);
     let run = run_worker(&stack, &fast).await;

@@ -203,7 +203,7 @@ async fn no_slot_leaks_and_no_job_is_stranded_whatever_process_dies_or_answer_is
     assert_eq!(slots(&stack, "a", &ids, 1).await, ids[..1]);
 
     // Killed after recording the outcome, before giving the slot back: the job ended holding it.
-    let run = run_worker(&stack, &[("FAULTS", "point.after-record=crash")]).await;
+    let run = run_worker(&stack, &[("FAULTS", "store.succeed=crash-after")]).await;
     assert_ne!(run.code, 0);
     assert_eq!(status(&stack, &ids[0]).await, JobStatus::Succeeded);
     assert_eq!(slots(&stack, "a", &ids, 1).await, ids[..1], "the ended job still holds its slot");
@@ -227,7 +227,7 @@ async fn no_slot_leaks_and_no_job_is_stranded_whatever_process_dies_or_answer_is
     assert_eq!(slots(&stack, "a", &ids, 1).await, ids[2..3]);
 
     // Killed after giving the slot back, before admitting the next: the reconciler admits it.
-    let run = run_worker(&stack, &[("FAULTS", "point.after-release=crash")]).await;
+    let run = run_worker(&stack, &[("FAULTS", "store.release=crash-after")]).await;
     assert_ne!(run.code, 0);
     assert_eq!(status(&stack, &ids[2]).await, JobStatus::Succeeded);
     assert!(slots(&stack, "a", &ids, 1).await.is_empty());
@@ -340,7 +340,7 @@ async fn a_limited_tenants_firings_wait_skip_or_take_a_slot_as_they_start() {
     // Under its limit, a firing takes a slot as it starts: killed after its outcome, it still holds
     // it, until the reconciler frees it.
     let starts = fire(&stack, "nightly", jobs_core::Overlap::Allow, "2026-12-06T02:00:00Z").await;
-    assert_ne!(run_worker(&stack, &[("FAULTS", "point.after-record=crash")]).await.code, 0);
+    assert_ne!(run_worker(&stack, &[("FAULTS", "store.succeed=crash-after")]).await.code, 0);
     let ids = [waits.clone(), starts.clone()];
     let r = job(&stack, &starts).await;
     assert_eq!((r.status, r.slot), (JobStatus::Succeeded, true), "it ran holding a slot");

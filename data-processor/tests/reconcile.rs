@@ -64,7 +64,7 @@ async fn dead_letter(stack: &Stack, body: &str, redrives: u32) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_recorded_but_never_sent_runs_once() {
     let stack = Stack::start().await;
-    let crashing = api(&stack, &[("FAULTS", "point.api-after-record=crash"), ("SEND_GRACE_SECS", "1")]).await;
+    let crashing = api(&stack, &[("FAULTS", "store.submit=crash-after"), ("SEND_GRACE_SECS", "1")]).await;
     let answer = crashing.http.post(format!("{}/jobs", crashing.base)).body(r#"{"job":"noop"}"#).send().await;
     assert!(answer.is_err(), "the API died before answering: {answer:?}");
     assert_eq!(queued(&stack).await, (0, 0), "nothing was sent");

@@ -22,6 +22,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 
 use crate::error::BackendError;
 
+/// What the store does with a request (`get`, `succeed`, `renew`, …): the name by which the fault
+/// decorator's plans and the simulator's logs know it (`crate::faults::Call`).
+pub type Op = &'static str;
+
 /// An item: its attributes by name.
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -56,14 +60,14 @@ impl DynamoFailure {
     }
 }
 
-/// The DynamoDB operations the store uses.
+/// The DynamoDB operations the store uses, each named by what the store does with it (`op`).
 pub trait Dynamo: Send + Sync + std::fmt::Debug {
-    fn get_item(&self, input: GetItemInput) -> Answer<'_, GetItemOutput>;
-    fn batch_get_item(&self, input: BatchGetItemInput) -> Answer<'_, BatchGetItemOutput>;
-    fn put_item(&self, input: PutItemInput) -> Answer<'_, PutItemOutput>;
-    fn update_item(&self, input: UpdateItemInput) -> Answer<'_, UpdateItemOutput>;
-    fn transact_write_items(&self, input: TransactWriteItemsInput) -> Answer<'_, TransactWriteItemsOutput>;
-    fn query(&self, input: QueryInput) -> Answer<'_, QueryOutput>;
+    fn get_item(&self, op: Op, input: GetItemInput) -> Answer<'_, GetItemOutput>;
+    fn batch_get_item(&self, op: Op, input: BatchGetItemInput) -> Answer<'_, BatchGetItemOutput>;
+    fn put_item(&self, op: Op, input: PutItemInput) -> Answer<'_, PutItemOutput>;
+    fn update_item(&self, op: Op, input: UpdateItemInput) -> Answer<'_, UpdateItemOutput>;
+    fn transact_write_items(&self, op: Op, input: TransactWriteItemsInput) -> Answer<'_, TransactWriteItemsOutput>;
+    fn query(&self, op: Op, input: QueryInput) -> Answer<'_, QueryOutput>;
 }
 
 /// DynamoDB over the SDK.
@@ -100,7 +104,7 @@ where
 }
 
 impl Dynamo for SdkDynamo {
-    fn get_item(&self, i: GetItemInput) -> Answer<'_, GetItemOutput> {
+    fn get_item(&self, _op: Op, i: GetItemInput) -> Answer<'_, GetItemOutput> {
         let table = i.table_name.clone().unwrap_or_default();
         let request = self
             .client
@@ -113,13 +117,13 @@ impl Dynamo for SdkDynamo {
         Box::pin(async move { request.send().await.map_err(|e| failure(&table, "GetItem", e, |_| None)) })
     }
 
-    fn batch_get_item(&self, i: BatchGetItemInput) -> Answer<'_, BatchGetItemOutput> {
+    fn batch_get_item(&self, _op: Op, i: BatchGetItemInput) -> Answer<'_, BatchGetItemOutput> {
         let table = i.request_items.as_ref().and_then(|r| r.keys().next().cloned()).unwrap_or_default();
         let request = self.client.batch_get_item().set_request_items(i.request_items);
         Box::pin(async move { request.send().await.map_err(|e| failure(&table, "BatchGetItem", e, |_| None)) })
     }
 
-    fn put_item(&self, i: PutItemInput) -> Answer<'_, PutItemOutput> {
+    fn put_item(&self, _op: Op, i: PutItemInput) -> Answer<'_, PutItemOutput> {
         let table = i.table_name.clone().unwrap_or_default();
         let request = self
             .client
@@ -141,7 +145,7 @@ impl Dynamo for SdkDynamo {
         })
     }
 
-    fn update_item(&self, i: UpdateItemInput) -> Answer<'_, UpdateItemOutput> {
+    fn update_item(&self, _op: Op, i: UpdateItemInput) -> Answer<'_, UpdateItemOutput> {
         let table = i.table_name.clone().unwrap_or_default();
         let request = self
             .client
@@ -164,7 +168,7 @@ impl Dynamo for SdkDynamo {
         })
     }
 
-    fn transact_write_items(&self, i: TransactWriteItemsInput) -> Answer<'_, TransactWriteItemsOutput> {
+    fn transact_write_items(&self, _op: Op, i: TransactWriteItemsInput) -> Answer<'_, TransactWriteItemsOutput> {
         let table = i
             .transact_items
             .as_ref()
@@ -194,7 +198,7 @@ impl Dynamo for SdkDynamo {
         })
     }
 
-    fn query(&self, i: QueryInput) -> Answer<'_, QueryOutput> {
+    fn query(&self, _op: Op, i: QueryInput) -> Answer<'_, QueryOutput> {
         let table = i.table_name.clone().unwrap_or_default();
         let request = self
             .client

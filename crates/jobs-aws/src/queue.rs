@@ -12,7 +12,6 @@ use aws_sdk_sqs::operation::send_message::SendMessageInput;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 
 use crate::error::BackendError;
-use crate::faults;
 use crate::sqs::{SdkSqs, Sqs};
 
 /// SQS's longest `DelaySeconds` (15 minutes).
@@ -101,7 +100,7 @@ const COMPLETE: &str = "an SQS request with its queue URL is complete";
 impl JobQueue {
     /// A queue over the SDK.
     pub fn new(client: Client, url: impl Into<String>, dlq_url: Option<String>) -> Self {
-        JobQueue::over(Arc::new(SdkSqs::new(client)), url, dlq_url)
+        JobQueue::over(crate::faults::sqs(SdkSqs::new(client)), url, dlq_url)
     }
 
     /// A queue over any implementation of the SQS port (the simulator's world).
@@ -115,7 +114,6 @@ impl JobQueue {
 
     /// Long-polls for one message for up to `wait` (0-20 s) and hides it for `visibility`.
     pub async fn receive(&self, wait: Duration, visibility: Duration) -> Result<Option<Received>, BackendError> {
-        faults::before("sqs.receive").await?;
         let request = ReceiveMessageInput::builder()
             .queue_url(&self.url)
             .max_number_of_messages(1)
@@ -135,13 +133,11 @@ impl JobQueue {
     }
 
     pub async fn delete(&self, receipt_handle: &str) -> Result<(), BackendError> {
-        faults::before("sqs.delete").await?;
         self.delete_from(&self.url, receipt_handle).await
     }
 
     /// Hides the message for `visibility` from now (0 makes it visible at once).
     pub async fn set_visibility(&self, receipt_handle: &str, visibility: Duration) -> Result<(), BackendError> {
-        faults::before("sqs.visibility").await?;
         self.hide_in(&self.url, receipt_handle, visibility).await
     }
 
@@ -155,7 +151,6 @@ impl JobQueue {
     /// the one it holds: the copy starts with a receive count of zero, so receives that did not
     /// advance the job never add up to a redrive to the dead-letter queue.
     pub async fn send_copy(&self, body: &str, delay: Duration, meta: CopyMeta) -> Result<String, BackendError> {
-        faults::before("sqs.send").await?;
         let mut request = SendMessageInput::builder()
             .queue_url(&self.url)
             .message_body(body)
@@ -173,7 +168,6 @@ impl JobQueue {
             }
         }
         let out = self.sqs.send_message(request.build().expect(COMPLETE)).await?;
-        faults::after("sqs.send")?;
         Ok(out.message_id.unwrap_or_default())
     }
 

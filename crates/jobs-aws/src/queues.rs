@@ -23,7 +23,7 @@ impl PoolQueues {
     /// The queues of every lane of `pools` (theirs, and their command kinds'), named after
     /// `default_url` (the default pool's normal queue).
     pub fn new(client: &Client, default_url: &str, pools: &Pools) -> Result<PoolQueues, QueueError> {
-        PoolQueues::over(Arc::new(SdkSqs::new(client.clone())), default_url, pools)
+        PoolQueues::over(crate::faults::sqs(SdkSqs::new(client.clone())), default_url, pools)
     }
 
     /// The same queues over any implementation of the SQS port (the simulator's world).

@@ -274,10 +274,14 @@ async fn send(port: &dyn Port, request: Request) -> Answer {
         DynamoFailure::Backend(e) => Answer::Other(e.to_string()),
     };
     match request {
-        Request::Update(i) => port.update_item(i).await.map(|o| Answer::Ok(o.attributes)).unwrap_or_else(refused),
-        Request::Transact(i) => port.transact_write_items(i).await.map(|_| Answer::Ok(None)).unwrap_or_else(refused),
+        Request::Update(i) => {
+            port.update_item("update", i).await.map(|o| Answer::Ok(o.attributes)).unwrap_or_else(refused)
+        }
+        Request::Transact(i) => {
+            port.transact_write_items("transact", i).await.map(|_| Answer::Ok(None)).unwrap_or_else(refused)
+        }
         Request::Query(i) => port
-            .query(i)
+            .query("query", i)
             .await
             .map(|o| Answer::Ok(Some(query_answer(o.items(), o.last_evaluated_key.is_some()))))
             .unwrap_or_else(refused),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use jobs_aws::JobStore;
 use jobs_aws::dynamo::Dynamo as _;
+use jobs_aws::faults::{Fault, Faulty};
 use jobs_aws::resources::{TABLE_KEY, TENANCY_ATTRIBUTE};
 use jobs_aws::store::{Seat, StoreError, Submitted, tenants};
 use jobs_aws::{ErrorKind, provision};
@@ -17,7 +18,7 @@ use jobs_core::tenants::Settings;
 use jobs_core::{JobMessage, JobStatus, Lease, RetryPolicy, Tenant};
 use jobs_sim::clock::SimClock;
 use jobs_sim::dynamo::{Dynamo, TableDef};
-use jobs_sim::port::{Fault, Faulty, SimDynamo};
+use jobs_sim::port::SimDynamo;
 use jobs_sim::rng::{Rng, SeededRandom};
 
 const TABLE: &str = "jobs";
@@ -233,7 +234,8 @@ async fn simulate(seed: u64) -> (u64, u64, Vec<String>) {
         (ids.len() as u64, ids.len() as u64),
         "seed {seed}: counters = items"
     );
-    let (failed, lost) = faulty.injected.lock().map(|counts| *counts).unwrap();
+    let injected = faulty.injected();
+    let (failed, lost) = (injected.failed, injected.lost);
     (failed, lost, snapshot(&world))
 }
 
@@ -262,6 +264,7 @@ async fn the_port_answers_as_the_world_does() {
     let world = world();
     let out = world
         .get_item(
+            "get",
             aws_sdk_dynamodb::operation::get_item::GetItemInput::builder()
                 .table_name(TABLE)
                 .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("JOB#none".into()))

@@ -1,4 +1,4 @@
-//! The faults of a run, as seeded plans for `jobs_sim::port::Faulty`: every request of a process
+//! The faults of a run, as seeded plans for the fault decorator (`jobs_aws::faults::Faulty`): every request of a process
 //! is delayed a little (so processes interleave), and while faults are on some fail (throttled,
 //! a conflict, a 5xx), some commit and lose their answer (half of those are sent again by the
 //! SDK's own retry, whose answer the caller gets), and during an outage every request fails. Each process's plan draws from its own generator, seeded from the run's.
@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jobs_aws::ErrorKind;
-use jobs_sim::port::{Fault, Plan};
+use jobs_aws::faults::{Call, Fault, Plan};
 use jobs_sim::rng::Rng;
 
 /// How often each fault happens, while faults are on: one request in `n`.
@@ -73,8 +73,8 @@ impl Faults {
     pub fn plan(&self, ops: OpLog) -> Plan {
         let mut rng = Rng::new(self.seeds.lock().expect("seeds").next_u64());
         let (rates, on, outage, injected) = (self.rates, self.on.clone(), self.outage.clone(), self.injected.clone());
-        Box::new(move |op, _n| {
-            ops.push(op);
+        Box::new(move |call, _n| {
+            ops.push(call);
             let Some(rates) = rates else { return Fault::None };
             let delay = Fault::Delay(Duration::from_millis(rng.below(rates.max_delay_ms + 1)));
             if !on.load(Ordering::SeqCst) {
@@ -105,18 +105,18 @@ impl Faults {
 
 /// The requests one process made, in order.
 #[derive(Debug, Clone, Default)]
-pub struct OpLog(Arc<Mutex<Vec<&'static str>>>);
+pub struct OpLog(Arc<Mutex<Vec<Call>>>);
 
 impl OpLog {
-    fn push(&self, op: &'static str) {
-        self.0.lock().expect("op log").push(op);
+    fn push(&self, call: Call) {
+        self.0.lock().expect("op log").push(call);
     }
 
     /// Where a process stopped: its last request and how many it had made (`start` before any).
     pub fn point(&self) -> String {
         let ops = self.0.lock().expect("op log");
         match ops.last() {
-            Some(op) => format!("{op}#{}", ops.len()),
+            Some(call) => format!("{call}#{}", ops.len()),
             None => "start".to_owned(),
         }
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use api_lambda::caller::Tokens;
 use api_lambda::metrics::Metrics;
 use api_lambda::state::{AppState, Inner};
+use jobs_aws::faults::Faulty;
 use jobs_aws::resources::TTL_ATTRIBUTE;
 use jobs_aws::sqs::Sqs;
 use jobs_aws::{JobQueue, JobStore, PoolQueues, provision};
@@ -16,7 +17,7 @@ use jobs_core::clock::SharedClock;
 use jobs_core::random::SharedRandom;
 use jobs_sim::clock::SimClock;
 use jobs_sim::dynamo::{Dynamo, TableDef};
-use jobs_sim::port::{Faulty, SimDynamo, SimScheduler, SimSqs};
+use jobs_sim::port::{SimDynamo, SimScheduler, SimSqs};
 use jobs_sim::rng::SeededRandom;
 use tokio::time::Instant;
 

@@ -24,7 +24,7 @@ use super::handle::{JobStore, StoreError, failed_conditions, transact_update};
 use super::item::JobRecord;
 use super::item::{self, attr as job_attr, n, s, ts};
 use super::tenants::{attr, slots_partition, tenant_expr, tenant_key, waiting_partition};
-use crate::faults;
+use crate::dynamo::Op;
 use crate::resources::TTL_ATTRIBUTE;
 use crate::resources::{TENANCY_ATTRIBUTE, TENANCY_ORDER_ATTRIBUTE};
 
@@ -217,7 +217,7 @@ impl JobStore {
         if let Some(take) = take {
             request = request.transact_items(TransactWriteItem::builder().update(take_slot(&self.table, take)).build());
         }
-        let answer = self.transact_retrying_lost(request.build().expect("a complete request"), "store.admit").await;
+        let answer = self.transact_retrying_lost(request.build().expect("a complete request"), "admit").await;
         match answer {
             Ok(()) => Ok(Admitted::Queued),
             Err(Lost::Conditions(failed)) if failed.first() == Some(&true) => Ok(Admitted::Gone),
@@ -248,7 +248,7 @@ impl JobStore {
             .transact_items(TransactWriteItem::builder().update(decrement(&self.table, tenant)).build())
             .build()
             .expect("a complete request");
-        match self.transact_retrying_lost(request, "store.release").await {
+        match self.transact_retrying_lost(request, "release").await {
             Ok(()) => Ok(true),
             Err(Lost::Conditions(failed)) => {
                 if failed.get(1) == Some(&true) {
@@ -263,30 +263,27 @@ impl JobStore {
 
     /// Sends a transaction; a lost answer (an ambiguous or transient failure) is sent again with
     /// the same client token, which DynamoDB answers as the first commit if there was one.
-    async fn transact_retrying_lost(&self, request: TransactWriteItemsInput, target: &str) -> Result<(), Lost> {
+    async fn transact_retrying_lost(&self, request: TransactWriteItemsInput, op: Op) -> Result<(), Lost> {
         let mut tries = 0;
         loop {
             tries += 1;
-            let result = match faults::before(target).await {
-                Err(e) => Err(e),
-                Ok(()) => match self.db.transact_write_items(request.clone()).await {
-                    Ok(_) => faults::after(target),
-                    Err(err) => {
-                        let failed = failed_conditions(&err);
-                        if failed.iter().any(|f| *f) {
-                            return Err(Lost::Conditions(failed));
-                        }
-                        match self.transact_error(err) {
-                            StoreError::Backend(b) => Err(b),
-                            StoreError::ConditionFailed => return Err(Lost::Conditions(failed)),
-                        }
+            let result = match self.db.transact_write_items(op, request.clone()).await {
+                Ok(_) => Ok(()),
+                Err(err) => {
+                    let failed = failed_conditions(&err);
+                    if failed.iter().any(|f| *f) {
+                        return Err(Lost::Conditions(failed));
                     }
-                },
+                    match self.transact_error(err) {
+                        StoreError::Backend(b) => Err(b),
+                        StoreError::ConditionFailed => return Err(Lost::Conditions(failed)),
+                    }
+                }
             };
             match result {
                 Ok(()) => return Ok(()),
                 Err(e) if tries < 4 && (e.is_transient() || e.may_have_taken_effect()) => {
-                    tracing::warn!(error = %e, target, "admission write failed; trying again with the same token");
+                    tracing::warn!(error = %e, op, "admission write failed; trying again with the same token");
                     tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
                 }
                 Err(e) => return Err(Lost::Backend(e.into())),

@@ -16,8 +16,7 @@ use jobs_core::state::{Expect, Step, Transition};
 use super::expr::Expr;
 use super::handle::{Applied, JobStore, StoreError, single_error};
 use super::item::{self, attr, n, s};
-use crate::dynamo::DynamoFailure;
-use crate::faults;
+use crate::dynamo::{DynamoFailure, Op};
 use crate::resources::TABLE_KEY;
 
 impl JobStore {
@@ -35,8 +34,7 @@ impl JobStore {
         tr: &Transition,
         token: &str,
     ) -> Result<Applied, StoreError> {
-        let target = format!("store.{}", tr.step.as_str());
-        faults::before(&target).await?;
+        let op = tr.step.as_str();
         let job_item = match &tr.expect {
             Expect::Absent => {
                 let mut put = self.put_new(job_id, item::Origin::of(origin), tr, token);
@@ -54,10 +52,10 @@ impl JobStore {
             }
         };
         let created_by = || Applied { submitted_by: origin.and_then(JobMessage::submitter), slot: tr.slot.is_some() };
-        let result = if tr.counters.is_zero() && tr.lock.is_none() && tr.slot.is_none() {
+        if tr.counters.is_zero() && tr.lock.is_none() && tr.slot.is_none() {
             // A start returns the item as written (no capacity cost): a worker that claimed
             // without reading the job learns who submitted it.
-            self.write_single(job_item, tr.step == Step::Start, token, &target).await.map(|item| match item {
+            self.write_single(job_item, tr.step == Step::Start, token, op).await.map(|item| match item {
                 Some(item) => Applied { submitted_by: item::submitted_by(&item), slot: item::holds_slot(&item) },
                 None => created_by(),
             })
@@ -83,11 +81,8 @@ impl JobStore {
                 request = request.transact_items(TransactWriteItem::builder().update(update).build());
             }
             let request = request.build().expect("a complete request");
-            self.db.transact_write_items(request).await.map(|_| created_by()).map_err(|e| self.transact_error(e))
-        };
-        let applied = result?;
-        faults::after(&target)?;
-        Ok(applied)
+            self.db.transact_write_items(op, request).await.map(|_| created_by()).map_err(|e| self.transact_error(e))
+        }
     }
 
     /// One conditional PutItem or UpdateItem stamped with `token`; `returning`: an update returns
@@ -100,7 +95,7 @@ impl JobStore {
         write: JobWrite,
         returning: bool,
         token: &str,
-        target: &str,
+        op: Op,
     ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let own = |item: Option<&HashMap<String, AttributeValue>>| {
             item.and_then(|i| i.get(item::attr::LAST_WRITE)).and_then(|v| v.as_s().ok()).is_some_and(|t| t == token)
@@ -116,11 +111,7 @@ impl JobStore {
                     .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                     .build()
                     .expect("a complete request");
-                let mut result = self.db.put_item(request.clone()).await;
-                if result.is_ok() && faults::replayed(target) {
-                    result = self.db.put_item(request).await;
-                }
-                match result {
+                match self.db.put_item(op, request).await {
                     Ok(_) => Ok(None),
                     Err(DynamoFailure::ConditionFailed { item }) if own(item.as_ref()) => Ok(None),
                     Err(e) => Err(single_error(e)),
@@ -138,14 +129,10 @@ impl JobStore {
                     .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                     .build()
                     .expect("a complete request");
-                let mut result = self.db.update_item(request.clone()).await;
-                if result.is_ok() && faults::replayed(target) {
-                    result = self.db.update_item(request).await;
-                }
-                match result {
+                match self.db.update_item(op, request).await {
                     Ok(out) => Ok(out.attributes),
                     Err(DynamoFailure::ConditionFailed { item }) if own(item.as_ref()) => {
-                        tracing::info!(target, "a retried write found itself committed");
+                        tracing::info!(op, "a retried write found itself committed");
                         Ok(returning.then_some(item).flatten())
                     }
                     Err(e) => Err(single_error(e)),

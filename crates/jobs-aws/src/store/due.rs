@@ -24,6 +24,7 @@ impl JobStore {
                 let out = self
                     .db
                     .query(
+                        "overdue",
                         QueryInput::builder()
                             .table_name(&self.table)
                             .index_name(DUE_INDEX)
@@ -74,7 +75,7 @@ impl JobStore {
     ) -> Result<(), StoreError> {
         let mut e = due_moved(seen, next, None);
         e.increment(if resent { attr::RESENDS } else { attr::BACKLOG_WAITS });
-        self.update(job_id, e).await
+        self.update("bump-due", job_id, e).await
     }
 
     /// Moves an overdue job's due time to `next` after its message could not be sent, if its due
@@ -90,7 +91,7 @@ impl JobStore {
         if refused {
             e.increment(attr::SEND_REFUSALS);
         }
-        self.update(job_id, e).await
+        self.update("defer-due", job_id, e).await
     }
 
     /// Moves the due time of a job that waits on an idle lane to `next` (the next look of the
@@ -102,7 +103,7 @@ impl JobStore {
         next: chrono::DateTime<Utc>,
         idle_since: chrono::DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.update(job_id, due_moved(seen, next, Some(idle_since))).await
+        self.update("watch-due", job_id, due_moved(seen, next, Some(idle_since))).await
     }
 }
 

@@ -23,9 +23,8 @@ use super::counters::Stats;
 use super::expr::Expr;
 use super::item::{self, JobRecord, job_key, s};
 use super::{buckets, counters};
-use crate::dynamo::{Dynamo, DynamoFailure, SdkDynamo};
+use crate::dynamo::{Dynamo, DynamoFailure, Op, SdkDynamo};
 use crate::error::{BackendError, ErrorKind, kind_of_code};
-use crate::faults;
 use crate::resources::TABLE_KEY;
 
 /// How long finished jobs are kept before DynamoDB's TTL deletes them (default 30 days).
@@ -69,7 +68,7 @@ pub struct JobStore {
 impl JobStore {
     /// The store over DynamoDB (the SDK's client).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        JobStore::over(Arc::new(SdkDynamo::new(client)), table)
+        JobStore::over(crate::faults::dynamo(SdkDynamo::new(client)), table)
     }
 
     /// The store over any implementation of the DynamoDB operations it uses.
@@ -172,22 +171,25 @@ impl JobStore {
         }
     }
 
-    /// One strongly consistent read of the item with key `pk`.
-    pub(super) async fn read_item(&self, pk: String) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
-        faults::before("store.get").await?;
+    /// One strongly consistent read (`op`) of the item with key `pk`.
+    pub(super) async fn read_item(
+        &self,
+        op: Op,
+        pk: String,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let request = GetItemInput::builder()
             .table_name(&self.table)
             .key(TABLE_KEY, s(pk))
             .consistent_read(true)
             .build()
             .expect("a complete GetItem");
-        let out = self.db.get_item(request).await.map_err(backend)?;
+        let out = self.db.get_item(op, request).await.map_err(backend)?;
         Ok(out.item)
     }
 
     /// Reads a job (strongly consistent). `None` if there is no such job.
     pub async fn get(&self, job_id: &str) -> Result<Option<JobRecord>, StoreError> {
-        match self.read_item(job_key(job_id)).await? {
+        match self.read_item("get", job_key(job_id)).await? {
             None => Ok(None),
             Some(item) => {
                 let record = item::parse_record(job_id, &item).map_err(|e| {
@@ -220,7 +222,6 @@ impl JobStore {
         if pks.is_empty() {
             return Ok(Vec::new());
         }
-        faults::before("store.batch-get").await?;
         let keys: Vec<HashMap<String, AttributeValue>> =
             pks.iter().map(|k| HashMap::from([(TABLE_KEY.to_owned(), s(k))])).collect();
         let mut pending = Some(
@@ -240,7 +241,7 @@ impl JobStore {
                 .request_items(&self.table, request)
                 .build()
                 .expect("a complete BatchGetItem");
-            let out = self.db.batch_get_item(request).await.map_err(backend)?;
+            let out = self.db.batch_get_item("batch-get", request).await.map_err(backend)?;
             items.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
             pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
         }
@@ -318,15 +319,15 @@ impl JobStore {
             .set_expression_attribute_values(Some(e.values))
     }
 
-    /// The conditional update `e` of the item with key `pk`.
-    pub(super) async fn update_key(&self, pk: String, e: Expr) -> Result<(), StoreError> {
+    /// The conditional update `e` (`op`) of the item with key `pk`.
+    pub(super) async fn update_key(&self, op: Op, pk: String, e: Expr) -> Result<(), StoreError> {
         let request = self.key_update(pk, e).build().expect("a complete UpdateItem");
-        self.db.update_item(request).await.map(|_| ()).map_err(single_error)
+        self.db.update_item(op, request).await.map(|_| ()).map_err(single_error)
     }
 
-    /// The conditional update `e` of job `job_id`'s item.
-    pub(super) async fn update(&self, job_id: &str, e: Expr) -> Result<(), StoreError> {
-        self.update_key(job_key(job_id), e).await
+    /// The conditional update `e` (`op`) of job `job_id`'s item.
+    pub(super) async fn update(&self, op: Op, job_id: &str, e: Expr) -> Result<(), StoreError> {
+        self.update_key(op, job_key(job_id), e).await
     }
 
     /// The conditional update `e` of job `job_id`'s item, as a transaction item.

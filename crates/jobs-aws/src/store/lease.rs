@@ -8,7 +8,6 @@ use jobs_core::{JobStatus, Lease};
 use super::expr::Expr;
 use super::handle::{JobStore, StoreError, backend, single_error};
 use super::item::{self, attr, job_key, n, s, ts};
-use crate::faults;
 use crate::resources::TABLE_KEY;
 
 /// Receipt handles kept on a job item for its lease holder (the newest ones).
@@ -25,7 +24,6 @@ impl JobStore {
         lease: &Lease,
         checkpoint: Option<&serde_json::Value>,
     ) -> Result<Vec<String>, StoreError> {
-        faults::before("store.renew").await?;
         let mut e = Expr::default();
         e.set(attr::LEASE_UNTIL, n(lease.until.timestamp_millis()));
         // The job's newest progress, written only while this worker holds the attempt.
@@ -38,28 +36,28 @@ impl JobStore {
         e.set_or_remove(attr::RECEIPTS, None);
         held_by(&mut e, attempt, &lease.owner);
         let request = self.update_request(job_id, e).return_values(ReturnValue::UpdatedOld);
-        let out = self.db.update_item(request.build().expect("a complete request")).await.map_err(single_error)?;
+        let out =
+            self.db.update_item("renew", request.build().expect("a complete request")).await.map_err(single_error)?;
         Ok(out.attributes.as_ref().map(item::receipts).unwrap_or_default())
     }
 
     /// Asks the worker running attempt `attempt` to cancel the job (see `jobs_core::cancel`).
     /// `ConditionFailed`: the job is no longer running that attempt; decide again.
     pub async fn request_cancel(&self, job_id: &str, attempt: u32) -> Result<(), StoreError> {
-        faults::before("store.request-cancel").await?;
         let mut e = Expr::default();
         e.set(attr::CANCEL_REQUESTED_AT, ts(self.now()));
         e.require(attr::STATUS, "=", s(JobStatus::Running.as_str()));
         e.require(attr::ATTEMPTS, "=", n(attempt));
-        self.update(job_id, e).await
+        self.update("request-cancel", job_id, e).await
     }
 
     /// Whether somebody asked to cancel job `job_id`: the worker's quick check, a strongly
     /// consistent read of one attribute (half a read unit).
     pub async fn cancel_requested(&self, job_id: &str) -> Result<bool, StoreError> {
-        faults::before("store.cancel-check").await?;
         let out = self
             .db
             .get_item(
+                "cancel-check",
                 GetItemInput::builder()
                     .table_name(&self.table)
                     .key(TABLE_KEY, s(job_key(job_id)))
@@ -78,14 +76,13 @@ impl JobStore {
     /// under `holder`'s lease: its own handle went stale when the message was received again, so
     /// without this it could neither keep the message hidden nor delete it.
     pub async fn hand_over(&self, job_id: &str, attempt: u32, holder: &str, receipt: &str) -> Result<(), StoreError> {
-        faults::before("store.hand-over").await?;
         let mut e = Expr::default();
         e.append(attr::RECEIPTS, AttributeValue::L(vec![s(receipt)]));
         held_by(&mut e, attempt, holder);
         // Bounded: a job that keeps being received while it runs does not grow its item.
         let (name, max) = (e.name(attr::RECEIPTS), e.value(n(MAX_RECEIPTS)));
         e.require_raw(format!("(attribute_not_exists({name}) OR size({name}) < {max})"));
-        self.update(job_id, e).await
+        self.update("hand-over", job_id, e).await
     }
 }
 

@@ -159,6 +159,7 @@ impl JobStore {
             let out = self
                 .db
                 .query(
+                    "list",
                     QueryInput::builder()
                         .table_name(&self.table)
                         .index_name(index)

@@ -12,7 +12,7 @@ use super::item::{attr, s, schedule_key, ts};
 impl JobStore {
     /// The job that holds schedule `schedule`'s lock (strongly consistent), if any.
     pub async fn schedule_holder(&self, schedule: &str) -> Result<Option<String>, StoreError> {
-        let item = self.read_item(schedule_key(schedule)).await?;
+        let item = self.read_item("get-lock", schedule_key(schedule)).await?;
         Ok(item.and_then(|i| i.get(attr::HOLDER).and_then(|v| v.as_s().ok()).cloned()))
     }
 

@@ -44,6 +44,7 @@ impl JobStore {
             let out = self
                 .db
                 .query(
+                    "count-status",
                     QueryInput::builder()
                         .table_name(&self.table)
                         .index_name(index)
@@ -73,6 +74,7 @@ impl JobStore {
         let out = self
             .db
             .query(
+                "oldest",
                 QueryInput::builder()
                     .table_name(&self.table)
                     .index_name(index)

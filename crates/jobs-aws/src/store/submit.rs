@@ -15,7 +15,6 @@ use super::expr::Expr;
 use super::handle::{JobStore, StoreError, failed_conditions};
 use super::item::{Origin, attr, idempotency_key, n, s, ts};
 use super::tenants;
-use crate::faults;
 use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
 use jobs_core::tenants::Seat;
 
@@ -67,7 +66,6 @@ impl JobStore {
         idempotency: Option<&Idempotency>,
         seat: &Seat,
     ) -> Result<Submitted, StoreError> {
-        faults::before("store.submit").await?;
         let now = self.now();
         let tr = match seat {
             Seat::Wait { .. } => jobs_core::state::wait(now),
@@ -141,7 +139,7 @@ impl JobStore {
         if let Some(update) = tenant_write {
             request = request.transact_items(TransactWriteItem::builder().update(update).build());
         }
-        let result = match self.db.transact_write_items(request.build().expect("a complete request")).await {
+        match self.db.transact_write_items("submit", request.build().expect("a complete request")).await {
             Ok(_) => Ok(Submitted::Created),
             Err(err) => {
                 let failed = failed_conditions(&err);
@@ -155,13 +153,11 @@ impl JobStore {
                     _ => Err(self.transact_error(err)),
                 }
             }
-        };
-        faults::after("store.submit")?;
-        result
+        }
     }
 
     async fn replay(&self, caller: &str, idem: &Idempotency) -> Result<Submitted, StoreError> {
-        let item = self.read_item(idempotency_key(caller, &idem.key)).await?.unwrap_or_default();
+        let item = self.read_item("get-key", idempotency_key(caller, &idem.key)).await?.unwrap_or_default();
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         match (text(attr::JOB_ID), text(attr::FINGERPRINT)) {
             (Some(job_id), Some(fp)) if fp == idem.fingerprint => Ok(Submitted::Existing { job_id }),
@@ -174,7 +170,6 @@ impl JobStore {
     /// The API sent the message of a job it recorded: it is due `stale` from now (a reconciler
     /// pass sends the message of a job whose API never got that far).
     pub async fn mark_sent(&self, job_id: &str) -> Result<(), StoreError> {
-        faults::before("store.mark-sent").await?;
         let now = self.now();
         let mut e = Expr::default();
         e.set(attr::SENT_AT, ts(now));
@@ -182,6 +177,6 @@ impl JobStore {
         e.set(attr::DUE_AT, n(due.timestamp_millis()));
         e.require(attr::STATUS, "=", s(JobStatus::Queued.as_str()));
         e.require(attr::ATTEMPTS, "=", n(0));
-        self.update(job_id, e).await
+        self.update("mark-sent", job_id, e).await
     }
 }

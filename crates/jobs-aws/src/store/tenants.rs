@@ -18,7 +18,6 @@ use super::expr::Expr;
 use super::handle::{JobStore, StoreError, backend};
 use super::item::{n, s, ts};
 use crate::dynamo::Item;
-use crate::faults;
 use crate::resources::{TABLE_KEY, TENANCY_ATTRIBUTE, TENANCY_INDEX, TENANCY_ORDER_ATTRIBUTE};
 
 /// Attribute names of a tenant item.
@@ -201,7 +200,7 @@ impl JobStore {
 
     /// Tenant `tenant`'s item, read strongly (a tenant without one: the defaults, nothing used).
     pub async fn tenant(&self, tenant: &Tenant) -> Result<TenantItem, StoreError> {
-        let item = self.read_item(tenant_key(tenant)).await?;
+        let item = self.read_item("get-tenant", tenant_key(tenant)).await?;
         Ok(item.map_or_else(|| TenantItem::new(tenant.clone()), |i| TenantItem::parse(tenant.clone(), &i)))
     }
 
@@ -230,7 +229,6 @@ impl JobStore {
     /// Sets tenant `tenant`'s settings (`None` fields follow the defaults), recording who did; the
     /// item as written. Admissions that read the old settings fail and read again.
     pub async fn set_tenant(&self, tenant: &Tenant, settings: &Settings, by: &str) -> Result<TenantItem, StoreError> {
-        faults::before("store.set-tenant").await?;
         let mut e = tenant_expr(tenant);
         let fields = [
             (attr::MAX_RUNNING, settings.max_running),
@@ -246,6 +244,7 @@ impl JobStore {
         let out = self
             .db
             .update_item(
+                "set-tenant",
                 UpdateItemInput::builder()
                     .table_name(&self.table)
                     .key(TABLE_KEY, s(tenant_key(tenant)))
@@ -259,7 +258,6 @@ impl JobStore {
             .await
             .map_err(backend)?;
         let item = out.attributes.unwrap_or_default();
-        faults::after("store.set-tenant")?;
         Ok(TenantItem::parse(tenant.clone(), &item))
     }
 
@@ -285,10 +283,10 @@ impl JobStore {
         start: Option<Item>,
         limit: Option<i32>,
     ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
-        faults::before("store.tenancy").await?;
         let out = self
             .db
             .query(
+                "tenancy",
                 QueryInput::builder()
                     .table_name(&self.table)
                     .index_name(TENANCY_INDEX)
@@ -311,7 +309,7 @@ impl JobStore {
         let mut e = Expr::default();
         e.set_or_remove(attr::WAITING_AT, None);
         e.require(attr::WAITING_AT, "=", ts(seen));
-        match self.update_key(tenant_key(tenant), e).await {
+        match self.update_key("clear-waiting", tenant_key(tenant), e).await {
             Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed) => Ok(false),
             Err(err) => Err(err),

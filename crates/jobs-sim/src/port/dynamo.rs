@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
 use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
 use aws_sdk_dynamodb::operation::transact_write_items::{TransactWriteItemsInput, TransactWriteItemsOutput};
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemInput, UpdateItemOutput};
-use jobs_aws::dynamo::{Answer, Dynamo as Port, DynamoFailure};
+use jobs_aws::dynamo::{Answer, Dynamo as Port, DynamoFailure, Op};
 use jobs_aws::{BackendError, ErrorKind};
 
 use crate::dynamo::{Dynamo, DynamoError};
@@ -75,28 +75,59 @@ macro_rules! answer {
 }
 
 impl Port for SimDynamo {
-    fn get_item(&self, input: GetItemInput) -> Answer<'_, GetItemOutput> {
+    fn get_item(&self, _op: Op, input: GetItemInput) -> Answer<'_, GetItemOutput> {
         answer!(self, "GetItem", input.table_name.clone().unwrap_or_default(), get_item, input)
     }
 
-    fn batch_get_item(&self, input: BatchGetItemInput) -> Answer<'_, BatchGetItemOutput> {
+    fn batch_get_item(&self, _op: Op, input: BatchGetItemInput) -> Answer<'_, BatchGetItemOutput> {
         let table = input.request_items.as_ref().and_then(|r| r.keys().next().cloned()).unwrap_or_default();
         answer!(self, "BatchGetItem", table, batch_get_item, input)
     }
 
-    fn put_item(&self, input: PutItemInput) -> Answer<'_, PutItemOutput> {
+    fn put_item(&self, _op: Op, input: PutItemInput) -> Answer<'_, PutItemOutput> {
         answer!(self, "PutItem", input.table_name.clone().unwrap_or_default(), put_item, input)
     }
 
-    fn update_item(&self, input: UpdateItemInput) -> Answer<'_, UpdateItemOutput> {
+    fn update_item(&self, _op: Op, input: UpdateItemInput) -> Answer<'_, UpdateItemOutput> {
         answer!(self, "UpdateItem", input.table_name.clone().unwrap_or_default(), update_item, input)
     }
 
-    fn transact_write_items(&self, input: TransactWriteItemsInput) -> Answer<'_, TransactWriteItemsOutput> {
+    fn transact_write_items(&self, _op: Op, input: TransactWriteItemsInput) -> Answer<'_, TransactWriteItemsOutput> {
         answer!(self, "TransactWriteItems", String::new(), transact_write_items, input)
     }
 
-    fn query(&self, input: QueryInput) -> Answer<'_, QueryOutput> {
+    fn query(&self, _op: Op, input: QueryInput) -> Answer<'_, QueryOutput> {
         answer!(self, "Query", input.table_name.clone().unwrap_or_default(), query, input)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use jobs_aws::faults::{Fault, Faulty};
+
+    use super::*;
+    use crate::dynamo::{KeySchema, TableDef};
+
+    #[tokio::test]
+    async fn a_replayed_write_commits_once_and_answers_with_its_second_try() {
+        let mut world = Dynamo::new();
+        world.create_table(TableDef {
+            name: "t".into(),
+            key: KeySchema { partition: "pk".into(), sort: None },
+            indexes: vec![],
+        });
+        let world = SimDynamo::new(world);
+        let faulty = Faulty::new(world.clone(), Box::new(|_, _| Fault::Replay));
+        let put = PutItemInput::builder()
+            .table_name("t")
+            .item("pk", AttributeValue::S("a".into()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .unwrap();
+        let answer = faulty.put_item("submit", put).await;
+        assert!(matches!(answer, Err(DynamoFailure::ConditionFailed { .. })), "its own commit fails the retry");
+        assert_eq!(world.world().items("t").len(), 1, "written once");
+        assert_eq!((faulty.injected().failed, faulty.injected().lost), (0, 1), "counted as a lost answer");
     }
 }
