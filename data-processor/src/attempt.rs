@@ -77,7 +77,8 @@ impl Worker {
             info!(attempt, checkpoint = %c, "resuming the attempt from its checkpoint");
         }
         let (saved, checkpoint) = Checkpoint::new(checkpoint);
-        let ctx = JobContext { job_id: job.job_id.clone(), attempt, cancel, checkpoint };
+        let ctx =
+            JobContext { job_id: job.job_id.clone(), attempt, cancel, checkpoint, clock: self.store.clock().clone() };
         let timeout = spec.policy().timeout(self.config.attempt_timeout());
         let held = Held::new(&msg.receipt_handle, cancel_tx);
         let started = Instant::now();

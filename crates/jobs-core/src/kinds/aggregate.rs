@@ -168,7 +168,13 @@ mod tests {
     async fn a_cancelled_aggregate_returns_promptly() {
         use super::super::{Cancellation, JobContext, JobKind};
         let (tx, cancel) = Cancellation::new();
-        let ctx = JobContext { job_id: "j".into(), attempt: 1, cancel, checkpoint: crate::kinds::Checkpoint::none() };
+        let ctx = JobContext {
+            job_id: "j".into(),
+            attempt: 1,
+            cancel,
+            checkpoint: crate::kinds::Checkpoint::none(),
+            clock: crate::clock::system(),
+        };
         let job = Aggregate { records: MAX_RECORDS, seed: 1 };
         let started = std::time::Instant::now();
         tx.send(true).unwrap();

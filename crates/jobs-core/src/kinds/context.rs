@@ -17,6 +17,9 @@ pub struct JobContext {
     /// The attempt's saved progress: what an interrupted run of it saved, and where this run saves
     /// its own (see [`Checkpoint`]).
     pub checkpoint: Checkpoint,
+    /// The time as the worker reads it: a job that writes a time reads it here, so the simulator's
+    /// runs replay exactly.
+    pub clock: crate::clock::SharedClock,
 }
 
 /// The most a checkpoint may hold, as JSON text.

@@ -66,6 +66,7 @@ mod tests {
             attempt,
             cancel: crate::kinds::Cancellation::never(),
             checkpoint: crate::kinds::Checkpoint::none(),
+            clock: crate::clock::system(),
         };
         assert!(job.run(&ctx(1)).await.is_err());
         assert!(job.run(&ctx(2)).await.is_err());

@@ -43,7 +43,7 @@ impl JobKind for Ping {
         &self,
         ctx: &super::context::JobContext,
     ) -> Result<super::context::JobOutput, super::context::JobFailure> {
-        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let at = ctx.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         Ok(match &self.tag {
             Some(tag) => serde_json::json!({ "at": at, "attempt": ctx.attempt, "tag": tag }),
             None => serde_json::json!({ "at": at, "attempt": ctx.attempt }),

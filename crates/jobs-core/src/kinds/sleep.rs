@@ -79,7 +79,16 @@ mod tests {
         previous: Option<serde_json::Value>,
     ) -> (tokio::sync::watch::Receiver<Option<serde_json::Value>>, JobContext) {
         let (saved, checkpoint) = Checkpoint::new(previous);
-        (saved, JobContext { job_id: "j".into(), attempt: 1, cancel: Cancellation::never(), checkpoint })
+        (
+            saved,
+            JobContext {
+                job_id: "j".into(),
+                attempt: 1,
+                cancel: Cancellation::never(),
+                checkpoint,
+                clock: crate::clock::system(),
+            },
+        )
     }
 
     #[tokio::test]
