@@ -10,6 +10,7 @@ use api_lambda::caller::Caller;
 use api_lambda::state::IDEMPOTENCY_TTL;
 use api_lambda::submit::SubmitError;
 use jobs_aws::Idempotency;
+use jobs_core::pools::Priority;
 use jobs_core::{JobMessage, JobSpec};
 use jobs_sim::rng::Rng;
 use serde_json::json;
@@ -65,7 +66,9 @@ pub struct Accepted {
 /// A job to submit: its kind, payload and expected end, drawn from `rng`.
 fn draw(rng: &mut Rng) -> (&'static str, serde_json::Value, Expect) {
     match rng.below(20) {
-        0..=7 => ("noop", json!({}), Expect::Succeed),
+        0..=6 => ("noop", json!({}), Expect::Succeed),
+        // A job of milliseconds in the drained `short` pool: its pods take message after message.
+        7 => ("ping", json!({}), Expect::Succeed),
         8..=11 => ("flaky", json!({ "failures": 1 + rng.below(2) }), Expect::Succeed),
         12..=13 => ("fail", json!({ "message": "the job's own failure" }), Expect::Fail),
         // Its time limit (3 s, two attempts) ends it.
@@ -76,13 +79,15 @@ fn draw(rng: &mut Rng) -> (&'static str, serde_json::Value, Expect) {
 }
 
 /// One `POST /jobs` request as a client makes it: a job drawn from the run's generator (1 in 20
-/// with a poison payload), a caller, and (1 in 3) an `Idempotency-Key`, with which the client
-/// tries again after a failed call (a 5xx, or no answer) up to [`KEYED_TRIES`] times.
+/// with a poison payload), a caller, a priority (1 in 5 `high`: its pool's other queue), and
+/// (1 in 3) an `Idempotency-Key`, with which the client tries again after a failed call (a 5xx,
+/// or no answer) up to [`KEYED_TRIES`] times.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub n: u64,
     pub caller: &'static str,
     pub key: Option<String>,
+    pub priority: Priority,
     kind: &'static str,
     payload: serde_json::Value,
     expect: Expect,
@@ -100,7 +105,8 @@ impl Request {
         let (kind, payload, expect) = if poisoned { ("fail", poison(), Expect::Fail) } else { draw(rng) };
         let caller = CALLERS[rng.below(2) as usize];
         let key = (rng.below(3) == 0).then(|| format!("key-{n}"));
-        Request { n, caller, key, kind, payload, expect, poisoned }
+        let priority = if rng.below(5) == 0 { Priority::High } else { Priority::Normal };
+        Request { n, caller, key, priority, kind, payload, expect, poisoned }
     }
 
     /// The same request (job and key) from the other caller: a job of its own.
@@ -120,7 +126,11 @@ impl Request {
         let spec = JobSpec::accept(self.kind, self.payload.clone()).expect("a valid simulated job");
         let policy = jobs_core::RetryPolicy { max_attempts: default_max_attempts, ..jobs_core::RetryPolicy::default() };
         let max_attempts = spec.policy().apply(&policy).max_attempts;
-        let msg = JobMessage { job_id: self.job_id(t), ..JobMessage::for_spec(&spec, view.store.now()) };
+        let msg = JobMessage {
+            job_id: self.job_id(t),
+            priority: self.priority,
+            ..JobMessage::for_spec(&spec, view.store.now())
+        };
         let idempotency = self.key.as_ref().map(|key| Idempotency {
             key: key.clone(),
             fingerprint: Idempotency::fingerprint(self.kind, &spec.payload()),

@@ -43,7 +43,7 @@ fn main() -> std::process::ExitCode {
                 points.extend(s.pods.crashed_at.iter().cloned());
                 if args.seed.is_some() || (i + 1) % 10 == 0 {
                     eprintln!(
-                        "seed {seed}: ok ({} steps, {} jobs, {} pods ({} of the earlier build), {} killed, {} stopped, {} duplicates, {} takeovers, {} expired, {} keyed requests, alice's limit {} (at most {} running), {} poison refused, {} unsendable, {} firings ({} skipped) of {} forbidding overlap, {} reconciler passes, {} failed and {} lost answers{}, {:.0} min simulated, digest {:016x})",
+                        "seed {seed}: ok ({} steps, {} jobs, {} pods ({} of the earlier build), {} killed, {} stopped, {} duplicates, {} takeovers, {} expired, {} keyed requests, {} of high priority, alice's limit {} (at most {} running), {} poison refused, {} unsendable, {} firings ({} skipped) of {} forbidding overlap, {} reconciler passes, {} failed and {} lost answers{}, index lag {} ms, {:.0} min simulated, digest {:016x})",
                         s.steps,
                         s.checked.jobs,
                         s.pods.started,
@@ -54,6 +54,7 @@ fn main() -> std::process::ExitCode {
                         s.takeovers,
                         s.expired,
                         s.keyed,
+                        s.high,
                         s.limit.map_or("none".to_owned(), |l| l.to_string()),
                         s.most_running,
                         s.refused,
@@ -65,6 +66,7 @@ fn main() -> std::process::ExitCode {
                         s.injected.failed,
                         s.injected.lost,
                         if s.outage { ", an outage" } else { "" },
+                        s.index_lag_ms,
                         s.simulated.as_secs_f64() / 60.0,
                         s.digest
                     );

@@ -74,6 +74,10 @@ pub struct Summary {
     /// Schedule firings delivered (duplicates included), and schedules that forbid overlap.
     pub firings: u64,
     pub forbid: usize,
+    /// Submissions of `high` priority.
+    pub high: u64,
+    /// How late a write reached the table's indexes.
+    pub index_lag_ms: u64,
     /// Simulated time from the world's start to the checks.
     pub simulated: Duration,
     pub checked: Checked,
@@ -132,6 +136,10 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
     }
     // DynamoDB deletes an expired item some time after its TTL: up to 5 minutes here.
     let ttl_lag = Duration::from_secs(rng.below(301));
+    // A write reaches the table's indexes (the open jobs', the due resends', a schedule's) up to
+    // 3 s late: the reconciler and the API's lists read them eventually consistent.
+    summary.index_lag_ms = rng.below(3_001);
+    world.dynamo.world().set_index_lag(summary.index_lag_ms);
     let (mut submitted, start) = (0, Instant::now());
     while start.elapsed() < options.active {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -153,6 +161,7 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
             submitted += 1;
             summary.steps += 1;
             let request = Request::draw(submitted, &mut rng);
+            summary.high += u64::from(request.priority == jobs_core::pools::Priority::High);
             // 1 keyed request in 4 is sent by the other caller too, with the same key.
             let other = (request.key.is_some() && rng.below(4) == 0).then(|| request.from_other_caller());
             for request in std::iter::once(request).chain(other) {
