@@ -35,7 +35,7 @@ pub async fn state(config: &config::Config, sdk: &SdkConfig) -> Result<AppState,
     };
     Ok(AppState(Arc::new(state::Inner {
         store: JobStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name).with_timing(config.timing()),
-        schedules: Arc::new(Schedules::new(
+        schedules: jobs_aws::faults::scheduler(Schedules::new(
             aws_sdk_scheduler::Client::new(sdk),
             &config.schedule_group,
             &config.scheduler_role_arn,

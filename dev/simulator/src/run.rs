@@ -122,8 +122,8 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
     if rng.below(2) == 0 {
         for i in 0..1 + rng.below(2) {
             let forbid = rng.below(3) > 0;
-            summary.steps += 1;
-            schedules.create(&world, &world.view(&faults, 0), &format!("every-minute-{i}"), forbid, &mut rng).await;
+            summary.steps +=
+                1 + schedules.create(&world, &faults, &format!("every-minute-{i}"), forbid, &mut rng).await;
         }
         watch.forbid = schedules.forbid.clone();
     }
@@ -199,9 +199,13 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
             return Err(Box::new((v, summary)));
         }
     }
-    schedules.delete_all(&world, &world.clean()).await;
-    faults.stop();
+    // The client deletes its schedules as faults go on (but no outage).
     faults.set_outage(false);
+    match schedules.delete_all(&world, &faults).await {
+        Ok(failed) => summary.steps += failed,
+        Err(v) => return Err(Box::new((v, summary))),
+    }
+    faults.stop();
     pods.chaos = false;
     let settle_by = Instant::now() + options.settle_max;
     loop {

@@ -1,6 +1,8 @@
 //! Schedules as the API makes them: the real route handlers (`POST /jobs/schedules`,
 //! `DELETE /jobs/schedules/{name}`) over an API state of the simulated world, whose Scheduler is
-//! the in-memory one. Their firings reach the queues as EventBridge Scheduler delivers them: at
+//! the in-memory one behind the run's faults (a request may fail, or take effect and lose its
+//! answer: the client tries again, and takes a 409 or a 404 on a later try as its own earlier
+//! try's doing). Their firings reach the queues as EventBridge Scheduler delivers them: at
 //! least once (1 firing in 8 twice, the copy up to a few seconds later).
 
 use std::collections::BTreeSet;
@@ -10,11 +12,17 @@ use api_lambda::routes::schedules::{ScheduleName, create_schedule, delete_schedu
 use aws_sdk_sqs::operation::send_message::SendMessageInput;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use jobs_sim::rng::Rng;
 use jobs_sim::scheduler::Firing;
 use serde_json::json;
 
-use crate::world::{View, World};
+use crate::faults::Faults;
+use crate::violation::Violation;
+use crate::world::World;
+
+/// Tries of a client's schedule request.
+const TRIES: u32 = 3;
 
 /// The schedules a run made.
 #[derive(Debug, Default)]
@@ -32,8 +40,10 @@ pub struct Made {
 
 impl Made {
     /// Creates schedule `name` of `sleep` jobs firing every minute, each sleeping up to twice
-    /// that (so firings overlap), with `overlap: forbid` or `allow`; whether the API answered 200.
-    pub async fn create(&mut self, world: &World, view: &View, name: &str, forbid: bool, rng: &mut Rng) -> bool {
+    /// that (so firings overlap), with `overlap: forbid` or `allow`, each try over a fresh
+    /// process view; how many tries failed. The schedule counts as made whatever the answers
+    /// (a lost answer may have made it): its firings are checked, and it is deleted at the end.
+    pub async fn create(&mut self, world: &World, faults: &Faults, name: &str, forbid: bool, rng: &mut Rng) -> u64 {
         let body = json!({
             "name": name,
             "cron": "rate(1 minute)",
@@ -41,24 +51,45 @@ impl Made {
             "payload": { "ms": 10_000 + rng.below(110_000) },
             "overlap": if forbid { "forbid" } else { "allow" },
         });
-        let answer =
-            create_schedule(State(world.api(view)), Caller("sim".to_owned()), Ok(Bytes::from(body.to_string()))).await;
-        if answer.is_err() {
-            return false;
-        }
         self.names.push(name.to_owned());
         if forbid {
             self.forbid.insert(name.to_owned());
         }
-        true
+        let mut failed = 0;
+        for t in 0..TRIES {
+            let view = world.view(faults, 0);
+            let body = Ok(Bytes::from(body.to_string()));
+            match create_schedule(State(world.api(&view)), Caller("sim".to_owned()), body).await {
+                Ok(_) => break,
+                Err(e) if t > 0 && e.status == StatusCode::CONFLICT => break,
+                Err(_) => failed += 1,
+            }
+        }
+        failed
     }
 
-    /// Deletes every schedule the run made (the run is about to settle).
-    pub async fn delete_all(&mut self, world: &World, view: &View) {
+    /// Deletes every schedule the run made (the run is about to settle), trying again after a
+    /// failure; a 404 is a schedule no try made, or one an earlier try deleted.
+    pub async fn delete_all(&mut self, world: &World, faults: &Faults) -> Result<u64, Violation> {
+        let mut failed = 0;
         for name in std::mem::take(&mut self.names) {
-            let path = Path(ScheduleName { name: name.clone() });
-            delete_schedule(State(world.api(view)), path).await.expect("a schedule the run made is deleted");
+            let mut deleted = false;
+            for _ in 0..TRIES * 10 {
+                let path = Path(ScheduleName { name: name.clone() });
+                match delete_schedule(State(world.api(&world.view(faults, 0))), path).await {
+                    Ok(_) => deleted = true,
+                    Err(e) if e.status == StatusCode::NOT_FOUND => deleted = true,
+                    Err(_) => failed += 1,
+                }
+                if deleted {
+                    break;
+                }
+            }
+            if !deleted || world.scheduler.world().get(&name).is_ok() {
+                return Err(Violation::ScheduleLeft(name));
+            }
         }
+        Ok(failed)
     }
 
     /// Copies of firings still to deliver.

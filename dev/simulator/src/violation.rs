@@ -6,6 +6,8 @@ use jobs_core::JobStatus;
 /// A broken invariant, with what breaks it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Violation {
+    #[error("schedule {0} is still there after the client deleted it")]
+    ScheduleLeft(String),
     #[error("G1: job {job_id} is {status} at the end ({detail})")]
     NotTerminal { job_id: String, status: JobStatus, detail: String },
     #[error("G1: the API accepted job {0}, and it is not in the table")]

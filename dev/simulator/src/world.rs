@@ -12,7 +12,7 @@ use api_lambda::state::{AppState, Inner};
 use jobs_aws::faults::Faulty;
 use jobs_aws::resources::TTL_ATTRIBUTE;
 use jobs_aws::sqs::Sqs;
-use jobs_aws::{JobQueue, JobStore, PoolQueues, provision};
+use jobs_aws::{JobQueue, JobStore, PoolQueues, Scheduler, provision};
 use jobs_core::clock::SharedClock;
 use jobs_core::random::SharedRandom;
 use jobs_sim::clock::SimClock;
@@ -53,6 +53,8 @@ pub struct View {
     /// Its SQS port (its queues' requests go through it).
     pub sqs: Arc<dyn Sqs>,
     pub queues: PoolQueues,
+    /// Its port to the world's Scheduler (the API's schedule requests go through it).
+    pub scheduler: Arc<dyn Scheduler>,
     /// What its requests were, in order (the crash point of a killed process is its last).
     pub ops: OpLog,
 }
@@ -88,7 +90,8 @@ impl World {
             JobStore::over(dynamo, TABLE).with_clock(clock).with_random(self.random.clone()).with_retention(RETENTION);
         let queues =
             PoolQueues::over(sqs.clone(), &self.queue_url, jobs_core::pools::pools()).expect("the queues' names");
-        View { store, sqs, queues, ops }
+        let scheduler = Arc::new(Faulty::new(self.scheduler.clone(), faults.plan(ops.clone())));
+        View { store, sqs, queues, scheduler, ops }
     }
 
     /// A digest (FNV-1a) of every item of the table, in key order: two runs of a seed must agree.
@@ -100,14 +103,14 @@ impl World {
             .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
     }
 
-    /// The API's state over process view `view`: its store and queues, the world's Scheduler
-    /// (the route handlers are called with it as the router calls them).
+    /// The API's state over process view `view`: its store, queues and Scheduler (the route
+    /// handlers are called with it as the router calls them).
     pub fn api(&self, view: &View) -> AppState {
         AppState(Arc::new(Inner {
             store: view.store.clone(),
             queues: view.queues.clone(),
             queue_arn: self.queue_arn.clone(),
-            schedules: Arc::new(self.scheduler.clone()),
+            schedules: view.scheduler.clone(),
             tokens: Tokens::new(None, None),
             metrics: Metrics::default(),
             logs_dir: None,

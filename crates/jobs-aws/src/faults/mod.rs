@@ -7,8 +7,9 @@
 //! debug builds only).
 //!
 //! Every request is named by what the caller does with it ([`Call`]): the store names its
-//! DynamoDB requests (`store.succeed`, `store.get`, …), the queues' requests are named by their
-//! operation (`sqs.send`, `sqs.receive`, `sqs.delete`, `sqs.visibility`).
+//! DynamoDB requests (`store.succeed`, `store.get`, …), the queues' and the schedule group's
+//! requests are named by their operation (`sqs.send`, `sqs.receive`, `sqs.delete`,
+//! `sqs.visibility`; `scheduler.create`, `scheduler.delete`, …).
 
 pub mod plan;
 pub mod spec;
@@ -33,6 +34,7 @@ use aws_sdk_sqs::operation::send_message::{SendMessageInput, SendMessageOutput};
 
 use crate::dynamo::{self, Dynamo, Op};
 use crate::error::{BackendError, ErrorKind};
+use crate::scheduler::{self as schedules, ScheduleInfo, ScheduleRequest, Scheduler};
 use crate::sqs::{self, Sqs};
 
 /// A request's future, as the port returns it.
@@ -210,6 +212,34 @@ impl<Q: Sqs> Sqs for Faulty<Q> {
     }
 }
 
+fn schedule(op: Op) -> Call {
+    Call { service: Service::Scheduler, op }
+}
+
+/// A replayed request answers as its first try: the SDK sends a schedule's create, update or
+/// delete again with the same client token, which EventBridge Scheduler answers as the first.
+impl<S: Scheduler> Scheduler for Faulty<S> {
+    fn create<'a>(&'a self, req: &'a ScheduleRequest) -> schedules::Answer<'a, ()> {
+        self.run(schedule("create"), self.inner.create(req))
+    }
+
+    fn update<'a>(&'a self, req: &'a ScheduleRequest) -> schedules::Answer<'a, ()> {
+        self.run(schedule("update"), self.inner.update(req))
+    }
+
+    fn get<'a>(&'a self, name: &'a str) -> schedules::Answer<'a, ScheduleInfo> {
+        self.run(schedule("get"), self.inner.get(name))
+    }
+
+    fn list(&self) -> schedules::Answer<'_, Vec<ScheduleInfo>> {
+        self.run(schedule("list"), self.inner.list())
+    }
+
+    fn delete<'a>(&'a self, name: &'a str) -> schedules::Answer<'a, ()> {
+        self.run(schedule("delete"), self.inner.delete(name))
+    }
+}
+
 /// The store's port as the binaries use it: the SDK's, with the faults of `FAULTS` (debug builds).
 pub fn dynamo(port: crate::dynamo::SdkDynamo) -> Arc<dyn Dynamo> {
     match spec::from_env() {
@@ -220,6 +250,15 @@ pub fn dynamo(port: crate::dynamo::SdkDynamo) -> Arc<dyn Dynamo> {
 
 /// The queues' port as the binaries use it: the SDK's, with the faults of `FAULTS` (debug builds).
 pub fn sqs(port: crate::sqs::SdkSqs) -> Arc<dyn Sqs> {
+    match spec::from_env() {
+        Some(plan) => Arc::new(Faulty::new(port, plan)),
+        None => Arc::new(port),
+    }
+}
+
+/// The schedule group's port as the API uses it: the SDK's, with the faults of `FAULTS` (debug
+/// builds).
+pub fn scheduler(port: crate::scheduler::Schedules) -> Arc<dyn Scheduler> {
     match spec::from_env() {
         Some(plan) => Arc::new(Faulty::new(port, plan)),
         None => Arc::new(port),

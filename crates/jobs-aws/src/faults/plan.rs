@@ -10,6 +10,8 @@ pub enum Service {
     /// The job store's table.
     Store,
     Sqs,
+    /// EventBridge Scheduler's schedule group.
+    Scheduler,
 }
 
 /// One request, named by what its caller does with it: `store.succeed`, `sqs.send`.
@@ -24,6 +26,7 @@ impl std::fmt::Display for Call {
         let service = match self.service {
             Service::Store => "store",
             Service::Sqs => "sqs",
+            Service::Scheduler => "scheduler",
         };
         write!(f, "{service}.{}", self.op)
     }

@@ -15,7 +15,8 @@
 //! `store.give-up`, `store.submit`, `store.cancel`, `store.skip`, `store.admit`), `store.renew`,
 //! `store.hand-over`, `store.mark-sent`, `store.release`, `store.request-cancel`,
 //! `store.cancel-check`, `store.batch-get`, `store.tenancy`, `store.set-tenant`, `sqs.receive`,
-//! `sqs.send`, `sqs.delete`, `sqs.visibility`. `ambiguous` lets the request happen, then reports
+//! `sqs.send`, `sqs.delete`, `sqs.visibility`, `scheduler.create`, `scheduler.update`,
+//! `scheduler.get`, `scheduler.list`, `scheduler.delete`. `ambiguous` lets the request happen, then reports
 //! a timeout; `replayed` lets it happen and sends it again, answering with the second answer (what
 //! the SDK's own retry after a lost answer does: a conditional write then fails on its own first
 //! try; single-item writes only); `crash` aborts the process before the request (no cleanup,
@@ -88,8 +89,8 @@ impl Faults {
             };
             let target = target.trim();
             match target.split_once('.') {
-                Some(("store" | "sqs", op)) if !op.is_empty() => {}
-                _ => return Err(bad("the target is store.OPERATION or sqs.OPERATION")),
+                Some(("store" | "sqs" | "scheduler", op)) if !op.is_empty() => {}
+                _ => return Err(bad("the target is store.OPERATION, sqs.OPERATION or scheduler.OPERATION")),
             }
             rules.push(Rule { target: target.to_owned(), fault, limit, used: AtomicU64::new(0) });
         }
@@ -175,9 +176,9 @@ mod tests {
             ("store.get", "expected TARGET=ACTION"),
             ("store.get=explode", "unknown action"),
             ("store.get=conflict*many", "COUNT must be a number"),
-            ("=crash", "the target is store.OPERATION or sqs.OPERATION"),
-            ("point.after-claim=crash", "the target is store.OPERATION or sqs.OPERATION"),
-            ("store.=crash", "the target is store.OPERATION or sqs.OPERATION"),
+            ("=crash", "the target is store.OPERATION, sqs.OPERATION or scheduler.OPERATION"),
+            ("point.after-claim=crash", "the target is store.OPERATION, sqs.OPERATION or scheduler.OPERATION"),
+            ("store.=crash", "the target is store.OPERATION, sqs.OPERATION or scheduler.OPERATION"),
             ("store.get=delay:soon", "unknown action"),
         ] {
             let err = Faults::parse(spec).unwrap_err();

@@ -34,25 +34,60 @@ impl SimScheduler {
     }
 }
 
+/// Each request is carried out when its answer is awaited (not when it is made): a request the
+/// fault decorator fails never reaches the schedule group, and one it delays reaches it late.
 impl Port for SimScheduler {
     fn create<'a>(&'a self, req: &'a ScheduleRequest) -> Answer<'a, ()> {
-        let answer = self.world().create(req);
-        Box::pin(async move { answer })
+        Box::pin(async move { self.world().create(req) })
     }
     fn update<'a>(&'a self, req: &'a ScheduleRequest) -> Answer<'a, ()> {
-        let answer = self.world().update(req);
-        Box::pin(async move { answer })
+        Box::pin(async move { self.world().update(req) })
     }
     fn get<'a>(&'a self, name: &'a str) -> Answer<'a, ScheduleInfo> {
-        let answer = self.world().get(name);
-        Box::pin(async move { answer })
+        Box::pin(async move { self.world().get(name) })
     }
     fn list(&self) -> Answer<'_, Vec<ScheduleInfo>> {
-        let answer = Ok(self.world().list());
-        Box::pin(async move { answer })
+        Box::pin(async move { Ok(self.world().list()) })
     }
     fn delete<'a>(&'a self, name: &'a str) -> Answer<'a, ()> {
-        let answer = self.world().delete(name);
-        Box::pin(async move { answer })
+        Box::pin(async move { self.world().delete(name) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jobs_aws::ErrorKind;
+    use jobs_aws::faults::{Fault, Faulty};
+    use jobs_aws::scheduler::SchedulerError;
+
+    use super::*;
+
+    fn request(name: &str) -> ScheduleRequest {
+        ScheduleRequest {
+            name: name.into(),
+            expression: "rate(1 minute)".into(),
+            timezone: "UTC".into(),
+            input: "{}".into(),
+            description: String::new(),
+            enabled: true,
+            target_arn: "arn:aws:sqs:eu-west-1:000000000000:jobs".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn behind_the_decorator_a_failed_request_never_arrives_and_a_lost_answer_took_effect() {
+        let world = SimScheduler::new(Scheduler::new());
+        let mut faults = vec![Fault::Fail(ErrorKind::Throttled), Fault::LoseAnswer, Fault::Replay].into_iter();
+        let faulty = Faulty::new(world.clone(), Box::new(move |_, _| faults.next().unwrap_or(Fault::None)));
+        let failed = faulty.create(&request("a")).await;
+        assert!(matches!(failed, Err(SchedulerError::Backend(e)) if e.kind() == ErrorKind::Throttled));
+        assert!(world.world().get("a").is_err(), "a failed request never reached the group");
+        let lost = faulty.create(&request("a")).await;
+        assert!(matches!(lost, Err(SchedulerError::Backend(e)) if e.kind() == ErrorKind::Ambiguous));
+        assert!(world.world().get("a").is_ok(), "a lost answer: the schedule was made");
+        // The SDK sends a replayed create with the same client token: it answers as the first try.
+        assert!(faulty.create(&request("b")).await.is_ok());
+        assert_eq!(world.world().list().len(), 2);
+        assert!(matches!(faulty.create(&request("b")).await, Err(SchedulerError::Conflict(_))), "a new request");
     }
 }

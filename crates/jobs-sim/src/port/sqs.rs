@@ -63,19 +63,25 @@ fn failure(op: &str, url: &str, e: SqsError) -> BackendError {
     BackendError::of_kind(kind, context, e.to_string())
 }
 
+/// The request is carried out when the answer is awaited (not when it is made): a request the
+/// fault decorator fails never reaches the queue, and one it delays reaches it late.
 macro_rules! answer {
     ($self:ident, $op:literal, $call:ident, $input:ident) => {{
-        let url = $input.queue_url.clone().unwrap_or_default();
-        let result = $self.world().$call($input).map_err(|e| failure($op, &url, e));
-        Box::pin(std::future::ready(result))
+        let this = $self.clone();
+        Box::pin(async move {
+            let url = $input.queue_url.clone().unwrap_or_default();
+            this.world().$call($input).map_err(|e| failure($op, &url, e))
+        })
     }};
 }
 
 impl Port for SimSqs {
     fn create_queue(&self, input: CreateQueueInput) -> Answer<'_, CreateQueueOutput> {
-        let name = input.queue_name.clone().unwrap_or_default();
-        let result = self.world().create_queue(input).map_err(|e| failure("CreateQueue", &name, e));
-        Box::pin(std::future::ready(result))
+        let this = self.clone();
+        Box::pin(async move {
+            let name = input.queue_name.clone().unwrap_or_default();
+            this.world().create_queue(input).map_err(|e| failure("CreateQueue", &name, e))
+        })
     }
 
     fn send_message(&self, input: SendMessageInput) -> Answer<'_, SendMessageOutput> {
@@ -150,6 +156,27 @@ mod tests {
         let url = sim.create_queue(CreateQueueInput::builder().queue_name("q").build().unwrap()).await.unwrap();
         let queue = JobQueue::over(Arc::new(sim.clone()), url.queue_url.unwrap(), None);
         (sim, queue)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn behind_the_decorator_a_failed_delete_leaves_the_message_and_a_delayed_one_arrives_late() {
+        use jobs_aws::ErrorKind;
+        use jobs_aws::faults::{Fault, Faulty};
+
+        let (sim, q) = queue().await;
+        let mut faults = vec![Fault::Fail(ErrorKind::Service), Fault::Delay(Duration::from_secs(1))].into_iter();
+        let faulty = Faulty::new(sim.clone(), Box::new(move |_, _| faults.next().unwrap_or(Fault::None)));
+        let faulty = JobQueue::over(Arc::new(faulty), q.url(), None);
+        q.send("m").await.unwrap();
+        let m = q.receive(Duration::ZERO, Duration::from_secs(30)).await.unwrap().unwrap();
+        assert!(faulty.delete(&m.receipt_handle).await.is_err());
+        assert_eq!(sim.world().messages(q.url()).len(), 1, "the failed delete never reached the queue");
+        let delete = faulty.delete(&m.receipt_handle);
+        tokio::pin!(delete);
+        assert!(tokio::time::timeout(Duration::from_millis(500), &mut delete).await.is_err(), "still on its way");
+        assert_eq!(sim.world().messages(q.url()).len(), 1, "a delayed delete has not arrived yet");
+        delete.await.unwrap();
+        assert!(sim.world().messages(q.url()).is_empty());
     }
 
     #[tokio::test(start_paused = true)]
