@@ -91,7 +91,7 @@ impl Worker {
         let grace = self.config.cancel_grace();
         let mut run: std::pin::Pin<Box<dyn Future<Output = command::Ran> + Send + '_>> = match spec {
             JobSpec::Rust(rust) => Box::pin(async { command::Ran { result: rust.run(&ctx).await, note: None } }),
-            JobSpec::Command(job) => Box::pin(command::run(job, &ctx, stopped, grace)),
+            JobSpec::Command(job) => Box::pin(command::run(job, &ctx, stopped, grace, &*self.children)),
         };
         // A result that is ready wins over a stop, a cancel or the time limit arriving at once.
         let mut ended = tokio::select! {

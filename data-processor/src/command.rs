@@ -1,28 +1,26 @@
-//! Runs one attempt of a command kind as a child process: the worker is the wrapper. The child
-//! gets the job contract (`jobs_core::command::contract`) on a cleared environment, runs in a
-//! process group of its own, and has its output logged line by line, tagged with the job id.
+//! Runs one attempt of a command kind as a child: the worker is the wrapper. The child gets the
+//! job contract (`jobs_core::command::contract`) on a cleared environment, and has its output
+//! logged line by line, tagged with the job id; how it is started is the port's
+//! ([`crate::children`]: real processes, or the simulator's).
 //!
 //! Stopping it: a cancel request, the time limit or the worker's own stop send SIGTERM to the
 //! child's process group, then SIGKILL after the grace. Whatever way the run ends (even when its
-//! future is dropped), the group is killed, so nothing the command started outlives the attempt;
-//! and the child dies with the worker (`PR_SET_PDEATHSIG`), as it would with its pod.
+//! future is dropped), the child is killed with what it started, so nothing outlives the attempt.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jobs_core::command::CommandJob;
-use jobs_core::command::contract::{self, ErrorTail, Exit, ResultFile, RunFacts, Verdict};
+use jobs_core::command::contract::{self, ErrorTail, ResultFile, RunFacts, Verdict};
 use jobs_core::kinds::{JobContext, JobFailure};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-/// The worker's variables a command keeps; everything else (the worker's settings, its AWS
-/// credentials) is cleared.
-const PASSED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER"];
+use crate::children::{Launch, Signal, Spawn};
+
 /// How long the output may keep flowing after the child exited (a background process it left
 /// holding the pipes is killed with the group).
 const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
@@ -35,25 +33,6 @@ pub struct Ran {
     pub note: Option<String>,
 }
 
-/// Kills the child's process group when dropped: after a normal exit (a background process left
-/// behind), after a stop, or when the attempt's future is dropped mid-run.
-struct Group(Option<i32>);
-
-impl Group {
-    fn signal(&self, signal: i32) {
-        if let Some(pgid) = self.0 {
-            // SAFETY: kill(2) with a negative pid signals the process group; no memory involved.
-            unsafe { libc::kill(-pgid, signal) };
-        }
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        self.signal(libc::SIGKILL);
-    }
-}
-
 /// A per-attempt directory for the payload and result files, removed afterwards.
 struct Scratch(PathBuf);
 
@@ -63,9 +42,16 @@ impl Drop for Scratch {
     }
 }
 
-/// Runs one attempt of `job`. `stop` asks the command to stop (the time limit, the worker's
-/// stop): SIGTERM, then SIGKILL after `grace`; a cancel request on `ctx` does the same.
-pub async fn run(job: &CommandJob, ctx: &JobContext, mut stop: watch::Receiver<bool>, grace: Duration) -> Ran {
+/// Runs one attempt of `job`, started by `children`. `stop` asks the command to stop (the time
+/// limit, the worker's stop): SIGTERM, then SIGKILL after `grace`; a cancel request on `ctx` does
+/// the same.
+pub async fn run(
+    job: &CommandJob,
+    ctx: &JobContext,
+    mut stop: watch::Receiver<bool>,
+    grace: Duration,
+    children: &dyn Spawn,
+) -> Ran {
     let kind = job.kind;
     let failed = |message: String| Ran { result: Err(JobFailure::retryable(message)), note: None };
     let scratch = match scratch_dir(&ctx.job_id, ctx.attempt, &job.payload) {
@@ -81,51 +67,27 @@ pub async fn run(job: &CommandJob, ctx: &JobContext, mut stop: watch::Receiver<b
         payload_file: &payload_file.to_string_lossy(),
         result_file: &result_file.to_string_lossy(),
     };
-    let program = &kind.config.command[0];
-    let mut command = tokio::process::Command::new(program);
-    command
-        .args(&kind.config.command[1..])
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for name in PASSED_ENV {
-        if let Some(value) = std::env::var_os(name) {
-            command.env(name, value);
-        }
-    }
-    command.envs(contract::environment(&kind.config.env, facts));
-    if let Some(dir) = &kind.config.working_dir {
-        if !Path::new(dir).is_dir() {
-            return failed(format!("cannot start {program:?}: its workingDir {dir:?} is not a directory here"));
-        }
-        command.current_dir(dir);
-    }
-    command.process_group(0);
-    // SAFETY: prctl only, between fork and exec: async-signal-safe, touches no memory of ours.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = match command.spawn() {
-        Ok(c) => c,
-        Err(e) => return failed(format!("cannot start {program:?}: {e}")),
+    let launch = Launch {
+        program: &kind.config.command[0],
+        args: &kind.config.command[1..],
+        env: contract::environment(&kind.config.env, facts),
+        working_dir: kind.config.working_dir.as_deref(),
     };
-    let group = Group(child.id().map(|pid| pid as i32));
-    info!(pid = child.id(), command = ?kind.config.command, "command started");
+    let started = match children.spawn(launch) {
+        Ok(started) => started,
+        Err(why) => return failed(why),
+    };
+    let mut child = started.child;
+    info!(pid = started.pid, command = ?kind.config.command, "command started");
     let tail = Arc::new(Mutex::new(ErrorTail::default()));
     let readers = [
-        tokio::spawn(log_lines(child.stdout.take(), ctx.job_id.clone(), "stdout", None)),
-        tokio::spawn(log_lines(child.stderr.take(), ctx.job_id.clone(), "stderr", Some(tail.clone()))),
+        tokio::spawn(log_lines(started.stdout, ctx.job_id.clone(), "stdout", None)),
+        tokio::spawn(log_lines(started.stderr, ctx.job_id.clone(), "stderr", Some(tail.clone()))),
     ];
 
     let mut term_sent = false;
     let mut kill_at: Option<tokio::time::Instant> = None;
-    let status = loop {
+    let exit = loop {
         let kill = async {
             match kill_at {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -133,18 +95,18 @@ pub async fn run(job: &CommandJob, ctx: &JobContext, mut stop: watch::Receiver<b
             }
         };
         let why = tokio::select! {
-            status = child.wait() => break status,
+            exit = child.wait() => break exit,
             () = ctx.cancel.cancelled(), if !term_sent => "a cancel request",
             Ok(_) = stop.wait_for(|s| *s), if !term_sent => "a stop",
             () = kill => {
                 warn!(grace_secs = grace.as_secs(), "the command did not stop within the grace; SIGKILL to its process group");
-                group.signal(libc::SIGKILL);
+                child.signal(Signal::Kill);
                 kill_at = None;
                 continue;
             }
         };
         info!(why, grace_secs = grace.as_secs(), "SIGTERM to the command's process group");
-        group.signal(libc::SIGTERM);
+        child.signal(Signal::Term);
         term_sent = true;
         kill_at = Some(tokio::time::Instant::now() + grace);
     };
@@ -155,15 +117,10 @@ pub async fn run(job: &CommandJob, ctx: &JobContext, mut stop: watch::Receiver<b
         let _ = tokio::join!(out, err);
     });
     let _ = drained.await;
-    drop(group);
-    let status = match status {
-        Ok(s) => s,
+    drop(child);
+    let exit = match exit {
+        Ok(exit) => exit,
         Err(e) => return failed(format!("lost track of the command: {e}")),
-    };
-    let exit = match (status.code(), std::os::unix::process::ExitStatusExt::signal(&status)) {
-        (Some(code), _) => Exit::Code(code),
-        (None, Some(signal)) => Exit::Signal(signal),
-        (None, None) => Exit::Code(-1),
     };
     info!(?exit, "command ended");
     let tail = tail.lock().unwrap_or_else(|e| e.into_inner()).clone();

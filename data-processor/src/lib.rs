@@ -2,6 +2,7 @@
 //! and record, and [`run`], which builds the adapters and turns outcomes into an exit code.
 
 mod attempt;
+pub mod children;
 mod claim;
 mod command;
 pub mod config;
@@ -107,7 +108,8 @@ pub fn worker(
     let store = store.with_retention(config.retention()).with_timing(config.timing());
     let runner = config.runner();
     let build = jobs_core::catalog::Build::current();
-    Ok(Worker { queues, queue, store, policy, owner, runner, shutdown, config, build })
+    let children = Arc::new(children::Processes);
+    Ok(Worker { queues, queue, store, policy, owner, runner, shutdown, config, build, children })
 }
 
 /// The reconciler `config` and `args` describe, over `sqs` and `store`. `QUEUE_URL` names the

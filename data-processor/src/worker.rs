@@ -86,6 +86,8 @@ pub struct Worker {
     /// The kinds this build runs (production: every kind of the catalog; the simulator's workers
     /// of an earlier build know fewer).
     pub build: jobs_core::catalog::Build,
+    /// Starts command kinds' children (production: real processes; the simulator's: simulated).
+    pub children: std::sync::Arc<dyn crate::children::Spawn>,
 }
 
 impl Worker {

@@ -66,15 +66,32 @@ pub struct Accepted {
 /// A job to submit: its kind, payload and expected end, drawn from `rng`.
 fn draw(rng: &mut Rng) -> (&'static str, serde_json::Value, Expect) {
     match rng.below(20) {
-        0..=6 => ("noop", json!({}), Expect::Succeed),
+        0..=5 => ("noop", json!({}), Expect::Succeed),
         // A job of milliseconds in the drained `short` pool: its pods take message after message.
-        7 => ("ping", json!({}), Expect::Succeed),
-        8..=11 => ("flaky", json!({ "failures": 1 + rng.below(2) }), Expect::Succeed),
-        12..=13 => ("fail", json!({ "message": "the job's own failure" }), Expect::Fail),
+        6 => ("ping", json!({}), Expect::Succeed),
+        7..=9 => ("flaky", json!({ "failures": 1 + rng.below(2) }), Expect::Succeed),
+        10..=11 => ("fail", json!({ "message": "the job's own failure" }), Expect::Fail),
         // Its time limit (3 s, two attempts) ends it.
-        14 => ("hang", json!({}), Expect::TimedOut),
+        12 => ("hang", json!({}), Expect::TimedOut),
+        // The `shell` command kind (a simulated child, `child.rs`), in its own lane.
+        13..=14 => shell(rng),
         // Up to a minute: across lease renewals (every 20 s) and checkpoints.
         _ => ("sleep", json!({ "ms": 500 + rng.below(60_000) }), Expect::Succeed),
+    }
+}
+
+/// A job of the `shell` command kind (3 attempts, a 300 s time limit, exit 64 permanent): it
+/// works, or fails its first attempts on purpose (retried), exits 64 (FAILED at once) or 1 (FAILED
+/// after its attempts), or works past its time limit; some ignore SIGTERM (SIGKILL after the
+/// grace stops them).
+fn shell(rng: &mut Rng) -> (&'static str, serde_json::Value, Expect) {
+    let ignore_term = rng.below(3) == 0;
+    match rng.below(6) {
+        0..=1 => ("shell", json!({ "seconds": rng.below(40), "ignoreTerm": ignore_term }), Expect::Succeed),
+        2 => ("shell", json!({ "seconds": 1, "failAttempts": 1 + rng.below(2) }), Expect::Succeed),
+        3 => ("shell", json!({ "seconds": 1, "exitCode": 64, "message": "no such report" }), Expect::Fail),
+        4 => ("shell", json!({ "seconds": 1, "exitCode": 1 }), Expect::Fail),
+        _ => ("shell", json!({ "seconds": 400, "ignoreTerm": ignore_term }), Expect::TimedOut),
     }
 }
 

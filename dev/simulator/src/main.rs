@@ -43,9 +43,10 @@ fn main() -> std::process::ExitCode {
                 points.extend(s.pods.crashed_at.iter().cloned());
                 if args.seed.is_some() || (i + 1) % 10 == 0 {
                     eprintln!(
-                        "seed {seed}: ok ({} steps, {} jobs, {} pods ({} of the earlier build), {} killed, {} stopped, {} duplicates, {} takeovers, {} expired, {} keyed requests, {} of high priority, alice's limit {} (at most {} running), {} poison refused, {} unsendable, {} firings ({} skipped) of {} forbidding overlap, {} reconciler passes, {} failed and {} lost answers{}, index lag {} ms, {:.0} min simulated, digest {:016x})",
+                        "seed {seed}: ok ({} steps, {} jobs ({} of a command kind), {} pods ({} of the earlier build), {} killed, {} stopped, {} duplicates, {} takeovers, {} expired, {} keyed requests, {} of high priority, alice's limit {} (at most {} running), {} poison refused, {} unsendable, {} firings ({} skipped) of {} forbidding overlap, {} reconciler passes, {} failed and {} lost answers{}, index lag {} ms, {:.0} min simulated, digest {:016x})",
                         s.steps,
                         s.checked.jobs,
+                        s.commands,
                         s.pods.started,
                         s.pods.earlier,
                         s.pods.crashed_at.len(),

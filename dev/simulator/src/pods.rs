@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -19,6 +20,7 @@ use jobs_sim::rng::Rng;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::child::Shell;
 use crate::faults::Faults;
 use crate::world::{RETENTION, TABLE, View, World};
 
@@ -73,7 +75,7 @@ impl Pods {
         self.running.retain(|(_, h)| !h.is_finished());
         let clean = world.clean();
         let mut started = 0;
-        for lane in jobs_core::catalog::lanes().iter().filter(|l| !l.command) {
+        for lane in jobs_core::catalog::lanes() {
             let mut waiting = 0;
             for queue in clean.queues.lane(lane.name) {
                 waiting += queue.depth().await.map(|d| d.visible).unwrap_or(0);
@@ -171,9 +173,12 @@ fn worker(view: &View, lane: &Lane, name: String, shutdown: Shutdown) -> Worker 
         "--metrics=off".to_owned(),
         format!("--worker-name={name}"),
     ];
+    // A command kind's ScaledJob names its kind.
+    let args = args.into_iter().chain(lane.command.then(|| format!("--kind={}", lane.name)));
     let config = Config::try_parse_from(args).expect("the simulated worker's configuration");
     let mut worker = data_processor::worker(config, view.sqs.clone(), view.store.clone(), name, shutdown)
         .expect("the default retry policy");
     worker.store = worker.store.with_retention(RETENTION);
+    worker.children = Arc::new(Shell);
     worker
 }

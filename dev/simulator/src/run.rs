@@ -76,6 +76,8 @@ pub struct Summary {
     pub forbid: usize,
     /// Submissions of `high` priority.
     pub high: u64,
+    /// Accepted jobs of the `shell` command kind (simulated children).
+    pub commands: usize,
     /// How late a write reached the table's indexes.
     pub index_lag_ms: u64,
     /// Simulated time from the world's start to the checks.
@@ -226,6 +228,7 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
     }
     summary.accepted = answers.accepted.len();
     summary.refused = answers.refused.len();
+    summary.commands = answers.accepted.iter().filter(|a| a.kind == "shell").count();
     summary.keyed = answers.keys.len();
     summary.firings = schedules.delivered;
     summary.forbid = schedules.forbid.len();
