@@ -34,16 +34,19 @@ fn main() -> std::process::ExitCode {
     };
     let started = Instant::now();
     let (mut steps, mut points, mut crashes, mut jobs) = (0, BTreeSet::new(), 0, 0);
+    let (mut commands, mut not_started) = (0, 0);
     for (i, &seed) in seeds.iter().enumerate() {
         match run(seed, &options) {
             Ok(s) => {
                 steps += s.steps;
                 jobs += s.checked.jobs;
+                commands += s.commands;
+                not_started += s.checked.not_started;
                 crashes += s.pods.crashed_at.len();
                 points.extend(s.pods.crashed_at.iter().cloned());
                 if args.seed.is_some() || (i + 1) % 10 == 0 {
                     eprintln!(
-                        "seed {seed}: ok ({} steps, {} jobs ({} of a command kind), {} pods ({} of the earlier build), {} killed, {} stopped, {} duplicates, {} takeovers, {} expired, {} keyed requests, {} of high priority, alice's limit {} (at most {} running), {} poison refused, {} unsendable, {} firings ({} skipped) of {} forbidding overlap, {} reconciler passes, {} failed and {} lost answers{}, index lag {} ms, {:.0} min simulated, digest {:016x})",
+                        "seed {seed}: ok ({} steps, {} jobs ({} of a command kind), {} pods ({} of the earlier build), {} killed, {} stopped, {} duplicates, {} takeovers, {} expired, {} keyed requests, {} of high priority, alice's limit {} (at most {} running), {} poison refused, {} unsendable, {} firings ({} skipped) of {} forbidding overlap, {} reconciler passes, {} failed and {} lost answers{}{}, index lag {} ms, {:.0} min simulated, digest {:016x})",
                         s.steps,
                         s.checked.jobs,
                         s.commands,
@@ -67,6 +70,10 @@ fn main() -> std::process::ExitCode {
                         s.injected.failed,
                         s.injected.lost,
                         if s.outage { ", an outage" } else { "" },
+                        s.missing_image.map_or(String::new(), |lane| format!(
+                            ", the {lane} image missing ({} not started)",
+                            s.checked.not_started
+                        )),
                         s.index_lag_ms,
                         s.simulated.as_secs_f64() / 60.0,
                         s.digest
@@ -84,7 +91,7 @@ fn main() -> std::process::ExitCode {
     let secs = started.elapsed().as_secs_f64();
     let n = seeds.len() as f64;
     println!(
-        "{} seeds in {secs:.1} s ({:.2} seeds/s): {:.0} steps and {:.0} jobs per seed, {crashes} kills at {} distinct points; every invariant held",
+        "{} seeds in {secs:.1} s ({:.2} seeds/s): {:.0} steps and {:.0} jobs per seed ({commands} of a command kind, {not_started} not started while its image was missing), {crashes} kills at {} distinct points; every invariant held",
         seeds.len(),
         n / secs,
         steps as f64 / n,

@@ -62,11 +62,29 @@ pub struct Pods {
     /// Faults on: pods may be killed or stopped.
     pub chaos: bool,
     pub rollout: Option<Rollout>,
+    /// A lane whose image is missing from one instant to another: none of its pods start.
+    pub missing: Option<Missing>,
+}
+
+/// A lane's image missing for a while (a bad tag, a registry outage): KEDA creates its Jobs, and
+/// their pods never start.
+#[derive(Debug, Clone, Copy)]
+pub struct Missing {
+    pub lane: &'static str,
+    pub from: Instant,
+    pub until: Instant,
 }
 
 impl Pods {
     pub fn new(seed: u64) -> Pods {
-        Pods { log: Rc::default(), running: Vec::new(), rng: Rng::new(seed ^ 0x90D5), chaos: true, rollout: None }
+        Pods {
+            log: Rc::default(),
+            running: Vec::new(),
+            rng: Rng::new(seed ^ 0x90D5),
+            chaos: true,
+            rollout: None,
+            missing: None,
+        }
     }
 
     /// Every lane's waiting messages (visible or delayed) against its running pods: starts the
@@ -75,7 +93,9 @@ impl Pods {
         self.running.retain(|(_, h)| !h.is_finished());
         let clean = world.clean();
         let mut started = 0;
-        for lane in jobs_core::catalog::lanes() {
+        let now = Instant::now();
+        let missing = self.missing.filter(|m| (m.from..m.until).contains(&now)).map(|m| m.lane);
+        for lane in jobs_core::catalog::lanes().iter().filter(|l| Some(l.name) != missing) {
             let mut waiting = 0;
             for queue in clean.queues.lane(lane.name) {
                 waiting += queue.depth().await.map(|d| d.visible).unwrap_or(0);

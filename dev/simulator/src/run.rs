@@ -16,11 +16,15 @@ use tokio::time::Instant;
 use crate::api::{self, Answers, Request};
 use crate::faults::{Faults, Injected, Rates};
 use crate::invariants::{self, Checked, Watch};
-use crate::pods::{PodLog, Pods, Rollout};
+use crate::pods::{Missing, PodLog, Pods, Rollout};
 use crate::schedules::Made;
 use crate::tenants::Limits;
 use crate::violation::Violation;
 use crate::world::{RETENTION, TABLE, World};
+
+/// The command kind of the run's jobs (a simulated child), and its lane's start deadline.
+const SHELL: &str = "shell";
+const START_DEADLINE: Duration = Duration::from_secs(120);
 
 /// The shape of a run.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +84,8 @@ pub struct Summary {
     pub commands: usize,
     /// How late a write reached the table's indexes.
     pub index_lag_ms: u64,
+    /// The lane whose image was missing for a while.
+    pub missing_image: Option<&'static str>,
     /// Simulated time from the world's start to the checks.
     pub simulated: Duration,
     pub checked: Checked,
@@ -135,6 +141,18 @@ async fn simulate(seed: u64, options: &Options) -> Result<Summary, Box<(Violatio
     if rng.below(2) == 0 {
         limits.want(1 + rng.below(2));
         raise_at = (rng.below(2) == 0).then(|| rng.below(active_secs));
+    }
+    // One seed in four: the shell kind's image is missing for 17 to 30 minutes, so none of its
+    // pods start. The reconciler looks at a waiting job once it is overdue (STALE_AFTER_SECS,
+    // 15 minutes), then every minute: past its lane's start deadline it ends it FAILED, saying so.
+    let mut draws = Rng::new(seed ^ 0x1_3A6E);
+    if draws.below(4) == 0 {
+        let from = Instant::now() + Duration::from_secs(draws.below(active_secs));
+        let lane = jobs_core::catalog::lane_of(SHELL);
+        let until = from + Duration::from_secs(1_020 + draws.below(781));
+        pods.missing = Some(Missing { lane, from, until });
+        watch.missing_image = Some((lane, jobs_sim::clock::epoch() + (until - world.since)));
+        summary.missing_image = Some(lane);
     }
     // DynamoDB deletes an expired item some time after its TTL: up to 5 minutes here.
     let ttl_lag = Duration::from_secs(rng.below(301));
@@ -306,6 +324,8 @@ impl Reconciling {
             data_processor::reconciler(&config, reconcile, view.sqs.clone(), view.store.clone(), shutdown)
                 .expect("the simulated reconciler");
         reconciler.store = reconciler.store.with_retention(RETENTION);
+        // The shell kind's lane has a start deadline (a command kind's `startDeadlineMinutes`).
+        reconciler.start_deadlines.insert(jobs_core::catalog::lane_of(SHELL), Some(START_DEADLINE));
         let pass = tokio::task::spawn_local(async move {
             let _ = reconciler.pass().await;
         });
