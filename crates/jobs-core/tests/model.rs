@@ -15,7 +15,10 @@
 //! (G2), no job got more than its attempts and no job that never failed by itself or lost a run
 //! to a crash ended FAILED (G3), except one no worker could start within the deadline, which
 //! happens only while the lane had no worker at all. The real adapters and binaries are exercised by the fault and
-//! chaos tests; this covers the interleavings.
+//! chaos tests, and the real worker, reconciler and API under the simulator (`dev/simulator`),
+//! which now covers most of what this model does. It stays for what the simulator does not bite
+//! on: the start deadline's rules (nothing of the lane in flight, the series of looks, a lane
+//! with no worker from the start) under crashes and faults (docs/testing.md, "It bites").
 
 mod common;
 
