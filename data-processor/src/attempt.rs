@@ -319,7 +319,7 @@ impl Worker {
         let mut stop_deadline: Option<Instant> = None;
         let mut refusals = 0;
         loop {
-            let failure = match self.store.apply(job_id, Some(kind), tenant, None, tr, &token).await {
+            let e = match self.store.apply(job_id, Some(kind), tenant, None, tr, &token).await {
                 Ok(_) => return Recorded::Committed,
                 Err(StoreError::ConditionFailed) if !maybe_committed => match self.store.get(job_id).await {
                     // Still ours, so what failed is the "no cancel request" condition.
@@ -341,10 +341,9 @@ impl Worker {
                 },
                 Err(StoreError::Backend(e)) => {
                     maybe_committed |= e.may_have_taken_effect();
-                    StoreError::Backend(e)
+                    e
                 }
             };
-            let e = crate::worker::into_backend(failure);
             refusals = if e.is_transient() { 0 } else { refusals + 1 };
             if refusals >= RECORD_REFUSALS {
                 return Recorded::GaveUp(e);

@@ -16,7 +16,7 @@ use jobs_core::{JobMessage, Lease, RetryPolicy, overlap};
 use tracing::{info, warn};
 
 use crate::retry::Backoff;
-use crate::worker::{Worker, into_backend};
+use crate::worker::Worker;
 
 /// Tries of a claim whose backend fails before the message is handed back.
 const CLAIM_TRIES: u32 = 3;
@@ -91,9 +91,9 @@ impl Worker {
     /// ended, the firing is recorded SKIPPED and its message deleted.
     pub(crate) async fn forbid_firing(&self, msg: &Received, job: &JobMessage) -> Result<Firing, BackendError> {
         let Some(schedule) = &job.schedule else { return Ok(Firing::Run(None)) };
-        let holder = self.store.schedule_holder(schedule).await.map_err(into_backend)?;
+        let holder = self.store.schedule_holder(schedule).await?;
         let status = match holder.as_deref() {
-            Some(h) if h != job.job_id => self.store.get(h).await.map_err(into_backend)?.map(|r| r.status),
+            Some(h) if h != job.job_id => self.store.get(h).await?.map(|r| r.status),
             _ => None,
         };
         let tr = match overlap::on_forbid_firing(schedule, &job.job_id, holder.as_deref(), status, self.store.now()) {
@@ -156,7 +156,6 @@ impl Worker {
             match self.store.committed(job_id, token).await {
                 Ok(mine) => return Ok(mine),
                 Err(e) => {
-                    let e = into_backend(e);
                     let delay = backoff.next();
                     if Instant::now() + delay >= deadline {
                         return Err(e);

@@ -14,7 +14,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::claim::{Claimed, Firing};
 use crate::tenancy::LimitedFiring;
-use crate::worker::{MAX_CLAIM_RACES, Outcome, Worker, into_backend};
+use crate::worker::{MAX_CLAIM_RACES, Outcome, Worker};
 
 impl Worker {
     /// Processes up to `limit` messages (`None`: until the queues are empty), taking no new one
@@ -117,7 +117,7 @@ impl Worker {
         let policy = spec.policy().apply(&self.policy);
         let now = self.store.now();
         if message::is_expired_firing(&job.job_id, job.submitted_at, now, self.store.retention())
-            && self.store.get(&job.job_id).await.map_err(into_backend)?.is_none()
+            && self.store.get(&job.job_id).await?.is_none()
         {
             info!(
                 "a firing older than the job retention, its item gone: a late copy of one that ended and expired; dropping it"
@@ -137,7 +137,7 @@ impl Worker {
             return Ok(self.run_attempt(msg, job, spec, claimed).await);
         }
         for _ in 0..MAX_CLAIM_RACES {
-            let current = self.store.get(&job.job_id).await.map_err(into_backend)?;
+            let current = self.store.get(&job.job_id).await?;
             if let Some(record) = &current {
                 crate::claim::record_who(record.submitted_by.as_deref(), &record.tenant);
             }

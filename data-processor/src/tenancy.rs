@@ -80,7 +80,7 @@ impl Worker {
         let tenant = job.tenant_or_of(job.submitter().as_deref().unwrap_or_default());
         for _ in 0..FIRING_TRIES {
             let seat = self.store.seat(&tenant, false).await.map_err(into_backend)?;
-            if seat == Seat::Free || self.store.get(&job.job_id).await.map_err(into_backend)?.is_some() {
+            if seat == Seat::Free || self.store.get(&job.job_id).await?.is_some() {
                 return Ok(None);
             }
             let now = self.store.now();

@@ -10,7 +10,7 @@ use jobs_core::poison::{self, OnUnrunnable, Unrunnable};
 use jobs_core::{JobMessage, message};
 use tracing::{info, warn};
 
-use crate::worker::{MAX_CLAIM_RACES, Outcome, Worker, into_backend};
+use crate::worker::{MAX_CLAIM_RACES, Outcome, Worker};
 
 impl Worker {
     /// A message that this build cannot run (`jobs_core::poison::on_unrunnable`). Inside the skew
@@ -33,7 +33,7 @@ impl Worker {
             return Ok(Outcome::Rejected);
         };
         for _ in 0..MAX_CLAIM_RACES {
-            let current = self.store.get(id).await.map_err(into_backend)?;
+            let current = self.store.get(id).await?;
             let kind = current.as_ref().and_then(|r| r.kind.clone());
             let since = current.as_ref().and_then(|r| r.created_at).or(submitted_at);
             let slot = current.as_ref().is_some_and(|r| r.slot);

@@ -133,7 +133,7 @@ impl Reconciler {
             }
         }
         let now = self.store.now();
-        let overdue = self.store.overdue(now, OVERDUE_PER_PASS).await.map_err(backend)?;
+        let overdue = self.store.overdue(now, OVERDUE_PER_PASS).await?;
         let mut backlogs = Backlogs::default();
         for (job_id, due) in overdue {
             if self.shutdown.is_requested() {
@@ -171,7 +171,7 @@ impl Reconciler {
                 return Ok(());
             }
         };
-        let current = self.store.get(&job_id).await.map_err(backend)?;
+        let current = self.store.get(&job_id).await?;
         let state = current.as_ref().map(JobRecord::state);
         // A firing older than the retention whose item is gone ended and expired: not created again.
         let expired = job.as_ref().is_some_and(|j| {

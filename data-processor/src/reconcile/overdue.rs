@@ -11,7 +11,7 @@ use jobs_core::poison::OnPoison;
 use jobs_core::reconcile::{self, Overdue, Unsent};
 use tracing::{info, warn};
 
-use super::reconciler::{Reconciler, Report, backend};
+use super::reconciler::{Reconciler, Report};
 
 impl Reconciler {
     /// Sends an overdue job's message again (`due`: its due time as the index had it), unless it
@@ -33,7 +33,7 @@ impl Reconciler {
                 // An item that cannot be read is looked at again after a while, not every pass.
                 let next = now + chrono::Duration::from_std(self.store.timing().stale).unwrap_or_default();
                 let _ = self.store.defer_due(job_id, due, next, false).await;
-                return Err(backend(e));
+                return Err(e);
             }
         };
         let state = record.state();

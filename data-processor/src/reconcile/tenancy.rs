@@ -9,7 +9,7 @@ use jobs_aws::{BackendError, StoreError};
 use jobs_core::Tenant;
 use tracing::{info, warn};
 
-use super::reconciler::{Reconciler, Report, backend};
+use super::reconciler::{Reconciler, Report};
 
 /// Tenants looked at per pass (pages of 100).
 const TENANTS_PER_PASS: usize = 1000;
@@ -23,7 +23,7 @@ impl Reconciler {
         let mut after: Option<Tenant> = None;
         let mut seen = 0;
         loop {
-            let page = self.store.tenants(after.as_ref(), 100).await.map_err(backend)?;
+            let page = self.store.tenants(after.as_ref(), 100).await?;
             for item in &page.tenants {
                 if self.shutdown.is_requested() {
                     return Ok(());

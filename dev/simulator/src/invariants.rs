@@ -88,7 +88,7 @@ fn jobs(world: &World) -> Vec<(String, JobStatus)> {
 pub async fn check(world: &World, answers: &Answers, watch: &Watch) -> Result<Checked, Violation> {
     let (accepted, refused) = (&answers.accepted, &answers.refused);
     let clean = world.clean();
-    let unreadable = |e: jobs_aws::StoreError| Violation::Unreadable(e.to_string());
+    let unreadable = |e: jobs_aws::BackendError| Violation::Unreadable(e.to_string());
     // An ended job the TTL deleted counts as it ended (a later copy may not recreate it: then it
     // would be in the table too, and the counters would not match).
     let mut records = watch.expired.clone();

@@ -6,6 +6,7 @@ use chrono::Utc;
 use super::expr::Expr;
 use super::handle::{JobStore, StoreError, backend};
 use super::item::{attr, n, s, ts};
+use crate::error::BackendError;
 use crate::resources::{DUE_INDEX, DUE_SHARDS, TABLE_KEY, TTL_ATTRIBUTE};
 
 impl JobStore {
@@ -16,7 +17,7 @@ impl JobStore {
         &self,
         now: chrono::DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<(String, chrono::DateTime<Utc>)>, StoreError> {
+    ) -> Result<Vec<(String, chrono::DateTime<Utc>)>, BackendError> {
         let mut ids = Vec::new();
         for shard in 0..DUE_SHARDS {
             let mut start = None;

@@ -30,6 +30,8 @@ use crate::resources::TABLE_KEY;
 /// How long finished jobs are kept before DynamoDB's TTL deletes them (default 30 days).
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
+/// Why a conditional write did not commit. Only writes return it: a read fails only as the
+/// backend does ([`BackendError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The job is not in the state the write expects (someone else moved it first, or an earlier
@@ -176,7 +178,7 @@ impl JobStore {
         &self,
         op: Op,
         pk: String,
-    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+    ) -> Result<Option<HashMap<String, AttributeValue>>, BackendError> {
         let request = GetItemInput::builder()
             .table_name(&self.table)
             .key(TABLE_KEY, s(pk))
@@ -188,7 +190,7 @@ impl JobStore {
     }
 
     /// Reads a job (strongly consistent). `None` if there is no such job.
-    pub async fn get(&self, job_id: &str) -> Result<Option<JobRecord>, StoreError> {
+    pub async fn get(&self, job_id: &str) -> Result<Option<JobRecord>, BackendError> {
         match self.read_item("get", job_key(job_id)).await? {
             None => Ok(None),
             Some(item) => {
@@ -203,12 +205,12 @@ impl JobStore {
 
     /// Whether the last write to job `job_id` carried `token`: after an ambiguous answer, tells
     /// "my write committed" from "someone else's did".
-    pub async fn committed(&self, job_id: &str, token: &str) -> Result<bool, StoreError> {
+    pub async fn committed(&self, job_id: &str, token: &str) -> Result<bool, BackendError> {
         Ok(self.get(job_id).await?.and_then(|r| r.last_write).as_deref() == Some(token))
     }
 
     /// Reads the counters: one strongly consistent `BatchGetItem` of the shards.
-    pub async fn stats(&self) -> Result<Stats, StoreError> {
+    pub async fn stats(&self) -> Result<Stats, BackendError> {
         Ok(counters::sum(&self.batch_get(&counters::all_keys(), true).await?))
     }
 
@@ -218,7 +220,7 @@ impl JobStore {
         &self,
         pks: &[String],
         consistent: bool,
-    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, BackendError> {
         if pks.is_empty() {
             return Ok(Vec::new());
         }
@@ -250,8 +252,7 @@ impl JobStore {
                 ErrorKind::Throttled,
                 format!("DynamoDB BatchGetItem on table {:?}", self.table),
                 "keys left unprocessed after 10 tries",
-            )
-            .into());
+            ));
         }
         Ok(items)
     }
@@ -283,7 +284,7 @@ impl JobStore {
         &self,
         now: chrono::DateTime<Utc>,
         minutes: u32,
-    ) -> Result<Vec<buckets::Minute>, StoreError> {
+    ) -> Result<Vec<buckets::Minute>, BackendError> {
         let minutes = jobs_core::throughput::last_minutes(now, minutes.min(jobs_core::throughput::MAX_MINUTES));
         let keys = buckets::keys(&minutes);
         let mut reads = tokio::task::JoinSet::new();

@@ -8,6 +8,7 @@ use jobs_core::{JobStatus, Lease};
 use super::expr::Expr;
 use super::handle::{JobStore, StoreError, backend, single_error};
 use super::item::{self, attr, job_key, n, s, ts};
+use crate::error::BackendError;
 use crate::resources::TABLE_KEY;
 
 /// Receipt handles kept on a job item for its lease holder (the newest ones).
@@ -53,7 +54,7 @@ impl JobStore {
 
     /// Whether somebody asked to cancel job `job_id`: the worker's quick check, a strongly
     /// consistent read of one attribute (half a read unit).
-    pub async fn cancel_requested(&self, job_id: &str) -> Result<bool, StoreError> {
+    pub async fn cancel_requested(&self, job_id: &str) -> Result<bool, BackendError> {
         let out = self
             .db
             .get_item(

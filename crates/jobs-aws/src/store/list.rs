@@ -17,11 +17,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jobs_core::JobStatus;
 
-use super::handle::{JobStore, StoreError, backend};
+use super::handle::{JobStore, backend};
 use super::item::JobRecord;
 #[cfg(test)]
 use super::item::attr;
 use super::item::{self, s};
+use crate::error::BackendError;
 use crate::resources::{LIST_INDEXES, LIST_SORT_ATTRIBUTE, TABLE_KEY};
 
 /// Queries one page may take before it returns short (with a cursor).
@@ -136,7 +137,7 @@ pub struct Page {
 
 impl JobStore {
     /// Up to `limit` jobs matching `filter`, newest first, from `cursor` on.
-    pub async fn list(&self, filter: &ListFilter, limit: usize, cursor: Option<&Cursor>) -> Result<Page, StoreError> {
+    pub async fn list(&self, filter: &ListFilter, limit: usize, cursor: Option<&Cursor>) -> Result<Page, BackendError> {
         let (index, partition_key, partition) = filter.index();
         // One filter is exact on its index: read what the page needs. Others are checked on the
         // items: read larger batches (one BatchGetItem holds 100 keys).
@@ -200,13 +201,13 @@ impl JobStore {
     }
 
     /// The newest jobs of schedule `schedule` (at most `n`), newest first.
-    pub async fn latest_of_schedule(&self, schedule: &str, n: usize) -> Result<Vec<JobRecord>, StoreError> {
+    pub async fn latest_of_schedule(&self, schedule: &str, n: usize) -> Result<Vec<JobRecord>, BackendError> {
         let filter = ListFilter { schedule: Some(schedule.to_owned()), ..ListFilter::default() };
         Ok(self.list(&filter, n, None).await?.jobs)
     }
 
     /// The job items with these keys (consistent reads), by key.
-    async fn read_records(&self, pks: &[String]) -> Result<HashMap<String, JobRecord>, StoreError> {
+    async fn read_records(&self, pks: &[String]) -> Result<HashMap<String, JobRecord>, BackendError> {
         let items = self.batch_get(pks, true).await?;
         let mut out = HashMap::new();
         for item in items {

@@ -6,12 +6,13 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use jobs_core::overlap::ScheduleLock;
 
 use super::expr::Expr;
-use super::handle::{JobStore, StoreError, transact_update};
+use super::handle::{JobStore, transact_update};
 use super::item::{attr, s, schedule_key, ts};
+use crate::error::BackendError;
 
 impl JobStore {
     /// The job that holds schedule `schedule`'s lock (strongly consistent), if any.
-    pub async fn schedule_holder(&self, schedule: &str) -> Result<Option<String>, StoreError> {
+    pub async fn schedule_holder(&self, schedule: &str) -> Result<Option<String>, BackendError> {
         let item = self.read_item("get-lock", schedule_key(schedule)).await?;
         Ok(item.and_then(|i| i.get(attr::HOLDER).and_then(|v| v.as_s().ok()).cloned()))
     }

@@ -7,8 +7,9 @@ use aws_sdk_dynamodb::types::Select;
 use chrono::{DateTime, Utc};
 use jobs_core::JobStatus;
 
-use super::handle::{JobStore, StoreError, backend};
+use super::handle::{JobStore, backend};
 use super::item::s;
+use crate::error::BackendError;
 use crate::resources::{LIST_INDEXES, LIST_SORT_ATTRIBUTE, TABLE_KEY};
 
 /// How many jobs of one status an open count reads at most (index entries are ~100 bytes:
@@ -36,7 +37,7 @@ fn by_status() -> (&'static str, &'static str) {
 
 impl JobStore {
     /// How many jobs are in `status` (eventually consistent, like the index), up to [`COUNT_CAP`].
-    pub async fn count_status(&self, status: JobStatus) -> Result<OpenCount, StoreError> {
+    pub async fn count_status(&self, status: JobStatus) -> Result<OpenCount, BackendError> {
         let (index, key) = by_status();
         let mut count = 0u64;
         let mut start = None;
@@ -69,7 +70,7 @@ impl JobStore {
     }
 
     /// The oldest job in `status` by creation time, if any (one query of one index entry).
-    pub async fn oldest(&self, status: JobStatus) -> Result<Option<Oldest>, StoreError> {
+    pub async fn oldest(&self, status: JobStatus) -> Result<Option<Oldest>, BackendError> {
         let (index, key) = by_status();
         let out = self
             .db

@@ -18,6 +18,7 @@ use super::expr::Expr;
 use super::handle::{JobStore, StoreError, backend};
 use super::item::{n, s, ts};
 use crate::dynamo::Item;
+use crate::error::BackendError;
 use crate::resources::{TABLE_KEY, TENANCY_ATTRIBUTE, TENANCY_INDEX, TENANCY_ORDER_ATTRIBUTE};
 
 /// Attribute names of a tenant item.
@@ -166,7 +167,7 @@ impl JobStore {
     }
 
     /// Counts tenant `tenant`'s waiting jobs and slot holders by status.
-    pub async fn tenancy_counts(&self, tenant: &Tenant) -> Result<TenancyCounts, StoreError> {
+    pub async fn tenancy_counts(&self, tenant: &Tenant) -> Result<TenancyCounts, BackendError> {
         let mut c = TenancyCounts::default();
         for partition in [waiting_partition(tenant), slots_partition(tenant)] {
             let mut start: Option<HashMap<String, AttributeValue>> = None;
@@ -199,14 +200,14 @@ impl JobStore {
     }
 
     /// Tenant `tenant`'s item, read strongly (a tenant without one: the defaults, nothing used).
-    pub async fn tenant(&self, tenant: &Tenant) -> Result<TenantItem, StoreError> {
+    pub async fn tenant(&self, tenant: &Tenant) -> Result<TenantItem, BackendError> {
         let item = self.read_item("get-tenant", tenant_key(tenant)).await?;
         Ok(item.map_or_else(|| TenantItem::new(tenant.clone()), |i| TenantItem::parse(tenant.clone(), &i)))
     }
 
     /// Tenants with an item (settings of their own, or jobs that took slots), by name, from the
     /// `tenancy` index (eventually consistent), after `after`.
-    pub async fn tenants(&self, after: Option<&Tenant>, limit: i32) -> Result<TenantPage, StoreError> {
+    pub async fn tenants(&self, after: Option<&Tenant>, limit: i32) -> Result<TenantPage, BackendError> {
         let start = after.map(|after| {
             HashMap::from([
                 (TENANCY_ATTRIBUTE.to_owned(), s(TENANTS_PARTITION)),
@@ -263,7 +264,7 @@ impl JobStore {
 
     /// A page of the jobs in `partition` of the `tenancy` index (a tenant's waiting jobs, first to
     /// admit first; or its slot holders), eventually consistent.
-    pub async fn tenancy(&self, partition: &str, limit: i32) -> Result<Vec<TenancyEntry>, StoreError> {
+    pub async fn tenancy(&self, partition: &str, limit: i32) -> Result<Vec<TenancyEntry>, BackendError> {
         let (items, _) = self.query_tenancy(partition, None, Some(limit)).await?;
         Ok(items
             .iter()
@@ -282,7 +283,7 @@ impl JobStore {
         partition: &str,
         start: Option<Item>,
         limit: Option<i32>,
-    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+    ) -> Result<(Vec<Item>, Option<Item>), BackendError> {
         let out = self
             .db
             .query(
