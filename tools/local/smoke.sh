@@ -22,6 +22,8 @@ fail() {
     echo "--- controller log (last 30 lines):" >&2
     tail -30 "$LOCAL_DIR/controller.log" >&2 || true
     tools/local/down.sh >&2 || true
+    # Again, last: CI shows an output's tail.
+    echo "smoke: FAILED: $*" >&2
     exit 1
 }
 

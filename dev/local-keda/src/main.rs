@@ -51,11 +51,11 @@ async fn make_executor(
     // Asked for containers, a command kind's missing image is what it is in a cluster: a lane
     // whose pods cannot start. Otherwise any missing image means "run processes instead".
     let container = |absent_kind_image| async move {
-        let docker = container::connect(run.docker_host.as_deref()).await?;
+        let engine = container::connect(run.docker_host.as_deref()).await?;
         let logs = run.logs_dir.clone();
-        container::Containers::new(docker, &run.image, template, scaled_job, queue_url, logs, absent_kind_image)
+        container::Containers::new(engine, &run.image, template, scaled_job, queue_url, logs, absent_kind_image)
             .await
-            .map(Executor::Container)
+            .map(|c| Executor::Container(Box::new(c)))
     };
     match run.executor {
         ExecutorKind::Process => process(),

@@ -12,7 +12,7 @@ pub use pod::{PodRequest, PodStatus, Signal, log_path};
 
 pub enum Executor {
     Process(process::Processes),
-    Container(container::Containers),
+    Container(Box<container::Containers>),
 }
 
 impl Executor {

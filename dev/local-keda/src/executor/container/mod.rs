@@ -18,14 +18,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
 use super::pod::{PodRequest, PodStatus, Signal, log_path};
+
+mod state;
+use state::{Phase, Reads};
 
 /// How long an ended container's whole log may take to be written to its file.
 const LOG_DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
@@ -36,8 +38,16 @@ const LOG_DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
 pub const LABEL_SCALEDJOB: &str = "io.keda-sqs-jobs.local/scaledjob";
 pub const LABEL_QUEUE: &str = "io.keda-sqs-jobs.local/queue";
 
+/// The engine: bollard for what the controller does, [`Reads`] for what it asks.
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    reads: Reads,
+}
+
 pub struct Containers {
     docker: Docker,
+    reads: Reads,
     /// The main container's image (the worker's, or a command kind's).
     image: String,
     /// A command kind's pod: the init container, with its local image.
@@ -47,21 +57,21 @@ pub struct Containers {
     labels: HashMap<String, String>,
     logs: PathBuf,
     /// Container states from the last list call (one call per reconcile, not one per container).
-    states: HashMap<String, ContainerSummaryStateEnum>,
+    /// Each container's phase at the last list (see [`Containers::refresh`]).
+    states: HashMap<String, Phase>,
     /// Each container's log copier: live while it runs, then the whole log once it ended. A pod
     /// counts as ended once its whole log is in its file (or after [`LOG_DRAIN`]).
     followers: HashMap<String, LogCopy>,
 }
 
-/// Connects to `host` (`unix:///path`), or to `DOCKER_HOST`, the docker socket or podman's.
-pub async fn connect(host: Option<&str>) -> Result<Docker, String> {
-    let docker = match host {
-        Some(h) => Docker::connect_with_host(h),
-        None => Docker::connect_with_podman_defaults(),
-    }
-    .map_err(|e| format!("no Docker API endpoint: {e}"))?;
+/// Connects to `host` (`unix:///path`), or to `DOCKER_HOST`, the docker socket or podman's
+/// ([`state::socket`]).
+pub async fn connect(host: Option<&str>) -> Result<Engine, String> {
+    let socket = state::socket(host)?;
+    let docker = Docker::connect_with_host(&format!("unix://{}", socket.display()))
+        .map_err(|e| format!("no Docker API endpoint: {e}"))?;
     docker.ping().await.map_err(|e| format!("the Docker API does not answer: {e}"))?;
-    Ok(docker)
+    Ok(Engine { docker, reads: Reads::new(&socket)? })
 }
 
 impl Containers {
@@ -70,7 +80,7 @@ impl Containers {
     /// local ones ([`local_image`]). `absent_kind_image`: a command kind's own image that is not
     /// present is not an error but a lane whose pods cannot start (as in a cluster).
     pub async fn new(
-        docker: Docker,
+        engine: Engine,
         worker_image: &str,
         template: &crate::manifest::JobTemplate,
         scaled_job: &str,
@@ -78,6 +88,7 @@ impl Containers {
         logs: PathBuf,
         absent_kind_image: bool,
     ) -> Result<Containers, String> {
+        let Engine { docker, reads } = engine;
         let (image, init) = match &template.init {
             None => (worker_image.to_owned(), None),
             Some(init) => (
@@ -106,6 +117,7 @@ impl Containers {
         ]);
         Ok(Containers {
             docker,
+            reads,
             image,
             init,
             image_missing,
@@ -278,66 +290,33 @@ impl Containers {
         status
     }
 
-    /// Lists this controller's containers once; `status` answers from that list.
+    /// Lists this controller's containers once; `status` answers from that list. An engine that
+    /// does not answer leaves the last list in place (looked at again at the next reconcile).
     pub async fn refresh(&mut self) {
-        let options = ListContainersOptionsBuilder::new().all(true).filters(&self.label_filter()).build();
-        match self.docker.list_containers(Some(options)).await {
-            Ok(list) => {
-                self.states = list
-                    .into_iter()
-                    .filter_map(|c| {
-                        let name = c.names?.first()?.trim_start_matches('/').to_owned();
-                        Some((name, c.state?))
-                    })
-                    .collect();
-            }
+        match self.reads.list(&self.labels).await {
+            Ok(list) => self.states = list.into_iter().map(|c| (c.name, c.phase)).collect(),
             Err(e) => tracing::warn!(error = %e, "cannot list containers"),
         }
     }
 
-    fn label_filter(&self) -> HashMap<&'static str, Vec<String>> {
-        HashMap::from([("label", self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect())])
-    }
-
     pub async fn status(&mut self, name: &str) -> PodStatus {
         match self.states.get(name) {
-            Some(ContainerSummaryStateEnum::CREATED) => PodStatus::Starting,
-            Some(ContainerSummaryStateEnum::EXITED | ContainerSummaryStateEnum::DEAD) => self.inspect(name).await,
-            Some(_) => PodStatus::Running,
-            // Created after the last list, or gone: ask the engine.
-            None => self.inspect(name).await,
+            Some(Phase::Created) => PodStatus::Starting,
+            Some(Phase::Running) => PodStatus::Running,
+            // Ended (for its exit code), or created after the last list, or gone: ask the engine.
+            Some(Phase::Ended) | None => self.inspect(name).await,
         }
     }
 
     async fn inspect(&mut self, name: &str) -> PodStatus {
-        let status = self.inspect_container(name).await;
-        match status {
-            PodStatus::Exited(_) => self.ended(name, status),
-            other => other,
-        }
-    }
-
-    async fn inspect_container(&mut self, name: &str) -> PodStatus {
-        let info = match self.docker.inspect_container(name, None).await {
-            Ok(info) => info,
-            // Gone (removed behind our back): the pod failed without an exit code.
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
-                return PodStatus::Exited(None);
-            }
+        match self.reads.status(name).await {
+            Ok(status @ PodStatus::Exited(_)) => self.ended(name, status),
+            Ok(other) => other,
             // A hiccup of the engine: look again at the next reconcile.
             Err(e) => {
                 tracing::warn!(container = name, error = %e, "cannot inspect container");
-                return PodStatus::Running;
+                PodStatus::Running
             }
-        };
-        let state = info.state.unwrap_or_default();
-        match state.status {
-            Some(ContainerStateStatusEnum::CREATED) | None => PodStatus::Starting,
-            Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD) => {
-                let oom = state.oom_killed.unwrap_or(false);
-                PodStatus::Exited(if oom { Some(137) } else { state.exit_code })
-            }
-            Some(_) => PodStatus::Running,
         }
     }
 
@@ -364,14 +343,11 @@ impl Containers {
     }
 
     pub async fn remove_leftovers(&mut self) {
-        let options = ListContainersOptionsBuilder::new().all(true).filters(&self.label_filter()).build();
-        match self.docker.list_containers(Some(options)).await {
+        match self.reads.list(&self.labels).await {
             Ok(list) => {
                 for c in list {
-                    if let Some(id) = c.id {
-                        tracing::info!(container = %id, "removing a container left by an earlier run");
-                        self.remove(&id).await;
-                    }
+                    tracing::info!(container = %c.id, name = %c.name, "removing a container left by an earlier run");
+                    self.remove(&c.id).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot list containers"),
