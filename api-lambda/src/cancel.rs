@@ -2,7 +2,7 @@
 //! decide (`jobs_core::cancel`), write conditionally, and decide again when another writer moved
 //! the job first. Repeating a request gives the same answer.
 
-use jobs_aws::{BackendError, JobRecord, JobStore, PoolQueues, StoreError};
+use jobs_aws::{BackendError, Conditional, JobRecord, JobStore, PoolQueues};
 use jobs_core::JobStatus;
 use jobs_core::cancel::{OnCancel, on_cancel};
 
@@ -31,15 +31,6 @@ pub enum CancelError {
     Backend(#[from] BackendError),
 }
 
-impl From<StoreError> for CancelError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Backend(b) => CancelError::Backend(b),
-            StoreError::ConditionFailed => CancelError::Raced,
-        }
-    }
-}
-
 pub async fn cancel(store: &JobStore, queues: &PoolQueues, id: &str) -> Result<Cancelled, CancelError> {
     for _ in 0..MAX_RACES {
         let record = store.get(id).await?.ok_or_else(|| CancelError::NotFound(id.to_owned()))?;
@@ -59,13 +50,13 @@ pub async fn cancel(store: &JobStore, queues: &PoolQueues, id: &str) -> Result<C
                     &tr.holding_slot(record.slot),
                     &store.token(),
                 )
-                .await
+                .await?
                 .map(|_| ()),
-            OnCancel::Ask { attempt } => store.request_cancel(id, attempt).await,
+            OnCancel::Ask { attempt } => store.request_cancel(id, attempt).await?,
         };
         match written {
             // Read back what the job looks like now (a worker may already have acted on it).
-            Ok(()) => {
+            Conditional::Applied(()) => {
                 let record = store.get(id).await?.ok_or_else(|| CancelError::NotFound(id.to_owned()))?;
                 tracing::info!(job_id = id, status = %record.status, "cancel requested");
                 release(store, queues, &record).await;
@@ -74,8 +65,8 @@ pub async fn cancel(store: &JobStore, queues: &PoolQueues, id: &str) -> Result<C
                     _ => Cancelled::Done(record),
                 });
             }
-            Err(StoreError::ConditionFailed) => continue,
-            Err(e) => return Err(e.into()),
+            // The job moved meanwhile: decide again.
+            Conditional::Lost => continue,
         }
     }
     Err(CancelError::Raced)

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use jobs_aws::{BackendError, SchedulerError, StoreError};
+use jobs_aws::{BackendError, SchedulerError};
 use jobs_core::SpecError;
 use jobs_core::message::Unsendable;
 use jobs_core::schedule::ScheduleError;
@@ -84,17 +84,6 @@ impl From<ScheduleError> for ApiError {
             ScheduleError::Invalid { .. } | ScheduleError::NeverFires(_) => "invalid_schedule",
         };
         Self::bad_request(code, e.to_string())
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Backend(b) => Self::unavailable(&b),
-            StoreError::ConditionFailed => {
-                Self::new(StatusCode::CONFLICT, "conflict", "the job changed concurrently; retry the request")
-            }
-        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! succeeded without saying so never leads to a second job.
 
 use jobs_aws::store::Seat;
-use jobs_aws::{BackendError, Idempotency, JobQueue, JobRecord, JobStore, PoolQueues, StoreError, Submitted};
+use jobs_aws::{BackendError, Conditional, Idempotency, JobQueue, JobRecord, JobStore, PoolQueues, Submitted};
 use jobs_core::message::Unsendable;
 use jobs_core::pools::Priority;
 use jobs_core::{JobMessage, JobSpec, JobStatus, Tenant};
@@ -66,15 +66,6 @@ pub enum SubmitError {
     NotRetryable(String),
 }
 
-impl From<StoreError> for SubmitError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Backend(b) => SubmitError::Backend(b),
-            StoreError::ConditionFailed => SubmitError::Raced,
-        }
-    }
-}
-
 /// Records `msg` and sends it (see the module's text). A replayed idempotency key returns the
 /// job it created, sending its message if that never happened. A message SQS would refuse is
 /// refused before anything is recorded: recorded, it could never be delivered.
@@ -91,7 +82,10 @@ pub async fn submit(
     let seat = loop {
         tries += 1;
         let seat = store.seat(&tenant, tries >= SEAT_TRIES).await?;
-        match store.submit(msg, &caller.0, idempotency, &seat).await? {
+        let Conditional::Applied(submitted) = store.submit(msg, &caller.0, idempotency, &seat).await? else {
+            return Err(SubmitError::Raced);
+        };
+        match submitted {
             Submitted::Created => break seat,
             Submitted::TenantChanged => continue,
             Submitted::KeyReused => return Err(SubmitError::KeyReused),
@@ -189,11 +183,10 @@ async fn send(store: &JobStore, queue: &JobQueue, job_id: &str, body: &str) -> D
         tracing::warn!(job_id, error = %e, "could not send the job's message; the reconciler will");
         return Delivery::Deferred;
     }
-    match store.mark_sent(job_id).await {
-        // A worker already took the job: nothing to mark.
-        Ok(()) | Err(StoreError::ConditionFailed) => {}
-        // The reconciler sends it once more: a duplicate is harmless.
-        Err(StoreError::Backend(e)) => tracing::warn!(job_id, error = %e, "could not mark the job sent"),
+    // Lost: a worker already took the job, nothing to mark. Failed: the reconciler sends it once
+    // more, a duplicate is harmless.
+    if let Err(e) = store.mark_sent(job_id).await {
+        tracing::warn!(job_id, error = %e, "could not mark the job sent");
     }
     Delivery::Sent
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use chrono::{DateTime, Utc};
-use jobs_aws::{BackendError, CopyMeta, StoreError};
+use jobs_aws::{BackendError, Conditional, CopyMeta};
 use jobs_core::kinds::{Cancellation, Checkpoint, JobContext, JobFailure};
 use jobs_core::state::{self, AfterInterrupt, AttemptRun, RunOutcome, Transition};
 use jobs_core::{AfterFailure, JobMessage, JobSpec, JobStatus, RetryPolicy, cancel};
@@ -320,8 +320,8 @@ impl Worker {
         let mut refusals = 0;
         loop {
             let e = match self.store.apply(job_id, Some(kind), tenant, None, tr, &token).await {
-                Ok(_) => return Recorded::Committed,
-                Err(StoreError::ConditionFailed) if !maybe_committed => match self.store.get(job_id).await {
+                Ok(Conditional::Applied(_)) => return Recorded::Committed,
+                Ok(Conditional::Lost) if !maybe_committed => match self.store.get(job_id).await {
                     // Still ours, so what failed is the "no cancel request" condition.
                     Ok(Some(r))
                         if r.status == JobStatus::Running
@@ -334,12 +334,12 @@ impl Worker {
                     Ok(_) => return Recorded::Lost,
                     Err(e) => e,
                 },
-                Err(StoreError::ConditionFailed) => match self.store.committed(job_id, &token).await {
+                Ok(Conditional::Lost) => match self.store.committed(job_id, &token).await {
                     Ok(true) => return Recorded::Committed,
                     Ok(false) => return Recorded::Lost,
                     Err(e) => e,
                 },
-                Err(StoreError::Backend(e)) => {
+                Err(e) => {
                     maybe_committed |= e.may_have_taken_effect();
                     e
                 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use chrono::{DateTime, Utc};
-use jobs_aws::store::Applied;
-use jobs_aws::{BackendError, Received, StoreError};
+use jobs_aws::store::Written;
+use jobs_aws::{BackendError, Conditional, Received};
 use jobs_core::state::{AttemptRun, Transition};
 use jobs_core::unread::{self, Delivery};
 use jobs_core::{JobMessage, Lease, RetryPolicy, overlap};
@@ -68,7 +68,7 @@ impl Worker {
         let lease = Lease { owner: self.owner.clone(), until: self.store.now() + self.visibility() };
         let Some(mut transition) = unread::claim_unread(&delivery, &lease, self.store.now()) else { return Ok(None) };
         transition.change.runner = Some(self.runner.clone());
-        let Some(applied) = self.claim(&job.job_id, None, Some(job), &transition).await? else {
+        let Conditional::Applied(applied) = self.claim(&job.job_id, None, Some(job), &transition).await? else {
             info!("not the job's first delivery; reading the job");
             return Ok(None);
         };
@@ -100,7 +100,7 @@ impl Worker {
             overlap::Firing::Take(lock) => return Ok(Firing::Run(Some(lock))),
             overlap::Firing::Skip(tr) => tr,
         };
-        if self.claim(&job.job_id, None, Some(job), &tr).await?.is_none() {
+        if !self.claim(&job.job_id, None, Some(job), &tr).await?.is_applied() {
             return Ok(Firing::Raced);
         }
         info!(previous = holder.as_deref(), "firing SKIPPED: the schedule's previous job has not finished");
@@ -108,35 +108,33 @@ impl Worker {
         Ok(Firing::Skipped)
     }
 
-    /// Applies a claim-time transition (start, give up, reject). `None`: another worker moved
-    /// the job first. A lost answer is settled by reading back whose write is there.
+    /// Applies a claim-time transition (start, give up, reject). Lost: another worker moved the
+    /// job first. A lost answer is settled by reading back whose write is there.
     pub(crate) async fn claim(
         &self,
         job_id: &str,
         kind: Option<&str>,
         origin: Option<&JobMessage>,
         tr: &Transition,
-    ) -> Result<Option<Applied>, BackendError> {
-        let won = |yes: bool| yes.then(Applied::default);
+    ) -> Result<Conditional<Written>, BackendError> {
+        let won = |mine: bool| if mine { Conditional::Applied(Written::default()) } else { Conditional::Lost };
         let token = self.store.token();
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1), self.store.random().clone());
         let mut maybe_committed = false;
         for attempt in 1..=CLAIM_TRIES {
             match self.store.apply(job_id, kind, None, origin, tr, &token).await {
-                Ok(applied) => return Ok(Some(applied)),
-                Err(StoreError::ConditionFailed) if maybe_committed => {
-                    return self.settle_claim(job_id, &token).await.map(won);
-                }
-                Err(StoreError::ConditionFailed) => return Ok(None),
-                Err(StoreError::Backend(e)) if e.is_transient() && attempt < CLAIM_TRIES => {
+                Ok(Conditional::Applied(written)) => return Ok(Conditional::Applied(written)),
+                Ok(Conditional::Lost) if maybe_committed => return self.settle_claim(job_id, &token).await.map(won),
+                Ok(Conditional::Lost) => return Ok(Conditional::Lost),
+                Err(e) if e.is_transient() && attempt < CLAIM_TRIES => {
                     maybe_committed |= e.may_have_taken_effect();
                     warn!(error = %e, step = tr.step.as_str(), "claim write failed; retrying");
                     tokio::time::sleep(backoff.next()).await;
                 }
-                Err(StoreError::Backend(e)) => {
+                Err(e) => {
                     // Settle it now: a claim that committed must not be walked away from.
                     if (maybe_committed || e.may_have_taken_effect()) && self.settle_claim(job_id, &token).await? {
-                        return Ok(Some(Applied::default()));
+                        return Ok(Conditional::Applied(Written::default()));
                     }
                     return Err(e);
                 }
@@ -169,7 +167,7 @@ impl Worker {
 
     /// Another worker runs the job under a live lease and this copy of its message came to us:
     /// hand our receipt handle to the holder (its own went stale when SQS delivered the message
-    /// again), so it can keep the message hidden and delete it at the end. `false`: the holder
+    /// again), so it can keep the message hidden and delete it at the end. Lost: the holder
     /// changed meanwhile; decide again.
     pub(crate) async fn hand_over(
         &self,
@@ -177,15 +175,12 @@ impl Worker {
         job_id: &str,
         attempt: u32,
         holder: &Lease,
-    ) -> Result<bool, BackendError> {
-        match self.store.hand_over(job_id, attempt, &holder.owner, &msg.receipt_handle).await {
-            Ok(()) => {
-                info!(holder = %holder.owner, "job is running on another worker; handed it this delivery");
-                Ok(true)
-            }
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(StoreError::Backend(e)) => Err(e),
+    ) -> Result<Conditional, BackendError> {
+        let handed = self.store.hand_over(job_id, attempt, &holder.owner, &msg.receipt_handle).await?;
+        if handed.is_applied() {
+            info!(holder = %holder.owner, "job is running on another worker; handed it this delivery");
         }
+        Ok(handed)
     }
 }
 

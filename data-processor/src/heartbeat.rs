@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use jobs_aws::StoreError;
+use jobs_aws::Conditional;
 use jobs_core::Lease;
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -89,12 +89,12 @@ impl Worker {
             // The newest, every time: idempotent, so a renewal that failed loses nothing.
             let checkpoint = saved.borrow().clone();
             match self.store.renew(job_id, attempt, &lease, checkpoint.as_ref()).await {
-                Ok(handed) => held.add(handed),
-                Err(StoreError::ConditionFailed) => {
+                Ok(Conditional::Applied(handed)) => held.add(handed),
+                Ok(Conditional::Lost) => {
                     let _ = held.lost.send(true);
                     std::future::pending::<()>().await;
                 }
-                Err(StoreError::Backend(e)) => warn!(error = %e, "could not renew the lease; retrying"),
+                Err(e) => warn!(error = %e, "could not renew the lease; retrying"),
             }
             for receipt in held.receipts() {
                 if let Err(e) = self.queue.set_visibility(&receipt, self.visibility()).await {

@@ -160,7 +160,7 @@ impl Worker {
                     return Ok(Outcome::Duplicate);
                 }
                 OnReceive::Skip(Skip::Held(holder)) => {
-                    if !self.hand_over(msg, &job.job_id, state.map_or(0, |s| s.attempts), &holder).await? {
+                    if !self.hand_over(msg, &job.job_id, state.map_or(0, |s| s.attempts), &holder).await?.is_applied() {
                         continue;
                     }
                     return Ok(Outcome::Duplicate);
@@ -184,7 +184,7 @@ impl Worker {
                 OnReceive::End { transition } => {
                     let transition = transition.holding_slot(current.as_ref().is_some_and(|r| r.slot));
                     let reason = transition.change.last_error.clone().unwrap_or_default();
-                    if self.claim(&job.job_id, None, Some(job), &transition).await?.is_none() {
+                    if !self.claim(&job.job_id, None, Some(job), &transition).await?.is_applied() {
                         continue;
                     }
                     self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
@@ -215,7 +215,7 @@ impl Worker {
                 OnReceive::Start { attempt, mut transition } => {
                     transition.change.runner = Some(self.runner.clone());
                     transition.lock = lock;
-                    if self.claim(&job.job_id, None, Some(job), &transition).await?.is_none() {
+                    if !self.claim(&job.job_id, None, Some(job), &transition).await?.is_applied() {
                         continue;
                     }
                     // A resumed attempt (interrupted, or abandoned by its worker) goes on from its

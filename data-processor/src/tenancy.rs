@@ -16,7 +16,7 @@ use jobs_core::{JobMessage, Lease, Overlap, RetryPolicy, Tenant, overlap};
 use tracing::{info, warn};
 
 use crate::claim::{Claimed, Firing};
-use crate::worker::{Outcome, Worker, into_backend};
+use crate::worker::{Outcome, Worker};
 
 /// What became of a limited tenant's firing.
 pub(crate) enum LimitedFiring {
@@ -79,7 +79,7 @@ impl Worker {
     ) -> Result<Option<LimitedFiring>, BackendError> {
         let tenant = job.tenant_or_of(job.submitter().as_deref().unwrap_or_default());
         for _ in 0..FIRING_TRIES {
-            let seat = self.store.seat(&tenant, false).await.map_err(into_backend)?;
+            let seat = self.store.seat(&tenant, false).await?;
             if seat == Seat::Free || self.store.get(&job.job_id).await?.is_some() {
                 return Ok(None);
             }
@@ -88,7 +88,7 @@ impl Worker {
                 Seat::Free => return Ok(None),
                 Seat::Wait { reason, .. } if job.overlap == Overlap::Forbid => {
                     let tr = overlap::skipped_over_limits(&tenant, &reason, now);
-                    if self.claim(&job.job_id, None, Some(job), &tr).await?.is_none() {
+                    if !self.claim(&job.job_id, None, Some(job), &tr).await?.is_applied() {
                         continue;
                     }
                     info!(%reason, "firing SKIPPED: its tenant is over its limits (overlap: forbid)");
@@ -98,9 +98,9 @@ impl Worker {
                 seat @ Seat::Wait { .. } => {
                     let by = job.submitter().unwrap_or_default();
                     match self.store.submit(job, &by, None, &seat).await {
-                        Ok(jobs_aws::Submitted::Created) => {}
-                        Ok(_) | Err(jobs_aws::StoreError::ConditionFailed) => continue,
-                        Err(jobs_aws::StoreError::Backend(e)) => return Err(e),
+                        Ok(jobs_aws::Conditional::Applied(jobs_aws::Submitted::Created)) => {}
+                        Ok(_) => continue,
+                        Err(e) => return Err(e),
                     }
                     info!("firing WAITING: its tenant is over its limits; admission sends it");
                     self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
@@ -125,7 +125,7 @@ impl Worker {
                     transition.change.runner = Some(self.runner.clone());
                     transition.lock = lock;
                     let transition = transition.with_slot(take);
-                    if self.claim(&job.job_id, None, Some(job), &transition).await?.is_none() {
+                    if !self.claim(&job.job_id, None, Some(job), &transition).await?.is_applied() {
                         continue;
                     }
                     info!("firing started holding a slot of its tenant");

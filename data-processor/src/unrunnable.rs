@@ -60,13 +60,13 @@ impl Worker {
                     return Ok(Outcome::Duplicate);
                 }
                 OnUnrunnable::Now(OnPoison::Held(holder)) => {
-                    if self.hand_over(msg, id, state.map_or(0, |s| s.attempts), &holder).await? {
+                    if self.hand_over(msg, id, state.map_or(0, |s| s.attempts), &holder).await?.is_applied() {
                         return Ok(Outcome::Duplicate);
                     }
                 }
                 OnUnrunnable::Now(OnPoison::Record(transition)) => {
                     let transition = transition.holding_slot(slot);
-                    if self.claim(id, kind.as_deref(), origin, &transition).await?.is_some() {
+                    if self.claim(id, kind.as_deref(), origin, &transition).await?.is_applied() {
                         warn!(
                             reason = transition.change.last_error.as_deref(),
                             "job FAILED: this build cannot run its message"

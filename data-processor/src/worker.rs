@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use jobs_aws::{BackendError, CopyMeta, JobQueue, JobStore, Received, StoreError};
+use jobs_aws::{CopyMeta, JobQueue, JobStore, Received};
 use jobs_core::RetryPolicy;
 use jobs_core::state::Runner;
 use jobs_runtime::Shutdown;
@@ -133,13 +133,5 @@ impl Worker {
                 warn!(error = %e, "could not delete the message; its next receipt finds the job finished");
             }
         }
-    }
-}
-
-/// A store error where no condition was expected to fail.
-pub(crate) fn into_backend(e: StoreError) -> BackendError {
-    match e {
-        StoreError::Backend(b) => b,
-        StoreError::ConditionFailed => BackendError::other("unexpected write conflict"),
     }
 }

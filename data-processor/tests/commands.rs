@@ -147,7 +147,7 @@ async fn cancel_stops_a_running_command_and_one_that_ignores_sigterm_after_the_g
         let rec = wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
         wait_until_started(&msg.job_id).await;
         let asked = Instant::now();
-        stack.store.request_cancel(&msg.job_id, rec.attempts).await.unwrap();
+        stack.store.request_cancel(&msg.job_id, rec.attempts).await.unwrap().applied().expect("the write applies");
         let run = finish(child).await;
         let took = asked.elapsed();
         assert_eq!(run.code, 0, "{}", run.log);
@@ -263,7 +263,9 @@ async fn the_reconciler_sends_a_command_kinds_copies_to_its_own_lane() {
     store
         .apply(&lost.job_id, None, None, Some(&lost), &jobs_core::state::submit(chrono::Utc::now()), &store.token())
         .await
-        .unwrap();
+        .unwrap()
+        .applied()
+        .expect("the write applies");
     let dead = stack.submit_routed("shell", json!({"seconds": 0})).await;
     let lane = stack.queues.get("shell", jobs_core::pools::Priority::Normal);
     let received = lane.receive(Duration::ZERO, Duration::from_secs(60)).await.unwrap().expect("the message");

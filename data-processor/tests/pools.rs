@@ -21,7 +21,9 @@ async fn submit_to_pool(stack: &Stack, kind: &str, payload: Value, priority: Pri
         .store
         .submit(&msg, jobs_core::submitter::LOCAL, None, &jobs_aws::store::Seat::Free)
         .await
-        .expect("record job");
+        .expect("record job")
+        .applied()
+        .expect("the write applies");
     stack.queues.for_job(kind, priority).send(&msg.to_body()).await.expect("send job");
     msg
 }
@@ -158,7 +160,9 @@ async fn the_reconciler_sends_a_jobs_copy_to_its_own_queue() {
     store
         .apply(&msg.job_id, None, None, Some(&msg), &jobs_core::state::submit(chrono::Utc::now()), &store.token())
         .await
-        .unwrap();
+        .unwrap()
+        .applied()
+        .expect("the write applies");
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let mut cmd = worker(&stack, &[]);

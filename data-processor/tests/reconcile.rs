@@ -26,7 +26,12 @@ async fn record_with(stack: &Stack, kind: &str, payload: Value, send_grace: Dura
     let tr = jobs_core::state::submit(chrono::Utc::now());
     let timing = jobs_core::reconcile::Timing { send_grace, ..Default::default() };
     let store = stack.store.clone().with_timing(timing);
-    store.apply(&msg.job_id, None, None, Some(&msg), &tr, &store.token()).await.unwrap();
+    store
+        .apply(&msg.job_id, None, None, Some(&msg), &tr, &store.token())
+        .await
+        .unwrap()
+        .applied()
+        .expect("the write applies");
     msg
 }
 

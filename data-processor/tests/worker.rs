@@ -122,7 +122,13 @@ async fn every_recorded_attempt_writes_an_emf_line() {
         tenant: Some(jobs_core::Tenant::parse("acme").unwrap()),
         ..JobMessage::new_api("noop", Value::Null, Utc::now())
     };
-    stack.store.submit(&acme, jobs_core::submitter::LOCAL, None, &jobs_aws::store::Seat::Free).await.unwrap();
+    stack
+        .store
+        .submit(&acme, jobs_core::submitter::LOCAL, None, &jobs_aws::store::Seat::Free)
+        .await
+        .unwrap()
+        .applied()
+        .expect("the write applies");
     stack.queue.send(&acme.to_body()).await.unwrap();
     let named = run_worker(&stack, &[]).await;
     let lines = emf(&named);
@@ -309,7 +315,13 @@ async fn record_newer(stack: &Stack, id: &str, body: Value) -> String {
     let msg = JobMessage::new_api("noop", json!({}), Utc::now());
     let msg = JobMessage { job_id: id.to_owned(), kind: body["job"].as_str().unwrap_or("noop").to_owned(), ..msg };
     let tr = jobs_core::state::submit(Utc::now());
-    stack.store.apply(id, None, None, Some(&msg), &tr, &stack.store.token()).await.unwrap();
+    stack
+        .store
+        .apply(id, None, None, Some(&msg), &tr, &stack.store.token())
+        .await
+        .unwrap()
+        .applied()
+        .expect("the write applies");
     body.to_string()
 }
 

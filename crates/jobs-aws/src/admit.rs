@@ -7,8 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use jobs_core::{JobMessage, Tenant};
 
+use crate::BackendError;
 use crate::JobQueue;
-use crate::store::{AdmitPass, JobStore, StoreError};
+use crate::store::{AdmitPass, JobStore};
 
 /// How long after the waiting mark was last written an admitter that finds nobody waiting may
 /// clear it: far beyond the index's lag, so a job just recorded is never missed.
@@ -23,13 +24,14 @@ pub async fn admit_and_send<'q>(
     budget: usize,
     send_by: DateTime<Utc>,
     queue_of: impl Fn(&JobMessage) -> Option<&'q JobQueue>,
-) -> Result<AdmitPass, StoreError> {
+) -> Result<AdmitPass, BackendError> {
     let pass = store.admit_waiting(tenant, budget, send_by).await?;
     for record in &pass.admitted {
         let Some(msg) = record.message() else { continue };
         let Some(queue) = queue_of(&msg) else { continue };
         match queue.send(&msg.to_body()).await {
             Ok(_) => {
+                // Lost: a worker took the job already.
                 if let Err(e) = store.mark_sent(&msg.job_id).await {
                     tracing::warn!(job_id = %msg.job_id, error = %e, "could not mark an admitted job sent");
                 }
@@ -44,7 +46,8 @@ pub async fn admit_and_send<'q>(
         && let Some(mark) =
             pass.waiting_at.filter(|m| store.now() - *m > chrono::Duration::from_std(MARK_SETTLE).unwrap_or_default())
     {
-        store.clear_waiting(tenant, mark).await?;
+        // Lost: a job was recorded WAITING since; the next pass sees it.
+        let _ = store.clear_waiting(tenant, mark).await?;
     }
     if let Some(reason) = pass.blocked {
         tracing::debug!(%tenant, %reason, admitted = pass.admitted.len(), "the tenant's next job still waits");

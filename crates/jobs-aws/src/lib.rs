@@ -18,5 +18,5 @@ pub use queue::{CopyMeta, Depth, JobQueue, Received};
 pub use queues::PoolQueues;
 pub use scheduler::{ScheduleInfo, ScheduleRequest, Scheduler, SchedulerError, Schedules};
 pub use store::{
-    Cursor, CursorError, Idempotency, JobRecord, JobStore, ListFilter, Page, Stats, StoreError, Submitted,
+    Conditional, Cursor, CursorError, Idempotency, JobRecord, JobStore, ListFilter, Page, Stats, Submitted, WriteResult,
 };

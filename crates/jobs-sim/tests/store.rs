@@ -7,11 +7,12 @@
 
 use std::sync::Arc;
 
+use jobs_aws::Conditional;
 use jobs_aws::JobStore;
 use jobs_aws::dynamo::Dynamo as _;
 use jobs_aws::faults::{Fault, Faulty};
 use jobs_aws::resources::{TABLE_KEY, TENANCY_ATTRIBUTE};
-use jobs_aws::store::{Seat, StoreError, Submitted, tenants};
+use jobs_aws::store::{Seat, Submitted, tenants};
 use jobs_aws::{ErrorKind, provision};
 use jobs_core::state::{self, OnReceive};
 use jobs_core::tenants::Settings;
@@ -39,7 +40,7 @@ async fn submit(store: &JobStore, tenant: &Tenant, id: &str) -> Option<String> {
     msg.tenant = Some(tenant.clone());
     for tries in 1..=3 {
         let seat = store.seat(tenant, tries == 3).await.ok()?;
-        match store.submit(&msg, "sim", None, &seat).await.ok()? {
+        match store.submit(&msg, "sim", None, &seat).await.ok()?.applied()? {
             Submitted::Created => {
                 if matches!(seat, Seat::Wait { .. }) {
                     let _ = store.admit_waiting(tenant, 5, store.now()).await;
@@ -60,12 +61,12 @@ async fn record(store: &JobStore, job_id: &str, tenant: &Tenant, tr: &state::Tra
     let mut maybe = false;
     for _ in 0..4 {
         match store.apply(job_id, Some("noop"), Some(tenant), None, tr, &token).await {
-            Ok(_) => return Ok(true),
-            Err(StoreError::ConditionFailed) if maybe => {
+            Ok(Conditional::Applied(_)) => return Ok(true),
+            Ok(Conditional::Lost) if maybe => {
                 return store.committed(job_id, &token).await.map_err(|_| ());
             }
-            Err(StoreError::ConditionFailed) => return Ok(false),
-            Err(StoreError::Backend(e)) => maybe |= e.may_have_taken_effect(),
+            Ok(Conditional::Lost) => return Ok(false),
+            Err(e) => maybe |= e.may_have_taken_effect(),
         }
     }
     Err(())

@@ -81,7 +81,7 @@ impl Stack {
             .submit(&msg, jobs_core::submitter::LOCAL, None, &jobs_aws::store::Seat::Free)
             .await
             .expect("record job");
-        assert_eq!(recorded, jobs_aws::Submitted::Created);
+        assert_eq!(recorded, jobs_aws::Conditional::Applied(jobs_aws::Submitted::Created));
         self.queue.send(&msg.to_body()).await.expect("send job");
         msg
     }
@@ -95,7 +95,7 @@ impl Stack {
             .submit(&msg, jobs_core::submitter::LOCAL, None, &jobs_aws::store::Seat::Free)
             .await
             .expect("record job");
-        assert_eq!(recorded, jobs_aws::Submitted::Created);
+        assert_eq!(recorded, jobs_aws::Conditional::Applied(jobs_aws::Submitted::Created));
         self.queues.for_job(kind, Priority::Normal).send(&msg.to_body()).await.expect("send job");
         msg
     }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use jobs_aws::{BackendError, CopyMeta, JobQueue, JobRecord, Received, StoreError};
+use jobs_aws::{BackendError, Conditional, CopyMeta, JobQueue, JobRecord, Received};
 use jobs_core::JobMessage;
 use jobs_core::reconcile::{self, DeadLetter};
 use tracing::{info, warn};
@@ -37,7 +37,6 @@ mod reconciler;
 mod tenancy;
 
 use overdue::Backlogs;
-use reconciler::backend;
 pub use reconciler::{Reconciler, Report};
 
 /// Dead-letter messages handled per pass (batches of 10).
@@ -205,8 +204,9 @@ impl Reconciler {
                     .await
                 {
                     // Moved meanwhile: look again next pass.
-                    Err(StoreError::ConditionFailed) => return Ok(()),
-                    other => drop(other.map_err(backend)?),
+                    Ok(Conditional::Lost) => return Ok(()),
+                    Ok(Conditional::Applied(_)) => {}
+                    Err(e) => return Err(e),
                 }
                 warn!(%job_id, reason = transition.change.last_error.as_deref(), "job FAILED: its message kept being dead-lettered");
                 report.failed += 1;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jobs_aws::{BackendError, CopyMeta, Depth, ErrorKind, JobQueue, JobRecord, StoreError};
+use jobs_aws::{BackendError, Conditional, CopyMeta, Depth, ErrorKind, JobQueue, JobRecord};
 use jobs_core::poison::OnPoison;
 use jobs_core::reconcile::{self, Overdue, Unsent};
 use tracing::{info, warn};
@@ -62,19 +62,14 @@ impl Reconciler {
         let (delay, next_due) = match reconcile::on_overdue(Some(&state), &looks, &lane, now, self.store.timing()) {
             Overdue::Resend { delay, next_due } => (delay, next_due),
             Overdue::Wait { next_due } => {
-                match self.store.bump_due(job_id, seen, next_due, false).await {
-                    Ok(()) | Err(StoreError::ConditionFailed) => {}
-                    Err(StoreError::Backend(e)) => return Err(e),
-                }
+                // Lost: the job moved on meanwhile and keeps its own due time.
+                let _ = self.store.bump_due(job_id, seen, next_due, false).await?;
                 info!(job_id, status = %record.status, backlog = lane.backlog, "overdue job's message waits behind the queue's backlog; no copy sent");
                 report.waiting += 1;
                 return Ok(());
             }
             Overdue::Watch { next_due, idle_since } => {
-                match self.store.watch_due(job_id, seen, next_due, idle_since).await {
-                    Ok(()) | Err(StoreError::ConditionFailed) => {}
-                    Err(StoreError::Backend(e)) => return Err(e),
-                }
+                let _ = self.store.watch_due(job_id, seen, next_due, idle_since).await?;
                 info!(job_id, lane = lane.name, %idle_since, backlog = lane.backlog, "job waits on a lane that runs nothing; watched until its start deadline");
                 report.watched += 1;
                 return Ok(());
@@ -86,7 +81,7 @@ impl Reconciler {
                     .apply(job_id, record.kind.as_deref(), Some(&record.tenant), None, &transition, &self.store.token())
                     .await
                 {
-                    Ok(_) => {
+                    Ok(Conditional::Applied(_)) => {
                         warn!(
                             job_id,
                             lane = lane.name,
@@ -98,8 +93,8 @@ impl Reconciler {
                     }
                     // A worker took it meanwhile (or the write was ours and its answer was lost,
                     // the SDK's retry then failing on it): the next pass reads it again.
-                    Err(StoreError::ConditionFailed) => Ok(()),
-                    Err(StoreError::Backend(e)) => Err(e),
+                    Ok(Conditional::Lost) => Ok(()),
+                    Err(e) => Err(e),
                 };
             }
             Overdue::Nothing => return Ok(()),
@@ -119,11 +114,9 @@ impl Reconciler {
             report.unsent += 1;
             return self.unsent(job_id, &record, seen, e).await;
         }
-        match self.store.bump_due(job_id, seen, next_due, true).await {
-            Ok(()) | Err(StoreError::ConditionFailed) => {}
-            Err(StoreError::Backend(e)) => {
-                warn!(job_id, error = %e, "could not move the due time on; sent again next pass")
-            }
+        // Lost: the job moved on meanwhile and keeps its own due time.
+        if let Err(e) = self.store.bump_due(job_id, seen, next_due, true).await {
+            warn!(job_id, error = %e, "could not move the due time on; sent again next pass")
         }
         info!(job_id, status = %record.status, resends = record.resends + 1, "overdue job's message sent again");
         report.resent += 1;
@@ -168,7 +161,7 @@ impl Reconciler {
                     .apply(job_id, record.kind.as_deref(), Some(&record.tenant), None, &transition, &self.store.token())
                     .await
                 {
-                    Ok(_) => {
+                    Ok(Conditional::Applied(_)) => {
                         warn!(
                             job_id,
                             reason = transition.change.last_error.as_deref(),
@@ -177,8 +170,8 @@ impl Reconciler {
                         Ok(())
                     }
                     // Moved meanwhile (a worker took it): nothing to end.
-                    Err(StoreError::ConditionFailed) => Ok(()),
-                    Err(StoreError::Backend(e)) => Err(e),
+                    Ok(Conditional::Lost) => Ok(()),
+                    Err(e) => Err(e),
                 }
             }
             Unsent::GiveUp(OnPoison::Held(_) | OnPoison::Finished(_) | OnPoison::Gone) => Ok(()),

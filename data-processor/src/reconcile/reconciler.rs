@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use jobs_aws::{BackendError, JobStore, PoolQueues, StoreError};
+use jobs_aws::{JobStore, PoolQueues};
 use jobs_runtime::Shutdown;
 
 /// What one pass did.
@@ -42,9 +42,4 @@ pub struct Reconciler {
     pub metrics_namespace: Option<String>,
     /// Each lane's start deadline (`jobs_core::pools::Lane`, or `START_DEADLINE_SECS`).
     pub start_deadlines: std::collections::HashMap<&'static str, Option<Duration>>,
-}
-
-/// A store error where no condition was expected to fail.
-pub(super) fn backend(e: StoreError) -> BackendError {
-    crate::worker::into_backend(e)
 }

@@ -4,8 +4,8 @@
 //! as far as its limits allow and send them. So a killed worker or API never strands a slot or a
 //! waiting job for longer than one pass.
 
+use jobs_aws::BackendError;
 use jobs_aws::store::tenants::slots_partition;
-use jobs_aws::{BackendError, StoreError};
 use jobs_core::Tenant;
 use tracing::{info, warn};
 
@@ -43,11 +43,13 @@ impl Reconciler {
         }
     }
 
-    async fn tenant(&self, tenant: &Tenant, holds: bool, waits: bool, report: &mut Report) -> Result<(), StoreError> {
+    async fn tenant(&self, tenant: &Tenant, holds: bool, waits: bool, report: &mut Report) -> Result<(), BackendError> {
         if holds {
             for entry in self.store.tenancy(&slots_partition(tenant), SLOTS_PER_TENANT).await? {
                 // The index's status may lag; `release` checks the job's own.
-                if entry.status.is_some_and(|s| s.is_terminal()) && self.store.release(&entry.job_id, tenant).await? {
+                if entry.status.is_some_and(|s| s.is_terminal())
+                    && self.store.release(&entry.job_id, tenant).await?.is_applied()
+                {
                     info!(job_id = %entry.job_id, %tenant, "freed the slot of an ended job");
                     report.released += 1;
                 }

@@ -183,7 +183,12 @@ async fn the_reconciler_cronjob_sends_what_the_api_never_did() {
     let store = stack.store.clone().with_timing(timing);
     let msg = jobs_core::JobMessage::new_api("noop", serde_json::json!({}), chrono::Utc::now());
     let tr = jobs_core::state::submit(chrono::Utc::now());
-    store.apply(&msg.job_id, None, None, Some(&msg), &tr, &store.token()).await.unwrap();
+    store
+        .apply(&msg.job_id, None, None, Some(&msg), &tr, &store.token())
+        .await
+        .unwrap()
+        .applied()
+        .expect("the write applies");
 
     let job = common::poll(Duration::from_secs(60), || async {
         let job = api.get(&format!("/jobs/{}", msg.job_id)).await.1;

@@ -227,7 +227,7 @@ pub async fn submit_unchecked(view: &View, n: u64) -> Option<Accepted> {
     let msg = JobMessage { job_id: format!("old-{n:04}"), ..JobMessage::for_spec(&spec, view.store.now()) };
     let tenant = msg.tenant_or_of("sim");
     let seat = view.store.seat(&tenant, false).await.ok()?;
-    view.store.submit(&msg, "sim", None, &seat).await.ok()?;
+    view.store.submit(&msg, "sim", None, &seat).await.ok()?.applied()?;
     let _refused = view.queues.for_job(&msg.kind, msg.priority).send(&msg.to_body()).await;
     let max_attempts = jobs_core::RetryPolicy::default().max_attempts;
     Some(Accepted { job_id: msg.job_id, kind: "fail", expect: Expect::Unsendable, max_attempts, cancel_sent: false })

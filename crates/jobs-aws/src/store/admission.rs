@@ -20,11 +20,12 @@ use jobs_core::tenants::limits::{Seat, SlotTake, WaitReason};
 use jobs_core::{JobStatus, Tenant};
 
 use super::expr::Expr;
-use super::handle::{JobStore, StoreError, failed_conditions, transact_update};
+use super::handle::{Conditional, JobStore, WriteResult, failed_conditions, transact_update};
 use super::item::JobRecord;
 use super::item::{self, attr as job_attr, n, s, ts};
 use super::tenants::{attr, slots_partition, tenant_expr, tenant_key, waiting_partition};
 use crate::dynamo::Op;
+use crate::error::BackendError;
 use crate::resources::TTL_ATTRIBUTE;
 use crate::resources::{TENANCY_ATTRIBUTE, TENANCY_ORDER_ATTRIBUTE};
 
@@ -106,7 +107,7 @@ impl JobStore {
     /// waiting line (over its limits, or behind jobs already waiting; with `wait`, there at once:
     /// the item changed under every earlier try). The API's submit and a worker's first receipt
     /// of a firing decide the same way.
-    pub async fn seat(&self, tenant: &Tenant, wait: bool) -> Result<Seat, StoreError> {
+    pub async fn seat(&self, tenant: &Tenant, wait: bool) -> Result<Seat, BackendError> {
         let item = self.tenant(tenant).await?;
         let limits = self.limits_of(&item);
         if !limits.limited() {
@@ -127,7 +128,7 @@ impl JobStore {
         tenant: &Tenant,
         budget: usize,
         send_by: DateTime<Utc>,
-    ) -> Result<AdmitPass, StoreError> {
+    ) -> Result<AdmitPass, BackendError> {
         let mut pass = AdmitPass::default();
         if budget == 0 {
             return Ok(pass);
@@ -189,7 +190,7 @@ impl JobStore {
         take: Option<&SlotTake>,
         now: DateTime<Utc>,
         send_by: DateTime<Utc>,
-    ) -> Result<Admitted, StoreError> {
+    ) -> Result<Admitted, BackendError> {
         let token = self.token();
         let mut e = Expr::default();
         e.set(job_attr::STATUS, s(JobStatus::Queued.as_str()));
@@ -220,15 +221,15 @@ impl JobStore {
         let answer = self.transact_retrying_lost(request.build().expect("a complete request"), "admit").await;
         match answer {
             Ok(()) => Ok(Admitted::Queued),
-            Err(Lost::Conditions(failed)) if failed.first() == Some(&true) => Ok(Admitted::Gone),
-            Err(Lost::Conditions(_)) => Ok(Admitted::Changed),
-            Err(Lost::Backend(e)) => Err(e),
+            Err(Refusal::Conditions(failed)) if failed.first() == Some(&true) => Ok(Admitted::Gone),
+            Err(Refusal::Conditions(_)) => Ok(Admitted::Changed),
+            Err(Refusal::Backend(e)) => Err(e),
         }
     }
 
     /// Job `job_id` of `tenant` ended: its slot goes back (`active − 1`), if it holds one and has
-    /// ended. `false`: nothing to give back (it holds none, or it was given back already).
-    pub async fn release(&self, job_id: &str, tenant: &Tenant) -> Result<bool, StoreError> {
+    /// ended. Lost: nothing to give back (it holds none, or it was given back already).
+    pub async fn release(&self, job_id: &str, tenant: &Tenant) -> WriteResult {
         let token = self.token();
         let mut e = Expr::default();
         e.set_or_remove(TENANCY_ATTRIBUTE, None);
@@ -249,44 +250,41 @@ impl JobStore {
             .build()
             .expect("a complete request");
         match self.transact_retrying_lost(request, "release").await {
-            Ok(()) => Ok(true),
-            Err(Lost::Conditions(failed)) => {
+            Ok(()) => Ok(Conditional::Applied(())),
+            Err(Refusal::Conditions(failed)) => {
                 if failed.get(1) == Some(&true) {
                     // `active` at zero with a job holding a slot: never written that way.
                     tracing::error!(job_id, %tenant, "a slot holder's tenant counts no slot; left as it is");
                 }
-                Ok(false)
+                Ok(Conditional::Lost)
             }
-            Err(Lost::Backend(e)) => Err(e),
+            Err(Refusal::Backend(e)) => Err(e),
         }
     }
 
     /// Sends a transaction; a lost answer (an ambiguous or transient failure) is sent again with
     /// the same client token, which DynamoDB answers as the first commit if there was one.
-    async fn transact_retrying_lost(&self, request: TransactWriteItemsInput, op: Op) -> Result<(), Lost> {
+    async fn transact_retrying_lost(&self, request: TransactWriteItemsInput, op: Op) -> Result<(), Refusal> {
         let mut tries = 0;
         loop {
             tries += 1;
             let result = match self.db.transact_write_items(op, request.clone()).await {
-                Ok(_) => Ok(()),
+                Ok(_) => return Ok(()),
                 Err(err) => {
                     let failed = failed_conditions(&err);
                     if failed.iter().any(|f| *f) {
-                        return Err(Lost::Conditions(failed));
+                        return Err(Refusal::Conditions(failed));
                     }
-                    match self.transact_error(err) {
-                        StoreError::Backend(b) => Err(b),
-                        StoreError::ConditionFailed => return Err(Lost::Conditions(failed)),
-                    }
+                    self.transact_outcome::<()>(err)
                 }
             };
             match result {
-                Ok(()) => return Ok(()),
+                Ok(_) => return Err(Refusal::Conditions(Vec::new())),
                 Err(e) if tries < 4 && (e.is_transient() || e.may_have_taken_effect()) => {
                     tracing::warn!(error = %e, op, "admission write failed; trying again with the same token");
                     tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
                 }
-                Err(e) => return Err(Lost::Backend(e.into())),
+                Err(e) => return Err(Refusal::Backend(e)),
             }
         }
     }
@@ -302,8 +300,9 @@ fn decrement(table: &str, tenant: &Tenant) -> Update {
 }
 
 /// Why an admission write did not commit.
-enum Lost {
-    /// These items' conditions failed (request order).
+enum Refusal {
+    /// These items' conditions failed (request order; empty: a condition failed, which one
+    /// unknown).
     Conditions(Vec<bool>),
-    Backend(StoreError),
+    Backend(BackendError),
 }

@@ -14,7 +14,7 @@ use jobs_core::JobMessage;
 use jobs_core::state::{Expect, Step, Transition};
 
 use super::expr::Expr;
-use super::handle::{Applied, JobStore, StoreError, single_error};
+use super::handle::{Conditional, JobStore, WriteResult, Written, single_outcome};
 use super::item::{self, attr, n, s};
 use crate::dynamo::{DynamoFailure, Op};
 use crate::resources::TABLE_KEY;
@@ -33,7 +33,7 @@ impl JobStore {
         origin: Option<&JobMessage>,
         tr: &Transition,
         token: &str,
-    ) -> Result<Applied, StoreError> {
+    ) -> WriteResult<Written> {
         let op = tr.step.as_str();
         let job_item = match &tr.expect {
             Expect::Absent => {
@@ -51,14 +51,15 @@ impl JobStore {
                 JobWrite::Update(self.update_existing(job_id, tr, token))
             }
         };
-        let created_by = || Applied { submitted_by: origin.and_then(JobMessage::submitter), slot: tr.slot.is_some() };
+        let created_by = || Written { submitted_by: origin.and_then(JobMessage::submitter), slot: tr.slot.is_some() };
         if tr.counters.is_zero() && tr.lock.is_none() && tr.slot.is_none() {
             // A start returns the item as written (no capacity cost): a worker that claimed
             // without reading the job learns who submitted it.
-            self.write_single(job_item, tr.step == Step::Start, token, op).await.map(|item| match item {
-                Some(item) => Applied { submitted_by: item::submitted_by(&item), slot: item::holds_slot(&item) },
+            let written = self.write_single(job_item, tr.step == Step::Start, token, op).await?;
+            Ok(written.map(|item| match item {
+                Some(item) => Written { submitted_by: item::submitted_by(&item), slot: item::holds_slot(&item) },
                 None => created_by(),
-            })
+            }))
         } else {
             let job_item = match job_item {
                 JobWrite::Put(put) => TransactWriteItem::builder().put(put).build(),
@@ -81,7 +82,7 @@ impl JobStore {
                 request = request.transact_items(TransactWriteItem::builder().update(update).build());
             }
             let request = request.build().expect("a complete request");
-            self.db.transact_write_items(op, request).await.map(|_| created_by()).map_err(|e| self.transact_error(e))
+            self.transact(op, request, created_by()).await
         }
     }
 
@@ -96,7 +97,7 @@ impl JobStore {
         returning: bool,
         token: &str,
         op: Op,
-    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+    ) -> WriteResult<Option<HashMap<String, AttributeValue>>> {
         let own = |item: Option<&HashMap<String, AttributeValue>>| {
             item.and_then(|i| i.get(item::attr::LAST_WRITE)).and_then(|v| v.as_s().ok()).is_some_and(|t| t == token)
         };
@@ -112,9 +113,10 @@ impl JobStore {
                     .build()
                     .expect("a complete request");
                 match self.db.put_item(op, request).await {
-                    Ok(_) => Ok(None),
-                    Err(DynamoFailure::ConditionFailed { item }) if own(item.as_ref()) => Ok(None),
-                    Err(e) => Err(single_error(e)),
+                    Err(DynamoFailure::ConditionFailed { item }) if own(item.as_ref()) => {
+                        Ok(Conditional::Applied(None))
+                    }
+                    answer => single_outcome(answer.map(|_| None)),
                 }
             }
             JobWrite::Update(update) => {
@@ -130,12 +132,11 @@ impl JobStore {
                     .build()
                     .expect("a complete request");
                 match self.db.update_item(op, request).await {
-                    Ok(out) => Ok(out.attributes),
                     Err(DynamoFailure::ConditionFailed { item }) if own(item.as_ref()) => {
                         tracing::info!(op, "a retried write found itself committed");
-                        Ok(returning.then_some(item).flatten())
+                        Ok(Conditional::Applied(returning.then_some(item).flatten()))
                     }
-                    Err(e) => Err(single_error(e)),
+                    answer => single_outcome(answer.map(|out| out.attributes)),
                 }
             }
         }

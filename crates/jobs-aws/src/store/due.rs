@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::operation::query::QueryInput;
 use chrono::Utc;
 
 use super::expr::Expr;
-use super::handle::{JobStore, StoreError, backend};
+use super::handle::{JobStore, WriteResult, backend};
 use super::item::{attr, n, s, ts};
 use crate::error::BackendError;
 use crate::resources::{DUE_INDEX, DUE_SHARDS, TABLE_KEY, TTL_ATTRIBUTE};
@@ -73,7 +73,7 @@ impl JobStore {
         seen: chrono::DateTime<Utc>,
         next: chrono::DateTime<Utc>,
         resent: bool,
-    ) -> Result<(), StoreError> {
+    ) -> WriteResult {
         let mut e = due_moved(seen, next, None);
         e.increment(if resent { attr::RESENDS } else { attr::BACKLOG_WAITS });
         self.update("bump-due", job_id, e).await
@@ -87,7 +87,7 @@ impl JobStore {
         seen: chrono::DateTime<Utc>,
         next: chrono::DateTime<Utc>,
         refused: bool,
-    ) -> Result<(), StoreError> {
+    ) -> WriteResult {
         let mut e = due_moved(seen, next, None);
         if refused {
             e.increment(attr::SEND_REFUSALS);
@@ -103,7 +103,7 @@ impl JobStore {
         seen: chrono::DateTime<Utc>,
         next: chrono::DateTime<Utc>,
         idle_since: chrono::DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> WriteResult {
         self.update("watch-due", job_id, due_moved(seen, next, Some(idle_since))).await
     }
 }

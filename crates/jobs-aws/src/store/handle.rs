@@ -30,21 +30,45 @@ use crate::resources::TABLE_KEY;
 /// How long finished jobs are kept before DynamoDB's TTL deletes them (default 30 days).
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
-/// Why a conditional write did not commit. Only writes return it: a read fails only as the
-/// backend does ([`BackendError`]).
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The job is not in the state the write expects (someone else moved it first, or an earlier
-    /// try of this very write committed: see [`JobStore::committed`]).
-    #[error("job state changed concurrently (condition failed)")]
-    ConditionFailed,
-    #[error(transparent)]
-    Backend(#[from] BackendError),
+/// What a conditional write came to once DynamoDB answered: it took effect, or its condition did
+/// not hold and nothing was written. A lost write is an answer, not a failure: the job is not in
+/// the state the write expects (someone else moved it first, or an earlier try of this very write
+/// committed: see [`JobStore::committed`]), and each caller decides what that means for it. A
+/// write fails (`Err`) only as the backend does ([`BackendError`]), like a read.
+#[must_use = "a lost write changed nothing: decide what that means"]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conditional<T = ()> {
+    Applied(T),
+    Lost,
 }
 
-/// What a committed [`JobStore::apply`] tells besides success.
+impl<T> Conditional<T> {
+    /// What the applied write returned; `None` if it was lost.
+    pub fn applied(self) -> Option<T> {
+        match self {
+            Conditional::Applied(t) => Some(t),
+            Conditional::Lost => None,
+        }
+    }
+
+    pub fn is_applied(&self) -> bool {
+        matches!(self, Conditional::Applied(_))
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Conditional<U> {
+        match self {
+            Conditional::Applied(t) => Conditional::Applied(f(t)),
+            Conditional::Lost => Conditional::Lost,
+        }
+    }
+}
+
+/// A conditional write's result: its answer ([`Conditional`]), or the backend's failure.
+pub type WriteResult<T = ()> = Result<Conditional<T>, BackendError>;
+
+/// What an applied [`JobStore::apply`] tells besides success.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Applied {
+pub struct Written {
     /// Who submitted the job, when the write knows: the schedule, for a write that records a
     /// firing; the item's value, for a start (see `jobs_core::submitter`).
     pub submitted_by: Option<String>,
@@ -152,24 +176,38 @@ impl JobStore {
         &self.table
     }
 
-    /// The store's error for a failed `TransactWriteItems`, read from the cancellation reasons:
-    /// a failed condition, a conflict with another transaction, throttling, or else the backend's.
-    pub(super) fn transact_error(&self, err: DynamoFailure) -> StoreError {
+    /// What a failed `TransactWriteItems` came to, read from the cancellation reasons: a failed
+    /// condition (lost), or a conflict with another transaction, throttling, or else the backend's
+    /// failure.
+    pub(super) fn transact_outcome<T>(&self, err: DynamoFailure) -> WriteResult<T> {
         let reasons = err.reason_codes();
         if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
-            return StoreError::ConditionFailed;
+            return Ok(Conditional::Lost);
         }
         match err {
             DynamoFailure::Cancelled { error, .. } => match reasons.iter().find_map(|r| kind_of_code(r)) {
                 Some(kind) => {
                     let context = format!("DynamoDB TransactWriteItems on table {:?} failed", self.table);
                     let detail = format!("transaction cancelled: {}", reasons.join(", "));
-                    BackendError::with_source(kind, context, detail, Box::new(error)).into()
+                    Err(BackendError::with_source(kind, context, detail, Box::new(error)))
                 }
-                None => error.into(),
+                None => Err(error),
             },
-            DynamoFailure::ConditionFailed { .. } => StoreError::ConditionFailed,
-            DynamoFailure::Backend(e) => e.into(),
+            DynamoFailure::ConditionFailed { .. } => Ok(Conditional::Lost),
+            DynamoFailure::Backend(e) => Err(e),
+        }
+    }
+
+    /// A `TransactWriteItems`' answer as a write's: `applied` if it committed.
+    pub(super) async fn transact<T>(
+        &self,
+        op: Op,
+        request: aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput,
+        applied: T,
+    ) -> WriteResult<T> {
+        match self.db.transact_write_items(op, request).await {
+            Ok(_) => Ok(Conditional::Applied(applied)),
+            Err(e) => self.transact_outcome(e),
         }
     }
 
@@ -321,13 +359,13 @@ impl JobStore {
     }
 
     /// The conditional update `e` (`op`) of the item with key `pk`.
-    pub(super) async fn update_key(&self, op: Op, pk: String, e: Expr) -> Result<(), StoreError> {
+    pub(super) async fn update_key(&self, op: Op, pk: String, e: Expr) -> WriteResult {
         let request = self.key_update(pk, e).build().expect("a complete UpdateItem");
-        self.db.update_item(op, request).await.map(|_| ()).map_err(single_error)
+        single_outcome(self.db.update_item(op, request).await.map(|_| ()))
     }
 
     /// The conditional update `e` (`op`) of job `job_id`'s item.
-    pub(super) async fn update(&self, op: Op, job_id: &str, e: Expr) -> Result<(), StoreError> {
+    pub(super) async fn update(&self, op: Op, job_id: &str, e: Expr) -> WriteResult {
         self.update_key(op, job_key(job_id), e).await
     }
 
@@ -350,11 +388,12 @@ pub(super) fn transact_update(table: &str, pk: String, e: Expr) -> Update {
         .expect("update is complete")
 }
 
-/// A single write's failure: its condition, or the backend.
-pub(super) fn single_error(err: DynamoFailure) -> StoreError {
-    match err {
-        DynamoFailure::ConditionFailed { .. } => StoreError::ConditionFailed,
-        other => backend(other).into(),
+/// A single conditional write's answer: applied, lost (its condition), or the backend's failure.
+pub(super) fn single_outcome<T>(answer: Result<T, DynamoFailure>) -> WriteResult<T> {
+    match answer {
+        Ok(t) => Ok(Conditional::Applied(t)),
+        Err(DynamoFailure::ConditionFailed { .. }) => Ok(Conditional::Lost),
+        Err(other) => Err(backend(other)),
     }
 }
 

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use jobs_core::{JobStatus, Lease};
 
 use super::expr::Expr;
-use super::handle::{JobStore, StoreError, backend, single_error};
+use super::handle::{JobStore, WriteResult, backend, single_outcome};
 use super::item::{self, attr, job_key, n, s, ts};
 use crate::error::BackendError;
 use crate::resources::TABLE_KEY;
@@ -24,7 +24,7 @@ impl JobStore {
         attempt: u32,
         lease: &Lease,
         checkpoint: Option<&serde_json::Value>,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> WriteResult<Vec<String>> {
         let mut e = Expr::default();
         e.set(attr::LEASE_UNTIL, n(lease.until.timestamp_millis()));
         // The job's newest progress, written only while this worker holds the attempt.
@@ -37,14 +37,13 @@ impl JobStore {
         e.set_or_remove(attr::RECEIPTS, None);
         held_by(&mut e, attempt, &lease.owner);
         let request = self.update_request(job_id, e).return_values(ReturnValue::UpdatedOld);
-        let out =
-            self.db.update_item("renew", request.build().expect("a complete request")).await.map_err(single_error)?;
-        Ok(out.attributes.as_ref().map(item::receipts).unwrap_or_default())
+        let answer = self.db.update_item("renew", request.build().expect("a complete request")).await;
+        single_outcome(answer.map(|out| out.attributes.as_ref().map(item::receipts).unwrap_or_default()))
     }
 
     /// Asks the worker running attempt `attempt` to cancel the job (see `jobs_core::cancel`).
-    /// `ConditionFailed`: the job is no longer running that attempt; decide again.
-    pub async fn request_cancel(&self, job_id: &str, attempt: u32) -> Result<(), StoreError> {
+    /// Lost: the job is no longer running that attempt; decide again.
+    pub async fn request_cancel(&self, job_id: &str, attempt: u32) -> WriteResult {
         let mut e = Expr::default();
         e.set(attr::CANCEL_REQUESTED_AT, ts(self.now()));
         e.require(attr::STATUS, "=", s(JobStatus::Running.as_str()));
@@ -76,7 +75,7 @@ impl JobStore {
     /// Hands a receipt handle of the job's message to the worker that runs attempt `attempt`
     /// under `holder`'s lease: its own handle went stale when the message was received again, so
     /// without this it could neither keep the message hidden nor delete it.
-    pub async fn hand_over(&self, job_id: &str, attempt: u32, holder: &str, receipt: &str) -> Result<(), StoreError> {
+    pub async fn hand_over(&self, job_id: &str, attempt: u32, holder: &str, receipt: &str) -> WriteResult {
         let mut e = Expr::default();
         e.append(attr::RECEIPTS, AttributeValue::L(vec![s(receipt)]));
         held_by(&mut e, attempt, holder);

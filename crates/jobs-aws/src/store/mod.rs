@@ -26,7 +26,7 @@ pub mod tenants;
 
 pub use admission::AdmitPass;
 pub use counters::Stats;
-pub use handle::{Applied, DEFAULT_RETENTION, JobStore, StoreError};
+pub use handle::{Conditional, DEFAULT_RETENTION, JobStore, WriteResult, Written};
 pub use item::{ItemError, JobRecord};
 pub use jobs_core::tenants::{Seat, SlotTake};
 pub use list::{Cursor, CursorError, ListFilter, Page};

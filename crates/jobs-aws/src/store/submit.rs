@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::admission;
 use super::expr::Expr;
-use super::handle::{JobStore, StoreError, failed_conditions};
+use super::handle::{Conditional, JobStore, WriteResult, failed_conditions};
 use super::item::{Origin, attr, idempotency_key, n, s, ts};
 use super::tenants;
 use crate::resources::{TABLE_KEY, TTL_ATTRIBUTE};
@@ -58,14 +58,15 @@ impl JobStore {
     /// Records a job submitted through the API by `submitted_by` (QUEUED, or WAITING as `seat`
     /// says; `submitted + 1`) and, with an idempotency key, the key; taking the tenant's slot or
     /// marking it waiting: all in one transaction. A key seen within its TTL returns the job it
-    /// created instead.
+    /// created instead. Lost: a condition nothing above explains failed (the job's id is taken,
+    /// the key expired between the write and its read): nothing was recorded; try again.
     pub async fn submit(
         &self,
         msg: &JobMessage,
         submitted_by: &str,
         idempotency: Option<&Idempotency>,
         seat: &Seat,
-    ) -> Result<Submitted, StoreError> {
+    ) -> WriteResult<Submitted> {
         let now = self.now();
         let tr = match seat {
             Seat::Wait { .. } => jobs_core::state::wait(now),
@@ -140,36 +141,39 @@ impl JobStore {
             request = request.transact_items(TransactWriteItem::builder().update(update).build());
         }
         match self.db.transact_write_items("submit", request.build().expect("a complete request")).await {
-            Ok(_) => Ok(Submitted::Created),
+            Ok(_) => Ok(Conditional::Applied(Submitted::Created)),
             Err(err) => {
                 let failed = failed_conditions(&err);
                 match idempotency {
                     // The key's put is the third item: its condition failing means "seen before".
                     Some(idem) if failed.get(2) == Some(&true) => self.replay(submitted_by, idem).await,
                     _ if msg.retry_of.is_some() && failed.get(retry_index) == Some(&true) => {
-                        Ok(Submitted::NotRetryable)
+                        Ok(Conditional::Applied(Submitted::NotRetryable))
                     }
-                    _ if failed.get(tenant_index) == Some(&true) => Ok(Submitted::TenantChanged),
-                    _ => Err(self.transact_error(err)),
+                    _ if failed.get(tenant_index) == Some(&true) => Ok(Conditional::Applied(Submitted::TenantChanged)),
+                    _ => self.transact_outcome(err),
                 }
             }
         }
     }
 
-    async fn replay(&self, caller: &str, idem: &Idempotency) -> Result<Submitted, StoreError> {
+    async fn replay(&self, caller: &str, idem: &Idempotency) -> WriteResult<Submitted> {
         let item = self.read_item("get-key", idempotency_key(caller, &idem.key)).await?.unwrap_or_default();
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         match (text(attr::JOB_ID), text(attr::FINGERPRINT)) {
-            (Some(job_id), Some(fp)) if fp == idem.fingerprint => Ok(Submitted::Existing { job_id }),
-            (Some(_), Some(_)) => Ok(Submitted::KeyReused),
+            (Some(job_id), Some(fp)) if fp == idem.fingerprint => {
+                Ok(Conditional::Applied(Submitted::Existing { job_id }))
+            }
+            (Some(_), Some(_)) => Ok(Conditional::Applied(Submitted::KeyReused)),
             // Deleted in between (TTL): let the caller retry as new.
-            _ => Err(StoreError::ConditionFailed),
+            _ => Ok(Conditional::Lost),
         }
     }
 
     /// The API sent the message of a job it recorded: it is due `stale` from now (a reconciler
-    /// pass sends the message of a job whose API never got that far).
-    pub async fn mark_sent(&self, job_id: &str) -> Result<(), StoreError> {
+    /// pass sends the message of a job whose API never got that far). Lost: a worker took the job
+    /// (or it was cancelled) first.
+    pub async fn mark_sent(&self, job_id: &str) -> WriteResult {
         let now = self.now();
         let mut e = Expr::default();
         e.set(attr::SENT_AT, ts(now));

@@ -15,7 +15,7 @@ use jobs_core::tenants::{Settings, Usage};
 use jobs_core::{JobStatus, Tenant};
 
 use super::expr::Expr;
-use super::handle::{JobStore, StoreError, backend};
+use super::handle::{JobStore, WriteResult, backend};
 use super::item::{n, s, ts};
 use crate::dynamo::Item;
 use crate::error::BackendError;
@@ -229,7 +229,7 @@ impl JobStore {
 
     /// Sets tenant `tenant`'s settings (`None` fields follow the defaults), recording who did; the
     /// item as written. Admissions that read the old settings fail and read again.
-    pub async fn set_tenant(&self, tenant: &Tenant, settings: &Settings, by: &str) -> Result<TenantItem, StoreError> {
+    pub async fn set_tenant(&self, tenant: &Tenant, settings: &Settings, by: &str) -> Result<TenantItem, BackendError> {
         let mut e = tenant_expr(tenant);
         let fields = [
             (attr::MAX_RUNNING, settings.max_running),
@@ -305,16 +305,12 @@ impl JobStore {
     }
 
     /// Clears tenant `tenant`'s waiting mark if it is still `seen` (no job was recorded WAITING
-    /// since): an admitter found nobody waiting. `false`: it changed; look again.
-    pub async fn clear_waiting(&self, tenant: &Tenant, seen: DateTime<Utc>) -> Result<bool, StoreError> {
+    /// since): an admitter found nobody waiting. Lost: it changed; look again.
+    pub async fn clear_waiting(&self, tenant: &Tenant, seen: DateTime<Utc>) -> WriteResult {
         let mut e = Expr::default();
         e.set_or_remove(attr::WAITING_AT, None);
         e.require(attr::WAITING_AT, "=", ts(seen));
-        match self.update_key("clear-waiting", tenant_key(tenant), e).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(err) => Err(err),
-        }
+        self.update_key("clear-waiting", tenant_key(tenant), e).await
     }
 }
 
