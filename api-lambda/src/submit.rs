@@ -149,15 +149,15 @@ pub async fn retry(
             record.status
         )));
     }
-    let spec = match (&record.kind, &record.payload) {
+    let spec = match &record.message {
         // A retry is accepted anew: a command kind's payload meets its schema of today.
-        (Some(kind), payload) => JobSpec::accept(kind, payload.clone().unwrap_or(serde_json::Value::Null)),
-        (None, _) => return Err(SubmitError::NotRetryable(format!("job {old:?} names no job kind"))),
+        Some(old_msg) => JobSpec::accept(&old_msg.kind, old_msg.payload.clone()),
+        None => return Err(SubmitError::NotRetryable(format!("job {old:?} names no job kind"))),
     };
     let spec = spec.map_err(|e| SubmitError::NotRetryable(format!("job {old:?} cannot run again: {e}")))?;
     let msg = JobMessage {
         retry_of: Some(old.to_owned()),
-        priority: overrides.priority.unwrap_or(record.priority),
+        priority: overrides.priority.unwrap_or(record.priority()),
         tenant: Some(overrides.tenant.unwrap_or(record.tenant)),
         ..JobMessage::for_spec(&spec, store.now())
     };
@@ -170,7 +170,7 @@ async fn replay(store: &JobStore, queues: &PoolQueues, job_id: String) -> Result
     let record = store.get(&job_id).await?;
     let status = record.as_ref().map_or(JobStatus::Queued, |r| r.status);
     let unsent = record.as_ref().is_some_and(JobRecord::never_sent);
-    let delivery = match record.filter(|_| unsent).and_then(|r| r.message()) {
+    let delivery = match record.filter(|_| unsent).and_then(|r| r.message) {
         Some(msg) => send(store, queues.for_job(&msg.kind, msg.priority), &job_id, &msg.to_body()).await,
         None => Delivery::Sent,
     };

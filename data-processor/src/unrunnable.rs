@@ -34,7 +34,7 @@ impl Worker {
         };
         for _ in 0..MAX_CLAIM_RACES {
             let current = self.store.get(id).await?;
-            let kind = current.as_ref().and_then(|r| r.kind.clone());
+            let kind = current.as_ref().and_then(|r| r.kind().map(str::to_owned));
             let since = current.as_ref().and_then(|r| r.created_at).or(submitted_at);
             let slot = current.as_ref().is_some_and(|r| r.slot);
             let state = current.map(|r| r.state());

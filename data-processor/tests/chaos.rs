@@ -234,7 +234,7 @@ async fn chaos_every_job_ends_counted_once() {
         }
         if rng.below(8) == 0 {
             let rec = stack.store.get(&id).await.unwrap().unwrap();
-            let msg = rec.message().unwrap();
+            let msg = rec.message.clone().unwrap();
             stack.queues.for_job(&msg.kind, msg.priority).send(&msg.to_body()).await.unwrap();
             duplicates += 1;
         }

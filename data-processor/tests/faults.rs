@@ -273,7 +273,7 @@ async fn a_firing_delivered_twice_is_one_job() {
     let run = run_worker(&stack, &[("MAX_MESSAGES", "2")]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, "sched:nightly:2026-11-21T07:00:00Z").await;
-    assert_eq!((rec.status, rec.schedule.as_deref()), (JobStatus::Succeeded, Some("nightly")));
+    assert_eq!((rec.status, rec.schedule()), (JobStatus::Succeeded, Some("nightly")));
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
 }

@@ -360,7 +360,7 @@ async fn a_stray_copy_of_a_waiting_jobs_message_is_dropped_and_the_job_runs_once
     let api = api(&stack).await;
     put(&api, "a", json!({"maxRunning": 0})).await;
     let ids: Vec<String> = submit_n(&api, "a", json!({"job": "noop"}), 2).await.into_iter().map(|(id, _)| id).collect();
-    let stray = job(&stack, &ids[0]).await.message().expect("a waiting job records its message");
+    let stray = job(&stack, &ids[0]).await.message.expect("a waiting job records its message");
     stack.queue.send(&stray.to_body()).await.unwrap();
     assert_eq!(queued(&stack).await, (1, 0));
 

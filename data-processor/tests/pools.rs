@@ -48,7 +48,7 @@ async fn a_high_job_overtakes_a_normal_backlog_of_its_pool() {
         normal.push(submit_to_pool(&stack, "noop", json!({}), Priority::Normal).await.job_id);
     }
     let high = submit_to_pool(&stack, "noop", json!({}), Priority::High).await;
-    assert_eq!(job(&stack, &high.job_id).await.priority, Priority::High, "the item keeps the priority");
+    assert_eq!(job(&stack, &high.job_id).await.priority(), Priority::High, "the item keeps the priority");
 
     // One pod, one message: the high job, although four normal ones were queued before it.
     let first = run_worker(&stack, &[]).await;

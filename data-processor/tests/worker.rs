@@ -22,11 +22,11 @@ async fn succeeded_job_is_recorded_once_and_its_message_deleted() {
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
     assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
-    let result = rec.result.expect("result summary");
+    let result = rec.result.clone().expect("result summary");
     assert_eq!(result["count"], 1000);
     assert_eq!(result["sha256"].as_str().unwrap().len(), 64);
     assert!(rec.finished_at.is_some() && rec.lease.is_none());
-    assert_eq!(rec.kind.as_deref(), Some("aggregate"));
+    assert_eq!(rec.kind(), Some("aggregate"));
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
     assert!(run.log.contains(&msg.job_id), "logs carry the job id");
@@ -485,7 +485,7 @@ async fn a_fired_schedule_becomes_one_counted_job() {
     assert!(id.starts_with("sched:once:"), "{id}: the schedule's name and (in the emulator) the message id");
     let rec = job(&stack, &id).await;
     assert_eq!(
-        (rec.source.as_deref(), rec.schedule.as_deref(), rec.status),
+        (rec.message.as_ref().map(|m| m.source.as_str()), rec.schedule(), rec.status),
         (Some("schedule"), Some("once"), JobStatus::Succeeded)
     );
     assert_eq!(rec.submitted_by.as_deref(), Some("schedule:once"), "a firing is triggered by its schedule");

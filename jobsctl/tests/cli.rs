@@ -87,7 +87,7 @@ async fn the_deploy_check_passes_when_a_worker_runs_its_job() {
     assert!(report["stats"]["succeedJob"].as_u64().unwrap() >= 1);
     let id = report["jobId"].as_str().unwrap();
     let job = stack.store.get(id).await.unwrap().expect("the check's job is recorded");
-    assert_eq!((job.kind.as_deref(), job.submitted_by.as_deref()), (Some("noop"), Some("local:pipeline")));
+    assert_eq!((job.kind(), job.submitted_by.as_deref()), (Some("noop"), Some("local:pipeline")));
     assert!(out.stderr.contains("submitted noop job"), "progress on stderr: {}", out.stderr);
     assert_eq!(worker.wait().await.unwrap().code(), Some(0));
 

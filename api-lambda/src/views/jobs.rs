@@ -86,7 +86,11 @@ pub struct JobView {
 }
 
 impl From<JobRecord> for JobView {
-    fn from(r: JobRecord) -> Self {
+    fn from(mut r: JobRecord) -> Self {
+        let pool = r.kind().and_then(jobs_core::catalog::kind_info).map(|k| k.policy.pool.to_owned());
+        let priority = r.priority();
+        let message = r.message.take();
+        let msg = message.as_ref();
         let mut attempts: Vec<AttemptView> = r.history.into_iter().map(AttemptView::from).collect();
         if r.status == JobStatus::Running
             && let Some(started_at) = r.started_at
@@ -104,17 +108,17 @@ impl From<JobRecord> for JobView {
         }
         JobView {
             job_id: r.job_id,
-            pool: r.kind.as_deref().and_then(jobs_core::catalog::kind_info).map(|k| k.policy.pool.to_owned()),
-            priority: r.priority,
+            pool,
+            priority,
             tenant: r.tenant,
-            job: r.kind,
-            payload: r.payload,
+            job: msg.map(|m| m.kind.clone()),
+            payload: msg.map(|m| m.payload.clone()),
             status: r.status,
             attempts: r.attempts,
-            source: r.source,
-            schedule: r.schedule,
+            source: msg.map(|m| m.source.as_str().to_owned()),
+            schedule: msg.and_then(|m| m.schedule.clone()),
             submitted_by: r.submitted_by,
-            submitted_at: r.submitted_at,
+            submitted_at: msg.map(|m| m.submitted_at),
             created_at: r.created_at,
             updated_at: r.updated_at,
             started_at: r.started_at,
@@ -128,7 +132,7 @@ impl From<JobRecord> for JobView {
             waiting_for: r.wait_reason.filter(|_| r.status == JobStatus::Waiting),
             holds_slot: r.slot,
             cancel_requested_at: r.cancel_requested_at,
-            retry_of: r.retry_of,
+            retry_of: msg.and_then(|m| m.retry_of.clone()),
             retried_by: r.retried_by,
             attempt_history: attempts,
         }

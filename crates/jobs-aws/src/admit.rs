@@ -27,8 +27,8 @@ pub async fn admit_and_send<'q>(
 ) -> Result<AdmitPass, BackendError> {
     let pass = store.admit_waiting(tenant, budget, send_by).await?;
     for record in &pass.admitted {
-        let Some(msg) = record.message() else { continue };
-        let Some(queue) = queue_of(&msg) else { continue };
+        let Some(msg) = &record.message else { continue };
+        let Some(queue) = queue_of(msg) else { continue };
         match queue.send(&msg.to_body()).await {
             Ok(_) => {
                 // Lost: a worker took the job already.

@@ -195,7 +195,7 @@ impl Reconciler {
                     .store
                     .apply(
                         &job_id,
-                        current.as_ref().and_then(|r| r.kind.as_deref()),
+                        current.as_ref().and_then(|r| r.kind()),
                         current.as_ref().map(|r| &r.tenant),
                         job.as_ref(),
                         &transition,

@@ -37,11 +37,11 @@ impl Reconciler {
             }
         };
         let state = record.state();
-        let message = record.message();
+        let message = record.message.as_ref();
         // The job's own lane and queue: its kind's, its priority (an item that names no kind: the
         // default pool's; nothing is sent for it anyway).
         let lane = message.as_ref().map_or(jobs_core::pools::DEFAULT_POOL, |m| jobs_core::catalog::lane_of(&m.kind));
-        let queue = self.queues.get(lane, record.priority);
+        let queue = self.queues.get(lane, record.priority());
         let start_deadline = self.start_deadlines.get(lane).copied().flatten();
         let backlog = backlogs.of(queue).await;
         // Only a lane with a deadline needs to know what of it is in flight.
@@ -78,7 +78,7 @@ impl Reconciler {
                 let transition = transition.holding_slot(record.slot);
                 return match self
                     .store
-                    .apply(job_id, record.kind.as_deref(), Some(&record.tenant), None, &transition, &self.store.token())
+                    .apply(job_id, record.kind(), Some(&record.tenant), None, &transition, &self.store.token())
                     .await
                 {
                     Ok(Conditional::Applied(_)) => {
@@ -158,7 +158,7 @@ impl Reconciler {
                 let transition = transition.holding_slot(record.slot);
                 match self
                     .store
-                    .apply(job_id, record.kind.as_deref(), Some(&record.tenant), None, &transition, &self.store.token())
+                    .apply(job_id, record.kind(), Some(&record.tenant), None, &transition, &self.store.token())
                     .await
                 {
                     Ok(Conditional::Applied(_)) => {

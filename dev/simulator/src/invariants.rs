@@ -187,7 +187,7 @@ pub async fn check(world: &World, answers: &Answers, watch: &Watch) -> Result<Ch
         }
     }
     for r in records.values() {
-        let Some(schedule) = &r.schedule else { continue };
+        let Some(schedule) = r.schedule() else { continue };
         let error = r.last_error.clone().unwrap_or_default();
         let ok = match r.status {
             JobStatus::Succeeded => true,
@@ -202,11 +202,11 @@ pub async fn check(world: &World, answers: &Answers, watch: &Watch) -> Result<Ch
             _ => false,
         };
         if !ok {
-            let (job_id, schedule, status) = (r.job_id.clone(), schedule.clone(), r.status);
+            let (job_id, schedule, status) = (r.job_id.clone(), schedule.to_owned(), r.status);
             return Err(Violation::WrongFiredEnd { job_id, schedule, status, error });
         }
         if r.attempts > FIRED_MAX_ATTEMPTS {
-            let (job_id, kind) = (r.job_id.clone(), r.kind.clone().unwrap_or_default());
+            let (job_id, kind) = (r.job_id.clone(), r.kind().unwrap_or_default().to_owned());
             return Err(Violation::Attempts { job_id, kind, attempts: r.attempts, max: FIRED_MAX_ATTEMPTS });
         }
     }

@@ -258,21 +258,21 @@ pub fn new_item(
     item
 }
 
-/// Everything stored about one job.
+/// Everything stored about one job: what it is (its message, as recorded when the item was
+/// made), whose it is, and where it stands.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRecord {
     pub job_id: String,
-    pub kind: Option<String>,
-    pub payload: Option<Value>,
-    pub source: Option<String>,
-    pub schedule: Option<String>,
+    /// The job's message: its kind, payload, source, schedule, submission time, priority and the
+    /// job it retries. `None` for an item that does not say what the job is (a rejected poison
+    /// message's). The item's tenant is its `tenant`; its overlap policy is not kept.
+    pub message: Option<JobMessage>,
     pub submitted_by: Option<String>,
     /// Whose job it is (an item from before tenants: the one its submitter implies).
     pub tenant: Tenant,
     pub status: JobStatus,
     pub attempts: u32,
     pub interruptions: u32,
-    pub submitted_at: Option<DateTime<Utc>>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
@@ -295,9 +295,7 @@ pub struct JobRecord {
     pub history: Vec<AttemptRun>,
     /// The current attempt's saved progress.
     pub checkpoint: Option<Value>,
-    pub retry_of: Option<String>,
     pub retried_by: Option<String>,
-    pub priority: Priority,
     /// WAITING: why (`jobs_core::tenants::WaitReason`, as text).
     pub wait_reason: Option<String>,
     /// It holds one of its tenant's slots (given back when it has ended, `store::admission`).
@@ -305,23 +303,19 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
-    /// The job's message, rebuilt from what the item recorded of it (`None` for an item that does
-    /// not say what the job is, like a rejected poison message's).
-    pub fn message(&self) -> Option<JobMessage> {
-        let source = if self.source.as_deref() == Some("schedule") { Source::Schedule } else { Source::Api };
-        Some(JobMessage {
-            v: MESSAGE_VERSION,
-            job_id: self.job_id.clone(),
-            kind: self.kind.clone()?,
-            payload: self.payload.clone().unwrap_or(Value::Null),
-            submitted_at: self.submitted_at.or(self.created_at)?,
-            source,
-            schedule: self.schedule.clone(),
-            overlap: Default::default(),
-            retry_of: self.retry_of.clone(),
-            priority: self.priority,
-            tenant: Some(self.tenant.clone()),
-        })
+    /// The job's kind, if the item says.
+    pub fn kind(&self) -> Option<&str> {
+        self.message.as_ref().map(|m| m.kind.as_str())
+    }
+
+    /// The schedule that fired it, if one did.
+    pub fn schedule(&self) -> Option<&str> {
+        self.message.as_ref().and_then(|m| m.schedule.as_deref())
+    }
+
+    /// Its priority within its pool (`normal` for an item that does not say what the job is).
+    pub fn priority(&self) -> Priority {
+        self.message.as_ref().map_or(Priority::Normal, |m| m.priority)
     }
 
     /// The API recorded the job and never sent its message (it died, or the send failed): no
@@ -381,20 +375,33 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         (Some(owner), Some(until)) => Some(Lease { owner, until }),
         _ => None,
     };
+    let tenant = text(attr::TENANT)
+        .and_then(|t| Tenant::parse(&t).ok())
+        .unwrap_or_else(|| Tenant::of_submitter(by.as_deref().unwrap_or_default()));
+    // What the item recorded of the job's message (items from before `submittedAt` was kept: its
+    // creation stands in).
+    let message =
+        text(attr::KIND).zip(time(attr::SUBMITTED_AT).or(time(attr::CREATED_AT))).map(|(kind, at)| JobMessage {
+            v: MESSAGE_VERSION,
+            job_id: job_id.to_owned(),
+            kind,
+            payload: json(attr::PAYLOAD).unwrap_or(Value::Null),
+            submitted_at: at,
+            source: if text(attr::SOURCE).as_deref() == Some("schedule") { Source::Schedule } else { Source::Api },
+            schedule: text(attr::SCHEDULE),
+            overlap: Default::default(),
+            retry_of: text(attr::RETRY_OF),
+            priority: text(attr::PRIORITY).and_then(|p| Priority::parse(&p)).unwrap_or_default(),
+            tenant: Some(tenant.clone()),
+        });
     Ok(JobRecord {
         job_id: job_id.to_owned(),
-        kind: text(attr::KIND),
-        payload: json(attr::PAYLOAD),
-        source: text(attr::SOURCE),
-        schedule: text(attr::SCHEDULE),
-        tenant: text(attr::TENANT)
-            .and_then(|t| Tenant::parse(&t).ok())
-            .unwrap_or_else(|| Tenant::of_submitter(by.as_deref().unwrap_or_default())),
+        message,
+        tenant,
         submitted_by: by,
         status,
         attempts: count(attr::ATTEMPTS),
         interruptions: count(attr::INTERRUPTIONS),
-        submitted_at: time(attr::SUBMITTED_AT),
         created_at: time(attr::CREATED_AT),
         updated_at: time(attr::UPDATED_AT),
         started_at: time(attr::STARTED_AT),
@@ -416,9 +423,7 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         runner: text(attr::RUN_WORKER).map(|worker| Runner { worker, logs: text(attr::RUN_LOGS) }),
         history,
         checkpoint: current_checkpoint(json(attr::CHECKPOINT), count(attr::ATTEMPTS)),
-        retry_of: text(attr::RETRY_OF),
         retried_by: text(attr::RETRIED_BY),
-        priority: text(attr::PRIORITY).and_then(|p| Priority::parse(&p)).unwrap_or_default(),
         wait_reason: text(attr::WAIT_REASON),
         slot: holds_slot(item),
     })
@@ -481,9 +486,9 @@ mod tests {
         assert!(!item.contains_key(TTL_ATTRIBUTE), "an open job never expires");
         let rec = parse_record(&msg.job_id, &item).unwrap();
         assert_eq!((rec.status, rec.attempts, rec.interruptions), (JobStatus::Running, 1, 0));
-        assert_eq!((rec.kind.as_deref(), rec.payload.clone()), (Some("sleep"), Some(json!({"ms": 5}))));
+        assert_eq!((rec.kind(), rec.message.as_ref().map(|m| &m.payload)), (Some("sleep"), Some(&json!({"ms": 5}))));
         assert_eq!((rec.lease.clone(), rec.last_write.as_deref()), (Some(lease), Some("tok-1")));
-        assert_eq!((rec.started_at, rec.submitted_at), (Some(t(1)), Some(t(0))));
+        assert_eq!((rec.started_at, rec.message.as_ref().map(|m| m.submitted_at)), (Some(t(1)), Some(t(0))));
         assert!(rec.finished_at.is_none() && rec.last_error.is_none());
         assert_eq!((rec.due_at, item[attr::DUE_SHARD].clone()), (Some(t(90)), s(due_shard(&msg.job_id))));
         assert_eq!(rec.submitted_by.as_deref(), Some("arn:aws:iam::123456789012:user/alice"));
@@ -491,12 +496,12 @@ mod tests {
         // message sent again from the item names it.
         assert_eq!((rec.tenant.as_str(), item[attr::TENANT].clone()), ("alice", s("alice")));
         let again = JobMessage { tenant: Some(rec.tenant.clone()), ..msg.clone() };
-        assert_eq!(rec.message(), Some(again), "the message can be sent again from the item");
+        assert_eq!(rec.message, Some(again), "the message can be sent again from the item");
         // A message that names its tenant keeps it, whoever submitted it.
         let acme = JobMessage { tenant: Some(Tenant::parse("acme").unwrap()), ..msg.clone() };
         let by = Origin { message: Some(&acme), submitted_by: origin.submitted_by };
         let item = new_item(&acme.job_id, by, &transition, "t", DAY, None);
-        assert_eq!(parse_record(&acme.job_id, &item).unwrap().message(), Some(acme.clone()));
+        assert_eq!(parse_record(&acme.job_id, &item).unwrap().message, Some(acme.clone()));
     }
 
     #[test]
