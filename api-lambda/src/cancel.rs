@@ -41,10 +41,9 @@ pub async fn cancel(store: &JobStore, queues: &PoolQueues, id: &str) -> Result<C
             }
             OnCancel::Asked => return Ok(Cancelled::Requested(record)),
             OnCancel::Finished(status) => return Err(CancelError::Finished { id: id.to_owned(), status }),
-            OnCancel::Cancel(tr) => store
-                .apply(id, record.kind(), Some(&record.tenant), None, &tr.holding_slot(record.slot), &store.token())
-                .await?
-                .map(|_| ()),
+            OnCancel::Cancel(tr) => {
+                store.apply(id, record.kind(), Some(&record.tenant), None, &tr, &store.token()).await?.map(|_| ())
+            }
             OnCancel::Ask { attempt } => store.request_cancel(id, attempt).await?,
         };
         match written {

@@ -182,7 +182,6 @@ impl Worker {
                     return Ok(Outcome::Duplicate);
                 }
                 OnReceive::End { transition } => {
-                    let transition = transition.holding_slot(current.as_ref().is_some_and(|r| r.slot));
                     let reason = transition.change.last_error.clone().unwrap_or_default();
                     if !self.claim(&job.job_id, None, Some(job), &transition).await?.is_applied() {
                         continue;

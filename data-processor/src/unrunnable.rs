@@ -36,7 +36,6 @@ impl Worker {
             let current = self.store.get(id).await?;
             let kind = current.as_ref().and_then(|r| r.kind().map(str::to_owned));
             let since = current.as_ref().and_then(|r| r.created_at).or(submitted_at);
-            let slot = current.as_ref().is_some_and(|r| r.slot);
             let state = current.map(|r| r.state());
             let m = Unrunnable { reason, firing: message::is_firing(id), since, deferrals: msg.deferrals };
             match poison::on_unrunnable(state.as_ref(), &m, self.store.now(), self.grace(), self.config.skew_window()) {
@@ -65,7 +64,6 @@ impl Worker {
                     }
                 }
                 OnUnrunnable::Now(OnPoison::Record(transition)) => {
-                    let transition = transition.holding_slot(slot);
                     if self.claim(id, kind.as_deref(), origin, &transition).await?.is_applied() {
                         warn!(
                             reason = transition.change.last_error.as_deref(),

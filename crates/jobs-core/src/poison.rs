@@ -37,6 +37,13 @@ pub enum OnPoison {
 /// under another worker's live lease is left to that worker. A firing (`firing`) nobody recorded
 /// yet is recorded FAILED; any other job without an item ended long ago.
 pub fn reject(current: Option<&JobState>, firing: bool, reason: &str, now: DateTime<Utc>, grace: Duration) -> OnPoison {
+    match reject_as(current, firing, reason, now, grace) {
+        OnPoison::Record(transition) => OnPoison::Record(transition.of_job_as_read(current)),
+        other => other,
+    }
+}
+
+fn reject_as(current: Option<&JobState>, firing: bool, reason: &str, now: DateTime<Utc>, grace: Duration) -> OnPoison {
     let failed = |attempts| Change { last_error: Some(reason.to_owned()), ..change(JobStatus::Failed, attempts) };
     let counted = |submitted| Counters { submitted, failed: 1, ..Counters::default() };
     let Some(state) = current else {

@@ -285,16 +285,10 @@ pub fn on_dead_letter(
         Some(s) => (crate::state::expect_from(s), s.attempts, Counters { failed: 1, ..Counters::default() }),
     };
     let change = Change { last_error: Some(reason), ..crate::state::change(JobStatus::Failed, attempts) };
-    DeadLetter::Fail(Transition {
-        step: Step::GiveUp,
-        expect,
-        change,
-        counters,
-        at: now,
-        lock: None,
-        slot: None,
-        holds_slot: false,
-    })
+    DeadLetter::Fail(
+        Transition { step: Step::GiveUp, expect, change, counters, at: now, lock: None, slot: None, holds_slot: false }
+            .of_job_as_read(current),
+    )
 }
 
 #[cfg(test)]

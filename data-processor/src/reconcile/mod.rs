@@ -190,7 +190,6 @@ impl Reconciler {
                 report.redriven += 1;
             }
             DeadLetter::Fail(transition) => {
-                let transition = transition.holding_slot(current.as_ref().is_some_and(|r| r.slot));
                 match self
                     .store
                     .apply(

@@ -75,7 +75,6 @@ impl Reconciler {
                 return Ok(());
             }
             Overdue::NotStarted(transition) => {
-                let transition = transition.holding_slot(record.slot);
                 return match self
                     .store
                     .apply(job_id, record.kind(), Some(&record.tenant), None, &transition, &self.store.token())
@@ -155,7 +154,6 @@ impl Reconciler {
                 Ok(())
             }
             Unsent::GiveUp(OnPoison::Record(transition)) => {
-                let transition = transition.holding_slot(record.slot);
                 match self
                     .store
                     .apply(job_id, record.kind(), Some(&record.tenant), None, &transition, &self.store.token())

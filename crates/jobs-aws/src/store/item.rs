@@ -336,6 +336,7 @@ impl JobRecord {
             runner: self.runner.clone(),
             history: self.history.clone(),
             checkpoint: self.checkpoint.clone(),
+            slot: self.slot,
         }
     }
 }

@@ -34,7 +34,7 @@ pub fn on_cancel(state: &JobState, now: DateTime<Utc>) -> OnCancel {
         JobStatus::Cancelled => OnCancel::Cancelled,
         status if status.is_terminal() => OnCancel::Finished(status),
         JobStatus::Waiting | JobStatus::Queued | JobStatus::RetryWait => {
-            OnCancel::Cancel(cancel_now(state, expect_from(state), now))
+            OnCancel::Cancel(cancel_now(state, expect_from(state), now).of_job_as_read(Some(state)))
         }
         _ if state.cancel_requested => OnCancel::Asked,
         _ => OnCancel::Ask { attempt: state.attempts },

@@ -92,6 +92,10 @@ pub struct JobState {
     pub history: Vec<AttemptRun>,
     /// The current attempt's saved progress (see `kinds::Checkpoint`).
     pub checkpoint: Option<Value>,
+    /// It holds one of its tenant's slots (`crate::tenants`). Every rule that decides a change
+    /// from this state carries it into the change ([`Transition::holds_slot`]), so no writer has
+    /// to remember it.
+    pub slot: bool,
 }
 
 impl JobState {
@@ -123,6 +127,7 @@ impl JobState {
             runner: None,
             history: Vec::new(),
             checkpoint: None,
+            slot: false,
         }
     }
 }
@@ -304,9 +309,16 @@ impl Transition {
     }
 
     /// The same change, of a job that holds a slot of its tenant (`yes`) as the writer read it.
+    /// The rules that decide from a [`JobState`] set it ([`Transition::of_job_as_read`]); the worker sets
+    /// it for the changes of the attempt it claimed.
     pub fn holding_slot(mut self, yes: bool) -> Self {
         self.holds_slot = yes;
         self
+    }
+
+    /// The same change, of the job as `read` (`None`: no item): whether it holds a slot.
+    pub(crate) fn of_job_as_read(self, read: Option<&JobState>) -> Self {
+        self.holding_slot(read.is_some_and(|s| s.slot))
     }
 
     /// The same change, taking `lock` in the same transaction.

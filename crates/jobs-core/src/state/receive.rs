@@ -82,6 +82,23 @@ pub fn on_receive(
     grace: Duration,
     policy: &RetryPolicy,
 ) -> OnReceive {
+    match decide(current, firing, worker, now, grace, policy) {
+        OnReceive::End { transition } => OnReceive::End { transition: transition.of_job_as_read(current) },
+        OnReceive::Start { attempt, transition } => {
+            OnReceive::Start { attempt, transition: transition.of_job_as_read(current) }
+        }
+        other => other,
+    }
+}
+
+fn decide(
+    current: Option<&JobState>,
+    firing: bool,
+    worker: &Lease,
+    now: DateTime<Utc>,
+    grace: Duration,
+    policy: &RetryPolicy,
+) -> OnReceive {
     let start = |expect: Expect, attempt: u32, counters: Counters, last_error: Option<String>, interruptions| {
         let change = Change {
             lease: Some(worker.clone()),

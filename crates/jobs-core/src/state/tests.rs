@@ -409,3 +409,78 @@ fn an_abandoned_run_ends_when_its_lease_ran_out() {
     let bare = JobState::new(JobStatus::Running, 1).abandoned_run(t(9));
     assert_eq!((bare.started_at, bare.finished_at), (t(9), t(9)));
 }
+
+/// Every rule that decides a change from a job as read carries whether it holds a slot of its
+/// tenant into the change: an end written without it would let the TTL delete a slot holder
+/// (the leak seed 43 of the simulator found), and no writer has to remember it.
+#[test]
+fn every_rule_deciding_from_a_read_job_carries_its_slot() {
+    use crate::poison::{OnUnrunnable, Unrunnable, on_unrunnable};
+    use crate::reconcile::{
+        DeadLetter, LaneLook, Looks, Overdue, Timing, Unsent, on_dead_letter, on_overdue, on_unsent,
+    };
+    use crate::state::cancel::{OnCancel, on_cancel};
+    let policy = RetryPolicy { max_attempts: 2, ..RetryPolicy::default() };
+    for slot in [false, true] {
+        let held = |s: JobState| JobState { slot, ..s };
+        let exhausted = held(state(JobStatus::RetryWait, 2, None, Some(-5)));
+        let queued = held(state(JobStatus::Queued, 0, None, None));
+        let cancel_asked = held(JobState { cancel_requested: true, ..state(JobStatus::Queued, 1, None, None) });
+        // (rule, the change it decided)
+        let mut decided: Vec<(&str, Option<Transition>)> = Vec::new();
+        let end = |r| match r {
+            OnReceive::End { transition } | OnReceive::Start { transition, .. } => Some(transition),
+            _ => None,
+        };
+        decided
+            .push(("receive, no attempts left", end(on_receive(Some(&exhausted), false, &me(), t(0), GRACE, &policy))));
+        decided
+            .push(("receive, cancel asked", end(on_receive(Some(&cancel_asked), false, &me(), t(0), GRACE, &policy))));
+        decided.push(("receive, start", end(on_receive(Some(&queued), false, &me(), t(0), GRACE, &policy))));
+        let cancelled = match on_cancel(&queued, t(0)) {
+            OnCancel::Cancel(tr) => Some(tr),
+            _ => None,
+        };
+        decided.push(("cancel", cancelled));
+        let poison = |p| match p {
+            OnPoison::Record(tr) => Some(tr),
+            _ => None,
+        };
+        decided.push(("reject", poison(reject(Some(&queued), false, "bad", t(0), GRACE))));
+        let past = Unrunnable { reason: "unknown kind", firing: false, since: Some(t(-7200)), deferrals: 9 };
+        let unrunnable = match on_unrunnable(Some(&queued), &past, t(0), GRACE, Duration::from_secs(3600)) {
+            OnUnrunnable::Now(p) => poison(p),
+            OnUnrunnable::Defer { .. } => None,
+        };
+        decided.push(("unrunnable past the skew window", unrunnable));
+        let timing = Timing::default();
+        let unsent = match on_unsent(&queued, 9, true, "refused", t(0), GRACE, &timing) {
+            Unsent::GiveUp(p) => poison(p),
+            Unsent::Later { .. } => None,
+        };
+        decided.push(("unsent, refused too often", unsent));
+        let dead = match on_dead_letter(Some(&queued), false, 99, 5, t(0)) {
+            DeadLetter::Fail(tr) => Some(tr),
+            _ => None,
+        };
+        decided.push(("dead-lettered too often", dead));
+        let looks = Looks {
+            changed_at: Some(t(-7200)),
+            idle_since: Some(t(-7200)),
+            due: Some(t(-60)),
+            sent: true,
+            resends: 0,
+            waits: 3,
+        };
+        let lane = LaneLook { name: "shell", backlog: 1, in_flight: 0, start_deadline: Some(Duration::from_secs(120)) };
+        let not_started = match on_overdue(Some(&queued), &looks, &lane, t(0), &timing) {
+            Overdue::NotStarted(tr) => Some(tr),
+            _ => None,
+        };
+        decided.push(("not started", not_started));
+        for (rule, tr) in decided {
+            let tr = tr.unwrap_or_else(|| panic!("{rule}: the case decides a change"));
+            assert_eq!(tr.holds_slot, slot, "{rule}: the change carries the slot as read");
+        }
+    }
+}
