@@ -22,17 +22,7 @@ async fn record(stack: &Stack, kind: &str) -> JobMessage {
 
 /// The same, due `send_grace` after it was recorded.
 async fn record_with(stack: &Stack, kind: &str, payload: Value, send_grace: Duration) -> JobMessage {
-    let msg = JobMessage::new_api(kind, payload, chrono::Utc::now());
-    let tr = jobs_core::state::submit(chrono::Utc::now());
-    let timing = jobs_core::reconcile::Timing { send_grace, ..Default::default() };
-    let store = stack.store.clone().with_timing(timing);
-    store
-        .apply(&msg.job_id, None, None, Some(&msg), &tr, &store.token())
-        .await
-        .unwrap()
-        .applied()
-        .expect("the write applies");
-    msg
+    stack.record_unsent(kind, payload, send_grace).await
 }
 
 /// One reconcile pass; its log. It must have handled everything.

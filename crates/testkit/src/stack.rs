@@ -4,6 +4,8 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
+use std::time::Duration;
+
 use chrono::Utc;
 use jobs_aws::provision::{self, Provisioned};
 use jobs_aws::{JobQueue, JobStore, PoolQueues};
@@ -97,6 +99,18 @@ impl Stack {
             .expect("record job");
         assert_eq!(recorded, jobs_aws::Conditional::Applied(jobs_aws::Submitted::Created));
         self.queues.for_job(kind, Priority::Normal).send(&msg.to_body()).await.expect("send job");
+        msg
+    }
+
+    /// What an API that died after recording a job leaves: the job QUEUED (+submitted), due
+    /// `send_grace` after it was recorded, its message never sent (the reconciler's to send).
+    pub async fn record_unsent(&self, kind: &str, payload: serde_json::Value, send_grace: Duration) -> JobMessage {
+        let msg = JobMessage::new_api(kind, payload, Utc::now());
+        let tr = jobs_core::state::submit(Utc::now());
+        let timing = jobs_core::reconcile::Timing { send_grace, ..Default::default() };
+        let store = self.store.clone().with_timing(timing);
+        let recorded = store.apply(&msg.job_id, None, None, Some(&msg), &tr, &store.token()).await.expect("record job");
+        assert!(recorded.is_applied(), "a new job's id is free");
         msg
     }
 

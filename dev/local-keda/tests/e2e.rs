@@ -179,16 +179,7 @@ async fn the_reconciler_cronjob_sends_what_the_api_never_did() {
         Controller::start(&stack, &["--executor", "process", "--cronjob", cron, "--start-cronjobs"], &logs, None).await;
 
     // Recorded as the API records a job, with its due time 1 s ahead; never sent.
-    let timing = jobs_core::reconcile::Timing { send_grace: Duration::from_secs(1), ..Default::default() };
-    let store = stack.store.clone().with_timing(timing);
-    let msg = jobs_core::JobMessage::new_api("noop", serde_json::json!({}), chrono::Utc::now());
-    let tr = jobs_core::state::submit(chrono::Utc::now());
-    store
-        .apply(&msg.job_id, None, None, Some(&msg), &tr, &store.token())
-        .await
-        .unwrap()
-        .applied()
-        .expect("the write applies");
+    let msg = stack.record_unsent("noop", serde_json::json!({}), Duration::from_secs(1)).await;
 
     let job = common::poll(Duration::from_secs(60), || async {
         let job = api.get(&format!("/jobs/{}", msg.job_id)).await.1;

@@ -82,23 +82,6 @@ pub fn on_receive(
     grace: Duration,
     policy: &RetryPolicy,
 ) -> OnReceive {
-    match decide(current, firing, worker, now, grace, policy) {
-        OnReceive::End { transition } => OnReceive::End { transition: transition.of_job_as_read(current) },
-        OnReceive::Start { attempt, transition } => {
-            OnReceive::Start { attempt, transition: transition.of_job_as_read(current) }
-        }
-        other => other,
-    }
-}
-
-fn decide(
-    current: Option<&JobState>,
-    firing: bool,
-    worker: &Lease,
-    now: DateTime<Utc>,
-    grace: Duration,
-    policy: &RetryPolicy,
-) -> OnReceive {
     let start = |expect: Expect, attempt: u32, counters: Counters, last_error: Option<String>, interruptions| {
         let change = Change {
             lease: Some(worker.clone()),
@@ -107,7 +90,8 @@ fn decide(
             interruptions,
             ..change(JobStatus::Running, attempt)
         };
-        OnReceive::Start { attempt, transition: Transition::new(Step::Start, expect, change, now).counting(counters) }
+        let transition = Transition::new(Step::Start, expect, change, now).counting(counters);
+        OnReceive::Start { attempt, transition: transition.of_job_as_read(current) }
     };
     let Some(state) = current else {
         if !firing {
@@ -121,10 +105,13 @@ fn decide(
         let change = Change { last_error: Some(error), ..change(JobStatus::Failed, state.attempts) };
         OnReceive::End {
             transition: Transition::new(Step::GiveUp, expect, change, now)
-                .counting(Counters { failed: 1, ..Counters::default() }),
+                .counting(Counters { failed: 1, ..Counters::default() })
+                .of_job_as_read(current),
         }
     };
-    let cancel = |expect: Expect| OnReceive::End { transition: super::cancel::cancel_now(state, expect, now) };
+    let cancel = |expect: Expect| OnReceive::End {
+        transition: super::cancel::cancel_now(state, expect, now).of_job_as_read(current),
+    };
     match state.status {
         status if status.is_terminal() => OnReceive::Skip(Skip::Finished(status)),
         JobStatus::Waiting => OnReceive::Skip(Skip::Waiting),
