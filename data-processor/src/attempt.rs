@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use jobs_aws::{BackendError, Conditional, CopyMeta};
 use jobs_core::kinds::{Cancellation, Checkpoint, JobContext, JobFailure};
 use jobs_core::state::{self, AfterInterrupt, AttemptRun, RunOutcome, Transition};
-use jobs_core::{AfterFailure, JobMessage, JobSpec, JobStatus, RetryPolicy, cancel};
+use jobs_core::{AfterFailure, Job, JobMessage, JobSpec, JobStatus, RetryPolicy, cancel};
 use tracing::{error, info, warn};
 
 use crate::claim::Claimed;
@@ -64,13 +64,8 @@ enum Settle {
 }
 
 impl Worker {
-    pub(crate) async fn run_attempt(
-        &self,
-        msg: &jobs_aws::Received,
-        job: &JobMessage,
-        spec: &JobSpec,
-        claimed: Claimed,
-    ) -> Outcome {
+    pub(crate) async fn run_attempt(&self, msg: &jobs_aws::Received, typed: &Job, claimed: Claimed) -> Outcome {
+        let (job, spec) = (typed.message(), typed.spec());
         let Claimed { attempt, interruptions, started_at, ref history, ref policy, checkpoint, slot } = claimed;
         let (cancel_tx, cancel) = Cancellation::new();
         if let Some(c) = &checkpoint {

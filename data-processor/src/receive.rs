@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use jobs_aws::{BackendError, JobQueue, Received};
 use jobs_core::state::{self, OnReceive, Skip};
-use jobs_core::{JobMessage, JobSpec, JobStatus, Lease, Overlap, message};
+use jobs_core::{Job, JobMessage, JobStatus, Lease, Overlap, message};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::claim::{Claimed, Firing};
@@ -101,10 +101,11 @@ impl Worker {
             tenant = job.tenant.as_ref().map(|t| t.as_str()),
         );
         async {
-            match self.build.parse(&job.kind, job.payload.clone()) {
-                Ok(spec) => self.claim_and_run(msg, &job, &spec).await,
-                Err(e) => {
-                    self.unrunnable(msg, Some(&job.job_id), Some(&job), Some(job.submitted_at), &e.to_string()).await
+            match self.build.job(job) {
+                Ok(job) => self.claim_and_run(msg, &job).await,
+                Err(unrunnable) => {
+                    let (job, reason) = (&unrunnable.message, unrunnable.error.to_string());
+                    self.unrunnable(msg, Some(&job.job_id), Some(job), Some(job.submitted_at), &reason).await
                 }
             }
         }
@@ -112,9 +113,10 @@ impl Worker {
         .await
     }
 
-    async fn claim_and_run(&self, msg: &Received, job: &JobMessage, spec: &JobSpec) -> Result<Outcome, BackendError> {
+    async fn claim_and_run(&self, msg: &Received, typed: &Job) -> Result<Outcome, BackendError> {
+        let job = typed.message();
         // The kind's own attempts, backoff and time limit over the worker's settings.
-        let policy = spec.policy().apply(&self.policy);
+        let policy = typed.spec().policy().apply(&self.policy);
         let now = self.store.now();
         if message::is_expired_firing(&job.job_id, job.submitted_at, now, self.store.retention())
             && self.store.get(&job.job_id).await?.is_none()
@@ -129,12 +131,12 @@ impl Worker {
         if message::is_firing(&job.job_id) {
             match self.limited_firing(msg, job, &policy).await? {
                 Some(LimitedFiring::Ended(outcome)) => return Ok(outcome),
-                Some(LimitedFiring::Run(claimed)) => return Ok(self.run_attempt(msg, job, spec, claimed).await),
+                Some(LimitedFiring::Run(claimed)) => return Ok(self.run_attempt(msg, typed, claimed).await),
                 None => {}
             }
         }
         if let Some(claimed) = self.claim_unread(msg, job, &policy).await? {
-            return Ok(self.run_attempt(msg, job, spec, claimed).await);
+            return Ok(self.run_attempt(msg, typed, claimed).await);
         }
         for _ in 0..MAX_CLAIM_RACES {
             let current = self.store.get(&job.job_id).await?;
@@ -209,7 +211,7 @@ impl Worker {
                         checkpoint: state.checkpoint,
                         slot: current.as_ref().is_some_and(|r| r.slot),
                     };
-                    return Ok(self.run_attempt(msg, job, spec, claimed).await);
+                    return Ok(self.run_attempt(msg, typed, claimed).await);
                 }
                 OnReceive::Start { attempt, mut transition } => {
                     transition.change.runner = Some(self.runner.clone());
@@ -233,7 +235,7 @@ impl Worker {
                         checkpoint,
                         slot: current.as_ref().is_some_and(|r| r.slot),
                     };
-                    return Ok(self.run_attempt(msg, job, spec, claimed).await);
+                    return Ok(self.run_attempt(msg, typed, claimed).await);
                 }
             }
         }

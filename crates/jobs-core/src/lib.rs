@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod clock;
 pub mod command;
 pub mod history;
+pub mod job;
 pub mod json;
 pub mod kinds;
 pub mod message;
@@ -23,6 +24,7 @@ pub mod throughput;
 pub mod unread;
 
 pub use catalog::{JobSpec, kinds};
+pub use job::Job;
 pub use kinds::SpecError;
 pub use message::{JobMessage, MessageError, Source};
 pub use overlap::Overlap;
