@@ -34,7 +34,7 @@ pub enum CancelError {
 pub async fn cancel(store: &JobStore, queues: &PoolQueues, id: &str) -> Result<Cancelled, CancelError> {
     for _ in 0..MAX_RACES {
         let record = store.get(id).await?.ok_or_else(|| CancelError::NotFound(id.to_owned()))?;
-        let written = match on_cancel(&record.state(), store.now()) {
+        let written = match on_cancel(&record.state, store.now()) {
             OnCancel::Cancelled => {
                 release(store, queues, &record).await;
                 return Ok(Cancelled::Done(record));
@@ -50,9 +50,9 @@ pub async fn cancel(store: &JobStore, queues: &PoolQueues, id: &str) -> Result<C
             // Read back what the job looks like now (a worker may already have acted on it).
             Conditional::Applied(()) => {
                 let record = store.get(id).await?.ok_or_else(|| CancelError::NotFound(id.to_owned()))?;
-                tracing::info!(job_id = id, status = %record.status, "cancel requested");
+                tracing::info!(job_id = id, status = %record.state.status, "cancel requested");
                 release(store, queues, &record).await;
-                return Ok(match record.status {
+                return Ok(match record.state.status {
                     JobStatus::Running | JobStatus::Queued | JobStatus::RetryWait => Cancelled::Requested(record),
                     _ => Cancelled::Done(record),
                 });
@@ -67,7 +67,7 @@ pub async fn cancel(store: &JobStore, queues: &PoolQueues, id: &str) -> Result<C
 /// A cancelled job that held a slot of its tenant gives it back, and the tenant's next waiting
 /// job is admitted. A failure is logged: the reconciler's sweep frees the slot on its next pass.
 async fn release(store: &JobStore, queues: &PoolQueues, record: &JobRecord) {
-    if !(record.slot && record.status.is_terminal()) {
+    if !(record.state.slot && record.state.status.is_terminal()) {
         return;
     }
     match store.release(&record.job_id, &record.tenant).await {

@@ -143,10 +143,10 @@ pub async fn retry(
     overrides: Overrides,
 ) -> Result<Accepted, SubmitError> {
     let record = store.get(old).await?.ok_or_else(|| SubmitError::NotFound(old.to_owned()))?;
-    if !matches!(record.status, JobStatus::Failed | JobStatus::Cancelled) {
+    if !matches!(record.state.status, JobStatus::Failed | JobStatus::Cancelled) {
         return Err(SubmitError::NotRetryable(format!(
             "job {old:?} is {}; only FAILED and CANCELLED jobs can be retried",
-            record.status
+            record.state.status
         )));
     }
     let spec = match &record.message {
@@ -168,7 +168,7 @@ pub async fn retry(
 /// in between, or its send failed), it is sent now rather than at the reconciler's next pass.
 async fn replay(store: &JobStore, queues: &PoolQueues, job_id: String) -> Result<Accepted, SubmitError> {
     let record = store.get(&job_id).await?;
-    let status = record.as_ref().map_or(JobStatus::Queued, |r| r.status);
+    let status = record.as_ref().map_or(JobStatus::Queued, |r| r.state.status);
     let unsent = record.as_ref().is_some_and(JobRecord::never_sent);
     let delivery = match record.filter(|_| unsent).and_then(|r| r.message) {
         Some(msg) => send(store, queues.for_job(&msg.kind, msg.priority), &job_id, &msg.to_body()).await,

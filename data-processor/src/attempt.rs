@@ -319,10 +319,10 @@ impl Worker {
                 Ok(Conditional::Lost) if !maybe_committed => match self.store.get(job_id).await {
                     // Still ours, so what failed is the "no cancel request" condition.
                     Ok(Some(r))
-                        if r.status == JobStatus::Running
-                            && r.attempts == attempt
+                        if r.state.status == JobStatus::Running
+                            && r.state.attempts == attempt
                             && r.cancel_requested_at.is_some()
-                            && r.lease.as_ref().is_some_and(|l| l.owner == self.owner) =>
+                            && r.state.lease.as_ref().is_some_and(|l| l.owner == self.owner) =>
                     {
                         return Recorded::CancelRequested;
                     }

@@ -93,7 +93,7 @@ impl Worker {
         let Some(schedule) = &job.schedule else { return Ok(Firing::Run(None)) };
         let holder = self.store.schedule_holder(schedule).await?;
         let status = match holder.as_deref() {
-            Some(h) if h != job.job_id => self.store.get(h).await?.map(|r| r.status),
+            Some(h) if h != job.job_id => self.store.get(h).await?.map(|r| r.state.status),
             _ => None,
         };
         let tr = match overlap::on_forbid_firing(schedule, &job.job_id, holder.as_deref(), status, self.store.now()) {

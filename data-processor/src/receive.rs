@@ -153,7 +153,7 @@ impl Worker {
                 }
             }
             let lease = Lease { owner: self.owner.clone(), until: now + self.visibility() };
-            let state = current.as_ref().map(|r| r.state());
+            let state = current.as_ref().map(|r| r.state.clone());
             let firing = message::is_firing(&job.job_id);
             match state::on_receive(state.as_ref(), firing, &lease, now, self.grace(), &policy) {
                 OnReceive::Skip(Skip::Finished(status)) => {
@@ -189,7 +189,7 @@ impl Worker {
                         continue;
                     }
                     self.delete_all(std::slice::from_ref(&msg.receipt_handle)).await;
-                    if let Some(record) = current.as_ref().filter(|r| r.slot) {
+                    if let Some(record) = current.as_ref().filter(|r| r.state.slot) {
                         self.release_slot(&job.job_id, &record.tenant).await;
                     }
                     if transition.change.status == JobStatus::Cancelled {
@@ -209,7 +209,7 @@ impl Worker {
                         history: state.history,
                         policy,
                         checkpoint: state.checkpoint,
-                        slot: current.as_ref().is_some_and(|r| r.slot),
+                        slot: current.as_ref().is_some_and(|r| r.state.slot),
                     };
                     return Ok(self.run_attempt(msg, typed, claimed).await);
                 }
@@ -233,7 +233,7 @@ impl Worker {
                         history,
                         policy,
                         checkpoint,
-                        slot: current.as_ref().is_some_and(|r| r.slot),
+                        slot: current.as_ref().is_some_and(|r| r.state.slot),
                     };
                     return Ok(self.run_attempt(msg, typed, claimed).await);
                 }

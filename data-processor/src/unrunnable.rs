@@ -36,7 +36,7 @@ impl Worker {
             let current = self.store.get(id).await?;
             let kind = current.as_ref().and_then(|r| r.kind().map(str::to_owned));
             let since = current.as_ref().and_then(|r| r.created_at).or(submitted_at);
-            let state = current.map(|r| r.state());
+            let state = current.map(|r| r.state);
             let m = Unrunnable { reason, firing: message::is_firing(id), since, deferrals: msg.deferrals };
             match poison::on_unrunnable(state.as_ref(), &m, self.store.now(), self.grace(), self.config.skew_window()) {
                 OnUnrunnable::Defer { delay } => {

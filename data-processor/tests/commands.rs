@@ -56,7 +56,7 @@ async fn run_until_ended(stack: &Stack, kind: &str, id: &str, extra: &[(&str, &s
     for _ in 0..8 {
         let run = run_worker_in(stack, kind, extra).await;
         let rec = job(stack, id).await;
-        if rec.status.is_terminal() {
+        if rec.state.status.is_terminal() {
             return rec;
         }
         assert!(run.code != 2 && run.code != 3, "{}", run.log);
@@ -77,7 +77,7 @@ async fn a_python_command_succeeds_with_its_result_and_its_output_in_the_log() {
     let run = run_worker_in(&stack, "report", &[]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1), "{rec:?}");
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 1), "{rec:?}");
     let result = rec.result.expect("the result file is the job's result");
     assert_eq!(
         (&result["campaign"], &result["days"], &result["currency"]),
@@ -100,11 +100,11 @@ async fn a_retryable_exit_twice_then_success_is_three_attempts_counted_once() {
     let msg = stack.submit_routed("shell", json!({"seconds": 0, "failAttempts": 2})).await;
 
     let rec = run_until_ended(&stack, &msg.kind, &msg.job_id, &[("WAIT_TIME_SECS", "10")]).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 3), "{rec:?}");
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 3), "{rec:?}");
     assert_eq!(rec.result, Some(json!({"seconds": 0, "attempt": 3})));
-    let runs: Vec<(u32, RunOutcome)> = rec.history.iter().map(|r| (r.attempt, r.outcome)).collect();
+    let runs: Vec<(u32, RunOutcome)> = rec.state.history.iter().map(|r| (r.attempt, r.outcome)).collect();
     assert_eq!(runs, [(1, RunOutcome::Failed), (2, RunOutcome::Failed), (3, RunOutcome::Succeeded)]);
-    let first = rec.history[0].error.as_deref().unwrap_or_default();
+    let first = rec.state.history[0].error.as_deref().unwrap_or_default();
     assert!(first.starts_with("exit code 75: ") && first.contains("attempt 1 fails on purpose"), "{first}");
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 2));
     assert_eq!(queued(&stack).await, (0, 0));
@@ -123,13 +123,13 @@ async fn a_permanent_exit_code_fails_the_job_at_once() {
         assert_eq!(run.code, 1, "{}", run.log);
     }
     let rec = job(&stack, &shell.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Failed, 1));
     assert_eq!(
         rec.last_error.as_deref(),
         Some("exit code 64: the input bucket is gone (permanent failure: not retried)")
     );
     let rec = job(&stack, &report.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Failed, 1));
     assert_eq!(
         rec.last_error.as_deref(),
         Some("exit code 3: campaign missing-summer not found (permanent failure: not retried)")
@@ -147,12 +147,18 @@ async fn cancel_stops_a_running_command_and_one_that_ignores_sigterm_after_the_g
         let rec = wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
         wait_until_started(&msg.job_id).await;
         let asked = Instant::now();
-        stack.store.request_cancel(&msg.job_id, rec.attempts).await.unwrap().applied().expect("the write applies");
+        stack
+            .store
+            .request_cancel(&msg.job_id, rec.state.attempts)
+            .await
+            .unwrap()
+            .applied()
+            .expect("the write applies");
         let run = finish(child).await;
         let took = asked.elapsed();
         assert_eq!(run.code, 0, "{}", run.log);
         let rec = job(&stack, &msg.job_id).await;
-        assert_eq!((rec.status, rec.attempts), (JobStatus::Cancelled, 1), "{rec:?}");
+        assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Cancelled, 1), "{rec:?}");
         assert!(processes_of(&msg.job_id).is_empty(), "the command is gone");
         assert!(took < at_most, "ignoreTerm={ignore_term}: cancelled after {took:?}");
         if ignore_term {
@@ -176,8 +182,8 @@ async fn the_time_limit_stops_the_command_and_fails_the_attempt() {
     assert_eq!(run.code, 1, "{}", run.log);
     assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::RetryWait, 1), "{rec:?}");
-    assert_eq!(rec.history[0].outcome, RunOutcome::TimedOut);
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::RetryWait, 1), "{rec:?}");
+    assert_eq!(rec.state.history[0].outcome, RunOutcome::TimedOut);
     assert_eq!(rec.last_error.as_deref(), Some("attempt 1 timed out after 2s"));
     assert!(run.log.contains("stopped by SIGTERM"), "the command had its SIGTERM: {}", run.log);
     assert!(processes_of(&msg.job_id).is_empty());
@@ -193,7 +199,7 @@ async fn a_missing_executable_is_a_clear_failure_not_a_stuck_job() {
     // An image without python3: nothing on PATH has it.
     let no_python = [("PATH", "/nonexistent"), ("WAIT_TIME_SECS", "10"), ("BACKOFF_BASE_SECS", "1")];
     let rec = run_until_ended(&stack, &msg.kind, &msg.job_id, &no_python).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 3), "{rec:?}");
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Failed, 3), "{rec:?}");
     let error = rec.last_error.unwrap_or_default();
     assert!(error.contains(r#"cannot start "python3""#) && error.contains("No such file"), "{error}");
     assert_eq!(stats(&stack).await, counts(1, 0, 1, 2));
@@ -208,9 +214,13 @@ async fn a_huge_result_file_is_not_stored_and_the_run_says_why() {
     let run = run_worker_in(&stack, "shell", &[]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.result.clone()), (JobStatus::Succeeded, Some(serde_json::Value::Null)), "{rec:?}");
+    assert_eq!(
+        (rec.state.status, rec.result.clone()),
+        (JobStatus::Succeeded, Some(serde_json::Value::Null)),
+        "{rec:?}"
+    );
     // {"pad":"…"}: 8 + 5,000,000 + 2 bytes.
-    let note = rec.history[0].error.as_deref().unwrap_or_default();
+    let note = rec.state.history[0].error.as_deref().unwrap_or_default();
     assert_eq!(note, "result file ignored: 5000010 bytes, over the 65536-byte bound");
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
 }
@@ -233,7 +243,7 @@ async fn a_stopped_or_killed_worker_takes_its_command_along_and_the_job_is_taken
     assert!(run.log.contains("stopped by SIGTERM"), "{}", run.log);
     assert!(processes_of(&msg.job_id).is_empty());
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Queued, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Queued, 1));
 
     let mut child = worker_in(&stack, "shell", &fast).spawn().unwrap();
     wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
@@ -244,8 +254,8 @@ async fn a_stopped_or_killed_worker_takes_its_command_along_and_the_job_is_taken
     let run = run_worker_in(&stack, "shell", &fast).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1), "{rec:?}");
-    let outcomes: Vec<RunOutcome> = rec.history.iter().map(|r| r.outcome).collect();
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 1), "{rec:?}");
+    let outcomes: Vec<RunOutcome> = rec.state.history.iter().map(|r| r.outcome).collect();
     assert_eq!(outcomes, [RunOutcome::Interrupted, RunOutcome::Abandoned, RunOutcome::Succeeded]);
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
@@ -284,7 +294,7 @@ async fn the_reconciler_sends_a_command_kinds_copies_to_its_own_lane() {
     let run = finish(worker_in(&stack, "shell", &[("DRAIN", "true"), ("WAIT_TIME_SECS", "2")]).spawn().unwrap()).await;
     assert_eq!(run.code, 0, "{}", run.log);
     for id in [&lost.job_id, &dead.job_id] {
-        assert_eq!(job(&stack, id).await.status, JobStatus::Succeeded, "{id}");
+        assert_eq!(job(&stack, id).await.state.status, JobStatus::Succeeded, "{id}");
     }
     assert_eq!(stats(&stack).await, counts(2, 2, 0, 0));
 }

@@ -34,7 +34,7 @@ async fn an_outage_longer_than_the_redrive_strands_no_job() {
     let run = run_worker(&stack, &[("WAIT_TIME_SECS", "5")]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 1));
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
 }
@@ -52,7 +52,7 @@ async fn conflicts_and_a_lost_answer_on_the_outcome_write_count_once() {
     assert_eq!(run.code, 0, "{}", run.log);
     assert_eq!(run.log.matches("could not record the outcome; retrying").count(), 4, "{}", run.log);
     let rec = job(&stack, &ok.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 1));
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
 
@@ -61,10 +61,10 @@ async fn conflicts_and_a_lost_answer_on_the_outcome_write_count_once() {
     let run = run_worker(&stack, &[("FAULTS", "store.fail=ambiguous*1")]).await;
     assert_eq!(run.code, 1, "{}", run.log);
     let rec = job(&stack, &flaky.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::RetryWait, 1), "{}", run.log);
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::RetryWait, 1), "{}", run.log);
     let run = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
     assert_eq!(run.code, 0, "{}", run.log);
-    assert_eq!(job(&stack, &flaky.job_id).await.attempts, 2);
+    assert_eq!(job(&stack, &flaky.job_id).await.state.attempts, 2);
     assert_eq!(stats(&stack).await, counts(2, 2, 0, 1));
     assert_eq!(queued(&stack).await, (0, 0));
     let kinds: std::collections::BTreeMap<String, (u64, u64)> =
@@ -82,7 +82,7 @@ async fn a_claim_whose_answer_was_lost_is_run_by_its_worker() {
     assert_eq!(run.code, 0, "{}", run.log);
     assert!(run.log.contains("job SUCCEEDED"), "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 1));
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
 }
 
@@ -98,7 +98,7 @@ async fn a_lost_claim_answer_with_a_failed_read_back_still_runs_once() {
     assert!(run.log.contains("could not read back whether the claim committed"), "{}", run.log);
     assert!(!run.log.contains("message deferred"), "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts, rec.interruptions), (JobStatus::Succeeded, 1, 0));
+    assert_eq!((rec.state.status, rec.state.attempts, rec.state.interruptions), (JobStatus::Succeeded, 1, 0));
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
 }
@@ -118,14 +118,14 @@ async fn an_outcome_write_refused_for_good_is_given_up_and_resumed() {
     assert_eq!(run.code, 3, "{}", run.log);
     assert!(started.elapsed() < Duration::from_secs(30), "bounded: {:?}", started.elapsed());
     assert!(run.log.contains("keeps refusing the outcome"), "{}", run.log);
-    assert_eq!(job(&stack, &msg.job_id).await.status, JobStatus::Running);
+    assert_eq!(job(&stack, &msg.job_id).await.state.status, JobStatus::Running);
     assert_eq!(stats(&stack).await, counts(1, 0, 0, 0));
 
     let run = run_worker(&stack, &fast).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
-    let runs: Vec<_> = rec.history.iter().map(|r| (r.attempt, r.outcome)).collect();
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 1));
+    let runs: Vec<_> = rec.state.history.iter().map(|r| (r.attempt, r.outcome)).collect();
     use jobs_core::history::RunOutcome;
     assert_eq!(runs, [(1, RunOutcome::Abandoned), (1, RunOutcome::Succeeded)], "one attempt, run twice");
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
@@ -144,25 +144,25 @@ async fn a_first_delivery_is_claimed_without_a_read_and_a_retry_copy_is_read_fir
     let run = run_worker(&stack, &[reads_fail]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     assert!(!run.log.contains("reading the job"), "{}", run.log);
-    assert_eq!(job(&stack, &fresh.job_id).await.status, JobStatus::Succeeded);
+    assert_eq!(job(&stack, &fresh.job_id).await.state.status, JobStatus::Succeeded);
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
 
     let flaky = submit(&stack, "flaky", json!({"failures": 1})).await;
     let run = run_worker(&stack, &[]).await;
     assert_eq!(run.code, 1, "{}", run.log);
-    assert_eq!(job(&stack, &flaky.job_id).await.status, JobStatus::RetryWait);
+    assert_eq!(job(&stack, &flaky.job_id).await.state.status, JobStatus::RetryWait);
     let backend = [reads_fail, ("WAIT_TIME_SECS", "10"), ("BACKEND_RETRY_SECS", "1"), ("BACKEND_RETRY_MAX_SECS", "1")];
     let run = run_worker(&stack, &backend).await;
     assert_eq!(run.code, 3, "{}", run.log);
     assert!(run.log.contains("message deferred"), "{}", run.log);
     assert!(!run.log.contains("not the job's first delivery"), "the copy was claimed unread: {}", run.log);
     let rec = job(&stack, &flaky.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::RetryWait, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::RetryWait, 1));
 
     let run = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &flaky.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 2));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 2));
     assert_eq!(stats(&stack).await, counts(2, 2, 0, 1));
     assert_eq!(queued(&stack).await, (0, 0));
 }
@@ -177,7 +177,7 @@ async fn hung_and_repeatedly_stopped_attempts_end_failed() {
     for (code, status) in [(1, JobStatus::RetryWait), (1, JobStatus::Failed)] {
         let run = run_worker(&stack, &limits).await;
         assert_eq!(run.code, code, "{}", run.log);
-        assert_eq!(job(&stack, &hung.job_id).await.status, status);
+        assert_eq!(job(&stack, &hung.job_id).await.state.status, status);
     }
     let rec = job(&stack, &hung.job_id).await;
     assert_eq!(rec.last_error.as_deref(), Some("attempt 2 timed out after 1s"));
@@ -195,7 +195,7 @@ async fn hung_and_repeatedly_stopped_attempts_end_failed() {
         assert_eq!(run.code, [143, 1][round], "{}", run.log);
     }
     let rec = job(&stack, &stopped.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Failed, 1));
     assert!(rec.last_error.unwrap().contains("interrupted 2 times"));
     assert_eq!(stats(&stack).await, counts(2, 0, 2, 1));
     assert_eq!(queued(&stack).await, (0, 0));
@@ -210,7 +210,7 @@ async fn a_poison_verdict_on_a_started_job_fails_it_once() {
     let msg = submit(&stack, "fail", json!({"message": "first"})).await;
     let run = run_worker(&stack, &[]).await;
     assert_eq!(run.code, 1, "{}", run.log);
-    assert_eq!(job(&stack, &msg.job_id).await.status, JobStatus::RetryWait);
+    assert_eq!(job(&stack, &msg.job_id).await.state.status, JobStatus::RetryWait);
     // Take the retry's copy away, and deliver the job as a newer producer would.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let taken = stack.sqs.receive_message().queue_url(&stack.resources.queue_url).wait_time_seconds(5).send().await;
@@ -222,7 +222,7 @@ async fn a_poison_verdict_on_a_started_job_fails_it_once() {
     let run = run_worker(&stack, &[("SKEW_WINDOW_SECS", "1")]).await;
     assert_eq!(run.code, 1, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Failed, 1));
     assert!(rec.last_error.unwrap().contains("unknown job kind \"teleport\""));
     assert_eq!(stats(&stack).await, counts(1, 0, 1, 0));
     assert_eq!(queued(&stack).await, (0, 0));
@@ -246,7 +246,7 @@ async fn a_delivery_received_while_the_job_runs_is_handed_to_its_holder() {
     assert_eq!(holder.code, 0, "{}", holder.log);
     assert!(holder.log.contains("took over a receipt"), "{}", holder.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 1));
     assert_eq!(queued(&stack).await, (0, 0), "the holder deleted the message with the handed-over receipt");
     let empty = run_worker(&stack, &[("WAIT_TIME_SECS", "4")]).await;
     assert!(empty.log.contains("queue is empty"), "{}", empty.log);
@@ -273,7 +273,7 @@ async fn a_firing_delivered_twice_is_one_job() {
     let run = run_worker(&stack, &[("MAX_MESSAGES", "2")]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, "sched:nightly:2026-11-21T07:00:00Z").await;
-    assert_eq!((rec.status, rec.schedule()), (JobStatus::Succeeded, Some("nightly")));
+    assert_eq!((rec.state.status, rec.schedule()), (JobStatus::Succeeded, Some("nightly")));
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
 }
@@ -288,18 +288,18 @@ async fn crashes_between_record_and_settle_count_once() {
     let ok = submit(&stack, "noop", Value::Null).await;
     let crashed = run_worker(&stack, &[fast[0], fast[1], ("FAULTS", "store.succeed=crash-after")]).await;
     assert_ne!(crashed.code, 0, "{}", crashed.log);
-    assert_eq!(job(&stack, &ok.job_id).await.status, JobStatus::Succeeded);
+    assert_eq!(job(&stack, &ok.job_id).await.state.status, JobStatus::Succeeded);
     let run = run_worker(&stack, &fast).await;
     assert!(run.log.contains("duplicate delivery of a finished job"), "{}", run.log);
 
     let flaky = submit(&stack, "flaky", json!({"failures": 1})).await;
     let crashed = run_worker(&stack, &[fast[0], fast[1], ("FAULTS", "store.fail=crash-after")]).await;
     assert_ne!(crashed.code, 0, "{}", crashed.log);
-    assert_eq!(job(&stack, &flaky.job_id).await.status, JobStatus::RetryWait);
+    assert_eq!(job(&stack, &flaky.job_id).await.state.status, JobStatus::RetryWait);
     let run = run_worker(&stack, &fast).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &flaky.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 2));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 2));
     assert_eq!(stats(&stack).await, counts(2, 2, 0, 1));
     assert_eq!(queued(&stack).await, (0, 0));
 }

@@ -68,8 +68,8 @@ async fn image_runs_one_job_end_to_end_as_non_root_on_a_read_only_root() {
     assert_eq!(out.status.code(), Some(0), "the container must exit 0 after running the job");
 
     let rec = stack.store.get(&msg.job_id).await.expect("read job").expect("job recorded");
-    assert_eq!(rec.status, JobStatus::Succeeded, "{rec:?}");
-    assert_eq!(rec.attempts, 1);
+    assert_eq!(rec.state.status, JobStatus::Succeeded, "{rec:?}");
+    assert_eq!(rec.state.attempts, 1);
     let stats = stack.store.stats().await.expect("stats");
     assert_eq!((stats.submitted, stats.succeeded, stats.failed, stats.retries), (1, 1, 0, 0));
 }

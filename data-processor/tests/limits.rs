@@ -54,10 +54,10 @@ async fn slots(stack: &Stack, tenant: &str, ids: &[String], max: u32) -> Vec<Str
     let mut running = 0;
     for id in ids {
         let r = job(stack, id).await;
-        if r.slot {
+        if r.state.slot {
             holders.push(id.clone());
         }
-        running += u32::from(r.status == JobStatus::Running);
+        running += u32::from(r.state.status == JobStatus::Running);
     }
     assert_eq!(
         item.usage.active as usize,
@@ -70,7 +70,7 @@ async fn slots(stack: &Stack, tenant: &str, ids: &[String], max: u32) -> Vec<Str
 }
 
 async fn status(stack: &Stack, id: &str) -> JobStatus {
-    job(stack, id).await.status
+    job(stack, id).await.state.status
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -178,7 +178,7 @@ async fn a_limit_changed_at_run_time_pauses_and_then_admits_at_once() {
     assert_eq!(code, StatusCode::OK, "{view}");
     assert_eq!(view["settings"], json!({}), "{view}");
     let last = job(&stack, &ids[3]).await;
-    assert_eq!((last.status, last.slot), (JobStatus::Queued, false));
+    assert_eq!((last.state.status, last.state.slot), (JobStatus::Queued, false));
     for _ in 0..4 {
         assert_eq!(run_worker(&stack, &[]).await.code, 0);
     }
@@ -325,12 +325,12 @@ async fn a_limited_tenants_firings_wait_skip_or_take_a_slot_as_they_start() {
     let run = run_worker(&stack, &[]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let w = job(&stack, &waits).await;
-    assert_eq!((w.status, w.slot, w.tenant.as_str()), (JobStatus::Waiting, false, "a"));
+    assert_eq!((w.state.status, w.state.slot, w.tenant.as_str()), (JobStatus::Waiting, false, "a"));
     assert_eq!(queued(&stack).await, (0, 0), "no message for a waiting job");
     let skipped = fire(&stack, "hourly", jobs_core::Overlap::Forbid, "2026-12-06T01:00:00Z").await;
     assert_eq!(run_worker(&stack, &[]).await.code, 0);
     let s = job(&stack, &skipped).await;
-    assert_eq!(s.status, JobStatus::Skipped);
+    assert_eq!(s.state.status, JobStatus::Skipped);
     assert!(s.last_error.as_deref().unwrap().contains("paused"), "{:?}", s.last_error);
     // Raised: the waiting firing is admitted and runs, giving its slot back.
     put(&api, "a", json!({"maxRunning": 1})).await;
@@ -343,7 +343,7 @@ async fn a_limited_tenants_firings_wait_skip_or_take_a_slot_as_they_start() {
     assert_ne!(run_worker(&stack, &[("FAULTS", "store.succeed=crash-after")]).await.code, 0);
     let ids = [waits.clone(), starts.clone()];
     let r = job(&stack, &starts).await;
-    assert_eq!((r.status, r.slot), (JobStatus::Succeeded, true), "it ran holding a slot");
+    assert_eq!((r.state.status, r.state.slot), (JobStatus::Succeeded, true), "it ran holding a slot");
     assert_eq!(slots(&stack, "a", &ids, 1).await, std::slice::from_ref(&starts));
     let pass = reconcile(&stack, &[]).await;
     assert!(pass.log.contains("freed the slot of an ended job"), "{}", pass.log);
@@ -369,7 +369,7 @@ async fn a_stray_copy_of_a_waiting_jobs_message_is_dropped_and_the_job_runs_once
     assert!(run.log.contains("dropping this copy"), "{}", run.log);
     assert_eq!(queued(&stack).await, (0, 0), "the copy is deleted, not retried");
     let r = job(&stack, &ids[0]).await;
-    assert_eq!((r.status, r.slot, r.attempts), (JobStatus::Waiting, false, 0), "it did not run");
+    assert_eq!((r.state.status, r.state.slot, r.state.attempts), (JobStatus::Waiting, false, 0), "it did not run");
     assert_eq!(stats(&stack).await, counts(2, 0, 0, 0));
 
     // Admitted in order as the limit is raised; each runs once and gives its slot back.
@@ -380,7 +380,7 @@ async fn a_stray_copy_of_a_waiting_jobs_message_is_dropped_and_the_job_runs_once
     }
     for id in &ids {
         let r = job(&stack, id).await;
-        assert_eq!((r.status, r.attempts), (JobStatus::Succeeded, 1), "{id}");
+        assert_eq!((r.state.status, r.state.attempts), (JobStatus::Succeeded, 1), "{id}");
     }
     assert!(slots(&stack, "a", &ids, 1).await.is_empty());
     assert_eq!(stats(&stack).await, counts(2, 2, 0, 0));

@@ -79,21 +79,21 @@ async fn a_command_kind_whose_pods_never_start_ends_failed_not_stuck() {
     assert_eq!(pass.code, 0, "{}", pass.log);
     assert!(pass.log.contains("watched until its start deadline"), "{}", pass.log);
     let rec = job(&stack, &id).await;
-    assert_eq!(rec.status, JobStatus::Queued, "{}", pass.log);
+    assert_eq!(rec.state.status, JobStatus::Queued, "{}", pass.log);
     let watched_from = rec.idle_since.expect("the watch is recorded");
 
-    let logs = passes_until(&stack, &id, &[], |r| r.status.is_terminal()).await;
+    let logs = passes_until(&stack, &id, &[], |r| r.state.status.is_terminal()).await;
     assert!(logs.contains("job FAILED: not started"), "{logs}");
     assert!(logs.contains(r#""ReconcileNotStarted":1"#), "its metric: {logs}");
     let rec = job(&stack, &id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 0), "{rec:?}");
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Failed, 0), "{rec:?}");
     assert!(
         rec.finished_at.unwrap() - watched_from >= chrono::Duration::seconds(2),
         "watched for the deadline: {rec:?}"
     );
     let reason = rec.last_error.clone().unwrap();
     assert!(reason.starts_with("not started within 2 s") && reason.contains("lane `shell`"), "{reason}");
-    assert!(rec.history.is_empty(), "no run: {rec:?}");
+    assert!(rec.state.history.is_empty(), "no run: {rec:?}");
     assert_eq!(stats(&stack).await, counts(1, 0, 1, 0));
     let (_, shown) = api.get(&format!("/jobs/{id}")).await;
     assert_eq!((shown["status"].as_str(), shown["lastError"].as_str()), (Some("FAILED"), Some(reason.as_str())));
@@ -101,7 +101,7 @@ async fn a_command_kind_whose_pods_never_start_ends_failed_not_stuck() {
     // The message was left on the queue: the worker of the fixed image drops it, runs nothing.
     assert_eq!(queued(&stack).await, (1, 0));
     drain(&stack, "shell").await;
-    assert_eq!(job(&stack, &id).await.status, JobStatus::Failed);
+    assert_eq!(job(&stack, &id).await.state.status, JobStatus::Failed);
     assert_eq!(stats(&stack).await, counts(1, 0, 1, 0), "counted once");
     assert_eq!(queued(&stack).await, (0, 0));
     // A later pass has nothing to do with it (it left the due index).
@@ -112,7 +112,7 @@ async fn a_command_kind_whose_pods_never_start_ends_failed_not_stuck() {
     let (status, retry) = api.call(Method::POST, &format!("/jobs/{id}/retry"), None, &[]).await;
     assert_eq!(status, StatusCode::OK, "{retry}");
     drain(&stack, "shell").await;
-    assert_eq!(job(&stack, retry["jobId"].as_str().unwrap()).await.status, JobStatus::Succeeded);
+    assert_eq!(job(&stack, retry["jobId"].as_str().unwrap()).await.state.status, JobStatus::Succeeded);
     assert_eq!(stats(&stack).await, counts(2, 1, 1, 0));
 }
 
@@ -141,7 +141,7 @@ async fn a_busy_lane_keeps_its_waiting_jobs_however_long_they_wait() {
     assert_eq!(run.code, 0, "{}", run.log);
     drain(&stack, "long").await;
     for id in &ids {
-        assert_eq!(job(&stack, id).await.status, JobStatus::Succeeded, "{id}");
+        assert_eq!(job(&stack, id).await.state.status, JobStatus::Succeeded, "{id}");
     }
     assert_eq!(stats(&stack).await, counts(2, 2, 0, 0));
 }
@@ -183,7 +183,11 @@ async fn a_worker_that_claims_the_job_first_wins_over_the_deadline() {
     let log = std::fs::read_to_string(log).unwrap();
     assert!(!log.contains("job FAILED"), "{log}");
     let rec = job(&stack, &id).await;
-    assert_eq!((rec.status, rec.attempts, rec.last_error.as_deref()), (JobStatus::Succeeded, 1, None), "{rec:?}");
+    assert_eq!(
+        (rec.state.status, rec.state.attempts, rec.last_error.as_deref()),
+        (JobStatus::Succeeded, 1, None),
+        "{rec:?}"
+    );
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
 }
 
@@ -205,13 +209,13 @@ async fn a_crashed_pass_or_a_lost_answer_still_ends_the_job_once() {
         assert!(std::time::Instant::now() < deadline, "the reconciler never decided");
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
-    assert_eq!(job(&stack, &id).await.status, JobStatus::Queued);
+    assert_eq!(job(&stack, &id).await.state.status, JobStatus::Queued);
     // Later passes write it, the SDK's retry after a lost answer meeting its own write.
-    passes_until(&stack, &id, &[("FAULTS", "store.reject=replayed*1")], |r| r.status.is_terminal()).await;
+    passes_until(&stack, &id, &[("FAULTS", "store.reject=replayed*1")], |r| r.state.status.is_terminal()).await;
     let again = reconcile(&stack, &[]).await;
     assert_eq!(again.code, 0, "{}", again.log);
     let rec = job(&stack, &id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 0), "{rec:?}");
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Failed, 0), "{rec:?}");
     assert!(rec.last_error.unwrap().contains("lane `report`"));
     assert_eq!(stats(&stack).await, counts(1, 0, 1, 0), "counted once");
     drain(&stack, "report").await;

@@ -140,7 +140,7 @@ async fn a_function_that_ignores_the_signal_is_stopped_after_the_grace_period() 
     assert_eq!(run.code, 0, "{}", run.log);
     assert!(run.log.contains("stopped after the grace period"), "{}", run.log);
     let rec = job(&stack, &id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Cancelled, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Cancelled, 1));
     assert_eq!(stats(&stack).await, jobs_aws::Stats { submitted: 1, cancelled: 1, ..Default::default() });
 }
 
@@ -157,8 +157,8 @@ async fn a_cancel_request_that_lands_before_a_retry_wins() {
     let run = finish(child).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Cancelled, 1), "not RETRY_WAIT");
-    assert_eq!(rec.history.len(), 1);
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Cancelled, 1), "not RETRY_WAIT");
+    assert_eq!(rec.state.history.len(), 1);
     assert_eq!(stats(&stack).await, jobs_aws::Stats { submitted: 1, cancelled: 1, ..Default::default() });
     assert_eq!(queued(&stack).await, (0, 0), "no retry was queued");
 }
@@ -178,7 +178,7 @@ async fn a_permanent_failure_skips_the_retries_and_a_kind_time_limit_fails_its_a
     // An ended job cannot be cancelled; nothing changes.
     let (status, err) = cancel(&api, &id).await;
     assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("job_finished")), "{err}");
-    assert_eq!(job(&stack, &id).await.status, JobStatus::Failed);
+    assert_eq!(job(&stack, &id).await.state.status, JobStatus::Failed);
     assert_eq!(queued(&stack).await, (0, 0));
 
     // hang: its kind allows 3 s per attempt and 2 attempts, whatever the worker's defaults.
@@ -188,7 +188,10 @@ async fn a_permanent_failure_skips_the_retries_and_a_kind_time_limit_fails_its_a
     assert_eq!(first.code, 1, "{}", first.log);
     assert!(started.elapsed() < Duration::from_secs(20));
     let rec = job(&stack, &id).await;
-    assert_eq!((rec.status, rec.last_error.as_deref()), (JobStatus::RetryWait, Some("attempt 1 timed out after 3s")));
+    assert_eq!(
+        (rec.state.status, rec.last_error.as_deref()),
+        (JobStatus::RetryWait, Some("attempt 1 timed out after 3s"))
+    );
     let second = run_worker(&stack, &[("WAIT_TIME_SECS", "5")]).await;
     assert_eq!(second.code, 1, "{}", second.log);
     let (_, view) = api.get(&format!("/jobs/{id}")).await;
@@ -226,7 +229,7 @@ async fn with_overlap_forbid_a_firing_while_the_previous_job_runs_is_skipped() {
     assert_eq!(second.code, 0, "{}", second.log);
     assert!(second.log.contains("firing SKIPPED"), "{}", second.log);
     let skipped = job(&stack, "sched:slow:2027-01-01T03:01:00Z").await;
-    assert_eq!((skipped.status, skipped.attempts), (JobStatus::Skipped, 0));
+    assert_eq!((skipped.state.status, skipped.state.attempts), (JobStatus::Skipped, 0));
     assert!(skipped.last_error.unwrap().contains("sched:slow:2027-01-01T03:00:00Z is RUNNING"));
     let (_, view) = api.get("/jobs/schedules/slow").await;
     assert_eq!(view["lastRun"]["jobId"], "sched:slow:2027-01-01T03:01:00Z", "{view}");
@@ -285,11 +288,11 @@ async fn forbid_holds_after_many_skips_and_for_simultaneous_firings() {
     assert_eq!(skips.code, 0, "{}", skips.log);
     for minute in 1..=6 {
         let rec = job(&stack, &id(minute)).await;
-        assert_eq!((rec.status, rec.attempts), (JobStatus::Skipped, 0), "firing {minute}");
+        assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Skipped, 0), "firing {minute}");
         assert!(rec.last_error.unwrap_or_default().contains(&id(0)), "firing {minute}");
     }
     assert_eq!(finish(slow).await.code, 0);
-    assert_eq!(job(&stack, &id(0)).await.status, JobStatus::Succeeded);
+    assert_eq!(job(&stack, &id(0)).await.state.status, JobStatus::Succeeded);
 
     // Two firings at once: both read the ended holder, then both try to start.
     stack.queue.send(&fire(7)).await.unwrap();
@@ -300,8 +303,8 @@ async fn forbid_holds_after_many_skips_and_for_simultaneous_firings() {
     let (a, b) = (finish(a).await, finish(b).await);
     assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.log, b.log);
     let pair = [job(&stack, &id(7)).await, job(&stack, &id(8)).await];
-    let ran: Vec<_> = pair.iter().filter(|r| r.status == JobStatus::Succeeded).collect();
-    let skipped: Vec<_> = pair.iter().filter(|r| r.status == JobStatus::Skipped).collect();
+    let ran: Vec<_> = pair.iter().filter(|r| r.state.status == JobStatus::Succeeded).collect();
+    let skipped: Vec<_> = pair.iter().filter(|r| r.state.status == JobStatus::Skipped).collect();
     assert_eq!((ran.len(), skipped.len()), (1, 1), "{pair:?}");
     assert!(skipped[0].last_error.as_deref().unwrap_or_default().contains(&ran[0].job_id), "{pair:?}");
 
@@ -326,7 +329,7 @@ async fn a_cancel_check_that_fails_is_tried_again() {
     let run = finish(child).await;
     assert_eq!(run.code, 0, "{}", run.log);
     assert!(run.log.contains("could not check for a cancel request"), "{}", run.log);
-    assert_eq!(job(&stack, &id).await.status, JobStatus::Cancelled);
+    assert_eq!(job(&stack, &id).await.state.status, JobStatus::Cancelled);
     assert_eq!(stats(&stack).await, jobs_aws::Stats { submitted: 1, cancelled: 1, ..Default::default() });
 }
 

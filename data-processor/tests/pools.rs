@@ -53,9 +53,9 @@ async fn a_high_job_overtakes_a_normal_backlog_of_its_pool() {
     // One pod, one message: the high job, although four normal ones were queued before it.
     let first = run_worker(&stack, &[]).await;
     assert_eq!(first.code, 0, "{}", first.log);
-    assert_eq!(job(&stack, &high.job_id).await.status, JobStatus::Succeeded);
+    assert_eq!(job(&stack, &high.job_id).await.state.status, JobStatus::Succeeded);
     for id in &normal {
-        assert_eq!(job(&stack, id).await.status, JobStatus::Queued, "normal jobs wait");
+        assert_eq!(job(&stack, id).await.state.status, JobStatus::Queued, "normal jobs wait");
     }
     // A second high job sent while the normal backlog drains still goes before what is left.
     let run = run_worker(&stack, &[]).await;
@@ -85,9 +85,9 @@ async fn a_pools_worker_takes_only_its_pools_jobs() {
     // The default pool's worker runs the noop at once and never sees a sleep.
     let run = run_worker(&stack, &[("DRAIN", "true"), ("WAIT_TIME_SECS", "1")]).await;
     assert_eq!(run.code, 0, "{}", run.log);
-    assert_eq!(job(&stack, &short.job_id).await.status, JobStatus::Succeeded);
+    assert_eq!(job(&stack, &short.job_id).await.state.status, JobStatus::Succeeded);
     for id in &sleeps {
-        assert_eq!(job(&stack, id).await.status, JobStatus::Queued);
+        assert_eq!(job(&stack, id).await.state.status, JobStatus::Queued);
     }
     assert!(run.log.contains("\"pool\":\"default\""), "the worker says its pool: {}", run.log);
     let long = stack.queues.get("long", Priority::Normal).depth().await.unwrap();
@@ -128,7 +128,7 @@ async fn a_drained_pod_killed_in_its_third_job_counts_every_job_once() {
     let fast = [("VISIBILITY_TIMEOUT_SECS", "3"), ("WAIT_TIME_SECS", "10"), ("DRAIN", "true")];
     let mut pod = worker(&stack, &fast).spawn().unwrap();
     wait_for_status(&stack, &ids[2], JobStatus::Running).await;
-    assert_eq!(job(&stack, &ids[0]).await.status, JobStatus::Succeeded);
+    assert_eq!(job(&stack, &ids[0]).await.state.status, JobStatus::Succeeded);
     pod.kill().await.unwrap(); // SIGKILL in the middle of the third job: nothing recorded for it
 
     // The next drained pod takes the abandoned attempt over once its lease ran out, and the rest;
@@ -138,10 +138,14 @@ async fn a_drained_pod_killed_in_its_third_job_counts_every_job_once() {
     let next = run_worker(&stack, &limits).await;
     assert_eq!(next.code, 1, "the cut-off sleep failed: {}", next.log);
     let third = job(&stack, &ids[2]).await;
-    assert_eq!((third.status, third.attempts), (JobStatus::Failed, 1), "taken over, not started anew: {third:?}");
+    assert_eq!(
+        (third.state.status, third.state.attempts),
+        (JobStatus::Failed, 1),
+        "taken over, not started anew: {third:?}"
+    );
     for id in [&ids[0], &ids[1], &ids[3], &ids[4]] {
         let rec = job(&stack, id).await;
-        assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1), "{id}");
+        assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 1), "{id}");
     }
     assert_eq!(stats(&stack).await, counts(5, 4, 1, 0), "every job counted once");
     assert_eq!(queued(&stack).await, (0, 0));
@@ -191,7 +195,7 @@ async fn the_reconciler_sends_a_jobs_copy_to_its_own_queue() {
     let run = finish(worker_in(&stack, "long", &[("DRAIN", "true"), ("WAIT_TIME_SECS", "2")]).spawn().unwrap()).await;
     assert_eq!(run.code, 0, "{}", run.log);
     for id in [&msg.job_id, &other.job_id] {
-        assert_eq!(job(&stack, id).await.status, JobStatus::Succeeded, "{id}");
+        assert_eq!(job(&stack, id).await.state.status, JobStatus::Succeeded, "{id}");
     }
     assert_eq!(stats(&stack).await, counts(2, 2, 0, 0));
 }

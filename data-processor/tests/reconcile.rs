@@ -180,13 +180,13 @@ async fn dead_lettered_messages_come_back_or_end_their_job() {
     assert!(pass.log.contains("dropped: 1") && pass.log.contains("failed: 1"), "{}", pass.log);
     assert!(pass.log.contains("unresolvable: 1"), "{}", pass.log);
     let rec = job(&stack, &hopeless.job_id).await;
-    assert_eq!(rec.status, JobStatus::Failed);
+    assert_eq!(rec.state.status, JobStatus::Failed);
     assert!(rec.last_error.unwrap().contains("dead-lettered 4 times"));
 
     let run = run_worker(&stack, &[("DRAIN", "true"), ("WAIT_TIME_SECS", "2")]).await;
     assert_eq!(run.code, 0, "{}", run.log);
-    assert_eq!(job(&stack, &queued_job.job_id).await.status, JobStatus::Succeeded);
-    assert_eq!(job(&stack, "sched:nightly:2026-11-21T07:00:00Z").await.status, JobStatus::Succeeded);
+    assert_eq!(job(&stack, &queued_job.job_id).await.state.status, JobStatus::Succeeded);
+    assert_eq!(job(&stack, "sched:nightly:2026-11-21T07:00:00Z").await.state.status, JobStatus::Succeeded);
     // Four jobs: three recorded by the "API", one created by the firing; each counted once.
     assert_eq!(stats(&stack).await, counts(4, 3, 1, 0));
     assert_eq!(queued(&stack).await, (0, 0));
@@ -211,7 +211,7 @@ async fn a_lost_message_of_a_dead_worker_is_sent_again() {
     let pass = reconcile(&stack, &[]).await;
     assert!(pass.log.contains("overdue job's message sent again"), "{}", pass.log);
     let quick = job(&stack, &msg.job_id).await;
-    assert_eq!((quick.status, quick.resends), (JobStatus::Running, 1));
+    assert_eq!((quick.state.status, quick.resends), (JobStatus::Running, 1));
     // The copy goes to the job's own queue, its kind's pool's (sleep: long). The takeover resumes
     // attempt 1; a 1 s limit ends it quickly (as a failed attempt, its last).
     let limits = [fast[0], fast[1], ("ATTEMPT_TIMEOUT_SECS", "1"), ("MAX_ATTEMPTS", "1")];
@@ -219,7 +219,7 @@ async fn a_lost_message_of_a_dead_worker_is_sent_again() {
     assert_eq!(run.code, 1, "{}", run.log);
     assert!(run.log.contains("attempt started"), "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 1), "resumed, not given up: {rec:?}");
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Failed, 1), "resumed, not given up: {rec:?}");
     assert!(rec.last_error.unwrap().contains("timed out"));
     assert_eq!(stats(&stack).await, counts(1, 0, 1, 0));
 }
@@ -252,7 +252,7 @@ async fn a_message_the_queue_refuses_never_stalls_recovery() {
     assert_eq!(queued(&stack).await, (0, 0));
     for msg in good.iter().chain([&poison]) {
         let rec = job(&stack, &msg.job_id).await;
-        assert_eq!((rec.status, rec.send_refusals), (JobStatus::Queued, 0), "{}", msg.job_id);
+        assert_eq!((rec.state.status, rec.send_refusals), (JobStatus::Queued, 0), "{}", msg.job_id);
     }
 
     // Healed: the good jobs are all sent in one pass; the poison is refused once.
@@ -261,7 +261,7 @@ async fn a_message_the_queue_refuses_never_stalls_recovery() {
     assert_eq!(pass.log.matches("overdue job's message sent again").count(), good.len(), "{}", pass.log);
     assert_eq!(queued(&stack).await, (good.len() as u64, 0));
     let rec = job(&stack, &poison.job_id).await;
-    assert_eq!((rec.status, rec.send_refusals), (JobStatus::Queued, 1));
+    assert_eq!((rec.state.status, rec.send_refusals), (JobStatus::Queued, 1));
     // The pass's metric line counts both.
     let line: Value = serde_json::from_str(pass.out.lines().last().expect("a metric line")).unwrap();
     assert_eq!(
@@ -273,7 +273,7 @@ async fn a_message_the_queue_refuses_never_stalls_recovery() {
     let deadline = std::time::Instant::now() + Duration::from_secs(40);
     let failed = loop {
         let rec = job(&stack, &poison.job_id).await;
-        if rec.status == JobStatus::Failed {
+        if rec.state.status == JobStatus::Failed {
             break rec;
         }
         assert!(std::time::Instant::now() < deadline, "the poison job never ended: {rec:?}");

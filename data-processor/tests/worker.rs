@@ -21,11 +21,11 @@ async fn succeeded_job_is_recorded_once_and_its_message_deleted() {
     let run = run_worker(&stack, &[]).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 1));
     let result = rec.result.clone().expect("result summary");
     assert_eq!(result["count"], 1000);
     assert_eq!(result["sha256"].as_str().unwrap().len(), 64);
-    assert!(rec.finished_at.is_some() && rec.lease.is_none());
+    assert!(rec.finished_at.is_some() && rec.state.lease.is_none());
     assert_eq!(rec.kind(), Some("aggregate"));
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
@@ -47,10 +47,10 @@ async fn failing_job_is_retried_twice_after_backoff_then_failed() {
     let first = run_worker(&stack, &[]).await;
     assert_eq!(first.code, 1, "{}", first.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::RetryWait, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::RetryWait, 1));
     assert_eq!(rec.last_error.as_deref(), Some("disk on fire"));
     let mut failed_at = rec.updated_at.unwrap();
-    assert_eq!((rec.next_attempt_at.unwrap() - failed_at).num_seconds(), 2);
+    assert_eq!((rec.state.retry_at.unwrap() - failed_at).num_seconds(), 2);
     // During the backoff the message is hidden: a worker finds nothing.
     let hidden = run_worker(&stack, &[("WAIT_TIME_SECS", "0")]).await;
     assert_eq!(hidden.code, 0);
@@ -60,8 +60,8 @@ async fn failing_job_is_retried_twice_after_backoff_then_failed() {
         let run = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
         assert_eq!(run.code, code, "{}", run.log);
         let rec = job(&stack, &msg.job_id).await;
-        assert_eq!((rec.status, rec.attempts), (status, attempt));
-        let waited = rec.started_at.unwrap() - failed_at;
+        assert_eq!((rec.state.status, rec.state.attempts), (status, attempt));
+        let waited = rec.state.started_at.unwrap() - failed_at;
         assert!(
             waited.num_milliseconds() >= backoff_secs * 1000 - 900,
             "attempt {attempt} started {waited} after the failure, backoff is {backoff_secs}s"
@@ -152,7 +152,7 @@ async fn flaky_job_succeeds_on_its_third_attempt() {
         assert_eq!(run.code, expected, "{}", run.log);
     }
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 3));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 3));
     assert_eq!(rec.result, Some(json!({"succeededOnAttempt": 3})));
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 2));
     assert_eq!(queued(&stack).await, (0, 0));
@@ -182,7 +182,7 @@ async fn the_same_message_delivered_twice_is_counted_once() {
     let ran = [&a, &b].iter().filter(|r| r.log.contains("job SUCCEEDED")).count();
     assert_eq!(ran, 1, "exactly one worker ran the job");
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 1));
     // Whatever copy is left is found finished and deleted without counting.
     for _ in 0..3 {
         if queued(&stack).await == (0, 0) {
@@ -203,7 +203,7 @@ async fn sigterm_releases_the_message_without_consuming_a_retry() {
     for round in 0..2 {
         let child = worker(&stack, &[]).spawn().unwrap();
         let rec = wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
-        assert_eq!(rec.attempts, 1, "round {round}: the interrupted attempt is resumed, not retried");
+        assert_eq!(rec.state.attempts, 1, "round {round}: the interrupted attempt is resumed, not retried");
         let stop = Instant::now();
         signal(&child, libc::SIGTERM);
         let run = finish(child).await;
@@ -211,7 +211,7 @@ async fn sigterm_releases_the_message_without_consuming_a_retry() {
         // Well inside a 30 s grace period (in practice milliseconds).
         assert!(stop.elapsed() < Duration::from_secs(10), "took {:?}", stop.elapsed());
         let rec = job(&stack, &msg.job_id).await;
-        assert_eq!((rec.status, rec.attempts), (JobStatus::Queued, 1));
+        assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Queued, 1));
         assert_eq!(queued(&stack).await, (1, 0), "message visible again at once");
         assert_eq!(stats(&stack).await, counts(1, 0, 0, 0));
     }
@@ -226,7 +226,8 @@ async fn an_interrupted_job_resumes_from_its_checkpoint_and_does_its_work_once()
     let stack = Stack::start().await;
     let msg = submit(&stack, "sleep", json!({"ms": 6000})).await;
     let fast = [("VISIBILITY_TIMEOUT_SECS", "3"), ("WAIT_TIME_SECS", "10")];
-    let slept = |rec: &jobs_aws::JobRecord| rec.checkpoint.as_ref().and_then(|c| c["sleptMs"].as_u64()).unwrap_or(0);
+    let slept =
+        |rec: &jobs_aws::JobRecord| rec.state.checkpoint.as_ref().and_then(|c| c["sleptMs"].as_u64()).unwrap_or(0);
 
     let child = worker(&stack, &fast).spawn().unwrap();
     wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
@@ -239,7 +240,7 @@ async fn an_interrupted_job_resumes_from_its_checkpoint_and_does_its_work_once()
     let mut child = worker(&stack, &fast).spawn().unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rec = wait_for_status(&stack, &msg.job_id, JobStatus::Running).await;
-    assert_eq!(rec.attempts, 1, "an interruption spends no attempt");
+    assert_eq!(rec.state.attempts, 1, "an interruption spends no attempt");
     tokio::time::sleep(Duration::from_millis(2200)).await;
     child.kill().await.unwrap(); // SIGKILL: nothing recorded at the stop
     let second = slept(&job(&stack, &msg.job_id).await);
@@ -249,16 +250,16 @@ async fn an_interrupted_job_resumes_from_its_checkpoint_and_does_its_work_once()
     assert_eq!(run.code, 0, "{}", run.log);
     assert!(run.log.contains("resuming the attempt from its checkpoint"), "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 1));
     let result = rec.result.clone().unwrap();
     assert_eq!(result["sleptMs"], 6000);
     assert_eq!(result["resumedFromMs"].as_u64(), Some(second), "{result}");
-    let outcomes: Vec<RunOutcome> = rec.history.iter().map(|r| r.outcome).collect();
+    let outcomes: Vec<RunOutcome> = rec.state.history.iter().map(|r| r.outcome).collect();
     assert_eq!(outcomes, [RunOutcome::Interrupted, RunOutcome::Abandoned, RunOutcome::Succeeded]);
     // The last run did only what was left (6000 - second ms), not the whole sleep again.
-    let last = rec.history.last().unwrap().duration_ms;
+    let last = rec.state.history.last().unwrap().duration_ms;
     assert!(last < 6000 - second + 1500, "the last run took {last} ms after {second} ms were done");
-    assert_eq!(rec.checkpoint, None, "an ended job keeps no checkpoint");
+    assert_eq!(rec.state.checkpoint, None, "an ended job keeps no checkpoint");
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
     assert_eq!(queued(&stack).await, (0, 0));
 }
@@ -278,10 +279,10 @@ async fn killed_worker_attempt_is_taken_over_and_resumed() {
     let run = run_worker(&stack, &fast).await;
     assert_eq!(run.code, 0, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Succeeded, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Succeeded, 1));
     // The abandoned run keeps its error; the job that succeeded has none.
     assert_eq!(rec.last_error, None);
-    let abandoned = &rec.history[0];
+    let abandoned = &rec.state.history[0];
     assert_eq!((abandoned.outcome, abandoned.attempt), (RunOutcome::Abandoned, 1));
     assert!(abandoned.error.as_deref().unwrap_or_default().contains("lease expired"), "{abandoned:?}");
     assert_eq!(stats(&stack).await, counts(1, 1, 0, 0));
@@ -302,7 +303,7 @@ async fn a_run_killed_too_often_on_the_last_attempt_ends_failed_once() {
     let run = run_worker(&stack, &fast).await;
     assert_eq!(run.code, 1, "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Failed, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Failed, 1));
     assert_eq!(stats(&stack).await, counts(1, 0, 1, 0));
     assert_eq!(queued(&stack).await, (0, 0));
     assert!(rec.last_error.unwrap_or_default().contains("abandoned 1 times"));
@@ -352,7 +353,7 @@ async fn a_rollout_defers_what_this_build_cannot_run_then_fails_it_after_the_win
     assert_eq!(run.log.matches("handing it back").count(), 3, "{}", run.log);
     for id in ["p-unknown", "p-invalid", "p-future"] {
         let rec = job(&stack, id).await;
-        assert_eq!((rec.status, rec.attempts, rec.last_error), (JobStatus::Queued, 0, None), "{id}");
+        assert_eq!((rec.state.status, rec.state.attempts, rec.last_error), (JobStatus::Queued, 0, None), "{id}");
     }
     assert_eq!(stats(&stack).await, counts(3, 0, 0, 0), "nothing counted, and the expired job not recreated");
     assert!(stack.store.get("p-expired").await.unwrap().is_none());
@@ -378,7 +379,7 @@ async fn a_rollout_defers_what_this_build_cannot_run_then_fails_it_after_the_win
     stack.queue.delete(&copy.receipt_handle).await.unwrap();
     let run = run_worker(&stack, &[("SKEW_WINDOW_SECS", "8"), ("DRAIN", "true"), ("WAIT_TIME_SECS", "1")]).await;
     assert_eq!(run.code, 0, "{}", run.log);
-    assert_eq!(job(&stack, "p-unknown").await.status, JobStatus::Succeeded);
+    assert_eq!(job(&stack, "p-unknown").await.state.status, JobStatus::Succeeded);
 
     // The window passes: what no worker could run ends FAILED, saying why, each counted once.
     let mut ended = 0;
@@ -391,10 +392,10 @@ async fn a_rollout_defers_what_this_build_cannot_run_then_fails_it_after_the_win
             [("p-invalid", "invalid payload for job kind \"sleep\""), ("p-future", "unsupported message version 9")]
         {
             let rec = job(&stack, id).await;
-            if rec.status == JobStatus::Failed {
+            if rec.state.status == JobStatus::Failed {
                 let reason = rec.last_error.unwrap_or_default();
                 assert!(reason.contains(says) && reason.contains("skew window"), "{id}: {reason}");
-                assert_eq!(rec.attempts, 0, "{id} never ran");
+                assert_eq!(rec.state.attempts, 0, "{id} never ran");
                 ended += 1;
             }
         }
@@ -485,7 +486,7 @@ async fn a_fired_schedule_becomes_one_counted_job() {
     assert!(id.starts_with("sched:once:"), "{id}: the schedule's name and (in the emulator) the message id");
     let rec = job(&stack, &id).await;
     assert_eq!(
-        (rec.message.as_ref().map(|m| m.source.as_str()), rec.schedule(), rec.status),
+        (rec.message.as_ref().map(|m| m.source.as_str()), rec.schedule(), rec.state.status),
         (Some("schedule"), Some("once"), JobStatus::Succeeded)
     );
     assert_eq!(rec.submitted_by.as_deref(), Some("schedule:once"), "a firing is triggered by its schedule");
@@ -503,7 +504,7 @@ async fn open_jobs_never_expire_and_an_expired_jobs_late_copy_is_dropped() {
     assert_eq!(expires_at(&stack, &msg.job_id).await, None, "QUEUED: no TTL");
     let run = run_worker(&stack, &[]).await;
     assert_eq!(run.code, 1, "{}", run.log);
-    assert_eq!(job(&stack, &msg.job_id).await.status, JobStatus::RetryWait);
+    assert_eq!(job(&stack, &msg.job_id).await.state.status, JobStatus::RetryWait);
     assert_eq!(expires_at(&stack, &msg.job_id).await, None, "RETRY_WAIT: no TTL");
 
     // As an older version wrote it: a TTL from the job's creation (a day away here, so the
@@ -520,13 +521,13 @@ async fn open_jobs_never_expire_and_an_expired_jobs_late_copy_is_dropped() {
         .unwrap();
     let run = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
     assert_eq!(run.code, 1, "{}", run.log);
-    assert_eq!(job(&stack, &msg.job_id).await.attempts, 2);
+    assert_eq!(job(&stack, &msg.job_id).await.state.attempts, 2);
     assert_eq!(expires_at(&stack, &msg.job_id).await, None, "the old TTL went with the change");
 
     let run = run_worker(&stack, &[("WAIT_TIME_SECS", "10")]).await;
     assert_eq!(run.code, 1, "{}", run.log);
     let ended = job(&stack, &msg.job_id).await;
-    assert_eq!(ended.status, JobStatus::Failed);
+    assert_eq!(ended.state.status, JobStatus::Failed);
     let ttl = expires_at(&stack, &msg.job_id).await.expect("an ended job expires");
     let retention = ttl - ended.finished_at.unwrap().timestamp();
     assert_eq!(retention, 30 * 86_400, "the retention runs from its end");
@@ -580,6 +581,6 @@ async fn a_write_the_sdk_retried_after_it_committed_counts_as_committed() {
     assert!(run.log.contains("a retried write found itself committed"), "{}", run.log);
     assert!(!run.log.contains("took the job over"), "{}", run.log);
     let rec = job(&stack, &msg.job_id).await;
-    assert_eq!((rec.status, rec.attempts), (JobStatus::Queued, 1));
+    assert_eq!((rec.state.status, rec.state.attempts), (JobStatus::Queued, 1));
     assert_eq!(queued(&stack).await, (1, 0), "handed back at once");
 }

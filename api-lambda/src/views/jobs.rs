@@ -91,19 +91,19 @@ impl From<JobRecord> for JobView {
         let priority = r.priority();
         let message = r.message.take();
         let msg = message.as_ref();
-        let mut attempts: Vec<AttemptView> = r.history.into_iter().map(AttemptView::from).collect();
-        if r.status == JobStatus::Running
-            && let Some(started_at) = r.started_at
+        let mut attempts: Vec<AttemptView> = r.state.history.into_iter().map(AttemptView::from).collect();
+        if r.state.status == JobStatus::Running
+            && let Some(started_at) = r.state.started_at
         {
             attempts.push(AttemptView {
-                attempt: r.attempts,
+                attempt: r.state.attempts,
                 started_at,
                 finished_at: None,
                 outcome: AttemptOutcome::Running,
                 error: None,
                 duration_ms: None,
-                worker: r.runner.as_ref().map(|w| w.worker.clone()),
-                logs: r.runner.and_then(|w| w.logs),
+                worker: r.state.runner.as_ref().map(|w| w.worker.clone()),
+                logs: r.state.runner.and_then(|w| w.logs),
             });
         }
         JobView {
@@ -113,24 +113,24 @@ impl From<JobRecord> for JobView {
             tenant: r.tenant,
             job: msg.map(|m| m.kind.clone()),
             payload: msg.map(|m| m.payload.clone()),
-            status: r.status,
-            attempts: r.attempts,
+            status: r.state.status,
+            attempts: r.state.attempts,
             source: msg.map(|m| m.source.as_str().to_owned()),
             schedule: msg.and_then(|m| m.schedule.clone()),
             submitted_by: r.submitted_by,
             submitted_at: msg.map(|m| m.submitted_at),
             created_at: r.created_at,
             updated_at: r.updated_at,
-            started_at: r.started_at,
+            started_at: r.state.started_at,
             first_started_at: r.first_started_at,
             finished_at: r.finished_at,
-            next_attempt_at: r.next_attempt_at,
+            next_attempt_at: r.state.retry_at,
             // Items written before the store cleared it on success still carry one.
-            last_error: r.last_error.filter(|_| r.status != JobStatus::Succeeded),
+            last_error: r.last_error.filter(|_| r.state.status != JobStatus::Succeeded),
             result: r.result,
-            checkpoint: r.checkpoint,
-            waiting_for: r.wait_reason.filter(|_| r.status == JobStatus::Waiting),
-            holds_slot: r.slot,
+            checkpoint: r.state.checkpoint,
+            waiting_for: r.wait_reason.filter(|_| r.state.status == JobStatus::Waiting),
+            holds_slot: r.state.slot,
             cancel_requested_at: r.cancel_requested_at,
             retry_of: msg.and_then(|m| m.retry_of.clone()),
             retried_by: r.retried_by,

@@ -28,7 +28,7 @@ pub struct LastRun {
 
 impl From<JobRecord> for LastRun {
     fn from(r: JobRecord) -> Self {
-        LastRun { job_id: r.job_id, status: r.status, at: r.created_at }
+        LastRun { job_id: r.job_id, status: r.state.status, at: r.created_at }
     }
 }
 

@@ -80,7 +80,7 @@ async fn run(store: &JobStore, job_id: &str, tenant: &Tenant, owner: &str) -> bo
     let lease = Lease { owner: owner.to_owned(), until: now + chrono::Duration::seconds(60) };
     let policy = RetryPolicy::default();
     let attempt =
-        match state::on_receive(Some(&record_now.state()), false, &lease, now, std::time::Duration::ZERO, &policy) {
+        match state::on_receive(Some(&record_now.state), false, &lease, now, std::time::Duration::ZERO, &policy) {
             OnReceive::Start { attempt, mut transition } => {
                 transition.change.runner = None;
                 if record(store, job_id, tenant, &transition).await != Ok(true) {
@@ -216,8 +216,8 @@ async fn simulate(seed: u64) -> (u64, u64, Vec<String>) {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         for id in &ids {
             if let Ok(Some(r)) = clean.get(id).await
-                && !r.status.is_terminal()
-                && r.status != JobStatus::Waiting
+                && !r.state.status.is_terminal()
+                && r.state.status != JobStatus::Waiting
             {
                 run(&clean, id, &tenant, "closer").await;
             }
@@ -227,7 +227,7 @@ async fn simulate(seed: u64) -> (u64, u64, Vec<String>) {
     check_slots(&world, seed, usize::MAX);
     for id in &ids {
         let r = clean.get(id).await.unwrap().unwrap();
-        assert_eq!((r.status, r.slot), (JobStatus::Succeeded, false), "seed {seed}: {id}");
+        assert_eq!((r.state.status, r.state.slot), (JobStatus::Succeeded, false), "seed {seed}: {id}");
     }
     let stats = clean.stats().await.unwrap();
     assert_eq!(

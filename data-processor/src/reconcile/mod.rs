@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use jobs_aws::{BackendError, Conditional, CopyMeta, JobQueue, JobRecord, Received};
+use jobs_aws::{BackendError, Conditional, CopyMeta, JobQueue, Received};
 use jobs_core::JobMessage;
 use jobs_core::reconcile::{self, DeadLetter};
 use tracing::{info, warn};
@@ -171,7 +171,7 @@ impl Reconciler {
             }
         };
         let current = self.store.get(&job_id).await?;
-        let state = current.as_ref().map(JobRecord::state);
+        let state = current.as_ref().map(|r| r.state.clone());
         // A firing older than the retention whose item is gone ended and expired: not created again.
         let expired = job.as_ref().is_some_and(|j| {
             jobs_core::message::is_expired_firing(&job_id, j.submitted_at, now, self.store.retention())

@@ -36,7 +36,7 @@ impl Reconciler {
                 return Err(e);
             }
         };
-        let state = record.state();
+        let state = record.state.clone();
         let message = record.message.as_ref();
         // The job's own lane and queue: its kind's, its priority (an item that names no kind: the
         // default pool's; nothing is sent for it anyway).
@@ -64,7 +64,7 @@ impl Reconciler {
             Overdue::Wait { next_due } => {
                 // Lost: the job moved on meanwhile and keeps its own due time.
                 let _ = self.store.bump_due(job_id, seen, next_due, false).await?;
-                info!(job_id, status = %record.status, backlog = lane.backlog, "overdue job's message waits behind the queue's backlog; no copy sent");
+                info!(job_id, status = %record.state.status, backlog = lane.backlog, "overdue job's message waits behind the queue's backlog; no copy sent");
                 report.waiting += 1;
                 return Ok(());
             }
@@ -117,7 +117,7 @@ impl Reconciler {
         if let Err(e) = self.store.bump_due(job_id, seen, next_due, true).await {
             warn!(job_id, error = %e, "could not move the due time on; sent again next pass")
         }
-        info!(job_id, status = %record.status, resends = record.resends + 1, "overdue job's message sent again");
+        info!(job_id, status = %record.state.status, resends = record.resends + 1, "overdue job's message sent again");
         report.resent += 1;
         Ok(())
     }
@@ -133,7 +133,7 @@ impl Reconciler {
     ) -> Result<(), BackendError> {
         let refused = error.kind() == ErrorKind::Invalid;
         let decision = reconcile::on_unsent(
-            &record.state(),
+            &record.state,
             record.send_refusals,
             refused,
             &error.to_string(),

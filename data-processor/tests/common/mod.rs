@@ -99,7 +99,7 @@ pub async fn wait_for_status(stack: &Stack, id: &str, status: JobStatus) -> JobR
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(rec) = stack.store.get(id).await.expect("read job")
-            && rec.status == status
+            && rec.state.status == status
         {
             return rec;
         }

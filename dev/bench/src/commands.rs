@@ -106,7 +106,7 @@ async fn one(
         return Err(format!("the {kind} worker exited {status}"));
     }
     let rec = stack.store.get(&msg.job_id).await.map_err(|e| e.to_string())?.ok_or("no job item")?;
-    let run = rec.history.first().ok_or("no attempt recorded")?;
+    let run = rec.state.history.first().ok_or("no attempt recorded")?;
     Ok((run.duration_ms as f64, wall, peak))
 }
 

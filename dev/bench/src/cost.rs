@@ -121,9 +121,9 @@ impl Ctx<'_> {
         for _ in 0..max_runs {
             procs::run_worker(&worker, &self.worker_env, &[("WAIT_TIME_SECS", "5")]).await;
             if let Some(r) = self.stack.store.get(id).await.unwrap()
-                && r.status.is_terminal()
+                && r.state.status.is_terminal()
             {
-                return r.status;
+                return r.state.status;
             }
         }
         panic!("job {id} did not end in {max_runs} worker runs");
@@ -173,7 +173,7 @@ pub async fn journeys(ctx: &Ctx<'_>, api_ms: f64, p: &Prices) -> (Vec<Journey>, 
     out.push(price("noop job of a limited tenant (slot taken and given back)", ctx.proxy.take(), 0, 1, api_ms, p));
     let first = ctx.post_job(json!({"job": "noop", "tenant": "bench"})).await;
     let waited = ctx.post_job(json!({"job": "noop", "tenant": "bench"})).await;
-    assert_eq!(ctx.stack.store.get(&waited).await.unwrap().map(|r| r.status), Some(JobStatus::Waiting));
+    assert_eq!(ctx.stack.store.get(&waited).await.unwrap().map(|r| r.state.status), Some(JobStatus::Waiting));
     assert_eq!(ctx.work_until_ended(&first, 3).await, JobStatus::Succeeded);
     assert_eq!(ctx.work_until_ended(&waited, 3).await, JobStatus::Succeeded);
     out.push(price(

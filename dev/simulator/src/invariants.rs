@@ -97,13 +97,20 @@ pub async fn check(world: &World, answers: &Answers, watch: &Watch) -> Result<Ch
             return Err(Violation::Recreated(id));
         }
         let record = clean.store.get(&id).await.map_err(unreadable)?.ok_or_else(|| Violation::Lost(id.clone()))?;
-        if !record.status.is_terminal() {
+        if !record.state.status.is_terminal() {
             let r = &record;
             let detail = format!(
                 "attempts {}, interruptions {}, lease {:?}, due {:?}, updated {:?}, sent {:?}, resends {}, error {:?}",
-                r.attempts, r.interruptions, r.lease, r.due_at, r.updated_at, r.sent_at, r.resends, r.last_error
+                r.state.attempts,
+                r.state.interruptions,
+                r.state.lease,
+                r.due_at,
+                r.updated_at,
+                r.sent_at,
+                r.resends,
+                r.last_error
             );
-            return Err(Violation::NotTerminal { job_id: id, status: record.status, detail });
+            return Err(Violation::NotTerminal { job_id: id, status: record.state.status, detail });
         }
         records.insert(id, record);
     }
@@ -126,8 +133,8 @@ pub async fn check(world: &World, answers: &Answers, watch: &Watch) -> Result<Ch
         }
     }
     let stats = clean.store.stats().await.map_err(unreadable)?;
-    let count = |s: JobStatus| records.values().filter(|r| r.status == s).count() as u64;
-    let retries = records.values().map(|r| u64::from(r.attempts.saturating_sub(1))).sum();
+    let count = |s: JobStatus| records.values().filter(|r| r.state.status == s).count() as u64;
+    let retries = records.values().map(|r| u64::from(r.state.attempts.saturating_sub(1))).sum();
     for (name, counted, items) in [
         ("submitted", stats.submitted, records.len() as u64),
         ("succeeded", stats.succeeded, count(JobStatus::Succeeded)),
@@ -143,13 +150,13 @@ pub async fn check(world: &World, answers: &Answers, watch: &Watch) -> Result<Ch
     let mut checked = Checked { jobs: records.len(), ..Checked::default() };
     for a in accepted {
         let r = &records[&a.job_id];
-        if r.attempts > a.max_attempts {
+        if r.state.attempts > a.max_attempts {
             let (job_id, kind) = (a.job_id.clone(), a.kind.to_owned());
-            return Err(Violation::Attempts { job_id, kind, attempts: r.attempts, max: a.max_attempts });
+            return Err(Violation::Attempts { job_id, kind, attempts: r.state.attempts, max: a.max_attempts });
         }
         let error = r.last_error.clone().unwrap_or_default();
         let interrupted_out = error.contains("interrupted") || error.contains("abandoned");
-        let ok = match (r.status, a.expect) {
+        let ok = match (r.state.status, a.expect) {
             (JobStatus::Cancelled, _) => a.cancel_sent,
             // Its lane ran nothing past its start deadline: only while the lane's image was
             // missing (docs/worker.md, start deadlines).
@@ -182,14 +189,14 @@ pub async fn check(world: &World, answers: &Answers, watch: &Watch) -> Result<Ch
                 (Expect::TimedOut, false) => "FAILED (timed out)",
                 (Expect::TimedOut, true) => "FAILED (timed out) or CANCELLED",
             };
-            let (job_id, kind, status) = (a.job_id.clone(), a.kind.to_owned(), r.status);
+            let (job_id, kind, status) = (a.job_id.clone(), a.kind.to_owned(), r.state.status);
             return Err(Violation::WrongEnd { job_id, kind, status, expected, error });
         }
     }
     for r in records.values() {
         let Some(schedule) = r.schedule() else { continue };
         let error = r.last_error.clone().unwrap_or_default();
-        let ok = match r.status {
+        let ok = match r.state.status {
             JobStatus::Succeeded => true,
             JobStatus::Skipped if watch.forbid.contains(schedule) => {
                 checked.skipped += 1;
@@ -202,12 +209,12 @@ pub async fn check(world: &World, answers: &Answers, watch: &Watch) -> Result<Ch
             _ => false,
         };
         if !ok {
-            let (job_id, schedule, status) = (r.job_id.clone(), schedule.to_owned(), r.status);
+            let (job_id, schedule, status) = (r.job_id.clone(), schedule.to_owned(), r.state.status);
             return Err(Violation::WrongFiredEnd { job_id, schedule, status, error });
         }
-        if r.attempts > FIRED_MAX_ATTEMPTS {
+        if r.state.attempts > FIRED_MAX_ATTEMPTS {
             let (job_id, kind) = (r.job_id.clone(), r.kind().unwrap_or_default().to_owned());
-            return Err(Violation::Attempts { job_id, kind, attempts: r.attempts, max: FIRED_MAX_ATTEMPTS });
+            return Err(Violation::Attempts { job_id, kind, attempts: r.state.attempts, max: FIRED_MAX_ATTEMPTS });
         }
     }
     let sqs = world.sqs.world();
@@ -335,8 +342,8 @@ impl Watch {
         if item::holds_slot(old) {
             return Err(Violation::ExpiredHoldingSlot(job_id));
         }
-        if !record.status.is_terminal() {
-            return Err(Violation::OpenJobExpired { job_id, status: record.status.as_str().to_owned() });
+        if !record.state.status.is_terminal() {
+            return Err(Violation::OpenJobExpired { job_id, status: record.state.status.as_str().to_owned() });
         }
         self.expired.insert(job_id, record);
         Ok(())

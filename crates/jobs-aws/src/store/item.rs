@@ -270,19 +270,16 @@ pub struct JobRecord {
     pub submitted_by: Option<String>,
     /// Whose job it is (an item from before tenants: the one its submitter implies).
     pub tenant: Tenant,
-    pub status: JobStatus,
-    pub attempts: u32,
-    pub interruptions: u32,
+    /// Where it stands, as the rules read it: status, attempts, lease, retry time,
+    /// interruptions, the current run's start and runner, the history, the checkpoint, the slot.
+    pub state: JobState,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
-    pub started_at: Option<DateTime<Utc>>,
     /// The first attempt's start (items written before it was kept: from the history).
     pub first_started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
-    pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub result: Option<Value>,
-    pub lease: Option<Lease>,
     pub last_write: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
     pub due_at: Option<DateTime<Utc>>,
@@ -290,16 +287,11 @@ pub struct JobRecord {
     pub backlog_waits: u32,
     pub idle_since: Option<DateTime<Utc>>,
     pub send_refusals: u32,
+    /// When a cancel request reached the running job (`state.cancel_requested` says whether).
     pub cancel_requested_at: Option<DateTime<Utc>>,
-    pub runner: Option<Runner>,
-    pub history: Vec<AttemptRun>,
-    /// The current attempt's saved progress.
-    pub checkpoint: Option<Value>,
     pub retried_by: Option<String>,
     /// WAITING: why (`jobs_core::tenants::WaitReason`, as text).
     pub wait_reason: Option<String>,
-    /// It holds one of its tenant's slots (given back when it has ended, `store::admission`).
-    pub slot: bool,
 }
 
 impl JobRecord {
@@ -321,23 +313,7 @@ impl JobRecord {
     /// The API recorded the job and never sent its message (it died, or the send failed): no
     /// queue holds it, so it is sent now, backlog or not.
     pub fn never_sent(&self) -> bool {
-        self.status == JobStatus::Queued && self.attempts == 0 && self.sent_at.is_none()
-    }
-
-    pub fn state(&self) -> JobState {
-        JobState {
-            status: self.status,
-            attempts: self.attempts,
-            lease: self.lease.clone(),
-            retry_at: self.next_attempt_at,
-            interruptions: self.interruptions,
-            cancel_requested: self.cancel_requested_at.is_some(),
-            started_at: self.started_at,
-            runner: self.runner.clone(),
-            history: self.history.clone(),
-            checkpoint: self.checkpoint.clone(),
-            slot: self.slot,
-        }
+        self.state.status == JobStatus::Queued && self.state.attempts == 0 && self.sent_at.is_none()
     }
 }
 
@@ -395,24 +371,33 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
             priority: text(attr::PRIORITY).and_then(|p| Priority::parse(&p)).unwrap_or_default(),
             tenant: Some(tenant.clone()),
         });
+    let cancel_requested_at = time(attr::CANCEL_REQUESTED_AT);
+    let first_started_at =
+        time(attr::FIRST_STARTED_AT).or_else(|| first_start_from_history(&history, time(attr::STARTED_AT)));
+    let state = JobState {
+        status,
+        attempts: count(attr::ATTEMPTS),
+        lease,
+        retry_at: time(attr::NEXT_ATTEMPT_AT),
+        interruptions: count(attr::INTERRUPTIONS),
+        cancel_requested: cancel_requested_at.is_some(),
+        started_at: time(attr::STARTED_AT),
+        runner: text(attr::RUN_WORKER).map(|worker| Runner { worker, logs: text(attr::RUN_LOGS) }),
+        history,
+        checkpoint: current_checkpoint(json(attr::CHECKPOINT), count(attr::ATTEMPTS)),
+        slot: holds_slot(item),
+    };
     Ok(JobRecord {
         job_id: job_id.to_owned(),
         message,
         tenant,
         submitted_by: by,
-        status,
-        attempts: count(attr::ATTEMPTS),
-        interruptions: count(attr::INTERRUPTIONS),
         created_at: time(attr::CREATED_AT),
         updated_at: time(attr::UPDATED_AT),
-        started_at: time(attr::STARTED_AT),
-        first_started_at: time(attr::FIRST_STARTED_AT)
-            .or_else(|| first_start_from_history(&history, time(attr::STARTED_AT))),
+        first_started_at,
         finished_at: time(attr::FINISHED_AT),
-        next_attempt_at: time(attr::NEXT_ATTEMPT_AT),
         last_error: text(attr::LAST_ERROR),
         result: json(attr::RESULT),
-        lease,
         last_write: text(attr::LAST_WRITE),
         sent_at: time(attr::SENT_AT),
         due_at: number(attr::DUE_AT).and_then(DateTime::from_timestamp_millis),
@@ -420,13 +405,10 @@ pub fn parse_record(job_id: &str, item: &HashMap<String, AttributeValue>) -> Res
         backlog_waits: count(attr::BACKLOG_WAITS),
         idle_since: time(attr::IDLE_SINCE),
         send_refusals: count(attr::SEND_REFUSALS),
-        cancel_requested_at: time(attr::CANCEL_REQUESTED_AT),
-        runner: text(attr::RUN_WORKER).map(|worker| Runner { worker, logs: text(attr::RUN_LOGS) }),
-        history,
-        checkpoint: current_checkpoint(json(attr::CHECKPOINT), count(attr::ATTEMPTS)),
+        cancel_requested_at,
         retried_by: text(attr::RETRIED_BY),
         wait_reason: text(attr::WAIT_REASON),
-        slot: holds_slot(item),
+        state,
     })
 }
 
@@ -486,10 +468,10 @@ mod tests {
         assert_eq!(item[TABLE_KEY], s(format!("JOB#{}", msg.job_id)));
         assert!(!item.contains_key(TTL_ATTRIBUTE), "an open job never expires");
         let rec = parse_record(&msg.job_id, &item).unwrap();
-        assert_eq!((rec.status, rec.attempts, rec.interruptions), (JobStatus::Running, 1, 0));
+        assert_eq!((rec.state.status, rec.state.attempts, rec.state.interruptions), (JobStatus::Running, 1, 0));
         assert_eq!((rec.kind(), rec.message.as_ref().map(|m| &m.payload)), (Some("sleep"), Some(&json!({"ms": 5}))));
-        assert_eq!((rec.lease.clone(), rec.last_write.as_deref()), (Some(lease), Some("tok-1")));
-        assert_eq!((rec.started_at, rec.message.as_ref().map(|m| m.submitted_at)), (Some(t(1)), Some(t(0))));
+        assert_eq!((rec.state.lease.clone(), rec.last_write.as_deref()), (Some(lease), Some("tok-1")));
+        assert_eq!((rec.state.started_at, rec.message.as_ref().map(|m| m.submitted_at)), (Some(t(1)), Some(t(0))));
         assert!(rec.finished_at.is_none() && rec.last_error.is_none());
         assert_eq!((rec.due_at, item[attr::DUE_SHARD].clone()), (Some(t(90)), s(due_shard(&msg.job_id))));
         assert_eq!(rec.submitted_by.as_deref(), Some("arn:aws:iam::123456789012:user/alice"));
@@ -605,7 +587,7 @@ mod tests {
             if let Some(c) = stored {
                 item.insert(attr::CHECKPOINT.to_owned(), s(c));
             }
-            parse_record("j", &item).unwrap().checkpoint
+            parse_record("j", &item).unwrap().state.checkpoint
         };
         let saved = checkpoint(2, &json!({"sleptMs": 3000}));
         let saved = saved.as_s().unwrap().as_str();
@@ -634,7 +616,7 @@ mod tests {
             (attr::ATTEMPTS.to_owned(), n("x")),
             (attr::RECEIPTS.to_owned(), AttributeValue::L(vec![s("r1"), n(2)])),
         ]);
-        assert_eq!(parse_record("j", &item).unwrap().attempts, 0);
+        assert_eq!(parse_record("j", &item).unwrap().state.attempts, 0);
         assert_eq!(receipts(&item), vec!["r1".to_owned()]);
     }
 }

@@ -67,7 +67,7 @@ impl ListFilter {
     }
 
     fn matches(&self, r: &JobRecord) -> bool {
-        self.status.is_none_or(|st| r.status == st)
+        self.status.is_none_or(|st| r.state.status == st)
             && self.kind.as_deref().is_none_or(|k| r.kind() == Some(k))
             && self.schedule.as_deref().is_none_or(|sc| r.schedule() == Some(sc))
             && self.submitted_by.as_ref().is_none_or(|by| r.submitted_by.as_ref() == Some(by))
