@@ -153,9 +153,9 @@ impl Worker {
                 }
             }
             let lease = Lease { owner: self.owner.clone(), until: now + self.visibility() };
-            let state = current.as_ref().map(|r| r.state.clone());
+            let state = current.as_ref().map(|r| &r.state);
             let firing = message::is_firing(&job.job_id);
-            match state::on_receive(state.as_ref(), firing, &lease, now, self.grace(), &policy) {
+            match state::on_receive(state, firing, &lease, now, self.grace(), &policy) {
                 OnReceive::Skip(Skip::Finished(status)) => {
                     info!(%status, "duplicate delivery of a finished job; deleting the message");
                     self.queue.delete(&msg.receipt_handle).await?;
@@ -206,10 +206,10 @@ impl Worker {
                         attempt,
                         interruptions: state.interruptions,
                         started_at: state.started_at.unwrap_or(now),
-                        history: state.history,
+                        history: state.history.clone(),
                         policy,
-                        checkpoint: state.checkpoint,
-                        slot: current.as_ref().is_some_and(|r| r.state.slot),
+                        checkpoint: state.checkpoint.clone(),
+                        slot: state.slot,
                     };
                     return Ok(self.run_attempt(msg, typed, claimed).await);
                 }
@@ -221,11 +221,10 @@ impl Worker {
                     }
                     // A resumed attempt (interrupted, or abandoned by its worker) goes on from its
                     // checkpoint; a new one starts from nothing (the claim dropped it).
-                    let checkpoint = state
-                        .as_ref()
-                        .filter(|_| !transition.change.drops_checkpoint())
-                        .and_then(|s| s.checkpoint.clone());
-                    let history = transition.change.history.clone().or(state.map(|s| s.history)).unwrap_or_default();
+                    let checkpoint =
+                        state.filter(|_| !transition.change.drops_checkpoint()).and_then(|s| s.checkpoint.clone());
+                    let history =
+                        transition.change.history.clone().or(state.map(|s| s.history.clone())).unwrap_or_default();
                     let claimed = Claimed {
                         attempt,
                         interruptions: transition.change.interruptions,
@@ -233,7 +232,7 @@ impl Worker {
                         history,
                         policy,
                         checkpoint,
-                        slot: current.as_ref().is_some_and(|r| r.state.slot),
+                        slot: state.is_some_and(|s| s.slot),
                     };
                     return Ok(self.run_attempt(msg, typed, claimed).await);
                 }

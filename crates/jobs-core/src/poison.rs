@@ -37,13 +37,6 @@ pub enum OnPoison {
 /// under another worker's live lease is left to that worker. A firing (`firing`) nobody recorded
 /// yet is recorded FAILED; any other job without an item ended long ago.
 pub fn reject(current: Option<&JobState>, firing: bool, reason: &str, now: DateTime<Utc>, grace: Duration) -> OnPoison {
-    match reject_as(current, firing, reason, now, grace) {
-        OnPoison::Record(transition) => OnPoison::Record(transition.of_job_as_read(current)),
-        other => other,
-    }
-}
-
-fn reject_as(current: Option<&JobState>, firing: bool, reason: &str, now: DateTime<Utc>, grace: Duration) -> OnPoison {
     let failed = |attempts| Change { last_error: Some(reason.to_owned()), ..change(JobStatus::Failed, attempts) };
     let counted = |submitted| Counters { submitted, failed: 1, ..Counters::default() };
     let Some(state) = current else {
@@ -52,18 +45,20 @@ fn reject_as(current: Option<&JobState>, firing: bool, reason: &str, now: DateTi
         }
         return OnPoison::Record(Transition::new(Step::Reject, Expect::Absent, failed(0), now).counting(counted(1)));
     };
+    // Recorded FAILED if it still is as read (holding its slot as read: `Transition::holds_slot`).
+    let fail = |expect| {
+        let tr = Transition::new(Step::Reject, expect, failed(state.attempts), now).counting(counted(0));
+        OnPoison::Record(tr.of_job_as_read(current))
+    };
     match state.status {
         status if status.is_terminal() => OnPoison::Finished(status),
-        JobStatus::Queued | JobStatus::RetryWait => OnPoison::Record(
-            Transition::new(Step::Reject, expect_from(state), failed(state.attempts), now).counting(counted(0)),
-        ),
+        JobStatus::Queued | JobStatus::RetryWait => fail(expect_from(state)),
         _ => {
             let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
             if let Some(lease) = state.lease.as_ref().filter(|l| l.until > now + grace) {
                 return OnPoison::Held(lease.clone());
             }
-            let expect = expect_abandoned(state.attempts, now + grace);
-            OnPoison::Record(Transition::new(Step::Reject, expect, failed(state.attempts), now).counting(counted(0)))
+            fail(expect_abandoned(state.attempts, now + grace))
         }
     }
 }

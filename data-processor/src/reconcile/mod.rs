@@ -171,13 +171,13 @@ impl Reconciler {
             }
         };
         let current = self.store.get(&job_id).await?;
-        let state = current.as_ref().map(|r| r.state.clone());
+        let state = current.as_ref().map(|r| &r.state);
         // A firing older than the retention whose item is gone ended and expired: not created again.
         let expired = job.as_ref().is_some_and(|j| {
             jobs_core::message::is_expired_firing(&job_id, j.submitted_at, now, self.store.retention())
         });
         let firing = jobs_core::message::is_firing(&job_id) && !expired;
-        match reconcile::on_dead_letter(state.as_ref(), firing, msg.redrives, msg.receive_count, now) {
+        match reconcile::on_dead_letter(state, firing, msg.redrives, msg.receive_count, now) {
             DeadLetter::Drop => report.dropped += 1,
             DeadLetter::Resend { delay } => {
                 let body = job.as_ref().map_or_else(|| msg.body.clone(), JobMessage::to_body);

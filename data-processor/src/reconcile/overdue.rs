@@ -36,11 +36,10 @@ impl Reconciler {
                 return Err(e);
             }
         };
-        let state = record.state.clone();
-        let message = record.message.as_ref();
+        let (state, message) = (&record.state, record.message.as_ref());
         // The job's own lane and queue: its kind's, its priority (an item that names no kind: the
         // default pool's; nothing is sent for it anyway).
-        let lane = message.as_ref().map_or(jobs_core::pools::DEFAULT_POOL, |m| jobs_core::catalog::lane_of(&m.kind));
+        let lane = message.map_or(jobs_core::pools::DEFAULT_POOL, |m| jobs_core::catalog::lane_of(&m.kind));
         let queue = self.queues.get(lane, record.priority());
         let start_deadline = self.start_deadlines.get(lane).copied().flatten();
         let backlog = backlogs.of(queue).await;
@@ -59,7 +58,7 @@ impl Reconciler {
             waits: record.backlog_waits,
         };
         let seen = record.due_at.unwrap_or(due);
-        let (delay, next_due) = match reconcile::on_overdue(Some(&state), &looks, &lane, now, self.store.timing()) {
+        let (delay, next_due) = match reconcile::on_overdue(Some(state), &looks, &lane, now, self.store.timing()) {
             Overdue::Resend { delay, next_due } => (delay, next_due),
             Overdue::Wait { next_due } => {
                 // Lost: the job moved on meanwhile and keeps its own due time.

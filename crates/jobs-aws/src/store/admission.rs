@@ -268,24 +268,21 @@ impl JobStore {
         let mut tries = 0;
         loop {
             tries += 1;
-            let result = match self.db.transact_write_items(op, request.clone()).await {
+            let e = match self.db.transact_write_items(op, request.clone()).await {
                 Ok(_) => return Ok(()),
                 Err(err) => {
                     let failed = failed_conditions(&err);
-                    if failed.iter().any(|f| *f) {
-                        return Err(Refusal::Conditions(failed));
+                    match self.transact_outcome::<()>(err) {
+                        Ok(_lost) => return Err(Refusal::Conditions(failed)),
+                        Err(e) => e,
                     }
-                    self.transact_outcome::<()>(err)
                 }
             };
-            match result {
-                Ok(_) => return Err(Refusal::Conditions(Vec::new())),
-                Err(e) if tries < 4 && (e.is_transient() || e.may_have_taken_effect()) => {
-                    tracing::warn!(error = %e, op, "admission write failed; trying again with the same token");
-                    tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
-                }
-                Err(e) => return Err(Refusal::Backend(e)),
+            if tries >= 4 || !(e.is_transient() || e.may_have_taken_effect()) {
+                return Err(Refusal::Backend(e));
             }
+            tracing::warn!(error = %e, op, "admission write failed; trying again with the same token");
+            tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
         }
     }
 }
@@ -301,7 +298,7 @@ fn decrement(table: &str, tenant: &Tenant) -> Update {
 
 /// Why an admission write did not commit.
 enum Refusal {
-    /// These items' conditions failed (request order; empty: a condition failed, which one
+    /// These items' conditions failed (request order; none marked: a condition failed, which one
     /// unknown).
     Conditions(Vec<bool>),
     Backend(BackendError),

@@ -34,7 +34,7 @@ pub fn on_cancel(state: &JobState, now: DateTime<Utc>) -> OnCancel {
         JobStatus::Cancelled => OnCancel::Cancelled,
         status if status.is_terminal() => OnCancel::Finished(status),
         JobStatus::Waiting | JobStatus::Queued | JobStatus::RetryWait => {
-            OnCancel::Cancel(cancel_now(state, expect_from(state), now).of_job_as_read(Some(state)))
+            OnCancel::Cancel(cancel_now(state, expect_from(state), now))
         }
         _ if state.cancel_requested => OnCancel::Asked,
         _ => OnCancel::Ask { attempt: state.attempts },
@@ -45,7 +45,9 @@ pub fn on_cancel(state: &JobState, now: DateTime<Utc>) -> OnCancel {
 pub(crate) fn cancel_now(state: &JobState, expect: Expect, now: DateTime<Utc>) -> Transition {
     let error = format!("cancelled on request ({} when cancelled)", state.status);
     let change = Change { last_error: Some(error), ..change(JobStatus::Cancelled, state.attempts) };
-    Transition::new(Step::Cancel, expect, change, now).counting(Counters { cancelled: 1, ..Counters::default() })
+    Transition::new(Step::Cancel, expect, change, now)
+        .counting(Counters { cancelled: 1, ..Counters::default() })
+        .of_job_as_read(Some(state))
 }
 
 /// The worker holding attempt `attempt` stopped it on request: CANCELLED, `cancelled + 1`.

@@ -309,8 +309,8 @@ impl Transition {
     }
 
     /// The same change, of a job that holds a slot of its tenant (`yes`) as the writer read it.
-    /// The rules that decide from a [`JobState`] set it ([`Transition::of_job_as_read`]); the worker sets
-    /// it for the changes of the attempt it claimed.
+    /// The rules that decide from a [`JobState`] set it ([`Transition::of_job_as_read`]); the
+    /// worker sets it for the changes of the attempt it claimed.
     pub fn holding_slot(mut self, yes: bool) -> Self {
         self.holds_slot = yes;
         self

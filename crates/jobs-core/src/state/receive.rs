@@ -109,9 +109,7 @@ pub fn on_receive(
                 .of_job_as_read(current),
         }
     };
-    let cancel = |expect: Expect| OnReceive::End {
-        transition: super::cancel::cancel_now(state, expect, now).of_job_as_read(current),
-    };
+    let cancel = |expect: Expect| OnReceive::End { transition: super::cancel::cancel_now(state, expect, now) };
     match state.status {
         status if status.is_terminal() => OnReceive::Skip(Skip::Finished(status)),
         JobStatus::Waiting => OnReceive::Skip(Skip::Waiting),

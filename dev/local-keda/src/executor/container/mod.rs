@@ -56,8 +56,8 @@ pub struct Containers {
     image_missing: bool,
     labels: HashMap<String, String>,
     logs: PathBuf,
-    /// Container states from the last list call (one call per reconcile, not one per container).
-    /// Each container's phase at the last list (see [`Containers::refresh`]).
+    /// Each container's phase at the last list: one call per reconcile, not one per container
+    /// (see [`Containers::refresh`]).
     states: HashMap<String, Phase>,
     /// Each container's log copier: live while it runs, then the whole log once it ended. A pod
     /// counts as ended once its whole log is in its file (or after [`LOG_DRAIN`]).
