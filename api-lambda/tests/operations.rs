@@ -19,6 +19,20 @@ fn ids(page: &Value) -> Vec<String> {
     page["jobs"].as_array().unwrap().iter().map(|j| j["jobId"].as_str().unwrap().to_owned()).collect()
 }
 
+/// A schema's properties, its `allOf` parts' (followed through their `$ref`s) included.
+fn properties(schemas: &Value, name: &str) -> serde_json::Map<String, Value> {
+    let schema = &schemas[name];
+    let mut all = schema["properties"].as_object().cloned().unwrap_or_default();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        let inner = match part["$ref"].as_str() {
+            Some(r) => properties(schemas, r.trim_start_matches("#/components/schemas/")),
+            None => part["properties"].as_object().cloned().unwrap_or_default(),
+        };
+        all.extend(inner);
+    }
+    all
+}
+
 fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
@@ -277,9 +291,23 @@ async fn the_openapi_document_is_exact_about_kinds_nulls_and_bounds() {
     assert_eq!(sleep["required"], json!(["job", "payload"]), "sleep needs its payload: {sleep}");
     assert_eq!(sleep["properties"]["payload"]["additionalProperties"], json!(false));
     assert!(schemas["noopJob"]["properties"]["payload"]["oneOf"].is_array(), "an all-defaults payload may be null");
-    // Nullable fields say so; patterns and bounds on ids, names, limits.
-    let result = &schemas["JobView"]["properties"]["result"];
-    assert!(result.to_string().contains("null"), "result is nullable: {result}");
+    // A job's view composes what was asked and where it stands; nullable fields say so.
+    let parts: Vec<&str> =
+        schemas["JobView"]["allOf"].as_array().unwrap().iter().filter_map(|p| p["$ref"].as_str()).collect();
+    assert_eq!(parts, ["#/components/schemas/JobDescription", "#/components/schemas/JobProgress"]);
+    let declared = properties(schemas, "JobView");
+    for nullable in ["result", "payload", "startedAt", "retryOf"] {
+        let field = &declared[nullable];
+        assert!(field.to_string().contains("null"), "{nullable} is nullable: {field}");
+    }
+    assert_eq!(declared["holdsSlot"]["type"], "boolean");
+    // A served job has exactly the declared keys, every one present (nulls included).
+    let (_, accepted) = api.post("/jobs", json!({"job": "sleep", "payload": {"ms": 5}})).await;
+    let (status, job) = api.get(&format!("/jobs/{}", accepted["jobId"].as_str().unwrap())).await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    let served: HashSet<&String> = job.as_object().unwrap().keys().collect();
+    assert_eq!(served, declared.keys().collect::<HashSet<_>>(), "{job}");
+    // Patterns and bounds on ids, names, limits.
     let params = doc["paths"]["/jobs"]["get"]["parameters"].as_array().unwrap();
     let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
     assert_eq!((limit["schema"]["minimum"].clone(), limit["schema"]["maximum"].clone()), (json!(1), json!(100)));

@@ -39,8 +39,8 @@ pub async fn run_log(
     })?;
     let app = &state.0;
     let job = JobView::from(app.store.get(&id).await?.ok_or_else(|| ApiError::not_found(format!("no job {id:?}")))?);
-    let runs = job.attempt_history.len();
-    let entry = job.attempt_history.into_iter().nth(number - 1).ok_or_else(|| {
+    let runs = job.progress.attempt_history.len();
+    let entry = job.progress.attempt_history.into_iter().nth(number - 1).ok_or_else(|| {
         ApiError::not_found(format!("job {id:?} has {runs} run(s) on record; there is no run {number}"))
     })?;
     let Some(location) = entry.logs else {
