@@ -86,7 +86,7 @@ impl From<JobRecord> for JobView {
 /// What was asked: the job's message as its item recorded it, without the wire's own fields
 /// (version, overlap policy). Every field is `null` (the priority `normal`) for an item that
 /// does not say what the job is: a rejected poison message's.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobDescription {
     /// The job kind (`null` for a message that named none).
@@ -108,18 +108,7 @@ pub struct JobDescription {
 
 impl From<Option<JobMessage>> for JobDescription {
     fn from(message: Option<JobMessage>) -> Self {
-        let Some(m) = message else {
-            return JobDescription {
-                job: None,
-                payload: None,
-                pool: None,
-                priority: Priority::Normal,
-                source: None,
-                schedule: None,
-                submitted_at: None,
-                retry_of: None,
-            };
-        };
+        let Some(m) = message else { return JobDescription::default() };
         JobDescription {
             pool: jobs_core::catalog::kind_info(&m.kind).map(|k| k.policy.pool.to_owned()),
             job: Some(m.kind),

@@ -97,7 +97,7 @@ impl Dynamo {
     }
 
     /// Checks a write against the table as it is: its condition, its result's validity.
-    pub(super) fn plan(&mut self, write: &Write) -> Result<Planned, DynamoError> {
+    fn plan(&mut self, write: &Write) -> Result<Planned, DynamoError> {
         let prepared = self.prepare(write)?;
         self.evaluate(write, prepared)
     }
@@ -217,18 +217,18 @@ impl Write {
 /// A write whose request is valid: its key and parsed expressions.
 pub(super) struct Prepared {
     pub(super) key: Vec<KeyValue>,
-    pub(super) condition: Option<expr::Cond>,
-    pub(super) actions: Option<Vec<expr::Action>>,
+    condition: Option<expr::Cond>,
+    actions: Option<Vec<expr::Action>>,
 }
 
 /// A write checked against the table: what it would do.
 pub(super) struct Planned {
-    pub(super) table: String,
-    pub(super) key: Vec<KeyValue>,
+    table: String,
+    key: Vec<KeyValue>,
     pub(super) old: Option<Item>,
-    pub(super) new: Option<Item>,
+    new: Option<Item>,
     pub(super) passed: bool,
-    pub(super) writes: bool,
+    writes: bool,
 }
 
 /// DynamoDB refuses empty sets and, in a key, empty strings; elsewhere an empty string is fine.

@@ -11,7 +11,7 @@ use crate::runtime_api::http_event;
 use crate::stats::Spread;
 use crate::{Args, cost, procs};
 
-pub(super) fn post_job_event() -> String {
+fn post_job_event() -> String {
     http_event("POST", "/jobs", Some(r#"{"job":"noop"}"#))
 }
 
